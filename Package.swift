@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "stylize-gpu",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stylize-gpu", targets: ["stylize-gpu"]),
+        .library(name: "GPUStyle", targets: ["GPUStyle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The OpenCL 1.2 C API, linked through the ICD loader (libOpenCL).
+        .systemLibrary(name: "CLOpenCL", path: "Sources/CLOpenCL"),
+        // CBLAS from OpenBLAS for the native (host) path.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // libpng and libjpeg behind C wrappers that turn their longjmp/exit error
+        // handling into return codes with a message.
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // Turns the root Kernels.cl into a Swift string at build time.
+        .executableTarget(name: "EmbedText", path: "Sources/EmbedText"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedText"],
+                path: "Plugins/EmbedKernels"),
+        .target(name: "Kernels", path: "Sources/Kernels", plugins: ["EmbedKernels"]),
+        .target(
+            name: "GPUStyle",
+            dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "Kernels"],
+            path: "Sources/GPUStyle",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "stylize-gpu",
+            dependencies: ["GPUStyle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/stylize-gpu"
+        ),
+        .testTarget(name: "GPUStyleTests", dependencies: ["GPUStyle", "Kernels"], path: "Tests/GPUStyleTests",
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,4 @@
+#ifndef STYLIZE_CPNG_H
+#define STYLIZE_CPNG_H
+int cpng_placeholder(void);
+#endif

@@ -1,0 +1,2 @@
+import GPUStyle
+print("stylize-gpu")
