@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error for the user: one line that names the problem and, where there is one, what to do.
 /// Every error thrown by GPUStyle is `CustomStringConvertible` with such a line; the command
 /// line prints it as `error: <description>` and exits non-zero.
@@ -13,8 +15,8 @@ public struct StyleError: Error, CustomStringConvertible, Equatable {
 
 /// The one-line text of any error, for printing.
 public func describe(_ error: Error) -> String {
-    if let error = error as? CustomStringConvertible {
-        return error.description
+    if let cocoa = error as? CocoaError {
+        return cocoa.localizedDescription
     }
-    return "\(error)"
+    return String(describing: error)
 }

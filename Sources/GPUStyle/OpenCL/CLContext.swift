@@ -1,0 +1,289 @@
+import CLOpenCL
+import Foundation
+
+/// One OpenCL device with its context and a single in-order, profiling-enabled queue.
+/// Programs are built per device and option string once per process (see `CLProgramCache`);
+/// kernels are created once per context and reused.
+public final class CLContext {
+    public let device: CLDevice
+    let context: cl_context
+    let queue: cl_command_queue
+    private var kernels: [String: CLKernel] = [:]
+    private var program: cl_program?
+    /// Live buffer bytes and their peak, for the memory figures of bench and the planner.
+    public private(set) var allocatedBytes = 0
+    public private(set) var peakAllocatedBytes = 0
+    /// When set, every enqueued kernel's event is kept for `profile()`.
+    public var recordsProfile = false
+    private var profileEvents: [(name: String, event: cl_event)] = []
+
+    public init(device: CLDevice) throws {
+        self.device = device
+        var status: cl_int = CL_SUCCESS
+        var deviceID: cl_device_id? = device.id
+        guard let context = clCreateContext(nil, 1, &deviceID, nil, nil, &status), status == CL_SUCCESS else {
+            throw CLError(call: "clCreateContext", code: status)
+        }
+        self.context = context
+        let properties = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
+        guard let queue = clCreateCommandQueue(context, device.id, properties, &status), status == CL_SUCCESS else {
+            clReleaseContext(context)
+            throw CLError(call: "clCreateCommandQueue", code: status)
+        }
+        self.queue = queue
+    }
+
+    deinit {
+        clFinish(queue)
+        for (_, event) in profileEvents { clReleaseEvent(event) }
+        kernels.removeAll()
+        if let program = program { clReleaseProgram(program) }
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    // MARK: Programs and kernels
+
+    /// Builds `source` with `options` for this device (once per context); the build log is
+    /// part of the error when it fails.
+    public func buildProgram(source: String, options: String) throws {
+        if program != nil { return }
+        var status: cl_int = CL_SUCCESS
+        let built: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            var length = strlen(text)
+            return clCreateProgramWithSource(context, 1, &pointer, &length, &status)
+        }
+        guard let builtProgram = built, status == CL_SUCCESS else {
+            throw CLError(call: "clCreateProgramWithSource", code: status)
+        }
+        var deviceID: cl_device_id? = device.id
+        let buildStatus = clBuildProgram(builtProgram, 1, &deviceID, options, nil, nil)
+        if buildStatus != CL_SUCCESS {
+            let log = buildLog(builtProgram)
+            clReleaseProgram(builtProgram)
+            throw CLError(call: "clBuildProgram (Kernels.cl on \(device.info.name), options \(options))",
+                          code: buildStatus, detail: log)
+        }
+        program = builtProgram
+    }
+
+    private func buildLog(_ program: cl_program) -> String {
+        var size = 0
+        clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
+        guard size > 1 else { return "" }
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The kernel `name` of the built program.
+    public func kernel(_ name: String) throws -> CLKernel {
+        if let kernel = kernels[name] { return kernel }
+        guard let program = program else {
+            throw CLError(call: "clCreateKernel(\(name)) before the program was built", code: CL_INVALID_PROGRAM)
+        }
+        var status: cl_int = CL_SUCCESS
+        guard let handle = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
+            throw CLError(call: "clCreateKernel(\(name))", code: status)
+        }
+        let kernel = try CLKernel(handle: handle, name: name, device: device.id)
+        kernels[name] = kernel
+        return kernel
+    }
+
+    // MARK: Buffers
+
+    /// A new device buffer of `count` floats, zero-filled.
+    public func makeBuffer(floats count: Int) throws -> CLBuffer {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if UInt64(bytes) > device.info.maxAllocationBytes {
+            throw StyleError("a buffer of \(bytes >> 20) MiB exceeds \(device.info.name)'s largest allocation "
+                + "(\(device.info.maxAllocationBytes >> 20) MiB); use a smaller --image-size")
+        }
+        var status: cl_int = CL_SUCCESS
+        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status),
+              status == CL_SUCCESS else {
+            throw CLError(call: "clCreateBuffer(\(bytes) bytes)", code: status)
+        }
+        let buffer = CLBuffer(memory: memory, byteCount: bytes, count: count) { [weak self] bytes in
+            self?.allocatedBytes -= bytes
+        }
+        allocatedBytes += bytes
+        peakAllocatedBytes = max(peakAllocatedBytes, allocatedBytes)
+        var zero: Float = 0
+        try CLError.check(clEnqueueFillBuffer(queue, memory, &zero, MemoryLayout<Float>.size, 0, bytes, 0, nil, nil),
+                          "clEnqueueFillBuffer")
+        return buffer
+    }
+
+    /// Copies host values into the buffer (blocking: the host array may go away after).
+    public func write(_ values: [Float], to buffer: CLBuffer, offset: Int = 0) throws {
+        guard offset >= 0, offset + values.count <= buffer.count else {
+            throw StyleError("internal error: writing \(values.count) floats at \(offset) into a buffer of \(buffer.count)")
+        }
+        if values.isEmpty { return }
+        try values.withUnsafeBytes { raw in
+            try CLError.check(clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, raw.count,
+                                                   raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+        }
+    }
+
+    /// Reads `count` floats from the buffer (blocking; waits for the work before it).
+    public func read(_ buffer: CLBuffer, count: Int? = nil) throws -> [Float] {
+        let n = count ?? buffer.count
+        guard n <= buffer.count else {
+            throw StyleError("internal error: reading \(n) floats from a buffer of \(buffer.count)")
+        }
+        var values = [Float](repeating: 0, count: n)
+        if n == 0 { return values }
+        try values.withUnsafeMutableBytes { raw in
+            try CLError.check(clEnqueueReadBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, raw.count,
+                                                  raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        return values
+    }
+
+    /// Device-side copy of `count` floats.
+    public func copy(_ source: CLBuffer, to destination: CLBuffer, count: Int) throws {
+        guard count <= source.count, count <= destination.count else {
+            throw StyleError("internal error: copying \(count) floats between buffers of \(source.count) and \(destination.count)")
+        }
+        if count == 0 { return }
+        try CLError.check(clEnqueueCopyBuffer(queue, source.memory, destination.memory, 0, 0, count * 4, 0, nil, nil),
+                          "clEnqueueCopyBuffer")
+    }
+
+    // MARK: Execution
+
+    /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
+    /// multiple of `local` where given). Does not wait.
+    public func enqueue(_ kernel: CLKernel, global: [Int], local: [Int]? = nil, _ arguments: [KernelArgument]) throws {
+        try kernel.setArguments(arguments)
+        var globalSize = global
+        if let local = local {
+            guard local.count == global.count else {
+                throw StyleError("internal error: kernel \(kernel.name) has \(global.count)-D global and \(local.count)-D local sizes")
+            }
+            for d in 0..<global.count { globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d] }
+        }
+        if globalSize.contains(0) { return }
+        var event: cl_event? = nil
+        let status: cl_int = withUnsafeMutablePointer(to: &event) { eventPointer in
+            let eventOut = recordsProfile ? eventPointer : nil
+            return globalSize.withUnsafeBufferPointer { g in
+                if let local = local {
+                    return local.withUnsafeBufferPointer { l in
+                        clEnqueueNDRangeKernel(queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
+                                               0, nil, eventOut)
+                    }
+                }
+                return clEnqueueNDRangeKernel(queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, nil, 0, nil,
+                                              eventOut)
+            }
+        }
+        try CLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name), global \(globalSize), local \(local ?? []))")
+        if let event = event { profileEvents.append((kernel.name, event)) }
+    }
+
+    /// Blocks until the queue is empty.
+    public func finish() throws {
+        try CLError.check(clFinish(queue), "clFinish")
+    }
+
+    /// Device time per kernel name (seconds) of the work recorded since the last call; clears the record.
+    public func profile() throws -> [String: Double] {
+        try finish()
+        var totals: [String: Double] = [:]
+        for (name, event) in profileEvents {
+            var start: cl_ulong = 0
+            var end: cl_ulong = 0
+            clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            totals[name, default: 0] += Double(end &- start) * 1e-9
+            clReleaseEvent(event)
+        }
+        profileEvents.removeAll()
+        return totals
+    }
+}
+
+/// A device buffer of floats; released when the last reference goes.
+public final class CLBuffer: TensorStorage {
+    let memory: cl_mem
+    public let byteCount: Int
+    /// Number of floats.
+    public let count: Int
+    private let onRelease: (Int) -> Void
+
+    init(memory: cl_mem, byteCount: Int, count: Int, onRelease: @escaping (Int) -> Void) {
+        self.memory = memory
+        self.byteCount = byteCount
+        self.count = count
+        self.onRelease = onRelease
+    }
+
+    deinit {
+        clReleaseMemObject(memory)
+        onRelease(byteCount)
+    }
+}
+
+/// One kernel argument. The enum fixes each argument's size, so a wrong-sized value cannot be passed.
+public enum KernelArgument {
+    case buffer(CLBuffer)
+    case int(Int)
+    case float(Float)
+    /// Local memory of this many floats.
+    case localFloats(Int)
+}
+
+/// A kernel object; knows its argument count so a call with the wrong number of arguments fails loudly.
+public final class CLKernel {
+    let handle: cl_kernel
+    public let name: String
+    public let argumentCount: Int
+    /// CL_KERNEL_WORK_GROUP_SIZE for this device.
+    public let maxWorkGroupSize: Int
+
+    init(handle: cl_kernel, name: String, device: cl_device_id) throws {
+        self.handle = handle
+        self.name = name
+        var count: cl_uint = 0
+        try CLError.check(clGetKernelInfo(handle, cl_kernel_info(CL_KERNEL_NUM_ARGS), 4, &count, nil),
+                          "clGetKernelInfo(\(name))")
+        argumentCount = Int(count)
+        var groupSize = 0
+        try CLError.check(clGetKernelWorkGroupInfo(handle, device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                                   MemoryLayout<Int>.size, &groupSize, nil),
+                          "clGetKernelWorkGroupInfo(\(name))")
+        maxWorkGroupSize = groupSize
+    }
+
+    deinit { clReleaseKernel(handle) }
+
+    func setArguments(_ arguments: [KernelArgument]) throws {
+        guard arguments.count == argumentCount else {
+            throw StyleError("internal error: kernel \(name) takes \(argumentCount) arguments, given \(arguments.count)")
+        }
+        for (index, argument) in arguments.enumerated() {
+            let i = cl_uint(index)
+            let status: cl_int
+            switch argument {
+            case .buffer(let buffer):
+                var memory: cl_mem? = buffer.memory
+                status = clSetKernelArg(handle, i, MemoryLayout<cl_mem>.size, &memory)
+            case .int(let value):
+                guard var value32 = Int32(exactly: value) else {
+                    throw StyleError("internal error: argument \(index) of \(name) (\(value)) does not fit in 32 bits")
+                }
+                status = clSetKernelArg(handle, i, 4, &value32)
+            case .float(var value):
+                status = clSetKernelArg(handle, i, 4, &value)
+            case .localFloats(let count):
+                status = clSetKernelArg(handle, i, max(count, 1) * 4, nil)
+            }
+            try CLError.check(status, "clSetKernelArg(\(name), argument \(index))")
+        }
+    }
+}
