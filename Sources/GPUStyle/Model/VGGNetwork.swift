@@ -1,0 +1,214 @@
+/// VGG19's feature layers on one backend, from the image to the deepest layer a run asks for.
+/// Weights of later layers are never uploaded. Every buffer a forward and backward pass needs
+/// is created in `makeWorkspace` before the first iteration and reused.
+public final class VGGNetwork {
+    public let backend: Backend
+    /// The layers run, in order (a prefix of VGG19.layers).
+    public let layers: [VGG19.Layer]
+    public let pooling: PoolMode
+    public let preprocessing: ChannelAffine
+    /// Weights per conv layer index into `layers` (nil for relu/pool).
+    private let convWeights: [ConvWeights?]
+    /// Bytes of weights uploaded to the device.
+    public let uploadedWeightBytes: Int
+
+    /// - Parameters:
+    ///   - convolutions: weights (O×I×3×3) and bias of the first conv layers in VGG19 order; at
+    ///     least as many as the layers up to `deepestLayer` contain.
+    public init(backend: Backend, convolutions: [(weights: [Float], bias: [Float])], preprocessing: ChannelAffine,
+                deepestLayer: Int, pooling: PoolMode) throws {
+        guard deepestLayer >= 0, deepestLayer < VGG19.layers.count else {
+            throw StyleError("internal error: layer index \(deepestLayer) outside VGG19")
+        }
+        self.backend = backend
+        self.pooling = pooling
+        self.preprocessing = preprocessing
+        layers = Array(VGG19.layers[0...deepestLayer])
+        var weights: [ConvWeights?] = []
+        var convIndex = 0
+        var bytes = 0
+        for layer in layers {
+            guard case let .conv(inputChannels, outputChannels) = layer.kind else {
+                weights.append(nil)
+                continue
+            }
+            guard convIndex < convolutions.count else {
+                throw StyleError("the weights hold \(convolutions.count) conv layers; \(layer.name) needs more")
+            }
+            let parameters = convolutions[convIndex]
+            guard parameters.weights.count == outputChannels * inputChannels * 9,
+                  parameters.bias.count == outputChannels else {
+                throw StyleError("weights of \(layer.name) have \(parameters.weights.count) values and "
+                    + "\(parameters.bias.count) biases; expected \(outputChannels)×\(inputChannels)×3×3 and \(outputChannels)")
+            }
+            let uploaded = try backend.makeConvWeights(weights: parameters.weights, bias: parameters.bias,
+                                                       outputChannels: outputChannels, inputChannels: inputChannels)
+            bytes += uploaded.byteCount
+            weights.append(uploaded)
+            convIndex += 1
+        }
+        convWeights = weights
+        uploadedWeightBytes = bytes
+    }
+
+    /// Number of conv layers up to and including `layerIndex`: how many the weights must hold.
+    public static func convolutionCount(upTo layerIndex: Int) -> Int {
+        VGG19.layers[0...layerIndex].filter { if case .conv = $0.kind { return true } else { return false } }.count
+    }
+
+    /// The activation shape of every layer for an image of height × width.
+    public func shapes(height: Int, width: Int) -> [Shape] {
+        var h = height
+        var w = width
+        return layers.map { layer in
+            if layer.kind == .pool {
+                h /= 2
+                w /= 2
+            }
+            return Shape(c: layer.channels, h: h, w: w)
+        }
+    }
+
+    /// The smallest image side for which every layer run has at least one pixel.
+    public var minimumImageSide: Int {
+        1 << layers.filter { $0.kind == .pool }.count
+    }
+
+    /// Buffers of one forward/backward pass at a fixed image size.
+    public final class Workspace {
+        public let height: Int
+        public let width: Int
+        /// The preprocessed image (network input).
+        let input: Tensor
+        /// Output of every layer. A conv fused with its ReLU shares the ReLU's tensor (and
+        /// holds the ReLU's values); `separate[i]` says a conv keeps its own pre-ReLU output.
+        public let outputs: [Tensor]
+        let fusedWithNext: [Bool]
+        /// Two gradient arenas of the largest activation size; each layer's gradient is a view.
+        let gradientArenas: (TensorStorage, TensorStorage)
+        let shapes: [Shape]
+
+        init(input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], arenas: (TensorStorage, TensorStorage),
+             shapes: [Shape], height: Int, width: Int) {
+            self.input = input
+            self.outputs = outputs
+            self.fusedWithNext = fusedWithNext
+            gradientArenas = arenas
+            self.shapes = shapes
+            self.height = height
+            self.width = width
+        }
+
+        /// The gradient view for layer `index` in arena `parity`.
+        func gradientView(_ index: Int, arena parity: Int) -> Tensor {
+            Tensor(shape: shapes[index], storage: parity == 0 ? gradientArenas.0 : gradientArenas.1)
+        }
+
+        func inputGradientView(arena parity: Int) -> Tensor {
+            Tensor(shape: input.shape, storage: parity == 0 ? gradientArenas.0 : gradientArenas.1)
+        }
+    }
+
+    /// Allocates the buffers for height × width. `observed` are the layer indices whose
+    /// outputs losses read: a conv layer among them keeps its pre-ReLU output instead of being fused.
+    public func makeWorkspace(height: Int, width: Int, observed: Set<Int>) throws -> Workspace {
+        guard height >= minimumImageSide, width >= minimumImageSide else {
+            throw StyleError("the image is \(width)×\(height); layers up to \(layers.last?.name ?? "") need at least "
+                + "\(minimumImageSide)×\(minimumImageSide) pixels")
+        }
+        let shapes = self.shapes(height: height, width: width)
+        let input = try backend.makeTensor(Shape(c: 3, h: height, w: width))
+        var outputs: [Tensor] = []
+        var fused: [Bool] = []
+        for (index, layer) in layers.enumerated() {
+            // Fuse conv with its ReLU unless the conv's own output is observed or the ReLU is not run.
+            let canFuse = layer.kind != .pool && layer.kind != .relu && !observed.contains(index) && index + 1 < layers.count
+            fused.append(canFuse)
+            if index > 0, fused[index - 1] {
+                outputs.append(outputs[index - 1])
+            } else {
+                outputs.append(try backend.makeTensor(shapes[index]))
+            }
+        }
+        let largest = max(shapes.map(\.count).max() ?? 0, input.count)
+        let arenas = (try backend.makeTensor(.vector(largest)).storage, try backend.makeTensor(.vector(largest)).storage)
+        return Workspace(input: input, outputs: outputs, fusedWithNext: fused, arenas: arenas, shapes: shapes,
+                         height: height, width: width)
+    }
+
+    /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer.
+    public func forward(image: Tensor, workspace: Workspace) throws {
+        try backend.preprocess(image: image, affine: preprocessing, output: workspace.input)
+        var previous = workspace.input
+        for (index, layer) in layers.enumerated() {
+            let output = workspace.outputs[index]
+            switch layer.kind {
+            case .conv:
+                try backend.conv3x3(input: previous, weights: convWeights[index]!, relu: workspace.fusedWithNext[index],
+                                    output: output)
+            case .relu:
+                if !(index > 0 && workspace.fusedWithNext[index - 1]) {
+                    try backend.relu(input: previous, output: output)
+                }
+            case .pool:
+                try backend.pool2x2(input: previous, mode: pooling, output: output)
+            }
+            previous = output
+        }
+    }
+
+    /// Enqueues the backward pass from the deepest layer to the image. `addLossGradients(index, grad)`
+    /// is called once per layer, deepest first, to add the losses' gradients with respect to that
+    /// layer's output into `grad` (accumulate). The image gradient is written to `gradImage` (overwritten).
+    public func backward(workspace: Workspace, gradImage: Tensor,
+                         addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void) throws {
+        var parity = 0
+        var grad = workspace.gradientView(layers.count - 1, arena: parity)
+        try backend.fill(grad, value: 0)
+        var index = layers.count - 1
+        while index >= 0 {
+            try addLossGradients(index, grad)
+            let layer = layers[index]
+            switch layer.kind {
+            case .relu:
+                if index > 0, workspace.fusedWithNext[index - 1] {
+                    // Fused conv+ReLU: mask here, then the conv's backward below sees the pre-ReLU gradient.
+                    try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
+                    // Step onto the fused conv: its own output is never observed (that is when fusion is
+                    // allowed), so no loss gradients are added there.
+                    index -= 1
+                    let (next, nextParity) = try convBackward(index, grad: grad, parity: parity, workspace: workspace)
+                    grad = next
+                    parity = nextParity
+                } else {
+                    try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
+                    // The gradient w.r.t. the ReLU's input is in place: same shape, same arena.
+                }
+            case .conv:
+                let (next, nextParity) = try convBackward(index, grad: grad, parity: parity, workspace: workspace)
+                grad = next
+                parity = nextParity
+            case .pool:
+                let input = index > 0 ? workspace.outputs[index - 1] : workspace.input
+                parity ^= 1
+                let next = index > 0 ? workspace.gradientView(index - 1, arena: parity)
+                    : workspace.inputGradientView(arena: parity)
+                try backend.pool2x2Backward(gradOutput: grad, input: input, mode: pooling, gradInput: next,
+                                            accumulate: false)
+                grad = next
+            }
+            index -= 1
+        }
+        try backend.preprocessBackward(gradOutput: grad, affine: preprocessing, gradImage: gradImage, accumulate: false)
+    }
+
+    /// Backward-data of the conv at `index` into the other arena; returns the gradient w.r.t. its input.
+    private func convBackward(_ index: Int, grad: Tensor, parity: Int, workspace: Workspace) throws -> (Tensor, Int) {
+        let nextParity = parity ^ 1
+        let next = index > 0 ? workspace.gradientView(index - 1, arena: nextParity)
+            : workspace.inputGradientView(arena: nextParity)
+        try backend.conv3x3BackwardData(gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,
+                                        gradInput: next, accumulate: false)
+        return (next, nextParity)
+    }
+}

@@ -1,0 +1,118 @@
+/// Which optimiser updates the image.
+public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
+    case adam, lbfgs
+
+    /// Default learning rate: 10 pixel units for Adam (DESIGN.md), 1 for L-BFGS (as neural-style).
+    public var defaultLearningRate: Float { self == .adam ? 10 : 1 }
+}
+
+/// Updates the image from the gradient at the current image. `update` is called once per
+/// iteration after the objective has been evaluated at `image` into `gradient`.
+public protocol ImageOptimizer: AnyObject {
+    /// Enqueues step `step` (1-based). Returns false when the optimiser has converged and stops.
+    func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool
+    /// The optimiser's state tensors, in a fixed order (for checkpoints).
+    var stateTensors: [Tensor] { get }
+}
+
+/// Adam with all state resident on the backend (one kernel per step).
+public final class AdamOptimizer: ImageOptimizer {
+    private let backend: Backend
+    private let parameters: AdamParameters
+    private let m: Tensor
+    private let v: Tensor
+
+    public init(backend: Backend, shape: Shape, parameters: AdamParameters) throws {
+        self.backend = backend
+        self.parameters = parameters
+        m = try backend.makeTensor(shape)
+        v = try backend.makeTensor(shape)
+    }
+
+    public var stateTensors: [Tensor] { [m, v] }
+
+    public func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool {
+        try backend.adamStep(parameter: image, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
+        return true
+    }
+}
+
+/// L-BFGS as torch.optim.LBFGS (and so neural-style) runs it without a line search: one
+/// evaluation per iteration, a fixed step of `learningRate` along the two-loop direction.
+/// Every vector lives on the backend; only dot products come back to the host. The first
+/// step is scaled by min(1, 1/‖g‖₂) (torch uses ‖g‖₁, which the op table has no reduction for;
+/// it only sizes the first step).
+public final class LBFGSOptimizer: ImageOptimizer {
+    private let backend: Backend
+    private let learningRate: Float
+    private let historySize: Int
+    private let previousGradient: Tensor
+    private let direction: Tensor
+    /// (s, y) pairs, allocated up front so the loop never allocates: `historySize` in use plus
+    /// one spare that receives the new pair before it is accepted.
+    private let s: [Tensor]
+    private let y: [Tensor]
+    private var rho: [Double]
+    private var alpha: [Double]
+    /// Ring positions, oldest first.
+    private var order: [Int] = []
+    private var lastStepSize: Float = 0
+    private var hessianDiagonal: Double = 1
+
+    public init(backend: Backend, shape: Shape, learningRate: Float, historySize: Int) throws {
+        guard historySize >= 1 else { throw StyleError("--history-size must be at least 1") }
+        self.backend = backend
+        self.learningRate = learningRate
+        self.historySize = historySize
+        previousGradient = try backend.makeTensor(shape)
+        direction = try backend.makeTensor(shape)
+        s = try (0...historySize).map { _ in try backend.makeTensor(shape) }
+        y = try (0...historySize).map { _ in try backend.makeTensor(shape) }
+        rho = Array(repeating: 0, count: historySize + 1)
+        alpha = Array(repeating: 0, count: historySize + 1)
+    }
+
+    public var stateTensors: [Tensor] { [previousGradient, direction] + s + y }
+
+    public func update(image: Tensor, gradient g: Tensor, step: Int) throws -> Bool {
+        let d = direction
+        if step == 1 {
+            try backend.copy(g, to: d)
+            try backend.scale(d, by: -1)
+            let norm = try backend.dot(g, g).squareRoot()
+            lastStepSize = Float(min(1, 1 / max(norm, 1e-30))) * learningRate
+        } else {
+            // New curvature pair: y = g − g_prev, s = t·d_prev.
+            let slot = s.indices.first { !order.contains($0) } ?? 0
+            try backend.copy(g, to: y[slot])
+            try backend.axpy(alpha: -1, x: previousGradient, y: y[slot])
+            try backend.copy(d, to: s[slot])
+            try backend.scale(s[slot], by: lastStepSize)
+            let ys = try backend.dot(y[slot], s[slot])
+            if ys > 1e-10 {
+                order.append(slot)
+                if order.count > historySize { order.removeFirst() }
+                rho[slot] = 1 / ys
+                hessianDiagonal = ys / max(try backend.dot(y[slot], y[slot]), 1e-30)
+            }
+            // Two-loop recursion: d = −H·g.
+            try backend.copy(g, to: d)
+            try backend.scale(d, by: -1)
+            for i in order.reversed() {
+                alpha[i] = try backend.dot(s[i], d) * rho[i]
+                try backend.axpy(alpha: Float(-alpha[i]), x: y[i], y: d)
+            }
+            try backend.scale(d, by: Float(hessianDiagonal))
+            for i in order {
+                let beta = try backend.dot(y[i], d) * rho[i]
+                try backend.axpy(alpha: Float(alpha[i] - beta), x: s[i], y: d)
+            }
+            lastStepSize = learningRate
+        }
+        try backend.copy(g, to: previousGradient)
+        // Not a descent direction any more (torch's tolerance_change): converged.
+        if try backend.dot(g, d) > -1e-9 { return false }
+        try backend.axpy(alpha: lastStepSize, x: d, y: image)
+        return true
+    }
+}

@@ -1,0 +1,154 @@
+/// Weights of the three loss terms (DESIGN.md defaults).
+public struct LossWeights: Equatable, Codable, Sendable {
+    public var content: Float = 5
+    public var style: Float = 100
+    public var totalVariation: Float = 1e-3
+
+    public init(content: Float = 5, style: Float = 100, totalVariation: Float = 1e-3) {
+        self.content = content
+        self.style = style
+        self.totalVariation = totalVariation
+    }
+}
+
+/// Which layers the content and style losses read (DESIGN.md defaults).
+public struct LayerSelection: Equatable, Codable, Sendable {
+    public var content: [String] = ["relu4_2"]
+    public var style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+    public init(content: [String] = ["relu4_2"], style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]) {
+        self.content = content
+        self.style = style
+    }
+
+    /// Checks every name; an unknown one is an error listing the valid names.
+    public func validate() throws {
+        if content.isEmpty && style.isEmpty { throw StyleError("no content or style layers given") }
+        for name in content + style { _ = try VGG19.index(of: name) }
+    }
+
+    /// The deepest layer index either loss reads.
+    public func deepestLayer() throws -> Int {
+        try (content + style).map(VGG19.index(of:)).max() ?? 0
+    }
+}
+
+/// Loss values of one evaluation, already multiplied by their weights.
+public struct LossValues: Equatable, Codable, Sendable {
+    public var content: Double
+    public var style: Double
+    public var totalVariation: Double
+    public var total: Double { content + style + totalVariation }
+
+    public var isFinite: Bool { content.isFinite && style.isFinite && totalVariation.isFinite }
+}
+
+/// A style image with its blend weight (weights of all styles sum to 1).
+public struct StyleTarget {
+    public var image: Tensor
+    public var blendWeight: Float
+
+    public init(image: Tensor, blendWeight: Float) {
+        self.image = image
+        self.blendWeight = blendWeight
+    }
+}
+
+/// L = w_c·L_c + w_s·L_s + w_tv·L_tv of DESIGN.md and its gradient with respect to the image,
+/// evaluated entirely on the backend. Targets (content activations, blended Grams) are computed
+/// once at construction; every buffer of an evaluation is allocated here, before the first one.
+public final class StyleObjective {
+    public let network: VGGNetwork
+    public let weights: LossWeights
+    private let backend: Backend
+    private let workspace: VGGNetwork.Workspace
+    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted).
+    public let scalars: Tensor
+    private let contentTargets: [Int: Tensor]
+    private let styleLayers: [Int: StyleLayerBuffers]
+
+    /// Per style layer: the blended target Gram A_l, the current image's Gram, and its gradient.
+    private struct StyleLayerBuffers {
+        let target: Tensor
+        let gram: Tensor
+        let gramGradient: Tensor
+    }
+
+    public init(network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
+                layers: LayerSelection, weights: LossWeights) throws {
+        try layers.validate()
+        self.network = network
+        self.weights = weights
+        backend = network.backend
+        let contentIndices = Set(try layers.content.map(VGG19.index(of:)))
+        let styleIndices = Set(try layers.style.map(VGG19.index(of:)))
+        workspace = try network.makeWorkspace(height: height, width: width, observed: contentIndices.union(styleIndices))
+        scalars = try backend.makeTensor(.vector(3))
+
+        // Content targets: the content image's activations.
+        try network.forward(image: content, workspace: workspace)
+        var contentTargets: [Int: Tensor] = [:]
+        for index in contentIndices {
+            let target = try backend.makeTensor(workspace.outputs[index].shape)
+            try backend.copy(workspace.outputs[index], to: target)
+            contentTargets[index] = target
+        }
+        self.contentTargets = contentTargets
+
+        // Style targets: A_l = Σ_k b_k G_l(style_k), each style at its own size.
+        var styleLayers: [Int: StyleLayerBuffers] = [:]
+        for index in styleIndices {
+            let channels = network.layers[index].channels
+            let gramShape = Shape(c: 1, h: channels, w: channels)
+            styleLayers[index] = StyleLayerBuffers(target: try backend.makeTensor(gramShape),
+                                                   gram: try backend.makeTensor(gramShape),
+                                                   gramGradient: try backend.makeTensor(gramShape))
+        }
+        for style in styles {
+            let sameSize = style.image.shape.h == height && style.image.shape.w == width
+            let styleWorkspace = sameSize ? workspace
+                : try network.makeWorkspace(height: style.image.shape.h, width: style.image.shape.w, observed: styleIndices)
+            try network.forward(image: style.image, workspace: styleWorkspace)
+            for (index, buffers) in styleLayers {
+                try backend.gram(features: styleWorkspace.outputs[index], output: buffers.gram)
+                try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
+            }
+        }
+        self.styleLayers = styleLayers
+        try backend.finish()
+    }
+
+    /// Enqueues one evaluation at `image`: the weighted loss terms into `scalars`, and the
+    /// gradient of the total into `gradient`. Does not wait.
+    public func evaluate(image: Tensor, gradient: Tensor) throws {
+        try backend.fill(scalars, value: 0)
+        try network.forward(image: image, workspace: workspace)
+        try network.backward(workspace: workspace, gradImage: gradient) { index, grad in
+            let features = workspace.outputs[index]
+            if let target = contentTargets[index] {
+                try backend.meanSquaredError(features, target, scale: weights.content, scalars: scalars, slot: 0,
+                                             accumulate: true)
+                try backend.meanSquaredErrorGradient(features, target, scale: weights.content, grad: grad, accumulate: true)
+            }
+            if let style = styleLayers[index] {
+                try backend.gram(features: features, output: style.gram)
+                try backend.meanSquaredError(style.gram, style.target, scale: weights.style, scalars: scalars, slot: 1,
+                                             accumulate: true)
+                try backend.meanSquaredErrorGradient(style.gram, style.target, scale: weights.style,
+                                                     grad: style.gramGradient, accumulate: false)
+                try backend.gramBackward(gradGram: style.gramGradient, features: features, gradFeatures: grad,
+                                         accumulate: true)
+            }
+        }
+        if weights.totalVariation != 0 {
+            try backend.totalVariation(image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
+            try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
+        }
+    }
+
+    /// The loss terms of the last evaluation (blocks until it is done).
+    public func readLosses() throws -> LossValues {
+        let values = try backend.readScalars(scalars)
+        return LossValues(content: values[0], style: values[1], totalVariation: values[2])
+    }
+}
