@@ -155,8 +155,7 @@ public enum ImageFile {
 
     private static func megapixels(_ pixels: Double) -> String {
         let value = pixels / 1_000_000
-        return value >= 100 || value == value.rounded() ? String(Int(value.rounded()))
-            : String(format: "%.1f", value)
+        return value >= 100 ? String(Int(value.rounded())) : String(format: "%.3g", value)
     }
 
     private static func jpegNotes(_ path: String, _ decoded: cjpeg_image) -> [String] {
