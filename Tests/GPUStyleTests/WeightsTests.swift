@@ -137,6 +137,18 @@ final class WeightsTests: XCTestCase {
             XCTFail("LONG1 did not give an int")
         }
 
+        // torch < 0.4's _rebuild_tensor(storage, offset, size, stride) and Python 2 strings.
+        func short(_ text: String) -> [UInt8] { [0x55, UInt8(text.utf8.count)] + Array(text.utf8) }
+        let old: [UInt8] = [0x80, 0x02] + Array("ctorch._utils\n_rebuild_tensor\n".utf8) + [0x28, 0x28] + short("storage")
+            + Array("ctorch\nFloatStorage\n".utf8) + short("k") + short("cpu") + [0x4b, 4, 0x4e, 0x74, 0x51]
+            + [0x4b, 1, 0x4b, 3, 0x85, 0x4b, 1, 0x85, 0x74, 0x52, 0x2e]
+        guard case let .tensor(tensor) = try load(old) else { return XCTFail("no tensor") }
+        XCTAssertEqual(tensor.storage.key, "k")
+        XCTAssertEqual(tensor.storage.elementCount, 4)
+        XCTAssertEqual(tensor.storageOffset, 1)
+        XCTAssertEqual(tensor.shape, [3])
+        XCTAssertEqual(tensor.strides, [1])
+
         // Through a real checkpoint: the error names the file and the global.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: try fixture("tiny_legacy.pth")))
         let needle = Data("collections\nOrderedDict".utf8)
@@ -330,7 +342,9 @@ final class WeightsTests: XCTestCase {
             print("WeightsTests: skipping the real-file test: \(path) is absent (run `stylize-gpu weights fetch`)")
             throw XCTSkip("\(path) is absent; run `stylize-gpu weights fetch` to test the real weights")
         }
+        var start = Date()
         let info = try WeightsInfo.read(path: path)
+        print("WeightsTests: WeightsInfo.read (with sha256) of the real file: \(Date().timeIntervalSince(start)) s")
         XCTAssertEqual(info.sha256, WeightsCache.originalSHA256)
         XCTAssertTrue(info.isPublishedOriginal)
         XCTAssertEqual(info.fileSize, WeightsCache.originalByteCount)
@@ -339,7 +353,9 @@ final class WeightsTests: XCTestCase {
         XCTAssertEqual(info.parameterCount, 20_024_384)
         XCTAssertEqual(info.layers.map(\.tensorName).last, "block5_conv4_W_q")
 
+        start = Date()
         let weights = try VGGWeights.load(path: path)
+        print("WeightsTests: VGGWeights.load of all 16 layers of the real file: \(Date().timeIntervalSince(start)) s")
         XCTAssertEqual(weights.layers.count, 16)
         // Values from torch.load of the same file (table[indices], flattened O×I×3×3).
         let expected: [(layer: Int, values: [Float], sum: Double, firstBias: Float, lastBias: Float)] = [

@@ -27,7 +27,9 @@ struct PickledTensor {
 
 /// The globals a torch state dict may name. Any other is refused: a pickle can name any
 /// Python callable, and guessing what an unknown one does would be wrong.
-enum PickleGlobal {
+enum PickleGlobal: Equatable {
+    /// torch < 0.4 (e.g. torchvision's 2017 model files): (storage, offset, size, stride).
+    case rebuildTensor
     case rebuildTensorV2
     case rebuildParameter
     case orderedDict
@@ -35,6 +37,7 @@ enum PickleGlobal {
 
     init(module: String, name: String) throws {
         switch (module, name) {
+        case ("torch._utils", "_rebuild_tensor"): self = .rebuildTensor
         case ("torch._utils", "_rebuild_tensor_v2"): self = .rebuildTensorV2
         case ("torch._utils", "_rebuild_parameter"): self = .rebuildParameter
         case ("collections", "OrderedDict"): self = .orderedDict
@@ -292,9 +295,10 @@ struct PickleMachine {
             // (data, requires_grad, backward_hooks): a Parameter is its data here.
             guard args.count == 3, case .tensor = args[0] else { throw WeightsFormatError("malformed _rebuild_parameter call") }
             return args[0]
-        case .rebuildTensorV2:
-            // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-            guard args.count == 6 || args.count == 7, case let .storage(storage) = args[0], case let .int(offset) = args[1] else {
+        case .rebuildTensor, .rebuildTensorV2:
+            // (storage, storage_offset, size, stride), v2 adds (requires_grad, backward_hooks[, metadata])
+            let counts = global == .rebuildTensor ? [4] : [6, 7]
+            guard counts.contains(args.count), case let .storage(storage) = args[0], case let .int(offset) = args[1] else {
                 throw WeightsFormatError("malformed _rebuild_tensor_v2 call")
             }
             return .tensor(PickledTensor(storage: storage, storageOffset: offset,

@@ -118,6 +118,19 @@ struct StoredTensor {
 /// Little-endian elements of `type` as Float.
 func decodeFloats(_ bytes: [UInt8], as type: StoredElementType) -> [Float] {
     let count = bytes.count / type.size
+    #if _endian(little)
+    if type == .float32 {
+        // The common case as one copy: element by element takes seconds for 80 MB in debug builds.
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            bytes.withUnsafeBytes { raw in
+                if let source = raw.baseAddress, let target = out.baseAddress {
+                    UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
+                }
+            }
+            initialized = count
+        }
+    }
+    #endif
     return bytes.withUnsafeBufferPointer { raw -> [Float] in
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
             for i in 0..<count {
