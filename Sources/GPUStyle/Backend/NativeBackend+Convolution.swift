@@ -57,6 +57,7 @@ extension NativeBackend {
         let (h, w) = (input.shape.h, input.shape.w)
         try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
         try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
+        try requireDistinct(input, output, "conv3x3")
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: layer.forward.pointer,
                  outputChannels: layer.outputChannels, into: y, beta: 0)
@@ -78,6 +79,7 @@ extension NativeBackend {
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
         try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        try requireDistinct(gradOutput, gradInput, op)
         let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
         var mask: UnsafeMutablePointer<Float>?
         if let reluMaskFrom {

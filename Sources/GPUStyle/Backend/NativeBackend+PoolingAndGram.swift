@@ -27,6 +27,7 @@ extension NativeBackend {
         let (outH, outW) = (h / 2, w / 2)
         try requireShape(gradOutput, Shape(c: c, h: outH, w: outW), op, "gradOutput")
         try requireShape(gradInput, input.shape, op, "gradInput")
+        try requireDistinct(input, gradInput, op)
         let dy = try native(gradOutput, op).pointer, x = try native(input, op).pointer
         let dx = try native(gradInput, op).pointer
         // One job per channel; it owns that channel's rows of gradInput, leftover odd row and column included.
@@ -78,6 +79,8 @@ extension NativeBackend {
         let (c, m) = (features.shape.c, features.shape.pixels)
         try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
         try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        try requireDistinct(features, gradFeatures, op)
+        try requireDistinct(gradGram, gradFeatures, op)
         let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
         let df = try native(gradFeatures, op).pointer
         let symmetric = resultScratch.floats(c * c)

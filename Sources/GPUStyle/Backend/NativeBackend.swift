@@ -177,6 +177,7 @@ public final class NativeBackend: Backend {
 
     public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         try requireSameShape(x, grad, "totalVariationGradient")
+        try requireDistinct(x, grad, "totalVariationGradient")
         let xs = try native(x, "totalVariationGradient").pointer
         let g = try native(grad, "totalVariationGradient").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
@@ -208,6 +209,7 @@ public final class NativeBackend: Backend {
 
     public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try requireSameShape(image, output, "preprocess")
+        try requireDistinct(image, output, "preprocess")
         try requireAffine(affine, image, "preprocess")
         let x = try native(image, "preprocess").pointer, y = try native(output, "preprocess").pointer
         let plane = image.shape.pixels
@@ -220,6 +222,7 @@ public final class NativeBackend: Backend {
 
     public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         try requireSameShape(gradOutput, gradImage, "preprocessBackward")
+        try requireDistinct(gradOutput, gradImage, "preprocessBackward")
         try requireAffine(affine, gradImage, "preprocessBackward")
         let dy = try native(gradOutput, "preprocessBackward").pointer
         let dx = try native(gradImage, "preprocessBackward").pointer
@@ -288,6 +291,13 @@ public final class NativeBackend: Backend {
     func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
         guard a.shape == b.shape else {
             throw StyleError("native \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    /// Ops that read neighbours or other channels of their input while writing cannot work in place.
+    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
+        guard input.storage !== output.storage else {
+            throw StyleError("native \(op): input and output are the same tensor; this op cannot work in place (internal error)")
         }
     }
 
