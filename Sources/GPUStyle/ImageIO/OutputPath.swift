@@ -1,0 +1,86 @@
+import Foundation
+
+/// Refuses an output path before any work is done: an output that is one of the inputs (after
+/// resolving relative paths, `..`, symbolic links and hard links), an output that is a folder,
+/// and a destination folder that does not exist or cannot be written.
+public func checkOutputPath(_ output: String, inputs: [String]) throws {
+    let outputURL = resolvedURL(output)
+    let folder = outputURL.deletingLastPathComponent().path
+    for input in inputs where sameFile(outputURL, resolvedURL(input)) {
+        throw StyleError("\(output): the output would overwrite the input \(input); choose another output name")
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: outputURL.path, isDirectory: &isFolder), isFolder.boolValue {
+        throw StyleError("\(output): is a folder; give a file name such as \(output)/out.png")
+    }
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        throw StyleError("\(output): the folder \(folder) does not exist; create it first")
+    }
+    guard access(folder, W_OK) == 0 else {
+        throw StyleError("\(output): the folder \(folder) is not writable")
+    }
+}
+
+/// Absolute, standardised, with symbolic links resolved (for a file that does not exist yet,
+/// those of its folder).
+private func resolvedURL(_ path: String) -> URL {
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    let folder = url.deletingLastPathComponent().resolvingSymlinksInPath()
+    let full = folder.appendingPathComponent(url.lastPathComponent)
+    return FileManager.default.fileExists(atPath: full.path) ? full.resolvingSymlinksInPath() : full
+}
+
+/// Same path, or the same file reached another way (hard link, case-insensitive file system).
+private func sameFile(_ a: URL, _ b: URL) -> Bool {
+    if a.path == b.path {
+        return true
+    }
+    var statA = stat()
+    var statB = stat()
+    guard stat(a.path, &statA) == 0, stat(b.path, &statB) == 0 else {
+        return false
+    }
+    return statA.st_dev == statB.st_dev && statA.st_ino == statB.st_ino
+}
+
+/// A file written under a temporary name in its destination folder and renamed into place
+/// only when complete, so readers never see a partial file and a failure leaves nothing behind.
+struct AtomicOutput {
+    let destination: String
+    /// Where the content is written until `commit()`.
+    let temporaryPath: String
+
+    init(destination: String) {
+        self.destination = destination
+        let url = URL(fileURLWithPath: destination)
+        let hidden = ".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        temporaryPath = url.deletingLastPathComponent().appendingPathComponent(hidden).path
+    }
+
+    /// Moves the finished temporary file onto the destination (one rename, atomic on POSIX).
+    func commit() throws {
+        guard rename(temporaryPath, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw StyleError("\(destination): could not move the finished file into place: \(reason)")
+        }
+    }
+
+    /// Removes the temporary file, if any.
+    func discard() {
+        unlink(temporaryPath)
+    }
+
+    /// Runs `write` on the temporary path, then commits; on any error removes the temporary
+    /// file and rethrows.
+    static func write(to destination: String, _ write: (String) throws -> Void) throws {
+        let output = AtomicOutput(destination: destination)
+        do {
+            try write(output.temporaryPath)
+        } catch {
+            output.discard()
+            throw error
+        }
+        try output.commit()
+    }
+}

