@@ -214,7 +214,7 @@ public enum ImageFile {
 
     /// Planar 0…255 floats to interleaved RGB samples of `maxValue`, clamped and rounded
     /// (NaN becomes 0).
-    private static func interleavedSamples<Sample: FixedWidthInteger>(_ image: RGBImage, maxValue: Double)
+    static func interleavedSamples<Sample: FixedWidthInteger>(_ image: RGBImage, maxValue: Double)
         -> [Sample]
     {
         let plane = image.planeSize
