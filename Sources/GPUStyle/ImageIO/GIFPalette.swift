@@ -13,7 +13,7 @@ struct IndexedFrame {
     /// pixel median along that side; each entry is the mean of its pixels), and pixels map to the
     /// nearest entry, optionally with serpentine Floyd–Steinberg error diffusion.
     init(_ image: RGBImage, dithering: Bool) {
-        let rgb: [UInt8] = ImageFile.interleavedSamples(image, maxValue: 255)
+        let rgb = ImageFile.interleavedBytes(image)
         if let exact = IndexedFrame(exactColoursOf: rgb) {
             self = exact
             return
