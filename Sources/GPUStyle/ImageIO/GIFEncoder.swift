@@ -46,6 +46,8 @@ public final class GIFWriter {
     }
 
     /// Quantises and appends one frame; `delayCentiseconds` overrides the writer's delay for it.
+    /// A frame that is refused (wrong size, empty) leaves the animation as it was; a failed
+    /// write abandons it.
     public func add(frame: RGBImage, delayCentiseconds delay: Int? = nil) throws {
         guard let handle else {
             throw StyleError("\(path): frame added after the GIF was finished or cancelled")

@@ -13,8 +13,10 @@ import Foundation
 /// Writing picks the format from the extension, clamps to 0…255 and rounds, and replaces the
 /// destination atomically: no partial file is left behind on any failure.
 public enum ImageFile {
-    /// Images above `maxPixels` (width × height as declared in the header) are refused before
-    /// any pixel memory is allocated.
+    /// Decodes the file at `path`. Images above `maxPixels` (width × height as declared in the
+    /// header) are refused before any pixel memory is allocated. `notes` are one-line remarks
+    /// for the user, each starting with the path (alpha composited, EXIF orientation applied,
+    /// grayscale or CMYK converted, a decoder warning, a misleading extension).
     public static func read(_ path: String, maxPixels: Int = 100_000_000) throws
         -> (image: RGBImage, notes: [String])
     {
