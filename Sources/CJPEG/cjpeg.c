@@ -36,7 +36,9 @@ static int status_for(int msg_code) {
     case JERR_INPUT_EOF: return CJPEG_ERR_TRUNCATED;
     case JERR_OUT_OF_MEMORY: return CJPEG_ERR_NOMEM;
     case JERR_FILE_WRITE: return CJPEG_ERR_WRITE;
-    case JERR_CONVERSION_NOTIMPL: return CJPEG_ERR_UNSUPPORTED;
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_BAD_PRECISION:      /* e.g. 12-bit medical JPEGs */
+    case JERR_NOT_COMPILED: return CJPEG_ERR_UNSUPPORTED;
     default: return CJPEG_ERR_CORRUPT;
     }
 }

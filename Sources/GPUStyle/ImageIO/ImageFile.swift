@@ -13,8 +13,10 @@ import Foundation
 /// Writing picks the format from the extension, clamps to 0…255 and rounds, and replaces the
 /// destination atomically: no partial file is left behind on any failure.
 public enum ImageFile {
-    /// Images above `maxPixels` (width × height as declared in the header) are refused before
-    /// any pixel memory is allocated.
+    /// Decodes the file at `path`. Images above `maxPixels` (width × height as declared in the
+    /// header) are refused before any pixel memory is allocated. `notes` are one-line remarks
+    /// for the user, each starting with the path (alpha composited, EXIF orientation applied,
+    /// grayscale or CMYK converted, a decoder warning, a misleading extension).
     public static func read(_ path: String, maxPixels: Int = 100_000_000) throws
         -> (image: RGBImage, notes: [String])
     {
@@ -74,13 +76,13 @@ public enum ImageFile {
             let status: Int32
             switch (format, options.bitDepth) {
             case (.png, 16):
-                let samples: [UInt16] = interleavedSamples(image, maxValue: 65535)
+                let samples = interleavedLevels(image, maxValue: 65535)
                 status = cpng_write(temporary, width, height, 3, 16, samples, &message, message.count)
             case (.png, _):
-                let samples: [UInt8] = interleavedSamples(image, maxValue: 255)
+                let samples = interleavedBytes(image)
                 status = cpng_write(temporary, width, height, 3, 8, samples, &message, message.count)
             case (.jpeg, _):
-                let samples: [UInt8] = interleavedSamples(image, maxValue: 255)
+                let samples = interleavedBytes(image)
                 status = cjpeg_write(temporary, width, height, samples, Int32(options.jpegQuality),
                                      &message, message.count)
             }
@@ -212,25 +214,36 @@ public enum ImageFile {
         return (RGBImage(width: width, height: height, pixels: pixels), composited)
     }
 
-    /// Planar 0…255 floats to interleaved RGB samples of `maxValue`, clamped and rounded
-    /// (NaN becomes 0).
-    private static func interleavedSamples<Sample: FixedWidthInteger>(_ image: RGBImage, maxValue: Double)
-        -> [Sample]
-    {
+    /// Planar 0…255 floats to interleaved RGB levels 0…`maxValue` (255 or 65535), clamped and
+    /// rounded (NaN becomes 0). Concrete types, not generics: this runs over every pixel and
+    /// unspecialised generic code is many times slower in debug builds.
+    static func interleavedLevels(_ image: RGBImage, maxValue: Double) -> [UInt16] {
         let plane = image.planeSize
         let scale = maxValue / 255
-        var samples = [Sample](repeating: 0, count: 3 * plane)
+        var levels = [UInt16](repeating: 0, count: 3 * plane)
         image.pixels.withUnsafeBufferPointer { source in
-            samples.withUnsafeMutableBufferPointer { out in
+            levels.withUnsafeMutableBufferPointer { out in
                 for c in 0..<3 {
                     for i in 0..<plane {
                         let value = Double(source[c * plane + i]) * scale
-                        let clamped = value.isNaN ? 0 : min(max(value, 0), maxValue)
-                        out[3 * i + c] = Sample(clamped.rounded())
+                        out[3 * i + c] = value > 0 ? UInt16(min(value, maxValue).rounded()) : 0 // NaN fails > 0
                     }
                 }
             }
         }
-        return samples
+        return levels
+    }
+
+    /// `interleavedLevels` at 8 bits.
+    static func interleavedBytes(_ image: RGBImage) -> [UInt8] {
+        let levels = interleavedLevels(image, maxValue: 255)
+        return [UInt8](unsafeUninitializedCapacity: levels.count) { bytes, count in
+            levels.withUnsafeBufferPointer { levels in
+                for i in 0..<levels.count {
+                    bytes[i] = UInt8(truncatingIfNeeded: levels[i])
+                }
+            }
+            count = levels.count
+        }
     }
 }

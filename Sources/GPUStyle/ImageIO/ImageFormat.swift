@@ -1,5 +1,5 @@
 /// The file formats ImageFile reads and writes, chosen by extension when writing.
-public enum ImageFormat: String, CaseIterable {
+public enum ImageFormat: String, CaseIterable, Sendable {
     case png
     case jpeg
 
@@ -33,7 +33,7 @@ public enum ImageFormat: String, CaseIterable {
 }
 
 /// How ImageFile.write encodes an image.
-public struct ImageWriteOptions: Equatable {
+public struct ImageWriteOptions: Equatable, Sendable {
     /// 8 or 16 bits per sample; 16 is for PNG only.
     public var bitDepth: Int
     /// JPEG quality 1…100 (libjpeg scale); ignored for PNG.

@@ -1,7 +1,7 @@
 /// An RGB image as the style-transfer engine holds it: planar CHW, three planes (R, G, B) of
 /// `height` rows of `width` values, in 0…255 units as `Float`. This is exactly the layout that
 /// is uploaded as the optimised variable `x` (3×H×W). Values are not clamped; writers clamp.
-public struct RGBImage: Equatable {
+public struct RGBImage: Equatable, Sendable {
     public var width: Int
     public var height: Int
     /// `3 * height * width` values: plane `c` starts at `c * height * width`, row `y` of a
