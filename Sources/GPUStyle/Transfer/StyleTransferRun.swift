@@ -107,6 +107,18 @@ public final class StyleTransferRun {
         }
     }
 
+    /// One iteration with nothing read back: evaluate the objective at the current image, then
+    /// take the optimiser step. Only enqueues (call `backend.finish()` to wait); ignores
+    /// `settings.iterations`, so a benchmark can time single iterations. Returns false when the
+    /// optimiser found no descent direction (L-BFGS); the iteration count then stays.
+    @discardableResult
+    public func step() throws -> Bool {
+        try objective.evaluate(image: image, gradient: gradient)
+        let moved = try optimizer.update(image: image, gradient: gradient, step: iteration + 1)
+        if moved { iteration += 1 }
+        return moved
+    }
+
     /// The current image (blocks until the queued work is done).
     public func currentImage() throws -> [Float] {
         try backend.download(image)
