@@ -22,4 +22,11 @@ public struct HostInfo: Sendable {
         let digits = line.filter(\.isNumber)
         return (UInt64(digits) ?? 0) * 1024
     }
+
+    /// The 1, 5 and 15 minute load averages (/proc/loadavg); empty where unknown.
+    public static func loadAverage() -> [Double] {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return [] }
+        let values = text.split(separator: " ").prefix(3).compactMap { Double($0) }
+        return values.count == 3 ? values : []
+    }
 }

@@ -1,0 +1,170 @@
+import Foundation
+
+/// The parts of one iteration the `--profile` breakdown reports.
+public enum IterationPhase: String, CaseIterable, Codable, Sendable {
+    /// Preprocessing, conv(+ReLU), ReLU and pooling forward.
+    case forward
+    /// Gram matrices, the loss reductions, their gradients, Gram backward and total variation.
+    case losses
+    /// Conv backward-data, ReLU, pooling and preprocessing backward.
+    case backward
+    /// The Adam step.
+    case optimizer
+    /// Fills, copies, axpy and scale (zeroing gradients and loss slots), clamp/round.
+    case other
+}
+
+/// Measures how long each op of a backend takes and adds it to the op's phase. Ops pass straight
+/// through while `isRecording` is false, so the wrapper costs one extra call per op then.
+///
+/// With an OpenCL context the time is device time from its profiling events (the context is
+/// drained after each op, which serialises the queue but not the kernels' own cost); without one,
+/// host wall-clock time around each call (the native backend's ops are synchronous).
+final class PhaseRecordingBackend: Backend {
+    let inner: Backend
+    private let context: CLContext?
+    var isRecording = false {
+        didSet { context?.recordsProfile = isRecording }
+    }
+    /// Seconds per phase since the last `takeTotals()`.
+    private var totals: [IterationPhase: Double] = [:]
+
+    init(_ inner: Backend, profilingContext: CLContext?) {
+        self.inner = inner
+        context = profilingContext
+    }
+
+    /// Where the times come from, for reports.
+    var clockDescription: String { context == nil ? "host clock per op" : "OpenCL profiling events" }
+
+    /// Seconds per phase recorded so far; clears the record.
+    func takeTotals() -> [IterationPhase: Double] {
+        defer { totals = [:] }
+        return totals
+    }
+
+    private func record<Result>(_ phase: IterationPhase, _ op: () throws -> Result) throws -> Result {
+        guard isRecording else { return try op() }
+        if let context {
+            let result = try op()
+            totals[phase, default: 0] += try context.profile().values.reduce(0, +)
+            return result
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try op()
+        totals[phase, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return result
+    }
+
+    var name: String { inner.name }
+    var allocatedBytes: Int { inner.allocatedBytes }
+    var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
+
+    func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
+    func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
+    func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }
+    func finish() throws { try inner.finish() }
+
+    func fill(_ tensor: Tensor, value: Float) throws {
+        try record(.other) { try inner.fill(tensor, value: value) }
+    }
+
+    func copy(_ x: Tensor, to y: Tensor) throws {
+        try record(.other) { try inner.copy(x, to: y) }
+    }
+
+    func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try record(.other) { try inner.axpy(alpha: alpha, x: x, y: y) }
+    }
+
+    func scale(_ x: Tensor, by alpha: Float) throws {
+        try record(.other) { try inner.scale(x, by: alpha) }
+    }
+
+    func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        try record(.optimizer) { try inner.dot(x, y) }
+    }
+
+    func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+        try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
+    }
+
+    func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        try record(.forward) { try inner.conv3x3(input: input, weights: weights, relu: relu, output: output) }
+    }
+
+    func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+                             accumulate: Bool) throws {
+        try record(.backward) {
+            try inner.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
+                                          gradInput: gradInput, accumulate: accumulate)
+        }
+    }
+
+    func relu(input: Tensor, output: Tensor) throws {
+        try record(.forward) { try inner.relu(input: input, output: output) }
+    }
+
+    func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+        try record(.backward) { try inner.reluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput) }
+    }
+
+    func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+        try record(.forward) { try inner.pool2x2(input: input, mode: mode, output: output) }
+    }
+
+    func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
+        try record(.backward) {
+            try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
+                                      accumulate: accumulate)
+        }
+    }
+
+    func gram(features: Tensor, output: Tensor) throws {
+        try record(.losses) { try inner.gram(features: features, output: output) }
+    }
+
+    func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+        try record(.losses) {
+            try inner.gramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+        }
+    }
+
+    func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        try record(.losses) {
+            try inner.meanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+        }
+    }
+
+    func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try record(.losses) { try inner.meanSquaredErrorGradient(a, b, scale: scale, grad: grad, accumulate: accumulate) }
+    }
+
+    func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        try record(.losses) { try inner.totalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate) }
+    }
+
+    func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try record(.losses) { try inner.totalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate) }
+    }
+
+    func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+        try record(.forward) { try inner.preprocess(image: image, affine: affine, output: output) }
+    }
+
+    func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+        try record(.backward) {
+            try inner.preprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
+        }
+    }
+
+    func clampRound(image: Tensor, output: Tensor) throws {
+        try record(.other) { try inner.clampRound(image: image, output: output) }
+    }
+
+    func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
+        try record(.optimizer) {
+            try inner.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import GPUStyle
+
+/// `stylize-gpu bench` (default) / `stylize-gpu bench iteration`: full iterations on every device, interleaved.
+struct BenchIterationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iteration",
+        abstract: "Time full style-transfer iterations on every device against the native path.",
+        discussion: """
+        Each iteration is forward, losses, backward and an Adam step on the device, timed from its \
+        first enqueue to a device sync at its end. Devices run interleaved: every timed round runs one \
+        iteration on each device, starting from a different one each round. Reports per device and size \
+        the median and min–max ms per iteration, GFLOP/s from counted FLOPs (conv forward and \
+        backward-data, Gram and Gram backward), the backend's peak buffer memory, the process's peak \
+        RSS and the speed-up over native. benchmarks/README.md explains every figure.
+        """
+    )
+
+    @Option(help: "Comma-separated --device selectors (ids, gpu, cpu, native, name parts). Default: every OpenCL device and native.")
+    var devices: String?
+
+    @Option(help: "Comma-separated longest image sides.")
+    var sizes = "256,512"
+
+    @Option(help: "Timed iterations per device and size.")
+    var iterations = 20
+
+    @Option(help: "Untimed iterations per device and size before the timed ones.")
+    var warmup = 3
+
+    @Flag(help: "Also break each iteration into forward, losses, backward and optimiser (OpenCL profiling events; host clock for native), from extra iterations.")
+    var profile = false
+
+    @Option(help: "Iterations measured for --profile.")
+    var profileIterations = 3
+
+    @Flag(help: "Print the report as JSON on stdout (notes stay on stderr).")
+    var json = false
+
+    @Option(help: "Content image of the workload.")
+    var content = "examples/tubingen.jpg"
+
+    @Option(help: "Style image of the workload.")
+    var style = "examples/starry_night.jpg"
+
+    @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
+    var weights: String?
+
+    func validate() throws {
+        _ = try settings()
+        if profileIterations < 1 { throw ValidationError("--profile-iterations must be at least 1") }
+    }
+
+    private func settings() throws -> IterationBenchmarkSettings {
+        var settings = IterationBenchmarkSettings(contentPath: content, stylePath: style)
+        settings.sizes = try splitList(sizes).map { item in
+            guard let size = Int(item) else { throw StyleError("--sizes: '\(item)' is not a whole number") }
+            return size
+        }
+        settings.iterations = iterations
+        settings.warmup = warmup
+        settings.profileIterations = profile ? profileIterations : 0
+        try settings.validate()
+        return settings
+    }
+
+    func run() throws {
+        let settings = try settings()
+        for path in [content, style] where !FileManager.default.fileExists(atPath: path) {
+            throw StyleError("benchmark image \(path) not found; run from the project root or pass --content/--style")
+        }
+        let weightsPath = try WeightsCache.resolve(path: weights)
+        let catalog = DeviceCatalog.discover()
+        let selectors = try devices.map { try splitList($0).map(DeviceSelector.init) }
+        var chosen = BenchmarkDevice.list(selectors, catalog: catalog)
+        if selectors == nil {
+            // The default list skips devices this build cannot drive, with a note; named ones must work.
+            chosen = chosen.filter { device in
+                do {
+                    _ = try device.makeBackend()
+                    return true
+                } catch {
+                    printNote("note: skipping device \(device.selector): \(describe(error))")
+                    return false
+                }
+            }
+        }
+        let report = try IterationBenchmark.run(settings: settings, devices: chosen, weightsPath: weightsPath) {
+            printNote("note: \($0)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(IterationReportTable.text(report))
+        }
+    }
+}
+
+/// The human-readable form of a benchmark report.
+enum IterationReportTable {
+    static func text(_ report: IterationBenchmarkReport) -> String {
+        let load = report.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")
+        var lines = [
+            "\(report.settings.iterations) timed iterations after \(report.settings.warmup) warm-up, interleaved; "
+                + "\((report.settings.contentPath as NSString).lastPathComponent) + "
+                + "\((report.settings.stylePath as NSString).lastPathComponent), Adam",
+            "host: \(report.cpu), \(report.cores) cores, load \(load.isEmpty ? "unknown" : load); \(report.date)",
+            "",
+            row(["size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB", "peak RSS MiB", "vs native"]),
+        ]
+        for result in report.results {
+            lines.append(row([
+                "\(result.size)", "\(result.width)×\(result.height)", result.device,
+                String(format: "%.1f", result.medianMilliseconds),
+                String(format: "%.1f–%.1f", result.minMilliseconds, result.maxMilliseconds),
+                String(format: "%.1f", result.flopsPerIteration / 1e9),
+                String(format: "%.1f", result.gflopsPerSecond),
+                mebibytes(UInt64(result.peakDeviceBytes)), mebibytes(result.peakHostResidentBytes),
+                result.speedupOverNative.map { String(format: "%.2f×", $0) } ?? "–",
+            ]))
+        }
+        let profiled = report.results.filter { $0.phases != nil }
+        if !profiled.isEmpty {
+            lines += ["", "per-phase ms per iteration (--profile):"]
+            for result in profiled {
+                guard let phases = result.phases else { continue }
+                let parts = IterationPhase.allCases.map {
+                    "\($0.rawValue) \(String(format: "%.1f", phases.milliseconds[$0.rawValue] ?? 0))"
+                }
+                lines.append("  \(result.size) \(result.device): \(parts.joined(separator: ", ")) (\(phases.clock))")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static let widths = [5, 9, 28, 10, 16, 9, 8, 13, 13, 9]
+
+    private static func row(_ cells: [String]) -> String {
+        zip(cells, widths).enumerated().map { index, pair in
+            let (cell, width) = pair
+            let padding = String(repeating: " ", count: max(0, width - cell.count))
+            return index < 3 ? cell + padding : padding + cell
+        }.joined(separator: " ")
+    }
+
+    private static func mebibytes(_ bytes: UInt64) -> String {
+        String(format: "%.0f", Double(bytes) / 1_048_576)
+    }
+}

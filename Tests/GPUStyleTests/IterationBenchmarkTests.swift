@@ -1,0 +1,108 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// The iteration benchmark runs and reports what benchmarks/README.md documents. Timings are
+/// never asserted: only that they exist and are consistent with each other.
+final class IterationBenchmarkTests: XCTestCase {
+    private func tinySettings() -> IterationBenchmarkSettings {
+        var settings = IterationBenchmarkSettings(contentPath: examplePath("tubingen.jpg"),
+                                                  stylePath: examplePath("starry_night.jpg"))
+        settings.sizes = [32]
+        settings.iterations = 2
+        settings.warmup = 0
+        settings.profileIterations = 1
+        return settings
+    }
+
+    func testTinyNativeRunReportsTheDocumentedFields() throws {
+        let devices = BenchmarkDevice.list([.native], catalog: DeviceCatalog(openCLDevices: [], openCLError: nil))
+        let report = try IterationBenchmark.run(settings: tinySettings(), devices: devices,
+                                                weightsPath: try cachedWeightsPath())
+        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any]
+        let object = try XCTUnwrap(json)
+        for key in ["date", "cpu", "cores", "loadAverage", "settings", "results"] {
+            XCTAssertNotNil(object[key], "report field \(key)")
+        }
+        let results = try XCTUnwrap(object["results"] as? [[String: Any]])
+        XCTAssertEqual(results.count, 1)
+        for key in ["device", "selector", "size", "width", "height", "samplesMilliseconds", "medianMilliseconds",
+                    "minMilliseconds", "maxMilliseconds", "flopsPerIteration", "gflopsPerSecond", "peakDeviceBytes",
+                    "peakHostResidentBytes", "speedupOverNative", "phases"] {
+            XCTAssertNotNil(results[0][key], "result field \(key)")
+        }
+
+        let result = try XCTUnwrap(report.results.first)
+        XCTAssertEqual(result.device, "native")
+        XCTAssertEqual(result.selector, "native")
+        XCTAssertEqual([result.width, result.height], [32, 24], "tubingen.jpg is 4:3 landscape")
+        XCTAssertEqual(result.samplesMilliseconds.count, 2)
+        XCTAssertTrue(result.samplesMilliseconds.allSatisfy { $0 > 0 && $0.isFinite })
+        XCTAssertLessThanOrEqual(result.minMilliseconds, result.medianMilliseconds)
+        XCTAssertLessThanOrEqual(result.medianMilliseconds, result.maxMilliseconds)
+        XCTAssertEqual(result.flopsPerIteration, IterationFLOPs(height: 24, width: 32, deepestLayer: 29,
+                                                                styleLayers: [1, 6, 11, 20, 29]).total)
+        XCTAssertEqual(result.gflopsPerSecond, result.flopsPerIteration / result.medianMilliseconds / 1e6, accuracy: 1e-9)
+        XCTAssertGreaterThan(result.peakDeviceBytes, 20 << 20, "the conv weights alone are tens of MiB")
+        XCTAssertGreaterThan(result.peakHostResidentBytes, UInt64(result.peakDeviceBytes) / 2)
+        XCTAssertEqual(result.speedupOverNative, 1)
+        let phases = try XCTUnwrap(result.phases)
+        XCTAssertEqual(Set(phases.milliseconds.keys), Set(IterationPhase.allCases.map(\.rawValue)))
+        XCTAssertGreaterThan(phases.milliseconds["forward"] ?? 0, 0)
+        XCTAssertGreaterThan(phases.milliseconds["backward"] ?? 0, 0)
+    }
+
+    /// The count at 512×512 against DESIGN.md's figures: about 380 GFLOP of convolutions, forward
+    /// 189; the five Grams and their backward add about 18 GFLOP (2·C²·H·W each, ≈1.07 G per layer
+    /// of blocks 1–4 forward, a quarter of that at relu5_1).
+    func testFLOPCountMatchesTheDesignFigures() throws {
+        let flops = try IterationFLOPs(height: 512, width: 512, layers: LayerSelection())
+        XCTAssertEqual(flops.convForward / 1e9, 189, accuracy: 3)
+        XCTAssertEqual((flops.convForward + flops.convBackward) / 1e9, 380, accuracy: 4)
+        XCTAssertEqual((flops.gram + flops.gramBackward) / 1e9, 4.25 * 2 * 2 * 1.073741824, accuracy: 0.01)
+        XCTAssertEqual(flops.convBackward, flops.convForward)
+        // conv1_1 alone: 2·3·9·64 per pixel.
+        let first = IterationFLOPs(height: 10, width: 10, deepestLayer: 0, styleLayers: [])
+        XCTAssertEqual(first.total, 2 * 2 * 3 * 9 * 64 * 100)
+        // A Gram at relu1_1 on 10×10: 2·64²·100 forward and the same backward.
+        let gram = IterationFLOPs(height: 10, width: 10, deepestLayer: 1, styleLayers: [1])
+        XCTAssertEqual(gram.gram, 2 * 64 * 64 * 100)
+        XCTAssertEqual(gram.total - first.total, 2 * gram.gram)
+    }
+
+    func testBadSettingsAreOneLineErrors() {
+        var settings = tinySettings()
+        settings.sizes = []
+        XCTAssertThrowsError(try settings.validate())
+        settings = tinySettings()
+        settings.sizes = [8]
+        XCTAssertThrowsError(try settings.validate()) { XCTAssertTrue(describe($0).contains("16")) }
+        settings = tinySettings()
+        settings.iterations = 0
+        XCTAssertThrowsError(try settings.validate())
+        settings = tinySettings()
+        settings.warmup = -1
+        XCTAssertThrowsError(try settings.validate())
+    }
+
+    func testMissingImageIsAnError() throws {
+        var settings = tinySettings()
+        settings.contentPath = "/nonexistent/content.jpg"
+        let devices = BenchmarkDevice.list([.native], catalog: DeviceCatalog(openCLDevices: [], openCLError: nil))
+        XCTAssertThrowsError(try IterationBenchmark.run(settings: settings, devices: devices,
+                                                        weightsPath: try cachedWeightsPath()))
+    }
+
+    func testDefaultDeviceListIsEveryOpenCLDeviceThenNative() {
+        let catalog = DeviceCatalog.discover()
+        let listed = BenchmarkDevice.list(nil, catalog: catalog).map(\.selector)
+        XCTAssertEqual(listed.last, .native)
+        XCTAssertEqual(listed.count, catalog.openCLDevices.count + 1)
+    }
+
+    func testMedian() {
+        XCTAssertEqual(IterationBenchmark.median([3, 1, 2]), 2)
+        XCTAssertEqual(IterationBenchmark.median([4, 1, 3, 2]), 2.5)
+        XCTAssertEqual(IterationBenchmark.median([]), 0)
+    }
+}
