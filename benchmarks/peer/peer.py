@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The PyTorch peer of `stylize-gpu bench`: pastiche 1.6.0 on the same workload, and the comparison.
+
+    peer.py measure --device cpu --sizes 256,512 --iterations 20 --warmup 3 --out pastiche-cpu.json
+    peer.py compare --ours ours.json --peer pastiche-cpu.json [--peer pastiche-cuda.json]
+
+`measure` drives pastiche through its Python API (`PasticheArtist`): its own CLI has no per-step
+timing and prints only every --info-step steps. Set-up (weights, image loading, targets) is
+excluded; every `draw()` (one Adam step: forward, losses, backward, update) is timed on its own,
+ended by `torch.cuda.synchronize()` on CUDA. `compare` prints both side by side with ratios.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+
+def cpu_name():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'cpu'
+
+
+def measure(args):
+    import torch
+    from pastiche import pastiche
+
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        sys.exit(f'error: --device {args.device}: torch sees no CUDA GPU')
+    torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = []
+    for size in [int(s) for s in args.sizes.split(',') if s.strip()]:
+        # The same workload as stylize-gpu bench: content and style both resized to `size` on their
+        # longest side, Adam, pastiche's default layers (ours too: relu4_2; relu1_1 … relu5_1), max
+        # pooling, the initial image = the content. Loss weights are pastiche's own (they do not
+        # change the work done); its TV loss is off by default and stays off.
+        started = time.perf_counter()
+        artist = pastiche.PasticheArtist(args.content, [args.style], optimizer='adam', device=args.device,
+                                         pooling='max', size=size, style_size=size)
+        setup_seconds = time.perf_counter() - started
+        height, width = artist.content_size
+
+        def step():
+            start = time.perf_counter()
+            artist.draw()
+            if args.device.startswith('cuda'):
+                torch.cuda.synchronize()
+            return time.perf_counter() - start
+
+        if args.device.startswith('cuda'):
+            torch.cuda.reset_peak_memory_stats()
+        for _ in range(args.warmup):
+            step()
+        samples = [step() * 1000 for _ in range(args.iterations)]
+        result = {
+            'peer': f'pastiche {pastiche.__version__} (PyTorch {torch.__version__})',
+            'device': args.device,
+            'deviceName': torch.cuda.get_device_name() if args.device.startswith('cuda') else cpu_name(),
+            'threads': torch.get_num_threads(),
+            'size': size,
+            'width': width,
+            'height': height,
+            'setupSeconds': setup_seconds,
+            'samplesMilliseconds': samples,
+            'medianMilliseconds': statistics.median(samples),
+            'minMilliseconds': min(samples),
+            'maxMilliseconds': max(samples),
+            # ru_maxrss is in KiB on Linux: the whole process (Python, torch, every size so far).
+            'peakHostResidentBytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            'peakDeviceBytes': torch.cuda.max_memory_allocated() if args.device.startswith('cuda') else None,
+            'finalLoss': artist.loss,
+        }
+        print(f'note: pastiche {args.device} size {size} ({width}×{height}): median '
+              f'{result["medianMilliseconds"]:.1f} ms/iteration, set-up {setup_seconds:.1f} s', file=sys.stderr)
+        results.append(result)
+        del artist
+    report = {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'loadAverage': list(os.getloadavg()),
+        'iterations': args.iterations,
+        'warmup': args.warmup,
+        'results': results,
+    }
+    with open(args.out, 'w') as f:
+        json.dump(report, f, indent=2)
+
+
+def mib(value):
+    return '–' if value is None else f'{value / 1048576:.0f}'
+
+
+def compare(args):
+    with open(args.ours) as f:
+        ours = json.load(f)
+    peers = []
+    for path in args.peer:
+        with open(path) as f:
+            peers += json.load(f)['results']
+    rows = []
+    for result in ours['results']:
+        rows.append((result['size'], f"{result['width']}×{result['height']}", f"stylize-gpu {result['device']}",
+                     result['medianMilliseconds'], result['minMilliseconds'], result['maxMilliseconds'],
+                     result['gflopsPerSecond'], result['peakDeviceBytes'], result['peakHostResidentBytes']))
+    flops_at = {r['size']: (r['flopsPerIteration'], r['width'] * r['height']) for r in ours['results']}
+    for result in peers:
+        flops, pixels = flops_at.get(result['size'], (None, None))
+        # Our FLOP count for the same layers, scaled to pastiche's pixel count when its rounding differs.
+        gflops = None if flops is None else flops * result['width'] * result['height'] / pixels / (
+            result['medianMilliseconds'] / 1000) / 1e9
+        rows.append((result['size'], f"{result['width']}×{result['height']}",
+                     f"pastiche {result['device']}", result['medianMilliseconds'], result['minMilliseconds'],
+                     result['maxMilliseconds'], gflops, result['peakDeviceBytes'], result['peakHostResidentBytes']))
+    print(f"load when measured: ours {' '.join(f'{x:.2f}' for x in ours['loadAverage'])} "
+          f"({ours['date']}, {ours['cpu']}, {ours['cores']} cores)")
+    header = f"{'size':<5} {'image':<9} {'runner':<46} {'median ms':>10} {'min–max ms':>16} {'GFLOP/s':>8} " \
+             f"{'peak dev MiB':>12} {'peak RSS MiB':>12} {'pastiche-cpu ÷ this':>20}"
+    print(header)
+    for size in sorted({row[0] for row in rows}):
+        reference = next((row[3] for row in rows if row[0] == size and row[2] == 'pastiche cpu'), None)
+        for row in (r for r in rows if r[0] == size):
+            ratio = '–' if reference is None else f'{reference / row[3]:.2f}×'
+            gflops = '–' if row[6] is None else f'{row[6]:.1f}'
+            print(f'{row[0]:<5} {row[1]:<9} {row[2]:<46} {row[3]:>10.1f} {f"{row[4]:.1f}–{row[5]:.1f}":>16} '
+                  f'{gflops:>8} {mib(row[7]):>12} {mib(row[8]):>12} {ratio:>20}')
+    print('ratio above 1: that runner is faster than pastiche on the CPU; peak RSS is per process '
+          '(ours: every device of the run together)')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest='command', required=True)
+    m = commands.add_parser('measure', help='time pastiche iterations')
+    m.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    m.add_argument('--threads', type=int, default=0, help="torch's intra-op threads (0: torch's default)")
+    m.add_argument('--sizes', default='256,512')
+    m.add_argument('--iterations', type=int, default=20)
+    m.add_argument('--warmup', type=int, default=3)
+    m.add_argument('--content', required=True)
+    m.add_argument('--style', required=True)
+    m.add_argument('--out', required=True)
+    c = commands.add_parser('compare', help='print ours and the peer side by side')
+    c.add_argument('--ours', required=True, help='stylize-gpu bench --json output')
+    c.add_argument('--peer', action='append', required=True, help='peer.py measure output (repeatable)')
+    args = parser.parse_args()
+    if args.command == 'measure':
+        if args.iterations < 1 or args.warmup < 0:
+            sys.exit('error: --iterations must be at least 1 and --warmup not negative')
+        measure(args)
+    else:
+        compare(args)
+
+
+if __name__ == '__main__':
+    main()
