@@ -6,7 +6,7 @@ import XCTest
 /// Tests/Reference/make_weight_fixtures.py with PyTorch), damage of every kind, the VGG19
 /// mapping and the real file when it is in the cache.
 final class WeightsTests: XCTestCase {
-    static let tinyTorchFiles = ["tiny_legacy.pth", "tiny_zip.pth", "tiny_zip_p4.pth"]
+    static let tinyTorchFiles = ["tiny_legacy.pth", "tiny_zip.pth", "tiny_zip_p4.pth", "tiny_zip64.pth"]
     static let tinyFiles = tinyTorchFiles + ["tiny.safetensors"]
 
     private var temporaryFolder: URL!
@@ -43,7 +43,7 @@ final class WeightsTests: XCTestCase {
 
     func testTinyFilesOfEveryFormatHoldTheSameValues() throws {
         let expectedFormats = [TensorFileFormats.torchLegacy, TensorFileFormats.torchZip, TensorFileFormats.torchZip,
-                               TensorFileFormats.safetensors]
+                               TensorFileFormats.torchZip, TensorFileFormats.safetensors]
         for (name, format) in zip(Self.tinyFiles, expectedFormats) {
             let path = try fixture(name)
             let archive = try withWeightsFile(path) { $0 }
