@@ -1,0 +1,87 @@
+import Foundation
+
+/// Counts the bytes a `NativeBackend` has allocated for tensors and weights; storages
+/// report their release from `deinit`, so the count stays right however tensors are dropped.
+final class MemoryLedger: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = 0
+    private var peak = 0
+
+    func allocate(_ bytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        current += bytes
+        peak = max(peak, current)
+    }
+
+    func release(_ bytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        current -= bytes
+    }
+
+    var allocatedBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    var peakAllocatedBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return peak
+    }
+}
+
+/// Host memory of one native tensor: `count` zero-initialised floats, freed on deinit.
+final class NativeStorage: TensorStorage {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    private let ledger: MemoryLedger
+
+    init(count: Int, ledger: MemoryLedger) {
+        self.count = count
+        // Never a zero-byte allocation, so `pointer` is always valid.
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        self.ledger = ledger
+        ledger.allocate(byteCount)
+    }
+
+    var byteCount: Int { count * MemoryLayout<Float>.stride }
+
+    var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+
+    deinit {
+        pointer.deallocate()
+        ledger.release(byteCount)
+    }
+}
+
+/// A growable host buffer reused across calls (im2col columns, temporary results), so the
+/// hot path does not allocate once it has seen the largest layer.
+final class ScratchBuffer {
+    private(set) var pointer: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+
+    init() {
+        capacity = 0
+        pointer = .allocate(capacity: 1)
+    }
+
+    /// At least `count` floats; the contents are unspecified.
+    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            pointer.deallocate()
+            pointer = .allocate(capacity: count)
+            capacity = count
+        }
+        return pointer
+    }
+
+    var byteCount: Int { capacity * MemoryLayout<Float>.stride }
+
+    deinit {
+        pointer.deallocate()
+    }
+}

@@ -1,0 +1,215 @@
+/// A 3×3 conv layer in host memory, in the two layouts the native backend multiplies with.
+public final class NativeConvWeights: ConvWeights {
+    public let outputChannels: Int
+    public let inputChannels: Int
+    /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward sgemm.
+    let forward: NativeStorage
+    /// I × (O·9) with element [i][o][ky][kx] = weight[o][i][2−ky][2−kx]: backward-data is then a
+    /// forward convolution of the output gradient with the channel roles swapped.
+    let flipped: NativeStorage
+    let bias: NativeStorage
+
+    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, ledger: MemoryLedger) {
+        self.outputChannels = outputChannels
+        self.inputChannels = inputChannels
+        forward = NativeStorage(count: weights.count, ledger: ledger)
+        flipped = NativeStorage(count: weights.count, ledger: ledger)
+        self.bias = NativeStorage(count: bias.count, ledger: ledger)
+        _ = forward.buffer.update(fromContentsOf: weights)
+        _ = self.bias.buffer.update(fromContentsOf: bias)
+        for o in 0..<outputChannels {
+            for i in 0..<inputChannels {
+                for tap in 0..<9 {
+                    flipped.pointer[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
+                }
+            }
+        }
+    }
+
+    public var byteCount: Int { forward.byteCount + flipped.byteCount + bias.byteCount }
+}
+
+/// The two ways `conv3x3BackwardData` can compute Wᵀ∗dY; both are one sgemm of the same size.
+enum ConvBackwardMethod: CaseIterable {
+    /// im2col of dY, then (I × O·9 flipped weights) · columns: the forward path with channel roles swapped.
+    case flippedConvolution
+    /// columns = Wᵀ (I·9 × O) · dY, then col2im scatter-adds them into the input gradient.
+    case columnsToImage
+}
+
+extension NativeBackend {
+    /// Default bound on one im2col tile (floats): 8 Mi floats = 32 MiB.
+    static let defaultColumnTileFloats = 8 << 20
+
+    public func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+        guard outputChannels > 0, inputChannels > 0 else {
+            throw StyleError("native makeConvWeights: \(outputChannels)×\(inputChannels) channels; both must be at least 1")
+        }
+        guard weights.count == outputChannels * inputChannels * 9, bias.count == outputChannels else {
+            throw StyleError("native makeConvWeights: \(weights.count) weights and \(bias.count) biases do not fit a \(outputChannels)×\(inputChannels)×3×3 layer")
+        }
+        return NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
+                                 inputChannels: inputChannels, ledger: ledger)
+    }
+
+    public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        let layer = try nativeWeights(weights, "conv3x3")
+        let (h, w) = (input.shape.h, input.shape.w)
+        try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
+        try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
+        let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
+        convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: layer.forward.pointer,
+                 outputChannels: layer.outputChannels, into: y, beta: 0)
+        let bias = layer.bias.pointer, plane = h * w
+        HostParallel.forEach(layer.outputChannels, totalWork: output.count) { o in
+            let row = y + o * plane, b = bias[o]
+            if relu {
+                for i in 0..<plane { row[i] = max(row[i] + b, 0) }
+            } else {
+                for i in 0..<plane { row[i] += b }
+            }
+        }
+    }
+
+    public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+                                    accumulate: Bool) throws {
+        let op = "conv3x3BackwardData"
+        let layer = try nativeWeights(weights, op)
+        let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
+        try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
+        try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
+        var mask: UnsafeMutablePointer<Float>?
+        if let reluMaskFrom {
+            try requireShape(reluMaskFrom, gradInput.shape, op, "reluMaskFrom")
+            mask = try native(reluMaskFrom, op).pointer
+        }
+        // The mask applies to the new term only, so with accumulation the term is computed
+        // aside and added masked; otherwise it goes straight into gradInput.
+        let aside = mask != nil && accumulate
+        let target = aside ? resultScratch.floats(gradInput.count) : dx
+        let addToTarget = accumulate && !aside
+        switch backwardMethod {
+        case .flippedConvolution:
+            convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: layer.flipped.pointer,
+                     outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
+        case .columnsToImage:
+            if !addToTarget {
+                HostParallel.forEachChunk(gradInput.count) { range in
+                    (target + range.lowerBound).update(repeating: 0, count: range.count)
+                }
+            }
+            scatterTransposed(dy, outputChannels: layer.outputChannels, height: h, width: w,
+                              matrix: layer.forward.pointer, inputChannels: layer.inputChannels, into: target)
+        }
+        guard let mask else { return }
+        HostParallel.forEachChunk(gradInput.count) { range in
+            if aside {
+                for i in range where mask[i] > 0 { dx[i] += target[i] }
+            } else {
+                for i in range where !(mask[i] > 0) { dx[i] = 0 }
+            }
+        }
+    }
+
+    func nativeWeights(_ weights: ConvWeights, _ op: String) throws -> NativeConvWeights {
+        guard let layer = weights as? NativeConvWeights else {
+            throw StyleError("native \(op): the conv weights were made by another backend (internal error)")
+        }
+        return layer
+    }
+
+    /// y (outC × H·W) = matrix (outC × inC·9) · im2col(x) + beta · y.
+    func convolve(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, matrix: UnsafePointer<Float>,
+                  outputChannels: Int, into y: UnsafeMutablePointer<Float>, beta: Float) {
+        forEachRowTile(channels: channels, height: h, width: w) { firstRow, rows, columns in
+            let (k, n) = (channels * 9, rows * w)
+            NativeBackend.im2col(x, channels: channels, height: h, width: w, firstRow: firstRow, rows: rows, into: columns)
+            Blas.gemm(m: outputChannels, n: n, k: k, a: matrix, lda: k, b: columns, ldb: n,
+                      beta: beta, c: y + firstRow * w, ldc: h * w)
+        }
+    }
+
+    /// dx (inC × H·W) += col2im(matrixᵀ · dy), matrix being the forward O × (I·9) weights.
+    func scatterTransposed(_ dy: UnsafePointer<Float>, outputChannels: Int, height h: Int, width w: Int,
+                           matrix: UnsafePointer<Float>, inputChannels: Int, into dx: UnsafeMutablePointer<Float>) {
+        forEachRowTile(channels: inputChannels, height: h, width: w) { firstRow, rows, columns in
+            let (k, n) = (inputChannels * 9, rows * w)
+            Blas.gemm(transposeA: true, m: k, n: n, k: outputChannels, a: matrix, lda: k, b: dy + firstRow * w,
+                      ldb: h * w, beta: 0, c: columns, ldc: n)
+            NativeBackend.col2im(columns, channels: inputChannels, height: h, width: w, firstRow: firstRow, rows: rows,
+                                 into: dx)
+        }
+    }
+
+    /// Splits the H rows into tiles whose im2col columns (channels·9 × rows·W) fit in
+    /// `columnTileFloats`, and calls `body(firstRow, rows, columns)` for each in order.
+    private func forEachRowTile(channels: Int, height h: Int, width w: Int,
+                                _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        guard h > 0, w > 0 else { return }
+        let rowsPerTile = max(1, min(h, columnTileFloats / max(channels * 9 * w, 1)))
+        let columns = columnScratch.floats(channels * 9 * rowsPerTile * w)
+        for firstRow in stride(from: 0, to: h, by: rowsPerTile) {
+            body(firstRow, min(rowsPerTile, h - firstRow), columns)
+        }
+    }
+
+    /// columns[(c·9 + ky·3 + kx)][y·W + x] = x[c][firstRow + y + ky − 1][x + kx − 1], zero outside the image,
+    /// for the `rows` output rows from `firstRow`.
+    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int, rows: Int,
+                       into columns: UnsafeMutablePointer<Float>) {
+        let n = rows * w
+        HostParallel.forEach(channels * 3, totalWork: channels * 9 * n) { job in
+            let (c, ky) = (job / 3, job % 3)
+            for kx in 0..<3 {
+                let tap = columns + (c * 9 + ky * 3 + kx) * n
+                for y in 0..<rows {
+                    let sourceRow = firstRow + y + ky - 1
+                    let target = tap + y * w
+                    guard sourceRow >= 0 && sourceRow < h else {
+                        target.update(repeating: 0, count: w)
+                        continue
+                    }
+                    let source = x + (c * h + sourceRow) * w
+                    switch kx {
+                    case 0:
+                        target[0] = 0
+                        (target + 1).update(from: source, count: w - 1)
+                    case 1:
+                        target.update(from: source, count: w)
+                    default:
+                        target.update(from: source + 1, count: w - 1)
+                        target[w - 1] = 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: dx[c][firstRow + y + ky − 1][x + kx − 1] += columns[(c·9 + ky·3 + kx)][y·W + x].
+    static func col2im(_ columns: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int,
+                       rows: Int, into dx: UnsafeMutablePointer<Float>) {
+        let n = rows * w
+        // One job per channel: a channel's nine taps all land in that channel only.
+        HostParallel.forEach(channels, totalWork: channels * 9 * n) { c in
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    let tap = columns + (c * 9 + ky * 3 + kx) * n
+                    for y in 0..<rows {
+                        let targetRow = firstRow + y + ky - 1
+                        guard targetRow >= 0 && targetRow < h else { continue }
+                        let source = tap + y * w, target = dx + (c * h + targetRow) * w
+                        switch kx {
+                        case 0:
+                            for j in 0..<(w - 1) { target[j] += source[j + 1] }
+                        case 1:
+                            for j in 0..<w { target[j] += source[j] }
+                        default:
+                            for j in 0..<(w - 1) { target[j + 1] += source[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+extension NativeBackend {
+    // MARK: Pooling
+
+    public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+        let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
+        let (outH, outW) = (h / 2, w / 2)
+        try requireShape(output, Shape(c: c, h: outH, w: outW), "pool2x2", "output")
+        let x = try native(input, "pool2x2").pointer, y = try native(output, "pool2x2").pointer
+        HostParallel.forEach(c * outH, totalWork: input.count) { row in
+            let (channel, i) = (row / outH, row % outH)
+            let top = x + (channel * h + 2 * i) * w, bottom = top + w
+            let out = y + row * outW
+            for j in 0..<outW {
+                let (a, b, d, e) = (top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1])
+                switch mode {
+                case .max: out[j] = max(max(a, b), max(d, e))
+                case .avg: out[j] = ((a + b) + (d + e)) * 0.25
+                }
+            }
+        }
+    }
+
+    public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+                                accumulate: Bool) throws {
+        let op = "pool2x2Backward"
+        let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
+        let (outH, outW) = (h / 2, w / 2)
+        try requireShape(gradOutput, Shape(c: c, h: outH, w: outW), op, "gradOutput")
+        try requireShape(gradInput, input.shape, op, "gradInput")
+        let dy = try native(gradOutput, op).pointer, x = try native(input, op).pointer
+        let dx = try native(gradInput, op).pointer
+        // One job per channel; it owns that channel's rows of gradInput, leftover odd row and column included.
+        HostParallel.forEach(c, totalWork: input.count) { channel in
+            let plane = channel * h * w
+            if !accumulate { (dx + plane).update(repeating: 0, count: h * w) }
+            for i in 0..<outH {
+                let top = plane + 2 * i * w, bottom = top + w
+                let gradients = dy + (channel * outH + i) * outW
+                for j in 0..<outW {
+                    let g = gradients[j]
+                    let window = (top + 2 * j, top + 2 * j + 1, bottom + 2 * j, bottom + 2 * j + 1)
+                    switch mode {
+                    case .avg:
+                        let quarter = g * 0.25
+                        dx[window.0] += quarter
+                        dx[window.1] += quarter
+                        dx[window.2] += quarter
+                        dx[window.3] += quarter
+                    case .max:
+                        // The first maximum in row-major order takes the gradient (strict > keeps the first).
+                        var winner = window.0
+                        if x[window.1] > x[winner] { winner = window.1 }
+                        if x[window.2] > x[winner] { winner = window.2 }
+                        if x[window.3] > x[winner] { winner = window.3 }
+                        dx[winner] += g
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Gram
+
+    public func gram(features: Tensor, output: Tensor) throws {
+        let (c, m) = (features.shape.c, features.shape.pixels)
+        try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
+        let f = try native(features, "gram").pointer, g = try native(output, "gram").pointer
+        let n = Double(max(c * m, 1))
+        Blas.syrkUpper(n: c, k: m, alpha: Float(1 / n), a: f, lda: m, beta: 0, c: g, ldc: c)
+        // Mirror the upper triangle, so G is exactly symmetric.
+        for i in 0..<c {
+            for j in 0..<i { g[i * c + j] = g[j * c + i] }
+        }
+    }
+
+    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+        let op = "gramBackward"
+        let (c, m) = (features.shape.c, features.shape.pixels)
+        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
+        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
+        let df = try native(gradFeatures, op).pointer
+        let symmetric = resultScratch.floats(c * c)
+        for i in 0..<c {
+            for j in 0..<c { symmetric[i * c + j] = dg[i * c + j] + dg[j * c + i] }
+        }
+        let n = Double(max(c * m, 1))
+        Blas.gemm(m: c, n: m, k: c, alpha: Float(1 / n), a: symmetric, lda: c, b: f, ldb: m,
+                  beta: accumulate ? 1 : 0, c: df, ldc: m)
+    }
+}

@@ -1,0 +1,314 @@
+import CBLAS
+import Foundation
+
+/// The host implementation of every `Backend` op: Swift loops spread over the cores and
+/// OpenBLAS sgemm for the convolutions and Gram matrices. It is the numeric reference for the
+/// OpenCL backend and the CPU timing baseline, so it is multi-threaded and does not allocate
+/// in the iteration loop (im2col columns and temporaries live in scratch buffers it keeps).
+/// Ops run synchronously; `finish` has nothing to wait for.
+///
+/// Not thread-safe: one run drives one backend from one thread (the scratch buffers are shared).
+public final class NativeBackend: Backend {
+    public let name = "native"
+    let ledger = MemoryLedger()
+    /// im2col columns of the current row tile.
+    let columnScratch = ScratchBuffer()
+    /// Results that must be combined with an output afterwards (masked accumulation, dG + dGᵀ).
+    let resultScratch = ScratchBuffer()
+    /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
+    var columnTileFloats: Int
+    /// How conv3x3BackwardData computes; see `ConvBackwardMethod`.
+    var backwardMethod: ConvBackwardMethod
+
+    /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
+    ///   OpenBLAS setting.
+    public init(threads: Int? = nil) {
+        openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
+        columnTileFloats = NativeBackend.defaultColumnTileFloats
+        backwardMethod = .flippedConvolution
+    }
+
+    // MARK: Memory
+
+    public func makeTensor(_ shape: Shape) throws -> Tensor {
+        guard shape.c >= 0, shape.h >= 0, shape.w >= 0 else {
+            throw StyleError("native makeTensor: shape \(shape) has a negative size (internal error)")
+        }
+        return Tensor(shape: shape, storage: NativeStorage(count: shape.count, ledger: ledger))
+    }
+
+    public func upload(_ values: [Float], to tensor: Tensor) throws {
+        let target = try native(tensor, "upload")
+        guard values.count == target.count else {
+            throw StyleError("native upload: \(values.count) values for a tensor of shape \(tensor.shape) (\(target.count) values; internal error)")
+        }
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { target.pointer.update(from: base, count: values.count) }
+        }
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        Array(try native(tensor, "download").buffer)
+    }
+
+    public var allocatedBytes: Int { ledger.allocatedBytes }
+    public var peakAllocatedBytes: Int { ledger.peakAllocatedBytes }
+    /// Bytes of the reusable scratch buffers (not part of `allocatedBytes`, which counts tensors
+    /// and weights as the protocol says).
+    public var scratchBytes: Int { columnScratch.byteCount + resultScratch.byteCount }
+
+    public func finish() throws {}
+
+    // MARK: Elementwise and vector ops
+
+    public func fill(_ tensor: Tensor, value: Float) throws {
+        let x = try native(tensor, "fill").pointer
+        HostParallel.forEachChunk(tensor.count) { range in
+            (x + range.lowerBound).update(repeating: value, count: range.count)
+        }
+    }
+
+    public func copy(_ x: Tensor, to y: Tensor) throws {
+        try requireSameShape(x, y, "copy")
+        let source = try native(x, "copy").pointer, target = try native(y, "copy").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+        }
+    }
+
+    public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try requireSameShape(x, y, "axpy")
+        let xs = try native(x, "axpy").pointer, ys = try native(y, "axpy").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range { ys[i] += alpha * xs[i] }
+        }
+    }
+
+    public func scale(_ x: Tensor, by alpha: Float) throws {
+        let xs = try native(x, "scale").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range { xs[i] *= alpha }
+        }
+    }
+
+    public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        try requireSameShape(x, y, "dot")
+        let xs = try native(x, "dot").pointer, ys = try native(y, "dot").pointer
+        return HostParallel.deterministicSum(x.count) { range in
+            var sum = 0.0
+            for i in range { sum += Double(xs[i]) * Double(ys[i]) }
+            return sum
+        }
+    }
+
+    // MARK: ReLU
+
+    public func relu(input: Tensor, output: Tensor) throws {
+        try requireSameShape(input, output, "relu")
+        let x = try native(input, "relu").pointer, y = try native(output, "relu").pointer
+        HostParallel.forEachChunk(input.count) { range in
+            for i in range { y[i] = max(x[i], 0) }
+        }
+    }
+
+    public func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+        try requireSameShape(gradOutput, activation, "reluBackward")
+        try requireSameShape(gradOutput, gradInput, "reluBackward")
+        let dy = try native(gradOutput, "reluBackward").pointer
+        let a = try native(activation, "reluBackward").pointer
+        let dx = try native(gradInput, "reluBackward").pointer
+        HostParallel.forEachChunk(gradOutput.count) { range in
+            for i in range { dx[i] = a[i] > 0 ? dy[i] : 0 }
+        }
+    }
+
+    // MARK: Losses
+
+    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+                                 accumulate: Bool) throws {
+        try requireSameShape(a, b, "meanSquaredError")
+        let slotPointer = try scalarSlot(scalars, slot, "meanSquaredError")
+        let xs = try native(a, "meanSquaredError").pointer, ys = try native(b, "meanSquaredError").pointer
+        let sum = HostParallel.deterministicSum(a.count) { range in
+            var sum = 0.0
+            for i in range {
+                let d = Double(xs[i]) - Double(ys[i])
+                sum += d * d
+            }
+            return sum
+        }
+        store(Double(scale) * sum / Double(max(a.count, 1)), at: slotPointer, accumulate: accumulate)
+    }
+
+    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try requireSameShape(a, b, "meanSquaredErrorGradient")
+        try requireSameShape(a, grad, "meanSquaredErrorGradient")
+        let xs = try native(a, "meanSquaredErrorGradient").pointer, ys = try native(b, "meanSquaredErrorGradient").pointer
+        let g = try native(grad, "meanSquaredErrorGradient").pointer
+        let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
+        HostParallel.forEachChunk(a.count) { range in
+            if accumulate {
+                for i in range { g[i] += factor * (xs[i] - ys[i]) }
+            } else {
+                for i in range { g[i] = factor * (xs[i] - ys[i]) }
+            }
+        }
+    }
+
+    public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        let slotPointer = try scalarSlot(scalars, slot, "totalVariation")
+        let xs = try native(x, "totalVariation").pointer
+        let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
+        // One chunk per anchor row (channel, i < H−1): fixed order, deterministic.
+        let rows = h > 1 ? c * (h - 1) : 0
+        let sum = HostParallel.deterministicRowSum(rows, rowLength: w) { row in
+            let channel = row / (h - 1), i = row % (h - 1)
+            let top = xs + channel * h * w + i * w, below = top + w
+            var sum = 0.0
+            for j in 0..<(w - 1) {
+                let right = Double(top[j]) - Double(top[j + 1])
+                let down = Double(top[j]) - Double(below[j])
+                sum += right * right + down * down
+            }
+            return sum
+        }
+        store(0.5 * Double(scale) * sum, at: slotPointer, accumulate: accumulate)
+    }
+
+    public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try requireSameShape(x, grad, "totalVariationGradient")
+        let xs = try native(x, "totalVariationGradient").pointer
+        let g = try native(grad, "totalVariationGradient").pointer
+        let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
+        // Gathered per pixel, so rows are independent: the pixel is the anchor of its own
+        // right and down differences (when i < H−1 and j < W−1), and the far end of the right
+        // difference anchored at (i, j−1) and of the down difference anchored at (i−1, j).
+        HostParallel.forEach(c * h, totalWork: x.count) { row in
+            let channel = row / h, i = row % h
+            let plane = xs + channel * h * w
+            let out = g + channel * h * w + i * w
+            for j in 0..<w {
+                let v = plane[i * w + j]
+                var d: Float = 0
+                if i < h - 1 && j < w - 1 {
+                    d += (v - plane[i * w + j + 1]) + (v - plane[(i + 1) * w + j])
+                }
+                if j > 0 && i < h - 1 {
+                    d -= plane[i * w + j - 1] - v
+                }
+                if i > 0 && j < w - 1 {
+                    d -= plane[(i - 1) * w + j] - v
+                }
+                out[j] = accumulate ? out[j] + scale * d : scale * d
+            }
+        }
+    }
+
+    // MARK: Image pre/post-processing
+
+    public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+        try requireSameShape(image, output, "preprocess")
+        try requireAffine(affine, image, "preprocess")
+        let x = try native(image, "preprocess").pointer, y = try native(output, "preprocess").pointer
+        let plane = image.shape.pixels
+        HostParallel.forEach(3, totalWork: image.count) { c in
+            let source = x + affine.permutation[c] * plane, target = y + c * plane
+            let (s, o) = (affine.scale[c], affine.offset[c])
+            for i in 0..<plane { target[i] = source[i] * s + o }
+        }
+    }
+
+    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+        try requireSameShape(gradOutput, gradImage, "preprocessBackward")
+        try requireAffine(affine, gradImage, "preprocessBackward")
+        let dy = try native(gradOutput, "preprocessBackward").pointer
+        let dx = try native(gradImage, "preprocessBackward").pointer
+        let plane = gradImage.shape.pixels
+        // requireAffine checked the permutation, so each image channel receives exactly one output channel.
+        HostParallel.forEach(3, totalWork: gradImage.count) { c in
+            let source = dy + c * plane, target = dx + affine.permutation[c] * plane
+            let s = affine.scale[c]
+            if accumulate {
+                for i in 0..<plane { target[i] += source[i] * s }
+            } else {
+                for i in 0..<plane { target[i] = source[i] * s }
+            }
+        }
+    }
+
+    public func clampRound(image: Tensor, output: Tensor) throws {
+        try requireSameShape(image, output, "clampRound")
+        let x = try native(image, "clampRound").pointer, y = try native(output, "clampRound").pointer
+        HostParallel.forEachChunk(image.count) { range in
+            // Halves round away from zero, like OpenCL's round().
+            for i in range { y[i] = min(max(x[i], 0), 255).rounded(.toNearestOrAwayFromZero) }
+        }
+    }
+
+    // MARK: Optimiser
+
+    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
+                         parameters: AdamParameters) throws {
+        for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, "adamStep") }
+        guard step >= 1 else { throw StyleError("native adamStep: step \(step) must be 1 or more (internal error)") }
+        let p = try native(parameter, "adamStep").pointer, g = try native(gradient, "adamStep").pointer
+        let ms = try native(m, "adamStep").pointer, vs = try native(v, "adamStep").pointer
+        let (beta1, beta2) = (parameters.beta1, parameters.beta2)
+        // Bias corrections in Double, once per step; the per-element update in Float like a kernel.
+        let correction1 = Float(1 - pow(Double(beta1), Double(step)))
+        let correction2 = Float(1 - pow(Double(beta2), Double(step)))
+        let (rate, epsilon) = (parameters.learningRate, parameters.epsilon)
+        HostParallel.forEachChunk(parameter.count) { range in
+            for i in range {
+                let mi = beta1 * ms[i] + (1 - beta1) * g[i]
+                let vi = beta2 * vs[i] + (1 - beta2) * g[i] * g[i]
+                ms[i] = mi
+                vs[i] = vi
+                p[i] -= rate * (mi / correction1) / ((vi / correction2).squareRoot() + epsilon)
+            }
+        }
+    }
+
+    // MARK: Checks shared by the ops
+
+    /// The native storage of `tensor`, or an error when it belongs to another backend.
+    func native(_ tensor: Tensor, _ op: String) throws -> NativeStorage {
+        guard let storage = tensor.storage as? NativeStorage else {
+            throw StyleError("native \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)")
+        }
+        return storage
+    }
+
+    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
+        guard tensor.shape == shape else {
+            throw StyleError("native \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
+        }
+    }
+
+    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        guard a.shape == b.shape else {
+            throw StyleError("native \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    private func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
+        guard image.shape.c == 3 else {
+            throw StyleError("native \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
+        }
+        guard affine.permutation.sorted() == [0, 1, 2] else {
+            throw StyleError("native \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
+        }
+    }
+
+    private func scalarSlot(_ scalars: Tensor, _ slot: Int, _ op: String) throws -> UnsafeMutablePointer<Float> {
+        let storage = try native(scalars, op)
+        guard slot >= 0 && slot < storage.count else {
+            throw StyleError("native \(op): scalar slot \(slot) is outside the \(storage.count) slots (internal error)")
+        }
+        return storage.pointer + slot
+    }
+
+    private func store(_ value: Double, at slot: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        slot.pointee = Float(accumulate ? Double(slot.pointee) + value : value)
+    }
+}

@@ -1,0 +1,323 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// Native forward ops against the Float64 reference (ReferenceOps) on awkward shapes.
+///
+/// Error bounds: a float32 sum or dot product of n terms, in whatever order or blocking BLAS
+/// picks and with or without FMA, is within γ(n)·Σ|terms| of the exact value, γ(n) ≈ n·2⁻²⁴
+/// (`float32ErrorFactor`). The inputs are float32 values, so the reference sees exactly what the
+/// backend sees and computes the exact result to ~2⁻⁵³. Σ|terms| per output is the reference op
+/// run on absolute values (`magnitudes`), and n counts the products plus one rounding per extra
+/// step (bias add, 1/N scaling, final store). A wrong index or a missing term breaks these
+/// bounds by orders of magnitude; honest rounding never does.
+final class NativeBackendTests: XCTestCase {
+    private var generator = SeededGenerator(seed: 0x5EED)
+
+    // MARK: Convolution
+
+    /// (input channels, output channels, H, W) over H, W ∈ {1, 2, 3, 7, 13} and channels ∈ {1, 3, 5, 64, 67},
+    /// non-square, sampled so every value appears and the big channel counts meet small images.
+    static let convCases: [(i: Int, o: Int, h: Int, w: Int)] = [
+        (1, 3, 1, 1), (3, 5, 1, 7), (5, 64, 2, 3), (64, 67, 3, 13), (67, 1, 13, 13), (3, 64, 13, 7),
+        (64, 3, 7, 2), (67, 67, 3, 3), (5, 1, 7, 1), (1, 67, 2, 13), (64, 5, 13, 13), (67, 3, 13, 7),
+    ]
+
+    func testConvForwardMatchesReference() throws {
+        for (index, shape) in Self.convCases.enumerated() {
+            let relu = index % 2 == 0
+            let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
+            let input = ReferenceTensor.random(Shape(c: shape.i, h: shape.h, w: shape.w), using: &generator)
+            let expected = ReferenceOps.conv3x3(input, weights: layer.weights, bias: layer.bias,
+                                                outputChannels: shape.o, relu: relu)
+            let magnitudes = ReferenceOps.conv3x3(input.magnitudes, weights: layer.weights.map(abs),
+                                                  bias: layer.bias.map(abs), outputChannels: shape.o, relu: false)
+            // One row per im2col tile as well as the default single tile: the tiling must not show.
+            for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
+                let backend = NativeBackend()
+                backend.columnTileFloats = tileFloats
+                let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
+                                                          outputChannels: shape.o, inputChannels: shape.i)
+                let output = try backend.makeTensor(expected.shape)
+                try backend.conv3x3(input: backend.makeTensor(input), weights: weights, relu: relu, output: output)
+                // products (I·9) + bias add + final rounding
+                let factor = float32ErrorFactor(terms: shape.i * 9 + 2)
+                try assertClose(backend.download(output), expected, bounds: magnitudes.values.map { factor * $0 },
+                                "conv3x3 \(shape) relu \(relu) tile \(tileFloats)")
+            }
+        }
+    }
+
+    /// Both backward-data methods (and row tiling) equal the reference transposed convolution,
+    /// which is the forward reference applied to dY with the flipped, channel-swapped weights.
+    func testConvBackwardDataMatchesReferenceTransposedConvolution() throws {
+        for shape in [(i: 64, o: 67, h: 13, w: 7), (i: 3, o: 5, h: 1, w: 2), (i: 5, o: 1, h: 7, w: 13)] {
+            let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
+            let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
+            let flipped = Self.flippedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
+            let zeroBias = [Double](repeating: 0, count: shape.i)
+            let expected = ReferenceOps.conv3x3(gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
+            let magnitudes = ReferenceOps.conv3x3(gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
+                                                  outputChannels: shape.i, relu: false)
+            let factor = float32ErrorFactor(terms: shape.o * 9 + 1)
+            for method in ConvBackwardMethod.allCases {
+                for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
+                    let backend = NativeBackend()
+                    backend.backwardMethod = method
+                    backend.columnTileFloats = tileFloats
+                    let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init),
+                                                              bias: layer.bias.map(Float.init),
+                                                              outputChannels: shape.o, inputChannels: shape.i)
+                    let gradInput = try backend.makeTensor(expected.shape)
+                    try backend.fill(gradInput, value: 1e6)  // must be overwritten
+                    try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(gradOutput), weights: weights,
+                                                    reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
+                    try assertClose(backend.download(gradInput), expected, bounds: magnitudes.values.map { factor * $0 },
+                                    "conv3x3BackwardData \(shape) \(method) tile \(tileFloats)")
+                }
+            }
+        }
+    }
+
+    // MARK: Elementwise, pooling, Gram
+
+    func testReluAndMaxPoolAreExact() throws {
+        let backend = NativeBackend()
+        // 35,000 and 33,633 elements: several parallel chunks, the last one partial; odd pooling sizes.
+        for shape in [Shape(c: 5, h: 70, w: 100), Shape(c: 3, h: 101, w: 111), Shape(c: 67, h: 1, w: 13), Shape(c: 1, h: 3, w: 1)] {
+            let input = ReferenceTensor.random(shape, using: &generator)
+            let x = try backend.makeTensor(input)
+            let relu = try backend.makeTensor(shape)
+            try backend.relu(input: x, output: relu)
+            XCTAssertEqual(try backend.reference(relu), ReferenceOps.relu(input), "relu \(shape)")
+            let pooled = try backend.makeTensor(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2))
+            try backend.pool2x2(input: x, mode: .max, output: pooled)
+            XCTAssertEqual(try backend.reference(pooled), ReferenceOps.pool2x2(input, mode: .max), "max pool \(shape)")
+        }
+    }
+
+    func testAveragePoolMatchesReference() throws {
+        let backend = NativeBackend()
+        for shape in [Shape(c: 3, h: 101, w: 111), Shape(c: 5, h: 7, w: 13), Shape(c: 1, h: 2, w: 2), Shape(c: 64, h: 1, w: 7)] {
+            let input = ReferenceTensor.random(shape, using: &generator)
+            let pooled = try backend.makeTensor(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2))
+            try backend.pool2x2(input: backend.makeTensor(input), mode: .avg, output: pooled)
+            let magnitudes = ReferenceOps.pool2x2(input.magnitudes, mode: .avg)
+            // three additions; the ·¼ is exact
+            try assertClose(backend.download(pooled), ReferenceOps.pool2x2(input, mode: .avg),
+                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 3) * $0 }, "avg pool \(shape)")
+        }
+    }
+
+    func testGramMatchesReference() throws {
+        let backend = NativeBackend()
+        for shape in [Shape(c: 1, h: 1, w: 1), Shape(c: 3, h: 7, w: 13), Shape(c: 67, h: 13, w: 7),
+                      Shape(c: 5, h: 2, w: 3), Shape(c: 64, h: 13, w: 13)] {
+            let features = ReferenceTensor.random(shape, using: &generator)
+            let output = try backend.makeTensor(Shape(c: 1, h: shape.c, w: shape.c))
+            try backend.gram(features: backend.makeTensor(features), output: output)
+            // M products + rounded 1/N + its multiply + final rounding
+            let factor = float32ErrorFactor(terms: shape.pixels + 3)
+            try assertClose(backend.download(output), ReferenceOps.gram(features),
+                            bounds: ReferenceOps.gram(features.magnitudes).values.map { factor * $0 }, "gram \(shape)")
+            let values = try backend.download(output)
+            for i in 0..<shape.c {
+                for j in 0..<shape.c { XCTAssertEqual(values[i * shape.c + j], values[j * shape.c + i], "gram symmetric") }
+            }
+        }
+    }
+
+    func testPreprocessMatchesReferenceForBothFlavours() throws {
+        let backend = NativeBackend()
+        let image = ReferenceTensor.random(Shape(c: 3, h: 13, w: 7), in: 0...255, using: &generator)
+        for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
+            let output = try backend.makeTensor(image.shape)
+            try backend.preprocess(image: backend.makeTensor(image), affine: affine, output: output)
+            let magnitudeAffine = ChannelAffine(permutation: affine.permutation, scale: affine.scale.map(abs),
+                                                offset: affine.offset.map(abs))
+            let magnitudes = ReferenceOps.preprocess(image, affine: magnitudeAffine)
+            try assertClose(backend.download(output), ReferenceOps.preprocess(image, affine: affine),
+                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 2) * $0 }, "preprocess \(affine)")
+        }
+    }
+
+    func testClampRoundClampsAndRoundsHalvesAwayFromZero() throws {
+        let backend = NativeBackend()
+        let values: [Float] = [-3.5, -0.4, 0, 0.49999997, 0.5, 1.5, 2.5, 127.49, 254.5, 255.4, 300, 17.2]
+        let image = ReferenceTensor(shape: .vector(values.count), floats: values)
+        let output = try backend.makeTensor(image.shape)
+        try backend.clampRound(image: backend.makeTensor(image), output: output)
+        XCTAssertEqual(try backend.download(output), [0, 0, 0, 0, 1, 2, 3, 127, 255, 255, 255, 17])
+        XCTAssertEqual(try backend.reference(output), ReferenceOps.clampRound(image))
+    }
+
+    // MARK: Losses
+
+    func testLossesMatchReferenceAndAccumulateIntoTheirSlot() throws {
+        let backend = NativeBackend()
+        let scalars = try backend.makeTensor(.vector(4))
+        for shape in [Shape(c: 3, h: 70, w: 100), Shape(c: 67, h: 13, w: 1), Shape(c: 1, h: 1, w: 1), Shape(c: 2, h: 2, w: 7)] {
+            let a = ReferenceTensor.random(shape, using: &generator), b = ReferenceTensor.random(shape, using: &generator)
+            let (ta, tb) = (try backend.makeTensor(a), try backend.makeTensor(b))
+            let (mse, tv) = (ReferenceOps.meanSquaredError(a, b), ReferenceOps.totalVariation(a))
+            try backend.upload([7, 7, 7, 7], to: scalars)
+            try backend.meanSquaredError(ta, tb, scale: 3, scalars: scalars, slot: 1, accumulate: false)
+            try backend.totalVariation(ta, scale: 0.5, scalars: scalars, slot: 2, accumulate: true)
+            let read = try backend.readScalars(scalars)
+            // The sums run in Double over exact float differences; what remains is the final
+            // Float store (and the Double add of the accumulated slot).
+            XCTAssertEqual(read[0], 7)
+            XCTAssertEqual(read[1], 3 * mse, accuracy: float32ErrorFactor(terms: 2) * 3 * mse, "mse \(shape)")
+            XCTAssertEqual(read[2], 7 + 0.5 * tv, accuracy: float32ErrorFactor(terms: 2) * (7 + 0.5 * tv), "tv \(shape)")
+            XCTAssertEqual(read[3], 7)
+        }
+    }
+
+    func testReductionsAreBitwiseDeterministic() throws {
+        let backend = NativeBackend()
+        let shape = Shape(c: 64, h: 37, w: 29)  // 68,672 elements: several parallel chunks
+        let a = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let b = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let scalars = try backend.makeTensor(.vector(2))
+        let gram = try backend.makeTensor(Shape(c: 1, h: 64, w: 64))
+        func run() throws -> (dot: Double, losses: [Float], gram: [Float]) {
+            try backend.meanSquaredError(a, b, scale: 1, scalars: scalars, slot: 0, accumulate: false)
+            try backend.totalVariation(a, scale: 1, scalars: scalars, slot: 1, accumulate: false)
+            try backend.gram(features: a, output: gram)
+            return (try backend.dot(a, b), try backend.download(scalars), try backend.download(gram))
+        }
+        let (first, second) = (try run(), try run())
+        XCTAssertEqual(first.dot.bitPattern, second.dot.bitPattern)
+        XCTAssertEqual(first.losses.map(\.bitPattern), second.losses.map(\.bitPattern))
+        XCTAssertEqual(first.gram.map(\.bitPattern), second.gram.map(\.bitPattern))
+    }
+
+    // MARK: Vector ops and memory
+
+    func testVectorOps() throws {
+        let backend = NativeBackend()
+        let shape = Shape(c: 3, h: 100, w: 117)  // 35,100 elements: the parallel path
+        let (a, b) = (ReferenceTensor.random(shape, using: &generator), ReferenceTensor.random(shape, using: &generator))
+        let (x, y) = (try backend.makeTensor(a), try backend.makeTensor(b))
+        XCTAssertEqual(try backend.dot(x, y), zip(a.values, b.values).reduce(0) { $0 + $1.0 * $1.1 }, accuracy: 1e-9)
+        try backend.axpy(alpha: 0.5, x: x, y: y)
+        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { $1 + 0.5 * $0 })
+        try backend.scale(y, by: -2)
+        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { ($1 + 0.5 * $0) * -2 })
+        try backend.copy(x, to: y)
+        XCTAssertEqual(try backend.download(y), a.floats)
+        try backend.fill(y, value: 1.25)
+        XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
+    }
+
+    func testMemoryAccountingFollowsTensorsAndWeights() throws {
+        let backend = NativeBackend()
+        XCTAssertEqual(backend.allocatedBytes, 0)
+        var tensor: Tensor? = try backend.makeTensor(Shape(c: 2, h: 3, w: 5))
+        XCTAssertEqual(backend.allocatedBytes, 120)
+        XCTAssertEqual(try backend.download(XCTUnwrap(tensor)), [Float](repeating: 0, count: 30), "zero-filled")
+        var weights: ConvWeights? = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9),
+                                                               bias: [0, 0], outputChannels: 2, inputChannels: 3)
+        XCTAssertEqual(weights?.byteCount, (54 + 54 + 2) * 4)
+        XCTAssertEqual(backend.allocatedBytes, 120 + 440)
+        tensor = nil
+        weights = nil
+        XCTAssertEqual(backend.allocatedBytes, 0)
+        XCTAssertEqual(backend.peakAllocatedBytes, 560)
+    }
+
+    func testWiringMistakesThrowInsteadOfCrashing() throws {
+        let backend = NativeBackend()
+        let weights = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
+                                                  outputChannels: 4, inputChannels: 3)
+        let image = try backend.makeTensor(Shape(c: 3, h: 4, w: 4))
+        let wrong = try backend.makeTensor(Shape(c: 4, h: 4, w: 5))
+        XCTAssertThrowsError(try backend.conv3x3(input: image, weights: weights, relu: true, output: wrong))
+        XCTAssertThrowsError(try backend.conv3x3(input: wrong, weights: weights, relu: true, output: wrong))
+        XCTAssertThrowsError(try backend.conv3x3BackwardData(gradOutput: wrong, weights: weights, reluMaskFrom: nil,
+                                                             gradInput: image, accumulate: false))
+        XCTAssertThrowsError(try backend.upload([1, 2], to: image))
+        XCTAssertThrowsError(try backend.makeConvWeights(weights: [1], bias: [0], outputChannels: 1, inputChannels: 1))
+        XCTAssertThrowsError(try backend.meanSquaredError(image, image, scale: 1, scalars: image, slot: 48, accumulate: false))
+        XCTAssertThrowsError(try backend.pool2x2(input: image, mode: .max, output: image))
+        XCTAssertThrowsError(try backend.gram(features: image, output: image))
+        XCTAssertThrowsError(try backend.axpy(alpha: 1, x: image, y: wrong))
+        let notAPermutation = ChannelAffine(permutation: [0, 0, 1], scale: [1, 1, 1], offset: [0, 0, 0])
+        XCTAssertThrowsError(try backend.preprocess(image: image, affine: notAPermutation, output: image)) { error in
+            XCTAssertTrue(describe(error).contains("permutation"), describe(error))
+        }
+    }
+
+    // MARK: Benchmark (STYLIZE_BENCH=1)
+
+    /// Prints conv3x3 GFLOP/s at a VGG shape (conv3_x-like: 128→128 at 128×96). Not asserted.
+    func testConvThroughputBenchmark() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["STYLIZE_BENCH"] == "1", "set STYLIZE_BENCH=1 to run")
+        let (i, o, h, w) = (128, 128, 128, 96)
+        let layer = randomLayer(inputChannels: i, outputChannels: o)
+        let backend = NativeBackend()
+        let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
+                                                  outputChannels: o, inputChannels: i)
+        let input = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
+        let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
+        let mask = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
+        let flops = 2.0 * Double(i * o * 9 * h * w)
+        func gflops(_ body: () throws -> Void) rethrows -> Double {
+            try body()  // warm-up: scratch growth, thread start
+            let repeats = 10
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<repeats { try body() }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats)
+            return flops / seconds / 1e9
+        }
+        print("native conv3x3 \(i)→\(o) at \(h)×\(w), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        for tileFloats in [NativeBackend.defaultColumnTileFloats, 1 << 20, 1 << 18] {
+            backend.columnTileFloats = tileFloats
+            let forward = try gflops { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
+            print(String(format: "  tile %9d floats  forward %6.1f GFLOP/s", tileFloats, forward))
+            for method in ConvBackwardMethod.allCases {
+                backend.backwardMethod = method
+                let backward = try gflops {
+                    try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: mask,
+                                                    gradInput: input, accumulate: false)
+                }
+                print(String(format: "  tile %9d floats  backward-data %@ %6.1f GFLOP/s", tileFloats, "\(method)", backward))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func randomLayer(inputChannels: Int, outputChannels: Int) -> (weights: [Double], bias: [Double]) {
+        let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator)
+        let bias = ReferenceTensor.random(.vector(outputChannels), using: &generator)
+        return (weights.values, bias.values)
+    }
+
+    /// [i][o][ky][kx] = weights[o][i][2−ky][2−kx]: the weights of the transposed convolution.
+    static func flippedWeights(_ weights: [Double], outputChannels: Int, inputChannels: Int) -> [Double] {
+        var flipped = [Double](repeating: 0, count: weights.count)
+        for o in 0..<outputChannels {
+            for i in 0..<inputChannels {
+                for tap in 0..<9 { flipped[(i * outputChannels + o) * 9 + 8 - tap] = weights[(o * inputChannels + i) * 9 + tap] }
+            }
+        }
+        return flipped
+    }
+}
+
+/// Asserts |actual[k] − expected[k]| ≤ bounds[k] for every k, reporting the worst offender.
+func assertClose(_ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.values.count, "\(what): element count", file: file, line: line)
+    var failures = 0, worst = (index: 0, ratio: 0.0)
+    for (k, value) in actual.enumerated() where k < expected.values.count {
+        let error = abs(Double(value) - expected.values[k])
+        if error > bounds[k] {
+            failures += 1
+            let ratio = error / max(bounds[k], .leastNormalMagnitude)
+            if ratio > worst.ratio { worst = (k, ratio) }
+        }
+    }
+    XCTAssertEqual(failures, 0, "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])", file: file, line: line)
+}
