@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 @testable import GPUStyle
 import XCTest
@@ -253,6 +254,19 @@ final class NativeBackendTests: XCTestCase {
         }
     }
 
+    func testEmptyImagesDoNotCrash() throws {
+        let backend = NativeBackend()
+        let empty = try backend.makeTensor(Shape(c: 3, h: 4, w: 0))
+        let scalars = try backend.makeTensor(.vector(1))
+        try backend.totalVariation(empty, scale: 1, scalars: scalars, slot: 0, accumulate: false)
+        try backend.totalVariationGradient(empty, scale: 1, grad: backend.makeTensor(empty.shape), accumulate: false)
+        let weights = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9), bias: [0, 0],
+                                                  outputChannels: 2, inputChannels: 3)
+        try backend.conv3x3(input: empty, weights: weights, relu: true, output: backend.makeTensor(Shape(c: 2, h: 4, w: 0)))
+        try backend.pool2x2(input: empty, mode: .max, output: backend.makeTensor(Shape(c: 3, h: 2, w: 0)))
+        XCTAssertEqual(try backend.download(scalars), [0])
+    }
+
     // MARK: Benchmark (STYLIZE_BENCH=1)
 
     /// Prints conv3x3 GFLOP/s at a VGG shape (conv3_x-like: 128→128 at 128×96), beside the bare
@@ -286,7 +300,8 @@ final class NativeBackendTests: XCTestCase {
         let gemm = try best {
             Blas.gemm(m: o, n: h * w, k: i * 9, a: try backend.nativeWeights(weights, "bench").forward.pointer, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
         }
-        print("native conv3x3 \(i)→\(o) at \(h)×\(w), \(ProcessInfo.processInfo.activeProcessorCount) cores (best of 8)")
+        print("native conv3x3 \(i)→\(o) at \(h)×\(w), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+              + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8)")
         print(String(format: "  bare sgemm %d×%d×%d  %6.1f GFLOP/s; im2col alone %.1f ms", o, h * w, i * 9, flops / gemm / 1e9, im2col * 1e3))
         for tileFloats in [NativeBackend.defaultColumnTileFloats, 32 << 20, 1 << 20, 32 << 20] {
             backend.columnTileFloats = tileFloats

@@ -160,7 +160,7 @@ public final class NativeBackend: Backend {
         let xs = try native(x, "totalVariation").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
         // One chunk per anchor row (channel, i < H−1): fixed order, deterministic.
-        let rows = h > 1 ? c * (h - 1) : 0
+        let rows = h > 1 && w > 1 ? c * (h - 1) : 0
         let sum = HostParallel.deterministicRowSum(rows, rowLength: w) { row in
             let channel = row / (h - 1), i = row % (h - 1)
             let top = xs + channel * h * w + i * w, below = top + w
