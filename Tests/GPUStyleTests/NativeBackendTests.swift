@@ -283,21 +283,11 @@ final class NativeBackendTests: XCTestCase {
         let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
         let mask = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
         let flops = 2.0 * Double(i * o * 9 * h * w)
-        func best(_ body: () throws -> Void) rethrows -> Double {
-            try body()  // warm-up: scratch growth, thread start
-            var best = Double.infinity
-            for _ in 0..<8 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                try body()
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            }
-            return best
-        }
         let x = try backend.native(input, "bench").pointer, y = try backend.native(output, "bench").pointer
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: i * 9 * h * w)
         defer { columns.deallocate() }
-        let im2col = best { NativeBackend.im2col(x, channels: i, height: h, width: w, firstRow: 0, rows: h, into: columns) }
-        let gemm = try best {
+        let im2col = bestSeconds { NativeBackend.im2col(x, channels: i, height: h, width: w, firstRow: 0, rows: h, into: columns) }
+        let gemm = try bestSeconds {
             Blas.gemm(m: o, n: h * w, k: i * 9, a: try backend.nativeWeights(weights, "bench").forward.pointer, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
         }
         print("native conv3x3 \(i)→\(o) at \(h)×\(w), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
@@ -305,11 +295,11 @@ final class NativeBackendTests: XCTestCase {
         print(String(format: "  bare sgemm %d×%d×%d  %6.1f GFLOP/s; im2col alone %.1f ms", o, h * w, i * 9, flops / gemm / 1e9, im2col * 1e3))
         for tileFloats in [NativeBackend.defaultColumnTileFloats, 32 << 20, 1 << 20, 32 << 20] {
             backend.columnTileFloats = tileFloats
-            let forward = try best { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
+            let forward = try bestSeconds { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
             var line = String(format: "  tile %8d floats: forward %6.1f", tileFloats, flops / forward / 1e9)
             for method in ConvBackwardMethod.allCases {
                 backend.backwardMethod = method
-                let backward = try best {
+                let backward = try bestSeconds {
                     try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: mask,
                                                     gradInput: input, accumulate: false)
                 }
@@ -317,6 +307,52 @@ final class NativeBackendTests: XCTestCase {
             }
             print(line + " GFLOP/s")
         }
+    }
+
+    /// Prints milliseconds per call of the other ops at relu1_1's shape for a 256×192 image
+    /// (64×256×192 features, Gram 64×64). Not asserted.
+    func testOpTimesBenchmark() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["STYLIZE_BENCH"] == "1", "set STYLIZE_BENCH=1 to run")
+        let backend = NativeBackend()
+        let shape = Shape(c: 64, h: 256, w: 192)
+        let a = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let b = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let c = try backend.makeTensor(shape)
+        let pooled = try backend.makeTensor(Shape(c: 64, h: 128, w: 96))
+        let gram = try backend.makeTensor(Shape(c: 1, h: 64, w: 64))
+        let scalars = try backend.makeTensor(.vector(1))
+        let (m, v) = (try backend.makeTensor(shape), try backend.makeTensor(shape))
+        let ops: [(String, () throws -> Void)] = [
+            ("relu", { try backend.relu(input: a, output: c) }),
+            ("reluBackward", { try backend.reluBackward(gradOutput: a, activation: b, gradInput: c) }),
+            ("pool max", { try backend.pool2x2(input: a, mode: .max, output: pooled) }),
+            ("pool max backward", { try backend.pool2x2Backward(gradOutput: pooled, input: a, mode: .max, gradInput: c, accumulate: false) }),
+            ("gram", { try backend.gram(features: a, output: gram) }),
+            ("gram backward", { try backend.gramBackward(gradGram: gram, features: a, gradFeatures: c, accumulate: true) }),
+            ("mse", { try backend.meanSquaredError(a, b, scale: 1, scalars: scalars, slot: 0, accumulate: false) }),
+            ("mse gradient", { try backend.meanSquaredErrorGradient(a, b, scale: 1, grad: c, accumulate: true) }),
+            ("tv", { try backend.totalVariation(a, scale: 1, scalars: scalars, slot: 0, accumulate: false) }),
+            ("tv gradient", { try backend.totalVariationGradient(a, scale: 1, grad: c, accumulate: true) }),
+            ("adam", { try backend.adamStep(parameter: c, gradient: a, m: m, v: v, step: 3,
+                                            parameters: AdamParameters(learningRate: 1)) }),
+            ("dot", { _ = try backend.dot(a, b) }),
+        ]
+        print("native op times at \(shape) (best of 8)")
+        for (name, op) in ops {
+            print("  " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %7.2f ms", try bestSeconds(op) * 1e3))
+        }
+    }
+
+    /// The best wall time of 8 runs after one warm-up (scratch growth, thread start).
+    private func bestSeconds(_ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var best = Double.infinity
+        for _ in 0..<8 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
     }
 
     // MARK: Helpers
