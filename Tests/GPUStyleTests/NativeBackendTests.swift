@@ -64,7 +64,7 @@ final class NativeBackendTests: XCTestCase {
             for method in ConvBackwardMethod.allCases {
                 for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
                     let backend = NativeBackend()
-                    backend.backwardMethod = method
+                    backend.backwardMethodOverride = method
                     backend.columnTileFloats = tileFloats
                     let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init),
                                                               bias: layer.bias.map(Float.init),
@@ -269,43 +269,42 @@ final class NativeBackendTests: XCTestCase {
 
     // MARK: Benchmark (STYLIZE_BENCH=1)
 
-    /// Prints conv3x3 GFLOP/s at a VGG shape (conv3_x-like: 128→128 at 128×96), beside the bare
-    /// sgemm of the same size and the im2col alone, measured in the same run. Not asserted; the
-    /// best of several runs, since the machine is shared.
+    /// Prints conv3x3 GFLOP/s at VGG shapes (conv3_x-like 128→128 at 128×96, conv1_1 and conv2_1 of
+    /// a 256×192 image), beside the bare sgemm of the forward's size measured in the same run.
+    /// Not asserted; the best of several runs, since the machine is shared.
     func testConvThroughputBenchmark() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["STYLIZE_BENCH"] == "1", "set STYLIZE_BENCH=1 to run")
-        let (i, o, h, w) = (128, 128, 128, 96)
-        let layer = randomLayer(inputChannels: i, outputChannels: o)
-        let backend = NativeBackend()
-        let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
-                                                  outputChannels: o, inputChannels: i)
-        let input = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
-        let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
-        let mask = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
-        let flops = 2.0 * Double(i * o * 9 * h * w)
-        let x = try backend.native(input, "bench").pointer, y = try backend.native(output, "bench").pointer
-        let columns = UnsafeMutablePointer<Float>.allocate(capacity: i * 9 * h * w)
-        defer { columns.deallocate() }
-        let im2col = bestSeconds { NativeBackend.im2col(x, channels: i, height: h, width: w, firstRow: 0, rows: h, into: columns) }
-        let gemm = try bestSeconds {
-            Blas.gemm(m: o, n: h * w, k: i * 9, a: try backend.nativeWeights(weights, "bench").forward.pointer, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
-        }
-        print("native conv3x3 \(i)→\(o) at \(h)×\(w), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
-              + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8)")
-        print(String(format: "  bare sgemm %d×%d×%d  %6.1f GFLOP/s; im2col alone %.1f ms", o, h * w, i * 9, flops / gemm / 1e9, im2col * 1e3))
-        for tileFloats in [NativeBackend.defaultColumnTileFloats, 32 << 20, 1 << 20, 32 << 20] {
-            backend.columnTileFloats = tileFloats
+        print("native conv3x3, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+              + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8), GFLOP/s:")
+        for (i, o, h, w) in [(128, 128, 128, 96), (3, 64, 256, 192), (64, 128, 128, 96)] {
+            let layer = randomLayer(inputChannels: i, outputChannels: o)
+            let backend = NativeBackend()
+            let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
+                                                      outputChannels: o, inputChannels: i)
+            let input = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
+            let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
+            let mask = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
+            let flops = 2.0 * Double(i * o * 9 * h * w)
+            let columns = UnsafeMutablePointer<Float>.allocate(capacity: i * 9 * h * w)
+            defer { columns.deallocate() }
+            let (x, y) = (try backend.native(input, "bench").pointer, try backend.native(output, "bench").pointer)
+            NativeBackend.im2col(x, channels: i, height: h, width: w, firstRow: 0, rows: h, into: columns)
+            let forwardMatrix = try backend.nativeWeights(weights, "bench").forward.pointer
+            let gemm = bestSeconds {
+                Blas.gemm(m: o, n: h * w, k: i * 9, a: forwardMatrix, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
+            }
             let forward = try bestSeconds { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
-            var line = String(format: "  tile %8d floats: forward %6.1f", tileFloats, flops / forward / 1e9)
+            var line = String(format: "  %3d→%3d at %d×%d: bare sgemm %5.1f, forward %5.1f", i, o, h, w,
+                              flops / gemm / 1e9, flops / forward / 1e9)
             for method in ConvBackwardMethod.allCases {
-                backend.backwardMethod = method
+                backend.backwardMethodOverride = method
                 let backward = try bestSeconds {
                     try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: mask,
                                                     gradInput: input, accumulate: false)
                 }
-                line += String(format: ", backward %@ %6.1f", "\(method)", flops / backward / 1e9)
+                line += String(format: ", backward %@ %5.1f", "\(method)", flops / backward / 1e9)
             }
-            print(line + " GFLOP/s")
+            print(line)
         }
     }
 

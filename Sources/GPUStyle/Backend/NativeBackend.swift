@@ -17,15 +17,14 @@ public final class NativeBackend: Backend {
     let resultScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
-    /// How conv3x3BackwardData computes; see `ConvBackwardMethod`.
-    var backwardMethod: ConvBackwardMethod
+    /// Forces one way of computing conv3x3BackwardData (tests, benchmarks); nil picks per layer.
+    var backwardMethodOverride: ConvBackwardMethod?
 
     /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
     ///   OpenBLAS setting.
     public init(threads: Int? = nil) {
         openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
         columnTileFloats = NativeBackend.defaultColumnTileFloats
-        backwardMethod = .flippedConvolution
     }
 
     // MARK: Memory
