@@ -202,24 +202,21 @@ extension NativeBackend {
     static func col2im(_ columns: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int,
                        rows: Int, into dx: UnsafeMutablePointer<Float>) {
         let n = rows * w
-        // One job per channel: a channel's nine taps all land in that channel only.
-        HostParallel.forEach(channels, totalWork: channels * 9 * n) { c in
+        // Gathered per target row (the tile's rows and the halo row on each side, clipped to the
+        // image), so every job owns the row it writes: parallel even for 3 channels.
+        let (top, bottom) = (max(firstRow - 1, 0), min(firstRow + rows + 1, h))
+        let targetRows = bottom - top
+        HostParallel.forEach(channels * targetRows, totalWork: channels * 9 * n) { job in
+            let (c, targetRow) = (job / targetRows, top + job % targetRows)
+            let target = dx + (c * h + targetRow) * w
             for ky in 0..<3 {
-                for kx in 0..<3 {
-                    let tap = columns + (c * 9 + ky * 3 + kx) * n
-                    for y in 0..<rows {
-                        let targetRow = firstRow + y + ky - 1
-                        guard targetRow >= 0 && targetRow < h else { continue }
-                        let source = tap + y * w, target = dx + (c * h + targetRow) * w
-                        switch kx {
-                        case 0:
-                            for j in 0..<(w - 1) { target[j] += source[j + 1] }
-                        case 1:
-                            for j in 0..<w { target[j] += source[j] }
-                        default:
-                            for j in 0..<(w - 1) { target[j + 1] += source[j] }
-                        }
-                    }
+                let y = targetRow - firstRow - ky + 1
+                guard y >= 0 && y < rows else { continue }
+                let left = columns + (c * 9 + ky * 3) * n + y * w, middle = left + n, right = middle + n
+                for j in 0..<w { target[j] += middle[j] }
+                for j in 0..<(w - 1) {
+                    target[j] += left[j + 1]
+                    target[j + 1] += right[j]
                 }
             }
         }
