@@ -326,6 +326,7 @@ final class NativeBackendTests: XCTestCase {
             ("reluBackward", { try backend.reluBackward(gradOutput: a, activation: b, gradInput: c) }),
             ("pool max", { try backend.pool2x2(input: a, mode: .max, output: pooled) }),
             ("pool max backward", { try backend.pool2x2Backward(gradOutput: pooled, input: a, mode: .max, gradInput: c, accumulate: false) }),
+            ("pool avg backward", { try backend.pool2x2Backward(gradOutput: pooled, input: a, mode: .avg, gradInput: c, accumulate: false) }),
             ("gram", { try backend.gram(features: a, output: gram) }),
             ("gram backward", { try backend.gramBackward(gradGram: gram, features: a, gradFeatures: c, accumulate: true) }),
             ("mse", { try backend.meanSquaredError(a, b, scale: 1, scalars: scalars, slot: 0, accumulate: false) }),

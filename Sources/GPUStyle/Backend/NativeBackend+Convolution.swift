@@ -117,9 +117,15 @@ extension NativeBackend {
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in
             if aside {
-                for i in range where mask[i] > 0 { dx[i] += target[i] }
+                for i in range {
+                    let term = target[i]
+                    dx[i] += mask[i] > 0 ? term : 0
+                }
             } else {
-                for i in range where !(mask[i] > 0) { dx[i] = 0 }
+                for i in range {
+                    let value = dx[i]
+                    dx[i] = mask[i] > 0 ? value : 0
+                }
             }
         }
     }

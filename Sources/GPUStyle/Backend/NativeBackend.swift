@@ -117,7 +117,11 @@ public final class NativeBackend: Backend {
         let a = try native(activation, "reluBackward").pointer
         let dx = try native(gradInput, "reluBackward").pointer
         HostParallel.forEachChunk(gradOutput.count) { range in
-            for i in range { dx[i] = a[i] > 0 ? dy[i] : 0 }
+            // Both loads before the select, so it compiles to a blend rather than an unpredictable branch.
+            for i in range {
+                let g = dy[i]
+                dx[i] = a[i] > 0 ? g : 0
+            }
         }
     }
 
