@@ -1,8 +1,470 @@
 // stylize-gpu: every OpenCL kernel of the project. OpenCL C 1.2.
-// Tile sizes and variants are -D options chosen per device by the host (OpenCL/ProgramOptions).
+// Tile sizes and variants are -D options chosen per device by the host (OpenCL/ProgramOptions);
+// each op has one kernel body. Tensors are float32 CHW, batch 1.
 
-// Fills a buffer with one value.
+// ---------------------------------------------------------------------------------------------
+// Options. The host always passes all of them; the defaults only keep the file buildable alone.
+
+// Convolution: output channels per work-item (a vector: 2, 4, 8 or 16) and pixels of one row per work-item.
+#ifndef CONV_COB
+#define CONV_COB 16
+#endif
+#ifndef CONV_PXB
+#define CONV_PXB 8
+#endif
+// Vector width along the long (pixel) dimension of the Gram kernels: 2, 4, 8 or 16.
+#ifndef VW
+#define VW 16
+#endif
+// Gram: a work-item computes a GRAM_T × GRAM_T tile of one split-K slice.
+#ifndef GRAM_T
+#define GRAM_T 4
+#endif
+// Gram backward: rows of the output per work-item.
+#ifndef GB_ROWS
+#define GB_ROWS 8
+#endif
+// Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
+#ifndef RED_LOCAL
+#define RED_LOCAL 64
+#endif
+#ifndef RED_GROUPS
+#define RED_GROUPS 64
+#endif
+
+// Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
+// x86 with FMA, all GPUs), else the driver's mad().
+#ifndef USE_FMA
+#define USE_FMA 1
+#endif
+#if USE_FMA
+#define MAD(a, b, c) fma(a, b, c)
+#else
+#define MAD(a, b, c) mad(a, b, c)
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define COVEC CAT(float, CONV_COB)
+#define COLOAD CAT(vload, CONV_COB)
+#define COSTORE CAT(vstore, CONV_COB)
+#define VEC CAT(float, VW)
+#define VLOAD CAT(vload, VW)
+#define VSTORE CAT(vstore, VW)
+#define HSUM CAT(hsum, VW)
+
+// Horizontal sums in a fixed pairwise order (deterministic).
+inline float hsum2(float2 v) { return v.s0 + v.s1; }
+inline float hsum4(float4 v) { return hsum2(v.lo + v.hi); }
+inline float hsum8(float8 v) { return hsum4(v.lo + v.hi); }
+inline float hsum16(float16 v) { return hsum8(v.lo + v.hi); }
+
+// VW floats from p, those at n and beyond read as zero (the ragged end of a row).
+inline VEC vload_tail(__global const float *p, const int n) {
+    float t[VW];
+    for (int q = 0; q < VW; ++q) t[q] = q < n ? p[q] : 0.0f;
+    return VLOAD(0, t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise and vector ops
+
 __kernel void fill_f32(__global float *x, const float value, const int n) {
     const int i = get_global_id(0);
     if (i < n) x[i] = value;
+}
+
+// y += alpha · x
+__kernel void axpy_f32(const float alpha, __global const float *x, __global float *y, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = mad(alpha, x[i], y[i]);
+}
+
+// x *= alpha
+__kernel void scale_f32(__global float *x, const float alpha, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) x[i] *= alpha;
+}
+
+__kernel void relu_forward(__global const float *x, __global float *y, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = fmax(x[i], 0.0f);
+}
+
+// dx = a > 0 ? dy : 0 (a is the ReLU output; dx may alias dy).
+__kernel void relu_backward(__global const float *dy, __global const float *a, __global float *dx, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) dx[i] = a[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// out (+)= value, the common ending of the gradient kernels.
+inline void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
+    out[i] = accumulate ? out[i] + value : value;
+}
+
+// grad (+)= factor · (a − b), factor = 2·scale/N.
+__kernel void mse_gradient(__global const float *a, __global const float *b, const float factor,
+                           __global float *grad, const int accumulate, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) store_or_add(grad, i, factor * (a[i] - b[i]), accumulate);
+}
+
+// grad (+)= scale · ∂L_tv/∂x. Each pixel is the anchor of its own right and down differences
+// (when i < H−1 and j < W−1) and the far end of the right difference anchored at (i, j−1) and of
+// the down difference anchored at (i−1, j).
+__kernel void tv_gradient(__global const float *x, const int height, const int width, const float scale,
+                          __global float *grad, const int accumulate, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int j = index % width;
+    const int i = (index / width) % height;
+    const float v = x[index];
+    float d = 0.0f;
+    if (i < height - 1 && j < width - 1) d += (v - x[index + 1]) + (v - x[index + width]);
+    if (j > 0 && i < height - 1) d -= x[index - 1] - v;
+    if (i > 0 && j < width - 1) d -= x[index - width] - v;
+    store_or_add(grad, index, scale * d, accumulate);
+}
+
+// out[c] = image[p_c] · s_c + o_c for the three channels.
+__kernel void preprocess(__global const float *image, const int plane,
+                         const int p0, const int p1, const int p2,
+                         const float s0, const float s1, const float s2,
+                         const float o0, const float o1, const float o2, __global float *out) {
+    const int index = get_global_id(0);
+    if (index >= 3 * plane) return;
+    const int c = index / plane, k = index % plane;
+    const int p = c == 0 ? p0 : (c == 1 ? p1 : p2);
+    const float s = c == 0 ? s0 : (c == 1 ? s1 : s2);
+    const float o = c == 0 ? o0 : (c == 1 ? o1 : o2);
+    out[index] = image[p * plane + k] * s + o;
+}
+
+// gradImage[q] (+)= Σ_{c: p_c = q} gradOut[c] · s_c
+__kernel void preprocess_backward(__global const float *gradOut, const int plane,
+                                  const int p0, const int p1, const int p2,
+                                  const float s0, const float s1, const float s2,
+                                  __global float *gradImage, const int accumulate) {
+    const int index = get_global_id(0);
+    if (index >= 3 * plane) return;
+    const int q = index / plane, k = index % plane;
+    float g = 0.0f;
+    if (p0 == q) g += gradOut[k] * s0;
+    if (p1 == q) g += gradOut[plane + k] * s1;
+    if (p2 == q) g += gradOut[2 * plane + k] * s2;
+    store_or_add(gradImage, index, g, accumulate);
+}
+
+// round(clamp(x, 0, 255)); round() takes halves away from zero.
+__kernel void clamp_round(__global const float *x, __global float *y, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[i] = round(clamp(x[i], 0.0f, 255.0f));
+}
+
+// One bias-corrected Adam step; correction1 = 1 − β1^t and correction2 = 1 − β2^t come from the host.
+__kernel void adam_step(__global float *p, __global const float *g, __global float *m, __global float *v,
+                        const float beta1, const float beta2, const float correction1, const float correction2,
+                        const float rate, const float epsilon, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float gi = g[i];
+    const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= rate * (mi / correction1) / (sqrt(vi / correction2) + epsilon);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3×3 convolution, stride 1, zero padding 1, cross-correlation, as an implicit GEMM with a
+// register block of CONV_COB output channels (one vector) × CONV_PXB pixels of a row per
+// work-item; the K = C_in·9 reduction stays in registers. Weights are laid out once at load
+// time as [C_in·9][weightStride] (weightStride = C_out rounded up to CONV_COB, zero padded),
+// so a block of output channels is one contiguous vector load. Zero padding by bounds checks.
+//
+// The same kernel computes backward-data: gradInput = conv3x3(gradOutput; W') with
+// W'[i][o][ky][kx] = W[o][i][2−ky][2−kx], no bias, optionally masked by a ReLU output and
+// accumulated. The epilogue, in order: + bias, ReLU, × (mask > 0), + previous output.
+//
+// Global size: [ceil(W / CONV_PXB), H, weightStride / CONV_COB].
+__kernel void conv3x3(__global const float *input, const int inChannels, const int height, const int width,
+                      __global const float *weights, const int outChannels, const int weightStride,
+                      __global const float *bias, const int useBias, const int relu,
+                      __global const float *mask, const int useMask, const int accumulate,
+                      __global float *output) {
+    const int x0 = get_global_id(0) * CONV_PXB;
+    const int y = get_global_id(1);
+    const int o0 = get_global_id(2) * CONV_COB;
+    if (x0 >= width || y >= height || o0 >= outChannels) return;
+    const int plane = height * width;
+
+    COVEC acc[CONV_PXB];
+    #pragma unroll
+    for (int p = 0; p < CONV_PXB; ++p) acc[p] = (COVEC)(0.0f);
+
+    __global const float *w = weights + o0;
+    for (int i = 0; i < inChannels; ++i) {
+        __global const float *inPlane = input + i * plane;
+        for (int ky = 0; ky < 3; ++ky) {
+            const int yy = y + ky - 1;
+            if (yy < 0 || yy >= height) continue;
+            __global const float *r = inPlane + yy * width;
+            // The CONV_PXB + 2 input values this row of the window touches.
+            float row[CONV_PXB + 2];
+            #pragma unroll
+            for (int t = 0; t < CONV_PXB + 2; ++t) {
+                const int xx = x0 + t - 1;
+                row[t] = (xx >= 0 && xx < width) ? r[xx] : 0.0f;
+            }
+            __global const float *wk = w + (i * 9 + ky * 3) * weightStride;
+            #pragma unroll
+            for (int kx = 0; kx < 3; ++kx) {
+                const COVEC wv = COLOAD(0, wk + kx * weightStride);
+                #pragma unroll
+                for (int p = 0; p < CONV_PXB; ++p) acc[p] = MAD((COVEC)(row[p + kx]), wv, acc[p]);
+            }
+        }
+    }
+
+    const COVEC b = useBias ? COLOAD(0, bias + o0) : (COVEC)(0.0f);
+    for (int p = 0; p < CONV_PXB; ++p) {
+        const int x = x0 + p;
+        if (x >= width) break;
+        float values[CONV_COB];
+        COSTORE(acc[p] + b, 0, values);
+        for (int c = 0; c < CONV_COB; ++c) {
+            if (o0 + c >= outChannels) break;
+            const int index = (o0 + c) * plane + y * width + x;
+            float value = values[c];
+            if (relu) value = fmax(value, 0.0f);
+            if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
+            store_or_add(output, index, value, accumulate);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2×2 stride-2 pooling, floor for odd sizes. Max takes the first maximum in row-major order.
+
+// The offset (0…3, row-major) of the first maximum of the window whose top-left element is at `top`.
+inline int window_argmax(__global const float *top, const int width) {
+    const float v[4] = { top[0], top[1], top[width], top[width + 1] };
+    int winner = 0;
+    for (int k = 1; k < 4; ++k) if (v[k] > v[winner]) winner = k;
+    return winner;
+}
+
+__kernel void pool2x2_forward(__global const float *x, const int height, const int width, const int isMax,
+                              __global float *y, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int outH = height / 2, outW = width / 2;
+    const int j = index % outW, i = (index / outW) % outH, c = index / (outW * outH);
+    __global const float *top = x + (c * height + 2 * i) * width + 2 * j;
+    if (isMax) {
+        const int k = window_argmax(top, width);
+        y[index] = top[(k >> 1) * width + (k & 1)];
+    } else {
+        y[index] = ((top[0] + top[1]) + (top[width] + top[width + 1])) * 0.25f;
+    }
+}
+
+// One work-item per input element: it finds the window covering it (if any) and takes its share.
+// Elements outside every window (the odd last row or column) get 0, or stay as they are when accumulating.
+__kernel void pool2x2_backward(__global const float *dy, __global const float *x, const int height, const int width,
+                               const int isMax, __global float *dx, const int accumulate, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int outH = height / 2, outW = width / 2;
+    const int xx = index % width, yy = (index / width) % height, c = index / (width * height);
+    const int i = yy / 2, j = xx / 2;
+    float g = 0.0f;
+    if (i < outH && j < outW) {
+        const float share = dy[(c * outH + i) * outW + j];
+        if (isMax) {
+            __global const float *top = x + (c * height + 2 * i) * width + 2 * j;
+            const int k = window_argmax(top, width);
+            if (k == (yy & 1) * 2 + (xx & 1)) g = share;
+        } else {
+            g = share * 0.25f;
+        }
+    }
+    store_or_add(dx, index, g, accumulate);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gram matrix G = F Fᵀ / N (F: C × M), split along M into slices so there is enough parallel
+// work on every device. Stage one: a work-item computes the GRAM_T × GRAM_T tile (bi, bj), bi ≤ bj
+// only (symmetry), of one slice's F Fᵀ with VW-wide vectors along M. Stage two sums the slices in
+// order and mirrors the lower triangle, so G is exactly symmetric and the same bits every run.
+//
+// Global size: [tiles, tiles, slices] with tiles = ceil(C / GRAM_T).
+__kernel void gram_partial(__global const float *f, const int channels, const int m, const int sliceLength,
+                           __global float *partial) {
+    const int bj = get_global_id(0), bi = get_global_id(1), s = get_global_id(2);
+    const int tiles = (channels + GRAM_T - 1) / GRAM_T;
+    if (bj >= tiles || bi > bj) return;
+    const int i0 = bi * GRAM_T, j0 = bj * GRAM_T;
+    const int k0 = s * sliceLength, k1 = min(m, k0 + sliceLength);
+
+    // Rows past the last channel read the last channel; their results are not stored.
+    __global const float *a[GRAM_T], *b[GRAM_T];
+    #pragma unroll
+    for (int t = 0; t < GRAM_T; ++t) {
+        a[t] = f + min(i0 + t, channels - 1) * m;
+        b[t] = f + min(j0 + t, channels - 1) * m;
+    }
+    VEC acc[GRAM_T][GRAM_T];
+    #pragma unroll
+    for (int ti = 0; ti < GRAM_T; ++ti) {
+        #pragma unroll
+        for (int tj = 0; tj < GRAM_T; ++tj) acc[ti][tj] = (VEC)(0.0f);
+    }
+
+    for (int k = k0; k < k1; k += VW) {
+        const int left = k1 - k;
+        VEC av[GRAM_T], bv[GRAM_T];
+        if (left >= VW) {
+            #pragma unroll
+            for (int t = 0; t < GRAM_T; ++t) { av[t] = VLOAD(0, a[t] + k); bv[t] = VLOAD(0, b[t] + k); }
+        } else {
+            #pragma unroll
+            for (int t = 0; t < GRAM_T; ++t) { av[t] = vload_tail(a[t] + k, left); bv[t] = vload_tail(b[t] + k, left); }
+        }
+        #pragma unroll
+        for (int ti = 0; ti < GRAM_T; ++ti) {
+            #pragma unroll
+            for (int tj = 0; tj < GRAM_T; ++tj) acc[ti][tj] = MAD(av[ti], bv[tj], acc[ti][tj]);
+        }
+    }
+
+    __global float *out = partial + s * channels * channels;
+    for (int ti = 0; ti < GRAM_T; ++ti) {
+        if (i0 + ti >= channels) break;
+        for (int tj = 0; tj < GRAM_T; ++tj) {
+            if (j0 + tj >= channels) break;
+            out[(i0 + ti) * channels + j0 + tj] = HSUM(acc[ti][tj]);
+        }
+    }
+}
+
+// G[i][j] = scale · Σ_s partial[s][i][j], read from the tile with bi ≤ bj.
+__kernel void gram_finish(__global const float *partial, const int channels, const int slices, const float scale,
+                          __global float *g) {
+    const int j = get_global_id(0), i = get_global_id(1);
+    if (i >= channels || j >= channels) return;
+    const int upper = i / GRAM_T <= j / GRAM_T;
+    const int at = upper ? i * channels + j : j * channels + i;
+    float sum = 0.0f;
+    for (int s = 0; s < slices; ++s) sum += partial[s * channels * channels + at];
+    g[i * channels + j] = sum * scale;
+}
+
+// sym = (dG + dGᵀ) · scale, the left factor of Gram backward.
+__kernel void gram_symmetrize(__global const float *dg, const int channels, const float scale, __global float *sym) {
+    const int j = get_global_id(0), i = get_global_id(1);
+    if (i >= channels || j >= channels) return;
+    sym[i * channels + j] = (dg[i * channels + j] + dg[j * channels + i]) * scale;
+}
+
+// out (+)= A F with A: C × C and F, out: C × M. A work-item computes GB_ROWS rows × VW columns.
+// Global size: [ceil(M / VW), ceil(C / GB_ROWS)].
+__kernel void gram_backward(__global const float *a, __global const float *f, const int channels, const int m,
+                            __global float *out, const int accumulate) {
+    const int k = get_global_id(0) * VW;
+    const int i0 = get_global_id(1) * GB_ROWS;
+    if (k >= m || i0 >= channels) return;
+    const int left = m - k;
+    // Rows past the last channel read the last channel's row of A; their results are not stored.
+    __global const float *rows[GB_ROWS];
+    #pragma unroll
+    for (int r = 0; r < GB_ROWS; ++r) rows[r] = a + min(i0 + r, channels - 1) * channels;
+    VEC acc[GB_ROWS];
+    #pragma unroll
+    for (int r = 0; r < GB_ROWS; ++r) acc[r] = (VEC)(0.0f);
+    for (int j = 0; j < channels; ++j) {
+        const VEC fv = left >= VW ? VLOAD(0, f + j * m + k) : vload_tail(f + j * m + k, left);
+        #pragma unroll
+        for (int r = 0; r < GB_ROWS; ++r) acc[r] = MAD((VEC)(rows[r][j]), fv, acc[r]);
+    }
+    for (int r = 0; r < GB_ROWS; ++r) {
+        if (i0 + r >= channels) break;
+        __global float *o = out + (i0 + r) * m + k;
+        if (left >= VW) {
+            VSTORE(accumulate ? acc[r] + VLOAD(0, o) : acc[r], 0, o);
+        } else {
+            float values[VW];
+            VSTORE(acc[r], 0, values);
+            for (int q = 0; q < left; ++q) store_or_add(o, q, values[q], accumulate);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic two-stage reductions: stage one runs exactly RED_GROUPS work-groups of RED_LOCAL
+// work-items; each work-item sums a fixed strided subset in order, each group reduces its items
+// by a fixed tree into partial[group]; stage two is one work-group that sums the partials the
+// same way and stores the scalar. Same device and options, same bits.
+
+// The sum of `value` over the work-group by a fixed tree; every work-item gets it.
+inline float group_sum(float value, __local float *scratch) {
+    const int l = get_local_id(0);
+    scratch[l] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = RED_LOCAL / 2; stride > 0; stride >>= 1) {
+        if (l < stride) scratch[l] += scratch[l + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
+#define REDUCE_TO_PARTIAL(sum)                                               \
+    __local float scratch[RED_LOCAL];                                        \
+    const float total = group_sum(sum, scratch);                             \
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = total;
+
+// Σ (a − b)²
+__kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
+void squared_distance_partial(__global const float *a, __global const float *b, const int n, __global float *partial) {
+    float sum = 0.0f;
+    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
+        const float d = a[i] - b[i];
+        sum = mad(d, d, sum);
+    }
+    REDUCE_TO_PARTIAL(sum)
+}
+
+// Σ x·y
+__kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
+void dot_partial(__global const float *x, __global const float *y, const int n, __global float *partial) {
+    float sum = 0.0f;
+    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) sum = mad(x[i], y[i], sum);
+    REDUCE_TO_PARTIAL(sum)
+}
+
+// Σ_{c, i<H−1, j<W−1} (x[c,i,j] − x[c,i,j+1])² + (x[c,i,j] − x[c,i+1,j])²
+__kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
+void tv_partial(__global const float *x, const int height, const int width, const int n, __global float *partial) {
+    float sum = 0.0f;
+    for (int index = get_global_id(0); index < n; index += RED_LOCAL * RED_GROUPS) {
+        const int j = index % width;
+        const int i = (index / width) % height;
+        if (i < height - 1 && j < width - 1) {
+            const float v = x[index];
+            const float right = v - x[index + 1], down = v - x[index + width];
+            sum += right * right + down * down;
+        }
+    }
+    REDUCE_TO_PARTIAL(sum)
+}
+
+// scalars[slot] (+)= scale · Σ partial[0 ..< RED_GROUPS]; one work-group of RED_LOCAL.
+__kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
+void reduce_finish(__global const float *partial, const float scale, __global float *scalars, const int slot,
+                   const int accumulate) {
+    float sum = 0.0f;
+    for (int g = get_local_id(0); g < RED_GROUPS; g += RED_LOCAL) sum += partial[g];
+    __local float scratch[RED_LOCAL];
+    const float total = group_sum(sum, scratch);
+    if (get_local_id(0) == 0) store_or_add(scalars, slot, total * scale, accumulate);
 }

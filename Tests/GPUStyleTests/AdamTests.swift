@@ -9,7 +9,6 @@ final class AdamTests: XCTestCase {
     func testThreeStepsMatchHandComputedValues() throws {
         let backend = NativeBackend()
         let parameter = try backend.makeTensor(.vector(2))
-        let gradient = try backend.makeTensor(.vector(2))
         let (m, v) = (try backend.makeTensor(.vector(2)), try backend.makeTensor(.vector(2)))
         try backend.upload([1, -3], to: parameter)
         let adam = AdamParameters(learningRate: 0.5)

@@ -32,7 +32,7 @@ final class GradientTests: XCTestCase {
             try backend.relu(input: backend.makeTensor(z), output: mask)
             for accumulate in [false, true] {
                 for method in ConvBackwardMethod.allCases {
-                    backend.backwardMethod = method
+                    backend.backwardMethodOverride = method
                     let gradInput = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(z.shape, using: &generator))
                     try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(r), weights: layer,
                                                     reluMaskFrom: fusedRelu ? mask : nil, gradInput: gradInput,

@@ -6,7 +6,7 @@ import XCTest
 func testBackends() throws -> [Backend] {
     var backends: [Backend] = [NativeBackend()]
     if false, let device = DeviceCatalog.discover().openCLDevices.first {
-        _ = device // the OpenCL backend joins this list when it lands
+        backends.append(try OpenCLBackend(device: device))
     }
     return backends
 }

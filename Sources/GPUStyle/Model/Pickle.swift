@@ -2,12 +2,21 @@ import Foundation
 
 /// A list or dict built by a pickle. Reference types, because pickle's memo shares objects:
 /// SETITEMS after BINPUT must change the object the memo holds too.
+///
+/// Once placed inside another container a list or dict is frozen (torch's pickles fill each one
+/// before using it). That makes cycles impossible and keeps every container's recorded nesting
+/// depth exact, so a hostile file can neither loop the readers nor nest values deep enough to
+/// overflow the stack when they are traversed or freed.
 final class PickleList {
     var items: [PickleValue] = []
+    var depth = 1
+    var isFrozen = false
 }
 
 final class PickleDict {
     var entries: [(key: PickleValue, value: PickleValue)] = []
+    var depth = 1
+    var isFrozen = false
 }
 
 /// A storage named by a torch checkpoint's persistent id.
@@ -65,12 +74,28 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     case global(PickleGlobal)
     case storage(PickledStorage)
     case tensor(PickledTensor)
+
+    /// Containers nested inside this value, itself included.
+    var depth: Int {
+        switch self {
+        case let .tuple(_, depth): return depth
+        case let .list(list): return list.depth
+        case let .dict(dict): return dict.depth
+        default: return 0
+        }
+    }
+
+    /// Marks a list or dict as placed inside another container.
+    func freeze() {
+        if case let .list(list) = self { list.isFrozen = true }
+        if case let .dict(dict) = self { dict.isFrozen = true }
+    }
 
     var kindName: String {
         switch self {
@@ -164,13 +189,13 @@ struct PickleMachine {
             case 0x28: marks.append(stack.count) // MARK
             case 0x7d: stack.append(.dict(PickleDict())) // EMPTY_DICT
             case 0x5d: stack.append(.list(PickleList())) // EMPTY_LIST
-            case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
+            case 0x29: stack.append(.tuple([], depth: 1)) // EMPTY_TUPLE
             case 0x85, 0x86, 0x87: // TUPLE1/2/3
                 let count = Int(opcode - 0x84)
                 var items: [PickleValue] = []
                 for _ in 0..<count { items.insert(try pop(), at: 0) }
-                stack.append(.tuple(items))
-            case 0x74: stack.append(.tuple(try popToMark())) // TUPLE
+                stack.append(try Self.tuple(items))
+            case 0x74: stack.append(try Self.tuple(try popToMark())) // TUPLE
             case 0x64: // DICT
                 let dict = PickleDict()
                 try addPairs(try popToMark(), to: dict)
@@ -184,10 +209,10 @@ struct PickleMachine {
                 try addPairs(items, to: try dictOnTop())
             case 0x61: // APPEND
                 let value = try pop()
-                try listOnTop().items.append(value)
+                try add([value], to: try listOnTop())
             case 0x65: // APPENDS
                 let items = try popToMark()
-                try listOnTop().items.append(contentsOf: items)
+                try add(items, to: try listOnTop())
             case 0x4a: stack.append(.int(try input.readInt32())) // BININT
             case 0x4b: stack.append(.int(Int(try input.readByte()))) // BININT1
             case 0x4d: stack.append(.int(try input.readUInt16())) // BININT2
@@ -226,7 +251,7 @@ struct PickleMachine {
             case 0x52, 0x81: // REDUCE, NEWOBJ: call a global with a tuple of arguments
                 let arguments = try pop()
                 let callable = try pop()
-                guard case let .global(global) = callable, case let .tuple(args) = arguments else {
+                guard case let .global(global) = callable, case let .tuple(args, _) = arguments else {
                     throw WeightsFormatError("pickle calls a \(callable.kindName) with \(arguments.kindName) arguments")
                 }
                 stack.append(try Self.call(global, args))
@@ -270,8 +295,36 @@ struct PickleMachine {
         return list
     }
 
+    /// Containers may nest this deep; torch state dicts need 3 or 4.
+    static let maximumDepth = 32
+
+    /// Freezes `items` and returns the depth of a container holding them, checked.
+    private static func containing(_ items: [PickleValue], depth: Int) throws -> Int {
+        var result = depth
+        for item in items {
+            item.freeze()
+            result = max(result, 1 + item.depth)
+        }
+        guard result <= maximumDepth else { throw WeightsFormatError("pickle nests containers more than \(maximumDepth) deep") }
+        return result
+    }
+
+    private static func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        .tuple(items, depth: try containing(items, depth: 1))
+    }
+
+    private func add(_ items: [PickleValue], to list: PickleList) throws {
+        let depth = try Self.containing(items, depth: list.depth)
+        guard !list.isFrozen else { throw WeightsFormatError("unsupported pickle: a list is changed after being used") }
+        list.depth = depth
+        list.items.append(contentsOf: items)
+    }
+
     private func addPairs(_ items: [PickleValue], to dict: PickleDict) throws {
         guard items.count % 2 == 0 else { throw WeightsFormatError("pickle dict has a key without a value") }
+        let depth = try Self.containing(items, depth: dict.depth)
+        guard !dict.isFrozen else { throw WeightsFormatError("unsupported pickle: a dict is changed after being used") }
+        dict.depth = depth
         for i in stride(from: 0, to: items.count, by: 2) {
             dict.entries.append((items[i], items[i + 1]))
         }
@@ -309,7 +362,7 @@ struct PickleMachine {
     }
 
     private static func intTuple(_ value: PickleValue) throws -> [Int] {
-        guard case let .tuple(items) = value else { throw WeightsFormatError("tensor size/stride is a \(value.kindName), not a tuple") }
+        guard case let .tuple(items, _) = value else { throw WeightsFormatError("tensor size/stride is a \(value.kindName), not a tuple") }
         return try items.map {
             guard case let .int(v) = $0 else { throw WeightsFormatError("tensor size/stride holds a \($0.kindName)") }
             return v
@@ -319,7 +372,7 @@ struct PickleMachine {
     /// torch's persistent id for a storage: ('storage', storage type, key, location, element count)
     /// plus, in the legacy format, view metadata that is always None in files written since torch 0.4.
     private static func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case let .tuple(items) = pid, items.count == 5 || items.count == 6, case .string("storage") = items[0] else {
+        guard case let .tuple(items, _) = pid, items.count == 5 || items.count == 6, case .string("storage") = items[0] else {
             throw WeightsFormatError("unsupported persistent id (expected a torch storage reference)")
         }
         guard case let .global(.storageType(type)) = items[1], case let .string(key) = items[2],

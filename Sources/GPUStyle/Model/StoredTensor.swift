@@ -29,6 +29,7 @@ struct StoredTensor {
     let storageFileOffset: Int
     let storageByteCount: Int
 
+    /// Only after `validate()`, which checks that this product does not overflow.
     var elementCount: Int { shape.reduce(1, *) }
 
     /// Checks that every element the view can address lies inside the storage, so reading it
@@ -40,7 +41,18 @@ struct StoredTensor {
         guard shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }), storageOffset >= 0 else {
             throw WeightsFormatError("tensor has a negative size, stride or offset")
         }
-        guard elementCount > 0 else { return }
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard !overflow else { throw WeightsFormatError("tensor of shape \(shape) is too large") }
+            count = product
+        }
+        guard count > 0 else { return }
+        // Views that repeat elements (stride 0, overlapping strides) never occur in weights, and
+        // refusing them bounds what is allocated by the file's size.
+        guard count <= storageByteCount / elementType.size else {
+            throw WeightsFormatError("tensor of shape \(shape) has more elements than its storage (\(storageByteCount) bytes)")
+        }
         var lastIndex = storageOffset
         for (size, stride) in zip(shape, strides) {
             let (product, overflow) = (size - 1).multipliedReportingOverflow(by: stride)
@@ -48,8 +60,8 @@ struct StoredTensor {
             guard !overflow, !overflow2 else { throw WeightsFormatError("tensor extent overflows") }
             lastIndex = sum
         }
-        let (end, overflow) = (lastIndex + 1).multipliedReportingOverflow(by: elementType.size)
-        guard !overflow, end <= storageByteCount else {
+        let (end, overflow) = lastIndex.multipliedReportingOverflow(by: elementType.size)
+        guard !overflow, end < storageByteCount, elementType.size <= storageByteCount - end else {
             throw WeightsFormatError("tensor of shape \(shape) reaches past its storage of \(storageByteCount) bytes")
         }
     }

@@ -64,7 +64,8 @@ public struct WeightsInfo: Sendable {
         ]
         for layer in layers {
             let name = layer.name.padding(toLength: 8, withPad: " ", startingAt: 0)
-            lines.append("  \(name) \(layer.outputChannels)×\(layer.inputChannels)×3×3 + \(layer.outputChannels)   (\(layer.tensorName))")
+            let shape = "\(layer.outputChannels)×\(layer.inputChannels)×3×3 + \(layer.outputChannels)"
+            lines.append("  \(name) \(shape.padding(toLength: 20, withPad: " ", startingAt: 0)) \(layer.tensorName)")
         }
         return lines.joined(separator: "\n")
     }

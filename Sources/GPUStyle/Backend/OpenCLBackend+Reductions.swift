@@ -1,0 +1,108 @@
+extension OpenCLBackend {
+    // MARK: Gram
+
+    public func gram(features: Tensor, output: Tensor) throws {
+        let (c, m) = (features.shape.c, features.shape.pixels)
+        try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
+        if c == 0 { return }
+        let split = gramSplit(pixels: m)
+        let tiles = (c + options.gramTile - 1) / options.gramTile
+        let partials = try gramPartials.atLeast(split.slices * c * c)
+        try context.enqueue(try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
+                            local: workGroup(options.tileWorkGroupWidth, dimensions: 3),
+                            [.buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
+                             .buffer(partials)])
+        try context.enqueue(try context.kernel("gram_finish"), global: [c, c], local: [options.elementwiseGroupSize, 1],
+                            [.buffer(partials), .int(c), .int(split.slices), .float(Float(1 / Double(max(c * m, 1)))),
+                             .buffer(try buffer(output, "gram"))])
+    }
+
+    /// How `gram` splits the M pixels: slices of about 2048 pixels (a multiple of the vector
+    /// width), at most 32, so small-C layers still give every core work. A function of the shape
+    /// only, so the sum order (and the bits) never change between runs.
+    func gramSplit(pixels m: Int) -> (slices: Int, length: Int) {
+        let width = options.vectorWidth
+        let wanted = min(max((m + 2047) / 2048, 1), 32)
+        let length = max(((m + wanted - 1) / wanted + width - 1) / width * width, width)
+        return (max((m + length - 1) / length, 1), length)
+    }
+
+    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+        let op = "gramBackward"
+        let (c, m) = (features.shape.c, features.shape.pixels)
+        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
+        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        if c == 0 || m == 0 { return }
+        let symmetric = try gramSymmetric.atLeast(c * c)
+        try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
+                            [.buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
+                             .buffer(symmetric)])
+        try context.enqueue(try context.kernel("gram_backward"),
+                            global: [(m + options.vectorWidth - 1) / options.vectorWidth,
+                                     (c + options.gramBackwardRows - 1) / options.gramBackwardRows],
+                            local: workGroup(options.tileWorkGroupWidth, dimensions: 2),
+                            [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
+                             .buffer(try buffer(gradFeatures, op)), .flag(accumulate)])
+    }
+
+    // MARK: Losses
+
+    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+                                 accumulate: Bool) throws {
+        let op = "meanSquaredError"
+        try requireSameShape(a, b, op)
+        try reduce("squared_distance_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
+                   scale: Float(Double(scale) / Double(max(a.count, 1))), into: scalars, slot: slot,
+                   accumulate: accumulate, op: op)
+    }
+
+    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        let op = "meanSquaredErrorGradient"
+        try requireSameShape(a, b, op)
+        try requireSameShape(a, grad, op)
+        let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
+        try elementwise("mse_gradient", a.count, [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .float(factor),
+                                                  .buffer(try buffer(grad, op)), .flag(accumulate), .int(a.count)])
+    }
+
+    public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        let op = "totalVariation"
+        try reduce("tv_partial", [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .int(x.count)],
+                   scale: 0.5 * scale, into: scalars, slot: slot, accumulate: accumulate, op: op)
+    }
+
+    public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        let op = "totalVariationGradient"
+        try requireSameShape(x, grad, op)
+        try elementwise("tv_gradient", x.count, [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
+                                                 .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
+                                                 .int(x.count)])
+    }
+
+    public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        try requireSameShape(x, y, "dot")
+        try reduceToBuffer("dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
+                           scale: 1, into: dotResult, slot: 0, accumulate: false)
+        return Double(try context.read(dotResult, count: 1)[0])
+    }
+
+    /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials buffer).
+    private func reduce(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
+                        slot: Int, accumulate: Bool, op: String) throws {
+        guard slot >= 0 && slot < scalars.count else {
+            throw StyleError("opencl \(op): scalar slot \(slot) is outside the \(scalars.count) slots (internal error)")
+        }
+        try reduceToBuffer(partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
+                           accumulate: accumulate)
+    }
+
+    /// The two fixed-shape stages of every reduction: `reductionGroups` groups, then one group.
+    private func reduceToBuffer(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
+                                into target: CLBuffer, slot: Int, accumulate: Bool) throws {
+        let group = options.reductionGroupSize
+        try context.enqueue(try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
+                            arguments + [.buffer(reductionPartials)])
+        try context.enqueue(try context.kernel("reduce_finish"), global: [group], local: [group],
+                            [.buffer(reductionPartials), .float(scale), .buffer(target), .int(slot), .flag(accumulate)])
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import Kernels
+
+/// Every `Backend` op as a kernel of Kernels.cl on one OpenCL device. Ops only enqueue (one
+/// in-order queue); `download`, `dot` and `finish` block. Nothing is allocated per call: the
+/// scratch buffers (reduction partials, Gram slices) are made once and grown only when a larger
+/// shape appears.
+///
+/// Not thread-safe: one run drives one backend from one thread (the scratch buffers are shared).
+public final class OpenCLBackend: Backend {
+    public let context: CLContext
+    public let options: ProgramOptions
+    public var name: String { context.device.info.name }
+
+    /// A stand-in for buffer arguments a launch does not use (no bias, no mask).
+    let unusedBuffer: CLBuffer
+    /// Stage-one results of the reductions: exactly `options.reductionGroups` floats.
+    let reductionPartials: CLBuffer
+    /// Where `dot` leaves its value before it is read.
+    let dotResult: CLBuffer
+    /// Per-slice partial Gram matrices, and (dG + dGᵀ)/N for Gram backward.
+    let gramPartials: CLScratchBuffer
+    let gramSymmetric: CLScratchBuffer
+
+    /// Builds Kernels.cl for `device` with `options` (by default `ProgramOptions.defaults(for:)`).
+    public init(device: CLDevice, options: ProgramOptions? = nil) throws {
+        let options = options ?? ProgramOptions.defaults(for: device.info)
+        try options.validate(for: device.info)
+        let context = try CLContext(device: device)
+        try context.buildProgram(source: KernelLibrary.source, options: options.buildString)
+        self.context = context
+        self.options = options
+        unusedBuffer = try context.makeBuffer(floats: 64)
+        reductionPartials = try context.makeBuffer(floats: options.reductionGroups)
+        dotResult = try context.makeBuffer(floats: 1)
+        gramPartials = CLScratchBuffer(context: context)
+        gramSymmetric = CLScratchBuffer(context: context)
+    }
+
+    // MARK: Memory
+
+    public func makeTensor(_ shape: Shape) throws -> Tensor {
+        guard shape.c >= 0, shape.h >= 0, shape.w >= 0 else {
+            throw StyleError("opencl makeTensor: shape \(shape) has a negative size (internal error)")
+        }
+        return Tensor(shape: shape, storage: try context.makeBuffer(floats: shape.count))
+    }
+
+    public func upload(_ values: [Float], to tensor: Tensor) throws {
+        guard values.count == tensor.count else {
+            throw StyleError("opencl upload: \(values.count) values for a tensor of shape \(tensor.shape) (internal error)")
+        }
+        try context.write(values, to: try buffer(tensor, "upload"))
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        try context.read(try buffer(tensor, "download"), count: tensor.count)
+    }
+
+    public var allocatedBytes: Int { context.allocatedBytes }
+    public var peakAllocatedBytes: Int { context.peakAllocatedBytes }
+
+    public func finish() throws {
+        try context.finish()
+    }
+
+    // MARK: Elementwise and vector ops
+
+    public func fill(_ tensor: Tensor, value: Float) throws {
+        try elementwise("fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
+    }
+
+    public func copy(_ x: Tensor, to y: Tensor) throws {
+        try requireSameShape(x, y, "copy")
+        try context.copy(try buffer(x, "copy"), to: try buffer(y, "copy"), count: x.count)
+    }
+
+    public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try requireSameShape(x, y, "axpy")
+        try elementwise("axpy_f32", x.count, [.float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
+                                              .int(x.count)])
+    }
+
+    public func scale(_ x: Tensor, by alpha: Float) throws {
+        try elementwise("scale_f32", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
+    }
+
+    public func relu(input: Tensor, output: Tensor) throws {
+        try requireSameShape(input, output, "relu")
+        try elementwise("relu_forward", input.count, [.buffer(try buffer(input, "relu")), .buffer(try buffer(output, "relu")),
+                                                      .int(input.count)])
+    }
+
+    public func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+        let op = "reluBackward"
+        try requireSameShape(gradOutput, activation, op)
+        try requireSameShape(gradOutput, gradInput, op)
+        try elementwise("relu_backward", gradOutput.count, [.buffer(try buffer(gradOutput, op)),
+                                                            .buffer(try buffer(activation, op)),
+                                                            .buffer(try buffer(gradInput, op)), .int(gradOutput.count)])
+    }
+
+    // MARK: Image pre/post-processing
+
+    public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+        try requireSameShape(image, output, "preprocess")
+        try requireAffine(affine, image, "preprocess")
+        let plane = image.shape.pixels
+        try elementwise("preprocess", image.count,
+                        [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
+                            + affine.scale.map { .float($0) } + affine.offset.map { .float($0) }
+                            + [.buffer(try buffer(output, "preprocess"))])
+    }
+
+    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+        let op = "preprocessBackward"
+        try requireSameShape(gradOutput, gradImage, op)
+        try requireAffine(affine, gradImage, op)
+        try elementwise("preprocess_backward", gradImage.count,
+                        [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
+                            + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
+                            + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])
+    }
+
+    public func clampRound(image: Tensor, output: Tensor) throws {
+        try requireSameShape(image, output, "clampRound")
+        try elementwise("clamp_round", image.count, [.buffer(try buffer(image, "clampRound")),
+                                                     .buffer(try buffer(output, "clampRound")), .int(image.count)])
+    }
+
+    // MARK: Optimiser
+
+    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
+                         parameters: AdamParameters) throws {
+        let op = "adamStep"
+        for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, op) }
+        guard step >= 1 else { throw StyleError("opencl adamStep: step \(step) must be 1 or more (internal error)") }
+        // Bias corrections on the host in Double, once per step.
+        let correction1 = Float(1 - pow(Double(parameters.beta1), Double(step)))
+        let correction2 = Float(1 - pow(Double(parameters.beta2), Double(step)))
+        try elementwise("adam_step", parameter.count,
+                        [.buffer(try buffer(parameter, op)), .buffer(try buffer(gradient, op)), .buffer(try buffer(m, op)),
+                         .buffer(try buffer(v, op)), .float(parameters.beta1), .float(parameters.beta2),
+                         .float(correction1), .float(correction2), .float(parameters.learningRate),
+                         .float(parameters.epsilon), .int(parameter.count)])
+    }
+
+    // MARK: Helpers shared by the ops
+
+    /// Enqueues a one-work-item-per-element kernel over `count` elements.
+    func elementwise(_ kernel: String, _ count: Int, _ arguments: [KernelArgument]) throws {
+        if count == 0 { return }
+        try context.enqueue(try context.kernel(kernel), global: [count], local: [options.elementwiseGroupSize], arguments)
+    }
+
+    /// A local size of `width` along the first of `dimensions`, 1 along the others; nil (the driver
+    /// chooses) for width 0.
+    func workGroup(_ width: Int, dimensions: Int) -> [Int]? {
+        width > 0 ? [width] + Array(repeating: 1, count: dimensions - 1) : nil
+    }
+
+    /// The device buffer of `tensor`, or an error when another backend made it.
+    func buffer(_ tensor: Tensor, _ op: String) throws -> CLBuffer {
+        guard let buffer = tensor.storage as? CLBuffer else {
+            throw StyleError("opencl \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)")
+        }
+        return buffer
+    }
+
+    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
+        guard tensor.shape == shape else {
+            throw StyleError("opencl \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
+        }
+    }
+
+    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        guard a.shape == b.shape else {
+            throw StyleError("opencl \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    private func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
+        guard image.shape.c == 3 else {
+            throw StyleError("opencl \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
+        }
+        guard affine.permutation.sorted() == [0, 1, 2] else {
+            throw StyleError("opencl \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
+        }
+    }
+}
+
+extension KernelArgument {
+    /// A Bool as the int 0 or 1 the kernels take.
+    static func flag(_ value: Bool) -> KernelArgument { .int(value ? 1 : 0) }
+}
+
+/// A device buffer that is reused across calls and replaced only when a larger one is needed.
+final class CLScratchBuffer {
+    private let context: CLContext
+    private var buffer: CLBuffer?
+
+    init(context: CLContext) {
+        self.context = context
+    }
+
+    /// A buffer of at least `floats` floats (contents undefined).
+    func atLeast(_ floats: Int) throws -> CLBuffer {
+        if let buffer = buffer, buffer.count >= floats { return buffer }
+        buffer = nil  // release the old one first, so the peak does not count both
+        let grown = try context.makeBuffer(floats: floats)
+        buffer = grown
+        return grown
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// The OpenCL backend's own contract: construction and options, memory accounting, no
+/// allocation per call, deterministic reductions, wiring mistakes as errors. Numerics against
+/// native are BackendOpsTests' table.
+final class OpenCLBackendTests: XCTestCase {
+    private static var shared: OpenCLBackend?
+
+    /// One backend on the first device for the tests that need no special options (the program
+    /// is built once).
+    static func sharedBackend() throws -> OpenCLBackend {
+        if let backend = shared { return backend }
+        let backend = try OpenCLBackend(device: try firstOpenCLDevice())
+        shared = backend
+        return backend
+    }
+
+    /// The options a GPU with this device's limits would get by default.
+    static func gpuOptions(_ device: CLDevice) -> ProgramOptions {
+        let info = device.info
+        let gpu = CLDeviceInfo(index: info.index, name: info.name, platformName: info.platformName, vendor: info.vendor,
+                               kind: .gpu, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
+                               globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
+                               localMemoryBytes: info.localMemoryBytes, maxWorkGroupSize: info.maxWorkGroupSize,
+                               openCLCVersion: info.openCLCVersion, driverVersion: info.driverVersion,
+                               preferredFloatVectorWidth: info.preferredFloatVectorWidth,
+                               supportsFP16: info.supportsFP16, supportsFP64: info.supportsFP64)
+        return ProgramOptions.defaults(for: gpu)
+    }
+
+    /// Blockings that are no device's default, so tile edges fall elsewhere.
+    static let oddOptions = ProgramOptions(defines: [
+        "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5,
+        "RED_LOCAL": 16, "RED_GROUPS": 7, "CONV_WG": 2, "TILE_WG": 3, "EW_LOCAL": 24,
+    ])
+
+    func testNameAndOptionsComeFromTheDevice() throws {
+        let device = try firstOpenCLDevice()
+        let backend = try Self.sharedBackend()
+        XCTAssertEqual(backend.name, device.info.name)
+        XCTAssertEqual(backend.options, ProgramOptions.defaults(for: device.info))
+        XCTAssertTrue(backend.options.buildString.contains("-DCONV_COB="), backend.options.buildString)
+    }
+
+    func testUnusableOptionsAreRefusedWithTheirName() throws {
+        let device = try firstOpenCLDevice()
+        var options = ProgramOptions.defaults(for: device.info)
+        options.defines["CONV_COB"] = 3
+        XCTAssertThrowsError(try OpenCLBackend(device: device, options: options)) { error in
+            XCTAssertTrue(describe(error).contains("CONV_COB"), describe(error))
+        }
+        options = ProgramOptions.defaults(for: device.info)
+        options.defines["RED_LOCAL"] = 48
+        XCTAssertThrowsError(try OpenCLBackend(device: device, options: options)) { error in
+            XCTAssertTrue(describe(error).contains("RED_LOCAL"), describe(error))
+        }
+    }
+
+    func testMemoryIsAccountedAndScratchIsReusedNotReallocated() throws {
+        let backend = try OpenCLBackend(device: try firstOpenCLDevice())
+        let baseline = backend.allocatedBytes
+        var tensor: Tensor? = try backend.makeTensor(Shape(c: 2, h: 3, w: 5))
+        XCTAssertEqual(backend.allocatedBytes, baseline + 120)
+        XCTAssertEqual(try backend.download(XCTUnwrap(tensor)), [Float](repeating: 0, count: 30), "zero-filled")
+        var weights: ConvWeights? = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9),
+                                                               bias: [0, 0], outputChannels: 2, inputChannels: 3)
+        let block = backend.options.convOutputBlock
+        XCTAssertEqual(weights?.byteCount, (3 * 9 * block + 2 * 9 * block + block) * 4, "both layouts and the bias, padded")
+        XCTAssertEqual(backend.allocatedBytes, baseline + 120 + (weights?.byteCount ?? 0))
+        tensor = nil
+        weights = nil
+        XCTAssertEqual(backend.allocatedBytes, baseline)
+
+        let features = try backend.makeTensor(Shape(c: 16, h: 40, w: 50))
+        let gram = try backend.makeTensor(Shape(c: 1, h: 16, w: 16))
+        let scalars = try backend.makeTensor(.vector(1))
+        func iteration() throws {
+            try backend.gram(features: features, output: gram)
+            try backend.gramBackward(gradGram: gram, features: features, gradFeatures: features, accumulate: true)
+            try backend.meanSquaredError(features, features, scale: 1, scalars: scalars, slot: 0, accumulate: false)
+            _ = try backend.dot(features, features)
+        }
+        try iteration()
+        let afterFirst = backend.allocatedBytes
+        for _ in 0..<3 { try iteration() }
+        XCTAssertEqual(backend.allocatedBytes, afterFirst, "no allocation per call once the scratch has grown")
+        XCTAssertEqual(backend.peakAllocatedBytes, max(afterFirst, backend.peakAllocatedBytes))
+    }
+
+    func testReductionsAreBitwiseDeterministicOnABigInput() throws {
+        let backend = try Self.sharedBackend()
+        var generator = SeededGenerator(seed: 7)
+        let shape = Shape(c: 64, h: 37, w: 29)  // every work-item of every group has several elements
+        let a = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let b = try backend.makeTensor(ReferenceTensor.random(shape, using: &generator))
+        let scalars = try backend.makeTensor(.vector(2))
+        let gram = try backend.makeTensor(Shape(c: 1, h: 64, w: 64))
+        func run() throws -> [UInt64] {
+            try backend.meanSquaredError(a, b, scale: 1, scalars: scalars, slot: 0, accumulate: false)
+            try backend.totalVariation(a, scale: 1, scalars: scalars, slot: 1, accumulate: false)
+            try backend.gram(features: a, output: gram)
+            let floats = try backend.download(scalars) + backend.download(gram)
+            return [try backend.dot(a, b).bitPattern] + floats.map { UInt64($0.bitPattern) }
+        }
+        XCTAssertEqual(try run(), try run())
+        let g = try backend.download(gram)
+        var asymmetric = 0
+        for i in 0..<64 {
+            for j in 0..<64 where g[i * 64 + j] != g[j * 64 + i] { asymmetric += 1 }
+        }
+        XCTAssertEqual(asymmetric, 0, "Gram is exactly symmetric")
+    }
+
+    func testWiringMistakesThrowInsteadOfCrashing() throws {
+        let backend = try Self.sharedBackend()
+        let weights = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
+                                                  outputChannels: 4, inputChannels: 3)
+        let image = try backend.makeTensor(Shape(c: 3, h: 4, w: 4))
+        let wrong = try backend.makeTensor(Shape(c: 4, h: 4, w: 5))
+        XCTAssertThrowsError(try backend.conv3x3(input: image, weights: weights, relu: true, output: wrong))
+        XCTAssertThrowsError(try backend.conv3x3(input: wrong, weights: weights, relu: true, output: wrong))
+        XCTAssertThrowsError(try backend.conv3x3BackwardData(gradOutput: wrong, weights: weights, reluMaskFrom: nil,
+                                                             gradInput: image, accumulate: false))
+        XCTAssertThrowsError(try backend.upload([1, 2], to: image))
+        XCTAssertThrowsError(try backend.makeConvWeights(weights: [1], bias: [0], outputChannels: 1, inputChannels: 1))
+        XCTAssertThrowsError(try backend.meanSquaredError(image, image, scale: 1, scalars: image, slot: 48, accumulate: false))
+        XCTAssertThrowsError(try backend.pool2x2(input: image, mode: .max, output: image))
+        XCTAssertThrowsError(try backend.gram(features: image, output: image))
+        XCTAssertThrowsError(try backend.axpy(alpha: 1, x: image, y: wrong))
+        let hostTensor = try NativeBackend().makeTensor(Shape(c: 3, h: 4, w: 4))
+        XCTAssertThrowsError(try backend.relu(input: hostTensor, output: image)) { error in
+            XCTAssertTrue(describe(error).contains("another backend"), describe(error))
+        }
+        let nativeWeights = try NativeBackend().makeConvWeights(weights: [Float](repeating: 0, count: 27), bias: [0],
+                                                                outputChannels: 1, inputChannels: 3)
+        XCTAssertThrowsError(try backend.conv3x3(input: image, weights: nativeWeights, relu: false, output: image))
+    }
+}
