@@ -109,10 +109,11 @@ enum IterationReportTable {
                 + "\((report.settings.stylePath as NSString).lastPathComponent), Adam",
             "host: \(report.cpu), \(report.cores) cores, load \(load.isEmpty ? "unknown" : load); \(report.date)",
             "",
-            row(["size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB", "peak RSS MiB", "vs native"]),
         ]
+        var rows = [["size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB",
+                     "peak RSS MiB", "vs native"]]
         for result in report.results {
-            lines.append(row([
+            rows.append([
                 "\(result.size)", "\(result.width)×\(result.height)", result.device,
                 String(format: "%.1f", result.medianMilliseconds),
                 String(format: "%.1f–%.1f", result.minMilliseconds, result.maxMilliseconds),
@@ -120,8 +121,9 @@ enum IterationReportTable {
                 String(format: "%.1f", result.gflopsPerSecond),
                 mebibytes(UInt64(result.peakDeviceBytes)), mebibytes(result.peakHostResidentBytes),
                 result.speedupOverNative.map { String(format: "%.2f×", $0) } ?? "–",
-            ]))
+            ])
         }
+        lines += aligned(rows, leftColumns: 3)
         let profiled = report.results.filter { $0.phases != nil }
         if !profiled.isEmpty {
             lines += ["", "per-phase ms per iteration (--profile):"]
@@ -136,14 +138,15 @@ enum IterationReportTable {
         return lines.joined(separator: "\n")
     }
 
-    private static let widths = [5, 9, 28, 10, 16, 9, 8, 13, 13, 9]
-
-    private static func row(_ cells: [String]) -> String {
-        zip(cells, widths).enumerated().map { index, pair in
-            let (cell, width) = pair
-            let padding = String(repeating: " ", count: max(0, width - cell.count))
-            return index < 3 ? cell + padding : padding + cell
-        }.joined(separator: " ")
+    /// Rows padded to the widest cell of each column; the first `leftColumns` left-aligned, numbers right-aligned.
+    private static func aligned(_ rows: [[String]], leftColumns: Int) -> [String] {
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { cells in
+            cells.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return column < leftColumns ? cell + padding : padding + cell
+            }.joined(separator: "  ")
+        }
     }
 
     private static func mebibytes(_ bytes: UInt64) -> String {

