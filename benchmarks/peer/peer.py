@@ -37,6 +37,8 @@ def measure(args):
 
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         sys.exit(f'error: --device {args.device}: torch sees no CUDA GPU')
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+    load = list(os.getloadavg())
     torch.manual_seed(0)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -87,8 +89,9 @@ def measure(args):
         results.append(result)
         del artist
     report = {
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'loadAverage': list(os.getloadavg()),
+        'date': started,
+        'loadAverage': load,
+        'threads': torch.get_num_threads(),
         'iterations': args.iterations,
         'warmup': args.warmup,
         'results': results,
@@ -105,9 +108,13 @@ def compare(args):
     with open(args.ours) as f:
         ours = json.load(f)
     peers = []
+    loads = []
     for path in args.peer:
         with open(path) as f:
-            peers += json.load(f)['results']
+            report = json.load(f)
+        peers += report['results']
+        loads.append(f"pastiche {report['results'][0]['device'] if report['results'] else ''} "
+                     f"{' '.join(f'{x:.2f}' for x in report['loadAverage'])} ({report['date']})")
     rows = []
     for result in ours['results']:
         rows.append((result['size'], f"{result['width']}×{result['height']}", f"stylize-gpu {result['device']}",
@@ -123,7 +130,7 @@ def compare(args):
                      f"pastiche {result['device']}", result['medianMilliseconds'], result['minMilliseconds'],
                      result['maxMilliseconds'], gflops, result['peakDeviceBytes'], result['peakHostResidentBytes']))
     print(f"load when measured: ours {' '.join(f'{x:.2f}' for x in ours['loadAverage'])} "
-          f"({ours['date']}, {ours['cpu']}, {ours['cores']} cores)")
+          f"({ours['date']}, {ours['cpu']}, {ours['cores']} cores); " + '; '.join(loads))
     header = f"{'size':<5} {'image':<9} {'runner':<46} {'median ms':>10} {'min–max ms':>16} {'GFLOP/s':>8} " \
              f"{'peak dev MiB':>12} {'peak RSS MiB':>12} {'pastiche-cpu ÷ this':>20}"
     print(header)

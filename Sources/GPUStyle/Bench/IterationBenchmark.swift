@@ -87,7 +87,7 @@ public struct IterationMeasurement: Codable, Equatable, Sendable {
 
 /// A whole benchmark run: where and when it ran, what it measured, and the results.
 public struct IterationBenchmarkReport: Codable, Equatable, Sendable {
-    /// ISO 8601, UTC.
+    /// When the run started, ISO 8601, UTC.
     public var date: String
     public var cpu: String
     public var cores: Int
@@ -106,11 +106,12 @@ public enum IterationBenchmark {
         try settings.validate()
         guard !devices.isEmpty else { throw StyleError("no devices to benchmark; see `stylize-gpu devices`") }
         let load = HostInfo.loadAverage()
+        let started = ISO8601DateFormatter().string(from: Date())
         var results: [IterationMeasurement] = []
         for size in settings.sizes {
             results += try measure(size: size, settings: settings, devices: devices, weightsPath: weightsPath, note: note)
         }
-        return IterationBenchmarkReport(date: ISO8601DateFormatter().string(from: Date()), cpu: HostInfo.current.cpuName,
+        return IterationBenchmarkReport(date: started, cpu: HostInfo.current.cpuName,
                                         cores: HostInfo.current.cores, loadAverage: load, settings: settings,
                                         results: results)
     }
