@@ -16,6 +16,7 @@ final class CountingBackend: Backend {
     var name: String { inner.name }
     var allocatedBytes: Int { inner.allocatedBytes }
     var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
+    var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
 
     func makeTensor(_ shape: Shape) throws -> Tensor {
         allocations += 1
