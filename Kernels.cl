@@ -10,7 +10,12 @@
 #define CONV_COB 16
 #endif
 #ifndef CONV_PXB
-#define CONV_PXB 8
+#define CONV_PXB 16
+#endif
+// 1: global dimension 0 runs over output-channel blocks (neighbouring work-items share input
+// pixels), 0: over pixel blocks of a row (they share weights).
+#ifndef CONV_CHANNELS_FIRST
+#define CONV_CHANNELS_FIRST 0
 #endif
 // Vector width along the long (pixel) dimension of the Gram kernels: 2, 4, 8 or 16.
 #ifndef VW
@@ -22,7 +27,7 @@
 #endif
 // Gram backward: rows of the output per work-item.
 #ifndef GB_ROWS
-#define GB_ROWS 8
+#define GB_ROWS 16
 #endif
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
 #ifndef RED_LOCAL
@@ -192,9 +197,14 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
                       __global const float *bias, const int useBias, const int relu,
                       __global const float *mask, const int useMask, const int accumulate,
                       __global float *output) {
+#if CONV_CHANNELS_FIRST
+    const int x0 = get_global_id(2) * CONV_PXB;
+    const int o0 = get_global_id(0) * CONV_COB;
+#else
     const int x0 = get_global_id(0) * CONV_PXB;
-    const int y = get_global_id(1);
     const int o0 = get_global_id(2) * CONV_COB;
+#endif
+    const int y = get_global_id(1);
     if (x0 >= width || y >= height || o0 >= outChannels) return;
     const int plane = height * width;
 
@@ -368,11 +378,12 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 }
 
 // out (+)= A F with A: C × C and F, out: C × M. A work-item computes GB_ROWS rows × VW columns.
-// Global size: [ceil(M / VW), ceil(C / GB_ROWS)].
+// Global size: [ceil(C / GB_ROWS), ceil(M / VW)]: neighbouring work-items share the same
+// columns of F (cached), so F streams from memory once.
 __kernel void gram_backward(__global const float *a, __global const float *f, const int channels, const int m,
                             __global float *out, const int accumulate) {
-    const int k = get_global_id(0) * VW;
-    const int i0 = get_global_id(1) * GB_ROWS;
+    const int i0 = get_global_id(0) * GB_ROWS;
+    const int k = get_global_id(1) * VW;
     if (k >= m || i0 >= channels) return;
     const int left = m - k;
     // Rows past the last channel read the last channel's row of A; their results are not stored.

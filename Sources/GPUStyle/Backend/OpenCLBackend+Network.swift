@@ -80,8 +80,9 @@ extension OpenCLBackend {
                                     op: String) throws {
         let (h, w) = (input.shape.h, input.shape.w)
         let pixelBlock = options.convPixelBlock
-        try context.enqueue(try context.kernel("conv3x3"),
-                            global: [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock],
+        var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
+        if options.convChannelsFirst { global.swapAt(0, 2) }
+        try context.enqueue(try context.kernel("conv3x3"), global: global,
                             local: workGroup(options.convWorkGroupWidth, dimensions: 3),
                             [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
                              .buffer(weights), .int(outputChannels), .int(weightStride),

@@ -38,8 +38,8 @@ extension OpenCLBackend {
                             [.buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
                              .buffer(symmetric)])
         try context.enqueue(try context.kernel("gram_backward"),
-                            global: [(m + options.vectorWidth - 1) / options.vectorWidth,
-                                     (c + options.gramBackwardRows - 1) / options.gramBackwardRows],
+                            global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
+                                     (m + options.vectorWidth - 1) / options.vectorWidth],
                             local: workGroup(options.tileWorkGroupWidth, dimensions: 2),
                             [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
                              .buffer(try buffer(gradFeatures, op)), .flag(accumulate)])
