@@ -130,6 +130,21 @@ final class StyleRunTests: XCTestCase {
         XCTAssertTrue(try job.run.currentImage().allSatisfy(\.isFinite), "the kept image is finite")
     }
 
+    /// A device error in the middle of a run surfaces as the OpenCL call and code, and the
+    /// image of the last finished iteration can still be read (the command line writes it).
+    func testDeviceFaultMidRunKeepsTheImage() throws {
+        let faulty = CountingBackend(NativeBackend())
+        let job = try StyleJob(options: options(iterations: 10), weightsPath: try cachedWeightsPath(), backend: faulty) { _ in }
+        faulty.failAfterConvolutions = faulty.convolutions + 3 * 13 + 5  // into iteration 3 (13 convs a forward)
+        XCTAssertThrowsError(try job.run.run(reportEvery: 0, onReport: { _ in })) { error in
+            XCTAssertTrue(describe(error).contains("CL_OUT_OF_RESOURCES"), describe(error))
+        }
+        XCTAssertEqual(job.run.iteration, 3)
+        let image = try job.run.currentImage()
+        XCTAssertTrue(image.allSatisfy(\.isFinite))
+        XCTAssertNoThrow(try job.outputImage(pixels: image))
+    }
+
     func testOptionValidation() throws {
         var bad = options(iterations: 0)
         XCTAssertThrowsError(try bad.validate())
