@@ -152,6 +152,22 @@ final class CommandLineTests: TemporaryFolderTestCase {
         XCTAssertNoThrow(try ImageFile.read(fallback), String(line))
     }
 
+    /// Two runs at once on the same device both finish with their own images.
+    func testTwoRunsAtOnceOnOneDevice() throws {
+        let weights = try cachedWeightsPath()
+        let runs = try ["a", "b"].map { name in
+            (name, try launch([content, style, "-o", path("\(name).png"), "--weights", weights, "--image-size", "32",
+                               "--iterations", "3", "--progress", "none", "--device", "auto"]))
+        }
+        for (name, (process, out, err)) in runs {
+            _ = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "\(name): \(stderr)")
+            XCTAssertNoThrow(try ImageFile.read(path("\(name).png")))
+        }
+    }
+
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
         let output = path("interrupted.png")
