@@ -32,8 +32,9 @@ final class OpenCLBackendTests: XCTestCase {
 
     /// Blockings that are no device's default, so tile edges fall elsewhere.
     static let oddOptions = ProgramOptions(defines: [
-        "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5,
-        "RED_LOCAL": 16, "RED_GROUPS": 7, "CONV_WG": 2, "TILE_WG": 3, "EW_LOCAL": 24, "CONV_CHANNELS_FIRST": 1,
+        "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0,
+        "CONV_WG": 2, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5, "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7,
+        "EW_LOCAL": 24,
     ])
 
     func testNameAndOptionsComeFromTheDevice() throws {
