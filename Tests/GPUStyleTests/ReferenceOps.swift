@@ -1,4 +1,5 @@
 import GPUStyle
+import XCTest
 
 /// A CHW tensor of Float64 values on the host: the currency of the reference implementations.
 struct ReferenceTensor: Equatable {
@@ -189,4 +190,20 @@ extension Backend {
     func reference(_ tensor: Tensor) throws -> ReferenceTensor {
         ReferenceTensor(shape: tensor.shape, floats: try download(tensor))
     }
+}
+
+/// Asserts |actual[k] − expected[k]| ≤ bounds[k] for every k, reporting the worst offender.
+func assertClose(_ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.values.count, "\(what): element count", file: file, line: line)
+    var failures = 0, worst = (index: 0, ratio: 0.0)
+    for (k, value) in actual.enumerated() where k < expected.values.count {
+        let error = abs(Double(value) - expected.values[k])
+        if !(error <= bounds[k]) {  // NaN fails too
+            failures += 1
+            let ratio = error.isNaN ? .infinity : error / max(bounds[k], .leastNormalMagnitude)
+            if ratio >= worst.ratio { worst = (k, ratio) }
+        }
+    }
+    XCTAssertEqual(failures, 0, "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])", file: file, line: line)
 }

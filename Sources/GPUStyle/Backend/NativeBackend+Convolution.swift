@@ -29,12 +29,21 @@ public final class NativeConvWeights: ConvWeights {
     public var byteCount: Int { forward.byteCount + flipped.byteCount + bias.byteCount }
 }
 
-/// The two ways `conv3x3BackwardData` can compute Wᵀ∗dY; both are one sgemm of the same size.
+/// The two ways `conv3x3BackwardData` can compute Wᵀ∗dY; both are one sgemm with the same FLOPs.
+/// What differs is the column matrix streamed through memory: O·9 × H·W for the first, I·9 × H·W
+/// for the second. On the shared 2-core machine (noisy, best of 8, four runs) they ran alike at
+/// 128→128; where I < O, as in the first conv of each VGG block, the second was 2–4× faster at
+/// conv1_1 (3→64) and mostly faster at 64→128 (0.7–1.8×), so `preferred` picks by size.
 enum ConvBackwardMethod: CaseIterable {
     /// im2col of dY, then (I × O·9 flipped weights) · columns: the forward path with channel roles swapped.
     case flippedConvolution
     /// columns = Wᵀ (I·9 × O) · dY, then col2im scatter-adds them into the input gradient.
     case columnsToImage
+
+    /// The method with the smaller column matrix (ties: the forward path, which needs no scatter).
+    static func preferred(inputChannels: Int, outputChannels: Int) -> ConvBackwardMethod {
+        inputChannels < outputChannels ? .columnsToImage : .flippedConvolution
+    }
 }
 
 extension NativeBackend {
@@ -57,6 +66,7 @@ extension NativeBackend {
         let (h, w) = (input.shape.h, input.shape.w)
         try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
         try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
+        try requireDistinct(input, output, "conv3x3")
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: layer.forward.pointer,
                  outputChannels: layer.outputChannels, into: y, beta: 0)
@@ -78,6 +88,7 @@ extension NativeBackend {
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
         try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        try requireDistinct(gradOutput, gradInput, op)
         let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
         var mask: UnsafeMutablePointer<Float>?
         if let reluMaskFrom {
@@ -89,7 +100,9 @@ extension NativeBackend {
         let aside = mask != nil && accumulate
         let target = aside ? resultScratch.floats(gradInput.count) : dx
         let addToTarget = accumulate && !aside
-        switch backwardMethod {
+        let method = backwardMethodOverride
+            ?? .preferred(inputChannels: layer.inputChannels, outputChannels: layer.outputChannels)
+        switch method {
         case .flippedConvolution:
             convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: layer.flipped.pointer,
                      outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
@@ -105,9 +118,15 @@ extension NativeBackend {
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in
             if aside {
-                for i in range where mask[i] > 0 { dx[i] += target[i] }
+                for i in range {
+                    let term = target[i]
+                    dx[i] += mask[i] > 0 ? term : 0
+                }
             } else {
-                for i in range where !(mask[i] > 0) { dx[i] = 0 }
+                for i in range {
+                    let value = dx[i]
+                    dx[i] = mask[i] > 0 ? value : 0
+                }
             }
         }
     }
@@ -190,24 +209,21 @@ extension NativeBackend {
     static func col2im(_ columns: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int,
                        rows: Int, into dx: UnsafeMutablePointer<Float>) {
         let n = rows * w
-        // One job per channel: a channel's nine taps all land in that channel only.
-        HostParallel.forEach(channels, totalWork: channels * 9 * n) { c in
+        // Gathered per target row (the tile's rows and the halo row on each side, clipped to the
+        // image), so every job owns the row it writes: parallel even for 3 channels.
+        let (top, bottom) = (max(firstRow - 1, 0), min(firstRow + rows + 1, h))
+        let targetRows = bottom - top
+        HostParallel.forEach(channels * targetRows, totalWork: channels * 9 * n) { job in
+            let (c, targetRow) = (job / targetRows, top + job % targetRows)
+            let target = dx + (c * h + targetRow) * w
             for ky in 0..<3 {
-                for kx in 0..<3 {
-                    let tap = columns + (c * 9 + ky * 3 + kx) * n
-                    for y in 0..<rows {
-                        let targetRow = firstRow + y + ky - 1
-                        guard targetRow >= 0 && targetRow < h else { continue }
-                        let source = tap + y * w, target = dx + (c * h + targetRow) * w
-                        switch kx {
-                        case 0:
-                            for j in 0..<(w - 1) { target[j] += source[j + 1] }
-                        case 1:
-                            for j in 0..<w { target[j] += source[j] }
-                        default:
-                            for j in 0..<(w - 1) { target[j + 1] += source[j] }
-                        }
-                    }
+                let y = targetRow - firstRow - ky + 1
+                guard y >= 0 && y < rows else { continue }
+                let left = columns + (c * 9 + ky * 3) * n + y * w, middle = left + n, right = middle + n
+                for j in 0..<w { target[j] += middle[j] }
+                for j in 0..<(w - 1) {
+                    target[j] += left[j + 1]
+                    target[j + 1] += right[j]
                 }
             }
         }

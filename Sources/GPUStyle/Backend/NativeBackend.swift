@@ -17,15 +17,14 @@ public final class NativeBackend: Backend {
     let resultScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
-    /// How conv3x3BackwardData computes; see `ConvBackwardMethod`.
-    var backwardMethod: ConvBackwardMethod
+    /// Forces one way of computing conv3x3BackwardData (tests, benchmarks); nil picks per layer.
+    var backwardMethodOverride: ConvBackwardMethod?
 
     /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
     ///   OpenBLAS setting.
     public init(threads: Int? = nil) {
         openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
         columnTileFloats = NativeBackend.defaultColumnTileFloats
-        backwardMethod = .flippedConvolution
     }
 
     // MARK: Memory
@@ -118,7 +117,11 @@ public final class NativeBackend: Backend {
         let a = try native(activation, "reluBackward").pointer
         let dx = try native(gradInput, "reluBackward").pointer
         HostParallel.forEachChunk(gradOutput.count) { range in
-            for i in range { dx[i] = a[i] > 0 ? dy[i] : 0 }
+            // Both loads before the select, so it compiles to a blend rather than an unpredictable branch.
+            for i in range {
+                let g = dy[i]
+                dx[i] = a[i] > 0 ? g : 0
+            }
         }
     }
 
@@ -160,7 +163,7 @@ public final class NativeBackend: Backend {
         let xs = try native(x, "totalVariation").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
         // One chunk per anchor row (channel, i < H−1): fixed order, deterministic.
-        let rows = h > 1 ? c * (h - 1) : 0
+        let rows = h > 1 && w > 1 ? c * (h - 1) : 0
         let sum = HostParallel.deterministicRowSum(rows, rowLength: w) { row in
             let channel = row / (h - 1), i = row % (h - 1)
             let top = xs + channel * h * w + i * w, below = top + w
@@ -177,6 +180,7 @@ public final class NativeBackend: Backend {
 
     public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         try requireSameShape(x, grad, "totalVariationGradient")
+        try requireDistinct(x, grad, "totalVariationGradient")
         let xs = try native(x, "totalVariationGradient").pointer
         let g = try native(grad, "totalVariationGradient").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
@@ -208,6 +212,7 @@ public final class NativeBackend: Backend {
 
     public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try requireSameShape(image, output, "preprocess")
+        try requireDistinct(image, output, "preprocess")
         try requireAffine(affine, image, "preprocess")
         let x = try native(image, "preprocess").pointer, y = try native(output, "preprocess").pointer
         let plane = image.shape.pixels
@@ -220,6 +225,7 @@ public final class NativeBackend: Backend {
 
     public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         try requireSameShape(gradOutput, gradImage, "preprocessBackward")
+        try requireDistinct(gradOutput, gradImage, "preprocessBackward")
         try requireAffine(affine, gradImage, "preprocessBackward")
         let dy = try native(gradOutput, "preprocessBackward").pointer
         let dx = try native(gradImage, "preprocessBackward").pointer
@@ -288,6 +294,13 @@ public final class NativeBackend: Backend {
     func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
         guard a.shape == b.shape else {
             throw StyleError("native \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    /// Ops that read neighbours or other channels of their input while writing cannot work in place.
+    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
+        guard input.storage !== output.storage else {
+            throw StyleError("native \(op): input and output are the same tensor; this op cannot work in place (internal error)")
         }
     }
 
