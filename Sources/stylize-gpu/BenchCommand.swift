@@ -16,8 +16,8 @@ struct OpsBenchCommand: ParsableCommand {
         commandName: "ops",
         abstract: "Time conv forward, conv backward-data, Gram and Gram backward at each VGG19 conv shape.",
         discussion: """
-            Every backend on the machine is measured (each OpenCL device, then native) unless --device \
-            picks one. Times are medians of --repeats runs after a warm-up, each bracketed by a wait for \
+            Every backend on the machine is measured (each OpenCL device and native, taking turns op by \
+            op) unless --device picks one. Times are medians of --repeats runs after a warm-up, each bracketed by a wait for \
             the device; GFLOP/s counts 2·C_in·9·C_out·H·W per conv and 2·C²·H·W per Gram op.
             """
     )
@@ -55,13 +55,10 @@ struct OpsBenchCommand: ParsableCommand {
             shapes = shapes.filter { wanted.contains($0.layer) }
         }
         let overrides = try parseDefines()
-        var results: [OpsBenchmark.Measurement] = []
-        for backend in try backends(overrides: overrides) {
-            printNote("measuring \(backend.name)…")
-            results += try OpsBenchmark.run(backend: backend, shapes: shapes, repeats: repeats) { m in
-                printNote(String(format: "  %@ %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue,
-                                 m.medianSeconds * 1e3, m.gflops))
-            }
+        let results = try OpsBenchmark.run(backends: try backends(overrides: overrides), shapes: shapes,
+                                           repeats: repeats) { m in
+            printNote(String(format: "  %@ %@ on %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue, m.backend,
+                             m.medianSeconds * 1e3, m.gflops))
         }
         print(OpsTable(results).render())
     }

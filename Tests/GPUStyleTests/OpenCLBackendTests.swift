@@ -76,10 +76,11 @@ final class OpenCLBackendTests: XCTestCase {
 
         let features = try backend.makeTensor(Shape(c: 16, h: 40, w: 50))
         let gram = try backend.makeTensor(Shape(c: 1, h: 16, w: 16))
+        let gradFeatures = try backend.makeTensor(features.shape)
         let scalars = try backend.makeTensor(.vector(1))
         func iteration() throws {
             try backend.gram(features: features, output: gram)
-            try backend.gramBackward(gradGram: gram, features: features, gradFeatures: features, accumulate: true)
+            try backend.gramBackward(gradGram: gram, features: features, gradFeatures: gradFeatures, accumulate: true)
             try backend.meanSquaredError(features, features, scale: 1, scalars: scalars, slot: 0, accumulate: false)
             _ = try backend.dot(features, features)
         }
@@ -130,6 +131,15 @@ final class OpenCLBackendTests: XCTestCase {
         XCTAssertThrowsError(try backend.pool2x2(input: image, mode: .max, output: image))
         XCTAssertThrowsError(try backend.gram(features: image, output: image))
         XCTAssertThrowsError(try backend.axpy(alpha: 1, x: image, y: wrong))
+        // Ops whose work-items read what others write refuse to work in place.
+        XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false)) { error in
+            XCTAssertTrue(describe(error).contains("in place"), describe(error))
+        }
+        let single = try backend.makeTensor(Shape(c: 1, h: 1, w: 1))  // its own Gram shape: only aliasing is wrong
+        XCTAssertThrowsError(try backend.gramBackward(gradGram: single, features: single, gradFeatures: single,
+                                                      accumulate: false)) { error in
+            XCTAssertTrue(describe(error).contains("in place"), describe(error))
+        }
         let hostTensor = try NativeBackend().makeTensor(Shape(c: 3, h: 4, w: 4))
         XCTAssertThrowsError(try backend.relu(input: hostTensor, output: image)) { error in
             XCTAssertTrue(describe(error).contains("another backend"), describe(error))

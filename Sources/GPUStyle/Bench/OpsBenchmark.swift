@@ -57,51 +57,69 @@ public enum OpsBenchmark {
         }
     }
 
-    /// Measures `ops` at every shape on `backend`. Inputs are deterministic pseudo-random values.
-    /// `progress` is called after each measurement.
-    public static func run(backend: Backend, shapes: [ConvShape], ops: [Op] = Op.allCases, repeats: Int,
+    /// Measures `ops` at every shape on every backend. The backends take turns op by op, so
+    /// their ratios are measured side by side even when the machine's load drifts. Inputs are
+    /// the same deterministic pseudo-random values on every backend. `progress` is called after
+    /// each measurement.
+    public static func run(backends: [Backend], shapes: [ConvShape], ops: [Op] = Op.allCases, repeats: Int,
                            progress: (Measurement) -> Void = { _ in }) throws -> [Measurement] {
         guard repeats >= 1 else { throw StyleError("--repeats must be at least 1") }
         var results: [Measurement] = []
-        var generator = SplitMix64(seed: 42)
         for shape in shapes {
+            let workloads = try backends.map { try Workload(backend: $0, shape: shape) }
+            for op in ops {
+                for workload in workloads {
+                    let seconds = try medianTime(repeats: repeats, backend: workload.backend) { try workload.run(op) }
+                    let measurement = Measurement(backend: workload.backend.name, shape: shape, op: op,
+                                                  medianSeconds: seconds)
+                    progress(measurement)
+                    results.append(measurement)
+                }
+            }
+        }
+        return results
+    }
+
+    /// The tensors and weights of one shape on one backend, filled with the same values everywhere.
+    private struct Workload {
+        let backend: Backend
+        let input: Tensor, output: Tensor, gradOutput: Tensor, gradInput: Tensor, gram: Tensor
+        let weights: ConvWeights
+
+        init(backend: Backend, shape: ConvShape) throws {
+            self.backend = backend
+            var generator = SplitMix64(seed: 42)
             let inputShape = Shape(c: shape.inputChannels, h: shape.height, w: shape.width)
             let outputShape = Shape(c: shape.outputChannels, h: shape.height, w: shape.width)
             let gramShape = Shape(c: 1, h: shape.outputChannels, w: shape.outputChannels)
-            let input = try backend.makeTensor(inputShape)
-            let output = try backend.makeTensor(outputShape)
-            let gradInput = try backend.makeTensor(inputShape)
-            let gram = try backend.makeTensor(gramShape)
+            input = try backend.makeTensor(inputShape)
+            output = try backend.makeTensor(outputShape)
+            gradOutput = try backend.makeTensor(outputShape)
+            gradInput = try backend.makeTensor(inputShape)
+            gram = try backend.makeTensor(gramShape)
             try backend.upload(generator.floats(inputShape.count, in: 0...1), to: input)
             try backend.upload(generator.floats(outputShape.count, in: -1...1), to: output)
             try backend.upload(generator.floats(gramShape.count, in: -1...1), to: gram)
             let weightCount = shape.outputChannels * shape.inputChannels * 9
-            let weights = try backend.makeConvWeights(weights: generator.floats(weightCount, in: -0.05...0.05),
-                                                      bias: generator.floats(shape.outputChannels, in: -0.1...0.1),
-                                                      outputChannels: shape.outputChannels,
-                                                      inputChannels: shape.inputChannels)
-            for op in ops {
-                let work: () throws -> Void
-                switch op {
-                case .convForward:
-                    work = { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
-                case .convBackwardData:
-                    work = {
-                        try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: input,
-                                                        gradInput: gradInput, accumulate: false)
-                    }
-                case .gram:
-                    work = { try backend.gram(features: output, output: gram) }
-                case .gramBackward:
-                    work = { try backend.gramBackward(gradGram: gram, features: output, gradFeatures: output, accumulate: true) }
-                }
-                let seconds = try medianTime(repeats: repeats, backend: backend, work)
-                let measurement = Measurement(backend: backend.name, shape: shape, op: op, medianSeconds: seconds)
-                progress(measurement)
-                results.append(measurement)
+            weights = try backend.makeConvWeights(weights: generator.floats(weightCount, in: -0.05...0.05),
+                                                  bias: generator.floats(shape.outputChannels, in: -0.1...0.1),
+                                                  outputChannels: shape.outputChannels, inputChannels: shape.inputChannels)
+        }
+
+        func run(_ op: Op) throws {
+            switch op {
+            case .convForward:
+                try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
+            case .convBackwardData:
+                // The input doubles as the ReLU mask (values in 0…1: nearly all pass).
+                try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: input,
+                                                gradInput: gradInput, accumulate: false)
+            case .gram:
+                try backend.gram(features: output, output: gram)
+            case .gramBackward:
+                try backend.gramBackward(gradGram: gram, features: output, gradFeatures: gradOutput, accumulate: true)
             }
         }
-        return results
     }
 
     /// Median wall time of `repeats` runs of `work` after one warm-up, each run bracketed by `finish()`.
