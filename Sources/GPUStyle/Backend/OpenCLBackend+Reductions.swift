@@ -32,6 +32,8 @@ extension OpenCLBackend {
         let (c, m) = (features.shape.c, features.shape.pixels)
         try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
         try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        try requireDistinct(features, gradFeatures, op)
+        try requireDistinct(gradGram, gradFeatures, op)
         if c == 0 || m == 0 { return }
         let symmetric = try gramSymmetric.atLeast(c * c)
         try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
@@ -74,6 +76,7 @@ extension OpenCLBackend {
     public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let op = "totalVariationGradient"
         try requireSameShape(x, grad, op)
+        try requireDistinct(x, grad, op)
         try elementwise("tv_gradient", x.count, [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
                                                  .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
                                                  .int(x.count)])

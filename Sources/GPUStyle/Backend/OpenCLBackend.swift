@@ -104,6 +104,7 @@ public final class OpenCLBackend: Backend {
 
     public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try requireSameShape(image, output, "preprocess")
+        try requireDistinct(image, output, "preprocess")
         try requireAffine(affine, image, "preprocess")
         let plane = image.shape.pixels
         try elementwise("preprocess", image.count,
@@ -115,6 +116,7 @@ public final class OpenCLBackend: Backend {
     public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         let op = "preprocessBackward"
         try requireSameShape(gradOutput, gradImage, op)
+        try requireDistinct(gradOutput, gradImage, op)
         try requireAffine(affine, gradImage, op)
         try elementwise("preprocess_backward", gradImage.count,
                         [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
@@ -170,6 +172,13 @@ public final class OpenCLBackend: Backend {
     func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
         guard tensor.shape == shape else {
             throw StyleError("opencl \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
+        }
+    }
+
+    /// Refuses `input` and `output` being one tensor for ops whose work-items read elements others write.
+    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
+        if input.storage === output.storage {
+            throw StyleError("opencl \(op): input and output are the same tensor; this op cannot work in place (internal error)")
         }
     }
 

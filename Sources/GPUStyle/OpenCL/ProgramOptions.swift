@@ -12,8 +12,9 @@ public struct ProgramOptions: Equatable, Sendable {
 
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
-        "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0, "CONV_WG": 0,
-        "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0, "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
+        "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
     private func value(_ name: String) -> Int {
