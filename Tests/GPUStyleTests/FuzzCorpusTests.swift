@@ -67,6 +67,31 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         }
     }
 
+    /// Finding (PNG): a 67-byte file whose zTXt chunk declares 754,974,720 bytes made libpng
+    /// allocate them before reading (this libpng build sets no cap on chunk allocations); the read
+    /// then failed as truncated, so only the process's peak virtual size shows the allocation.
+    func testHugeDeclaredChunkIsNotAllocated() throws {
+        #if os(Linux)
+        let path = Self.corpusFolder.appendingPathComponent("png/finding-ztxt-chunk-length.png").path
+        let size = try Self.virtualMemory("VmSize"), peakBefore = try Self.virtualMemory("VmPeak")
+        let allowed = size + 256 << 20
+        guard peakBefore < allowed else { throw XCTSkip("the process peaked too high earlier to observe this") }
+        guard case .error(let message) = parse(path, .png) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("truncated"), message)
+        XCTAssertLessThan(try Self.virtualMemory("VmPeak"), allowed, "reading a 67-byte PNG reserved hundreds of MB")
+        #else
+        throw XCTSkip("reads Linux's /proc/self/status")
+        #endif
+    }
+
+    /// A "VmSize"/"VmPeak" line of /proc/self/status, in bytes.
+    private static func virtualMemory(_ field: String) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+        let kilobytes = try XCTUnwrap(line.split(separator: " ").dropFirst().first.flatMap { Int($0) })
+        return kilobytes << 10
+    }
+
     /// Fixed-seed byte mutations of every seed: bit flips, extreme values, truncation, repeated
     /// and deleted runs — the shapes of hostile input a fuzzer starts from.
     func testMutatedSeedsParseOrThrow() throws {
