@@ -92,6 +92,17 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         return kilobytes << 10
     }
 
+    /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
+    /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
+    func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {
+        let path = Self.corpusFolder.appendingPathComponent("safetensors/header_length_0x80.safetensors").path
+        let values = try withWeightsFile(path) { archive -> [Float] in
+            XCTAssertEqual(archive.formatDescription, TensorFileFormats.safetensors)
+            return try archive.floats("x")
+        }
+        XCTAssertEqual(values, [1, 2])
+    }
+
     /// Fixed-seed byte mutations of every seed: bit flips, extreme values, truncation, repeated
     /// and deleted runs — the shapes of hostile input a fuzzer starts from.
     func testMutatedSeedsParseOrThrow() throws {
