@@ -169,33 +169,6 @@ public final class OpenCLBackend: Backend {
         return buffer
     }
 
-    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
-        guard tensor.shape == shape else {
-            throw StyleError("opencl \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
-        }
-    }
-
-    /// Refuses `input` and `output` being one tensor for ops whose work-items read elements others write.
-    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
-        if input.storage === output.storage {
-            throw StyleError("opencl \(op): input and output are the same tensor; this op cannot work in place (internal error)")
-        }
-    }
-
-    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
-        guard a.shape == b.shape else {
-            throw StyleError("opencl \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
-        }
-    }
-
-    private func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
-        guard image.shape.c == 3 else {
-            throw StyleError("opencl \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
-        }
-        guard affine.permutation.sorted() == [0, 1, 2] else {
-            throw StyleError("opencl \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
-        }
-    }
 }
 
 extension KernelArgument {
