@@ -163,6 +163,8 @@ public enum SelfTestTable {
 
     /// The loss reductions (set and accumulated slot) and their gradients (plain and accumulated).
     private static func losses(_ c: Case, a: [Float], b: [Float], initial: [Float]) -> [SelfTestCheck] {
+        // Squared terms are non-negative, so Σ|terms| of a loss is its value: mean squared error at
+        // scale 3, and L_tv (½ Σ …) at scale 2, i.e. the plain sum of squares below.
         let mse = 3 * zip(a, b).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(a.count)
         var tv = 0.0
         for k in 0..<c.c { for i in 0..<c.h { for j in 0..<c.w {
@@ -171,7 +173,6 @@ public enum SelfTestTable {
                 tv += (v - Double(a[at + 1])) * (v - Double(a[at + 1])) + (v - Double(a[at + c.w])) * (v - Double(a[at + c.w]))
             }
         } } }
-        // scale 2 × ½: the sum as it stands
         // Each TV gradient output sums at most 4 differences of the pixel and a neighbour: ≤ 0.75·8·max|a|.
         let tvGradientSize = 0.75 * 8 * Double(a.map(abs).max() ?? 0)
         return [
