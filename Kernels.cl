@@ -10,7 +10,12 @@
 #define CONV_COB 16
 #endif
 #ifndef CONV_PXB
-#define CONV_PXB 8
+#define CONV_PXB 16
+#endif
+// 1: global dimension 0 runs over output-channel blocks (neighbouring work-items share input
+// pixels), 0: over pixel blocks of a row (they share weights).
+#ifndef CONV_CHANNELS_FIRST
+#define CONV_CHANNELS_FIRST 0
 #endif
 // Vector width along the long (pixel) dimension of the Gram kernels: 2, 4, 8 or 16.
 #ifndef VW
@@ -22,7 +27,7 @@
 #endif
 // Gram backward: rows of the output per work-item.
 #ifndef GB_ROWS
-#define GB_ROWS 8
+#define GB_ROWS 16
 #endif
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
 #ifndef RED_LOCAL
@@ -30,6 +35,12 @@
 #endif
 #ifndef RED_GROUPS
 #define RED_GROUPS 64
+#endif
+
+// 1: work-items away from the left and right image edges load input rows without bounds checks
+// (measured ~10% faster on PoCL at 512 channels); 0: every load checked.
+#ifndef CONV_FAST_INTERIOR
+#define CONV_FAST_INTERIOR 1
 #endif
 
 // Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
@@ -54,13 +65,13 @@
 #define HSUM CAT(hsum, VW)
 
 // Horizontal sums in a fixed pairwise order (deterministic).
-inline float hsum2(float2 v) { return v.s0 + v.s1; }
-inline float hsum4(float4 v) { return hsum2(v.lo + v.hi); }
-inline float hsum8(float8 v) { return hsum4(v.lo + v.hi); }
-inline float hsum16(float16 v) { return hsum8(v.lo + v.hi); }
+float hsum2(float2 v) { return v.s0 + v.s1; }
+float hsum4(float4 v) { return hsum2(v.lo + v.hi); }
+float hsum8(float8 v) { return hsum4(v.lo + v.hi); }
+float hsum16(float16 v) { return hsum8(v.lo + v.hi); }
 
 // VW floats from p, those at n and beyond read as zero (the ragged end of a row).
-inline VEC vload_tail(__global const float *p, const int n) {
+VEC vload_tail(__global const float *p, const int n) {
     float t[VW];
     for (int q = 0; q < VW; ++q) t[q] = q < n ? p[q] : 0.0f;
     return VLOAD(0, t);
@@ -98,7 +109,7 @@ __kernel void relu_backward(__global const float *dy, __global const float *a, _
 }
 
 // out (+)= value, the common ending of the gradient kernels.
-inline void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
+void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
     out[i] = accumulate ? out[i] + value : value;
 }
 
@@ -192,11 +203,17 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
                       __global const float *bias, const int useBias, const int relu,
                       __global const float *mask, const int useMask, const int accumulate,
                       __global float *output) {
+#if CONV_CHANNELS_FIRST
+    const int x0 = get_global_id(2) * CONV_PXB;
+    const int o0 = get_global_id(0) * CONV_COB;
+#else
     const int x0 = get_global_id(0) * CONV_PXB;
-    const int y = get_global_id(1);
     const int o0 = get_global_id(2) * CONV_COB;
+#endif
+    const int y = get_global_id(1);
     if (x0 >= width || y >= height || o0 >= outChannels) return;
     const int plane = height * width;
+    const int interior = x0 > 0 && x0 + CONV_PXB < width;
 
     COVEC acc[CONV_PXB];
     #pragma unroll
@@ -211,10 +228,15 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
             __global const float *r = inPlane + yy * width;
             // The CONV_PXB + 2 input values this row of the window touches.
             float row[CONV_PXB + 2];
-            #pragma unroll
-            for (int t = 0; t < CONV_PXB + 2; ++t) {
-                const int xx = x0 + t - 1;
-                row[t] = (xx >= 0 && xx < width) ? r[xx] : 0.0f;
+            if (CONV_FAST_INTERIOR && interior) {
+                #pragma unroll
+                for (int t = 0; t < CONV_PXB + 2; ++t) row[t] = r[x0 + t - 1];
+            } else {
+                #pragma unroll
+                for (int t = 0; t < CONV_PXB + 2; ++t) {
+                    const int xx = x0 + t - 1;
+                    row[t] = (xx >= 0 && xx < width) ? r[xx] : 0.0f;
+                }
             }
             __global const float *wk = w + (i * 9 + ky * 3) * weightStride;
             #pragma unroll
@@ -247,7 +269,7 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 // 2×2 stride-2 pooling, floor for odd sizes. Max takes the first maximum in row-major order.
 
 // The offset (0…3, row-major) of the first maximum of the window whose top-left element is at `top`.
-inline int window_argmax(__global const float *top, const int width) {
+int window_argmax(__global const float *top, const int width) {
     const float v[4] = { top[0], top[1], top[width], top[width + 1] };
     int winner = 0;
     for (int k = 1; k < 4; ++k) if (v[k] > v[winner]) winner = k;
@@ -368,11 +390,12 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 }
 
 // out (+)= A F with A: C × C and F, out: C × M. A work-item computes GB_ROWS rows × VW columns.
-// Global size: [ceil(M / VW), ceil(C / GB_ROWS)].
+// Global size: [ceil(C / GB_ROWS), ceil(M / VW)]: neighbouring work-items share the same
+// columns of F (cached), so F streams from memory once.
 __kernel void gram_backward(__global const float *a, __global const float *f, const int channels, const int m,
                             __global float *out, const int accumulate) {
-    const int k = get_global_id(0) * VW;
-    const int i0 = get_global_id(1) * GB_ROWS;
+    const int i0 = get_global_id(0) * GB_ROWS;
+    const int k = get_global_id(1) * VW;
     if (k >= m || i0 >= channels) return;
     const int left = m - k;
     // Rows past the last channel read the last channel's row of A; their results are not stored.
@@ -407,7 +430,7 @@ __kernel void gram_backward(__global const float *a, __global const float *f, co
 // same way and stores the scalar. Same device and options, same bits.
 
 // The sum of `value` over the work-group by a fixed tree; every work-item gets it.
-inline float group_sum(float value, __local float *scratch) {
+float group_sum(float value, __local float *scratch) {
     const int l = get_local_id(0);
     scratch[l] = value;
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -20,7 +20,7 @@ binary=.build/release/stylize-gpu
 mkdir -p output
 output=output/chelsea_starry_night.png
 "$binary" examples/chelsea.png examples/starry_night.jpg -o "$output" \
-    --image-size "${IMAGE_SIZE:-256}" --iterations "${ITERATIONS:-150}" --print-every 25 \
+    --image-size "${IMAGE_SIZE:-256}" --iterations "${ITERATIONS:-100}" --print-every 20 \
     --sheet output/chelsea_starry_night_sheet.png
 echo
 echo "The stylised image is $(pwd)/$output (side by side with its inputs: output/chelsea_starry_night_sheet.png)."

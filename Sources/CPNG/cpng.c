@@ -116,6 +116,12 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
     png_set_sig_bytes(png, (int)sizeof signature);
     /* Our max_pixels decides what is too large, not libpng's default 1,000,000-per-side limit. */
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    /* libpng allocates a text, ICC or other variable-length chunk's declared length before reading
+     * it, and this build does not cap that: a 67-byte file declaring a 700 MB zTXt chunk made it
+     * allocate 700 MB. We use none of these chunks, so libpng skips them unread. */
+    static const png_byte unused_chunks[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf\0pCAL\0sCAL\0";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, unused_chunks,
+                                (int)(sizeof unused_chunks / 5));
     png_read_info(png, info);
 
     png_uint_32 width = png_get_image_width(png, info);

@@ -99,6 +99,15 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Also write a contact sheet: content, style(s) and result side by side at equal height.")
     var sheet: String?
 
+    @Option(help: "Save the run (image, optimiser state, iteration, options) to this file, atomically, for --resume.")
+    var checkpoint: String?
+
+    @Option(help: "Iterations between checkpoints (also written at the end and on Ctrl-C).")
+    var checkpointEvery = 100
+
+    @Option(help: "Continue a run from a checkpoint up to --iterations (always the total).")
+    var resume: String?
+
     @Flag(help: "Write PNG outputs with 16 bits per channel.")
     var png16 = false
 
@@ -124,6 +133,11 @@ struct StylizeCommand: ParsableCommand {
                 try checkOutputPath(sheet, inputs: inputs + [output])
             }
             if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
+            if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
+            if let path = checkpoint { try checkOutputPath(path, inputs: inputs + [output]) }
+            if let path = resume, !FileManager.default.fileExists(atPath: path) {
+                throw StyleError("--resume \(path): no such checkpoint file")
+            }
             guard printEvery >= 0, saveEvery >= 0 else { throw StyleError("--print-every and --save-every must be ≥ 0") }
             guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
             guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
@@ -164,9 +178,20 @@ struct StylizeCommand: ParsableCommand {
         let options = try jobOptions()
         let writeOptions = ImageWriteOptions(bitDepth: png16 ? 16 : 8, jpegQuality: jpegQuality)
         let weightsPath = try WeightsCache.resolve(path: weights)
+        let resumeFrom = try resume.map(Checkpoint.read)
+        // The weights' checksum ties a checkpoint to them; only computed when checkpoints are used.
+        let weightsSHA256 = (checkpoint != nil || resumeFrom != nil) ? try WeightsInfo.read(path: weightsPath).sha256 : ""
+        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256)
+
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
         let job = try StyleJob(options: options, weightsPath: weightsPath, backend: backend) { printNote("note: \($0)") }
+        if let saved = resumeFrom {
+            try job.run.restore(saved.state)
+            let sameDevice = saved.header.device == backend.name
+            printNote("resuming at iteration \(saved.state.iteration) from \(resume ?? "")"
+                      + (sameDevice ? "" : " (made on \(saved.header.device): the result will differ slightly from an uninterrupted run)"))
+        }
         printNote("stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
                   + "\(iterations) iterations of \(optimizer.rawValue)")
 
@@ -177,27 +202,47 @@ struct StylizeCommand: ParsableCommand {
         }
         defer { interruption.uninstall() }
 
+        func saveCheckpoint() throws {
+            guard let path = checkpoint else { return }
+            try Checkpoint(options: options, weightsSHA256: weightsSHA256, device: backend.name,
+                           state: try job.run.exportState()).write(to: path)
+        }
         let gifInterval = gif == nil ? 0 : (gifEvery ?? max(1, iterations / 50))
         let gifWriter = try gif.map { try GIFWriter(path: $0, delayCentiseconds: 8) }
-        try gifWriter?.add(frame: try job.outputImage(pixels: try job.run.currentImage()))
-        let end = try job.run.run(
-            reportEvery: printEvery, onReport: printer.report,
-            snapshotEvery: greatestCommonDivisor(saveEvery, gifInterval),
-            onSnapshot: { iteration, pixels in
-                let image = try job.outputImage(pixels: pixels)
-                if saveEvery > 0, iteration % saveEvery == 0 {
-                    try ImageFile.write(image, to: framePath(output, iteration: iteration), options: writeOptions)
-                }
-                if let writer = gifWriter, iteration % gifInterval == 0 {
-                    try writer.add(frame: image)
-                }
-            },
-            shouldStop: { interruption.isRequested })
-        printer.finishLine()
+        let end: RunEnd
+        do {
+            try gifWriter?.add(frame: try job.outputImage(pixels: try job.run.currentImage()))
+            end = try job.run.run(
+                reportEvery: printEvery, onReport: printer.report,
+                snapshotEvery: greatestCommonDivisor(saveEvery, gifInterval),
+                onSnapshot: { iteration, pixels in
+                    let image = try job.outputImage(pixels: pixels)
+                    if saveEvery > 0, iteration % saveEvery == 0 {
+                        try ImageFile.write(image, to: framePath(output, iteration: iteration), options: writeOptions)
+                    }
+                    if let writer = gifWriter, iteration % gifInterval == 0 {
+                        try writer.add(frame: image)
+                    }
+                },
+                checkpointEvery: checkpoint == nil ? 0 : checkpointEvery,
+                onCheckpoint: { _ in try saveCheckpoint() },
+                shouldStop: { interruption.isRequested })
+            printer.finishLine()
+        } catch {
+            // A fault mid-run (device error, a frame that could not be written …): keep the image.
+            printer.finishLine()
+            let rescued = (try? job.run.currentImage()).flatMap { try? job.outputImage(pixels: $0) }
+            guard let image = rescued else {
+                throw StyleError("\(describe(error)); the device could not return the image, so nothing was written")
+            }
+            let written = try writeKeepingTheImage(image, options: writeOptions)
+            throw StyleError("\(describe(error)); the image of iteration \(job.run.iteration) was written to \(written)")
+        }
 
         let image = try job.outputImage(pixels: try job.run.currentImage())
-        try ImageFile.write(image, to: output, options: writeOptions)
-        printNote(describeEnd(end))
+        let written = try writeKeepingTheImage(image, options: writeOptions)
+        try saveCheckpoint()
+        printNote(describeEnd(end, writtenTo: written))
         if let writer = gifWriter {
             if job.run.iteration % gifInterval != 0 { try writer.add(frame: image) }
             try writer.finish()
@@ -208,17 +253,42 @@ struct StylizeCommand: ParsableCommand {
                                 to: sheet, options: writeOptions)
             printNote("wrote \(sheet)")
         }
-        if case .interrupted = end { throw ExitCode(130) }
+        switch end {
+        case .interrupted:
+            throw ExitCode(130)
+        case let .nonFinite(iteration, term, restored):
+            throw StyleError("the \(term) loss became NaN or infinite at iteration \(iteration); the image of iteration "
+                + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))")
+        case .completed, .converged:
+            return
+        }
     }
 
-    private func describeEnd(_ end: RunEnd) -> String {
+    /// Writes the result to the output path; if that fails (folder gone, disk full), to a file in
+    /// the temporary folder, and says where. Returns the path written.
+    private func writeKeepingTheImage(_ image: RGBImage, options: ImageWriteOptions) throws -> String {
+        do {
+            try ImageFile.write(image, to: output, options: options)
+            return output
+        } catch {
+            let name = "stylize-gpu-\(getpid())-" + URL(fileURLWithPath: output).lastPathComponent
+            let fallback = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(name).path
+            guard (try? ImageFile.write(image, to: fallback, options: options)) != nil else { throw error }
+            throw StyleError("\(describe(error)); the image was written to \(fallback) instead")
+        }
+    }
+
+    private func describeEnd(_ end: RunEnd, writtenTo path: String) -> String {
         switch end {
         case .completed:
-            return "wrote \(output)"
+            return "wrote \(path)"
         case .converged(let iteration):
-            return "L-BFGS converged at iteration \(iteration); wrote \(output)"
+            return "L-BFGS converged at iteration \(iteration); wrote \(path)"
         case .interrupted(let iteration):
-            return "stopped at iteration \(iteration) of \(iterations); wrote \(output)"
+            return "stopped at iteration \(iteration) of \(iterations); wrote \(path)"
+                + (checkpoint.map { " and the checkpoint \($0) (continue with --resume \($0))" } ?? "")
+        case .nonFinite:
+            return "wrote \(path)"
         }
     }
 }

@@ -6,7 +6,8 @@ struct StylizeGPU: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylize-gpu",
         abstract: "Neural style transfer (Gatys et al.) on any OpenCL device, or on the CPU.",
-        subcommands: [StylizeCommand.self, DevicesCommand.self, WeightsCommand.self],
+        subcommands: [StylizeCommand.self, DevicesCommand.self, WeightsCommand.self, BenchCommand.self,
+                      SelfTestCommand.self],
         defaultSubcommand: StylizeCommand.self
     )
 }

@@ -114,6 +114,60 @@ final class CommandLineTests: TemporaryFolderTestCase {
         XCTAssertEqual([sheet.width, sheet.height], [32 + 8 + 32 + 8 + 32, 24])
     }
 
+    func testCheckpointAndResumeGiveTheSameBytesAsOneRun() throws {
+        let weights = try cachedWeightsPath()
+        let common = [content, style, "--weights", weights, "--image-size", "32", "--progress", "none", "--device", "native"]
+        XCTAssertEqual(try run(common + ["-o", path("straight.png"), "--iterations", "4"]).status, 0)
+        let first = try run(common + ["-o", path("first.png"), "--iterations", "2", "--checkpoint", path("run.ckpt")])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let resumed = try run(common + ["-o", path("resumed.png"), "--iterations", "4", "--resume", path("run.ckpt")])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming at iteration 2"), resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("resumed.png"))),
+                       try Data(contentsOf: URL(fileURLWithPath: path("straight.png"))))
+        let other = try run(common + ["-o", path("other.png"), "--iterations", "4", "--resume", path("run.ckpt"),
+                                      "--style-weight", "7"])
+        XCTAssertEqual(other.status, 1)
+        XCTAssertTrue(other.stderr.contains("lossWeights.style"), other.stderr)
+    }
+
+    /// The output folder vanishes mid-run: the image is not lost but written elsewhere, and the
+    /// message says where.
+    func testVanishedOutputFolderWritesTheImageElsewhere() throws {
+        let weights = try cachedWeightsPath()
+        let doomed = path("doomed")
+        try FileManager.default.createDirectory(atPath: doomed, withIntermediateDirectories: true)
+        let (process, out, err) = try launch([content, style, "-o", doomed + "/out.png", "--weights", weights,
+                                              "--image-size", "32", "--iterations", "8", "--print-every", "1",
+                                              "--progress", "json", "--device", "native"])
+        _ = out.fileHandleForReading.availableData
+        try FileManager.default.removeItem(atPath: doomed)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1, stderr)
+        let line = try XCTUnwrap(stderr.split(separator: "\n").last { $0.hasPrefix("error:") })
+        let fallback = try XCTUnwrap(line.components(separatedBy: "written to ").last?.components(separatedBy: " instead").first)
+        defer { try? FileManager.default.removeItem(atPath: fallback) }
+        XCTAssertNoThrow(try ImageFile.read(fallback), String(line))
+    }
+
+    /// Two runs at once on the same device both finish with their own images.
+    func testTwoRunsAtOnceOnOneDevice() throws {
+        let weights = try cachedWeightsPath()
+        let runs = try ["a", "b"].map { name in
+            (name, try launch([content, style, "-o", path("\(name).png"), "--weights", weights, "--image-size", "32",
+                               "--iterations", "3", "--progress", "none", "--device", "auto"]))
+        }
+        for (name, (process, out, err)) in runs {
+            _ = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "\(name): \(stderr)")
+            XCTAssertNoThrow(try ImageFile.read(path("\(name).png")))
+        }
+    }
+
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
         let output = path("interrupted.png")

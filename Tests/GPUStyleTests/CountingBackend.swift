@@ -8,6 +8,9 @@ final class CountingBackend: Backend {
     private(set) var uploads = 0
     /// Downloads of whole tensors plus blocking scalar reads (dot).
     private(set) var downloads = 0
+    /// When set, the conv call after this many fails as a device would (CL_OUT_OF_RESOURCES).
+    var failAfterConvolutions: Int?
+    private(set) var convolutions = 0
 
     init(_ inner: Backend) {
         self.inner = inner
@@ -16,6 +19,7 @@ final class CountingBackend: Backend {
     var name: String { inner.name }
     var allocatedBytes: Int { inner.allocatedBytes }
     var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
+    var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
 
     func makeTensor(_ shape: Shape) throws -> Tensor {
         allocations += 1
@@ -50,6 +54,10 @@ final class CountingBackend: Backend {
     func axpy(alpha: Float, x: Tensor, y: Tensor) throws { try inner.axpy(alpha: alpha, x: x, y: y) }
     func scale(_ x: Tensor, by alpha: Float) throws { try inner.scale(x, by: alpha) }
     func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        convolutions += 1
+        if let limit = failAfterConvolutions, convolutions > limit {
+            throw CLError(call: "clEnqueueNDRangeKernel(conv3x3)", code: -5)
+        }
         try inner.conv3x3(input: input, weights: weights, relu: relu, output: output)
     }
     func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,

@@ -56,15 +56,15 @@ final class ImageIOOutputTests: TemporaryFolderTestCase {
         // The final rename fails: the destination is a folder with something in it.
         let blocked = folder + "/blocked.png"
         try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: blocked + "/keep", contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: blocked + "/keep", contents: Data([1]))
         XCTAssertThrowsError(try ImageFile.write(smoothPattern(width: 4, height: 4), to: blocked)) {
             XCTAssertTrue(describe($0).contains("could not move the finished file into place"), describe($0))
         }
         // The encoder fails after the temporary file exists: the old file is untouched.
         let existing = folder + "/existing.png"
-        FileManager.default.createFile(atPath: existing, contents: Data("old".utf8))
+        _ = FileManager.default.createFile(atPath: existing, contents: Data("old".utf8))
         XCTAssertThrowsError(try AtomicOutput.write(to: existing) { temporary in
-            FileManager.default.createFile(atPath: temporary, contents: Data("partial".utf8))
+            _ = FileManager.default.createFile(atPath: temporary, contents: Data("partial".utf8))
             throw StyleError("encoder failed")
         })
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: existing)), Data("old".utf8))

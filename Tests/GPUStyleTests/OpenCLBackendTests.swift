@@ -32,8 +32,9 @@ final class OpenCLBackendTests: XCTestCase {
 
     /// Blockings that are no device's default, so tile edges fall elsewhere.
     static let oddOptions = ProgramOptions(defines: [
-        "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5,
-        "RED_LOCAL": 16, "RED_GROUPS": 7, "CONV_WG": 2, "TILE_WG": 3, "EW_LOCAL": 24,
+        "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0,
+        "CONV_WG": 2, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5, "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7,
+        "EW_LOCAL": 24,
     ])
 
     func testNameAndOptionsComeFromTheDevice() throws {
@@ -75,10 +76,11 @@ final class OpenCLBackendTests: XCTestCase {
 
         let features = try backend.makeTensor(Shape(c: 16, h: 40, w: 50))
         let gram = try backend.makeTensor(Shape(c: 1, h: 16, w: 16))
+        let gradFeatures = try backend.makeTensor(features.shape)
         let scalars = try backend.makeTensor(.vector(1))
         func iteration() throws {
             try backend.gram(features: features, output: gram)
-            try backend.gramBackward(gradGram: gram, features: features, gradFeatures: features, accumulate: true)
+            try backend.gramBackward(gradGram: gram, features: features, gradFeatures: gradFeatures, accumulate: true)
             try backend.meanSquaredError(features, features, scale: 1, scalars: scalars, slot: 0, accumulate: false)
             _ = try backend.dot(features, features)
         }
@@ -129,6 +131,15 @@ final class OpenCLBackendTests: XCTestCase {
         XCTAssertThrowsError(try backend.pool2x2(input: image, mode: .max, output: image))
         XCTAssertThrowsError(try backend.gram(features: image, output: image))
         XCTAssertThrowsError(try backend.axpy(alpha: 1, x: image, y: wrong))
+        // Ops whose work-items read what others write refuse to work in place.
+        XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false)) { error in
+            XCTAssertTrue(describe(error).contains("in place"), describe(error))
+        }
+        let single = try backend.makeTensor(Shape(c: 1, h: 1, w: 1))  // its own Gram shape: only aliasing is wrong
+        XCTAssertThrowsError(try backend.gramBackward(gradGram: single, features: single, gradFeatures: single,
+                                                      accumulate: false)) { error in
+            XCTAssertTrue(describe(error).contains("in place"), describe(error))
+        }
         let hostTensor = try NativeBackend().makeTensor(Shape(c: 3, h: 4, w: 4))
         XCTAssertThrowsError(try backend.relu(input: hostTensor, output: image)) { error in
             XCTAssertTrue(describe(error).contains("another backend"), describe(error))

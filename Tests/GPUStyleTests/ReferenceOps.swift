@@ -153,15 +153,6 @@ enum ReferenceOps {
         offset: zip([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).map { Float(-$0 / $1) })
 }
 
-/// γ(n) = n·u / (1 − n·u), u = 2⁻²⁴: the classic bound on the relative error of a float32 sum or
-/// dot product of n terms, in any order and with or without FMA (Higham, Accuracy and Stability
-/// of Numerical Algorithms, §3.1): |computed − exact| ≤ γ(n) · Σ|terms|.
-func float32ErrorFactor(terms n: Int) -> Double {
-    let u = 0x1p-24
-    return Double(n) * u / (1 - Double(n) * u)
-}
-
-
 extension Backend {
     /// A new tensor holding `reference`'s values (rounded to Float).
     func makeTensor(_ reference: ReferenceTensor) throws -> Tensor {

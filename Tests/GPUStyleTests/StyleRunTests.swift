@@ -64,6 +64,87 @@ final class StyleRunTests: XCTestCase {
         }
     }
 
+    /// A run saved at iteration 3 and resumed to 6 ends bit-identical to one that ran 6 straight,
+    /// through the checkpoint file, for both optimisers, on every backend.
+    func testResumedRunEndsBitIdenticalToAnUninterruptedOne() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString).ckpt").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        for backend in try testBackends() {
+            for optimizer in OptimizerKind.allCases {
+                let straight = try run(options(iterations: 6, optimizer: optimizer), on: backend).pixels
+
+                let first = try StyleJob(options: options(iterations: 3, optimizer: optimizer),
+                                         weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
+                _ = try first.run.run(reportEvery: 0, onReport: { _ in })
+                try Checkpoint(options: first.options, weightsSHA256: "w", device: backend.name,
+                               state: try first.run.exportState()).write(to: file)
+
+                let saved = try Checkpoint.read(file)
+                let resumedOptions = options(iterations: 6, optimizer: optimizer)
+                try saved.checkCompatible(options: resumedOptions, weightsSHA256: "w")
+                let second = try StyleJob(options: resumedOptions, weightsPath: try cachedWeightsPath(),
+                                          backend: backend) { _ in }
+                try second.run.restore(saved.state)
+                XCTAssertEqual(second.run.iteration, 3)
+                _ = try second.run.run(reportEvery: 0, onReport: { _ in })
+                XCTAssertEqual(try second.run.currentImage(), straight, "\(backend.name) \(optimizer)")
+            }
+        }
+    }
+
+    func testCheckpointFromOtherOptionsOrWeightsIsRefusedByName() throws {
+        var saved = options(iterations: 3)
+        let state = RunState(iteration: 1, image: [1, 2, 3], optimizerTensors: [[4], [5]], optimizerHostState: [])
+        let checkpoint = Checkpoint(options: saved, weightsSHA256: "aaa", device: "d", state: state)
+        saved.optimization.iterations = 50
+        XCTAssertNoThrow(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa"), "only the total differs")
+        saved.lossWeights.style = 50
+        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa")) { error in
+            XCTAssertTrue(describe(error).contains("lossWeights.style (checkpoint 100, now 50)"), describe(error))
+        }
+        XCTAssertThrowsError(try checkpoint.checkCompatible(options: options(iterations: 3), weightsSHA256: "bbb")) { error in
+            XCTAssertTrue(describe(error).contains("other weights"), describe(error))
+        }
+        // Truncated and foreign files are one-line errors.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).ckpt").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try checkpoint.write(to: file)
+        XCTAssertEqual(try Checkpoint.read(file), checkpoint)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        for length in [0, 10, 30, bytes.count / 2, bytes.count - 1] {
+            try bytes.prefix(length).write(to: URL(fileURLWithPath: file))
+            XCTAssertThrowsError(try Checkpoint.read(file), "truncated at \(length)")
+        }
+    }
+
+    /// A learning rate that blows the image up stops the run at the first checked NaN/∞ and
+    /// puts back the last image whose losses were finite.
+    func testNonFiniteLossStopsAndKeepsTheLastFiniteImage() throws {
+        var exploding = options(iterations: 30)
+        exploding.optimization.learningRate = 1e38
+        let job = try StyleJob(options: exploding, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) { _ in }
+        let end = try job.run.run(reportEvery: 0, onReport: { _ in }, checkEvery: 1)
+        guard case let .nonFinite(iteration, _, restored) = end else { return XCTFail("ended with \(end)") }
+        XCTAssertLessThan(restored, iteration)
+        XCTAssertEqual(job.run.iteration, restored)
+        XCTAssertTrue(try job.run.currentImage().allSatisfy(\.isFinite), "the kept image is finite")
+    }
+
+    /// A device error in the middle of a run surfaces as the OpenCL call and code, and the
+    /// image of the last finished iteration can still be read (the command line writes it).
+    func testDeviceFaultMidRunKeepsTheImage() throws {
+        let faulty = CountingBackend(NativeBackend())
+        let job = try StyleJob(options: options(iterations: 10), weightsPath: try cachedWeightsPath(), backend: faulty) { _ in }
+        faulty.failAfterConvolutions = faulty.convolutions + 3 * 13 + 5  // into iteration 3 (13 convs a forward)
+        XCTAssertThrowsError(try job.run.run(reportEvery: 0, onReport: { _ in })) { error in
+            XCTAssertTrue(describe(error).contains("CL_OUT_OF_RESOURCES"), describe(error))
+        }
+        XCTAssertEqual(job.run.iteration, 3)
+        let image = try job.run.currentImage()
+        XCTAssertTrue(image.allSatisfy(\.isFinite))
+        XCTAssertNoThrow(try job.outputImage(pixels: image))
+    }
+
     func testOptionValidation() throws {
         var bad = options(iterations: 0)
         XCTAssertThrowsError(try bad.validate())

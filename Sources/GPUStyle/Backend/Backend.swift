@@ -65,6 +65,8 @@ public protocol Backend: AnyObject {
     /// Bytes currently allocated through this backend (tensors and weights), and the peak.
     var allocatedBytes: Int { get }
     var peakAllocatedBytes: Int { get }
+    /// The device's memory, before any environment override.
+    var memoryCapacity: MemoryCapacity { get }
     /// Blocks until all enqueued work is done.
     func finish() throws
 

@@ -56,6 +56,7 @@ extension OpenCLBackend {
         let layer = try openCLWeights(weights, "conv3x3")
         try requireShape(input, Shape(c: layer.inputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "input")
         try requireShape(output, Shape(c: layer.outputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "output")
+        try requireDistinct(input, output, "conv3x3")
         try enqueueConvolution(input: input, weights: layer.forward, outputChannels: layer.outputChannels,
                                weightStride: layer.outputStride, bias: layer.bias, relu: relu, mask: nil,
                                accumulate: false, output: output, op: "conv3x3")
@@ -68,6 +69,7 @@ extension OpenCLBackend {
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
         try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        try requireDistinct(gradOutput, gradInput, op)
         if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
         try enqueueConvolution(input: gradOutput, weights: layer.backward, outputChannels: layer.inputChannels,
                                weightStride: layer.inputStride, bias: nil, relu: false, mask: reluMaskFrom,
@@ -80,8 +82,9 @@ extension OpenCLBackend {
                                     op: String) throws {
         let (h, w) = (input.shape.h, input.shape.w)
         let pixelBlock = options.convPixelBlock
-        try context.enqueue(try context.kernel("conv3x3"),
-                            global: [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock],
+        var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
+        if options.convChannelsFirst { global.swapAt(0, 2) }
+        try context.enqueue(try context.kernel("conv3x3"), global: global,
                             local: workGroup(options.convWorkGroupWidth, dimensions: 3),
                             [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
                              .buffer(weights), .int(outputChannels), .int(weightStride),
@@ -113,6 +116,7 @@ extension OpenCLBackend {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         try requireShape(gradOutput, Shape(c: c, h: h / 2, w: w / 2), op, "gradOutput")
         try requireShape(gradInput, input.shape, op, "gradInput")
+        try requireDistinct(input, gradInput, op)
         try elementwise("pool2x2_backward", input.count,
                         [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
                          .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count)])

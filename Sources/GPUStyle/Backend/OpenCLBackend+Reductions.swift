@@ -32,14 +32,16 @@ extension OpenCLBackend {
         let (c, m) = (features.shape.c, features.shape.pixels)
         try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
         try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        try requireDistinct(features, gradFeatures, op)
+        try requireDistinct(gradGram, gradFeatures, op)
         if c == 0 || m == 0 { return }
         let symmetric = try gramSymmetric.atLeast(c * c)
         try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
                             [.buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
                              .buffer(symmetric)])
         try context.enqueue(try context.kernel("gram_backward"),
-                            global: [(m + options.vectorWidth - 1) / options.vectorWidth,
-                                     (c + options.gramBackwardRows - 1) / options.gramBackwardRows],
+                            global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
+                                     (m + options.vectorWidth - 1) / options.vectorWidth],
                             local: workGroup(options.tileWorkGroupWidth, dimensions: 2),
                             [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
                              .buffer(try buffer(gradFeatures, op)), .flag(accumulate)])
@@ -74,6 +76,7 @@ extension OpenCLBackend {
     public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let op = "totalVariationGradient"
         try requireSameShape(x, grad, op)
+        try requireDistinct(x, grad, op)
         try elementwise("tv_gradient", x.count, [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
                                                  .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
                                                  .int(x.count)])

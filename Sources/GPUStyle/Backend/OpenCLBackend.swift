@@ -104,6 +104,7 @@ public final class OpenCLBackend: Backend {
 
     public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try requireSameShape(image, output, "preprocess")
+        try requireDistinct(image, output, "preprocess")
         try requireAffine(affine, image, "preprocess")
         let plane = image.shape.pixels
         try elementwise("preprocess", image.count,
@@ -115,6 +116,7 @@ public final class OpenCLBackend: Backend {
     public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         let op = "preprocessBackward"
         try requireSameShape(gradOutput, gradImage, op)
+        try requireDistinct(gradOutput, gradImage, op)
         try requireAffine(affine, gradImage, op)
         try elementwise("preprocess_backward", gradImage.count,
                         [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
@@ -167,26 +169,6 @@ public final class OpenCLBackend: Backend {
         return buffer
     }
 
-    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
-        guard tensor.shape == shape else {
-            throw StyleError("opencl \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
-        }
-    }
-
-    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
-        guard a.shape == b.shape else {
-            throw StyleError("opencl \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
-        }
-    }
-
-    private func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
-        guard image.shape.c == 3 else {
-            throw StyleError("opencl \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
-        }
-        guard affine.permutation.sorted() == [0, 1, 2] else {
-            throw StyleError("opencl \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
-        }
-    }
 }
 
 extension KernelArgument {

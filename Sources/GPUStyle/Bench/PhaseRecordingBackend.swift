@@ -59,6 +59,7 @@ final class PhaseRecordingBackend: Backend {
     var name: String { inner.name }
     var allocatedBytes: Int { inner.allocatedBytes }
     var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
+    var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
 
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }

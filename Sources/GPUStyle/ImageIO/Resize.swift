@@ -3,14 +3,17 @@ extension RGBImage {
     /// (up or down); the shorter side is rounded to the nearest integer and is at least 1.
     /// Filters as in `resized(width:height:)`. A `maxSide` below 1 is taken as 1.
     public func resized(maxSide: Int) -> RGBImage {
+        let size = RGBImage.size(width: width, height: height, maxSide: maxSide)
+        return resized(width: size.width, height: size.height)
+    }
+
+    /// The size `resized(maxSide:)` gives an image of width × height.
+    public static func size(width: Int, height: Int, maxSide: Int) -> (width: Int, height: Int) {
         let target = max(1, maxSide)
         let longer = max(width, height), shorter = min(width, height)
-        guard longer > 0 else {
-            return resized(width: target, height: target)
-        }
+        guard longer > 0 else { return (target, target) }
         let scaledShorter = max(1, Int((Double(shorter) * Double(target) / Double(longer)).rounded()))
-        return width >= height ? resized(width: target, height: scaledShorter)
-            : resized(width: scaledShorter, height: target)
+        return width >= height ? (target, scaledShorter) : (scaledShorter, target)
     }
 
     /// Resamples to `width`×`height` (each at least 1), one axis at a time:

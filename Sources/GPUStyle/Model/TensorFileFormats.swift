@@ -11,8 +11,10 @@ enum TensorFileFormats {
     static func open(_ file: RandomAccessFile) throws -> TensorArchive {
         let head = try file.read(offset: 0, count: min(file.size, 9))
         if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) { return try openTorchZip(file) }
-        if head.first == 0x80 { return try openTorchLegacy(file) }
+        // Before the pickle test: a safetensors header length of 128 + 256·k starts with 0x80
+        // too, while a legacy checkpoint's byte 8 is always 0xf9 (inside its magic number).
         if head.count == 9, head[8] == UInt8(ascii: "{") { return try openSafetensors(file) }
+        if head.first == 0x80 { return try openTorchLegacy(file) }
         throw WeightsFormatError("not a recognised weights file: expected a PyTorch checkpoint (.pth/.bin) or a .safetensors file")
     }
 

@@ -58,6 +58,10 @@ public final class VGGNetwork {
 
     /// The activation shape of every layer for an image of height × width.
     public func shapes(height: Int, width: Int) -> [Shape] {
+        VGGNetwork.shapes(of: layers, height: height, width: width)
+    }
+
+    static func shapes(of layers: [VGG19.Layer], height: Int, width: Int) -> [Shape] {
         var h = height
         var w = width
         return layers.map { layer in
@@ -120,10 +124,8 @@ public final class VGGNetwork {
         let input = try backend.makeTensor(Shape(c: 3, h: height, w: width))
         var outputs: [Tensor] = []
         var fused: [Bool] = []
-        for (index, layer) in layers.enumerated() {
-            // Fuse conv with its ReLU unless the conv's own output is observed or the ReLU is not run.
-            let canFuse = layer.kind != .pool && layer.kind != .relu && !observed.contains(index) && index + 1 < layers.count
-            fused.append(canFuse)
+        for index in layers.indices {
+            fused.append(VGGNetwork.fusesWithNext(index, layers: layers, observed: observed))
             if index > 0, fused[index - 1] {
                 outputs.append(outputs[index - 1])
             } else {
@@ -134,6 +136,12 @@ public final class VGGNetwork {
         let arenas = (try backend.makeTensor(.vector(largest)).storage, try backend.makeTensor(.vector(largest)).storage)
         return Workspace(input: input, outputs: outputs, fusedWithNext: fused, arenas: arenas, shapes: shapes,
                          height: height, width: width)
+    }
+
+    /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
+    static func fusesWithNext(_ index: Int, layers: [VGG19.Layer], observed: Set<Int>) -> Bool {
+        guard case .conv = layers[index].kind else { return false }
+        return !observed.contains(index) && index + 1 < layers.count
     }
 
     /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer.

@@ -13,6 +13,9 @@ public protocol ImageOptimizer: AnyObject {
     func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool
     /// The optimiser's state tensors, in a fixed order (for checkpoints).
     var stateTensors: [Tensor] { get }
+    /// The optimiser's state held on the host (for checkpoints).
+    var hostState: [Double] { get }
+    func restoreHostState(_ values: [Double]) throws
 }
 
 /// Adam with all state resident on the backend (one kernel per step).
@@ -30,6 +33,12 @@ public final class AdamOptimizer: ImageOptimizer {
     }
 
     public var stateTensors: [Tensor] { [m, v] }
+    /// The step count is the run's iteration; Adam keeps nothing else on the host.
+    public var hostState: [Double] { [] }
+
+    public func restoreHostState(_ values: [Double]) throws {
+        guard values.isEmpty else { throw StyleError("the checkpoint's optimiser state is not Adam's") }
+    }
 
     public func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool {
         try backend.adamStep(parameter: image, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
@@ -73,6 +82,27 @@ public final class LBFGSOptimizer: ImageOptimizer {
     }
 
     public var stateTensors: [Tensor] { [previousGradient, direction] + s + y }
+
+    /// [step size, Hessian diagonal, pairs in use, their slots oldest first, ρ of every slot].
+    public var hostState: [Double] {
+        [Double(lastStepSize), hessianDiagonal, Double(order.count)] + order.map(Double.init) + rho
+    }
+
+    public func restoreHostState(_ values: [Double]) throws {
+        let slots = s.count
+        guard values.count >= 3, let used = Int(exactly: values[2]), used >= 0, used <= historySize,
+              values.count == 3 + used + slots else {
+            throw StyleError("the checkpoint's optimiser state is not L-BFGS's with history size \(historySize)")
+        }
+        let restoredOrder = values[3..<(3 + used)].compactMap { Int(exactly: $0) }
+        guard restoredOrder.count == used, restoredOrder.allSatisfy({ (0..<slots).contains($0) }) else {
+            throw StyleError("the checkpoint's L-BFGS history is corrupt")
+        }
+        lastStepSize = Float(values[0])
+        hessianDiagonal = values[1]
+        order = restoredOrder
+        rho = Array(values[(3 + used)...])
+    }
 
     public func update(image: Tensor, gradient g: Tensor, step: Int) throws -> Bool {
         let d = direction

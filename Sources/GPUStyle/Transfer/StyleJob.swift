@@ -102,9 +102,14 @@ public final class StyleJob {
         self.backend = backend
         let blend = try options.normalisedBlendWeights()
 
-        content = try StyleJob.readImage(options.contentPath, maxSide: options.imageSize, options: options, note: note)
-        let styleSide = max(16, Int((Double(options.imageSize) * options.styleScale).rounded()))
-        styles = try options.stylePaths.map { try StyleJob.readImage($0, maxSide: styleSide, options: options, note: note) }
+        let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
+        let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
+        try options.checkFits(try backend.memoryCapacity.applyingOverride(), device: backend.name,
+                              content: (originalContent.width, originalContent.height),
+                              styles: originalStyles.map { ($0.width, $0.height) })
+        content = originalContent.resized(maxSide: options.imageSize)
+        let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
+        styles = originalStyles.map { $0.resized(maxSide: styleSide) }
         let initial: [Float]
         switch options.initialization {
         case .content:
@@ -144,11 +149,10 @@ public final class StyleJob {
                                    width: content.width, settings: options.optimization)
     }
 
-    private static func readImage(_ path: String, maxSide: Int, options: StyleJobOptions,
-                                  note: (String) -> Void) throws -> RGBImage {
+    private static func readImage(_ path: String, options: StyleJobOptions, note: (String) -> Void) throws -> RGBImage {
         let (image, notes) = try ImageFile.read(path, maxPixels: options.maxPixels)
         notes.forEach(note)
-        return image.resized(maxSide: maxSide)
+        return image
     }
 
     /// The image as it should be written: `--original-colors` applied; clamping and rounding

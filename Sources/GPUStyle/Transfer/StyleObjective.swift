@@ -41,6 +41,11 @@ public struct LossValues: Equatable, Codable, Sendable {
     public var total: Double { content + style + totalVariation }
 
     public var isFinite: Bool { content.isFinite && style.isFinite && totalVariation.isFinite }
+
+    /// "content", "style" or "total variation": the first term that is NaN or infinite.
+    public var firstNonFiniteTerm: String? {
+        [("content", content), ("style", style), ("total variation", totalVariation)].first { !$0.1.isFinite }?.0
+    }
 }
 
 /// A style image with its blend weight (weights of all styles sum to 1).

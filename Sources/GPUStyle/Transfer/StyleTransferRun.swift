@@ -33,6 +33,25 @@ public enum RunEnd: Equatable, Sendable {
     case converged(atIteration: Int)
     /// `shouldStop` asked to stop (Ctrl-C, SIGTERM) after this iteration.
     case interrupted(atIteration: Int)
+    /// A loss term was NaN or infinite at `atIteration`; the image was put back to the last
+    /// checked iteration whose losses were finite.
+    case nonFinite(atIteration: Int, term: String, restoredIteration: Int)
+}
+
+/// The whole state of a run between two iterations, for checkpoints.
+public struct RunState: Equatable {
+    public var iteration: Int
+    public var image: [Float]
+    /// The optimiser's tensors in `ImageOptimizer.stateTensors` order.
+    public var optimizerTensors: [[Float]]
+    public var optimizerHostState: [Double]
+
+    public init(iteration: Int, image: [Float], optimizerTensors: [[Float]], optimizerHostState: [Double]) {
+        self.iteration = iteration
+        self.image = image
+        self.optimizerTensors = optimizerTensors
+        self.optimizerHostState = optimizerHostState
+    }
 }
 
 /// One style-transfer optimisation on a backend: the image, its gradient and the optimiser
@@ -46,6 +65,8 @@ public final class StyleTransferRun {
     public let image: Tensor
     private let gradient: Tensor
     private let optimizer: ImageOptimizer
+    /// The image at the last iteration whose losses were read and finite.
+    private let lastGoodImage: Tensor
     /// Iterations done (optimiser steps taken).
     public private(set) var iteration = 0
 
@@ -62,6 +83,7 @@ public final class StyleTransferRun {
         image = try backend.makeTensor(shape)
         try backend.upload(initialImage, to: image)
         gradient = try backend.makeTensor(shape)
+        lastGoodImage = try backend.makeTensor(shape)
         switch settings.optimizer {
         case .adam:
             optimizer = try AdamOptimizer(backend: backend, shape: shape,
@@ -76,28 +98,51 @@ public final class StyleTransferRun {
     /// - Parameters:
     ///   - reportEvery: losses are read and reported at iterations that are multiples of this, and at the first and last.
     ///   - onReport: called with each report (blocks the host for that iteration only).
+    ///   - checkEvery: losses are also read (not reported) at multiples of this to stop at a NaN or
+    ///     infinity; the image of each finite check is kept on the device to fall back to.
     ///   - snapshotEvery: 0 for none; else `onSnapshot` gets the image at multiples of it.
+    ///   - checkpointEvery: 0 for none; else `onCheckpoint` is called at multiples of it, between
+    ///     iterations, where `exportState()` gives the state to save.
     ///   - shouldStop: polled after each iteration; true ends the run early (the image is kept).
-    public func run(reportEvery: Int, onReport: (IterationReport) throws -> Void,
+    public func run(reportEvery: Int, onReport: (IterationReport) throws -> Void, checkEvery: Int = 10,
                     snapshotEvery: Int = 0, onSnapshot: (Int, [Float]) throws -> Void = { _, _ in },
+                    checkpointEvery: Int = 0, onCheckpoint: (Int) throws -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) throws -> RunEnd {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
         let total = settings.iterations
         let startIteration = iteration
+        var lastGoodIteration = iteration
+        func isMultiple(_ every: Int) -> Bool { every > 0 && iteration % every == 0 }
         while true {
-            let reports = iteration == startIteration || iteration == total
-                || (reportEvery > 0 && iteration % reportEvery == 0)
+            let reports = iteration == startIteration || iteration == total || isMultiple(reportEvery)
+            let checks = reports || isMultiple(checkEvery)
             // The last iteration needs an evaluation only to report its loss.
             if iteration < total || reports {
                 try objective.evaluate(image: image, gradient: gradient)
             }
-            if reports {
-                try onReport(IterationReport(iteration: iteration, losses: try objective.readLosses(),
-                                             elapsedSeconds: elapsed()))
+            if checks {
+                let losses = try objective.readLosses()
+                if reports {
+                    try onReport(IterationReport(iteration: iteration, losses: losses, elapsedSeconds: elapsed()))
+                }
+                guard losses.isFinite else {
+                    let bad = iteration
+                    if lastGoodIteration != iteration {
+                        try backend.copy(lastGoodImage, to: image)
+                        iteration = lastGoodIteration
+                    }
+                    return .nonFinite(atIteration: bad, term: losses.firstNonFiniteTerm ?? "total",
+                                      restoredIteration: iteration)
+                }
+                try backend.copy(image, to: lastGoodImage)
+                lastGoodIteration = iteration
             }
-            if snapshotEvery > 0, iteration > startIteration, iteration % snapshotEvery == 0 {
+            if iteration > startIteration, isMultiple(snapshotEvery) {
                 try onSnapshot(iteration, try backend.download(image))
+            }
+            if iteration > startIteration, isMultiple(checkpointEvery) {
+                try onCheckpoint(iteration)
             }
             if iteration >= total { return .completed }
             if shouldStop() { return .interrupted(atIteration: iteration) }
@@ -117,6 +162,29 @@ public final class StyleTransferRun {
         let moved = try optimizer.update(image: image, gradient: gradient, step: iteration + 1)
         if moved { iteration += 1 }
         return moved
+    }
+
+    /// The state between iterations (image, optimiser state, iteration) for a checkpoint.
+    public func exportState() throws -> RunState {
+        RunState(iteration: iteration, image: try backend.download(image),
+                 optimizerTensors: try optimizer.stateTensors.map(backend.download),
+                 optimizerHostState: optimizer.hostState)
+    }
+
+    /// Continues from a saved state: the run then goes on exactly as the saved one would have.
+    public func restore(_ state: RunState) throws {
+        let tensors = optimizer.stateTensors
+        guard state.image.count == image.count, state.optimizerTensors.count == tensors.count,
+              zip(state.optimizerTensors, tensors).allSatisfy({ $0.count == $1.count }) else {
+            throw StyleError("the checkpoint's image or optimiser state does not match this run's size and optimiser")
+        }
+        guard state.iteration >= 0, state.iteration <= settings.iterations else {
+            throw StyleError("the checkpoint is at iteration \(state.iteration), beyond --iterations \(settings.iterations)")
+        }
+        try backend.upload(state.image, to: image)
+        for (values, tensor) in zip(state.optimizerTensors, tensors) { try backend.upload(values, to: tensor) }
+        try optimizer.restoreHostState(state.optimizerHostState)
+        iteration = state.iteration
     }
 
     /// The current image (blocks until the queued work is done).

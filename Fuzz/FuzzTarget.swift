@@ -1,0 +1,89 @@
+import Foundation
+
+/// The parsers of outside data, one fuzz target per family, and how one input is fed to them.
+/// Every entry point takes a path, so each input is written to a file on tmpfs first. Whatever
+/// the input, a parser must return a value or throw; a crash, a hang or an allocation beyond
+/// what the limits allow is a finding.
+enum FuzzTarget: String, CaseIterable {
+    case png, jpeg, torch, safetensors
+
+    /// The images' pixel limit while fuzzing: large enough for any seed, small enough that a
+    /// legitimate image stays far below the fuzzer's memory limit (4 MP is 48 MB of floats).
+    static let maxPixels = 4_000_000
+
+    /// Runs `bytes` through the target's parsers, writing them to `scratch` first.
+    func run(_ bytes: UnsafeRawBufferPointer, scratch: String) {
+        guard FileManager.default.createFile(atPath: scratch, contents: Data(bytes)) else { return }
+        switch self {
+        case .png, .jpeg:
+            _ = try? ImageFile.read(scratch, maxPixels: Self.maxPixels)
+        case .torch, .safetensors:
+            readEveryTensor(scratch)
+            _ = try? WeightsInfo.read(path: scratch, checksum: false)
+            _ = try? VGGWeights.load(path: scratch, upTo: 16)
+        }
+    }
+
+    /// The format's first bytes.
+    private var signature: [UInt8] {
+        switch self {
+        case .png: return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        case .jpeg: return [0xFF, 0xD8, 0xFF]
+        case .torch, .safetensors: return []
+        }
+    }
+
+    /// Makes a mutated input worth decoding: restores the signature (mutations that break it only
+    /// reach the sniffing code) and, for PNG, recomputes every chunk's CRC (libpng refuses a
+    /// critical chunk with a bad CRC, so nearly every mutation would stop there).
+    func prepare(_ bytes: inout [UInt8]) {
+        let signature = self.signature
+        guard bytes.count >= signature.count else { return }
+        bytes.replaceSubrange(0..<signature.count, with: signature)
+        if self == .png {
+            PNGChunks.fixChecksums(&bytes)
+        }
+    }
+
+    /// Opens the file as any weights format and reads every tensor it declares, so the strided
+    /// gather and the element conversions see fuzzed shapes too, not only the VGG19 names.
+    private func readEveryTensor(_ path: String) {
+        _ = try? withWeightsFile(path) { archive in
+            for name in archive.names {
+                guard let tensor = archive.tensors[name] else { continue }
+                if tensor.elementType.isFloatingPoint {
+                    _ = try? archive.floats(name)
+                } else {
+                    _ = try? archive.bytes(name)
+                }
+            }
+        }
+    }
+}
+
+/// PNG's chunk layout (length, type, data, CRC-32 of type and data), for fixing checksums.
+enum PNGChunks {
+    private static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { c = table[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+
+    /// Rewrites the CRC of every whole chunk after the 8-byte signature.
+    static func fixChecksums(_ bytes: inout [UInt8]) {
+        var at = 8
+        while at + 12 <= bytes.count {
+            let length = bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= bytes.count - at - 12 else { return }
+            let crc = crc32(bytes[(at + 4)..<(at + 8 + length)])
+            for i in 0..<4 { bytes[at + 8 + length + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32(i))) }
+            at += 12 + length
+        }
+    }
+}

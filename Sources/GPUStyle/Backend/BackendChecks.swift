@@ -1,0 +1,31 @@
+/// Checks every backend makes at the top of its ops. A failure is a wiring mistake inside the
+/// engine, never bad user input, but it is still an error rather than a crash.
+extension Backend {
+    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
+        guard tensor.shape == shape else {
+            throw StyleError("\(name) \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
+        }
+    }
+
+    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        guard a.shape == b.shape else {
+            throw StyleError("\(name) \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    /// Ops that read neighbours or other channels of their input while writing cannot work in place.
+    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
+        guard input.storage !== output.storage else {
+            throw StyleError("\(name) \(op): input and output are the same tensor; this op cannot work in place (internal error)")
+        }
+    }
+
+    func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
+        guard image.shape.c == 3 else {
+            throw StyleError("\(name) \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
+        }
+        guard affine.permutation.sorted() == [0, 1, 2] else {
+            throw StyleError("\(name) \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// How much memory a backend's device offers: the whole, and the largest single buffer.
+public struct MemoryCapacity: Equatable, Sendable {
+    public var totalBytes: UInt64
+    public var largestBufferBytes: UInt64
+
+    public init(totalBytes: UInt64, largestBufferBytes: UInt64) {
+        self.totalBytes = totalBytes
+        self.largestBufferBytes = largestBufferBytes
+    }
+
+    /// The environment variable that overrides the device's reported memory ("512M", "2G", or bytes),
+    /// to test the planner on a machine with plenty, or to leave room for other work on a shared GPU.
+    public static let overrideVariable = "STYLIZE_GPU_DEVICE_MEMORY"
+
+    /// This capacity, or the override from the environment (which also caps the largest buffer).
+    public func applyingOverride(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MemoryCapacity {
+        guard let text = environment[MemoryCapacity.overrideVariable], !text.isEmpty else { return self }
+        guard let bytes = MemoryCapacity.parseBytes(text) else {
+            throw StyleError("\(MemoryCapacity.overrideVariable)=\(text) is not a size; use e.g. 512M, 2G or a number of bytes")
+        }
+        return MemoryCapacity(totalBytes: bytes, largestBufferBytes: min(largestBufferBytes, bytes))
+    }
+
+    static func parseBytes(_ text: String) -> UInt64? {
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = text.uppercased().trimmingCharacters(in: .whitespaces)
+        if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
+        var multiplier: UInt64 = 1
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits.removeLast()
+        }
+        guard let value = Double(digits), value > 0, value * Double(multiplier) < 1.8e19 else { return nil }
+        return UInt64(value * Double(multiplier))
+    }
+}
+
+extension OpenCLBackend {
+    public var memoryCapacity: MemoryCapacity {
+        let info = context.device.info
+        return MemoryCapacity(totalBytes: info.globalMemoryBytes, largestBufferBytes: info.maxAllocationBytes)
+    }
+}
+
+extension NativeBackend {
+    public var memoryCapacity: MemoryCapacity {
+        let memory = UInt64(ProcessInfo.processInfo.physicalMemory)
+        return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory)
+    }
+}

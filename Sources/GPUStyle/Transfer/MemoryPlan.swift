@@ -1,0 +1,97 @@
+/// What a run will allocate on its device, computed before anything is allocated, from the
+/// same structure the network, the objective and the optimiser build (tensors and weights;
+/// backends' small scratch buffers aside). A run that does not fit fails before any work with
+/// the largest `--image-size` that does.
+public struct MemoryPlan: Equatable, Sendable {
+    public var weightBytes: Int
+    public var activationBytes: Int
+    /// Content targets, style Grams and their gradients.
+    public var targetBytes: Int
+    /// Input images, the optimised image, its gradient, the last good copy, optimiser state.
+    public var imageAndOptimizerBytes: Int
+    /// The style workspace that exists only while the style targets are computed.
+    public var transientBytes: Int
+    public var largestBufferBytes: Int
+
+    public var totalBytes: Int { weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes }
+
+    /// The plan for a run whose output is height × width and whose styles have the given sizes.
+    public init(layers selection: LayerSelection, height: Int, width: Int, styleSizes: [(height: Int, width: Int)],
+                optimization: OptimizationSettings) throws {
+        let floatBytes = MemoryLayout<Float>.size
+        let deepest = try selection.deepestLayer()
+        let layers = Array(VGG19.layers[0...deepest])
+        let contentIndices = Set(try selection.content.map(VGG19.index(of:)))
+        let styleIndices = Set(try selection.style.map(VGG19.index(of:)))
+        let observed = contentIndices.union(styleIndices)
+
+        weightBytes = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
+            $0 + (2 * $1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
+        }
+        /// A workspace (VGGNetwork.makeWorkspace): input, one output per layer (a fused conv
+        /// shares its ReLU's), two gradient arenas of the largest activation.
+        func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int) {
+            let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
+            var floats = 3 * height * width
+            for index in layers.indices where !(index > 0 && VGGNetwork.fusesWithNext(index - 1, layers: layers, observed: observed)) {
+                floats += shapes[index].count
+            }
+            let largest = max(shapes.map(\.count).max() ?? 0, 3 * height * width)
+            return ((floats + 2 * largest) * floatBytes, largest * floatBytes)
+        }
+        let main = workspace(height: height, width: width, observed: observed)
+        activationBytes = main.bytes
+        let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
+        let grams = styleIndices.reduce(0) { $0 + 3 * layers[$1].channels * layers[$1].channels }
+        targetBytes = (contentIndices.reduce(0) { $0 + shapes[$1].count } + grams + 3) * floatBytes
+        let image = 3 * height * width
+        let optimizerVectors = optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1)
+        let styleImages = styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width }
+        imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
+        let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
+            .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
+        transientBytes = styleWorkspaces.map(\.bytes).max() ?? 0
+        largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest)).max() ?? 0
+    }
+
+    /// Whether the plan fits a capacity.
+    public func fits(_ capacity: MemoryCapacity) -> Bool {
+        UInt64(totalBytes) <= capacity.totalBytes && UInt64(largestBufferBytes) <= capacity.largestBufferBytes
+    }
+}
+
+extension StyleJobOptions {
+    /// The plan at `imageSize` for inputs of the given original sizes.
+    func memoryPlan(imageSize: Int, content: (width: Int, height: Int),
+                    styles: [(width: Int, height: Int)]) throws -> MemoryPlan {
+        let output = RGBImage.size(width: content.width, height: content.height, maxSide: imageSize)
+        let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
+        let styleSizes = styles.map { RGBImage.size(width: $0.width, height: $0.height, maxSide: styleSide) }
+            .map { (height: $0.height, width: $0.width) }
+        return try MemoryPlan(layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
+                              optimization: optimization)
+    }
+
+    /// Longest side of the style images at an output size.
+    static func styleSide(imageSize: Int, scale: Double) -> Int {
+        max(16, Int((Double(imageSize) * scale).rounded()))
+    }
+
+    /// Throws, before anything is allocated, when the run does not fit the device, naming the
+    /// largest --image-size that does.
+    func checkFits(_ capacity: MemoryCapacity, device: String, content: (width: Int, height: Int),
+                   styles: [(width: Int, height: Int)]) throws {
+        let plan = try memoryPlan(imageSize: imageSize, content: content, styles: styles)
+        if plan.fits(capacity) { return }
+        var low = 0
+        var high = imageSize
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if try memoryPlan(imageSize: middle, content: content, styles: styles).fits(capacity) { low = middle } else { high = middle }
+        }
+        let advice = low >= 16 ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
+        throw StyleError("the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "
+            + "at --image-size \(imageSize), but \(device) has \(capacity.totalBytes >> 20) MiB "
+            + "(largest buffer \(capacity.largestBufferBytes >> 20) MiB); \(advice)")
+    }
+}

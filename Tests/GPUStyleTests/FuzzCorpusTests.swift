@@ -1,0 +1,151 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// A short, deterministic run of what scripts/fuzz.sh does for minutes: every file of the
+/// committed fuzz corpus (Fuzz/corpus/TARGET/, seeds and the reproducers of past findings,
+/// named `finding-*`) and a few hundred fixed-seed mutations of the seeds go through the parsers
+/// of outside data in-process. Each must give a value or a thrown error; a crash ends the test run.
+final class FuzzCorpusTests: TemporaryFolderTestCase {
+    /// The parser families, named as the corpus folders and the fuzz targets.
+    private enum Target: String, CaseIterable {
+        case png, jpeg, torch, safetensors
+    }
+
+    /// What parsing gave: a value, or the error's one line.
+    private enum Outcome {
+        case value
+        case error(String)
+    }
+
+    private static let corpusFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/corpus")
+
+    private func corpusFiles(_ target: Target) throws -> [URL] {
+        let folder = Self.corpusFolder.appendingPathComponent(target.rawValue)
+        let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+        return files.sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+
+    /// Runs the file at `path` through `target`'s parsers as the fuzz harness does (Fuzz/FuzzTarget.swift).
+    private func parse(_ path: String, _ target: Target) -> Outcome {
+        do {
+            switch target {
+            case .png, .jpeg:
+                _ = try ImageFile.read(path, maxPixels: 4_000_000)
+            case .torch, .safetensors:
+                try withWeightsFile(path) { archive in
+                    for name in archive.names {
+                        _ = try archive.tensor(name).elementType.isFloatingPoint ? archive.floats(name).count
+                            : archive.bytes(name).count
+                    }
+                }
+            }
+            return .value
+        } catch {
+            XCTAssertTrue(error is StyleError, "\(path): \(type(of: error)) \(error)")
+            XCTAssertFalse(describe(error).contains("\n"), describe(error))
+            return .error(describe(error))
+        }
+    }
+
+    func testEverySeedParsesAndEveryFindingIsAnError() throws {
+        for target in Target.allCases {
+            let files = try corpusFiles(target)
+            XCTAssertGreaterThanOrEqual(files.count, 5, "\(target): the corpus is missing")
+            for file in files {
+                let outcome = parse(file.path, target)
+                switch (file.lastPathComponent.hasPrefix("finding-"), outcome) {
+                case (false, .error(let message)):
+                    XCTFail("seed \(target)/\(file.lastPathComponent) no longer parses: \(message)")
+                case (true, .value):
+                    XCTFail("reproducer \(target)/\(file.lastPathComponent) parses; it should be refused")
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// Finding (PNG): a 67-byte file whose zTXt chunk declares 754,974,720 bytes made libpng
+    /// allocate them before reading (this libpng build sets no cap on chunk allocations); the read
+    /// then failed as truncated, so only the process's peak virtual size shows the allocation.
+    func testHugeDeclaredChunkIsNotAllocated() throws {
+        #if os(Linux)
+        let path = Self.corpusFolder.appendingPathComponent("png/finding-ztxt-chunk-length.png").path
+        let size = try Self.virtualMemory("VmSize"), peakBefore = try Self.virtualMemory("VmPeak")
+        let allowed = size + 256 << 20
+        guard peakBefore < allowed else { throw XCTSkip("the process peaked too high earlier to observe this") }
+        guard case .error(let message) = parse(path, .png) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("truncated"), message)
+        XCTAssertLessThan(try Self.virtualMemory("VmPeak"), allowed, "reading a 67-byte PNG reserved hundreds of MB")
+        #else
+        throw XCTSkip("reads Linux's /proc/self/status")
+        #endif
+    }
+
+    /// A "VmSize"/"VmPeak" line of /proc/self/status, in bytes.
+    private static func virtualMemory(_ field: String) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+        let kilobytes = try XCTUnwrap(line.split(separator: " ").dropFirst().first.flatMap { Int($0) })
+        return kilobytes << 10
+    }
+
+    /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
+    /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
+    func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {
+        let path = Self.corpusFolder.appendingPathComponent("safetensors/header_length_0x80.safetensors").path
+        let values = try withWeightsFile(path) { archive -> [Float] in
+            XCTAssertEqual(archive.formatDescription, TensorFileFormats.safetensors)
+            return try archive.floats("x")
+        }
+        XCTAssertEqual(values, [1, 2])
+    }
+
+    /// Fixed-seed byte mutations of every seed: bit flips, extreme values, truncation, repeated
+    /// and deleted runs — the shapes of hostile input a fuzzer starts from.
+    func testMutatedSeedsParseOrThrow() throws {
+        let perTarget = 300
+        var generator = SeededGenerator(seed: 0xF022)
+        for target in Target.allCases {
+            let seeds = try corpusFiles(target).map { try [UInt8](Data(contentsOf: $0)) }
+            var refused = 0
+            for index in 0..<perTarget {
+                var bytes = seeds[index % seeds.count]
+                for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                    mutate(&bytes, using: &generator)
+                }
+                let path = folder + "/input-\(target.rawValue)"
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                if case .error = parse(path, target) { refused += 1 }
+            }
+            // Most mutations break a file; none at all would mean the inputs never reached the parser.
+            XCTAssertGreaterThan(refused, perTarget / 10, "\(target)")
+        }
+    }
+
+    private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerator) {
+        guard !bytes.isEmpty else { return }
+        let at = Int.random(in: 0..<bytes.count, using: &generator)
+        switch Int.random(in: 0..<6, using: &generator) {
+        case 0:
+            bytes[at] ^= 1 << UInt8.random(in: 0...7, using: &generator)
+        case 1:
+            bytes[at] = [0x00, 0xFF, 0x7F, 0x80].randomElement(using: &generator) ?? 0
+        case 2: // a 32-bit length or count set to an extreme, either byte order
+            let value: [UInt8] = [[0xFF, 0xFF, 0xFF, 0xFF], [0x7F, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0x7F],
+                                  [0x00, 0x00, 0x00, 0x00], [0x00, 0x01, 0x00, 0x00]].randomElement(using: &generator) ?? []
+            for (offset, byte) in value.enumerated() where at + offset < bytes.count {
+                bytes[at + offset] = byte
+            }
+        case 3:
+            bytes.removeSubrange(at...)
+        case 4:
+            let end = min(bytes.count, at + Int.random(in: 1...64, using: &generator))
+            bytes.insert(contentsOf: bytes[at..<end], at: at)
+        default:
+            bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...64, using: &generator)))
+        }
+    }
+}
