@@ -127,21 +127,27 @@ def compare(args):
         gflops = None if flops is None else flops * result['width'] * result['height'] / pixels / (
             result['medianMilliseconds'] / 1000) / 1e9
         rows.append((result['size'], f"{result['width']}×{result['height']}",
-                     f"pastiche {result['device']}", result['medianMilliseconds'], result['minMilliseconds'],
+                     f"pastiche {result['device']}" + (f" {result['threads']} threads" if result['device'] == 'cpu' else ''),
+                     result['medianMilliseconds'], result['minMilliseconds'],
                      result['maxMilliseconds'], gflops, result['peakDeviceBytes'], result['peakHostResidentBytes']))
     print(f"load when measured: ours {' '.join(f'{x:.2f}' for x in ours['loadAverage'])} "
           f"({ours['date']}, {ours['cpu']}, {ours['cores']} cores); " + '; '.join(loads))
-    header = f"{'size':<5} {'image':<9} {'runner':<46} {'median ms':>10} {'min–max ms':>16} {'GFLOP/s':>8} " \
-             f"{'peak dev MiB':>12} {'peak RSS MiB':>12} {'pastiche-cpu ÷ this':>20}"
-    print(header)
+    # Ratios against pastiche on the CPU when it ran, else against the first pastiche device.
+    peer_names = [row[2] for row in rows if row[2].startswith('pastiche ')]
+    reference_name = next((name for name in peer_names if name.startswith('pastiche cpu')),
+                          peer_names[0] if peer_names else None)
+    ratio_title = f'{reference_name or "pastiche"} ÷ this'
+    width = max([len(row[2]) for row in rows] + [6])
+    print(f"{'size':<5} {'image':<9} {'runner':<{width}} {'median ms':>10} {'min–max ms':>16} {'GFLOP/s':>8} "
+          f"{'peak dev MiB':>12} {'peak RSS MiB':>12} {ratio_title:>20}")
     for size in sorted({row[0] for row in rows}):
-        reference = next((row[3] for row in rows if row[0] == size and row[2] == 'pastiche cpu'), None)
+        reference = next((row[3] for row in rows if row[0] == size and row[2] == reference_name), None)
         for row in (r for r in rows if r[0] == size):
             ratio = '–' if reference is None else f'{reference / row[3]:.2f}×'
             gflops = '–' if row[6] is None else f'{row[6]:.1f}'
-            print(f'{row[0]:<5} {row[1]:<9} {row[2]:<46} {row[3]:>10.1f} {f"{row[4]:.1f}–{row[5]:.1f}":>16} '
+            print(f'{row[0]:<5} {row[1]:<9} {row[2]:<{width}} {row[3]:>10.1f} {f"{row[4]:.1f}–{row[5]:.1f}":>16} '
                   f'{gflops:>8} {mib(row[7]):>12} {mib(row[8]):>12} {ratio:>20}')
-    print('ratio above 1: that runner is faster than pastiche on the CPU; peak RSS is per process '
+    print(f'ratio above 1: that runner is faster than {reference_name}; peak RSS is per process '
           '(ours: every device of the run together)')
 
 
