@@ -5,8 +5,9 @@ import GPUStyle
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks.",
-        subcommands: [OpsBenchCommand.self]
+        abstract: "Benchmarks: full iterations on every device (the default), or the heavy ops one by one.",
+        subcommands: [BenchIterationCommand.self, OpsBenchCommand.self],
+        defaultSubcommand: BenchIterationCommand.self
     )
 }
 
