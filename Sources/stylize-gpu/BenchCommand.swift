@@ -40,8 +40,8 @@ struct OpsBenchCommand: ParsableCommand {
     var defines: [String] = []
 
     func validate() throws {
-        guard imageSize >= 4 else { throw ValidationError("--image-size must be at least 4") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard imageSize >= 4 else { throw StyleError("--image-size must be at least 4") }
+        guard repeats >= 1 else { throw StyleError("--repeats must be at least 1") }
     }
 
     func run() throws {

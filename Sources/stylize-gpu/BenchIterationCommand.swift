@@ -49,7 +49,7 @@ struct BenchIterationCommand: ParsableCommand {
 
     func validate() throws {
         _ = try settings()
-        if profileIterations < 1 { throw ValidationError("--profile-iterations must be at least 1") }
+        if profileIterations < 1 { throw StyleError("--profile-iterations must be at least 1") }
     }
 
     private func settings() throws -> IterationBenchmarkSettings {

@@ -117,33 +117,30 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Refuse input images above this many megapixels.")
     var maxMegapixels = 100
 
+    /// Checks every option before any work; a problem is one `error:` line (thrown as StyleError).
     mutating func validate() throws {
-        do {
-            _ = try jobOptions()
-            _ = try ImageFormat(path: output)
-            _ = try DeviceSelector(device)
-            let inputs = [content] + styles + initPaths
-            try checkOutputPath(output, inputs: inputs)
-            if let gif = gif {
-                guard gif.lowercased().hasSuffix(".gif") else { throw StyleError("--gif \(gif): the file must end in .gif") }
-                try checkOutputPath(gif, inputs: inputs + [output])
-            }
-            if let sheet = sheet {
-                _ = try ImageFormat(path: sheet)
-                try checkOutputPath(sheet, inputs: inputs + [output])
-            }
-            if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
-            if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
-            if let path = checkpoint { try checkOutputPath(path, inputs: inputs + [output]) }
-            if let path = resume, !FileManager.default.fileExists(atPath: path) {
-                throw StyleError("--resume \(path): no such checkpoint file")
-            }
-            guard printEvery >= 0, saveEvery >= 0 else { throw StyleError("--print-every and --save-every must be ≥ 0") }
-            guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
-            guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
-        } catch let error as StyleError {
-            throw ValidationError(error.message)
+        _ = try jobOptions()
+        _ = try ImageFormat(path: output)
+        _ = try DeviceSelector(device)
+        let inputs = [content] + styles + initPaths
+        try checkOutputPath(output, inputs: inputs)
+        if let gif = gif {
+            guard gif.lowercased().hasSuffix(".gif") else { throw StyleError("--gif \(gif): the file must end in .gif") }
+            try checkOutputPath(gif, inputs: inputs + [output])
         }
+        if let sheet = sheet {
+            _ = try ImageFormat(path: sheet)
+            try checkOutputPath(sheet, inputs: inputs + [output])
+        }
+        if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
+        if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
+        if let path = checkpoint { try checkOutputPath(path, inputs: inputs + [output]) }
+        if let path = resume, !FileManager.default.fileExists(atPath: path) {
+            throw StyleError("--resume \(path): no such checkpoint file")
+        }
+        guard printEvery >= 0, saveEvery >= 0 else { throw StyleError("--print-every and --save-every must be ≥ 0") }
+        guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
+        guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
     }
 
     private var initPaths: [String] {
