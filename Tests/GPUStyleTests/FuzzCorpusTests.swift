@@ -92,6 +92,19 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         return kilobytes << 10
     }
 
+    /// Finding (JPEG): a file whose image data is cut short by a marker (here a 285-byte file
+    /// declaring 2000×2000 pixels, baseline and progressive) "decoded" with libjpeg's grey fill
+    /// and only a warning, so a few hundred bytes could claim any image up to the pixel limit.
+    func testImageDataCutShortByAMarkerIsAnError() throws {
+        for name in ["finding-marker-cuts-image-data.jpg", "finding-marker-cuts-progressive-data.jpg"] {
+            let path = Self.corpusFolder.appendingPathComponent("jpeg/" + name).path
+            guard case .error(let message) = parse(path, .jpeg) else {
+                XCTFail("\(name) decoded"); continue
+            }
+            XCTAssertTrue(message.contains("corrupt JPEG data (the image data ends before the image does)"), message)
+        }
+    }
+
     /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
     /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
     func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {
