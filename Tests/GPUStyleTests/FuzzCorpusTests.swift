@@ -105,6 +105,16 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         }
     }
 
+    /// Finding (torch): the memo lets one dict sit under two keys of the next, so 30 levels in a
+    /// 634-byte legacy checkpoint made listing the tensors walk 2^30 paths (a hang).
+    func testSharedNestedDictsAreNotWalkedExponentially() throws {
+        let path = Self.corpusFolder.appendingPathComponent("torch/finding-shared-dicts-2pow30.pth").path
+        let start = Date()
+        guard case .error(let message) = parse(path, .torch) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("more than 100000 entries"), message)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
+
     /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
     /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
     func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {
