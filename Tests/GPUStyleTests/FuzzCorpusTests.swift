@@ -115,6 +115,14 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
     }
 
+    /// Finding (torch): gathering a strided tensor costs elements × dimensions, and a pickle may
+    /// declare thousands of size-1 dimensions; time grew with the square of the file's size.
+    func testTensorWithTooManyDimensionsIsRefused() throws {
+        let path = Self.corpusFolder.appendingPathComponent("torch/finding-100-dimensions.pth").path
+        guard case .error(let message) = parse(path, .torch) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("tensor 'w': tensor has 101 dimensions; at most 64 are supported"), message)
+    }
+
     /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
     /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
     func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {
