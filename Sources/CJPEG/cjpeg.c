@@ -69,6 +69,11 @@ static void on_emit_message(j_common_ptr cinfo, int level) {
     if (error->pub.msg_code == JWRN_JPEG_EOF) {
         fail(error, CJPEG_ERR_TRUNCATED, "file ends early (truncated)");
     }
+    /* Likewise when a marker cuts the image data short: libjpeg would fill the rest with grey, so
+     * a 285-byte file declaring 8000x8000 pixels "decoded" into a 64-megapixel image. */
+    if (error->pub.msg_code == JWRN_HIT_MARKER) {
+        fail(error, CJPEG_ERR_CORRUPT, "the image data ends before the image does");
+    }
     error->pub.num_warnings++;
     if (error->warning != NULL && error->warning[0] == '\0') {
         char message[JMSG_LENGTH_MAX];

@@ -92,6 +92,37 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
         return kilobytes << 10
     }
 
+    /// Finding (JPEG): a file whose image data is cut short by a marker (here a 285-byte file
+    /// declaring 2000×2000 pixels, baseline and progressive) "decoded" with libjpeg's grey fill
+    /// and only a warning, so a few hundred bytes could claim any image up to the pixel limit.
+    func testImageDataCutShortByAMarkerIsAnError() throws {
+        for name in ["finding-marker-cuts-image-data.jpg", "finding-marker-cuts-progressive-data.jpg"] {
+            let path = Self.corpusFolder.appendingPathComponent("jpeg/" + name).path
+            guard case .error(let message) = parse(path, .jpeg) else {
+                XCTFail("\(name) decoded"); continue
+            }
+            XCTAssertTrue(message.contains("corrupt JPEG data (the image data ends before the image does)"), message)
+        }
+    }
+
+    /// Finding (torch): the memo lets one dict sit under two keys of the next, so 30 levels in a
+    /// 634-byte legacy checkpoint made listing the tensors walk 2^30 paths (a hang).
+    func testSharedNestedDictsAreNotWalkedExponentially() throws {
+        let path = Self.corpusFolder.appendingPathComponent("torch/finding-shared-dicts-2pow30.pth").path
+        let start = Date()
+        guard case .error(let message) = parse(path, .torch) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("more than 100000 entries"), message)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
+
+    /// Finding (torch): gathering a strided tensor costs elements × dimensions, and a pickle may
+    /// declare thousands of size-1 dimensions; time grew with the square of the file's size.
+    func testTensorWithTooManyDimensionsIsRefused() throws {
+        let path = Self.corpusFolder.appendingPathComponent("torch/finding-100-dimensions.pth").path
+        guard case .error(let message) = parse(path, .torch) else { return XCTFail("the reproducer parsed") }
+        XCTAssertTrue(message.contains("tensor 'w': tensor has 101 dimensions; at most 64 are supported"), message)
+    }
+
     /// Finding (safetensors): a header length of 128 + 256·k makes the file's first byte 0x80,
     /// which the format sniffing took for a legacy torch pickle ("unsupported pickle protocol").
     func testSafetensorsWhoseFirstByteIs0x80IsReadAsSafetensors() throws {

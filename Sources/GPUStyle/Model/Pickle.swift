@@ -389,16 +389,30 @@ struct PickleMachine {
 extension PickleValue {
     /// The tensors of a state dict, by name; nested dicts give dotted names, values that are not
     /// tensors (version numbers, optimiser settings) are skipped.
-    func namedTensors(prefix: String = "") throws -> [(String, PickledTensor)] {
+    func namedTensors() throws -> [(String, PickledTensor)] {
+        var budget = Self.maximumEntriesWalked
+        return try namedTensors(prefix: "", budget: &budget)
+    }
+
+    /// The memo lets a pickle put one dict under several keys, and each level can double the
+    /// paths: 30 nested dicts of two keys each, 634 bytes, would be 2^30 entries to walk. Real
+    /// checkpoints hold thousands of entries at most.
+    static let maximumEntriesWalked = 100_000
+
+    private func namedTensors(prefix: String, budget: inout Int) throws -> [(String, PickledTensor)] {
         guard case let .dict(dict) = self else {
             throw WeightsFormatError("the checkpoint holds a \(kindName), not a dict of tensors")
+        }
+        budget -= dict.entries.count
+        guard budget >= 0 else {
+            throw WeightsFormatError("the checkpoint's dicts hold more than \(Self.maximumEntriesWalked) entries (counting a shared dict once per key it is under)")
         }
         var result: [(String, PickledTensor)] = []
         for (key, value) in dict.entries {
             guard case let .string(name) = key else { continue }
             switch value {
             case let .tensor(tensor): result.append((prefix + name, tensor))
-            case .dict: result += try value.namedTensors(prefix: prefix + name + ".")
+            case .dict: result += try value.namedTensors(prefix: prefix + name + ".", budget: &budget)
             default: continue
             }
         }

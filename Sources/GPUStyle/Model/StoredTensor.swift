@@ -29,6 +29,8 @@ struct StoredTensor {
     let storageFileOffset: Int
     let storageByteCount: Int
 
+    static let maximumDimensions = 64
+
     /// Only after `validate()`, which checks that this product does not overflow.
     var elementCount: Int { shape.reduce(1, *) }
 
@@ -37,6 +39,12 @@ struct StoredTensor {
     func validate() throws {
         guard shape.count == strides.count else {
             throw WeightsFormatError("tensor has \(shape.count) sizes but \(strides.count) strides")
+        }
+        // Gathering a strided view costs elements × dimensions: without a bound, a 240 KB file of
+        // 20,000 size-1 dimensions over 20,000 elements took seconds, and time grows with the square
+        // of the file. Weights have 1 to 4 dimensions.
+        guard shape.count <= Self.maximumDimensions else {
+            throw WeightsFormatError("tensor has \(shape.count) dimensions; at most \(Self.maximumDimensions) are supported")
         }
         guard shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }), storageOffset >= 0 else {
             throw WeightsFormatError("tensor has a negative size, stride or offset")
