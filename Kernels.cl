@@ -39,6 +39,12 @@
 
 // 1: work-items away from the left and right image edges load input rows without bounds checks
 // (measured ~10% faster on PoCL at 512 channels); 0: every load checked.
+// Conv weight layout: 1 block-major [C_out / CONV_COB][C_in·9][CONV_COB] (each work-item streams
+// contiguous memory: CPUs), 0 tap-major [C_in·9][C_out] (neighbouring channel blocks adjacent: GPUs).
+#ifndef CONV_BLOCKED_WEIGHTS
+#define CONV_BLOCKED_WEIGHTS 0
+#endif
+
 #ifndef CONV_FAST_INTERIOR
 #define CONV_FAST_INTERIOR 1
 #endif
@@ -219,7 +225,15 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
     #pragma unroll
     for (int p = 0; p < CONV_PXB; ++p) acc[p] = (COVEC)(0.0f);
 
+#if CONV_BLOCKED_WEIGHTS
+    // Block-major weights [weightStride / CONV_COB][inChannels·9][CONV_COB]: this work-item's
+    // weights are one contiguous stream.
+    __global const float *w = weights + o0 * inChannels * 9;
+    const int tapStride = CONV_COB;
+#else
     __global const float *w = weights + o0;
+    const int tapStride = weightStride;
+#endif
     for (int i = 0; i < inChannels; ++i) {
         __global const float *inPlane = input + i * plane;
         for (int ky = 0; ky < 3; ++ky) {
@@ -238,10 +252,10 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
                     row[t] = (xx >= 0 && xx < width) ? r[xx] : 0.0f;
                 }
             }
-            __global const float *wk = w + (i * 9 + ky * 3) * weightStride;
+            __global const float *wk = w + (i * 9 + ky * 3) * tapStride;
             #pragma unroll
             for (int kx = 0; kx < 3; ++kx) {
-                const COVEC wv = COLOAD(0, wk + kx * weightStride);
+                const COVEC wv = COLOAD(0, wk + kx * tapStride);
                 #pragma unroll
                 for (int p = 0; p < CONV_PXB; ++p) acc[p] = MAD((COVEC)(row[p + kx]), wv, acc[p]);
             }

@@ -23,6 +23,7 @@ public final class NativeBackend: Backend {
     /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
     ///   OpenBLAS setting.
     public init(threads: Int? = nil) {
+        _ = BlasKernelChoice.applied
         openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
         columnTileFloats = NativeBackend.defaultColumnTileFloats
     }

@@ -1,7 +1,8 @@
 /// A 3×3 conv layer on an OpenCL device, in the two layouts the `conv3x3` kernel reads:
 /// forward `[I·9][outputStride]` and backward-data (transposed, flipped) `[O·9][inputStride]`,
 /// strides rounded up to the kernel's output-channel block and zero padded, plus the bias
-/// padded the same way.
+/// padded the same way. With `blocked` (CONV_BLOCKED_WEIGHTS) each block of `block` channels is
+/// stored whole before the next: `[stride / block][rows][block]`.
 public final class OpenCLConvWeights: ConvWeights {
     public let outputChannels: Int
     public let inputChannels: Int
@@ -13,20 +14,26 @@ public final class OpenCLConvWeights: ConvWeights {
 
     public var byteCount: Int { forward.byteCount + backward.byteCount + bias.byteCount }
 
-    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, block: Int, context: CLContext) throws {
+    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, block: Int, blocked: Bool,
+         context: CLContext) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
         var forwardLayout = [Float](repeating: 0, count: inputChannels * 9 * outputStride)
         var backwardLayout = [Float](repeating: 0, count: outputChannels * 9 * inputStride)
+        // The index of (row, channel) in a layout of `rows` rows of `stride` channels.
+        func index(row: Int, channel: Int, rows: Int, stride: Int) -> Int {
+            blocked ? ((channel / block) * rows + row) * block + channel % block : row * stride + channel
+        }
         for o in 0..<outputChannels {
             for i in 0..<inputChannels {
                 for k in 0..<9 {
                     let w = weights[(o * inputChannels + i) * 9 + k]
-                    forwardLayout[(i * 9 + k) * outputStride + o] = w
+                    forwardLayout[index(row: i * 9 + k, channel: o, rows: inputChannels * 9, stride: outputStride)] = w
                     // W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: tap k of W is tap 8 − k of W'.
-                    backwardLayout[(o * 9 + (8 - k)) * inputStride + i] = w
+                    backwardLayout[index(row: o * 9 + (8 - k), channel: i, rows: outputChannels * 9,
+                                         stride: inputStride)] = w
                 }
             }
         }
@@ -49,7 +56,8 @@ extension OpenCLBackend {
                 + "\(outputChannels)×\(inputChannels)×3×3 layer (internal error)")
         }
         return try OpenCLConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
-                                     inputChannels: inputChannels, block: options.convOutputBlock, context: context)
+                                     inputChannels: inputChannels, block: options.convOutputBlock,
+                                     blocked: options.convBlockedWeights, context: context)
     }
 
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -37,6 +37,9 @@ public struct ProgramOptions: Equatable, Sendable {
             "DEVICE_IS_CPU": cpu ? 1 : 0,
             "CONV_COB": cpu ? 16 : 8,
             "CONV_PXB": cpu ? 16 : 4,
+            // Each CPU work-item streams its own channel block's weights contiguously; GPU
+            // work-items of neighbouring channel blocks read adjacent weights.
+            "CONV_BLOCKED_WEIGHTS": cpu ? 1 : 0,
             "VW": cpu ? 16 : 4,
             "GRAM_T": 4,
             "GB_ROWS": cpu ? 16 : 4,
@@ -63,6 +66,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convPixelBlock: Int { value("CONV_PXB") }
     /// Whether the conv launch runs over output-channel blocks in its first dimension.
     public var convChannelsFirst: Bool { value("CONV_CHANNELS_FIRST") != 0 }
+    /// Whether conv weights are laid out block-major, [C_out / CONV_COB][C_in·9][CONV_COB].
+    public var convBlockedWeights: Bool { value("CONV_BLOCKED_WEIGHTS") != 0 }
     /// Work-group width (along the first dimension) of the conv launch; 0 lets the driver choose.
     public var convWorkGroupWidth: Int { value("CONV_WG") }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
@@ -85,6 +90,7 @@ public struct ProgramOptions: Equatable, Sendable {
         try require(vectorWidths.contains(convOutputBlock), "CONV_COB must be 2, 4, 8 or 16")
         try require(vectorWidths.contains(vectorWidth), "VW must be 2, 4, 8 or 16")
         try require((1...32).contains(convPixelBlock), "CONV_PXB must be 1 to 32")
+        try require((0...1).contains(value("CONV_BLOCKED_WEIGHTS")), "CONV_BLOCKED_WEIGHTS must be 0 or 1")
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...32).contains(gramBackwardRows), "GB_ROWS must be 1 to 32")
         let group = reductionGroupSize
