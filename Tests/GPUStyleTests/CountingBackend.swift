@@ -2,8 +2,7 @@
 
 /// Wraps a backend and counts what crosses the host–device boundary and what is allocated,
 /// so a test can prove the run loop neither transfers nor allocates per iteration.
-final class CountingBackend: Backend {
-    let inner: Backend
+final class CountingBackend: ForwardingBackend {
     private(set) var allocations = 0
     private(set) var uploads = 0
     /// Downloads of whole tensors plus blocking scalar reads (dot).
@@ -12,94 +11,37 @@ final class CountingBackend: Backend {
     var failAfterConvolutions: Int?
     private(set) var convolutions = 0
 
-    init(_ inner: Backend) {
-        self.inner = inner
-    }
-
-    var name: String { inner.name }
-    var allocatedBytes: Int { inner.allocatedBytes }
-    var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
-    var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
-
-    func makeTensor(_ shape: Shape) throws -> Tensor {
+    override func makeTensor(_ shape: Shape) throws -> Tensor {
         allocations += 1
         return try inner.makeTensor(shape)
     }
 
-    func upload(_ values: [Float], to tensor: Tensor) throws {
+    override func upload(_ values: [Float], to tensor: Tensor) throws {
         uploads += 1
         try inner.upload(values, to: tensor)
     }
 
-    func download(_ tensor: Tensor) throws -> [Float] {
+    override func download(_ tensor: Tensor) throws -> [Float] {
         downloads += 1
         return try inner.download(tensor)
     }
 
-    func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+    override func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
         downloads += 1
         return try inner.dot(x, y)
     }
 
-    func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+    override func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
         allocations += 1
         return try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
                                          inputChannels: inputChannels)
     }
 
-    // Everything else is forwarded unchanged.
-    func finish() throws { try inner.finish() }
-    func fill(_ tensor: Tensor, value: Float) throws { try inner.fill(tensor, value: value) }
-    func copy(_ x: Tensor, to y: Tensor) throws { try inner.copy(x, to: y) }
-    func axpy(alpha: Float, x: Tensor, y: Tensor) throws { try inner.axpy(alpha: alpha, x: x, y: y) }
-    func scale(_ x: Tensor, by alpha: Float) throws { try inner.scale(x, by: alpha) }
-    func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    override func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         convolutions += 1
         if let limit = failAfterConvolutions, convolutions > limit {
             throw CLError(call: "clEnqueueNDRangeKernel(conv3x3)", code: -5)
         }
         try inner.conv3x3(input: input, weights: weights, relu: relu, output: output)
-    }
-    func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                             accumulate: Bool) throws {
-        try inner.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
-                                      gradInput: gradInput, accumulate: accumulate)
-    }
-    func relu(input: Tensor, output: Tensor) throws { try inner.relu(input: input, output: output) }
-    func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
-        try inner.reluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
-    }
-    func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
-        try inner.pool2x2(input: input, mode: mode, output: output)
-    }
-    func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
-        try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
-                                  accumulate: accumulate)
-    }
-    func gram(features: Tensor, output: Tensor) throws { try inner.gram(features: features, output: output) }
-    func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
-        try inner.gramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
-    }
-    func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try inner.meanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
-    }
-    func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try inner.meanSquaredErrorGradient(a, b, scale: scale, grad: grad, accumulate: accumulate)
-    }
-    func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try inner.totalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
-    }
-    func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try inner.totalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate)
-    }
-    func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        try inner.preprocess(image: image, affine: affine, output: output)
-    }
-    func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
-        try inner.preprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
-    }
-    func clampRound(image: Tensor, output: Tensor) throws { try inner.clampRound(image: image, output: output) }
-    func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
-        try inner.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
     }
 }
