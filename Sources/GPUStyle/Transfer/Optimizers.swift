@@ -50,7 +50,8 @@ public final class AdamOptimizer: ImageOptimizer {
 /// evaluation per iteration, a fixed step of `learningRate` along the two-loop direction.
 /// Every vector lives on the backend; only dot products come back to the host. The first
 /// step is scaled by min(1, 1/‖g‖₂) (torch uses ‖g‖₁, which the op table has no reduction for;
-/// it only sizes the first step).
+/// it only sizes the first step), and every step's RMS is capped at `maximumStepRMS` pixel units,
+/// which torch does not do.
 public final class LBFGSOptimizer: ImageOptimizer {
     private let backend: Backend
     private let learningRate: Float
@@ -67,6 +68,8 @@ public final class LBFGSOptimizer: ImageOptimizer {
     private var order: [Int] = []
     private var lastStepSize: Float = 0
     private var hessianDiagonal: Double = 1
+    /// The largest RMS change per value one step may make, in pixel units (0–255 scale).
+    static let maximumStepRMS = 16.0
 
     public init(backend: Backend, shape: Shape, learningRate: Float, historySize: Int) throws {
         guard historySize >= 1 else { throw StyleError("--history-size must be at least 1") }
@@ -138,6 +141,13 @@ public final class LBFGSOptimizer: ImageOptimizer {
                 try backend.axpy(alpha: Float(alpha[i] - beta), x: s[i], y: d)
             }
             lastStepSize = learningRate
+            // Without a line search, a curvature pair from the tiny first step can ask for a
+            // step of thousands of pixel units (the loss jumped 1e5-fold at 128 px). Cap the
+            // step's RMS per value; ordinary steps are far below the cap and are unchanged.
+            let rms = Double(lastStepSize) * (try backend.dot(d, d) / Double(max(d.count, 1))).squareRoot()
+            if rms > LBFGSOptimizer.maximumStepRMS {
+                lastStepSize *= Float(LBFGSOptimizer.maximumStepRMS / rms)
+            }
         }
         try backend.copy(g, to: previousGradient)
         // Not a descent direction any more (torch's tolerance_change): converged.
