@@ -117,20 +117,7 @@ final class OpenCLBackendTests: XCTestCase {
 
     func testWiringMistakesThrowInsteadOfCrashing() throws {
         let backend = try Self.sharedBackend()
-        let weights = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
-                                                  outputChannels: 4, inputChannels: 3)
-        let image = try backend.makeTensor(Shape(c: 3, h: 4, w: 4))
-        let wrong = try backend.makeTensor(Shape(c: 4, h: 4, w: 5))
-        XCTAssertThrowsError(try backend.conv3x3(input: image, weights: weights, relu: true, output: wrong))
-        XCTAssertThrowsError(try backend.conv3x3(input: wrong, weights: weights, relu: true, output: wrong))
-        XCTAssertThrowsError(try backend.conv3x3BackwardData(gradOutput: wrong, weights: weights, reluMaskFrom: nil,
-                                                             gradInput: image, accumulate: false))
-        XCTAssertThrowsError(try backend.upload([1, 2], to: image))
-        XCTAssertThrowsError(try backend.makeConvWeights(weights: [1], bias: [0], outputChannels: 1, inputChannels: 1))
-        XCTAssertThrowsError(try backend.meanSquaredError(image, image, scale: 1, scalars: image, slot: 48, accumulate: false))
-        XCTAssertThrowsError(try backend.pool2x2(input: image, mode: .max, output: image))
-        XCTAssertThrowsError(try backend.gram(features: image, output: image))
-        XCTAssertThrowsError(try backend.axpy(alpha: 1, x: image, y: wrong))
+        let image = try assertCommonWiringMistakesThrow(backend)
         // Ops whose work-items read what others write refuse to work in place.
         XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false)) { error in
             XCTAssertTrue(describe(error).contains("in place"), describe(error))

@@ -36,3 +36,27 @@ func examplePath(_ name: String) -> String {
 
 /// Seeded random numbers for tests: the same sequence on every platform and run.
 typealias SeededGenerator = SplitMix64
+
+/// Shape mismatches, bad slots and in-place calls every backend must refuse with an error.
+/// Returns a 3×4×4 image tensor of `backend` for the backend-specific checks that follow.
+@discardableResult
+func assertCommonWiringMistakesThrow(_ backend: Backend, file: StaticString = #filePath, line: UInt = #line) throws -> Tensor {
+    func refused(_ call: @autoclosure () throws -> Any, _ what: String) {
+        XCTAssertThrowsError(try call(), what, file: file, line: line)
+    }
+    let weights = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
+                                              outputChannels: 4, inputChannels: 3)
+    let image = try backend.makeTensor(Shape(c: 3, h: 4, w: 4))
+    let wrong = try backend.makeTensor(Shape(c: 4, h: 4, w: 5))
+    refused(try backend.conv3x3(input: image, weights: weights, relu: true, output: wrong), "conv output shape")
+    refused(try backend.conv3x3(input: wrong, weights: weights, relu: true, output: wrong), "conv input channels")
+    refused(try backend.conv3x3BackwardData(gradOutput: wrong, weights: weights, reluMaskFrom: nil, gradInput: image,
+                                            accumulate: false), "backward-data shapes")
+    refused(try backend.upload([1, 2], to: image), "upload count")
+    refused(try backend.makeConvWeights(weights: [1], bias: [0], outputChannels: 1, inputChannels: 1), "weight count")
+    refused(try backend.meanSquaredError(image, image, scale: 1, scalars: image, slot: 48, accumulate: false), "slot")
+    refused(try backend.pool2x2(input: image, mode: .max, output: image), "pool output shape")
+    refused(try backend.gram(features: image, output: image), "gram output shape")
+    refused(try backend.axpy(alpha: 1, x: image, y: wrong), "axpy shapes")
+    return image
+}
