@@ -274,17 +274,9 @@ final class BackendOpsTests: XCTestCase {
         Row(name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, absolute in
-                let (a, b) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[1]))
-                let dot = try backend.dot(a, b)
-                try backend.axpy(alpha: absolute ? 0.75 : -0.75, x: a, y: b)
-                let afterAxpy = try backend.download(b)
-                try backend.scale(b, by: absolute ? 1.5 : -1.5)
-                let afterScale = try backend.download(b)
-                try backend.copy(a, to: b)
-                let copied = try backend.download(b)
-                try backend.fill(b, value: 1.25)
                 // dot's rounding is γ(n): checked per row below by its own bound (the first output).
-                return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
+                try SelfTestTable.runVectorOps(backend, try backend.makeTensor(x[0]), try backend.makeTensor(x[1]),
+                                               absolute: absolute)
             },
             terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true),
     ]

@@ -28,4 +28,14 @@ extension Backend {
             throw StyleError("\(name) \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
         }
     }
+
+    /// dG is C×C for features of C channels; dF has the features' shape and aliases neither input.
+    func requireGramBackwardShapes(gradGram: Tensor, features: Tensor, gradFeatures: Tensor) throws {
+        let op = "gramBackward"
+        let c = features.shape.c
+        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
+        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        try requireDistinct(features, gradFeatures, op)
+        try requireDistinct(gradGram, gradFeatures, op)
+    }
 }

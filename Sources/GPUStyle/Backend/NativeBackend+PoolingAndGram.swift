@@ -84,10 +84,7 @@ extension NativeBackend {
     public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
-        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
-        try requireDistinct(features, gradFeatures, op)
-        try requireDistinct(gradGram, gradFeatures, op)
+        try requireGramBackwardShapes(gradGram: gradGram, features: features, gradFeatures: gradFeatures)
         let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
         let df = try native(gradFeatures, op).pointer
         let symmetric = resultScratch.floats(c * c)

@@ -30,10 +30,7 @@ extension OpenCLBackend {
     public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
-        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
-        try requireDistinct(features, gradFeatures, op)
-        try requireDistinct(gradGram, gradFeatures, op)
+        try requireGramBackwardShapes(gradGram: gradGram, features: features, gradFeatures: gradFeatures)
         if c == 0 || m == 0 { return }
         let symmetric = try gramSymmetric.atLeast(c * c)
         try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],

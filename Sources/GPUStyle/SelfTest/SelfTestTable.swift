@@ -230,17 +230,23 @@ public enum SelfTestTable {
     private static func vectorOps(_ c: Case, a: [Float], b: [Float]) -> SelfTestCheck {
         SelfTestCheck(op: "dot, axpy, scale, copy, fill", shape: c.description, inputs: [a, b], terms: c.shape.count + 4,
                       checksDeterminism: true) { backend, x, absolute in
-            let (a, b) = (try backend.tensor(x[0], c.shape), try backend.tensor(x[1], c.shape))
-            let dot = try backend.dot(a, b)
-            try backend.axpy(alpha: absolute ? 0.75 : -0.75, x: a, y: b)
-            let afterAxpy = try backend.download(b)
-            try backend.scale(b, by: absolute ? 1.5 : -1.5)
-            let afterScale = try backend.download(b)
-            try backend.copy(a, to: b)
-            let copied = try backend.download(b)
-            try backend.fill(b, value: 1.25)
-            return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
+            try runVectorOps(backend, try backend.tensor(x[0], c.shape), try backend.tensor(x[1], c.shape),
+                             absolute: absolute)
         }
+    }
+
+    /// dot(a, b), then b after axpy, scale, copy and fill, as one output vector. With `absolute`
+    /// the coefficients are positive, so the same call on |inputs| gives the error bound's Σ|terms|.
+    static func runVectorOps(_ backend: Backend, _ a: Tensor, _ b: Tensor, absolute: Bool) throws -> [Float] {
+        let dot = try backend.dot(a, b)
+        try backend.axpy(alpha: absolute ? 0.75 : -0.75, x: a, y: b)
+        let afterAxpy = try backend.download(b)
+        try backend.scale(b, by: absolute ? 1.5 : -1.5)
+        let afterScale = try backend.download(b)
+        try backend.copy(a, to: b)
+        let copied = try backend.download(b)
+        try backend.fill(b, value: 1.25)
+        return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
     }
 
     /// Runs an op that writes or accumulates into a gradient, both ways, from the same initial contents.
