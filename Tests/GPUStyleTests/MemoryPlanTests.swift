@@ -18,7 +18,7 @@ final class MemoryPlanTests: XCTestCase {
                 let options = options(size: 40, optimizer: optimizer)
                 let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
                 _ = try job.run.run(reportEvery: 0, onReport: { _ in })
-                let plan = try options.memoryPlan(imageSize: 40, content: (451, 300), styles: [(1200, 1528)])
+                let plan = try options.memoryPlan(imageSize: 40, content: (451, 300), styles: [(1200, 1528)], backend: backend)
                 let peak = backend.peakAllocatedBytes
                 XCTAssertGreaterThanOrEqual(plan.totalBytes, peak, "\(backend.name) \(optimizer)")
                 XCTAssertLessThanOrEqual(Double(plan.totalBytes), 1.05 * Double(peak), "\(backend.name) \(optimizer)")
@@ -28,16 +28,17 @@ final class MemoryPlanTests: XCTestCase {
 
     func testTooLargeARunFailsBeforeWorkWithTheSizeThatFits() throws {
         let options = options(size: 512)
-        let plan = try options.memoryPlan(imageSize: 512, content: (451, 300), styles: [(1200, 1528)])
+        let backend = NativeBackend()
+        let plan = try options.memoryPlan(imageSize: 512, content: (451, 300), styles: [(1200, 1528)], backend: backend)
         let capacity = MemoryCapacity(totalBytes: UInt64(plan.totalBytes / 2), largestBufferBytes: 1 << 40)
-        XCTAssertThrowsError(try options.checkFits(capacity, device: "tiny", content: (451, 300), styles: [(1200, 1528)])) { error in
+        XCTAssertThrowsError(try options.checkFits(capacity, backend: backend, content: (451, 300), styles: [(1200, 1528)])) { error in
             let text = describe(error)
             XCTAssertTrue(text.contains("the largest --image-size that fits is"), text)
             guard let suggested = Int(text.components(separatedBy: "fits is ").last ?? "") else { return XCTFail(text) }
-            XCTAssertTrue((try? options.memoryPlan(imageSize: suggested, content: (451, 300), styles: [(1200, 1528)]))?.fits(capacity) ?? false)
-            XCTAssertFalse((try? options.memoryPlan(imageSize: suggested + 1, content: (451, 300), styles: [(1200, 1528)]))?.fits(capacity) ?? true)
+            XCTAssertTrue((try? options.memoryPlan(imageSize: suggested, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(capacity) ?? false)
+            XCTAssertFalse((try? options.memoryPlan(imageSize: suggested + 1, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(capacity) ?? true)
         }
-        XCTAssertNoThrow(try options.checkFits(MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), device: "big",
+        XCTAssertNoThrow(try options.checkFits(MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), backend: backend,
                                                content: (451, 300), styles: [(1200, 1528)]))
     }
 

@@ -5,7 +5,7 @@ import XCTest
 /// The backends a test runs on: the native path, and the first OpenCL device when there is one.
 func testBackends() throws -> [Backend] {
     var backends: [Backend] = [NativeBackend()]
-    if false, let device = DeviceCatalog.discover().openCLDevices.first {
+    if let device = DeviceCatalog.discover().openCLDevices.first {
         backends.append(try OpenCLBackend(device: device))
     }
     return backends

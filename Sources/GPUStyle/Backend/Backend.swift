@@ -43,6 +43,21 @@ public struct AdamParameters: Equatable, Sendable {
     }
 }
 
+/// One 3×3 convolution a run performs: its channels and the size of its planes.
+public struct ConvolutionShape: Equatable, Sendable {
+    public var inputChannels: Int
+    public var outputChannels: Int
+    public var height: Int
+    public var width: Int
+
+    public init(inputChannels: Int, outputChannels: Int, height: Int, width: Int) {
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.height = height
+        self.width = width
+    }
+}
+
 /// Every op the style-transfer run needs, each with its gradient beside it. The network,
 /// the losses and the optimisers are written once against this protocol; `OpenCLBackend`
 /// runs the ops as kernels from Kernels.cl and `NativeBackend` on the host with BLAS.
@@ -67,6 +82,12 @@ public protocol Backend: AnyObject {
     var peakAllocatedBytes: Int { get }
     /// The device's memory, before any environment override.
     var memoryCapacity: MemoryCapacity { get }
+    /// Bytes `makeConvWeights` allocates for a layer of these channel counts (every layout it
+    /// keeps, padding included): what `MemoryPlan` counts per layer.
+    func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int
+    /// Bytes of scratch, counted in `allocatedBytes`, that the backend grows to while it runs
+    /// `convolutions` (forward and backward-data) and Grams of `grams`.
+    func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int
     /// Blocks until all enqueued work is done.
     func finish() throws
 

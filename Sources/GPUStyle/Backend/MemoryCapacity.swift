@@ -42,6 +42,22 @@ extension OpenCLBackend {
         let info = context.device.info
         return MemoryCapacity(totalBytes: info.globalMemoryBytes, largestBufferBytes: info.maxAllocationBytes)
     }
+
+    /// The two padded layouts and the padded bias of `OpenCLConvWeights`.
+    public func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
+        let block = options.convOutputBlock
+        let padded = { (channels: Int) in (channels + block - 1) / block * block }
+        return (inputChannels * 9 * padded(outputChannels) + outputChannels * 9 * padded(inputChannels)
+            + padded(outputChannels)) * MemoryLayout<Float>.size
+    }
+
+    /// The fixed buffers made at start-up and the Gram scratch at its largest.
+    public func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
+        let fixed = unusedBuffer.count + reductionPartials.count + dotResult.count
+        let partials = grams.map { gramSplit(pixels: $0.pixels).slices * $0.c * $0.c }.max() ?? 0
+        let symmetric = grams.map { $0.c * $0.c }.max() ?? 0
+        return (fixed + partials + symmetric) * MemoryLayout<Float>.size
+    }
 }
 
 extension NativeBackend {
@@ -49,4 +65,12 @@ extension NativeBackend {
         let memory = UInt64(ProcessInfo.processInfo.physicalMemory)
         return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory)
     }
+
+    /// The forward and the flipped layout, and the bias.
+    public func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
+        (2 * outputChannels * inputChannels * 9 + outputChannels) * MemoryLayout<Float>.size
+    }
+
+    /// None: the native scratch (im2col columns) is host memory outside the device accounting.
+    public func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int { 0 }
 }

@@ -60,6 +60,12 @@ final class PhaseRecordingBackend: Backend {
     var allocatedBytes: Int { inner.allocatedBytes }
     var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
     var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
+    func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
+        inner.convWeightBytes(outputChannels: outputChannels, inputChannels: inputChannels)
+    }
+    func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
+        inner.scratchBytes(convolutions: convolutions, grams: grams)
+    }
 
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }

@@ -1,6 +1,6 @@
 /// What a run will allocate on its device, computed before anything is allocated, from the
-/// same structure the network, the objective and the optimiser build (tensors and weights;
-/// backends' small scratch buffers aside). A run that does not fit fails before any work with
+/// same structure the network, the objective and the optimiser build, with the weight layouts and
+/// scratch the backend reports for it. A run that does not fit fails before any work with
 /// the largest `--image-size` that does.
 public struct MemoryPlan: Equatable, Sendable {
     public var weightBytes: Int
@@ -11,13 +11,17 @@ public struct MemoryPlan: Equatable, Sendable {
     public var imageAndOptimizerBytes: Int
     /// The style workspace that exists only while the style targets are computed.
     public var transientBytes: Int
+    /// The backend's own scratch (reduction partials, Gram slices, convolution workspaces).
+    public var scratchBytes: Int
     public var largestBufferBytes: Int
 
-    public var totalBytes: Int { weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes }
+    public var totalBytes: Int {
+        weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes + scratchBytes
+    }
 
     /// The plan for a run whose output is height × width and whose styles have the given sizes.
     public init(layers selection: LayerSelection, height: Int, width: Int, styleSizes: [(height: Int, width: Int)],
-                optimization: OptimizationSettings) throws {
+                optimization: OptimizationSettings, backend: Backend) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer()
         let layers = Array(VGG19.layers[0...deepest])
@@ -26,7 +30,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let observed = contentIndices.union(styleIndices)
 
         weightBytes = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
-            $0 + (2 * $1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
+            $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
         /// A workspace (VGGNetwork.makeWorkspace): input, one output per layer (a fused conv
         /// shares its ReLU's), two gradient arenas of the largest activation.
@@ -52,6 +56,22 @@ public struct MemoryPlan: Equatable, Sendable {
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = styleWorkspaces.map(\.bytes).max() ?? 0
         largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest)).max() ?? 0
+
+        var convolutions: [ConvolutionShape] = []
+        var gramShapes: [Shape] = []
+        for size in [(height: height, width: width)] + styleSizes {
+            let shapes = VGGNetwork.shapes(of: layers, height: size.height, width: size.width)
+            for (index, layer) in layers.enumerated() {
+                if case .conv = layer.kind {
+                    let input = index > 0 ? shapes[index - 1] : Shape(c: 3, h: size.height, w: size.width)
+                    convolutions.append(ConvolutionShape(inputChannels: input.c, outputChannels: shapes[index].c,
+                                                         height: shapes[index].h,
+                                                         width: shapes[index].w))
+                }
+            }
+            gramShapes += styleIndices.map { shapes[$0] }
+        }
+        scratchBytes = backend.scratchBytes(convolutions: convolutions, grams: gramShapes)
     }
 
     /// Whether the plan fits a capacity.
@@ -63,13 +83,13 @@ public struct MemoryPlan: Equatable, Sendable {
 extension StyleJobOptions {
     /// The plan at `imageSize` for inputs of the given original sizes.
     func memoryPlan(imageSize: Int, content: (width: Int, height: Int),
-                    styles: [(width: Int, height: Int)]) throws -> MemoryPlan {
+                    styles: [(width: Int, height: Int)], backend: Backend) throws -> MemoryPlan {
         let output = RGBImage.size(width: content.width, height: content.height, maxSide: imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
         let styleSizes = styles.map { RGBImage.size(width: $0.width, height: $0.height, maxSide: styleSide) }
             .map { (height: $0.height, width: $0.width) }
         return try MemoryPlan(layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
-                              optimization: optimization)
+                              optimization: optimization, backend: backend)
     }
 
     /// Longest side of the style images at an output size.
@@ -79,15 +99,16 @@ extension StyleJobOptions {
 
     /// Throws, before anything is allocated, when the run does not fit the device, naming the
     /// largest --image-size that does.
-    func checkFits(_ capacity: MemoryCapacity, device: String, content: (width: Int, height: Int),
+    func checkFits(_ capacity: MemoryCapacity, backend: Backend, content: (width: Int, height: Int),
                    styles: [(width: Int, height: Int)]) throws {
-        let plan = try memoryPlan(imageSize: imageSize, content: content, styles: styles)
+        let device = backend.name
+        let plan = try memoryPlan(imageSize: imageSize, content: content, styles: styles, backend: backend)
         if plan.fits(capacity) { return }
         var low = 0
         var high = imageSize
         while high - low > 1 {
             let middle = (low + high) / 2
-            if try memoryPlan(imageSize: middle, content: content, styles: styles).fits(capacity) { low = middle } else { high = middle }
+            if try memoryPlan(imageSize: middle, content: content, styles: styles, backend: backend).fits(capacity) { low = middle } else { high = middle }
         }
         let advice = low >= 16 ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
         throw StyleError("the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "

@@ -104,7 +104,7 @@ public final class StyleJob {
 
         let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
-        try options.checkFits(try backend.memoryCapacity.applyingOverride(), device: backend.name,
+        try options.checkFits(try backend.memoryCapacity.applyingOverride(), backend: backend,
                               content: (originalContent.width, originalContent.height),
                               styles: originalStyles.map { ($0.width, $0.height) })
         content = originalContent.resized(maxSide: options.imageSize)
