@@ -49,6 +49,17 @@
 #define CONV_FAST_INTERIOR 1
 #endif
 
+// Winograd F(2×2,3×3) convolution (the host chooses it per layer when CONV_WINOGRAD is 1): tiles
+// per work-item of the batched multiply (a vector: 2, 4, 8 or 16), which holds CONV_COB output
+// channels × WINO_TB tiles.
+#ifndef WINO_TB
+#define WINO_TB 16
+#endif
+// Channel blocks one work-item of the multiply runs in turn.
+#ifndef WINO_OB
+#define WINO_OB 1
+#endif
+
 // Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
 // x86 with FMA, all GPUs), else the driver's mad().
 #ifndef USE_FMA
@@ -65,6 +76,9 @@
 #define COVEC CAT(float, CONV_COB)
 #define COLOAD CAT(vload, CONV_COB)
 #define COSTORE CAT(vstore, CONV_COB)
+#define TBVEC CAT(float, WINO_TB)
+#define TBLOAD CAT(vload, WINO_TB)
+#define TBSTORE CAT(vstore, WINO_TB)
 #define VEC CAT(float, VW)
 #define VLOAD CAT(vload, VW)
 #define VSTORE CAT(vstore, VW)
@@ -272,6 +286,125 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
             if (o0 + c >= outChannels) break;
             const int index = (o0 + c) * plane + y * width + x;
             float value = values[c];
+            if (relu) value = fmax(value, 0.0f);
+            if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
+            store_or_add(output, index, value, accumulate);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same 3×3 convolution (forward or backward-data, same epilogue) by Winograd F(2×2,3×3)
+// (Lavin & Gray 2015): Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A for each 2×2 output tile, d_c the
+// 4×4 input patch around it (zero padded), with
+//   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+//   Aᵀ = [1 1 1 0; 0 1 −1 −1]:
+// 16 multiplies per tile and channel pair instead of 36. Every constant is exact in binary; the
+// host transforms the weights once (U = G g Gᵀ) and runs three kernels per band of tile rows:
+// input transform → 16 matrix products over the channels → output transform + epilogue.
+// Index ξ = 4·row + column of the 4×4 transformed tile; t = tile index within the band.
+
+// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
+__kernel void winograd_input(__global const float *input, const int channels, const int height, const int width,
+                             const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
+                             __global float *v) {
+    const int tx = get_global_id(0), band = get_global_id(1), c = get_global_id(2);
+    if (tx >= tilesX || band >= tileRows || c >= channels) return;
+    const int y0 = 2 * (firstTileRow + band) - 1, x0 = 2 * tx - 1;
+    __global const float *plane = input + c * height * width;
+    float d[4][4];
+    #pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int y = y0 + i;
+        #pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int x = x0 + j;
+            d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
+        }
+    }
+    const int xiStride = channels * tileStride;
+    __global float *out = v + c * tileStride + band * tilesX + tx;
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) {  // Bᵀ d: combine rows
+        const float r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j], r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
+        d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
+    }
+    #pragma unroll
+    for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B: combine columns
+        out[(4 * i + 0) * xiStride] = d[i][0] - d[i][2];
+        out[(4 * i + 1) * xiStride] = d[i][1] + d[i][2];
+        out[(4 * i + 2) * xiStride] = d[i][2] - d[i][1];
+        out[(4 * i + 3) * xiStride] = d[i][1] - d[i][3];
+    }
+}
+
+// M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
+// block of CONV_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
+// registers. U is block-major [16][outStride / CONV_COB][channels][CONV_COB] (zero padded past the
+// real channels), so a work-item streams its weights contiguously; its tiles are one vector load
+// per channel and one vector store per output channel.
+// A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
+// (PoCL pays per work-item; the tiles stay in cache).
+// Global size: [tileStride / WINO_TB, ceil(outStride / CONV_COB / WINO_OB), 16].
+__kernel void winograd_multiply(__global const float *u, __global const float *v, const int channels,
+                                const int outStride, const int tileStride, __global float *m) {
+    const int t0 = get_global_id(0) * WINO_TB, xi = get_global_id(2);
+    if (t0 >= tileStride) return;
+    __global const float *column = v + xi * channels * tileStride + t0;
+    for (int b = 0; b < WINO_OB; ++b) {
+        const int block = get_global_id(1) * WINO_OB + b;
+        if (block * CONV_COB >= outStride) return;
+        TBVEC acc[CONV_COB];
+        #pragma unroll
+        for (int j = 0; j < CONV_COB; ++j) acc[j] = (TBVEC)(0.0f);
+        __global const float *w = u + (xi * (outStride / CONV_COB) + block) * channels * CONV_COB;
+        for (int c = 0; c < channels; ++c) {
+            const TBVEC tiles = TBLOAD(0, column + c * tileStride);
+            __global const float *wc = w + c * CONV_COB;
+            #pragma unroll
+            for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
+        }
+        __global float *out = m + (xi * outStride + block * CONV_COB) * tileStride + t0;
+        #pragma unroll
+        for (int j = 0; j < CONV_COB; ++j) TBSTORE(acc[j], 0, out + j * tileStride);
+    }
+}
+
+// output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
+// epilogue is conv3x3's: + bias, ReLU, × (mask > 0), + previous output.
+// Global size: [tilesX, tileRows, outChannels].
+__kernel void winograd_output(__global const float *m, const int outChannels, const int outStride,
+                              const int height, const int width, const int tilesX, const int firstTileRow,
+                              const int tileRows, const int tileStride,
+                              __global const float *bias, const int useBias, const int relu,
+                              __global const float *mask, const int useMask, const int accumulate,
+                              __global float *output) {
+    const int tx = get_global_id(0), band = get_global_id(1), o = get_global_id(2);
+    if (tx >= tilesX || band >= tileRows || o >= outChannels) return;
+    __global const float *in = m + o * tileStride + band * tilesX + tx;
+    const int xiStride = outStride * tileStride;
+    float s[4][4];
+    #pragma unroll
+    for (int xi = 0; xi < 16; ++xi) s[xi / 4][xi % 4] = in[xi * xiStride];
+    float a[2][4];
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) {  // Aᵀ M: combine rows
+        a[0][j] = s[0][j] + s[1][j] + s[2][j];
+        a[1][j] = s[1][j] - s[2][j] - s[3][j];
+    }
+    const float b = useBias ? bias[o] : 0.0f;
+    const int y0 = 2 * (firstTileRow + band), x0 = 2 * tx;
+    #pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int y = y0 + i;
+        if (y >= height) break;
+        const float row[2] = { a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3] };  // (Aᵀ M) A
+        #pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            const int x = x0 + j;
+            if (x >= width) break;
+            const int index = (o * height + y) * width + x;
+            float value = row[j] + b;
             if (relu) value = fmax(value, 0.0f);
             if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
             store_or_add(output, index, value, accumulate);

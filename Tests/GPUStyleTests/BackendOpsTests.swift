@@ -294,7 +294,9 @@ final class BackendOpsTests: XCTestCase {
     /// whose kernels depend on those options (the rest differ in work-group size alone).
     func testEveryOpMatchesNativeWithOtherKernelOptions() throws {
         let device = try firstOpenCLDevice()
-        for options in [OpenCLBackendTests.gpuOptions(device), OpenCLBackendTests.oddOptions] {
+        var direct = ProgramOptions.defaults(for: device.info)
+        direct.defines["CONV_WINOGRAD"] = 0
+        for options in [OpenCLBackendTests.gpuOptions(device), OpenCLBackendTests.oddOptions, direct] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: Self.table.filter(\.tiled))
         }
     }

@@ -47,16 +47,34 @@ extension OpenCLBackend {
     public func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
         let block = options.convOutputBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
-        return (inputChannels * 9 * padded(outputChannels) + outputChannels * 9 * padded(inputChannels)
-            + padded(outputChannels)) * MemoryLayout<Float>.size
+        let winograd = OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels,
+                                                      options: options)
+        let forward = OpenCLConvWeights.layoutFloats(outputChannels: outputChannels, inputChannels: inputChannels,
+                                                     stride: padded(outputChannels), winograd: winograd)
+        let backward = OpenCLConvWeights.layoutFloats(outputChannels: inputChannels, inputChannels: outputChannels,
+                                                      stride: padded(inputChannels), winograd: winograd)
+        return (forward + backward + padded(outputChannels)) * MemoryLayout<Float>.size
     }
 
-    /// The fixed buffers made at start-up and the Gram scratch at its largest.
+    /// The fixed buffers made at start-up, the Gram scratch and the Winograd scratch at their largest.
     public func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
         let fixed = unusedBuffer.count + reductionPartials.count + dotResult.count
         let partials = grams.map { gramSplit(pixels: $0.pixels).slices * $0.c * $0.c }.max() ?? 0
         let symmetric = grams.map { $0.c * $0.c }.max() ?? 0
-        return (fixed + partials + symmetric) * MemoryLayout<Float>.size
+        let block = options.convOutputBlock
+        // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
+        let winograd = convolutions.filter {
+            OpenCLConvWeights.usesWinograd(outputChannels: $0.outputChannels, inputChannels: $0.inputChannels,
+                                           options: options)
+        }.flatMap { shape in
+            [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
+                let stride = (to + block - 1) / block * block
+                return WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: stride,
+                                     tileBlock: options.winogradTileBlock).scratchFloats(channels: from, outputStride: stride)
+            }
+        }
+        let transformed = winograd.map(\.input).max() ?? 0, products = winograd.map(\.products).max() ?? 0
+        return (fixed + partials + symmetric + transformed + products) * MemoryLayout<Float>.size
     }
 }
 

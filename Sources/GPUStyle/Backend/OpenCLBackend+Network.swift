@@ -1,11 +1,15 @@
-/// A 3×3 conv layer on an OpenCL device, in the two layouts the `conv3x3` kernel reads:
-/// forward `[I·9][outputStride]` and backward-data (transposed, flipped) `[O·9][inputStride]`,
-/// strides rounded up to the kernel's output-channel block and zero padded, plus the bias
-/// padded the same way. With `blocked` (CONV_BLOCKED_WEIGHTS) each block of `block` channels is
-/// stored whole before the next: `[stride / block][rows][block]`.
+/// A 3×3 conv layer on an OpenCL device, in the layouts its algorithm reads, for forward and for
+/// backward-data (the transposed, flipped weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]):
+/// - direct (`conv3x3` kernel): `[I·9][outputStride]` and `[O·9][inputStride]`, or with `blocked`
+///   (CONV_BLOCKED_WEIGHTS) each block of `block` channels whole before the next,
+///   `[stride / block][rows][block]`;
+/// - Winograd (`winograd_multiply`): the 4×4 transforms U = G g Gᵀ, `[16][stride / block][rows][block]`.
+/// Strides are the channel counts rounded up to the kernel's channel block, zero padded; the bias
+/// is padded the same way.
 public final class OpenCLConvWeights: ConvWeights {
     public let outputChannels: Int
     public let inputChannels: Int
+    let winograd: Bool
     let forward: CLBuffer
     let backward: CLBuffer
     let bias: CLBuffer
@@ -14,35 +18,101 @@ public final class OpenCLConvWeights: ConvWeights {
 
     public var byteCount: Int { forward.byteCount + backward.byteCount + bias.byteCount }
 
-    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, block: Int, blocked: Bool,
+    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, options: ProgramOptions,
          context: CLContext) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
+        let block = options.convOutputBlock
+        let winograd = OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels,
+                                                      options: options)
+        self.winograd = winograd
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
-        var forwardLayout = [Float](repeating: 0, count: inputChannels * 9 * outputStride)
-        var backwardLayout = [Float](repeating: 0, count: outputChannels * 9 * inputStride)
-        // The index of (row, channel) in a layout of `rows` rows of `stride` channels.
-        func index(row: Int, channel: Int, rows: Int, stride: Int) -> Int {
-            blocked ? ((channel / block) * rows + row) * block + channel % block : row * stride + channel
-        }
+        var flipped = [Float](repeating: 0, count: weights.count)
         for o in 0..<outputChannels {
             for i in 0..<inputChannels {
-                for k in 0..<9 {
-                    let w = weights[(o * inputChannels + i) * 9 + k]
-                    forwardLayout[index(row: i * 9 + k, channel: o, rows: inputChannels * 9, stride: outputStride)] = w
-                    // W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: tap k of W is tap 8 − k of W'.
-                    backwardLayout[index(row: o * 9 + (8 - k), channel: i, rows: outputChannels * 9,
-                                         stride: inputStride)] = w
-                }
+                for k in 0..<9 { flipped[(i * outputChannels + o) * 9 + 8 - k] = weights[(o * inputChannels + i) * 9 + k] }
             }
         }
+        let layout = { (w: [Float], outputs: Int, inputs: Int, stride: Int) in
+            OpenCLConvWeights.layout(w, outputs: outputs, inputs: inputs, stride: stride, block: block,
+                                     blocked: options.convBlockedWeights, winograd: winograd)
+        }
+        let forwardLayout = layout(weights, outputChannels, inputChannels, outputStride)
+        let backwardLayout = layout(flipped, inputChannels, outputChannels, inputStride)
         forward = try context.makeBuffer(floats: forwardLayout.count)
         backward = try context.makeBuffer(floats: backwardLayout.count)
         self.bias = try context.makeBuffer(floats: outputStride)
         try context.write(forwardLayout, to: forward)
         try context.write(backwardLayout, to: backward)
         try context.write(bias, to: self.bias)
+    }
+
+    /// Fewer channels than this keep a layer on the direct kernel: with 3 (conv1_1) the
+    /// transforms cost more than the multiplies they save.
+    static let winogradMinimumChannels = 8
+
+    static func usesWinograd(outputChannels: Int, inputChannels: Int, options: ProgramOptions) -> Bool {
+        options.convWinograd && min(outputChannels, inputChannels) >= winogradMinimumChannels
+    }
+
+    /// Floats of one direction's layout (both directions have the same count).
+    static func layoutFloats(outputChannels: Int, inputChannels: Int, stride: Int, winograd: Bool) -> Int {
+        (winograd ? 16 : 9) * inputChannels * stride
+    }
+
+    /// `w` (outputs × inputs × 3×3) in the layout the kernels read; see the type's comment.
+    static func layout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, block: Int, blocked: Bool,
+                       winograd: Bool) -> [Float] {
+        var result = [Float](repeating: 0, count: layoutFloats(outputChannels: outputs, inputChannels: inputs,
+                                                               stride: stride, winograd: winograd))
+        // Plain loops over buffer pointers: this runs for every weight of the network at start-up,
+        // also in debug builds.
+        w.withUnsafeBufferPointer { taps in
+            result.withUnsafeMutableBufferPointer { out in
+                var transformed = [Float](repeating: 0, count: 16)
+                for o in 0..<outputs {
+                    for i in 0..<inputs {
+                        let first = (o * inputs + i) * 9
+                        if winograd {
+                            winogradTransform(taps, at: first, into: &transformed)
+                            let base = ((o / block) * inputs + i) * block + o % block
+                            let xiStep = (stride / block) * inputs * block
+                            for xi in 0..<16 { out[base + xi * xiStep] = transformed[xi] }
+                        } else {
+                            for k in 0..<9 {
+                                let row = i * 9 + k
+                                let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
+                                out[index] = taps[first + k]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// U = G g Gᵀ (4×4, row-major) for the 3×3 kernel g at `taps[first...]` (row-major),
+    /// G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; computed in Double so the only rounding is the final one.
+    static func winogradTransform(_ taps: UnsafeBufferPointer<Float>, at first: Int, into u: inout [Float]) {
+        // G g: 4 rows × 3 columns.
+        var gg = [Double](repeating: 0, count: 12)
+        for column in 0..<3 {
+            let (a, b, c) = (Double(taps[first + column]), Double(taps[first + 3 + column]), Double(taps[first + 6 + column]))
+            gg[column] = a
+            gg[3 + column] = (a + b + c) / 2
+            gg[6 + column] = (a - b + c) / 2
+            gg[9 + column] = c
+        }
+        // (G g) Gᵀ: each row of G g expanded the same way to 4 columns.
+        for row in 0..<4 {
+            let (a, b, c) = (gg[row * 3], gg[row * 3 + 1], gg[row * 3 + 2])
+            u[row * 4] = Float(a)
+            u[row * 4 + 1] = Float((a + b + c) / 2)
+            u[row * 4 + 2] = Float((a - b + c) / 2)
+            u[row * 4 + 3] = Float(c)
+        }
     }
 }
 
@@ -56,8 +126,7 @@ extension OpenCLBackend {
                 + "\(outputChannels)×\(inputChannels)×3×3 layer (internal error)")
         }
         return try OpenCLConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
-                                     inputChannels: inputChannels, block: options.convOutputBlock,
-                                     blocked: options.convBlockedWeights, context: context)
+                                     inputChannels: inputChannels, options: options, context: context)
     }
 
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
@@ -65,9 +134,9 @@ extension OpenCLBackend {
         try requireShape(input, Shape(c: layer.inputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "input")
         try requireShape(output, Shape(c: layer.outputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "output")
         try requireDistinct(input, output, "conv3x3")
-        try enqueueConvolution(input: input, weights: layer.forward, outputChannels: layer.outputChannels,
-                               weightStride: layer.outputStride, bias: layer.bias, relu: relu, mask: nil,
-                               accumulate: false, output: output, op: "conv3x3")
+        try enqueueConvolution(input: input, weights: layer.forward, winograd: layer.winograd,
+                               outputChannels: layer.outputChannels, weightStride: layer.outputStride, bias: layer.bias,
+                               relu: relu, mask: nil, accumulate: false, output: output, op: "conv3x3")
     }
 
     public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
@@ -79,26 +148,31 @@ extension OpenCLBackend {
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
         try requireDistinct(gradOutput, gradInput, op)
         if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
-        try enqueueConvolution(input: gradOutput, weights: layer.backward, outputChannels: layer.inputChannels,
-                               weightStride: layer.inputStride, bias: nil, relu: false, mask: reluMaskFrom,
-                               accumulate: accumulate, output: gradInput, op: op)
+        try enqueueConvolution(input: gradOutput, weights: layer.backward, winograd: layer.winograd,
+                               outputChannels: layer.inputChannels, weightStride: layer.inputStride, bias: nil,
+                               relu: false, mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
 
-    /// One launch of the `conv3x3` kernel: forward and backward-data differ only in the arguments.
-    private func enqueueConvolution(input: Tensor, weights: CLBuffer, outputChannels: Int, weightStride: Int,
-                                    bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor,
-                                    op: String) throws {
+    /// The launches of one convolution: forward and backward-data differ only in the arguments.
+    private func enqueueConvolution(input: Tensor, weights: CLBuffer, winograd: Bool, outputChannels: Int,
+                                    weightStride: Int, bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool,
+                                    output: Tensor, op: String) throws {
+        let epilogue = ConvEpilogue(bias: bias, relu: relu, mask: try mask.map { try buffer($0, op) },
+                                    accumulate: accumulate)
+        if winograd {
+            return try enqueueWinograd(input: try buffer(input, op), shape: input.shape, weights: weights,
+                                       outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
+                                       output: try buffer(output, op))
+        }
         let (h, w) = (input.shape.h, input.shape.w)
         let pixelBlock = options.convPixelBlock
         var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
         if options.convChannelsFirst { global.swapAt(0, 2) }
         try context.enqueue(try context.kernel("conv3x3"), global: global,
                             local: workGroup(options.convWorkGroupWidth, dimensions: 3),
-                            [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
-                             .buffer(weights), .int(outputChannels), .int(weightStride),
-                             .buffer(bias ?? unusedBuffer), .flag(bias != nil), .flag(relu),
-                             .buffer(try mask.map { try buffer($0, op) } ?? unusedBuffer), .flag(mask != nil),
-                             .flag(accumulate), .buffer(try buffer(output, op))])
+                            [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w), .buffer(weights),
+                             .int(outputChannels), .int(weightStride)]
+                                + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
     }
 
     private func openCLWeights(_ weights: ConvWeights, _ op: String) throws -> OpenCLConvWeights {

@@ -21,6 +21,9 @@ public final class OpenCLBackend: Backend {
     /// Per-slice partial Gram matrices, and (dG + dGᵀ)/N for Gram backward.
     let gramPartials: CLScratchBuffer
     let gramSymmetric: CLScratchBuffer
+    /// Winograd's transformed input and its 16 products, for one band of tile rows at a time.
+    let winogradInput: CLScratchBuffer
+    let winogradProducts: CLScratchBuffer
 
     /// Builds Kernels.cl for `device` with `options` (by default `ProgramOptions.defaults(for:)`).
     public init(device: CLDevice, options: ProgramOptions? = nil) throws {
@@ -35,6 +38,8 @@ public final class OpenCLBackend: Backend {
         dotResult = try context.makeBuffer(floats: 1)
         gramPartials = CLScratchBuffer(context: context)
         gramSymmetric = CLScratchBuffer(context: context)
+        winogradInput = CLScratchBuffer(context: context)
+        winogradProducts = CLScratchBuffer(context: context)
     }
 
     // MARK: Memory

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -40,6 +40,11 @@ public struct ProgramOptions: Equatable, Sendable {
             // Each CPU work-item streams its own channel block's weights contiguously; GPU
             // work-items of neighbouring channel blocks read adjacent weights.
             "CONV_BLOCKED_WEIGHTS": cpu ? 1 : 0,
+            // Winograd F(2×2,3×3) for the layers with enough channels (OpenCLConvWeights): its
+            // batched multiply holds CONV_COB channels × WINO_TB tiles per work-item.
+            "CONV_WINOGRAD": 1,
+            "WINO_TB": cpu ? 16 : 4,
+            "WINO_OB": cpu ? 8 : 1,
             "VW": cpu ? 16 : 4,
             "GRAM_T": 4,
             "GB_ROWS": cpu ? 16 : 4,
@@ -48,6 +53,8 @@ public struct ProgramOptions: Equatable, Sendable {
             // Work-group widths of the launches (host only; 0 lets the driver choose). Fixed sizes
             // also keep PoCL from compiling one variant per global size.
             "CONV_WG": cpu ? 1 : 0,
+            // PoCL pays per work-group: the light Winograd transforms need wide ones.
+            "WINO_WG": cpu ? 16 : 0,
             "TILE_WG": cpu ? 1 : 0,
             "EW_LOCAL": min(128, reductionGroup * 2),
         ])
@@ -68,8 +75,16 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convChannelsFirst: Bool { value("CONV_CHANNELS_FIRST") != 0 }
     /// Whether conv weights are laid out block-major, [C_out / CONV_COB][C_in·9][CONV_COB].
     public var convBlockedWeights: Bool { value("CONV_BLOCKED_WEIGHTS") != 0 }
+    /// Whether layers with enough channels convolve by Winograd F(2×2,3×3) instead of directly.
+    public var convWinograd: Bool { value("CONV_WINOGRAD") != 0 }
+    /// Tiles per work-item of the Winograd multiply.
+    public var winogradTileBlock: Int { value("WINO_TB") }
     /// Work-group width (along the first dimension) of the conv launch; 0 lets the driver choose.
     public var convWorkGroupWidth: Int { value("CONV_WG") }
+    /// Channel blocks per work-item of the Winograd multiply.
+    public var winogradBlocksPerItem: Int { value("WINO_OB") }
+    /// Work-group width of the Winograd transform launches; 0 lets the driver choose.
+    public var winogradWorkGroupWidth: Int { value("WINO_WG") }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
     public var tileWorkGroupWidth: Int { value("TILE_WG") }
     /// Work-group size of the one-work-item-per-element launches.
@@ -91,6 +106,9 @@ public struct ProgramOptions: Equatable, Sendable {
         try require(vectorWidths.contains(vectorWidth), "VW must be 2, 4, 8 or 16")
         try require((1...32).contains(convPixelBlock), "CONV_PXB must be 1 to 32")
         try require((0...1).contains(value("CONV_BLOCKED_WEIGHTS")), "CONV_BLOCKED_WEIGHTS must be 0 or 1")
+        try require((0...1).contains(value("CONV_WINOGRAD")), "CONV_WINOGRAD must be 0 or 1")
+        try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")
+        try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...32).contains(gramBackwardRows), "GB_ROWS must be 1 to 32")
         let group = reductionGroupSize
@@ -101,5 +119,6 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...limit).contains(elementwiseGroupSize), "EW_LOCAL must be 1 to \(limit)")
         try require((0...limit).contains(convWorkGroupWidth), "CONV_WG must be 0 to \(limit)")
         try require((0...limit).contains(tileWorkGroupWidth), "TILE_WG must be 0 to \(limit)")
+        try require((0...limit).contains(winogradWorkGroupWidth), "WINO_WG must be 0 to \(limit)")
     }
 }

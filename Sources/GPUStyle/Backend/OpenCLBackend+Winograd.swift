@@ -1,0 +1,92 @@
+/// What a convolution does with its sums before storing them, in the order the kernels apply it:
+/// + bias, ReLU, × (mask > 0), + the previous output.
+struct ConvEpilogue {
+    var bias: CLBuffer?
+    var relu: Bool
+    var mask: CLBuffer?
+    var accumulate: Bool
+
+    /// The kernels' epilogue arguments (bias, useBias, relu, mask, useMask, accumulate).
+    func arguments(unused: CLBuffer) -> [KernelArgument] {
+        [.buffer(bias ?? unused), .flag(bias != nil), .flag(relu), .buffer(mask ?? unused), .flag(mask != nil),
+         .flag(accumulate)]
+    }
+}
+
+/// How one Winograd convolution is cut into bands of tile rows so that its two scratch buffers
+/// stay bounded whatever the image size: 16 · channels · tileStride floats for the transformed
+/// input, 16 · tileStride · outputStride for the products.
+struct WinogradBands {
+    /// Floats one scratch buffer may hold before the image is cut into more bands (16 MiB).
+    static let scratchFloatBudget = 1 << 22
+
+    let tilesX: Int
+    let tilesY: Int
+    let tileRowsPerBand: Int
+    /// Tiles per band rounded up to the multiply's tile block (the row length of the scratch).
+    let tileStride: Int
+
+    init(height: Int, width: Int, channels: Int, outputStride: Int, tileBlock: Int) {
+        tilesX = (width + 1) / 2
+        tilesY = (height + 1) / 2
+        let widest = max(channels, outputStride, 1)
+        tileRowsPerBand = max(1, min(tilesY, WinogradBands.scratchFloatBudget / (16 * widest * max(tilesX, 1))))
+        tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
+    }
+
+    /// The scratch row length for `tiles` tiles: a whole number of tile blocks, and never a
+    /// multiple of 256 floats, whose rows would all fall in the same cache sets (the multiply
+    /// walks down a column of rows).
+    static func stride(tiles: Int, tileBlock: Int) -> Int {
+        let rounded = (tiles + tileBlock - 1) / tileBlock * tileBlock
+        return rounded % 256 == 0 ? rounded + tileBlock : rounded
+    }
+
+    /// Scratch floats: transformed input for `channels`, products for `outputStride`.
+    func scratchFloats(channels: Int, outputStride: Int) -> (input: Int, products: Int) {
+        (16 * channels * tileStride, 16 * tileStride * outputStride)
+    }
+}
+
+extension OpenCLBackend {
+    /// One convolution by Winograd F(2×2,3×3) (see Kernels.cl): per band of tile rows, the input
+    /// transform, the 16 products and the output transform with the epilogue.
+    func enqueueWinograd(input: CLBuffer, shape: Shape, weights: CLBuffer, outputChannels: Int, outputStride: Int,
+                         epilogue: ConvEpilogue, output: CLBuffer) throws {
+        let (channels, h, w) = (shape.c, shape.h, shape.w)
+        if h == 0 || w == 0 { return }
+        let tileBlock = options.winogradTileBlock
+        let bands = WinogradBands(height: h, width: w, channels: channels, outputStride: outputStride,
+                                  tileBlock: tileBlock)
+        let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
+        let transformed = try winogradInput.atLeast(sizes.input)
+        let products = try winogradProducts.atLeast(sizes.products)
+        let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
+        let transformLocal = workGroup(options.winogradWorkGroupWidth, dimensions: 3)
+        // Launch widths rounded up to the work-group width (the kernels skip the extra work-items).
+        let transformWidth = { (n: Int) in
+            let group = max(self.options.winogradWorkGroupWidth, 1)
+            return (n + group - 1) / group * group
+        }
+        let (inputKernel, multiplyKernel, outputKernel) = (try context.kernel("winograd_input"),
+                                                           try context.kernel("winograd_multiply"),
+                                                           try context.kernel("winograd_output"))
+        for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
+            let rows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
+            let tileStride = WinogradBands.stride(tiles: rows * bands.tilesX, tileBlock: tileBlock)
+            let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(rows), .int(tileStride)]
+            try context.enqueue(inputKernel, global: [transformWidth(bands.tilesX), rows, channels], local: transformLocal,
+                                [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
+            let blockGroups = (outputStride / options.convOutputBlock + options.winogradBlocksPerItem - 1)
+                / options.winogradBlocksPerItem
+            try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16],
+                                local: local,
+                                [.buffer(weights), .buffer(transformed), .int(channels), .int(outputStride),
+                                 .int(tileStride), .buffer(products)])
+            try context.enqueue(outputKernel, global: [transformWidth(bands.tilesX), rows, outputChannels],
+                                local: transformLocal,
+                                [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
+                                    + epilogue.arguments(unused: unusedBuffer) + [.buffer(output)])
+        }
+    }
+}
