@@ -70,7 +70,8 @@ extension OpenCLBackend {
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
                 let stride = (to + block - 1) / block * block
                 return WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: stride,
-                                     tileBlock: options.winogradTileBlock).scratchFloats(channels: from, outputStride: stride)
+                                     tileBlock: options.winogradTileBlock, budget: options.winogradBandFloats)
+                    .scratchFloats(channels: from, outputStride: stride)
             }
         }
         let transformed = winograd.map(\.input).max() ?? 0, products = winograd.map(\.products).max() ?? 0

@@ -53,7 +53,11 @@ public final class OpenCLConvWeights: ConvWeights {
     static let winogradMinimumChannels = 8
 
     static func usesWinograd(outputChannels: Int, inputChannels: Int, options: ProgramOptions) -> Bool {
-        options.convWinograd && min(outputChannels, inputChannels) >= winogradMinimumChannels
+        switch options.convWinograd {
+        case 0: return false
+        case 1: return min(outputChannels, inputChannels) >= winogradMinimumChannels
+        default: return true
+        }
     }
 
     /// Floats of one direction's layout (both directions have the same count).

@@ -15,22 +15,20 @@ struct ConvEpilogue {
 
 /// How one Winograd convolution is cut into bands of tile rows so that its two scratch buffers
 /// stay bounded whatever the image size: 16 · channels · tileStride floats for the transformed
-/// input, 16 · tileStride · outputStride for the products.
+/// input, 16 · tileStride · outputStride for the products, each at most `budget` floats when a
+/// tile row fits.
 struct WinogradBands {
-    /// Floats one scratch buffer may hold before the image is cut into more bands (16 MiB).
-    static let scratchFloatBudget = 1 << 22
-
     let tilesX: Int
     let tilesY: Int
     let tileRowsPerBand: Int
     /// Tiles per band rounded up to the multiply's tile block (the row length of the scratch).
     let tileStride: Int
 
-    init(height: Int, width: Int, channels: Int, outputStride: Int, tileBlock: Int) {
+    init(height: Int, width: Int, channels: Int, outputStride: Int, tileBlock: Int, budget: Int) {
         tilesX = (width + 1) / 2
         tilesY = (height + 1) / 2
         let widest = max(channels, outputStride, 1)
-        tileRowsPerBand = max(1, min(tilesY, WinogradBands.scratchFloatBudget / (16 * widest * max(tilesX, 1))))
+        tileRowsPerBand = max(1, min(tilesY, budget / (16 * widest * max(tilesX, 1))))
         tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
     }
 
@@ -57,7 +55,7 @@ extension OpenCLBackend {
         if h == 0 || w == 0 { return }
         let tileBlock = options.winogradTileBlock
         let bands = WinogradBands(height: h, width: w, channels: channels, outputStride: outputStride,
-                                  tileBlock: tileBlock)
+                                  tileBlock: tileBlock, budget: options.winogradBandFloats)
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
