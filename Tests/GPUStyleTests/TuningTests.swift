@@ -139,15 +139,21 @@ final class TuningTests: TemporaryFolderTestCase {
 
     /// `tune --quick` writes the device's file into the cache folder the environment names, a run
     /// picks it up and says so, and a corrupt file is ignored with a note while the run goes on.
-    func testTuneThenRunUsesTheTuningAndIgnoresACorruptOne() throws {
-        let device = try openCLDevice()
-        let binary = try stylizeBinary()
+    /// This process's environment with the cache folder in the test's folder.
+    private func commandEnvironment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         // PoCL keeps its compiled kernels under XDG_CACHE_HOME unless told otherwise: keep them
         // where they are, so the test does not compile every kernel again.
         let home = environment["HOME"] ?? NSHomeDirectory()
         environment["POCL_CACHE_DIR"] = environment["POCL_CACHE_DIR"] ?? (home as NSString).appendingPathComponent(".cache/pocl")
         environment["XDG_CACHE_HOME"] = folder
+        return environment
+    }
+
+    func testTuneThenRunUsesTheTuningAndIgnoresACorruptOne() throws {
+        let device = try openCLDevice()
+        let binary = try stylizeBinary()
+        let environment = commandEnvironment()
         let id = "\(device.info.index)"
 
         let tune = try runProcess(binary, ["tune", "--quick", "--size", "16", "--only", "GB_ROWS", "--device", id],
@@ -175,6 +181,24 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertEqual(native.status, 1)
         XCTAssertTrue(native.stderr.hasPrefix("error: ") && native.stderr.contains("no kernel options to tune"), native.stderr)
     }
+
+    /// Ctrl-C during the search: exit status 130 and nothing in the cache folder, not even a temporary file.
+    func testInterruptedTuneWritesNothing() throws {
+        let device = try openCLDevice()
+        let launched = try LaunchedProcess(try stylizeBinary(), ["tune", "--quick", "--size", "16", "--device",
+                                                                 "\(device.info.index)"],
+                                           environment: commandEnvironment(), folder: folder)
+        let deadline = Date().addingTimeInterval(60)
+        while !launched.stderrSoFar.contains("pass 1"), launched.process.isRunning, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        launched.process.interrupt()
+        let result = try launched.finish()
+        XCTAssertEqual(result.status, 130, result.stderr)
+        XCTAssertTrue(result.stderr.contains("no tuning was written"), result.stderr)
+        let tuningFolder = folder + "/stylize-gpu/tuning"
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: tuningFolder)) ?? [], [])
+    }
 }
 
 /// The built `stylize-gpu`, beside the test bundle in the build folder.
@@ -186,23 +210,39 @@ private func stylizeBinary() throws -> URL {
     throw XCTSkip("stylize-gpu binary not found beside the tests; build it with `swift build`")
 }
 
-/// Runs `binary` to completion with `environment`; output goes to files in `folder`, so no pipe can fill and stall.
+/// A started `stylize-gpu` whose output goes to files in a folder, so no pipe can fill and stall.
+private struct LaunchedProcess {
+    let process = Process()
+    let paths: [String]
+    let handles: [FileHandle]
+
+    init(_ binary: URL, _ arguments: [String], environment: [String: String], folder: String) throws {
+        paths = [folder + "/process.out", folder + "/process.err"]
+        handles = try paths.map { path -> FileHandle in
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        }
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = handles[0]
+        process.standardError = handles[1]
+        try process.run()
+    }
+
+    /// What the process has written to stderr so far.
+    var stderrSoFar: String { String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: paths[1]))) ?? Data(), as: UTF8.self) }
+
+    func finish() throws -> (status: Int32, stdout: String, stderr: String) {
+        process.waitUntilExit()
+        try handles.forEach { try $0.close() }
+        let texts = try paths.map { String(decoding: try Data(contentsOf: URL(fileURLWithPath: $0)), as: UTF8.self) }
+        return (process.terminationStatus, texts[0], texts[1])
+    }
+}
+
+/// Runs `binary` to completion with `environment`.
 private func runProcess(_ binary: URL, _ arguments: [String], environment: [String: String],
                         folder: String) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.environment = environment
-    let paths = [folder + "/process.out", folder + "/process.err"]
-    let handles = try paths.map { path -> FileHandle in
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    }
-    process.standardOutput = handles[0]
-    process.standardError = handles[1]
-    try process.run()
-    process.waitUntilExit()
-    try handles.forEach { try $0.close() }
-    let texts = try paths.map { String(decoding: try Data(contentsOf: URL(fileURLWithPath: $0)), as: UTF8.self) }
-    return (process.terminationStatus, texts[0], texts[1])
+    try LaunchedProcess(binary, arguments, environment: environment, folder: folder).finish()
 }

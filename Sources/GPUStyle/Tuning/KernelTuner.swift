@@ -7,7 +7,7 @@ public struct TuningSettings: Equatable, Sendable {
     /// One early full-resolution, one middle and one deep layer: together they cover the shapes
     /// an iteration's time goes to.
     public var layers = ["conv1_2", "conv3_1", "conv4_2"]
-    /// Each time is the median of this many runs after a warm-up.
+    /// Each time is the median over this many rounds (each a warm-up run and a timed run).
     public var repeats = 3
     /// Coordinate-descent passes over the defines; a pass that changes nothing ends the search.
     public var passes = 2
@@ -71,8 +71,8 @@ public struct TuningOutcome {
 /// `ProgramOptions.defaults(for:)`, each tunable define in turn is set to each of its values
 /// (every other define at its best so far); a candidate whose program does not build or whose
 /// values fail `validate` or the self-test against the defaults is skipped. The candidates of a
-/// define and the current choice are timed side by side, interleaved op by op
-/// (`OpsBenchmark.run`), on the ops the define affects; the fastest wins by `minimumGain`.
+/// define and the current choice are timed side by side (`OpsBenchmark.run`, each round in a
+/// rotated order) on the ops the define affects; the fastest wins by `minimumGain`.
 public struct KernelTuner {
     public let device: CLDevice
     public let settings: TuningSettings
@@ -94,6 +94,7 @@ public struct KernelTuner {
         var best = (options: defaults, backend: reference)
         var trials: [TuningTrial] = []
         for pass in 1...settings.passes {
+            progress("pass \(pass) of at most \(settings.passes)")
             var changed = false
             for define in settings.defines {
                 try stopIfAsked()
@@ -158,17 +159,31 @@ public struct KernelTuner {
         return results.count
     }
 
-    /// Seconds per backend: the medians of `ops` at `shapes`, summed, with the backends taking turns.
+    /// Seconds per backend: the medians of `ops` at `shapes`, summed.
     private func timeSideBySide(_ backends: [Backend], shapes: [OpsBenchmark.ConvShape],
                                 ops: [OpsBenchmark.Op]) throws -> [Double] {
-        let results = try OpsBenchmark.run(backends: backends, shapes: shapes, ops: ops, repeats: settings.repeats)
-        // OpsBenchmark.run measures shape by shape, op by op, each backend in turn: result i is backend i mod n.
-        guard results.count == shapes.count * ops.count * backends.count else {
-            throw StyleError("internal error: \(results.count) measurements for \(backends.count) backends")
+        try medians(backends, shapes: shapes, ops: ops).map { $0.reduce(0, +) }
+    }
+
+    /// Median seconds of each op at each shape (shape by shape, op by op) per backend, over
+    /// `repeats` rounds. Each round runs every backend once per op, in an order rotated from
+    /// round to round, so a burst of load on the machine does not land on one backend's runs.
+    private func medians(_ backends: [Backend], shapes: [OpsBenchmark.ConvShape],
+                         ops: [OpsBenchmark.Op]) throws -> [[Double]] {
+        let count = backends.count
+        var samples = [[[Double]]](repeating: [[Double]](repeating: [], count: shapes.count * ops.count), count: count)
+        for round in 0..<settings.repeats {
+            let order = (0..<count).map { ($0 + round) % count }
+            let results = try OpsBenchmark.run(backends: order.map { backends[$0] }, shapes: shapes, ops: ops, repeats: 1)
+            // OpsBenchmark.run measures shape by shape, op by op, each backend in turn.
+            guard results.count == shapes.count * ops.count * count else {
+                throw StyleError("internal error: \(results.count) measurements for \(count) backends")
+            }
+            for (index, measurement) in results.enumerated() {
+                samples[order[index % count]][index / count].append(measurement.medianSeconds)
+            }
         }
-        var totals = [Double](repeating: 0, count: backends.count)
-        for (index, measurement) in results.enumerated() { totals[index % backends.count] += measurement.medianSeconds }
-        return totals
+        return samples.map { $0.map(IterationBenchmark.median) }
     }
 
     /// Times every op at every shape with the defaults and the tuned options, side by side.
@@ -177,14 +192,15 @@ public struct KernelTuner {
         let same = tuned.backend === reference
         let backends: [Backend] = same ? [reference] : [reference, tuned.backend]
         progress("timing every op with the defaults\(same ? " (they won)" : " and the tuned options")…")
-        let results = try OpsBenchmark.run(backends: backends, shapes: shapes, ops: OpsBenchmark.Op.allCases,
-                                           repeats: settings.repeats)
+        let ops = OpsBenchmark.Op.allCases
+        let medians = try self.medians(backends, shapes: shapes, ops: ops)
         var times: [TunedOpTime] = []
-        for start in stride(from: 0, to: results.count, by: backends.count) {
-            let defaultTime = results[start], tunedTime = results[start + backends.count - 1]
-            times.append(TunedOpTime(layer: defaultTime.shape.layer, op: defaultTime.op.rawValue,
-                                     defaultMilliseconds: defaultTime.medianSeconds * 1e3,
-                                     tunedMilliseconds: tunedTime.medianSeconds * 1e3))
+        for (s, shape) in shapes.enumerated() {
+            for (o, op) in ops.enumerated() {
+                let index = s * ops.count + o
+                times.append(TunedOpTime(layer: shape.layer, op: op.rawValue, defaultMilliseconds: medians[0][index] * 1e3,
+                                         tunedMilliseconds: medians[backends.count - 1][index] * 1e3))
+            }
         }
         var defines: [String: Int] = [:]
         for define in settings.defines { defines[define.name] = tuned.options.defines[define.name] }
