@@ -29,7 +29,7 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "One pass and one timed run per op: faster, noisier.")
     var quick = false
 
-    @Option(help: "Tune only these defines, comma separated (default: all of them).")
+    @Option(help: "Tune only these defines, comma separated (default: all of them); the others keep their defaults.")
     var only: String?
 
     @Flag(help: "Print the stored tuning as JSON on stdout (progress stays on stderr).")

@@ -7,8 +7,8 @@ import XCTest
 final class TuningTests: TemporaryFolderTestCase {
     private var environment: [String: String] { ["XDG_CACHE_HOME": folder] }
 
-    private func device(driver: String = "1.0", name: String = "Test GPU") -> CLDeviceInfo {
-        CLDeviceInfo(index: 0, name: name, platformName: "Test Platform", vendor: "Test", kind: .gpu, computeUnits: 4,
+    private func device(driver: String = "1.0", name: String = "Test GPU", kind: CLDeviceInfo.Kind = .gpu) -> CLDeviceInfo {
+        CLDeviceInfo(index: 0, name: name, platformName: "Test Platform", vendor: "Test", kind: kind, computeUnits: 4,
                      clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 16,
                      maxWorkGroupSize: 256, openCLCVersion: "OpenCL C 1.2", driverVersion: driver,
                      preferredFloatVectorWidth: 4, supportsFP16: false, supportsFP64: false)
@@ -117,6 +117,19 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertEqual(outcome.record.key, TuningKey(device: device.info))
         XCTAssertGreaterThan(outcome.checks, 0)
         XCTAssertTrue(lines.contains { $0.contains("float=1: skipped") }, lines.joined(separator: "\n"))
+    }
+
+    func testWorkGroupWidthsAreNotTunedOnCPUDevices() throws {
+        let widths = try TunableDefine.select(["CONV_WG", "TILE_WG"])
+        XCTAssertTrue(widths.allSatisfy { $0.applies(to: device()) && !$0.applies(to: device(kind: .cpu)) })
+        XCTAssertTrue(try TunableDefine.select(["CONV_PXB"])[0].applies(to: device(kind: .cpu)))
+        let openCL = try openCLDevice()
+        guard openCL.info.kind == .cpu else { return }
+        var settings = TuningSettings.quick
+        settings.defines = widths
+        XCTAssertThrowsError(try KernelTuner(device: openCL, settings: settings).run()) {
+            XCTAssertTrue(describe($0).contains("not tuned on CPU"), describe($0))
+        }
     }
 
     func testStopRequestEndsTheSearchWithAnError() throws {

@@ -88,6 +88,10 @@ public struct KernelTuner {
 
     public func run() throws -> TuningOutcome {
         try settings.validate()
+        guard settings.defines.contains(where: { $0.applies(to: device.info) }) else {
+            throw StyleError("\(settings.defines.map(\.name).joined(separator: ", ")) not tuned on \(device.info.kind.rawValue) "
+                + "devices; choose others (see TunableDefine.table)")
+        }
         let shapes = try settings.shapes()
         let defaults = ProgramOptions.defaults(for: device.info)
         let reference = try OpenCLBackend(device: device, options: defaults)
@@ -96,7 +100,7 @@ public struct KernelTuner {
         for pass in 1...settings.passes {
             progress("pass \(pass) of at most \(settings.passes)")
             var changed = false
-            for define in settings.defines {
+            for define in settings.defines where define.applies(to: device.info) {
                 try stopIfAsked()
                 let current = best.options.defines[define.name] ?? 0
                 var contestants = [(value: current, backend: best.backend)]
@@ -203,7 +207,9 @@ public struct KernelTuner {
             }
         }
         var defines: [String: Int] = [:]
-        for define in settings.defines { defines[define.name] = tuned.options.defines[define.name] }
+        for define in settings.defines where define.applies(to: device.info) {
+            defines[define.name] = tuned.options.defines[define.name]
+        }
         return TuningRecord(key: TuningKey(device: device.info),
                             date: ISO8601DateFormatter().string(from: Date()), imageSize: settings.imageSize,
                             layers: settings.layers, defines: defines,

@@ -4,11 +4,19 @@ public struct TunableDefine: Equatable, Sendable {
     public let name: String
     public let values: [Int]
     public let affects: [OpsBenchmark.Op]
+    /// The device kinds it is tuned on (nil: all).
+    public let kinds: Set<CLDeviceInfo.Kind>?
 
-    public init(_ name: String, _ values: [Int], affects: [OpsBenchmark.Op]) {
+    public init(_ name: String, _ values: [Int], affects: [OpsBenchmark.Op], kinds: Set<CLDeviceInfo.Kind>? = nil) {
         self.name = name
         self.values = values
         self.affects = affects
+        self.kinds = kinds
+    }
+
+    /// Whether the search varies this define on `device`.
+    func applies(to device: CLDeviceInfo) -> Bool {
+        kinds?.contains(device.kind) ?? true
     }
 
     /// The values to try from `start` (the current choice): the table's, and `start` itself first.
@@ -18,6 +26,10 @@ public struct TunableDefine: Equatable, Sendable {
 
     private static let convolution: [OpsBenchmark.Op] = [.convForward, .convBackwardData]
     private static let gramOps: [OpsBenchmark.Op] = [.gram, .gramBackward]
+    /// Work-group widths stay 1 on CPU devices: PoCL runs the work-items of a wider group as
+    /// vector lanes and then lets the conv kernel read past its buffer (a segfault, measured with
+    /// CONV_WG=0 and CONV_PXB=16 or 24 at conv1_2 of a 256×256 image), which no check can catch.
+    private static let notCPU: Set<CLDeviceInfo.Kind> = [.gpu, .accelerator, .other]
 
     /// Every tunable, in the order the search visits them. The only place one is listed: a new
     /// kernel variant behind a define is one more line here (and its default in ProgramOptions).
@@ -31,11 +43,11 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("CONV_BLOCKED_WEIGHTS", [0, 1], affects: convolution),
         TunableDefine("CONV_CHANNELS_FIRST", [0, 1], affects: convolution),
         // Work-group width of the conv launch: 0 lets the driver choose.
-        TunableDefine("CONV_WG", [0, 1, 16], affects: convolution),
+        TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
         TunableDefine("GB_ROWS", [8, 16], affects: [.gramBackward]),
         TunableDefine("VW", [4, 8, 16], affects: gramOps),
-        TunableDefine("TILE_WG", [0, 1, 16], affects: gramOps),
+        TunableDefine("TILE_WG", [0, 16, 32, 64], affects: gramOps, kinds: notCPU),
         TunableDefine("USE_FMA", [0, 1], affects: convolution + gramOps),
     ]
 
