@@ -101,37 +101,11 @@ public struct KernelTuner {
             progress("pass \(pass) of at most \(settings.passes)")
             var changed = false
             for define in settings.defines where define.applies(to: device.info) {
-                try stopIfAsked()
-                let current = best.options.defines[define.name] ?? 0
-                var contestants = [(value: current, backend: best.backend)]
-                for value in define.candidates(from: current).dropFirst() {
-                    try stopIfAsked()
-                    var options = best.options
-                    options.defines[define.name] = value
-                    do {
-                        contestants.append((value, try candidate(options, reference: reference)))
-                    } catch {
-                        let reason = firstLine(describe(error))
-                        progress("  \(define.name)=\(value): skipped (\(reason))")
-                        trials.append(TuningTrial(pass: pass, define: define.name, value: value, milliseconds: nil,
-                                                  skipped: reason, chosen: false))
-                    }
-                }
-                if contestants.count == 1 { continue }
-                let times = try timeSideBySide(contestants.map(\.backend), shapes: shapes, ops: define.affects)
-                var winner = 0
-                for index in times.indices.dropFirst() where times[index] < times[winner] * (1 - settings.minimumGain) {
-                    winner = index
-                }
-                for (index, contestant) in contestants.enumerated() {
-                    progress(String(format: "  %@=%d: %.2f ms%@%@", define.name, contestant.value, times[index] * 1e3,
-                                    index == 0 ? " (current)" : "", index == winner ? "  ← best" : ""))
-                    trials.append(TuningTrial(pass: pass, define: define.name, value: contestant.value,
-                                              milliseconds: times[index] * 1e3, skipped: nil, chosen: index == winner))
-                }
-                if winner != 0 {
-                    best.options.defines[define.name] = contestants[winner].value
-                    best.backend = contestants[winner].backend
+                let (value, backend) = try round(define, pass: pass, from: best, reference: reference, shapes: shapes,
+                                                 trials: &trials)
+                if value != best.options.defines[define.name] {
+                    best.options.defines[define.name] = value
+                    best.backend = backend
                     changed = true
                 }
             }
@@ -142,6 +116,39 @@ public struct KernelTuner {
         progress("tuned options match the defaults' results: \(checks) self-test checks passed")
         let record = try measureAgainstDefaults(tuned: best, reference: reference, shapes: shapes)
         return TuningOutcome(record: record, trials: trials, checks: checks)
+    }
+
+    /// One define's round: every value on top of `best`, timed side by side with it. Returns the
+    /// winning value and its backend (the current ones unless a candidate wins by `minimumGain`).
+    private func round(_ define: TunableDefine, pass: Int, from best: (options: ProgramOptions, backend: OpenCLBackend),
+                       reference: OpenCLBackend, shapes: [OpsBenchmark.ConvShape],
+                       trials: inout [TuningTrial]) throws -> (value: Int?, backend: OpenCLBackend) {
+        let current = best.options.defines[define.name]
+        var contestants = [(value: current ?? 0, backend: best.backend)]
+        for value in define.candidates(from: current ?? 0).dropFirst() {
+            try stopIfAsked()
+            var options = best.options
+            options.defines[define.name] = value
+            do {
+                contestants.append((value, try candidate(options, reference: reference)))
+            } catch {
+                let reason = firstLine(describe(error))
+                progress("  \(define.name)=\(value): skipped (\(reason))")
+                trials.append(TuningTrial(pass: pass, define: define.name, value: value, milliseconds: nil,
+                                          skipped: reason, chosen: false))
+            }
+        }
+        if contestants.count == 1 { return (current, best.backend) }
+        let times = try timeSideBySide(contestants.map(\.backend), shapes: shapes, ops: define.affects)
+        let fastest = times.indices.min { times[$0] < times[$1] } ?? 0
+        let winner = times[fastest] < times[0] * (1 - settings.minimumGain) ? fastest : 0
+        for (index, contestant) in contestants.enumerated() {
+            progress(String(format: "  %@=%d: %.2f ms%@%@", define.name, contestant.value, times[index] * 1e3,
+                            index == 0 ? " (current)" : "", index == winner ? "  ← best" : ""))
+            trials.append(TuningTrial(pass: pass, define: define.name, value: contestant.value,
+                                      milliseconds: times[index] * 1e3, skipped: nil, chosen: index == winner))
+        }
+        return winner == 0 ? (current, best.backend) : (contestants[winner].value, contestants[winner].backend)
     }
 
     /// A backend with `options`, refused (thrown) unless it builds and agrees with `reference`.
