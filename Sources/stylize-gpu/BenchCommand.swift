@@ -36,7 +36,7 @@ struct OpsBenchCommand: ParsableCommand {
     var layers: String?
 
     @Option(name: .customLong("define"),
-            help: "Override a kernel option on OpenCL devices, NAME=VALUE (repeatable), e.g. CONV_PXB=4.")
+            help: "Override a kernel option on OpenCL devices (over the device's tuning, if any), NAME=VALUE (repeatable), e.g. CONV_PXB=4.")
     var defines: [String] = []
 
     func validate() throws {
@@ -80,7 +80,7 @@ struct OpsBenchCommand: ParsableCommand {
     private func backends(overrides: [String: Int]) throws -> [Backend] {
         let catalog = DeviceCatalog.discover()
         func openCL(_ device: CLDevice) throws -> Backend {
-            var options = ProgramOptions.defaults(for: device.info)
+            var options = BackendFactory.programOptions(for: device)
             options.defines.merge(overrides) { _, new in new }
             return try OpenCLBackend(device: device, options: options)
         }

@@ -12,8 +12,10 @@ struct BenchIterationCommand: ParsableCommand {
         first enqueue to a device sync at its end. Devices run interleaved: every timed round runs one \
         iteration on each device, starting from a different one each round. Reports per device and size \
         the median and min–max ms per iteration, GFLOP/s from counted FLOPs (conv forward and \
-        backward-data, Gram and Gram backward), the backend's peak buffer memory, the process's peak \
-        RSS and the speed-up over native. benchmarks/README.md explains every figure.
+        backward-data, Gram and Gram backward), the backend's peak buffer memory and its ratio to \
+        the memory floor (the activations the backward pass reads + one raw copy of the conv \
+        weights + Adam's m and v), the memory plan part by part, the process's peak RSS and the \
+        speed-up over native. benchmarks/README.md explains every figure.
         """
     )
 
@@ -111,19 +113,31 @@ enum IterationReportTable {
             "",
         ]
         var rows = [["size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB",
-                     "peak RSS MiB", "vs native"]]
+                     "floor MiB", "peak/floor", "peak RSS MiB", "vs native"]]
         for result in report.results {
             rows.append([
-                "\(result.size)", "\(result.width)×\(result.height)", result.device,
+                "\(result.size)", "\(result.width)×\(result.height)",
+                result.device + (result.kernelOptions == "tuned" ? " (tuned)" : ""),
                 String(format: "%.1f", result.medianMilliseconds),
                 String(format: "%.1f–%.1f", result.minMilliseconds, result.maxMilliseconds),
                 String(format: "%.1f", result.flopsPerIteration / 1e9),
                 String(format: "%.1f", result.gflopsPerSecond),
-                mebibytes(UInt64(result.peakDeviceBytes)), mebibytes(result.peakHostResidentBytes),
+                mebibytes(UInt64(result.peakDeviceBytes)), mebibytes(UInt64(result.memoryFloorBytes)),
+                String(format: "%.2f", result.peakOverFloor), mebibytes(result.peakHostResidentBytes),
                 result.speedupOverNative.map { String(format: "%.2f×", $0) } ?? "–",
             ])
         }
         lines += aligned(rows, leftColumns: 3)
+        lines += ["", "floor: activations the backward pass reads + conv weights as one raw copy (O·I·9+O floats "
+            + "per layer) + Adam's m and v (issue 7: peak ≤ 1.3× floor at 512×512). The memory plan beyond the floor, MiB:"]
+        for result in report.results {
+            let plan = result.memoryPlan
+            func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+            let floor = "floor \(mib(plan.floorBytes)) (activations \(mib(plan.backwardActivationBytes)), "
+                + "weights \(mib(plan.rawWeightBytes)), optimiser \(mib(plan.optimizerStateBytes)))"
+            let beyond = plan.beyondFloor.filter { $0.bytes > 0 }.map { "\($0.name) \(mib($0.bytes))" }
+            lines.append("  \(result.size) \(result.device): \(floor); + " + beyond.joined(separator: ", "))
+        }
         let profiled = report.results.filter { $0.phases != nil }
         if !profiled.isEmpty {
             lines += ["", "per-phase ms per iteration (--profile):"]

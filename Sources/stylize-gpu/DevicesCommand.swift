@@ -42,14 +42,26 @@ struct DeviceRow: Codable {
     var openCLC: String
     var fp16: Bool
     var fp64: Bool
+    /// The kernel options a run uses: "tuned" (`stylize-gpu tune`), "defaults", "tuning ignored"
+    /// (stale or corrupt: ignored until tuned again), "tuning off" (STYLIZE_GPU_NO_TUNING); "-" for native.
+    var kernelOptions: String
 
     static let header = ["id", "backend", "device", "platform", "type", "CUs", "clock", "global mem", "max alloc",
-                         "local mem", "OpenCL C", "fp16", "fp64"]
+                         "local mem", "OpenCL C", "fp16", "fp64", "kernel options"]
 
     var cells: [String] {
         [id, backend, device, platform, type, "\(computeUnits)", clockMHz > 0 ? "\(clockMHz) MHz" : "-",
          formatBytes(globalMemoryBytes), formatBytes(maxAllocationBytes), formatBytes(localMemoryBytes), openCLC,
-         fp16 ? "yes" : "no", fp64 ? "yes" : "no"]
+         fp16 ? "yes" : "no", fp64 ? "yes" : "no", kernelOptions]
+    }
+
+    private static func kernelOptions(_ device: CLDeviceInfo) -> String {
+        switch TuningCache.lookup(device) {
+        case .none: return "defaults"
+        case .disabled: return "tuning off"
+        case .tuned: return "tuned"
+        case .ignored: return "tuning ignored"
+        }
     }
 
     static func rows(_ catalog: DeviceCatalog) -> [DeviceRow] {
@@ -60,13 +72,13 @@ struct DeviceRow: Codable {
                              globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
                              localMemoryBytes: info.localMemoryBytes,
                              openCLC: info.openCLCVersion.replacingOccurrences(of: "OpenCL C ", with: "").trimmingCharacters(in: .whitespaces),
-                             fp16: info.supportsFP16, fp64: info.supportsFP64)
+                             fp16: info.supportsFP16, fp64: info.supportsFP64, kernelOptions: kernelOptions(info))
         }
         let host = HostInfo.current
         rows.append(DeviceRow(id: "native", backend: "native", device: host.cpuName, platform: "host (Swift + OpenBLAS)",
                               type: "CPU", computeUnits: host.cores, clockMHz: 0,
                               globalMemoryBytes: host.memoryBytes, maxAllocationBytes: host.memoryBytes,
-                              localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true))
+                              localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true, kernelOptions: "-"))
         return rows
     }
 }

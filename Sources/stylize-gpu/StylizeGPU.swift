@@ -7,7 +7,7 @@ struct StylizeGPU: ParsableCommand {
         commandName: "stylize-gpu",
         abstract: "Neural style transfer (Gatys et al.) on any OpenCL device, or on the CPU.",
         subcommands: [StylizeCommand.self, DevicesCommand.self, WeightsCommand.self, BenchCommand.self,
-                      SelfTestCommand.self],
+                      SelfTestCommand.self, TuneCommand.self],
         defaultSubcommand: StylizeCommand.self
     )
 }

@@ -28,7 +28,8 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertEqual(results.count, 1)
         for key in ["device", "selector", "size", "width", "height", "samplesMilliseconds", "medianMilliseconds",
                     "minMilliseconds", "maxMilliseconds", "flopsPerIteration", "gflopsPerSecond", "peakDeviceBytes",
-                    "peakHostResidentBytes", "speedupOverNative", "phases"] {
+                    "memoryFloorBytes", "peakOverFloor", "memoryPlan", "peakHostResidentBytes", "speedupOverNative",
+                    "phases"] {
             XCTAssertNotNil(results[0][key], "result field \(key)")
         }
 
@@ -46,6 +47,10 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertGreaterThan(result.peakDeviceBytes, 20 << 20, "the conv weights alone are tens of MiB")
         XCTAssertGreaterThan(result.peakHostResidentBytes, UInt64(result.peakDeviceBytes) / 2)
         XCTAssertEqual(result.speedupOverNative, 1)
+        XCTAssertNil(result.kernelOptions, "the native path has no kernel options")
+        XCTAssertEqual(result.memoryFloorBytes, result.memoryPlan.floorBytes)
+        XCTAssertEqual(result.peakOverFloor, Double(result.peakDeviceBytes) / Double(result.memoryFloorBytes), accuracy: 1e-12)
+        XCTAssertGreaterThanOrEqual(result.memoryPlan.totalBytes, result.peakDeviceBytes, "the plan covers the peak")
         let phases = try XCTUnwrap(result.phases)
         XCTAssertEqual(Set(phases.milliseconds.keys), Set(IterationPhase.allCases.map(\.rawValue)))
         XCTAssertGreaterThan(phases.milliseconds["forward"] ?? 0, 0)
@@ -68,6 +73,29 @@ final class IterationBenchmarkTests: XCTestCase {
         let gram = IterationFLOPs(height: 10, width: 10, deepestLayer: 1, styleLayers: [1])
         XCTAssertEqual(gram.gram, 2 * 64 * 64 * 100)
         XCTAssertEqual(gram.total - first.total, 2 * gram.gram)
+    }
+
+    /// Issue 7's memory floor at 512×512 with the default layers (to relu5_1) and Adam, by hand:
+    /// the 16 ReLU outputs, 2·64·512² + 2·128·256² + 4·256·128² + 4·512·64² + 512·32² floats; the 13
+    /// conv layers' 12 944 960 parameters; m and v, 2·3·512² floats. The parts sum to the plan.
+    func testMemoryFloorAndBreakdownAt512() throws {
+        for optimizer in OptimizerKind.allCases {
+            let plan = try MemoryPlan(layers: LayerSelection(), height: 512, width: 512, styleSizes: [(height: 320, width: 512)],
+                                      optimization: OptimizationSettings(iterations: 1, optimizer: optimizer, lbfgsHistory: 5),
+                                      backend: NativeBackend())
+            let parts = plan.breakdown
+            XCTAssertEqual(parts.totalBytes, plan.totalBytes, "\(optimizer)")
+            XCTAssertEqual(parts.backwardActivationBytes, 76_021_760 * 4)
+            XCTAssertEqual(parts.rawWeightBytes, 12_944_960 * 4)
+            XCTAssertEqual(parts.weightLayoutBytes, parts.rawWeightBytes - (2 * 64 + 2 * 128 + 4 * 256 + 5 * 512) * 4,
+                           "native keeps a second, flipped copy of every weight but not of the bias")
+            XCTAssertEqual(parts.optimizerStateBytes, (optimizer == .adam ? 2 : 2 + 2 * 6) * 3 * 512 * 512 * 4)
+            XCTAssertEqual(parts.gradientArenaBytes, 2 * 64 * 512 * 512 * 4)
+            // Forward only: the preprocessed input and the four pooling outputs.
+            XCTAssertEqual(parts.forwardOnlyActivationBytes, (3 * 512 * 512 + 64 * 256 * 256 + 128 * 128 * 128
+                                                              + 256 * 64 * 64 + 512 * 32 * 32) * 4)
+            XCTAssertGreaterThan(parts.styleWorkspaceBytes, 0, "a style image of another size needs its own workspace")
+        }
     }
 
     func testBadSettingsAreOneLineErrors() {

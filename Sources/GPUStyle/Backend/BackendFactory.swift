@@ -1,6 +1,13 @@
+import Foundation
+
 /// Creates the backend a `--device` choice names.
 public enum BackendFactory {
-    public static func make(_ selector: DeviceSelector, catalog: DeviceCatalog = .discover()) throws -> Backend {
+    /// An OpenCL device is built with its tuning from `stylize-gpu tune` when there is a usable
+    /// one (see `TuningCache.lookup`), else with the defaults; `note` receives the one line that
+    /// says which (printed once per process and file on stderr by default).
+    public static func make(_ selector: DeviceSelector, catalog: DeviceCatalog = .discover(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            note: (String) -> Void = printOnceOnStandardError) throws -> Backend {
         switch try catalog.choose(selector) {
         case .native:
             return NativeBackend()
@@ -8,7 +15,29 @@ public enum BackendFactory {
             guard let device = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
                 throw StyleError("--device \(selector): no OpenCL device with id \(index); run `stylize-gpu devices`")
             }
-            return try OpenCLBackend(device: device)
+            return try OpenCLBackend(device: device, options: programOptions(for: device, environment: environment,
+                                                                              note: note))
         }
+    }
+
+    /// The kernel options a run or benchmark uses on `device`: its tuning, or the defaults.
+    public static func programOptions(for device: CLDevice,
+                                      environment: [String: String] = ProcessInfo.processInfo.environment,
+                                      note: (String) -> Void = printOnceOnStandardError) -> ProgramOptions {
+        let lookup = TuningCache.lookup(device.info, environment: environment)
+        if let line = lookup.note { note(line) }
+        return lookup.options(for: device.info)
+    }
+
+    private static let printedLock = NSLock()
+    private static var printed: Set<String> = []
+
+    /// Prints `line` on stderr unless this process printed it before (a benchmark makes a
+    /// device's backend several times).
+    public static func printOnceOnStandardError(_ line: String) {
+        printedLock.lock()
+        let first = printed.insert(line).inserted
+        printedLock.unlock()
+        if first { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 }

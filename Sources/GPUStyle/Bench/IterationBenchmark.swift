@@ -77,6 +77,19 @@ public struct IterationMeasurement: Codable, Equatable, Sendable {
     public var gflopsPerSecond: Double
     /// The backend's own peak of allocated buffer bytes (weights, activations, optimiser state).
     public var peakDeviceBytes: Int
+    /// Issue 7's memory floor, the least any implementation of the iteration must hold: the layer
+    /// outputs the backward pass reads (ReLU outputs, pooling inputs, the outputs the losses read;
+    /// not the gradient arenas), the conv weights uploaded as one raw copy (O·I·9 + O floats per
+    /// layer) and the optimiser state (Adam's m and v, two image-sized tensors). From the run's
+    /// memory plan.
+    public var memoryFloorBytes: Int
+    /// peakDeviceBytes / memoryFloorBytes; issue 7 asks for at most 1.3 at 512×512.
+    public var peakOverFloor: Double
+    /// The run's memory plan part by part (the floor's parts and all beyond it): what the peak is made of.
+    public var memoryPlan: MemoryPlan.Breakdown
+    /// "tuned" when an OpenCL device ran with its `stylize-gpu tune` options, "defaults" when
+    /// without; nil on the native path.
+    public var kernelOptions: String?
     /// Peak resident set of the whole benchmark process (VmHWM) when this size finished. The
     /// process holds every device of the size at once, so this covers all of them together.
     public var peakHostResidentBytes: UInt64
@@ -129,8 +142,10 @@ public enum IterationBenchmark {
         var options = StyleJobOptions(contentPath: settings.contentPath, stylePaths: [settings.stylePath])
         options.imageSize = size
         options.optimization = OptimizationSettings(iterations: settings.warmup + settings.iterations, optimizer: .adam)
+        var kernelOptions: [String?] = []
         var contestants: [Contestant] = try devices.map { device in
             let backend = try device.makeBackend()
+            kernelOptions.append(describeKernelOptions(of: backend))
             let recorder = settings.profileIterations > 0
                 ? PhaseRecordingBackend(backend, profilingContext: profilingContext(of: backend)) : nil
             note("size \(size): setting up \(backend.name)")
@@ -154,18 +169,32 @@ public enum IterationBenchmark {
                                        layers: options.layers).total
         let peakResident = HostInfo.peakResidentBytes()
         let nativeMedian = contestants.first { $0.device.selector == .native }.map { median($0.samples) }
-        return zip(contestants, phases).map { contestant, phases in
+        return try contestants.indices.map { index in
+            let (contestant, phases) = (contestants[index], phases[index])
             let samples = contestant.samples.map { $0 * 1000 }
             let medianMs = median(contestant.samples) * 1000
+            let job = contestant.job
+            let plan = try MemoryPlan(layers: options.layers, height: job.content.height, width: job.content.width,
+                                      styleSizes: job.styles.map { (height: $0.height, width: $0.width) },
+                                      optimization: options.optimization, backend: job.backend).breakdown
+            let peak = job.backend.peakAllocatedBytes
             return IterationMeasurement(
                 device: contestant.job.backend.name, selector: contestant.device.selector.description, size: size,
                 width: contestant.job.content.width, height: contestant.job.content.height,
                 samplesMilliseconds: samples, medianMilliseconds: medianMs, minMilliseconds: samples.min() ?? 0,
                 maxMilliseconds: samples.max() ?? 0, flopsPerIteration: flops,
-                gflopsPerSecond: flops / (medianMs / 1000) / 1e9, peakDeviceBytes: contestant.job.backend.peakAllocatedBytes,
+                gflopsPerSecond: flops / (medianMs / 1000) / 1e9, peakDeviceBytes: peak,
+                memoryFloorBytes: plan.floorBytes, peakOverFloor: Double(peak) / Double(max(plan.floorBytes, 1)),
+                memoryPlan: plan, kernelOptions: kernelOptions[index],
                 peakHostResidentBytes: peakResident, speedupOverNative: nativeMedian.map { $0 * 1000 / medianMs },
                 phases: phases)
         }
+    }
+
+    /// Whether an OpenCL backend runs with options other than its device's defaults (a tuning).
+    private static func describeKernelOptions(of backend: Backend) -> String? {
+        guard let openCL = backend as? OpenCLBackend else { return nil }
+        return openCL.options == ProgramOptions.defaults(for: openCL.context.device.info) ? "defaults" : "tuned"
     }
 
     /// Seconds of one iteration, from enqueueing it to the end of the device's work.

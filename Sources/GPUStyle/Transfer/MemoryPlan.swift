@@ -14,6 +14,8 @@ public struct MemoryPlan: Equatable, Sendable {
     /// The backend's own scratch (reduction partials, Gram slices, convolution workspaces).
     public var scratchBytes: Int
     public var largestBufferBytes: Int
+    /// The same bytes, part by part.
+    public var breakdown: Breakdown
 
     public var totalBytes: Int {
         weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes + scratchBytes
@@ -47,11 +49,17 @@ public struct MemoryPlan: Equatable, Sendable {
         activationBytes = main.bytes
         let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
         let grams = styleIndices.reduce(0) { $0 + 3 * layers[$1].channels * layers[$1].channels }
-        targetBytes = (contentIndices.reduce(0) { $0 + shapes[$1].count } + grams + 3) * floatBytes
+        let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
+        targetBytes = (contentTargets + grams + 3) * floatBytes
         let image = 3 * height * width
         let optimizerVectors = optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1)
         let styleImages = styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width }
         imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
+        let backwardActivations = MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
+        let rawWeights = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
+            $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
+        }
+        let gradientArenas = 2 * main.largest
         let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = styleWorkspaces.map(\.bytes).max() ?? 0
@@ -72,6 +80,73 @@ public struct MemoryPlan: Equatable, Sendable {
             gramShapes += styleIndices.map { shapes[$0] }
         }
         scratchBytes = backend.scratchBytes(convolutions: convolutions, grams: gramShapes)
+        breakdown = Breakdown(
+            backwardActivationBytes: backwardActivations, rawWeightBytes: rawWeights,
+            optimizerStateBytes: image * optimizerVectors * floatBytes,
+            forwardOnlyActivationBytes: activationBytes - gradientArenas - backwardActivations,
+            gradientArenaBytes: gradientArenas, weightLayoutBytes: weightBytes - rawWeights,
+            contentTargetBytes: contentTargets * floatBytes, gramBytes: (grams + 3) * floatBytes,
+            imageBytes: (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
+            scratchBytes: scratchBytes)
+    }
+
+    /// What the plan's bytes are, split into issue 7's memory floor (what any implementation of
+    /// the run must hold: the activations backward reads, one copy of the weights, the optimiser
+    /// state) and everything this one holds beyond it. The parts sum to `totalBytes`.
+    public struct Breakdown: Codable, Equatable, Sendable {
+        // The floor.
+        /// Layer outputs the backward pass reads: ReLU outputs (its masks), pooling inputs (max
+        /// routing) and the outputs the losses read. A conv fused with its ReLU counts once.
+        public var backwardActivationBytes: Int
+        /// The conv layers' parameters as stored, one copy: O·I·9 + O floats per uploaded layer.
+        public var rawWeightBytes: Int
+        /// The optimiser's state vectors: Adam's m and v (two image-sized tensors); for L-BFGS its
+        /// direction, gradient copy and s/y history.
+        public var optimizerStateBytes: Int
+        // Beyond the floor.
+        /// Kept outputs the backward pass never reads: the preprocessed input, pooling outputs.
+        public var forwardOnlyActivationBytes: Int
+        /// The two gradient arenas of the largest activation the backward pass alternates between.
+        public var gradientArenaBytes: Int
+        /// What the backend's weight layouts hold beyond one raw copy (the flipped backward-data
+        /// copy, padding to the tile width).
+        public var weightLayoutBytes: Int
+        /// Content targets (copies of the content image's activations).
+        public var contentTargetBytes: Int
+        /// Per style layer its target Gram, the image's Gram and its gradient; the loss scalars.
+        public var gramBytes: Int
+        /// Content, style and optimised images, the image gradient, the last good image.
+        public var imageBytes: Int
+        /// The network workspace of a style image of another size, alive while the style targets are computed.
+        public var styleWorkspaceBytes: Int
+        /// The backend's own scratch (reduction partials, Gram slices).
+        public var scratchBytes: Int
+
+        /// Issue 7's denominator: backward activations + raw weights + optimiser state.
+        public var floorBytes: Int { backwardActivationBytes + rawWeightBytes + optimizerStateBytes }
+
+        /// The parts beyond the floor, largest first, with the names the bench prints.
+        public var beyondFloor: [(name: String, bytes: Int)] {
+            [("style workspace", styleWorkspaceBytes), ("gradient arenas", gradientArenaBytes),
+             ("weight layouts", weightLayoutBytes), ("forward-only activations", forwardOnlyActivationBytes),
+             ("content targets", contentTargetBytes), ("Grams", gramBytes), ("images", imageBytes),
+             ("scratch", scratchBytes)].sorted { $0.bytes > $1.bytes }
+        }
+
+        public var totalBytes: Int { floorBytes + beyondFloor.reduce(0) { $0 + $1.bytes } }
+    }
+
+    /// Floats of the layer outputs the backward pass reads (see `Breakdown.backwardActivationBytes`),
+    /// each tensor once: a fused conv shares its ReLU's.
+    static func backwardReadFloats(layers: [VGG19.Layer], shapes: [Shape], observed: Set<Int>) -> Int {
+        var tensors = Set<Int>()
+        for index in layers.indices {
+            let nextIsPool = index + 1 < layers.count && layers[index + 1].kind == .pool
+            guard layers[index].kind == .relu || observed.contains(index) || nextIsPool else { continue }
+            let fusedIntoPrevious = index > 0 && VGGNetwork.fusesWithNext(index - 1, layers: layers, observed: observed)
+            tensors.insert(fusedIntoPrevious ? index - 1 : index)
+        }
+        return tensors.reduce(0) { $0 + shapes[$1].count }
     }
 
     /// Whether the plan fits a capacity.

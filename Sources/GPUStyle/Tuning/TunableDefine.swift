@@ -1,0 +1,64 @@
+/// One `-D` option of Kernels.cl that `stylize-gpu tune` may vary, the values it tries and the ops
+/// whose speed it changes (only those are timed when it varies).
+public struct TunableDefine: Equatable, Sendable {
+    public let name: String
+    public let values: [Int]
+    public let affects: [OpsBenchmark.Op]
+    /// The device kinds it is tuned on (nil: all).
+    public let kinds: Set<CLDeviceInfo.Kind>?
+
+    public init(_ name: String, _ values: [Int], affects: [OpsBenchmark.Op], kinds: Set<CLDeviceInfo.Kind>? = nil) {
+        self.name = name
+        self.values = values
+        self.affects = affects
+        self.kinds = kinds
+    }
+
+    /// Whether the search varies this define on `device`.
+    func applies(to device: CLDeviceInfo) -> Bool {
+        kinds?.contains(device.kind) ?? true
+    }
+
+    /// The values to try from `start` (the current choice): the table's, and `start` itself first.
+    func candidates(from start: Int) -> [Int] {
+        [start] + values.filter { $0 != start }
+    }
+
+    private static let convolution: [OpsBenchmark.Op] = [.convForward, .convBackwardData]
+    private static let gramOps: [OpsBenchmark.Op] = [.gram, .gramBackward]
+    /// Work-group widths stay 1 on CPU devices: PoCL runs the work-items of a wider group as
+    /// vector lanes and then lets the conv kernel read past its buffer (a segfault, measured with
+    /// CONV_WG=0 and CONV_PXB=16 or 24 at conv1_2 of a 256×256 image), which no check can catch.
+    private static let notCPU: Set<CLDeviceInfo.Kind> = [.gpu, .accelerator, .other]
+
+    /// Every tunable, in the order the search visits them. The only place one is listed: a new
+    /// kernel variant behind a define is one more line here (and its default in ProgramOptions).
+    ///
+    /// Left out: the reduction and elementwise sizes (RED_LOCAL, RED_GROUPS, EW_LOCAL: ops the
+    /// tuner does not time, a small share of an iteration) and CONV_FAST_INTERIOR (a fallback
+    /// kept for debugging, never faster).
+    public static let table: [TunableDefine] = [
+        TunableDefine("CONV_PXB", [8, 12, 16, 24], affects: convolution),
+        TunableDefine("CONV_COB", [8, 16], affects: convolution),
+        TunableDefine("CONV_BLOCKED_WEIGHTS", [0, 1], affects: convolution),
+        TunableDefine("CONV_CHANNELS_FIRST", [0, 1], affects: convolution),
+        // Work-group width of the conv launch: 0 lets the driver choose.
+        TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
+        TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
+        TunableDefine("GB_ROWS", [8, 16], affects: [.gramBackward]),
+        TunableDefine("VW", [4, 8, 16], affects: gramOps),
+        TunableDefine("TILE_WG", [0, 16, 32, 64], affects: gramOps, kinds: notCPU),
+        TunableDefine("USE_FMA", [0, 1], affects: convolution + gramOps),
+    ]
+
+    /// The table's entries named in `names` (all when nil); an unknown name is an error listing the valid ones.
+    public static func select(_ names: [String]?, from table: [TunableDefine] = table) throws -> [TunableDefine] {
+        guard let names else { return table }
+        let unknown = names.filter { name in !table.contains { $0.name == name } }
+        guard unknown.isEmpty else {
+            throw StyleError("unknown tunable \(unknown.joined(separator: ", ")); valid: "
+                + table.map(\.name).joined(separator: ", "))
+        }
+        return table.filter { names.contains($0.name) }
+    }
+}
