@@ -42,6 +42,11 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("CONV_COB", [8, 16], affects: convolution),
         TunableDefine("CONV_BLOCKED_WEIGHTS", [0, 1], affects: convolution),
         TunableDefine("CONV_CHANNELS_FIRST", [0, 1], affects: convolution),
+        // Winograd F(2×2,3×3) for the layers with enough channels, and its multiply's blocking.
+        TunableDefine("CONV_WINOGRAD", [0, 1], affects: convolution),
+        TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
+        TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
+        TunableDefine("WINO_WG", [16, 64], affects: convolution),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
