@@ -94,7 +94,14 @@ final class IterationBenchmarkTests: XCTestCase {
             // Forward only: the preprocessed input and the four pooling outputs.
             XCTAssertEqual(parts.forwardOnlyActivationBytes, (3 * 512 * 512 + 64 * 256 * 256 + 128 * 128 * 128
                                                               + 256 * 64 * 64 + 512 * 32 * 32) * 4)
-            XCTAssertGreaterThan(parts.styleWorkspaceBytes, 0, "a style image of another size needs its own workspace")
+            XCTAssertEqual(parts.styleWorkspaceBytes, 0, "a smaller style's workspace is gone before the main one is made")
+            let largerStyle = try MemoryPlan(layers: LayerSelection(), height: 512, width: 512,
+                                             styleSizes: [(height: 768, width: 768)],
+                                             optimization: OptimizationSettings(iterations: 1, optimizer: optimizer),
+                                             backend: NativeBackend())
+            XCTAssertEqual(largerStyle.breakdown.styleWorkspaceBytes + plan.activationBytes,
+                           largerStyle.activationBytes + largerStyle.transientBytes)
+            XCTAssertGreaterThan(largerStyle.breakdown.styleWorkspaceBytes, 0, "a larger style needs more than the main workspace")
         }
     }
 

@@ -9,7 +9,8 @@ public struct MemoryPlan: Equatable, Sendable {
     public var targetBytes: Int
     /// Input images, the optimised image, its gradient, the last good copy, optimiser state.
     public var imageAndOptimizerBytes: Int
-    /// The style workspace that exists only while the style targets are computed.
+    /// What a style workspace adds beyond the main one: it exists only while the style targets
+    /// are computed, before the main workspace is made (StyleObjective), so only its excess counts.
     public var transientBytes: Int
     /// The backend's own scratch (reduction partials, Gram slices, convolution workspaces).
     public var scratchBytes: Int
@@ -62,7 +63,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let gradientArenas = 2 * main.largest
         let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
-        transientBytes = styleWorkspaces.map(\.bytes).max() ?? 0
+        transientBytes = max(0, (styleWorkspaces.map(\.bytes).max() ?? 0) - activationBytes)
         largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest)).max() ?? 0
 
         var convolutions: [ConvolutionShape] = []
@@ -117,7 +118,8 @@ public struct MemoryPlan: Equatable, Sendable {
         public var gramBytes: Int
         /// Content, style and optimised images, the image gradient, the last good image.
         public var imageBytes: Int
-        /// The network workspace of a style image of another size, alive while the style targets are computed.
+        /// What the workspace of a style image of another size needs beyond the main workspace
+        /// (made after it is released): zero unless that style image is the larger.
         public var styleWorkspaceBytes: Int
         /// The backend's own scratch (reduction partials, Gram slices).
         public var scratchBytes: Int

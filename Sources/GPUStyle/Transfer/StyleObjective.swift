@@ -87,8 +87,38 @@ public final class StyleObjective {
         backend = network.backend
         let contentIndices = Set(try layers.content.map(VGG19.index(of:)))
         let styleIndices = Set(try layers.style.map(VGG19.index(of:)))
-        workspace = try network.makeWorkspace(height: height, width: width, observed: contentIndices.union(styleIndices))
         scalars = try backend.makeTensor(.vector(3))
+        let observed = contentIndices.union(styleIndices)
+
+        // Style targets first: A_l = Σ_k b_k G_l(style_k), each style at its own size. A style of
+        // another size gets a workspace of its own that is released before the main one exists,
+        // so the two never take memory at the same time.
+        var styleLayers: [Int: StyleLayerBuffers] = [:]
+        for index in styleIndices {
+            let channels = network.layers[index].channels
+            let gramShape = Shape(c: 1, h: channels, w: channels)
+            styleLayers[index] = StyleLayerBuffers(target: try backend.makeTensor(gramShape),
+                                                   gram: try backend.makeTensor(gramShape),
+                                                   gramGradient: try backend.makeTensor(gramShape))
+        }
+        var mainWorkspace: VGGNetwork.Workspace?
+        for style in styles {
+            let styleWorkspace: VGGNetwork.Workspace
+            if style.image.shape.h == height && style.image.shape.w == width {
+                let main = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
+                mainWorkspace = main
+                styleWorkspace = main
+            } else {
+                styleWorkspace = try network.makeWorkspace(height: style.image.shape.h, width: style.image.shape.w,
+                                                           observed: styleIndices)
+            }
+            try network.forward(image: style.image, workspace: styleWorkspace)
+            for (index, buffers) in styleLayers {
+                try backend.gram(features: styleWorkspace.outputs[index], output: buffers.gram)
+                try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
+            }
+        }
+        workspace = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
 
         // Content targets: the content image's activations.
         try network.forward(image: content, workspace: workspace)
@@ -99,26 +129,6 @@ public final class StyleObjective {
             contentTargets[index] = target
         }
         self.contentTargets = contentTargets
-
-        // Style targets: A_l = Σ_k b_k G_l(style_k), each style at its own size.
-        var styleLayers: [Int: StyleLayerBuffers] = [:]
-        for index in styleIndices {
-            let channels = network.layers[index].channels
-            let gramShape = Shape(c: 1, h: channels, w: channels)
-            styleLayers[index] = StyleLayerBuffers(target: try backend.makeTensor(gramShape),
-                                                   gram: try backend.makeTensor(gramShape),
-                                                   gramGradient: try backend.makeTensor(gramShape))
-        }
-        for style in styles {
-            let sameSize = style.image.shape.h == height && style.image.shape.w == width
-            let styleWorkspace = sameSize ? workspace
-                : try network.makeWorkspace(height: style.image.shape.h, width: style.image.shape.w, observed: styleIndices)
-            try network.forward(image: style.image, workspace: styleWorkspace)
-            for (index, buffers) in styleLayers {
-                try backend.gram(features: styleWorkspace.outputs[index], output: buffers.gram)
-                try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
-            }
-        }
         self.styleLayers = styleLayers
         try backend.finish()
     }
