@@ -55,7 +55,7 @@ final class NativeBackendTests: XCTestCase {
         for shape in [(i: 64, o: 67, h: 13, w: 7), (i: 3, o: 5, h: 1, w: 2), (i: 5, o: 1, h: 7, w: 13)] {
             let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
             let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
-            let flipped = Self.flippedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
+            let flipped = flippedTransposedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
             let zeroBias = [Double](repeating: 0, count: shape.i)
             let expected = ReferenceOps.conv3x3(gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
             let magnitudes = ReferenceOps.conv3x3(gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
@@ -348,16 +348,5 @@ final class NativeBackendTests: XCTestCase {
         let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator)
         let bias = ReferenceTensor.random(.vector(outputChannels), using: &generator)
         return (weights.values, bias.values)
-    }
-
-    /// [i][o][ky][kx] = weights[o][i][2−ky][2−kx]: the weights of the transposed convolution.
-    static func flippedWeights(_ weights: [Double], outputChannels: Int, inputChannels: Int) -> [Double] {
-        var flipped = [Double](repeating: 0, count: weights.count)
-        for o in 0..<outputChannels {
-            for i in 0..<inputChannels {
-                for tap in 0..<9 { flipped[(i * outputChannels + o) * 9 + 8 - tap] = weights[(o * inputChannels + i) * 9 + tap] }
-            }
-        }
-        return flipped
     }
 }
