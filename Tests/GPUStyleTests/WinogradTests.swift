@@ -134,10 +134,10 @@ final class WinogradTests: XCTestCase {
     }
 
     /// Each algorithm allocates exactly what `convWeightBytes` plans (MemoryPlan relies on it),
-    /// and `.automatic` follows its rule per direction.
+    /// and `.automatic` follows its rule.
     func testWeightBytesAreWhatThePlanSays() throws {
         for algorithm in ConvolutionAlgorithm.allCases {
-            for (o, c) in [(64, 3), (3, 64), (64, 64), (1, 1)] {
+            for (o, c) in [(64, 3), (3, 64), (64, 64), (1, 1), (16, 16), (16, 15)] {
                 let backend = NativeBackend(convolution: algorithm)
                 let layer = try backend.makeConvWeights(weights: [Float](repeating: 0.5, count: o * c * 9),
                                                         bias: [Float](repeating: 0, count: o),
@@ -146,12 +146,9 @@ final class WinogradTests: XCTestCase {
                                "\(algorithm) \(o)×\(c)")
                 XCTAssertEqual(layer.byteCount, backend.allocatedBytes, "\(algorithm) \(o)×\(c)")
                 let plan = try backend.nativeWeights(layer, "test").plan
-                if algorithm == .automatic {
-                    XCTAssertEqual(plan.forwardWinograd, NativeConvPlan.winogradWins(summedChannels: c))
-                    XCTAssertEqual(plan.backwardWinograd, NativeConvPlan.winogradWins(summedChannels: o))
-                } else {
-                    XCTAssertEqual([plan.forwardWinograd, plan.backwardWinograd], [algorithm == .winograd, algorithm == .winograd])
-                }
+                let expected = algorithm == .automatic ? NativeConvPlan.winogradWins(outputChannels: o, inputChannels: c)
+                    : algorithm == .winograd
+                XCTAssertEqual(plan.winograd, expected, "\(algorithm) \(o)×\(c)")
             }
         }
     }

@@ -4,13 +4,13 @@ public final class NativeConvWeights: ConvWeights {
     public let inputChannels: Int
     let plan: NativeConvPlan
     /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward im2col sgemm
-    /// (nil when both directions run Winograd).
+    /// (nil for a Winograd layer).
     let forward: NativeStorage?
     /// I × (O·9) with element [i][o][ky][kx] = weight[o][i][2−ky][2−kx]: backward-data is then a
     /// forward convolution of the output gradient with the channel roles swapped (nil like `forward`).
     let flipped: NativeStorage?
     /// [16][O][I], the Winograd transforms G g Gᵀ; backward-data reads them permuted and
-    /// transposed (`Winograd.flippedIndex`). Nil when neither direction runs Winograd.
+    /// transposed (`Winograd.flippedIndex`). Nil for an im2col layer.
     let winograd: NativeStorage?
     let bias: NativeStorage
 
@@ -21,7 +21,7 @@ public final class NativeConvWeights: ConvWeights {
         self.plan = plan
         self.bias = NativeStorage(count: bias.count, ledger: ledger)
         _ = self.bias.buffer.update(fromContentsOf: bias)
-        if plan.needsDirectLayouts {
+        if !plan.winograd {
             let forward = NativeStorage(count: weights.count, ledger: ledger)
             let flipped = NativeStorage(count: weights.count, ledger: ledger)
             _ = forward.buffer.update(fromContentsOf: weights)
@@ -36,7 +36,7 @@ public final class NativeConvWeights: ConvWeights {
         } else {
             (forward, flipped) = (nil, nil)
         }
-        if plan.needsWinogradLayout {
+        if plan.winograd {
             let transformed = NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
             Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels,
                                       into: transformed.pointer)
@@ -98,7 +98,7 @@ extension NativeBackend {
         try requireDistinct(input, output, "conv3x3")
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
-        if layer.plan.forwardWinograd {
+        if layer.plan.winograd {
             winogradConvolve(x, channels: layer.inputChannels, height: h, width: w,
                              transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
                              outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
@@ -130,7 +130,7 @@ extension NativeBackend {
             try requireShape(reluMaskFrom, gradInput.shape, op, "reluMaskFrom")
             mask = try native(reluMaskFrom, op).pointer
         }
-        if layer.plan.backwardWinograd {
+        if layer.plan.winograd {
             // Mask and accumulation fused into the output transform.
             winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,
                              transform: try layer.layout(layer.winograd, op), flipped: true,

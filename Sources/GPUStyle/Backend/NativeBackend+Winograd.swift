@@ -1,6 +1,6 @@
 /// How the native backend computes its 3×3 convolutions.
 public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
-    /// Per layer and direction, whichever of the two measured faster (`NativeConvPlan.automatic`).
+    /// Per layer, whichever of the two measured faster (`NativeConvPlan.winogradWins`).
     case automatic
     /// im2col + sgemm everywhere: the direct algorithm, the numeric reference.
     case direct
@@ -8,36 +8,31 @@ public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
     case winograd
 }
 
-/// Which algorithm each direction of one conv layer uses; fixed when its weights are made, so
-/// the weights hold only the layouts the plan needs.
+/// Whether one conv layer runs Winograd (forward and backward-data) or im2col; fixed when its
+/// weights are made, so the weights hold only the layouts the plan needs.
 struct NativeConvPlan: Equatable {
-    var forwardWinograd: Bool
-    var backwardWinograd: Bool
+    let winograd: Bool
 
     init(_ algorithm: ConvolutionAlgorithm, outputChannels: Int, inputChannels: Int) {
         switch algorithm {
-        case .direct: (forwardWinograd, backwardWinograd) = (false, false)
-        case .winograd: (forwardWinograd, backwardWinograd) = (true, true)
-        case .automatic:
-            forwardWinograd = NativeConvPlan.winogradWins(summedChannels: inputChannels)
-            backwardWinograd = NativeConvPlan.winogradWins(summedChannels: outputChannels)
+        case .direct: winograd = false
+        case .winograd: winograd = true
+        case .automatic: winograd = NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels)
         }
     }
 
-    /// The measured rule (bench ops, VGG19 layers at 512×384 and 256×192, see benchmarks/README.md):
-    /// Winograd pays once the sgemm sums enough channels to outweigh its transforms.
-    static func winogradWins(summedChannels: Int) -> Bool { summedChannels >= 16 }
+    /// The measured rule (`bench ops`, VGG19 conv1_1…conv5_1 at 512×384 and 256×192, best of 5,
+    /// both directions; benchmarks/README.md): Winograd won on every layer with 64 channels or
+    /// more on both sides (1.1–2.5×) and lost on conv1_1 (3→64), where the 3-channel side leaves
+    /// its 16 sgemms too thin to pay for the transforms (forward 0.2–0.6×, backward 0.5–0.6×).
+    static func winogradWins(outputChannels: Int, inputChannels: Int) -> Bool {
+        min(outputChannels, inputChannels) >= 16
+    }
 
-    /// im2col needs the forward O×(I·9) layout and the flipped I×(O·9) one (backward-data by
-    /// either `ConvBackwardMethod`).
-    var needsDirectLayouts: Bool { !forwardWinograd || !backwardWinograd }
-    /// Both directions share the one transformed layout (see `NativeConvWeights.winograd`).
-    var needsWinogradLayout: Bool { forwardWinograd || backwardWinograd }
-
-    /// Floats the weights of an O×I layer hold under this plan (bias included).
+    /// Floats the weights of an O×I layer hold under this plan: im2col's forward O×(I·9) and
+    /// flipped I×(O·9) layouts, or Winograd's 16 transforms [16][O][I]; and the bias.
     func weightFloats(outputChannels: Int, inputChannels: Int) -> Int {
-        let pairs = outputChannels * inputChannels
-        return (needsDirectLayouts ? 2 * pairs * 9 : 0) + (needsWinogradLayout ? 16 * pairs : 0) + outputChannels
+        (winograd ? 16 : 2 * 9) * outputChannels * inputChannels + outputChannels
     }
 }
 
@@ -49,23 +44,39 @@ struct NativeConvPlan: Equatable {
 /// The error bound is tested in WinogradTests (Tests/GPUStyleTests/WinogradBound.swift).
 enum Winograd {
     /// The 16 transformed weights U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ] of an O×I×3×3 layer, computed in
-    /// Float64 and rounded once.
+    /// Float64 and rounded once. Written out as scalars: it runs for every layer at load time,
+    /// in debug builds too.
     static func transformWeights(_ weights: [Float], outputChannels: Int, inputChannels: Int,
                                  into u: UnsafeMutablePointer<Float>) {
-        let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
         let pairs = outputChannels * inputChannels
-        for pair in 0..<pairs {
-            let taps = weights[(pair * 9)..<(pair * 9 + 9)].map(Double.init)
-            for a in 0..<4 {
-                for b in 0..<4 {
-                    var sum = 0.0
-                    for ky in 0..<3 where g[a][ky] != 0 {
-                        for kx in 0..<3 { sum += g[a][ky] * taps[taps.startIndex + ky * 3 + kx] * g[b][kx] }
+        weights.withUnsafeBufferPointer { taps in
+            guard let taps = taps.baseAddress else { return }
+            HostParallel.forEach(outputChannels, totalWork: pairs * 16) { o in
+                for pair in (o * inputChannels)..<((o + 1) * inputChannels) {
+                    let g = taps + pair * 9
+                    // G g column by column, then each of its rows times Gᵀ.
+                    let c0 = transform(Double(g[0]), Double(g[3]), Double(g[6]))
+                    let c1 = transform(Double(g[1]), Double(g[4]), Double(g[7]))
+                    let c2 = transform(Double(g[2]), Double(g[5]), Double(g[8]))
+                    func store(row a: Int, _ r: (Double, Double, Double, Double)) {
+                        let target = u + a * 4 * pairs + pair
+                        target[0] = Float(r.0)
+                        target[pairs] = Float(r.1)
+                        target[2 * pairs] = Float(r.2)
+                        target[3 * pairs] = Float(r.3)
                     }
-                    u[(a * 4 + b) * pairs + pair] = Float(sum)
+                    store(row: 0, transform(c0.0, c1.0, c2.0))
+                    store(row: 1, transform(c0.1, c1.1, c2.1))
+                    store(row: 2, transform(c0.2, c1.2, c2.2))
+                    store(row: 3, transform(c0.3, c1.3, c2.3))
                 }
             }
         }
+    }
+
+    /// G times a 3-vector: (a, ½(a + b + c), ½(a − b + c), c).
+    private static func transform(_ a: Double, _ b: Double, _ c: Double) -> (Double, Double, Double, Double) {
+        (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
     }
 
     /// The transform of the flipped weights W'[i][o] = J W[o][i] J (J reverses the 3 taps) is
@@ -86,9 +97,9 @@ enum Winograd {
 }
 
 extension NativeBackend {
-    /// Default bound on one Winograd band (transformed input and products, floats): 2 Mi floats,
-    /// 8 MiB, so a band's sgemm operands stay near the caches.
-    static let defaultWinogradBandFloats = 2 << 20
+    /// Default bound on one Winograd band (transformed input and products, floats): 4 Mi floats,
+    /// 16 MiB (2, 4 and 8 Mi ran alike within the noise of the shared machine).
+    static let defaultWinogradBandFloats = 4 << 20
 
     /// y (O × H·W) from x (C × H·W) by Winograd F(2×2,3×3), C being the summed channels. The
     /// products are M[ξ] = U[ξ] · V[ξ] with `u` holding [16][O][C], or for `flipped` the
@@ -132,49 +143,43 @@ extension Winograd {
                                into v: UnsafeMutablePointer<Float>) {
         let n = tileRows * tileColumns
         let stride = channels * n
+        // A padded row holds image columns −1 ..< 2·tileColumns + 1 (index = column + 1), zeros outside.
+        let padded = 2 * tileColumns + 2
         HostParallel.forEach(channels * tileRows, totalWork: 16 * stride) { job in
             let (c, bandRow) = (job / tileRows, job % tileRows)
             let top = 2 * (firstTileRow + bandRow) - 1
             let plane = x + c * h * w
-            // The four source rows, nil where the patch leaves the image.
-            func row(_ k: Int) -> UnsafePointer<Float>? {
-                let y = top + k
-                return y >= 0 && y < h ? plane + y * w : nil
-            }
-            let rows = (row(0), row(1), row(2), row(3))
-            let out = v + c * n + bandRow * tileColumns
-            for tx in 0..<tileColumns {
-                let left = 2 * tx - 1
-                let d0 = load(rows.0, left, w), d1 = load(rows.1, left, w)
-                let d2 = load(rows.2, left, w), d3 = load(rows.3, left, w)
-                // Bᵀ d: one rounding; then each row times B: one more.
-                let t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3
-                let target = out + tx
-                @inline(__always) func put(_ t: SIMD4<Float>, _ k: Int) {
-                    let base = target + 4 * k * stride
-                    base[0] = t.x - t.z
-                    base[stride] = t.y + t.z
-                    base[2 * stride] = t.z - t.y
-                    base[3 * stride] = t.y - t.w
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * padded) { buffer in
+                let rows = buffer.baseAddress!, t = rows + 4 * padded
+                rows.update(repeating: 0, count: 4 * padded)
+                for k in 0..<4 where top + k >= 0 && top + k < h {
+                    (rows + k * padded + 1).update(from: plane + (top + k) * w, count: w)
                 }
-                put(t0, 0)
-                put(t1, 1)
-                put(t2, 2)
-                put(t3, 3)
+                // Bᵀ d down the columns, whole rows at once: one rounding.
+                let (d0, d1, d2, d3) = (rows, rows + padded, rows + 2 * padded, rows + 3 * padded)
+                let (t0, t1, t2, t3) = (t, t + padded, t + 2 * padded, t + 3 * padded)
+                for j in 0..<padded {
+                    t0[j] = d0[j] - d2[j]
+                    t1[j] = d1[j] + d2[j]
+                    t2[j] = d2[j] - d1[j]
+                    t3[j] = d1[j] - d3[j]
+                }
+                // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
+                let out = v + c * n + bandRow * tileColumns
+                for k in 0..<4 {
+                    let row = t + k * padded
+                    let (v0, v1) = (out + 4 * k * stride, out + (4 * k + 1) * stride)
+                    let (v2, v3) = (out + (4 * k + 2) * stride, out + (4 * k + 3) * stride)
+                    for tx in 0..<tileColumns {
+                        let (a, b, c, d) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
+                        v0[tx] = a - c
+                        v1[tx] = b + c
+                        v2[tx] = c - b
+                        v3[tx] = b - d
+                    }
+                }
             }
         }
-    }
-
-    /// Four pixels of one row from column `left` (may be −1 or run past the edge: zeros there).
-    @inline(__always)
-    private static func load(_ row: UnsafePointer<Float>?, _ left: Int, _ w: Int) -> SIMD4<Float> {
-        guard let row else { return .zero }
-        if left >= 0 && left + 4 <= w {
-            return SIMD4(row[left], row[left + 1], row[left + 2], row[left + 3])
-        }
-        var d = SIMD4<Float>.zero
-        for k in 0..<4 where left + k >= 0 && left + k < w { d[k] = row[left + k] }
-        return d
     }
 
     /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
