@@ -183,50 +183,75 @@ extension Winograd {
     }
 
     /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
-    /// inside the image are written.
+    /// inside the image are written. Works a tile row at a time on contiguous runs, so the loops
+    /// vectorise.
     static func transformOutput(_ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                                 firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Output,
                                 into y: UnsafeMutablePointer<Float>) {
         let n = tileRows * tileColumns
         let stride = channels * n
+        let tc = tileColumns
         HostParallel.forEach(channels * tileRows, totalWork: 16 * stride) { job in
             let (o, bandRow) = (job / tileRows, job % tileRows)
             let top = 2 * (firstTileRow + bandRow)
             let source = m + o * n + bandRow * tileColumns
-            let bothRows = top + 1 < h
-            for tx in 0..<tileColumns {
-                let s = source + tx
-                func rowOfM(_ a: Int) -> SIMD4<Float> {
-                    let base = s + 4 * a * stride
-                    return SIMD4(base[0], base[stride], base[2 * stride], base[3 * stride])
+            // 8 runs of Aᵀ M (rows 0 and 1, columns 0–3), then the two output rows (2·tc each).
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * tc) { buffer in
+                let sums = buffer.baseAddress!, rows = sums + 8 * tc
+                // Aᵀ M: two roundings.
+                for b in 0..<4 {
+                    let (m0, m1) = (source + b * stride, source + (4 + b) * stride)
+                    let (m2, m3) = (source + (8 + b) * stride, source + (12 + b) * stride)
+                    let (s0, s1) = (sums + b * tc, sums + (4 + b) * tc)
+                    for tx in 0..<tc {
+                        s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                        s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                    }
                 }
-                let m0 = rowOfM(0), m1 = rowOfM(1), m2 = rowOfM(2), m3 = rowOfM(3)
-                // Aᵀ M: two roundings; then each row times A: two more.
-                let s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
-                let left = 2 * tx
-                let bothColumns = left + 1 < w
-                let index = (o * h + top) * w + left
-                store(s0.x + s0.y + s0.z, s0.y - s0.z - s0.w, y, index, o, bothColumns, output)
-                if bothRows { store(s1.x + s1.y + s1.z, s1.y - s1.z - s1.w, y, index + w, o, bothColumns, output) }
+                // Each row times A: two more.
+                for r in 0..<2 {
+                    let (a, b, c, d) = (sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
+                                        sums + (4 * r + 3) * tc)
+                    let row = rows + r * 2 * tc
+                    for tx in 0..<tc {
+                        row[2 * tx] = a[tx] + b[tx] + c[tx]
+                        row[2 * tx + 1] = b[tx] - c[tx] - d[tx]
+                    }
+                }
+                for r in 0..<min(2, h - top) {
+                    let index = (o * h + top + r) * w
+                    combine(rows + r * 2 * tc, into: y + index, count: w, channel: o,
+                            mask: output.mask.map { $0 + index }, output)
+                }
             }
         }
     }
 
-    /// Writes one or two horizontally adjacent results at y[index], y[index + 1].
-    @inline(__always)
-    private static func store(_ first: Float, _ second: Float, _ y: UnsafeMutablePointer<Float>, _ index: Int,
-                              _ channel: Int, _ both: Bool, _ output: Output) {
-        @inline(__always) func combine(_ value: Float, _ k: Int) {
-            switch output {
-            case let .biased(bias, relu):
-                let biased = value + bias[channel]
-                y[k] = relu ? max(biased, 0) : biased
-            case let .gradient(mask, accumulate):
-                let term = mask.map { $0[k] > 0 ? value : 0 } ?? value
-                y[k] = accumulate ? y[k] + term : term
+    /// target[k] = value[k] combined as `output` says, for k < count; `mask` is the mask at target.
+    private static func combine(_ values: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
+                                channel: Int, mask: UnsafePointer<Float>?, _ output: Output) {
+        switch output {
+        case let .biased(bias, relu):
+            let b = bias[channel]
+            if relu {
+                for k in 0..<count { target[k] = max(values[k] + b, 0) }
+            } else {
+                for k in 0..<count { target[k] = values[k] + b }
+            }
+        case let .gradient(_, accumulate):
+            switch (mask, accumulate) {
+            case (nil, false): target.update(from: values, count: count)
+            case (nil, true): for k in 0..<count { target[k] += values[k] }
+            case let (mask?, false): for k in 0..<count { target[k] = mask[k] > 0 ? values[k] : 0 }
+            case let (mask?, true): for k in 0..<count { target[k] += mask[k] > 0 ? values[k] : 0 }
             }
         }
-        combine(first, index)
-        if both { combine(second, index + 1) }
+    }
+}
+
+extension Winograd.Output {
+    var mask: UnsafePointer<Float>? {
+        if case let .gradient(mask, _) = self { return mask }
+        return nil
     }
 }
