@@ -21,10 +21,12 @@ struct NativeConvPlan: Equatable {
         }
     }
 
-    /// The measured rule (`bench ops`, VGG19 conv1_1…conv5_1 at 512×384 and 256×192, best of 5,
-    /// both directions; benchmarks/README.md): Winograd won on every layer with 64 channels or
-    /// more on both sides (1.1–2.5×) and lost on conv1_1 (3→64), where the 3-channel side leaves
-    /// its 16 sgemms too thin to pay for the transforms (forward 0.2–0.6×, backward 0.5–0.6×).
+    /// The measured rule (`bench ops`, VGG19 conv1_1…conv5_1 forward and backward-data, best of 5,
+    /// 2-core AVX-512 machine): at 512×384 Winograd ran every layer with 64 channels or more on
+    /// both sides 1.15–1.6× faster than im2col, and conv1_1 (3→64) 3–3.5× slower: with 3 channels
+    /// on one side its 16 sgemms are too thin to pay for the transforms. At 256×192 the same
+    /// split held (1.1–1.4×) except near-ties (0.9–1.0×) on the backward-data of the 64→128,
+    /// 128→256 and 256→512 layers, too close to call on the shared machine.
     static func winogradWins(outputChannels: Int, inputChannels: Int) -> Bool {
         min(outputChannels, inputChannels) >= 16
     }
@@ -83,8 +85,8 @@ enum Winograd {
     /// U'[a][b] = U[p(a)][p(b)] transposed, p swapping 0 and 3, since G J = P G with P the row
     /// swap 0↔3: backward-data reads the forward transform at the permuted ξ, transposed.
     static func flippedIndex(_ xi: Int) -> Int {
-        let swap = [3, 1, 2, 0]
-        return swap[xi / 4] * 4 + swap[xi % 4]
+        func swap(_ k: Int) -> Int { k == 0 ? 3 : k == 3 ? 0 : k }
+        return swap(xi / 4) * 4 + swap(xi % 4)
     }
 
     /// What the output transform does with each 2×2 result.
