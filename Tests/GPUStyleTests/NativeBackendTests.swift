@@ -3,7 +3,8 @@ import Foundation
 @testable import GPUStyle
 import XCTest
 
-/// Native forward ops against the Float64 reference (ReferenceOps) on awkward shapes.
+/// Native forward ops against the Float64 reference (ReferenceOps) on awkward shapes; the
+/// convolutions here are the im2col paths (`.direct`), Winograd's are in WinogradTests.
 ///
 /// Error bounds: a float32 sum or dot product of n terms, in whatever order or blocking BLAS
 /// picks and with or without FMA, is within γ(n)·Σ|terms| of the exact value, γ(n) ≈ n·2⁻²⁴
@@ -35,7 +36,7 @@ final class NativeBackendTests: XCTestCase {
                                                   bias: layer.bias.map(abs), outputChannels: shape.o, relu: false)
             // One row per im2col tile as well as the default single tile: the tiling must not show.
             for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
-                let backend = NativeBackend()
+                let backend = NativeBackend(convolution: .direct)
                 backend.columnTileFloats = tileFloats
                 let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
                                                           outputChannels: shape.o, inputChannels: shape.i)
@@ -55,7 +56,7 @@ final class NativeBackendTests: XCTestCase {
         for shape in [(i: 64, o: 67, h: 13, w: 7), (i: 3, o: 5, h: 1, w: 2), (i: 5, o: 1, h: 7, w: 13)] {
             let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
             let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
-            let flipped = Self.flippedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
+            let flipped = flippedTransposedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
             let zeroBias = [Double](repeating: 0, count: shape.i)
             let expected = ReferenceOps.conv3x3(gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
             let magnitudes = ReferenceOps.conv3x3(gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
@@ -63,7 +64,7 @@ final class NativeBackendTests: XCTestCase {
             let factor = float32ErrorFactor(terms: shape.o * 9 + 1)
             for method in ConvBackwardMethod.allCases {
                 for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
-                    let backend = NativeBackend()
+                    let backend = NativeBackend(convolution: .direct)
                     backend.backwardMethodOverride = method
                     backend.columnTileFloats = tileFloats
                     let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init),
@@ -265,7 +266,7 @@ final class NativeBackendTests: XCTestCase {
               + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8), GFLOP/s:")
         for (i, o, h, w) in [(128, 128, 128, 96), (3, 64, 256, 192), (64, 128, 128, 96)] {
             let layer = randomLayer(inputChannels: i, outputChannels: o)
-            let backend = NativeBackend()
+            let backend = NativeBackend(convolution: .direct)  // the im2col paths (Winograd: `bench ops`)
             let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
                                                       outputChannels: o, inputChannels: i)
             let input = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
@@ -276,7 +277,8 @@ final class NativeBackendTests: XCTestCase {
             defer { columns.deallocate() }
             let (x, y) = (try backend.native(input, "bench").pointer, try backend.native(output, "bench").pointer)
             NativeBackend.im2col(x, channels: i, height: h, width: w, firstRow: 0, rows: h, into: columns)
-            let forwardMatrix = try backend.nativeWeights(weights, "bench").forward.pointer
+            let native = try backend.nativeWeights(weights, "bench")
+            let forwardMatrix = try native.layout(native.forward, "bench")
             let gemm = bestSeconds {
                 Blas.gemm(m: o, n: h * w, k: i * 9, a: forwardMatrix, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
             }
@@ -348,16 +350,5 @@ final class NativeBackendTests: XCTestCase {
         let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator)
         let bias = ReferenceTensor.random(.vector(outputChannels), using: &generator)
         return (weights.values, bias.values)
-    }
-
-    /// [i][o][ky][kx] = weights[o][i][2−ky][2−kx]: the weights of the transposed convolution.
-    static func flippedWeights(_ weights: [Double], outputChannels: Int, inputChannels: Int) -> [Double] {
-        var flipped = [Double](repeating: 0, count: weights.count)
-        for o in 0..<outputChannels {
-            for i in 0..<inputChannels {
-                for tap in 0..<9 { flipped[(i * outputChannels + o) * 9 + 8 - tap] = weights[(o * inputChannels + i) * 9 + tap] }
-            }
-        }
-        return flipped
     }
 }

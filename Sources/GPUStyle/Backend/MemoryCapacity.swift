@@ -85,9 +85,11 @@ extension NativeBackend {
         return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory)
     }
 
-    /// The forward and the flipped layout, and the bias.
+    /// The layouts the layer's plan needs (im2col: forward and flipped; Winograd: the 16
+    /// transforms), and the bias.
     public func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
-        (2 * outputChannels * inputChannels * 9 + outputChannels) * MemoryLayout<Float>.size
+        convPlan(outputChannels: outputChannels, inputChannels: inputChannels)
+            .weightFloats(outputChannels: outputChannels, inputChannels: inputChannels) * MemoryLayout<Float>.size
     }
 
     /// None: the native scratch (im2col columns) is host memory outside the device accounting.

@@ -1,32 +1,60 @@
-/// A 3×3 conv layer in host memory, in the two layouts the native backend multiplies with.
+/// A 3×3 conv layer in host memory, in the layouts its `NativeConvPlan` multiplies with.
 public final class NativeConvWeights: ConvWeights {
     public let outputChannels: Int
     public let inputChannels: Int
-    /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward sgemm.
-    let forward: NativeStorage
+    let plan: NativeConvPlan
+    /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward im2col sgemm
+    /// (nil for a Winograd layer).
+    let forward: NativeStorage?
     /// I × (O·9) with element [i][o][ky][kx] = weight[o][i][2−ky][2−kx]: backward-data is then a
-    /// forward convolution of the output gradient with the channel roles swapped.
-    let flipped: NativeStorage
+    /// forward convolution of the output gradient with the channel roles swapped (nil like `forward`).
+    let flipped: NativeStorage?
+    /// [16][O][I], the Winograd transforms G g Gᵀ; backward-data reads them permuted and
+    /// transposed (`Winograd.flippedIndex`). Nil for an im2col layer.
+    let winograd: NativeStorage?
     let bias: NativeStorage
 
-    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, ledger: MemoryLedger) {
+    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, plan: NativeConvPlan,
+         ledger: MemoryLedger) {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
-        forward = NativeStorage(count: weights.count, ledger: ledger)
-        flipped = NativeStorage(count: weights.count, ledger: ledger)
+        self.plan = plan
         self.bias = NativeStorage(count: bias.count, ledger: ledger)
-        _ = forward.buffer.update(fromContentsOf: weights)
         _ = self.bias.buffer.update(fromContentsOf: bias)
-        for o in 0..<outputChannels {
-            for i in 0..<inputChannels {
-                for tap in 0..<9 {
-                    flipped.pointer[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
+        if !plan.winograd {
+            let forward = NativeStorage(count: weights.count, ledger: ledger)
+            let flipped = NativeStorage(count: weights.count, ledger: ledger)
+            _ = forward.buffer.update(fromContentsOf: weights)
+            for o in 0..<outputChannels {
+                for i in 0..<inputChannels {
+                    for tap in 0..<9 {
+                        flipped.pointer[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
+                    }
                 }
             }
+            (self.forward, self.flipped) = (forward, flipped)
+        } else {
+            (forward, flipped) = (nil, nil)
+        }
+        if plan.winograd {
+            let transformed = NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
+            Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels,
+                                      into: transformed.pointer)
+            winograd = transformed
+        } else {
+            winograd = nil
         }
     }
 
-    public var byteCount: Int { forward.byteCount + flipped.byteCount + bias.byteCount }
+    public var byteCount: Int { [forward, flipped, winograd, bias].reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+
+    /// The layout `storage`, which the plan guarantees for the path asking.
+    func layout(_ storage: NativeStorage?, _ op: String) throws -> UnsafeMutablePointer<Float> {
+        guard let storage else {
+            throw StyleError("native \(op): the layer's weights lack the layout of its planned algorithm (internal error)")
+        }
+        return storage.pointer
+    }
 }
 
 /// The two ways `conv3x3BackwardData` can compute Wᵀ∗dY; both are one sgemm with the same FLOPs.
@@ -57,8 +85,9 @@ extension NativeBackend {
         guard weights.count == outputChannels * inputChannels * 9, bias.count == outputChannels else {
             throw StyleError("native makeConvWeights: \(weights.count) weights and \(bias.count) biases do not fit a \(outputChannels)×\(inputChannels)×3×3 layer")
         }
-        return NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
-                                 inputChannels: inputChannels, ledger: ledger)
+        return NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels,
+                                 plan: convPlan(outputChannels: outputChannels, inputChannels: inputChannels),
+                                 ledger: ledger)
     }
 
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
@@ -68,9 +97,15 @@ extension NativeBackend {
         try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
         try requireDistinct(input, output, "conv3x3")
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
-        convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: layer.forward.pointer,
-                 outputChannels: layer.outputChannels, into: y, beta: 0)
         let bias = layer.bias.pointer, plane = h * w
+        if layer.plan.winograd {
+            winogradConvolve(x, channels: layer.inputChannels, height: h, width: w,
+                             transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
+                             outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
+            return
+        }
+        convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
+                 outputChannels: layer.outputChannels, into: y, beta: 0)
         HostParallel.forEach(layer.outputChannels, totalWork: output.count) { o in
             let row = y + o * plane, b = bias[o]
             if relu {
@@ -95,6 +130,14 @@ extension NativeBackend {
             try requireShape(reluMaskFrom, gradInput.shape, op, "reluMaskFrom")
             mask = try native(reluMaskFrom, op).pointer
         }
+        if layer.plan.winograd {
+            // Mask and accumulation fused into the output transform.
+            winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,
+                             transform: try layer.layout(layer.winograd, op), flipped: true,
+                             outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
+                             into: dx)
+            return
+        }
         // The mask applies to the new term only, so with accumulation the term is computed
         // aside and added masked; otherwise it goes straight into gradInput.
         let aside = mask != nil && accumulate
@@ -104,7 +147,7 @@ extension NativeBackend {
             ?? .preferred(inputChannels: layer.inputChannels, outputChannels: layer.outputChannels)
         switch method {
         case .flippedConvolution:
-            convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: layer.flipped.pointer,
+            convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: try layer.layout(layer.flipped, op),
                      outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
         case .columnsToImage:
             if !addToTarget {
@@ -113,7 +156,7 @@ extension NativeBackend {
                 }
             }
             scatterTransposed(dy, outputChannels: layer.outputChannels, height: h, width: w,
-                              matrix: layer.forward.pointer, inputChannels: layer.inputChannels, into: target)
+                              matrix: try layer.layout(layer.forward, op), inputChannels: layer.inputChannels, into: target)
         }
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in

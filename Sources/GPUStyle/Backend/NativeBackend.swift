@@ -9,7 +9,10 @@ import Foundation
 ///
 /// Not thread-safe: one run drives one backend from one thread (the scratch buffers are shared).
 public final class NativeBackend: Backend {
-    public let name = "native"
+    /// "native", or "native-direct" / "native-winograd" when one convolution algorithm is forced.
+    public let name: String
+    /// How the 3×3 convolutions are computed; each layer's plan is fixed when its weights are made.
+    public let convolution: ConvolutionAlgorithm
     let ledger = MemoryLedger()
     /// im2col columns of the current row tile.
     let columnScratch = ScratchBuffer()
@@ -17,15 +20,28 @@ public final class NativeBackend: Backend {
     let resultScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
-    /// Forces one way of computing conv3x3BackwardData (tests, benchmarks); nil picks per layer.
+    /// Largest Winograd band (transformed inputs and products) in floats; shares the column scratch.
+    var winogradBandFloats: Int
+    /// Forces one way of computing conv3x3BackwardData where it runs im2col (tests, benchmarks);
+    /// nil picks per layer.
     var backwardMethodOverride: ConvBackwardMethod?
 
-    /// - Parameter threads: OpenBLAS threads; by default one per active core. It is a process-wide
-    ///   OpenBLAS setting.
-    public init(threads: Int? = nil) {
+    /// - Parameters:
+    ///   - threads: OpenBLAS threads; by default one per active core. It is a process-wide
+    ///     OpenBLAS setting.
+    ///   - convolution: im2col, Winograd, or per layer whichever measured faster (the default).
+    public init(threads: Int? = nil, convolution: ConvolutionAlgorithm = .automatic) {
         _ = BlasKernelChoice.applied
         openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
+        self.convolution = convolution
+        name = convolution == .automatic ? "native" : "native-\(convolution.rawValue)"
         columnTileFloats = NativeBackend.defaultColumnTileFloats
+        winogradBandFloats = NativeBackend.defaultWinogradBandFloats
+    }
+
+    /// The algorithms a layer of these channel counts gets on this backend.
+    func convPlan(outputChannels: Int, inputChannels: Int) -> NativeConvPlan {
+        NativeConvPlan(convolution, outputChannels: outputChannels, inputChannels: inputChannels)
     }
 
     // MARK: Memory

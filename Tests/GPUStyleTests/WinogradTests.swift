@@ -1,0 +1,167 @@
+@testable import GPUStyle
+import XCTest
+
+/// The Winograd F(2×2,3×3) convolutions of the native backend against the Float64 bound of
+/// `winogradErrorBound` (WinogradBound.swift), on awkward shapes.
+final class WinogradTests: XCTestCase {
+    private var generator = SeededGenerator(seed: 0x3A7)
+
+    /// The helper itself: its exact result is the direct convolution, and its magnitude covers
+    /// the direct Σ|terms| (every direct term w·d is a sum of Winograd monomials) without being
+    /// loose by more than the transforms' fan-out.
+    func testBoundHelperIsExactAndItsMagnitudeCoversTheDirectTerms() {
+        for (c, o, h, w) in [(1, 1, 1, 1), (3, 2, 5, 7), (5, 4, 2, 33), (2, 3, 13, 3)] {
+            let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).values
+            let bound = winogradErrorBound(input: input.values, channels: c, height: h, width: w, weights: weights,
+                                           outputChannels: o)
+            let zeroBias = [Double](repeating: 0, count: o)
+            let direct = ReferenceOps.conv3x3(input, weights: weights, bias: zeroBias, outputChannels: o, relu: false)
+            let directMagnitude = ReferenceOps.conv3x3(input.magnitudes, weights: weights.map(abs), bias: zeroBias,
+                                                       outputChannels: o, relu: false)
+            for k in 0..<direct.values.count {
+                XCTAssertEqual(bound.exact[k], direct.values[k], accuracy: 1e-12, "exact \(c)→\(o) \(h)×\(w) [\(k)]")
+                XCTAssertGreaterThanOrEqual(bound.magnitude[k], directMagnitude.values[k] * (1 - 1e-12), "\(k)")
+                XCTAssertLessThanOrEqual(bound.magnitude[k], 16 * directMagnitude.values[k] + 1e-300, "\(k)")
+            }
+        }
+    }
+
+    /// (input channels, output channels, H, W) over H, W ∈ {1, 2, 3, 5, 7, 13, 33} and channels
+    /// ∈ {1, 3, 5, 64, 67}: odd sizes (ragged last tiles), 1×1, single rows and columns; sampled so
+    /// every value appears and the big channel counts meet small and odd images.
+    static let cases: [(c: Int, o: Int, h: Int, w: Int)] = [
+        (1, 1, 1, 1), (3, 5, 1, 7), (5, 64, 2, 3), (64, 67, 3, 13), (67, 1, 13, 7), (3, 64, 33, 5),
+        (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
+    ]
+
+    /// One band per tile row as well as the default bands: the banding must not show.
+    static let bandSizes = [NativeBackend.defaultWinogradBandFloats, 1]
+
+    func testForwardWithBiasAndReluIsWithinTheWinogradBound() throws {
+        for shape in Self.cases {
+            let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).values
+            let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).values
+            let bound = winogradErrorBound(input: input.values, channels: shape.c, height: shape.h, width: shape.w,
+                                           weights: weights, outputChannels: shape.o)
+            let plane = shape.h * shape.w
+            let expected = bound.exact.indices.map { bound.exact[$0] + bias[$0 / plane] }
+            // + 1 rounding for the bias add; ReLU is exact and 1-Lipschitz, so the bound carries over.
+            let factor = winogradErrorFactor(channels: shape.c, extraRoundings: 1)
+            let limits = bound.magnitude.indices.map { factor * (bound.magnitude[$0] + abs(bias[$0 / plane])) }
+            for bandFloats in Self.bandSizes {
+                let backend = NativeBackend(convolution: .winograd)
+                backend.winogradBandFloats = bandFloats
+                let layer = try backend.makeConvWeights(weights: weights.map(Float.init), bias: bias.map(Float.init),
+                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
+                for relu in [false, true] {
+                    try backend.fill(output, value: 1e6)  // every pixel must be written
+                    try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: relu, output: output)
+                    let values = try backend.download(output)
+                    let want = relu ? expected.map { max($0, 0) } : expected
+                    assertWithin(values, want, limits, "forward \(shape) relu \(relu) band \(bandFloats)")
+                }
+            }
+        }
+    }
+
+    func testBackwardDataWithMaskAndAccumulationIsWithinTheWinogradBound() throws {
+        for shape in Self.cases {
+            let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).values
+            let inputShape = Shape(c: shape.c, h: shape.h, w: shape.w)
+            let mask = ReferenceTensor.random(inputShape, using: &generator)
+            let previous = ReferenceTensor.random(inputShape, using: &generator)
+            // Backward-data is the forward convolution of dY with the flipped, transposed weights.
+            let bound = winogradErrorBound(input: gradOutput.values, channels: shape.o, height: shape.h, width: shape.w,
+                                           weights: flippedTransposedWeights(weights, outputChannels: shape.o,
+                                                                             inputChannels: shape.c),
+                                           outputChannels: shape.c)
+            for bandFloats in Self.bandSizes {
+                let backend = NativeBackend(convolution: .winograd)
+                backend.winogradBandFloats = bandFloats
+                let layer = try backend.makeConvWeights(weights: weights.map(Float.init),
+                                                        bias: [Float](repeating: 0, count: shape.o),
+                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let dy = try backend.makeTensor(gradOutput), maskTensor = try backend.makeTensor(mask)
+                for (masked, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let gradInput = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(inputShape, using: &generator))
+                    try backend.conv3x3BackwardData(gradOutput: dy, weights: layer, reluMaskFrom: masked ? maskTensor : nil,
+                                                    gradInput: gradInput, accumulate: accumulate)
+                    // + 1 rounding for the accumulation; the mask only selects.
+                    let factor = winogradErrorFactor(channels: shape.o, extraRoundings: accumulate ? 1 : 0)
+                    var want = [Double](), limits = [Double]()
+                    for k in bound.exact.indices {
+                        let kept = !masked || mask.values[k] > 0
+                        let base = accumulate ? previous.values[k] : 0
+                        want.append(base + (kept ? bound.exact[k] : 0))
+                        limits.append(factor * ((kept ? bound.magnitude[k] : 0) + abs(base)))
+                    }
+                    assertWithin(try backend.download(gradInput), want, limits,
+                                 "backward \(shape) masked \(masked) accumulate \(accumulate) band \(bandFloats)")
+                }
+            }
+        }
+    }
+
+    /// The bound is tight enough to catch a tile that starts one pixel off: the exact result of
+    /// the input shifted by one column (what such a bug computes) breaks it by orders of magnitude
+    /// at almost every pixel, while the bound is far below the values themselves (measured: 1349
+    /// of 1352 outputs beyond 10× the bound, median 1768×; median bound 8·10⁻⁴ of |value|).
+    func testBoundCatchesATileOffsetByOnePixel() {
+        let (c, o, h, w) = (64, 8, 13, 13)
+        let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+        let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).values
+        var shifted = ReferenceTensor.zeros(input.shape)
+        for channel in 0..<c {
+            for y in 0..<h {
+                for x in 1..<w { shifted[channel, y, x] = input[channel, y, x - 1] }
+            }
+        }
+        let bound = winogradErrorBound(input: input.values, channels: c, height: h, width: w, weights: weights,
+                                       outputChannels: o)
+        let wrong = winogradErrorBound(input: shifted.values, channels: c, height: h, width: w, weights: weights,
+                                       outputChannels: o).exact
+        let factor = winogradErrorFactor(channels: c)
+        let ratios = bound.exact.indices.map { abs(wrong[$0] - bound.exact[$0]) / (factor * bound.magnitude[$0]) }
+        let caught = ratios.filter { $0 > 10 }.count
+        XCTAssertGreaterThan(Double(caught), 0.95 * Double(ratios.count), "a shifted tile must break the bound")
+        XCTAssertGreaterThan(ratios.sorted()[ratios.count / 2], 100, "median excess of the shifted result")
+        let relative = bound.exact.indices.map { factor * bound.magnitude[$0] / max(abs(bound.exact[$0]), 1e-30) }.sorted()
+        XCTAssertLessThan(relative[relative.count / 2], 1e-2, "median bound relative to the value")
+    }
+
+    /// Each algorithm allocates exactly what `convWeightBytes` plans (MemoryPlan relies on it),
+    /// and `.automatic` follows its rule.
+    func testWeightBytesAreWhatThePlanSays() throws {
+        for algorithm in ConvolutionAlgorithm.allCases {
+            for (o, c) in [(64, 3), (3, 64), (64, 64), (1, 1), (16, 16), (16, 15)] {
+                let backend = NativeBackend(convolution: algorithm)
+                let layer = try backend.makeConvWeights(weights: [Float](repeating: 0.5, count: o * c * 9),
+                                                        bias: [Float](repeating: 0, count: o),
+                                                        outputChannels: o, inputChannels: c)
+                XCTAssertEqual(backend.allocatedBytes, backend.convWeightBytes(outputChannels: o, inputChannels: c),
+                               "\(algorithm) \(o)×\(c)")
+                XCTAssertEqual(layer.byteCount, backend.allocatedBytes, "\(algorithm) \(o)×\(c)")
+                let plan = try backend.nativeWeights(layer, "test").plan
+                let expected = algorithm == .automatic ? NativeConvPlan.winogradWins(outputChannels: o, inputChannels: c)
+                    : algorithm == .winograd
+                XCTAssertEqual(plan.winograd, expected, "\(algorithm) \(o)×\(c)")
+            }
+        }
+    }
+
+    private func assertWithin(_ actual: [Float], _ expected: [Double], _ limits: [Double], _ what: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        var failures = 0
+        for k in expected.indices where !(abs(Double(actual[k]) - expected[k]) <= limits[k]) {
+            failures += 1
+            if failures <= 3 {
+                XCTFail("\(what) [\(k)]: \(actual[k]) vs \(expected[k]), bound \(limits[k])", file: file, line: line)
+            }
+        }
+    }
+}
