@@ -87,8 +87,10 @@ final class IterationBenchmarkTests: XCTestCase {
             XCTAssertEqual(parts.totalBytes, plan.totalBytes, "\(optimizer)")
             XCTAssertEqual(parts.backwardActivationBytes, 76_021_760 * 4)
             XCTAssertEqual(parts.rawWeightBytes, 12_944_960 * 4)
-            XCTAssertEqual(parts.weightLayoutBytes, parts.rawWeightBytes - (2 * 64 + 2 * 128 + 4 * 256 + 5 * 512) * 4,
-                           "native keeps a second, flipped copy of every weight but not of the bias")
+            // Native keeps conv1_1 (3→64) as forward + flipped 3×3 kernels (9 more floats per
+            // channel pair) and the other 12 layers as 4×4 Winograd transforms (7 more), no bias copy.
+            let channelPairs = (12_944_960 - (2 * 64 + 2 * 128 + 4 * 256 + 5 * 512)) / 9
+            XCTAssertEqual(parts.weightLayoutBytes, (9 * 3 * 64 + 7 * (channelPairs - 3 * 64)) * 4)
             XCTAssertEqual(parts.optimizerStateBytes, (optimizer == .adam ? 2 : 2 + 2 * 6) * 3 * 512 * 512 * 4)
             XCTAssertEqual(parts.gradientArenaBytes, 2 * 64 * 512 * 512 * 4)
             // Forward only: the preprocessed input and the four pooling outputs.
