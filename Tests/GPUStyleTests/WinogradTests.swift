@@ -1,8 +1,9 @@
 @testable import GPUStyle
 import XCTest
 
-/// The Winograd F(2×2,3×3) convolutions of the native backend against the Float64 bound of
-/// `winogradErrorBound` (WinogradBound.swift), on awkward shapes.
+/// The Winograd F(2×2,3×3) convolutions of the native backend and of the OpenCL kernels (every
+/// layer forced onto Winograd) against the Float64 bound of `winogradErrorBound`
+/// (WinogradBound.swift), on awkward shapes.
 final class WinogradTests: XCTestCase {
     private var generator = SeededGenerator(seed: 0x3A7)
 
@@ -35,8 +36,25 @@ final class WinogradTests: XCTestCase {
         (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
     ]
 
-    /// One band per tile row as well as the default bands: the banding must not show.
-    static let bandSizes = [NativeBackend.defaultWinogradBandFloats, 1]
+    /// Every Winograd implementation, with its default bands and with one tile row per band (the
+    /// banding must not show): fresh backends, named for the messages.
+    static func winogradBackends() throws -> [(name: String, backend: Backend)] {
+        var backends: [(name: String, backend: Backend)] = []
+        for bandFloats in [NativeBackend.defaultWinogradBandFloats, 1] {
+            let native = NativeBackend(convolution: .winograd)
+            native.winogradBandFloats = bandFloats
+            backends.append(("native band \(bandFloats)", native))
+        }
+        if let device = DeviceCatalog.discover().openCLDevices.first {
+            for band in [nil, 1] {
+                var options = ProgramOptions.defaults(for: device.info)
+                options.defines["CONV_WINOGRAD"] = 2
+                if let band { options.defines["WINO_BAND"] = band }
+                backends.append(("opencl band \(options.winogradBandFloats)", try OpenCLBackend(device: device, options: options)))
+            }
+        }
+        return backends
+    }
 
     func testForwardWithBiasAndReluIsWithinTheWinogradBound() throws {
         for shape in Self.cases {
@@ -50,9 +68,7 @@ final class WinogradTests: XCTestCase {
             // + 1 rounding for the bias add; ReLU is exact and 1-Lipschitz, so the bound carries over.
             let factor = winogradErrorFactor(channels: shape.c, extraRoundings: 1)
             let limits = bound.magnitude.indices.map { factor * (bound.magnitude[$0] + abs(bias[$0 / plane])) }
-            for bandFloats in Self.bandSizes {
-                let backend = NativeBackend(convolution: .winograd)
-                backend.winogradBandFloats = bandFloats
+            for (name, backend) in try Self.winogradBackends() {
                 let layer = try backend.makeConvWeights(weights: weights.map(Float.init), bias: bias.map(Float.init),
                                                         outputChannels: shape.o, inputChannels: shape.c)
                 let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
@@ -61,7 +77,7 @@ final class WinogradTests: XCTestCase {
                     try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: relu, output: output)
                     let values = try backend.download(output)
                     let want = relu ? expected.map { max($0, 0) } : expected
-                    assertWithin(values, want, limits, "forward \(shape) relu \(relu) band \(bandFloats)")
+                    assertWithin(values, want, limits, "forward \(shape) relu \(relu) \(name)")
                 }
             }
         }
@@ -79,9 +95,7 @@ final class WinogradTests: XCTestCase {
                                            weights: flippedTransposedWeights(weights, outputChannels: shape.o,
                                                                              inputChannels: shape.c),
                                            outputChannels: shape.c)
-            for bandFloats in Self.bandSizes {
-                let backend = NativeBackend(convolution: .winograd)
-                backend.winogradBandFloats = bandFloats
+            for (name, backend) in try Self.winogradBackends() {
                 let layer = try backend.makeConvWeights(weights: weights.map(Float.init),
                                                         bias: [Float](repeating: 0, count: shape.o),
                                                         outputChannels: shape.o, inputChannels: shape.c)
@@ -100,7 +114,7 @@ final class WinogradTests: XCTestCase {
                         limits.append(factor * ((kept ? bound.magnitude[k] : 0) + abs(base)))
                     }
                     assertWithin(try backend.download(gradInput), want, limits,
-                                 "backward \(shape) masked \(masked) accumulate \(accumulate) band \(bandFloats)")
+                                 "backward \(shape) masked \(masked) accumulate \(accumulate) \(name)")
                 }
             }
         }
