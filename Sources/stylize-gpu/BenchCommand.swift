@@ -85,8 +85,9 @@ struct OpsBenchCommand: ParsableCommand {
             return try OpenCLBackend(device: device, options: options)
         }
         if let text = device {
-            switch try catalog.choose(try DeviceSelector(text)) {
-            case .native: return [NativeBackend()]
+            let selector = try DeviceSelector(text)
+            switch try catalog.choose(selector) {
+            case .native: return [NativeBackend(convolution: selector.nativeConvolution)]
             case .openCL(let index): return [try openCL(catalog.openCLDevices[index])]
             }
         }

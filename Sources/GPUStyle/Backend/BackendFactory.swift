@@ -10,7 +10,7 @@ public enum BackendFactory {
                             note: (String) -> Void = printOnceOnStandardError) throws -> Backend {
         switch try catalog.choose(selector) {
         case .native:
-            return NativeBackend()
+            return NativeBackend(convolution: selector.nativeConvolution)
         case .openCL(let index):
             guard let device = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
                 throw StyleError("--device \(selector): no OpenCL device with id \(index); run `stylize-gpu devices`")

@@ -1,9 +1,12 @@
 /// What `--device` asks for: `auto` (first GPU, else first OpenCL CPU device, else native),
-/// an id from `stylize-gpu devices`, `gpu`, `cpu`, `native`, or a case-insensitive
+/// an id from `stylize-gpu devices`, `gpu`, `cpu`, `native` (or `native-direct` /
+/// `native-winograd`, forcing its convolution algorithm, for comparisons), or a case-insensitive
 /// substring of a device name.
 public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
     case auto
     case native
+    /// The native path with one convolution algorithm on every layer.
+    case nativeWith(ConvolutionAlgorithm)
     case gpu
     case cpu
     case index(Int)
@@ -15,6 +18,8 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
         case "": throw StyleError("--device is empty; use auto, native, gpu, cpu, an id or part of a device name")
         case "auto": self = .auto
         case "native", "host": self = .native
+        case "native-direct": self = .nativeWith(.direct)
+        case "native-winograd": self = .nativeWith(.winograd)
         case "gpu": self = .gpu
         case "cpu": self = .cpu
         default:
@@ -31,11 +36,18 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .auto: return "auto"
         case .native: return "native"
+        case .nativeWith(let algorithm): return "native-\(algorithm.rawValue)"
         case .gpu: return "gpu"
         case .cpu: return "cpu"
         case .index(let i): return "\(i)"
         case .nameContaining(let s): return s
         }
+    }
+
+    /// The native path's convolution algorithm this selector asks for.
+    public var nativeConvolution: ConvolutionAlgorithm {
+        if case .nativeWith(let algorithm) = self { return algorithm }
+        return .automatic
     }
 
     /// Where the selection lands: the native path, or the OpenCL device at an index of `devices`.
@@ -56,7 +68,7 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
                 + "; run `stylize-gpu devices`, or use --device native")
         }
         switch self {
-        case .native:
+        case .native, .nativeWith:
             return .native
         case .auto:
             if let gpu = devices.first(where: { $0.kind == .gpu }) { return .openCL(index: gpu.index) }
