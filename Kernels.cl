@@ -277,18 +277,20 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
     }
 
     const COVEC b = useBias ? COLOAD(0, bias + o0) : (COVEC)(0.0f);
-    for (int p = 0; p < CONV_PXB; ++p) {
-        const int x = x0 + p;
-        if (x >= width) break;
-        float values[CONV_COB];
-        COSTORE(acc[p] + b, 0, values);
-        for (int c = 0; c < CONV_COB; ++c) {
-            if (o0 + c >= outChannels) break;
-            const int index = (o0 + c) * plane + y * width + x;
-            float value = values[c];
+    // Stored channel by channel, so each channel's pixels are written as one contiguous run.
+    float values[CONV_PXB][CONV_COB];
+    #pragma unroll
+    for (int p = 0; p < CONV_PXB; ++p) COSTORE(acc[p] + b, 0, values[p]);
+    for (int c = 0; c < CONV_COB; ++c) {
+        if (o0 + c >= outChannels) break;
+        const int row = (o0 + c) * plane + y * width;
+        for (int p = 0; p < CONV_PXB; ++p) {
+            const int x = x0 + p;
+            if (x >= width) break;
+            float value = values[p][c];
             if (relu) value = fmax(value, 0.0f);
-            if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
-            store_or_add(output, index, value, accumulate);
+            if (useMask && !(mask[row + x] > 0.0f)) value = 0.0f;
+            store_or_add(output, row + x, value, accumulate);
         }
     }
 }
