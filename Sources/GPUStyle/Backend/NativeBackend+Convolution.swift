@@ -25,13 +25,8 @@ public final class NativeConvWeights: ConvWeights {
             let forward = NativeStorage(count: weights.count, ledger: ledger)
             let flipped = NativeStorage(count: weights.count, ledger: ledger)
             _ = forward.buffer.update(fromContentsOf: weights)
-            for o in 0..<outputChannels {
-                for i in 0..<inputChannels {
-                    for tap in 0..<9 {
-                        flipped.pointer[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
-                    }
-                }
-            }
+            _ = flipped.buffer.update(fromContentsOf: ConvKernelLayouts.flippedTransposed(
+                weights, outputChannels: outputChannels, inputChannels: inputChannels))
             (self.forward, self.flipped) = (forward, flipped)
         } else {
             (forward, flipped) = (nil, nil)

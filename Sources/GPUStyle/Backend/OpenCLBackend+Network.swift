@@ -28,18 +28,28 @@ public final class OpenCLConvWeights: ConvWeights {
         self.winograd = winograd
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
-        var flipped = [Float](repeating: 0, count: weights.count)
-        for o in 0..<outputChannels {
-            for i in 0..<inputChannels {
-                for k in 0..<9 { flipped[(i * outputChannels + o) * 9 + 8 - k] = weights[(o * inputChannels + i) * 9 + k] }
+        let forwardLayout: [Float], backwardLayout: [Float]
+        if winograd {
+            // The forward transforms [16][O][I]; backward-data reads them permuted and transposed.
+            var transforms = [Float](repeating: 0, count: 16 * outputChannels * inputChannels)
+            transforms.withUnsafeMutableBufferPointer { u in
+                guard let u = u.baseAddress else { return }
+                Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels, into: u)
             }
+            forwardLayout = OpenCLConvWeights.winogradLayout(transforms, outputs: outputChannels, inputs: inputChannels,
+                                                            stride: outputStride, block: block, backward: false)
+            backwardLayout = OpenCLConvWeights.winogradLayout(transforms, outputs: inputChannels, inputs: outputChannels,
+                                                             stride: inputStride, block: block, backward: true)
+        } else {
+            let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: outputChannels,
+                                                              inputChannels: inputChannels)
+            forwardLayout = OpenCLConvWeights.directLayout(weights, outputs: outputChannels, inputs: inputChannels,
+                                                          stride: outputStride, block: block,
+                                                          blocked: options.convBlockedWeights)
+            backwardLayout = OpenCLConvWeights.directLayout(flipped, outputs: inputChannels, inputs: outputChannels,
+                                                           stride: inputStride, block: block,
+                                                           blocked: options.convBlockedWeights)
         }
-        let layout = { (w: [Float], outputs: Int, inputs: Int, stride: Int) in
-            OpenCLConvWeights.layout(w, outputs: outputs, inputs: inputs, stride: stride, block: block,
-                                     blocked: options.convBlockedWeights, winograd: winograd)
-        }
-        let forwardLayout = layout(weights, outputChannels, inputChannels, outputStride)
-        let backwardLayout = layout(flipped, inputChannels, outputChannels, inputStride)
         forward = try context.makeBuffer(floats: forwardLayout.count)
         backward = try context.makeBuffer(floats: backwardLayout.count)
         self.bias = try context.makeBuffer(floats: outputStride)
@@ -65,58 +75,37 @@ public final class OpenCLConvWeights: ConvWeights {
         (winograd ? 16 : 9) * inputChannels * stride
     }
 
-    /// `w` (outputs × inputs × 3×3) in the layout the kernels read; see the type's comment.
-    static func layout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, block: Int, blocked: Bool,
-                       winograd: Bool) -> [Float] {
+    /// `w` (outputs × inputs × 3×3) in the direct kernel's layout; see the type's comment.
+    static func directLayout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, block: Int, blocked: Bool) -> [Float] {
         var result = [Float](repeating: 0, count: layoutFloats(outputChannels: outputs, inputChannels: inputs,
-                                                               stride: stride, winograd: winograd))
-        // Plain loops over buffer pointers: this runs for every weight of the network at start-up,
-        // also in debug builds.
-        w.withUnsafeBufferPointer { taps in
-            result.withUnsafeMutableBufferPointer { out in
-                var transformed = [Float](repeating: 0, count: 16)
-                for o in 0..<outputs {
-                    for i in 0..<inputs {
-                        let first = (o * inputs + i) * 9
-                        if winograd {
-                            winogradTransform(taps, at: first, into: &transformed)
-                            let base = ((o / block) * inputs + i) * block + o % block
-                            let xiStep = (stride / block) * inputs * block
-                            for xi in 0..<16 { out[base + xi * xiStep] = transformed[xi] }
-                        } else {
-                            for k in 0..<9 {
-                                let row = i * 9 + k
-                                let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
-                                out[index] = taps[first + k]
-                            }
-                        }
-                    }
-                }
+                                                               stride: stride, winograd: false))
+        for o in 0..<outputs {
+            for row in 0..<(inputs * 9) {
+                let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
+                result[index] = w[o * inputs * 9 + row]
             }
         }
         return result
     }
 
-    /// U = G g Gᵀ (4×4, row-major) for the 3×3 kernel g at `taps[first...]` (row-major),
-    /// G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; computed in Double so the only rounding is the final one.
-    static func winogradTransform(_ taps: UnsafeBufferPointer<Float>, at first: Int, into u: inout [Float]) {
-        // G g: 4 rows × 3 columns.
-        var gg = [Double](repeating: 0, count: 12)
-        for column in 0..<3 {
-            let (a, b, c) = (Double(taps[first + column]), Double(taps[first + 3 + column]), Double(taps[first + 6 + column]))
-            gg[column] = a
-            gg[3 + column] = (a + b + c) / 2
-            gg[6 + column] = (a - b + c) / 2
-            gg[9 + column] = c
+    /// The Winograd multiply's layout [16][stride / block][inputs][block] of the transforms `u`
+    /// ([16][O][I] of the layer): U[ξ][o][i] itself for forward (outputs = O), and for
+    /// backward-data (outputs = I) U'[ξ][i][o] = U[p(ξ)][o][i] (`Winograd.flippedIndex`).
+    static func winogradLayout(_ u: [Float], outputs: Int, inputs: Int, stride: Int, block: Int,
+                               backward: Bool) -> [Float] {
+        var result = [Float](repeating: 0, count: layoutFloats(outputChannels: outputs, inputChannels: inputs,
+                                                               stride: stride, winograd: true))
+        let pairs = outputs * inputs
+        for xi in 0..<16 {
+            let source = (backward ? Winograd.flippedIndex(xi) : xi) * pairs
+            for o in 0..<outputs {
+                let target = (xi * (stride / block) + o / block) * inputs * block + o % block
+                for i in 0..<inputs {
+                    result[target + i * block] = backward ? u[source + i * outputs + o] : u[source + o * inputs + i]
+                }
+            }
         }
-        // (G g) Gᵀ: each row of G g expanded the same way to 4 columns.
-        for row in 0..<4 {
-            let (a, b, c) = (gg[row * 3], gg[row * 3 + 1], gg[row * 3 + 2])
-            u[row * 4] = Float(a)
-            u[row * 4 + 1] = Float((a + b + c) / 2)
-            u[row * 4 + 2] = Float((a - b + c) / 2)
-            u[row * 4 + 3] = Float(c)
-        }
+        return result
     }
 }
 
