@@ -340,15 +340,27 @@ __kernel void winograd_input(__global const float *input, const int channels, co
     }
 }
 
+// The transform index whose weights backward-data reads: the transform of the flipped kernel
+// J g J is U with rows and columns 0 and 3 swapped (G J = P G, P swapping rows 0 and 3).
+int winograd_flipped_index(const int xi) {
+    const int a = xi / 4, b = xi % 4;
+    return (a == 0 ? 3 : a == 3 ? 0 : a) * 4 + (b == 0 ? 3 : b == 3 ? 0 : b);
+}
+
 // M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
 // block of CONV_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
-// registers. U is block-major [16][outStride / CONV_COB][channels][CONV_COB] (zero padded past the
-// real channels), so a work-item streams its weights contiguously; its tiles are one vector load
-// per channel and one vector store per output channel.
+// registers; its tiles are one vector load per channel and one vector store per output channel.
+// One weight layout serves both directions: the layer's forward transforms, block-major
+// [16][ceil(O / CONV_COB)][rows][CONV_COB] (rows = I rounded up to CONV_COB, zero padded).
+//   forward (transposed = 0; channels = I, outputs = O): a work-item streams its block's weights
+//     contiguously;
+//   backward-data (transposed = 1; channels = O, outputs = I): U'[ξ][o][i] = U[p(ξ)][i][o], read
+//     across the blocks (the 16 weights of one step lie CONV_COB apart, in lines the next steps reuse).
 // A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
 // (PoCL pays per work-item; the tiles stay in cache).
 // Global size: [tileStride / WINO_TB, ceil(outStride / CONV_COB / WINO_OB), 16].
-__kernel void winograd_multiply(__global const float *u, __global const float *v, const int channels,
+__kernel void winograd_multiply(__global const float *u, const int rows, const int transposed,
+                                __global const float *v, const int channels,
                                 const int outStride, const int tileStride, __global float *m) {
     const int t0 = get_global_id(0) * WINO_TB, xi = get_global_id(2);
     if (t0 >= tileStride) return;
@@ -359,12 +371,23 @@ __kernel void winograd_multiply(__global const float *u, __global const float *v
         TBVEC acc[CONV_COB];
         #pragma unroll
         for (int j = 0; j < CONV_COB; ++j) acc[j] = (TBVEC)(0.0f);
-        __global const float *w = u + (xi * (outStride / CONV_COB) + block) * channels * CONV_COB;
-        for (int c = 0; c < channels; ++c) {
-            const TBVEC tiles = TBLOAD(0, column + c * tileStride);
-            __global const float *wc = w + c * CONV_COB;
-            #pragma unroll
-            for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
+        if (!transposed) {
+            __global const float *w = u + (xi * (outStride / CONV_COB) + block) * rows * CONV_COB;
+            for (int c = 0; c < channels; ++c) {
+                const TBVEC tiles = TBLOAD(0, column + c * tileStride);
+                __global const float *wc = w + c * CONV_COB;
+                #pragma unroll
+                for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
+            }
+        } else {
+            const int channelBlocks = (channels + CONV_COB - 1) / CONV_COB;
+            __global const float *w = u + (winograd_flipped_index(xi) * channelBlocks * rows + block * CONV_COB) * CONV_COB;
+            for (int c = 0; c < channels; ++c) {
+                const TBVEC tiles = TBLOAD(0, column + c * tileStride);
+                __global const float *wc = w + (c / CONV_COB) * rows * CONV_COB + c % CONV_COB;
+                #pragma unroll
+                for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j * CONV_COB]), tiles, acc[j]);
+            }
         }
         __global float *out = m + (xi * outStride + block * CONV_COB) * tileStride + t0;
         #pragma unroll

@@ -43,17 +43,10 @@ extension OpenCLBackend {
         return MemoryCapacity(totalBytes: info.globalMemoryBytes, largestBufferBytes: info.maxAllocationBytes)
     }
 
-    /// The two padded layouts and the padded bias of `OpenCLConvWeights`.
+    /// The padded layouts and the padded bias of `OpenCLConvWeights`.
     public func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
-        let block = options.convOutputBlock
-        let padded = { (channels: Int) in (channels + block - 1) / block * block }
-        let winograd = OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels,
-                                                      options: options)
-        let forward = OpenCLConvWeights.layoutFloats(outputChannels: outputChannels, inputChannels: inputChannels,
-                                                     stride: padded(outputChannels), winograd: winograd)
-        let backward = OpenCLConvWeights.layoutFloats(outputChannels: inputChannels, inputChannels: outputChannels,
-                                                      stride: padded(inputChannels), winograd: winograd)
-        return (forward + backward + padded(outputChannels)) * MemoryLayout<Float>.size
+        OpenCLConvWeights.layoutFloats(outputChannels: outputChannels, inputChannels: inputChannels, options: options)
+            * MemoryLayout<Float>.size
     }
 
     /// The fixed buffers made at start-up, the Gram scratch and the Winograd scratch at their largest.

@@ -1,9 +1,12 @@
-/// A 3×3 conv layer on an OpenCL device, in the layouts its algorithm reads, for forward and for
-/// backward-data (the transposed, flipped weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]):
-/// - direct (`conv3x3` kernel): `[I·9][outputStride]` and `[O·9][inputStride]`, or with `blocked`
-///   (CONV_BLOCKED_WEIGHTS) each block of `block` channels whole before the next,
+/// A 3×3 conv layer on an OpenCL device, in the layouts its algorithm reads:
+/// - direct (`conv3x3` kernel): forward `[I·9][outputStride]` and backward-data (the transposed,
+///   flipped weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]) `[O·9][inputStride]`, or with
+///   `blocked` (CONV_BLOCKED_WEIGHTS) each block of `block` channels whole before the next,
 ///   `[stride / block][rows][block]`;
-/// - Winograd (`winograd_multiply`): the 4×4 transforms U = G g Gᵀ, `[16][stride / block][rows][block]`.
+/// - Winograd (`winograd_multiply`): the forward transforms U = G g Gᵀ,
+///   `[16][outputStride / block][inputStride][block]`, and those of the flipped weights laid out
+///   the same way for backward-data, unless WINO_SHARED: then backward-data reads the forward
+///   transforms permuted and transposed (see the kernel), less memory for somewhat slower reads.
 /// Strides are the channel counts rounded up to the kernel's channel block, zero padded; the bias
 /// is padded the same way.
 public final class OpenCLConvWeights: ConvWeights {
@@ -11,12 +14,13 @@ public final class OpenCLConvWeights: ConvWeights {
     public let inputChannels: Int
     let winograd: Bool
     let forward: CLBuffer
-    let backward: CLBuffer
+    /// The backward-data layout; nil with WINO_SHARED, when backward-data reads `forward`.
+    let backward: CLBuffer?
     let bias: CLBuffer
     let outputStride: Int
     let inputStride: Int
 
-    public var byteCount: Int { forward.byteCount + backward.byteCount + bias.byteCount }
+    public var byteCount: Int { forward.byteCount + (backward?.byteCount ?? 0) + bias.byteCount }
 
     init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, options: ProgramOptions,
          context: CLContext) throws {
@@ -28,18 +32,20 @@ public final class OpenCLConvWeights: ConvWeights {
         self.winograd = winograd
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
-        let forwardLayout: [Float], backwardLayout: [Float]
+        let forwardLayout: [Float], backwardLayout: [Float]?
         if winograd {
-            // The forward transforms [16][O][I]; backward-data reads them permuted and transposed.
             var transforms = [Float](repeating: 0, count: 16 * outputChannels * inputChannels)
             transforms.withUnsafeMutableBufferPointer { u in
                 guard let u = u.baseAddress else { return }
                 Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels, into: u)
             }
             forwardLayout = OpenCLConvWeights.winogradLayout(transforms, outputs: outputChannels, inputs: inputChannels,
-                                                            stride: outputStride, block: block, backward: false)
-            backwardLayout = OpenCLConvWeights.winogradLayout(transforms, outputs: inputChannels, inputs: outputChannels,
-                                                             stride: inputStride, block: block, backward: true)
+                                                            stride: outputStride, rows: inputStride, block: block)
+            backwardLayout = options.winogradSharedLayout ? nil
+                : OpenCLConvWeights.winogradLayout(Winograd.flippedTransforms(transforms, outputChannels: outputChannels,
+                                                                              inputChannels: inputChannels),
+                                                   outputs: inputChannels, inputs: outputChannels, stride: inputStride,
+                                                   rows: outputStride, block: block)
         } else {
             let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: outputChannels,
                                                               inputChannels: inputChannels)
@@ -51,10 +57,15 @@ public final class OpenCLConvWeights: ConvWeights {
                                                            blocked: options.convBlockedWeights)
         }
         forward = try context.makeBuffer(floats: forwardLayout.count)
-        backward = try context.makeBuffer(floats: backwardLayout.count)
-        self.bias = try context.makeBuffer(floats: outputStride)
         try context.write(forwardLayout, to: forward)
-        try context.write(backwardLayout, to: backward)
+        if let backwardLayout {
+            let buffer = try context.makeBuffer(floats: backwardLayout.count)
+            try context.write(backwardLayout, to: buffer)
+            backward = buffer
+        } else {
+            backward = nil
+        }
+        self.bias = try context.makeBuffer(floats: outputStride)
         try context.write(bias, to: self.bias)
     }
 
@@ -70,15 +81,30 @@ public final class OpenCLConvWeights: ConvWeights {
         }
     }
 
-    /// Floats of one direction's layout (both directions have the same count).
-    static func layoutFloats(outputChannels: Int, inputChannels: Int, stride: Int, winograd: Bool) -> Int {
-        (winograd ? 16 : 9) * inputChannels * stride
+    /// Floats of the direct kernel's layout of one direction.
+    static func directLayoutFloats(outputChannels: Int, inputChannels: Int, stride: Int) -> Int {
+        9 * inputChannels * stride
+    }
+
+    /// Floats of all the layouts of a layer (`OpenCLBackend.convWeightBytes`).
+    static func layoutFloats(outputChannels: Int, inputChannels: Int, options: ProgramOptions) -> Int {
+        let block = options.convOutputBlock
+        let padded = { (channels: Int) in (channels + block - 1) / block * block }
+        if usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options) {
+            let copies = options.winogradSharedLayout ? 1 : 2
+            return copies * 16 * padded(outputChannels) * padded(inputChannels) + padded(outputChannels)
+        }
+        return directLayoutFloats(outputChannels: outputChannels, inputChannels: inputChannels,
+                                  stride: padded(outputChannels))
+            + directLayoutFloats(outputChannels: inputChannels, inputChannels: outputChannels,
+                                 stride: padded(inputChannels))
+            + padded(outputChannels)
     }
 
     /// `w` (outputs × inputs × 3×3) in the direct kernel's layout; see the type's comment.
     static func directLayout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, block: Int, blocked: Bool) -> [Float] {
-        var result = [Float](repeating: 0, count: layoutFloats(outputChannels: outputs, inputChannels: inputs,
-                                                               stride: stride, winograd: false))
+        var result = [Float](repeating: 0, count: directLayoutFloats(outputChannels: outputs, inputChannels: inputs,
+                                                                     stride: stride))
         for o in 0..<outputs {
             for row in 0..<(inputs * 9) {
                 let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
@@ -88,21 +114,16 @@ public final class OpenCLConvWeights: ConvWeights {
         return result
     }
 
-    /// The Winograd multiply's layout [16][stride / block][inputs][block] of the transforms `u`
-    /// ([16][O][I] of the layer): U[ξ][o][i] itself for forward (outputs = O), and for
-    /// backward-data (outputs = I) U'[ξ][i][o] = U[p(ξ)][o][i] (`Winograd.flippedIndex`).
-    static func winogradLayout(_ u: [Float], outputs: Int, inputs: Int, stride: Int, block: Int,
-                               backward: Bool) -> [Float] {
-        var result = [Float](repeating: 0, count: layoutFloats(outputChannels: outputs, inputChannels: inputs,
-                                                               stride: stride, winograd: true))
+    /// The Winograd multiply's layout [16][stride / block][rows][block] of the transforms `u`
+    /// ([16][outputs][inputs]), zero past the real channels.
+    static func winogradLayout(_ u: [Float], outputs: Int, inputs: Int, stride: Int, rows: Int, block: Int) -> [Float] {
+        var result = [Float](repeating: 0, count: 16 * stride * rows)
         let pairs = outputs * inputs
         for xi in 0..<16 {
-            let source = (backward ? Winograd.flippedIndex(xi) : xi) * pairs
             for o in 0..<outputs {
-                let target = (xi * (stride / block) + o / block) * inputs * block + o % block
-                for i in 0..<inputs {
-                    result[target + i * block] = backward ? u[source + i * outputs + o] : u[source + o * inputs + i]
-                }
+                let target = (xi * (stride / block) + o / block) * rows * block + o % block
+                let source = xi * pairs + o * inputs
+                for i in 0..<inputs { result[target + i * block] = u[source + i] }
             }
         }
         return result
@@ -128,6 +149,7 @@ extension OpenCLBackend {
         try requireShape(output, Shape(c: layer.outputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "output")
         try requireDistinct(input, output, "conv3x3")
         try enqueueConvolution(input: input, weights: layer.forward, winograd: layer.winograd,
+                               winogradRows: layer.inputStride, transposed: false,
                                outputChannels: layer.outputChannels, weightStride: layer.outputStride, bias: layer.bias,
                                relu: relu, mask: nil, accumulate: false, output: output, op: "conv3x3")
     }
@@ -141,19 +163,22 @@ extension OpenCLBackend {
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
         try requireDistinct(gradOutput, gradInput, op)
         if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
-        try enqueueConvolution(input: gradOutput, weights: layer.backward, winograd: layer.winograd,
+        try enqueueConvolution(input: gradOutput, weights: layer.backward ?? layer.forward, winograd: layer.winograd,
+                               winogradRows: layer.backward == nil ? layer.inputStride : layer.outputStride,
+                               transposed: layer.backward == nil,
                                outputChannels: layer.inputChannels, weightStride: layer.inputStride, bias: nil,
                                relu: false, mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
 
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
-    private func enqueueConvolution(input: Tensor, weights: CLBuffer, winograd: Bool, outputChannels: Int,
-                                    weightStride: Int, bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool,
+    private func enqueueConvolution(input: Tensor, weights: CLBuffer, winograd: Bool, winogradRows: Int,
+                                    transposed: Bool, outputChannels: Int, weightStride: Int, bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool,
                                     output: Tensor, op: String) throws {
         let epilogue = ConvEpilogue(bias: bias, relu: relu, mask: try mask.map { try buffer($0, op) },
                                     accumulate: accumulate)
         if winograd {
-            return try enqueueWinograd(input: try buffer(input, op), shape: input.shape, weights: weights,
+            return try enqueueWinograd(input: try buffer(input, op), shape: input.shape,
+                                       weights: WinogradWeights(buffer: weights, rows: winogradRows, transposed: transposed),
                                        outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
                                        output: try buffer(output, op))
         }

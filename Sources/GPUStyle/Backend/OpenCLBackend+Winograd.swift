@@ -13,6 +13,14 @@ struct ConvEpilogue {
     }
 }
 
+/// The transforms `winograd_multiply` reads: a layer's forward layout (`OpenCLConvWeights`) with
+/// its padded input channels as `rows`, read transposed for backward-data.
+struct WinogradWeights {
+    let buffer: CLBuffer
+    let rows: Int
+    let transposed: Bool
+}
+
 /// How one Winograd convolution is cut into bands of tile rows so that its two scratch buffers
 /// stay bounded whatever the image size: 16 · channels · tileStride floats for the transformed
 /// input, 16 · tileStride · outputStride for the products, each at most `budget` floats when a
@@ -49,7 +57,7 @@ struct WinogradBands {
 extension OpenCLBackend {
     /// One convolution by Winograd F(2×2,3×3) (see Kernels.cl): per band of tile rows, the input
     /// transform, the 16 products and the output transform with the epilogue.
-    func enqueueWinograd(input: CLBuffer, shape: Shape, weights: CLBuffer, outputChannels: Int, outputStride: Int,
+    func enqueueWinograd(input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
                          epilogue: ConvEpilogue, output: CLBuffer) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
@@ -79,7 +87,8 @@ extension OpenCLBackend {
                 / options.winogradBlocksPerItem
             try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16],
                                 local: local,
-                                [.buffer(weights), .buffer(transformed), .int(channels), .int(outputStride),
+                                [.buffer(weights.buffer), .int(weights.rows), .flag(weights.transposed),
+                                 .buffer(transformed), .int(channels), .int(outputStride),
                                  .int(tileStride), .buffer(products)])
             try context.enqueue(outputKernel, global: [transformWidth(bands.tilesX), rows, outputChannels],
                                 local: transformLocal,
