@@ -88,11 +88,14 @@ public final class VGGNetwork {
         /// holds the ReLU's values); `separate[i]` says a conv keeps its own pre-ReLU output.
         public let outputs: [Tensor]
         let fusedWithNext: [Bool]
-        /// Two gradient arenas of the largest activation size; each layer's gradient is a view.
-        let gradientArenas: (TensorStorage, TensorStorage)
+        /// Where the backward pass puts what no finished layer's buffer can hold (a pooling
+        /// layer's input gradient, the first gradient): one buffer of the largest activation
+        /// size, and a second only when the deepest layer is a pooling layer (its input gradient
+        /// cannot go where its output gradient is).
+        let gradientArenas: [TensorStorage]
         let shapes: [Shape]
 
-        init(input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], arenas: (TensorStorage, TensorStorage),
+        init(input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], arenas: [TensorStorage],
              shapes: [Shape], height: Int, width: Int) {
             self.input = input
             self.outputs = outputs
@@ -103,13 +106,15 @@ public final class VGGNetwork {
             self.width = width
         }
 
-        /// The gradient view for layer `index` in arena `parity`.
-        func gradientView(_ index: Int, arena parity: Int) -> Tensor {
-            Tensor(shape: shapes[index], storage: parity == 0 ? gradientArenas.0 : gradientArenas.1)
+        /// The gradient with respect to the output of layer `index` (or, for -1, the network's
+        /// input) held in `storage`.
+        func gradient(_ index: Int, in storage: TensorStorage) -> Tensor {
+            Tensor(shape: index >= 0 ? shapes[index] : input.shape, storage: storage)
         }
 
-        func inputGradientView(arena parity: Int) -> Tensor {
-            Tensor(shape: input.shape, storage: parity == 0 ? gradientArenas.0 : gradientArenas.1)
+        /// Arenas a network of `layers` needs (see `gradientArenas`).
+        static func arenaCount(_ layers: [VGG19.Layer]) -> Int {
+            layers.last?.kind == .pool ? 2 : 1
         }
     }
 
@@ -133,7 +138,7 @@ public final class VGGNetwork {
             }
         }
         let largest = max(shapes.map(\.count).max() ?? 0, input.count)
-        let arenas = (try backend.makeTensor(.vector(largest)).storage, try backend.makeTensor(.vector(largest)).storage)
+        let arenas = try (0..<Workspace.arenaCount(layers)).map { _ in try backend.makeTensor(.vector(largest)).storage }
         return Workspace(input: input, outputs: outputs, fusedWithNext: fused, arenas: arenas, shapes: shapes,
                          height: height, width: width)
     }
@@ -168,10 +173,14 @@ public final class VGGNetwork {
     /// Enqueues the backward pass from the deepest layer to the image. `addLossGradients(index, grad)`
     /// is called once per layer, deepest first, to add the losses' gradients with respect to that
     /// layer's output into `grad` (accumulate). The image gradient is written to `gradImage` (overwritten).
+    ///
+    /// Gradients live in buffers the pass has finished with: a conv's input gradient goes into the
+    /// conv's own output buffer (read for the last time by the ReLU mask and the losses just
+    /// before; VGG19's convs never have fewer output channels than input channels), a pooling
+    /// layer's into a gradient arena. The next forward pass overwrites them all.
     public func backward(workspace: Workspace, gradImage: Tensor,
                          addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void) throws {
-        var parity = 0
-        var grad = workspace.gradientView(layers.count - 1, arena: parity)
+        var grad = workspace.gradient(layers.count - 1, in: workspace.gradientArenas[0])
         try backend.fill(grad, value: 0)
         var index = layers.count - 1
         while index >= 0 {
@@ -179,28 +188,22 @@ public final class VGGNetwork {
             let layer = layers[index]
             switch layer.kind {
             case .relu:
+                // The gradient w.r.t. the ReLU's input is in place: same shape, same buffer.
+                try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
                 if index > 0, workspace.fusedWithNext[index - 1] {
-                    // Fused conv+ReLU: mask here, then the conv's backward below sees the pre-ReLU gradient.
-                    try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
                     // Step onto the fused conv: its own output is never observed (that is when fusion is
                     // allowed), so no loss gradients are added there.
                     index -= 1
-                    let (next, nextParity) = try convBackward(index, grad: grad, parity: parity, workspace: workspace)
-                    grad = next
-                    parity = nextParity
-                } else {
-                    try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
-                    // The gradient w.r.t. the ReLU's input is in place: same shape, same arena.
+                    grad = try convBackward(index, grad: grad, workspace: workspace)
                 }
             case .conv:
-                let (next, nextParity) = try convBackward(index, grad: grad, parity: parity, workspace: workspace)
-                grad = next
-                parity = nextParity
+                grad = try convBackward(index, grad: grad, workspace: workspace)
             case .pool:
                 let input = index > 0 ? workspace.outputs[index - 1] : workspace.input
-                parity ^= 1
-                let next = index > 0 ? workspace.gradientView(index - 1, arena: parity)
-                    : workspace.inputGradientView(arena: parity)
+                guard let arena = workspace.gradientArenas.first(where: { $0 !== grad.storage }) else {
+                    throw StyleError("backward: no free gradient buffer for \(layer.name) (internal error)")
+                }
+                let next = workspace.gradient(index - 1, in: arena)
                 try backend.pool2x2Backward(gradOutput: grad, input: input, mode: pooling, gradInput: next,
                                             accumulate: false)
                 grad = next
@@ -210,13 +213,16 @@ public final class VGGNetwork {
         try backend.preprocessBackward(gradOutput: grad, affine: preprocessing, gradImage: gradImage, accumulate: false)
     }
 
-    /// Backward-data of the conv at `index` into the other arena; returns the gradient w.r.t. its input.
-    private func convBackward(_ index: Int, grad: Tensor, parity: Int, workspace: Workspace) throws -> (Tensor, Int) {
-        let nextParity = parity ^ 1
-        let next = index > 0 ? workspace.gradientView(index - 1, arena: nextParity)
-            : workspace.inputGradientView(arena: nextParity)
+    /// Backward-data of the conv at `index` into the conv's own output buffer, which the pass has
+    /// finished with; returns the gradient w.r.t. the conv's input.
+    private func convBackward(_ index: Int, grad: Tensor, workspace: Workspace) throws -> Tensor {
+        let target = workspace.outputs[index]
+        let next = workspace.gradient(index - 1, in: target.storage)
+        guard next.count <= target.count, target.storage !== grad.storage else {
+            throw StyleError("backward: \(layers[index].name)'s output buffer cannot hold its input gradient (internal error)")
+        }
         try backend.conv3x3BackwardData(gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,
                                         gradInput: next, accumulate: false)
-        return (next, nextParity)
+        return next
     }
 }

@@ -36,7 +36,7 @@ public struct MemoryPlan: Equatable, Sendable {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
         /// A workspace (VGGNetwork.makeWorkspace): input, one output per layer (a fused conv
-        /// shares its ReLU's), two gradient arenas of the largest activation.
+        /// shares its ReLU's), its gradient arenas of the largest activation.
         func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int) {
             let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
             var floats = 3 * height * width
@@ -44,7 +44,7 @@ public struct MemoryPlan: Equatable, Sendable {
                 floats += shapes[index].count
             }
             let largest = max(shapes.map(\.count).max() ?? 0, 3 * height * width)
-            return ((floats + 2 * largest) * floatBytes, largest * floatBytes)
+            return ((floats + VGGNetwork.Workspace.arenaCount(layers) * largest) * floatBytes, largest * floatBytes)
         }
         let main = workspace(height: height, width: width, observed: observed)
         activationBytes = main.bytes
@@ -60,7 +60,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let rawWeights = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
-        let gradientArenas = 2 * main.largest
+        let gradientArenas = VGGNetwork.Workspace.arenaCount(layers) * main.largest
         let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = max(0, (styleWorkspaces.map(\.bytes).max() ?? 0) - activationBytes)
@@ -107,7 +107,8 @@ public struct MemoryPlan: Equatable, Sendable {
         // Beyond the floor.
         /// Kept outputs the backward pass never reads: the preprocessed input, pooling outputs.
         public var forwardOnlyActivationBytes: Int
-        /// The two gradient arenas of the largest activation the backward pass alternates between.
+        /// The gradient arenas (one, two when the deepest layer is a pooling layer) of the largest
+        /// activation: where the backward pass puts pooling layers' input gradients.
         public var gradientArenaBytes: Int
         /// What the backend's weight layouts hold beyond one raw copy (the flipped backward-data
         /// copy, padding to the tile width).
