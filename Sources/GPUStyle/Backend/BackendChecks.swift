@@ -38,4 +38,23 @@ extension Backend {
         try requireDistinct(features, gradFeatures, op)
         try requireDistinct(gradGram, gradFeatures, op)
     }
+
+    /// conv3x3: input I×H×W, output O×H×W of `layer`, not the same tensor.
+    func requireConvShapes(input: Tensor, output: Tensor, layer: ConvWeights) throws {
+        let (h, w) = (input.shape.h, input.shape.w)
+        try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
+        try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
+        try requireDistinct(input, output, "conv3x3")
+    }
+
+    /// conv3x3BackwardData: dY O×H×W, dX I×H×W of `layer`, not the same tensor; a ReLU mask shaped like dX.
+    func requireConvBackwardShapes(gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?,
+                                   layer: ConvWeights) throws {
+        let op = "conv3x3BackwardData"
+        let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
+        try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
+        try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        try requireDistinct(gradOutput, gradInput, op)
+        if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
+    }
 }

@@ -88,9 +88,7 @@ extension NativeBackend {
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try nativeWeights(weights, "conv3x3")
         let (h, w) = (input.shape.h, input.shape.w)
-        try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
-        try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
-        try requireDistinct(input, output, "conv3x3")
+        try requireConvShapes(input: input, output: output, layer: layer)
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
         if layer.plan.winograd {
@@ -116,15 +114,10 @@ extension NativeBackend {
         let op = "conv3x3BackwardData"
         let layer = try nativeWeights(weights, op)
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
-        try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
-        try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
-        try requireDistinct(gradOutput, gradInput, op)
+        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+                                      layer: layer)
         let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
-        var mask: UnsafeMutablePointer<Float>?
-        if let reluMaskFrom {
-            try requireShape(reluMaskFrom, gradInput.shape, op, "reluMaskFrom")
-            mask = try native(reluMaskFrom, op).pointer
-        }
+        let mask = try reluMaskFrom.map { try native($0, op).pointer }
         if layer.plan.winograd {
             // Mask and accumulation fused into the output transform.
             winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,

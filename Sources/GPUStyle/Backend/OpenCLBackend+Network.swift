@@ -145,9 +145,7 @@ extension OpenCLBackend {
 
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try openCLWeights(weights, "conv3x3")
-        try requireShape(input, Shape(c: layer.inputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "input")
-        try requireShape(output, Shape(c: layer.outputChannels, h: input.shape.h, w: input.shape.w), "conv3x3", "output")
-        try requireDistinct(input, output, "conv3x3")
+        try requireConvShapes(input: input, output: output, layer: layer)
         try enqueueConvolution(input: input, weights: layer.forward, winograd: layer.winograd,
                                winogradRows: layer.inputStride, transposed: false,
                                outputChannels: layer.outputChannels, weightStride: layer.outputStride, bias: layer.bias,
@@ -158,11 +156,8 @@ extension OpenCLBackend {
                                     accumulate: Bool) throws {
         let op = "conv3x3BackwardData"
         let layer = try openCLWeights(weights, op)
-        let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
-        try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
-        try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
-        try requireDistinct(gradOutput, gradInput, op)
-        if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
+        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+                                      layer: layer)
         try enqueueConvolution(input: gradOutput, weights: layer.backward ?? layer.forward, winograd: layer.winograd,
                                winogradRows: layer.backward == nil ? layer.inputStride : layer.outputStride,
                                transposed: layer.backward == nil,
