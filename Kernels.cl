@@ -301,9 +301,10 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 // 4×4 input patch around it (zero padded), with
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]:
-// 16 multiplies per tile and channel pair instead of 36. Every constant is exact in binary; the
-// host transforms the weights once (U = G g Gᵀ) and runs three kernels per band of tile rows:
-// input transform → 16 matrix products over the channels → output transform + epilogue.
+// 16 multiplies per tile and channel pair instead of 36. Every constant is exact in binary. Per
+// convolution the weights are transformed (U = G g Gᵀ) into scratch, so only the raw weights stay
+// resident; then three kernels run per band of tile rows: input transform → 16 matrix products
+// over the channels → output transform + epilogue.
 // Index ξ = 4·row + column of the 4×4 transformed tile; t = tile index within the band.
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
@@ -340,27 +341,60 @@ __kernel void winograd_input(__global const float *input, const int channels, co
     }
 }
 
-// The transform index whose weights backward-data reads: the transform of the flipped kernel
-// J g J is U with rows and columns 0 and 3 swapped (G J = P G, P swapping rows 0 and 3).
-int winograd_flipped_index(const int xi) {
-    const int a = xi / 4, b = xi % 4;
-    return (a == 0 ? 3 : a == 3 ? 0 : a) * 4 + (b == 0 ? 3 : b == 3 ? 0 : b);
+// G times a column of 3 taps (a, b, c): (a, ½(a + b + c), ½(a − b + c), c), two roundings per entry.
+#define WINOGRAD_G(a, b, c, r0, r1, r2, r3) \
+    r0 = (a); r1 = 0.5f * (((a) + (b)) + (c)); r2 = 0.5f * (((a) - (b)) + (c)); r3 = (c);
+
+// The layout winograd_multiply reads, [16][stride / CONV_COB][rows][CONV_COB], from the raw
+// O×I×3×3 weights w, with U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ]:
+//   forward (flipped = 0): column k = o, row r = i, the value U[ξ][o][i];
+//   backward-data (flipped = 1): column k = i, row r = o, the value U[p(ξ)][o][i], the transform
+//     of the flipped, transposed kernel: the transform of J g J is U with rows and columns 0 and 3
+//     swapped (G J = P G, P swapping rows 0 and 3), so U[a][b] goes to ξ = 4·s(a) + s(b), s
+//     swapping 0 and 3.
+// Zero past the real channels. Named scalars, no private array: PoCL then runs neighbouring
+// work-items (neighbouring k, contiguous stores) as one vector. Global size: [stride, rows].
+__kernel void winograd_weights(__global const float *w, const int outChannels, const int inChannels,
+                               const int flipped, const int stride, const int rows, __global float *u) {
+    const int k = get_global_id(0), r = get_global_id(1);
+    if (k >= stride || r >= rows) return;
+    const int o = flipped ? r : k, i = flipped ? k : r;
+    const int real = o < outChannels && i < inChannels;
+    __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
+    float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f, g4 = 0.0f, g5 = 0.0f, g6 = 0.0f, g7 = 0.0f, g8 = 0.0f;
+    if (real) {
+        g0 = g[0]; g1 = g[1]; g2 = g[2]; g3 = g[3]; g4 = g[4]; g5 = g[5]; g6 = g[6]; g7 = g[7]; g8 = g[8];
+    }
+    // G g column by column (c<column><row>), then each row of the result times Gᵀ (u<row><column>).
+    float c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
+    WINOGRAD_G(g0, g3, g6, c00, c01, c02, c03)
+    WINOGRAD_G(g1, g4, g7, c10, c11, c12, c13)
+    WINOGRAD_G(g2, g5, g8, c20, c21, c22, c23)
+    float u00, u01, u02, u03, u10, u11, u12, u13, u20, u21, u22, u23, u30, u31, u32, u33;
+    WINOGRAD_G(c00, c10, c20, u00, u01, u02, u03)
+    WINOGRAD_G(c01, c11, c21, u10, u11, u12, u13)
+    WINOGRAD_G(c02, c12, c22, u20, u21, u22, u23)
+    WINOGRAD_G(c03, c13, c23, u30, u31, u32, u33)
+    __global float *out = u + ((k / CONV_COB) * rows + r) * CONV_COB + k % CONV_COB;
+    const int xiStride = stride * rows;
+    const int s0 = flipped ? 3 : 0, s1 = 1, s2 = 2, s3 = 3 - s0;
+#define WINOGRAD_STORE(a, b, value) out[(4 * (a) + (b)) * xiStride] = (value);
+    WINOGRAD_STORE(s0, s0, u00) WINOGRAD_STORE(s0, s1, u01) WINOGRAD_STORE(s0, s2, u02) WINOGRAD_STORE(s0, s3, u03)
+    WINOGRAD_STORE(s1, s0, u10) WINOGRAD_STORE(s1, s1, u11) WINOGRAD_STORE(s1, s2, u12) WINOGRAD_STORE(s1, s3, u13)
+    WINOGRAD_STORE(s2, s0, u20) WINOGRAD_STORE(s2, s1, u21) WINOGRAD_STORE(s2, s2, u22) WINOGRAD_STORE(s2, s3, u23)
+    WINOGRAD_STORE(s3, s0, u30) WINOGRAD_STORE(s3, s1, u31) WINOGRAD_STORE(s3, s2, u32) WINOGRAD_STORE(s3, s3, u33)
+#undef WINOGRAD_STORE
 }
 
 // M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
 // block of CONV_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
 // registers; its tiles are one vector load per channel and one vector store per output channel.
-// One weight layout serves both directions: the layer's forward transforms, block-major
-// [16][ceil(O / CONV_COB)][rows][CONV_COB] (rows = I rounded up to CONV_COB, zero padded).
-//   forward (transposed = 0; channels = I, outputs = O): a work-item streams its block's weights
-//     contiguously;
-//   backward-data (transposed = 1; channels = O, outputs = I): U'[ξ][o][i] = U[p(ξ)][i][o], read
-//     across the blocks (the 16 weights of one step lie CONV_COB apart, in lines the next steps reuse).
+// The weights are winograd_weights' layout [16][outStride / CONV_COB][rows][CONV_COB] (rows =
+// channels rounded up to CONV_COB): a work-item streams its block's weights contiguously.
 // A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
 // (PoCL pays per work-item; the tiles stay in cache).
 // Global size: [tileStride / WINO_TB, ceil(outStride / CONV_COB / WINO_OB), 16].
-__kernel void winograd_multiply(__global const float *u, const int rows, const int transposed,
-                                __global const float *v, const int channels,
+__kernel void winograd_multiply(__global const float *u, const int rows, __global const float *v, const int channels,
                                 const int outStride, const int tileStride, __global float *m) {
     const int t0 = get_global_id(0) * WINO_TB, xi = get_global_id(2);
     if (t0 >= tileStride) return;
@@ -371,23 +405,12 @@ __kernel void winograd_multiply(__global const float *u, const int rows, const i
         TBVEC acc[CONV_COB];
         #pragma unroll
         for (int j = 0; j < CONV_COB; ++j) acc[j] = (TBVEC)(0.0f);
-        if (!transposed) {
-            __global const float *w = u + (xi * (outStride / CONV_COB) + block) * rows * CONV_COB;
-            for (int c = 0; c < channels; ++c) {
-                const TBVEC tiles = TBLOAD(0, column + c * tileStride);
-                __global const float *wc = w + c * CONV_COB;
-                #pragma unroll
-                for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
-            }
-        } else {
-            const int channelBlocks = (channels + CONV_COB - 1) / CONV_COB;
-            __global const float *w = u + (winograd_flipped_index(xi) * channelBlocks * rows + block * CONV_COB) * CONV_COB;
-            for (int c = 0; c < channels; ++c) {
-                const TBVEC tiles = TBLOAD(0, column + c * tileStride);
-                __global const float *wc = w + (c / CONV_COB) * rows * CONV_COB + c % CONV_COB;
-                #pragma unroll
-                for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j * CONV_COB]), tiles, acc[j]);
-            }
+        __global const float *w = u + (xi * (outStride / CONV_COB) + block) * rows * CONV_COB;
+        for (int c = 0; c < channels; ++c) {
+            const TBVEC tiles = TBLOAD(0, column + c * tileStride);
+            __global const float *wc = w + c * CONV_COB;
+            #pragma unroll
+            for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
         }
         __global float *out = m + (xi * outStride + block * CONV_COB) * tileStride + t0;
         #pragma unroll

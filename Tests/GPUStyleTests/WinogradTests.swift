@@ -46,15 +46,11 @@ final class WinogradTests: XCTestCase {
             backends.append(("native band \(bandFloats)", native))
         }
         if let device = DeviceCatalog.discover().openCLDevices.first {
-            // Default bands with backward-data's own weight copy; one tile row per band reading
-            // the forward weights transposed (WINO_SHARED).
             for band in [nil, 1] {
                 var options = ProgramOptions.defaults(for: device.info)
                 options.defines["CONV_WINOGRAD"] = 2
-                options.defines["WINO_SHARED"] = band == nil ? 0 : 1
                 if let band { options.defines["WINO_BAND"] = band }
-                backends.append(("opencl band \(options.winogradBandFloats) shared \(options.winogradSharedLayout)",
-                                 try OpenCLBackend(device: device, options: options)))
+                backends.append(("opencl band \(options.winogradBandFloats)", try OpenCLBackend(device: device, options: options)))
             }
         }
         return backends

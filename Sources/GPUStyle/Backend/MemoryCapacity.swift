@@ -55,20 +55,22 @@ extension OpenCLBackend {
         let partials = grams.map { gramSplit(pixels: $0.pixels).slices * $0.c * $0.c }.max() ?? 0
         let symmetric = grams.map { $0.c * $0.c }.max() ?? 0
         let block = options.convOutputBlock
-        // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
+        let padded = { (channels: Int) in (channels + block - 1) / block * block }
         let winograd = convolutions.filter {
             OpenCLConvWeights.usesWinograd(outputChannels: $0.outputChannels, inputChannels: $0.inputChannels,
                                            options: options)
-        }.flatMap { shape in
+        }
+        // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
+        let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
-                let stride = (to + block - 1) / block * block
-                return WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: stride,
-                                     tileBlock: options.winogradTileBlock, budget: options.winogradBandFloats)
-                    .scratchFloats(channels: from, outputStride: stride)
+                WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
+                              tileBlock: options.winogradTileBlock, budget: options.winogradBandFloats)
+                    .scratchFloats(channels: from, outputStride: padded(to))
             }
         }
-        let transformed = winograd.map(\.input).max() ?? 0, products = winograd.map(\.products).max() ?? 0
-        return (fixed + partials + symmetric + transformed + products) * MemoryLayout<Float>.size
+        let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
+        let weightTransforms = winograd.map { 16 * padded($0.outputChannels) * padded($0.inputChannels) }.max() ?? 0
+        return (fixed + partials + symmetric + weightTransforms + transformed + products) * MemoryLayout<Float>.size
     }
 }
 

@@ -89,22 +89,6 @@ enum Winograd {
         return swap(xi / 4) * 4 + swap(xi % 4)
     }
 
-    /// The transforms of the flipped weights W' (I×O×3×3), [16][I][O], from those of W ([16][O][I]):
-    /// U'[ξ][i][o] = U[p(ξ)][o][i] (`flippedIndex`).
-    static func flippedTransforms(_ u: [Float], outputChannels: Int, inputChannels: Int) -> [Float] {
-        let pairs = outputChannels * inputChannels
-        var flipped = [Float](repeating: 0, count: u.count)
-        for xi in 0..<16 {
-            let source = flippedIndex(xi) * pairs
-            for i in 0..<inputChannels {
-                for o in 0..<outputChannels {
-                    flipped[xi * pairs + i * outputChannels + o] = u[source + o * inputChannels + i]
-                }
-            }
-        }
-        return flipped
-    }
-
     /// What the output transform does with each 2×2 result.
     enum Output {
         /// y = result + bias[o], then max(·, 0) when `relu`.

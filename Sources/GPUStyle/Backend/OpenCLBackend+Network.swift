@@ -1,20 +1,21 @@
-/// A 3×3 conv layer on an OpenCL device, in the layouts its algorithm reads:
+/// A 3×3 conv layer on an OpenCL device, in the layout its algorithm reads:
 /// - direct (`conv3x3` kernel): forward `[I·9][outputStride]` and backward-data (the transposed,
 ///   flipped weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]) `[O·9][inputStride]`, or with
 ///   `blocked` (CONV_BLOCKED_WEIGHTS) each block of `block` channels whole before the next,
 ///   `[stride / block][rows][block]`;
-/// - Winograd (`winograd_multiply`): the forward transforms U = G g Gᵀ,
-///   `[16][outputStride / block][inputStride][block]`, and those of the flipped weights laid out
-///   the same way for backward-data, unless WINO_SHARED: then backward-data reads the forward
-///   transforms permuted and transposed (see the kernel), less memory for somewhat slower reads.
+/// - Winograd: the raw O×I×3×3 weights only. Each convolution transforms them into scratch in the
+///   direction it needs (`winograd_weights`): 16/9 of the raw size for one layer at a time instead
+///   of two resident transform sets per layer (3.6× the raw weights), for a pass over the weights
+///   that costs little next to the convolution.
 /// Strides are the channel counts rounded up to the kernel's channel block, zero padded; the bias
 /// is padded the same way.
 public final class OpenCLConvWeights: ConvWeights {
     public let outputChannels: Int
     public let inputChannels: Int
     let winograd: Bool
+    /// The direct kernel's forward layout, or for Winograd the raw weights.
     let forward: CLBuffer
-    /// The backward-data layout; nil with WINO_SHARED, when backward-data reads `forward`.
+    /// The direct kernel's backward-data layout; nil for Winograd.
     let backward: CLBuffer?
     let bias: CLBuffer
     let outputStride: Int
@@ -34,18 +35,8 @@ public final class OpenCLConvWeights: ConvWeights {
         inputStride = (inputChannels + block - 1) / block * block
         let forwardLayout: [Float], backwardLayout: [Float]?
         if winograd {
-            var transforms = [Float](repeating: 0, count: 16 * outputChannels * inputChannels)
-            transforms.withUnsafeMutableBufferPointer { u in
-                guard let u = u.baseAddress else { return }
-                Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels, into: u)
-            }
-            forwardLayout = OpenCLConvWeights.winogradLayout(transforms, outputs: outputChannels, inputs: inputChannels,
-                                                            stride: outputStride, rows: inputStride, block: block)
-            backwardLayout = options.winogradSharedLayout ? nil
-                : OpenCLConvWeights.winogradLayout(Winograd.flippedTransforms(transforms, outputChannels: outputChannels,
-                                                                              inputChannels: inputChannels),
-                                                   outputs: inputChannels, inputs: outputChannels, stride: inputStride,
-                                                   rows: outputStride, block: block)
+            forwardLayout = weights
+            backwardLayout = nil
         } else {
             let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: outputChannels,
                                                               inputChannels: inputChannels)
@@ -91,8 +82,7 @@ public final class OpenCLConvWeights: ConvWeights {
         let block = options.convOutputBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
         if usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options) {
-            let copies = options.winogradSharedLayout ? 1 : 2
-            return copies * 16 * padded(outputChannels) * padded(inputChannels) + padded(outputChannels)
+            return outputChannels * inputChannels * 9 + padded(outputChannels)
         }
         return directLayoutFloats(outputChannels: outputChannels, inputChannels: inputChannels,
                                   stride: padded(outputChannels))
@@ -109,21 +99,6 @@ public final class OpenCLConvWeights: ConvWeights {
             for row in 0..<(inputs * 9) {
                 let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
                 result[index] = w[o * inputs * 9 + row]
-            }
-        }
-        return result
-    }
-
-    /// The Winograd multiply's layout [16][stride / block][rows][block] of the transforms `u`
-    /// ([16][outputs][inputs]), zero past the real channels.
-    static func winogradLayout(_ u: [Float], outputs: Int, inputs: Int, stride: Int, rows: Int, block: Int) -> [Float] {
-        var result = [Float](repeating: 0, count: 16 * stride * rows)
-        let pairs = outputs * inputs
-        for xi in 0..<16 {
-            for o in 0..<outputs {
-                let target = (xi * (stride / block) + o / block) * rows * block + o % block
-                let source = xi * pairs + o * inputs
-                for i in 0..<inputs { result[target + i * block] = u[source + i] }
             }
         }
         return result
@@ -146,10 +121,8 @@ extension OpenCLBackend {
     public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try openCLWeights(weights, "conv3x3")
         try requireConvShapes(input: input, output: output, layer: layer)
-        try enqueueConvolution(input: input, weights: layer.forward, winograd: layer.winograd,
-                               winogradRows: layer.inputStride, transposed: false,
-                               outputChannels: layer.outputChannels, weightStride: layer.outputStride, bias: layer.bias,
-                               relu: relu, mask: nil, accumulate: false, output: output, op: "conv3x3")
+        try enqueueConvolution(input: input, layer: layer, direction: .forward, bias: layer.bias, relu: relu,
+                               mask: nil, accumulate: false, output: output, op: "conv3x3")
     }
 
     public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
@@ -158,24 +131,29 @@ extension OpenCLBackend {
         let layer = try openCLWeights(weights, op)
         try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
                                       layer: layer)
-        try enqueueConvolution(input: gradOutput, weights: layer.backward ?? layer.forward, winograd: layer.winograd,
-                               winogradRows: layer.backward == nil ? layer.inputStride : layer.outputStride,
-                               transposed: layer.backward == nil,
-                               outputChannels: layer.inputChannels, weightStride: layer.inputStride, bias: nil,
-                               relu: false, mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
+        try enqueueConvolution(input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
+                               mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
 
+
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
-    private func enqueueConvolution(input: Tensor, weights: CLBuffer, winograd: Bool, winogradRows: Int,
-                                    transposed: Bool, outputChannels: Int, weightStride: Int, bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool,
-                                    output: Tensor, op: String) throws {
+    private func enqueueConvolution(input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,
+                                    bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor,
+                                    op: String) throws {
         let epilogue = ConvEpilogue(bias: bias, relu: relu, mask: try mask.map { try buffer($0, op) },
                                     accumulate: accumulate)
-        if winograd {
+        let forward = direction == .forward
+        let outputChannels = forward ? layer.outputChannels : layer.inputChannels
+        let weightStride = forward ? layer.outputStride : layer.inputStride
+        if layer.winograd {
             return try enqueueWinograd(input: try buffer(input, op), shape: input.shape,
-                                       weights: WinogradWeights(buffer: weights, rows: winogradRows, transposed: transposed),
+                                       weights: WinogradWeights(raw: layer.forward, outputChannels: layer.outputChannels,
+                                                                inputChannels: layer.inputChannels, direction: direction),
                                        outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
                                        output: try buffer(output, op))
+        }
+        guard let weights = forward ? layer.forward : layer.backward else {
+            throw StyleError("opencl \(op): the layer has no direct backward-data layout (internal error)")
         }
         let (h, w) = (input.shape.h, input.shape.w)
         let pixelBlock = options.convPixelBlock

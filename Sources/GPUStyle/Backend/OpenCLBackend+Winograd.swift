@@ -13,12 +13,15 @@ struct ConvEpilogue {
     }
 }
 
-/// The transforms `winograd_multiply` reads: a layer's forward layout (`OpenCLConvWeights`) with
-/// its padded input channels as `rows`, read transposed for backward-data.
+/// A Winograd layer's raw weights (O×I×3×3) and the direction a convolution runs them in;
+/// `winograd_weights` turns them into the transforms `winograd_multiply` reads.
 struct WinogradWeights {
-    let buffer: CLBuffer
-    let rows: Int
-    let transposed: Bool
+    enum Direction { case forward, backwardData }
+
+    let raw: CLBuffer
+    let outputChannels: Int
+    let inputChannels: Int
+    let direction: Direction
 }
 
 /// How one Winograd convolution is cut into bands of tile rows so that its two scratch buffers
@@ -55,12 +58,25 @@ struct WinogradBands {
 }
 
 extension OpenCLBackend {
-    /// One convolution by Winograd F(2×2,3×3) (see Kernels.cl): per band of tile rows, the input
-    /// transform, the 16 products and the output transform with the epilogue.
+    /// One convolution by Winograd F(2×2,3×3) (see Kernels.cl): the weight transforms for this
+    /// direction, then per band of tile rows the input transform, the 16 products and the output
+    /// transform with the epilogue.
+    ///
+    /// A band's outputs are stored only after the next band's input is transformed, so `output`
+    /// may be `input` itself: by then no band still to be read needs the rows they overwrite (a
+    /// band reads one row above its own rows, the last of the band before). Only the channel count
+    /// may differ between the two.
     func enqueueWinograd(input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
                          epilogue: ConvEpilogue, output: CLBuffer) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
+        let block = options.convOutputBlock
+        let rows = (channels + block - 1) / block * block
+        let transforms = try winogradWeights.atLeast(16 * outputStride * rows)
+        try context.enqueue(try context.kernel("winograd_weights"), global: [outputStride, rows], local: nil,
+                            [.buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
+                             .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
+                             .buffer(transforms)])
         let tileBlock = options.winogradTileBlock
         let bands = WinogradBands(height: h, width: w, channels: channels, outputStride: outputStride,
                                   tileBlock: tileBlock, budget: options.winogradBandFloats)
@@ -70,30 +86,32 @@ extension OpenCLBackend {
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let transformLocal = workGroup(options.winogradWorkGroupWidth, dimensions: 3)
         // Launch widths rounded up to the work-group width (the kernels skip the extra work-items).
-        let transformWidth = { (n: Int) in
-            let group = max(self.options.winogradWorkGroupWidth, 1)
-            return (n + group - 1) / group * group
-        }
+        let group = max(options.winogradWorkGroupWidth, 1)
+        let transformWidth = (bands.tilesX + group - 1) / group * group
         let (inputKernel, multiplyKernel, outputKernel) = (try context.kernel("winograd_input"),
                                                            try context.kernel("winograd_multiply"),
                                                            try context.kernel("winograd_output"))
-        for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
-            let rows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
-            let tileStride = WinogradBands.stride(tiles: rows * bands.tilesX, tileBlock: tileBlock)
-            let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(rows), .int(tileStride)]
-            try context.enqueue(inputKernel, global: [transformWidth(bands.tilesX), rows, channels], local: transformLocal,
-                                [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
-            let blockGroups = (outputStride / options.convOutputBlock + options.winogradBlocksPerItem - 1)
-                / options.winogradBlocksPerItem
-            try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16],
-                                local: local,
-                                [.buffer(weights.buffer), .int(weights.rows), .flag(weights.transposed),
-                                 .buffer(transformed), .int(channels), .int(outputStride),
-                                 .int(tileStride), .buffer(products)])
-            try context.enqueue(outputKernel, global: [transformWidth(bands.tilesX), rows, outputChannels],
+        let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
+        var pending: (band: [KernelArgument], rows: Int)?
+        func storePending() throws {
+            guard let (band, bandRows) = pending else { return }
+            try context.enqueue(outputKernel, global: [transformWidth, bandRows, outputChannels],
                                 local: transformLocal,
                                 [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
                                     + epilogue.arguments(unused: unusedBuffer) + [.buffer(output)])
         }
+        for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
+            let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
+            let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
+            let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
+            try context.enqueue(inputKernel, global: [transformWidth, bandRows, channels], local: transformLocal,
+                                [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
+            try storePending()
+            try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16], local: local,
+                                [.buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
+                                 .int(outputStride), .int(tileStride), .buffer(products)])
+            pending = (band, bandRows)
+        }
+        try storePending()
     }
 }

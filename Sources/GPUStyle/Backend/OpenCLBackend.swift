@@ -21,7 +21,9 @@ public final class OpenCLBackend: Backend {
     /// Per-slice partial Gram matrices, and (dG + dGᵀ)/N for Gram backward.
     let gramPartials: CLScratchBuffer
     let gramSymmetric: CLScratchBuffer
-    /// Winograd's transformed input and its 16 products, for one band of tile rows at a time.
+    /// Winograd's transformed weights for one convolution, its transformed input and its 16
+    /// products for one band of tile rows at a time.
+    let winogradWeights: CLScratchBuffer
     let winogradInput: CLScratchBuffer
     let winogradProducts: CLScratchBuffer
 
@@ -38,6 +40,7 @@ public final class OpenCLBackend: Backend {
         dotResult = try context.makeBuffer(floats: 1)
         gramPartials = CLScratchBuffer(context: context)
         gramSymmetric = CLScratchBuffer(context: context)
+        winogradWeights = CLScratchBuffer(context: context)
         winogradInput = CLScratchBuffer(context: context)
         winogradProducts = CLScratchBuffer(context: context)
     }

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "WINO_SHARED": 0, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -45,10 +45,6 @@ public struct ProgramOptions: Equatable, Sendable {
             // is bounded by WINO_BAND floats per buffer.
             "CONV_WINOGRAD": 1,
             "WINO_BAND": cpu ? 1 << 22 : 1 << 24,
-            // One copy of the Winograd weights, read transposed for backward-data: on PoCL 15%
-            // less peak memory at 512×384 (575 → 488 MiB) for 10–15% more time per iteration;
-            // device memory is the scarcer on GPUs.
-            "WINO_SHARED": cpu ? 0 : 1,
             "WINO_TB": cpu ? 16 : 4,
             "WINO_OB": cpu ? 8 : 1,
             "VW": cpu ? 16 : 4,
@@ -84,8 +80,6 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Which layers convolve by Winograd F(2×2,3×3) instead of directly: 0 none, 1 those with
     /// enough channels both ways (`OpenCLConvWeights.usesWinograd`), 2 all (for tests).
     public var convWinograd: Int { value("CONV_WINOGRAD") }
-    /// Whether backward-data reads the forward Winograd weights instead of a copy of its own.
-    public var winogradSharedLayout: Bool { value("WINO_SHARED") != 0 }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value("WINO_BAND") }
     /// Tiles per work-item of the Winograd multiply.
@@ -119,7 +113,6 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((0...1).contains(value("CONV_BLOCKED_WEIGHTS")), "CONV_BLOCKED_WEIGHTS must be 0 or 1")
         try require((0...2).contains(convWinograd), "CONV_WINOGRAD must be 0, 1 or 2")
         try require(winogradBandFloats > 0, "WINO_BAND must be positive")
-        try require((0...1).contains(value("WINO_SHARED")), "WINO_SHARED must be 0 or 1")
         try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")

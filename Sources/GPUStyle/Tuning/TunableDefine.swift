@@ -47,7 +47,6 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
-        TunableDefine("WINO_SHARED", [0, 1], affects: [.convBackwardData]),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
