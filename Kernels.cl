@@ -463,12 +463,17 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
 // ---------------------------------------------------------------------------------------------
 // 2×2 stride-2 pooling, floor for odd sizes. Max takes the first maximum in row-major order.
 
-// The offset (0…3, row-major) of the first maximum of the window whose top-left element is at `top`.
-int window_argmax(__global const float *top, const int width) {
-    const float v[4] = { top[0], top[1], top[width], top[width + 1] };
+// The offset (0…3, row-major) of the first maximum of a window's four values.
+int argmax4(const float v[4]) {
     int winner = 0;
     for (int k = 1; k < 4; ++k) if (v[k] > v[winner]) winner = k;
     return winner;
+}
+
+// The same for the window whose top-left element is at `top`.
+int window_argmax(__global const float *top, const int width) {
+    const float v[4] = { top[0], top[1], top[width], top[width + 1] };
+    return argmax4(v);
 }
 
 __kernel void pool2x2_forward(__global const float *x, const int height, const int width, const int isMax,
@@ -507,6 +512,38 @@ __kernel void pool2x2_backward(__global const float *dy, __global const float *x
         }
     }
     store_or_add(dx, index, g, accumulate);
+}
+
+// The backward pass of ReLU then pooling, in place: a (the ReLU's output, the pooling input)
+// becomes the gradient w.r.t. the ReLU's input, pool2x2_backward's result × (a > 0). One work-item
+// per 2×2 block of a, the odd last row and column in blocks of their own (gradient 0): it reads its
+// block before it writes it, and no other work-item touches it.
+__kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global float *a, const int height,
+                                            const int width, const int isMax, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int blocksW = (width + 1) / 2, blocksH = (height + 1) / 2;
+    const int j = index % blocksW, i = (index / blocksW) % blocksH, c = index / (blocksW * blocksH);
+    const int outH = height / 2, outW = width / 2;
+    __global float *top = a + (c * height + 2 * i) * width + 2 * j;
+    if (i < outH && j < outW) {
+        const float share = dy[(c * outH + i) * outW + j];
+        const float v[4] = { top[0], top[1], top[width], top[width + 1] };
+        const int winner = isMax ? argmax4(v) : -1;
+        float g[4];
+        #pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const float routed = isMax ? (k == winner ? share : 0.0f) : share * 0.25f;
+            g[k] = v[k] > 0.0f ? routed : 0.0f;
+        }
+        top[0] = g[0]; top[1] = g[1]; top[width] = g[2]; top[width + 1] = g[3];
+    } else {
+        const int right = 2 * j + 1 < width, below = 2 * i + 1 < height;
+        top[0] = 0.0f;
+        if (right) top[1] = 0.0f;
+        if (below) top[width] = 0.0f;
+        if (right && below) top[width + 1] = 0.0f;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -104,6 +104,19 @@ final class BackendOpsTests: XCTestCase {
                                                     accumulate: accumulate)
                     outputs += try backend.download(gradInput)
                 }
+                // In place over a copy of dY where the backend can (the same op otherwise).
+                if c.c <= c.o, backend.backwardDataRunsInPlace(outputChannels: c.o, inputChannels: c.c) {
+                    let shared = try backend.makeTensor(x[0])
+                    try backend.conv3x3BackwardData(gradOutput: shared, weights: weights, reluMaskFrom: mask,
+                                                    gradInput: Tensor(shape: c.shape, storage: shared.storage),
+                                                    accumulate: false)
+                    outputs += try backend.download(shared).prefix(c.shape.count)
+                } else {
+                    let gradInput = try backend.makeTensor(c.shape)
+                    try backend.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: mask,
+                                                    gradInput: gradInput, accumulate: false)
+                    outputs += try backend.download(gradInput)
+                }
                 return outputs
             },
             terms: { $0.o * 9 + 1 }, tiled: true),
@@ -120,7 +133,7 @@ final class BackendOpsTests: XCTestCase {
                 return forward + backward + (try backend.download(dy))
             },
             terms: { _ in 0 }),
-        Row(name: "max pool 2×2 forward and backward (ties, odd edges, accumulate)", cases: planeCases,
+        Row(name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, in place with ReLU)", cases: planeCases,
             inputs: { c, g in
                 // Values on a coarse grid, so windows have ties; the first maximum must win.
                 let x = ReferenceTensor(shape: c.shape, values: (0..<c.shape.count).map { _ in Double(Int.random(in: -2...2, using: &g)) })
@@ -128,7 +141,7 @@ final class BackendOpsTests: XCTestCase {
             },
             run: { backend, x, _, _ in try pool(backend, x, .max) },
             terms: { _ in 0 }),
-        Row(name: "avg pool 2×2 forward and backward (odd edges, accumulate)", cases: planeCases,
+        Row(name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in try pool(backend, x, .avg) },
             terms: { _ in 4 }),
@@ -337,7 +350,8 @@ final class BackendOpsTests: XCTestCase {
         ReferenceTensor.random(shape, in: range, using: &generator)
     }
 
-    /// Pool forward, backward, backward accumulated onto x[2]; x[1] is the output gradient.
+    /// Pool forward, backward, backward accumulated onto x[2]; x[1] is the output gradient. Then
+    /// the ReLU-and-pool backward in place over relu(x[0]).
     static func pool(_ backend: Backend, _ x: [ReferenceTensor], _ mode: PoolMode) throws -> [Float] {
         let input = try backend.makeTensor(x[0]), dy = try backend.makeTensor(x[1])
         let out = try backend.makeTensor(x[1].shape)
@@ -348,6 +362,9 @@ final class BackendOpsTests: XCTestCase {
             try backend.pool2x2Backward(gradOutput: dy, input: input, mode: mode, gradInput: grad, accumulate: accumulate)
             outputs += try backend.download(grad)
         }
-        return outputs
+        let activation = try backend.makeTensor(x[0].shape)
+        try backend.relu(input: input, output: activation)
+        try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
+        return outputs + (try backend.download(activation))
     }
 }

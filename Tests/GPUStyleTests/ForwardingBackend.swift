@@ -19,6 +19,9 @@ class ForwardingBackend: Backend {
     func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
         inner.scratchBytes(convolutions: convolutions, grams: grams)
     }
+    func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
+        inner.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputChannels)
+    }
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
     func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }
@@ -49,6 +52,9 @@ class ForwardingBackend: Backend {
     func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
         try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
                                   accumulate: accumulate)
+    }
+    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        try inner.reluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
     }
     func gram(features: Tensor, output: Tensor) throws { try inner.gram(features: features, output: output) }
     func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {

@@ -71,6 +71,24 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The fused in-place op is the gradient of pool(relu(z)), and bit for bit what the two ops
+    /// it replaces compute (the backward pass relies on that: ObjectiveGradientTests).
+    func testReluPoolBackwardInPlaceBothModesOnOddSizes() throws {
+        let z = wellSpaced(Shape(c: 2, h: 5, w: 7))
+        let r = ReferenceTensor.random(Shape(c: 2, h: 2, w: 3), using: &generator)
+        for mode in PoolMode.allCases {
+            let numeric = centralDifferences(z) { weightedSum(r, ReferenceOps.pool2x2(ReferenceOps.relu($0), mode: mode)) }
+            let activation = try backend.makeTensor(z.shape), dy = try backend.makeTensor(r)
+            try backend.relu(input: backend.makeTensor(z), output: activation)
+            let separate = try backend.makeTensor(z.shape)
+            try backend.pool2x2Backward(gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
+            try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
+            try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
+            try assertGradient(backend.download(activation), numeric, "relu + pool \(mode) in place")
+            XCTAssertEqual(try backend.download(activation), try backend.download(separate), "\(mode)")
+        }
+    }
+
     func testMaxPoolTiesRouteToTheFirstMaximumInRowMajorOrder() throws {
         let input = try backend.makeTensor(ReferenceTensor(shape: Shape(c: 1, h: 2, w: 4), values: [1, 3, 5, 5,
                                                                                                    3, 2, 5, 5]))

@@ -92,10 +92,10 @@ final class IterationBenchmarkTests: XCTestCase {
             let channelPairs = (12_944_960 - (2 * 64 + 2 * 128 + 4 * 256 + 5 * 512)) / 9
             XCTAssertEqual(parts.weightLayoutBytes, (9 * 3 * 64 + 7 * (channelPairs - 3 * 64)) * 4)
             XCTAssertEqual(parts.optimizerStateBytes, (optimizer == .adam ? 2 : 2 + 2 * 6) * 3 * 512 * 512 * 4)
-            XCTAssertEqual(parts.gradientArenaBytes, 64 * 512 * 512 * 4, "one arena: the deepest layer is relu5_1")
-            // Forward only: the preprocessed input and the four pooling outputs.
-            XCTAssertEqual(parts.forwardOnlyActivationBytes, (3 * 512 * 512 + 64 * 256 * 256 + 128 * 128 * 128
-                                                              + 256 * 64 * 64 + 512 * 32 * 32) * 4)
+            // Every pooling layer runs its backward in place: only the first gradient (relu5_1's shape).
+            XCTAssertEqual(parts.gradientArenaBytes, 512 * 32 * 32 * 4, "no arena: every pooling layer runs in place")
+            // The preprocessed input and the four pooling outputs borrow later layers' buffers.
+            XCTAssertEqual(parts.forwardOnlyActivationBytes, 0)
             XCTAssertEqual(parts.styleWorkspaceBytes, 0, "a smaller style's workspace is gone before the main one is made")
             let largerStyle = try MemoryPlan(layers: LayerSelection(), height: 512, width: 512,
                                              styleSizes: [(height: 768, width: 768)],

@@ -56,6 +56,30 @@ final class WinogradTests: XCTestCase {
         return backends
     }
 
+    /// Backward-data over its own gradOutput (what the backward pass does below a pooling layer)
+    /// computes the same bits as into a separate buffer, with every band boundary crossed.
+    func testBackwardDataInPlaceIsBitwiseTheOutOfPlaceResult() throws {
+        for shape in Self.cases where shape.c <= shape.o {
+            let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
+            let mask = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
+            for (name, backend) in try Self.winogradBackends() {
+                XCTAssertTrue(backend.backwardDataRunsInPlace(outputChannels: shape.o, inputChannels: shape.c), name)
+                let layer = try backend.makeConvWeights(weights: weights, bias: [Float](repeating: 0, count: shape.o),
+                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let separate = try backend.makeTensor(mask.shape), maskTensor = try backend.makeTensor(mask)
+                try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(gradOutput), weights: layer,
+                                                reluMaskFrom: maskTensor, gradInput: separate, accumulate: false)
+                let shared = try backend.makeTensor(gradOutput)
+                try backend.conv3x3BackwardData(gradOutput: shared, weights: layer, reluMaskFrom: maskTensor,
+                                                gradInput: Tensor(shape: mask.shape, storage: shared.storage),
+                                                accumulate: false)
+                XCTAssertEqual(Array(try backend.download(shared).prefix(mask.shape.count)), try backend.download(separate),
+                               "\(name) \(shape)")
+            }
+        }
+    }
+
     func testForwardWithBiasAndReluIsWithinTheWinogradBound() throws {
         for shape in Self.cases {
             let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)

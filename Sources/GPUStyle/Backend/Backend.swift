@@ -112,6 +112,11 @@ public protocol Backend: AnyObject {
     /// input), the result is multiplied by its mask (activation > 0): ReLU backward fused in.
     func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
                              accumulate: Bool) throws
+    /// Whether `conv3x3BackwardData` of a layer with these channels may write gradInput over its
+    /// own gradOutput (the same storage, without accumulation): true where the backend reads each
+    /// part of gradOutput before it writes over it. What lets the backward pass run without a
+    /// buffer of the largest activation's size (`WorkspaceLayout`).
+    func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool
     /// output = max(input, 0)
     func relu(input: Tensor, output: Tensor) throws
     /// gradInput = activation > 0 ? gradOutput : 0, where activation is the ReLU's output. In place allowed.
@@ -121,6 +126,11 @@ public protocol Backend: AnyObject {
     /// gradInput (+)= pool backward. Max routes to the first maximum in row-major order.
     func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
                          accumulate: Bool) throws
+    /// The backward pass of a ReLU followed by 2×2 pooling, in place: `activation` (the ReLU's
+    /// output, the pooling layer's input) becomes the gradient with respect to the ReLU's input,
+    /// `pool2x2Backward` times the mask (activation > 0), bit for bit. Each 2×2 window is read
+    /// before it is written, so no second buffer of the activation's size is needed.
+    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws
 
     // MARK: Gram and losses
     /// gram (C×C, shape c=1,h=C,w=C) = F Fᵀ / N with F the C×M features and N = C·M.

@@ -47,14 +47,32 @@ extension Backend {
         try requireDistinct(input, output, "conv3x3")
     }
 
-    /// conv3x3BackwardData: dY O×H×W, dX I×H×W of `layer`, not the same tensor; a ReLU mask shaped like dX.
-    func requireConvBackwardShapes(gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?,
+    /// conv3x3BackwardData: dY O×H×W, dX I×H×W of `layer`, not the same tensor unless the backend
+    /// runs the layer in place (and then without accumulation); a ReLU mask shaped like dX.
+    func requireConvBackwardShapes(gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?, accumulate: Bool,
                                    layer: ConvWeights) throws {
         let op = "conv3x3BackwardData"
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
         try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
-        try requireDistinct(gradOutput, gradInput, op)
-        if let mask = reluMaskFrom { try requireShape(mask, gradInput.shape, op, "reluMaskFrom") }
+        if gradOutput.storage === gradInput.storage {
+            guard !accumulate, gradInput.count <= gradOutput.count,
+                  backwardDataRunsInPlace(outputChannels: layer.outputChannels, inputChannels: layer.inputChannels) else {
+                throw StyleError("\(name) \(op): gradInput and gradOutput are the same tensor, but this layer cannot "
+                    + "run in place (or accumulates, or has more input than output channels) (internal error)")
+            }
+        }
+        if let mask = reluMaskFrom {
+            try requireShape(mask, gradInput.shape, op, "reluMaskFrom")
+            try requireDistinct(mask, gradInput, op)
+        }
+    }
+
+    /// reluPool2x2BackwardInPlace: dY C×⌊H/2⌋×⌊W/2⌋ for an activation C×H×W, in another buffer.
+    func requireReLUPoolBackwardShapes(gradOutput: Tensor, activation: Tensor) throws {
+        let op = "reluPool2x2BackwardInPlace"
+        let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
+        try requireShape(gradOutput, Shape(c: c, h: h / 2, w: w / 2), op, "gradOutput")
+        try requireDistinct(gradOutput, activation, op)
     }
 }

@@ -114,7 +114,7 @@ extension NativeBackend {
         let op = "conv3x3BackwardData"
         let layer = try nativeWeights(weights, op)
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
-        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom, accumulate: accumulate,
                                       layer: layer)
         let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
         let mask = try reluMaskFrom.map { try native($0, op).pointer }
@@ -160,6 +160,12 @@ extension NativeBackend {
                 }
             }
         }
+    }
+
+    /// Winograd layers run in place: `winogradConvolve` stores a band only after the next band's
+    /// input is transformed. im2col layers do not.
+    public func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
+        convPlan(outputChannels: outputChannels, inputChannels: inputChannels).winograd
     }
 
     func nativeWeights(_ weights: ConvWeights, _ op: String) throws -> NativeConvWeights {

@@ -67,6 +67,54 @@ extension NativeBackend {
         }
     }
 
+    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        let op = "reluPool2x2BackwardInPlace"
+        try requireReLUPoolBackwardShapes(gradOutput: gradOutput, activation: activation)
+        let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
+        let (outH, outW) = (h / 2, w / 2)
+        let dy = try native(gradOutput, op).pointer, a = try native(activation, op).pointer
+        HostParallel.forEach(c, totalWork: activation.count) { channel in
+            let plane = a + channel * h * w
+            for i in 0..<outH {
+                let top = plane + 2 * i * w, bottom = top + w
+                let gradients = dy + (channel * outH + i) * outW
+                for j in 0..<outW {
+                    // The window's four values, read before any is written; the same routing as
+                    // pool2x2Backward (first maximum in row-major order), then ReLU's mask.
+                    let values = (top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1])
+                    var shares = (Float(0), Float(0), Float(0), Float(0))
+                    switch mode {
+                    case .avg:
+                        let quarter = gradients[j] * 0.25
+                        shares = (quarter, quarter, quarter, quarter)
+                    case .max:
+                        var winner = 0, largest = values.0
+                        if values.1 > largest { winner = 1; largest = values.1 }
+                        if values.2 > largest { winner = 2; largest = values.2 }
+                        if values.3 > largest { winner = 3 }
+                        switch winner {
+                        case 0: shares.0 = gradients[j]
+                        case 1: shares.1 = gradients[j]
+                        case 2: shares.2 = gradients[j]
+                        default: shares.3 = gradients[j]
+                        }
+                    }
+                    top[2 * j] = values.0 > 0 ? shares.0 : 0
+                    top[2 * j + 1] = values.1 > 0 ? shares.1 : 0
+                    bottom[2 * j] = values.2 > 0 ? shares.2 : 0
+                    bottom[2 * j + 1] = values.3 > 0 ? shares.3 : 0
+                }
+                // The odd last column is in no window.
+                if w % 2 == 1 {
+                    top[w - 1] = 0
+                    bottom[w - 1] = 0
+                }
+            }
+            // The odd last row is in no window.
+            if h % 2 == 1 { (plane + (h - 1) * w).update(repeating: 0, count: w) }
+        }
+    }
+
     // MARK: Gram
 
     public func gram(features: Tensor, output: Tensor) throws {

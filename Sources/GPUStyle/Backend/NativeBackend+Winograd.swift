@@ -115,12 +115,21 @@ extension NativeBackend {
         let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
         let scratch = columnScratch.floats(perTile * rowsPerBand * tileColumns)
         let pairs = channels * outputChannels
+        let v = scratch, m = scratch + 16 * channels * rowsPerBand * tileColumns
+        // A band's outputs are stored after the next band's input is transformed, so y may be x
+        // itself (backward-data in place): no band still to be read needs the rows they overwrite.
+        var pending: (firstTileRow: Int, rows: Int)?
+        func storePending() {
+            guard let (firstTileRow, rows) = pending else { return }
+            Winograd.transformOutput(m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                                     tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+        }
         for firstTileRow in stride(from: 0, to: tileRows, by: rowsPerBand) {
             let rows = min(rowsPerBand, tileRows - firstTileRow)
             let n = rows * tileColumns
-            let v = scratch, m = scratch + 16 * channels * n
             Winograd.transformInput(x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
                                     tileRows: rows, tileColumns: tileColumns, into: v)
+            storePending()
             for xi in 0..<16 {
                 if flipped {
                     Blas.gemm(transposeA: true, m: outputChannels, n: n, k: channels,
@@ -131,9 +140,9 @@ extension NativeBackend {
                               b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n)
                 }
             }
-            Winograd.transformOutput(m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                                     tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            pending = (firstTileRow, rows)
         }
+        storePending()
     }
 }
 

@@ -129,12 +129,15 @@ extension OpenCLBackend {
                                     accumulate: Bool) throws {
         let op = "conv3x3BackwardData"
         let layer = try openCLWeights(weights, op)
-        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom, accumulate: accumulate,
                                       layer: layer)
         try enqueueConvolution(input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
                                mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
 
+    public func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
+        OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options)
+    }
 
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
     private func enqueueConvolution(input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,
@@ -193,5 +196,15 @@ extension OpenCLBackend {
         try elementwise("pool2x2_backward", input.count,
                         [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
                          .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count)])
+    }
+
+    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        let op = "reluPool2x2BackwardInPlace"
+        try requireReLUPoolBackwardShapes(gradOutput: gradOutput, activation: activation)
+        let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
+        let blocks = c * ((h + 1) / 2) * ((w + 1) / 2)
+        try elementwise("relu_pool2x2_backward_inplace", blocks,
+                        [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h), .int(w),
+                         .flag(mode == .max), .int(blocks)])
     }
 }

@@ -63,9 +63,9 @@ extension OpenCLBackend {
     /// transform with the epilogue.
     ///
     /// A band's outputs are stored only after the next band's input is transformed, so `output`
-    /// may be `input` itself: by then no band still to be read needs the rows they overwrite (a
-    /// band reads one row above its own rows, the last of the band before). Only the channel count
-    /// may differ between the two.
+    /// may be `input` itself (backward-data in place, `backwardDataRunsInPlace`): by then no band
+    /// still to be read needs the rows they overwrite (a band reads one row above its own rows,
+    /// the last of the band before). Only the channel count may differ between the two.
     func enqueueWinograd(input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
                          epilogue: ConvEpilogue, output: CLBuffer) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)

@@ -66,6 +66,9 @@ final class PhaseRecordingBackend: Backend {
     func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
         inner.scratchBytes(convolutions: convolutions, grams: grams)
     }
+    func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
+        inner.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputChannels)
+    }
 
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
@@ -124,6 +127,12 @@ final class PhaseRecordingBackend: Backend {
         try record(.backward) {
             try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
                                       accumulate: accumulate)
+        }
+    }
+
+    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        try record(.backward) {
+            try inner.reluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
         }
     }
 

@@ -78,29 +78,31 @@ public final class VGGNetwork {
         1 << layers.filter { $0.kind == .pool }.count
     }
 
-    /// Buffers of one forward/backward pass at a fixed image size.
+    /// Buffers of one forward/backward pass at a fixed image size, shared as `WorkspaceLayout` says.
     public final class Workspace {
         public let height: Int
         public let width: Int
         /// The preprocessed image (network input).
         let input: Tensor
-        /// Output of every layer. A conv fused with its ReLU shares the ReLU's tensor (and
-        /// holds the ReLU's values); `separate[i]` says a conv keeps its own pre-ReLU output.
+        /// Output of every layer. A conv fused with its ReLU shares the ReLU's tensor (and holds
+        /// the ReLU's values). After a forward pass every output a loss or the backward pass reads
+        /// holds its values; a forward-only one (a pooling output no loss reads) may have been
+        /// overwritten by a later layer whose buffer it borrowed.
         public let outputs: [Tensor]
-        let fusedWithNext: [Bool]
-        /// Where the backward pass puts what no finished layer's buffer can hold (a pooling
-        /// layer's input gradient, the first gradient): one buffer of the largest activation
-        /// size, and a second only when the deepest layer is a pooling layer (its input gradient
-        /// cannot go where its output gradient is).
-        let gradientArenas: [TensorStorage]
+        let layout: WorkspaceLayout
+        /// The gradient with respect to the deepest layer's output, where the backward pass starts.
+        let firstGradient: TensorStorage
+        /// Where a pooling layer that cannot run in place puts its input gradient.
+        let gradientArena: TensorStorage?
         let shapes: [Shape]
 
-        init(input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], arenas: [TensorStorage],
-             shapes: [Shape], height: Int, width: Int) {
+        init(input: Tensor, outputs: [Tensor], layout: WorkspaceLayout, firstGradient: TensorStorage,
+             gradientArena: TensorStorage?, shapes: [Shape], height: Int, width: Int) {
             self.input = input
             self.outputs = outputs
-            self.fusedWithNext = fusedWithNext
-            gradientArenas = arenas
+            self.layout = layout
+            self.firstGradient = firstGradient
+            self.gradientArena = gradientArena
             self.shapes = shapes
             self.height = height
             self.width = width
@@ -111,11 +113,14 @@ public final class VGGNetwork {
         func gradient(_ index: Int, in storage: TensorStorage) -> Tensor {
             Tensor(shape: index >= 0 ? shapes[index] : input.shape, storage: storage)
         }
+    }
 
-        /// Arenas a network of `layers` needs (see `gradientArenas`).
-        static func arenaCount(_ layers: [VGG19.Layer]) -> Int {
-            layers.last?.kind == .pool ? 2 : 1
-        }
+    /// Where the buffers of a workspace for height × width go; `observed` as in `makeWorkspace`.
+    static func layout(layers: [VGG19.Layer], height: Int, width: Int, observed: Set<Int>,
+                       backend: Backend) -> WorkspaceLayout {
+        WorkspaceLayout(layers: layers, shapes: shapes(of: layers, height: height, width: width),
+                        inputShape: Shape(c: 3, h: height, w: width), observed: observed,
+                        backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
     /// Allocates the buffers for height × width. `observed` are the layer indices whose
@@ -126,20 +131,12 @@ public final class VGGNetwork {
                 + "\(minimumImageSide)×\(minimumImageSide) pixels")
         }
         let shapes = self.shapes(height: height, width: width)
-        let input = try backend.makeTensor(Shape(c: 3, h: height, w: width))
-        var outputs: [Tensor] = []
-        var fused: [Bool] = []
-        for index in layers.indices {
-            fused.append(VGGNetwork.fusesWithNext(index, layers: layers, observed: observed))
-            if index > 0, fused[index - 1] {
-                outputs.append(outputs[index - 1])
-            } else {
-                outputs.append(try backend.makeTensor(shapes[index]))
-            }
-        }
-        let largest = max(shapes.map(\.count).max() ?? 0, input.count)
-        let arenas = try (0..<Workspace.arenaCount(layers)).map { _ in try backend.makeTensor(.vector(largest)).storage }
-        return Workspace(input: input, outputs: outputs, fusedWithNext: fused, arenas: arenas, shapes: shapes,
+        let layout = VGGNetwork.layout(layers: layers, height: height, width: width, observed: observed, backend: backend)
+        let buffers = try layout.buffers.map { try backend.makeTensor(.vector($0)).storage }
+        return Workspace(input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: buffers[layout.inputBuffer]),
+                         outputs: layers.indices.map { Tensor(shape: shapes[$0], storage: buffers[layout.outputBuffer[$0]]) },
+                         layout: layout, firstGradient: buffers[layout.firstGradientBuffer],
+                         gradientArena: layout.arenaBuffer.map { buffers[$0] }, shapes: shapes,
                          height: height, width: width)
     }
 
@@ -157,10 +154,10 @@ public final class VGGNetwork {
             let output = workspace.outputs[index]
             switch layer.kind {
             case .conv:
-                try backend.conv3x3(input: previous, weights: convWeights[index]!, relu: workspace.fusedWithNext[index],
+                try backend.conv3x3(input: previous, weights: convWeights[index]!, relu: workspace.layout.fusedWithNext[index],
                                     output: output)
             case .relu:
-                if !(index > 0 && workspace.fusedWithNext[index - 1]) {
+                if !(index > 0 && workspace.layout.fusedWithNext[index - 1]) {
                     try backend.relu(input: previous, output: output)
                 }
             case .pool:
@@ -174,14 +171,17 @@ public final class VGGNetwork {
     /// is called once per layer, deepest first, to add the losses' gradients with respect to that
     /// layer's output into `grad` (accumulate). The image gradient is written to `gradImage` (overwritten).
     ///
-    /// Gradients live in buffers the pass has finished with: a conv's input gradient goes into the
-    /// conv's own output buffer (read for the last time by the ReLU mask and the losses just
-    /// before; VGG19's convs never have fewer output channels than input channels), a pooling
-    /// layer's into a gradient arena. The next forward pass overwrites them all.
+    /// Gradients live in buffers the pass has finished with (`WorkspaceLayout`): a conv's input
+    /// gradient goes into the conv's own output buffer (read for the last time by the ReLU mask and
+    /// the losses just before; VGG19's convs never have fewer output channels than input channels);
+    /// a pooling layer's, with the ReLU before it, over its own input where it can, else into the
+    /// gradient arena. The next forward pass overwrites them all.
     public func backward(workspace: Workspace, gradImage: Tensor,
                          addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void) throws {
-        var grad = workspace.gradient(layers.count - 1, in: workspace.gradientArenas[0])
+        let layout = workspace.layout
+        var grad = workspace.gradient(layers.count - 1, in: workspace.firstGradient)
         try backend.fill(grad, value: 0)
+        var maskApplied = false
         var index = layers.count - 1
         while index >= 0 {
             try addLossGradients(index, grad)
@@ -189,8 +189,11 @@ public final class VGGNetwork {
             switch layer.kind {
             case .relu:
                 // The gradient w.r.t. the ReLU's input is in place: same shape, same buffer.
-                try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
-                if index > 0, workspace.fusedWithNext[index - 1] {
+                if !maskApplied {
+                    try backend.reluBackward(gradOutput: grad, activation: workspace.outputs[index], gradInput: grad)
+                }
+                maskApplied = false
+                if index > 0, layout.fusedWithNext[index - 1] {
                     // Step onto the fused conv: its own output is never observed (that is when fusion is
                     // allowed), so no loss gradients are added there.
                     index -= 1
@@ -200,13 +203,20 @@ public final class VGGNetwork {
                 grad = try convBackward(index, grad: grad, workspace: workspace)
             case .pool:
                 let input = index > 0 ? workspace.outputs[index - 1] : workspace.input
-                guard let arena = workspace.gradientArenas.first(where: { $0 !== grad.storage }) else {
-                    throw StyleError("backward: no free gradient buffer for \(layer.name) (internal error)")
+                if layout.inPlacePools.contains(index) {
+                    // The ReLU before (unobserved) gets its mask here, from the values being overwritten.
+                    try backend.reluPool2x2BackwardInPlace(gradOutput: grad, activation: input, mode: pooling)
+                    grad = workspace.gradient(index - 1, in: input.storage)
+                    maskApplied = true
+                } else {
+                    guard let arena = workspace.gradientArena, arena !== grad.storage else {
+                        throw StyleError("backward: no free gradient buffer for \(layer.name) (internal error)")
+                    }
+                    let next = workspace.gradient(index - 1, in: arena)
+                    try backend.pool2x2Backward(gradOutput: grad, input: input, mode: pooling, gradInput: next,
+                                                accumulate: false)
+                    grad = next
                 }
-                let next = workspace.gradient(index - 1, in: arena)
-                try backend.pool2x2Backward(gradOutput: grad, input: input, mode: pooling, gradInput: next,
-                                            accumulate: false)
-                grad = next
             }
             index -= 1
         }
@@ -214,11 +224,12 @@ public final class VGGNetwork {
     }
 
     /// Backward-data of the conv at `index` into the conv's own output buffer, which the pass has
-    /// finished with; returns the gradient w.r.t. the conv's input.
+    /// finished with (in place when the gradient is already there, after an in-place pooling
+    /// layer); returns the gradient w.r.t. the conv's input.
     private func convBackward(_ index: Int, grad: Tensor, workspace: Workspace) throws -> Tensor {
         let target = workspace.outputs[index]
         let next = workspace.gradient(index - 1, in: target.storage)
-        guard next.count <= target.count, target.storage !== grad.storage else {
+        guard next.count <= target.count else {
             throw StyleError("backward: \(layers[index].name)'s output buffer cannot hold its input gradient (internal error)")
         }
         try backend.conv3x3BackwardData(gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,

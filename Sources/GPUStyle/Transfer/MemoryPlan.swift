@@ -35,16 +35,12 @@ public struct MemoryPlan: Equatable, Sendable {
         weightBytes = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
-        /// A workspace (VGGNetwork.makeWorkspace): input, one output per layer (a fused conv
-        /// shares its ReLU's), its gradient arenas of the largest activation.
-        func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int) {
-            let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
-            var floats = 3 * height * width
-            for index in layers.indices where !(index > 0 && VGGNetwork.fusesWithNext(index - 1, layers: layers, observed: observed)) {
-                floats += shapes[index].count
-            }
-            let largest = max(shapes.map(\.count).max() ?? 0, 3 * height * width)
-            return ((floats + VGGNetwork.Workspace.arenaCount(layers) * largest) * floatBytes, largest * floatBytes)
+        /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them.
+        func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int, gradients: Int) {
+            let layout = VGGNetwork.layout(layers: layers, height: height, width: width, observed: observed,
+                                           backend: backend)
+            return (layout.totalFloats * floatBytes, (layout.buffers.max() ?? 0) * floatBytes,
+                    layout.gradientFloats * floatBytes)
         }
         let main = workspace(height: height, width: width, observed: observed)
         activationBytes = main.bytes
@@ -60,7 +56,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let rawWeights = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
-        let gradientArenas = VGGNetwork.Workspace.arenaCount(layers) * main.largest
+        let gradientArenas = main.gradients
         let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = max(0, (styleWorkspaces.map(\.bytes).max() ?? 0) - activationBytes)
@@ -105,10 +101,11 @@ public struct MemoryPlan: Equatable, Sendable {
         /// direction, gradient copy and s/y history.
         public var optimizerStateBytes: Int
         // Beyond the floor.
-        /// Kept outputs the backward pass never reads: the preprocessed input, pooling outputs.
+        /// Outputs the backward pass never reads that could not borrow a later layer's buffer
+        /// (`WorkspaceLayout`): the preprocessed input and pooling outputs, when nothing after them fits.
         public var forwardOnlyActivationBytes: Int
-        /// The gradient arenas (one, two when the deepest layer is a pooling layer) of the largest
-        /// activation: where the backward pass puts pooling layers' input gradients.
+        /// Where the backward pass starts (the gradient of the deepest layer's output) and, when a
+        /// pooling layer cannot run its backward in place, the arena for its input gradient.
         public var gradientArenaBytes: Int
         /// What the backend's weight layouts hold beyond one raw copy (the flipped backward-data
         /// copy, padding to the tile width).
@@ -130,7 +127,7 @@ public struct MemoryPlan: Equatable, Sendable {
 
         /// The parts beyond the floor, largest first, with the names the bench prints.
         public var beyondFloor: [(name: String, bytes: Int)] {
-            [("style workspace", styleWorkspaceBytes), ("gradient arenas", gradientArenaBytes),
+            [("style workspace", styleWorkspaceBytes), ("gradient buffers", gradientArenaBytes),
              ("weight layouts", weightLayoutBytes), ("forward-only activations", forwardOnlyActivationBytes),
              ("content targets", contentTargetBytes), ("Grams", gramBytes), ("images", imageBytes),
              ("scratch", scratchBytes)].sorted { $0.bytes > $1.bytes }
