@@ -296,6 +296,104 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 }
 
 // ---------------------------------------------------------------------------------------------
+// The same 3×3 convolution for few output channels (conv1_1's backward-data, 64 → 3), where a
+// vector of CONV_COB output channels leaves most lanes idle: here a vector holds NARROW_PX
+// neighbouring pixels of a row. A
+// work-item computes two rows of them for 4 output channels at a time, looping over the output
+// channels; each of the four input rows is loaded once per channel (three shifted vectors) and
+// feeds both output rows. Every accumulator is a named variable: with arrays PoCL spilled them.
+// Weights [ceil(O / 4)][I·9][4], zero past O. Global size: [ceil(W / NARROW_PX), ceil(H / 2)].
+#ifndef NARROW_PX
+#define NARROW_PX 16
+#endif
+#define NVEC CAT(float, NARROW_PX)
+#define NLOAD CAT(vload, NARROW_PX)
+#define NSTORE CAT(vstore, NARROW_PX)
+
+// Input row yy of one channel as three vectors shifted by −1, 0, +1 pixels (zero outside).
+#define NARROW_ROW(yy, l, c, r) \
+    if ((yy) < 0 || (yy) >= height) { \
+        l = c = r = (NVEC)(0.0f); \
+    } else if (interior) { \
+        __global const float *p = inPlane + (yy) * width + x0; \
+        l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NLOAD(0, p + 1); \
+    } else { \
+        float row[NARROW_PX + 2]; \
+        for (int k = 0; k < NARROW_PX + 2; ++k) { \
+            const int xx = x0 + k - 1; \
+            row[k] = (xx >= 0 && xx < width) ? inPlane[(yy) * width + xx] : 0.0f; \
+        } \
+        l = NLOAD(0, row); c = NLOAD(0, row + 1); r = NLOAD(0, row + 2); \
+    }
+
+// One tap row (ky) of the window: three shifted vectors times the 4 outputs' weights.
+#define NARROW_TAPS(ky, l, c, r, a0, a1, a2, a3) { \
+    const float4 w0 = vload4(3 * (ky), wi), w1 = vload4(3 * (ky) + 1, wi), w2 = vload4(3 * (ky) + 2, wi); \
+    a0 = MAD(l, (NVEC)(w0.s0), a0); a1 = MAD(l, (NVEC)(w0.s1), a1); \
+    a2 = MAD(l, (NVEC)(w0.s2), a2); a3 = MAD(l, (NVEC)(w0.s3), a3); \
+    a0 = MAD(c, (NVEC)(w1.s0), a0); a1 = MAD(c, (NVEC)(w1.s1), a1); \
+    a2 = MAD(c, (NVEC)(w1.s2), a2); a3 = MAD(c, (NVEC)(w1.s3), a3); \
+    a0 = MAD(r, (NVEC)(w2.s0), a0); a1 = MAD(r, (NVEC)(w2.s1), a1); \
+    a2 = MAD(r, (NVEC)(w2.s2), a2); a3 = MAD(r, (NVEC)(w2.s3), a3); }
+
+// Stores one row of one output channel with the epilogue; whole vectors where it can.
+void narrow_store(NVEC value, const int o, const int y, const int x0, const int height, const int width,
+                  __global const float *bias, const int useBias, const int relu,
+                  __global const float *mask, const int useMask, const int accumulate, __global float *output) {
+    if (y >= height) return;
+    value += (NVEC)(useBias ? bias[o] : 0.0f);
+    if (relu) value = fmax(value, (NVEC)(0.0f));
+    const int start = (o * height + y) * width + x0;
+    if (x0 + NARROW_PX <= width && !useMask && !accumulate) {
+        NSTORE(value, 0, output + start);
+        return;
+    }
+    float values[NARROW_PX];
+    NSTORE(value, 0, values);
+    for (int k = 0; k < NARROW_PX && x0 + k < width; ++k) {
+        const float v = (useMask && !(mask[start + k] > 0.0f)) ? 0.0f : values[k];
+        store_or_add(output, start + k, v, accumulate);
+    }
+}
+
+__kernel void conv3x3_narrow(__global const float *input, const int inChannels, const int height, const int width,
+                             __global const float *weights, const int outChannels,
+                             __global const float *bias, const int useBias, const int relu,
+                             __global const float *mask, const int useMask, const int accumulate,
+                             __global float *output) {
+    const int x0 = get_global_id(0) * NARROW_PX, y0 = get_global_id(1) * 2;
+    if (x0 >= width || y0 >= height) return;
+    const int plane = height * width;
+    const int interior = x0 > 0 && x0 + NARROW_PX < width;
+    for (int o0 = 0; o0 < outChannels; o0 += 4) {
+        NVEC a00 = (NVEC)(0.0f), a01 = a00, a02 = a00, a03 = a00;  // row y0, outputs o0 … o0 + 3
+        NVEC a10 = a00, a11 = a00, a12 = a00, a13 = a00;            // row y0 + 1
+        __global const float *w = weights + (o0 / 4) * inChannels * 36;
+        for (int i = 0; i < inChannels; ++i) {
+            __global const float *inPlane = input + i * plane;
+            __global const float *wi = w + i * 36;
+            NVEC l, c, r;
+            NARROW_ROW(y0 - 1, l, c, r)
+            NARROW_TAPS(0, l, c, r, a00, a01, a02, a03)
+            NARROW_ROW(y0, l, c, r)
+            NARROW_TAPS(1, l, c, r, a00, a01, a02, a03)
+            NARROW_TAPS(0, l, c, r, a10, a11, a12, a13)
+            NARROW_ROW(y0 + 1, l, c, r)
+            NARROW_TAPS(2, l, c, r, a00, a01, a02, a03)
+            NARROW_TAPS(1, l, c, r, a10, a11, a12, a13)
+            NARROW_ROW(y0 + 2, l, c, r)
+            NARROW_TAPS(2, l, c, r, a10, a11, a12, a13)
+        }
+        const NVEC rows0[4] = { a00, a01, a02, a03 }, rows1[4] = { a10, a11, a12, a13 };
+        for (int j = 0; j < 4 && o0 + j < outChannels; ++j) {
+            narrow_store(rows0[j], o0 + j, y0, x0, height, width, bias, useBias, relu, mask, useMask, accumulate, output);
+            narrow_store(rows1[j], o0 + j, y0 + 1, x0, height, width, bias, useBias, relu, mask, useMask, accumulate,
+                         output);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The same 3×3 convolution (forward or backward-data, same epilogue) by Winograd F(2×2,3×3)
 // (Lavin & Gray 2015): Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A for each 2×2 output tile, d_c the
 // 4×4 input patch around it (zero padded), with

@@ -34,7 +34,7 @@ final class OpenCLBackendTests: XCTestCase {
     static let oddOptions = ProgramOptions(defines: [
         "DEVICE_IS_CPU": 1, "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0,
         "CONV_WG": 2, "VW": 8, "GRAM_T": 3, "GB_ROWS": 5, "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7,
-        "EW_LOCAL": 24, "WINO_TB": 4, "WINO_OB": 3, "WINO_WG": 5, "WINO_BAND": 1,
+        "EW_LOCAL": 24, "WINO_TB": 4, "WINO_OB": 3, "WINO_WG": 5, "WINO_BAND": 1, "CONV_NARROW": 2, "NARROW_PX": 4,
     ])
 
     func testNameAndOptionsComeFromTheDevice() throws {
@@ -67,8 +67,9 @@ final class OpenCLBackendTests: XCTestCase {
         XCTAssertEqual(try backend.download(XCTUnwrap(tensor)), [Float](repeating: 0, count: 30), "zero-filled")
         var weights: ConvWeights? = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9),
                                                                bias: [0, 0], outputChannels: 2, inputChannels: 3)
+        // 2 and 3 channels: both directions run conv3x3_narrow, whose layouts pad the outputs to 4.
         let block = backend.options.convOutputBlock
-        XCTAssertEqual(weights?.byteCount, (3 * 9 * block + 2 * 9 * block + block) * 4, "both layouts and the bias, padded")
+        XCTAssertEqual(weights?.byteCount, (4 * 3 * 9 + 4 * 2 * 9 + block) * 4, "both layouts and the bias, padded")
         XCTAssertEqual(backend.allocatedBytes, baseline + 120 + (weights?.byteCount ?? 0))
         tensor = nil
         weights = nil

@@ -1,8 +1,9 @@
 /// A 3×3 conv layer on an OpenCL device, in the layout its algorithm reads:
-/// - direct (`conv3x3` kernel): forward `[I·9][outputStride]` and backward-data (the transposed,
-///   flipped weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]) `[O·9][inputStride]`, or with
-///   `blocked` (CONV_BLOCKED_WEIGHTS) each block of `block` channels whole before the next,
-///   `[stride / block][rows][block]`;
+/// - direct: a layout for forward and one for backward-data (the transposed, flipped weights
+///   W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]), each for the kernel that direction runs:
+///   `conv3x3` `[I·9][outputStride]`, or with `blocked` (CONV_BLOCKED_WEIGHTS) each block of
+///   `block` channels whole before the next, `[stride / block][rows][block]`; or
+///   `conv3x3_narrow` (few channels, `usesNarrow`) `[ceil(O / 4)][I·9][4]`;
 /// - Winograd: the raw O×I×3×3 weights only. Each convolution transforms them into scratch in the
 ///   direction it needs (`winograd_weights`): 16/9 of the raw size for one layer at a time instead
 ///   of two resident transform sets per layer (3.6× the raw weights), for a pass over the weights
@@ -17,6 +18,9 @@ public final class OpenCLConvWeights: ConvWeights {
     let forward: CLBuffer
     /// The direct kernel's backward-data layout; nil for Winograd.
     let backward: CLBuffer?
+    /// Whether forward and backward-data run `conv3x3_narrow` (direct layers only).
+    let forwardNarrow: Bool
+    let backwardNarrow: Bool
     let bias: CLBuffer
     let outputStride: Int
     let inputStride: Int
@@ -33,6 +37,10 @@ public final class OpenCLConvWeights: ConvWeights {
         self.winograd = winograd
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
+        forwardNarrow = !winograd && OpenCLConvWeights.usesNarrow(outputs: outputChannels, inputs: inputChannels,
+                                                                  options: options)
+        backwardNarrow = !winograd && OpenCLConvWeights.usesNarrow(outputs: inputChannels, inputs: outputChannels,
+                                                                   options: options)
         let forwardLayout: [Float], backwardLayout: [Float]?
         if winograd {
             forwardLayout = weights
@@ -41,11 +49,9 @@ public final class OpenCLConvWeights: ConvWeights {
             let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: outputChannels,
                                                               inputChannels: inputChannels)
             forwardLayout = OpenCLConvWeights.directLayout(weights, outputs: outputChannels, inputs: inputChannels,
-                                                          stride: outputStride, block: block,
-                                                          blocked: options.convBlockedWeights)
+                                                          stride: outputStride, options: options)
             backwardLayout = OpenCLConvWeights.directLayout(flipped, outputs: inputChannels, inputs: outputChannels,
-                                                           stride: inputStride, block: block,
-                                                           blocked: options.convBlockedWeights)
+                                                           stride: inputStride, options: options)
         }
         forward = try context.makeBuffer(floats: forwardLayout.count)
         try context.write(forwardLayout, to: forward)
@@ -72,9 +78,29 @@ public final class OpenCLConvWeights: ConvWeights {
         }
     }
 
-    /// Floats of the direct kernel's layout of one direction.
-    static func directLayoutFloats(outputChannels: Int, inputChannels: Int, stride: Int) -> Int {
-        9 * inputChannels * stride
+    /// Output channels per pass of `conv3x3_narrow` (its weights are padded to a multiple).
+    static let narrowOutputBlock = 4
+
+    /// Whether a direct convolution of one direction (`outputs` from `inputs`) runs
+    /// `conv3x3_narrow`: with at most `narrowOutputBlock` outputs (conv1_1's backward-data, 3),
+    /// where vectors of CONV_COB output channels leave most lanes idle. Measured on PoCL at
+    /// 512×384: conv1_1 backward-data 16 ms against 40–48 ms on conv3x3; its forward (3 → 64)
+    /// ran no faster (13–19 ms against 13–16 ms) and stays on conv3x3.
+    static func usesNarrow(outputs: Int, inputs: Int, options: ProgramOptions) -> Bool {
+        switch options.convNarrow {
+        case 0: return false
+        case 1: return outputs <= narrowOutputBlock
+        default: return true
+        }
+    }
+
+    /// Floats of the direct layout of one direction (see the type's comment).
+    static func directLayoutFloats(outputs: Int, inputs: Int, stride: Int, options: ProgramOptions) -> Int {
+        if usesNarrow(outputs: outputs, inputs: inputs, options: options) {
+            let block = narrowOutputBlock
+            return (outputs + block - 1) / block * block * inputs * 9
+        }
+        return 9 * inputs * stride
     }
 
     /// Floats of all the layouts of a layer (`OpenCLBackend.convWeightBytes`).
@@ -84,20 +110,27 @@ public final class OpenCLConvWeights: ConvWeights {
         if usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options) {
             return outputChannels * inputChannels * 9 + padded(outputChannels)
         }
-        return directLayoutFloats(outputChannels: outputChannels, inputChannels: inputChannels,
-                                  stride: padded(outputChannels))
-            + directLayoutFloats(outputChannels: inputChannels, inputChannels: outputChannels,
-                                 stride: padded(inputChannels))
+        return directLayoutFloats(outputs: outputChannels, inputs: inputChannels, stride: padded(outputChannels),
+                                  options: options)
+            + directLayoutFloats(outputs: inputChannels, inputs: outputChannels, stride: padded(inputChannels),
+                                 options: options)
             + padded(outputChannels)
     }
 
-    /// `w` (outputs × inputs × 3×3) in the direct kernel's layout; see the type's comment.
-    static func directLayout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, block: Int, blocked: Bool) -> [Float] {
-        var result = [Float](repeating: 0, count: directLayoutFloats(outputChannels: outputs, inputChannels: inputs,
-                                                                     stride: stride))
+    /// `w` (outputs × inputs × 3×3) in the direct layout of its direction; see the type's comment.
+    static func directLayout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, options: ProgramOptions) -> [Float] {
+        var result = [Float](repeating: 0, count: directLayoutFloats(outputs: outputs, inputs: inputs, stride: stride,
+                                                                     options: options))
+        let narrow = usesNarrow(outputs: outputs, inputs: inputs, options: options)
+        let (block, blocked) = (options.convOutputBlock, options.convBlockedWeights)
         for o in 0..<outputs {
             for row in 0..<(inputs * 9) {
-                let index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
+                let index: Int
+                if narrow {
+                    index = ((o / narrowOutputBlock) * inputs * 9 + row) * narrowOutputBlock + o % narrowOutputBlock
+                } else {
+                    index = blocked ? ((o / block) * inputs * 9 + row) * block + o % block : row * stride + o
+                }
                 result[index] = w[o * inputs * 9 + row]
             }
         }
@@ -159,6 +192,15 @@ extension OpenCLBackend {
             throw StyleError("opencl \(op): the layer has no direct backward-data layout (internal error)")
         }
         let (h, w) = (input.shape.h, input.shape.w)
+        if forward ? layer.forwardNarrow : layer.backwardNarrow {
+            let (pixels, rows) = (options.narrowPixelBlock, 2)
+            return try context.enqueue(try context.kernel("conv3x3_narrow"),
+                                       global: [(w + pixels - 1) / pixels, (h + rows - 1) / rows],
+                                       local: workGroup(options.narrowWorkGroupWidth, dimensions: 2),
+                                       [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
+                                        .buffer(weights), .int(outputChannels)]
+                                           + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
+        }
         let pixelBlock = options.convPixelBlock
         var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
         if options.convChannelsFirst { global.swapAt(0, 2) }

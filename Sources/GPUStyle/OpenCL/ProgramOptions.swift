@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -44,6 +44,9 @@ public struct ProgramOptions: Equatable, Sendable {
             // batched multiply holds CONV_COB channels × WINO_TB tiles per work-item; its scratch
             // is bounded by WINO_BAND floats per buffer.
             "CONV_WINOGRAD": 1,
+            // conv3x3_narrow (conv1_1's backward-data): one work-item per group on PoCL, where its
+            // explicit vectors ran 1.6–2.5× slower in groups of 4–32 (the driver's choice).
+            "NARROW_WG": cpu ? 1 : 0,
             "WINO_BAND": cpu ? 1 << 22 : 1 << 24,
             "WINO_TB": cpu ? 16 : 4,
             "WINO_OB": cpu ? 8 : 1,
@@ -80,6 +83,14 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Which layers convolve by Winograd F(2×2,3×3) instead of directly: 0 none, 1 those with
     /// enough channels both ways (`OpenCLConvWeights.usesWinograd`), 2 all (for tests).
     public var convWinograd: Int { value("CONV_WINOGRAD") }
+    /// Which direct convolutions (forward or backward-data) run `conv3x3_narrow`, whose vectors
+    /// hold pixels instead of channels: 0 none, 1 those with few channels
+    /// (`OpenCLConvWeights.usesNarrow`), 2 all (for tests).
+    public var convNarrow: Int { value("CONV_NARROW") }
+    /// Pixels of a row per vector of `conv3x3_narrow` (a work-item computes two rows).
+    public var narrowPixelBlock: Int { value("NARROW_PX") }
+    /// Work-group width of the `conv3x3_narrow` launch; 0 lets the driver choose.
+    public var narrowWorkGroupWidth: Int { value("NARROW_WG") }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value("WINO_BAND") }
     /// Tiles per work-item of the Winograd multiply.
@@ -112,6 +123,8 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...32).contains(convPixelBlock), "CONV_PXB must be 1 to 32")
         try require((0...1).contains(value("CONV_BLOCKED_WEIGHTS")), "CONV_BLOCKED_WEIGHTS must be 0 or 1")
         try require((0...2).contains(convWinograd), "CONV_WINOGRAD must be 0, 1 or 2")
+        try require((0...2).contains(convNarrow), "CONV_NARROW must be 0, 1 or 2")
+        try require(vectorWidths.contains(narrowPixelBlock), "NARROW_PX must be 2, 4, 8 or 16")
         try require(winogradBandFloats > 0, "WINO_BAND must be positive")
         try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
@@ -125,6 +138,7 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...limit).contains(elementwiseGroupSize), "EW_LOCAL must be 1 to \(limit)")
         try require((0...limit).contains(convWorkGroupWidth), "CONV_WG must be 0 to \(limit)")
         try require((0...limit).contains(tileWorkGroupWidth), "TILE_WG must be 0 to \(limit)")
+        try require((0...limit).contains(narrowWorkGroupWidth), "NARROW_WG must be 0 to \(limit)")
         try require((0...limit).contains(winogradWorkGroupWidth), "WINO_WG must be 0 to \(limit)")
     }
 }
