@@ -44,8 +44,12 @@ public struct ProgramOptions: Equatable, Sendable {
             // batched multiply holds CONV_COB channels × WINO_TB tiles per work-item; its scratch
             // is bounded by WINO_BAND floats per buffer.
             "CONV_WINOGRAD": 1,
-            // conv3x3_narrow (conv1_1's backward-data): one work-item per group on PoCL, where its
-            // explicit vectors ran 1.6–2.5× slower in groups of 4–32 (the driver's choice).
+            // conv3x3_narrow (conv1_1's backward-data) on CPUs, one work-item per group: PoCL ran
+            // its explicit vectors 1.6–2.5× slower in groups of 4–32 (the driver's choice). GPUs
+            // keep conv3x3, whose 8-channel blocks lose less to 3 outputs than 16 and whose light
+            // work-items suit them; `tune` can switch it on (CONV_NARROW, NARROW_PX).
+            "CONV_NARROW": cpu ? 1 : 0,
+            "NARROW_PX": cpu ? 16 : 4,
             "NARROW_WG": cpu ? 1 : 0,
             "WINO_BAND": cpu ? 1 << 22 : 1 << 24,
             "WINO_TB": cpu ? 16 : 4,
