@@ -119,6 +119,26 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertTrue(lines.contains { $0.contains("float=1: skipped") }, lines.joined(separator: "\n"))
     }
 
+    /// A candidate that builds and passes the self-test but fails when timed (a GPU refusing a
+    /// work-group size at the timed shapes) is skipped; the round goes on with the others.
+    func testCandidateThatFailsWhileTimedIsSkipped() throws {
+        let device = try openCLDevice()
+        var settings = TuningSettings.quick
+        settings.imageSize = 16
+        settings.layers = ["conv1_2"]
+        settings.defines = [TunableDefine("GRAM_T", [2, 3, 4], affects: [.gram])]
+        var tuner = KernelTuner(device: device, settings: settings)
+        tuner.beforeTiming = { options in
+            if options.gramTile == 3 { throw StyleError("clEnqueueNDRangeKernel: CL_OUT_OF_RESOURCES") }
+        }
+        let outcome = try tuner.run()
+        let skipped = outcome.trials.filter { $0.skipped != nil }
+        XCTAssertEqual(skipped.map(\.value), [3], "\(outcome.trials)")
+        XCTAssertTrue(skipped[0].skipped?.contains("CL_OUT_OF_RESOURCES") ?? false)
+        XCTAssertEqual(Set(outcome.trials.filter { $0.milliseconds != nil }.map(\.value)), [2, 4])
+        XCTAssertNotEqual(outcome.record.defines["GRAM_T"], 3)
+    }
+
     func testWorkGroupWidthsAreNotTunedOnCPUDevices() throws {
         let widths = try TunableDefine.select(["CONV_WG", "TILE_WG"])
         XCTAssertTrue(widths.allSatisfy { $0.applies(to: device()) && !$0.applies(to: device(kind: .cpu)) })

@@ -80,6 +80,9 @@ public struct KernelTuner {
     public var progress: (String) -> Void = { _ in }
     /// Polled between candidates; true ends the search with an error (Ctrl-C).
     public var shouldStop: () -> Bool = { false }
+    /// Called with a contestant's options before it is timed; what it throws counts as that
+    /// contestant failing to run. Tests use it to stand in for a launch a device refuses.
+    var beforeTiming: (ProgramOptions) throws -> Void = { _ in }
 
     public init(device: CLDevice, settings: TuningSettings) {
         self.device = device
@@ -139,7 +142,30 @@ public struct KernelTuner {
             }
         }
         if contestants.count == 1 { return (current, best.backend) }
-        let times = try timeSideBySide(contestants.map(\.backend), shapes: shapes, ops: define.affects)
+        let times: [Double]
+        do {
+            times = try timeSideBySide(contestants.map(\.backend), shapes: shapes, ops: define.affects)
+        } catch {
+            // A candidate that builds and passes the self-test can still fail to run at the timed
+            // sizes (a GPU's CL_OUT_OF_RESOURCES for a large work-group): find it alone, skip it
+            // like one that does not build, and time the rest. The current choice failing is fatal.
+            var survivors = [contestants[0]]
+            for contestant in contestants.dropFirst() {
+                do {
+                    _ = try timeSideBySide([contestant.backend], shapes: shapes, ops: define.affects)
+                    survivors.append(contestant)
+                } catch {
+                    let reason = firstLine(describe(error))
+                    progress("  \(define.name)=\(contestant.value): skipped (\(reason))")
+                    trials.append(TuningTrial(pass: pass, define: define.name, value: contestant.value,
+                                              milliseconds: nil, skipped: reason, chosen: false))
+                }
+            }
+            if survivors.count == contestants.count { throw error }
+            contestants = survivors
+            if contestants.count == 1 { return (current, best.backend) }
+            times = try timeSideBySide(contestants.map(\.backend), shapes: shapes, ops: define.affects)
+        }
         let fastest = times.indices.min { times[$0] < times[$1] } ?? 0
         let winner = times[fastest] < times[0] * (1 - settings.minimumGain) ? fastest : 0
         for (index, contestant) in contestants.enumerated() {
@@ -171,9 +197,10 @@ public struct KernelTuner {
     }
 
     /// Seconds per backend: the medians of `ops` at `shapes`, summed.
-    private func timeSideBySide(_ backends: [Backend], shapes: [OpsBenchmark.ConvShape],
+    private func timeSideBySide(_ backends: [OpenCLBackend], shapes: [OpsBenchmark.ConvShape],
                                 ops: [OpsBenchmark.Op]) throws -> [Double] {
-        try medians(backends, shapes: shapes, ops: ops).map { $0.reduce(0, +) }
+        for backend in backends { try beforeTiming(backend.options) }
+        return try medians(backends, shapes: shapes, ops: ops).map { $0.reduce(0, +) }
     }
 
     /// Median seconds of each op at each shape (shape by shape, op by op) per backend, over
