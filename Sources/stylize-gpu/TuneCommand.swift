@@ -66,6 +66,14 @@ struct TuneCommand: ParsableCommand {
         let defaults = ProgramOptions.defaults(for: info)
         printNote("defaults: " + defineList(settings.defines.map(\.name), defaults.defines))
         var tuner = KernelTuner(device: chosen, settings: settings)
+        if only != nil, case .tuned(let tuned, let path) = TuningCache.lookup(info) {
+            // Tuning some defines again must not lose the others' tuned values.
+            let searched = Set(settings.defines.map(\.name))
+            tuner.keep = tuned.defines.filter { name, _ in
+                !searched.contains(name) && TunableDefine.table.contains { $0.name == name }
+            }
+            printNote("starting from the tuning in \(path); the defines not tuned now keep its values")
+        }
         tuner.progress = printNote
         tuner.shouldStop = { interruption.isRequested }
         let outcome: TuningOutcome

@@ -196,7 +196,16 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertTrue(tune.stderr.contains("GB_ROWS=8"), tune.stderr)
         let path = TuningCache.path(for: device.info, environment: environment)
         XCTAssertTrue(tune.stderr.contains("wrote \(path)"), tune.stderr)
-        XCTAssertNoThrow(try JSONDecoder().decode(TuningRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path))))
+        let first = try JSONDecoder().decode(TuningRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+
+        // Tuning another define starts from this tuning and keeps GB_ROWS's winner.
+        let again = try runProcess(binary, ["tune", "--quick", "--size", "16", "--only", "GRAM_T", "--device", id],
+                                   environment: environment, folder: folder)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("starting from the tuning in \(path)"), again.stderr)
+        let second = try JSONDecoder().decode(TuningRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(second.defines["GB_ROWS"], first.defines["GB_ROWS"])
+        XCTAssertNotNil(second.defines["GRAM_T"])
 
         let content = try fixturePath("reference/content.png"), style = try fixturePath("reference/style.png")
         let runArguments = [content, style, "-o", folder + "/out.png", "--weights", try cachedWeightsPath(),

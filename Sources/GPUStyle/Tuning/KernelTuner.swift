@@ -80,6 +80,9 @@ public struct KernelTuner {
     public var progress: (String) -> Void = { _ in }
     /// Polled between candidates; true ends the search with an error (Ctrl-C).
     public var shouldStop: () -> Bool = { false }
+    /// Values of an earlier tuning (`tune --only`): the search starts from them over the defaults,
+    /// and the record keeps those of the defines it does not search.
+    public var keep: [String: Int] = [:]
     /// Called with a contestant's options before it is timed; what it throws counts as that
     /// contestant failing to run. Tests use it to stand in for a launch a device refuses.
     var beforeTiming: (ProgramOptions) throws -> Void = { _ in }
@@ -98,7 +101,9 @@ public struct KernelTuner {
         let shapes = try settings.shapes()
         let defaults = ProgramOptions.defaults(for: device.info)
         let reference = try OpenCLBackend(device: device, options: defaults)
-        var best = (options: defaults, backend: reference)
+        var start = defaults
+        start.defines.merge(keep) { _, kept in kept }
+        var best = (options: start, backend: start == defaults ? reference : try candidate(start, reference: reference))
         var trials: [TuningTrial] = []
         for pass in 1...settings.passes {
             progress("pass \(pass) of at most \(settings.passes)")
@@ -240,7 +245,7 @@ public struct KernelTuner {
                                          tunedMilliseconds: medians[backends.count - 1][index] * 1e3))
             }
         }
-        var defines: [String: Int] = [:]
+        var defines = keep
         for define in settings.defines where define.applies(to: device.info) {
             defines[define.name] = tuned.options.defines[define.name]
         }
