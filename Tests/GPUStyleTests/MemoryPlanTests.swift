@@ -12,25 +12,31 @@ final class MemoryPlanTests: XCTestCase {
 
     /// The plan is what the run really allocates: at least the peak the backend counted, and
     /// not more than the weights' padding and small scalar buffers above it. Also with a style
-    /// layer before a pooling layer (relu1_2: that pooling layer needs the gradient arena) and
-    /// on native im2col (no conv runs in place: every pooling layer needs it).
+    /// layer before a pooling layer (relu1_2: that pooling layer needs the gradient arena), on
+    /// native im2col (no conv runs in place: every pooling layer needs it), and with a style of
+    /// the output's size listed before one of another size (whose workspace must not coexist
+    /// with the main one).
     func testPlanCoversTheRunsPeakAllocation() throws {
         let arenaLayers = LayerSelection(content: ["relu2_1"], style: ["relu1_2", "relu3_1"])
+        let scream = (path: "the_scream.jpg", size: (1200, 1528)), chelsea = (path: "chelsea.png", size: (451, 300))
         // A fresh backend per case: the peak is the backend's high-water mark.
         let fresh: [() throws -> Backend] = try testBackends().indices.map { index in { try testBackends()[index] } }
         let cases = fresh.flatMap { backend in
-            OptimizerKind.allCases.map { (backend: backend, optimizer: $0, layers: LayerSelection()) }
-                + [(backend: backend, optimizer: .adam, layers: arenaLayers)]
-        } + [(backend: { NativeBackend(convolution: .direct) }, optimizer: .adam, layers: LayerSelection())]
-        for (makeBackend, optimizer, layers) in cases {
+            OptimizerKind.allCases.map { (backend: backend, optimizer: $0, layers: LayerSelection(), styles: [scream]) }
+                + [(backend: backend, optimizer: .adam, layers: arenaLayers, styles: [scream]),
+                   (backend: backend, optimizer: .adam, layers: LayerSelection(), styles: [chelsea, scream])]
+        } + [(backend: { NativeBackend(convolution: .direct) }, optimizer: .adam, layers: LayerSelection(), styles: [scream])]
+        for (makeBackend, optimizer, layers, styles) in cases {
             let backend = try makeBackend()
             var options = options(size: 40, optimizer: optimizer)
             options.layers = layers
+            options.stylePaths = styles.map { examplePath($0.path) }
             let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
             _ = try job.run.run(reportEvery: 0, onReport: { _ in })
-            let plan = try options.memoryPlan(imageSize: 40, content: (451, 300), styles: [(1200, 1528)], backend: backend)
+            let plan = try options.memoryPlan(imageSize: 40, content: (451, 300), styles: styles.map(\.size),
+                                              backend: backend)
             let peak = backend.peakAllocatedBytes
-            let name = "\(backend.name) \(optimizer) \(layers.style)"
+            let name = "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path))"
             XCTAssertGreaterThanOrEqual(plan.totalBytes, peak, name)
             XCTAssertLessThanOrEqual(Double(plan.totalBytes), 1.05 * Double(peak), name)
         }

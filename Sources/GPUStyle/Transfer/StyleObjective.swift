@@ -92,7 +92,8 @@ public final class StyleObjective {
 
         // Style targets first: A_l = Σ_k b_k G_l(style_k), each style at its own size. A style of
         // another size gets a workspace of its own that is released before the main one exists,
-        // so the two never take memory at the same time.
+        // so the two never take memory at the same time: those styles go first, the ones of the
+        // main size (which use the main workspace) after them.
         var styleLayers: [Int: StyleLayerBuffers] = [:]
         for index in styleIndices {
             let channels = network.layers[index].channels
@@ -102,9 +103,10 @@ public final class StyleObjective {
                                                    gramGradient: try backend.makeTensor(gramShape))
         }
         var mainWorkspace: VGGNetwork.Workspace?
-        for style in styles {
+        let mainSize = { (style: StyleTarget) in style.image.shape.h == height && style.image.shape.w == width }
+        for style in styles.filter({ !mainSize($0) }) + styles.filter(mainSize) {
             let styleWorkspace: VGGNetwork.Workspace
-            if style.image.shape.h == height && style.image.shape.w == width {
+            if mainSize(style) {
                 let main = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
                 mainWorkspace = main
                 styleWorkspace = main
