@@ -29,7 +29,7 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "One pass and one timed run per op: faster, noisier.")
     var quick = false
 
-    @Option(help: "Tune only these defines, comma separated (default: all of them); the others keep their defaults.")
+    @Option(help: "Tune only these defines, comma separated (default: all of them); the others keep the device's current tuning, or their defaults without one.")
     var only: String?
 
     @Flag(help: "Print the stored tuning as JSON on stdout (progress stays on stderr).")
@@ -66,13 +66,19 @@ struct TuneCommand: ParsableCommand {
         let defaults = ProgramOptions.defaults(for: info)
         printNote("defaults: " + defineList(settings.defines.map(\.name), defaults.defines))
         var tuner = KernelTuner(device: chosen, settings: settings)
-        if only != nil, case .tuned(let tuned, let path) = TuningCache.lookup(info) {
-            // Tuning some defines again must not lose the others' tuned values.
-            let searched = Set(settings.defines.map(\.name))
-            tuner.keep = tuned.defines.filter { name, _ in
-                !searched.contains(name) && TunableDefine.table.contains { $0.name == name }
+        if only != nil {
+            // Tuning some defines again must not lose the others' tuned values: the file's own
+            // values (not the defaults merged in), whatever STYLIZE_GPU_NO_TUNING says.
+            switch TuningCache.stored(info) {
+            case let .valid(record, path):
+                let searched = Set(settings.defines.map(\.name))
+                tuner.keep = record.defines.filter { !searched.contains($0.key) }
+                printNote("starting from the tuning in \(path); the defines not tuned now keep its values")
+            case let .unusable(path, reason):
+                printNote("not starting from the tuning in \(path) (\(reason)); the other defines keep their defaults")
+            case .missing:
+                break
             }
-            printNote("starting from the tuning in \(path); the defines not tuned now keep its values")
         }
         tuner.progress = printNote
         tuner.shouldStop = { interruption.isRequested }

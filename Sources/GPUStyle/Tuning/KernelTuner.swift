@@ -5,8 +5,9 @@ public struct TuningSettings: Equatable, Sendable {
     /// The measured shapes are VGG19 layers of an `imageSize`×`imageSize` image.
     public var imageSize = 256
     /// One early full-resolution, one middle and one deep layer: together they cover the shapes
-    /// an iteration's time goes to.
-    public var layers = ["conv1_2", "conv3_1", "conv4_2"]
+    /// an iteration's time goes to; and conv1_1, the one layer of the direct kernels
+    /// (conv3x3_narrow runs nowhere else, so without it its options would be timed on nothing).
+    public var layers = ["conv1_1", "conv1_2", "conv3_1", "conv4_2"]
     /// Each time is the median over this many rounds (each a warm-up run and a timed run).
     public var repeats = 3
     /// Coordinate-descent passes over the defines; a pass that changes nothing ends the search.
@@ -68,7 +69,7 @@ public struct TuningOutcome {
 }
 
 /// Searches the kernel options for one OpenCL device, CLBlast-style: starting from
-/// `ProgramOptions.defaults(for:)`, each tunable define in turn is set to each of its values
+/// `ProgramOptions.defaults(for:)` (with `keep` over them), each tunable define in turn is set to each of its values
 /// (every other define at its best so far); a candidate whose program does not build or whose
 /// values fail `validate` or the self-test against the defaults is skipped. The candidates of a
 /// define and the current choice are timed side by side (`OpsBenchmark.run`, each round in a

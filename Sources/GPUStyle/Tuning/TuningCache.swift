@@ -119,27 +119,43 @@ public enum TuningCache {
     public static func lookup(_ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
                               environment: [String: String] = ProcessInfo.processInfo.environment) -> TuningLookup {
         if let flag = environment[disableVariable], !flag.isEmpty, flag != "0" { return .disabled }
+        switch stored(device, kernelSource: kernelSource, environment: environment) {
+        case .missing: return .none
+        case let .unusable(path, reason): return .ignored(path: path, reason: reason)
+        case let .valid(record, path): return .tuned(record.options(for: device), path: path)
+        }
+    }
+
+    /// The device's tuning file as stored (whatever STYLIZE_GPU_NO_TUNING says).
+    public enum Stored {
+        case missing(path: String)
+        /// Corrupt, unreadable, stale (another device, driver or Kernels.cl) or with invalid values.
+        case unusable(path: String, reason: String)
+        case valid(TuningRecord, path: String)
+    }
+
+    public static func stored(_ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) -> Stored {
         let path = self.path(for: device, environment: environment)
-        guard FileManager.default.fileExists(atPath: path) else { return .none }
+        guard FileManager.default.fileExists(atPath: path) else { return .missing(path: path) }
         let record: TuningRecord
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             record = try JSONDecoder().decode(TuningRecord.self, from: data)
         } catch is DecodingError {
-            return .ignored(path: path, reason: "it is corrupt or from another version")
+            return .unusable(path: path, reason: "it is corrupt or from another version")
         } catch {
-            return .ignored(path: path, reason: "it cannot be read (\(describe(error)))")
+            return .unusable(path: path, reason: "it cannot be read (\(describe(error)))")
         }
         if let reason = record.key.mismatch(with: TuningKey(device: device, kernelSource: kernelSource)) {
-            return .ignored(path: path, reason: reason)
+            return .unusable(path: path, reason: reason)
         }
-        let options = record.options(for: device)
         do {
-            try options.validate(for: device)
+            try record.options(for: device).validate(for: device)
         } catch {
-            return .ignored(path: path, reason: describe(error))
+            return .unusable(path: path, reason: describe(error))
         }
-        return .tuned(options, path: path)
+        return .valid(record, path: path)
     }
 
     /// Writes `record` as the device's tuning, atomically (a reader sees the old file or the new
