@@ -12,7 +12,7 @@ final class SelfTestTests: XCTestCase {
         XCTAssertEqual(report.notes.count, 1, "the weights part is skipped with a note")
         let ops = Set(report.results.map(\.op))
         for op in ["conv3x3 forward (+ReLU)", "conv3x3 backward-data (mask, acc)", "gram", "adam step ×3", "clampRound",
-                   "max pool 2×2 fwd, bwd (acc)", "avg pool 2×2 fwd, bwd (acc)", "total variation gradient (acc)"] {
+                   "max pool 2×2 fwd, bwd (acc, in place with ReLU)", "avg pool 2×2 fwd, bwd (acc, in place with ReLU)", "total variation gradient (acc)"] {
             XCTAssertTrue(ops.contains(op), "no check of \(op)")
         }
         XCTAssertTrue(report.results.contains { $0.shape == "1→3 1×1" }, "1×1 images are checked")

@@ -63,8 +63,14 @@ public final class NativeBackend: Backend {
         }
     }
 
+    /// The tensor's values: its shape's count from the start of the storage, which may be larger
+    /// (a tensor in a borrowed buffer, `WorkspaceLayout`), as on OpenCL.
     public func download(_ tensor: Tensor) throws -> [Float] {
-        Array(try native(tensor, "download").buffer)
+        let storage = try native(tensor, "download")
+        guard tensor.count <= storage.count else {
+            throw StyleError("native download: a tensor of \(tensor.count) values in a buffer of \(storage.count) (internal error)")
+        }
+        return Array(UnsafeBufferPointer(start: storage.pointer, count: tensor.count))
     }
 
     public var allocatedBytes: Int { ledger.allocatedBytes }

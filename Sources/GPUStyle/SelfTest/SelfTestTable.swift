@@ -10,8 +10,10 @@ public enum SelfTestTable {
         var description: String { o > 0 ? "\(c)→\(o) \(h)×\(w)" : "\(c)×\(h)×\(w)" }
     }
 
+    /// 3 → 64 at 41 wide: conv1_1's shape, wide enough for the interior path of
+    /// conv3x3_narrow (its backward-data) at 16 pixels per vector.
     static let convCases = [Case(c: 1, h: 1, w: 1, o: 3), Case(c: 3, h: 7, w: 13, o: 64),
-                            Case(c: 67, h: 5, w: 3, o: 5), Case(c: 64, h: 3, w: 17, o: 67)]
+                            Case(c: 67, h: 5, w: 3, o: 5), Case(c: 64, h: 3, w: 17, o: 67), Case(c: 3, h: 5, w: 41, o: 64)]
     static let planeCases = [Case(c: 1, h: 1, w: 1), Case(c: 3, h: 33, w: 2), Case(c: 67, h: 13, w: 7)]
     static let imageCases = [Case(c: 3, h: 1, w: 1), Case(c: 3, h: 7, w: 13)]
 
@@ -42,13 +44,17 @@ public enum SelfTestTable {
             // Max pooling on a coarse grid, so windows have ties and the first maximum must win.
             let ties = random(c.shape).map { ($0 * 2).rounded() }
             for (mode, input, terms) in [(PoolMode.max, ties, 0), (.avg, random(c.shape), 4)] {
-                checks.append(SelfTestCheck(op: "\(mode) pool 2×2 fwd, bwd (acc)", shape: c.description,
+                checks.append(SelfTestCheck(op: "\(mode) pool 2×2 fwd, bwd (acc, in place with ReLU)", shape: c.description,
                                             inputs: [input, random(c.halved), random(c.shape)], terms: terms) { backend, x, _ in
                     let (input, dy, out) = (try backend.tensor(x[0], c.shape), try backend.tensor(x[1], c.halved), try backend.makeTensor(c.halved))
                     try backend.pool2x2(input: input, mode: mode, output: out)
-                    return try backend.download(out) + accumulating(backend, initial: x[2], c.shape) { grad, accumulate in
+                    let backward = try backend.download(out) + accumulating(backend, initial: x[2], c.shape) { grad, accumulate in
                         try backend.pool2x2Backward(gradOutput: dy, input: input, mode: mode, gradInput: grad, accumulate: accumulate)
                     }
+                    let activation = try backend.makeTensor(c.shape)
+                    try backend.relu(input: input, output: activation)
+                    try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
+                    return backward + (try backend.download(activation))
                 })
             }
             let gramShape = Shape(c: 1, h: c.c, w: c.c)
@@ -157,7 +163,15 @@ public enum SelfTestTable {
                                                     gradInput: grad, accumulate: accumulate)
                 }
             }
-            return outputs
+            // Over its own gradOutput where the backend runs the layer in place (as the backward
+            // pass does below a pooling layer); the same op into another tensor elsewhere.
+            let inPlace = inputShape.c <= outputChannels
+                && backend.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputShape.c)
+            let shared = try backend.tensor(x[0], gradOutput.shape)
+            let target = inPlace ? Tensor(shape: inputShape, storage: shared.storage) : try backend.makeTensor(inputShape)
+            try backend.conv3x3BackwardData(gradOutput: shared, weights: layer, reluMaskFrom: mask, gradInput: target,
+                                            accumulate: false)
+            return outputs + (try backend.download(target))
         }
     }
 
