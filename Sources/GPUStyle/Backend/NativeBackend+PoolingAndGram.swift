@@ -83,9 +83,11 @@ extension NativeBackend {
                     // pool2x2Backward (first maximum in row-major order), then ReLU's mask.
                     let values = (top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1])
                     var shares = (Float(0), Float(0), Float(0), Float(0))
+                    // 0 + g as pool2x2Backward adds into zeros: −0 becomes +0 there too.
+                    let gradient = 0 + gradients[j]
                     switch mode {
                     case .avg:
-                        let quarter = gradients[j] * 0.25
+                        let quarter = 0 + gradients[j] * 0.25
                         shares = (quarter, quarter, quarter, quarter)
                     case .max:
                         var winner = 0, largest = values.0
@@ -93,10 +95,10 @@ extension NativeBackend {
                         if values.2 > largest { winner = 2; largest = values.2 }
                         if values.3 > largest { winner = 3 }
                         switch winner {
-                        case 0: shares.0 = gradients[j]
-                        case 1: shares.1 = gradients[j]
-                        case 2: shares.2 = gradients[j]
-                        default: shares.3 = gradients[j]
+                        case 0: shares.0 = gradient
+                        case 1: shares.1 = gradient
+                        case 2: shares.2 = gradient
+                        default: shares.3 = gradient
                         }
                     }
                     top[2 * j] = values.0 > 0 ? shares.0 : 0

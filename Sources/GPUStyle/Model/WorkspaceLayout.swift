@@ -56,12 +56,13 @@ struct WorkspaceLayout: Equatable {
         if arena > 0 { arenaBuffer = add(arena) }
 
         // Each forward-only tensor goes into the first buffer that a layer after its reader writes
-        // first (or the first gradient's, free until the backward pass) and is large enough.
+        // first (or the first gradient's or the arena, free until the backward pass) and is large enough.
+        let gradientBuffers = [firstGradientBuffer] + (arenaBuffer.map { [$0] } ?? [])
         for index in [-1] + Array(layers.indices) where forwardOnly(index) {
             let count = index < 0 ? inputShape.count : shapes[index].count
             let reader = outputBuffer[index + 1]
             let later = layers.indices.filter { $0 > index + 1 && !forwardOnly($0) }.map { outputBuffer[$0] }
-            let host = (later + [firstGradientBuffer]).first { $0 != reader && buffers[$0] >= count } ?? add(count)
+            let host = (later + gradientBuffers).first { $0 != reader && buffers[$0] >= count } ?? add(count)
             if index < 0 { inputBuffer = host } else { outputBuffer[index] = host }
         }
     }
