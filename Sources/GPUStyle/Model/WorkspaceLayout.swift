@@ -52,7 +52,7 @@ struct WorkspaceLayout: Equatable {
             }
         }
         firstGradientBuffer = add(shapes.last?.count ?? 0)
-        let arena = inPlaceArena(layers: layers, shapes: shapes)
+        let arena = arenaFloats(layers: layers, shapes: shapes)
         if arena > 0 { arenaBuffer = add(arena) }
 
         // Each forward-only tensor goes into the first buffer that a layer after its reader writes
@@ -68,7 +68,7 @@ struct WorkspaceLayout: Equatable {
     }
 
     /// The arena's floats: the largest input of a pooling layer that cannot run in place.
-    private func inPlaceArena(layers: [VGG19.Layer], shapes: [Shape]) -> Int {
+    private func arenaFloats(layers: [VGG19.Layer], shapes: [Shape]) -> Int {
         layers.indices.filter { layers[$0].kind == .pool && $0 > 0 && !inPlacePools.contains($0) }
             .map { shapes[$0 - 1].count }.max() ?? 0
     }
