@@ -20,8 +20,7 @@ public enum IterationPhase: String, CaseIterable, Codable, Sendable {
 /// With an OpenCL context the time is device time from its profiling events (the context is
 /// drained after each op, which serialises the queue but not the kernels' own cost); without one,
 /// host wall-clock time around each call (the native backend's ops are synchronous).
-final class PhaseRecordingBackend: Backend {
-    let inner: Backend
+final class PhaseRecordingBackend: ForwardingBackend {
     private let context: CLContext?
     var isRecording = false {
         didSet { context?.recordsProfile = isRecording }
@@ -30,8 +29,8 @@ final class PhaseRecordingBackend: Backend {
     private var totals: [IterationPhase: Double] = [:]
 
     init(_ inner: Backend, profilingContext: CLContext?) {
-        self.inner = inner
         context = profilingContext
+        super.init(inner)
     }
 
     /// Where the times come from, for reports.
@@ -56,54 +55,31 @@ final class PhaseRecordingBackend: Backend {
         return result
     }
 
-    var name: String { inner.name }
-    var allocatedBytes: Int { inner.allocatedBytes }
-    var peakAllocatedBytes: Int { inner.peakAllocatedBytes }
-    var memoryCapacity: MemoryCapacity { inner.memoryCapacity }
-    func convWeightBytes(outputChannels: Int, inputChannels: Int) -> Int {
-        inner.convWeightBytes(outputChannels: outputChannels, inputChannels: inputChannels)
-    }
-    func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
-        inner.scratchBytes(convolutions: convolutions, grams: grams)
-    }
-    func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
-        inner.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputChannels)
-    }
-
-    func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
-    func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
-    func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }
-    func finish() throws { try inner.finish() }
-
-    func fill(_ tensor: Tensor, value: Float) throws {
+    override func fill(_ tensor: Tensor, value: Float) throws {
         try record(.other) { try inner.fill(tensor, value: value) }
     }
 
-    func copy(_ x: Tensor, to y: Tensor) throws {
+    override func copy(_ x: Tensor, to y: Tensor) throws {
         try record(.other) { try inner.copy(x, to: y) }
     }
 
-    func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
+    override func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try record(.other) { try inner.axpy(alpha: alpha, x: x, y: y) }
     }
 
-    func scale(_ x: Tensor, by alpha: Float) throws {
+    override func scale(_ x: Tensor, by alpha: Float) throws {
         try record(.other) { try inner.scale(x, by: alpha) }
     }
 
-    func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+    override func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try record(.optimizer) { try inner.dot(x, y) }
     }
 
-    func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
-        try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
-    }
-
-    func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    override func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         try record(.forward) { try inner.conv3x3(input: input, weights: weights, relu: relu, output: output) }
     }
 
-    func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+    override func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
                              accumulate: Bool) throws {
         try record(.backward) {
             try inner.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
@@ -111,74 +87,74 @@ final class PhaseRecordingBackend: Backend {
         }
     }
 
-    func relu(input: Tensor, output: Tensor) throws {
+    override func relu(input: Tensor, output: Tensor) throws {
         try record(.forward) { try inner.relu(input: input, output: output) }
     }
 
-    func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+    override func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
         try record(.backward) { try inner.reluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput) }
     }
 
-    func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+    override func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         try record(.forward) { try inner.pool2x2(input: input, mode: mode, output: output) }
     }
 
-    func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
+    override func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
         try record(.backward) {
             try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
                                       accumulate: accumulate)
         }
     }
 
-    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+    override func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
         try record(.backward) {
             try inner.reluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
         }
     }
 
-    func gram(features: Tensor, output: Tensor) throws {
+    override func gram(features: Tensor, output: Tensor) throws {
         try record(.losses) { try inner.gram(features: features, output: output) }
     }
 
-    func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    override func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         try record(.losses) {
             try inner.gramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
         }
     }
 
-    func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+    override func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         try record(.losses) {
             try inner.meanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
         }
     }
 
-    func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+    override func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         try record(.losses) { try inner.meanSquaredErrorGradient(a, b, scale: scale, grad: grad, accumulate: accumulate) }
     }
 
-    func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+    override func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         try record(.losses) { try inner.totalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate) }
     }
 
-    func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+    override func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         try record(.losses) { try inner.totalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate) }
     }
 
-    func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+    override func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try record(.forward) { try inner.preprocess(image: image, affine: affine, output: output) }
     }
 
-    func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+    override func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         try record(.backward) {
             try inner.preprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
         }
     }
 
-    func clampRound(image: Tensor, output: Tensor) throws {
+    override func clampRound(image: Tensor, output: Tensor) throws {
         try record(.other) { try inner.clampRound(image: image, output: output) }
     }
 
-    func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
+    override func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
         try record(.optimizer) {
             try inner.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
         }

@@ -1,7 +1,5 @@
-@testable import GPUStyle
-
-/// A backend that forwards every op to another: test decorators subclass it and override only
-/// the ops they watch or break.
+/// A backend that forwards every op to another: decorators subclass it and override only the ops
+/// they watch (the bench's phase recorder) or, in tests, break.
 class ForwardingBackend: Backend {
     let inner: Backend
 
