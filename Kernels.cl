@@ -296,27 +296,60 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 }
 
 // ---------------------------------------------------------------------------------------------
-// The same 3×3 convolution for few output channels (conv1_1's backward-data, 64 → 3), where a
-// vector of CONV_COB output channels leaves most lanes idle: here a vector holds NARROW_PX
-// neighbouring pixels of a row. A
-// work-item computes two rows of them for 4 output channels at a time, looping over the output
-// channels; each of the four input rows is loaded once per channel (three shifted vectors) and
-// feeds both output rows. Every accumulator is a named variable: with arrays PoCL spilled them.
+// The same 3×3 convolution for few channels on either side: conv1_1 (3 → 64) and its
+// backward-data (64 → 3), where a vector of CONV_COB channels would leave most lanes idle, or
+// (forward) the scalar epilogue would cost as much as the 27 taps. Here a vector holds NARROW_PX
+// neighbouring pixels of a row. A work-item computes two rows of them for 4 output channels at a
+// time (3 when only 3 are left: no multiplies by padding), looping over the output channels;
+// each of the four input rows is loaded once per channel (three shifted vectors) and feeds both
+// output rows. Every accumulator is a named variable: with arrays PoCL spilled them.
 // Weights [ceil(O / 4)][I·9][4], zero past O. Global size: [ceil(W / NARROW_PX), ceil(H / 2)].
 #ifndef NARROW_PX
 #define NARROW_PX 16
 #endif
+// Input channels ahead of the current one whose rows a work-item prefetches (0: none). The
+// rows of one work-item lie in as many pages as it has input channels, too many streams for a
+// CPU's prefetcher: conv1_1's backward-data ran twice as fast on PoCL with it.
+#ifndef NARROW_PREFETCH
+#define NARROW_PREFETCH 0
+#endif
+// 1: whole aligned output vectors are stored non-temporally (past the caches): a CPU then
+// writes conv1_1's 48 MiB without first reading every line (1.6× faster forward on PoCL).
+#ifndef NT_STORES
+#define NT_STORES 0
+#endif
 #define NVEC CAT(float, NARROW_PX)
 #define NLOAD CAT(vload, NARROW_PX)
 #define NSTORE CAT(vstore, NARROW_PX)
+
+// v moved one lane up or down, a zero shifted in: the left and right neighbours at the image's
+// edges, without a bounce through private memory (whose mixed-width stores and loads stalled).
+#if NARROW_PX == 16
+#define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s0123, (v).s4567, (v).s89ab, (v).scde))
+#define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s1234, (v).s5678, (v).s9abc, (v).sdef, 0.0f))
+#elif NARROW_PX == 8
+#define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s0123, (v).s456))
+#define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s1234, (v).s567, 0.0f))
+#elif NARROW_PX == 4
+#define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s012))
+#define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s123, 0.0f))
+#else
+#define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s0))
+#define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s1, 0.0f))
+#endif
 
 // Input row yy of one channel as three vectors shifted by −1, 0, +1 pixels (zero outside).
 #define NARROW_ROW(yy, l, c, r) \
     if ((yy) < 0 || (yy) >= height) { \
         l = c = r = (NVEC)(0.0f); \
     } else if (interior) { \
+        NARROW_ROW_INSIDE(yy, l, c, r) \
+    } else if (x0 == 0 && NARROW_PX < width) { \
+        __global const float *p = inPlane + (yy) * width; \
+        c = NLOAD(0, p); r = NLOAD(0, p + 1); l = NARROW_SHIFT_RIGHT(c); \
+    } else if (x0 > 0 && x0 + NARROW_PX == width) { \
         __global const float *p = inPlane + (yy) * width + x0; \
-        l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NLOAD(0, p + 1); \
+        l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NARROW_SHIFT_LEFT(c); \
     } else { \
         float row[NARROW_PX + 2]; \
         for (int k = 0; k < NARROW_PX + 2; ++k) { \
@@ -326,15 +359,53 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
         l = NLOAD(0, row); c = NLOAD(0, row + 1); r = NLOAD(0, row + 2); \
     }
 
-// One tap row (ky) of the window: three shifted vectors times the 4 outputs' weights.
-#define NARROW_TAPS(ky, l, c, r, a0, a1, a2, a3) { \
-    const float4 w0 = vload4(3 * (ky), wi), w1 = vload4(3 * (ky) + 1, wi), w2 = vload4(3 * (ky) + 2, wi); \
-    a0 = MAD(l, (NVEC)(w0.s0), a0); a1 = MAD(l, (NVEC)(w0.s1), a1); \
-    a2 = MAD(l, (NVEC)(w0.s2), a2); a3 = MAD(l, (NVEC)(w0.s3), a3); \
-    a0 = MAD(c, (NVEC)(w1.s0), a0); a1 = MAD(c, (NVEC)(w1.s1), a1); \
-    a2 = MAD(c, (NVEC)(w1.s2), a2); a3 = MAD(c, (NVEC)(w1.s3), a3); \
-    a0 = MAD(r, (NVEC)(w2.s0), a0); a1 = MAD(r, (NVEC)(w2.s1), a1); \
-    a2 = MAD(r, (NVEC)(w2.s2), a2); a3 = MAD(r, (NVEC)(w2.s3), a3); }
+// The same for a row and columns inside the image.
+#define NARROW_ROW_INSIDE(yy, l, c, r) { \
+    __global const float *p = inPlane + (yy) * width + x0; \
+    l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NLOAD(0, p + 1); }
+
+// Prefetches the lines of the work-item's four input rows in channel `NARROW_PREFETCH` further on.
+#if NARROW_PREFETCH
+#define NARROW_FETCH_AHEAD(i) \
+    if ((i) + NARROW_PREFETCH < inChannels) { \
+        __global const float *q = input + ((i) + NARROW_PREFETCH) * plane + x0; \
+        for (int k = -1; k < 3; ++k) { \
+            __builtin_prefetch(q + (y0 + k) * width); __builtin_prefetch(q + (y0 + k) * width + NARROW_PX); \
+        } \
+    }
+#else
+#define NARROW_FETCH_AHEAD(i)
+#endif
+
+// One tap row (ky) of the window: three shifted vectors times the weights of 4 outputs (of 3
+// when FOUR is 0), each weight a scalar broadcast.
+#define NW(k, j) ((NVEC)(wi[4 * (k) + (j)]))
+#define NARROW_TAPS(ky, FOUR, l, c, r, a0, a1, a2, a3) { \
+    a0 = MAD(l, NW(3 * (ky), 0), a0); a1 = MAD(l, NW(3 * (ky), 1), a1); a2 = MAD(l, NW(3 * (ky), 2), a2); \
+    a0 = MAD(c, NW(3 * (ky) + 1, 0), a0); a1 = MAD(c, NW(3 * (ky) + 1, 1), a1); a2 = MAD(c, NW(3 * (ky) + 1, 2), a2); \
+    a0 = MAD(r, NW(3 * (ky) + 2, 0), a0); a1 = MAD(r, NW(3 * (ky) + 2, 1), a1); a2 = MAD(r, NW(3 * (ky) + 2, 2), a2); \
+    if (FOUR) { \
+        a3 = MAD(l, NW(3 * (ky), 3), a3); a3 = MAD(c, NW(3 * (ky) + 1, 3), a3); a3 = MAD(r, NW(3 * (ky) + 2, 3), a3); \
+    } }
+
+// The accumulation over all input channels into a00 … a13, rows loaded by ROW.
+#define NARROW_CHANNELS(ROW, FOUR) \
+    for (int i = 0; i < inChannels; ++i) { \
+        __global const float *inPlane = input + i * plane; \
+        __global const float *wi = w + i * 36; \
+        NARROW_FETCH_AHEAD(i) \
+        NVEC l, c, r; \
+        ROW(y0 - 1, l, c, r) \
+        NARROW_TAPS(0, FOUR, l, c, r, a00, a01, a02, a03) \
+        ROW(y0, l, c, r) \
+        NARROW_TAPS(1, FOUR, l, c, r, a00, a01, a02, a03) \
+        NARROW_TAPS(0, FOUR, l, c, r, a10, a11, a12, a13) \
+        ROW(y0 + 1, l, c, r) \
+        NARROW_TAPS(2, FOUR, l, c, r, a00, a01, a02, a03) \
+        NARROW_TAPS(1, FOUR, l, c, r, a10, a11, a12, a13) \
+        ROW(y0 + 2, l, c, r) \
+        NARROW_TAPS(2, FOUR, l, c, r, a10, a11, a12, a13) \
+    }
 
 // Stores one row of one output channel with the epilogue; whole vectors where it can.
 void narrow_store(NVEC value, const int o, const int y, const int x0, const int height, const int width,
@@ -345,7 +416,16 @@ void narrow_store(NVEC value, const int o, const int y, const int x0, const int 
     if (relu) value = fmax(value, (NVEC)(0.0f));
     const int start = (o * height + y) * width + x0;
     if (x0 + NARROW_PX <= width && !useMask && !accumulate) {
-        NSTORE(value, 0, output + start);
+        // An aligned vector is stored whole; PoCL split vstore16 into four 128-bit stores.
+        if ((((ulong)(output + start)) & (sizeof(NVEC) - 1)) == 0) {
+#if NT_STORES
+            __builtin_nontemporal_store(value, (__global NVEC *)(output + start));
+#else
+            *(__global NVEC *)(output + start) = value;
+#endif
+        } else {
+            NSTORE(value, 0, output + start);
+        }
         return;
     }
     float values[NARROW_PX];
@@ -365,24 +445,22 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
     if (x0 >= width || y0 >= height) return;
     const int plane = height * width;
     const int interior = x0 > 0 && x0 + NARROW_PX < width;
+    // Work-items away from every edge take a copy of the loop without bounds checks: with the
+    // checks between the taps, LLVM hoisted the weight broadcasts out of them and spilled each.
+    const int inside = interior && y0 >= 1 && y0 + 2 < height;
     for (int o0 = 0; o0 < outChannels; o0 += 4) {
         NVEC a00 = (NVEC)(0.0f), a01 = a00, a02 = a00, a03 = a00;  // row y0, outputs o0 … o0 + 3
         NVEC a10 = a00, a11 = a00, a12 = a00, a13 = a00;            // row y0 + 1
         __global const float *w = weights + (o0 / 4) * inChannels * 36;
-        for (int i = 0; i < inChannels; ++i) {
-            __global const float *inPlane = input + i * plane;
-            __global const float *wi = w + i * 36;
-            NVEC l, c, r;
-            NARROW_ROW(y0 - 1, l, c, r)
-            NARROW_TAPS(0, l, c, r, a00, a01, a02, a03)
-            NARROW_ROW(y0, l, c, r)
-            NARROW_TAPS(1, l, c, r, a00, a01, a02, a03)
-            NARROW_TAPS(0, l, c, r, a10, a11, a12, a13)
-            NARROW_ROW(y0 + 1, l, c, r)
-            NARROW_TAPS(2, l, c, r, a00, a01, a02, a03)
-            NARROW_TAPS(1, l, c, r, a10, a11, a12, a13)
-            NARROW_ROW(y0 + 2, l, c, r)
-            NARROW_TAPS(2, l, c, r, a10, a11, a12, a13)
+        const int four = outChannels - o0 >= 4;
+        if (inside && four) {
+            NARROW_CHANNELS(NARROW_ROW_INSIDE, 1)
+        } else if (inside) {
+            NARROW_CHANNELS(NARROW_ROW_INSIDE, 0)
+        } else if (four) {
+            NARROW_CHANNELS(NARROW_ROW, 1)
+        } else {
+            NARROW_CHANNELS(NARROW_ROW, 0)
         }
         const NVEC rows0[4] = { a00, a01, a02, a03 }, rows1[4] = { a10, a11, a12, a13 };
         for (int j = 0; j < 4 && o0 + j < outChannels; ++j) {

@@ -3,7 +3,7 @@
 ///   W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]), each for the kernel that direction runs:
 ///   `conv3x3` `[I·9][outputStride]`, or with `blocked` (CONV_BLOCKED_WEIGHTS) each block of
 ///   `block` channels whole before the next, `[stride / block][rows][block]`; or
-///   `conv3x3_narrow` (few channels, `usesNarrow`) `[ceil(O / 4)][I·9][4]`;
+///   `conv3x3_narrow` (few channels on either side, `usesNarrow`) `[ceil(O / 4)][I·9][4]`;
 /// - Winograd: the raw O×I×3×3 weights only. Each convolution transforms them into scratch in the
 ///   direction it needs (`winograd_weights`): 16/9 of the raw size for one layer at a time instead
 ///   of two resident transform sets per layer (3.6× the raw weights), for a pass over the weights
@@ -82,14 +82,15 @@ public final class OpenCLConvWeights: ConvWeights {
     static let narrowOutputBlock = 4
 
     /// Whether a direct convolution of one direction (`outputs` from `inputs`) runs
-    /// `conv3x3_narrow`: with at most `narrowOutputBlock` outputs (conv1_1's backward-data, 3),
-    /// where vectors of CONV_COB output channels leave most lanes idle. Measured on PoCL at
-    /// 512×384: conv1_1 backward-data 16 ms against 40–48 ms on conv3x3; its forward (3 → 64)
-    /// ran no faster (13–19 ms against 13–16 ms) and stays on conv3x3.
+    /// `conv3x3_narrow`: with at most `narrowOutputBlock` channels on either side, as conv1_1 (3 →
+    /// 64) and its backward-data (64 → 3). There vectors of CONV_COB output channels leave most
+    /// lanes idle, or the forward's 27 taps cost less than conv3x3's transposing epilogue.
+    /// Measured on PoCL at 512×384 (interleaved medians): forward 6.7 ms against 14.8 ms on
+    /// conv3x3, backward-data 5.7–8.4 ms against 45 ms.
     static func usesNarrow(outputs: Int, inputs: Int, options: ProgramOptions) -> Bool {
         switch options.convNarrow {
         case 0: return false
-        case 1: return outputs <= narrowOutputBlock
+        case 1: return min(outputs, inputs) <= narrowOutputBlock
         default: return true
         }
     }

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "NT_STORES": 0, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -44,13 +44,18 @@ public struct ProgramOptions: Equatable, Sendable {
             // batched multiply holds CONV_COB channels × WINO_TB tiles per work-item; its scratch
             // is bounded by WINO_BAND floats per buffer.
             "CONV_WINOGRAD": 1,
-            // conv3x3_narrow (conv1_1's backward-data) on CPUs, one work-item per group: PoCL ran
-            // its explicit vectors 1.6–2.5× slower in groups of 4–32 (the driver's choice). GPUs
-            // keep conv3x3, whose 8-channel blocks lose less to 3 outputs than 16 and whose light
+            // conv3x3_narrow (conv1_1 both ways) on CPUs, one work-item per group: PoCL ran its
+            // explicit vectors 1.6–2.5× slower in groups of 4–32 (the driver's choice). GPUs keep
+            // conv3x3, whose 8-channel blocks lose less to 3 channels than 16 and whose light
             // work-items suit them; `tune` can switch it on (CONV_NARROW, NARROW_PX).
             "CONV_NARROW": cpu ? 1 : 0,
             "NARROW_PX": cpu ? 16 : 4,
             "NARROW_WG": cpu ? 1 : 0,
+            // CPU cache controls (Clang builtins; GPUs schedule their memory differently): prefetch
+            // the rows 4 input channels ahead in conv3x3_narrow, store its whole aligned vectors
+            // past the caches.
+            "NARROW_PREFETCH": cpu ? 4 : 0,
+            "NT_STORES": cpu ? 1 : 0,
             "WINO_BAND": cpu ? 1 << 22 : 1 << 24,
             "WINO_TB": cpu ? 16 : 4,
             "WINO_OB": cpu ? 8 : 1,
@@ -93,6 +98,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convNarrow: Int { value("CONV_NARROW") }
     /// Pixels of a row per vector of `conv3x3_narrow` (a work-item computes two rows).
     public var narrowPixelBlock: Int { value("NARROW_PX") }
+    /// Input channels ahead whose rows `conv3x3_narrow` prefetches; 0 none.
+    public var narrowPrefetchDistance: Int { value("NARROW_PREFETCH") }
     /// Work-group width of the `conv3x3_narrow` launch; 0 lets the driver choose.
     public var narrowWorkGroupWidth: Int { value("NARROW_WG") }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
@@ -129,6 +136,8 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((0...2).contains(convWinograd), "CONV_WINOGRAD must be 0, 1 or 2")
         try require((0...2).contains(convNarrow), "CONV_NARROW must be 0, 1 or 2")
         try require(vectorWidths.contains(narrowPixelBlock), "NARROW_PX must be 2, 4, 8 or 16")
+        try require((0...64).contains(narrowPrefetchDistance), "NARROW_PREFETCH must be 0 to 64")
+        try require((0...1).contains(value("NT_STORES")), "NT_STORES must be 0 or 1")
         try require(winogradBandFloats > 0, "WINO_BAND must be positive")
         try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")

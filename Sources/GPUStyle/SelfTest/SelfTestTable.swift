@@ -10,10 +10,12 @@ public enum SelfTestTable {
         var description: String { o > 0 ? "\(c)→\(o) \(h)×\(w)" : "\(c)×\(h)×\(w)" }
     }
 
-    /// 3 → 64 at 41 wide: conv1_1's shape, wide enough for the interior path of
-    /// conv3x3_narrow (its backward-data) at 16 pixels per vector.
+    /// 3 → 64 at 41 wide: conv1_1's shape, wide enough for the interior path of conv3x3_narrow
+    /// (both directions) at 16 pixels per vector; 32 wide: whole vectors, so its aligned stores and
+    /// its right edge without a ragged vector, and more input channels than it prefetches ahead.
     static let convCases = [Case(c: 1, h: 1, w: 1, o: 3), Case(c: 3, h: 7, w: 13, o: 64),
-                            Case(c: 67, h: 5, w: 3, o: 5), Case(c: 64, h: 3, w: 17, o: 67), Case(c: 3, h: 5, w: 41, o: 64)]
+                            Case(c: 67, h: 5, w: 3, o: 5), Case(c: 64, h: 3, w: 17, o: 67), Case(c: 3, h: 5, w: 41, o: 64),
+                            Case(c: 3, h: 6, w: 32, o: 8)]
     static let planeCases = [Case(c: 1, h: 1, w: 1), Case(c: 3, h: 33, w: 2), Case(c: 67, h: 13, w: 7)]
     static let imageCases = [Case(c: 3, h: 1, w: 1), Case(c: 3, h: 7, w: 13)]
 

@@ -47,11 +47,14 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
-        // conv3x3_narrow (few output channels: conv1_1's backward-data) on or off, its vector width
-        // and, on GPUs, its work-group width.
-        TunableDefine("CONV_NARROW", [0, 1], affects: [.convBackwardData]),
-        TunableDefine("NARROW_PX", [4, 8, 16], affects: [.convBackwardData]),
-        TunableDefine("NARROW_WG", [0, 16, 64], affects: [.convBackwardData], kinds: notCPU),
+        // conv3x3_narrow (few channels on either side: conv1_1 both ways) on or off, its vector
+        // width, on GPUs its work-group width, on CPUs its prefetch distance and its cache-bypassing
+        // stores (Clang builtins that a GPU's compiler need not know).
+        TunableDefine("CONV_NARROW", [0, 1], affects: convolution),
+        TunableDefine("NARROW_PX", [4, 8, 16], affects: convolution),
+        TunableDefine("NARROW_WG", [0, 16, 64], affects: convolution, kinds: notCPU),
+        TunableDefine("NARROW_PREFETCH", [0, 2, 4, 8], affects: [.convBackwardData], kinds: [.cpu]),
+        TunableDefine("NT_STORES", [0, 1], affects: [.convForward], kinds: [.cpu]),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
