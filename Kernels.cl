@@ -90,6 +90,19 @@ float hsum4(float4 v) { return hsum2(v.lo + v.hi); }
 float hsum8(float8 v) { return hsum4(v.lo + v.hi); }
 float hsum16(float16 v) { return hsum8(v.lo + v.hi); }
 
+// The kernels that run along rows (pooling, Winograd transforms) take ROW_BLOCK outputs or tiles
+// at a time, as a float8, from float16 loads of the input rows.
+#define ROW_BLOCK 8
+
+// A float16 moved one lane up or down, a zero shifted in: a row's left or right neighbours at
+// the image's edges.
+#define SHIFT_RIGHT16(v) ((float16)(0.0f, (v).s0123, (v).s4567, (v).s89ab, (v).scde))
+#define SHIFT_LEFT16(v) ((float16)((v).s1234, (v).s5678, (v).s9abc, (v).sdef, 0.0f))
+
+// Two vectors of 8 as the even and odd lanes of one of 16.
+#define INTERLEAVE8(l, r) ((float16)((l).s0, (r).s0, (l).s1, (r).s1, (l).s2, (r).s2, (l).s3, (r).s3, \
+                                     (l).s4, (r).s4, (l).s5, (r).s5, (l).s6, (r).s6, (l).s7, (r).s7))
+
 // VW floats from p, those at n and beyond read as zero (the ragged end of a row).
 VEC vload_tail(__global const float *p, const int n) {
     float t[VW];
@@ -325,8 +338,8 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 // v moved one lane up or down, a zero shifted in: the left and right neighbours at the image's
 // edges, without a bounce through private memory (whose mixed-width stores and loads stalled).
 #if NARROW_PX == 16
-#define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s0123, (v).s4567, (v).s89ab, (v).scde))
-#define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s1234, (v).s5678, (v).s9abc, (v).sdef, 0.0f))
+#define NARROW_SHIFT_RIGHT(v) SHIFT_RIGHT16(v)
+#define NARROW_SHIFT_LEFT(v) SHIFT_LEFT16(v)
 #elif NARROW_PX == 8
 #define NARROW_SHIFT_RIGHT(v) ((NVEC)(0.0f, (v).s0123, (v).s456))
 #define NARROW_SHIFT_LEFT(v) ((NVEC)((v).s1234, (v).s567, 0.0f))
@@ -483,37 +496,85 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
 // over the channels → output transform + epilogue.
 // Index ξ = 4·row + column of the 4×4 transformed tile; t = tile index within the band.
 
-// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
+// The transforms run along tile rows, ROW_BLOCK tiles at a time, like the pooling kernels: a work-item
+// takes `blocksPerItem` blocks of a tile row (CPUs: the whole row, WHOLE_ROWS; GPUs: one). A block
+// is one vector per tile column (tile t's column j is read from x = 2t − 1 + j: the even and odd
+// lanes of two 16-float loads hold all four); a ragged end runs one tile at a time. One work-item per tile, gathering scalars, cost 15% of an
+// iteration on PoCL. Global size: [max(1, ceil(blocks / blocksPerItem)), tileRows, channels].
+
+// Bᵀ times a column (d0 … d3), or a row times B: scalars or vectors alike.
+#define WINOGRAD_BT(d0, d1, d2, d3, r0, r1, r2, r3) \
+    r0 = (d0) - (d2); r1 = (d1) + (d2); r2 = (d2) - (d1); r3 = (d1) - (d3);
+// Aᵀ times a column (s0 … s3), or a row times A.
+#define WINOGRAD_AT(s0, s1, s2, s3, r0, r1) \
+    r0 = (s0) + (s1) + (s2); r1 = (s1) - (s2) - (s3);
+
+// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
 __kernel void winograd_input(__global const float *input, const int channels, const int height, const int width,
                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
-                             __global float *v) {
-    const int tx = get_global_id(0), band = get_global_id(1), c = get_global_id(2);
-    if (tx >= tilesX || band >= tileRows || c >= channels) return;
-    const int y0 = 2 * (firstTileRow + band) - 1, x0 = 2 * tx - 1;
+                             const int blocksPerItem, __global float *v) {
+    const int band = get_global_id(1), c = get_global_id(2);
+    if (band >= tileRows || c >= channels) return;
+    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
+    const int y0 = 2 * (firstTileRow + band) - 1;
     __global const float *plane = input + c * height * width;
-    float d[4][4];
-    #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int y = y0 + i;
-        #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const int x = x0 + j;
-            d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
-        }
-    }
     const int xiStride = channels * tileStride;
-    __global float *out = v + c * tileStride + band * tilesX + tx;
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {  // Bᵀ d: combine rows
-        const float r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j], r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
-        d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
-    }
-    #pragma unroll
-    for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B: combine columns
-        out[(4 * i + 0) * xiStride] = d[i][0] - d[i][2];
-        out[(4 * i + 1) * xiStride] = d[i][1] + d[i][2];
-        out[(4 * i + 2) * xiStride] = d[i][2] - d[i][1];
-        out[(4 * i + 3) * xiStride] = d[i][1] - d[i][3];
+    __global float *out = v + c * tileStride + band * tilesX;
+    for (int b = first; b < end; ++b) {
+        const int tx0 = b * ROW_BLOCK;
+        if (tx0 + ROW_BLOCK <= tilesX && 2 * tx0 + 2 * ROW_BLOCK <= width) {
+            float8 d[4][4];
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                if (y0 + i < 0 || y0 + i >= height) {
+                    d[i][0] = d[i][1] = d[i][2] = d[i][3] = (float8)(0.0f);
+                } else {
+                    // x from 2·tx0 − 1 (left) and from 2·tx0 + 1 (right), 16 each; a zero past an edge.
+                    __global const float *p = plane + (y0 + i) * width + 2 * tx0;
+                    const float16 left = tx0 > 0 ? vload16(0, p - 1) : SHIFT_RIGHT16(vload16(0, p));
+                    const float16 right = 2 * tx0 + 2 * ROW_BLOCK < width ? vload16(0, p + 1) : SHIFT_LEFT16(vload16(0, p));
+                    d[i][0] = left.even; d[i][1] = left.odd; d[i][2] = right.even; d[i][3] = right.odd;
+                }
+            }
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {  // Bᵀ d: combine rows
+                float8 r0, r1, r2, r3;
+                WINOGRAD_BT(d[0][j], d[1][j], d[2][j], d[3][j], r0, r1, r2, r3)
+                d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
+            }
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B: combine columns
+                float8 r0, r1, r2, r3;
+                WINOGRAD_BT(d[i][0], d[i][1], d[i][2], d[i][3], r0, r1, r2, r3)
+                vstore8(r0, 0, out + (4 * i + 0) * xiStride + tx0); vstore8(r1, 0, out + (4 * i + 1) * xiStride + tx0);
+                vstore8(r2, 0, out + (4 * i + 2) * xiStride + tx0); vstore8(r3, 0, out + (4 * i + 3) * xiStride + tx0);
+            }
+            continue;
+        }
+        for (int tx = tx0; tx < min(tx0 + ROW_BLOCK, tilesX); ++tx) {
+            float d[4][4];
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int y = y0 + i;
+                #pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const int x = 2 * tx - 1 + j;
+                    d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
+                }
+            }
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                float r0, r1, r2, r3;
+                WINOGRAD_BT(d[0][j], d[1][j], d[2][j], d[3][j], r0, r1, r2, r3)
+                d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
+            }
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                WINOGRAD_BT(d[i][0], d[i][1], d[i][2], d[i][3], out[(4 * i + 0) * xiStride + tx],
+                            out[(4 * i + 1) * xiStride + tx], out[(4 * i + 2) * xiStride + tx], out[(4 * i + 3) * xiStride + tx])
+            }
+        }
     }
 }
 
@@ -599,39 +660,66 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 // Global size: [tilesX, tileRows, outChannels].
 __kernel void winograd_output(__global const float *m, const int outChannels, const int outStride,
                               const int height, const int width, const int tilesX, const int firstTileRow,
-                              const int tileRows, const int tileStride,
+                              const int tileRows, const int tileStride, const int blocksPerItem,
                               __global const float *bias, const int useBias, const int relu,
                               __global const float *mask, const int useMask, const int accumulate,
                               __global float *output) {
-    const int tx = get_global_id(0), band = get_global_id(1), o = get_global_id(2);
-    if (tx >= tilesX || band >= tileRows || o >= outChannels) return;
-    __global const float *in = m + o * tileStride + band * tilesX + tx;
+    const int band = get_global_id(1), o = get_global_id(2);
+    if (band >= tileRows || o >= outChannels) return;
+    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
+    __global const float *in = m + o * tileStride + band * tilesX;
     const int xiStride = outStride * tileStride;
-    float s[4][4];
-    #pragma unroll
-    for (int xi = 0; xi < 16; ++xi) s[xi / 4][xi % 4] = in[xi * xiStride];
-    float a[2][4];
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {  // Aᵀ M: combine rows
-        a[0][j] = s[0][j] + s[1][j] + s[2][j];
-        a[1][j] = s[1][j] - s[2][j] - s[3][j];
-    }
     const float b = useBias ? bias[o] : 0.0f;
-    const int y0 = 2 * (firstTileRow + band), x0 = 2 * tx;
-    #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int y = y0 + i;
-        if (y >= height) break;
-        const float row[2] = { a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3] };  // (Aᵀ M) A
-        #pragma unroll
-        for (int j = 0; j < 2; ++j) {
-            const int x = x0 + j;
-            if (x >= width) break;
-            const int index = (o * height + y) * width + x;
-            float value = row[j] + b;
-            if (relu) value = fmax(value, 0.0f);
-            if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
-            store_or_add(output, index, value, accumulate);
+    const int y0 = 2 * (firstTileRow + band);
+    for (int block = first; block < end; ++block) {
+        const int tx0 = block * ROW_BLOCK;
+        if (tx0 + ROW_BLOCK <= tilesX && 2 * tx0 + 2 * ROW_BLOCK <= width) {
+            float8 a[2][4];
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {  // Aᵀ M: combine rows
+                WINOGRAD_AT(vload8(0, in + j * xiStride + tx0), vload8(0, in + (4 + j) * xiStride + tx0),
+                            vload8(0, in + (8 + j) * xiStride + tx0), vload8(0, in + (12 + j) * xiStride + tx0),
+                            a[0][j], a[1][j])
+            }
+            #pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                if (y0 + i >= height) break;
+                float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
+                WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
+                const int index = (o * height + y0 + i) * width + 2 * tx0;
+                float16 value = INTERLEAVE8(even, odd) + (float16)(b);
+                if (relu) value = fmax(value, (float16)(0.0f));
+                if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
+                if (accumulate) value += vload16(0, output + index);
+                vstore16(value, 0, output + index);
+            }
+            continue;
+        }
+        for (int tx = tx0; tx < min(tx0 + ROW_BLOCK, tilesX); ++tx) {
+            float a[2][4];
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                WINOGRAD_AT(in[j * xiStride + tx], in[(4 + j) * xiStride + tx], in[(8 + j) * xiStride + tx],
+                            in[(12 + j) * xiStride + tx], a[0][j], a[1][j])
+            }
+            #pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                const int y = y0 + i;
+                if (y >= height) break;
+                float row[2];
+                WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], row[0], row[1])
+                #pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const int x = 2 * tx + j;
+                    if (x >= width) break;
+                    const int index = (o * height + y) * width + x;
+                    float value = row[j] + b;
+                    if (relu) value = fmax(value, 0.0f);
+                    if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
+                    store_or_add(output, index, value, accumulate);
+                }
+            }
         }
     }
 }
@@ -652,18 +740,47 @@ int window_argmax(__global const float *top, const int width) {
     return argmax4(v);
 }
 
+// Pooling runs along output rows, ROW_BLOCK windows at a time: their left and right columns are
+// the even and odd lanes of two input rows loaded as whole vectors, where one work-item per
+// output gathered four scalars (the old kernels cost 9% of an iteration on PoCL). A work-item
+// takes `blocksPerItem` such blocks of a row (CPUs: the whole row, WHOLE_ROWS; GPUs: one); a
+// ragged end runs one window at a time. Global size: [ceil(blocks / blocksPerItem), rows, C].
+#define POOL_IN_ROW(p) vload16(0, p)
+// The first maximum of four in row-major order, lane by lane, as argmax4 picks it.
+#define POOL_MAX4(v0, v1, v2, v3, best, k) { \
+    best = v0; k = (int8)(0); \
+    int8 wins = v1 > best; best = select(best, v1, wins); k = select(k, (int8)(1), wins); \
+    wins = v2 > best; best = select(best, v2, wins); k = select(k, (int8)(2), wins); \
+    wins = v3 > best; best = select(best, v3, wins); k = select(k, (int8)(3), wins); }
+
 __kernel void pool2x2_forward(__global const float *x, const int height, const int width, const int isMax,
-                              __global float *y, const int n) {
-    const int index = get_global_id(0);
-    if (index >= n) return;
-    const int outH = height / 2, outW = width / 2;
-    const int j = index % outW, i = (index / outW) % outH, c = index / (outW * outH);
-    __global const float *top = x + (c * height + 2 * i) * width + 2 * j;
-    if (isMax) {
-        const int k = window_argmax(top, width);
-        y[index] = top[(k >> 1) * width + (k & 1)];
-    } else {
-        y[index] = ((top[0] + top[1]) + (top[width] + top[width + 1])) * 0.25f;
+                              const int blocksPerItem, __global float *y) {
+    const int i = get_global_id(1), c = get_global_id(2);
+    const int outH = height / 2, outW = width / 2, blocks = (outW + ROW_BLOCK - 1) / ROW_BLOCK;
+    if (i >= outH) return;
+    __global const float *top = x + (c * height + 2 * i) * width;
+    __global float *out = y + (c * outH + i) * outW;
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
+    for (int b = first; b < end; ++b) {
+        const int j0 = b * ROW_BLOCK;
+        if (j0 + ROW_BLOCK <= outW) {
+            const float16 t = POOL_IN_ROW(top + 2 * j0), u = POOL_IN_ROW(top + width + 2 * j0);
+            float8 value;
+            if (isMax) {
+                int8 k;
+                POOL_MAX4(t.even, t.odd, u.even, u.odd, value, k)
+            } else {
+                value = ((t.even + t.odd) + (u.even + u.odd)) * 0.25f;
+            }
+            vstore8(value, 0, out + j0);
+        } else {
+            for (int j = j0; j < outW; ++j) {
+                __global const float *window = top + 2 * j;
+                const int k = window_argmax(window, width);
+                out[j] = isMax ? window[(k >> 1) * width + (k & 1)]
+                               : ((window[0] + window[1]) + (window[width] + window[width + 1])) * 0.25f;
+            }
+        }
     }
 }
 
@@ -691,35 +808,60 @@ __kernel void pool2x2_backward(__global const float *dy, __global const float *x
 }
 
 // The backward pass of ReLU then pooling, in place: a (the ReLU's output, the pooling input)
-// becomes the gradient w.r.t. the ReLU's input, pool2x2_backward's result × (a > 0). One work-item
-// per 2×2 block of a, the odd last row and column in blocks of their own (gradient 0): it reads its
-// block before it writes it, and no other work-item touches it.
+// becomes the gradient w.r.t. the ReLU's input, pool2x2_backward's result × (a > 0). Along rows of
+// windows as pool2x2_forward (the same launch, over ceil(H / 2) rows; the odd last row and column
+// get 0): each window is read before it is written, and no other work-item touches it.
 __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global float *a, const int height,
-                                            const int width, const int isMax, const int n) {
-    const int index = get_global_id(0);
-    if (index >= n) return;
-    const int blocksW = (width + 1) / 2, blocksH = (height + 1) / 2;
-    const int j = index % blocksW, i = (index / blocksW) % blocksH, c = index / (blocksW * blocksH);
-    const int outH = height / 2, outW = width / 2;
-    __global float *top = a + (c * height + 2 * i) * width + 2 * j;
-    if (i < outH && j < outW) {
-        const float share = dy[(c * outH + i) * outW + j];
-        const float v[4] = { top[0], top[1], top[width], top[width + 1] };
-        const int winner = isMax ? argmax4(v) : -1;
-        float g[4];
-        #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            const float routed = isMax ? (k == winner ? share : 0.0f) : share * 0.25f;
-            g[k] = v[k] > 0.0f ? routed : 0.0f;
-        }
-        top[0] = g[0]; top[1] = g[1]; top[width] = g[2]; top[width + 1] = g[3];
-    } else {
-        const int right = 2 * j + 1 < width, below = 2 * i + 1 < height;
-        top[0] = 0.0f;
-        if (right) top[1] = 0.0f;
-        if (below) top[width] = 0.0f;
-        if (right && below) top[width + 1] = 0.0f;
+                                            const int width, const int isMax, const int blocksPerItem) {
+    const int i = get_global_id(1), c = get_global_id(2);
+    const int outH = height / 2, outW = width / 2, blocks = (outW + ROW_BLOCK - 1) / ROW_BLOCK;
+    if (2 * i >= height) return;
+    __global float *top = a + (c * height + 2 * i) * width;
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
+    // The last work-item of a row also owns the odd last column, outside every window.
+    const int last = get_global_id(0) == get_global_size(0) - 1;
+    if (i == outH) {  // the odd last row, outside every window
+        const int stop = last ? width : min(2 * ROW_BLOCK * end, width);
+        for (int x = 2 * ROW_BLOCK * first; x < stop; ++x) top[x] = 0.0f;
+        return;
     }
+    __global const float *share = dy + (c * outH + i) * outW;
+    for (int b = first; b < end; ++b) {
+        const int j0 = b * ROW_BLOCK;
+        if (j0 + ROW_BLOCK <= outW) {
+            const float16 t = POOL_IN_ROW(top + 2 * j0), u = POOL_IN_ROW(top + width + 2 * j0);
+            const float8 s = vload8(0, share + j0), zero = (float8)(0.0f);
+            float8 g0, g1, g2, g3;  // routed to the window's top-left, top-right, bottom-left, bottom-right
+            if (isMax) {
+                float8 best;
+                int8 k;
+                POOL_MAX4(t.even, t.odd, u.even, u.odd, best, k)
+                g0 = select(zero, s, k == 0); g1 = select(zero, s, k == 1);
+                g2 = select(zero, s, k == 2); g3 = select(zero, s, k == 3);
+            } else {
+                g0 = g1 = g2 = g3 = s * 0.25f;
+            }
+            // × the ReLU's mask: its output is what the window holds.
+            g0 = select(zero, g0, t.even > zero); g1 = select(zero, g1, t.odd > zero);
+            g2 = select(zero, g2, u.even > zero); g3 = select(zero, g3, u.odd > zero);
+            vstore16(INTERLEAVE8(g0, g1), 0, top + 2 * j0);
+            vstore16(INTERLEAVE8(g2, g3), 0, top + width + 2 * j0);
+        } else {
+            for (int j = j0; j < outW; ++j) {
+                __global float *window = top + 2 * j;
+                const float v[4] = { window[0], window[1], window[width], window[width + 1] };
+                const int winner = isMax ? argmax4(v) : -1;
+                float g[4];
+                #pragma unroll
+                for (int k = 0; k < 4; ++k) {
+                    const float routed = isMax ? (k == winner ? share[j] : 0.0f) : share[j] * 0.25f;
+                    g[k] = v[k] > 0.0f ? routed : 0.0f;
+                }
+                window[0] = g[0]; window[1] = g[1]; window[width] = g[2]; window[width + 1] = g[3];
+            }
+        }
+    }
+    if (last && (width & 1)) top[width - 1] = top[2 * width - 1] = 0.0f;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,18 +56,21 @@ final class BackendOpsTests: XCTestCase {
 
     /// H, W ∈ {1, 2, 3, 7, 13, 33}, channels ∈ {1, 3, 5, 64, 67}, non-square, sampled so every value
     /// appears and the big channel counts meet both small and odd images (the cross product would take minutes).
-    /// The last two have widths of whole 16-pixel vectors: conv3x3_narrow's aligned stores and its
-    /// right edge without a ragged vector, with more input channels than it prefetches ahead.
+    /// The last three: widths of whole 16-pixel vectors (conv3x3_narrow's aligned stores and its
+    /// right edge without a ragged vector, with more input channels than it prefetches ahead), and
+    /// Winograd tile rows long enough for a whole vector of tiles away from the edges.
     static let convCases: [Case] = [
         Case(c: 1, h: 1, w: 1, o: 3), Case(c: 3, h: 1, w: 7, o: 5), Case(c: 5, h: 2, w: 3, o: 64),
         Case(c: 64, h: 3, w: 13, o: 67), Case(c: 67, h: 13, w: 7, o: 1), Case(c: 3, h: 33, w: 13, o: 64),
         Case(c: 64, h: 7, w: 2, o: 3), Case(c: 67, h: 3, w: 3, o: 67), Case(c: 5, h: 33, w: 1, o: 1),
         Case(c: 1, h: 2, w: 33, o: 67), Case(c: 64, h: 13, w: 33, o: 5), Case(c: 16, h: 9, w: 17, o: 32),
-        Case(c: 3, h: 6, w: 32, o: 16), Case(c: 16, h: 5, w: 48, o: 3),
+        Case(c: 3, h: 6, w: 32, o: 16), Case(c: 16, h: 5, w: 48, o: 3), Case(c: 16, h: 7, w: 41, o: 9),
     ]
+    /// The last two have rows of whole vectors of pooling windows, one with a ragged end.
     static let planeCases: [Case] = [
         Case(c: 1, h: 1, w: 1), Case(c: 3, h: 2, w: 33), Case(c: 5, h: 7, w: 3), Case(c: 64, h: 13, w: 7),
         Case(c: 67, h: 33, w: 13), Case(c: 1, h: 3, w: 2), Case(c: 3, h: 33, w: 1), Case(c: 64, h: 1, w: 13),
+        Case(c: 2, h: 6, w: 32), Case(c: 5, h: 9, w: 41),
     ]
     /// Preprocessing works on RGB images.
     static let imageCases: [Case] = [Case(c: 3, h: 1, w: 1), Case(c: 3, h: 7, w: 13), Case(c: 3, h: 33, w: 2)]
@@ -143,11 +146,11 @@ final class BackendOpsTests: XCTestCase {
                 return [x, random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)]
             },
             run: { backend, x, _, _ in try pool(backend, x, .max) },
-            terms: { _ in 0 }),
+            terms: { _ in 0 }, tiled: true),
         Row(name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in try pool(backend, x, .avg) },
-            terms: { _ in 4 }),
+            terms: { _ in 4 }, tiled: true),
         Row(name: "gram", cases: planeCases + [Case(c: 67, h: 65, w: 67), Case(c: 8, h: 101, w: 99)],
             inputs: { c, g in [random(c.shape, &g)] },
             run: { backend, x, c, _ in
@@ -318,8 +321,7 @@ final class BackendOpsTests: XCTestCase {
         direct.defines["CONV_NARROW"] = 0
         for options in [OpenCLBackendTests.gpuOptions(device), OpenCLBackendTests.oddOptions, direct] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: Self.table.filter(\.tiled))
-        }
-    }
+        }    }
 
     private func checkTable(on openCL: OpenCLBackend, rows: [Row]) throws {
         let native = NativeBackend(convolution: .direct)

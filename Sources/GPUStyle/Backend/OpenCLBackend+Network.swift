@@ -224,9 +224,10 @@ extension OpenCLBackend {
     public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         try requireShape(output, Shape(c: c, h: h / 2, w: w / 2), "pool2x2", "output")
-        try elementwise("pool2x2_forward", output.count,
-                        [.buffer(try buffer(input, "pool2x2")), .int(h), .int(w), .flag(mode == .max),
-                         .buffer(try buffer(output, "pool2x2")), .int(output.count)])
+        let (x, y) = (try buffer(input, "pool2x2"), try buffer(output, "pool2x2"))
+        let launch = rowLaunch(units: w / 2, rows: h / 2, planes: c, groupWidth: 0)
+        try context.enqueue(try context.kernel("pool2x2_forward"), global: launch.global, local: launch.local,
+                            [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
     }
 
     public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
@@ -245,9 +246,10 @@ extension OpenCLBackend {
         let op = "reluPool2x2BackwardInPlace"
         try requireReLUPoolBackwardShapes(gradOutput: gradOutput, activation: activation)
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
-        let blocks = c * ((h + 1) / 2) * ((w + 1) / 2)
-        try elementwise("relu_pool2x2_backward_inplace", blocks,
-                        [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h), .int(w),
-                         .flag(mode == .max), .int(blocks)])
+        let launch = rowLaunch(units: w / 2, rows: (h + 1) / 2, planes: c, groupWidth: 0)
+        try context.enqueue(try context.kernel("relu_pool2x2_backward_inplace"), global: launch.global,
+                            local: launch.local,
+                            [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h),
+                             .int(w), .flag(mode == .max), .int(launch.blocksPerItem)])
     }
 }

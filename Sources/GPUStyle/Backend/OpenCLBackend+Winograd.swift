@@ -84,10 +84,6 @@ extension OpenCLBackend {
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
-        let transformLocal = workGroup(options.winogradWorkGroupWidth, dimensions: 3)
-        // Launch widths rounded up to the work-group width (the kernels skip the extra work-items).
-        let group = max(options.winogradWorkGroupWidth, 1)
-        let transformWidth = (bands.tilesX + group - 1) / group * group
         let (inputKernel, multiplyKernel, outputKernel) = (try context.kernel("winograd_input"),
                                                            try context.kernel("winograd_multiply"),
                                                            try context.kernel("winograd_output"))
@@ -95,17 +91,22 @@ extension OpenCLBackend {
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
             guard let (band, bandRows) = pending else { return }
-            try context.enqueue(outputKernel, global: [transformWidth, bandRows, outputChannels],
-                                local: transformLocal,
+            let launch = rowLaunch(units: bands.tilesX, rows: bandRows, planes: outputChannels,
+                                   groupWidth: options.winogradWorkGroupWidth)
+            try context.enqueue(outputKernel, global: launch.global, local: launch.local,
                                 [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
-                                    + epilogue.arguments(unused: unusedBuffer) + [.buffer(output)])
+                                    + [.int(launch.blocksPerItem)] + epilogue.arguments(unused: unusedBuffer)
+                                    + [.buffer(output)])
         }
         for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
             let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
-            try context.enqueue(inputKernel, global: [transformWidth, bandRows, channels], local: transformLocal,
-                                [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
+            let launch = rowLaunch(units: bands.tilesX, rows: bandRows, planes: channels,
+                                   groupWidth: options.winogradWorkGroupWidth)
+            try context.enqueue(inputKernel, global: launch.global, local: launch.local,
+                                [.buffer(input), .int(channels), .int(h), .int(w)] + band
+                                    + [.int(launch.blocksPerItem), .buffer(transformed)])
             try storePending()
             try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16], local: local,
                                 [.buffer(transforms), .int(rows), .buffer(transformed), .int(channels),

@@ -163,6 +163,24 @@ public final class OpenCLBackend: Backend {
         try context.enqueue(try context.kernel(kernel), global: [count], local: [options.elementwiseGroupSize], arguments)
     }
 
+    /// The launch of a kernel that runs along rows in blocks of `rowBlock` units (Kernels.cl's
+    /// ROW_BLOCK: pooling windows, Winograd tiles), `units` to a row, over `rows` × `planes` rows:
+    /// with WHOLE_ROWS (CPUs) one work-item per row in groups of one, else one per block in groups
+    /// of `groupWidth` (0: the driver's choice), the width rounded up to it (the kernels skip the
+    /// extra work-items). The kernels take `blocksPerItem` as an argument.
+    func rowLaunch(units: Int, rows: Int, planes: Int, groupWidth: Int)
+        -> (global: [Int], local: [Int]?, blocksPerItem: Int) {
+        let blocks = (units + Self.rowBlock - 1) / Self.rowBlock
+        if options.wholeRows {
+            return ([1, rows, planes], [1, 1, 1], max(blocks, 1))
+        }
+        let group = max(groupWidth, 1)
+        return ([(max(blocks, 1) + group - 1) / group * group, rows, planes], workGroup(groupWidth, dimensions: 3), 1)
+    }
+
+    /// Units per block of the row kernels (Kernels.cl, ROW_BLOCK).
+    static let rowBlock = 8
+
     /// A local size of `width` along the first of `dimensions`, 1 along the others; nil (the driver
     /// chooses) for width 0.
     func workGroup(_ width: Int, dimensions: Int) -> [Int]? {

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "NT_STORES": 0, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -56,6 +56,9 @@ public struct ProgramOptions: Equatable, Sendable {
             // past the caches.
             "NARROW_PREFETCH": cpu ? 4 : 0,
             "NT_STORES": cpu ? 1 : 0,
+            // Pooling and the Winograd transforms: a work-item per row on CPUs (PoCL pays per
+            // work-group), per block of 8 windows or tiles on GPUs.
+            "WHOLE_ROWS": cpu ? 1 : 0,
             "WINO_BAND": cpu ? 1 << 22 : 1 << 24,
             "WINO_TB": cpu ? 16 : 4,
             "WINO_OB": cpu ? 8 : 1,
@@ -98,6 +101,9 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convNarrow: Int { value("CONV_NARROW") }
     /// Pixels of a row per vector of `conv3x3_narrow` (a work-item computes two rows).
     public var narrowPixelBlock: Int { value("NARROW_PX") }
+    /// Whether a work-item of the row kernels (pooling, Winograd transforms) runs a whole row
+    /// (else a block of 8 windows or tiles).
+    public var wholeRows: Bool { value("WHOLE_ROWS") != 0 }
     /// Input channels ahead whose rows `conv3x3_narrow` prefetches; 0 none.
     public var narrowPrefetchDistance: Int { value("NARROW_PREFETCH") }
     /// Work-group width of the `conv3x3_narrow` launch; 0 lets the driver choose.
@@ -110,7 +116,7 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convWorkGroupWidth: Int { value("CONV_WG") }
     /// Channel blocks per work-item of the Winograd multiply.
     public var winogradBlocksPerItem: Int { value("WINO_OB") }
-    /// Work-group width of the Winograd transform launches; 0 lets the driver choose.
+    /// Work-group width of the Winograd transform launches without WHOLE_ROWS; 0 lets the driver choose.
     public var winogradWorkGroupWidth: Int { value("WINO_WG") }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
     public var tileWorkGroupWidth: Int { value("TILE_WG") }
@@ -138,6 +144,7 @@ public struct ProgramOptions: Equatable, Sendable {
         try require(vectorWidths.contains(narrowPixelBlock), "NARROW_PX must be 2, 4, 8 or 16")
         try require((0...64).contains(narrowPrefetchDistance), "NARROW_PREFETCH must be 0 to 64")
         try require((0...1).contains(value("NT_STORES")), "NT_STORES must be 0 or 1")
+        try require((0...1).contains(value("WHOLE_ROWS")), "WHOLE_ROWS must be 0 or 1")
         try require(winogradBandFloats > 0, "WINO_BAND must be positive")
         try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")

@@ -16,7 +16,9 @@ public enum SelfTestTable {
     static let convCases = [Case(c: 1, h: 1, w: 1, o: 3), Case(c: 3, h: 7, w: 13, o: 64),
                             Case(c: 67, h: 5, w: 3, o: 5), Case(c: 64, h: 3, w: 17, o: 67), Case(c: 3, h: 5, w: 41, o: 64),
                             Case(c: 3, h: 6, w: 32, o: 8)]
-    static let planeCases = [Case(c: 1, h: 1, w: 1), Case(c: 3, h: 33, w: 2), Case(c: 67, h: 13, w: 7)]
+    /// 37 wide: whole vectors of pooling windows, then a ragged end.
+    static let planeCases = [Case(c: 1, h: 1, w: 1), Case(c: 3, h: 33, w: 2), Case(c: 67, h: 13, w: 7),
+                             Case(c: 3, h: 5, w: 37)]
     static let imageCases = [Case(c: 3, h: 1, w: 1), Case(c: 3, h: 7, w: 13)]
 
     /// The random-data checks, reproducible from `seed`.

@@ -47,6 +47,9 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
+        // A work-item per row of the Winograd transforms (and the pooling kernels, not timed) or
+        // per block of 8 tiles.
+        TunableDefine("WHOLE_ROWS", [0, 1], affects: convolution),
         // conv3x3_narrow (few channels on either side: conv1_1 both ways) on or off, its vector
         // width, on GPUs its work-group width, on CPUs its prefetch distance and its cache-bypassing
         // stores (Clang builtins that a GPU's compiler need not know).
