@@ -50,10 +50,19 @@
 #endif
 
 // Winograd F(2×2,3×3) convolution (the host chooses it per layer when CONV_WINOGRAD is 1): tiles
-// per work-item of the batched multiply (a vector: 2, 4, 8 or 16), which holds CONV_COB output
-// channels × WINO_TB tiles.
+// per vector of the batched multiply (2, 4, 8 or 16), whose work-item holds WINO_COB output
+// channels × WINO_TV vectors of WINO_TB tiles.
 #ifndef WINO_TB
 #define WINO_TB 16
+#endif
+// Output channels per work-item of the multiply (its weights' block; channel strides are padded to
+// a multiple of it and of CONV_COB).
+#ifndef WINO_COB
+#define WINO_COB 16
+#endif
+// Vectors of tiles per work-item of the multiply (each multiplies the same broadcast weights).
+#ifndef WINO_TV
+#define WINO_TV 1
 #endif
 // Channel blocks one work-item of the multiply runs in turn.
 #ifndef WINO_OB
@@ -582,7 +591,7 @@ __kernel void winograd_input(__global const float *input, const int channels, co
 #define WINOGRAD_G(a, b, c, r0, r1, r2, r3) \
     r0 = (a); r1 = 0.5f * (((a) + (b)) + (c)); r2 = 0.5f * (((a) - (b)) + (c)); r3 = (c);
 
-// The layout winograd_multiply reads, [16][stride / CONV_COB][rows][CONV_COB], from the raw
+// The layout winograd_multiply reads, [16][stride / WINO_COB][rows][WINO_COB], from the raw
 // O×I×3×3 weights w, with U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ]:
 //   forward (flipped = 0): column k = o, row r = i, the value U[ξ][o][i];
 //   backward-data (flipped = 1): column k = i, row r = o, the value U[p(ξ)][o][i], the transform
@@ -612,7 +621,7 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
     WINOGRAD_G(c01, c11, c21, u10, u11, u12, u13)
     WINOGRAD_G(c02, c12, c22, u20, u21, u22, u23)
     WINOGRAD_G(c03, c13, c23, u30, u31, u32, u33)
-    __global float *out = u + ((k / CONV_COB) * rows + r) * CONV_COB + k % CONV_COB;
+    __global float *out = u + ((k / WINO_COB) * rows + r) * WINO_COB + k % WINO_COB;
     const int xiStride = stride * rows;
     const int s0 = flipped ? 3 : 0, s1 = 1, s2 = 2, s3 = 3 - s0;
 #define WINOGRAD_STORE(a, b, value) out[(4 * (a) + (b)) * xiStride] = (value);
@@ -624,34 +633,46 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
 }
 
 // M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
-// block of CONV_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
+// block of WINO_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
 // registers; its tiles are one vector load per channel and one vector store per output channel.
-// The weights are winograd_weights' layout [16][outStride / CONV_COB][rows][CONV_COB] (rows =
-// channels rounded up to CONV_COB): a work-item streams its block's weights contiguously.
+// The weights are winograd_weights' layout [16][outStride / WINO_COB][rows][WINO_COB] (rows =
+// channels rounded up to WINO_COB): a work-item streams its block's weights contiguously.
 // A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
 // (PoCL pays per work-item; the tiles stay in cache).
-// Global size: [tileStride / WINO_TB, ceil(outStride / CONV_COB / WINO_OB), 16].
+// Global size: [tileStride / WINO_TB, ceil(outStride / WINO_COB / WINO_OB), 16].
 __kernel void winograd_multiply(__global const float *u, const int rows, __global const float *v, const int channels,
                                 const int outStride, const int tileStride, __global float *m) {
-    const int t0 = get_global_id(0) * WINO_TB, xi = get_global_id(2);
+    const int t0 = get_global_id(0) * WINO_TB * WINO_TV, xi = get_global_id(2);
     if (t0 >= tileStride) return;
     __global const float *column = v + xi * channels * tileStride + t0;
     for (int b = 0; b < WINO_OB; ++b) {
         const int block = get_global_id(1) * WINO_OB + b;
-        if (block * CONV_COB >= outStride) return;
-        TBVEC acc[CONV_COB];
+        if (block * WINO_COB >= outStride) return;
+        TBVEC acc[WINO_TV][WINO_COB];
         #pragma unroll
-        for (int j = 0; j < CONV_COB; ++j) acc[j] = (TBVEC)(0.0f);
-        __global const float *w = u + (xi * (outStride / CONV_COB) + block) * rows * CONV_COB;
-        for (int c = 0; c < channels; ++c) {
-            const TBVEC tiles = TBLOAD(0, column + c * tileStride);
-            __global const float *wc = w + c * CONV_COB;
+        for (int k = 0; k < WINO_TV; ++k) {
             #pragma unroll
-            for (int j = 0; j < CONV_COB; ++j) acc[j] = MAD((TBVEC)(wc[j]), tiles, acc[j]);
+            for (int j = 0; j < WINO_COB; ++j) acc[k][j] = (TBVEC)(0.0f);
         }
-        __global float *out = m + (xi * outStride + block * CONV_COB) * tileStride + t0;
+        __global const float *w = u + (xi * (outStride / WINO_COB) + block) * rows * WINO_COB;
+        for (int c = 0; c < channels; ++c) {
+            TBVEC tiles[WINO_TV];
+            #pragma unroll
+            for (int k = 0; k < WINO_TV; ++k) tiles[k] = TBLOAD(k, column + c * tileStride);
+            __global const float *wc = w + c * WINO_COB;
+            #pragma unroll
+            for (int j = 0; j < WINO_COB; ++j) {
+                const TBVEC weight = (TBVEC)(wc[j]);
+                #pragma unroll
+                for (int k = 0; k < WINO_TV; ++k) acc[k][j] = MAD(weight, tiles[k], acc[k][j]);
+            }
+        }
+        __global float *out = m + (xi * outStride + block * WINO_COB) * tileStride + t0;
         #pragma unroll
-        for (int j = 0; j < CONV_COB; ++j) TBSTORE(acc[j], 0, out + j * tileStride);
+        for (int j = 0; j < WINO_COB; ++j) {
+            #pragma unroll
+            for (int k = 0; k < WINO_TV; ++k) TBSTORE(acc[k][j], k, out + j * tileStride);
+        }
     }
 }
 

@@ -54,7 +54,7 @@ extension OpenCLBackend {
         let fixed = unusedBuffer.count + reductionPartials.count + dotResult.count
         let partials = grams.map { gramSplit(pixels: $0.pixels).slices * $0.c * $0.c }.max() ?? 0
         let symmetric = grams.map { $0.c * $0.c }.max() ?? 0
-        let block = options.convOutputBlock
+        let block = options.channelBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
         let winograd = convolutions.filter {
             OpenCLConvWeights.usesWinograd(outputChannels: $0.outputChannels, inputChannels: $0.inputChannels,
@@ -64,7 +64,7 @@ extension OpenCLBackend {
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
                 WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
-                              tileBlock: options.winogradTileBlock, budget: options.winogradBandFloats)
+                              tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
                     .scratchFloats(channels: from, outputStride: padded(to))
             }
         }

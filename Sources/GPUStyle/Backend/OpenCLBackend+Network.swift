@@ -31,7 +31,7 @@ public final class OpenCLConvWeights: ConvWeights {
          context: CLContext) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
-        let block = options.convOutputBlock
+        let block = options.channelBlock
         let winograd = OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels,
                                                       options: options)
         self.winograd = winograd
@@ -106,7 +106,7 @@ public final class OpenCLConvWeights: ConvWeights {
 
     /// Floats of all the layouts of a layer (`OpenCLBackend.convWeightBytes`).
     static func layoutFloats(outputChannels: Int, inputChannels: Int, options: ProgramOptions) -> Int {
-        let block = options.convOutputBlock
+        let block = options.channelBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
         if usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options) {
             return outputChannels * inputChannels * 9 + padded(outputChannels)

@@ -70,14 +70,14 @@ extension OpenCLBackend {
                          epilogue: ConvEpilogue, output: CLBuffer) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
-        let block = options.convOutputBlock
+        let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
         let transforms = try winogradWeights.atLeast(16 * outputStride * rows)
         try context.enqueue(try context.kernel("winograd_weights"), global: [outputStride, rows], local: nil,
                             [.buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
                              .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
                              .buffer(transforms)])
-        let tileBlock = options.winogradTileBlock
+        let tileBlock = options.winogradTilesPerItem
         let bands = WinogradBands(height: h, width: w, channels: channels, outputStride: outputStride,
                                   tileBlock: tileBlock, budget: options.winogradBandFloats)
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)

@@ -45,6 +45,8 @@ public struct TunableDefine: Equatable, Sendable {
         // Winograd F(2×2,3×3) for the layers with enough channels, and its multiply's blocking.
         TunableDefine("CONV_WINOGRAD", [0, 1], affects: convolution),
         TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
+        TunableDefine("WINO_COB", [4, 8, 16], affects: convolution),
+        TunableDefine("WINO_TV", [1, 2, 3], affects: convolution),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
         // A work-item per row of the Winograd transforms (and the pooling kernels, not timed) or
