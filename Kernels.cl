@@ -25,9 +25,12 @@
 #ifndef GRAM_T
 #define GRAM_T 4
 #endif
-// Gram backward: rows of the output per work-item.
+// Gram backward: rows of the output per work-item, and vectors of VW columns.
 #ifndef GB_ROWS
 #define GB_ROWS 16
+#endif
+#ifndef GB_VECS
+#define GB_VECS 1
 #endif
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
 #ifndef RED_LOCAL
@@ -960,36 +963,59 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
     sym[i * channels + j] = (dg[i * channels + j] + dg[j * channels + i]) * scale;
 }
 
-// out (+)= A F with A: C × C and F, out: C × M. A work-item computes GB_ROWS rows × VW columns.
-// Global size: [ceil(C / GB_ROWS), ceil(M / VW)]: neighbouring work-items share the same
-// columns of F (cached), so F streams from memory once.
+// out (+)= A F with A: C × C (symmetric) and F, out: C × M. A work-item computes GB_ROWS rows ×
+// GB_VECS vectors of VW columns; each element of A, read from row j where A[i][j] = A[j][i] so a
+// work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
+// Global size: [ceil(C / GB_ROWS), ceil(M / (VW · GB_VECS))]: neighbouring work-items share the
+// same columns of F (cached), so F streams from memory once.
+#define GB_COLUMNS(LOAD) \
+    for (int j = 0; j < channels; ++j) { \
+        __global const float *aj = a + j * channels; \
+        VEC fv[GB_VECS]; \
+        _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) fv[v] = LOAD(v); \
+        _Pragma("unroll") for (int r = 0; r < GB_ROWS; ++r) { \
+            const VEC weight = (VEC)(aj[column[r]]); \
+            _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) acc[r][v] = MAD(weight, fv[v], acc[r][v]); \
+        } \
+    }
+#define GB_WHOLE(v) VLOAD(0, f + j * m + k + (v) * VW)
+#define GB_TAIL(v) (left - (v) * VW >= VW ? VLOAD(0, f + j * m + k + (v) * VW) \
+                    : left > (v) * VW ? vload_tail(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
+
 __kernel void gram_backward(__global const float *a, __global const float *f, const int channels, const int m,
                             __global float *out, const int accumulate) {
     const int i0 = get_global_id(0) * GB_ROWS;
-    const int k = get_global_id(1) * VW;
+    const int k = get_global_id(1) * VW * GB_VECS;
     if (k >= m || i0 >= channels) return;
     const int left = m - k;
-    // Rows past the last channel read the last channel's row of A; their results are not stored.
-    __global const float *rows[GB_ROWS];
+    // Rows past the last channel read the last channel's column of A; their results are not stored.
+    int column[GB_ROWS];
     #pragma unroll
-    for (int r = 0; r < GB_ROWS; ++r) rows[r] = a + min(i0 + r, channels - 1) * channels;
-    VEC acc[GB_ROWS];
+    for (int r = 0; r < GB_ROWS; ++r) column[r] = min(i0 + r, channels - 1);
+    VEC acc[GB_ROWS][GB_VECS];
     #pragma unroll
-    for (int r = 0; r < GB_ROWS; ++r) acc[r] = (VEC)(0.0f);
-    for (int j = 0; j < channels; ++j) {
-        const VEC fv = left >= VW ? VLOAD(0, f + j * m + k) : vload_tail(f + j * m + k, left);
+    for (int r = 0; r < GB_ROWS; ++r) {
         #pragma unroll
-        for (int r = 0; r < GB_ROWS; ++r) acc[r] = MAD((VEC)(rows[r][j]), fv, acc[r]);
+        for (int v = 0; v < GB_VECS; ++v) acc[r][v] = (VEC)(0.0f);
+    }
+    if (left >= VW * GB_VECS) {
+        GB_COLUMNS(GB_WHOLE)
+    } else {
+        GB_COLUMNS(GB_TAIL)
     }
     for (int r = 0; r < GB_ROWS; ++r) {
         if (i0 + r >= channels) break;
-        __global float *o = out + (i0 + r) * m + k;
-        if (left >= VW) {
-            VSTORE(accumulate ? acc[r] + VLOAD(0, o) : acc[r], 0, o);
-        } else {
-            float values[VW];
-            VSTORE(acc[r], 0, values);
-            for (int q = 0; q < left; ++q) store_or_add(o, q, values[q], accumulate);
+        for (int v = 0; v < GB_VECS; ++v) {
+            const int start = k + v * VW, count = m - start;
+            if (count <= 0) break;
+            __global float *o = out + (i0 + r) * m + start;
+            if (count >= VW) {
+                VSTORE(accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v], 0, o);
+            } else {
+                float values[VW];
+                VSTORE(acc[r][v], 0, values);
+                for (int q = 0; q < count; ++q) store_or_add(o, q, values[q], accumulate);
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ extension OpenCLBackend {
                              .buffer(symmetric)])
         try context.enqueue(try context.kernel("gram_backward"),
                             global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
-                                     (m + options.vectorWidth - 1) / options.vectorWidth],
+                                     (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns],
                             local: workGroup(options.tileWorkGroupWidth, dimensions: 2),
                             [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
                              .buffer(try buffer(gradFeatures, op)), .flag(accumulate)])

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -25,8 +25,9 @@ public struct ProgramOptions: Equatable, Sendable {
     ///
     /// CPU devices (PoCL) reward work-items that each hold a large register block and use wide
     /// contiguous vector loads (16 output channels as one float16 × 16 pixels per work-item for
-    /// the convolution, 16 rows × 16 pixels for Gram backward: measured better than 8 and on par
-    /// with 12 on PoCL, and VGG's channel counts and power-of-two widths leave no ragged tiles);
+    /// the direct convolution: measured better than 8 and on par with 12 on PoCL, and VGG's
+    /// channel counts and power-of-two widths leave no ragged tiles), where each loaded or
+    /// broadcast value feeds several multiply-adds (the Winograd multiply and Gram backward below);
     /// GPUs want many light work-items, so their blocks are smaller.
     public static func defaults(for device: CLDeviceInfo) -> ProgramOptions {
         let cpu = device.kind == .cpu
@@ -69,7 +70,10 @@ public struct ProgramOptions: Equatable, Sendable {
             "WINO_OB": cpu ? 8 : 1,
             "VW": cpu ? 16 : 4,
             "GRAM_T": 4,
-            "GB_ROWS": cpu ? 16 : 4,
+            // Gram backward: 8 rows × 3 vectors per CPU work-item (each A element feeding 3
+            // FMAs): 81 against 123 ms of an iteration on PoCL with 16 rows × 1 vector.
+            "GB_ROWS": cpu ? 8 : 4,
+            "GB_VECS": cpu ? 3 : 1,
             "RED_LOCAL": reductionGroup,
             "RED_GROUPS": cpu ? 64 : 128,
             // Work-group widths of the launches (host only; 0 lets the driver choose). Fixed sizes
@@ -139,6 +143,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var vectorWidth: Int { value("VW") }
     public var gramTile: Int { value("GRAM_T") }
     public var gramBackwardRows: Int { value("GB_ROWS") }
+    /// Columns (pixels) per Gram backward work-item: GB_VECS vectors of VW.
+    public var gramBackwardColumns: Int { value("VW") * value("GB_VECS") }
     public var reductionGroupSize: Int { value("RED_LOCAL") }
     public var reductionGroups: Int { value("RED_GROUPS") }
 
@@ -165,6 +171,7 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...32).contains(gramBackwardRows), "GB_ROWS must be 1 to 32")
+        try require((1...4).contains(value("GB_VECS")), "GB_VECS must be 1 to 4")
         let group = reductionGroupSize
         try require(group > 0 && group & (group - 1) == 0 && group <= max(device.maxWorkGroupSize, 1),
                     "RED_LOCAL must be a power of two no larger than the device's work-group size \(device.maxWorkGroupSize)")

@@ -63,7 +63,8 @@ public struct TunableDefine: Equatable, Sendable {
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
-        TunableDefine("GB_ROWS", [8, 16], affects: [.gramBackward]),
+        TunableDefine("GB_ROWS", [6, 8, 16], affects: [.gramBackward]),
+        TunableDefine("GB_VECS", [1, 2, 3], affects: [.gramBackward]),
         TunableDefine("VW", [4, 8, 16], affects: gramOps),
         TunableDefine("TILE_WG", [0, 16, 32, 64], affects: gramOps, kinds: notCPU),
         TunableDefine("USE_FMA", [0, 1], affects: convolution + gramOps),
