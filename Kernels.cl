@@ -440,7 +440,13 @@ void narrow_store(NVEC value, const int o, const int y, const int x0, const int 
     value += (NVEC)(useBias ? bias[o] : 0.0f);
     if (relu) value = fmax(value, (NVEC)(0.0f));
     const int start = (o * height + y) * width + x0;
-    if (x0 + NARROW_PX <= width && !useMask && !accumulate) {
+    if (x0 + NARROW_PX <= width && (useMask || accumulate)) {
+        if (useMask) value = select((NVEC)(0.0f), value, NLOAD(0, mask + start) > (NVEC)(0.0f));
+        if (accumulate) value += NLOAD(0, output + start);
+        NSTORE(value, 0, output + start);
+        return;
+    }
+    if (x0 + NARROW_PX <= width) {
         // An aligned vector is stored whole; PoCL split vstore16 into four 128-bit stores.
         if ((((ulong)(output + start)) & (sizeof(NVEC) - 1)) == 0) {
 #if NT_STORES
