@@ -67,6 +67,10 @@
 #ifndef WINO_TV
 #define WINO_TV 1
 #endif
+// Channels ahead whose tiles a work-item of the multiply prefetches (0: none; CPUs).
+#ifndef WINO_PREFETCH
+#define WINO_PREFETCH 0
+#endif
 // Channel blocks one work-item of the multiply runs in turn.
 #ifndef WINO_OB
 #define WINO_OB 1
@@ -665,6 +669,14 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
         }
         __global const float *w = u + (xi * (outStride / WINO_COB) + block) * rows * WINO_COB;
         for (int c = 0; c < channels; ++c) {
+#if WINO_PREFETCH
+            // This work-item's tiles WINO_PREFETCH channels ahead: one stream per channel, more
+            // than a CPU's prefetcher follows.
+            if (c + WINO_PREFETCH < channels) {
+                #pragma unroll
+                for (int k = 0; k < WINO_TV * WINO_TB; k += 16) __builtin_prefetch(column + (c + WINO_PREFETCH) * tileStride + k);
+            }
+#endif
             TBVEC tiles[WINO_TV];
             #pragma unroll
             for (int k = 0; k < WINO_TV; ++k) tiles[k] = TBLOAD(k, column + c * tileStride);

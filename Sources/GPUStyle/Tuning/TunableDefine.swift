@@ -47,6 +47,7 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("WINO_TB", [4, 8, 16], affects: convolution),
         TunableDefine("WINO_COB", [4, 8, 16], affects: convolution),
         TunableDefine("WINO_TV", [1, 2, 3], affects: convolution),
+        TunableDefine("WINO_PREFETCH", [0, 4, 8], affects: convolution, kinds: [.cpu]),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
         // A work-item per row of the Winograd transforms (and the pooling kernels, not timed) or
