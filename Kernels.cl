@@ -32,6 +32,10 @@
 #ifndef GB_VECS
 #define GB_VECS 1
 #endif
+// Channels ahead whose columns of F a Gram backward work-item prefetches (0: none; CPUs).
+#ifndef GB_PREFETCH
+#define GB_PREFETCH 0
+#endif
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
 #ifndef RED_LOCAL
 #define RED_LOCAL 64
@@ -986,9 +990,18 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 // work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
 // Global size: [ceil(C / GB_ROWS), ceil(M / (VW · GB_VECS))]: neighbouring work-items share the
 // same columns of F (cached), so F streams from memory once.
+#if GB_PREFETCH
+#define GB_FETCH_AHEAD(j) \
+    if ((j) + GB_PREFETCH < channels) { \
+        _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) __builtin_prefetch(f + ((j) + GB_PREFETCH) * m + k + v); \
+    }
+#else
+#define GB_FETCH_AHEAD(j)
+#endif
 #define GB_COLUMNS(LOAD) \
     for (int j = 0; j < channels; ++j) { \
         __global const float *aj = a + j * channels; \
+        GB_FETCH_AHEAD(j) \
         VEC fv[GB_VECS]; \
         _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) fv[v] = LOAD(v); \
         _Pragma("unroll") for (int r = 0; r < GB_ROWS; ++r) { \

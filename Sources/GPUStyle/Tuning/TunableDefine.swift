@@ -66,6 +66,7 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
         TunableDefine("GB_ROWS", [6, 8, 16], affects: [.gramBackward]),
         TunableDefine("GB_VECS", [1, 2, 3], affects: [.gramBackward]),
+        TunableDefine("GB_PREFETCH", [0, 4, 8], affects: [.gramBackward], kinds: [.cpu]),
         TunableDefine("VW", [4, 8, 16], affects: gramOps),
         TunableDefine("TILE_WG", [0, 16, 32, 64], affects: gramOps, kinds: notCPU),
         TunableDefine("USE_FMA", [0, 1], affects: convolution + gramOps),
