@@ -147,6 +147,11 @@ enum IterationReportTable {
                     "\($0.rawValue) \(String(format: "%.1f", phases.milliseconds[$0.rawValue] ?? 0))"
                 }
                 lines.append("  \(result.size) \(result.device): \(parts.joined(separator: ", ")) (\(phases.clock))")
+                if let kernels = phases.kernels, !kernels.isEmpty {
+                    let byTime = kernels.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                    lines.append("    kernels: " + byTime.map { "\($0.key) \(String(format: "%.1f", $0.value))" }
+                        .joined(separator: ", "))
+                }
             }
         }
         return lines.joined(separator: "\n")

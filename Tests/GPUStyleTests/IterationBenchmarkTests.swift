@@ -55,6 +55,24 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertEqual(Set(phases.milliseconds.keys), Set(IterationPhase.allCases.map(\.rawValue)))
         XCTAssertGreaterThan(phases.milliseconds["forward"] ?? 0, 0)
         XCTAssertGreaterThan(phases.milliseconds["backward"] ?? 0, 0)
+        XCTAssertNil(phases.kernels, "the native path has no kernels to time")
+    }
+
+    /// On OpenCL, --profile also splits the device time by kernel, and the kernels add up to the
+    /// phases (both are sums of the same profiling events).
+    func testOpenCLProfileSplitsTheTimeByKernel() throws {
+        let catalog = DeviceCatalog.discover()
+        guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
+        let devices = BenchmarkDevice.list([.index(device.info.index)], catalog: catalog)
+        let report = try IterationBenchmark.run(settings: tinySettings(), devices: devices,
+                                                weightsPath: try cachedWeightsPath())
+        let phases = try XCTUnwrap(report.results.first?.phases)
+        let kernels = try XCTUnwrap(phases.kernels)
+        for name in ["conv3x3_narrow", "winograd_multiply", "gram_backward", "adam_step"] {
+            XCTAssertGreaterThan(kernels[name] ?? 0, 0, "\(name) in \(kernels.keys.sorted())")
+        }
+        let phaseSum = phases.milliseconds.values.reduce(0, +), kernelSum = kernels.values.reduce(0, +)
+        XCTAssertEqual(kernelSum, phaseSum, accuracy: 1e-6 * max(phaseSum, 1))
     }
 
     /// The count at 512×512 against DESIGN.md's figures: about 380 GFLOP of convolutions, forward

@@ -55,6 +55,9 @@ public struct PhaseBreakdown: Codable, Equatable, Sendable {
     public var clock: String
     /// Phase name (IterationPhase raw values) → mean milliseconds per iteration.
     public var milliseconds: [String: Double]
+    /// Kernel name → mean device milliseconds per iteration, all phases together; nil on the
+    /// native path. Where a whole iteration's device time goes, kernel by kernel.
+    public var kernels: [String: Double]?
 }
 
 /// One device at one size.
@@ -209,6 +212,7 @@ public enum IterationBenchmark {
         guard let recorder = contestant.recorder, iterations > 0 else { return nil }
         try recorder.finish()
         _ = recorder.takeTotals()
+        _ = recorder.takeKernelTotals()
         recorder.isRecording = true
         defer { recorder.isRecording = false }
         for _ in 0..<iterations { try contestant.job.run.step() }
@@ -218,7 +222,9 @@ public enum IterationBenchmark {
         for phase in IterationPhase.allCases {
             milliseconds[phase.rawValue] = (totals[phase] ?? 0) * 1000 / Double(iterations)
         }
-        return PhaseBreakdown(clock: recorder.clockDescription, milliseconds: milliseconds)
+        let kernels = recorder.takeKernelTotals().mapValues { $0 * 1000 / Double(iterations) }
+        return PhaseBreakdown(clock: recorder.clockDescription, milliseconds: milliseconds,
+                              kernels: recorder.timesKernels ? kernels : nil)
     }
 
     /// The OpenCL context whose profiling events time a backend's kernels; nil for the native path.

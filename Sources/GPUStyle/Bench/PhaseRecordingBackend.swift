@@ -27,6 +27,8 @@ final class PhaseRecordingBackend: ForwardingBackend {
     }
     /// Seconds per phase since the last `takeTotals()`.
     private var totals: [IterationPhase: Double] = [:]
+    /// Device seconds per kernel name since the last `takeKernelTotals()` (OpenCL only).
+    private var kernelTotals: [String: Double] = [:]
 
     init(_ inner: Backend, profilingContext: CLContext?) {
         context = profilingContext
@@ -35,6 +37,8 @@ final class PhaseRecordingBackend: ForwardingBackend {
 
     /// Where the times come from, for reports.
     var clockDescription: String { context == nil ? "host clock per op" : "OpenCL profiling events" }
+    /// Whether it times kernels (an OpenCL context), not just ops.
+    var timesKernels: Bool { context != nil }
 
     /// Seconds per phase recorded so far; clears the record.
     func takeTotals() -> [IterationPhase: Double] {
@@ -42,11 +46,19 @@ final class PhaseRecordingBackend: ForwardingBackend {
         return totals
     }
 
+    /// Device seconds per kernel recorded so far (empty without an OpenCL context); clears the record.
+    func takeKernelTotals() -> [String: Double] {
+        defer { kernelTotals = [:] }
+        return kernelTotals
+    }
+
     private func record<Result>(_ phase: IterationPhase, _ op: () throws -> Result) throws -> Result {
         guard isRecording else { return try op() }
         if let context {
             let result = try op()
-            totals[phase, default: 0] += try context.profile().values.reduce(0, +)
+            let kernels = try context.profile()
+            totals[phase, default: 0] += kernels.values.reduce(0, +)
+            kernelTotals.merge(kernels, uniquingKeysWith: +)
             return result
         }
         let start = DispatchTime.now().uptimeNanoseconds
