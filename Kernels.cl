@@ -508,6 +508,11 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
                          output);
         }
     }
+#if NT_STORES && defined(__x86_64__)
+    // Non-temporal stores are weakly ordered on x86: drain them before the work-item ends, so
+    // the next kernel sees them whatever the driver's own synchronisation does.
+    __builtin_ia32_sfence();
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,7 +708,7 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
 // epilogue is conv3x3's: + bias, ReLU, × (mask > 0), + previous output.
-// Global size: [tilesX, tileRows, outChannels].
+// Global size: as winograd_input's, over the output channels.
 __kernel void winograd_output(__global const float *m, const int outChannels, const int outStride,
                               const int height, const int width, const int tilesX, const int firstTileRow,
                               const int tileRows, const int tileStride, const int blocksPerItem,
@@ -864,8 +869,9 @@ __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global f
     if (2 * i >= height) return;
     __global float *top = a + (c * height + 2 * i) * width;
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
-    // The last work-item of a row also owns the odd last column, outside every window.
-    const int last = get_global_id(0) == get_global_size(0) - 1;
+    // The work-item with the row's last block (the first one when there is none) also owns the
+    // odd last column, outside every window; work-items past the last block own nothing.
+    const int last = blocks == 0 ? get_global_id(0) == 0 : first < blocks && end == blocks;
     if (i == outH) {  // the odd last row, outside every window
         const int stop = last ? width : min(2 * ROW_BLOCK * end, width);
         for (int x = 2 * ROW_BLOCK * first; x < stop; ++x) top[x] = 0.0f;

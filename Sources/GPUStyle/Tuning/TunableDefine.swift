@@ -59,8 +59,8 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("CONV_NARROW", [0, 1], affects: convolution),
         TunableDefine("NARROW_PX", [4, 8, 16], affects: convolution),
         TunableDefine("NARROW_WG", [0, 16, 64], affects: convolution, kinds: notCPU),
-        TunableDefine("NARROW_PREFETCH", [0, 2, 4, 8], affects: [.convBackwardData], kinds: [.cpu]),
-        TunableDefine("NT_STORES", [0, 1], affects: [.convForward], kinds: [.cpu]),
+        TunableDefine("NARROW_PREFETCH", [0, 2, 4, 8], affects: convolution, kinds: [.cpu]),
+        TunableDefine("NT_STORES", [0, 1], affects: convolution, kinds: [.cpu]),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
