@@ -735,15 +735,16 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
             }
             #pragma unroll
             for (int i = 0; i < 2; ++i) {
-                if (y0 + i >= height) break;
-                float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
-                WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
-                const int index = (o * height + y0 + i) * width + 2 * tx0;
-                float16 value = INTERLEAVE8(even, odd) + (float16)(b);
-                if (relu) value = fmax(value, (float16)(0.0f));
-                if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
-                if (accumulate) value += vload16(0, output + index);
-                vstore16(value, 0, output + index);
+                if (y0 + i < height) {  // (a break here kept LLVM from unrolling the loop)
+                    float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
+                    WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
+                    const int index = (o * height + y0 + i) * width + 2 * tx0;
+                    float16 value = INTERLEAVE8(even, odd) + (float16)(b);
+                    if (relu) value = fmax(value, (float16)(0.0f));
+                    if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
+                    if (accumulate) value += vload16(0, output + index);
+                    vstore16(value, 0, output + index);
+                }
             }
             continue;
         }

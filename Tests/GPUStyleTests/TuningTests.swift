@@ -26,6 +26,22 @@ final class TuningTests: TemporaryFolderTestCase {
         TuningCache.lookup(device, kernelSource: kernelSource, environment: environment.merging(extra) { $1 })
     }
 
+    /// When the options a search found run slower than the defaults side by side, `tune` stores
+    /// the defaults for the searched defines (and their times as the tuned ones), never a loser.
+    func testASlowerTuningFallsBackToTheDefaults() {
+        let gpu = device()
+        var slower = record(for: gpu, defines: ["CONV_PXB": 8, "GRAM_T": 2, "VW": 8])
+        slower.tunedMilliseconds = 5
+        slower.times[0].tunedMilliseconds = 5
+        let defaults = ProgramOptions.defaults(for: gpu)
+        let kept = slower.keepingDefaults(for: ["CONV_PXB", "GRAM_T"], defaults: defaults)
+        XCTAssertEqual(kept.defines, ["CONV_PXB": defaults.defines["CONV_PXB"], "GRAM_T": defaults.defines["GRAM_T"], "VW": 8],
+                       "searched defines at the defaults, the others kept")
+        XCTAssertEqual(kept.tunedMilliseconds, kept.defaultMilliseconds)
+        XCTAssertEqual(kept.times.map { $0.tunedMilliseconds }, kept.times.map { $0.defaultMilliseconds })
+        XCTAssertEqual(kept.speedup, 1)
+    }
+
     func testRecordRoundTripsThroughTheCacheFolder() throws {
         let gpu = device()
         let path = try TuningCache.write(record(for: gpu), for: gpu, environment: environment)

@@ -250,11 +250,16 @@ public struct KernelTuner {
         for define in settings.defines where define.applies(to: device.info) {
             defines[define.name] = tuned.options.defines[define.name]
         }
-        return TuningRecord(key: TuningKey(device: device.info),
-                            date: ISO8601DateFormatter().string(from: Date()), imageSize: settings.imageSize,
-                            layers: settings.layers, defines: defines,
-                            defaultMilliseconds: times.reduce(0) { $0 + $1.defaultMilliseconds },
-                            tunedMilliseconds: times.reduce(0) { $0 + $1.tunedMilliseconds }, times: times)
+        let record = TuningRecord(key: TuningKey(device: device.info),
+                                  date: ISO8601DateFormatter().string(from: Date()), imageSize: settings.imageSize,
+                                  layers: settings.layers, defines: defines,
+                                  defaultMilliseconds: times.reduce(0) { $0 + $1.defaultMilliseconds },
+                                  tunedMilliseconds: times.reduce(0) { $0 + $1.tunedMilliseconds }, times: times)
+        guard !same, record.tunedMilliseconds > record.defaultMilliseconds else { return record }
+        progress(String(format: "the options found ran slower than the defaults side by side (%.1f against %.1f ms): "
+                        + "keeping the defaults", record.tunedMilliseconds, record.defaultMilliseconds))
+        let searched = settings.defines.filter { $0.applies(to: device.info) }.map(\.name)
+        return record.keepingDefaults(for: searched, defaults: ProgramOptions.defaults(for: device.info))
     }
 
     private func stopIfAsked() throws {

@@ -57,6 +57,21 @@ public struct TuningRecord: Codable, Equatable, Sendable {
     /// Default time over tuned time on the measured ops (above 1: the tuning is faster).
     public var speedup: Double { tunedMilliseconds > 0 ? defaultMilliseconds / tunedMilliseconds : 1 }
 
+    /// The same record with the `searched` defines at `defaults`' values and the defaults' times
+    /// as the tuned ones: what `tune` stores when the options it found ran slower than the
+    /// defaults, timed side by side (one define at a time, noise can pick a loser).
+    func keepingDefaults(for searched: [String], defaults: ProgramOptions) -> TuningRecord {
+        var record = self
+        for name in searched { record.defines[name] = defaults.defines[name] }
+        record.times = times.map { time in
+            var time = time
+            time.tunedMilliseconds = time.defaultMilliseconds
+            return time
+        }
+        record.tunedMilliseconds = record.defaultMilliseconds
+        return record
+    }
+
     /// The record's defines over the device's defaults.
     public func options(for device: CLDeviceInfo) -> ProgramOptions {
         var options = ProgramOptions.defaults(for: device)
