@@ -126,7 +126,10 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertEqual(Set(timed.map(\.value)), [2, 4])
         XCTAssertEqual(timed.filter(\.chosen).count, 1)
         XCTAssertEqual(outcome.record.defines.keys.sorted(), ["CONV_COB", "GRAM_T"], "the values of the valid tunables")
-        XCTAssertEqual(outcome.record.defines["GRAM_T"], timed.first(where: \.chosen)?.value)
+        // The winner, unless it then ran slower than the defaults side by side (noise at 16×16).
+        let keptDefaults = lines.contains { $0.contains("keeping the defaults") }
+        XCTAssertEqual(outcome.record.defines["GRAM_T"], keptDefaults ? ProgramOptions.defaults(for: device.info).gramTile
+                                                                      : timed.first(where: \.chosen)?.value)
         XCTAssertEqual(outcome.record.defines["CONV_COB"], ProgramOptions.defaults(for: device.info).convOutputBlock)
         XCTAssertEqual(outcome.record.times.map(\.op), OpsBenchmark.Op.allCases.map(\.rawValue))
         XCTAssertTrue(outcome.record.times.allSatisfy { $0.defaultMilliseconds > 0 && $0.tunedMilliseconds > 0 })
