@@ -797,7 +797,6 @@ int window_argmax(__global const float *top, const int width) {
 // output gathered four scalars (the old kernels cost 9% of an iteration on PoCL). A work-item
 // takes `blocksPerItem` such blocks of a row (CPUs: the whole row, WHOLE_ROWS; GPUs: one); a
 // ragged end runs one window at a time. Global size: [ceil(blocks / blocksPerItem), rows, C].
-#define POOL_IN_ROW(p) vload16(0, p)
 // The first maximum of four in row-major order, lane by lane, as argmax4 picks it.
 #define POOL_MAX4(v0, v1, v2, v3, best, k) { \
     best = v0; k = (int8)(0); \
@@ -816,7 +815,7 @@ __kernel void pool2x2_forward(__global const float *x, const int height, const i
     for (int b = first; b < end; ++b) {
         const int j0 = b * ROW_BLOCK;
         if (j0 + ROW_BLOCK <= outW) {
-            const float16 t = POOL_IN_ROW(top + 2 * j0), u = POOL_IN_ROW(top + width + 2 * j0);
+            const float16 t = vload16(0, top + 2 * j0), u = vload16(0, top + width + 2 * j0);
             float8 value;
             if (isMax) {
                 int8 k;
@@ -882,7 +881,7 @@ __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global f
     for (int b = first; b < end; ++b) {
         const int j0 = b * ROW_BLOCK;
         if (j0 + ROW_BLOCK <= outW) {
-            const float16 t = POOL_IN_ROW(top + 2 * j0), u = POOL_IN_ROW(top + width + 2 * j0);
+            const float16 t = vload16(0, top + 2 * j0), u = vload16(0, top + width + 2 * j0);
             const float8 s = vload8(0, share + j0), zero = (float8)(0.0f);
             float8 g0, g1, g2, g3;  // routed to the window's top-left, top-right, bottom-left, bottom-right
             if (isMax) {
