@@ -10,7 +10,8 @@
 #   1. no driver at all: `devices` lists only native and the launcher says why;
 #   2. PoCL posing as the NVIDIA driver (libpocl.so.2 linked as /usr/local/nvidia/lib64/
 #      libnvidia-opencl.so.1, the layout of NVIDIA's containers), unregistered: the launcher must
-#      register it, `devices` must list it, the loaded libOpenCL must be the bundle's (LD_DEBUG),
+#      register it, also beside another registered (and broken) driver, and leave it alone once it
+#      is registered; `devices` must list it, the loaded libOpenCL must be the bundle's (LD_DEBUG),
 #      `selftest --device cpu` must pass (with the bundled weights' conv1_1/conv1_2), and a tiny
 #      stylisation must write its image;
 #   3. with a second argument, benchmarks/gpu/run.sh from the bundle with dry-run sizes, into it.
@@ -59,6 +60,20 @@ run ./stylize-gpu devices > devices.txt 2> devices.err
 cat devices.txt devices.err
 grep -q "using the NVIDIA driver /usr/local/nvidia/lib64/libnvidia-opencl.so.1" devices.err && pass "launcher registered the driver" || fail "launcher did not register the driver"
 grep -q "^0 " devices.txt && pass "the OpenCL device is listed" || fail "no OpenCL device"
+
+echo "== 2b. another driver registered, broken, and the NVIDIA driver not (as on an H200 box seen)"
+echo /usr/lib/x86_64-linux-gnu/libpocl-not-installed.so.2 > /etc/OpenCL/vendors/pocl.icd
+run ./stylize-gpu devices > devices-beside.txt 2> devices-beside.err
+cat devices-beside.txt devices-beside.err
+grep -q "(pocl.icd) do not include NVIDIA's; adding the NVIDIA driver /usr/local/nvidia/lib64/libnvidia-opencl.so.1" devices-beside.err \
+    && pass "launcher added the driver beside the registered one" || fail "launcher did not add the driver"
+grep -q "^0 " devices-beside.txt && pass "the OpenCL device is listed" || fail "no OpenCL device beside the broken registration"
+echo /usr/local/nvidia/lib64/libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
+run ./stylize-gpu devices > devices-registered.txt 2> devices-registered.err
+[ ! -s devices-registered.err ] && grep -q "^0 " devices-registered.txt \
+    && pass "a registered NVIDIA driver is left to the loader, silently" || { cat devices-registered.err; fail "registered driver"; }
+rm /etc/OpenCL/vendors/pocl.icd /etc/OpenCL/vendors/nvidia.icd
+
 run LD_DEBUG=libs ./stylize-gpu devices 2> ld-debug.txt > /dev/null
 loaded=$(grep -E "calling init: .*libOpenCL\.so\.1" ld-debug.txt | head -n 1 | sed 's/.*calling init: //')
 echo "libOpenCL loaded from: $loaded"

@@ -1,9 +1,11 @@
 #!/bin/sh
 # The `stylize-gpu` launcher at the root of the portable bundle (scripts/bundle.sh copies it there).
 # 1. Uses the bundle's lib/ (the OpenCL ICD loader, libgfortran) before anything installed.
-# 2. When no OpenCL driver is registered (/etc/OpenCL/vendors empty or missing, OCL_ICD_VENDORS
-#    unset) but the NVIDIA driver's libnvidia-opencl.so.1 is installed, registers it for this
-#    process through an .icd file in a temporary folder, and says so on stderr.
+# 2. When OCL_ICD_VENDORS is unset and the NVIDIA driver's libnvidia-opencl.so.1 is installed but
+#    not registered (/etc/OpenCL/vendors empty, missing, or holding only other drivers' .icd
+#    files: NVIDIA's containers mount the library without one, and some images register a PoCL
+#    that is not even installed), registers it for this process beside the registered ones, through
+#    .icd files in a temporary folder, and says so on stderr.
 # 3. When the user's cache has no weights but the bundle carries them (cache/stylize-gpu/),
 #    points XDG_CACHE_HOME at the bundle so every command finds them.
 # STYLIZE_GPU_LAUNCHER_QUIET=1 silences the notes.
@@ -32,16 +34,28 @@ find_nvidia_opencl() {
 }
 
 vendors=${OPENCL_VENDOR_PATH:-/etc/OpenCL/vendors}
-if [ -z "${OCL_ICD_VENDORS:-}" ] && ! ls "$vendors"/*.icd >/dev/null 2>&1; then
+registered=$(ls "$vendors"/*.icd 2>/dev/null || true)
+if [ -z "${OCL_ICD_VENDORS:-}" ] && ! cat $registered /dev/null 2>/dev/null | grep -q libnvidia-opencl; then
     if nvidia=$(find_nvidia_opencl); then
-        # One folder per user, rewritten each time, so runs leave nothing new behind.
-        icd_dir=${TMPDIR:-/tmp}/stylize-gpu-icd-$(id -u)
-        mkdir -p "$icd_dir"
-        echo "$nvidia" > "$icd_dir/nvidia.icd"
+        # The registered drivers' .icd files and NVIDIA's, in a folder named by their content: made
+        # once, never rewritten (concurrent runs cannot see it half-written), nothing new per run.
+        listing=$( (for icd in $registered; do echo "$(basename "$icd"): $(cat "$icd")"; done; echo "nvidia: $nvidia") | cksum | cut -d' ' -f1)
+        icd_dir=${TMPDIR:-/tmp}/stylize-gpu-icd-$(id -u)-$listing
+        if [ ! -f "$icd_dir/nvidia.icd" ]; then
+            staging=$(mktemp -d "${TMPDIR:-/tmp}/stylize-gpu-icd.XXXXXX")
+            for icd in $registered; do cp "$icd" "$staging/"; done
+            echo "$nvidia" > "$staging/nvidia.icd"
+            chmod 755 "$staging"
+            mv -T "$staging" "$icd_dir" 2>/dev/null || rm -rf "$staging"
+        fi
         OCL_ICD_VENDORS=$icd_dir
         export OCL_ICD_VENDORS
-        note "no OpenCL driver registered in $vendors; using the NVIDIA driver $nvidia (OCL_ICD_VENDORS=$icd_dir)"
-    else
+        if [ -n "$registered" ]; then
+            note "the OpenCL drivers registered in $vendors ($(for icd in $registered; do basename "$icd"; done | tr '\n' ' ' | sed 's/ $//')) do not include NVIDIA's; adding the NVIDIA driver $nvidia (OCL_ICD_VENDORS=$icd_dir)"
+        else
+            note "no OpenCL driver registered in $vendors; using the NVIDIA driver $nvidia (OCL_ICD_VENDORS=$icd_dir)"
+        fi
+    elif [ -z "$registered" ]; then
         note "no OpenCL driver registered in $vendors and no libnvidia-opencl.so.1 found; only --device native will work"
     fi
 fi
