@@ -40,6 +40,11 @@ def measure(args):
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     load = list(os.getloadavg())
     torch.manual_seed(0)
+    if args.no_tf32:
+        # cuDNN may run float32 convolutions on TF32 tensor cores (10-bit mantissa) by default;
+        # off, PyTorch does the float32 arithmetic stylize-gpu does.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     if args.threads:
         torch.set_num_threads(args.threads)
     results = []
@@ -71,6 +76,7 @@ def measure(args):
             'device': args.device,
             'deviceName': torch.cuda.get_device_name() if args.device.startswith('cuda') else cpu_name(),
             'threads': torch.get_num_threads(),
+            'tf32': bool(args.device.startswith('cuda') and torch.backends.cudnn.allow_tf32),
             'size': size,
             'width': width,
             'height': height,
@@ -84,7 +90,7 @@ def measure(args):
             'peakDeviceBytes': torch.cuda.max_memory_allocated() if args.device.startswith('cuda') else None,
             'finalLoss': artist.loss,
         }
-        print(f'note: pastiche {args.device} size {size} ({width}×{height}): median '
+        print(f'note: pastiche {args.device}{" TF32" if result["tf32"] else ""} size {size} ({width}×{height}): median '
               f'{result["medianMilliseconds"]:.1f} ms/iteration, set-up {setup_seconds:.1f} s', file=sys.stderr)
         results.append(result)
         del artist
@@ -127,7 +133,8 @@ def compare(args):
         gflops = None if flops is None else flops * result['width'] * result['height'] / pixels / (
             result['medianMilliseconds'] / 1000) / 1e9
         rows.append((result['size'], f"{result['width']}×{result['height']}",
-                     f"pastiche {result['device']}" + (f" {result['threads']} threads" if result['device'] == 'cpu' else ''),
+                     f"pastiche {result['device']}" + (f" {result['threads']} threads" if result['device'] == 'cpu' else '')
+                     + (' TF32' if result.get('tf32') else ' fp32' if result['device'].startswith('cuda') else ''),
                      result['medianMilliseconds'], result['minMilliseconds'],
                      result['maxMilliseconds'], gflops, result['peakDeviceBytes'], result['peakHostResidentBytes']))
     print(f"load when measured: ours {' '.join(f'{x:.2f}' for x in ours['loadAverage'])} "
@@ -157,6 +164,7 @@ def main():
     m = commands.add_parser('measure', help='time pastiche iterations')
     m.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
     m.add_argument('--threads', type=int, default=0, help="torch's intra-op threads (0: torch's default)")
+    m.add_argument('--no-tf32', action='store_true', help='CUDA: plain float32 convolutions (no TF32 tensor cores)')
     m.add_argument('--sizes', default='256,512')
     m.add_argument('--iterations', type=int, default=20)
     m.add_argument('--warmup', type=int, default=3)
