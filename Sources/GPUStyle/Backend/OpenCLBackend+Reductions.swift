@@ -17,12 +17,13 @@ extension OpenCLBackend {
                              .buffer(try buffer(output, "gram"))])
     }
 
-    /// How `gram` splits the M pixels: slices of about 2048 pixels (a multiple of the vector
-    /// width), at most 32, so small-C layers still give every core work. A function of the shape
-    /// only, so the sum order (and the bits) never change between runs.
+    /// How `gram` splits the M pixels: slices of about GRAM_SLICE pixels (a multiple of the vector
+    /// width), at most GRAM_SLICES, so small-C layers still give every core work. A function of the
+    /// shape and the options only, so the sum order (and the bits) never change between runs.
     func gramSplit(pixels m: Int) -> (slices: Int, length: Int) {
         let width = options.vectorWidth
-        let wanted = min(max((m + 2047) / 2048, 1), 32)
+        let slice = options.gramSliceLength
+        let wanted = min(max((m + slice - 1) / slice, 1), options.gramMaxSlices)
         let length = max(((m + wanted - 1) / wanted + width - 1) / width * width, width)
         return (max((m + length - 1) / length, 1), length)
     }

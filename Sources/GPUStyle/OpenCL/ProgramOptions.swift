@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -71,8 +71,16 @@ public struct ProgramOptions: Equatable, Sendable {
             "WINO_COB": 8,
             "WINO_TV": cpu ? 3 : 1,
             "WINO_OB": cpu ? 8 : 1,
-            "VW": cpu ? 16 : 4,
+            // Measured on an H200 (`tune --quick` at 512): float8 Gram vectors 6% faster than float4,
+            // float16 19% slower.
+            "VW": cpu ? 16 : 8,
             "GRAM_T": 4,
+            // The Gram's split over pixels: slices of about GRAM_SLICE pixels, at most GRAM_SLICES.
+            // A CPU needs one slice per core or so; a GPU needs tens of thousands of work-items,
+            // which 32 slices of a few-channel layer do not give (conv1_1's Gram: 4,352 work-items,
+            // 0.94 ms at 512×384 on an H200, 1.7 TFLOP/s).
+            "GRAM_SLICE": cpu ? 2048 : 512,
+            "GRAM_SLICES": cpu ? 32 : 256,
             // Gram backward: 8 rows × 3 vectors per CPU work-item (each A element feeding 3
             // FMAs): 81 against 123 ms of an iteration on PoCL with 16 rows × 1 vector.
             "GB_ROWS": cpu ? 8 : 4,
@@ -82,9 +90,11 @@ public struct ProgramOptions: Equatable, Sendable {
             // Work-group widths of the launches (host only; 0 lets the driver choose). Fixed sizes
             // also keep PoCL from compiling one variant per global size.
             "CONV_WG": cpu ? 1 : 0,
-            // PoCL pays per work-group: the light Winograd transforms need wide ones.
-            "WINO_WG": cpu ? 16 : 0,
-            "TILE_WG": cpu ? 1 : 0,
+            // PoCL pays per work-group: the light Winograd transforms need wide ones. On an H200
+            // (`tune --quick` at 512) 16 beat the driver's choice too: 4.16 against 5.07 ms over the
+            // tuned layers' convolutions, and the Gram launches 5.45 against 5.67 ms.
+            "WINO_WG": 16,
+            "TILE_WG": cpu ? 1 : 16,
             "EW_LOCAL": min(128, reductionGroup * 2),
         ])
     }
@@ -145,6 +155,10 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Vector width along pixels in the Gram kernels.
     public var vectorWidth: Int { value("VW") }
     public var gramTile: Int { value("GRAM_T") }
+    /// Pixels per slice of the Gram's split over pixels (rounded to the vector width).
+    public var gramSliceLength: Int { value("GRAM_SLICE") }
+    /// The most slices the Gram's pixels are split into (each holds a C×C partial).
+    public var gramMaxSlices: Int { value("GRAM_SLICES") }
     public var gramBackwardRows: Int { value("GB_ROWS") }
     /// Columns (pixels) per Gram backward work-item: GB_VECS vectors of VW.
     public var gramBackwardColumns: Int { value("VW") * value("GB_VECS") }
@@ -175,6 +189,8 @@ public struct ProgramOptions: Equatable, Sendable {
         try require(vectorWidths.contains(winogradOutputBlock), "WINO_COB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
+        try require((1...1 << 20).contains(gramSliceLength), "GRAM_SLICE must be 1 to 1048576")
+        try require((1...4096).contains(gramMaxSlices), "GRAM_SLICES must be 1 to 4096")
         try require((1...32).contains(gramBackwardRows), "GB_ROWS must be 1 to 32")
         try require((1...4).contains(value("GB_VECS")), "GB_VECS must be 1 to 4")
         let group = reductionGroupSize

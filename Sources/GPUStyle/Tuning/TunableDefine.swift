@@ -64,6 +64,8 @@ public struct TunableDefine: Equatable, Sendable {
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
+        TunableDefine("GRAM_SLICE", [256, 512, 1024, 2048], affects: [.gram]),
+        TunableDefine("GRAM_SLICES", [32, 64, 256], affects: [.gram]),
         TunableDefine("GB_ROWS", [6, 8, 16], affects: [.gramBackward]),
         TunableDefine("GB_VECS", [1, 2, 3], affects: [.gramBackward]),
         TunableDefine("GB_PREFETCH", [0, 4, 8], affects: [.gramBackward], kinds: [.cpu]),
