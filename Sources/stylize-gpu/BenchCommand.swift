@@ -11,6 +11,23 @@ struct BenchCommand: ParsableCommand {
     )
 }
 
+/// The `--define NAME=VALUE` options of the bench commands, as kernel option overrides.
+func parseKernelDefines(_ texts: [String]) throws -> [String: Int] {
+    var overrides: [String: Int] = [:]
+    for text in texts {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]) else {
+            throw StyleError("--define \(text): expected NAME=INTEGER, e.g. CONV_PXB=4")
+        }
+        guard ProgramOptions.baseline[parts[0]] != nil else {
+            throw StyleError("--define \(text): unknown kernel option \(parts[0]); known: "
+                + ProgramOptions.baseline.keys.sorted().joined(separator: ", "))
+        }
+        overrides[parts[0]] = value
+    }
+    return overrides
+}
+
 /// `stylize-gpu bench ops`: the heavy ops at every VGG19 conv shape, on every backend.
 struct OpsBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,25 +72,13 @@ struct OpsBenchCommand: ParsableCommand {
             }
             shapes = shapes.filter { wanted.contains($0.layer) }
         }
-        let overrides = try parseDefines()
+        let overrides = try parseKernelDefines(defines)
         let results = try OpsBenchmark.run(backends: try backends(overrides: overrides), shapes: shapes,
                                            repeats: repeats) { m in
             printNote(String(format: "  %@ %@ on %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue, m.backend,
                              m.medianSeconds * 1e3, m.gflops))
         }
         print(OpsTable(results).render())
-    }
-
-    private func parseDefines() throws -> [String: Int] {
-        var overrides: [String: Int] = [:]
-        for text in defines {
-            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]) else {
-                throw StyleError("--define \(text): expected NAME=INTEGER, e.g. CONV_PXB=4")
-            }
-            overrides[parts[0]] = value
-        }
-        return overrides
     }
 
     /// The backends to measure: the one --device picks, else every OpenCL device and native.

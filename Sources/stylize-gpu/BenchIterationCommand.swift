@@ -49,8 +49,13 @@ struct BenchIterationCommand: ParsableCommand {
     @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
     var weights: String?
 
+    @Option(name: .customLong("define"),
+            help: "Override a kernel option on OpenCL devices (over the device's tuning, if any), NAME=VALUE (repeatable), e.g. GRAM_SLICE=2048.")
+    var defines: [String] = []
+
     func validate() throws {
         _ = try settings()
+        _ = try parseKernelDefines(defines)
         if profileIterations < 1 { throw StyleError("--profile-iterations must be at least 1") }
     }
 
@@ -75,7 +80,7 @@ struct BenchIterationCommand: ParsableCommand {
         let weightsPath = try WeightsCache.resolve(path: weights)
         let catalog = DeviceCatalog.discover()
         let selectors = try devices.map { try splitList($0).map(DeviceSelector.init) }
-        var chosen = BenchmarkDevice.list(selectors, catalog: catalog)
+        var chosen = BenchmarkDevice.list(selectors, catalog: catalog, overrides: try parseKernelDefines(defines))
         if selectors == nil {
             // The default list skips devices this build cannot drive, with a note; named ones must work.
             chosen = chosen.filter { device in
@@ -117,7 +122,7 @@ enum IterationReportTable {
         for result in report.results {
             rows.append([
                 "\(result.size)", "\(result.width)×\(result.height)",
-                result.device + (result.kernelOptions == "tuned" ? " (tuned)" : ""),
+                result.device + ((result.kernelOptions ?? "defaults") == "defaults" ? "" : " (\(result.kernelOptions!))"),
                 String(format: "%.1f", result.medianMilliseconds),
                 String(format: "%.1f–%.1f", result.minMilliseconds, result.maxMilliseconds),
                 String(format: "%.1f", result.flopsPerIteration / 1e9),

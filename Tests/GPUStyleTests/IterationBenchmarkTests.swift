@@ -75,6 +75,24 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertEqual(kernelSum, phaseSum, accuracy: 1e-6 * max(phaseSum, 1))
     }
 
+    /// `bench --define` reaches the OpenCL backend, and the report names the options that differ
+    /// from the defaults (the native path has none).
+    func testKernelOptionOverridesAreUsedAndReported() throws {
+        let catalog = DeviceCatalog.discover()
+        guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
+        var settings = tinySettings()
+        settings.profileIterations = 0
+        let devices = BenchmarkDevice.list([.index(device.info.index), .native], catalog: catalog,
+                                           overrides: ["GRAM_SLICE": 100, "GRAM_SLICES": 3])
+        let backend = try XCTUnwrap(try devices[0].makeBackend() as? OpenCLBackend)
+        XCTAssertEqual(backend.options.gramSliceLength, 100)
+        XCTAssertEqual(backend.options.gramMaxSlices, 3)
+        let report = try IterationBenchmark.run(settings: settings, devices: devices, weightsPath: try cachedWeightsPath())
+        let described = try XCTUnwrap(report.results.first?.kernelOptions)
+        XCTAssertTrue(described.contains("GRAM_SLICE=100") && described.contains("GRAM_SLICES=3"), described)
+        XCTAssertNil(report.results.last?.kernelOptions)
+    }
+
     /// The count at 512×512 against DESIGN.md's figures: about 380 GFLOP of convolutions, forward
     /// 189; the five Grams and their backward add about 18 GFLOP (2·C²·H·W each, ≈1.07 G per layer
     /// of blocks 1–4 forward, a quarter of that at relu5_1).

@@ -11,11 +11,13 @@ public struct BenchmarkDevice {
         self.makeBackend = makeBackend
     }
 
-    /// The devices `selectors` name, or when nil every OpenCL device (by id) and then native.
-    public static func list(_ selectors: [DeviceSelector]?, catalog: DeviceCatalog) -> [BenchmarkDevice] {
+    /// The devices `selectors` name, or when nil every OpenCL device (by id) and then native;
+    /// `overrides` replace kernel options on the OpenCL ones.
+    public static func list(_ selectors: [DeviceSelector]?, catalog: DeviceCatalog,
+                            overrides: [String: Int] = [:]) -> [BenchmarkDevice] {
         let chosen = selectors ?? catalog.openCLDevices.map { .index($0.info.index) } + [.native]
         return chosen.map { selector in
-            BenchmarkDevice(selector: selector) { try BackendFactory.make(selector, catalog: catalog) }
+            BenchmarkDevice(selector: selector) { try BackendFactory.make(selector, catalog: catalog, overrides: overrides) }
         }
     }
 }
@@ -90,8 +92,8 @@ public struct IterationMeasurement: Codable, Equatable, Sendable {
     public var peakOverFloor: Double
     /// The run's memory plan part by part (the floor's parts and all beyond it): what the peak is made of.
     public var memoryPlan: MemoryPlan.Breakdown
-    /// "tuned" when an OpenCL device ran with its `stylize-gpu tune` options, "defaults" when
-    /// without; nil on the native path.
+    /// "defaults" when an OpenCL device ran with its default kernel options, else the options that
+    /// differed (NAME=VALUE, from its `stylize-gpu tune` options or --define); nil on the native path.
     public var kernelOptions: String?
     /// Peak resident set of the whole benchmark process (VmHWM) when this size finished. The
     /// process holds every device of the size at once, so this covers all of them together.
@@ -195,9 +197,12 @@ public enum IterationBenchmark {
     }
 
     /// Whether an OpenCL backend runs with options other than its device's defaults (a tuning).
+    /// "defaults", or the options that differ from them (a tuning's, or --define's).
     private static func describeKernelOptions(of backend: Backend) -> String? {
         guard let openCL = backend as? OpenCLBackend else { return nil }
-        return openCL.options == ProgramOptions.defaults(for: openCL.context.device.info) ? "defaults" : "tuned"
+        let defaults = ProgramOptions.defaults(for: openCL.context.device.info).defines
+        let changed = openCL.options.defines.filter { defaults[$0.key] != $0.value }
+        return changed.isEmpty ? "defaults" : changed.keys.sorted().map { "\($0)=\(changed[$0]!)" }.joined(separator: " ")
     }
 
     /// Seconds of one iteration, from enqueueing it to the end of the device's work.
