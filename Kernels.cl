@@ -25,6 +25,16 @@
 #ifndef GRAM_T
 #define GRAM_T 4
 #endif
+// Gram as a GPU runs a matrix product (gram_partial_tiled, 1): 16×16 work-items per 64×64 block.
+#ifndef GRAM_GEMM
+#define GRAM_GEMM 0
+#endif
+// The square blocks of G whose upper ones (bi ≤ bj) stage one computes.
+#if GRAM_GEMM
+#define GRAM_BLOCK 64
+#else
+#define GRAM_BLOCK GRAM_T
+#endif
 // Gram backward: rows of the output per work-item, and vectors of VW columns.
 #ifndef GB_ROWS
 #define GB_ROWS 16
@@ -78,6 +88,18 @@
 // Channel blocks one work-item of the multiply runs in turn.
 #ifndef WINO_OB
 #define WINO_OB 1
+#endif
+// The multiply as a GPU runs a matrix product (winograd_multiply_tiled, 1) instead of register
+// blocks streaming from global memory (winograd_multiply, 0). Its 16×16 work-items each hold
+// WGEMM_M output channels × WGEMM_N tiles (multiples of 4).
+#ifndef WINO_GEMM
+#define WINO_GEMM 0
+#endif
+#ifndef WGEMM_M
+#define WGEMM_M 4
+#endif
+#ifndef WGEMM_N
+#define WGEMM_N 8
 #endif
 
 // Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
@@ -706,6 +728,76 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
     }
 }
 
+// The same product as winograd_multiply, M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t], tiled the way
+// GPUs run matrix products: a work-group of 16×16 work-items computes WG_TSM output channels ×
+// WG_TSN tiles of one ξ. Each step stages WG_TSK channels of both operands in local memory
+// (coalesced float4 loads, zeros past the edges) and every work-item accumulates its WGEMM_M
+// channels × WGEMM_N tiles in registers: its channels are consecutive (one float4 broadcast per
+// 4), its tiles WGEMM_N / 4 float4s 64 tiles apart (consecutive work-items, consecutive float4s:
+// no bank conflicts, and the stores coalesce along the tiles). The weights' layout is
+// winograd_weights' ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4);
+// tileStride is a multiple of 4.
+// Global size: [ceil(tileStride / WG_TSN) · 16, ceil(outStride / WG_TSM) · 16, 16], local [16, 16, 1].
+#define WG_TSM (16 * WGEMM_M)
+#define WG_TSN (16 * WGEMM_N)
+#define WG_TSK 16
+__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
+void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
+                             const int outStride, const int tileStride, __global float *m) {
+    __local float4 as[WG_TSK][WG_TSM / 4];
+    __local float4 bs[WG_TSK][WG_TSN / 4];
+    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx, xi = get_global_id(2);
+    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM;
+    __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
+    __global const float *vxi = v + xi * channels * tileStride;
+    float4 acc[WGEMM_M][WGEMM_N / 4];
+    #pragma unroll
+    for (int i = 0; i < WGEMM_M; ++i) {
+        #pragma unroll
+        for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f);
+    }
+    for (int c0 = 0; c0 < channels; c0 += WG_TSK) {
+        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) {
+            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4;
+            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < channels && o < outStride
+                ? vload4(0, uxi + ((o / WINO_COB) * rows + c) * WINO_COB + o % WINO_COB) : (float4)(0.0f);
+        }
+        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) {
+            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4;
+            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < channels && t < tileStride
+                ? vload4(0, vxi + c * tileStride + t) : (float4)(0.0f);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        #pragma unroll
+        for (int k = 0; k < WG_TSK; ++k) {
+            float4 b[WGEMM_N / 4];
+            #pragma unroll
+            for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j];
+            #pragma unroll
+            for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) {
+                const float4 a = as[k][ty * (WGEMM_M / 4) + i4];
+                #pragma unroll
+                for (int j = 0; j < WGEMM_N / 4; ++j) {
+                    acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]);
+                    acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]);
+                    acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]);
+                    acc[4 * i4 + 3][j] = MAD((float4)(a.w), b[j], acc[4 * i4 + 3][j]);
+                }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    #pragma unroll
+    for (int i = 0; i < WGEMM_M; ++i) {
+        const int o = o0 + ty * WGEMM_M + i;
+        #pragma unroll
+        for (int j = 0; j < WGEMM_N / 4; ++j) {
+            const int t = t0 + 4 * (tx + 16 * j);
+            if (o < outStride && t < tileStride) vstore4(acc[i][j], 0, m + (xi * outStride + o) * tileStride + t);
+        }
+    }
+}
+
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
 // epilogue is conv3x3's: + bias, ReLU, × (mask > 0), + previous output.
 // Global size: as winograd_input's, over the output channels.
@@ -972,12 +1064,66 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
     }
 }
 
-// G[i][j] = scale · Σ_s partial[s][i][j], read from the tile with bi ≤ bj.
+// Stage one as GPUs run matrix products: a work-group of 16×16 work-items computes the 64×64
+// block (bi, bj), bi ≤ bj, of one slice. Each step stages 16 pixels of its 64 rows of F and of its
+// 64 columns' rows in local memory (consecutive work-items read consecutive pixels; rows padded to
+// 65 against bank conflicts), and each work-item accumulates rows ty + 16·a × columns tx + 16·b,
+// a, b < 4 (consecutive work-items, consecutive columns: broadcast reads, coalesced stores).
+// Global size: [blocks · 16, blocks · 16, slices] with blocks = ceil(C / 64), local [16, 16, 1].
+__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
+void gram_partial_tiled(__global const float *f, const int channels, const int m, const int sliceLength,
+                        __global float *partial) {
+    const int bj = get_group_id(0), bi = get_group_id(1), s = get_group_id(2);
+    if (bi > bj) return;  // the whole work-group: no barrier is left waiting
+    __local float as[16][65], bs[16][65];
+    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx;
+    const int i0 = bi * 64, j0 = bj * 64, k0 = s * sliceLength, k1 = min(m, k0 + sliceLength);
+    float acc[4][4];
+    #pragma unroll
+    for (int a = 0; a < 4; ++a) {
+        #pragma unroll
+        for (int b = 0; b < 4; ++b) acc[a][b] = 0.0f;
+    }
+    const int pixel = id % 16, row = id / 16;
+    for (int k = k0; k < k1; k += 16) {
+        const int p = k + pixel;
+        #pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int i = i0 + row + 16 * q, j = j0 + row + 16 * q;
+            as[pixel][row + 16 * q] = p < k1 && i < channels ? f[i * m + p] : 0.0f;
+            bs[pixel][row + 16 * q] = p < k1 && j < channels ? f[j * m + p] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        #pragma unroll
+        for (int kk = 0; kk < 16; ++kk) {
+            float a[4], b[4];
+            #pragma unroll
+            for (int q = 0; q < 4; ++q) { a[q] = as[kk][ty + 16 * q]; b[q] = bs[kk][tx + 16 * q]; }
+            #pragma unroll
+            for (int x = 0; x < 4; ++x) {
+                #pragma unroll
+                for (int y = 0; y < 4; ++y) acc[x][y] = MAD(a[x], b[y], acc[x][y]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    __global float *out = partial + s * channels * channels;
+    #pragma unroll
+    for (int x = 0; x < 4; ++x) {
+        #pragma unroll
+        for (int y = 0; y < 4; ++y) {
+            const int i = i0 + ty + 16 * x, j = j0 + tx + 16 * y;
+            if (i < channels && j < channels) out[i * channels + j] = acc[x][y];
+        }
+    }
+}
+
+// G[i][j] = scale · Σ_s partial[s][i][j], read from the block with bi ≤ bj.
 __kernel void gram_finish(__global const float *partial, const int channels, const int slices, const float scale,
                           __global float *g) {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= channels || j >= channels) return;
-    const int upper = i / GRAM_T <= j / GRAM_T;
+    const int upper = i / GRAM_BLOCK <= j / GRAM_BLOCK;
     const int at = upper ? i * channels + j : j * channels + i;
     float sum = 0.0f;
     for (int s = 0; s < slices; ++s) sum += partial[s * channels * channels + at];

@@ -319,7 +319,12 @@ final class BackendOpsTests: XCTestCase {
         var direct = ProgramOptions.defaults(for: device.info)
         direct.defines["CONV_WINOGRAD"] = 0
         direct.defines["CONV_NARROW"] = 0
-        for options in [OpenCLBackendTests.gpuOptions(device), OpenCLBackendTests.oddOptions, direct] {
+        // The GPU's options with the Winograd multiply and the Gram the other way (local-memory
+        // tiles or register blocks).
+        var gpuOtherMultiply = OpenCLBackendTests.gpuOptions(device)
+        gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
+        gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
+        for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: Self.table.filter(\.tiled))
         }    }
 

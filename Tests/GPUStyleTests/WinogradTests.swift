@@ -46,14 +46,44 @@ final class WinogradTests: XCTestCase {
             backends.append(("native band \(bandFloats)", native))
         }
         if let device = DeviceCatalog.discover().openCLDevices.first {
-            for band in [nil, 1] {
+            // The multiply both ways: register blocks, and local-memory tiles (two tile shapes).
+            for (band, tiled) in [(nil, nil), (1, nil), (nil, (4, 8)), (1, (8, 4))] as [(Int?, (Int, Int)?)] {
                 var options = ProgramOptions.defaults(for: device.info)
                 options.defines["CONV_WINOGRAD"] = 2
                 if let band { options.defines["WINO_BAND"] = band }
-                backends.append(("opencl band \(options.winogradBandFloats)", try OpenCLBackend(device: device, options: options)))
+                if let (m, n) = tiled {
+                    options.defines["WINO_GEMM"] = 1
+                    options.defines["WGEMM_M"] = m
+                    options.defines["WGEMM_N"] = n
+                }
+                backends.append(("opencl band \(options.winogradBandFloats)" + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
+                                 try OpenCLBackend(device: device, options: options)))
             }
         }
         return backends
+    }
+
+    /// The tiled multiply sums each product in the same order with the same fused multiply-adds
+    /// as the register-block one (its padding adds exact zeros), so a convolution gives the same bits.
+    func testTiledMultiplyComputesTheSameBitsAsTheRegisterBlocks() throws {
+        let backends = try Self.winogradBackends().filter { $0.name.hasPrefix("opencl") }
+        guard let reference = backends.first?.backend else { throw XCTSkip("no OpenCL device") }
+        for shape in Self.cases {
+            let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
+            let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).floats
+            func forward(_ backend: Backend) throws -> [Float] {
+                let layer = try backend.makeConvWeights(weights: weights, bias: bias, outputChannels: shape.o,
+                                                        inputChannels: shape.c)
+                let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
+                try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
+                return try backend.download(output)
+            }
+            let expected = try forward(reference)
+            for (name, backend) in backends.dropFirst() {
+                XCTAssertEqual(try forward(backend), expected, "\(name) \(shape)")
+            }
+        }
     }
 
     /// Backward-data over its own gradOutput (what the backward pass does below a pooling layer)

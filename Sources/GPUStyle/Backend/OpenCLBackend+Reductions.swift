@@ -6,12 +6,18 @@ extension OpenCLBackend {
         try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
         if c == 0 { return }
         let split = gramSplit(pixels: m)
-        let tiles = (c + options.gramTile - 1) / options.gramTile
         let partials = try gramPartials.atLeast(split.slices * c * c)
-        try context.enqueue(try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
-                            local: workGroup(options.tileWorkGroupWidth, dimensions: 3),
-                            [.buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
-                             .buffer(partials)])
+        let arguments: [KernelArgument] = [.buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
+                                           .buffer(partials)]
+        if options.gramTiledProduct {
+            let blocks = (c + 63) / 64
+            try context.enqueue(try context.kernel("gram_partial_tiled"), global: [blocks * 16, blocks * 16, split.slices],
+                                local: [16, 16, 1], arguments)
+        } else {
+            let tiles = (c + options.gramTile - 1) / options.gramTile
+            try context.enqueue(try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
+                                local: workGroup(options.tileWorkGroupWidth, dimensions: 3), arguments)
+        }
         try context.enqueue(try context.kernel("gram_finish"), global: [c, c], local: [options.elementwiseGroupSize, 1],
                             [.buffer(partials), .int(c), .int(split.slices), .float(Float(1 / Double(max(c * m, 1)))),
                              .buffer(try buffer(output, "gram"))])

@@ -84,10 +84,17 @@ extension OpenCLBackend {
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
+        let tiled = options.winogradTiledMultiply
         let (inputKernel, multiplyKernel, outputKernel) = (try context.kernel("winograd_input"),
-                                                           try context.kernel("winograd_multiply"),
+                                                           try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
                                                            try context.kernel("winograd_output"))
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
+        // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
+        func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
+            guard tiled else { return ([tileStride / tileBlock, blockGroups, 16], local) }
+            let (outputs, tiles) = options.winogradTiledBlock
+            return ([(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, 16], [16, 16, 1])
+        }
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
             guard let (band, bandRows) = pending else { return }
@@ -108,7 +115,8 @@ extension OpenCLBackend {
                                 [.buffer(input), .int(channels), .int(h), .int(w)] + band
                                     + [.int(launch.blocksPerItem), .buffer(transformed)])
             try storePending()
-            try context.enqueue(multiplyKernel, global: [tileStride / tileBlock, blockGroups, 16], local: local,
+            let multiply = multiplyLaunch(tileStride: tileStride)
+            try context.enqueue(multiplyKernel, global: multiply.global, local: multiply.local,
                                 [.buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
                                  .int(outputStride), .int(tileStride), .buffer(products)])
             pending = (band, bandRows)

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_GEMM": 0, "WGEMM_M": 4, "WGEMM_N": 8, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GRAM_GEMM": 0, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -71,6 +71,14 @@ public struct ProgramOptions: Equatable, Sendable {
             "WINO_COB": 8,
             "WINO_TV": cpu ? 3 : 1,
             "WINO_OB": cpu ? 8 : 1,
+            // The multiply as a local-memory tiled matrix product on GPUs: on an H200 5.67 against
+            // 9.31 ms of an iteration at 512×384 (the 64 × 128 tiles of 4 × 8 per work-item beat
+            // 8 × 8 and 4 × 4). CPUs keep the register blocks: PoCL ran an iteration 13× slower
+            // with both tiled kernels (972 against 72 ms at 32×24), whose 256-wide work-groups
+            // meet barriers.
+            "WINO_GEMM": cpu ? 0 : 1,
+            "WGEMM_M": 4,
+            "WGEMM_N": 8,
             // Measured on an H200 (`tune --quick` at 512): float8 Gram vectors 6% faster than float4,
             // float16 19% slower.
             "VW": cpu ? 16 : 8,
@@ -81,6 +89,9 @@ public struct ProgramOptions: Equatable, Sendable {
             // 0.94 ms at 512×384 on an H200, 1.7 TFLOP/s).
             "GRAM_SLICE": cpu ? 2048 : 512,
             "GRAM_SLICES": cpu ? 32 : 256,
+            // The Gram's slices as local-memory tiled products on GPUs: on an H200 0.38 against
+            // 2.34 ms of an iteration at 512×384 (13–17 TFLOP/s per layer, from 2.5–3).
+            "GRAM_GEMM": cpu ? 0 : 1,
             // Gram backward: 8 rows × 3 vectors per CPU work-item (each A element feeding 3
             // FMAs): 81 against 123 ms of an iteration on PoCL with 16 rows × 1 vector.
             "GB_ROWS": cpu ? 8 : 4,
@@ -146,6 +157,10 @@ public struct ProgramOptions: Equatable, Sendable {
     public var convWorkGroupWidth: Int { value("CONV_WG") }
     /// Channel blocks per work-item of the Winograd multiply.
     public var winogradBlocksPerItem: Int { value("WINO_OB") }
+    /// Whether the Winograd multiply runs `winograd_multiply_tiled` (local-memory tiles).
+    public var winogradTiledMultiply: Bool { value("WINO_GEMM") != 0 }
+    /// Output channels × tiles one work-group of `winograd_multiply_tiled` computes (16×16 work-items).
+    public var winogradTiledBlock: (outputs: Int, tiles: Int) { (16 * value("WGEMM_M"), 16 * value("WGEMM_N")) }
     /// Work-group width of the Winograd transform launches without WHOLE_ROWS; 0 lets the driver choose.
     public var winogradWorkGroupWidth: Int { value("WINO_WG") }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
@@ -159,6 +174,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var gramSliceLength: Int { value("GRAM_SLICE") }
     /// The most slices the Gram's pixels are split into (each holds a C×C partial).
     public var gramMaxSlices: Int { value("GRAM_SLICES") }
+    /// Whether the Gram's slices run `gram_partial_tiled` (64×64 blocks in local memory).
+    public var gramTiledProduct: Bool { value("GRAM_GEMM") != 0 }
     public var gramBackwardRows: Int { value("GB_ROWS") }
     /// Columns (pixels) per Gram backward work-item: GB_VECS vectors of VW.
     public var gramBackwardColumns: Int { value("VW") * value("GB_VECS") }
@@ -188,6 +205,20 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...4).contains(value("WINO_TV")), "WINO_TV must be 1 to 4")
         try require(vectorWidths.contains(winogradOutputBlock), "WINO_COB must be 2, 4, 8 or 16")
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
+        try require((0...1).contains(value("WINO_GEMM")), "WINO_GEMM must be 0 or 1")
+        try require((0...1).contains(value("GRAM_GEMM")), "GRAM_GEMM must be 0 or 1")
+        try require(!gramTiledProduct || device.maxWorkGroupSize >= 256,
+                    "GRAM_GEMM=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+        try require([4, 8].contains(value("WGEMM_M")) && [4, 8].contains(value("WGEMM_N")), "WGEMM_M and WGEMM_N must be 4 or 8")
+        if winogradTiledMultiply {
+            // Whole float4s: weight blocks and tile strides in multiples of 4; 16×16 work-groups.
+            try require(winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
+                        "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
+            try require(device.maxWorkGroupSize >= 256, "WINO_GEMM=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+            let localBytes = 16 * (winogradTiledBlock.outputs + winogradTiledBlock.tiles) * 4
+            try require(device.localMemoryBytes == 0 || UInt64(localBytes) <= device.localMemoryBytes,
+                        "WINO_GEMM=1 needs \(localBytes) bytes of local memory (the device has \(device.localMemoryBytes))")
+        }
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...1 << 20).contains(gramSliceLength), "GRAM_SLICE must be 1 to 1048576")
         try require((1...4096).contains(gramMaxSlices), "GRAM_SLICES must be 1 to 4096")

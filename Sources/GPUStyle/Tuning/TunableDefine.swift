@@ -50,6 +50,11 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("WINO_PREFETCH", [0, 4, 8], affects: convolution, kinds: [.cpu]),
         TunableDefine("WINO_OB", [1, 4, 8, 32], affects: convolution),
         TunableDefine("WINO_WG", [16, 64], affects: convolution),
+        // The multiply as a local-memory tiled product and its register block (GPUs: PoCL runs
+        // 256-wide work-groups with barriers slowly).
+        TunableDefine("WINO_GEMM", [0, 1], affects: convolution, kinds: notCPU),
+        TunableDefine("WGEMM_M", [4, 8], affects: convolution, kinds: notCPU),
+        TunableDefine("WGEMM_N", [4, 8], affects: convolution, kinds: notCPU),
         // A work-item per row of the Winograd transforms (and the pooling kernels, not timed) or
         // per block of 8 tiles.
         TunableDefine("WHOLE_ROWS", [0, 1], affects: convolution),
@@ -63,9 +68,10 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("NT_STORES", [0, 1], affects: convolution, kinds: [.cpu]),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
+        TunableDefine("GRAM_GEMM", [0, 1], affects: [.gram], kinds: notCPU),
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
         TunableDefine("GRAM_SLICE", [256, 512, 1024, 2048], affects: [.gram]),
-        TunableDefine("GRAM_SLICES", [32, 64, 256], affects: [.gram]),
+        TunableDefine("GRAM_SLICES", [32, 64, 256, 1024], affects: [.gram]),
         TunableDefine("GB_ROWS", [6, 8, 16], affects: [.gramBackward]),
         TunableDefine("GB_VECS", [1, 2, 3], affects: [.gramBackward]),
         TunableDefine("GB_PREFETCH", [0, 4, 8], affects: [.gramBackward], kinds: [.cpu]),
