@@ -20,10 +20,18 @@ struct SelfTestCommand: ParsableCommand {
     @Option(help: "Weights file for the conv1_1/conv1_2 checks (default: the cached file; skipped when there is none).")
     var weights: String?
 
+    @Option(name: .customLong("define"),
+            help: "Override a kernel option on an OpenCL device (over its tuning, if any), NAME=VALUE (repeatable), e.g. WINO_GEMM=1.")
+    var defines: [String] = []
+
+    func validate() throws {
+        _ = try parseKernelDefines(defines)
+    }
+
     func run() throws {
         let backend: Backend
         do {
-            backend = try BackendFactory.make(try DeviceSelector(device))
+            backend = try BackendFactory.make(try DeviceSelector(device), overrides: try parseKernelDefines(defines))
         } catch {
             exitWithError(error)
         }

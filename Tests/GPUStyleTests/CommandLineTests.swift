@@ -67,6 +67,21 @@ final class CommandLineTests: TemporaryFolderTestCase {
         }
     }
 
+    /// `--define` (selftest, bench, bench ops) names an unknown option in one line, and a known one
+    /// reaches the kernels: the self-test passes with both tiled GPU variants switched on.
+    func testKernelOptionOverrides() throws {
+        for command in [["selftest"], ["bench", "--sizes", "16"], ["bench", "ops"]] {
+            let result = try run(command + ["--define", "NO_SUCH_OPTION=1"])
+            XCTAssertNotEqual(result.status, 0, "\(command)")
+            XCTAssertTrue(result.stderr.contains("unknown kernel option NO_SUCH_OPTION"), "\(command): \(result.stderr)")
+        }
+        guard let device = DeviceCatalog.discover().openCLDevices.first else { throw XCTSkip("no OpenCL device") }
+        let result = try run(["selftest", "--device", "\(device.info.index)", "--weights", try cachedWeightsPath(),
+                              "--define", "WINO_GEMM=1", "--define", "GRAM_GEMM=1"])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("selftest passed"), result.stdout)
+    }
+
     func testMissingWeightsPrintsTheFetchCommand() throws {
         let output = path("out.png")
         let result = try run([content, style, "-o", output, "--weights", path("none.bin")])
