@@ -741,52 +741,58 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 #define WG_TSM (16 * WGEMM_M)
 #define WG_TSN (16 * WGEMM_N)
 #define WG_TSK 16
+// The loop both tiled products share: acc[i][j] (+)= Σ_c A[c][o0 + ty·WGEMM_M + i] ·
+// B[c][t0 + 4·(tx + 16·j) … + 3] over c < channels, WG_TSK channels staged at a time in the
+// kernel's __local float4 as[WG_TSK][WG_TSM / 4] and bs[WG_TSK][WG_TSN / 4]. LOAD_A(c, o) and
+// LOAD_B(c, t) give the float4 at A[c][o … o + 3] and B[c][t … t + 3] (zeros past the edges).
+#define TILED_PRODUCT(channels, LOAD_A, LOAD_B) \
+    for (int c0 = 0; c0 < (channels); c0 += WG_TSK) { \
+        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) { \
+            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4; \
+            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
+        } \
+        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) { \
+            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4; \
+            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        _Pragma("unroll") for (int k = 0; k < WG_TSK; ++k) { \
+            float4 b[WGEMM_N / 4]; \
+            _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j]; \
+            _Pragma("unroll") for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) { \
+                const float4 a = as[k][ty * (WGEMM_M / 4) + i4]; \
+                _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
+                    acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]); \
+                    acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]); \
+                    acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]); \
+                    acc[4 * i4 + 3][j] = MAD((float4)(a.w), b[j], acc[4 * i4 + 3][j]); \
+                } \
+            } \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    }
+#define TILED_SETUP \
+    __local float4 as[WG_TSK][WG_TSM / 4]; \
+    __local float4 bs[WG_TSK][WG_TSN / 4]; \
+    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx; \
+    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM; \
+    float4 acc[WGEMM_M][WGEMM_N / 4]; \
+    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
+        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f); \
+    }
+
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
                              const int outStride, const int tileStride, __global float *m) {
-    __local float4 as[WG_TSK][WG_TSM / 4];
-    __local float4 bs[WG_TSK][WG_TSN / 4];
-    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx, xi = get_global_id(2);
-    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM;
+    TILED_SETUP
+    const int xi = get_global_id(2);
     __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
     __global const float *vxi = v + xi * channels * tileStride;
-    float4 acc[WGEMM_M][WGEMM_N / 4];
-    #pragma unroll
-    for (int i = 0; i < WGEMM_M; ++i) {
-        #pragma unroll
-        for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f);
-    }
-    for (int c0 = 0; c0 < channels; c0 += WG_TSK) {
-        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) {
-            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4;
-            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < channels && o < outStride
-                ? vload4(0, uxi + ((o / WINO_COB) * rows + c) * WINO_COB + o % WINO_COB) : (float4)(0.0f);
-        }
-        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) {
-            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4;
-            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < channels && t < tileStride
-                ? vload4(0, vxi + c * tileStride + t) : (float4)(0.0f);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        #pragma unroll
-        for (int k = 0; k < WG_TSK; ++k) {
-            float4 b[WGEMM_N / 4];
-            #pragma unroll
-            for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j];
-            #pragma unroll
-            for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) {
-                const float4 a = as[k][ty * (WGEMM_M / 4) + i4];
-                #pragma unroll
-                for (int j = 0; j < WGEMM_N / 4; ++j) {
-                    acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]);
-                    acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]);
-                    acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]);
-                    acc[4 * i4 + 3][j] = MAD((float4)(a.w), b[j], acc[4 * i4 + 3][j]);
-                }
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+#define LOAD_U(c, o) (o < outStride ? vload4(0, uxi + ((o / WINO_COB) * rows + c) * WINO_COB + o % WINO_COB) : (float4)(0.0f))
+#define LOAD_V(c, t) (t < tileStride ? vload4(0, vxi + c * tileStride + t) : (float4)(0.0f))
+    TILED_PRODUCT(channels, LOAD_U, LOAD_V)
+#undef LOAD_U
+#undef LOAD_V
     #pragma unroll
     for (int i = 0; i < WGEMM_M; ++i) {
         const int o = o0 + ty * WGEMM_M + i;
@@ -796,6 +802,12 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
             if (o < outStride && t < tileStride) vstore4(acc[i][j], 0, m + (xi * outStride + o) * tileStride + t);
         }
     }
+}
+
+// The first `count` floats at p (all 4 when count ≥ 4), zeros after them.
+float4 vload4_upto(__global const float *p, const int count) {
+    if (count >= 4) return vload4(0, p);
+    return (float4)(count > 0 ? p[0] : 0.0f, count > 1 ? p[1] : 0.0f, count > 2 ? p[2] : 0.0f, 0.0f);
 }
 
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
@@ -1198,6 +1210,36 @@ __kernel void gram_backward(__global const float *a, __global const float *f, co
                 float values[VW];
                 VSTORE(acc[r][v], 0, values);
                 for (int q = 0; q < count; ++q) store_or_add(o, q, values[q], accumulate);
+            }
+        }
+    }
+}
+
+// Gram backward as GPUs run matrix products (GB_GEMM): out (+)= A F by TILED_PRODUCT, A's row c
+// (its column: A is symmetric) the left operand and F's pixels the tiles. Rows and pixels need not
+// be multiples of 4: loads and stores past them are partial.
+// Global size: [ceil(M / WG_TSN) · 16, ceil(C / WG_TSM) · 16], local [16, 16].
+__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
+void gram_backward_tiled(__global const float *a, __global const float *f, const int channels, const int m,
+                         __global float *out, const int accumulate) {
+    TILED_SETUP
+#define LOAD_A(c, o) vload4_upto(a + c * channels + o, channels - o)
+#define LOAD_F(c, t) vload4_upto(f + c * m + t, m - t)
+    TILED_PRODUCT(channels, LOAD_A, LOAD_F)
+#undef LOAD_A
+#undef LOAD_F
+    #pragma unroll
+    for (int i = 0; i < WGEMM_M; ++i) {
+        const int o = o0 + ty * WGEMM_M + i;
+        #pragma unroll
+        for (int j = 0; j < WGEMM_N / 4; ++j) {
+            const int t = t0 + 4 * (tx + 16 * j), count = o < channels ? m - t : 0;
+            __global float *p = out + o * m + t;
+            if (count >= 4) {
+                vstore4(accumulate ? acc[i][j] + vload4(0, p) : acc[i][j], 0, p);
+            } else {
+                const float values[4] = {acc[i][j].x, acc[i][j].y, acc[i][j].z, acc[i][j].w};
+                for (int q = 0; q < count; ++q) store_or_add(p, q, values[q], accumulate);
             }
         }
     }

@@ -324,6 +324,7 @@ final class BackendOpsTests: XCTestCase {
         var gpuOtherMultiply = OpenCLBackendTests.gpuOptions(device)
         gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
         gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
+        gpuOtherMultiply.defines["GB_GEMM"] = gpuOtherMultiply.gramBackwardTiledProduct ? 0 : 1
         for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: Self.table.filter(\.tiled))
         }    }

@@ -43,12 +43,19 @@ extension OpenCLBackend {
         try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
                             [.buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
                              .buffer(symmetric)])
-        try context.enqueue(try context.kernel("gram_backward"),
-                            global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
-                                     (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns],
-                            local: workGroup(options.tileWorkGroupWidth, dimensions: 2),
-                            [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
-                             .buffer(try buffer(gradFeatures, op)), .flag(accumulate)])
+        let arguments: [KernelArgument] = [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
+                                           .buffer(try buffer(gradFeatures, op)), .flag(accumulate)]
+        if options.gramBackwardTiledProduct {
+            let (rows, pixels) = options.winogradTiledBlock
+            try context.enqueue(try context.kernel("gram_backward_tiled"),
+                                global: [(m + pixels - 1) / pixels * 16, (c + rows - 1) / rows * 16], local: [16, 16],
+                                arguments)
+        } else {
+            try context.enqueue(try context.kernel("gram_backward"),
+                                global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
+                                         (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns],
+                                local: workGroup(options.tileWorkGroupWidth, dimensions: 2), arguments)
+        }
     }
 
     // MARK: Losses

@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_GEMM": 0, "WGEMM_M": 4, "WGEMM_N": 8, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GRAM_GEMM": 0, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_GEMM": 0, "WGEMM_M": 4, "WGEMM_N": 8, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GRAM_GEMM": 0, "GB_GEMM": 0, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -92,6 +92,9 @@ public struct ProgramOptions: Equatable, Sendable {
             // The Gram's slices as local-memory tiled products on GPUs: on an H200 0.38 against
             // 2.34 ms of an iteration at 512×384 (13–17 TFLOP/s per layer, from 2.5–3).
             "GRAM_GEMM": cpu ? 0 : 1,
+            // Gram backward as the same tiled product as the Winograd multiply (WGEMM_M × WGEMM_N
+            // per work-item) on GPUs: on an H200 0.38 against 1.06 ms of an iteration at 512×384.
+            "GB_GEMM": cpu ? 0 : 1,
             // Gram backward: 8 rows × 3 vectors per CPU work-item (each A element feeding 3
             // FMAs): 81 against 123 ms of an iteration on PoCL with 16 rows × 1 vector.
             "GB_ROWS": cpu ? 8 : 4,
@@ -176,6 +179,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var gramMaxSlices: Int { value("GRAM_SLICES") }
     /// Whether the Gram's slices run `gram_partial_tiled` (64×64 blocks in local memory).
     public var gramTiledProduct: Bool { value("GRAM_GEMM") != 0 }
+    /// Whether Gram backward runs `gram_backward_tiled` (the Winograd multiply's tiles).
+    public var gramBackwardTiledProduct: Bool { value("GB_GEMM") != 0 }
     public var gramBackwardRows: Int { value("GB_ROWS") }
     /// Columns (pixels) per Gram backward work-item: GB_VECS vectors of VW.
     public var gramBackwardColumns: Int { value("VW") * value("GB_VECS") }
@@ -207,17 +212,22 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((1...64).contains(winogradBlocksPerItem), "WINO_OB must be 1 to 64")
         try require((0...1).contains(value("WINO_GEMM")), "WINO_GEMM must be 0 or 1")
         try require((0...1).contains(value("GRAM_GEMM")), "GRAM_GEMM must be 0 or 1")
-        try require(!gramTiledProduct || device.maxWorkGroupSize >= 256,
-                    "GRAM_GEMM=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+        try require((0...1).contains(value("GB_GEMM")), "GB_GEMM must be 0 or 1")
         try require([4, 8].contains(value("WGEMM_M")) && [4, 8].contains(value("WGEMM_N")), "WGEMM_M and WGEMM_N must be 4 or 8")
         if winogradTiledMultiply {
-            // Whole float4s: weight blocks and tile strides in multiples of 4; 16×16 work-groups.
+            // Whole float4s: weight blocks and tile strides in multiples of 4.
             try require(winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
                         "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
-            try require(device.maxWorkGroupSize >= 256, "WINO_GEMM=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+        }
+        let tiled = [("WINO_GEMM", winogradTiledMultiply), ("GRAM_GEMM", gramTiledProduct),
+                     ("GB_GEMM", gramBackwardTiledProduct)].filter(\.1).map(\.0)
+        if !tiled.isEmpty {
+            let names = tiled.map { "\($0)=1" }.joined(separator: ", ")
+            try require(device.maxWorkGroupSize >= 256, "\(names) needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+            // The WGEMM tiles of the multiply and Gram backward; the Gram's 2 × 16 × 65 floats are fewer.
             let localBytes = 16 * (winogradTiledBlock.outputs + winogradTiledBlock.tiles) * 4
             try require(device.localMemoryBytes == 0 || UInt64(localBytes) <= device.localMemoryBytes,
-                        "WINO_GEMM=1 needs \(localBytes) bytes of local memory (the device has \(device.localMemoryBytes))")
+                        "\(names) needs \(localBytes) bytes of local memory (the device has \(device.localMemoryBytes))")
         }
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...1 << 20).contains(gramSliceLength), "GRAM_SLICE must be 1 to 1048576")

@@ -53,8 +53,8 @@ public struct TunableDefine: Equatable, Sendable {
         // The multiply as a local-memory tiled product and its register block (GPUs: PoCL runs
         // 256-wide work-groups with barriers slowly).
         TunableDefine("WINO_GEMM", [0, 1], affects: convolution, kinds: notCPU),
-        TunableDefine("WGEMM_M", [4, 8], affects: convolution, kinds: notCPU),
-        TunableDefine("WGEMM_N", [4, 8], affects: convolution, kinds: notCPU),
+        TunableDefine("WGEMM_M", [4, 8], affects: convolution + [.gramBackward], kinds: notCPU),
+        TunableDefine("WGEMM_N", [4, 8], affects: convolution + [.gramBackward], kinds: notCPU),
         // A work-item per row of the Winograd transforms (and the pooling kernels, not timed) or
         // per block of 8 tiles.
         TunableDefine("WHOLE_ROWS", [0, 1], affects: convolution),
@@ -72,6 +72,7 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
         TunableDefine("GRAM_SLICE", [256, 512, 1024, 2048], affects: [.gram]),
         TunableDefine("GRAM_SLICES", [32, 64, 256, 1024], affects: [.gram]),
+        TunableDefine("GB_GEMM", [0, 1], affects: [.gramBackward], kinds: notCPU),
         TunableDefine("GB_ROWS", [6, 8, 16], affects: [.gramBackward]),
         TunableDefine("GB_VECS", [1, 2, 3], affects: [.gramBackward]),
         TunableDefine("GB_PREFETCH", [0, 4, 8], affects: [.gramBackward], kinds: [.cpu]),
