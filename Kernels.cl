@@ -771,6 +771,15 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
         } \
         barrier(CLK_LOCAL_MEM_FENCE); \
     }
+// Calls STORE(o, t, value) with each work-item's results: output channel (row) o, the float4 of
+// tiles (pixels) t … t + 3.
+#define TILED_RESULTS(STORE) \
+    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
+        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
+            const int row = o0 + ty * WGEMM_M + i, column = t0 + 4 * (tx + 16 * j); \
+            STORE(row, column, acc[i][j]) \
+        } \
+    }
 #define TILED_SETUP \
     __local float4 as[WG_TSK][WG_TSM / 4]; \
     __local float4 bs[WG_TSK][WG_TSN / 4]; \
@@ -788,26 +797,30 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
     const int xi = get_global_id(2);
     __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
     __global const float *vxi = v + xi * channels * tileStride;
-#define LOAD_U(c, o) (o < outStride ? vload4(0, uxi + ((o / WINO_COB) * rows + c) * WINO_COB + o % WINO_COB) : (float4)(0.0f))
-#define LOAD_V(c, t) (t < tileStride ? vload4(0, vxi + c * tileStride + t) : (float4)(0.0f))
+#define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + (((o) / WINO_COB) * rows + (c)) * WINO_COB + (o) % WINO_COB) : (float4)(0.0f))
+#define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
     TILED_PRODUCT(channels, LOAD_U, LOAD_V)
+#define STORE_M(o, t, value) if ((o) < outStride && (t) < tileStride) vstore4(value, 0, m + (xi * outStride + (o)) * tileStride + (t));
+    TILED_RESULTS(STORE_M)
 #undef LOAD_U
 #undef LOAD_V
-    #pragma unroll
-    for (int i = 0; i < WGEMM_M; ++i) {
-        const int o = o0 + ty * WGEMM_M + i;
-        #pragma unroll
-        for (int j = 0; j < WGEMM_N / 4; ++j) {
-            const int t = t0 + 4 * (tx + 16 * j);
-            if (o < outStride && t < tileStride) vstore4(acc[i][j], 0, m + (xi * outStride + o) * tileStride + t);
-        }
-    }
+#undef STORE_M
 }
 
 // The first `count` floats at p (all 4 when count ≥ 4), zeros after them.
 float4 vload4_upto(__global const float *p, const int count) {
     if (count >= 4) return vload4(0, p);
     return (float4)(count > 0 ? p[0] : 0.0f, count > 1 ? p[1] : 0.0f, count > 2 ? p[2] : 0.0f, 0.0f);
+}
+
+// Stores (or adds) the first `count` lanes of value at p.
+void store4_upto(__global float *p, const int count, const float4 value, const int accumulate) {
+    if (count >= 4) {
+        vstore4(accumulate ? value + vload4(0, p) : value, 0, p);
+    } else {
+        const float values[4] = {value.x, value.y, value.z, value.w};
+        for (int q = 0; q < count; ++q) store_or_add(p, q, values[q], accumulate);
+    }
 }
 
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
@@ -1223,26 +1236,14 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void gram_backward_tiled(__global const float *a, __global const float *f, const int channels, const int m,
                          __global float *out, const int accumulate) {
     TILED_SETUP
-#define LOAD_A(c, o) vload4_upto(a + c * channels + o, channels - o)
-#define LOAD_F(c, t) vload4_upto(f + c * m + t, m - t)
+#define LOAD_A(c, o) vload4_upto(a + (c) * channels + (o), channels - (o))
+#define LOAD_F(c, t) vload4_upto(f + (c) * m + (t), m - (t))
     TILED_PRODUCT(channels, LOAD_A, LOAD_F)
+#define STORE_OUT(o, t, value) if ((o) < channels) store4_upto(out + (o) * m + (t), m - (t), value, accumulate);
+    TILED_RESULTS(STORE_OUT)
 #undef LOAD_A
 #undef LOAD_F
-    #pragma unroll
-    for (int i = 0; i < WGEMM_M; ++i) {
-        const int o = o0 + ty * WGEMM_M + i;
-        #pragma unroll
-        for (int j = 0; j < WGEMM_N / 4; ++j) {
-            const int t = t0 + 4 * (tx + 16 * j), count = o < channels ? m - t : 0;
-            __global float *p = out + o * m + t;
-            if (count >= 4) {
-                vstore4(accumulate ? acc[i][j] + vload4(0, p) : acc[i][j], 0, p);
-            } else {
-                const float values[4] = {acc[i][j].x, acc[i][j].y, acc[i][j].z, acc[i][j].w};
-                for (int q = 0; q < count; ++q) store_or_add(p, q, values[q], accumulate);
-            }
-        }
-    }
+#undef STORE_OUT
 }
 
 // ---------------------------------------------------------------------------------------------
