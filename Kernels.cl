@@ -29,6 +29,10 @@
 #ifndef GRAM_GEMM
 #define GRAM_GEMM 0
 #endif
+// Gram backward as the Winograd multiply's tiled product (gram_backward_tiled, 1).
+#ifndef GB_GEMM
+#define GB_GEMM 0
+#endif
 // The square blocks of G whose upper ones (bi ≤ bj) stage one computes.
 #if GRAM_GEMM
 #define GRAM_BLOCK 64
@@ -790,6 +794,9 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
         _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f); \
     }
 
+// The tiled kernels exist only where their option is on: a device whose kernels cannot take
+// 16×16 work-groups never compiles them.
+#if WINO_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
                              const int outStride, const int tileStride, __global float *m) {
@@ -806,6 +813,7 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
 #undef LOAD_V
 #undef STORE_M
 }
+#endif
 
 // The first `count` floats at p (all 4 when count ≥ 4), zeros after them.
 float4 vload4_upto(__global const float *p, const int count) {
@@ -1095,6 +1103,7 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
 // 65 against bank conflicts), and each work-item accumulates rows ty + 16·a × columns tx + 16·b,
 // a, b < 4 (consecutive work-items, consecutive columns: broadcast reads, coalesced stores).
 // Global size: [blocks · 16, blocks · 16, slices] with blocks = ceil(C / 64), local [16, 16, 1].
+#if GRAM_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void gram_partial_tiled(__global const float *f, const int channels, const int m, const int sliceLength,
                         __global float *partial) {
@@ -1142,6 +1151,7 @@ void gram_partial_tiled(__global const float *f, const int channels, const int m
         }
     }
 }
+#endif
 
 // G[i][j] = scale · Σ_s partial[s][i][j], read from the block with bi ≤ bj.
 __kernel void gram_finish(__global const float *partial, const int channels, const int slices, const float scale,
@@ -1232,6 +1242,7 @@ __kernel void gram_backward(__global const float *a, __global const float *f, co
 // (its column: A is symmetric) the left operand and F's pixels the tiles. Rows and pixels need not
 // be multiples of 4: loads and stores past them are partial.
 // Global size: [ceil(M / WG_TSN) · 16, ceil(C / WG_TSM) · 16], local [16, 16].
+#if GB_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void gram_backward_tiled(__global const float *a, __global const float *f, const int channels, const int m,
                          __global float *out, const int accumulate) {
@@ -1245,6 +1256,7 @@ void gram_backward_tiled(__global const float *a, __global const float *f, const
 #undef LOAD_F
 #undef STORE_OUT
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic two-stage reductions: stage one runs exactly RED_GROUPS work-groups of RED_LOCAL

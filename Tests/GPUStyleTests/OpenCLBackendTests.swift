@@ -38,6 +38,29 @@ final class OpenCLBackendTests: XCTestCase {
         "NARROW_PREFETCH": 1, "NT_STORES": 0, "WINO_COB": 4, "WINO_TV": 2, "WINO_PREFETCH": 1,
     ])
 
+    /// A GPU's defaults use the local-memory tiled kernels only where 16×16 work-groups and their
+    /// local memory fit, and always pass validation.
+    func testGPUDefaultsFitTheDevicesLimits() throws {
+        func gpu(maxGroup: Int, local: UInt64) -> CLDeviceInfo {
+            CLDeviceInfo(index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8, clockMHz: 1000,
+                         globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30, localMemoryBytes: local,
+                         maxWorkGroupSize: maxGroup, openCLCVersion: "OpenCL C 1.2", driverVersion: "1",
+                         preferredFloatVectorWidth: 1, supportsFP16: false, supportsFP64: false)
+        }
+        for (device, tiled) in [(gpu(maxGroup: 1024, local: 48 << 10), true), (gpu(maxGroup: 128, local: 48 << 10), false),
+                                (gpu(maxGroup: 256, local: 8 << 10), false)] {
+            let options = ProgramOptions.defaults(for: device)
+            XCTAssertNoThrow(try options.validate(for: device), "\(device.maxWorkGroupSize) \(device.localMemoryBytes)")
+            XCTAssertEqual([options.winogradTiledMultiply, options.gramTiledProduct, options.gramBackwardTiledProduct],
+                           [tiled, tiled, tiled], "\(device.maxWorkGroupSize) \(device.localMemoryBytes)")
+        }
+        var forced = ProgramOptions.defaults(for: gpu(maxGroup: 128, local: 48 << 10))
+        forced.defines["GB_GEMM"] = 1
+        XCTAssertThrowsError(try forced.validate(for: gpu(maxGroup: 128, local: 48 << 10))) { error in
+            XCTAssertTrue(describe(error).contains("GB_GEMM=1 needs work-groups of 256"), describe(error))
+        }
+    }
+
     func testNameAndOptionsComeFromTheDevice() throws {
         let device = try firstOpenCLDevice()
         let backend = try Self.sharedBackend()

@@ -34,6 +34,10 @@ public struct ProgramOptions: Equatable, Sendable {
         // The reduction work-group: a power of two the device accepts, at most 256.
         var reductionGroup = 1
         while reductionGroup * 2 <= min(cpu ? 64 : 256, max(device.maxWorkGroupSize, 1)) { reductionGroup *= 2 }
+        // The local-memory tiled kernels (GPUs) need 16×16 work-groups and 12 KiB of local memory
+        // at their default tiles; a GPU with less keeps the register-block kernels.
+        let tiled = !cpu && device.maxWorkGroupSize >= 256
+            && (device.localMemoryBytes == 0 || device.localMemoryBytes >= UInt64(tiledLocalBytes(outputs: 64, tiles: 128)))
         return ProgramOptions(defines: [
             "DEVICE_IS_CPU": cpu ? 1 : 0,
             "CONV_COB": cpu ? 16 : 8,
@@ -71,12 +75,12 @@ public struct ProgramOptions: Equatable, Sendable {
             "WINO_COB": 8,
             "WINO_TV": cpu ? 3 : 1,
             "WINO_OB": cpu ? 8 : 1,
-            // The multiply as a local-memory tiled matrix product on GPUs: on an H200 5.67 against
+            // The multiply as a local-memory tiled matrix product on GPUs (`tiled`): on an H200 5.67 against
             // 9.31 ms of an iteration at 512×384 (the 64 × 128 tiles of 4 × 8 per work-item beat
             // 8 × 8 and 4 × 4). CPUs keep the register blocks: PoCL ran an iteration 13× slower
             // with both tiled kernels (972 against 72 ms at 32×24), whose 256-wide work-groups
             // meet barriers.
-            "WINO_GEMM": cpu ? 0 : 1,
+            "WINO_GEMM": tiled ? 1 : 0,
             "WGEMM_M": 4,
             "WGEMM_N": 8,
             // Measured on an H200 (`tune --quick` at 512): float8 Gram vectors 6% faster than float4,
@@ -91,10 +95,10 @@ public struct ProgramOptions: Equatable, Sendable {
             "GRAM_SLICES": cpu ? 32 : 256,
             // The Gram's slices as local-memory tiled products on GPUs: on an H200 0.38 against
             // 2.34 ms of an iteration at 512×384 (13–17 TFLOP/s per layer, from 2.5–3).
-            "GRAM_GEMM": cpu ? 0 : 1,
+            "GRAM_GEMM": tiled ? 1 : 0,
             // Gram backward as the same tiled product as the Winograd multiply (WGEMM_M × WGEMM_N
             // per work-item) on GPUs: on an H200 0.38 against 1.06 ms of an iteration at 512×384.
-            "GB_GEMM": cpu ? 0 : 1,
+            "GB_GEMM": tiled ? 1 : 0,
             // Gram backward: 8 rows × 3 vectors per CPU work-item (each A element feeding 3
             // FMAs): 81 against 123 ms of an iteration on PoCL with 16 rows × 1 vector.
             "GB_ROWS": cpu ? 8 : 4,
@@ -112,6 +116,10 @@ public struct ProgramOptions: Equatable, Sendable {
             "EW_LOCAL": min(128, reductionGroup * 2),
         ])
     }
+
+    /// Local memory of `winograd_multiply_tiled` and `gram_backward_tiled`: 16 channels of both
+    /// operands' tiles.
+    static func tiledLocalBytes(outputs: Int, tiles: Int) -> Int { 16 * (outputs + tiles) * 4 }
 
     /// The option string for clBuildProgram, in a stable order.
     public var buildString: String {
@@ -219,15 +227,16 @@ public struct ProgramOptions: Equatable, Sendable {
             try require(winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
                         "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
         }
-        let tiled = [("WINO_GEMM", winogradTiledMultiply), ("GRAM_GEMM", gramTiledProduct),
-                     ("GB_GEMM", gramBackwardTiledProduct)].filter(\.1).map(\.0)
-        if !tiled.isEmpty {
-            let names = tiled.map { "\($0)=1" }.joined(separator: ", ")
-            try require(device.maxWorkGroupSize >= 256, "\(names) needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
-            // The WGEMM tiles of the multiply and Gram backward; the Gram's 2 × 16 × 65 floats are fewer.
-            let localBytes = 16 * (winogradTiledBlock.outputs + winogradTiledBlock.tiles) * 4
+        // The tiled kernels: 16×16 work-groups, and local memory for the WGEMM tiles (the multiply
+        // and Gram backward) or the Gram's 2 × 16 × 65 floats.
+        let gemmBytes = ProgramOptions.tiledLocalBytes(outputs: winogradTiledBlock.outputs, tiles: winogradTiledBlock.tiles)
+        let tiled = [("WINO_GEMM", winogradTiledMultiply, gemmBytes), ("GRAM_GEMM", gramTiledProduct, 2 * 16 * 65 * 4),
+                     ("GB_GEMM", gramBackwardTiledProduct, gemmBytes)].filter(\.1)
+        for (name, _, localBytes) in tiled {
+            try require(device.maxWorkGroupSize >= 256,
+                        "\(name)=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
             try require(device.localMemoryBytes == 0 || UInt64(localBytes) <= device.localMemoryBytes,
-                        "\(names) needs \(localBytes) bytes of local memory (the device has \(device.localMemoryBytes))")
+                        "\(name)=1 needs \(localBytes) bytes of local memory (the device has \(device.localMemoryBytes))")
         }
         try require((1...8).contains(gramTile), "GRAM_T must be 1 to 8")
         try require((1...1 << 20).contains(gramSliceLength), "GRAM_SLICE must be 1 to 1048576")
