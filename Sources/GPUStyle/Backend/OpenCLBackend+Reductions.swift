@@ -10,7 +10,7 @@ extension OpenCLBackend {
         let arguments: [KernelArgument] = [.buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
                                            .buffer(partials)]
         if options.gramTiledProduct {
-            let blocks = (c + 63) / 64
+            let blocks = (c + Self.gramTiledBlock - 1) / Self.gramTiledBlock
             try context.enqueue(try context.kernel("gram_partial_tiled"), global: [blocks * 16, blocks * 16, split.slices],
                                 local: [16, 16, 1], arguments)
         } else {
@@ -46,7 +46,7 @@ extension OpenCLBackend {
         let arguments: [KernelArgument] = [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
                                            .buffer(try buffer(gradFeatures, op)), .flag(accumulate)]
         if options.gramBackwardTiledProduct {
-            let (rows, pixels) = options.winogradTiledBlock
+            let (rows, pixels) = options.tiledProductBlock
             try context.enqueue(try context.kernel("gram_backward_tiled"),
                                 global: [(m + pixels - 1) / pixels * 16, (c + rows - 1) / rows * 16], local: [16, 16],
                                 arguments)

@@ -92,7 +92,7 @@ extension OpenCLBackend {
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
         func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
             guard tiled else { return ([tileStride / tileBlock, blockGroups, 16], local) }
-            let (outputs, tiles) = options.winogradTiledBlock
+            let (outputs, tiles) = options.tiledProductBlock
             return ([(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, 16], [16, 16, 1])
         }
         var pending: (band: [KernelArgument], rows: Int)?

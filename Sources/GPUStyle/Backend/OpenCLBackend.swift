@@ -180,6 +180,8 @@ public final class OpenCLBackend: Backend {
 
     /// Units per block of the row kernels (Kernels.cl, ROW_BLOCK).
     static let rowBlock = 8
+    /// Channels per side of the blocks `gram_partial_tiled` computes (Kernels.cl, GRAM_BLOCK with GRAM_GEMM).
+    static let gramTiledBlock = 64
 
     /// A local size of `width` along the first of `dimensions`, 1 along the others; nil (the driver
     /// chooses) for width 0.

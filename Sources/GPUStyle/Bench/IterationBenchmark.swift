@@ -196,7 +196,6 @@ public enum IterationBenchmark {
         }
     }
 
-    /// Whether an OpenCL backend runs with options other than its device's defaults (a tuning).
     /// "defaults", or the options that differ from them (a tuning's, or --define's).
     private static func describeKernelOptions(of backend: Backend) -> String? {
         guard let openCL = backend as? OpenCLBackend else { return nil }

@@ -170,8 +170,9 @@ public struct ProgramOptions: Equatable, Sendable {
     public var winogradBlocksPerItem: Int { value("WINO_OB") }
     /// Whether the Winograd multiply runs `winograd_multiply_tiled` (local-memory tiles).
     public var winogradTiledMultiply: Bool { value("WINO_GEMM") != 0 }
-    /// Output channels × tiles one work-group of `winograd_multiply_tiled` computes (16×16 work-items).
-    public var winogradTiledBlock: (outputs: Int, tiles: Int) { (16 * value("WGEMM_M"), 16 * value("WGEMM_N")) }
+    /// Rows × columns of the result one 16×16 work-group of the WGEMM tiled products computes:
+    /// output channels × tiles in `winograd_multiply_tiled`, channels × pixels in `gram_backward_tiled`.
+    public var tiledProductBlock: (outputs: Int, tiles: Int) { (16 * value("WGEMM_M"), 16 * value("WGEMM_N")) }
     /// Work-group width of the Winograd transform launches without WHOLE_ROWS; 0 lets the driver choose.
     public var winogradWorkGroupWidth: Int { value("WINO_WG") }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
@@ -229,7 +230,7 @@ public struct ProgramOptions: Equatable, Sendable {
         }
         // The tiled kernels: 16×16 work-groups, and local memory for the WGEMM tiles (the multiply
         // and Gram backward) or the Gram's 2 × 16 × 65 floats.
-        let gemmBytes = ProgramOptions.tiledLocalBytes(outputs: winogradTiledBlock.outputs, tiles: winogradTiledBlock.tiles)
+        let gemmBytes = ProgramOptions.tiledLocalBytes(outputs: tiledProductBlock.outputs, tiles: tiledProductBlock.tiles)
         let tiled = [("WINO_GEMM", winogradTiledMultiply, gemmBytes), ("GRAM_GEMM", gramTiledProduct, 2 * 16 * 65 * 4),
                      ("GB_GEMM", gramBackwardTiledProduct, gemmBytes)].filter(\.1)
         for (name, _, localBytes) in tiled {
