@@ -58,13 +58,15 @@ final class BackendOpsTests: XCTestCase {
     /// appears and the big channel counts meet both small and odd images (the cross product would take minutes).
     /// The last three: widths of whole 16-pixel vectors (conv3x3_narrow's aligned stores and its
     /// right edge without a ragged vector, with more input channels than it prefetches ahead), and
-    /// Winograd tile rows long enough for a whole vector of tiles away from the edges.
+    /// Winograd tile rows long enough for a whole vector of tiles away from the edges. The very
+    /// last: backward-data into 3 channels across more than one of conv3x3_narrow_strip's strips.
     static let convCases: [Case] = [
         Case(c: 1, h: 1, w: 1, o: 3), Case(c: 3, h: 1, w: 7, o: 5), Case(c: 5, h: 2, w: 3, o: 64),
         Case(c: 64, h: 3, w: 13, o: 67), Case(c: 67, h: 13, w: 7, o: 1), Case(c: 3, h: 33, w: 13, o: 64),
         Case(c: 64, h: 7, w: 2, o: 3), Case(c: 67, h: 3, w: 3, o: 67), Case(c: 5, h: 33, w: 1, o: 1),
         Case(c: 1, h: 2, w: 33, o: 67), Case(c: 64, h: 13, w: 33, o: 5), Case(c: 16, h: 9, w: 17, o: 32),
         Case(c: 3, h: 6, w: 32, o: 16), Case(c: 16, h: 5, w: 48, o: 3), Case(c: 16, h: 7, w: 41, o: 9),
+        Case(c: 3, h: 5, w: 300, o: 6),
     ]
     /// The last two have rows of whole vectors of pooling windows, one with a ragged end.
     static let planeCases: [Case] = [

@@ -3,7 +3,8 @@
 ///   W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]), each for the kernel that direction runs:
 ///   `conv3x3` `[I·9][outputStride]`, or with `blocked` (CONV_BLOCKED_WEIGHTS) each block of
 ///   `block` channels whole before the next, `[stride / block][rows][block]`; or
-///   `conv3x3_narrow` (few channels on either side, `usesNarrow`) `[ceil(O / 4)][I·9][4]`;
+///   `conv3x3_narrow` (few channels on either side, `usesNarrow`; `conv3x3_narrow_strip` where
+///   there are at most 4 outputs) `[ceil(O / 4)][I·9][4]`;
 /// - Winograd: the raw O×I×3×3 weights only. Each convolution transforms them into scratch in the
 ///   direction it needs (`winograd_weights`): 16/9 of the raw size for one layer at a time instead
 ///   of two resident transform sets per layer (3.6× the raw weights), for a pass over the weights
@@ -194,8 +195,9 @@ extension OpenCLBackend {
         }
         let (h, w) = (input.shape.h, input.shape.w)
         if forward ? layer.forwardNarrow : layer.backwardNarrow {
-            let (pixels, rows) = (options.narrowPixelBlock, 2)
-            return try context.enqueue(try context.kernel("conv3x3_narrow"),
+            let strip = outputChannels <= OpenCLConvWeights.narrowOutputBlock ? options.narrowStrip : 0
+            let (pixels, rows) = (options.narrowPixelBlock * max(strip, 1), 2)
+            return try context.enqueue(try context.kernel(strip > 0 ? "conv3x3_narrow_strip" : "conv3x3_narrow"),
                                        global: [(w + pixels - 1) / pixels, (h + rows - 1) / rows],
                                        local: workGroup(options.narrowWorkGroupWidth, dimensions: 2),
                                        [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),

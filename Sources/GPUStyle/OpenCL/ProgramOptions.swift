@@ -13,7 +13,7 @@ public struct ProgramOptions: Equatable, Sendable {
     /// A value for every option the kernels and the launches read (a CPU-like choice).
     public static let baseline: [String: Int] = [
         "DEVICE_IS_CPU": 1, "USE_FMA": 1, "CONV_COB": 16, "CONV_PXB": 16, "CONV_CHANNELS_FIRST": 0,
-        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_GEMM": 0, "WGEMM_M": 4, "WGEMM_N": 8, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GRAM_GEMM": 0, "GB_GEMM": 0, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
+        "CONV_FAST_INTERIOR": 1, "CONV_BLOCKED_WEIGHTS": 0, "CONV_WINOGRAD": 1, "CONV_NARROW": 1, "NARROW_PX": 16, "NARROW_WG": 0, "NARROW_PREFETCH": 0, "WINO_PREFETCH": 0, "GB_PREFETCH": 0, "NT_STORES": 0, "NARROW_STRIP": 0, "WHOLE_ROWS": 1, "WINO_TB": 16, "WINO_COB": 16, "WINO_TV": 1, "WINO_OB": 1, "WINO_GEMM": 0, "WGEMM_M": 4, "WGEMM_N": 8, "WINO_WG": 0, "WINO_BAND": 1 << 22, "CONV_WG": 0, "VW": 16, "GRAM_T": 4, "GRAM_SLICE": 2048, "GRAM_SLICES": 32, "GRAM_GEMM": 0, "GB_GEMM": 0, "GB_ROWS": 16, "GB_VECS": 1, "TILE_WG": 0,
         "RED_LOCAL": 64, "RED_GROUPS": 64, "EW_LOCAL": 64,
     ]
 
@@ -64,6 +64,10 @@ public struct ProgramOptions: Equatable, Sendable {
             "WINO_PREFETCH": cpu ? 4 : 0,
             "GB_PREFETCH": cpu ? 4 : 0,
             "NT_STORES": cpu ? 1 : 0,
+            // conv1_1's backward-data (64 → 3) on conv3x3_narrow_strip, 16 vectors per work-item:
+            // 0.62–0.78× conv3x3_narrow's time on PoCL in interleaved rounds (its 4 input rows per
+            // channel read as runs rather than 256 rows at once). GPUs keep conv3x3 (CONV_NARROW 0).
+            "NARROW_STRIP": cpu ? 16 : 0,
             // Pooling and the Winograd transforms: a work-item per row on CPUs (PoCL pays per
             // work-group), per block of 8 windows or tiles on GPUs.
             "WHOLE_ROWS": cpu ? 1 : 0,
@@ -157,6 +161,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var narrowPrefetchDistance: Int { value("NARROW_PREFETCH") }
     /// Work-group width of the `conv3x3_narrow` launch; 0 lets the driver choose.
     public var narrowWorkGroupWidth: Int { value("NARROW_WG") }
+    /// Vectors per work-item of `conv3x3_narrow_strip` (0: that kernel is not used).
+    public var narrowStrip: Int { value("NARROW_STRIP") }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value("WINO_BAND") }
     /// Tiles per work-item of the Winograd multiply.
@@ -213,6 +219,7 @@ public struct ProgramOptions: Equatable, Sendable {
         try require((0...64).contains(value("WINO_PREFETCH")), "WINO_PREFETCH must be 0 to 64")
         try require((0...64).contains(value("GB_PREFETCH")), "GB_PREFETCH must be 0 to 64")
         try require((0...1).contains(value("NT_STORES")), "NT_STORES must be 0 or 1")
+        try require([0, 2, 4, 8, 16, 32].contains(narrowStrip), "NARROW_STRIP must be 0, 2, 4, 8, 16 or 32")
         try require((0...1).contains(value("WHOLE_ROWS")), "WHOLE_ROWS must be 0 or 1")
         try require(winogradBandFloats > 0, "WINO_BAND must be positive")
         try require(vectorWidths.contains(winogradTileBlock), "WINO_TB must be 2, 4, 8 or 16")

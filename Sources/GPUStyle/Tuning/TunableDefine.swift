@@ -66,6 +66,8 @@ public struct TunableDefine: Equatable, Sendable {
         TunableDefine("NARROW_WG", [0, 16, 64], affects: convolution, kinds: notCPU),
         TunableDefine("NARROW_PREFETCH", [0, 2, 4, 8], affects: convolution, kinds: [.cpu]),
         TunableDefine("NT_STORES", [0, 1], affects: convolution, kinds: [.cpu]),
+        // Its many-inputs-to-few-outputs twin (conv1_1's backward-data) off, or that many vectors per work-item.
+        TunableDefine("NARROW_STRIP", [0, 8, 16, 32], affects: convolution),
         // Work-group width of the conv launch: 0 lets the driver choose.
         TunableDefine("CONV_WG", [0, 16, 32, 64], affects: convolution, kinds: notCPU),
         TunableDefine("GRAM_GEMM", [0, 1], affects: [.gram], kinds: notCPU),
