@@ -489,6 +489,24 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
         BODY(NARROW_ROW, 0) \
     }
 
+// Stores a vector at an aligned address whole (PoCL split vstore16 into four 128-bit stores),
+// past the caches where NT_STORES.
+inline void narrow_store_aligned(NVEC value, __global float *p) {
+#if NT_STORES
+    __builtin_nontemporal_store(value, (__global NVEC *)p);
+#else
+    *(__global NVEC *)p = value;
+#endif
+}
+
+// The plain epilogue (bias of output o, ReLU) of one aligned vector.
+inline void narrow_store_plain(NVEC value, __global const float *bias, const int o, const int useBias, const int relu,
+                               __global float *p) {
+    if (useBias) value += (NVEC)(bias[o]);
+    if (relu) value = fmax(value, (NVEC)(0.0f));
+    narrow_store_aligned(value, p);
+}
+
 // Stores one row of one output channel with the epilogue; whole vectors where it can.
 // Inlined by force: PoCL called it out of line, 8 calls per output block each ending in a
 // vzeroupper, and conv1_1's forward ran 1.16–1.19× longer (three interleaved rounds).
@@ -507,13 +525,8 @@ __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const 
         return;
     }
     if (x0 + NARROW_PX <= width) {
-        // An aligned vector is stored whole; PoCL split vstore16 into four 128-bit stores.
         if ((((ulong)(output + start)) & (sizeof(NVEC) - 1)) == 0) {
-#if NT_STORES
-            __builtin_nontemporal_store(value, (__global NVEC *)(output + start));
-#else
-            *(__global NVEC *)(output + start) = value;
-#endif
+            narrow_store_aligned(value, output + start);
         } else {
             NSTORE(value, 0, output + start);
         }
@@ -537,12 +550,30 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
     const int plane = height * width;
     const int interior = x0 > 0 && x0 + NARROW_PX < width;
     const int inside = interior && y0 >= 1 && y0 + 2 < height;
+    // Both rows whole aligned vectors, the epilogue bias and ReLU only (all of conv1_1's forward
+    // where the width is whole vectors and the height even): each block's 8 vectors go out
+    // unrolled, without narrow_store's checks (0.81–0.87× the forward's time, four interleaved rounds).
+    const int plainStores = !useMask && !accumulate && x0 + NARROW_PX <= width && y0 + 1 < height &&
+        ((((ulong)(output + y0 * width + x0)) | (ulong)(plane * sizeof(float)) | (ulong)(width * sizeof(float))) &
+         (sizeof(NVEC) - 1)) == 0;
     for (int o0 = 0; o0 < outChannels; o0 += 4) {
         NVEC a00 = (NVEC)(0.0f), a01 = a00, a02 = a00, a03 = a00;  // row y0, outputs o0 … o0 + 3
         NVEC a10 = a00, a11 = a00, a12 = a00, a13 = a00;            // row y0 + 1
         __global const float *w = weights + (o0 / 4) * inChannels * 36;
         const int four = outChannels - o0 >= 4;
         NARROW_PATHS(NARROW_CHANNELS)
+        if (plainStores && four) {
+            __global float *out = output + (o0 * height + y0) * width + x0;
+            narrow_store_plain(a00, bias, o0, useBias, relu, out);
+            narrow_store_plain(a10, bias, o0, useBias, relu, out + width);
+            narrow_store_plain(a01, bias, o0 + 1, useBias, relu, out + plane);
+            narrow_store_plain(a11, bias, o0 + 1, useBias, relu, out + plane + width);
+            narrow_store_plain(a02, bias, o0 + 2, useBias, relu, out + 2 * plane);
+            narrow_store_plain(a12, bias, o0 + 2, useBias, relu, out + 2 * plane + width);
+            narrow_store_plain(a03, bias, o0 + 3, useBias, relu, out + 3 * plane);
+            narrow_store_plain(a13, bias, o0 + 3, useBias, relu, out + 3 * plane + width);
+            continue;
+        }
         const NVEC rows0[4] = { a00, a01, a02, a03 }, rows1[4] = { a10, a11, a12, a13 };
         for (int j = 0; j < 4 && o0 + j < outChannels; ++j) {
             narrow_store(rows0[j], o0 + j, y0, x0, height, width, bias, useBias, relu, mask, useMask, accumulate, output);
