@@ -119,12 +119,31 @@ extension NativeBackend {
 
     // MARK: Gram
 
+    /// Pixels per partial Gram: fixed, so the sum has the same bits on every machine.
+    static let gramPixelChunk = 1024
+
     public func gram(features: Tensor, output: Tensor) throws {
         let (c, m) = (features.shape.c, features.shape.pixels)
         try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
         let f = try native(features, "gram").pointer, g = try native(output, "gram").pointer
         let n = Double(max(c * m, 1))
-        Blas.syrkUpper(n: c, k: m, alpha: Float(1 / n), a: f, lda: m, beta: 0, c: g, ldc: c)
+        // One Gram per chunk of pixels, in parallel, then their sum in chunk order.
+        let chunks = (m + Self.gramPixelChunk - 1) / Self.gramPixelChunk
+        let partials = chunks == 1 ? g : resultScratch.floats(chunks * c * c)
+        HostParallel.forEach(chunks, totalWork: c * c * m) { chunk in
+            let first = chunk * Self.gramPixelChunk
+            Blas.syrkUpper(n: c, k: min(Self.gramPixelChunk, m - first), alpha: Float(1 / n), a: f + first, lda: m,
+                           beta: 0, c: partials + chunk * c * c, ldc: c)
+        }
+        if chunks > 1 {
+            for i in 0..<c {
+                for j in i..<c {
+                    var sum: Float = 0
+                    for chunk in 0..<chunks { sum += partials[chunk * c * c + i * c + j] }
+                    g[i * c + j] = sum
+                }
+            }
+        }
         // Mirror the upper triangle, so G is exactly symmetric.
         for i in 0..<c {
             for j in 0..<i { g[i * c + j] = g[j * c + i] }

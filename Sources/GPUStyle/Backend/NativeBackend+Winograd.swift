@@ -130,14 +130,17 @@ extension NativeBackend {
             Winograd.transformInput(x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
                                     tileRows: rows, tileColumns: tileColumns, into: v)
             storePending()
-            for xi in 0..<16 {
+            // The 16 products side by side, each on one thread.
+            HostParallel.forEach(16, totalWork: 16 * outputChannels * channels * n) { xi in
                 if flipped {
                     Blas.gemm(transposeA: true, m: outputChannels, n: n, k: channels,
                               a: u + Winograd.flippedIndex(xi) * pairs, lda: outputChannels,
-                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n)
+                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
+                              parallel: false)
                 } else {
                     Blas.gemm(m: outputChannels, n: n, k: channels, a: u + xi * pairs, lda: channels,
-                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n)
+                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
+                              parallel: false)
                 }
             }
             pending = (firstTileRow, rows)

@@ -26,13 +26,11 @@ public final class NativeBackend: Backend {
     /// nil picks per layer.
     var backwardMethodOverride: ConvBackwardMethod?
 
-    /// - Parameters:
-    ///   - threads: OpenBLAS threads; by default one per active core. It is a process-wide
-    ///     OpenBLAS setting.
-    ///   - convolution: im2col, Winograd, or per layer whichever measured faster (the default).
-    public init(threads: Int? = nil, convolution: ConvolutionAlgorithm = .automatic) {
+    /// - Parameter convolution: im2col, Winograd, or per layer whichever measured faster (the default).
+    public init(convolution: ConvolutionAlgorithm = .automatic) {
         _ = BlasKernelChoice.applied
-        openblas_set_num_threads(Int32(max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)))
+        // One OpenBLAS thread (a process-wide setting): `Blas` spreads the products over the cores.
+        openblas_set_num_threads(1)
         self.convolution = convolution
         name = convolution == .automatic ? "native" : "native-\(convolution.rawValue)"
         columnTileFloats = NativeBackend.defaultColumnTileFloats

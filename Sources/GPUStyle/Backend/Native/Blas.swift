@@ -1,19 +1,38 @@
 import CBLAS
+import Dispatch
 
 /// Row-major single-precision BLAS calls with Swift `Int` sizes (OpenBLAS takes 32-bit ints;
 /// every size here is far below 2³¹ for any image that fits in memory).
+///
+/// OpenBLAS itself runs on one thread (`NativeBackend` sets it): the products that are large
+/// enough are split here over the cores with Dispatch, like every other host loop. With OpenBLAS's
+/// own threads, its idle workers spun on `sched_yield` beside Dispatch's during the Winograd
+/// transforms (a fifth of an iteration's samples in `perf`), and each of the 16 Winograd products
+/// of a band forked and joined on its own. The splits are fixed sizes, never the core count, so
+/// every machine computes the same bits.
 enum Blas {
-    /// C = alpha · op(A) · op(B) + beta · C, with op(A) m×k, op(B) k×n, C m×n.
+    /// Columns of C per parallel part of `gemm`.
+    static let columnChunk = 1024
+
+    /// C = alpha · op(A) · op(B) + beta · C, with op(A) m×k, op(B) k×n, C m×n. `parallel`: split
+    /// the columns of C over the cores when it is large (callers that already run several
+    /// products at once pass false).
     static func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true) {
         guard m > 0, n > 0 else { return }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
-                    beta, c, Int32(max(ldc, 1)))
+        let parts = parallel ? (n + columnChunk - 1) / columnChunk : 1
+        HostParallel.forEach(parts, totalWork: m * n * max(k, 1)) { part in
+            let first = part * columnChunk
+            let columns = parts == 1 ? n : min(columnChunk, n - first)
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(columns), Int32(k), alpha, a, Int32(max(lda, 1)),
+                        b + (transposeB ? first * ldb : first), Int32(max(ldb, 1)),
+                        beta, c + first, Int32(max(ldc, 1)))
+        }
     }
 
-    /// Upper triangle of C (n×n) = alpha · A Aᵀ + beta · C, with A n×k.
+    /// Upper triangle of C (n×n) = alpha · A Aᵀ + beta · C, with A n×k. One thread.
     static func syrkUpper(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, beta: Float,
                           c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard n > 0 else { return }
