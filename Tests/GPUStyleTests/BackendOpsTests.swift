@@ -153,7 +153,8 @@ final class BackendOpsTests: XCTestCase {
             inputs: { c, g in [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in try pool(backend, x, .avg) },
             terms: { _ in 4 }, tiled: true),
-        Row(name: "gram", cases: planeCases + [Case(c: 67, h: 65, w: 67), Case(c: 8, h: 101, w: 99)],
+        Row(name: "gram", cases: planeCases + [Case(c: 67, h: 65, w: 67), Case(c: 8, h: 101, w: 99),
+                                               Case(c: 2, h: 130, w: 131)],
             inputs: { c, g in [random(c.shape, &g)] },
             run: { backend, x, c, _ in
                 let gram = try backend.makeTensor(Shape(c: 1, h: c.c, w: c.c))

@@ -119,20 +119,23 @@ extension NativeBackend {
 
     // MARK: Gram
 
-    /// Pixels per partial Gram: fixed, so the sum has the same bits on every machine.
+    /// Fewest pixels per partial Gram, and most partial Grams (their scratch: at most 16·C² floats).
     static let gramPixelChunk = 1024
+    static let gramPartials = 16
 
     public func gram(features: Tensor, output: Tensor) throws {
         let (c, m) = (features.shape.c, features.shape.pixels)
         try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
         let f = try native(features, "gram").pointer, g = try native(output, "gram").pointer
         let n = Double(max(c * m, 1))
-        // One Gram per chunk of pixels, in parallel, then their sum in chunk order.
-        let chunks = (m + Self.gramPixelChunk - 1) / Self.gramPixelChunk
+        // One Gram per chunk of pixels, in parallel, then their sum in chunk order. The chunks
+        // depend on the shape alone (same bits on every machine); at most `gramPartials` of them.
+        let chunkPixels = max(Self.gramPixelChunk, (m + Self.gramPartials - 1) / Self.gramPartials)
+        let chunks = (m + chunkPixels - 1) / chunkPixels
         let partials = chunks == 1 ? g : resultScratch.floats(chunks * c * c)
         HostParallel.forEach(chunks, totalWork: c * c * m) { chunk in
-            let first = chunk * Self.gramPixelChunk
-            Blas.syrkUpper(n: c, k: min(Self.gramPixelChunk, m - first), alpha: Float(1 / n), a: f + first, lda: m,
+            let first = chunk * chunkPixels
+            Blas.syrkUpper(n: c, k: min(chunkPixels, m - first), alpha: Float(1 / n), a: f + first, lda: m,
                            beta: 0, c: partials + chunk * c * c, ldc: c)
         }
         if chunks > 1 {
