@@ -139,7 +139,7 @@ extension NativeBackend {
                            beta: 0, c: partials + chunk * c * c, ldc: c)
         }
         if chunks > 1 {
-            for i in 0..<c {
+            HostParallel.forEach(c, totalWork: c * c * chunks) { i in
                 for j in i..<c {
                     var sum: Float = 0
                     for chunk in 0..<chunks { sum += partials[chunk * c * c + i * c + j] }
