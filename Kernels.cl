@@ -499,12 +499,16 @@ inline void narrow_store_aligned(NVEC value, __global float *p) {
 #endif
 }
 
-// The plain epilogue (bias of output o, ReLU) of one aligned vector.
+// The epilogue's first half: + the bias of output o, then ReLU.
+inline NVEC narrow_bias_relu(NVEC value, __global const float *bias, const int o, const int useBias, const int relu) {
+    value += (NVEC)(useBias ? bias[o] : 0.0f);
+    return relu ? fmax(value, (NVEC)(0.0f)) : value;
+}
+
+// The plain epilogue (bias, ReLU) of one aligned vector.
 inline void narrow_store_plain(NVEC value, __global const float *bias, const int o, const int useBias, const int relu,
                                __global float *p) {
-    if (useBias) value += (NVEC)(bias[o]);
-    if (relu) value = fmax(value, (NVEC)(0.0f));
-    narrow_store_aligned(value, p);
+    narrow_store_aligned(narrow_bias_relu(value, bias, o, useBias, relu), p);
 }
 
 // Stores one row of one output channel with the epilogue; whole vectors where it can.
@@ -515,8 +519,7 @@ __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const 
                                                  const int relu, __global const float *mask, const int useMask,
                                                  const int accumulate, __global float *output) {
     if (y >= height) return;
-    value += (NVEC)(useBias ? bias[o] : 0.0f);
-    if (relu) value = fmax(value, (NVEC)(0.0f));
+    value = narrow_bias_relu(value, bias, o, useBias, relu);
     const int start = (o * height + y) * width + x0;
     if (x0 + NARROW_PX <= width && (useMask || accumulate)) {
         if (useMask) value = select((NVEC)(0.0f), value, NLOAD(0, mask + start) > (NVEC)(0.0f));
