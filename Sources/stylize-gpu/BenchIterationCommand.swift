@@ -61,7 +61,7 @@ struct BenchIterationCommand: ParsableCommand {
 
     private func settings() throws -> IterationBenchmarkSettings {
         var settings = IterationBenchmarkSettings(contentPath: content, stylePath: style)
-        settings.sizes = try splitList(sizes).map { item in
+        settings.sizes = try splitList(sizes, option: "--sizes").map { item in
             guard let size = Int(item) else { throw StyleError("--sizes: '\(item)' is not a whole number") }
             return size
         }
@@ -79,7 +79,7 @@ struct BenchIterationCommand: ParsableCommand {
         }
         let weightsPath = try WeightsCache.resolve(path: weights)
         let catalog = DeviceCatalog.discover()
-        let selectors = try devices.map { try splitList($0).map(DeviceSelector.init) }
+        let selectors = try devices.map { try splitList($0, option: "--devices").map(DeviceSelector.init) }
         var chosen = BenchmarkDevice.list(selectors, catalog: catalog, overrides: try parseKernelDefines(defines))
         if selectors == nil {
             // The default list skips devices this build cannot drive, with a note; named ones must work.

@@ -27,28 +27,28 @@ struct StylizeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output image (.png or .jpg).")
     var output: String
 
-    @Option(help: "Longest side of the output in pixels.")
+    @Option(parsing: .unconditional, help: "Longest side of the output in pixels.")
     var imageSize = 512
 
-    @Option(help: "Optimiser steps.")
+    @Option(parsing: .unconditional, help: "Optimiser steps.")
     var iterations = 1000
 
     @Option(help: "adam or lbfgs.")
     var optimizer: OptimizerKind = .adam
 
-    @Option(help: "Step size (default 10 for adam, 1 for lbfgs).")
+    @Option(parsing: .unconditional, help: "Step size (default 10 for adam, 1 for lbfgs).")
     var learningRate: Float?
 
-    @Option(help: "L-BFGS history size.")
+    @Option(parsing: .unconditional, help: "L-BFGS history size.")
     var historySize = 100
 
-    @Option(help: "Weight of the content loss.")
+    @Option(parsing: .unconditional, help: "Weight of the content loss.")
     var contentWeight: Float = 5
 
-    @Option(help: "Weight of the style loss.")
+    @Option(parsing: .unconditional, help: "Weight of the style loss.")
     var styleWeight: Float = 100
 
-    @Option(help: "Weight of the total-variation (smoothness) loss.")
+    @Option(parsing: .unconditional, help: "Weight of the total-variation (smoothness) loss.")
     var tvWeight: Float = 1e-3
 
     @Option(help: "Comma-separated layers of the content loss.")
@@ -57,16 +57,16 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Comma-separated layers of the style loss.")
     var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
 
-    @Option(help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
+    @Option(parsing: .unconditional, help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
     var styleBlendWeights: String?
 
-    @Option(help: "Style images are resized to image-size × this (longest side).")
+    @Option(parsing: .unconditional, help: "Style images are resized to image-size × this (longest side).")
     var styleScale: Double = 1
 
     @Option(name: .customLong("init"), help: "Start from content, random, or an image PATH.")
     var initialization = "content"
 
-    @Option(help: "Seed of --init random.")
+    @Option(parsing: .unconditional, help: "Seed of --init random.")
     var seed: UInt64 = 0
 
     @Option(help: "max or avg pooling.")
@@ -81,19 +81,19 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
     var weights: String?
 
-    @Option(help: "Print the losses every N iterations (0: first and last only).")
+    @Option(parsing: .unconditional, help: "Print the losses every N iterations (0: first and last only).")
     var printEvery = 50
 
     @Option(help: "auto (bar on a terminal, else plain), bar, plain, json (one object per line on stdout), none.")
     var progress: ProgressStyle = .auto
 
-    @Option(help: "Also write the image every N iterations, as OUT_0100.png … beside the output (0: never).")
+    @Option(parsing: .unconditional, help: "Also write the image every N iterations, as OUT_0100.png … beside the output (0: never).")
     var saveEvery = 0
 
     @Option(help: "Also write an animated GIF of the image's evolution.")
     var gif: String?
 
-    @Option(help: "Iterations between GIF frames (default: iterations / 50).")
+    @Option(parsing: .unconditional, help: "Iterations between GIF frames (default: iterations / 50).")
     var gifEvery: Int?
 
     @Option(help: "Also write a contact sheet: content, style(s) and result side by side at equal height.")
@@ -102,7 +102,7 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Save the run (image, optimiser state, iteration, options) to this file, atomically, for --resume.")
     var checkpoint: String?
 
-    @Option(help: "Iterations between checkpoints (also written at the end and on Ctrl-C).")
+    @Option(parsing: .unconditional, help: "Iterations between checkpoints (also written at the end and on Ctrl-C).")
     var checkpointEvery = 100
 
     @Option(help: "Continue a run from a checkpoint up to --iterations (always the total).")
@@ -111,36 +111,65 @@ struct StylizeCommand: ParsableCommand {
     @Flag(help: "Write PNG outputs with 16 bits per channel.")
     var png16 = false
 
-    @Option(help: "JPEG quality of .jpg outputs (1–100).")
+    @Flag(help: "Let --save-every replace frame files that already exist.")
+    var overwrite = false
+
+    @Option(parsing: .unconditional, help: "JPEG quality of .jpg outputs (1–100).")
     var jpegQuality = 95
 
-    @Option(help: "Refuse input images above this many megapixels.")
+    @Option(parsing: .unconditional, help: "Refuse input images above this many megapixels.")
     var maxMegapixels = 100
 
     /// Checks every option before any work; a problem is one `error:` line (thrown as StyleError).
     mutating func validate() throws {
         _ = try jobOptions()
-        _ = try ImageFormat(path: output)
         _ = try DeviceSelector(device)
-        let inputs = [content] + styles + initPaths
-        try checkOutputPath(output, inputs: inputs)
-        if let gif = gif {
-            guard gif.lowercased().hasSuffix(".gif") else { throw StyleError("--gif \(gif): the file must end in .gif") }
-            try checkOutputPath(gif, inputs: inputs + [output])
+        for path in [content] + styles + initPaths { try requireRegularFile(path) }
+        if try ImageFormat(path: output) != .png, png16 {
+            throw StyleError("--png16 writes 16-bit PNG files, but -o \(output) is a JPEG; give a .png output or drop --png16")
         }
-        if let sheet = sheet {
-            _ = try ImageFormat(path: sheet)
-            try checkOutputPath(sheet, inputs: inputs + [output])
+        if let gif = gif, !gif.lowercased().hasSuffix(".gif") { throw StyleError("--gif \(gif): the file must end in .gif") }
+        if let sheet = sheet { _ = try ImageFormat(path: sheet) }
+        // Outputs may not overwrite an input (the resumed checkpoint is --checkpoint's to update).
+        for (option, path) in namedOutputs {
+            try checkOutputPath(path, inputs: option == "--checkpoint" ? inputs : inputs + [resume].compactMap { $0 })
         }
+        try refuseSharedPaths(namedOutputs)
+        try checkFrames(after: 0, refuseExisting: false)
         if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
         if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
-        if let path = checkpoint { try checkOutputPath(path, inputs: inputs + [output]) }
-        if let path = resume, !FileManager.default.fileExists(atPath: path) {
-            throw StyleError("--resume \(path): no such checkpoint file")
-        }
+        if let path = resume { try requireRegularFile(path, role: "--resume") }
         guard printEvery >= 0, saveEvery >= 0 else { throw StyleError("--print-every and --save-every must be ≥ 0") }
         guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
         guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
+    }
+
+    /// The files the run reads.
+    private var inputs: [String] { [content] + styles + initPaths + [weights].compactMap { $0 } }
+
+    /// The files the run writes besides --save-every's frames, by the option that names them.
+    private var namedOutputs: [(option: String, path: String)] {
+        [("-o", output)] + [("--gif", gif), ("--sheet", sheet), ("--checkpoint", checkpoint)]
+            .compactMap { option, path in path.map { (option, $0) } }
+    }
+
+    /// --save-every's frames after iteration `start`: none may be an input or another output,
+    /// and existing ones are replaced only with --overwrite.
+    private func checkFrames(after start: Int, refuseExisting: Bool) throws {
+        guard saveEvery > 0 else { return }
+        let frames = stride(from: (start / saveEvery + 1) * saveEvery, through: iterations, by: saveEvery)
+            .map { framePath(output, iteration: $0) }
+        for frame in frames {
+            for input in inputs + [resume].compactMap({ $0 }) where samePath(frame, input) {
+                throw StyleError("--save-every would write the frame \(frame) over the input \(input); choose another -o")
+            }
+            try refuseSharedPaths(namedOutputs + [("--save-every's frame", frame)])
+        }
+        let existing = frames.filter { FileManager.default.fileExists(atPath: $0) }
+        if refuseExisting, !overwrite, let first = existing.first {
+            throw StyleError("--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
+                + "(\(first)\(existing.count > 1 ? " …" : "")); pass --overwrite to replace them or choose another -o")
+        }
     }
 
     private var initPaths: [String] {
@@ -153,12 +182,13 @@ struct StylizeCommand: ParsableCommand {
         options.imageSize = imageSize
         options.styleScale = styleScale
         options.styleBlendWeights = try styleBlendWeights.map { text in
-            try splitList(text).map { item -> Float in
+            try splitList(text, option: "--style-blend-weights").map { item -> Float in
                 guard let value = Float(item) else { throw StyleError("--style-blend-weights: '\(item)' is not a number") }
                 return value
             }
         }
-        options.layers = LayerSelection(content: splitList(contentLayers), style: splitList(styleLayers))
+        options.layers = LayerSelection(content: try splitList(contentLayers, option: "--content-layers"),
+                                        style: try splitList(styleLayers, option: "--style-layers"))
         options.lossWeights = LossWeights(content: contentWeight, style: styleWeight, totalVariation: tvWeight)
         options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer,
                                                     learningRate: learningRate, lbfgsHistory: historySize)
@@ -171,14 +201,22 @@ struct StylizeCommand: ParsableCommand {
         return options
     }
 
+    /// --png16 applies to PNG files only (a JPEG --sheet beside a 16-bit PNG output is 8-bit).
+    private func writeOptions(for path: String) -> ImageWriteOptions {
+        ImageWriteOptions(bitDepth: png16 && (try? ImageFormat(path: path)) == .png ? 16 : 8, jpegQuality: jpegQuality)
+    }
+
     func run() throws {
         let options = try jobOptions()
-        let writeOptions = ImageWriteOptions(bitDepth: png16 ? 16 : 8, jpegQuality: jpegQuality)
+        let writeOptions = writeOptions(for: output)
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
-        // The weights' checksum ties a checkpoint to them; only computed when checkpoints are used.
-        let weightsSHA256 = (checkpoint != nil || resumeFrom != nil) ? try WeightsInfo.read(path: weightsPath).sha256 : ""
-        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256)
+        try checkFrames(after: resumeFrom?.state.iteration ?? 0, refuseExisting: true)
+        let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
+        if let warning = weightsWarning { printWarning(warning) }
+        // Checkpoints know their inputs by content; hashed only when checkpoints are used.
+        let inputsSHA256 = checkpoint != nil || resumeFrom != nil ? try Checkpoint.inputsSHA256(of: options) : []
+        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256)
 
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
@@ -193,15 +231,15 @@ struct StylizeCommand: ParsableCommand {
                   + "\(iterations) iterations of \(optimizer.rawValue)")
 
         let printer = ProgressPrinter(style: progress, totalIterations: iterations)
-        let interruption = Interruption()
-        interruption.install { signal in
+        let interruption = Interruption.shared
+        interruption.deferStops { signal in
             printNote("\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
         }
-        defer { interruption.uninstall() }
+        defer { interruption.endDeferral() }
 
         func saveCheckpoint() throws {
             guard let path = checkpoint else { return }
-            try Checkpoint(options: options, weightsSHA256: weightsSHA256, device: backend.name,
+            try Checkpoint(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: backend.name,
                            state: try job.run.exportState()).write(to: path)
         }
         let gifInterval = gif == nil ? 0 : (gifEvery ?? max(1, iterations / 50))
@@ -215,7 +253,14 @@ struct StylizeCommand: ParsableCommand {
                 onSnapshot: { iteration, pixels in
                     let image = try job.outputImage(pixels: pixels)
                     if saveEvery > 0, iteration % saveEvery == 0 {
-                        try ImageFile.write(image, to: framePath(output, iteration: iteration), options: writeOptions)
+                        // A frame is a by-product: losing one must not end the run.
+                        let frame = framePath(output, iteration: iteration)
+                        do {
+                            try ImageFile.write(image, to: frame, options: writeOptions)
+                        } catch {
+                            printer.finishLine()
+                            printWarning("could not write the frame \(frame): \(describe(error)); the run goes on")
+                        }
                     }
                     if let writer = gifWriter, iteration % gifInterval == 0 {
                         try writer.add(frame: image)
@@ -225,8 +270,11 @@ struct StylizeCommand: ParsableCommand {
                 onCheckpoint: { _ in try saveCheckpoint() },
                 shouldStop: { interruption.isRequested })
             printer.finishLine()
+        } catch let error as LossScaleError {
+            printer.finishLine()
+            throw StyleError(error.message)
         } catch {
-            // A fault mid-run (device error, a frame that could not be written …): keep the image.
+            // A fault mid-run (device error, a checkpoint that could not be written …): keep the image.
             printer.finishLine()
             let rescued = (try? job.run.currentImage()).flatMap { try? job.outputImage(pixels: $0) }
             guard let image = rescued else {
@@ -247,7 +295,7 @@ struct StylizeCommand: ParsableCommand {
         }
         if let sheet = sheet {
             try ImageFile.write(contactSheet([job.content] + job.styles + [image], height: image.height, gap: 8),
-                                to: sheet, options: writeOptions)
+                                to: sheet, options: self.writeOptions(for: sheet))
             printNote("wrote \(sheet)")
         }
         switch end {
@@ -303,6 +351,11 @@ func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
     b == 0 ? a : greatestCommonDivisor(b, a % b)
 }
 
-func splitList(_ text: String) -> [String] {
-    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+/// "a, b,c" → ["a", "b", "c"]; "" → []. An empty item ("1,,2", "a,") is a mistake, not a default.
+func splitList(_ text: String, option: String) throws -> [String] {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if trimmed.isEmpty { return [] }
+    let items = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard !items.contains("") else { throw StyleError("\(option) '\(text)' has an empty item; separate the values with single commas") }
+    return items
 }

@@ -42,7 +42,7 @@ struct TuneCommand: ParsableCommand {
     private func settings() throws -> TuningSettings {
         var settings = quick ? TuningSettings.quick : TuningSettings()
         settings.imageSize = size
-        settings.defines = try TunableDefine.select(only.map(splitList))
+        settings.defines = try TunableDefine.select(only.map { try splitList($0, option: "--only") })
         try settings.validate()
         return settings
     }
@@ -57,9 +57,9 @@ struct TuneCommand: ParsableCommand {
                 + "choose an OpenCL device (see `stylize-gpu devices`)")
         }
         let info = chosen.info
-        let interruption = Interruption()
-        interruption.install { _ in printNote("\ninterrupted: stopping after this measurement; nothing will be written") }
-        defer { interruption.uninstall() }
+        let interruption = Interruption.shared
+        interruption.deferStops { _ in printNote("\ninterrupted: stopping after this measurement; nothing will be written") }
+        defer { interruption.endDeferral() }
 
         printNote("tuning \(info.name) (\(info.platformName), driver \(info.driverVersion)) on "
             + "\(settings.layers.joined(separator: ", ")) at \(size)×\(size), median of \(settings.repeats)")

@@ -3,49 +3,7 @@ import Foundation
 import XCTest
 
 /// The `stylize-gpu` binary as a user runs it: exit codes, one-line errors, JSON progress, Ctrl-C.
-final class CommandLineTests: TemporaryFolderTestCase {
-    private func path(_ name: String) -> String { folder + "/" + name }
-
-    /// The built binary, beside the test bundle in the build folder.
-    private func binary() throws -> URL {
-        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                          Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-        for directory in candidates {
-            let url = directory.appendingPathComponent("stylize-gpu")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw XCTSkip("stylize-gpu binary not found beside the tests; build it with `swift build`")
-    }
-
-    private struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    private func launch(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return (process, out, err)
-    }
-
-    private func run(_ arguments: [String]) throws -> Result {
-        let (process, out, err) = try launch(arguments)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    private var content: String { (try? fixturePath("reference/content.png")) ?? "" }
-    private var style: String { (try? fixturePath("reference/style.png")) ?? "" }
-
+final class CommandLineTests: CommandLineTestCase {
     func testBadOptionsFailBeforeWorkWithOneLine() throws {
         let output = path("out.png")
         let cases: [[String]] = [

@@ -25,6 +25,14 @@ final class NativeBackendTests: XCTestCase {
         (64, 3, 7, 2), (67, 67, 3, 3), (5, 1, 7, 1), (1, 67, 2, 13), (64, 5, 13, 13), (67, 3, 13, 7),
     ]
 
+    /// A tensor the host cannot hold is an error to report, not a crash (Swift's own allocator
+    /// ends the process when memory runs out).
+    func testAnAllocationTheHostRefusesThrows() throws {
+        XCTAssertThrowsError(try NativeBackend().makeTensor(Shape(c: 1 << 12, h: 1 << 16, w: 1 << 16))) { error in
+            XCTAssertTrue(describe(error).contains("cannot allocate"), describe(error))
+        }
+    }
+
     func testConvForwardMatchesReference() throws {
         for (index, shape) in Self.convCases.enumerated() {
             let relu = index % 2 == 0

@@ -46,7 +46,8 @@ final class StyleRunTests: XCTestCase {
     }
 
     /// Resident run: after set-up, iterations neither allocate nor transfer; the host reads only
-    /// the loss scalars it reports (and L-BFGS's dot products, which are scalars too).
+    /// the loss scalars it reports (and L-BFGS's dot products, which are scalars too), and the
+    /// gradient once, before the first step, to check its scale.
     func testIterationsNeitherAllocateNorTransfer() throws {
         for optimizer in OptimizerKind.allCases {
             let counting = CountingBackend(NativeBackend())
@@ -59,7 +60,7 @@ final class StyleRunTests: XCTestCase {
             XCTAssertEqual(counting.uploads, uploads, "\(optimizer): no upload in the loop")
             XCTAssertEqual(reports, 2, "first and last iteration are reported")
             if optimizer == .adam {
-                XCTAssertEqual(counting.downloads - downloads, 2, "only the two reported loss reads")
+                XCTAssertEqual(counting.downloads - downloads, 3, "the two reported loss reads and the scale check")
             }
         }
     }
@@ -76,12 +77,12 @@ final class StyleRunTests: XCTestCase {
                 let first = try StyleJob(options: options(iterations: 3, optimizer: optimizer),
                                          weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
                 _ = try first.run.run(reportEvery: 0, onReport: { _ in })
-                try Checkpoint(options: first.options, weightsSHA256: "w", device: backend.name,
+                try Checkpoint(options: first.options, weightsSHA256: "w", inputsSHA256: ["c", "s"], device: backend.name,
                                state: try first.run.exportState()).write(to: file)
 
                 let saved = try Checkpoint.read(file)
                 let resumedOptions = options(iterations: 6, optimizer: optimizer)
-                try saved.checkCompatible(options: resumedOptions, weightsSHA256: "w")
+                try saved.checkCompatible(options: resumedOptions, weightsSHA256: "w", inputsSHA256: ["c", "s"])
                 let second = try StyleJob(options: resumedOptions, weightsPath: try cachedWeightsPath(),
                                           backend: backend) { _ in }
                 try second.run.restore(saved.state)
@@ -95,14 +96,23 @@ final class StyleRunTests: XCTestCase {
     func testCheckpointFromOtherOptionsOrWeightsIsRefusedByName() throws {
         var saved = options(iterations: 3)
         let state = RunState(iteration: 1, image: [1, 2, 3], optimizerTensors: [[4], [5]], optimizerHostState: [])
-        let checkpoint = Checkpoint(options: saved, weightsSHA256: "aaa", device: "d", state: state)
+        let checkpoint = Checkpoint(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"], device: "d", state: state)
         saved.optimization.iterations = 50
-        XCTAssertNoThrow(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa"), "only the total differs")
+        XCTAssertNoThrow(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]),
+                         "only the total differs")
+        // Inputs are known by content: another path to the same bytes is the same input.
+        var moved = saved
+        moved.contentPath = "./elsewhere/" + saved.contentPath
+        XCTAssertNoThrow(try checkpoint.checkCompatible(options: moved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]))
+        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["x", "s"])) {
+            XCTAssertTrue(describe($0).contains("the content image is not the one"), describe($0))
+        }
         saved.lossWeights.style = 50
-        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa")) { error in
+        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"])) { error in
             XCTAssertTrue(describe(error).contains("lossWeights.style (checkpoint 100, now 50)"), describe(error))
         }
-        XCTAssertThrowsError(try checkpoint.checkCompatible(options: options(iterations: 3), weightsSHA256: "bbb")) { error in
+        XCTAssertThrowsError(try checkpoint.checkCompatible(options: options(iterations: 3), weightsSHA256: "bbb",
+                                                            inputsSHA256: ["c", "s"])) { error in
             XCTAssertTrue(describe(error).contains("other weights"), describe(error))
         }
         // Truncated and foreign files are one-line errors.
@@ -114,6 +124,13 @@ final class StyleRunTests: XCTestCase {
         for length in [0, 10, 30, bytes.count / 2, bytes.count - 1] {
             try bytes.prefix(length).write(to: URL(fileURLWithPath: file))
             XCTAssertThrowsError(try Checkpoint.read(file), "truncated at \(length)")
+        }
+        // Damage anywhere (here in a tensor, where the layout still parses) is caught by the checksum.
+        for offset in [bytes.count / 2, bytes.count - 70] {
+            var damaged = bytes
+            damaged[offset] ^= 0x20
+            try damaged.write(to: URL(fileURLWithPath: file))
+            XCTAssertThrowsError(try Checkpoint.read(file)) { XCTAssertTrue(describe($0).contains("damaged"), describe($0)) }
         }
     }
 

@@ -190,7 +190,7 @@ final class WeightsTests: XCTestCase {
     func testMissingAndForeignFilesAreOneLineErrors() throws {
         let missing = temporaryPath("nothing.pth")
         XCTAssertThrowsError(try VGGWeights.load(path: missing)) { error in
-            XCTAssertEqual(describe(error), "weights file '\(missing)' does not exist")
+            XCTAssertEqual(describe(error), "weights file \(missing): no such file")
         }
         let text = temporaryPath("text.pth")
         try Data("hello, not weights".utf8).write(to: URL(fileURLWithPath: text))

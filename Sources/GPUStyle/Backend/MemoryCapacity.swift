@@ -40,7 +40,9 @@ public struct MemoryCapacity: Equatable, Sendable {
 extension OpenCLBackend {
     public var memoryCapacity: MemoryCapacity {
         let info = context.device.info
-        return MemoryCapacity(totalBytes: info.globalMemoryBytes, largestBufferBytes: info.maxAllocationBytes)
+        // A CPU device's memory is this process's host memory, with the process's limits.
+        let total = info.kind == .cpu ? min(info.globalMemoryBytes, HostMemory.available()) : info.globalMemoryBytes
+        return MemoryCapacity(totalBytes: total, largestBufferBytes: min(info.maxAllocationBytes, total))
     }
 
     /// The padded layouts and the padded bias of `OpenCLConvWeights`.
@@ -76,7 +78,7 @@ extension OpenCLBackend {
 
 extension NativeBackend {
     public var memoryCapacity: MemoryCapacity {
-        let memory = UInt64(ProcessInfo.processInfo.physicalMemory)
+        let memory = HostMemory.available()
         return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory)
     }
 

@@ -15,15 +15,15 @@ public final class NativeConvWeights: ConvWeights {
     let bias: NativeStorage
 
     init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, plan: NativeConvPlan,
-         ledger: MemoryLedger) {
+         ledger: MemoryLedger) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
         self.plan = plan
-        self.bias = NativeStorage(count: bias.count, ledger: ledger)
+        self.bias = try NativeStorage(count: bias.count, ledger: ledger)
         _ = self.bias.buffer.update(fromContentsOf: bias)
         if !plan.winograd {
-            let forward = NativeStorage(count: weights.count, ledger: ledger)
-            let flipped = NativeStorage(count: weights.count, ledger: ledger)
+            let forward = try NativeStorage(count: weights.count, ledger: ledger)
+            let flipped = try NativeStorage(count: weights.count, ledger: ledger)
             _ = forward.buffer.update(fromContentsOf: weights)
             _ = flipped.buffer.update(fromContentsOf: ConvKernelLayouts.flippedTransposed(
                 weights, outputChannels: outputChannels, inputChannels: inputChannels))
@@ -32,7 +32,7 @@ public final class NativeConvWeights: ConvWeights {
             (forward, flipped) = (nil, nil)
         }
         if plan.winograd {
-            let transformed = NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
+            let transformed = try NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
             Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels,
                                       into: transformed.pointer)
             winograd = transformed
@@ -80,7 +80,7 @@ extension NativeBackend {
         guard weights.count == outputChannels * inputChannels * 9, bias.count == outputChannels else {
             throw StyleError("native makeConvWeights: \(weights.count) weights and \(bias.count) biases do not fit a \(outputChannels)×\(inputChannels)×3×3 layer")
         }
-        return NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels,
+        return try NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels,
                                  plan: convPlan(outputChannels: outputChannels, inputChannels: inputChannels),
                                  ledger: ledger)
     }

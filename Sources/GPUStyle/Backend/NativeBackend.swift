@@ -48,7 +48,7 @@ public final class NativeBackend: Backend {
         guard shape.c >= 0, shape.h >= 0, shape.w >= 0 else {
             throw StyleError("native makeTensor: shape \(shape) has a negative size (internal error)")
         }
-        return Tensor(shape: shape, storage: NativeStorage(count: shape.count, ledger: ledger))
+        return Tensor(shape: shape, storage: try NativeStorage(count: shape.count, ledger: ledger))
     }
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {

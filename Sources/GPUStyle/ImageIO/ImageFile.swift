@@ -95,13 +95,7 @@ public enum ImageFile {
 
     /// Checks that `path` is a non-empty readable file and returns the format of its content.
     private static func sniffFormat(_ path: String) throws -> ImageFormat {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw StyleError("\(path): no such file")
-        }
-        if isFolder.boolValue {
-            throw StyleError("\(path): is a folder, not an image file")
-        }
+        try requireRegularFile(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StyleError("\(path): cannot open the file for reading (check its permissions)")
         }

@@ -4,6 +4,9 @@ import Foundation
 /// resolving relative paths, `..`, symbolic links and hard links), an output that is a folder,
 /// and a destination folder that does not exist or cannot be written.
 public func checkOutputPath(_ output: String, inputs: [String]) throws {
+    if output.hasSuffix("/") || [".", ".."].contains(URL(fileURLWithPath: output).lastPathComponent) {
+        throw StyleError("\(output): names a folder; give a file name such as \(output.hasSuffix("/") ? output : output + "/")out.png")
+    }
     let outputURL = resolvedURL(output)
     let folder = outputURL.deletingLastPathComponent().path
     for input in inputs where sameFile(outputURL, resolvedURL(input)) {
@@ -18,6 +21,38 @@ public func checkOutputPath(_ output: String, inputs: [String]) throws {
     }
     guard access(folder, W_OK) == 0 else {
         throw StyleError("\(output): the folder \(folder) is not writable")
+    }
+}
+
+/// Whether two paths name the same file (or would, once written).
+public func samePath(_ a: String, _ b: String) -> Bool {
+    sameFile(resolvedURL(a), resolvedURL(b))
+}
+
+/// Refuses two outputs that name one file (the second write would replace the first), naming
+/// both options.
+public func refuseSharedPaths(_ outputs: [(option: String, path: String)]) throws {
+    for (index, first) in outputs.enumerated() {
+        for second in outputs[(index + 1)...] where samePath(first.path, second.path) {
+            throw StyleError("\(first.option) and \(second.option) both name \(second.path); give each its own file")
+        }
+    }
+}
+
+/// Refuses, before it is opened, an input that is not a regular file: a missing path, a folder,
+/// or a FIFO, device or socket (opening a FIFO would wait forever for a writer).
+/// Errors start with the path, after `role` ("weights file") where one is given.
+public func requireRegularFile(_ path: String, role: String? = nil) throws {
+    let named = role.map { "\($0) \(path)" } ?? path
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+        throw StyleError("\(named): \(reason)")
+    }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: return
+    case S_IFDIR: throw StyleError("\(named): is a folder, not a file")
+    default: throw StyleError("\(named): is not a regular file (a FIFO, device or socket); give a file")
     }
 }
 

@@ -80,11 +80,7 @@ final class RandomAccessFile {
 
     init(path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw StyleError("weights file '\(path)' does not exist")
-        }
-        guard !isDirectory.boolValue else { throw StyleError("weights file '\(path)' is a folder, not a file") }
+        try requireRegularFile(path, role: "weights file")
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StyleError("cannot open weights file '\(path)' for reading (check its permissions)")
         }

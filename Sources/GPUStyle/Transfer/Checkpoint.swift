@@ -1,15 +1,20 @@
 import Foundation
 
-/// A run saved between two iterations: the options it was started with, the weights it used,
-/// and its state. Written atomically; `--resume` continues it bit-identically on the same device.
+/// A run saved between two iterations: the options it was started with, the weights and input
+/// images it used (by content), and its state. Written atomically; `--resume` continues it
+/// bit-identically on the same device.
 ///
-/// File layout: the line "stylize-gpu checkpoint 1\n", an 8-byte little-endian header length,
-/// the JSON header, then every tensor as little-endian float32 in the header's order.
+/// File layout: the line "stylize-gpu checkpoint 2\n", an 8-byte little-endian header length,
+/// the JSON header, every tensor as little-endian float32 in the header's order, then the
+/// SHA-256 of everything before it as 64 hex digits, so a damaged file is refused, not resumed.
 public struct Checkpoint: Equatable {
     public struct Header: Codable, Equatable {
         public var options: StyleJobOptions
         /// SHA-256 of the weights file.
         public var weightsSHA256: String
+        /// SHA-256 of the content image, each style image and the --init image, in that order:
+        /// inputs are the same when their bytes are, whatever path names them.
+        public var inputsSHA256: [String]
         /// The backend that computed it: a resume elsewhere continues, but not bit-identically.
         public var device: String
         public var iteration: Int
@@ -21,10 +26,12 @@ public struct Checkpoint: Equatable {
     public var header: Header
     public var state: RunState
 
-    static let magic = Array("stylize-gpu checkpoint 1\n".utf8)
+    static let magic = Array("stylize-gpu checkpoint 2\n".utf8)
+    static let checksumLength = 64
 
-    public init(options: StyleJobOptions, weightsSHA256: String, device: String, state: RunState) {
-        header = Header(options: options, weightsSHA256: weightsSHA256, device: device, iteration: state.iteration,
+    public init(options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String], device: String, state: RunState) {
+        header = Header(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: device,
+                        iteration: state.iteration,
                         optimizerHostState: state.optimizerHostState,
                         tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count))
         self.state = state
@@ -40,6 +47,7 @@ public struct Checkpoint: Equatable {
         for tensor in [state.image] + state.optimizerTensors {
             tensor.withUnsafeBytes { data.append(contentsOf: $0) }
         }
+        data.append(contentsOf: Array(SHA256.hex(of: [UInt8](data)).utf8))
         do {
             try AtomicOutput.write(to: path) { temporary in try data.write(to: URL(fileURLWithPath: temporary)) }
         } catch {
@@ -51,14 +59,21 @@ public struct Checkpoint: Equatable {
         func corrupt(_ why: String) -> StyleError {
             StyleError("\(path) is not a usable stylize-gpu checkpoint (\(why)); start without --resume")
         }
+        try requireRegularFile(path, role: "checkpoint")
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw StyleError("cannot read the checkpoint \(path): \(describe(error))")
         }
-        let bytes = [UInt8](data)
-        guard bytes.count >= magic.count + 8, Array(bytes[0..<magic.count]) == magic else { throw corrupt("wrong signature") }
+        var bytes = [UInt8](data)
+        if bytes.starts(with: Array("stylize-gpu checkpoint ".utf8)), !bytes.starts(with: magic) {
+            throw corrupt("written by another version of stylize-gpu")
+        }
+        guard bytes.count >= magic.count + 8 + checksumLength, bytes.starts(with: magic) else { throw corrupt("wrong signature") }
+        let stored = String(decoding: bytes.suffix(checksumLength), as: UTF8.self)
+        bytes.removeLast(checksumLength)
+        guard SHA256.hex(of: bytes) == stored else { throw corrupt("its checksum does not match: the file is damaged") }
         var offset = magic.count
         let length = bytes[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
         offset += 8
@@ -92,16 +107,30 @@ public struct Checkpoint: Equatable {
         self.state = state
     }
 
-    /// Refuses a checkpoint made with other options or weights, naming the first differences.
-    /// The total number of iterations may differ: `--iterations` is always the total.
-    public func checkCompatible(options: StyleJobOptions, weightsSHA256: String) throws {
+    /// SHA-256 of the input images `inputsSHA256` lists (content, styles, --init image).
+    public static func inputsSHA256(of options: StyleJobOptions) throws -> [String] {
+        var paths = [options.contentPath] + options.stylePaths
+        if case .image(let path) = options.initialization { paths.append(path) }
+        return try paths.map(SHA256.hex(ofFileAt:))
+    }
+
+    /// Refuses a checkpoint made with other options, weights or input images, naming the
+    /// differences. Inputs are compared by content, so a path spelt another way is the same input
+    /// and a file replaced under the same name is not. The total number of iterations may
+    /// differ: `--iterations` is always the total.
+    public func checkCompatible(options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String]) throws {
         if header.weightsSHA256 != weightsSHA256 {
             throw StyleError("the checkpoint was made with other weights (sha256 \(header.weightsSHA256.prefix(12))…, "
                 + "now \(weightsSHA256.prefix(12))…); pass the same --weights or start without --resume")
         }
+        let names = ["the content image"] + options.stylePaths.map { "the style image \($0)" } + ["the --init image"]
+        for (index, (saved, now)) in zip(header.inputsSHA256, inputsSHA256).enumerated() where saved != now {
+            throw StyleError("\(names[min(index, names.count - 1)]) is not the one the checkpoint was made with "
+                + "(its content differs); give the same images or start without --resume")
+        }
         var saved = header.options
         saved.optimization.iterations = options.optimization.iterations
-        let differences = Checkpoint.differences(saved, options)
+        let differences = Checkpoint.differences(saved.withoutInputPaths, options.withoutInputPaths)
         if !differences.isEmpty {
             throw StyleError("the checkpoint was made with other options: \(differences.joined(separator: "; ")); "
                 + "run with the same options or start without --resume")
@@ -128,5 +157,17 @@ public struct Checkpoint: Equatable {
         return Set(fa.keys).union(fb.keys).sorted().compactMap { key in
             fa[key] == fb[key] ? nil : "\(key) (checkpoint \(fa[key] ?? "unset"), now \(fb[key] ?? "unset"))"
         }
+    }
+}
+
+extension StyleJobOptions {
+    /// The options with the input images' paths blanked (their number kept), for comparing runs
+    /// whose inputs are compared by content.
+    var withoutInputPaths: StyleJobOptions {
+        var copy = self
+        copy.contentPath = ""
+        copy.stylePaths = stylePaths.map { _ in "" }
+        if case .image = initialization { copy.initialization = .image(path: "") }
+        return copy
     }
 }

@@ -44,6 +44,9 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var originalColors = false
     public var maxPixels = 100_000_000
 
+    /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
+    public static let maxImageSize = 65536
+
     public init(contentPath: String, stylePaths: [String]) {
         self.contentPath = contentPath
         self.stylePaths = stylePaths
@@ -52,7 +55,9 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     /// Checks what can be checked without reading files; throws one clear line.
     public func validate() throws {
         if stylePaths.isEmpty { throw StyleError("give at least one style image") }
-        if imageSize < 16 { throw StyleError("--image-size must be at least 16 (got \(imageSize))") }
+        if !(16...StyleJobOptions.maxImageSize).contains(imageSize) {
+            throw StyleError("--image-size must be 16…\(StyleJobOptions.maxImageSize) (got \(imageSize))")
+        }
         if !(styleScale > 0) || styleScale > 16 { throw StyleError("--style-scale must be in (0, 16] (got \(styleScale))") }
         if optimization.iterations < 1 { throw StyleError("--iterations must be at least 1 (got \(optimization.iterations))") }
         if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
@@ -63,8 +68,39 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
                               ("--tv-weight", lossWeights.totalVariation)] where !(value >= 0) || !value.isFinite {
             throw StyleError("\(name) must be a non-negative number (got \(value))")
         }
+        if layers.style.isEmpty { throw StyleError("--style-layers names no layer; give at least one, e.g. relu1_1") }
+        if layers.content.isEmpty, lossWeights.content > 0 {
+            throw StyleError("--content-layers names no layer; give at least one, or --content-weight 0 to leave the content out")
+        }
         try layers.validate()
         _ = try normalisedBlendWeights()
+    }
+
+    /// Throws, before any work, when an image at its working size is smaller than the deepest
+    /// layer needs, with the --image-size or --style-scale that is enough, or, for a shape too
+    /// elongated for any sensible size, the advice to crop.
+    func checkLargeEnough(content: RGBImage, styles: [RGBImage]) throws {
+        let deepest = try layers.deepestLayer()
+        let minimum = VGGNetwork.minimumImageSide(deepestLayer: deepest)
+        let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
+        let images = [(contentPath, content, imageSize)] + zip(stylePaths, styles).map { ($0, $1, styleSide) }
+        for (index, (path, image, side)) in images.enumerated() {
+            let working = RGBImage.size(width: image.width, height: image.height, maxSide: side)
+            guard min(working.width, working.height) < minimum else { continue }
+            // Resizing rounds the short side, so (minimum − ½)·long/short is the first side that is enough.
+            let longer = Double(max(image.width, image.height)), shorter = Double(min(image.width, image.height))
+            let needed = Int(((Double(minimum) - 0.5) * longer / shorter).rounded(.up))
+            let advice: String
+            if needed > 8192 {
+                advice = "its shape (\(image.width)×\(image.height)) is too elongated for any sensible size; crop it"
+            } else if index == 0 {
+                advice = "use --image-size \(needed) or more"
+            } else {
+                advice = "use --style-scale \(String(format: "%.2f", Double(needed) / Double(imageSize) + 0.005)) or more"
+            }
+            throw StyleError("\(path) at \(working.width)×\(working.height) is too small for layers up to "
+                + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
+        }
     }
 
     /// Blend weights summing to 1, one per style.
@@ -104,6 +140,7 @@ public final class StyleJob {
 
         let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
+        try options.checkLargeEnough(content: originalContent, styles: originalStyles)
         try options.checkFits(try backend.memoryCapacity.applyingOverride(), backend: backend,
                               content: (originalContent.width, originalContent.height),
                               styles: originalStyles.map { ($0.width, $0.height) })
@@ -130,11 +167,6 @@ public final class StyleJob {
                                  pooling: options.pooling)
         note("uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
              + "\(weights.setName) weights to \(backend.name)")
-        for image in [content] + styles where min(image.width, image.height) < network.minimumImageSide {
-            throw StyleError("an image of \(image.width)×\(image.height) is too small for layers up to "
-                + "\(VGG19.layers[deepest].name); use a larger --image-size or --style-scale")
-        }
-
         let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
         try backend.upload(content.pixels, to: contentTensor)
         let styleTargets = try zip(styles, blend).map { image, weight -> StyleTarget in

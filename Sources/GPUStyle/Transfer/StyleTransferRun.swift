@@ -38,6 +38,12 @@ public enum RunEnd: Equatable, Sendable {
     case nonFinite(atIteration: Int, term: String, restoredIteration: Int)
 }
 
+/// A run refused at its first evaluation, before any step: nothing new to keep.
+public struct LossScaleError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// The whole state of a run between two iterations, for checkpoints.
 public struct RunState: Equatable {
     public var iteration: Int
@@ -120,6 +126,7 @@ public final class StyleTransferRun {
             // The last iteration needs an evaluation only to report its loss.
             if iteration < total || reports {
                 try objective.evaluate(image: image, gradient: gradient)
+                if iteration == startIteration { try checkGradientScale() }
             }
             if checks {
                 let losses = try objective.readLosses()
@@ -150,6 +157,21 @@ public final class StyleTransferRun {
             if !moved { return .converged(atIteration: iteration) }
             iteration += 1
         }
+    }
+
+    /// Refuses a gradient too large for float32 optimiser arithmetic: Adam squares each value
+    /// (overflow beyond √FLT_MAX) and L-BFGS sums the squares of all N of them (beyond
+    /// √(FLT_MAX / N)); the state then overflows and the steps vanish (the image never moves,
+    /// the loss stays). A factor of 4 leaves room for the gradient to grow during the run.
+    func checkGradientScale() throws {
+        let values = try backend.download(gradient)
+        let largest = values.reduce(Float(0)) { max($0, abs($1)) }
+        let terms = Float(settings.optimizer == .adam ? 1 : values.count)
+        let limit = (Float.greatestFiniteMagnitude / terms).squareRoot() / 4
+        guard largest.isFinite, largest > limit else { return }
+        throw LossScaleError(message: "the loss is too large for float32 arithmetic (its gradient reaches "
+            + String(format: "%.1e", Double(largest)) + ", the optimiser's steps would vanish); lower --style-weight "
+            + "and --content-weight by the same factor (only their ratio shapes the result)")
     }
 
     /// One iteration with nothing read back: evaluate the objective at the current image, then

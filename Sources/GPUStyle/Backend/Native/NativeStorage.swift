@@ -39,11 +39,16 @@ final class NativeStorage: TensorStorage {
     let count: Int
     private let ledger: MemoryLedger
 
-    init(count: Int, ledger: MemoryLedger) {
+    /// Throws when the host cannot give the memory (a process or container limit), where
+    /// Swift's own allocation would end the process.
+    init(count: Int, ledger: MemoryLedger) throws {
         self.count = count
-        // Never a zero-byte allocation, so `pointer` is always valid.
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        // Never a zero-byte allocation, so `pointer` is always valid; calloc zeroes it.
+        guard let memory = calloc(max(count, 1), MemoryLayout<Float>.stride) else {
+            throw StyleError("cannot allocate \(describeBytes(count * MemoryLayout<Float>.stride)) of host memory "
+                + "(a memory limit of the process or its container?); use a smaller --image-size")
+        }
+        pointer = memory.bindMemory(to: Float.self, capacity: max(count, 1))
         self.ledger = ledger
         ledger.allocate(byteCount)
     }
@@ -53,7 +58,7 @@ final class NativeStorage: TensorStorage {
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
     deinit {
-        pointer.deallocate()
+        free(pointer)
         ledger.release(byteCount)
     }
 }
