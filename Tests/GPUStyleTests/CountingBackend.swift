@@ -26,22 +26,20 @@ final class CountingBackend: ForwardingBackend {
         return try inner.download(tensor)
     }
 
-    override func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        downloads += 1
-        return try inner.dot(x, y)
-    }
-
     override func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
         allocations += 1
         return try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
                                          inputChannels: inputChannels)
     }
 
-    override func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
-        convolutions += 1
-        if let limit = failAfterConvolutions, convolutions > limit {
-            throw CLError(call: "clEnqueueNDRangeKernel(conv3x3)", code: -5)
+    override func perform<Result>(_ op: BackendOp, _ compute: () throws -> Result) throws -> Result {
+        if op == .dot { downloads += 1 }
+        if op == .conv3x3 {
+            convolutions += 1
+            if let limit = failAfterConvolutions, convolutions > limit {
+                throw CLError(call: "clEnqueueNDRangeKernel(conv3x3)", code: -5)
+            }
         }
-        try inner.conv3x3(input: input, weights: weights, relu: relu, output: output)
+        return try compute()
     }
 }

@@ -56,8 +56,8 @@ private final class GramPerturbingBackend: ForwardingBackend {
 
     override var name: String { "perturbed" }
 
-    override func gram(features: Tensor, output: Tensor) throws {
-        try inner.gram(features: features, output: output)
+    override func computeGram(features: Tensor, output: Tensor) throws {
+        try inner.computeGram(features: features, output: output)
         var values = try inner.download(output)
         values[0] *= 1 + 1e-4
         try inner.upload(values, to: output)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Pooling variants of VGG19's 2×2 stride-2 pooling layers.
 public enum PoolMode: String, CaseIterable, Codable, Sendable {
     case max, avg
@@ -26,6 +28,18 @@ public protocol ConvWeights: AnyObject {
     var inputChannels: Int { get }
     /// Bytes held on the device (both layouts and the bias).
     var byteCount: Int { get }
+}
+
+/// Adam's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ for one step, in Double once per step and then
+/// rounded to Float, as both backends use them.
+public struct AdamCorrections: Equatable, Sendable {
+    public var first: Float
+    public var second: Float
+
+    public init(_ parameters: AdamParameters, step: Int) {
+        first = Float(1 - pow(Double(parameters.beta1), Double(step)))
+        second = Float(1 - pow(Double(parameters.beta2), Double(step)))
+    }
 }
 
 /// Adam's hyper-parameters (DESIGN.md defaults).
@@ -58,9 +72,10 @@ public struct ConvolutionShape: Equatable, Sendable {
     }
 }
 
-/// Every op the style-transfer run needs, each with its gradient beside it. The network,
-/// the losses and the optimisers are written once against this protocol; `OpenCLBackend`
-/// runs the ops as kernels from Kernels.cl and `NativeBackend` on the host with BLAS.
+/// A device the style-transfer run computes on: its memory and the compute side of every op.
+/// The network, the losses and the optimisers call the checked ops of `BackendOps.swift`
+/// (`gram`, `conv3x3`, …), each with its gradient beside it; `OpenCLBackend` computes them as
+/// kernels from Kernels.cl and `NativeBackend` on the host with BLAS.
 ///
 /// Conventions:
 /// - tensors are float32 CHW, batch 1; outputs are passed in and fully overwritten unless
@@ -91,72 +106,47 @@ public protocol Backend: AnyObject {
     /// Blocks until all enqueued work is done.
     func finish() throws
 
-    // MARK: Elementwise and vector ops (also L-BFGS's)
-    func fill(_ tensor: Tensor, value: Float) throws
-    /// y = x
-    func copy(_ x: Tensor, to y: Tensor) throws
-    /// y += alpha · x
-    func axpy(alpha: Float, x: Tensor, y: Tensor) throws
-    /// x *= alpha
-    func scale(_ x: Tensor, by alpha: Float) throws
-    /// Σ x·y, deterministic; blocks and returns the value.
-    func dot(_ x: Tensor, _ y: Tensor) throws -> Double
-
-    // MARK: Network ops
+    // MARK: Network set-up
     /// Uploads a 3×3 conv layer: `weights` is O×I×3×3 row-major, `bias` has O values.
     func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights
-    /// output = conv3x3(input) + bias, ReLU applied when `relu`; stride 1, zero padding 1, cross-correlation.
-    func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws
-    /// gradInput (+)= conv3x3ᵀ(gradOutput): the gradient of conv3x3 with respect to its input.
-    /// When `reluMaskFrom` is given (the ReLU output of the layer that produced this conv's
-    /// input), the result is multiplied by its mask (activation > 0): ReLU backward fused in.
-    func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                             accumulate: Bool) throws
     /// Whether `conv3x3BackwardData` of a layer with these channels may write gradInput over its
     /// own gradOutput (the same storage, without accumulation): true where the backend reads each
     /// part of gradOutput before it writes over it. What lets the backward pass run without a
     /// buffer of the largest activation's size (`WorkspaceLayout`).
     func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool
-    /// output = max(input, 0)
-    func relu(input: Tensor, output: Tensor) throws
-    /// gradInput = activation > 0 ? gradOutput : 0, where activation is the ReLU's output. In place allowed.
-    func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws
-    /// 2×2 stride 2 pooling; odd sizes floor.
-    func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws
-    /// gradInput (+)= pool backward. Max routes to the first maximum in row-major order.
-    func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                         accumulate: Bool) throws
-    /// The backward pass of a ReLU followed by 2×2 pooling, in place: `activation` (the ReLU's
-    /// output, the pooling layer's input) becomes the gradient with respect to the ReLU's input,
-    /// `pool2x2Backward` times the mask (activation > 0), bit for bit. Each 2×2 window is read
-    /// before it is written, so no second buffer of the activation's size is needed.
-    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws
 
-    // MARK: Gram and losses
-    /// gram (C×C, shape c=1,h=C,w=C) = F Fᵀ / N with F the C×M features and N = C·M.
-    func gram(features: Tensor, output: Tensor) throws
-    /// gradFeatures (+)= (dG + dGᵀ) F / N.
-    func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
-    /// scalars[slot] (+)= scale · mean((a − b)²)
-    func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws
-    /// grad (+)= scale · 2(a − b)/N, the gradient of scale · mean((a − b)²) with respect to a.
-    func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws
-    /// scalars[slot] (+)= scale · L_tv(x) with L_tv as in DESIGN.md.
-    func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws
-    /// grad (+)= scale · ∂L_tv/∂x
-    func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws
-
-    // MARK: Image pre/post-processing
-    /// output = affine(image): the network's first, differentiable op.
-    func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws
-    /// gradImage (+)= affineᵀ(gradOutput)
-    func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws
-    /// output = round(clamp(image, 0, 255)) for writing.
-    func clampRound(image: Tensor, output: Tensor) throws
-
-    // MARK: Optimiser
-    /// One bias-corrected Adam step on `parameter` (step is 1-based), state m and v resident.
-    func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws
+    // MARK: Compute
+    // Each op as the backend computes it. Only the checked ops of `BackendOps.swift` call these:
+    // they check shapes, aliasing and slots once for every backend and do the arithmetic the
+    // backends share, so an implementation may assume valid arguments. `BackendOp` lists them.
+    func computeFill(_ tensor: Tensor, value: Float) throws
+    func computeCopy(_ x: Tensor, to y: Tensor) throws
+    func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws
+    func computeScale(_ x: Tensor, by alpha: Float) throws
+    func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double
+    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws
+    func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+                                    accumulate: Bool) throws
+    func computeRelu(input: Tensor, output: Tensor) throws
+    func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws
+    func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws
+    func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+                                accumulate: Bool) throws
+    func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws
+    func computeGram(features: Tensor, output: Tensor) throws
+    func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
+    func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+                                 accumulate: Bool) throws
+    /// grad (+)= factor · (a − b), with factor = 2 · scale / N.
+    func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws
+    func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws
+    func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws
+    func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws
+    func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
+                                   accumulate: Bool) throws
+    func computeClampRound(image: Tensor, output: Tensor) throws
+    func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+                         corrections: AdamCorrections) throws
 }
 
 extension Backend {

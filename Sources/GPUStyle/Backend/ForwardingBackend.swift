@@ -1,5 +1,6 @@
-/// A backend that forwards every op to another: decorators subclass it and override only the ops
-/// they watch (the bench's phase recorder) or, in tests, break.
+/// A backend that forwards everything to another. Every op's compute passes through `perform`,
+/// so a decorator watches or breaks ops by `BackendOp` in one override (the bench's phase
+/// recorder, tests' counters and faults); the checks ran before, in the op itself.
 class ForwardingBackend: Backend {
     let inner: Backend
 
@@ -23,61 +24,112 @@ class ForwardingBackend: Backend {
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
     func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }
-    func dot(_ x: Tensor, _ y: Tensor) throws -> Double { try inner.dot(x, y) }
     func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
         try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
     }
     func finish() throws { try inner.finish() }
-    func fill(_ tensor: Tensor, value: Float) throws { try inner.fill(tensor, value: value) }
-    func copy(_ x: Tensor, to y: Tensor) throws { try inner.copy(x, to: y) }
-    func axpy(alpha: Float, x: Tensor, y: Tensor) throws { try inner.axpy(alpha: alpha, x: x, y: y) }
-    func scale(_ x: Tensor, by alpha: Float) throws { try inner.scale(x, by: alpha) }
-    func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
-        try inner.conv3x3(input: input, weights: weights, relu: relu, output: output)
+
+    /// Runs one op's compute on the inner backend.
+    func perform<Result>(_ op: BackendOp, _ compute: () throws -> Result) throws -> Result {
+        try compute()
     }
-    func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                             accumulate: Bool) throws {
-        try inner.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
-                                      gradInput: gradInput, accumulate: accumulate)
+
+    func computeFill(_ tensor: Tensor, value: Float) throws {
+        try perform(.fill) { try inner.computeFill(tensor, value: value) }
     }
-    func relu(input: Tensor, output: Tensor) throws { try inner.relu(input: input, output: output) }
-    func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
-        try inner.reluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
+    func computeCopy(_ x: Tensor, to y: Tensor) throws {
+        try perform(.copy) { try inner.computeCopy(x, to: y) }
     }
-    func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
-        try inner.pool2x2(input: input, mode: mode, output: output)
+    func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try perform(.axpy) { try inner.computeAxpy(alpha: alpha, x: x, y: y) }
     }
-    func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
-        try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
-                                  accumulate: accumulate)
+    func computeScale(_ x: Tensor, by alpha: Float) throws {
+        try perform(.scale) { try inner.computeScale(x, by: alpha) }
     }
-    func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        try inner.reluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
+    func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        try perform(.dot) { try inner.computeDot(x, y) }
     }
-    func gram(features: Tensor, output: Tensor) throws { try inner.gram(features: features, output: output) }
-    func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
-        try inner.gramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        try perform(.conv3x3) { try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output) }
     }
-    func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try inner.meanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+    func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+                                    accumulate: Bool) throws {
+        try perform(.conv3x3BackwardData) {
+            try inner.computeConv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
+                                                 gradInput: gradInput, accumulate: accumulate)
+        }
     }
-    func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try inner.meanSquaredErrorGradient(a, b, scale: scale, grad: grad, accumulate: accumulate)
+    func computeRelu(input: Tensor, output: Tensor) throws {
+        try perform(.relu) { try inner.computeRelu(input: input, output: output) }
     }
-    func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try inner.totalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+    func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+        try perform(.reluBackward) {
+            try inner.computeReluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
+        }
     }
-    func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try inner.totalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate)
+    func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+        try perform(.pool2x2) { try inner.computePool2x2(input: input, mode: mode, output: output) }
     }
-    func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        try inner.preprocess(image: image, affine: affine, output: output)
+    func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+                                accumulate: Bool) throws {
+        try perform(.pool2x2Backward) {
+            try inner.computePool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
+                                             accumulate: accumulate)
+        }
     }
-    func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
-        try inner.preprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
+    func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        try perform(.reluPool2x2BackwardInPlace) {
+            try inner.computeReluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
+        }
     }
-    func clampRound(image: Tensor, output: Tensor) throws { try inner.clampRound(image: image, output: output) }
-    func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
-        try inner.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
+    func computeGram(features: Tensor, output: Tensor) throws {
+        try perform(.gram) { try inner.computeGram(features: features, output: output) }
+    }
+    func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+        try perform(.gramBackward) {
+            try inner.computeGramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures,
+                                          accumulate: accumulate)
+        }
+    }
+    func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+                                 accumulate: Bool) throws {
+        try perform(.meanSquaredError) {
+            try inner.computeMeanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+        }
+    }
+    func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws {
+        try perform(.meanSquaredErrorGradient) {
+            try inner.computeMeanSquaredErrorGradient(a, b, factor: factor, grad: grad, accumulate: accumulate)
+        }
+    }
+    func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        try perform(.totalVariation) {
+            try inner.computeTotalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+        }
+    }
+    func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try perform(.totalVariationGradient) {
+            try inner.computeTotalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate)
+        }
+    }
+    func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+        try perform(.preprocess) { try inner.computePreprocess(image: image, affine: affine, output: output) }
+    }
+    func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
+                                   accumulate: Bool) throws {
+        try perform(.preprocessBackward) {
+            try inner.computePreprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage,
+                                                accumulate: accumulate)
+        }
+    }
+    func computeClampRound(image: Tensor, output: Tensor) throws {
+        try perform(.clampRound) { try inner.computeClampRound(image: image, output: output) }
+    }
+    func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+                         corrections: AdamCorrections) throws {
+        try perform(.adamStep) {
+            try inner.computeAdamStep(parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
+                                      corrections: corrections)
+        }
     }
 }

@@ -85,10 +85,9 @@ extension NativeBackend {
                                  ledger: ledger)
     }
 
-    public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try nativeWeights(weights, "conv3x3")
         let (h, w) = (input.shape.h, input.shape.w)
-        try requireConvShapes(input: input, output: output, layer: layer)
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
         if layer.plan.winograd {
@@ -109,13 +108,11 @@ extension NativeBackend {
         }
     }
 
-    public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+    public func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
                                     accumulate: Bool) throws {
         let op = "conv3x3BackwardData"
         let layer = try nativeWeights(weights, op)
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
-        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom, accumulate: accumulate,
-                                      layer: layer)
         let dy = try native(gradOutput, op).pointer, dx = try native(gradInput, op).pointer
         let mask = try reluMaskFrom.map { try native($0, op).pointer }
         if layer.plan.winograd {

@@ -1,10 +1,9 @@
 extension NativeBackend {
     // MARK: Pooling
 
-    public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+    public func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         let (outH, outW) = (h / 2, w / 2)
-        try requireShape(output, Shape(c: c, h: outH, w: outW), "pool2x2", "output")
         let x = try native(input, "pool2x2").pointer, y = try native(output, "pool2x2").pointer
         HostParallel.forEach(c * outH, totalWork: input.count) { row in
             let (channel, i) = (row / outH, row % outH)
@@ -20,14 +19,11 @@ extension NativeBackend {
         }
     }
 
-    public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+    public func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
                                 accumulate: Bool) throws {
         let op = "pool2x2Backward"
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         let (outH, outW) = (h / 2, w / 2)
-        try requireShape(gradOutput, Shape(c: c, h: outH, w: outW), op, "gradOutput")
-        try requireShape(gradInput, input.shape, op, "gradInput")
-        try requireDistinct(input, gradInput, op)
         let dy = try native(gradOutput, op).pointer, x = try native(input, op).pointer
         let dx = try native(gradInput, op).pointer
         // One job per channel; it owns that channel's rows of gradInput, leftover odd row and column included.
@@ -67,9 +63,8 @@ extension NativeBackend {
         }
     }
 
-    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+    public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
         let op = "reluPool2x2BackwardInPlace"
-        try requireReLUPoolBackwardShapes(gradOutput: gradOutput, activation: activation)
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
         let (outH, outW) = (h / 2, w / 2)
         let dy = try native(gradOutput, op).pointer, a = try native(activation, op).pointer
@@ -123,9 +118,8 @@ extension NativeBackend {
     static let gramPixelChunk = 1024
     static let gramPartials = 16
 
-    public func gram(features: Tensor, output: Tensor) throws {
+    public func computeGram(features: Tensor, output: Tensor) throws {
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
         let f = try native(features, "gram").pointer, g = try native(output, "gram").pointer
         let n = Double(max(c * m, 1))
         // One Gram per chunk of pixels, in parallel, then their sum in chunk order. The chunks
@@ -153,10 +147,9 @@ extension NativeBackend {
         }
     }
 
-    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    public func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireGramBackwardShapes(gradGram: gradGram, features: features, gradFeatures: gradFeatures)
         let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
         let df = try native(gradFeatures, op).pointer
         let symmetric = resultScratch.floats(c * c)

@@ -81,38 +81,35 @@ public final class NativeBackend: Backend {
 
     // MARK: Elementwise and vector ops
 
-    public func fill(_ tensor: Tensor, value: Float) throws {
+    public func computeFill(_ tensor: Tensor, value: Float) throws {
         let x = try native(tensor, "fill").pointer
         HostParallel.forEachChunk(tensor.count) { range in
             (x + range.lowerBound).update(repeating: value, count: range.count)
         }
     }
 
-    public func copy(_ x: Tensor, to y: Tensor) throws {
-        try requireSameShape(x, y, "copy")
+    public func computeCopy(_ x: Tensor, to y: Tensor) throws {
         let source = try native(x, "copy").pointer, target = try native(y, "copy").pointer
         HostParallel.forEachChunk(x.count) { range in
             (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
         }
     }
 
-    public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
-        try requireSameShape(x, y, "axpy")
+    public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         let xs = try native(x, "axpy").pointer, ys = try native(y, "axpy").pointer
         HostParallel.forEachChunk(x.count) { range in
             for i in range { ys[i] += alpha * xs[i] }
         }
     }
 
-    public func scale(_ x: Tensor, by alpha: Float) throws {
+    public func computeScale(_ x: Tensor, by alpha: Float) throws {
         let xs = try native(x, "scale").pointer
         HostParallel.forEachChunk(x.count) { range in
             for i in range { xs[i] *= alpha }
         }
     }
 
-    public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        try requireSameShape(x, y, "dot")
+    public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         let xs = try native(x, "dot").pointer, ys = try native(y, "dot").pointer
         return HostParallel.deterministicSum(x.count) { range in
             var sum = 0.0
@@ -123,17 +120,14 @@ public final class NativeBackend: Backend {
 
     // MARK: ReLU
 
-    public func relu(input: Tensor, output: Tensor) throws {
-        try requireSameShape(input, output, "relu")
+    public func computeRelu(input: Tensor, output: Tensor) throws {
         let x = try native(input, "relu").pointer, y = try native(output, "relu").pointer
         HostParallel.forEachChunk(input.count) { range in
             for i in range { y[i] = max(x[i], 0) }
         }
     }
 
-    public func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
-        try requireSameShape(gradOutput, activation, "reluBackward")
-        try requireSameShape(gradOutput, gradInput, "reluBackward")
+    public func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
         let dy = try native(gradOutput, "reluBackward").pointer
         let a = try native(activation, "reluBackward").pointer
         let dx = try native(gradInput, "reluBackward").pointer
@@ -148,9 +142,8 @@ public final class NativeBackend: Backend {
 
     // MARK: Losses
 
-    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+    public func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
                                  accumulate: Bool) throws {
-        try requireSameShape(a, b, "meanSquaredError")
         let slotPointer = try scalarSlot(scalars, slot, "meanSquaredError")
         let xs = try native(a, "meanSquaredError").pointer, ys = try native(b, "meanSquaredError").pointer
         let sum = HostParallel.deterministicSum(a.count) { range in
@@ -164,12 +157,10 @@ public final class NativeBackend: Backend {
         store(Double(scale) * sum / Double(max(a.count, 1)), at: slotPointer, accumulate: accumulate)
     }
 
-    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try requireSameShape(a, b, "meanSquaredErrorGradient")
-        try requireSameShape(a, grad, "meanSquaredErrorGradient")
+    public func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor,
+                                                accumulate: Bool) throws {
         let xs = try native(a, "meanSquaredErrorGradient").pointer, ys = try native(b, "meanSquaredErrorGradient").pointer
         let g = try native(grad, "meanSquaredErrorGradient").pointer
-        let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
         HostParallel.forEachChunk(a.count) { range in
             if accumulate {
                 for i in range { g[i] += factor * (xs[i] - ys[i]) }
@@ -179,7 +170,7 @@ public final class NativeBackend: Backend {
         }
     }
 
-    public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+    public func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         let slotPointer = try scalarSlot(scalars, slot, "totalVariation")
         let xs = try native(x, "totalVariation").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
@@ -199,9 +190,7 @@ public final class NativeBackend: Backend {
         store(0.5 * Double(scale) * sum, at: slotPointer, accumulate: accumulate)
     }
 
-    public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try requireSameShape(x, grad, "totalVariationGradient")
-        try requireDistinct(x, grad, "totalVariationGradient")
+    public func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let xs = try native(x, "totalVariationGradient").pointer
         let g = try native(grad, "totalVariationGradient").pointer
         let (c, h, w) = (x.shape.c, x.shape.h, x.shape.w)
@@ -231,10 +220,7 @@ public final class NativeBackend: Backend {
 
     // MARK: Image pre/post-processing
 
-    public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        try requireSameShape(image, output, "preprocess")
-        try requireDistinct(image, output, "preprocess")
-        try requireAffine(affine, image, "preprocess")
+    public func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         let x = try native(image, "preprocess").pointer, y = try native(output, "preprocess").pointer
         let plane = image.shape.pixels
         HostParallel.forEach(3, totalWork: image.count) { c in
@@ -244,10 +230,7 @@ public final class NativeBackend: Backend {
         }
     }
 
-    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
-        try requireSameShape(gradOutput, gradImage, "preprocessBackward")
-        try requireDistinct(gradOutput, gradImage, "preprocessBackward")
-        try requireAffine(affine, gradImage, "preprocessBackward")
+    public func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         let dy = try native(gradOutput, "preprocessBackward").pointer
         let dx = try native(gradImage, "preprocessBackward").pointer
         let plane = gradImage.shape.pixels
@@ -263,8 +246,7 @@ public final class NativeBackend: Backend {
         }
     }
 
-    public func clampRound(image: Tensor, output: Tensor) throws {
-        try requireSameShape(image, output, "clampRound")
+    public func computeClampRound(image: Tensor, output: Tensor) throws {
         let x = try native(image, "clampRound").pointer, y = try native(output, "clampRound").pointer
         HostParallel.forEachChunk(image.count) { range in
             // Halves round away from zero, like OpenCL's round().
@@ -274,16 +256,13 @@ public final class NativeBackend: Backend {
 
     // MARK: Optimiser
 
-    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
-                         parameters: AdamParameters) throws {
-        for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, "adamStep") }
-        guard step >= 1 else { throw StyleError("native adamStep: step \(step) must be 1 or more (internal error)") }
+    public func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+                                corrections: AdamCorrections) throws {
         let p = try native(parameter, "adamStep").pointer, g = try native(gradient, "adamStep").pointer
         let ms = try native(m, "adamStep").pointer, vs = try native(v, "adamStep").pointer
         let (beta1, beta2) = (parameters.beta1, parameters.beta2)
-        // Bias corrections in Double, once per step; the per-element update in Float like a kernel.
-        let correction1 = Float(1 - pow(Double(beta1), Double(step)))
-        let correction2 = Float(1 - pow(Double(beta2), Double(step)))
+        // The per-element update in Float, like the kernel.
+        let (correction1, correction2) = (corrections.first, corrections.second)
         let (rate, epsilon) = (parameters.learningRate, parameters.epsilon)
         HostParallel.forEachChunk(parameter.count) { range in
             for i in range {
@@ -306,12 +285,9 @@ public final class NativeBackend: Backend {
         return storage
     }
 
+    /// The slot's float (`requireSlot` checked its index).
     private func scalarSlot(_ scalars: Tensor, _ slot: Int, _ op: String) throws -> UnsafeMutablePointer<Float> {
-        let storage = try native(scalars, op)
-        guard slot >= 0 && slot < storage.count else {
-            throw StyleError("native \(op): scalar slot \(slot) is outside the \(storage.count) slots (internal error)")
-        }
-        return storage.pointer + slot
+        try native(scalars, op).pointer + slot
     }
 
     private func store(_ value: Double, at slot: UnsafeMutablePointer<Float>, accumulate: Bool) {

@@ -153,19 +153,16 @@ extension OpenCLBackend {
                                      inputChannels: inputChannels, options: options, context: context)
     }
 
-    public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try openCLWeights(weights, "conv3x3")
-        try requireConvShapes(input: input, output: output, layer: layer)
         try enqueueConvolution(input: input, layer: layer, direction: .forward, bias: layer.bias, relu: relu,
                                mask: nil, accumulate: false, output: output, op: "conv3x3")
     }
 
-    public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+    public func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
                                     accumulate: Bool) throws {
         let op = "conv3x3BackwardData"
         let layer = try openCLWeights(weights, op)
-        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom, accumulate: accumulate,
-                                      layer: layer)
         try enqueueConvolution(input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
                                mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
@@ -223,30 +220,25 @@ extension OpenCLBackend {
 
     // MARK: Pooling
 
-    public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+    public func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
-        try requireShape(output, Shape(c: c, h: h / 2, w: w / 2), "pool2x2", "output")
         let (x, y) = (try buffer(input, "pool2x2"), try buffer(output, "pool2x2"))
         let launch = rowLaunch(units: w / 2, rows: h / 2, planes: c, groupWidth: 0)
         try context.enqueue(try context.kernel("pool2x2_forward"), global: launch.global, local: launch.local,
                             [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
     }
 
-    public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+    public func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
                                 accumulate: Bool) throws {
         let op = "pool2x2Backward"
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
-        try requireShape(gradOutput, Shape(c: c, h: h / 2, w: w / 2), op, "gradOutput")
-        try requireShape(gradInput, input.shape, op, "gradInput")
-        try requireDistinct(input, gradInput, op)
         try elementwise("pool2x2_backward", input.count,
                         [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
                          .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count)])
     }
 
-    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+    public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
         let op = "reluPool2x2BackwardInPlace"
-        try requireReLUPoolBackwardShapes(gradOutput: gradOutput, activation: activation)
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
         let launch = rowLaunch(units: w / 2, rows: (h + 1) / 2, planes: c, groupWidth: 0)
         try context.enqueue(try context.kernel("relu_pool2x2_backward_inplace"), global: launch.global,

@@ -1,9 +1,8 @@
 extension OpenCLBackend {
     // MARK: Gram
 
-    public func gram(features: Tensor, output: Tensor) throws {
+    public func computeGram(features: Tensor, output: Tensor) throws {
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
         if c == 0 { return }
         let split = gramSplit(pixels: m)
         let partials = try gramPartials.atLeast(split.slices * c * c)
@@ -34,10 +33,9 @@ extension OpenCLBackend {
         return (max((m + length - 1) / length, 1), length)
     }
 
-    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    public func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
-        try requireGramBackwardShapes(gradGram: gradGram, features: features, gradFeatures: gradFeatures)
         if c == 0 || m == 0 { return }
         let symmetric = try gramSymmetric.atLeast(c * c)
         try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
@@ -60,41 +58,35 @@ extension OpenCLBackend {
 
     // MARK: Losses
 
-    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+    public func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
                                  accumulate: Bool) throws {
         let op = "meanSquaredError"
-        try requireSameShape(a, b, op)
         try reduce("squared_distance_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
                    scale: Float(Double(scale) / Double(max(a.count, 1))), into: scalars, slot: slot,
                    accumulate: accumulate, op: op)
     }
 
-    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+    public func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor,
+                                                accumulate: Bool) throws {
         let op = "meanSquaredErrorGradient"
-        try requireSameShape(a, b, op)
-        try requireSameShape(a, grad, op)
-        let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
         try elementwise("mse_gradient", a.count, [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .float(factor),
                                                   .buffer(try buffer(grad, op)), .flag(accumulate), .int(a.count)])
     }
 
-    public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+    public func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         let op = "totalVariation"
         try reduce("tv_partial", [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .int(x.count)],
                    scale: 0.5 * scale, into: scalars, slot: slot, accumulate: accumulate, op: op)
     }
 
-    public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+    public func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let op = "totalVariationGradient"
-        try requireSameShape(x, grad, op)
-        try requireDistinct(x, grad, op)
         try elementwise("tv_gradient", x.count, [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
                                                  .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
                                                  .int(x.count)])
     }
 
-    public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        try requireSameShape(x, y, "dot")
+    public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try reduceToBuffer("dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
                            scale: 1, into: dotResult, slot: 0, accumulate: false)
         return Double(try context.read(dotResult, count: 1)[0])
@@ -103,9 +95,6 @@ extension OpenCLBackend {
     /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials buffer).
     private func reduce(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
                         slot: Int, accumulate: Bool, op: String) throws {
-        guard slot >= 0 && slot < scalars.count else {
-            throw StyleError("opencl \(op): scalar slot \(slot) is outside the \(scalars.count) slots (internal error)")
-        }
         try reduceToBuffer(partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
                            accumulate: accumulate)
     }

@@ -74,35 +74,30 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Elementwise and vector ops
 
-    public func fill(_ tensor: Tensor, value: Float) throws {
+    public func computeFill(_ tensor: Tensor, value: Float) throws {
         try elementwise("fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
     }
 
-    public func copy(_ x: Tensor, to y: Tensor) throws {
-        try requireSameShape(x, y, "copy")
+    public func computeCopy(_ x: Tensor, to y: Tensor) throws {
         try context.copy(try buffer(x, "copy"), to: try buffer(y, "copy"), count: x.count)
     }
 
-    public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
-        try requireSameShape(x, y, "axpy")
+    public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try elementwise("axpy_f32", x.count, [.float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
                                               .int(x.count)])
     }
 
-    public func scale(_ x: Tensor, by alpha: Float) throws {
+    public func computeScale(_ x: Tensor, by alpha: Float) throws {
         try elementwise("scale_f32", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
     }
 
-    public func relu(input: Tensor, output: Tensor) throws {
-        try requireSameShape(input, output, "relu")
+    public func computeRelu(input: Tensor, output: Tensor) throws {
         try elementwise("relu_forward", input.count, [.buffer(try buffer(input, "relu")), .buffer(try buffer(output, "relu")),
                                                       .int(input.count)])
     }
 
-    public func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+    public func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
         let op = "reluBackward"
-        try requireSameShape(gradOutput, activation, op)
-        try requireSameShape(gradOutput, gradInput, op)
         try elementwise("relu_backward", gradOutput.count, [.buffer(try buffer(gradOutput, op)),
                                                             .buffer(try buffer(activation, op)),
                                                             .buffer(try buffer(gradInput, op)), .int(gradOutput.count)])
@@ -110,10 +105,7 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Image pre/post-processing
 
-    public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        try requireSameShape(image, output, "preprocess")
-        try requireDistinct(image, output, "preprocess")
-        try requireAffine(affine, image, "preprocess")
+    public func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         let plane = image.shape.pixels
         try elementwise("preprocess", image.count,
                         [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
@@ -121,37 +113,28 @@ public final class OpenCLBackend: Backend {
                             + [.buffer(try buffer(output, "preprocess"))])
     }
 
-    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+    public func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
         let op = "preprocessBackward"
-        try requireSameShape(gradOutput, gradImage, op)
-        try requireDistinct(gradOutput, gradImage, op)
-        try requireAffine(affine, gradImage, op)
         try elementwise("preprocess_backward", gradImage.count,
                         [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
                             + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
                             + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])
     }
 
-    public func clampRound(image: Tensor, output: Tensor) throws {
-        try requireSameShape(image, output, "clampRound")
+    public func computeClampRound(image: Tensor, output: Tensor) throws {
         try elementwise("clamp_round", image.count, [.buffer(try buffer(image, "clampRound")),
                                                      .buffer(try buffer(output, "clampRound")), .int(image.count)])
     }
 
     // MARK: Optimiser
 
-    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
-                         parameters: AdamParameters) throws {
+    public func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+                                corrections: AdamCorrections) throws {
         let op = "adamStep"
-        for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, op) }
-        guard step >= 1 else { throw StyleError("opencl adamStep: step \(step) must be 1 or more (internal error)") }
-        // Bias corrections on the host in Double, once per step.
-        let correction1 = Float(1 - pow(Double(parameters.beta1), Double(step)))
-        let correction2 = Float(1 - pow(Double(parameters.beta2), Double(step)))
         try elementwise("adam_step", parameter.count,
                         [.buffer(try buffer(parameter, op)), .buffer(try buffer(gradient, op)), .buffer(try buffer(m, op)),
                          .buffer(try buffer(v, op)), .float(parameters.beta1), .float(parameters.beta2),
-                         .float(correction1), .float(correction2), .float(parameters.learningRate),
+                         .float(corrections.first), .float(corrections.second), .float(parameters.learningRate),
                          .float(parameters.epsilon), .int(parameter.count)])
     }
 

@@ -15,6 +15,8 @@ public struct Shape: Hashable, CustomStringConvertible, Sendable {
 
     public var count: Int { c * h * w }
     public var pixels: Int { h * w }
+    /// The output of 2×2 stride-2 pooling: odd sizes floor.
+    public var pooled: Shape { Shape(c: c, h: h / 2, w: w / 2) }
     public var description: String { "\(c)×\(h)×\(w)" }
 }
 

@@ -52,123 +52,19 @@ final class PhaseRecordingBackend: ForwardingBackend {
         return kernelTotals
     }
 
-    private func record<Result>(_ phase: IterationPhase, _ op: () throws -> Result) throws -> Result {
-        guard isRecording else { return try op() }
+    /// Adds the op's time to its phase (`BackendOp.phase`).
+    override func perform<Result>(_ op: BackendOp, _ compute: () throws -> Result) throws -> Result {
+        guard isRecording else { return try compute() }
         if let context {
-            let result = try op()
+            let result = try compute()
             let kernels = try context.profile()
-            totals[phase, default: 0] += kernels.values.reduce(0, +)
+            totals[op.phase, default: 0] += kernels.values.reduce(0, +)
             kernelTotals.merge(kernels, uniquingKeysWith: +)
             return result
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let result = try op()
-        totals[phase, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let result = try compute()
+        totals[op.phase, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return result
-    }
-
-    override func fill(_ tensor: Tensor, value: Float) throws {
-        try record(.other) { try inner.fill(tensor, value: value) }
-    }
-
-    override func copy(_ x: Tensor, to y: Tensor) throws {
-        try record(.other) { try inner.copy(x, to: y) }
-    }
-
-    override func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
-        try record(.other) { try inner.axpy(alpha: alpha, x: x, y: y) }
-    }
-
-    override func scale(_ x: Tensor, by alpha: Float) throws {
-        try record(.other) { try inner.scale(x, by: alpha) }
-    }
-
-    override func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        try record(.optimizer) { try inner.dot(x, y) }
-    }
-
-    override func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
-        try record(.forward) { try inner.conv3x3(input: input, weights: weights, relu: relu, output: output) }
-    }
-
-    override func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                             accumulate: Bool) throws {
-        try record(.backward) {
-            try inner.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
-                                          gradInput: gradInput, accumulate: accumulate)
-        }
-    }
-
-    override func relu(input: Tensor, output: Tensor) throws {
-        try record(.forward) { try inner.relu(input: input, output: output) }
-    }
-
-    override func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
-        try record(.backward) { try inner.reluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput) }
-    }
-
-    override func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
-        try record(.forward) { try inner.pool2x2(input: input, mode: mode, output: output) }
-    }
-
-    override func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor, accumulate: Bool) throws {
-        try record(.backward) {
-            try inner.pool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
-                                      accumulate: accumulate)
-        }
-    }
-
-    override func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        try record(.backward) {
-            try inner.reluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
-        }
-    }
-
-    override func gram(features: Tensor, output: Tensor) throws {
-        try record(.losses) { try inner.gram(features: features, output: output) }
-    }
-
-    override func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
-        try record(.losses) {
-            try inner.gramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
-        }
-    }
-
-    override func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try record(.losses) {
-            try inner.meanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
-        }
-    }
-
-    override func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try record(.losses) { try inner.meanSquaredErrorGradient(a, b, scale: scale, grad: grad, accumulate: accumulate) }
-    }
-
-    override func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        try record(.losses) { try inner.totalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate) }
-    }
-
-    override func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        try record(.losses) { try inner.totalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate) }
-    }
-
-    override func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        try record(.forward) { try inner.preprocess(image: image, affine: affine, output: output) }
-    }
-
-    override func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
-        try record(.backward) {
-            try inner.preprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
-        }
-    }
-
-    override func clampRound(image: Tensor, output: Tensor) throws {
-        try record(.other) { try inner.clampRound(image: image, output: output) }
-    }
-
-    override func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int, parameters: AdamParameters) throws {
-        try record(.optimizer) {
-            try inner.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
-        }
     }
 }

@@ -1,0 +1,36 @@
+/// Every op a backend computes, one case per `compute…` requirement of `Backend`: the one list
+/// that forwarding, phase profiling and the coverage tests read.
+public enum BackendOp: String, CaseIterable, Sendable {
+    case fill, copy, axpy, scale, dot
+    case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2BackwardInPlace
+    case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
+    case preprocess, preprocessBackward, clampRound
+    case adamStep
+
+    /// The part of an iteration `bench --profile` counts the op's time in.
+    public var phase: IterationPhase {
+        switch self {
+        case .conv3x3, .relu, .pool2x2, .preprocess: return .forward
+        case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
+            return .backward
+        case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation, .totalVariationGradient:
+            return .losses
+        case .adamStep, .dot: return .optimizer
+        case .fill, .copy, .axpy, .scale, .clampRound: return .other
+        }
+    }
+
+    /// The op that computes this op's gradient, for the ops that have one.
+    public var gradient: BackendOp? {
+        switch self {
+        case .conv3x3: return .conv3x3BackwardData
+        case .relu: return .reluBackward
+        case .pool2x2: return .pool2x2Backward
+        case .gram: return .gramBackward
+        case .meanSquaredError: return .meanSquaredErrorGradient
+        case .totalVariation: return .totalVariationGradient
+        case .preprocess: return .preprocessBackward
+        default: return nil
+        }
+    }
+}

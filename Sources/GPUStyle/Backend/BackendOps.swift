@@ -1,0 +1,250 @@
+/// The ops of every backend, each checked once here and then computed by the backend: shapes,
+/// aliasing and scalar slots are validated (a failure is a wiring mistake inside the engine,
+/// never bad user input, but still an error rather than a crash), the arithmetic both backends
+/// share is done, and the backend's `compute…` requirement runs.
+///
+/// Conventions: tensors are float32 CHW, batch 1; outputs are passed in and fully overwritten
+/// unless `accumulate` is true, in which case the result is added to what the output holds; ops
+/// are enqueued and may run asynchronously (only `download`, `readScalars` and `dot` block);
+/// scalar results (losses, dot products) go into `slot` of a small scalar tensor, read only when
+/// needed. Reductions are deterministic.
+extension Backend {
+    // MARK: Elementwise and vector ops (also L-BFGS's)
+
+    public func fill(_ tensor: Tensor, value: Float) throws {
+        try computeFill(tensor, value: value)
+    }
+
+    /// y = x
+    public func copy(_ x: Tensor, to y: Tensor) throws {
+        try requireSameShape(x, y, "copy")
+        try computeCopy(x, to: y)
+    }
+
+    /// y += alpha · x
+    public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try requireSameShape(x, y, "axpy")
+        try computeAxpy(alpha: alpha, x: x, y: y)
+    }
+
+    /// x *= alpha
+    public func scale(_ x: Tensor, by alpha: Float) throws {
+        try computeScale(x, by: alpha)
+    }
+
+    /// Σ x·y, deterministic; blocks and returns the value.
+    public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        try requireSameShape(x, y, "dot")
+        return try computeDot(x, y)
+    }
+
+    // MARK: Network ops
+
+    /// output = conv3x3(input) + bias, ReLU applied when `relu`; stride 1, zero padding 1, cross-correlation.
+    public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        try requireConvShapes(input: input, output: output, layer: weights)
+        try computeConv3x3(input: input, weights: weights, relu: relu, output: output)
+    }
+
+    /// gradInput (+)= conv3x3ᵀ(gradOutput): the gradient of conv3x3 with respect to its input.
+    /// When `reluMaskFrom` is given (the ReLU output of the layer that produced this conv's
+    /// input), the result is multiplied by its mask (activation > 0): ReLU backward fused in.
+    public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+                                    accumulate: Bool) throws {
+        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+                                      accumulate: accumulate, layer: weights)
+        try computeConv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
+                                       gradInput: gradInput, accumulate: accumulate)
+    }
+
+    /// output = max(input, 0)
+    public func relu(input: Tensor, output: Tensor) throws {
+        try requireSameShape(input, output, "relu")
+        try computeRelu(input: input, output: output)
+    }
+
+    /// gradInput = activation > 0 ? gradOutput : 0, where activation is the ReLU's output. In place allowed.
+    public func reluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
+        try requireSameShape(gradOutput, activation, "reluBackward")
+        try requireSameShape(gradOutput, gradInput, "reluBackward")
+        try computeReluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
+    }
+
+    /// 2×2 stride 2 pooling; odd sizes floor.
+    public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
+        try requireShape(output, input.shape.pooled, "pool2x2", "output")
+        try computePool2x2(input: input, mode: mode, output: output)
+    }
+
+    /// gradInput (+)= pool backward. Max routes to the first maximum in row-major order.
+    public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+                                accumulate: Bool) throws {
+        let op = "pool2x2Backward"
+        try requireShape(gradOutput, input.shape.pooled, op, "gradOutput")
+        try requireShape(gradInput, input.shape, op, "gradInput")
+        try requireDistinct(input, gradInput, op)
+        try computePool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
+                                   accumulate: accumulate)
+    }
+
+    /// The backward pass of a ReLU followed by 2×2 pooling, in place: `activation` (the ReLU's
+    /// output, the pooling layer's input) becomes the gradient with respect to the ReLU's input,
+    /// `pool2x2Backward` times the mask (activation > 0), bit for bit. Each 2×2 window is read
+    /// before it is written, so no second buffer of the activation's size is needed.
+    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
+        let op = "reluPool2x2BackwardInPlace"
+        try requireShape(gradOutput, activation.shape.pooled, op, "gradOutput")
+        try requireDistinct(gradOutput, activation, op)
+        try computeReluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
+    }
+
+    // MARK: Gram and losses
+
+    /// gram (C×C, shape c=1,h=C,w=C) = F Fᵀ / N with F the C×M features and N = C·M.
+    public func gram(features: Tensor, output: Tensor) throws {
+        let c = features.shape.c
+        try requireShape(output, Shape(c: 1, h: c, w: c), "gram", "output")
+        try computeGram(features: features, output: output)
+    }
+
+    /// gradFeatures (+)= (dG + dGᵀ) F / N.
+    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+        let op = "gramBackward"
+        let c = features.shape.c
+        try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
+        try requireShape(gradFeatures, features.shape, op, "gradFeatures")
+        try requireDistinct(features, gradFeatures, op)
+        try requireDistinct(gradGram, gradFeatures, op)
+        try computeGramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+    }
+
+    /// scalars[slot] (+)= scale · mean((a − b)²)
+    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+                                 accumulate: Bool) throws {
+        try requireSameShape(a, b, "meanSquaredError")
+        try requireSlot(scalars, slot, "meanSquaredError")
+        try computeMeanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+    }
+
+    /// grad (+)= scale · 2(a − b)/N, the gradient of scale · mean((a − b)²) with respect to a.
+    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try requireSameShape(a, b, "meanSquaredErrorGradient")
+        try requireSameShape(a, grad, "meanSquaredErrorGradient")
+        let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
+        try computeMeanSquaredErrorGradient(a, b, factor: factor, grad: grad, accumulate: accumulate)
+    }
+
+    /// scalars[slot] (+)= scale · L_tv(x) with L_tv as in DESIGN.md.
+    public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
+        try requireSlot(scalars, slot, "totalVariation")
+        try computeTotalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+    }
+
+    /// grad (+)= scale · ∂L_tv/∂x
+    public func totalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+        try requireSameShape(x, grad, "totalVariationGradient")
+        try requireDistinct(x, grad, "totalVariationGradient")
+        try computeTotalVariationGradient(x, scale: scale, grad: grad, accumulate: accumulate)
+    }
+
+    // MARK: Image pre/post-processing
+
+    /// output = affine(image): the network's first, differentiable op.
+    public func preprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
+        try requireSameShape(image, output, "preprocess")
+        try requireDistinct(image, output, "preprocess")
+        try requireAffine(affine, image, "preprocess")
+        try computePreprocess(image: image, affine: affine, output: output)
+    }
+
+    /// gradImage (+)= affineᵀ(gradOutput)
+    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+        try requireSameShape(gradOutput, gradImage, "preprocessBackward")
+        try requireDistinct(gradOutput, gradImage, "preprocessBackward")
+        try requireAffine(affine, gradImage, "preprocessBackward")
+        try computePreprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
+    }
+
+    /// output = round(clamp(image, 0, 255)) for writing.
+    public func clampRound(image: Tensor, output: Tensor) throws {
+        try requireSameShape(image, output, "clampRound")
+        try computeClampRound(image: image, output: output)
+    }
+
+    // MARK: Optimiser
+
+    /// One bias-corrected Adam step on `parameter` (step is 1-based), state m and v resident.
+    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
+                         parameters: AdamParameters) throws {
+        for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, "adamStep") }
+        guard step >= 1 else { throw StyleError("\(name) adamStep: step \(step) must be 1 or more (internal error)") }
+        try computeAdamStep(parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
+                            corrections: AdamCorrections(parameters, step: step))
+    }
+}
+
+/// The checks the ops above make.
+extension Backend {
+    func requireShape(_ tensor: Tensor, _ shape: Shape, _ op: String, _ role: String) throws {
+        guard tensor.shape == shape else {
+            throw StyleError("\(name) \(op): \(role) has shape \(tensor.shape) but \(shape) is needed (internal error)")
+        }
+    }
+
+    func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        guard a.shape == b.shape else {
+            throw StyleError("\(name) \(op): tensor shapes \(a.shape) and \(b.shape) differ (internal error)")
+        }
+    }
+
+    /// Ops that read neighbours or other channels of their input while writing cannot work in place.
+    func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
+        guard input.storage !== output.storage else {
+            throw StyleError("\(name) \(op): input and output are the same tensor; this op cannot work in place (internal error)")
+        }
+    }
+
+    func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
+        guard image.shape.c == 3 else {
+            throw StyleError("\(name) \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
+        }
+        guard affine.permutation.sorted() == [0, 1, 2] else {
+            throw StyleError("\(name) \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
+        }
+    }
+
+    func requireSlot(_ scalars: Tensor, _ slot: Int, _ op: String) throws {
+        guard slot >= 0 && slot < scalars.count else {
+            throw StyleError("\(name) \(op): scalar slot \(slot) is outside the \(scalars.count) slots (internal error)")
+        }
+    }
+
+    /// conv3x3: input I×H×W, output O×H×W of `layer`, not the same tensor.
+    func requireConvShapes(input: Tensor, output: Tensor, layer: ConvWeights) throws {
+        let (h, w) = (input.shape.h, input.shape.w)
+        try requireShape(input, Shape(c: layer.inputChannels, h: h, w: w), "conv3x3", "input")
+        try requireShape(output, Shape(c: layer.outputChannels, h: h, w: w), "conv3x3", "output")
+        try requireDistinct(input, output, "conv3x3")
+    }
+
+    /// conv3x3BackwardData: dY O×H×W, dX I×H×W of `layer`, not the same tensor unless the backend
+    /// runs the layer in place (and then without accumulation); a ReLU mask shaped like dX.
+    func requireConvBackwardShapes(gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?, accumulate: Bool,
+                                   layer: ConvWeights) throws {
+        let op = "conv3x3BackwardData"
+        let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
+        try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
+        try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
+        if gradOutput.storage === gradInput.storage {
+            guard !accumulate, gradInput.count <= gradOutput.count,
+                  backwardDataRunsInPlace(outputChannels: layer.outputChannels, inputChannels: layer.inputChannels) else {
+                throw StyleError("\(name) \(op): gradInput and gradOutput are the same tensor, but this layer cannot "
+                    + "run in place (or accumulates, or has more input than output channels) (internal error)")
+            }
+        }
+        if let mask = reluMaskFrom {
+            try requireShape(mask, gradInput.shape, op, "reluMaskFrom")
+            try requireDistinct(mask, gradInput, op)
+        }
+    }
+}
