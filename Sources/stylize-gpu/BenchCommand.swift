@@ -11,23 +11,6 @@ struct BenchCommand: ParsableCommand {
     )
 }
 
-/// The `--define NAME=VALUE` options of the bench commands, as kernel option overrides.
-func parseKernelDefines(_ texts: [String]) throws -> [String: Int] {
-    var overrides: [String: Int] = [:]
-    for text in texts {
-        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]) else {
-            throw StyleError("--define \(text): expected NAME=INTEGER, e.g. CONV_PXB=4")
-        }
-        guard ProgramOptions.baseline[parts[0]] != nil else {
-            throw StyleError("--define \(text): unknown kernel option \(parts[0]); known: "
-                + ProgramOptions.baseline.keys.sorted().joined(separator: ", "))
-        }
-        overrides[parts[0]] = value
-    }
-    return overrides
-}
-
 /// `stylize-gpu bench ops`: the heavy ops at every VGG19 conv shape, on every backend.
 struct OpsBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,9 +35,7 @@ struct OpsBenchCommand: ParsableCommand {
     @Option(help: "Only these layers, comma separated (e.g. conv3_1,conv4_1).")
     var layers: String?
 
-    @Option(name: .customLong("define"),
-            help: "Override a kernel option on OpenCL devices (over the device's tuning, if any), NAME=VALUE (repeatable), e.g. CONV_PXB=4.")
-    var defines: [String] = []
+    @OptionGroup var kernelDefines: KernelDefineOptions
 
     func validate() throws {
         guard imageSize >= 4 else { throw StyleError("--image-size must be at least 4") }
@@ -72,7 +53,7 @@ struct OpsBenchCommand: ParsableCommand {
             }
             shapes = shapes.filter { wanted.contains($0.layer) }
         }
-        let overrides = try parseKernelDefines(defines)
+        let overrides = try kernelDefines.overrides()
         let results = try OpsBenchmark.run(backends: try backends(overrides: overrides), shapes: shapes,
                                            repeats: repeats) { m in
             printNote(String(format: "  %@ %@ on %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue, m.backend,

@@ -46,16 +46,12 @@ struct BenchIterationCommand: ParsableCommand {
     @Option(help: "Style image of the workload.")
     var style = "examples/starry_night.jpg"
 
-    @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
-    var weights: String?
+    @OptionGroup var weightsOptions: WeightsOptions
 
-    @Option(name: .customLong("define"),
-            help: "Override a kernel option on OpenCL devices (over the device's tuning, if any), NAME=VALUE (repeatable), e.g. GRAM_SLICE=2048.")
-    var defines: [String] = []
+    @OptionGroup var kernelDefines: KernelDefineOptions
 
     func validate() throws {
         _ = try settings()
-        _ = try parseKernelDefines(defines)
         if profileIterations < 1 { throw StyleError("--profile-iterations must be at least 1") }
     }
 
@@ -77,10 +73,10 @@ struct BenchIterationCommand: ParsableCommand {
         for path in [content, style] where !FileManager.default.fileExists(atPath: path) {
             throw StyleError("benchmark image \(path) not found; run from the project root or pass --content/--style")
         }
-        let weightsPath = try WeightsCache.resolve(path: weights)
+        let weightsPath = try WeightsCache.resolve(path: weightsOptions.weights)
         let catalog = DeviceCatalog.discover()
         let selectors = try devices.map { try splitList($0, option: "--devices").map(DeviceSelector.init) }
-        var chosen = BenchmarkDevice.list(selectors, catalog: catalog, overrides: try parseKernelDefines(defines))
+        var chosen = BenchmarkDevice.list(selectors, catalog: catalog, overrides: try kernelDefines.overrides())
         if selectors == nil {
             // The default list skips devices this build cannot drive, with a note; named ones must work.
             chosen = chosen.filter { device in

@@ -14,30 +14,21 @@ struct SelfTestCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "auto, gpu, cpu, an id from `stylize-gpu devices`, or part of a device name.")
-    var device = "auto"
-
-    @Option(help: "Weights file for the conv1_1/conv1_2 checks (default: the cached file; skipped when there is none).")
-    var weights: String?
-
-    @Option(name: .customLong("define"),
-            help: "Override a kernel option on an OpenCL device (over its tuning, if any), NAME=VALUE (repeatable), e.g. WINO_GEMM=1.")
-    var defines: [String] = []
-
-    func validate() throws {
-        _ = try parseKernelDefines(defines)
-    }
+    @OptionGroup var deviceOptions: DeviceOptions
+    /// For the conv1_1/conv1_2 checks, which are skipped when there is no weights file.
+    @OptionGroup var weightsOptions: WeightsOptions
+    @OptionGroup var kernelDefines: KernelDefineOptions
 
     func run() throws {
         let backend: Backend
         do {
-            backend = try BackendFactory.make(try DeviceSelector(device), overrides: try parseKernelDefines(defines))
+            backend = try BackendFactory.make(try DeviceSelector(deviceOptions.device), overrides: try kernelDefines.overrides())
         } catch {
             exitWithError(error)
         }
         print("selftest on \(backend.name) against native")
         let cached = WeightsCache.defaultWeightsPath()
-        let weightsPath = weights ?? (FileManager.default.fileExists(atPath: cached) ? cached : nil)
+        let weightsPath = weightsOptions.weights ?? (FileManager.default.fileExists(atPath: cached) ? cached : nil)
         let report: SelfTest.Report
         do {
             report = try SelfTest.run(on: backend, weightsPath: weightsPath) { print($0.line) }

@@ -75,11 +75,10 @@ struct StylizeCommand: ParsableCommand {
     @Flag(help: "Keep the content's colours: luminance from the result, colour from the content.")
     var originalColors = false
 
-    @Option(help: "auto, native, gpu, cpu, an id from `stylize-gpu devices`, or part of a device name.")
-    var device = "auto"
-
-    @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
-    var weights: String?
+    @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup var weightsOptions: WeightsOptions
+    private var device: String { deviceOptions.device }
+    private var weights: String? { weightsOptions.weights }
 
     @Option(parsing: .unconditional, help: "Print the losses every N iterations (0: first and last only).")
     var printEvery = 50

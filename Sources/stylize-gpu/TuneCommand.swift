@@ -20,8 +20,8 @@ struct TuneCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "An OpenCL device: auto, gpu, cpu, an id from `stylize-gpu devices`, or part of a device name.")
-    var device = "auto"
+    /// An OpenCL device: `native` is refused with a line saying so.
+    @OptionGroup var deviceOptions: DeviceOptions
 
     @Option(help: "The measured shapes are VGG19 layers of a SIZE×SIZE image.")
     var size = 256
@@ -50,10 +50,10 @@ struct TuneCommand: ParsableCommand {
     func run() throws {
         let settings = try settings()
         let catalog = DeviceCatalog.discover()
-        let selector = try DeviceSelector(device)
+        let selector = try DeviceSelector(deviceOptions.device)
         guard case .openCL(let index) = try catalog.choose(selector),
               let chosen = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
-            throw StyleError("--device \(device) is the native path, which has no kernel options to tune; "
+            throw StyleError("--device \(deviceOptions.device) is the native path, which has no kernel options to tune; "
                 + "choose an OpenCL device (see `stylize-gpu devices`)")
         }
         let info = chosen.info
