@@ -72,72 +72,6 @@ public final class OpenCLBackend: Backend {
         try context.finish()
     }
 
-    // MARK: Elementwise and vector ops
-
-    public func computeFill(_ tensor: Tensor, value: Float) throws {
-        try elementwise("fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
-    }
-
-    public func computeCopy(_ x: Tensor, to y: Tensor) throws {
-        try context.copy(try buffer(x, "copy"), to: try buffer(y, "copy"), count: x.count)
-    }
-
-    public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
-        try elementwise("axpy_f32", x.count, [.float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
-                                              .int(x.count)])
-    }
-
-    public func computeScale(_ x: Tensor, by alpha: Float) throws {
-        try elementwise("scale_f32", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
-    }
-
-    public func computeRelu(input: Tensor, output: Tensor) throws {
-        try elementwise("relu_forward", input.count, [.buffer(try buffer(input, "relu")), .buffer(try buffer(output, "relu")),
-                                                      .int(input.count)])
-    }
-
-    public func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
-        let op = "reluBackward"
-        try elementwise("relu_backward", gradOutput.count, [.buffer(try buffer(gradOutput, op)),
-                                                            .buffer(try buffer(activation, op)),
-                                                            .buffer(try buffer(gradInput, op)), .int(gradOutput.count)])
-    }
-
-    // MARK: Image pre/post-processing
-
-    public func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
-        let plane = image.shape.pixels
-        try elementwise("preprocess", image.count,
-                        [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
-                            + affine.scale.map { .float($0) } + affine.offset.map { .float($0) }
-                            + [.buffer(try buffer(output, "preprocess"))])
-    }
-
-    public func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
-        let op = "preprocessBackward"
-        try elementwise("preprocess_backward", gradImage.count,
-                        [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
-                            + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
-                            + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])
-    }
-
-    public func computeClampRound(image: Tensor, output: Tensor) throws {
-        try elementwise("clamp_round", image.count, [.buffer(try buffer(image, "clampRound")),
-                                                     .buffer(try buffer(output, "clampRound")), .int(image.count)])
-    }
-
-    // MARK: Optimiser
-
-    public func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
-                                corrections: AdamCorrections) throws {
-        let op = "adamStep"
-        try elementwise("adam_step", parameter.count,
-                        [.buffer(try buffer(parameter, op)), .buffer(try buffer(gradient, op)), .buffer(try buffer(m, op)),
-                         .buffer(try buffer(v, op)), .float(parameters.beta1), .float(parameters.beta2),
-                         .float(corrections.first), .float(corrections.second), .float(parameters.learningRate),
-                         .float(parameters.epsilon), .int(parameter.count)])
-    }
-
     // MARK: Helpers shared by the ops
 
     /// Enqueues a one-work-item-per-element kernel over `count` elements.
@@ -180,6 +114,22 @@ public final class OpenCLBackend: Backend {
         return buffer
     }
 
+    /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials buffer).
+    func reduce(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
+                slot: Int, accumulate: Bool, op: String) throws {
+        try reduceToBuffer(partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
+                           accumulate: accumulate)
+    }
+
+    /// The two fixed-shape stages of every reduction: `reductionGroups` groups, then one group.
+    func reduceToBuffer(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
+                        into target: CLBuffer, slot: Int, accumulate: Bool) throws {
+        let group = options.reductionGroupSize
+        try context.enqueue(try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
+                            arguments + [.buffer(reductionPartials)])
+        try context.enqueue(try context.kernel("reduce_finish"), global: [group], local: [group],
+                            [.buffer(reductionPartials), .float(scale), .buffer(target), .int(slot), .flag(accumulate)])
+    }
 }
 
 extension KernelArgument {

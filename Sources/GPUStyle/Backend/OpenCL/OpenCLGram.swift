@@ -1,6 +1,7 @@
-extension OpenCLBackend {
-    // MARK: Gram
+import Foundation
+import Kernels
 
+extension OpenCLBackend {
     public func computeGram(features: Tensor, output: Tensor) throws {
         let (c, m) = (features.shape.c, features.shape.pixels)
         if c == 0 { return }
@@ -54,58 +55,5 @@ extension OpenCLBackend {
                                          (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns],
                                 local: workGroup(options.tileWorkGroupWidth, dimensions: 2), arguments)
         }
-    }
-
-    // MARK: Losses
-
-    public func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
-                                 accumulate: Bool) throws {
-        let op = "meanSquaredError"
-        try reduce("squared_distance_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
-                   scale: Float(Double(scale) / Double(max(a.count, 1))), into: scalars, slot: slot,
-                   accumulate: accumulate, op: op)
-    }
-
-    public func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor,
-                                                accumulate: Bool) throws {
-        let op = "meanSquaredErrorGradient"
-        try elementwise("mse_gradient", a.count, [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .float(factor),
-                                                  .buffer(try buffer(grad, op)), .flag(accumulate), .int(a.count)])
-    }
-
-    public func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
-        let op = "totalVariation"
-        try reduce("tv_partial", [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .int(x.count)],
-                   scale: 0.5 * scale, into: scalars, slot: slot, accumulate: accumulate, op: op)
-    }
-
-    public func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
-        let op = "totalVariationGradient"
-        try elementwise("tv_gradient", x.count, [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
-                                                 .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
-                                                 .int(x.count)])
-    }
-
-    public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        try reduceToBuffer("dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
-                           scale: 1, into: dotResult, slot: 0, accumulate: false)
-        return Double(try context.read(dotResult, count: 1)[0])
-    }
-
-    /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials buffer).
-    private func reduce(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
-                        slot: Int, accumulate: Bool, op: String) throws {
-        try reduceToBuffer(partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
-                           accumulate: accumulate)
-    }
-
-    /// The two fixed-shape stages of every reduction: `reductionGroups` groups, then one group.
-    private func reduceToBuffer(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
-                                into target: CLBuffer, slot: Int, accumulate: Bool) throws {
-        let group = options.reductionGroupSize
-        try context.enqueue(try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
-                            arguments + [.buffer(reductionPartials)])
-        try context.enqueue(try context.kernel("reduce_finish"), global: [group], local: [group],
-                            [.buffer(reductionPartials), .float(scale), .buffer(target), .int(slot), .flag(accumulate)])
     }
 }

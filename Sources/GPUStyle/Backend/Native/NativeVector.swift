@@ -1,0 +1,41 @@
+import CBLAS
+import Foundation
+
+extension NativeBackend {
+    public func computeFill(_ tensor: Tensor, value: Float) throws {
+        let x = try native(tensor, "fill").pointer
+        HostParallel.forEachChunk(tensor.count) { range in
+            (x + range.lowerBound).update(repeating: value, count: range.count)
+        }
+    }
+
+    public func computeCopy(_ x: Tensor, to y: Tensor) throws {
+        let source = try native(x, "copy").pointer, target = try native(y, "copy").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+        }
+    }
+
+    public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        let xs = try native(x, "axpy").pointer, ys = try native(y, "axpy").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range { ys[i] += alpha * xs[i] }
+        }
+    }
+
+    public func computeScale(_ x: Tensor, by alpha: Float) throws {
+        let xs = try native(x, "scale").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range { xs[i] *= alpha }
+        }
+    }
+
+    public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
+        let xs = try native(x, "dot").pointer, ys = try native(y, "dot").pointer
+        return HostParallel.deterministicSum(x.count) { range in
+            var sum = 0.0
+            for i in range { sum += Double(xs[i]) * Double(ys[i]) }
+            return sum
+        }
+    }
+}
