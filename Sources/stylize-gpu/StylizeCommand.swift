@@ -156,8 +156,9 @@ struct StylizeCommand: ParsableCommand {
     /// and existing ones are replaced only with --overwrite.
     private func checkFrames(after start: Int, refuseExisting: Bool) throws {
         guard saveEvery > 0 else { return }
+        let outputs = runOutputs
         let frames = stride(from: (start / saveEvery + 1) * saveEvery, through: iterations, by: saveEvery)
-            .map { framePath(output, iteration: $0) }
+            .map { outputs.framePath(iteration: $0) }
         for frame in frames {
             for input in inputs + [resume].compactMap({ $0 }) where samePath(frame, input) {
                 throw StyleError("--save-every would write the frame \(frame) over the input \(input); choose another -o")
@@ -200,22 +201,31 @@ struct StylizeCommand: ParsableCommand {
         return options
     }
 
-    /// --png16 applies to PNG files only (a JPEG --sheet beside a 16-bit PNG output is 8-bit).
-    private func writeOptions(for path: String) -> ImageWriteOptions {
-        ImageWriteOptions(bitDepth: png16 && (try? ImageFormat(path: path)) == .png ? 16 : 8, jpegQuality: jpegQuality)
+    /// The files the run writes, as the library takes them.
+    private var runOutputs: RunOutputs {
+        var outputs = RunOutputs(image: output)
+        outputs.png16 = png16
+        outputs.jpegQuality = jpegQuality
+        outputs.saveEvery = saveEvery
+        outputs.gif = gif
+        outputs.gifEvery = gifEvery
+        outputs.sheet = sheet
+        outputs.checkpoint = checkpoint
+        outputs.checkpointEvery = checkpointEvery
+        return outputs
     }
 
     func run() throws {
         let options = try jobOptions()
-        let writeOptions = writeOptions(for: output)
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
         try checkFrames(after: resumeFrom?.state.iteration ?? 0, refuseExisting: true)
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
         // Checkpoints know their inputs by content; hashed only when checkpoints are used.
-        let inputsSHA256 = checkpoint != nil || resumeFrom != nil ? try Checkpoint.inputsSHA256(of: options) : []
-        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256)
+        let identity = CheckpointIdentity(weightsSHA256: weightsSHA256, inputsSHA256: checkpoint != nil || resumeFrom != nil
+                                          ? try Checkpoint.inputsSHA256(of: options) : [])
+        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256, inputsSHA256: identity.inputsSHA256)
 
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
@@ -235,68 +245,19 @@ struct StylizeCommand: ParsableCommand {
             printNote("\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
         }
         defer { interruption.endDeferral() }
-
-        func saveCheckpoint() throws {
-            guard let path = checkpoint else { return }
-            try Checkpoint(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: backend.name,
-                           state: try job.run.exportState()).write(to: path)
-        }
-        let gifInterval = gif == nil ? 0 : (gifEvery ?? max(1, iterations / 50))
-        let gifWriter = try gif.map { try GIFWriter(path: $0, delayCentiseconds: 8) }
-        let end: RunEnd
+        let events = RunEvents(report: printer.report, note: { printer.finishLine(); printNote($0) },
+                               warning: { printer.finishLine(); printWarning($0) },
+                               shouldStop: { interruption.isRequested })
+        let (end, written): (RunEnd, String)
         do {
-            try gifWriter?.add(frame: try job.outputImage(pixels: try job.run.currentImage()))
-            end = try job.run.run(
-                reportEvery: printEvery, onReport: printer.report,
-                snapshotEvery: greatestCommonDivisor(saveEvery, gifInterval),
-                onSnapshot: { iteration, pixels in
-                    let image = try job.outputImage(pixels: pixels)
-                    if saveEvery > 0, iteration % saveEvery == 0 {
-                        // A frame is a by-product: losing one must not end the run.
-                        let frame = framePath(output, iteration: iteration)
-                        do {
-                            try ImageFile.write(image, to: frame, options: writeOptions)
-                        } catch {
-                            printer.finishLine()
-                            printWarning("could not write the frame \(frame): \(describe(error)); the run goes on")
-                        }
-                    }
-                    if let writer = gifWriter, iteration % gifInterval == 0 {
-                        try writer.add(frame: image)
-                    }
-                },
-                checkpointEvery: checkpoint == nil ? 0 : checkpointEvery,
-                onCheckpoint: { _ in try saveCheckpoint() },
-                shouldStop: { interruption.isRequested })
-            printer.finishLine()
-        } catch let error as LossScaleError {
-            printer.finishLine()
-            throw StyleError(error.message)
+            (end, written) = try job.perform(outputs: runOutputs, checkpoint: identity, reportEvery: printEvery,
+                                             events: events)
         } catch {
-            // A fault mid-run (device error, a checkpoint that could not be written …): keep the image.
             printer.finishLine()
-            let rescued = (try? job.run.currentImage()).flatMap { try? job.outputImage(pixels: $0) }
-            guard let image = rescued else {
-                throw StyleError("\(describe(error)); the device could not return the image, so nothing was written")
-            }
-            let written = try writeKeepingTheImage(image, options: writeOptions)
-            throw StyleError("\(describe(error)); the image of iteration \(job.run.iteration) was written to \(written)")
+            throw error
         }
-
-        let image = try job.outputImage(pixels: try job.run.currentImage())
-        let written = try writeKeepingTheImage(image, options: writeOptions)
-        try saveCheckpoint()
+        printer.finishLine()
         printNote(describeEnd(end, writtenTo: written))
-        if let writer = gifWriter {
-            if job.run.iteration % gifInterval != 0 { try writer.add(frame: image) }
-            try writer.finish()
-            printNote("wrote \(writer.frameCount) frames to \(gif ?? "")")
-        }
-        if let sheet = sheet {
-            try ImageFile.write(contactSheet([job.content] + job.styles + [image], height: image.height, gap: 8),
-                                to: sheet, options: self.writeOptions(for: sheet))
-            printNote("wrote \(sheet)")
-        }
         switch end {
         case .interrupted:
             throw ExitCode(130)
@@ -305,20 +266,6 @@ struct StylizeCommand: ParsableCommand {
                 + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))")
         case .completed, .converged:
             return
-        }
-    }
-
-    /// Writes the result to the output path; if that fails (folder gone, disk full), to a file in
-    /// the temporary folder, and says where. Returns the path written.
-    private func writeKeepingTheImage(_ image: RGBImage, options: ImageWriteOptions) throws -> String {
-        do {
-            try ImageFile.write(image, to: output, options: options)
-            return output
-        } catch {
-            let name = "stylize-gpu-\(getpid())-" + URL(fileURLWithPath: output).lastPathComponent
-            let fallback = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(name).path
-            guard (try? ImageFile.write(image, to: fallback, options: options)) != nil else { throw error }
-            throw StyleError("\(describe(error)); the image was written to \(fallback) instead")
         }
     }
 
@@ -335,19 +282,6 @@ struct StylizeCommand: ParsableCommand {
             return "wrote \(path)"
         }
     }
-}
-
-/// `out.png`, 100 → `out_0100.png`.
-func framePath(_ output: String, iteration: Int) -> String {
-    let url = URL(fileURLWithPath: output)
-    let stem = url.deletingPathExtension().lastPathComponent
-    let name = String(format: "%@_%04d.%@", stem, iteration, url.pathExtension)
-    return url.deletingLastPathComponent().appendingPathComponent(name).path
-}
-
-/// gcd(a, b) with gcd(a, 0) = a: the snapshot interval that serves two intervals (0 = none).
-func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
-    b == 0 ? a : greatestCommonDivisor(b, a % b)
 }
 
 /// "a, b,c" → ["a", "b", "c"]; "" → []. An empty item ("1,,2", "a,") is a mistake, not a default.

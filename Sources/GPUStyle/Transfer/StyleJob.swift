@@ -147,10 +147,10 @@ public final class StyleJob {
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
-        let initial: [Float]
+        let initial: [Float]?
         switch options.initialization {
         case .content:
-            initial = content.pixels
+            initial = nil
         case .random:
             var generator = SplitMix64(seed: options.seed)
             initial = (0..<content.pixels.count).map { _ in Float(generator.nextUnit() * 255) }
@@ -177,8 +177,8 @@ public final class StyleJob {
         let objective = try StyleObjective(network: network, height: content.height, width: content.width,
                                            content: contentTensor, styles: styleTargets, layers: options.layers,
                                            weights: options.lossWeights)
-        run = try StyleTransferRun(objective: objective, initialImage: initial, height: content.height,
-                                   width: content.width, settings: options.optimization)
+        run = try StyleTransferRun(objective: objective, start: initial.map { .pixels($0) } ?? .copy(of: contentTensor),
+                                   height: content.height, width: content.width, settings: options.optimization)
     }
 
     private static func readImage(_ path: String, options: StyleJobOptions, note: (String) -> Void) throws -> RGBImage {

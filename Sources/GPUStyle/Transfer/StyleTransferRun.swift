@@ -76,18 +76,34 @@ public final class StyleTransferRun {
     /// Iterations done (optimiser steps taken).
     public private(set) var iteration = 0
 
-    public init(objective: StyleObjective, initialImage: [Float], height: Int, width: Int,
-                settings: OptimizationSettings) throws {
+    public convenience init(objective: StyleObjective, initialImage: [Float], height: Int, width: Int,
+                            settings: OptimizationSettings) throws {
+        try self.init(objective: objective, start: .pixels(initialImage), height: height, width: width, settings: settings)
+    }
+
+    /// Where the optimised image starts: pixels from the host, or a copy of a tensor already on
+    /// the device (the content image: no second upload).
+    public enum Start {
+        case pixels([Float])
+        case copy(of: Tensor)
+    }
+
+    public init(objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings) throws {
         guard settings.iterations >= 1 else { throw StyleError("--iterations must be at least 1") }
         backend = objective.network.backend
         self.objective = objective
         self.settings = settings
         let shape = Shape(c: 3, h: height, w: width)
-        guard initialImage.count == shape.count else {
-            throw StyleError("internal error: initial image has \(initialImage.count) values for \(shape)")
-        }
         image = try backend.makeTensor(shape)
-        try backend.upload(initialImage, to: image)
+        switch start {
+        case .pixels(let values):
+            guard values.count == shape.count else {
+                throw StyleError("internal error: initial image has \(values.count) values for \(shape)")
+            }
+            try backend.upload(values, to: image)
+        case .copy(let tensor):
+            try backend.copy(tensor, to: image)
+        }
         gradient = try backend.makeTensor(shape)
         lastGoodImage = try backend.makeTensor(shape)
         switch settings.optimizer {

@@ -1,0 +1,154 @@
+import Foundation
+
+/// What a run writes: its image, and on request frames, a GIF, a contact sheet and checkpoints.
+public struct RunOutputs: Sendable {
+    /// The result (.png or .jpg).
+    public var image: String
+    /// PNG files with 16 bits per channel (JPEG files stay 8-bit).
+    public var png16 = false
+    public var jpegQuality = 95
+    /// Frames `OUT_0100.png` … every N iterations (0: none).
+    public var saveEvery = 0
+    public var gif: String?
+    /// Iterations between GIF frames (nil: iterations / 50).
+    public var gifEvery: Int?
+    public var sheet: String?
+    public var checkpoint: String?
+    public var checkpointEvery = 100
+
+    public init(image: String) {
+        self.image = image
+    }
+
+    /// --png16 applies to PNG files only.
+    public func writeOptions(for path: String) -> ImageWriteOptions {
+        ImageWriteOptions(bitDepth: png16 && (try? ImageFormat(path: path)) == .png ? 16 : 8, jpegQuality: jpegQuality)
+    }
+
+    /// `out.png`, 100 → `out_0100.png`.
+    public func framePath(iteration: Int) -> String {
+        let url = URL(fileURLWithPath: image)
+        let stem = url.deletingPathExtension().lastPathComponent
+        let name = String(format: "%@_%04d.%@", stem, iteration, url.pathExtension)
+        return url.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+}
+
+/// What the caller hears during a run.
+public struct RunEvents {
+    /// Each iteration report (`reportEvery`).
+    public var report: (IterationReport) -> Void
+    /// A one-line note (a file written).
+    public var note: (String) -> Void
+    /// Something failed and the run goes on (a frame not written).
+    public var warning: (String) -> Void
+    /// Polled after each iteration: true stops the run, which then writes what it has.
+    public var shouldStop: () -> Bool
+
+    public init(report: @escaping (IterationReport) -> Void, note: @escaping (String) -> Void,
+                warning: @escaping (String) -> Void, shouldStop: @escaping () -> Bool) {
+        self.report = report
+        self.note = note
+        self.warning = warning
+        self.shouldStop = shouldStop
+    }
+}
+
+/// What ties a checkpoint to a run's weights and input images (`Checkpoint`).
+public struct CheckpointIdentity: Sendable {
+    public var weightsSHA256: String
+    public var inputsSHA256: [String]
+
+    public init(weightsSHA256: String, inputsSHA256: [String]) {
+        self.weightsSHA256 = weightsSHA256
+        self.inputsSHA256 = inputsSHA256
+    }
+}
+
+extension StyleJob {
+    /// Runs the job to its end and writes its outputs: the image (to the temporary folder when its
+    /// own folder fails, and then an error says where), frames, GIF, sheet and checkpoints. A fault
+    /// mid-run still writes the image it has and throws a line that says where; a refused loss
+    /// scale throws before anything is written. Returns how the run ended and where the image is.
+    public func perform(outputs: RunOutputs, checkpoint identity: CheckpointIdentity, reportEvery: Int,
+                        events: RunEvents) throws -> (end: RunEnd, image: String) {
+        func saveCheckpoint() throws {
+            guard let path = outputs.checkpoint else { return }
+            try Checkpoint(options: options, weightsSHA256: identity.weightsSHA256, inputsSHA256: identity.inputsSHA256,
+                           device: backend.name, state: try run.exportState()).write(to: path)
+        }
+        let iterations = options.optimization.iterations
+        let gifInterval = outputs.gif == nil ? 0 : (outputs.gifEvery ?? max(1, iterations / 50))
+        let gifWriter = try outputs.gif.map { try GIFWriter(path: $0, delayCentiseconds: 8) }
+        let end: RunEnd
+        do {
+            try gifWriter?.add(frame: try outputImage(pixels: try run.currentImage()))
+            end = try run.run(
+                reportEvery: reportEvery, onReport: events.report,
+                snapshotEvery: greatestCommonDivisor(outputs.saveEvery, gifInterval),
+                onSnapshot: { iteration, pixels in
+                    let image = try outputImage(pixels: pixels)
+                    if outputs.saveEvery > 0, iteration % outputs.saveEvery == 0 {
+                        // A frame is a by-product: losing one must not end the run.
+                        let frame = outputs.framePath(iteration: iteration)
+                        do {
+                            try ImageFile.write(image, to: frame, options: outputs.writeOptions(for: frame))
+                        } catch {
+                            events.warning("could not write the frame \(frame): \(describe(error)); the run goes on")
+                        }
+                    }
+                    if let writer = gifWriter, iteration % gifInterval == 0 {
+                        try writer.add(frame: image)
+                    }
+                },
+                checkpointEvery: outputs.checkpoint == nil ? 0 : outputs.checkpointEvery,
+                onCheckpoint: { _ in try saveCheckpoint() },
+                shouldStop: events.shouldStop)
+        } catch let error as LossScaleError {
+            throw StyleError(error.message)
+        } catch {
+            // A fault mid-run (device error, a checkpoint that could not be written …): keep the image.
+            let rescued = (try? run.currentImage()).flatMap { try? outputImage(pixels: $0) }
+            guard let image = rescued else {
+                throw StyleError("\(describe(error)); the device could not return the image, so nothing was written")
+            }
+            let written = try writeKeepingTheImage(image, outputs: outputs)
+            throw StyleError("\(describe(error)); the image of iteration \(run.iteration) was written to \(written)")
+        }
+
+        let image = try outputImage(pixels: try run.currentImage())
+        let written = try writeKeepingTheImage(image, outputs: outputs)
+        try saveCheckpoint()
+        if let writer = gifWriter {
+            if run.iteration % gifInterval != 0 { try writer.add(frame: image) }
+            try writer.finish()
+            events.note("wrote \(writer.frameCount) frames to \(outputs.gif ?? "")")
+        }
+        if let sheet = outputs.sheet {
+            try ImageFile.write(contactSheet([content] + styles + [image], height: image.height, gap: 8),
+                                to: sheet, options: outputs.writeOptions(for: sheet))
+            events.note("wrote \(sheet)")
+        }
+        return (end, written)
+    }
+
+    /// Writes the result to its path; if that fails (folder gone, disk full), to a file in the
+    /// temporary folder, and throws a line that says where.
+    private func writeKeepingTheImage(_ image: RGBImage, outputs: RunOutputs) throws -> String {
+        let options = outputs.writeOptions(for: outputs.image)
+        do {
+            try ImageFile.write(image, to: outputs.image, options: options)
+            return outputs.image
+        } catch {
+            let name = "stylize-gpu-\(getpid())-" + URL(fileURLWithPath: outputs.image).lastPathComponent
+            let fallback = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(name).path
+            guard (try? ImageFile.write(image, to: fallback, options: options)) != nil else { throw error }
+            throw StyleError("\(describe(error)); the image was written to \(fallback) instead")
+        }
+    }
+}
+
+/// gcd(a, b) with gcd(a, 0) = a: the snapshot interval that serves two intervals (0 = none).
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+    b == 0 ? a : greatestCommonDivisor(b, a % b)
+}
