@@ -93,7 +93,7 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertNil(report.results.last?.kernelOptions)
     }
 
-    /// The count at 512×512 against DESIGN.md's figures: about 380 GFLOP of convolutions, forward
+    /// The count at 512×512 against docs/DESIGN.md's figures: about 380 GFLOP of convolutions, forward
     /// 189; the five Grams and their backward add about 18 GFLOP (2·C²·H·W each, ≈1.07 G per layer
     /// of blocks 1–4 forward, a quarter of that at relu5_1).
     func testFLOPCountMatchesTheDesignFigures() throws {

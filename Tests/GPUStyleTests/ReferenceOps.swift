@@ -112,7 +112,7 @@ enum ReferenceOps {
         return zip(a.values, b.values).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(a.values.count)
     }
 
-    /// ½ Σ_{c, i<H−1, j<W−1} (x[c,i,j] − x[c,i,j+1])² + (x[c,i,j] − x[c,i+1,j])² (DESIGN.md).
+    /// ½ Σ_{c, i<H−1, j<W−1} (x[c,i,j] − x[c,i,j+1])² + (x[c,i,j] − x[c,i+1,j])² (docs/DESIGN.md).
     static func totalVariation(_ x: ReferenceTensor) -> Double {
         var sum = 0.0
         for c in 0..<x.shape.c {
@@ -144,7 +144,7 @@ enum ReferenceOps {
         ReferenceTensor(shape: image.shape, values: image.values.map { min(max($0, 0), 255).rounded(.toNearestOrAwayFromZero) })
     }
 
-    /// The preprocessing maps of DESIGN.md's two weight flavours.
+    /// The preprocessing maps of docs/DESIGN.md's two weight flavours.
     static let caffeAffine = ChannelAffine(permutation: [2, 1, 0], scale: [1, 1, 1],
                                            offset: [-103.939, -116.779, -123.68])
     static let torchAffine = ChannelAffine(

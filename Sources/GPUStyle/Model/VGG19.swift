@@ -1,4 +1,4 @@
-/// The VGG19 feature layers (DESIGN.md): 16 3×3 convolutions, each followed by a ReLU,
+/// The VGG19 feature layers (docs/DESIGN.md): 16 3×3 convolutions, each followed by a ReLU,
 /// and a 2×2 pooling layer closing each of the 5 blocks.
 public enum VGG19 {
     public enum Kind: Equatable, Sendable {

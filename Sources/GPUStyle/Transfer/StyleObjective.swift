@@ -1,4 +1,4 @@
-/// Weights of the three loss terms (DESIGN.md defaults).
+/// Weights of the three loss terms (docs/DESIGN.md defaults).
 public struct LossWeights: Equatable, Codable, Sendable {
     public var content: Float = 5
     public var style: Float = 100
@@ -11,7 +11,7 @@ public struct LossWeights: Equatable, Codable, Sendable {
     }
 }
 
-/// Which layers the content and style losses read (DESIGN.md defaults).
+/// Which layers the content and style losses read (docs/DESIGN.md defaults).
 public struct LayerSelection: Equatable, Codable, Sendable {
     public var content: [String] = ["relu4_2"]
     public var style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -59,7 +59,7 @@ public struct StyleTarget {
     }
 }
 
-/// L = w_c·L_c + w_s·L_s + w_tv·L_tv of DESIGN.md and its gradient with respect to the image,
+/// L = w_c·L_c + w_s·L_s + w_tv·L_tv of docs/DESIGN.md and its gradient with respect to the image,
 /// evaluated entirely on the backend. Targets (content activations, blended Grams) are computed
 /// once at construction; every buffer of an evaluation is allocated here, before the first one.
 public final class StyleObjective {
