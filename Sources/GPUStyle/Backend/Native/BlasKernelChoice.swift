@@ -3,12 +3,11 @@ import Foundation
 
 /// Corrects OpenBLAS's kernel choice on CPUs it does not recognise.
 ///
-/// A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU model number; OpenBLAS 0.3.21 does not
-/// know the AVX-512 Xeons of the development machine (a virtualised "Intel Xeon Processor") and
-/// falls back to "Prescott", its SSE3 kernels. sgemm then ran 3–4× slower than with the SkylakeX
-/// kernels (side by side, 2 threads: 9.2 vs 3.5 GFLOP/s under load; single-thread CPU-time rate
-/// 67–89 vs 17–28 GFLOP/s per CPU second). The native backend is every comparison's CPU
-/// baseline, so it asks for the kernels the CPU supports when the detected ones use less.
+/// A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU model number, and falls back to its SSE3
+/// kernels ("Prescott") on CPUs it does not know, such as virtualised AVX-512 Xeons: several times
+/// slower (benchmarks/README.md, "Measurements moved out of comments"). The native backend is
+/// every comparison's CPU baseline, so it asks for the kernels the CPU supports when the
+/// detected ones use less.
 /// `OPENBLAS_CORETYPE` set by the user always wins.
 enum BlasKernelChoice {
     /// OpenBLAS kernel sets that use AVX-512 (their `openblas_get_corename` spelling, lower-cased).

@@ -54,9 +54,8 @@ public final class NativeConvWeights: ConvWeights {
 
 /// The two ways `conv3x3BackwardData` can compute Wᵀ∗dY; both are one sgemm with the same FLOPs.
 /// What differs is the column matrix streamed through memory: O·9 × H·W for the first, I·9 × H·W
-/// for the second. On the shared 2-core machine (noisy, best of 8, four runs) they ran alike at
-/// 128→128; where I < O, as in the first conv of each VGG block, the second was 2–4× faster at
-/// conv1_1 (3→64) and mostly faster at 64→128 (0.7–1.8×), so `preferred` picks by size.
+/// for the second, so `preferred` streams the smaller (benchmarks/README.md, "Measurements moved
+/// out of comments").
 enum ConvBackwardMethod: CaseIterable {
     /// im2col of dY, then (I × O·9 flipped weights) · columns: the forward path with channel roles swapped.
     case flippedConvolution

@@ -46,9 +46,8 @@ extension NativeBackend {
                 case .max:
                     for j in 0..<outW {
                         // The first maximum in row-major order takes the gradient (strict > keeps the
-                        // first). Selects on values already loaded, then one computed store: with
-                        // branches it ran twice as slow (random data mispredicts); SIMD blends and
-                        // four masked stores measured slower still.
+                        // first). Selects on values already loaded, then one computed store: branches
+                        // mispredict on real data, and SIMD blends or masked stores were slower.
                         let (a, b) = (x[top + 2 * j], x[top + 2 * j + 1])
                         let (d, e) = (x[bottom + 2 * j], x[bottom + 2 * j + 1])
                         var winner = top + 2 * j, largest = a

@@ -21,12 +21,9 @@ struct NativeConvPlan: Equatable {
         }
     }
 
-    /// The measured rule (`bench ops`, VGG19 conv1_1…conv5_1 forward and backward-data, best of 5,
-    /// 2-core AVX-512 machine): at 512×384 Winograd ran every layer with 64 channels or more on
-    /// both sides 1.15–1.6× faster than im2col, and conv1_1 (3→64) 3–3.5× slower: with 3 channels
-    /// on one side its 16 sgemms are too thin to pay for the transforms. At 256×192 the same
-    /// split mostly held (1.1–1.4×), with near-ties (0.88–1.0×) on conv2_1 (64→128) and on the
-    /// backward-data of conv3_1, conv4_1 and conv5_1: too close to call on the shared machine.
+    /// Winograd where both sides have enough channels: with 3 on one side (conv1_1) its 16 sgemms
+    /// are too thin to pay for the transforms (benchmarks/README.md, "Measurements moved out of
+    /// comments").
     static func winogradWins(outputChannels: Int, inputChannels: Int) -> Bool {
         min(outputChannels, inputChannels) >= 16
     }

@@ -85,9 +85,8 @@ public final class OpenCLConvWeights: ConvWeights {
     /// Whether a direct convolution of one direction (`outputs` from `inputs`) runs
     /// `conv3x3_narrow`: with at most `narrowOutputBlock` channels on either side, as conv1_1 (3 →
     /// 64) and its backward-data (64 → 3). There vectors of CONV_COB output channels leave most
-    /// lanes idle, or the forward's 27 taps cost less than conv3x3's transposing epilogue.
-    /// Measured on PoCL at 512×384 (interleaved medians): forward 6.7 ms against 14.8 ms on
-    /// conv3x3, backward-data 5.7–8.4 ms against 45 ms.
+    /// lanes idle, or the forward's 27 taps cost less than conv3x3's transposing epilogue
+    /// (benchmarks/README.md, "Measurements moved out of comments").
     static func usesNarrow(outputs: Int, inputs: Int, options: ProgramOptions) -> Bool {
         switch options.convNarrow {
         case 0: return false
