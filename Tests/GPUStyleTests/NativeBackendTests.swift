@@ -13,8 +13,14 @@ import XCTest
 /// run on absolute values (`magnitudes`), and n counts the products plus one rounding per extra
 /// step (bias add, 1/N scaling, final store). A wrong index or a missing term breaks these
 /// bounds by orders of magnitude; honest rounding never does.
-final class NativeBackendTests: XCTestCase {
-    private var generator = SeededGenerator(seed: 0x5EED)
+final class NativeBackendTests: OpTestCase {
+    /// The seed these tests, and the reference checks that moved to the op's own test files, draw from.
+    static let seed: UInt64 = 0x5EED
+
+    override func setUp() {
+        super.setUp()
+        generator = SeededGenerator(seed: Self.seed)
+    }
 
     // MARK: Convolution
 
@@ -33,155 +39,6 @@ final class NativeBackendTests: XCTestCase {
         }
     }
 
-    func testConvForwardMatchesReference() throws {
-        for (index, shape) in Self.convCases.enumerated() {
-            let relu = index % 2 == 0
-            let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
-            let input = ReferenceTensor.random(Shape(c: shape.i, h: shape.h, w: shape.w), using: &generator)
-            let expected = ReferenceOps.conv3x3(input, weights: layer.weights, bias: layer.bias,
-                                                outputChannels: shape.o, relu: relu)
-            let magnitudes = ReferenceOps.conv3x3(input.magnitudes, weights: layer.weights.map(abs),
-                                                  bias: layer.bias.map(abs), outputChannels: shape.o, relu: false)
-            // One row per im2col tile as well as the default single tile: the tiling must not show.
-            for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
-                let backend = NativeBackend(convolution: .direct)
-                backend.columnTileFloats = tileFloats
-                let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
-                                                          outputChannels: shape.o, inputChannels: shape.i)
-                let output = try backend.makeTensor(expected.shape)
-                try backend.conv3x3(input: backend.makeTensor(input), weights: weights, relu: relu, output: output)
-                // products (I·9) + bias add + final rounding
-                let factor = float32ErrorFactor(terms: shape.i * 9 + 2)
-                try assertClose(backend.download(output), expected, bounds: magnitudes.values.map { factor * $0 },
-                                "conv3x3 \(shape) relu \(relu) tile \(tileFloats)")
-            }
-        }
-    }
-
-    /// Both backward-data methods (and row tiling) equal the reference transposed convolution,
-    /// which is the forward reference applied to dY with the flipped, channel-swapped weights.
-    func testConvBackwardDataMatchesReferenceTransposedConvolution() throws {
-        for shape in [(i: 64, o: 67, h: 13, w: 7), (i: 3, o: 5, h: 1, w: 2), (i: 5, o: 1, h: 7, w: 13)] {
-            let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
-            let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
-            let flipped = flippedTransposedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
-            let zeroBias = [Double](repeating: 0, count: shape.i)
-            let expected = ReferenceOps.conv3x3(gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
-            let magnitudes = ReferenceOps.conv3x3(gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
-                                                  outputChannels: shape.i, relu: false)
-            let factor = float32ErrorFactor(terms: shape.o * 9 + 1)
-            for method in ConvBackwardMethod.allCases {
-                for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
-                    let backend = NativeBackend(convolution: .direct)
-                    backend.backwardMethodOverride = method
-                    backend.columnTileFloats = tileFloats
-                    let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init),
-                                                              bias: layer.bias.map(Float.init),
-                                                              outputChannels: shape.o, inputChannels: shape.i)
-                    let gradInput = try backend.makeTensor(expected.shape)
-                    try backend.fill(gradInput, value: 1e6)  // must be overwritten
-                    try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(gradOutput), weights: weights,
-                                                    reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
-                    try assertClose(backend.download(gradInput), expected, bounds: magnitudes.values.map { factor * $0 },
-                                    "conv3x3BackwardData \(shape) \(method) tile \(tileFloats)")
-                }
-            }
-        }
-    }
-
-    // MARK: Elementwise, pooling, Gram
-
-    func testReluAndMaxPoolAreExact() throws {
-        let backend = NativeBackend()
-        // 35,000 and 33,633 elements: several parallel chunks, the last one partial; odd pooling sizes.
-        for shape in [Shape(c: 5, h: 70, w: 100), Shape(c: 3, h: 101, w: 111), Shape(c: 67, h: 1, w: 13), Shape(c: 1, h: 3, w: 1)] {
-            let input = ReferenceTensor.random(shape, using: &generator)
-            let x = try backend.makeTensor(input)
-            let relu = try backend.makeTensor(shape)
-            try backend.relu(input: x, output: relu)
-            XCTAssertEqual(try backend.reference(relu), ReferenceOps.relu(input), "relu \(shape)")
-            let pooled = try backend.makeTensor(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2))
-            try backend.pool2x2(input: x, mode: .max, output: pooled)
-            XCTAssertEqual(try backend.reference(pooled), ReferenceOps.pool2x2(input, mode: .max), "max pool \(shape)")
-        }
-    }
-
-    func testAveragePoolMatchesReference() throws {
-        let backend = NativeBackend()
-        for shape in [Shape(c: 3, h: 101, w: 111), Shape(c: 5, h: 7, w: 13), Shape(c: 1, h: 2, w: 2), Shape(c: 64, h: 1, w: 7)] {
-            let input = ReferenceTensor.random(shape, using: &generator)
-            let pooled = try backend.makeTensor(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2))
-            try backend.pool2x2(input: backend.makeTensor(input), mode: .avg, output: pooled)
-            let magnitudes = ReferenceOps.pool2x2(input.magnitudes, mode: .avg)
-            // three additions; the ·¼ is exact
-            try assertClose(backend.download(pooled), ReferenceOps.pool2x2(input, mode: .avg),
-                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 3) * $0 }, "avg pool \(shape)")
-        }
-    }
-
-    func testGramMatchesReference() throws {
-        let backend = NativeBackend()
-        for shape in [Shape(c: 1, h: 1, w: 1), Shape(c: 3, h: 7, w: 13), Shape(c: 67, h: 13, w: 7),
-                      Shape(c: 5, h: 2, w: 3), Shape(c: 64, h: 13, w: 13)] {
-            let features = ReferenceTensor.random(shape, using: &generator)
-            let output = try backend.makeTensor(Shape(c: 1, h: shape.c, w: shape.c))
-            try backend.gram(features: backend.makeTensor(features), output: output)
-            // M products + rounded 1/N + its multiply + final rounding
-            let factor = float32ErrorFactor(terms: shape.pixels + 3)
-            try assertClose(backend.download(output), ReferenceOps.gram(features),
-                            bounds: ReferenceOps.gram(features.magnitudes).values.map { factor * $0 }, "gram \(shape)")
-            let values = try backend.download(output)
-            for i in 0..<shape.c {
-                for j in 0..<shape.c { XCTAssertEqual(values[i * shape.c + j], values[j * shape.c + i], "gram symmetric") }
-            }
-        }
-    }
-
-    func testPreprocessMatchesReferenceForBothFlavours() throws {
-        let backend = NativeBackend()
-        let image = ReferenceTensor.random(Shape(c: 3, h: 13, w: 7), in: 0...255, using: &generator)
-        for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
-            let output = try backend.makeTensor(image.shape)
-            try backend.preprocess(image: backend.makeTensor(image), affine: affine, output: output)
-            let magnitudeAffine = ChannelAffine(permutation: affine.permutation, scale: affine.scale.map(abs),
-                                                offset: affine.offset.map(abs))
-            let magnitudes = ReferenceOps.preprocess(image, affine: magnitudeAffine)
-            try assertClose(backend.download(output), ReferenceOps.preprocess(image, affine: affine),
-                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 2) * $0 }, "preprocess \(affine)")
-        }
-    }
-
-    func testClampRoundClampsAndRoundsHalvesAwayFromZero() throws {
-        let backend = NativeBackend()
-        let values: [Float] = [-3.5, -0.4, 0, 0.49999997, 0.5, 1.5, 2.5, 127.49, 254.5, 255.4, 300, 17.2]
-        let image = ReferenceTensor(shape: .vector(values.count), floats: values)
-        let output = try backend.makeTensor(image.shape)
-        try backend.clampRound(image: backend.makeTensor(image), output: output)
-        XCTAssertEqual(try backend.download(output), [0, 0, 0, 0, 1, 2, 3, 127, 255, 255, 255, 17])
-        XCTAssertEqual(try backend.reference(output), ReferenceOps.clampRound(image))
-    }
-
-    // MARK: Losses
-
-    func testLossesMatchReferenceAndAccumulateIntoTheirSlot() throws {
-        let backend = NativeBackend()
-        let scalars = try backend.makeTensor(.vector(4))
-        for shape in [Shape(c: 3, h: 70, w: 100), Shape(c: 67, h: 13, w: 1), Shape(c: 1, h: 1, w: 1), Shape(c: 2, h: 2, w: 7)] {
-            let a = ReferenceTensor.random(shape, using: &generator), b = ReferenceTensor.random(shape, using: &generator)
-            let (ta, tb) = (try backend.makeTensor(a), try backend.makeTensor(b))
-            let (mse, tv) = (ReferenceOps.meanSquaredError(a, b), ReferenceOps.totalVariation(a))
-            try backend.upload([7, 7, 7, 7], to: scalars)
-            try backend.meanSquaredError(ta, tb, scale: 3, scalars: scalars, slot: 1, accumulate: false)
-            try backend.totalVariation(ta, scale: 0.5, scalars: scalars, slot: 2, accumulate: true)
-            let read = try backend.readScalars(scalars)
-            // The sums run in Double over exact float differences; what remains is the final
-            // Float store (and the Double add of the accumulated slot).
-            XCTAssertEqual(read[0], 7)
-            XCTAssertEqual(read[1], 3 * mse, accuracy: float32ErrorFactor(terms: 2) * 3 * mse, "mse \(shape)")
-            XCTAssertEqual(read[2], 7 + 0.5 * tv, accuracy: float32ErrorFactor(terms: 2) * (7 + 0.5 * tv), "tv \(shape)")
-            XCTAssertEqual(read[3], 7)
-        }
-    }
 
     func testReductionsAreBitwiseDeterministic() throws {
         let backend = NativeBackend()
@@ -203,22 +60,6 @@ final class NativeBackendTests: XCTestCase {
     }
 
     // MARK: Vector ops and memory
-
-    func testVectorOps() throws {
-        let backend = NativeBackend()
-        let shape = Shape(c: 3, h: 100, w: 117)  // 35,100 elements: the parallel path
-        let (a, b) = (ReferenceTensor.random(shape, using: &generator), ReferenceTensor.random(shape, using: &generator))
-        let (x, y) = (try backend.makeTensor(a), try backend.makeTensor(b))
-        XCTAssertEqual(try backend.dot(x, y), zip(a.values, b.values).reduce(0) { $0 + $1.0 * $1.1 }, accuracy: 1e-9)
-        try backend.axpy(alpha: 0.5, x: x, y: y)
-        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { $1 + 0.5 * $0 })
-        try backend.scale(y, by: -2)
-        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { ($1 + 0.5 * $0) * -2 })
-        try backend.copy(x, to: y)
-        XCTAssertEqual(try backend.download(y), a.floats)
-        try backend.fill(y, value: 1.25)
-        XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
-    }
 
     func testMemoryAccountingFollowsTensorsAndWeights() throws {
         let backend = NativeBackend()
@@ -352,11 +193,4 @@ final class NativeBackendTests: XCTestCase {
         return best
     }
 
-    // MARK: Helpers
-
-    private func randomLayer(inputChannels: Int, outputChannels: Int) -> (weights: [Double], bias: [Double]) {
-        let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator)
-        let bias = ReferenceTensor.random(.vector(outputChannels), using: &generator)
-        return (weights.values, bias.values)
-    }
 }

@@ -1,0 +1,84 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// preprocess, preprocessBackward and clampRound.
+final class ImageTests: OpTestCase {
+    func testPreprocessMatchesReferenceForBothFlavours() throws {
+        generator = SeededGenerator(seed: NativeBackendTests.seed)
+        let backend = NativeBackend()
+        let image = ReferenceTensor.random(Shape(c: 3, h: 13, w: 7), in: 0...255, using: &generator)
+        for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
+            let output = try backend.makeTensor(image.shape)
+            try backend.preprocess(image: backend.makeTensor(image), affine: affine, output: output)
+            let magnitudeAffine = ChannelAffine(permutation: affine.permutation, scale: affine.scale.map(abs),
+                                                offset: affine.offset.map(abs))
+            let magnitudes = ReferenceOps.preprocess(image, affine: magnitudeAffine)
+            try assertClose(backend.download(output), ReferenceOps.preprocess(image, affine: affine),
+                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 2) * $0 }, "preprocess \(affine)")
+        }
+    }
+
+    func testClampRoundClampsAndRoundsHalvesAwayFromZero() throws {
+        let backend = NativeBackend()
+        let values: [Float] = [-3.5, -0.4, 0, 0.49999997, 0.5, 1.5, 2.5, 127.49, 254.5, 255.4, 300, 17.2]
+        let image = ReferenceTensor(shape: .vector(values.count), floats: values)
+        let output = try backend.makeTensor(image.shape)
+        try backend.clampRound(image: backend.makeTensor(image), output: output)
+        XCTAssertEqual(try backend.download(output), [0, 0, 0, 0, 1, 2, 3, 127, 255, 255, 255, 17])
+        XCTAssertEqual(try backend.reference(output), ReferenceOps.clampRound(image))
+    }
+
+    func testPreprocessBackwardForBothFlavours() throws {
+        let image = ReferenceTensor.random(Shape(c: 3, h: 2, w: 3), in: 0...255, using: &generator)
+        let r = ReferenceTensor.random(image.shape, using: &generator)
+        let previous = ReferenceTensor.random(image.shape, using: &generator)
+        for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
+            let numeric = centralDifferences(image) { weightedSum(r, ReferenceOps.preprocess($0, affine: affine)) }
+            for accumulate in [false, true] {
+                let gradImage = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(image.shape, using: &generator))
+                try backend.preprocessBackward(gradOutput: backend.makeTensor(r), affine: affine, gradImage: gradImage,
+                                               accumulate: accumulate)
+                try assertGradient(backend.download(gradImage), numeric, plus: accumulate ? previous : nil,
+                                   "preprocess \(affine.permutation) accumulate \(accumulate)")
+            }
+        }
+    }
+}
+
+extension BackendOpsTests {
+    static let imageRows: [Row] = [
+        Row(name: "preprocess forward and backward, both flavours", cases: imageCases,
+            inputs: { c, g in [random(c.shape, &g, in: 0...255), random(c.shape, &g), random(c.shape, &g)] },
+            run: { backend, x, _, absolute in
+                var outputs: [Float] = []
+                for var affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
+                    if absolute { (affine.scale, affine.offset) = (affine.scale.map(abs), affine.offset.map(abs)) }
+                    let image = try backend.makeTensor(x[0]), out = try backend.makeTensor(x[0].shape)
+                    try backend.preprocess(image: image, affine: affine, output: out)
+                    outputs += try backend.download(out)
+                    let dy = try backend.makeTensor(x[1])
+                    for accumulate in [false, true] {
+                        let grad = try backend.makeTensor(x[2])
+                        try backend.preprocessBackward(gradOutput: dy, affine: affine, gradImage: grad, accumulate: accumulate)
+                        outputs += try backend.download(grad)
+                    }
+                }
+                return outputs
+            },
+            terms: { _ in 2 }),
+        Row(name: "clampRound", cases: imageCases,
+            inputs: { c, g in
+                var x = random(c.shape, &g, in: -40...300)
+                // Exact halves must round away from zero.
+                for k in stride(from: 0, to: x.values.count, by: 3) { x.values[k] = (x.values[k] * 2).rounded() / 2 }
+                return [x]
+            },
+            run: { backend, x, _, _ in
+                let (image, out) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[0].shape))
+                try backend.clampRound(image: image, output: out)
+                return try backend.download(out)
+            },
+            terms: { _ in 0 }),
+    ]
+}

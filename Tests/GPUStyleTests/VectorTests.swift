@@ -1,0 +1,36 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// fill, copy, axpy, scale and dot.
+final class VectorTests: OpTestCase {
+    func testVectorOps() throws {
+        generator = SeededGenerator(seed: NativeBackendTests.seed)
+        let backend = NativeBackend()
+        let shape = Shape(c: 3, h: 100, w: 117)  // 35,100 elements: the parallel path
+        let (a, b) = (ReferenceTensor.random(shape, using: &generator), ReferenceTensor.random(shape, using: &generator))
+        let (x, y) = (try backend.makeTensor(a), try backend.makeTensor(b))
+        XCTAssertEqual(try backend.dot(x, y), zip(a.values, b.values).reduce(0) { $0 + $1.0 * $1.1 }, accuracy: 1e-9)
+        try backend.axpy(alpha: 0.5, x: x, y: y)
+        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { $1 + 0.5 * $0 })
+        try backend.scale(y, by: -2)
+        XCTAssertEqual(try backend.download(y), zip(a.floats, b.floats).map { ($1 + 0.5 * $0) * -2 })
+        try backend.copy(x, to: y)
+        XCTAssertEqual(try backend.download(y), a.floats)
+        try backend.fill(y, value: 1.25)
+        XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
+    }
+}
+
+extension BackendOpsTests {
+    static let vectorRows: [Row] = [
+        Row(name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases,
+            inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
+            run: { backend, x, _, absolute in
+                // dot's rounding is γ(n): checked per row below by its own bound (the first output).
+                try SelfTestTable.runVectorOps(backend, try backend.makeTensor(x[0]), try backend.makeTensor(x[1]),
+                                               absolute: absolute)
+            },
+            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true),
+    ]
+}
