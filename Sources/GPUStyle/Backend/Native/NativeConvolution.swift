@@ -90,12 +90,12 @@ extension NativeBackend {
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
         if layer.plan.winograd {
-            winogradConvolve(x, channels: layer.inputChannels, height: h, width: w,
+            try winogradConvolve(x, channels: layer.inputChannels, height: h, width: w,
                              transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
                              outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
             return
         }
-        convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
+        try convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
                  outputChannels: layer.outputChannels, into: y, beta: 0)
         HostParallel.forEach(layer.outputChannels, totalWork: output.count) { o in
             let row = y + o * plane, b = bias[o]
@@ -116,7 +116,7 @@ extension NativeBackend {
         let mask = try reluMaskFrom.map { try native($0, op).pointer }
         if layer.plan.winograd {
             // Mask and accumulation fused into the output transform.
-            winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,
+            try winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,
                              transform: try layer.layout(layer.winograd, op), flipped: true,
                              outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
                              into: dx)
@@ -125,13 +125,13 @@ extension NativeBackend {
         // The mask applies to the new term only, so with accumulation the term is computed
         // aside and added masked; otherwise it goes straight into gradInput.
         let aside = mask != nil && accumulate
-        let target = aside ? resultScratch.floats(gradInput.count) : dx
+        let target = aside ? try resultScratch.floats(gradInput.count) : dx
         let addToTarget = accumulate && !aside
         let method = backwardMethodOverride
             ?? .preferred(inputChannels: layer.inputChannels, outputChannels: layer.outputChannels)
         switch method {
         case .flippedConvolution:
-            convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: try layer.layout(layer.flipped, op),
+            try convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: try layer.layout(layer.flipped, op),
                      outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
         case .columnsToImage:
             if !addToTarget {
@@ -139,7 +139,7 @@ extension NativeBackend {
                     (target + range.lowerBound).update(repeating: 0, count: range.count)
                 }
             }
-            scatterTransposed(dy, outputChannels: layer.outputChannels, height: h, width: w,
+            try scatterTransposed(dy, outputChannels: layer.outputChannels, height: h, width: w,
                               matrix: try layer.layout(layer.forward, op), inputChannels: layer.inputChannels, into: target)
         }
         guard let mask else { return }
@@ -173,8 +173,8 @@ extension NativeBackend {
 
     /// y (outC × H·W) = matrix (outC × inC·9) · im2col(x) + beta · y.
     func convolve(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, matrix: UnsafePointer<Float>,
-                  outputChannels: Int, into y: UnsafeMutablePointer<Float>, beta: Float) {
-        forEachRowTile(channels: channels, height: h, width: w) { firstRow, rows, columns in
+                  outputChannels: Int, into y: UnsafeMutablePointer<Float>, beta: Float) throws {
+        try forEachRowTile(channels: channels, height: h, width: w) { firstRow, rows, columns in
             let (k, n) = (channels * 9, rows * w)
             NativeBackend.im2col(x, channels: channels, height: h, width: w, firstRow: firstRow, rows: rows, into: columns)
             Blas.gemm(m: outputChannels, n: n, k: k, a: matrix, lda: k, b: columns, ldb: n,
@@ -184,8 +184,8 @@ extension NativeBackend {
 
     /// dx (inC × H·W) += col2im(matrixᵀ · dy), matrix being the forward O × (I·9) weights.
     func scatterTransposed(_ dy: UnsafePointer<Float>, outputChannels: Int, height h: Int, width w: Int,
-                           matrix: UnsafePointer<Float>, inputChannels: Int, into dx: UnsafeMutablePointer<Float>) {
-        forEachRowTile(channels: inputChannels, height: h, width: w) { firstRow, rows, columns in
+                           matrix: UnsafePointer<Float>, inputChannels: Int, into dx: UnsafeMutablePointer<Float>) throws {
+        try forEachRowTile(channels: inputChannels, height: h, width: w) { firstRow, rows, columns in
             let (k, n) = (inputChannels * 9, rows * w)
             Blas.gemm(transposeA: true, m: k, n: n, k: outputChannels, a: matrix, lda: k, b: dy + firstRow * w,
                       ldb: h * w, beta: 0, c: columns, ldc: n)
@@ -197,10 +197,10 @@ extension NativeBackend {
     /// Splits the H rows into tiles whose im2col columns (channels·9 × rows·W) fit in
     /// `columnTileFloats`, and calls `body(firstRow, rows, columns)` for each in order.
     private func forEachRowTile(channels: Int, height h: Int, width w: Int,
-                                _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+                                _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
         guard h > 0, w > 0 else { return }
         let rowsPerTile = max(1, min(h, columnTileFloats / max(channels * 9 * w, 1)))
-        let columns = columnScratch.floats(channels * 9 * rowsPerTile * w)
+        let columns = try columnScratch.floats(channels * 9 * rowsPerTile * w)
         for firstRow in stride(from: 0, to: h, by: rowsPerTile) {
             body(firstRow, min(rowsPerTile, h - firstRow), columns)
         }

@@ -14,7 +14,7 @@ extension NativeBackend {
         // depend on the shape alone (same bits on every machine); at most `gramPartials` of them.
         let chunkPixels = max(Self.gramPixelChunk, (m + Self.gramPartials - 1) / Self.gramPartials)
         let chunks = (m + chunkPixels - 1) / chunkPixels
-        let partials = chunks == 1 ? g : resultScratch.floats(chunks * c * c)
+        let partials = chunks == 1 ? g : try resultScratch.floats(chunks * c * c)
         HostParallel.forEach(chunks, totalWork: c * c * m) { chunk in
             let first = chunk * chunkPixels
             Blas.syrkUpper(n: c, k: min(chunkPixels, m - first), alpha: Float(1 / n), a: f + first, lda: m,
@@ -40,7 +40,7 @@ extension NativeBackend {
         let (c, m) = (features.shape.c, features.shape.pixels)
         let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
         let df = try native(gradFeatures, op).pointer
-        let symmetric = resultScratch.floats(c * c)
+        let symmetric = try resultScratch.floats(c * c)
         for i in 0..<c {
             for j in 0..<c { symmetric[i * c + j] = dg[i * c + j] + dg[j * c + i] }
         }

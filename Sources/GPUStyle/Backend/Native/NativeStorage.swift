@@ -45,8 +45,7 @@ final class NativeStorage: TensorStorage {
         self.count = count
         // Never a zero-byte allocation, so `pointer` is always valid; calloc zeroes it.
         guard let memory = calloc(max(count, 1), MemoryLayout<Float>.stride) else {
-            throw StyleError("cannot allocate \(describeBytes(count * MemoryLayout<Float>.stride)) of host memory "
-                + "(a memory limit of the process or its container?); use a smaller --image-size")
+            throw hostAllocationError(bytes: count * MemoryLayout<Float>.stride, for: "a tensor")
         }
         pointer = memory.bindMemory(to: Float.self, capacity: max(count, 1))
         self.ledger = ledger
@@ -66,27 +65,32 @@ final class NativeStorage: TensorStorage {
 /// A growable host buffer reused across calls (im2col columns, temporary results), so the
 /// hot path does not allocate once it has seen the largest layer.
 final class ScratchBuffer {
-    private(set) var pointer: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
+    private var pointer: UnsafeMutablePointer<Float>?
+    private(set) var capacity = 0
 
-    init() {
-        capacity = 0
-        pointer = .allocate(capacity: 1)
-    }
-
-    /// At least `count` floats; the contents are unspecified.
-    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            pointer.deallocate()
-            pointer = .allocate(capacity: count)
-            capacity = count
+    /// At least `count` floats; the contents are unspecified. Throws when the host refuses the
+    /// memory, where Swift's own allocation would end the process.
+    func floats(_ count: Int) throws -> UnsafeMutablePointer<Float> {
+        if let pointer, count <= capacity { return pointer }
+        let wanted = max(count, 1)
+        guard let memory = malloc(wanted * MemoryLayout<Float>.stride) else {
+            throw hostAllocationError(bytes: wanted * MemoryLayout<Float>.stride, for: "scratch")
         }
-        return pointer
+        free(pointer)
+        let floats = memory.bindMemory(to: Float.self, capacity: wanted)
+        (pointer, capacity) = (floats, wanted)
+        return floats
     }
 
     var byteCount: Int { capacity * MemoryLayout<Float>.stride }
 
     deinit {
-        pointer.deallocate()
+        free(pointer)
     }
+}
+
+/// The error for host memory the system refused.
+func hostAllocationError(bytes: Int, for use: String) -> StyleError {
+    StyleError("cannot allocate \(describeBytes(bytes)) of host memory for \(use) (a memory limit of the process "
+        + "or its container?); use a smaller --image-size")
 }

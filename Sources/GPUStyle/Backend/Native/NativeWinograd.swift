@@ -105,12 +105,12 @@ extension NativeBackend {
     /// backward-data products U[p(ξ)]ᵀ · V[ξ] with `u` holding the layer's [16][C][O].
     func winogradConvolve(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                           transform u: UnsafePointer<Float>, flipped: Bool, outputChannels: Int,
-                          output: Winograd.Output, into y: UnsafeMutablePointer<Float>) {
+                          output: Winograd.Output, into y: UnsafeMutablePointer<Float>) throws {
         guard h > 0, w > 0 else { return }
         let (tileRows, tileColumns) = ((h + 1) / 2, (w + 1) / 2)
         let perTile = 16 * (channels + outputChannels)
         let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
-        let scratch = columnScratch.floats(perTile * rowsPerBand * tileColumns)
+        let scratch = try columnScratch.floats(perTile * rowsPerBand * tileColumns)
         let pairs = channels * outputChannels
         let v = scratch, m = scratch + 16 * channels * rowsPerBand * tileColumns
         // A band's outputs are stored after the next band's input is transformed, so y may be x
