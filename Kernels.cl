@@ -1,9 +1,50 @@
 // stylize-gpu: every OpenCL kernel of the project. OpenCL C 1.2.
-// Tile sizes and variants are -D options chosen per device by the host (OpenCL/ProgramOptions);
+// Tile sizes and variants are -D options chosen per device by the host (OpenCL/KernelOption.swift);
 // each op has one kernel body. Tensors are float32 CHW, batch 1.
+//
+// Index: each Backend op → the kernels that implement it → the options they read. USE_FMA is
+// read by every kernel marked *, through MAD.
+//   fill                         fill_f32
+//   copy                         none (a buffer copy)
+//   axpy                         axpy_f32
+//   scale                        scale_f32
+//   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
+//   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
+//                                conv3x3_narrow* → NARROW_PX, NARROW_PREFETCH, NT_STORES
+//                                conv3x3_narrow_strip* → NARROW_STRIP, NARROW_PX, NARROW_PREFETCH, NT_STORES
+//                                winograd_weights → WINO_COB
+//                                winograd_input, winograd_output
+//                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
+//                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WINO_COB
+//   relu                         relu_forward
+//   reluBackward                 relu_backward
+//   pool2x2                      pool2x2_forward
+//   pool2x2Backward              pool2x2_backward
+//   reluPool2x2BackwardInPlace   relu_pool2x2_backward_inplace
+//   gram                         gram_partial* → GRAM_T, VW
+//                                gram_partial_tiled* → GRAM_GEMM
+//                                gram_finish → GRAM_GEMM, GRAM_T
+//   gramBackward                 gram_symmetrize
+//                                gram_backward* → GB_ROWS, GB_VECS, GB_PREFETCH, VW
+//                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N
+//   meanSquaredError             squared_distance_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   meanSquaredErrorGradient     mse_gradient
+//   totalVariation               tv_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   totalVariationGradient       tv_gradient
+//   preprocess                   preprocess
+//   preprocessBackward           preprocess_backward
+//   clampRound                   clamp_round
+//   adamStep                     adam_step
 
 // ---------------------------------------------------------------------------------------------
-// Options. The host always passes all of them; the defaults only keep the file buildable alone.
+// Options. The host passes every one of them; these defaults only keep the file buildable alone.
+
+// Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
+// x86 with FMA, all GPUs), else the driver's mad().
+#ifndef USE_FMA
+#define USE_FMA 1
+#endif
 
 // Convolution: output channels per work-item (a vector: 2, 4, 8 or 16) and pixels of one row per work-item.
 #ifndef CONV_COB
@@ -17,6 +58,73 @@
 #ifndef CONV_CHANNELS_FIRST
 #define CONV_CHANNELS_FIRST 0
 #endif
+// 1: work-items away from the left and right image edges load input rows without bounds checks;
+// 0: every load checked.
+#ifndef CONV_FAST_INTERIOR
+#define CONV_FAST_INTERIOR 1
+#endif
+// Conv weight layout: 1 block-major [C_out / CONV_COB][C_in·9][CONV_COB] (each work-item streams
+// contiguous memory: CPUs), 0 tap-major [C_in·9][C_out] (neighbouring channel blocks adjacent: GPUs).
+#ifndef CONV_BLOCKED_WEIGHTS
+#define CONV_BLOCKED_WEIGHTS 0
+#endif
+
+// conv3x3_narrow (few channels on either side, below): pixels of a row per vector.
+#ifndef NARROW_PX
+#define NARROW_PX 16
+#endif
+// Input channels ahead of the current one whose rows a work-item prefetches (0: none). The
+// rows of one work-item lie in as many pages as it has input channels, too many streams for a
+// CPU's prefetcher.
+#ifndef NARROW_PREFETCH
+#define NARROW_PREFETCH 0
+#endif
+// 1: whole aligned output vectors are stored non-temporally (past the caches): a CPU then
+// writes conv1_1's 48 MiB without first reading every line.
+#ifndef NT_STORES
+#define NT_STORES 0
+#endif
+// Vectors per work-item of conv3x3_narrow_strip (0: not compiled).
+#ifndef NARROW_STRIP
+#define NARROW_STRIP 0
+#endif
+
+// Winograd F(2×2,3×3) convolution (the host chooses it per layer): tiles per vector of the
+// batched multiply (2, 4, 8 or 16), whose work-item holds WINO_COB output channels × WINO_TV
+// vectors of WINO_TB tiles.
+#ifndef WINO_TB
+#define WINO_TB 16
+#endif
+// Output channels per work-item of the multiply (its weights' block; channel strides are padded to
+// a multiple of it and of CONV_COB).
+#ifndef WINO_COB
+#define WINO_COB 16
+#endif
+// Vectors of tiles per work-item of the multiply (each multiplies the same broadcast weights).
+#ifndef WINO_TV
+#define WINO_TV 1
+#endif
+// Channel blocks one work-item of the multiply runs in turn.
+#ifndef WINO_OB
+#define WINO_OB 1
+#endif
+// Channels ahead whose tiles a work-item of the multiply prefetches (0: none; CPUs).
+#ifndef WINO_PREFETCH
+#define WINO_PREFETCH 0
+#endif
+// The multiply as a GPU runs a matrix product (winograd_multiply_tiled, 1) instead of register
+// blocks streaming from global memory (winograd_multiply, 0). Its 16×16 work-items each hold
+// WGEMM_M output channels × WGEMM_N tiles (multiples of 4); gram_backward_tiled shares them.
+#ifndef WINO_GEMM
+#define WINO_GEMM 0
+#endif
+#ifndef WGEMM_M
+#define WGEMM_M 4
+#endif
+#ifndef WGEMM_N
+#define WGEMM_N 8
+#endif
+
 // Vector width along the long (pixel) dimension of the Gram kernels: 2, 4, 8 or 16.
 #ifndef VW
 #define VW 16
@@ -33,12 +141,6 @@
 #ifndef GB_GEMM
 #define GB_GEMM 0
 #endif
-// The square blocks of G whose upper ones (bi ≤ bj) stage one computes.
-#if GRAM_GEMM
-#define GRAM_BLOCK 64
-#else
-#define GRAM_BLOCK GRAM_T
-#endif
 // Gram backward: rows of the output per work-item, and vectors of VW columns.
 #ifndef GB_ROWS
 #define GB_ROWS 16
@@ -50,6 +152,7 @@
 #ifndef GB_PREFETCH
 #define GB_PREFETCH 0
 #endif
+
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
 #ifndef RED_LOCAL
 #define RED_LOCAL 64
@@ -58,63 +161,20 @@
 #define RED_GROUPS 64
 #endif
 
-// 1: work-items away from the left and right image edges load input rows without bounds checks
-// (measured ~10% faster on PoCL at 512 channels); 0: every load checked.
-// Conv weight layout: 1 block-major [C_out / CONV_COB][C_in·9][CONV_COB] (each work-item streams
-// contiguous memory: CPUs), 0 tap-major [C_in·9][C_out] (neighbouring channel blocks adjacent: GPUs).
-#ifndef CONV_BLOCKED_WEIGHTS
-#define CONV_BLOCKED_WEIGHTS 0
-#endif
+// ---------------------------------------------------------------------------------------------
+// Shared macros and helpers
 
-#ifndef CONV_FAST_INTERIOR
-#define CONV_FAST_INTERIOR 1
-#endif
-
-// Winograd F(2×2,3×3) convolution (the host chooses it per layer when CONV_WINOGRAD is 1): tiles
-// per vector of the batched multiply (2, 4, 8 or 16), whose work-item holds WINO_COB output
-// channels × WINO_TV vectors of WINO_TB tiles.
-#ifndef WINO_TB
-#define WINO_TB 16
-#endif
-// Output channels per work-item of the multiply (its weights' block; channel strides are padded to
-// a multiple of it and of CONV_COB).
-#ifndef WINO_COB
-#define WINO_COB 16
-#endif
-// Vectors of tiles per work-item of the multiply (each multiplies the same broadcast weights).
-#ifndef WINO_TV
-#define WINO_TV 1
-#endif
-// Channels ahead whose tiles a work-item of the multiply prefetches (0: none; CPUs).
-#ifndef WINO_PREFETCH
-#define WINO_PREFETCH 0
-#endif
-// Channel blocks one work-item of the multiply runs in turn.
-#ifndef WINO_OB
-#define WINO_OB 1
-#endif
-// The multiply as a GPU runs a matrix product (winograd_multiply_tiled, 1) instead of register
-// blocks streaming from global memory (winograd_multiply, 0). Its 16×16 work-items each hold
-// WGEMM_M output channels × WGEMM_N tiles (multiples of 4).
-#ifndef WINO_GEMM
-#define WINO_GEMM 0
-#endif
-#ifndef WGEMM_M
-#define WGEMM_M 4
-#endif
-#ifndef WGEMM_N
-#define WGEMM_N 8
-#endif
-
-// Multiply-add in the inner loops: fma() where the hardware has it (every target we run on:
-// x86 with FMA, all GPUs), else the driver's mad().
-#ifndef USE_FMA
-#define USE_FMA 1
-#endif
 #if USE_FMA
 #define MAD(a, b, c) fma(a, b, c)
 #else
 #define MAD(a, b, c) mad(a, b, c)
+#endif
+
+// The square blocks of G whose upper ones (bi ≤ bj) stage one computes.
+#if GRAM_GEMM
+#define GRAM_BLOCK 64
+#else
+#define GRAM_BLOCK GRAM_T
 #endif
 
 #define CAT_(a, b) a##b
@@ -363,24 +423,6 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 // each of the four input rows is loaded once per channel (three shifted vectors) and feeds both
 // output rows. Every accumulator is a named variable: with arrays PoCL spilled them.
 // Weights [ceil(O / 4)][I·9][4], zero past O. Global size: [ceil(W / NARROW_PX), ceil(H / 2)].
-#ifndef NARROW_PX
-#define NARROW_PX 16
-#endif
-// Input channels ahead of the current one whose rows a work-item prefetches (0: none). The
-// rows of one work-item lie in as many pages as it has input channels, too many streams for a
-// CPU's prefetcher: conv1_1's backward-data ran twice as fast on PoCL with it.
-#ifndef NARROW_PREFETCH
-#define NARROW_PREFETCH 0
-#endif
-// 1: whole aligned output vectors are stored non-temporally (past the caches): a CPU then
-// writes conv1_1's 48 MiB without first reading every line (1.6× faster forward on PoCL).
-#ifndef NT_STORES
-#define NT_STORES 0
-#endif
-// Vectors per work-item of conv3x3_narrow_strip, below (0: not compiled).
-#ifndef NARROW_STRIP
-#define NARROW_STRIP 0
-#endif
 #define NVEC CAT(float, NARROW_PX)
 #define NLOAD CAT(vload, NARROW_PX)
 #define NSTORE CAT(vstore, NARROW_PX)
@@ -512,8 +554,7 @@ inline void narrow_store_plain(NVEC value, __global const float *bias, const int
 }
 
 // Stores one row of one output channel with the epilogue; whole vectors where it can.
-// Inlined by force: PoCL called it out of line, 8 calls per output block each ending in a
-// vzeroupper, and conv1_1's forward ran 1.16–1.19× longer (three interleaved rounds).
+// Inlined by force: PoCL called it out of line, and each call cost a vzeroupper.
 __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const int y, const int x0, const int height,
                                                  const int width, __global const float *bias, const int useBias,
                                                  const int relu, __global const float *mask, const int useMask,
@@ -555,7 +596,7 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
     const int inside = interior && y0 >= 1 && y0 + 2 < height;
     // Both rows whole aligned vectors, the epilogue bias and ReLU only (all of conv1_1's forward
     // where the width is whole vectors and the height even): each block's 8 vectors go out
-    // unrolled, without narrow_store's checks (0.81–0.87× the forward's time, four interleaved rounds).
+    // unrolled, without narrow_store's checks.
     const int plainStores = !useMask && !accumulate && x0 + NARROW_PX <= width && y0 + 1 < height &&
         ((((ulong)(output + y0 * width + x0)) | (ulong)(plane * sizeof(float)) | (ulong)(width * sizeof(float))) &
          (sizeof(NVEC) - 1)) == 0;
@@ -579,7 +620,8 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
         }
         const NVEC rows0[4] = { a00, a01, a02, a03 }, rows1[4] = { a10, a11, a12, a13 };
         for (int j = 0; j < 4 && o0 + j < outChannels; ++j) {
-            narrow_store(rows0[j], o0 + j, y0, x0, height, width, bias, useBias, relu, mask, useMask, accumulate, output);
+            narrow_store(rows0[j], o0 + j, y0, x0, height, width, bias, useBias, relu, mask, useMask, accumulate,
+                         output);
             narrow_store(rows1[j], o0 + j, y0 + 1, x0, height, width, bias, useBias, relu, mask, useMask, accumulate,
                          output);
         }
@@ -621,8 +663,8 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
             const int inside = interior && y0 >= 1 && y0 + 2 < height;
             NVEC *sum = sums + 8 * v;
 #if NARROW_PREFETCH
-            // The same vector's rows NARROW_PREFETCH channels on: without, the hardware prefetcher
-            // left conv1_1's backward-data 1.35–1.47× slower (whole-row strips).
+            // The same vector's rows NARROW_PREFETCH channels on: the hardware prefetcher does not
+            // follow one stream per channel.
             if (i + NARROW_PREFETCH < inChannels) {
                 __global const float *q = inPlane + NARROW_PREFETCH * plane + x0;
                 for (int k = -1; k < 3; ++k) __builtin_prefetch(q + (y0 + k) * width);
@@ -662,11 +704,11 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
 // over the channels → output transform + epilogue.
 // Index ξ = 4·row + column of the 4×4 transformed tile; t = tile index within the band.
 
-// The transforms run along tile rows, ROW_BLOCK tiles at a time, like the pooling kernels: a work-item
-// takes `blocksPerItem` blocks of a tile row (CPUs: the whole row, WHOLE_ROWS; GPUs: one). A block
+// The transforms run along tile rows, ROW_BLOCK tiles at a time, like the pooling kernels: a
+// work-item takes `blocksPerItem` blocks of a tile row (CPUs: the whole row; GPUs: one). A block
 // is one vector per tile column (tile t's column j is read from x = 2t − 1 + j: the even and odd
-// lanes of two 16-float loads hold all four); a ragged end runs one tile at a time. One work-item per tile, gathering scalars, cost 15% of an
-// iteration on PoCL. Global size: [max(1, ceil(blocks / blocksPerItem)), tileRows, channels].
+// lanes of two 16-float loads hold all four), not scalars gathered per tile; a ragged end runs one
+// tile at a time. Global size: [max(1, ceil(blocks / blocksPerItem)), tileRows, channels].
 
 // Bᵀ times a column (d0 … d3), or a row times B: scalars or vectors alike.
 #define WINOGRAD_BT(d0, d1, d2, d3, r0, r1, r2, r3) \
@@ -699,7 +741,8 @@ __kernel void winograd_input(__global const float *input, const int channels, co
                     // x from 2·tx0 − 1 (left) and from 2·tx0 + 1 (right), 16 each; a zero past an edge.
                     __global const float *p = plane + (y0 + i) * width + 2 * tx0;
                     const float16 left = tx0 > 0 ? vload16(0, p - 1) : SHIFT_RIGHT16(vload16(0, p));
-                    const float16 right = 2 * tx0 + 2 * ROW_BLOCK < width ? vload16(0, p + 1) : SHIFT_LEFT16(vload16(0, p));
+                    const float16 right = 2 * tx0 + 2 * ROW_BLOCK < width ? vload16(0, p + 1)
+                                                                          : SHIFT_LEFT16(vload16(0, p));
                     d[i][0] = left.even; d[i][1] = left.odd; d[i][2] = right.even; d[i][3] = right.odd;
                 }
             }
@@ -738,7 +781,8 @@ __kernel void winograd_input(__global const float *input, const int channels, co
             #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 WINOGRAD_BT(d[i][0], d[i][1], d[i][2], d[i][3], out[(4 * i + 0) * xiStride + tx],
-                            out[(4 * i + 1) * xiStride + tx], out[(4 * i + 2) * xiStride + tx], out[(4 * i + 3) * xiStride + tx])
+                            out[(4 * i + 1) * xiStride + tx], out[(4 * i + 2) * xiStride + tx],
+                            out[(4 * i + 3) * xiStride + tx])
             }
         }
     }
@@ -818,7 +862,8 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
             // than a CPU's prefetcher follows.
             if (c + WINO_PREFETCH < channels) {
                 #pragma unroll
-                for (int k = 0; k < WINO_TV * WINO_TB; k += 16) __builtin_prefetch(column + (c + WINO_PREFETCH) * tileStride + k);
+                for (int k = 0; k < WINO_TV * WINO_TB; k += 16)
+                    __builtin_prefetch(column + (c + WINO_PREFETCH) * tileStride + k);
             }
 #endif
             TBVEC tiles[WINO_TV];
@@ -913,10 +958,12 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
     const int xi = get_global_id(2);
     __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
     __global const float *vxi = v + xi * channels * tileStride;
-#define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + (((o) / WINO_COB) * rows + (c)) * WINO_COB + (o) % WINO_COB) : (float4)(0.0f))
+#define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + (((o) / WINO_COB) * rows + (c)) * WINO_COB + (o) % WINO_COB) \
+                                      : (float4)(0.0f))
 #define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
     TILED_PRODUCT(channels, LOAD_U, LOAD_V)
-#define STORE_M(o, t, value) if ((o) < outStride && (t) < tileStride) vstore4(value, 0, m + (xi * outStride + (o)) * tileStride + (t));
+#define STORE_M(o, t, value) \
+    if ((o) < outStride && (t) < tileStride) vstore4(value, 0, m + (xi * outStride + (o)) * tileStride + (t));
     TILED_RESULTS(STORE_M)
 #undef LOAD_U
 #undef LOAD_V
@@ -1027,10 +1074,9 @@ int window_argmax(__global const float *top, const int width) {
 }
 
 // Pooling runs along output rows, ROW_BLOCK windows at a time: their left and right columns are
-// the even and odd lanes of two input rows loaded as whole vectors, where one work-item per
-// output gathered four scalars (the old kernels cost 9% of an iteration on PoCL). A work-item
-// takes `blocksPerItem` such blocks of a row (CPUs: the whole row, WHOLE_ROWS; GPUs: one); a
-// ragged end runs one window at a time. Global size: [ceil(blocks / blocksPerItem), rows, C].
+// the even and odd lanes of two input rows loaded as whole vectors, not four scalars gathered per
+// output. A work-item takes `blocksPerItem` such blocks of a row (CPUs: the whole row; GPUs:
+// one); a ragged end runs one window at a time. Global size: [ceil(blocks / blocksPerItem), rows, C].
 // The first maximum of four in row-major order, lane by lane, as argmax4 picks it.
 #define POOL_MAX4(v0, v1, v2, v3, best, k) { \
     best = v0; k = (int8)(0); \
@@ -1187,7 +1233,10 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
             for (int t = 0; t < GRAM_T; ++t) { av[t] = VLOAD(0, a[t] + k); bv[t] = VLOAD(0, b[t] + k); }
         } else {
             #pragma unroll
-            for (int t = 0; t < GRAM_T; ++t) { av[t] = vload_tail(a[t] + k, left); bv[t] = vload_tail(b[t] + k, left); }
+            for (int t = 0; t < GRAM_T; ++t) {
+                av[t] = vload_tail(a[t] + k, left);
+                bv[t] = vload_tail(b[t] + k, left);
+            }
         }
         #pragma unroll
         for (int ti = 0; ti < GRAM_T; ++ti) {
@@ -1289,7 +1338,8 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 #if GB_PREFETCH
 #define GB_FETCH_AHEAD(j) \
     if ((j) + GB_PREFETCH < channels) { \
-        _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) __builtin_prefetch(f + ((j) + GB_PREFETCH) * m + k + v); \
+        _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) \
+            __builtin_prefetch(f + ((j) + GB_PREFETCH) * m + k + v); \
     }
 #else
 #define GB_FETCH_AHEAD(j)

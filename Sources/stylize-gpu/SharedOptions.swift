@@ -18,7 +18,8 @@ struct WeightsOptions: ParsableArguments {
 /// `--define NAME=VALUE` (repeatable): bench, bench ops, selftest.
 struct KernelDefineOptions: ParsableArguments {
     @Option(name: .customLong("define"),
-            help: "Override a kernel option on OpenCL devices (over the device's tuning, if any), NAME=VALUE (repeatable), e.g. WINO_GEMM=1.")
+            help: ArgumentHelp("Override a kernel option on OpenCL devices (over the device's tuning, if any), "
+                + "NAME=VALUE (repeatable), e.g. WINO_GEMM=1."))
     var defines: [String] = []
 
     func validate() throws {
@@ -39,9 +40,9 @@ func parseKernelDefines(_ texts: [String]) throws -> [String: Int] {
         guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]) else {
             throw StyleError("--define \(text): expected NAME=INTEGER, e.g. CONV_PXB=4")
         }
-        guard ProgramOptions.baseline[parts[0]] != nil else {
+        guard KernelOption.named(parts[0]) != nil else {
             throw StyleError("--define \(text): unknown kernel option \(parts[0]); known: "
-                + ProgramOptions.baseline.keys.sorted().joined(separator: ", "))
+                + KernelOption.all.map(\.name).sorted().joined(separator: ", "))
         }
         overrides[parts[0]] = value
     }

@@ -93,6 +93,10 @@ final class TuningTests: TemporaryFolderTestCase {
         try TuningCache.write(record(for: gpu, defines: ["CONV_COB": 3]), for: gpu, environment: environment)
         guard case .ignored(_, let reason) = lookup(gpu) else { return XCTFail("CONV_COB=3 cannot work") }
         XCTAssertTrue(reason.contains("CONV_COB"), reason)
+        // A name no longer an option (an older version's file) is refused the same way.
+        try TuningCache.write(record(for: gpu, defines: ["DEVICE_IS_CPU": 0]), for: gpu, environment: environment)
+        guard case .ignored(_, let unknown) = lookup(gpu) else { return XCTFail("DEVICE_IS_CPU is no option") }
+        XCTAssertTrue(unknown.contains("DEVICE_IS_CPU is unknown") && !unknown.contains("\n"), unknown)
     }
 
     /// The first OpenCL device, or a skip.
@@ -103,9 +107,9 @@ final class TuningTests: TemporaryFolderTestCase {
         return device
     }
 
-    /// A tiny search on a real device: candidates that cannot build (`-Dfloat=1` breaks every
-    /// kernel) or cannot work (CONV_COB=3 fails validate) are skipped, the others are timed, and
-    /// the record covers every op at the measured layer.
+    /// A tiny search on a real device: candidates that are refused (`float` is no kernel option,
+    /// CONV_COB=3 cannot work: both fail validate) are skipped, the others are timed, and the record
+    /// covers every op at the measured layer.
     func testTinySearchSkipsCandidatesThatFailAndRecordsTheWinner() throws {
         let device = try openCLDevice()
         var settings = TuningSettings.quick
@@ -120,7 +124,7 @@ final class TuningTests: TemporaryFolderTestCase {
         let outcome = try tuner.run()
         let skipped = outcome.trials.filter { $0.skipped != nil }
         XCTAssertEqual(skipped.map(\.define), ["float", "CONV_COB"], "\(outcome.trials)")
-        XCTAssertTrue(skipped[0].skipped?.contains("clBuildProgram") ?? false, skipped[0].skipped ?? "")
+        XCTAssertTrue(skipped[0].skipped?.contains("float is unknown") ?? false, skipped[0].skipped ?? "")
         XCTAssertTrue(skipped[1].skipped?.contains("CONV_COB") ?? false, skipped[1].skipped ?? "")
         let timed = outcome.trials.filter { $0.define == "GRAM_T" }
         XCTAssertEqual(Set(timed.map(\.value)), [2, 4])

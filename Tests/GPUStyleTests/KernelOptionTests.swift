@@ -1,0 +1,71 @@
+@testable import GPUStyle
+import Kernels
+import XCTest
+
+/// The option registry against Kernels.cl and what derives from it.
+final class KernelOptionTests: XCTestCase {
+    /// Kernels.cl's `#ifndef NAME` / `#define NAME VALUE` header, by name.
+    private func kernelDefaults() -> [String: Int] {
+        let lines = KernelLibrary.source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var defaults: [String: Int] = [:]
+        for (index, line) in lines.enumerated() where line.hasPrefix("#ifndef ") && index + 1 < lines.count {
+            let name = String(line.dropFirst("#ifndef ".count))
+            let define = lines[index + 1].split(separator: " ")
+            XCTAssertEqual(define.count, 3, lines[index + 1])
+            XCTAssertEqual(define.first.map(String.init), "#define")
+            XCTAssertEqual(define.dropFirst().first.map(String.init), name)
+            defaults[name] = define.last.flatMap { Int($0) }
+        }
+        return defaults
+    }
+
+    /// Compile-time options are exactly Kernels.cl's `#ifndef` header, with the same fallbacks;
+    /// launch-only names appear nowhere in Kernels.cl.
+    func testCompileTimeOptionsAreKernelsHeaderAndLaunchOnlyOnesAreAbsent() {
+        let compileTime = KernelOption.all.filter { $0.kind == .compileTime }
+        XCTAssertEqual(Set(compileTime.map(\.name)), Set(kernelDefaults().keys))
+        for option in compileTime {
+            XCTAssertEqual(kernelDefaults()[option.name], option.fallback, option.name)
+        }
+        for option in KernelOption.all where option.kind == .launchOnly {
+            let pattern = "\\b\(option.name)\\b"
+            XCTAssertNil(KernelLibrary.source.range(of: pattern, options: .regularExpression), option.name)
+        }
+    }
+
+    func testEveryOptionIsListedOnceAndItsValuesAreValid() {
+        let names = KernelOption.all.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count)
+        XCTAssertEqual(Set(ProgramOptions.baseline.keys), Set(names))
+        XCTAssertEqual(TunableDefine.table.map(\.name), KernelOption.all.filter { $0.tuning != nil }.map(\.name))
+        let device = CLDeviceInfo(index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8,
+                                  clockMHz: 1000, globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30,
+                                  localMemoryBytes: 48 << 10, maxWorkGroupSize: 1024, openCLCVersion: "OpenCL C 1.2",
+                                  driverVersion: "1", preferredFloatVectorWidth: 1, supportsFP16: false,
+                                  supportsFP64: false)
+        for option in KernelOption.all {
+            XCTAssertNil(option.problem(with: option.fallback, on: device), option.name)
+            for value in option.tuning?.values ?? [] {
+                XCTAssertNil(option.problem(with: value, on: device), "\(option.name)=\(value)")
+            }
+        }
+    }
+
+    /// Only compile-time options reach the compiler; an unknown name is refused by validate.
+    func testBuildStringHoldsOnlyKernelDefines() {
+        let options = ProgramOptions(defines: [:])
+        let passed = options.buildString.split(separator: " ").dropFirst()
+            .map { $0.dropFirst(2).split(separator: "=")[0] }
+        XCTAssertEqual(Set(passed.map(String.init)), Set(kernelDefaults().keys))
+        XCTAssertFalse(options.buildString.contains("WINO_BAND"), options.buildString)
+        let cpu = CLDeviceInfo(index: 0, name: "cpu", platformName: "p", vendor: "v", kind: .cpu, computeUnits: 2,
+                               clockMHz: 1000, globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30,
+                               localMemoryBytes: 1 << 16, maxWorkGroupSize: 4096, openCLCVersion: "OpenCL C 1.2",
+                               driverVersion: "1", preferredFloatVectorWidth: 8, supportsFP16: false,
+                               supportsFP64: false)
+        XCTAssertNoThrow(try ProgramOptions.defaults(for: cpu).validate(for: cpu))
+        XCTAssertThrowsError(try ProgramOptions(defines: ["DEVICE_IS_CPU": 1]).validate(for: cpu)) {
+            XCTAssertTrue(describe($0).contains("DEVICE_IS_CPU is unknown"), describe($0))
+        }
+    }
+}
