@@ -13,7 +13,7 @@ extension OpenCLBackend {
     public func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
                                 accumulate: Bool) throws {
         let op = "pool2x2Backward"
-        let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
+        let (h, w) = (input.shape.h, input.shape.w)
         try elementwise("pool2x2_backward", input.count,
                         [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
                          .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count)])
