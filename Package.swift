@@ -9,7 +9,7 @@ let package = Package(
         .library(name: "GPUStyle", targets: ["GPUStyle"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // The OpenCL 1.2 C API, linked through the ICD loader (libOpenCL).
@@ -22,8 +22,9 @@ let package = Package(
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         // Turns the root Kernels.cl into a Swift string at build time.
         .executableTarget(name: "EmbedText", path: "Sources/EmbedText"),
-        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedText"],
-                path: "Plugins/EmbedKernels"),
+        .plugin(
+            name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedText"],
+            path: "Plugins/EmbedKernels"),
         .target(name: "Kernels", path: "Sources/Kernels", plugins: ["EmbedKernels"]),
         .target(
             name: "GPUStyle",
@@ -36,8 +37,9 @@ let package = Package(
             dependencies: ["GPUStyle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/stylize-gpu"
         ),
-        .testTarget(name: "GPUStyleTests", dependencies: ["GPUStyle", "Kernels"], path: "Tests/GPUStyleTests",
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "GPUStyleTests", dependencies: ["GPUStyle", "Kernels"], path: "Tests/GPUStyleTests",
+            resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

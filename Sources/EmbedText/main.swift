@@ -16,12 +16,12 @@ guard let text = try? String(contentsOfFile: input, encoding: .utf8) else {
 var hashes = "#"
 while text.contains("\"\"\"" + hashes) || text.contains("\\" + hashes) { hashes += "#" }
 let swift = """
-// Generated from Kernels.cl at build time by the EmbedKernels plugin. Do not edit.
-public let \(name): String = \(hashes)\"\"\"
-\(text)
-\"\"\"\(hashes)
+    // Generated from Kernels.cl at build time by the EmbedKernels plugin. Do not edit.
+    public let \(name): String = \(hashes)\"\"\"
+    \(text)
+    \"\"\"\(hashes)
 
-"""
+    """
 do {
     try swift.write(toFile: output, atomically: true, encoding: .utf8)
 } catch {

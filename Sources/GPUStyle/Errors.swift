@@ -18,7 +18,8 @@ public struct StyleError: Error, CustomStringConvertible, Equatable {
 public func describe(_ error: Error) -> String {
     if let cocoa = error as? CocoaError {
         let file = cocoa.filePath ?? cocoa.url?.path
-        let reason = (cocoa.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) }
+        let reason =
+            (cocoa.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) }
             ?? cocoaReasons[cocoa.code] ?? cocoa.localizedDescription
         return file.map { "\($0): \(reason)" } ?? reason
     }
@@ -33,7 +34,8 @@ private let cocoaReasons: [CocoaError.Code: String] = [
     .fileReadNoPermission: "permission denied", .fileWriteNoPermission: "permission denied",
     .fileReadCorruptFile: "the file is corrupt", .fileReadTooLarge: "the file is too large to read",
     .fileWriteOutOfSpace: "no space left on the device", .fileWriteVolumeReadOnly: "the file system is read-only",
-    .fileWriteFileExists: "a file of that name exists", .fileReadUnknown: "the file could not be read (is it a folder?)",
+    .fileWriteFileExists: "a file of that name exists",
+    .fileReadUnknown: "the file could not be read (is it a folder?)",
     .fileWriteUnknown: "the file could not be written (is a part of the path a file?)",
 ]
 

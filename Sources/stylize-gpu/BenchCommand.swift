@@ -18,8 +18,9 @@ struct OpsBenchCommand: ParsableCommand {
         abstract: "Time conv forward, conv backward-data, Gram and Gram backward at each VGG19 conv shape.",
         discussion: """
             Every backend on the machine is measured (each OpenCL device and native, taking turns op by \
-            op) unless --device picks one. Times are medians of --repeats runs after a warm-up, each bracketed by a wait for \
-            the device; GFLOP/s counts 2·C_in·9·C_out·H·W per conv and 2·C²·H·W per Gram op.
+            op) unless --device picks one. Times are medians of --repeats runs after a warm-up, each \
+            bracketed by a wait for the device; GFLOP/s counts 2·C_in·9·C_out·H·W per conv and \
+            2·C²·H·W per Gram op.
             """
     )
 
@@ -48,16 +49,21 @@ struct OpsBenchCommand: ParsableCommand {
             let wanted = Set(layers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let unknown = wanted.subtracting(shapes.map(\.layer))
             guard unknown.isEmpty else {
-                throw StyleError("--layers: unknown conv layer(s) \(unknown.sorted().joined(separator: ", ")); "
-                    + "valid: \(shapes.map(\.layer).joined(separator: ","))")
+                throw StyleError(
+                    "--layers: unknown conv layer(s) \(unknown.sorted().joined(separator: ", ")); "
+                        + "valid: \(shapes.map(\.layer).joined(separator: ","))")
             }
             shapes = shapes.filter { wanted.contains($0.layer) }
         }
         let overrides = try kernelDefines.overrides()
-        let results = try OpsBenchmark.run(backends: try backends(overrides: overrides), shapes: shapes,
-                                           repeats: repeats) { m in
-            printNote(String(format: "  %@ %@ on %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue, m.backend,
-                             m.medianSeconds * 1e3, m.gflops))
+        let results = try OpsBenchmark.run(
+            backends: try backends(overrides: overrides), shapes: shapes,
+            repeats: repeats
+        ) { m in
+            printNote(
+                String(
+                    format: "  %@ %@ on %@: %.2f ms, %.1f GFLOP/s", m.shape.layer, m.op.rawValue, m.backend,
+                    m.medianSeconds * 1e3, m.gflops))
         }
         print(OpsTable(results).render())
     }
@@ -100,11 +106,15 @@ struct OpsTable {
         if hasNative { header += openCLNames.map { "native/\($0)" } }
         var rows: [[String]] = []
         var seen: [(String, OpsBenchmark.Op)] = []
-        for m in results where !seen.contains(where: { $0 == (m.shape.layer, m.op) }) { seen.append((m.shape.layer, m.op)) }
+        for m in results where !seen.contains(where: { $0 == (m.shape.layer, m.op) }) {
+            seen.append((m.shape.layer, m.op))
+        }
         for (layer, op) in seen {
             let cells = results.filter { $0.shape.layer == layer && $0.op == op }
             guard let shape = cells.first?.shape else { continue }
-            var row = [layer, "\(shape.inputChannels)→\(shape.outputChannels) \(shape.width)×\(shape.height)", op.rawValue]
+            var row = [
+                layer, "\(shape.inputChannels)→\(shape.outputChannels) \(shape.width)×\(shape.height)", op.rawValue,
+            ]
             func cell(_ name: String) -> OpsBenchmark.Measurement? { cells.first { $0.backend == name } }
             for name in backendNames {
                 if let m = cell(name) {

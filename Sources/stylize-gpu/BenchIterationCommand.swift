@@ -8,18 +8,21 @@ struct BenchIterationCommand: ParsableCommand {
         commandName: "iteration",
         abstract: "Time full style-transfer iterations on every device against the native path.",
         discussion: """
-        Each iteration is forward, losses, backward and an Adam step on the device, timed from its \
-        first enqueue to a device sync at its end. Devices run interleaved: every timed round runs one \
-        iteration on each device, starting from a different one each round. Reports per device and size \
-        the median and min–max ms per iteration, GFLOP/s from counted FLOPs (conv forward and \
-        backward-data, Gram and Gram backward), the backend's peak buffer memory and its ratio to \
-        the memory floor (the activations the backward pass reads + one raw copy of the conv \
-        weights + Adam's m and v), the memory plan part by part, the process's peak RSS and the \
-        speed-up over native. benchmarks/README.md explains every figure.
-        """
+            Each iteration is forward, losses, backward and an Adam step on the device, timed from its \
+            first enqueue to a device sync at its end. Devices run interleaved: every timed round runs one \
+            iteration on each device, starting from a different one each round. Reports per device and size \
+            the median and min–max ms per iteration, GFLOP/s from counted FLOPs (conv forward and \
+            backward-data, Gram and Gram backward), the backend's peak buffer memory and its ratio to \
+            the memory floor (the activations the backward pass reads + one raw copy of the conv \
+            weights + Adam's m and v), the memory plan part by part, the process's peak RSS and the \
+            speed-up over native. benchmarks/README.md explains every figure.
+            """
     )
 
-    @Option(help: "Comma-separated --device selectors (ids, gpu, cpu, native, name parts). Default: every OpenCL device and native.")
+    @Option(
+        help:
+            "Comma-separated --device selectors (ids, gpu, cpu, native, name parts). Default: every OpenCL device and native."
+    )
     var devices: String?
 
     @Option(help: "Comma-separated longest image sides.")
@@ -31,7 +34,10 @@ struct BenchIterationCommand: ParsableCommand {
     @Option(help: "Untimed iterations per device and size before the timed ones.")
     var warmup = 3
 
-    @Flag(help: "Also break each iteration into forward, losses, backward and optimiser (OpenCL profiling events; host clock for native), from extra iterations.")
+    @Flag(
+        help:
+            "Also break each iteration into forward, losses, backward and optimiser (OpenCL profiling events; host clock for native), from extra iterations."
+    )
     var profile = false
 
     @Option(help: "Iterations measured for --profile.")
@@ -113,12 +119,17 @@ enum IterationReportTable {
             "host: \(report.cpu), \(report.cores) cores, load \(load.isEmpty ? "unknown" : load); \(report.date)",
             "",
         ]
-        var rows = [["size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB",
-                     "floor MiB", "peak/floor", "peak RSS MiB", "vs native"]]
+        var rows = [
+            [
+                "size", "image", "device", "median ms", "min–max ms", "GFLOP/it", "GFLOP/s", "peak dev MiB",
+                "floor MiB", "peak/floor", "peak RSS MiB", "vs native",
+            ]
+        ]
         for result in report.results {
             rows.append([
                 "\(result.size)", "\(result.width)×\(result.height)",
-                result.device + ((result.kernelOptions ?? "defaults") == "defaults" ? "" : " (\(result.kernelOptions!))"),
+                result.device
+                    + ((result.kernelOptions ?? "defaults") == "defaults" ? "" : " (\(result.kernelOptions!))"),
                 String(format: "%.1f", result.medianMilliseconds),
                 String(format: "%.1f–%.1f", result.minMilliseconds, result.maxMilliseconds),
                 String(format: "%.1f", result.flopsPerIteration / 1e9),
@@ -129,12 +140,16 @@ enum IterationReportTable {
             ])
         }
         lines += aligned(rows, leftColumns: 3)
-        lines += ["", "floor: activations the backward pass reads + conv weights as one raw copy (O·I·9+O floats "
-            + "per layer) + Adam's m and v (issue 7: peak ≤ 1.3× floor at 512×512). The memory plan beyond the floor, MiB:"]
+        lines += [
+            "",
+            "floor: activations the backward pass reads + conv weights as one raw copy (O·I·9+O floats "
+                + "per layer) + Adam's m and v (issue 7: peak ≤ 1.3× floor at 512×512). The memory plan beyond the floor, MiB:",
+        ]
         for result in report.results {
             let plan = result.memoryPlan
             func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
-            let floor = "floor \(mib(plan.floorBytes)) (activations \(mib(plan.backwardActivationBytes)), "
+            let floor =
+                "floor \(mib(plan.floorBytes)) (activations \(mib(plan.backwardActivationBytes)), "
                 + "weights \(mib(plan.rawWeightBytes)), optimiser \(mib(plan.optimizerStateBytes)))"
             let beyond = plan.beyondFloor.filter { $0.bytes > 0 }.map { "\($0.name) \(mib($0.bytes))" }
             lines.append("  \(result.size) \(result.device): \(floor); + " + beyond.joined(separator: ", "))
@@ -150,8 +165,10 @@ enum IterationReportTable {
                 lines.append("  \(result.size) \(result.device): \(parts.joined(separator: ", ")) (\(phases.clock))")
                 if let kernels = phases.kernels, !kernels.isEmpty {
                     let byTime = kernels.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                    lines.append("    kernels: " + byTime.map { "\($0.key) \(String(format: "%.1f", $0.value))" }
-                        .joined(separator: ", "))
+                    lines.append(
+                        "    kernels: "
+                            + byTime.map { "\($0.key) \(String(format: "%.1f", $0.value))" }
+                            .joined(separator: ", "))
                 }
             }
         }

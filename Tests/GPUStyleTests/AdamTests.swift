@@ -40,11 +40,14 @@ final class AdamTests: XCTestCase {
         //      m̂ = 0.095/0.271 = 0.3505535055; v̂ = 0.00049975/0.002997001 = 0.1667500278, √v̂ = 0.4083503738;
         //      p = −3.3720684013 − 0.5·0.3505535055/0.4083503738 = −3.8012996686
         try step(backend, gradient: [1, 0.5], parameter, m, v, 3, adam)
-        try assertValues(backend, parameter, [0.7513970967, -3.8012996686], m, [-0.098, 0.095], v, [0.020976004, 0.00049975])
+        try assertValues(
+            backend, parameter, [0.7513970967, -3.8012996686], m, [-0.098, 0.095], v, [0.020976004, 0.00049975])
     }
 
-    private func step(_ backend: NativeBackend, gradient values: [Float], _ parameter: Tensor, _ m: Tensor, _ v: Tensor,
-                      _ step: Int, _ adam: AdamParameters) throws {
+    private func step(
+        _ backend: NativeBackend, gradient values: [Float], _ parameter: Tensor, _ m: Tensor, _ v: Tensor,
+        _ step: Int, _ adam: AdamParameters
+    ) throws {
         let gradient = try backend.makeTensor(.vector(values.count))
         try backend.upload(values, to: gradient)
         try backend.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step, parameters: adam)
@@ -54,13 +57,18 @@ final class AdamTests: XCTestCase {
     /// a Float in `AdamParameters`, Float(0.999) = 0.99900001287, so 1 − β2 = 0.00099998713 and
     /// v sits 1.3e-5 relative below the decimal hand value. The bias correction uses the same β2,
     /// so v̂ and the parameter are not affected beyond float32 rounding.
-    private func assertValues(_ backend: NativeBackend, _ parameter: Tensor, _ expectedParameter: [Double],
-                              _ m: Tensor, _ expectedM: [Double], _ v: Tensor, _ expectedV: [Double],
-                              file: StaticString = #filePath, line: UInt = #line) throws {
-        for (tensor, expected, name) in [(parameter, expectedParameter, "parameter"), (m, expectedM, "m"), (v, expectedV, "v")] {
+    private func assertValues(
+        _ backend: NativeBackend, _ parameter: Tensor, _ expectedParameter: [Double],
+        _ m: Tensor, _ expectedM: [Double], _ v: Tensor, _ expectedV: [Double],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        for (tensor, expected, name) in [
+            (parameter, expectedParameter, "parameter"), (m, expectedM, "m"), (v, expectedV, "v"),
+        ] {
             for (actual, wanted) in zip(try backend.download(tensor), expected) {
                 let relative = name == "v" ? 2e-5 : 2e-6
-                XCTAssertEqual(Double(actual), wanted, accuracy: relative * max(abs(wanted), 1e-3), name, file: file, line: line)
+                XCTAssertEqual(
+                    Double(actual), wanted, accuracy: relative * max(abs(wanted), 1e-3), name, file: file, line: line)
             }
         }
     }
@@ -68,21 +76,25 @@ final class AdamTests: XCTestCase {
 
 extension BackendOpsTests {
     static let adamRows: [Row] = [
-        Row(name: "adam step (three steps: parameter, m, v)", cases: planeCases,
+        Row(
+            name: "adam step (three steps: parameter, m, v)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g, in: 0...255), random(c.shape, &g)] },
             run: { backend, x, _, _ in
                 let parameter = try backend.makeTensor(x[0]), gradient = try backend.makeTensor(x[1])
                 let m = try backend.makeTensor(x[0].shape), v = try backend.makeTensor(x[0].shape)
                 for step in 1...3 {
-                    try backend.adamStep(parameter: parameter, gradient: gradient, m: m, v: v, step: step,
-                                         parameters: AdamParameters(learningRate: 10))
+                    try backend.adamStep(
+                        parameter: parameter, gradient: gradient, m: m, v: v, step: step,
+                        parameters: AdamParameters(learningRate: 10))
                 }
                 return try backend.download(parameter) + backend.download(m) + backend.download(v)
             },
             terms: { _ in 30 },
-            // |p| plus the three steps (each at most lr·(1 − β1)/√(1 − β2) ≈ 3.2·lr in size), then |g| and g² for m and v.
+            // |p| plus the three steps (each at most lr·(1 − β1)/√(1 − β2) ≈ 3.2·lr in size), then |g| and g² for m and
+            // v.
             magnitudes: .custom { x, _ in
-                x[0].values.map { abs($0) + 3 * 3.2 * 10 } + x[1].values.map { 3 * abs($0) } + x[1].values.map { 3 * $0 * $0 }
-            }),
+                x[0].values.map { abs($0) + 3 * 3.2 * 10 } + x[1].values.map { 3 * abs($0) }
+                    + x[1].values.map { 3 * $0 * $0 }
+            })
     ]
 }

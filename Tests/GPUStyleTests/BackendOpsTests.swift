@@ -79,7 +79,8 @@ final class BackendOpsTests: XCTestCase {
 
     // MARK: The table
 
-    static let table: [Row] = convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows
+    static let table: [Row] =
+        convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows
         + adamRows + vectorRows
 
     // MARK: The test
@@ -105,9 +106,11 @@ final class BackendOpsTests: XCTestCase {
         gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
         gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
         gpuOtherMultiply.defines["GB_GEMM"] = gpuOtherMultiply.gramBackwardTiledProduct ? 0 : 1
-        for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct] {
+        for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct]
+        {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: Self.table.filter(\.tiled))
-        }    }
+        }
+    }
 
     private func checkTable(on openCL: OpenCLBackend, rows: [Row]) throws {
         let native = NativeBackend(convolution: .direct)
@@ -127,8 +130,9 @@ final class BackendOpsTests: XCTestCase {
                 }
                 XCTAssertEqual(magnitudes.count, expected.count, "\(what): magnitudes for every output")
                 let factor = 2 * float32ErrorFactor(terms: row.terms(testCase))
-                assertClose(actual, ReferenceTensor(shape: .vector(expected.count), floats: expected),
-                            bounds: magnitudes.map { factor * $0 }, what)
+                assertClose(
+                    actual, ReferenceTensor(shape: .vector(expected.count), floats: expected),
+                    bounds: magnitudes.map { factor * $0 }, what)
                 if row.checksDeterminism {
                     let again = try row.run(openCL, inputs, testCase, false)
                     XCTAssertEqual(actual.map(\.bitPattern), again.map(\.bitPattern), "\(what): two runs, same bits")
@@ -139,7 +143,9 @@ final class BackendOpsTests: XCTestCase {
 
     // MARK: Helpers of the table
 
-    static func random(_ shape: Shape, _ generator: inout SeededGenerator, in range: ClosedRange<Double> = -1...1) -> ReferenceTensor {
+    static func random(
+        _ shape: Shape, _ generator: inout SeededGenerator, in range: ClosedRange<Double> = -1...1
+    ) -> ReferenceTensor {
         ReferenceTensor.random(shape, in: range, using: &generator)
     }
 
@@ -152,7 +158,8 @@ final class BackendOpsTests: XCTestCase {
         var outputs = try backend.download(out)
         for accumulate in [false, true] {
             let grad = try backend.makeTensor(x[2])
-            try backend.pool2x2Backward(gradOutput: dy, input: input, mode: mode, gradInput: grad, accumulate: accumulate)
+            try backend.pool2x2Backward(
+                gradOutput: dy, input: input, mode: mode, gradInput: grad, accumulate: accumulate)
             outputs += try backend.download(grad)
         }
         let activation = try backend.makeTensor(x[0].shape)

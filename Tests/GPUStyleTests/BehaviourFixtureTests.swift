@@ -51,19 +51,27 @@ final class BehaviourFixtureTests: CommandLineTestCase {
         for backend in try testBackends() {
             let kind = backend is NativeBackend ? "native" : "opencl"
             for optimizer in OptimizerKind.allCases {
-                let straight = try StyleJob(options: options(iterations: 4, optimizer: optimizer), weightsPath: weights,
-                                            backend: backend) { _ in }
+                let straight = try StyleJob(
+                    options: options(iterations: 4, optimizer: optimizer), weightsPath: weights,
+                    backend: backend
+                ) { _ in }
                 _ = try straight.run.run(reportEvery: 0, onReport: { _ in })
                 digests["\(kind) \(optimizer) 4"] = try written(straight)
 
-                let first = try StyleJob(options: options(iterations: 2, optimizer: optimizer), weightsPath: weights,
-                                         backend: backend) { _ in }
+                let first = try StyleJob(
+                    options: options(iterations: 2, optimizer: optimizer), weightsPath: weights,
+                    backend: backend
+                ) { _ in }
                 _ = try first.run.run(reportEvery: 0, onReport: { _ in })
                 let file = path("run.ckpt")
-                try Checkpoint(options: first.options, weightsSHA256: "w", inputsSHA256: [], device: backend.name,
-                               state: try first.run.exportState()).write(to: file)
-                let resumed = try StyleJob(options: options(iterations: 4, optimizer: optimizer), weightsPath: weights,
-                                           backend: backend) { _ in }
+                try Checkpoint(
+                    options: first.options, weightsSHA256: "w", inputsSHA256: [], device: backend.name,
+                    state: try first.run.exportState()
+                ).write(to: file)
+                let resumed = try StyleJob(
+                    options: options(iterations: 4, optimizer: optimizer), weightsPath: weights,
+                    backend: backend
+                ) { _ in }
                 try resumed.run.restore(try Checkpoint.read(file).state)
                 _ = try resumed.run.run(reportEvery: 0, onReport: { _ in })
                 digests["\(kind) \(optimizer) 2+2 resumed"] = try written(resumed)
@@ -73,8 +81,10 @@ final class BehaviourFixtureTests: CommandLineTestCase {
     }
 
     private func currentBenchKeys() throws -> [String] {
-        let result = try run(["bench", "--devices", "native", "--sizes", "32", "--iterations", "1", "--warmup", "0",
-                              "--json", "--content", content, "--style", style, "--weights", try cachedWeightsPath()])
+        let result = try run([
+            "bench", "--devices", "native", "--sizes", "32", "--iterations", "1", "--warmup", "0",
+            "--json", "--content", content, "--style", style, "--weights", try cachedWeightsPath(),
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         var keys = Set<String>()
         func walk(_ value: Any, _ prefix: String) {
@@ -93,7 +103,8 @@ final class BehaviourFixtureTests: CommandLineTestCase {
     func testFixedRunsWriteTheRecordedBytes() throws {
         let outputs = try currentOutputs()
         let benchKeys = try currentBenchKeys()
-        var record = (try? JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: fixtureFile))))
+        var record =
+            (try? JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: fixtureFile))))
             ?? Record(outputs: [:], benchKeys: [])
         if ProcessInfo.processInfo.environment["STYLIZE_GPU_RECORD_FIXTURE"] == "1" {
             record.outputs[machineKey] = outputs

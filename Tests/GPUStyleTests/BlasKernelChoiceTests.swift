@@ -24,11 +24,13 @@ final class BlasKernelChoiceTests: XCTestCase {
     func testNativeBackendLeavesNoSlowerKernelsThanTheCPUSupports() throws {
         _ = NativeBackend()
         guard let name = stylize_openblas_corename(),
-              ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
+            ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil
+        else {
             throw XCTSkip("BLAS without kernel switching, or OPENBLAS_CORETYPE set by the user")
         }
         let core = String(cString: name)
-        XCTAssertNil(BlasKernelChoice.correction(detected: core, vectorLevel: Int(stylize_cpu_vector_level()), userChoice: nil),
-                     "OpenBLAS still runs \(core)")
+        XCTAssertNil(
+            BlasKernelChoice.correction(detected: core, vectorLevel: Int(stylize_cpu_vector_level()), userChoice: nil),
+            "OpenBLAS still runs \(core)")
     }
 }

@@ -7,8 +7,10 @@ import XCTest
 final class CommandLineSafetyTests: CommandLineTestCase {
     /// A small native run's arguments (weights given, so the cache is not needed).
     private func small(_ output: String, iterations: Int = 2) throws -> [String] {
-        ["--weights", try cachedWeightsPath(), "-o", output, "--image-size", "32", "--iterations", "\(iterations)",
-         "--progress", "none", "--device", "native"]
+        [
+            "--weights", try cachedWeightsPath(), "-o", output, "--image-size", "32", "--iterations", "\(iterations)",
+            "--progress", "none", "--device", "native",
+        ]
     }
 
     private func checksum(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
@@ -31,7 +33,8 @@ final class CommandLineSafetyTests: CommandLineTestCase {
         XCTAssertTrue(asked.errorLines.first?.contains("--overwrite") ?? false, asked.stderr)
         XCTAssertEqual(try checksum(frame), Data("not a frame".utf8))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.png")), "refused before the run")
-        let replaced = try run([content, style, "--save-every", "2", "--overwrite"] + small(path("out.png"), iterations: 4))
+        let replaced = try run(
+            [content, style, "--save-every", "2", "--overwrite"] + small(path("out.png"), iterations: 4))
         XCTAssertEqual(replaced.status, 0, replaced.stderr)
         XCTAssertNoThrow(try ImageFile.read(frame))
     }
@@ -71,11 +74,15 @@ final class CommandLineSafetyTests: CommandLineTestCase {
     func testProcessMemoryLimitIsAnErrorNotACrash() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") else { throw XCTSkip("no prlimit") }
         let tubingen = examplePath("tubingen.jpg"), starry = examplePath("starry_night.jpg")
-        let result = try run([tubingen, starry, "--weights", try cachedWeightsPath(), "-o", path("big.png"),
-                              "--image-size", "3000", "--iterations", "1", "--device", "native"],
-                             prefix: ["/usr/bin/prlimit", "--as=3072000000", "--"])
+        let result = try run(
+            [
+                tubingen, starry, "--weights", try cachedWeightsPath(), "-o", path("big.png"),
+                "--image-size", "3000", "--iterations", "1", "--device", "native",
+            ],
+            prefix: ["/usr/bin/prlimit", "--as=3072000000", "--"])
         XCTAssertEqual(result.status, 1, result.stderr)
-        XCTAssertTrue(result.errorLines.first?.contains("the largest --image-size that fits is") ?? false, result.stderr)
+        XCTAssertTrue(
+            result.errorLines.first?.contains("the largest --image-size that fits is") ?? false, result.stderr)
         XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
     }
 
@@ -83,7 +90,8 @@ final class CommandLineSafetyTests: CommandLineTestCase {
     /// run goes on and writes its image.
     func testFailedSnapshotIsAWarningAndTheRunGoesOn() throws {
         try FileManager.default.createDirectory(atPath: path("out_0001.png/inside"), withIntermediateDirectories: true)
-        let result = try run([content, style, "--save-every", "1", "--overwrite"] + small(path("out.png"), iterations: 3))
+        let result = try run(
+            [content, style, "--save-every", "1", "--overwrite"] + small(path("out.png"), iterations: 3))
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("warning: could not write the frame"), result.stderr)
         XCTAssertTrue(result.stderr.contains("the run goes on"), result.stderr)
@@ -113,8 +121,11 @@ final class CommandLineSafetyTests: CommandLineTestCase {
         let local = path("cc.png")
         try FileManager.default.copyItem(atPath: content, toPath: local)
         XCTAssertEqual(try run([local, style, "--checkpoint", path("run.ckpt")] + small(path("first.png"))).status, 0)
-        for spelling in [local, folder + "/./cc.png", folder + "/../" + URL(fileURLWithPath: folder).lastPathComponent + "/cc.png"] {
-            let resumed = try run([spelling, style, "--resume", path("run.ckpt")] + small(path("again.png"), iterations: 3))
+        for spelling in [
+            local, folder + "/./cc.png", folder + "/../" + URL(fileURLWithPath: folder).lastPathComponent + "/cc.png",
+        ] {
+            let resumed = try run(
+                [spelling, style, "--resume", path("run.ckpt")] + small(path("again.png"), iterations: 3))
             XCTAssertEqual(resumed.status, 0, "\(spelling): \(resumed.stderr)")
         }
         try FileManager.default.removeItem(atPath: local)
@@ -126,7 +137,8 @@ final class CommandLineSafetyTests: CommandLineTestCase {
         var bytes = try checksum(path("run.ckpt"))
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: path("damaged.ckpt")))
-        let damaged = try run([content, style, "--resume", path("damaged.ckpt")] + small(path("again.png"), iterations: 3))
+        let damaged = try run(
+            [content, style, "--resume", path("damaged.ckpt")] + small(path("again.png"), iterations: 3))
         XCTAssertEqual(damaged.status, 1)
         XCTAssertTrue(damaged.stderr.contains("damaged"), damaged.stderr)
     }
@@ -210,8 +222,10 @@ final class CommandLineSafetyTests: CommandLineTestCase {
     /// Two SIGTERMs a millisecond apart, during start-up or mid-run, exit 130.
     func testTwoQuickSignalsExit130() throws {
         for delay in [0.3, 2.0] {
-            let (process, out, err) = try launch([content, style, "--weights", try cachedWeightsPath(), "-o", path("out.png"),
-                                                  "--image-size", "32", "--iterations", "100000", "--progress", "none"])
+            let (process, out, err) = try launch([
+                content, style, "--weights", try cachedWeightsPath(), "-o", path("out.png"),
+                "--image-size", "32", "--iterations", "100000", "--progress", "none",
+            ])
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGTERM)
             usleep(1000)

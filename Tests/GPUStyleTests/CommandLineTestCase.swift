@@ -11,8 +11,10 @@ class CommandLineTestCase: TemporaryFolderTestCase {
 
     /// The built binary, beside the test bundle in the build folder.
     func binary() throws -> URL {
-        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                          Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
         for directory in candidates {
             let url = directory.appendingPathComponent("stylize-gpu")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
@@ -30,8 +32,10 @@ class CommandLineTestCase: TemporaryFolderTestCase {
     }
 
     /// Starts the binary (or `prefix` + the binary, e.g. prlimit) with extra environment variables.
-    func launch(_ arguments: [String], environment: [String: String] = [:],
-                prefix: [String] = []) throws -> (Process, Pipe, Pipe) {
+    func launch(
+        _ arguments: [String], environment: [String: String] = [:],
+        prefix: [String] = []
+    ) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         let binary = try binary()
         if let tool = prefix.first {
@@ -51,8 +55,10 @@ class CommandLineTestCase: TemporaryFolderTestCase {
 
     /// Runs to the end; a run still going after `timeout` seconds is killed and fails the test
     /// (a hang must not hang the suite).
-    func run(_ arguments: [String], environment: [String: String] = [:], prefix: [String] = [],
-             timeout: Double = 600) throws -> Result {
+    func run(
+        _ arguments: [String], environment: [String: String] = [:], prefix: [String] = [],
+        timeout: Double = 600
+    ) throws -> Result {
         let (process, out, err) = try launch(arguments, environment: environment, prefix: prefix)
         let collected = Collected()
         let group = DispatchGroup()
@@ -67,8 +73,9 @@ class CommandLineTestCase: TemporaryFolderTestCase {
             XCTFail("\(arguments) still ran after \(timeout) s and was killed")
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: collected.get(0), as: UTF8.self),
-                      stderr: String(decoding: collected.get(1), as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: collected.get(0), as: UTF8.self),
+            stderr: String(decoding: collected.get(1), as: UTF8.self))
     }
 
     /// Runs the binary with arguments given as raw bytes (names that are not UTF-8, which
@@ -81,12 +88,13 @@ class CommandLineTestCase: TemporaryFolderTestCase {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
         posix_spawn_file_actions_addclose(&actions, pipe[0])
-        let cStrings = ([Array(binaryPath.utf8)] + arguments).map { bytes -> UnsafeMutablePointer<CChar>? in
-            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-            for (index, byte) in bytes.enumerated() { pointer[index] = CChar(bitPattern: byte) }
-            pointer[bytes.count] = 0
-            return pointer
-        } + [nil]
+        let cStrings =
+            ([Array(binaryPath.utf8)] + arguments).map { bytes -> UnsafeMutablePointer<CChar>? in
+                let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                for (index, byte) in bytes.enumerated() { pointer[index] = CChar(bitPattern: byte) }
+                pointer[bytes.count] = 0
+                return pointer
+            } + [nil]
         defer { cStrings.forEach { $0?.deallocate() } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, binaryPath, &actions, nil, cStrings, environ)

@@ -31,11 +31,14 @@ final class CommandLineTests: CommandLineTestCase {
         for command in [["selftest"], ["bench", "--sizes", "16"], ["bench", "ops"]] {
             let result = try run(command + ["--define", "NO_SUCH_OPTION=1"])
             XCTAssertNotEqual(result.status, 0, "\(command)")
-            XCTAssertTrue(result.stderr.contains("unknown kernel option NO_SUCH_OPTION"), "\(command): \(result.stderr)")
+            XCTAssertTrue(
+                result.stderr.contains("unknown kernel option NO_SUCH_OPTION"), "\(command): \(result.stderr)")
         }
         guard let device = DeviceCatalog.discover().openCLDevices.first else { throw XCTSkip("no OpenCL device") }
-        let result = try run(["selftest", "--device", "\(device.info.index)", "--weights", try cachedWeightsPath(),
-                              "--define", "WINO_GEMM=1", "--define", "GRAM_GEMM=1"])
+        let result = try run([
+            "selftest", "--device", "\(device.info.index)", "--weights", try cachedWeightsPath(),
+            "--define", "WINO_GEMM=1", "--define", "GRAM_GEMM=1",
+        ])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertTrue(result.stdout.contains("selftest passed"), result.stdout)
     }
@@ -52,8 +55,10 @@ final class CommandLineTests: CommandLineTestCase {
     func testJSONProgressAndIterationZeroLossMatchesTheReference() throws {
         let weights = try cachedWeightsPath()
         let output = path("out.png")
-        let result = try run([content, style, "-o", output, "--weights", weights, "--image-size", "64", "--iterations", "2",
-                              "--print-every", "1", "--progress", "json", "--device", "native"])
+        let result = try run([
+            content, style, "-o", output, "--weights", weights, "--image-size", "64", "--iterations", "2",
+            "--print-every", "1", "--progress", "json", "--device", "native",
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 3, result.stdout)
@@ -75,9 +80,11 @@ final class CommandLineTests: CommandLineTestCase {
 
     func testGIFAndContactSheet() throws {
         let weights = try cachedWeightsPath()
-        let result = try run([content, style, "-o", path("out.png"), "--weights", weights, "--image-size", "32",
-                              "--iterations", "3", "--progress", "none", "--device", "native",
-                              "--gif", path("evolution.gif"), "--gif-every", "1", "--sheet", path("sheet.png")])
+        let result = try run([
+            content, style, "-o", path("out.png"), "--weights", weights, "--image-size", "32",
+            "--iterations", "3", "--progress", "none", "--device", "native",
+            "--gif", path("evolution.gif"), "--gif-every", "1", "--sheet", path("sheet.png"),
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let gif = try decodeGIF(Array(try Data(contentsOf: URL(fileURLWithPath: path("evolution.gif")))))
         XCTAssertEqual(gif.frames.count, 4, "iteration 0 and one frame per iteration")
@@ -89,17 +96,23 @@ final class CommandLineTests: CommandLineTestCase {
 
     func testCheckpointAndResumeGiveTheSameBytesAsOneRun() throws {
         let weights = try cachedWeightsPath()
-        let common = [content, style, "--weights", weights, "--image-size", "32", "--progress", "none", "--device", "native"]
+        let common = [
+            content, style, "--weights", weights, "--image-size", "32", "--progress", "none", "--device", "native",
+        ]
         XCTAssertEqual(try run(common + ["-o", path("straight.png"), "--iterations", "4"]).status, 0)
         let first = try run(common + ["-o", path("first.png"), "--iterations", "2", "--checkpoint", path("run.ckpt")])
         XCTAssertEqual(first.status, 0, first.stderr)
         let resumed = try run(common + ["-o", path("resumed.png"), "--iterations", "4", "--resume", path("run.ckpt")])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming at iteration 2"), resumed.stderr)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("resumed.png"))),
-                       try Data(contentsOf: URL(fileURLWithPath: path("straight.png"))))
-        let other = try run(common + ["-o", path("other.png"), "--iterations", "4", "--resume", path("run.ckpt"),
-                                      "--style-weight", "7"])
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: path("resumed.png"))),
+            try Data(contentsOf: URL(fileURLWithPath: path("straight.png"))))
+        let other = try run(
+            common + [
+                "-o", path("other.png"), "--iterations", "4", "--resume", path("run.ckpt"),
+                "--style-weight", "7",
+            ])
         XCTAssertEqual(other.status, 1)
         XCTAssertTrue(other.stderr.contains("lossWeights.style"), other.stderr)
     }
@@ -110,9 +123,11 @@ final class CommandLineTests: CommandLineTestCase {
         let weights = try cachedWeightsPath()
         let doomed = path("doomed")
         try FileManager.default.createDirectory(atPath: doomed, withIntermediateDirectories: true)
-        let (process, out, err) = try launch([content, style, "-o", doomed + "/out.png", "--weights", weights,
-                                              "--image-size", "32", "--iterations", "8", "--print-every", "1",
-                                              "--progress", "json", "--device", "native"])
+        let (process, out, err) = try launch([
+            content, style, "-o", doomed + "/out.png", "--weights", weights,
+            "--image-size", "32", "--iterations", "8", "--print-every", "1",
+            "--progress", "json", "--device", "native",
+        ])
         _ = out.fileHandleForReading.availableData
         try FileManager.default.removeItem(atPath: doomed)
         _ = out.fileHandleForReading.readDataToEndOfFile()
@@ -120,7 +135,8 @@ final class CommandLineTests: CommandLineTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 1, stderr)
         let line = try XCTUnwrap(stderr.split(separator: "\n").last { $0.hasPrefix("error:") })
-        let fallback = try XCTUnwrap(line.components(separatedBy: "written to ").last?.components(separatedBy: " instead").first)
+        let fallback = try XCTUnwrap(
+            line.components(separatedBy: "written to ").last?.components(separatedBy: " instead").first)
         defer { try? FileManager.default.removeItem(atPath: fallback) }
         XCTAssertNoThrow(try ImageFile.read(fallback), String(line))
     }
@@ -129,8 +145,13 @@ final class CommandLineTests: CommandLineTestCase {
     func testTwoRunsAtOnceOnOneDevice() throws {
         let weights = try cachedWeightsPath()
         let runs = try ["a", "b"].map { name in
-            (name, try launch([content, style, "-o", path("\(name).png"), "--weights", weights, "--image-size", "32",
-                               "--iterations", "3", "--progress", "none", "--device", "auto"]))
+            (
+                name,
+                try launch([
+                    content, style, "-o", path("\(name).png"), "--weights", weights, "--image-size", "32",
+                    "--iterations", "3", "--progress", "none", "--device", "auto",
+                ])
+            )
         }
         for (name, (process, out, err)) in runs {
             _ = out.fileHandleForReading.readDataToEndOfFile()
@@ -144,9 +165,11 @@ final class CommandLineTests: CommandLineTestCase {
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
         let output = path("interrupted.png")
-        let (process, out, err) = try launch([content, style, "-o", output, "--weights", weights, "--image-size", "32",
-                                              "--iterations", "100000", "--print-every", "1", "--progress", "json",
-                                              "--device", "native"])
+        let (process, out, err) = try launch([
+            content, style, "-o", output, "--weights", weights, "--image-size", "32",
+            "--iterations", "100000", "--print-every", "1", "--progress", "json",
+            "--device", "native",
+        ])
         // Wait for the first progress line: the run is iterating.
         let reader = out.fileHandleForReading
         var seen = Data()

@@ -11,22 +11,26 @@ final class ConvolutionTests: OpTestCase {
             let relu = index % 2 == 0
             let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
             let input = ReferenceTensor.random(Shape(c: shape.i, h: shape.h, w: shape.w), using: &generator)
-            let expected = ReferenceOps.conv3x3(input, weights: layer.weights, bias: layer.bias,
-                                                outputChannels: shape.o, relu: relu)
-            let magnitudes = ReferenceOps.conv3x3(input.magnitudes, weights: layer.weights.map(abs),
-                                                  bias: layer.bias.map(abs), outputChannels: shape.o, relu: false)
+            let expected = ReferenceOps.conv3x3(
+                input, weights: layer.weights, bias: layer.bias,
+                outputChannels: shape.o, relu: relu)
+            let magnitudes = ReferenceOps.conv3x3(
+                input.magnitudes, weights: layer.weights.map(abs),
+                bias: layer.bias.map(abs), outputChannels: shape.o, relu: false)
             // One row per im2col tile as well as the default single tile: the tiling must not show.
             for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
                 let backend = NativeBackend(convolution: .direct)
                 backend.columnTileFloats = tileFloats
-                let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
-                                                          outputChannels: shape.o, inputChannels: shape.i)
+                let weights = try backend.makeConvWeights(
+                    weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
+                    outputChannels: shape.o, inputChannels: shape.i)
                 let output = try backend.makeTensor(expected.shape)
                 try backend.conv3x3(input: backend.makeTensor(input), weights: weights, relu: relu, output: output)
                 // products (I·9) + bias add + final rounding
                 let factor = float32ErrorFactor(terms: shape.i * 9 + 2)
-                try assertClose(backend.download(output), expected, bounds: magnitudes.values.map { factor * $0 },
-                                "conv3x3 \(shape) relu \(relu) tile \(tileFloats)")
+                try assertClose(
+                    backend.download(output), expected, bounds: magnitudes.values.map { factor * $0 },
+                    "conv3x3 \(shape) relu \(relu) tile \(tileFloats)")
             }
         }
     }
@@ -39,24 +43,29 @@ final class ConvolutionTests: OpTestCase {
             let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
             let flipped = flippedTransposedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
             let zeroBias = [Double](repeating: 0, count: shape.i)
-            let expected = ReferenceOps.conv3x3(gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
-            let magnitudes = ReferenceOps.conv3x3(gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
-                                                  outputChannels: shape.i, relu: false)
+            let expected = ReferenceOps.conv3x3(
+                gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)
+            let magnitudes = ReferenceOps.conv3x3(
+                gradOutput.magnitudes, weights: flipped.map(abs), bias: zeroBias,
+                outputChannels: shape.i, relu: false)
             let factor = float32ErrorFactor(terms: shape.o * 9 + 1)
             for method in ConvBackwardMethod.allCases {
                 for tileFloats in [NativeBackend.defaultColumnTileFloats, 1] {
                     let backend = NativeBackend(convolution: .direct)
                     backend.backwardMethodOverride = method
                     backend.columnTileFloats = tileFloats
-                    let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init),
-                                                              bias: layer.bias.map(Float.init),
-                                                              outputChannels: shape.o, inputChannels: shape.i)
+                    let weights = try backend.makeConvWeights(
+                        weights: layer.weights.map(Float.init),
+                        bias: layer.bias.map(Float.init),
+                        outputChannels: shape.o, inputChannels: shape.i)
                     let gradInput = try backend.makeTensor(expected.shape)
                     try backend.fill(gradInput, value: 1e6)  // must be overwritten
-                    try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(gradOutput), weights: weights,
-                                                    reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
-                    try assertClose(backend.download(gradInput), expected, bounds: magnitudes.values.map { factor * $0 },
-                                    "conv3x3BackwardData \(shape) \(method) tile \(tileFloats)")
+                    try backend.conv3x3BackwardData(
+                        gradOutput: backend.makeTensor(gradOutput), weights: weights,
+                        reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
+                    try assertClose(
+                        backend.download(gradInput), expected, bounds: magnitudes.values.map { factor * $0 },
+                        "conv3x3BackwardData \(shape) \(method) tile \(tileFloats)")
                 }
             }
         }
@@ -65,30 +74,38 @@ final class ConvolutionTests: OpTestCase {
     func testConvBackwardDataIsTheInputGradientWithAndWithoutFusedReluAndAccumulate() throws {
         let (inputChannels, outputChannels) = (3, 2)
         let z = wellSpaced(Shape(c: inputChannels, h: 4, w: 5))
-        let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator).values
+        let weights = ReferenceTensor.random(Shape(c: outputChannels * inputChannels, h: 3, w: 3), using: &generator)
+            .values
         let bias = ReferenceTensor.random(.vector(outputChannels), using: &generator).values
         let r = ReferenceTensor.random(Shape(c: outputChannels, h: 4, w: 5), using: &generator)
         let previous = ReferenceTensor.random(z.shape, using: &generator)
-        let layer = try backend.makeConvWeights(weights: weights.map(Float.init), bias: bias.map(Float.init),
-                                                outputChannels: outputChannels, inputChannels: inputChannels)
+        let layer = try backend.makeConvWeights(
+            weights: weights.map(Float.init), bias: bias.map(Float.init),
+            outputChannels: outputChannels, inputChannels: inputChannels)
         for fusedRelu in [false, true] {
             // With the fused ReLU, z is the previous layer's pre-activation and the conv reads relu(z).
             let numeric = centralDifferences(z) { z in
                 let activation = fusedRelu ? ReferenceOps.relu(z) : z
-                return weightedSum(r, ReferenceOps.conv3x3(activation, weights: weights, bias: bias,
-                                                           outputChannels: outputChannels, relu: false))
+                return weightedSum(
+                    r,
+                    ReferenceOps.conv3x3(
+                        activation, weights: weights, bias: bias,
+                        outputChannels: outputChannels, relu: false))
             }
             let mask = try backend.makeTensor(z.shape)
             try backend.relu(input: backend.makeTensor(z), output: mask)
             for accumulate in [false, true] {
                 for method in ConvBackwardMethod.allCases {
                     backend.backwardMethodOverride = method
-                    let gradInput = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(z.shape, using: &generator))
-                    try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(r), weights: layer,
-                                                    reluMaskFrom: fusedRelu ? mask : nil, gradInput: gradInput,
-                                                    accumulate: accumulate)
-                    try assertGradient(backend.download(gradInput), numeric, plus: accumulate ? previous : nil,
-                                       "conv relu \(fusedRelu) accumulate \(accumulate) \(method)")
+                    let gradInput = try backend.makeTensor(
+                        accumulate ? previous : ReferenceTensor.random(z.shape, using: &generator))
+                    try backend.conv3x3BackwardData(
+                        gradOutput: backend.makeTensor(r), weights: layer,
+                        reluMaskFrom: fusedRelu ? mask : nil, gradInput: gradInput,
+                        accumulate: accumulate)
+                    try assertGradient(
+                        backend.download(gradInput), numeric, plus: accumulate ? previous : nil,
+                        "conv relu \(fusedRelu) accumulate \(accumulate) \(method)")
                 }
             }
         }
@@ -97,11 +114,15 @@ final class ConvolutionTests: OpTestCase {
 
 extension BackendOpsTests {
     static let convolutionRows: [Row] = [
-        Row(name: "conv3x3 forward (bias, with and without ReLU)", cases: convCases,
-            inputs: { c, g in [random(c.shape, &g), random(Shape(c: c.o * c.c, h: 3, w: 3), &g), random(.vector(c.o), &g)] },
+        Row(
+            name: "conv3x3 forward (bias, with and without ReLU)", cases: convCases,
+            inputs: { c, g in
+                [random(c.shape, &g), random(Shape(c: c.o * c.c, h: 3, w: 3), &g), random(.vector(c.o), &g)]
+            },
             run: { backend, x, c, _ in
-                let weights = try backend.makeConvWeights(weights: x[1].floats, bias: x[2].floats,
-                                                          outputChannels: c.o, inputChannels: c.c)
+                let weights = try backend.makeConvWeights(
+                    weights: x[1].floats, bias: x[2].floats,
+                    outputChannels: c.o, inputChannels: c.c)
                 let input = try backend.makeTensor(x[0])
                 let output = try backend.makeTensor(Shape(c: c.o, h: c.h, w: c.w))
                 try backend.conv3x3(input: input, weights: weights, relu: false, output: output)
@@ -110,36 +131,43 @@ extension BackendOpsTests {
                 return plain + (try backend.download(output))
             },
             terms: { $0.c * 9 + 1 }, tiled: true),
-        Row(name: "conv3x3 backward-data (plain, ReLU-masked, accumulated, both)", cases: convCases,
+        Row(
+            name: "conv3x3 backward-data (plain, ReLU-masked, accumulated, both)", cases: convCases,
             inputs: { c, g in
-                [random(Shape(c: c.o, h: c.h, w: c.w), &g), random(Shape(c: c.o * c.c, h: 3, w: 3), &g),
-                 random(c.shape, &g), random(c.shape, &g)]
+                [
+                    random(Shape(c: c.o, h: c.h, w: c.w), &g), random(Shape(c: c.o * c.c, h: 3, w: 3), &g),
+                    random(c.shape, &g), random(c.shape, &g),
+                ]
             },
             run: { backend, x, c, _ in
-                let weights = try backend.makeConvWeights(weights: x[1].floats,
-                                                          bias: [Float](repeating: 0, count: c.o),
-                                                          outputChannels: c.o, inputChannels: c.c)
+                let weights = try backend.makeConvWeights(
+                    weights: x[1].floats,
+                    bias: [Float](repeating: 0, count: c.o),
+                    outputChannels: c.o, inputChannels: c.c)
                 let gradOutput = try backend.makeTensor(x[0])
                 let mask = try backend.makeTensor(x[2])
                 var outputs: [Float] = []
                 for (masked, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
                     let gradInput = try backend.makeTensor(x[3])
-                    try backend.conv3x3BackwardData(gradOutput: gradOutput, weights: weights,
-                                                    reluMaskFrom: masked ? mask : nil, gradInput: gradInput,
-                                                    accumulate: accumulate)
+                    try backend.conv3x3BackwardData(
+                        gradOutput: gradOutput, weights: weights,
+                        reluMaskFrom: masked ? mask : nil, gradInput: gradInput,
+                        accumulate: accumulate)
                     outputs += try backend.download(gradInput)
                 }
                 // In place over a copy of dY where the backend can (the same op otherwise).
                 if c.c <= c.o, backend.backwardDataRunsInPlace(outputChannels: c.o, inputChannels: c.c) {
                     let shared = try backend.makeTensor(x[0])
-                    try backend.conv3x3BackwardData(gradOutput: shared, weights: weights, reluMaskFrom: mask,
-                                                    gradInput: Tensor(shape: c.shape, storage: shared.storage),
-                                                    accumulate: false)
+                    try backend.conv3x3BackwardData(
+                        gradOutput: shared, weights: weights, reluMaskFrom: mask,
+                        gradInput: Tensor(shape: c.shape, storage: shared.storage),
+                        accumulate: false)
                     outputs += try backend.download(shared).prefix(c.shape.count)
                 } else {
                     let gradInput = try backend.makeTensor(c.shape)
-                    try backend.conv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: mask,
-                                                    gradInput: gradInput, accumulate: false)
+                    try backend.conv3x3BackwardData(
+                        gradOutput: gradOutput, weights: weights, reluMaskFrom: mask,
+                        gradInput: gradInput, accumulate: false)
                     outputs += try backend.download(gradInput)
                 }
                 return outputs

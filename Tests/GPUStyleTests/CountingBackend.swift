@@ -26,10 +26,13 @@ final class CountingBackend: ForwardingBackend {
         return try inner.download(tensor)
     }
 
-    override func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+    override func makeConvWeights(
+        weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int
+    ) throws -> ConvWeights {
         allocations += 1
-        return try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
-                                         inputChannels: inputChannels)
+        return try inner.makeConvWeights(
+            weights: weights, bias: bias, outputChannels: outputChannels,
+            inputChannels: inputChannels)
     }
 
     override func perform<Result>(_ op: BackendOp, _ compute: () throws -> Result) throws -> Result {

@@ -36,7 +36,9 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
             case .torch, .safetensors:
                 try withWeightsFile(path) { archive in
                     for name in archive.names {
-                        _ = try archive.tensor(name).elementType.isFloatingPoint ? archive.floats(name).count
+                        _ =
+                            try archive.tensor(name).elementType.isFloatingPoint
+                            ? archive.floats(name).count
                             : archive.bytes(name).count
                     }
                 }
@@ -72,15 +74,16 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
     /// then failed as truncated, so only the process's peak virtual size shows the allocation.
     func testHugeDeclaredChunkIsNotAllocated() throws {
         #if os(Linux)
-        let path = Self.corpusFolder.appendingPathComponent("png/finding-ztxt-chunk-length.png").path
-        let size = try Self.virtualMemory("VmSize"), peakBefore = try Self.virtualMemory("VmPeak")
-        let allowed = size + 256 << 20
-        guard peakBefore < allowed else { throw XCTSkip("the process peaked too high earlier to observe this") }
-        guard case .error(let message) = parse(path, .png) else { return XCTFail("the reproducer parsed") }
-        XCTAssertTrue(message.contains("truncated"), message)
-        XCTAssertLessThan(try Self.virtualMemory("VmPeak"), allowed, "reading a 67-byte PNG reserved hundreds of MB")
+            let path = Self.corpusFolder.appendingPathComponent("png/finding-ztxt-chunk-length.png").path
+            let size = try Self.virtualMemory("VmSize"), peakBefore = try Self.virtualMemory("VmPeak")
+            let allowed = size + 256 << 20
+            guard peakBefore < allowed else { throw XCTSkip("the process peaked too high earlier to observe this") }
+            guard case .error(let message) = parse(path, .png) else { return XCTFail("the reproducer parsed") }
+            XCTAssertTrue(message.contains("truncated"), message)
+            XCTAssertLessThan(
+                try Self.virtualMemory("VmPeak"), allowed, "reading a 67-byte PNG reserved hundreds of MB")
         #else
-        throw XCTSkip("reads Linux's /proc/self/status")
+            throw XCTSkip("reads Linux's /proc/self/status")
         #endif
     }
 
@@ -164,9 +167,12 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
             bytes[at] ^= 1 << UInt8.random(in: 0...7, using: &generator)
         case 1:
             bytes[at] = [0x00, 0xFF, 0x7F, 0x80].randomElement(using: &generator) ?? 0
-        case 2: // a 32-bit length or count set to an extreme, either byte order
-            let value: [UInt8] = [[0xFF, 0xFF, 0xFF, 0xFF], [0x7F, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0x7F],
-                                  [0x00, 0x00, 0x00, 0x00], [0x00, 0x01, 0x00, 0x00]].randomElement(using: &generator) ?? []
+        case 2:  // a 32-bit length or count set to an extreme, either byte order
+            let value: [UInt8] =
+                [
+                    [0xFF, 0xFF, 0xFF, 0xFF], [0x7F, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0x7F],
+                    [0x00, 0x00, 0x00, 0x00], [0x00, 0x01, 0x00, 0x00],
+                ].randomElement(using: &generator) ?? []
             for (offset, byte) in value.enumerated() where at + offset < bytes.count {
                 bytes[at + offset] = byte
             }

@@ -17,8 +17,10 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
         return try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    private func assertReadFails(_ path: String, containing expected: String, maxPixels: Int = 100_000_000,
-                                 file: StaticString = #filePath, line: UInt = #line) {
+    private func assertReadFails(
+        _ path: String, containing expected: String, maxPixels: Int = 100_000_000,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try ImageFile.read(path, maxPixels: maxPixels), file: file, line: line) { error in
             let text = describe(error)
             XCTAssertTrue(error is StyleError, "\(type(of: error))", file: file, line: line)
@@ -43,7 +45,7 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
     }
 
     func testTruncatedFilesAreErrors() throws {
-        let image = randomImage(width: 48, height: 32, seed: 4) // noise: the data is most of the file
+        let image = randomImage(width: 48, height: 32, seed: 4)  // noise: the data is most of the file
         for (name, data) in [("t.png", try bytes(of: image, "full.png")), ("t.jpg", try bytes(of: image, "full.jpg"))] {
             for fraction in [0.5, 0.75, 0.95] {
                 let path = try write(Array(data.prefix(Int(Double(data.count) * fraction))), name)
@@ -51,14 +53,15 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
             }
             // Cut inside the header: truncated or corrupt, but an error either way.
             for length in [3, 10, 20, 30, 40] {
-                XCTAssertThrowsError(try ImageFile.read(try write(Array(data.prefix(length)), name)), "\(name) \(length)")
+                XCTAssertThrowsError(
+                    try ImageFile.read(try write(Array(data.prefix(length)), name)), "\(name) \(length)")
             }
         }
     }
 
     func testCorruptPNGChunkIsAnError() throws {
         var data = try bytes(of: randomImage(width: 16, height: 16, seed: 5), "crc.png")
-        data[data.count / 2] ^= 0x55 // inside IDAT: its CRC no longer matches
+        data[data.count / 2] ^= 0x55  // inside IDAT: its CRC no longer matches
         assertReadFails(try write(data, "crc.png"), containing: "corrupt PNG data")
     }
 
@@ -67,8 +70,10 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
         // IHDR data is bytes 16..<29 (after signature, length, type); its CRC follows.
         data.replaceSubrange(16..<24, with: bigEndian32(200_000) + bigEndian32(200_000))
         data.replaceSubrange(29..<33, with: bigEndian32(Int(crc32(data[12..<29]))))
-        assertReadFails(try write(data, "huge.png"), containing:
-            "declared 200000×200000 = 40000 megapixels exceeds the limit of 100 megapixels; "
+        assertReadFails(
+            try write(data, "huge.png"),
+            containing:
+                "declared 200000×200000 = 40000 megapixels exceeds the limit of 100 megapixels; "
                 + "pass a smaller image or raise --max-megapixels")
     }
 
@@ -78,16 +83,19 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
             return XCTFail("no SOF0 marker")
         }
         // FF C0, length (2), precision (1), height (2), width (2).
-        data.replaceSubrange((sof + 5)..<(sof + 9), with: [0xEA, 0x60, 0xEA, 0x60]) // 60000 × 60000
-        assertReadFails(try write(data, "huge.jpg"), containing:
-            "declared 60000×60000 = 3600 megapixels exceeds the limit of 100 megapixels")
+        data.replaceSubrange((sof + 5)..<(sof + 9), with: [0xEA, 0x60, 0xEA, 0x60])  // 60000 × 60000
+        assertReadFails(
+            try write(data, "huge.jpg"),
+            containing:
+                "declared 60000×60000 = 3600 megapixels exceeds the limit of 100 megapixels")
     }
 
     func testLimitAppliesToRealImages() throws {
         let path = folder + "/fine.png"
         try ImageFile.write(smoothPattern(width: 64, height: 48), to: path)
-        assertReadFails(path, containing: "declared 64×48 = 0.00307 megapixels exceeds the limit of 0.001 megapixels",
-                        maxPixels: 1000)
+        assertReadFails(
+            path, containing: "declared 64×48 = 0.00307 megapixels exceeds the limit of 0.001 megapixels",
+            maxPixels: 1000)
         XCTAssertNoThrow(try ImageFile.read(path, maxPixels: 64 * 48))
     }
 
@@ -99,8 +107,9 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
         let image = smoothPattern(width: 24, height: 16)
         let baseline = try bytes(of: image, "m.jpg")
         let progressivePath = folder + "/mp.jpg"
-        try writeSamplesJPEG(progressivePath, width: 24, height: 16, source: 0, samples: interleaved(image),
-                             progressive: true)
+        try writeSamplesJPEG(
+            progressivePath, width: 24, height: 16, source: 0, samples: interleaved(image),
+            progressive: true)
         let progressive = try [UInt8](Data(contentsOf: URL(fileURLWithPath: progressivePath)))
         let png = try bytes(of: image, "m.png")
         var outcomes = (images: 0, errors: 0)
@@ -120,22 +129,25 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
                 outcomes.errors += 1
             }
         }
-        print("corruptions: \(outcomes.images) decoded, \(outcomes.errors) refused, "
-            + String(format: "%.2f s", Date().timeIntervalSince(started)))
+        print(
+            "corruptions: \(outcomes.images) decoded, \(outcomes.errors) refused, "
+                + String(format: "%.2f s", Date().timeIntervalSince(started)))
         XCTAssertGreaterThan(outcomes.errors, 50)
     }
 
     private func mutate(_ data: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
         var data = data
         switch Int.random(in: 0..<4, using: &generator) {
-        case 0, 1: // flip a few bytes
+        case 0, 1:  // flip a few bytes
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
                 data[Int.random(in: 0..<data.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             }
-        case 2: // truncate
+        case 2:  // truncate
             data = Array(data.prefix(Int.random(in: 0..<data.count, using: &generator)))
-        default: // insert a few random bytes
-            let bytes = (0..<Int.random(in: 1...8, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        default:  // insert a few random bytes
+            let bytes = (0..<Int.random(in: 1...8, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             data.insert(contentsOf: bytes, at: Int.random(in: 0...data.count, using: &generator))
         }
         return data

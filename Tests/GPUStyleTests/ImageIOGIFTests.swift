@@ -26,8 +26,10 @@ final class ImageIOGIFTests: TemporaryFolderTestCase {
 
     func testAnimationDecodesToTheFramesWithCloseColours() throws {
         let path = folder + "/progress.gif"
-        let frames = [smoothPattern(width: 40, height: 30), randomImage(width: 40, height: 30, seed: 9),
-                      RGBImage(width: 40, height: 30, red: 200, green: 30, blue: 90)]
+        let frames = [
+            smoothPattern(width: 40, height: 30), randomImage(width: 40, height: 30, seed: 9),
+            RGBImage(width: 40, height: 30, red: 200, green: 30, blue: 90),
+        ]
         let writer = try GIFWriter(path: path, delayCentiseconds: 12)
         for (i, frame) in frames.enumerated() {
             try writer.add(frame: frame, delayCentiseconds: i == 2 ? 100 : nil)
@@ -53,7 +55,8 @@ final class ImageIOGIFTests: TemporaryFolderTestCase {
         // Dithering keeps each frame's mean colour.
         for c in 0..<3 {
             let plane = 40 * 30
-            let mean = { (image: RGBImage) in image.pixels[(c * plane)..<((c + 1) * plane)].reduce(0, +) / Float(plane) }
+            let mean = { (image: RGBImage) in image.pixels[(c * plane)..<((c + 1) * plane)].reduce(0, +) / Float(plane)
+            }
             XCTAssertEqual(mean(gif.frames[1].image), mean(frames[1]), accuracy: 3)
         }
         // A flat frame has one colour and comes back exactly.
@@ -82,7 +85,7 @@ final class ImageIOGIFTests: TemporaryFolderTestCase {
         XCTAssertThrowsError(try writer?.add(frame: smoothPattern(width: 9, height: 8))) {
             XCTAssertTrue(describe($0).contains("frame 2 is 9×8 but the animation is 8×8"), describe($0))
         }
-        writer = nil // dropped without finish()
+        writer = nil  // dropped without finish()
         let empty = try GIFWriter(path: folder + "/empty.gif")
         XCTAssertThrowsError(try empty.finish())
         XCTAssertThrowsError(try GIFWriter(path: folder + "/missing/x.gif"))
@@ -99,7 +102,7 @@ final class ImageIOGIFTests: TemporaryFolderTestCase {
         XCTAssertEqual(sheet.height, 10)
         for y in [0, 9] {
             XCTAssertEqual([sheet[0, y, 0], sheet[1, y, 4]], [0, 0])
-            XCTAssertEqual([sheet[0, y, 5], sheet[1, y, 5], sheet[2, y, 8]], [255, 255, 255]) // gap
+            XCTAssertEqual([sheet[0, y, 5], sheet[1, y, 5], sheet[2, y, 8]], [255, 255, 255])  // gap
             XCTAssertEqual([sheet[0, y, 9], sheet[1, y, 9], sheet[0, y, 38], sheet[2, y, 38]], [255, 0, 255, 0])
         }
         XCTAssertEqual(contactSheet([], height: 7, gap: 3), RGBImage(width: 1, height: 7))

@@ -4,8 +4,10 @@ import XCTest
 
 /// Output paths are checked before work starts, and files appear whole or not at all.
 final class ImageIOOutputTests: TemporaryFolderTestCase {
-    private func assertRefused(_ output: String, inputs: [String], containing expected: String,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    private func assertRefused(
+        _ output: String, inputs: [String], containing expected: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try checkOutputPath(output, inputs: inputs), file: file, line: line) {
             XCTAssertTrue(describe($0).contains(expected), describe($0), file: file, line: line)
         }
@@ -37,8 +39,9 @@ final class ImageIOOutputTests: TemporaryFolderTestCase {
     func testUnwritableFolderIsRefused() throws {
         try XCTSkipIf(getuid() == 0, "root can write anywhere")
         let locked = folder + "/locked"
-        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o555])
+        try FileManager.default.createDirectory(
+            atPath: locked, withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o555])
         defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: locked) }
         assertRefused(locked + "/out.png", inputs: [], containing: "is not writable")
     }
@@ -63,15 +66,17 @@ final class ImageIOOutputTests: TemporaryFolderTestCase {
         // The encoder fails after the temporary file exists: the old file is untouched.
         let existing = folder + "/existing.png"
         _ = FileManager.default.createFile(atPath: existing, contents: Data("old".utf8))
-        XCTAssertThrowsError(try AtomicOutput.write(to: existing) { temporary in
-            _ = FileManager.default.createFile(atPath: temporary, contents: Data("partial".utf8))
-            throw StyleError("encoder failed")
-        })
+        XCTAssertThrowsError(
+            try AtomicOutput.write(to: existing) { temporary in
+                _ = FileManager.default.createFile(atPath: temporary, contents: Data("partial".utf8))
+                throw StyleError("encoder failed")
+            })
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: existing)), Data("old".utf8))
         // A JPEG wider than the format allows fails inside the C writer.
         XCTAssertThrowsError(try ImageFile.write(RGBImage(width: 70_000, height: 1), to: folder + "/wide.jpg")) {
             XCTAssertTrue(describe($0).contains("65500"), describe($0))
         }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["blocked.png", "existing.png"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["blocked.png", "existing.png"])
     }
 }

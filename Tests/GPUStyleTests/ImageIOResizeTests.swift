@@ -23,8 +23,9 @@ final class ImageIOResizeTests: XCTestCase {
         for c in 0..<3 {
             for y in 0..<3 {
                 for x in 0..<5 {
-                    let mean = (image[c, 2 * y, 2 * x] + image[c, 2 * y, 2 * x + 1]
-                        + image[c, 2 * y + 1, 2 * x] + image[c, 2 * y + 1, 2 * x + 1]) / 4
+                    let mean =
+                        (image[c, 2 * y, 2 * x] + image[c, 2 * y, 2 * x + 1]
+                            + image[c, 2 * y + 1, 2 * x] + image[c, 2 * y + 1, 2 * x + 1]) / 4
                     XCTAssertEqual(half[c, y, x], mean)
                 }
             }
@@ -42,7 +43,8 @@ final class ImageIOResizeTests: XCTestCase {
     func testEnlargingIsCatmullRom() {
         // Catmull-Rom reproduces straight lines exactly away from the edges, and at 2× the
         // samples fall at quarter positions between source pixels.
-        let ramp = RGBImage(width: 8, height: 1, pixels: (0..<8).map { Float($0) * 10 } + [Float](repeating: 0, count: 16))
+        let ramp = RGBImage(
+            width: 8, height: 1, pixels: (0..<8).map { Float($0) * 10 } + [Float](repeating: 0, count: 16))
         let doubled = ramp.resized(width: 16, height: 1)
         for x in 3..<13 {
             XCTAssertEqual(doubled.pixels[x], (Float(x) + 0.5) / 2 * 10 - 5, accuracy: 1e-4, "x \(x)")

@@ -31,12 +31,16 @@ final class ImageIOTests: TemporaryFolderTestCase {
         XCTAssertEqual(cpng_read(path, 1_000_000, &decoded, &message, message.count), Int32(CPNG_OK))
         defer { cpng_free(&decoded) }
         XCTAssertEqual(decoded.bit_depth, 16)
-        let stored = decoded.pixels.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: UInt16.self),
-                                                               count: samples.count) }
+        let stored = decoded.pixels.map {
+            UnsafeBufferPointer(
+                start: $0.assumingMemoryBound(to: UInt16.self),
+                count: samples.count)
+        }
         let plane = width * height
         for i in 0..<plane {
             for c in 0..<3 where stored?[3 * i + c] != samples[c * plane + i] {
-                return XCTFail("sample \(c),\(i): \(String(describing: stored?[3 * i + c])) != \(samples[c * plane + i])")
+                return XCTFail(
+                    "sample \(c),\(i): \(String(describing: stored?[3 * i + c])) != \(samples[c * plane + i])")
             }
         }
         // ... and reads back as the same floats.
@@ -98,7 +102,7 @@ final class ImageIOTests: TemporaryFolderTestCase {
             XCTAssertEqual(cjpeg_exif_orientation(prefix, prefix.count), 0, "prefix \(length)")
         }
         var badOffset = good
-        badOffset[10] = 0xFF // IFD0 offset far outside the segment
+        badOffset[10] = 0xFF  // IFD0 offset far outside the segment
         XCTAssertEqual(cjpeg_exif_orientation(badOffset, badOffset.count), 0)
         var badValue = good
         badValue[6 + 8 + 2 + 8] = 9
@@ -108,8 +112,9 @@ final class ImageIOTests: TemporaryFolderTestCase {
     func testGrayAlphaIsCompositedOnWhite() throws {
         // Three pixels: transparent black, opaque black, half-transparent gray 100.
         let path = folder + "/gray-alpha.png"
-        try writeRawPNG(path, width: 3, height: 1, colorType: CPNG_COLOR_GRAY_ALPHA, bitDepth: 8,
-                        rows: [0, 0, 0, 255, 100, 128])
+        try writeRawPNG(
+            path, width: 3, height: 1, colorType: CPNG_COLOR_GRAY_ALPHA, bitDepth: 8,
+            rows: [0, 0, 0, 255, 100, 128])
         let (image, notes) = try ImageFile.read(path)
         let half = 100 * Float(128) / 255 + 255 * Float(127) / 255
         XCTAssertEqual(image.pixels, [255, 0, half, 255, 0, half, 255, 0, half])
@@ -119,13 +124,16 @@ final class ImageIOTests: TemporaryFolderTestCase {
     func testRGBA16IsCompositedOnWhiteAtFullPrecision() throws {
         let path = folder + "/rgba16.png"
         // One pixel (0x1234, 0, 0xFFFF) at alpha 0x8000, one opaque (0x0101, 0x0202, 0x0303).
-        try writeRawPNG(path, width: 2, height: 1, colorType: CPNG_COLOR_RGBA, bitDepth: 16,
-                        rows: [0x12, 0x34, 0, 0, 0xFF, 0xFF, 0x80, 0x00, 1, 1, 2, 2, 3, 3, 0xFF, 0xFF])
+        try writeRawPNG(
+            path, width: 2, height: 1, colorType: CPNG_COLOR_RGBA, bitDepth: 16,
+            rows: [0x12, 0x34, 0, 0, 0xFF, 0xFF, 0x80, 0x00, 1, 1, 2, 2, 3, 3, 0xFF, 0xFF])
         let image = try ImageFile.read(path).image
         let alpha = Float(0x8000) / 65535
-        let expected: [Float] = [Float(0x1234) * 255 / 65535 * alpha + 255 * (1 - alpha), 1,
-                                 255 * (1 - alpha), 2,
-                                 255 * alpha + 255 * (1 - alpha), 3]
+        let expected: [Float] = [
+            Float(0x1234) * 255 / 65535 * alpha + 255 * (1 - alpha), 1,
+            255 * (1 - alpha), 2,
+            255 * alpha + 255 * (1 - alpha), 3,
+        ]
         for (got, want) in zip(image.pixels, expected) {
             XCTAssertEqual(got, want, accuracy: 1e-3)
         }
@@ -134,13 +142,15 @@ final class ImageIOTests: TemporaryFolderTestCase {
     func testPaletteWithTransparencyAndLowBitGray() throws {
         let palette = folder + "/palette.png"
         // Index 0 red but fully transparent, 1 blue opaque, 2 green without a tRNS entry (opaque).
-        try writeRawPNG(palette, width: 3, height: 1, colorType: CPNG_COLOR_PALETTE, bitDepth: 8,
-                        rows: [0, 1, 2], palette: [255, 0, 0, 0, 0, 255, 0, 255, 0], trns: [0, 255])
+        try writeRawPNG(
+            palette, width: 3, height: 1, colorType: CPNG_COLOR_PALETTE, bitDepth: 8,
+            rows: [0, 1, 2], palette: [255, 0, 0, 0, 0, 255, 0, 255, 0], trns: [0, 255])
         XCTAssertEqual(try ImageFile.read(palette).image.pixels, [255, 0, 0, 255, 0, 255, 255, 255, 0])
 
         let bits = folder + "/bits.png"
-        try writeRawPNG(bits, width: 8, height: 1, colorType: CPNG_COLOR_GRAY, bitDepth: 1,
-                        rows: [0b1010_0001])
+        try writeRawPNG(
+            bits, width: 8, height: 1, colorType: CPNG_COLOR_GRAY, bitDepth: 1,
+            rows: [0b1010_0001])
         let row: [Float] = [255, 0, 255, 0, 0, 0, 0, 255]
         XCTAssertEqual(try ImageFile.read(bits).image.pixels, row + row + row)
     }
@@ -148,8 +158,9 @@ final class ImageIOTests: TemporaryFolderTestCase {
     func testGrayscaleProgressiveAndCMYKJPEGs() throws {
         let width = 16, height = 16
         let gray = folder + "/gray.jpg"
-        try writeSamplesJPEG(gray, width: width, height: height, source: CJPEG_SOURCE_GRAY,
-                             samples: [UInt8](repeating: 90, count: width * height))
+        try writeSamplesJPEG(
+            gray, width: width, height: height, source: CJPEG_SOURCE_GRAY,
+            samples: [UInt8](repeating: 90, count: width * height))
         let (grayImage, grayNotes) = try ImageFile.read(gray)
         XCTAssertEqual(grayImage.pixels.count, 3 * width * height)
         XCTAssertTrue(grayImage.pixels.allSatisfy { abs($0 - 90) <= 1 })
@@ -159,23 +170,26 @@ final class ImageIOTests: TemporaryFolderTestCase {
         let rgb = interleaved(pattern)
         let baseline = folder + "/baseline.jpg", progressive = folder + "/progressive.jpg"
         try writeSamplesJPEG(baseline, width: width, height: height, source: CJPEG_SOURCE_RGB, samples: rgb)
-        try writeSamplesJPEG(progressive, width: width, height: height, source: CJPEG_SOURCE_RGB,
-                             samples: rgb, progressive: true)
+        try writeSamplesJPEG(
+            progressive, width: width, height: height, source: CJPEG_SOURCE_RGB,
+            samples: rgb, progressive: true)
         XCTAssertGreaterThan(psnr(try ImageFile.read(progressive).image, try ImageFile.read(baseline).image), 40)
 
         // Adobe files store CMYK inverted (255 = no ink): (255, 0, 255, 255) is full magenta.
         let adobe = folder + "/adobe.jpg"
-        try writeSamplesJPEG(adobe, width: width, height: height, source: CJPEG_SOURCE_CMYK,
-                             samples: [UInt8](repeating: 0, count: 4 * width * height).enumerated()
-                                 .map { $0.offset % 4 == 1 ? 0 : 255 }, adobe: true)
+        try writeSamplesJPEG(
+            adobe, width: width, height: height, source: CJPEG_SOURCE_CMYK,
+            samples: [UInt8](repeating: 0, count: 4 * width * height).enumerated()
+                .map { $0.offset % 4 == 1 ? 0 : 255 }, adobe: true)
         let (magenta, notes) = try ImageFile.read(adobe)
         assertColour(magenta, corner: "TL", (255, 0, 255), "Adobe CMYK")
         XCTAssertTrue(notes.first?.contains("Adobe inverted CMYK") ?? false, "\(notes)")
         // Without the Adobe marker, 255 = full ink: (0, 255, 0, 0) is magenta too.
         let plain = folder + "/cmyk.jpg"
-        try writeSamplesJPEG(plain, width: width, height: height, source: CJPEG_SOURCE_CMYK,
-                             samples: [UInt8](repeating: 0, count: 4 * width * height).enumerated()
-                                 .map { $0.offset % 4 == 1 ? 255 : 0 }, adobe: false)
+        try writeSamplesJPEG(
+            plain, width: width, height: height, source: CJPEG_SOURCE_CMYK,
+            samples: [UInt8](repeating: 0, count: 4 * width * height).enumerated()
+                .map { $0.offset % 4 == 1 ? 255 : 0 }, adobe: false)
         assertColour(try ImageFile.read(plain).image, corner: "BR", (255, 0, 255), "plain CMYK")
     }
 
@@ -190,8 +204,10 @@ final class ImageIOTests: TemporaryFolderTestCase {
     }
 
     func testWriterClampsAndRounds() throws {
-        let image = RGBImage(width: 6, height: 1, pixels: [-5, 300, 127.5, 127.49, .nan, .infinity]
-            + [Float](repeating: 0, count: 12))
+        let image = RGBImage(
+            width: 6, height: 1,
+            pixels: [-5, 300, 127.5, 127.49, .nan, .infinity]
+                + [Float](repeating: 0, count: 12))
         let path = folder + "/clamped.png"
         try ImageFile.write(image, to: path)
         XCTAssertEqual(try ImageFile.read(path).image.pixels.prefix(6), [0, 255, 128, 127, 0, 255])
@@ -248,12 +264,12 @@ func makeTemporaryFolder() throws -> String {
     return url.resolvingSymlinksInPath().path
 }
 
-
 /// Whole numbers 0…255, so an 8-bit round trip must be exact.
 func randomImage(width: Int, height: Int, seed: UInt64) -> RGBImage {
     var generator = SeededGenerator(seed: seed)
-    return RGBImage(width: width, height: height,
-                    pixels: (0..<(3 * width * height)).map { _ in Float(Int.random(in: 0...255, using: &generator)) })
+    return RGBImage(
+        width: width, height: height,
+        pixels: (0..<(3 * width * height)).map { _ in Float(Int.random(in: 0...255, using: &generator)) })
 }
 
 /// Smooth gradients and a slow sine, whole numbers in 0…255.
@@ -291,8 +307,10 @@ func paintBlock(_ image: inout RGBImage, x: Int, y: Int, colour: (Float, Float, 
 }
 
 /// Checks the pixel 3 in from the named corner (TL, TR, BR, BL) within 40 levels per channel.
-func assertColour(_ image: RGBImage, corner: String, _ colour: (Float, Float, Float), _ label: String,
-                  file: StaticString = #filePath, line: UInt = #line) {
+func assertColour(
+    _ image: RGBImage, corner: String, _ colour: (Float, Float, Float), _ label: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     let x = corner.hasSuffix("L") ? 3 : image.width - 4
     let y = corner.hasPrefix("T") ? 3 : image.height - 4
     let got = (image[0, y, x], image[1, y, x], image[2, y, x])
@@ -302,9 +320,12 @@ func assertColour(_ image: RGBImage, corner: String, _ colour: (Float, Float, Fl
 
 /// The body of an APP1 EXIF segment holding only IFD0 with one Orientation entry.
 func exifSegment(orientation: Int, littleEndian: Bool) -> [UInt8] {
-    func u16(_ v: Int) -> [UInt8] { littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)] }
+    func u16(_ v: Int) -> [UInt8] {
+        littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)]
+    }
     func u32(_ v: Int) -> [UInt8] { littleEndian ? u16(v & 0xFFFF) + u16(v >> 16) : u16(v >> 16) + u16(v & 0xFFFF) }
-    let tiff = (littleEndian ? Array("II".utf8) : Array("MM".utf8)) + u16(42) + u32(8)
+    let tiff =
+        (littleEndian ? Array("II".utf8) : Array("MM".utf8)) + u16(42) + u32(8)
         + u16(1) + u16(0x0112) + u16(3) + u32(1) + u16(orientation) + u16(0) + u32(0)
     return Array("Exif".utf8) + [0, 0] + tiff
 }
@@ -316,19 +337,25 @@ func withEXIFOrientation(_ jpeg: [UInt8], _ orientation: Int, littleEndian: Bool
     return Array(jpeg[0..<2]) + [0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + body + Array(jpeg[2...])
 }
 
-func writeRawPNG(_ path: String, width: Int, height: Int, colorType: Int, bitDepth: Int32, rows: [UInt8],
-                 palette: [UInt8] = [], trns: [UInt8] = []) throws {
+func writeRawPNG(
+    _ path: String, width: Int, height: Int, colorType: Int, bitDepth: Int32, rows: [UInt8],
+    palette: [UInt8] = [], trns: [UInt8] = []
+) throws {
     var message = [CChar](repeating: 0, count: 256)
-    let status = cpng_write_raw(path, UInt32(width), UInt32(height), Int32(colorType), bitDepth, rows,
-                                palette.isEmpty ? nil : palette, Int32(palette.count / 3),
-                                trns.isEmpty ? nil : trns, Int32(trns.count), &message, message.count)
+    let status = cpng_write_raw(
+        path, UInt32(width), UInt32(height), Int32(colorType), bitDepth, rows,
+        palette.isEmpty ? nil : palette, Int32(palette.count / 3),
+        trns.isEmpty ? nil : trns, Int32(trns.count), &message, message.count)
     guard status == Int32(CPNG_OK) else { throw StyleError("cpng_write_raw: " + String(cString: message)) }
 }
 
-func writeSamplesJPEG(_ path: String, width: Int, height: Int, source: Int, samples: [UInt8],
-                      progressive: Bool = false, adobe: Bool = false) throws {
+func writeSamplesJPEG(
+    _ path: String, width: Int, height: Int, source: Int, samples: [UInt8],
+    progressive: Bool = false, adobe: Bool = false
+) throws {
     var message = [CChar](repeating: 0, count: 256)
-    let status = cjpeg_write_samples(path, UInt32(width), UInt32(height), samples, Int32(source),
-                                     progressive ? 1 : 0, adobe ? 1 : 0, 95, &message, message.count)
+    let status = cjpeg_write_samples(
+        path, UInt32(width), UInt32(height), samples, Int32(source),
+        progressive ? 1 : 0, adobe ? 1 : 0, 95, &message, message.count)
     guard status == Int32(CJPEG_OK) else { throw StyleError("cjpeg_write_samples: " + String(cString: message)) }
 }

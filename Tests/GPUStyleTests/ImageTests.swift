@@ -11,11 +11,13 @@ final class ImageTests: OpTestCase {
         for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
             let output = try backend.makeTensor(image.shape)
             try backend.preprocess(image: backend.makeTensor(image), affine: affine, output: output)
-            let magnitudeAffine = ChannelAffine(permutation: affine.permutation, scale: affine.scale.map(abs),
-                                                offset: affine.offset.map(abs))
+            let magnitudeAffine = ChannelAffine(
+                permutation: affine.permutation, scale: affine.scale.map(abs),
+                offset: affine.offset.map(abs))
             let magnitudes = ReferenceOps.preprocess(image, affine: magnitudeAffine)
-            try assertClose(backend.download(output), ReferenceOps.preprocess(image, affine: affine),
-                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 2) * $0 }, "preprocess \(affine)")
+            try assertClose(
+                backend.download(output), ReferenceOps.preprocess(image, affine: affine),
+                bounds: magnitudes.values.map { float32ErrorFactor(terms: 2) * $0 }, "preprocess \(affine)")
         }
     }
 
@@ -36,11 +38,14 @@ final class ImageTests: OpTestCase {
         for affine in [ReferenceOps.caffeAffine, ReferenceOps.torchAffine] {
             let numeric = centralDifferences(image) { weightedSum(r, ReferenceOps.preprocess($0, affine: affine)) }
             for accumulate in [false, true] {
-                let gradImage = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(image.shape, using: &generator))
-                try backend.preprocessBackward(gradOutput: backend.makeTensor(r), affine: affine, gradImage: gradImage,
-                                               accumulate: accumulate)
-                try assertGradient(backend.download(gradImage), numeric, plus: accumulate ? previous : nil,
-                                   "preprocess \(affine.permutation) accumulate \(accumulate)")
+                let gradImage = try backend.makeTensor(
+                    accumulate ? previous : ReferenceTensor.random(image.shape, using: &generator))
+                try backend.preprocessBackward(
+                    gradOutput: backend.makeTensor(r), affine: affine, gradImage: gradImage,
+                    accumulate: accumulate)
+                try assertGradient(
+                    backend.download(gradImage), numeric, plus: accumulate ? previous : nil,
+                    "preprocess \(affine.permutation) accumulate \(accumulate)")
             }
         }
     }
@@ -48,7 +53,8 @@ final class ImageTests: OpTestCase {
 
 extension BackendOpsTests {
     static let imageRows: [Row] = [
-        Row(name: "preprocess forward and backward, both flavours", cases: imageCases,
+        Row(
+            name: "preprocess forward and backward, both flavours", cases: imageCases,
             inputs: { c, g in [random(c.shape, &g, in: 0...255), random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, absolute in
                 var outputs: [Float] = []
@@ -60,14 +66,16 @@ extension BackendOpsTests {
                     let dy = try backend.makeTensor(x[1])
                     for accumulate in [false, true] {
                         let grad = try backend.makeTensor(x[2])
-                        try backend.preprocessBackward(gradOutput: dy, affine: affine, gradImage: grad, accumulate: accumulate)
+                        try backend.preprocessBackward(
+                            gradOutput: dy, affine: affine, gradImage: grad, accumulate: accumulate)
                         outputs += try backend.download(grad)
                     }
                 }
                 return outputs
             },
             terms: { _ in 2 }),
-        Row(name: "clampRound", cases: imageCases,
+        Row(
+            name: "clampRound", cases: imageCases,
             inputs: { c, g in
                 var x = random(c.shape, &g, in: -40...300)
                 // Exact halves must round away from zero.

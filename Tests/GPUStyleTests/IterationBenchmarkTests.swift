@@ -6,8 +6,9 @@ import XCTest
 /// never asserted: only that they exist and are consistent with each other.
 final class IterationBenchmarkTests: XCTestCase {
     private func tinySettings() -> IterationBenchmarkSettings {
-        var settings = IterationBenchmarkSettings(contentPath: examplePath("tubingen.jpg"),
-                                                  stylePath: examplePath("starry_night.jpg"))
+        var settings = IterationBenchmarkSettings(
+            contentPath: examplePath("tubingen.jpg"),
+            stylePath: examplePath("starry_night.jpg"))
         settings.sizes = [32]
         settings.iterations = 2
         settings.warmup = 0
@@ -17,8 +18,9 @@ final class IterationBenchmarkTests: XCTestCase {
 
     func testTinyNativeRunReportsTheDocumentedFields() throws {
         let devices = BenchmarkDevice.list([.native], catalog: DeviceCatalog(openCLDevices: [], openCLError: nil))
-        let report = try IterationBenchmark.run(settings: tinySettings(), devices: devices,
-                                                weightsPath: try cachedWeightsPath())
+        let report = try IterationBenchmark.run(
+            settings: tinySettings(), devices: devices,
+            weightsPath: try cachedWeightsPath())
         let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any]
         let object = try XCTUnwrap(json)
         for key in ["date", "cpu", "cores", "loadAverage", "settings", "results"] {
@@ -26,10 +28,12 @@ final class IterationBenchmarkTests: XCTestCase {
         }
         let results = try XCTUnwrap(object["results"] as? [[String: Any]])
         XCTAssertEqual(results.count, 1)
-        for key in ["device", "selector", "size", "width", "height", "samplesMilliseconds", "medianMilliseconds",
-                    "minMilliseconds", "maxMilliseconds", "flopsPerIteration", "gflopsPerSecond", "peakDeviceBytes",
-                    "memoryFloorBytes", "peakOverFloor", "memoryPlan", "peakHostResidentBytes", "speedupOverNative",
-                    "phases"] {
+        for key in [
+            "device", "selector", "size", "width", "height", "samplesMilliseconds", "medianMilliseconds",
+            "minMilliseconds", "maxMilliseconds", "flopsPerIteration", "gflopsPerSecond", "peakDeviceBytes",
+            "memoryFloorBytes", "peakOverFloor", "memoryPlan", "peakHostResidentBytes", "speedupOverNative",
+            "phases",
+        ] {
             XCTAssertNotNil(results[0][key], "result field \(key)")
         }
 
@@ -41,15 +45,21 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertTrue(result.samplesMilliseconds.allSatisfy { $0 > 0 && $0.isFinite })
         XCTAssertLessThanOrEqual(result.minMilliseconds, result.medianMilliseconds)
         XCTAssertLessThanOrEqual(result.medianMilliseconds, result.maxMilliseconds)
-        XCTAssertEqual(result.flopsPerIteration, IterationFLOPs(height: 24, width: 32, deepestLayer: 29,
-                                                                styleLayers: [1, 6, 11, 20, 29]).total)
-        XCTAssertEqual(result.gflopsPerSecond, result.flopsPerIteration / result.medianMilliseconds / 1e6, accuracy: 1e-9)
+        XCTAssertEqual(
+            result.flopsPerIteration,
+            IterationFLOPs(
+                height: 24, width: 32, deepestLayer: 29,
+                styleLayers: [1, 6, 11, 20, 29]
+            ).total)
+        XCTAssertEqual(
+            result.gflopsPerSecond, result.flopsPerIteration / result.medianMilliseconds / 1e6, accuracy: 1e-9)
         XCTAssertGreaterThan(result.peakDeviceBytes, 20 << 20, "the conv weights alone are tens of MiB")
         XCTAssertGreaterThan(result.peakHostResidentBytes, UInt64(result.peakDeviceBytes) / 2)
         XCTAssertEqual(result.speedupOverNative, 1)
         XCTAssertNil(result.kernelOptions, "the native path has no kernel options")
         XCTAssertEqual(result.memoryFloorBytes, result.memoryPlan.floorBytes)
-        XCTAssertEqual(result.peakOverFloor, Double(result.peakDeviceBytes) / Double(result.memoryFloorBytes), accuracy: 1e-12)
+        XCTAssertEqual(
+            result.peakOverFloor, Double(result.peakDeviceBytes) / Double(result.memoryFloorBytes), accuracy: 1e-12)
         XCTAssertGreaterThanOrEqual(result.memoryPlan.totalBytes, result.peakDeviceBytes, "the plan covers the peak")
         let phases = try XCTUnwrap(result.phases)
         XCTAssertEqual(Set(phases.milliseconds.keys), Set(IterationPhase.allCases.map(\.rawValue)))
@@ -64,8 +74,9 @@ final class IterationBenchmarkTests: XCTestCase {
         let catalog = DeviceCatalog.discover()
         guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
         let devices = BenchmarkDevice.list([.index(device.info.index)], catalog: catalog)
-        let report = try IterationBenchmark.run(settings: tinySettings(), devices: devices,
-                                                weightsPath: try cachedWeightsPath())
+        let report = try IterationBenchmark.run(
+            settings: tinySettings(), devices: devices,
+            weightsPath: try cachedWeightsPath())
         let phases = try XCTUnwrap(report.results.first?.phases)
         let kernels = try XCTUnwrap(phases.kernels)
         for name in ["conv3x3_narrow", "winograd_multiply", "gram_backward", "adam_step"] {
@@ -82,12 +93,14 @@ final class IterationBenchmarkTests: XCTestCase {
         guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
         var settings = tinySettings()
         settings.profileIterations = 0
-        let devices = BenchmarkDevice.list([.index(device.info.index), .native], catalog: catalog,
-                                           overrides: ["GRAM_SLICE": 100, "GRAM_SLICES": 3])
+        let devices = BenchmarkDevice.list(
+            [.index(device.info.index), .native], catalog: catalog,
+            overrides: ["GRAM_SLICE": 100, "GRAM_SLICES": 3])
         let backend = try XCTUnwrap(try devices[0].makeBackend() as? OpenCLBackend)
         XCTAssertEqual(backend.options.gramSliceLength, 100)
         XCTAssertEqual(backend.options.gramMaxSlices, 3)
-        let report = try IterationBenchmark.run(settings: settings, devices: devices, weightsPath: try cachedWeightsPath())
+        let report = try IterationBenchmark.run(
+            settings: settings, devices: devices, weightsPath: try cachedWeightsPath())
         let described = try XCTUnwrap(report.results.first?.kernelOptions)
         XCTAssertTrue(described.contains("GRAM_SLICE=100") && described.contains("GRAM_SLICES=3"), described)
         XCTAssertNil(report.results.last?.kernelOptions)
@@ -116,9 +129,10 @@ final class IterationBenchmarkTests: XCTestCase {
     /// conv layers' 12 944 960 parameters; m and v, 2·3·512² floats. The parts sum to the plan.
     func testMemoryFloorAndBreakdownAt512() throws {
         for optimizer in OptimizerKind.allCases {
-            let plan = try MemoryPlan(layers: LayerSelection(), height: 512, width: 512, styleSizes: [(height: 320, width: 512)],
-                                      optimization: OptimizationSettings(iterations: 1, optimizer: optimizer, lbfgsHistory: 5),
-                                      backend: NativeBackend())
+            let plan = try MemoryPlan(
+                layers: LayerSelection(), height: 512, width: 512, styleSizes: [(height: 320, width: 512)],
+                optimization: OptimizationSettings(iterations: 1, optimizer: optimizer, lbfgsHistory: 5),
+                backend: NativeBackend())
             let parts = plan.breakdown
             XCTAssertEqual(parts.totalBytes, plan.totalBytes, "\(optimizer)")
             XCTAssertEqual(parts.backwardActivationBytes, 76_021_760 * 4)
@@ -132,14 +146,18 @@ final class IterationBenchmarkTests: XCTestCase {
             XCTAssertEqual(parts.gradientArenaBytes, 512 * 32 * 32 * 4, "no arena: every pooling layer runs in place")
             // The preprocessed input and the four pooling outputs borrow later layers' buffers.
             XCTAssertEqual(parts.forwardOnlyActivationBytes, 0)
-            XCTAssertEqual(parts.styleWorkspaceBytes, 0, "a smaller style's workspace is gone before the main one is made")
-            let largerStyle = try MemoryPlan(layers: LayerSelection(), height: 512, width: 512,
-                                             styleSizes: [(height: 768, width: 768)],
-                                             optimization: OptimizationSettings(iterations: 1, optimizer: optimizer),
-                                             backend: NativeBackend())
-            XCTAssertEqual(largerStyle.breakdown.styleWorkspaceBytes + plan.activationBytes,
-                           largerStyle.activationBytes + largerStyle.transientBytes)
-            XCTAssertGreaterThan(largerStyle.breakdown.styleWorkspaceBytes, 0, "a larger style needs more than the main workspace")
+            XCTAssertEqual(
+                parts.styleWorkspaceBytes, 0, "a smaller style's workspace is gone before the main one is made")
+            let largerStyle = try MemoryPlan(
+                layers: LayerSelection(), height: 512, width: 512,
+                styleSizes: [(height: 768, width: 768)],
+                optimization: OptimizationSettings(iterations: 1, optimizer: optimizer),
+                backend: NativeBackend())
+            XCTAssertEqual(
+                largerStyle.breakdown.styleWorkspaceBytes + plan.activationBytes,
+                largerStyle.activationBytes + largerStyle.transientBytes)
+            XCTAssertGreaterThan(
+                largerStyle.breakdown.styleWorkspaceBytes, 0, "a larger style needs more than the main workspace")
         }
     }
 
@@ -162,8 +180,10 @@ final class IterationBenchmarkTests: XCTestCase {
         var settings = tinySettings()
         settings.contentPath = "/nonexistent/content.jpg"
         let devices = BenchmarkDevice.list([.native], catalog: DeviceCatalog(openCLDevices: [], openCLError: nil))
-        XCTAssertThrowsError(try IterationBenchmark.run(settings: settings, devices: devices,
-                                                        weightsPath: try cachedWeightsPath()))
+        XCTAssertThrowsError(
+            try IterationBenchmark.run(
+                settings: settings, devices: devices,
+                weightsPath: try cachedWeightsPath()))
     }
 
     func testDefaultDeviceListIsEveryOpenCLDeviceThenNative() {

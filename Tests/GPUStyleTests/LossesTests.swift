@@ -10,8 +10,11 @@ final class LossesTests: OpTestCase {
         generator = SeededGenerator(seed: NativeBackendTests.seed)
         let backend = NativeBackend()
         let scalars = try backend.makeTensor(.vector(4))
-        for shape in [Shape(c: 3, h: 70, w: 100), Shape(c: 67, h: 13, w: 1), Shape(c: 1, h: 1, w: 1), Shape(c: 2, h: 2, w: 7)] {
-            let a = ReferenceTensor.random(shape, using: &generator), b = ReferenceTensor.random(shape, using: &generator)
+        for shape in [
+            Shape(c: 3, h: 70, w: 100), Shape(c: 67, h: 13, w: 1), Shape(c: 1, h: 1, w: 1), Shape(c: 2, h: 2, w: 7),
+        ] {
+            let a = ReferenceTensor.random(shape, using: &generator),
+                b = ReferenceTensor.random(shape, using: &generator)
             let (ta, tb) = (try backend.makeTensor(a), try backend.makeTensor(b))
             let (mse, tv) = (ReferenceOps.meanSquaredError(a, b), ReferenceOps.totalVariation(a))
             try backend.upload([7, 7, 7, 7], to: scalars)
@@ -22,23 +25,29 @@ final class LossesTests: OpTestCase {
             // Float store (and the Double add of the accumulated slot).
             XCTAssertEqual(read[0], 7)
             XCTAssertEqual(read[1], 3 * mse, accuracy: float32ErrorFactor(terms: 2) * 3 * mse, "mse \(shape)")
-            XCTAssertEqual(read[2], 7 + 0.5 * tv, accuracy: float32ErrorFactor(terms: 2) * (7 + 0.5 * tv), "tv \(shape)")
+            XCTAssertEqual(
+                read[2], 7 + 0.5 * tv, accuracy: float32ErrorFactor(terms: 2) * (7 + 0.5 * tv), "tv \(shape)")
             XCTAssertEqual(read[3], 7)
         }
     }
 
     func testContentLossGradient() throws {
-        let (a, b) = (ReferenceTensor.random(Shape(c: 3, h: 2, w: 5), using: &generator),
-                      ReferenceTensor.random(Shape(c: 3, h: 2, w: 5), using: &generator))
+        let (a, b) = (
+            ReferenceTensor.random(Shape(c: 3, h: 2, w: 5), using: &generator),
+            ReferenceTensor.random(Shape(c: 3, h: 2, w: 5), using: &generator)
+        )
         let previous = ReferenceTensor.random(a.shape, using: &generator)
         let scale: Float = 5
         let numeric = centralDifferences(a) { Double(scale) * ReferenceOps.meanSquaredError($0, b) }
         for accumulate in [false, true] {
-            let grad = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(a.shape, using: &generator))
-            try backend.meanSquaredErrorGradient(backend.makeTensor(a), backend.makeTensor(b), scale: scale, grad: grad,
-                                                 accumulate: accumulate)
-            try assertGradient(backend.download(grad), numeric, plus: accumulate ? previous : nil,
-                               "content accumulate \(accumulate)")
+            let grad = try backend.makeTensor(
+                accumulate ? previous : ReferenceTensor.random(a.shape, using: &generator))
+            try backend.meanSquaredErrorGradient(
+                backend.makeTensor(a), backend.makeTensor(b), scale: scale, grad: grad,
+                accumulate: accumulate)
+            try assertGradient(
+                backend.download(grad), numeric, plus: accumulate ? previous : nil,
+                "content accumulate \(accumulate)")
         }
     }
 
@@ -47,15 +56,20 @@ final class LossesTests: OpTestCase {
     func testTotalVariationGradient() throws {
         let scale: Float = 0.25
         // Borders matter: the last row and column are never anchors; 1-wide images have no terms.
-        for shape in [Shape(c: 2, h: 4, w: 5), Shape(c: 1, h: 2, w: 2), Shape(c: 1, h: 1, w: 4), Shape(c: 3, h: 3, w: 1)] {
+        for shape in [
+            Shape(c: 2, h: 4, w: 5), Shape(c: 1, h: 2, w: 2), Shape(c: 1, h: 1, w: 4), Shape(c: 3, h: 3, w: 1),
+        ] {
             let x = ReferenceTensor.random(shape, using: &generator)
             let previous = ReferenceTensor.random(shape, using: &generator)
             let numeric = centralDifferences(x) { Double(scale) * ReferenceOps.totalVariation($0) }
             for accumulate in [false, true] {
-                let grad = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(shape, using: &generator))
-                try backend.totalVariationGradient(backend.makeTensor(x), scale: scale, grad: grad, accumulate: accumulate)
-                try assertGradient(backend.download(grad), numeric, plus: accumulate ? previous : nil,
-                                   "tv \(shape) accumulate \(accumulate)")
+                let grad = try backend.makeTensor(
+                    accumulate ? previous : ReferenceTensor.random(shape, using: &generator))
+                try backend.totalVariationGradient(
+                    backend.makeTensor(x), scale: scale, grad: grad, accumulate: accumulate)
+                try assertGradient(
+                    backend.download(grad), numeric, plus: accumulate ? previous : nil,
+                    "tv \(shape) accumulate \(accumulate)")
             }
         }
     }
@@ -63,7 +77,8 @@ final class LossesTests: OpTestCase {
 
 extension BackendOpsTests {
     static let lossesRows: [Row] = [
-        Row(name: "mean squared error (set and accumulated slot)", cases: planeCases,
+        Row(
+            name: "mean squared error (set and accumulated slot)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in
                 let scalars = try backend.makeTensor(ReferenceTensor(shape: .vector(3), values: [7, 7, 7]))
@@ -74,11 +89,14 @@ extension BackendOpsTests {
             },
             terms: { $0.shape.count + 5 },
             magnitudes: .custom { x, _ in
-                let sum = 3 * zip(x[0].values, x[1].values).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(x[0].values.count)
+                let sum =
+                    3 * zip(x[0].values, x[1].values).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                    / Double(x[0].values.count)
                 return [sum, 7, 7 + sum]
             },
             checksDeterminism: true, tiled: true),
-        Row(name: "mean squared error gradient (plain and accumulated)", cases: planeCases,
+        Row(
+            name: "mean squared error gradient (plain and accumulated)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, absolute in
                 let (a, b) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[1]))
@@ -94,7 +112,8 @@ extension BackendOpsTests {
                 return outputs
             },
             terms: { _ in 4 }),
-        Row(name: "total variation (set and accumulated slot)", cases: planeCases,
+        Row(
+            name: "total variation (set and accumulated slot)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g)] },
             run: { backend, x, _, _ in
                 let scalars = try backend.makeTensor(ReferenceTensor(shape: .vector(2), values: [5, 5]))
@@ -109,7 +128,8 @@ extension BackendOpsTests {
                 return [tv, 5 + tv]
             },
             checksDeterminism: true, tiled: true),
-        Row(name: "total variation gradient (plain and accumulated)", cases: planeCases,
+        Row(
+            name: "total variation gradient (plain and accumulated)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in
                 let image = try backend.makeTensor(x[0])
@@ -126,13 +146,18 @@ extension BackendOpsTests {
             magnitudes: .custom { x, c in
                 let image = x[0]
                 var bound = [Double](repeating: 0, count: image.values.count)
-                for k in 0..<c.c { for i in 0..<c.h { for j in 0..<c.w {
-                    var sum = 4 * abs(image[k, i, j])
-                    for (di, dj) in [(-1, 0), (1, 0), (0, -1), (0, 1)] where (0..<c.h).contains(i + di) && (0..<c.w).contains(j + dj) {
-                        sum += abs(image[k, i + di, j + dj])
+                for k in 0..<c.c {
+                    for i in 0..<c.h {
+                        for j in 0..<c.w {
+                            var sum = 4 * abs(image[k, i, j])
+                            for (di, dj) in [(-1, 0), (1, 0), (0, -1), (0, 1)]
+                            where (0..<c.h).contains(i + di) && (0..<c.w).contains(j + dj) {
+                                sum += abs(image[k, i + di, j + dj])
+                            }
+                            bound[(k * c.h + i) * c.w + j] = 0.75 * sum
+                        }
                     }
-                    bound[(k * c.h + i) * c.w + j] = 0.75 * sum
-                } } }
+                }
                 return bound + zip(bound, x[1].values).map { $0 + abs($1) }
             }),
     ]

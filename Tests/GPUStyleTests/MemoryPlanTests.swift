@@ -4,7 +4,8 @@ import XCTest
 
 final class MemoryPlanTests: XCTestCase {
     private func options(size: Int, optimizer: OptimizerKind = .adam) -> StyleJobOptions {
-        var options = StyleJobOptions(contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("the_scream.jpg")])
+        var options = StyleJobOptions(
+            contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("the_scream.jpg")])
         options.imageSize = size
         options.optimization = OptimizationSettings(iterations: 2, optimizer: optimizer, lbfgsHistory: 3)
         return options
@@ -21,11 +22,21 @@ final class MemoryPlanTests: XCTestCase {
         let scream = (path: "the_scream.jpg", size: (1200, 1528)), chelsea = (path: "chelsea.png", size: (451, 300))
         // A fresh backend per case: the peak is the backend's high-water mark.
         let fresh: [() throws -> Backend] = try testBackends().indices.map { index in { try testBackends()[index] } }
-        let cases = fresh.flatMap { backend in
-            OptimizerKind.allCases.map { (backend: backend, optimizer: $0, layers: LayerSelection(), styles: [scream]) }
-                + [(backend: backend, optimizer: .adam, layers: arenaLayers, styles: [scream]),
-                   (backend: backend, optimizer: .adam, layers: LayerSelection(), styles: [chelsea, scream])]
-        } + [(backend: { NativeBackend(convolution: .direct) }, optimizer: .adam, layers: LayerSelection(), styles: [scream])]
+        let cases =
+            fresh.flatMap { backend in
+                OptimizerKind.allCases.map {
+                    (backend: backend, optimizer: $0, layers: LayerSelection(), styles: [scream])
+                }
+                    + [
+                        (backend: backend, optimizer: .adam, layers: arenaLayers, styles: [scream]),
+                        (backend: backend, optimizer: .adam, layers: LayerSelection(), styles: [chelsea, scream]),
+                    ]
+            } + [
+                (
+                    backend: { NativeBackend(convolution: .direct) }, optimizer: .adam, layers: LayerSelection(),
+                    styles: [scream]
+                )
+            ]
         for (makeBackend, optimizer, layers, styles) in cases {
             let backend = try makeBackend()
             var options = options(size: 40, optimizer: optimizer)
@@ -33,8 +44,9 @@ final class MemoryPlanTests: XCTestCase {
             options.stylePaths = styles.map { examplePath($0.path) }
             let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
             _ = try job.run.run(reportEvery: 0, onReport: { _ in })
-            let plan = try options.memoryPlan(imageSize: 40, content: (451, 300), styles: styles.map(\.size),
-                                              backend: backend)
+            let plan = try options.memoryPlan(
+                imageSize: 40, content: (451, 300), styles: styles.map(\.size),
+                backend: backend)
             let peak = backend.peakAllocatedBytes
             let name = "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path))"
             XCTAssertGreaterThanOrEqual(plan.totalBytes, peak, name)
@@ -47,23 +59,35 @@ final class MemoryPlanTests: XCTestCase {
         let backend = NativeBackend()
         let plan = try options.memoryPlan(imageSize: 512, content: (451, 300), styles: [(1200, 1528)], backend: backend)
         let capacity = MemoryCapacity(totalBytes: UInt64(plan.totalBytes / 2), largestBufferBytes: 1 << 40)
-        XCTAssertThrowsError(try options.checkFits(capacity, backend: backend, content: (451, 300), styles: [(1200, 1528)])) { error in
+        XCTAssertThrowsError(
+            try options.checkFits(capacity, backend: backend, content: (451, 300), styles: [(1200, 1528)])
+        ) { error in
             let text = describe(error)
             XCTAssertTrue(text.contains("the largest --image-size that fits is"), text)
             guard let suggested = Int(text.components(separatedBy: "fits is ").last ?? "") else { return XCTFail(text) }
-            XCTAssertTrue((try? options.memoryPlan(imageSize: suggested, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(capacity) ?? false)
-            XCTAssertFalse((try? options.memoryPlan(imageSize: suggested + 1, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(capacity) ?? true)
+            XCTAssertTrue(
+                (try? options.memoryPlan(
+                    imageSize: suggested, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(
+                        capacity) ?? false)
+            XCTAssertFalse(
+                (try? options.memoryPlan(
+                    imageSize: suggested + 1, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(
+                        capacity) ?? true)
         }
-        XCTAssertNoThrow(try options.checkFits(MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), backend: backend,
-                                               content: (451, 300), styles: [(1200, 1528)]))
+        XCTAssertNoThrow(
+            try options.checkFits(
+                MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), backend: backend,
+                content: (451, 300), styles: [(1200, 1528)]))
     }
 
     func testEnvironmentOverride() throws {
         let device = MemoryCapacity(totalBytes: 8 << 30, largestBufferBytes: 2 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: [:]), device)
-        XCTAssertEqual(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "512M"]),
-                       MemoryCapacity(totalBytes: 512 << 20, largestBufferBytes: 512 << 20))
-        XCTAssertEqual(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "4GiB"]).totalBytes, 4 << 30)
+        XCTAssertEqual(
+            try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "512M"]),
+            MemoryCapacity(totalBytes: 512 << 20, largestBufferBytes: 512 << 20))
+        XCTAssertEqual(
+            try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "4GiB"]).totalBytes, 4 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "1000"]).totalBytes, 1000)
         XCTAssertThrowsError(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "lots"]))
     }

@@ -35,8 +35,9 @@ final class ModelReferenceTests: XCTestCase {
     private func network(_ backend: Backend, weightsPath: String, deepest: String) throws -> VGGNetwork {
         let index = try VGG19.index(of: deepest)
         let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: index))
-        return try VGGNetwork(backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
-                              preprocessing: weights.preprocessing.affine, deepestLayer: index, pooling: .max)
+        return try VGGNetwork(
+            backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            preprocessing: weights.preprocessing.affine, deepestLayer: index, pooling: .max)
     }
 
     func testForwardActivationsMatchPyTorch() throws {
@@ -51,7 +52,9 @@ final class ModelReferenceTests: XCTestCase {
             let workspace = try net.makeWorkspace(height: content.height, width: content.width, observed: observed)
             try net.forward(image: image, workspace: workspace)
             for name in layerNames {
-                guard let expected = reference.activations["content"]?[name] else { return XCTFail("fixture lacks \(name)") }
+                guard let expected = reference.activations["content"]?[name] else {
+                    return XCTFail("fixture lacks \(name)")
+                }
                 let output = workspace.outputs[try VGG19.index(of: name)]
                 XCTAssertEqual([output.shape.c, output.shape.h, output.shape.w], expected.shape, name)
                 let values = try backend.download(output).map(Double.init)
@@ -64,8 +67,9 @@ final class ModelReferenceTests: XCTestCase {
                 XCTAssertEqual(std, expected.std, accuracy: tolerance, "\(backend.name) \(name) std")
                 for sample in expected.samples {
                     let value = values[(sample.c * output.shape.h + sample.y) * output.shape.w + sample.x]
-                    XCTAssertEqual(value, sample.value, accuracy: tolerance,
-                                   "\(backend.name) \(name)[\(sample.c),\(sample.y),\(sample.x)]")
+                    XCTAssertEqual(
+                        value, sample.value, accuracy: tolerance,
+                        "\(backend.name) \(name)[\(sample.c),\(sample.y),\(sample.x)]")
                 }
             }
         }
@@ -74,8 +78,9 @@ final class ModelReferenceTests: XCTestCase {
     func testInitialLossesMatchPyTorch() throws {
         let weightsPath = try cachedWeightsPath()
         let (reference, content, style) = try load()
-        let blend = RGBImage(width: content.width, height: content.height,
-                             pixels: zip(content.pixels, style.pixels).map { ($0 + $1) / 2 })
+        let blend = RGBImage(
+            width: content.width, height: content.height,
+            pixels: zip(content.pixels, style.pixels).map { ($0 + $1) / 2 })
         for backend in try testBackends() {
             let net = try network(backend, weightsPath: weightsPath, deepest: "relu5_1")
             func upload(_ image: RGBImage) throws -> Tensor {
@@ -84,10 +89,11 @@ final class ModelReferenceTests: XCTestCase {
                 return tensor
             }
             // Unit weights: the objective's slots then hold the unweighted terms of the fixture.
-            let objective = try StyleObjective(network: net, height: content.height, width: content.width,
-                                               content: try upload(content),
-                                               styles: [StyleTarget(image: try upload(style), blendWeight: 1)],
-                                               layers: LayerSelection(), weights: LossWeights(content: 1, style: 1, totalVariation: 1))
+            let objective = try StyleObjective(
+                network: net, height: content.height, width: content.width,
+                content: try upload(content),
+                styles: [StyleTarget(image: try upload(style), blendWeight: 1)],
+                layers: LayerSelection(), weights: LossWeights(content: 1, style: 1, totalVariation: 1))
             let gradient = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
             for (name, x) in [("x_is_content", content), ("x_is_style", style), ("x_is_blend", blend)] {
                 guard let expected = reference.losses.first(where: { $0.name == name }) else { return XCTFail(name) }
@@ -96,9 +102,14 @@ final class ModelReferenceTests: XCTestCase {
                 // Relative 1e-3: the terms are squared differences of float32 features (relative error
                 // ~1e-5 each, see the forward test) and Grams summed over up to 64·48 products; the zero
                 // terms (x equals a target) must come out as 0 up to the same float32 noise.
-                XCTAssertEqual(losses.content, expected.content, accuracy: 1e-3 * max(expected.content, 1), "\(backend.name) \(name) content")
-                XCTAssertEqual(losses.style, expected.style, accuracy: 1e-3 * max(expected.style, 1), "\(backend.name) \(name) style")
-                XCTAssertEqual(losses.totalVariation, expected.tv, accuracy: 1e-4 * expected.tv, "\(backend.name) \(name) tv")
+                XCTAssertEqual(
+                    losses.content, expected.content, accuracy: 1e-3 * max(expected.content, 1),
+                    "\(backend.name) \(name) content")
+                XCTAssertEqual(
+                    losses.style, expected.style, accuracy: 1e-3 * max(expected.style, 1),
+                    "\(backend.name) \(name) style")
+                XCTAssertEqual(
+                    losses.totalVariation, expected.tv, accuracy: 1e-4 * expected.tv, "\(backend.name) \(name) tv")
             }
         }
     }

@@ -39,7 +39,6 @@ final class NativeBackendTests: OpTestCase {
         }
     }
 
-
     func testReductionsAreBitwiseDeterministic() throws {
         let backend = NativeBackend()
         let shape = Shape(c: 64, h: 37, w: 29)  // 68,672 elements: several parallel chunks
@@ -67,8 +66,9 @@ final class NativeBackendTests: OpTestCase {
         var tensor: Tensor? = try backend.makeTensor(Shape(c: 2, h: 3, w: 5))
         XCTAssertEqual(backend.allocatedBytes, 120)
         XCTAssertEqual(try backend.download(XCTUnwrap(tensor)), [Float](repeating: 0, count: 30), "zero-filled")
-        var weights: ConvWeights? = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9),
-                                                               bias: [0, 0], outputChannels: 2, inputChannels: 3)
+        var weights: ConvWeights? = try backend.makeConvWeights(
+            weights: [Float](repeating: 1, count: 2 * 3 * 9),
+            bias: [0, 0], outputChannels: 2, inputChannels: 3)
         XCTAssertEqual(weights?.byteCount, (54 + 54 + 2) * 4)
         XCTAssertEqual(backend.allocatedBytes, 120 + 440)
         tensor = nil
@@ -80,10 +80,12 @@ final class NativeBackendTests: OpTestCase {
     func testWiringMistakesThrowInsteadOfCrashing() throws {
         let backend = NativeBackend()
         let image = try assertCommonWiringMistakesThrow(backend)
-        let square = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 3 * 3 * 9), bias: [0, 0, 0],
-                                                 outputChannels: 3, inputChannels: 3)
+        let square = try backend.makeConvWeights(
+            weights: [Float](repeating: 0, count: 3 * 3 * 9), bias: [0, 0, 0],
+            outputChannels: 3, inputChannels: 3)
         XCTAssertThrowsError(try backend.conv3x3(input: image, weights: square, relu: false, output: image), "in place")
-        XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false), "in place")
+        XCTAssertThrowsError(
+            try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false), "in place")
         let notAPermutation = ChannelAffine(permutation: [0, 0, 1], scale: [1, 1, 1], offset: [0, 0, 0])
         let rgb = try backend.makeTensor(image.shape)
         XCTAssertThrowsError(try backend.preprocess(image: image, affine: notAPermutation, output: rgb)) { error in
@@ -97,9 +99,11 @@ final class NativeBackendTests: OpTestCase {
         let scalars = try backend.makeTensor(.vector(1))
         try backend.totalVariation(empty, scale: 1, scalars: scalars, slot: 0, accumulate: false)
         try backend.totalVariationGradient(empty, scale: 1, grad: backend.makeTensor(empty.shape), accumulate: false)
-        let weights = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9), bias: [0, 0],
-                                                  outputChannels: 2, inputChannels: 3)
-        try backend.conv3x3(input: empty, weights: weights, relu: true, output: backend.makeTensor(Shape(c: 2, h: 4, w: 0)))
+        let weights = try backend.makeConvWeights(
+            weights: [Float](repeating: 1, count: 2 * 3 * 9), bias: [0, 0],
+            outputChannels: 2, inputChannels: 3)
+        try backend.conv3x3(
+            input: empty, weights: weights, relu: true, output: backend.makeTensor(Shape(c: 2, h: 4, w: 0)))
         try backend.pool2x2(input: empty, mode: .max, output: backend.makeTensor(Shape(c: 3, h: 2, w: 0)))
         XCTAssertEqual(try backend.download(scalars), [0])
     }
@@ -111,13 +115,15 @@ final class NativeBackendTests: OpTestCase {
     /// Not asserted; the best of several runs, since the machine is shared.
     func testConvThroughputBenchmark() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["STYLIZE_BENCH"] == "1", "set STYLIZE_BENCH=1 to run")
-        print("native conv3x3, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
-              + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8), GFLOP/s:")
+        print(
+            "native conv3x3, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+                + "\(openblas_get_num_threads()) OpenBLAS threads (best of 8), GFLOP/s:")
         for (i, o, h, w) in [(128, 128, 128, 96), (3, 64, 256, 192), (64, 128, 128, 96)] {
             let layer = randomLayer(inputChannels: i, outputChannels: o)
             let backend = NativeBackend(convolution: .direct)  // the im2col paths (Winograd: `bench ops`)
-            let weights = try backend.makeConvWeights(weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
-                                                      outputChannels: o, inputChannels: i)
+            let weights = try backend.makeConvWeights(
+                weights: layer.weights.map(Float.init), bias: layer.bias.map(Float.init),
+                outputChannels: o, inputChannels: i)
             let input = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
             let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
             let mask = try backend.makeTensor(ReferenceTensor.random(Shape(c: i, h: h, w: w), using: &generator))
@@ -129,16 +135,22 @@ final class NativeBackendTests: OpTestCase {
             let native = try backend.nativeWeights(weights, "bench")
             let forwardMatrix = try native.layout(native.forward, "bench")
             let gemm = bestSeconds {
-                Blas.gemm(m: o, n: h * w, k: i * 9, a: forwardMatrix, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y, ldc: h * w)
+                Blas.gemm(
+                    m: o, n: h * w, k: i * 9, a: forwardMatrix, lda: i * 9, b: columns, ldb: h * w, beta: 0, c: y,
+                    ldc: h * w)
             }
-            let forward = try bestSeconds { try backend.conv3x3(input: input, weights: weights, relu: true, output: output) }
-            var line = String(format: "  %3d→%3d at %d×%d: bare sgemm %5.1f, forward %5.1f", i, o, h, w,
-                              flops / gemm / 1e9, flops / forward / 1e9)
+            let forward = try bestSeconds {
+                try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
+            }
+            var line = String(
+                format: "  %3d→%3d at %d×%d: bare sgemm %5.1f, forward %5.1f", i, o, h, w,
+                flops / gemm / 1e9, flops / forward / 1e9)
             for method in ConvBackwardMethod.allCases {
                 backend.backwardMethodOverride = method
                 let backward = try bestSeconds {
-                    try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: mask,
-                                                    gradInput: input, accumulate: false)
+                    try backend.conv3x3BackwardData(
+                        gradOutput: output, weights: weights, reluMaskFrom: mask,
+                        gradInput: input, accumulate: false)
                 }
                 line += String(format: ", backward %@ %5.1f", "\(method)", flops / backward / 1e9)
             }
@@ -163,21 +175,44 @@ final class NativeBackendTests: OpTestCase {
             ("relu", { try backend.relu(input: a, output: c) }),
             ("reluBackward", { try backend.reluBackward(gradOutput: a, activation: b, gradInput: c) }),
             ("pool max", { try backend.pool2x2(input: a, mode: .max, output: pooled) }),
-            ("pool max backward", { try backend.pool2x2Backward(gradOutput: pooled, input: a, mode: .max, gradInput: c, accumulate: false) }),
-            ("pool avg backward", { try backend.pool2x2Backward(gradOutput: pooled, input: a, mode: .avg, gradInput: c, accumulate: false) }),
+            (
+                "pool max backward",
+                {
+                    try backend.pool2x2Backward(
+                        gradOutput: pooled, input: a, mode: .max, gradInput: c, accumulate: false)
+                }
+            ),
+            (
+                "pool avg backward",
+                {
+                    try backend.pool2x2Backward(
+                        gradOutput: pooled, input: a, mode: .avg, gradInput: c, accumulate: false)
+                }
+            ),
             ("gram", { try backend.gram(features: a, output: gram) }),
-            ("gram backward", { try backend.gramBackward(gradGram: gram, features: a, gradFeatures: c, accumulate: true) }),
+            (
+                "gram backward",
+                { try backend.gramBackward(gradGram: gram, features: a, gradFeatures: c, accumulate: true) }
+            ),
             ("mse", { try backend.meanSquaredError(a, b, scale: 1, scalars: scalars, slot: 0, accumulate: false) }),
             ("mse gradient", { try backend.meanSquaredErrorGradient(a, b, scale: 1, grad: c, accumulate: true) }),
             ("tv", { try backend.totalVariation(a, scale: 1, scalars: scalars, slot: 0, accumulate: false) }),
             ("tv gradient", { try backend.totalVariationGradient(a, scale: 1, grad: c, accumulate: true) }),
-            ("adam", { try backend.adamStep(parameter: c, gradient: a, m: m, v: v, step: 3,
-                                            parameters: AdamParameters(learningRate: 1)) }),
+            (
+                "adam",
+                {
+                    try backend.adamStep(
+                        parameter: c, gradient: a, m: m, v: v, step: 3,
+                        parameters: AdamParameters(learningRate: 1))
+                }
+            ),
             ("dot", { _ = try backend.dot(a, b) }),
         ]
         print("native op times at \(shape) (best of 8)")
         for (name, op) in ops {
-            print("  " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %7.2f ms", try bestSeconds(op) * 1e3))
+            print(
+                "  " + name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %7.2f ms", try bestSeconds(op) * 1e3))
         }
     }
 

@@ -28,8 +28,9 @@ final class ObjectiveGradientTests: XCTestCase {
     /// gradient arena while pool2 runs in place; on native im2col no conv runs in place, so every
     /// pooling layer uses the arena.
     func testImageGradientWithTheGradientArena() throws {
-        try checkGradient(layers: LayerSelection(content: ["relu2_1"], style: ["relu1_2", "relu3_1"]),
-                          backends: try testBackends() + [NativeBackend(convolution: .direct)])
+        try checkGradient(
+            layers: LayerSelection(content: ["relu2_1"], style: ["relu1_2", "relu3_1"]),
+            backends: try testBackends() + [NativeBackend(convolution: .direct)])
     }
 
     /// In place or through the arena, the backward pass computes the same numbers in the same
@@ -38,10 +39,13 @@ final class ObjectiveGradientTests: XCTestCase {
         for backend in try testBackends() {
             var gradients: [[Float]] = []
             for candidate in [backend, NoInPlaceConvolution(backend)] {
-                var options = StyleJobOptions(contentPath: examplePath("tubingen.jpg"),
-                                              stylePaths: [examplePath("starry_night.jpg")])
+                var options = StyleJobOptions(
+                    contentPath: examplePath("tubingen.jpg"),
+                    stylePaths: [examplePath("starry_night.jpg")])
                 options.imageSize = 40
-                let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: candidate) { _ in }
+                let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: candidate) {
+                    _ in
+                }
                 let gradient = try candidate.makeTensor(job.run.image.shape)
                 try job.run.objective.evaluate(image: job.run.image, gradient: gradient)
                 gradients.append(try candidate.download(gradient))
@@ -57,8 +61,9 @@ final class ObjectiveGradientTests: XCTestCase {
             // random direction 2–15% off (it converges on the analytic value as h shrinks: 914k,
             // 842k, 834k, 832k for h = 0.5, 0.1, 0.02, 0.005 against 830k); below 0.02 float32
             // rounding of L starts to show.
-            var options = StyleJobOptions(contentPath: examplePath("tubingen.jpg"),
-                                          stylePaths: [examplePath("starry_night.jpg")])
+            var options = StyleJobOptions(
+                contentPath: examplePath("tubingen.jpg"),
+                stylePaths: [examplePath("starry_night.jpg")])
             options.imageSize = 40
             options.layers = layers
             let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
@@ -81,12 +86,16 @@ final class ObjectiveGradientTests: XCTestCase {
                 // in every trial; the central difference measures the true derivative along it.
                 let d = g.map { ($0 < 0 ? -1 : 1) * Float.random(in: 0...1, using: &generator) }
                 let h: Float = 0.02
-                let difference = (try loss(at: zip(start, d).map { $0 + h * $1 })
-                    - (try loss(at: zip(start, d).map { $0 - h * $1 }))) / Double(2 * h)
+                let difference =
+                    (try loss(at: zip(start, d).map { $0 + h * $1 })
+                        - (try loss(at: zip(start, d).map { $0 - h * $1 }))) / Double(2 * h)
                 let derivative = zip(g, d).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                print("objective gradient \(backend.name) trial \(trial): analytic \(derivative), central difference \(difference)")
-                XCTAssertEqual(derivative, difference, accuracy: 0.01 * abs(derivative),
-                               "\(backend.name) trial \(trial)")
+                print(
+                    "objective gradient \(backend.name) trial \(trial): analytic \(derivative), central difference \(difference)"
+                )
+                XCTAssertEqual(
+                    derivative, difference, accuracy: 0.01 * abs(derivative),
+                    "\(backend.name) trial \(trial)")
             }
         }
     }

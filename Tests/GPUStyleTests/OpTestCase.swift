@@ -22,8 +22,10 @@ class OpTestCase: XCTestCase {
     }
 
     /// ∂f/∂x by central differences in Float64.
-    func centralDifferences(_ x: ReferenceTensor, step: Double = 1e-3,
-                            _ f: (ReferenceTensor) -> Double) -> ReferenceTensor {
+    func centralDifferences(
+        _ x: ReferenceTensor, step: Double = 1e-3,
+        _ f: (ReferenceTensor) -> Double
+    ) -> ReferenceTensor {
         var gradient = ReferenceTensor.zeros(x.shape)
         var probe = x
         for k in 0..<x.values.count {
@@ -38,13 +40,17 @@ class OpTestCase: XCTestCase {
     }
 
     /// Analytic (float32) against numeric gradient, plus what an accumulating op started from.
-    func assertGradient(_ analytic: [Float], _ numeric: ReferenceTensor, plus previous: ReferenceTensor? = nil,
-                        _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertGradient(
+        _ analytic: [Float], _ numeric: ReferenceTensor, plus previous: ReferenceTensor? = nil,
+        _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         var expected = numeric
         if let previous { expected.values = zip(numeric.values, previous.values).map(+) }
         // float32 rounding of a few dozen terms is ~1e-6 relative; a wrong gradient is off by O(1).
         let tolerance = 1e-4 * max(1, expected.values.map(abs).max() ?? 0)
-        assertClose(analytic, expected, bounds: Array(repeating: tolerance, count: analytic.count), what, file: file, line: line)
+        assertClose(
+            analytic, expected, bounds: Array(repeating: tolerance, count: analytic.count), what, file: file, line: line
+        )
     }
 
     func randomLayer(inputChannels: Int, outputChannels: Int) -> (weights: [Double], bias: [Double]) {

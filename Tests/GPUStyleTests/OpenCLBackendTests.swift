@@ -20,20 +20,22 @@ final class OpenCLBackendTests: XCTestCase {
     /// The options a GPU with this device's limits would get by default.
     static func gpuOptions(_ device: CLDevice) -> ProgramOptions {
         let info = device.info
-        let gpu = CLDeviceInfo(index: info.index, name: info.name, platformName: info.platformName, vendor: info.vendor,
-                               kind: .gpu, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
-                               globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
-                               localMemoryBytes: info.localMemoryBytes, maxWorkGroupSize: info.maxWorkGroupSize,
-                               openCLCVersion: info.openCLCVersion, driverVersion: info.driverVersion,
-                               preferredFloatVectorWidth: info.preferredFloatVectorWidth,
-                               supportsFP16: info.supportsFP16, supportsFP64: info.supportsFP64)
+        let gpu = CLDeviceInfo(
+            index: info.index, name: info.name, platformName: info.platformName, vendor: info.vendor,
+            kind: .gpu, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
+            globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
+            localMemoryBytes: info.localMemoryBytes, maxWorkGroupSize: info.maxWorkGroupSize,
+            openCLCVersion: info.openCLCVersion, driverVersion: info.driverVersion,
+            preferredFloatVectorWidth: info.preferredFloatVectorWidth,
+            supportsFP16: info.supportsFP16, supportsFP64: info.supportsFP64)
         return ProgramOptions.defaults(for: gpu)
     }
 
     /// Blockings that are no device's default, so tile edges fall elsewhere.
     static let oddOptions = ProgramOptions(defines: [
         "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0,
-        "CONV_WG": 2, "VW": 8, "GRAM_T": 3, "GRAM_SLICE": 100, "GRAM_SLICES": 5, "GB_ROWS": 5, "GB_VECS": 2, "GB_PREFETCH": 1, "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7,
+        "CONV_WG": 2, "VW": 8, "GRAM_T": 3, "GRAM_SLICE": 100, "GRAM_SLICES": 5, "GB_ROWS": 5, "GB_VECS": 2,
+        "GB_PREFETCH": 1, "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7,
         "EW_LOCAL": 24, "WINO_TB": 4, "WINO_OB": 3, "WINO_WG": 5, "WINO_BAND": 1, "CONV_NARROW": 2, "NARROW_PX": 4,
         "NARROW_PREFETCH": 1, "NT_STORES": 0, "NARROW_STRIP": 2, "WINO_COB": 4, "WINO_TV": 2, "WINO_PREFETCH": 1,
     ])
@@ -42,17 +44,21 @@ final class OpenCLBackendTests: XCTestCase {
     /// local memory fit, and always pass validation.
     func testGPUDefaultsFitTheDevicesLimits() throws {
         func gpu(maxGroup: Int, local: UInt64) -> CLDeviceInfo {
-            CLDeviceInfo(index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8, clockMHz: 1000,
-                         globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30, localMemoryBytes: local,
-                         maxWorkGroupSize: maxGroup, openCLCVersion: "OpenCL C 1.2", driverVersion: "1",
-                         preferredFloatVectorWidth: 1, supportsFP16: false, supportsFP64: false)
+            CLDeviceInfo(
+                index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8, clockMHz: 1000,
+                globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30, localMemoryBytes: local,
+                maxWorkGroupSize: maxGroup, openCLCVersion: "OpenCL C 1.2", driverVersion: "1",
+                preferredFloatVectorWidth: 1, supportsFP16: false, supportsFP64: false)
         }
-        for (device, tiled) in [(gpu(maxGroup: 1024, local: 48 << 10), true), (gpu(maxGroup: 128, local: 48 << 10), false),
-                                (gpu(maxGroup: 256, local: 8 << 10), false)] {
+        for (device, tiled) in [
+            (gpu(maxGroup: 1024, local: 48 << 10), true), (gpu(maxGroup: 128, local: 48 << 10), false),
+            (gpu(maxGroup: 256, local: 8 << 10), false),
+        ] {
             let options = ProgramOptions.defaults(for: device)
             XCTAssertNoThrow(try options.validate(for: device), "\(device.maxWorkGroupSize) \(device.localMemoryBytes)")
-            XCTAssertEqual([options.winogradTiledMultiply, options.gramTiledProduct, options.gramBackwardTiledProduct],
-                           [tiled, tiled, tiled], "\(device.maxWorkGroupSize) \(device.localMemoryBytes)")
+            XCTAssertEqual(
+                [options.winogradTiledMultiply, options.gramTiledProduct, options.gramBackwardTiledProduct],
+                [tiled, tiled, tiled], "\(device.maxWorkGroupSize) \(device.localMemoryBytes)")
         }
         var forced = ProgramOptions.defaults(for: gpu(maxGroup: 128, local: 48 << 10))
         forced.defines["GB_GEMM"] = 1
@@ -89,8 +95,9 @@ final class OpenCLBackendTests: XCTestCase {
         var tensor: Tensor? = try backend.makeTensor(Shape(c: 2, h: 3, w: 5))
         XCTAssertEqual(backend.allocatedBytes, baseline + 120)
         XCTAssertEqual(try backend.download(XCTUnwrap(tensor)), [Float](repeating: 0, count: 30), "zero-filled")
-        var weights: ConvWeights? = try backend.makeConvWeights(weights: [Float](repeating: 1, count: 2 * 3 * 9),
-                                                               bias: [0, 0], outputChannels: 2, inputChannels: 3)
+        var weights: ConvWeights? = try backend.makeConvWeights(
+            weights: [Float](repeating: 1, count: 2 * 3 * 9),
+            bias: [0, 0], outputChannels: 2, inputChannels: 3)
         // 2 and 3 channels: both directions run conv3x3_narrow, whose layouts pad the outputs to 4.
         let block = backend.options.convOutputBlock
         XCTAssertEqual(weights?.byteCount, (4 * 3 * 9 + 4 * 2 * 9 + block) * 4, "both layouts and the bias, padded")
@@ -144,20 +151,25 @@ final class OpenCLBackendTests: XCTestCase {
         let backend = try Self.sharedBackend()
         let image = try assertCommonWiringMistakesThrow(backend)
         // Ops whose work-items read what others write refuse to work in place.
-        XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false)) { error in
+        XCTAssertThrowsError(try backend.totalVariationGradient(image, scale: 1, grad: image, accumulate: false)) {
+            error in
             XCTAssertTrue(describe(error).contains("in place"), describe(error))
         }
         let single = try backend.makeTensor(Shape(c: 1, h: 1, w: 1))  // its own Gram shape: only aliasing is wrong
-        XCTAssertThrowsError(try backend.gramBackward(gradGram: single, features: single, gradFeatures: single,
-                                                      accumulate: false)) { error in
+        XCTAssertThrowsError(
+            try backend.gramBackward(
+                gradGram: single, features: single, gradFeatures: single,
+                accumulate: false)
+        ) { error in
             XCTAssertTrue(describe(error).contains("in place"), describe(error))
         }
         let hostTensor = try NativeBackend().makeTensor(Shape(c: 3, h: 4, w: 4))
         XCTAssertThrowsError(try backend.relu(input: hostTensor, output: image)) { error in
             XCTAssertTrue(describe(error).contains("another backend"), describe(error))
         }
-        let nativeWeights = try NativeBackend().makeConvWeights(weights: [Float](repeating: 0, count: 27), bias: [0],
-                                                                outputChannels: 1, inputChannels: 3)
+        let nativeWeights = try NativeBackend().makeConvWeights(
+            weights: [Float](repeating: 0, count: 27), bias: [0],
+            outputChannels: 1, inputChannels: 3)
         XCTAssertThrowsError(try backend.conv3x3(input: image, weights: nativeWeights, relu: false, output: image))
     }
 }

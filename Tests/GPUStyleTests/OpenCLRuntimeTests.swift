@@ -15,11 +15,13 @@ final class OpenCLRuntimeTests: XCTestCase {
     func testKernelsFileBuildsAndRunsOnTheDevice() throws {
         let device = try firstOpenCLDevice()
         let context = try CLContext(device: device)
-        try context.buildProgram(source: KernelLibrary.source, options: ProgramOptions.defaults(for: device.info).buildString)
+        try context.buildProgram(
+            source: KernelLibrary.source, options: ProgramOptions.defaults(for: device.info).buildString)
         let buffer = try context.makeBuffer(floats: 1000)
         XCTAssertEqual(try context.read(buffer), [Float](repeating: 0, count: 1000), "new buffers are zero-filled")
-        try context.enqueue(try context.kernel("fill_f32"), global: [1000], local: [64],
-                            [.buffer(buffer), .float(2.5), .int(999)])
+        try context.enqueue(
+            try context.kernel("fill_f32"), global: [1000], local: [64],
+            [.buffer(buffer), .float(2.5), .int(999)])
         let values = try context.read(buffer)
         XCTAssertEqual(Array(values[0..<999]), [Float](repeating: 2.5, count: 999))
         XCTAssertEqual(values[999], 0, "the kernel must respect n")
@@ -27,8 +29,11 @@ final class OpenCLRuntimeTests: XCTestCase {
 
     func testBuildFailureCarriesTheBuildLog() throws {
         let context = try CLContext(device: try firstOpenCLDevice())
-        XCTAssertThrowsError(try context.buildProgram(source: "__kernel void broken(__global float *x) { x[0] = y; }",
-                                                      options: "")) { error in
+        XCTAssertThrowsError(
+            try context.buildProgram(
+                source: "__kernel void broken(__global float *x) { x[0] = y; }",
+                options: "")
+        ) { error in
             let error = error as? CLError
             XCTAssertEqual(error?.codeName, "CL_BUILD_PROGRAM_FAILURE")
             XCTAssertTrue(error?.description.contains("y") ?? false, "the build log names the undeclared identifier")
@@ -38,11 +43,14 @@ final class OpenCLRuntimeTests: XCTestCase {
     func testWrongArgumentCountIsRefused() throws {
         let device = try firstOpenCLDevice()
         let context = try CLContext(device: device)
-        try context.buildProgram(source: KernelLibrary.source, options: ProgramOptions.defaults(for: device.info).buildString)
+        try context.buildProgram(
+            source: KernelLibrary.source, options: ProgramOptions.defaults(for: device.info).buildString)
         let buffer = try context.makeBuffer(floats: 4)
         XCTAssertThrowsError(try context.enqueue(try context.kernel("fill_f32"), global: [4], [.buffer(buffer)]))
-        XCTAssertThrowsError(try context.enqueue(try context.kernel("fill_f32"), global: [4],
-                                                 [.buffer(buffer), .float(1), .int(1 << 40)]))
+        XCTAssertThrowsError(
+            try context.enqueue(
+                try context.kernel("fill_f32"), global: [4],
+                [.buffer(buffer), .float(1), .int(1 << 40)]))
         XCTAssertThrowsError(try context.kernel("no_such_kernel")) { error in
             XCTAssertEqual((error as? CLError)?.codeName, "CL_INVALID_KERNEL_NAME")
         }
@@ -68,10 +76,11 @@ final class OpenCLRuntimeTests: XCTestCase {
 
 final class DeviceSelectorTests: XCTestCase {
     private func info(_ index: Int, _ name: String, _ kind: CLDeviceInfo.Kind) -> CLDeviceInfo {
-        CLDeviceInfo(index: index, name: name, platformName: "p", vendor: "v", kind: kind, computeUnits: 1, clockMHz: 1,
-                     globalMemoryBytes: 1, maxAllocationBytes: 1, localMemoryBytes: 1, maxWorkGroupSize: 1,
-                     openCLCVersion: "OpenCL C 1.2", driverVersion: "1", preferredFloatVectorWidth: 4,
-                     supportsFP16: false, supportsFP64: true)
+        CLDeviceInfo(
+            index: index, name: name, platformName: "p", vendor: "v", kind: kind, computeUnits: 1, clockMHz: 1,
+            globalMemoryBytes: 1, maxAllocationBytes: 1, localMemoryBytes: 1, maxWorkGroupSize: 1,
+            openCLCVersion: "OpenCL C 1.2", driverVersion: "1", preferredFloatVectorWidth: 4,
+            supportsFP16: false, supportsFP64: true)
     }
 
     func testParsing() throws {

@@ -8,7 +8,9 @@ final class PoolingTests: OpTestCase {
         generator = SeededGenerator(seed: NativeBackendTests.seed)
         let backend = NativeBackend()
         // 35,000 and 33,633 elements: several parallel chunks, the last one partial; odd pooling sizes.
-        for shape in [Shape(c: 5, h: 70, w: 100), Shape(c: 3, h: 101, w: 111), Shape(c: 67, h: 1, w: 13), Shape(c: 1, h: 3, w: 1)] {
+        for shape in [
+            Shape(c: 5, h: 70, w: 100), Shape(c: 3, h: 101, w: 111), Shape(c: 67, h: 1, w: 13), Shape(c: 1, h: 3, w: 1),
+        ] {
             let input = ReferenceTensor.random(shape, using: &generator)
             let x = try backend.makeTensor(input)
             let relu = try backend.makeTensor(shape)
@@ -22,14 +24,17 @@ final class PoolingTests: OpTestCase {
 
     func testAveragePoolMatchesReference() throws {
         let backend = NativeBackend()
-        for shape in [Shape(c: 3, h: 101, w: 111), Shape(c: 5, h: 7, w: 13), Shape(c: 1, h: 2, w: 2), Shape(c: 64, h: 1, w: 7)] {
+        for shape in [
+            Shape(c: 3, h: 101, w: 111), Shape(c: 5, h: 7, w: 13), Shape(c: 1, h: 2, w: 2), Shape(c: 64, h: 1, w: 7),
+        ] {
             let input = ReferenceTensor.random(shape, using: &generator)
             let pooled = try backend.makeTensor(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2))
             try backend.pool2x2(input: backend.makeTensor(input), mode: .avg, output: pooled)
             let magnitudes = ReferenceOps.pool2x2(input.magnitudes, mode: .avg)
             // three additions; the ·¼ is exact
-            try assertClose(backend.download(pooled), ReferenceOps.pool2x2(input, mode: .avg),
-                            bounds: magnitudes.values.map { float32ErrorFactor(terms: 3) * $0 }, "avg pool \(shape)")
+            try assertClose(
+                backend.download(pooled), ReferenceOps.pool2x2(input, mode: .avg),
+                bounds: magnitudes.values.map { float32ErrorFactor(terms: 3) * $0 }, "avg pool \(shape)")
         }
     }
 
@@ -40,11 +45,14 @@ final class PoolingTests: OpTestCase {
         for mode in PoolMode.allCases {
             let numeric = centralDifferences(x) { weightedSum(r, ReferenceOps.pool2x2($0, mode: mode)) }
             for accumulate in [false, true] {
-                let gradInput = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(x.shape, using: &generator))
-                try backend.pool2x2Backward(gradOutput: backend.makeTensor(r), input: backend.makeTensor(x), mode: mode,
-                                            gradInput: gradInput, accumulate: accumulate)
-                try assertGradient(backend.download(gradInput), numeric, plus: accumulate ? previous : nil,
-                                   "pool \(mode) accumulate \(accumulate)")
+                let gradInput = try backend.makeTensor(
+                    accumulate ? previous : ReferenceTensor.random(x.shape, using: &generator))
+                try backend.pool2x2Backward(
+                    gradOutput: backend.makeTensor(r), input: backend.makeTensor(x), mode: mode,
+                    gradInput: gradInput, accumulate: accumulate)
+                try assertGradient(
+                    backend.download(gradInput), numeric, plus: accumulate ? previous : nil,
+                    "pool \(mode) accumulate \(accumulate)")
             }
         }
     }
@@ -55,11 +63,14 @@ final class PoolingTests: OpTestCase {
         let z = wellSpaced(Shape(c: 2, h: 5, w: 7))
         let r = ReferenceTensor.random(Shape(c: 2, h: 2, w: 3), using: &generator)
         for mode in PoolMode.allCases {
-            let numeric = centralDifferences(z) { weightedSum(r, ReferenceOps.pool2x2(ReferenceOps.relu($0), mode: mode)) }
+            let numeric = centralDifferences(z) {
+                weightedSum(r, ReferenceOps.pool2x2(ReferenceOps.relu($0), mode: mode))
+            }
             let activation = try backend.makeTensor(z.shape), dy = try backend.makeTensor(r)
             try backend.relu(input: backend.makeTensor(z), output: activation)
             let separate = try backend.makeTensor(z.shape)
-            try backend.pool2x2Backward(gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
+            try backend.pool2x2Backward(
+                gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
             try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
             try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
             try assertGradient(backend.download(activation), numeric, "relu + pool \(mode) in place")
@@ -68,28 +79,44 @@ final class PoolingTests: OpTestCase {
     }
 
     func testMaxPoolTiesRouteToTheFirstMaximumInRowMajorOrder() throws {
-        let input = try backend.makeTensor(ReferenceTensor(shape: Shape(c: 1, h: 2, w: 4), values: [1, 3, 5, 5,
-                                                                                                   3, 2, 5, 5]))
+        let input = try backend.makeTensor(
+            ReferenceTensor(
+                shape: Shape(c: 1, h: 2, w: 4),
+                values: [
+                    1, 3, 5, 5,
+                    3, 2, 5, 5,
+                ]))
         let gradInput = try backend.makeTensor(input.shape)
-        try backend.pool2x2Backward(gradOutput: backend.makeTensor(ReferenceTensor(shape: Shape(c: 1, h: 1, w: 2), values: [10, 20])),
-                                    input: input, mode: .max, gradInput: gradInput, accumulate: false)
-        XCTAssertEqual(try backend.download(gradInput), [0, 10, 20, 0,
-                                                          0, 0, 0, 0])
+        try backend.pool2x2Backward(
+            gradOutput: backend.makeTensor(ReferenceTensor(shape: Shape(c: 1, h: 1, w: 2), values: [10, 20])),
+            input: input, mode: .max, gradInput: gradInput, accumulate: false)
+        XCTAssertEqual(
+            try backend.download(gradInput),
+            [
+                0, 10, 20, 0,
+                0, 0, 0, 0,
+            ])
     }
 }
 
 extension BackendOpsTests {
     static let poolingRows: [Row] = [
-        Row(name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, in place with ReLU)", cases: planeCases,
+        Row(
+            name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, in place with ReLU)",
+            cases: planeCases,
             inputs: { c, g in
                 // Values on a coarse grid, so windows have ties; the first maximum must win.
-                let x = ReferenceTensor(shape: c.shape, values: (0..<c.shape.count).map { _ in Double(Int.random(in: -2...2, using: &g)) })
+                let x = ReferenceTensor(
+                    shape: c.shape, values: (0..<c.shape.count).map { _ in Double(Int.random(in: -2...2, using: &g)) })
                 return [x, random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)]
             },
             run: { backend, x, _, _ in try pool(backend, x, .max) },
             terms: { _ in 0 }, tiled: true),
-        Row(name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
-            inputs: { c, g in [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)] },
+        Row(
+            name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
+            inputs: { c, g in
+                [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)]
+            },
             run: { backend, x, _, _ in try pool(backend, x, .avg) },
             terms: { _ in 4 }, tiled: true),
     ]

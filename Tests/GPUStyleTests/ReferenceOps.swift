@@ -21,11 +21,15 @@ struct ReferenceTensor: Equatable {
     }
 
     /// Uniform values in `range`, rounded to Float so a float32 backend sees exactly the same inputs.
-    static func random(_ shape: Shape, in range: ClosedRange<Double> = -1...1,
-                       using generator: inout SeededGenerator) -> ReferenceTensor {
-        ReferenceTensor(shape: shape, values: (0..<shape.count).map { _ in
-            Double(Float(Double.random(in: range, using: &generator)))
-        })
+    static func random(
+        _ shape: Shape, in range: ClosedRange<Double> = -1...1,
+        using generator: inout SeededGenerator
+    ) -> ReferenceTensor {
+        ReferenceTensor(
+            shape: shape,
+            values: (0..<shape.count).map { _ in
+                Double(Float(Double.random(in: range, using: &generator)))
+            })
     }
 
     subscript(c: Int, i: Int, j: Int) -> Double {
@@ -43,8 +47,10 @@ struct ReferenceTensor: Equatable {
 /// the ground truth for the native and OpenCL backends.
 enum ReferenceOps {
     /// conv3x3 + bias (+ ReLU): stride 1, zero padding 1, cross-correlation; weights O×I×3×3.
-    static func conv3x3(_ input: ReferenceTensor, weights: [Double], bias: [Double], outputChannels: Int,
-                        relu: Bool) -> ReferenceTensor {
+    static func conv3x3(
+        _ input: ReferenceTensor, weights: [Double], bias: [Double], outputChannels: Int,
+        relu: Bool
+    ) -> ReferenceTensor {
         let (inputChannels, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         precondition(weights.count == outputChannels * inputChannels * 9 && bias.count == outputChannels)
         var output = ReferenceTensor.zeros(Shape(c: outputChannels, h: h, w: w))
@@ -80,7 +86,9 @@ enum ReferenceOps {
         for c in 0..<output.shape.c {
             for i in 0..<output.shape.h {
                 for j in 0..<output.shape.w {
-                    let window = [x[c, 2 * i, 2 * j], x[c, 2 * i, 2 * j + 1], x[c, 2 * i + 1, 2 * j], x[c, 2 * i + 1, 2 * j + 1]]
+                    let window = [
+                        x[c, 2 * i, 2 * j], x[c, 2 * i, 2 * j + 1], x[c, 2 * i + 1, 2 * j], x[c, 2 * i + 1, 2 * j + 1],
+                    ]
                     switch mode {
                     case .max: output[c, i, j] = window.max() ?? 0
                     case .avg: output[c, i, j] = window.reduce(0, +) / 4
@@ -132,7 +140,8 @@ enum ReferenceOps {
         for c in 0..<image.shape.c {
             for i in 0..<image.shape.h {
                 for j in 0..<image.shape.w {
-                    output[c, i, j] = image[affine.permutation[c], i, j] * Double(affine.scale[c]) + Double(affine.offset[c])
+                    output[c, i, j] =
+                        image[affine.permutation[c], i, j] * Double(affine.scale[c]) + Double(affine.offset[c])
                 }
             }
         }
@@ -141,12 +150,14 @@ enum ReferenceOps {
 
     /// round(clamp(x, 0, 255)), halves away from zero.
     static func clampRound(_ image: ReferenceTensor) -> ReferenceTensor {
-        ReferenceTensor(shape: image.shape, values: image.values.map { min(max($0, 0), 255).rounded(.toNearestOrAwayFromZero) })
+        ReferenceTensor(
+            shape: image.shape, values: image.values.map { min(max($0, 0), 255).rounded(.toNearestOrAwayFromZero) })
     }
 
     /// The preprocessing maps of docs/DESIGN.md's two weight flavours.
-    static let caffeAffine = ChannelAffine(permutation: [2, 1, 0], scale: [1, 1, 1],
-                                           offset: [-103.939, -116.779, -123.68])
+    static let caffeAffine = ChannelAffine(
+        permutation: [2, 1, 0], scale: [1, 1, 1],
+        offset: [-103.939, -116.779, -123.68])
     static let torchAffine = ChannelAffine(
         permutation: [0, 1, 2],
         scale: [0.229, 0.224, 0.225].map { Float(1 / (255 * $0)) },
@@ -168,8 +179,10 @@ extension Backend {
 }
 
 /// Asserts |actual[k] − expected[k]| ≤ bounds[k] for every k, reporting the worst offender.
-func assertClose(_ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.count, expected.values.count, "\(what): element count", file: file, line: line)
     var failures = 0, worst = (index: 0, ratio: 0.0)
     for (k, value) in actual.enumerated() where k < expected.values.count {
@@ -180,5 +193,8 @@ func assertClose(_ actual: [Float], _ expected: ReferenceTensor, bounds: [Double
             if ratio >= worst.ratio { worst = (k, ratio) }
         }
     }
-    XCTAssertEqual(failures, 0, "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])", file: file, line: line)
+    XCTAssertEqual(
+        failures, 0,
+        "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])",
+        file: file, line: line)
 }

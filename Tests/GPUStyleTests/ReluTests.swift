@@ -18,7 +18,8 @@ final class ReluTests: OpTestCase {
 
 extension BackendOpsTests {
     static let reluRows: [Row] = [
-        Row(name: "relu forward and backward (in place too)", cases: planeCases,
+        Row(
+            name: "relu forward and backward (in place too)", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, _ in
                 let (a, dy) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[1]))
@@ -30,6 +31,6 @@ extension BackendOpsTests {
                 try backend.reluBackward(gradOutput: dy, activation: a, gradInput: dy)
                 return forward + backward + (try backend.download(dy))
             },
-            terms: { _ in 0 }),
+            terms: { _ in 0 })
     ]
 }

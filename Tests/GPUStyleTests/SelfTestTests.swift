@@ -11,8 +11,11 @@ final class SelfTestTests: XCTestCase {
         XCTAssertTrue(report.passed, report.failures.map(\.line).joined(separator: "\n"))
         XCTAssertEqual(report.notes.count, 1, "the weights part is skipped with a note")
         let ops = Set(report.results.map(\.op))
-        for op in ["conv3x3 forward (+ReLU)", "conv3x3 backward-data (mask, acc)", "gram", "adam step ×3", "clampRound",
-                   "max pool 2×2 fwd, bwd (acc, in place with ReLU)", "avg pool 2×2 fwd, bwd (acc, in place with ReLU)", "total variation gradient (acc)"] {
+        for op in [
+            "conv3x3 forward (+ReLU)", "conv3x3 backward-data (mask, acc)", "gram", "adam step ×3", "clampRound",
+            "max pool 2×2 fwd, bwd (acc, in place with ReLU)", "avg pool 2×2 fwd, bwd (acc, in place with ReLU)",
+            "total variation gradient (acc)",
+        ] {
             XCTAssertTrue(ops.contains(op), "no check of \(op)")
         }
         XCTAssertTrue(report.results.contains { $0.shape == "1→3 1×1" }, "1×1 images are checked")
@@ -20,10 +23,15 @@ final class SelfTestTests: XCTestCase {
 
     func testWeightChecksPassOnOpenCL() throws {
         let weights = try VGGWeights.load(path: try cachedWeightsPath(), upTo: 2)
-        let results = SelfTest.run(try SelfTestTable.weightChecks(weights, height: 9, width: 13),
-                                   on: try OpenCLBackendTests.sharedBackend())
-        XCTAssertEqual(results.map(\.op), ["conv1_1 forward (+ReLU)", "conv1_1 backward-data (mask, acc)",
-                                           "conv1_2 forward (+ReLU)", "conv1_2 backward-data (mask, acc)"])
+        let results = SelfTest.run(
+            try SelfTestTable.weightChecks(weights, height: 9, width: 13),
+            on: try OpenCLBackendTests.sharedBackend())
+        XCTAssertEqual(
+            results.map(\.op),
+            [
+                "conv1_1 forward (+ReLU)", "conv1_1 backward-data (mask, acc)",
+                "conv1_2 forward (+ReLU)", "conv1_2 backward-data (mask, acc)",
+            ])
         XCTAssertTrue(results.allSatisfy(\.passed), results.map(\.line).joined(separator: "\n"))
     }
 
@@ -32,8 +40,9 @@ final class SelfTestTests: XCTestCase {
         let report = try SelfTest.run(on: GramPerturbingBackend(), weightsPath: nil)
         XCTAssertFalse(report.passed)
         XCTAssertEqual(Set(report.failures.map(\.op)), ["gram"])
-        XCTAssertTrue(report.failures.allSatisfy { $0.line.hasSuffix("FAIL") && $0.maxRelativeError > $0.bound },
-                      report.failures.map(\.line).joined(separator: "\n"))
+        XCTAssertTrue(
+            report.failures.allSatisfy { $0.line.hasSuffix("FAIL") && $0.maxRelativeError > $0.bound },
+            report.failures.map(\.line).joined(separator: "\n"))
     }
 
     func testFailsWithTheReasonWhenAnOpThrows() throws {

@@ -4,9 +4,12 @@ import XCTest
 
 /// The run loop with the real weights at a small size, on every backend.
 final class StyleRunTests: XCTestCase {
-    private func options(iterations: Int, optimizer: OptimizerKind = .adam, initialization: Initialization = .content,
-                         size: Int = 48) -> StyleJobOptions {
-        var options = StyleJobOptions(contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("starry_night.jpg")])
+    private func options(
+        iterations: Int, optimizer: OptimizerKind = .adam, initialization: Initialization = .content,
+        size: Int = 48
+    ) -> StyleJobOptions {
+        var options = StyleJobOptions(
+            contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("starry_night.jpg")])
         options.imageSize = size
         options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer)
         options.initialization = initialization
@@ -14,7 +17,9 @@ final class StyleRunTests: XCTestCase {
         return options
     }
 
-    private func run(_ options: StyleJobOptions, on backend: Backend) throws -> (reports: [IterationReport], pixels: [Float]) {
+    private func run(
+        _ options: StyleJobOptions, on backend: Backend
+    ) throws -> (reports: [IterationReport], pixels: [Float]) {
         let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
         var reports: [IterationReport] = []
         XCTAssertEqual(try job.run.run(reportEvery: 10, onReport: { reports.append($0) }), .completed)
@@ -51,8 +56,10 @@ final class StyleRunTests: XCTestCase {
     func testIterationsNeitherAllocateNorTransfer() throws {
         for optimizer in OptimizerKind.allCases {
             let counting = CountingBackend(NativeBackend())
-            let job = try StyleJob(options: options(iterations: 6, optimizer: optimizer),
-                                   weightsPath: try cachedWeightsPath(), backend: counting) { _ in }
+            let job = try StyleJob(
+                options: options(iterations: 6, optimizer: optimizer),
+                weightsPath: try cachedWeightsPath(), backend: counting
+            ) { _ in }
             let (allocations, uploads, downloads) = (counting.allocations, counting.uploads, counting.downloads)
             var reports = 0
             _ = try job.run.run(reportEvery: 0, onReport: { _ in reports += 1 })
@@ -68,23 +75,30 @@ final class StyleRunTests: XCTestCase {
     /// A run saved at iteration 3 and resumed to 6 ends bit-identical to one that ran 6 straight,
     /// through the checkpoint file, for both optimisers, on every backend.
     func testResumedRunEndsBitIdenticalToAnUninterruptedOne() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString).ckpt").path
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString).ckpt")
+            .path
         defer { try? FileManager.default.removeItem(atPath: file) }
         for backend in try testBackends() {
             for optimizer in OptimizerKind.allCases {
                 let straight = try run(options(iterations: 6, optimizer: optimizer), on: backend).pixels
 
-                let first = try StyleJob(options: options(iterations: 3, optimizer: optimizer),
-                                         weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
+                let first = try StyleJob(
+                    options: options(iterations: 3, optimizer: optimizer),
+                    weightsPath: try cachedWeightsPath(), backend: backend
+                ) { _ in }
                 _ = try first.run.run(reportEvery: 0, onReport: { _ in })
-                try Checkpoint(options: first.options, weightsSHA256: "w", inputsSHA256: ["c", "s"], device: backend.name,
-                               state: try first.run.exportState()).write(to: file)
+                try Checkpoint(
+                    options: first.options, weightsSHA256: "w", inputsSHA256: ["c", "s"], device: backend.name,
+                    state: try first.run.exportState()
+                ).write(to: file)
 
                 let saved = try Checkpoint.read(file)
                 let resumedOptions = options(iterations: 6, optimizer: optimizer)
                 try saved.checkCompatible(options: resumedOptions, weightsSHA256: "w", inputsSHA256: ["c", "s"])
-                let second = try StyleJob(options: resumedOptions, weightsPath: try cachedWeightsPath(),
-                                          backend: backend) { _ in }
+                let second = try StyleJob(
+                    options: resumedOptions, weightsPath: try cachedWeightsPath(),
+                    backend: backend
+                ) { _ in }
                 try second.run.restore(saved.state)
                 XCTAssertEqual(second.run.iteration, 3)
                 _ = try second.run.run(reportEvery: 0, onReport: { _ in })
@@ -96,23 +110,33 @@ final class StyleRunTests: XCTestCase {
     func testCheckpointFromOtherOptionsOrWeightsIsRefusedByName() throws {
         var saved = options(iterations: 3)
         let state = RunState(iteration: 1, image: [1, 2, 3], optimizerTensors: [[4], [5]], optimizerHostState: [])
-        let checkpoint = Checkpoint(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"], device: "d", state: state)
+        let checkpoint = Checkpoint(
+            options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"], device: "d", state: state)
         saved.optimization.iterations = 50
-        XCTAssertNoThrow(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]),
-                         "only the total differs")
+        XCTAssertNoThrow(
+            try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]),
+            "only the total differs")
         // Inputs are known by content: another path to the same bytes is the same input.
         var moved = saved
         moved.contentPath = "./elsewhere/" + saved.contentPath
-        XCTAssertNoThrow(try checkpoint.checkCompatible(options: moved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]))
-        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["x", "s"])) {
+        XCTAssertNoThrow(
+            try checkpoint.checkCompatible(options: moved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"]))
+        XCTAssertThrowsError(
+            try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["x", "s"])
+        ) {
             XCTAssertTrue(describe($0).contains("the content image is not the one"), describe($0))
         }
         saved.lossWeights.style = 50
-        XCTAssertThrowsError(try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"])) { error in
+        XCTAssertThrowsError(
+            try checkpoint.checkCompatible(options: saved, weightsSHA256: "aaa", inputsSHA256: ["c", "s"])
+        ) { error in
             XCTAssertTrue(describe(error).contains("lossWeights.style (checkpoint 100, now 50)"), describe(error))
         }
-        XCTAssertThrowsError(try checkpoint.checkCompatible(options: options(iterations: 3), weightsSHA256: "bbb",
-                                                            inputsSHA256: ["c", "s"])) { error in
+        XCTAssertThrowsError(
+            try checkpoint.checkCompatible(
+                options: options(iterations: 3), weightsSHA256: "bbb",
+                inputsSHA256: ["c", "s"])
+        ) { error in
             XCTAssertTrue(describe(error).contains("other weights"), describe(error))
         }
         // Truncated and foreign files are one-line errors.
@@ -130,7 +154,9 @@ final class StyleRunTests: XCTestCase {
             var damaged = bytes
             damaged[offset] ^= 0x20
             try damaged.write(to: URL(fileURLWithPath: file))
-            XCTAssertThrowsError(try Checkpoint.read(file)) { XCTAssertTrue(describe($0).contains("damaged"), describe($0)) }
+            XCTAssertThrowsError(try Checkpoint.read(file)) {
+                XCTAssertTrue(describe($0).contains("damaged"), describe($0))
+            }
         }
     }
 
@@ -139,7 +165,9 @@ final class StyleRunTests: XCTestCase {
     func testNonFiniteLossStopsAndKeepsTheLastFiniteImage() throws {
         var exploding = options(iterations: 30)
         exploding.optimization.learningRate = 1e38
-        let job = try StyleJob(options: exploding, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) { _ in }
+        let job = try StyleJob(options: exploding, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) {
+            _ in
+        }
         let end = try job.run.run(reportEvery: 0, onReport: { _ in }, checkEvery: 1)
         guard case let .nonFinite(iteration, _, restored) = end else { return XCTFail("ended with \(end)") }
         XCTAssertLessThan(restored, iteration)
@@ -151,7 +179,8 @@ final class StyleRunTests: XCTestCase {
     /// image of the last finished iteration can still be read (the command line writes it).
     func testDeviceFaultMidRunKeepsTheImage() throws {
         let faulty = CountingBackend(NativeBackend())
-        let job = try StyleJob(options: options(iterations: 10), weightsPath: try cachedWeightsPath(), backend: faulty) { _ in }
+        let job = try StyleJob(options: options(iterations: 10), weightsPath: try cachedWeightsPath(), backend: faulty)
+        { _ in }
         faulty.failAfterConvolutions = faulty.convolutions + 3 * 13 + 5  // into iteration 3 (13 convs a forward)
         XCTAssertThrowsError(try job.run.run(reportEvery: 0, onReport: { _ in })) { error in
             XCTAssertTrue(describe(error).contains("CL_OUT_OF_RESOURCES"), describe(error))

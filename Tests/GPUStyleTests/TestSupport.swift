@@ -40,18 +40,23 @@ typealias SeededGenerator = SplitMix64
 /// Shape mismatches, bad slots and in-place calls every backend must refuse with an error.
 /// Returns a 3×4×4 image tensor of `backend` for the backend-specific checks that follow.
 @discardableResult
-func assertCommonWiringMistakesThrow(_ backend: Backend, file: StaticString = #filePath, line: UInt = #line) throws -> Tensor {
+func assertCommonWiringMistakesThrow(
+    _ backend: Backend, file: StaticString = #filePath, line: UInt = #line
+) throws -> Tensor {
     func refused(_ call: @autoclosure () throws -> Any, _ what: String) {
         XCTAssertThrowsError(try call(), what, file: file, line: line)
     }
-    let weights = try backend.makeConvWeights(weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
-                                              outputChannels: 4, inputChannels: 3)
+    let weights = try backend.makeConvWeights(
+        weights: [Float](repeating: 0, count: 4 * 3 * 9), bias: [0, 0, 0, 0],
+        outputChannels: 4, inputChannels: 3)
     let image = try backend.makeTensor(Shape(c: 3, h: 4, w: 4))
     let wrong = try backend.makeTensor(Shape(c: 4, h: 4, w: 5))
     refused(try backend.conv3x3(input: image, weights: weights, relu: true, output: wrong), "conv output shape")
     refused(try backend.conv3x3(input: wrong, weights: weights, relu: true, output: wrong), "conv input channels")
-    refused(try backend.conv3x3BackwardData(gradOutput: wrong, weights: weights, reluMaskFrom: nil, gradInput: image,
-                                            accumulate: false), "backward-data shapes")
+    refused(
+        try backend.conv3x3BackwardData(
+            gradOutput: wrong, weights: weights, reluMaskFrom: nil, gradInput: image,
+            accumulate: false), "backward-data shapes")
     refused(try backend.upload([1, 2], to: image), "upload count")
     refused(try backend.makeConvWeights(weights: [1], bias: [0], outputChannels: 1, inputChannels: 1), "weight count")
     refused(try backend.meanSquaredError(image, image, scale: 1, scalars: image, slot: 48, accumulate: false), "slot")

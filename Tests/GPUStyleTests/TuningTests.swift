@@ -7,22 +7,30 @@ import XCTest
 final class TuningTests: TemporaryFolderTestCase {
     private var environment: [String: String] { ["XDG_CACHE_HOME": folder] }
 
-    private func device(driver: String = "1.0", name: String = "Test GPU", kind: CLDeviceInfo.Kind = .gpu) -> CLDeviceInfo {
-        CLDeviceInfo(index: 0, name: name, platformName: "Test Platform", vendor: "Test", kind: kind, computeUnits: 4,
-                     clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 16,
-                     maxWorkGroupSize: 256, openCLCVersion: "OpenCL C 1.2", driverVersion: driver,
-                     preferredFloatVectorWidth: 4, supportsFP16: false, supportsFP64: false)
+    private func device(
+        driver: String = "1.0", name: String = "Test GPU", kind: CLDeviceInfo.Kind = .gpu
+    ) -> CLDeviceInfo {
+        CLDeviceInfo(
+            index: 0, name: name, platformName: "Test Platform", vendor: "Test", kind: kind, computeUnits: 4,
+            clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 16,
+            maxWorkGroupSize: 256, openCLCVersion: "OpenCL C 1.2", driverVersion: driver,
+            preferredFloatVectorWidth: 4, supportsFP16: false, supportsFP64: false)
     }
 
-    private func record(for device: CLDeviceInfo, defines: [String: Int] = ["CONV_PXB": 8, "GRAM_T": 2],
-                        kernelSource: String = "kernels") -> TuningRecord {
-        TuningRecord(key: TuningKey(device: device, kernelSource: kernelSource), date: "2026-11-29T00:00:00Z",
-                     imageSize: 64, layers: ["conv1_2"], defines: defines, defaultMilliseconds: 3, tunedMilliseconds: 2,
-                     times: [TunedOpTime(layer: "conv1_2", op: "gram", defaultMilliseconds: 3, tunedMilliseconds: 2)])
+    private func record(
+        for device: CLDeviceInfo, defines: [String: Int] = ["CONV_PXB": 8, "GRAM_T": 2],
+        kernelSource: String = "kernels"
+    ) -> TuningRecord {
+        TuningRecord(
+            key: TuningKey(device: device, kernelSource: kernelSource), date: "2026-11-29T00:00:00Z",
+            imageSize: 64, layers: ["conv1_2"], defines: defines, defaultMilliseconds: 3, tunedMilliseconds: 2,
+            times: [TunedOpTime(layer: "conv1_2", op: "gram", defaultMilliseconds: 3, tunedMilliseconds: 2)])
     }
 
-    private func lookup(_ device: CLDeviceInfo, kernelSource: String = "kernels",
-                        extra: [String: String] = [:]) -> TuningLookup {
+    private func lookup(
+        _ device: CLDeviceInfo, kernelSource: String = "kernels",
+        extra: [String: String] = [:]
+    ) -> TuningLookup {
         TuningCache.lookup(device, kernelSource: kernelSource, environment: environment.merging(extra) { $1 })
     }
 
@@ -35,8 +43,9 @@ final class TuningTests: TemporaryFolderTestCase {
         slower.times[0].tunedMilliseconds = 5
         let defaults = ProgramOptions.defaults(for: gpu)
         let kept = slower.keepingDefaults(for: ["CONV_PXB", "GRAM_T"], defaults: defaults)
-        XCTAssertEqual(kept.defines, ["CONV_PXB": defaults.defines["CONV_PXB"], "GRAM_T": defaults.defines["GRAM_T"], "VW": 8],
-                       "searched defines at the defaults, the others kept")
+        XCTAssertEqual(
+            kept.defines, ["CONV_PXB": defaults.defines["CONV_PXB"], "GRAM_T": defaults.defines["GRAM_T"], "VW": 8],
+            "searched defines at the defaults, the others kept")
         XCTAssertEqual(kept.tunedMilliseconds, kept.defaultMilliseconds)
         XCTAssertEqual(kept.times.map { $0.tunedMilliseconds }, kept.times.map { $0.defaultMilliseconds })
         XCTAssertEqual(kept.speedup, 1)
@@ -46,8 +55,9 @@ final class TuningTests: TemporaryFolderTestCase {
         let gpu = device()
         let path = try TuningCache.write(record(for: gpu), for: gpu, environment: environment)
         XCTAssertTrue(path.hasPrefix(folder + "/stylize-gpu/tuning/"), path)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/stylize-gpu/tuning"),
-                       [(path as NSString).lastPathComponent], "no temporary file left beside it")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: folder + "/stylize-gpu/tuning"),
+            [(path as NSString).lastPathComponent], "no temporary file left beside it")
         var expected = ProgramOptions.defaults(for: gpu)
         expected.defines["CONV_PXB"] = 8
         expected.defines["GRAM_T"] = 2
@@ -63,7 +73,8 @@ final class TuningTests: TemporaryFolderTestCase {
     func testANewDriverOrKernelFileMakesTheTuningStale() throws {
         let gpu = device()
         XCTAssertNotEqual(TuningKey(device: gpu, kernelSource: "a"), TuningKey(device: gpu, kernelSource: "b"))
-        XCTAssertNotEqual(TuningKey(device: gpu, kernelSource: "a"), TuningKey(device: device(driver: "2.0"), kernelSource: "a"))
+        XCTAssertNotEqual(
+            TuningKey(device: gpu, kernelSource: "a"), TuningKey(device: device(driver: "2.0"), kernelSource: "a"))
         XCTAssertEqual(TuningKey(device: gpu, kernelSource: "a"), TuningKey(device: gpu, kernelSource: "a"))
         let path = try TuningCache.write(record(for: gpu), for: gpu, environment: environment)
         guard case .ignored(path, let kernelReason) = lookup(gpu, kernelSource: "changed kernels") else {
@@ -79,8 +90,9 @@ final class TuningTests: TemporaryFolderTestCase {
     func testCorruptOrInvalidTuningIsIgnoredWithOneLineSayingHowToRefresh() throws {
         let gpu = device()
         let path = TuningCache.path(for: gpu, environment: environment)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
         for content in ["", "{\"key\": 3", "[1, 2, 3]"] {
             try Data(content.utf8).write(to: URL(fileURLWithPath: path))
             let result = lookup(gpu)
@@ -115,9 +127,11 @@ final class TuningTests: TemporaryFolderTestCase {
         var settings = TuningSettings.quick
         settings.imageSize = 16
         settings.layers = ["conv1_2"]
-        settings.defines = [TunableDefine("float", [1], affects: [.gram]),
-                            TunableDefine("CONV_COB", [3], affects: [.convForward]),
-                            TunableDefine("GRAM_T", [2, 4], affects: [.gram])]
+        settings.defines = [
+            TunableDefine("float", [1], affects: [.gram]),
+            TunableDefine("CONV_COB", [3], affects: [.convForward]),
+            TunableDefine("GRAM_T", [2, 4], affects: [.gram]),
+        ]
         var lines: [String] = []
         var tuner = KernelTuner(device: device, settings: settings)
         tuner.progress = { lines.append($0) }
@@ -129,11 +143,15 @@ final class TuningTests: TemporaryFolderTestCase {
         let timed = outcome.trials.filter { $0.define == "GRAM_T" }
         XCTAssertEqual(Set(timed.map(\.value)), [2, 4])
         XCTAssertEqual(timed.filter(\.chosen).count, 1)
-        XCTAssertEqual(outcome.record.defines.keys.sorted(), ["CONV_COB", "GRAM_T"], "the values of the valid tunables")
+        XCTAssertEqual(
+            outcome.record.defines.keys.sorted(), ["CONV_COB", "GRAM_T"], "the values of the valid tunables")
         // The winner, unless it then ran slower than the defaults side by side (noise at 16×16).
         let keptDefaults = lines.contains { $0.contains("keeping the defaults") }
-        XCTAssertEqual(outcome.record.defines["GRAM_T"], keptDefaults ? ProgramOptions.defaults(for: device.info).gramTile
-                                                                      : timed.first(where: \.chosen)?.value)
+        XCTAssertEqual(
+            outcome.record.defines["GRAM_T"],
+            keptDefaults
+                ? ProgramOptions.defaults(for: device.info).gramTile
+                : timed.first(where: \.chosen)?.value)
         XCTAssertEqual(outcome.record.defines["CONV_COB"], ProgramOptions.defaults(for: device.info).convOutputBlock)
         XCTAssertEqual(outcome.record.times.map(\.op), OpsBenchmark.Op.allCases.map(\.rawValue))
         XCTAssertTrue(outcome.record.times.allSatisfy { $0.defaultMilliseconds > 0 && $0.tunedMilliseconds > 0 })
@@ -201,7 +219,8 @@ final class TuningTests: TemporaryFolderTestCase {
         // PoCL keeps its compiled kernels under XDG_CACHE_HOME unless told otherwise: keep them
         // where they are, so the test does not compile every kernel again.
         let home = environment["HOME"] ?? NSHomeDirectory()
-        environment["POCL_CACHE_DIR"] = environment["POCL_CACHE_DIR"] ?? (home as NSString).appendingPathComponent(".cache/pocl")
+        environment["POCL_CACHE_DIR"] =
+            environment["POCL_CACHE_DIR"] ?? (home as NSString).appendingPathComponent(".cache/pocl")
         environment["XDG_CACHE_HOME"] = folder
         return environment
     }
@@ -212,8 +231,9 @@ final class TuningTests: TemporaryFolderTestCase {
         let environment = commandEnvironment()
         let id = "\(device.info.index)"
 
-        let tune = try runProcess(binary, ["tune", "--quick", "--size", "16", "--only", "GB_ROWS", "--device", id],
-                                  environment: environment, folder: folder)
+        let tune = try runProcess(
+            binary, ["tune", "--quick", "--size", "16", "--only", "GB_ROWS", "--device", id],
+            environment: environment, folder: folder)
         XCTAssertEqual(tune.status, 0, tune.stderr)
         XCTAssertTrue(tune.stdout.contains("winners: GB_ROWS="), tune.stdout)
         XCTAssertTrue(tune.stderr.contains("GB_ROWS=8"), tune.stderr)
@@ -222,8 +242,9 @@ final class TuningTests: TemporaryFolderTestCase {
         let first = try JSONDecoder().decode(TuningRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
 
         // Tuning another define starts from this tuning and keeps GB_ROWS's winner.
-        let again = try runProcess(binary, ["tune", "--quick", "--size", "16", "--only", "GRAM_T", "--device", id],
-                                   environment: environment, folder: folder)
+        let again = try runProcess(
+            binary, ["tune", "--quick", "--size", "16", "--only", "GRAM_T", "--device", id],
+            environment: environment, folder: folder)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("starting from the tuning in \(path)"), again.stderr)
         let second = try JSONDecoder().decode(TuningRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
@@ -231,8 +252,10 @@ final class TuningTests: TemporaryFolderTestCase {
         XCTAssertEqual(Set(second.defines.keys), ["GB_ROWS", "GRAM_T"], "no default frozen into the file")
 
         let content = try fixturePath("reference/content.png"), style = try fixturePath("reference/style.png")
-        let runArguments = [content, style, "-o", folder + "/out.png", "--weights", try cachedWeightsPath(),
-                            "--image-size", "32", "--iterations", "1", "--progress", "none", "--device", id]
+        let runArguments = [
+            content, style, "-o", folder + "/out.png", "--weights", try cachedWeightsPath(),
+            "--image-size", "32", "--iterations", "1", "--progress", "none", "--device", id,
+        ]
         let tuned = try runProcess(binary, runArguments, environment: environment, folder: folder)
         XCTAssertEqual(tuned.status, 0, tuned.stderr)
         XCTAssertTrue(tuned.stderr.contains("kernel options: tuned") && tuned.stderr.contains(path), tuned.stderr)
@@ -244,15 +267,20 @@ final class TuningTests: TemporaryFolderTestCase {
 
         let native = try runProcess(binary, ["tune", "--device", "native"], environment: environment, folder: folder)
         XCTAssertEqual(native.status, 1)
-        XCTAssertTrue(native.stderr.hasPrefix("error: ") && native.stderr.contains("no kernel options to tune"), native.stderr)
+        XCTAssertTrue(
+            native.stderr.hasPrefix("error: ") && native.stderr.contains("no kernel options to tune"), native.stderr)
     }
 
     /// Ctrl-C during the search: exit status 130 and nothing in the cache folder, not even a temporary file.
     func testInterruptedTuneWritesNothing() throws {
         let device = try openCLDevice()
-        let launched = try LaunchedProcess(try stylizeBinary(), ["tune", "--quick", "--size", "16", "--device",
-                                                                 "\(device.info.index)"],
-                                           environment: commandEnvironment(), folder: folder)
+        let launched = try LaunchedProcess(
+            try stylizeBinary(),
+            [
+                "tune", "--quick", "--size", "16", "--device",
+                "\(device.info.index)",
+            ],
+            environment: commandEnvironment(), folder: folder)
         let deadline = Date().addingTimeInterval(60)
         while !launched.stderrSoFar.contains("pass 1"), launched.process.isRunning, Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
@@ -296,7 +324,9 @@ private struct LaunchedProcess {
     }
 
     /// What the process has written to stderr so far.
-    var stderrSoFar: String { String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: paths[1]))) ?? Data(), as: UTF8.self) }
+    var stderrSoFar: String {
+        String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: paths[1]))) ?? Data(), as: UTF8.self)
+    }
 
     func finish() throws -> (status: Int32, stdout: String, stderr: String) {
         process.waitUntilExit()
@@ -307,7 +337,9 @@ private struct LaunchedProcess {
 }
 
 /// Runs `binary` to completion with `environment`.
-private func runProcess(_ binary: URL, _ arguments: [String], environment: [String: String],
-                        folder: String) throws -> (status: Int32, stdout: String, stderr: String) {
+private func runProcess(
+    _ binary: URL, _ arguments: [String], environment: [String: String],
+    folder: String
+) throws -> (status: Int32, stdout: String, stderr: String) {
     try LaunchedProcess(binary, arguments, environment: environment, folder: folder).finish()
 }

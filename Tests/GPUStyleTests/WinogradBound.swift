@@ -45,8 +45,10 @@ func winogradErrorFactor(channels: Int, extraRoundings: Int = 0) -> Double {
 /// Float64: the exact result computed directly, and per output element the magnitude
 /// |Aᵀ|·(Σ_c (|G||g_c||Gᵀ|) ⊙ (|Bᵀ||d_c||B|))·|A| that the Winograd error bound scales
 /// (see `winogradTransformRoundings`). Both are outputChannels × height × width.
-func winogradErrorBound(input: [Double], channels: Int, height: Int, width: Int, weights: [Double],
-                        outputChannels: Int) -> (exact: [Double], magnitude: [Double]) {
+func winogradErrorBound(
+    input: [Double], channels: Int, height: Int, width: Int, weights: [Double],
+    outputChannels: Int
+) -> (exact: [Double], magnitude: [Double]) {
     precondition(input.count == channels * height * width && weights.count == outputChannels * channels * 9)
     let plane = height * width
     var exact = [Double](repeating: 0, count: outputChannels * plane)
@@ -93,7 +95,9 @@ func winogradErrorBound(input: [Double], channels: Int, height: Int, width: Int,
             for o in 0..<outputChannels {
                 for xi in 0..<16 {
                     var sum = 0.0
-                    for c in 0..<channels { sum += weightMagnitudes[(o * channels + c) * 16 + xi] * inputMagnitudes[c * 16 + xi] }
+                    for c in 0..<channels {
+                        sum += weightMagnitudes[(o * channels + c) * 16 + xi] * inputMagnitudes[c * 16 + xi]
+                    }
                     sums[xi] = sum
                 }
                 for i in 0..<2 {
@@ -134,7 +138,9 @@ func flippedTransposedWeights(_ weights: [Double], outputChannels: Int, inputCha
     var flipped = [Double](repeating: 0, count: weights.count)
     for o in 0..<outputChannels {
         for i in 0..<inputChannels {
-            for tap in 0..<9 { flipped[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap] }
+            for tap in 0..<9 {
+                flipped[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
+            }
         }
     }
     return flipped

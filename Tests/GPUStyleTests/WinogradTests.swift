@@ -14,12 +14,14 @@ final class WinogradTests: XCTestCase {
         for (c, o, h, w) in [(1, 1, 1, 1), (3, 2, 5, 7), (5, 4, 2, 33), (2, 3, 13, 3)] {
             let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
             let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).values
-            let bound = winogradErrorBound(input: input.values, channels: c, height: h, width: w, weights: weights,
-                                           outputChannels: o)
+            let bound = winogradErrorBound(
+                input: input.values, channels: c, height: h, width: w, weights: weights,
+                outputChannels: o)
             let zeroBias = [Double](repeating: 0, count: o)
             let direct = ReferenceOps.conv3x3(input, weights: weights, bias: zeroBias, outputChannels: o, relu: false)
-            let directMagnitude = ReferenceOps.conv3x3(input.magnitudes, weights: weights.map(abs), bias: zeroBias,
-                                                       outputChannels: o, relu: false)
+            let directMagnitude = ReferenceOps.conv3x3(
+                input.magnitudes, weights: weights.map(abs), bias: zeroBias,
+                outputChannels: o, relu: false)
             for k in 0..<direct.values.count {
                 XCTAssertEqual(bound.exact[k], direct.values[k], accuracy: 1e-12, "exact \(c)→\(o) \(h)×\(w) [\(k)]")
                 XCTAssertGreaterThanOrEqual(bound.magnitude[k], directMagnitude.values[k] * (1 - 1e-12), "\(k)")
@@ -56,8 +58,11 @@ final class WinogradTests: XCTestCase {
                     options.defines["WGEMM_M"] = m
                     options.defines["WGEMM_N"] = n
                 }
-                backends.append(("opencl band \(options.winogradBandFloats)" + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
-                                 try OpenCLBackend(device: device, options: options)))
+                backends.append(
+                    (
+                        "opencl band \(options.winogradBandFloats)" + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
+                        try OpenCLBackend(device: device, options: options)
+                    ))
             }
         }
         return backends
@@ -73,8 +78,9 @@ final class WinogradTests: XCTestCase {
             let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
             let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).floats
             func forward(_ backend: Backend) throws -> [Float] {
-                let layer = try backend.makeConvWeights(weights: weights, bias: bias, outputChannels: shape.o,
-                                                        inputChannels: shape.c)
+                let layer = try backend.makeConvWeights(
+                    weights: weights, bias: bias, outputChannels: shape.o,
+                    inputChannels: shape.c)
                 let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
                 try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
                 return try backend.download(output)
@@ -95,17 +101,21 @@ final class WinogradTests: XCTestCase {
             let mask = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
             for (name, backend) in try Self.winogradBackends() {
                 XCTAssertTrue(backend.backwardDataRunsInPlace(outputChannels: shape.o, inputChannels: shape.c), name)
-                let layer = try backend.makeConvWeights(weights: weights, bias: [Float](repeating: 0, count: shape.o),
-                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let layer = try backend.makeConvWeights(
+                    weights: weights, bias: [Float](repeating: 0, count: shape.o),
+                    outputChannels: shape.o, inputChannels: shape.c)
                 let separate = try backend.makeTensor(mask.shape), maskTensor = try backend.makeTensor(mask)
-                try backend.conv3x3BackwardData(gradOutput: backend.makeTensor(gradOutput), weights: layer,
-                                                reluMaskFrom: maskTensor, gradInput: separate, accumulate: false)
+                try backend.conv3x3BackwardData(
+                    gradOutput: backend.makeTensor(gradOutput), weights: layer,
+                    reluMaskFrom: maskTensor, gradInput: separate, accumulate: false)
                 let shared = try backend.makeTensor(gradOutput)
-                try backend.conv3x3BackwardData(gradOutput: shared, weights: layer, reluMaskFrom: maskTensor,
-                                                gradInput: Tensor(shape: mask.shape, storage: shared.storage),
-                                                accumulate: false)
-                XCTAssertEqual(Array(try backend.download(shared).prefix(mask.shape.count)), try backend.download(separate),
-                               "\(name) \(shape)")
+                try backend.conv3x3BackwardData(
+                    gradOutput: shared, weights: layer, reluMaskFrom: maskTensor,
+                    gradInput: Tensor(shape: mask.shape, storage: shared.storage),
+                    accumulate: false)
+                XCTAssertEqual(
+                    Array(try backend.download(shared).prefix(mask.shape.count)), try backend.download(separate),
+                    "\(name) \(shape)")
             }
         }
     }
@@ -115,16 +125,18 @@ final class WinogradTests: XCTestCase {
             let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
             let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).values
             let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).values
-            let bound = winogradErrorBound(input: input.values, channels: shape.c, height: shape.h, width: shape.w,
-                                           weights: weights, outputChannels: shape.o)
+            let bound = winogradErrorBound(
+                input: input.values, channels: shape.c, height: shape.h, width: shape.w,
+                weights: weights, outputChannels: shape.o)
             let plane = shape.h * shape.w
             let expected = bound.exact.indices.map { bound.exact[$0] + bias[$0 / plane] }
             // + 1 rounding for the bias add; ReLU is exact and 1-Lipschitz, so the bound carries over.
             let factor = winogradErrorFactor(channels: shape.c, extraRoundings: 1)
             let limits = bound.magnitude.indices.map { factor * (bound.magnitude[$0] + abs(bias[$0 / plane])) }
             for (name, backend) in try Self.winogradBackends() {
-                let layer = try backend.makeConvWeights(weights: weights.map(Float.init), bias: bias.map(Float.init),
-                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let layer = try backend.makeConvWeights(
+                    weights: weights.map(Float.init), bias: bias.map(Float.init),
+                    outputChannels: shape.o, inputChannels: shape.c)
                 let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
                 for relu in [false, true] {
                     try backend.fill(output, value: 1e6)  // every pixel must be written
@@ -145,19 +157,24 @@ final class WinogradTests: XCTestCase {
             let mask = ReferenceTensor.random(inputShape, using: &generator)
             let previous = ReferenceTensor.random(inputShape, using: &generator)
             // Backward-data is the forward convolution of dY with the flipped, transposed weights.
-            let bound = winogradErrorBound(input: gradOutput.values, channels: shape.o, height: shape.h, width: shape.w,
-                                           weights: flippedTransposedWeights(weights, outputChannels: shape.o,
-                                                                             inputChannels: shape.c),
-                                           outputChannels: shape.c)
+            let bound = winogradErrorBound(
+                input: gradOutput.values, channels: shape.o, height: shape.h, width: shape.w,
+                weights: flippedTransposedWeights(
+                    weights, outputChannels: shape.o,
+                    inputChannels: shape.c),
+                outputChannels: shape.c)
             for (name, backend) in try Self.winogradBackends() {
-                let layer = try backend.makeConvWeights(weights: weights.map(Float.init),
-                                                        bias: [Float](repeating: 0, count: shape.o),
-                                                        outputChannels: shape.o, inputChannels: shape.c)
+                let layer = try backend.makeConvWeights(
+                    weights: weights.map(Float.init),
+                    bias: [Float](repeating: 0, count: shape.o),
+                    outputChannels: shape.o, inputChannels: shape.c)
                 let dy = try backend.makeTensor(gradOutput), maskTensor = try backend.makeTensor(mask)
                 for (masked, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
-                    let gradInput = try backend.makeTensor(accumulate ? previous : ReferenceTensor.random(inputShape, using: &generator))
-                    try backend.conv3x3BackwardData(gradOutput: dy, weights: layer, reluMaskFrom: masked ? maskTensor : nil,
-                                                    gradInput: gradInput, accumulate: accumulate)
+                    let gradInput = try backend.makeTensor(
+                        accumulate ? previous : ReferenceTensor.random(inputShape, using: &generator))
+                    try backend.conv3x3BackwardData(
+                        gradOutput: dy, weights: layer, reluMaskFrom: masked ? maskTensor : nil,
+                        gradInput: gradInput, accumulate: accumulate)
                     // + 1 rounding for the accumulation; the mask only selects.
                     let factor = winogradErrorFactor(channels: shape.o, extraRoundings: accumulate ? 1 : 0)
                     var want = [Double](), limits = [Double]()
@@ -167,8 +184,9 @@ final class WinogradTests: XCTestCase {
                         want.append(base + (kept ? bound.exact[k] : 0))
                         limits.append(factor * ((kept ? bound.magnitude[k] : 0) + abs(base)))
                     }
-                    assertWithin(try backend.download(gradInput), want, limits,
-                                 "backward \(shape) masked \(masked) accumulate \(accumulate) \(name)")
+                    assertWithin(
+                        try backend.download(gradInput), want, limits,
+                        "backward \(shape) masked \(masked) accumulate \(accumulate) \(name)")
                 }
             }
         }
@@ -188,16 +206,20 @@ final class WinogradTests: XCTestCase {
                 for x in 1..<w { shifted[channel, y, x] = input[channel, y, x - 1] }
             }
         }
-        let bound = winogradErrorBound(input: input.values, channels: c, height: h, width: w, weights: weights,
-                                       outputChannels: o)
-        let wrong = winogradErrorBound(input: shifted.values, channels: c, height: h, width: w, weights: weights,
-                                       outputChannels: o).exact
+        let bound = winogradErrorBound(
+            input: input.values, channels: c, height: h, width: w, weights: weights,
+            outputChannels: o)
+        let wrong = winogradErrorBound(
+            input: shifted.values, channels: c, height: h, width: w, weights: weights,
+            outputChannels: o
+        ).exact
         let factor = winogradErrorFactor(channels: c)
         let ratios = bound.exact.indices.map { abs(wrong[$0] - bound.exact[$0]) / (factor * bound.magnitude[$0]) }
         let caught = ratios.filter { $0 > 10 }.count
         XCTAssertGreaterThan(Double(caught), 0.95 * Double(ratios.count), "a shifted tile must break the bound")
         XCTAssertGreaterThan(ratios.sorted()[ratios.count / 2], 100, "median excess of the shifted result")
-        let relative = bound.exact.indices.map { factor * bound.magnitude[$0] / max(abs(bound.exact[$0]), 1e-30) }.sorted()
+        let relative = bound.exact.indices.map { factor * bound.magnitude[$0] / max(abs(bound.exact[$0]), 1e-30) }
+            .sorted()
         XCTAssertLessThan(relative[relative.count / 2], 1e-2, "median bound relative to the value")
     }
 
@@ -207,22 +229,28 @@ final class WinogradTests: XCTestCase {
         for algorithm in ConvolutionAlgorithm.allCases {
             for (o, c) in [(64, 3), (3, 64), (64, 64), (1, 1), (16, 16), (16, 15)] {
                 let backend = NativeBackend(convolution: algorithm)
-                let layer = try backend.makeConvWeights(weights: [Float](repeating: 0.5, count: o * c * 9),
-                                                        bias: [Float](repeating: 0, count: o),
-                                                        outputChannels: o, inputChannels: c)
-                XCTAssertEqual(backend.allocatedBytes, backend.convWeightBytes(outputChannels: o, inputChannels: c),
-                               "\(algorithm) \(o)×\(c)")
+                let layer = try backend.makeConvWeights(
+                    weights: [Float](repeating: 0.5, count: o * c * 9),
+                    bias: [Float](repeating: 0, count: o),
+                    outputChannels: o, inputChannels: c)
+                XCTAssertEqual(
+                    backend.allocatedBytes, backend.convWeightBytes(outputChannels: o, inputChannels: c),
+                    "\(algorithm) \(o)×\(c)")
                 XCTAssertEqual(layer.byteCount, backend.allocatedBytes, "\(algorithm) \(o)×\(c)")
                 let plan = try backend.nativeWeights(layer, "test").plan
-                let expected = algorithm == .automatic ? NativeConvPlan.winogradWins(outputChannels: o, inputChannels: c)
+                let expected =
+                    algorithm == .automatic
+                    ? NativeConvPlan.winogradWins(outputChannels: o, inputChannels: c)
                     : algorithm == .winograd
                 XCTAssertEqual(plan.winograd, expected, "\(algorithm) \(o)×\(c)")
             }
         }
     }
 
-    private func assertWithin(_ actual: [Float], _ expected: [Double], _ limits: [Double], _ what: String,
-                              file: StaticString = #filePath, line: UInt = #line) {
+    private func assertWithin(
+        _ actual: [Float], _ expected: [Double], _ limits: [Double], _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
         var failures = 0
         for k in expected.indices where !(abs(Double(actual[k]) - expected[k]) <= limits[k]) {

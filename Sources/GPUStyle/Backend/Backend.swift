@@ -125,28 +125,33 @@ public protocol Backend: AnyObject {
     func computeScale(_ x: Tensor, by alpha: Float) throws
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double
     func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws
-    func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                                    accumulate: Bool) throws
+    func computeConv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+        accumulate: Bool) throws
     func computeRelu(input: Tensor, output: Tensor) throws
     func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws
     func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws
-    func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                                accumulate: Bool) throws
+    func computePool2x2Backward(
+        gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+        accumulate: Bool) throws
     func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws
     func computeGram(features: Tensor, output: Tensor) throws
     func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
-    func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
-                                 accumulate: Bool) throws
+    func computeMeanSquaredError(
+        _ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+        accumulate: Bool) throws
     /// grad (+)= factor · (a − b), with factor = 2 · scale / N.
     func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws
     func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws
     func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws
     func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws
-    func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
-                                   accumulate: Bool) throws
+    func computePreprocessBackward(
+        gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
+        accumulate: Bool) throws
     func computeClampRound(image: Tensor, output: Tensor) throws
-    func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
-                         corrections: AdamCorrections) throws
+    func computeAdamStep(
+        parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+        corrections: AdamCorrections) throws
 }
 
 extension Backend {

@@ -6,10 +6,12 @@ public enum BackendFactory {
     /// one (see `TuningCache.lookup`), else with the defaults; `note` receives the one line that
     /// says which (printed once per process and file on stderr by default).
     /// `overrides` replace single kernel options (over the tuning or the defaults) on OpenCL devices.
-    public static func make(_ selector: DeviceSelector, catalog: DeviceCatalog = .discover(),
-                            overrides: [String: Int] = [:],
-                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                            note: (String) -> Void = printOnceOnStandardError) throws -> Backend {
+    public static func make(
+        _ selector: DeviceSelector, catalog: DeviceCatalog = .discover(),
+        overrides: [String: Int] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        note: (String) -> Void = printOnceOnStandardError
+    ) throws -> Backend {
         switch try catalog.choose(selector) {
         case .native:
             return NativeBackend(convolution: selector.nativeConvolution)
@@ -24,9 +26,11 @@ public enum BackendFactory {
     }
 
     /// The kernel options a run or benchmark uses on `device`: its tuning, or the defaults.
-    public static func programOptions(for device: CLDevice,
-                                      environment: [String: String] = ProcessInfo.processInfo.environment,
-                                      note: (String) -> Void = printOnceOnStandardError) -> ProgramOptions {
+    public static func programOptions(
+        for device: CLDevice,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        note: (String) -> Void = printOnceOnStandardError
+    ) -> ProgramOptions {
         let lookup = TuningCache.lookup(device.info, environment: environment)
         if let line = lookup.note { note(line) }
         return lookup.options(for: device.info)

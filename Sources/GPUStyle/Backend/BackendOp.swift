@@ -13,7 +13,8 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .conv3x3, .relu, .pool2x2, .preprocess: return .forward
         case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
             return .backward
-        case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation, .totalVariationGradient:
+        case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation,
+            .totalVariationGradient:
             return .losses
         case .adamStep, .dot: return .optimizer
         case .fill, .copy, .axpy, .scale, .clampRound: return .other

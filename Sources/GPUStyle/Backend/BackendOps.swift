@@ -49,12 +49,16 @@ extension Backend {
     /// gradInput (+)= conv3x3ᵀ(gradOutput): the gradient of conv3x3 with respect to its input.
     /// When `reluMaskFrom` is given (the ReLU output of the layer that produced this conv's
     /// input), the result is multiplied by its mask (activation > 0): ReLU backward fused in.
-    public func conv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                                    accumulate: Bool) throws {
-        try requireConvBackwardShapes(gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
-                                      accumulate: accumulate, layer: weights)
-        try computeConv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
-                                       gradInput: gradInput, accumulate: accumulate)
+    public func conv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
+        try requireConvBackwardShapes(
+            gradOutput: gradOutput, gradInput: gradInput, reluMaskFrom: reluMaskFrom,
+            accumulate: accumulate, layer: weights)
+        try computeConv3x3BackwardData(
+            gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
+            gradInput: gradInput, accumulate: accumulate)
     }
 
     /// output = max(input, 0)
@@ -77,14 +81,17 @@ extension Backend {
     }
 
     /// gradInput (+)= pool backward. Max routes to the first maximum in row-major order.
-    public func pool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                                accumulate: Bool) throws {
+    public func pool2x2Backward(
+        gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         let op = "pool2x2Backward"
         try requireShape(gradOutput, input.shape.pooled, op, "gradOutput")
         try requireShape(gradInput, input.shape, op, "gradInput")
         try requireDistinct(input, gradInput, op)
-        try computePool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
-                                   accumulate: accumulate)
+        try computePool2x2Backward(
+            gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
+            accumulate: accumulate)
     }
 
     /// The backward pass of a ReLU followed by 2×2 pooling, in place: `activation` (the ReLU's
@@ -115,19 +122,23 @@ extension Backend {
         try requireShape(gradFeatures, features.shape, op, "gradFeatures")
         try requireDistinct(features, gradFeatures, op)
         try requireDistinct(gradGram, gradFeatures, op)
-        try computeGramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+        try computeGramBackward(
+            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
     }
 
     /// scalars[slot] (+)= scale · mean((a − b)²)
-    public func meanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
-                                 accumulate: Bool) throws {
+    public func meanSquaredError(
+        _ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+        accumulate: Bool
+    ) throws {
         try requireSameShape(a, b, "meanSquaredError")
         try requireSlot(scalars, slot, "meanSquaredError")
         try computeMeanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
     }
 
     /// grad (+)= scale · 2(a − b)/N, the gradient of scale · mean((a − b)²) with respect to a.
-    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
+    public func meanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws
+    {
         try requireSameShape(a, b, "meanSquaredErrorGradient")
         try requireSameShape(a, grad, "meanSquaredErrorGradient")
         let factor = Float(2 * Double(scale) / Double(max(a.count, 1)))
@@ -158,11 +169,14 @@ extension Backend {
     }
 
     /// gradImage (+)= affineᵀ(gradOutput)
-    public func preprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+    public func preprocessBackward(
+        gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool
+    ) throws {
         try requireSameShape(gradOutput, gradImage, "preprocessBackward")
         try requireDistinct(gradOutput, gradImage, "preprocessBackward")
         try requireAffine(affine, gradImage, "preprocessBackward")
-        try computePreprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
+        try computePreprocessBackward(
+            gradOutput: gradOutput, affine: affine, gradImage: gradImage, accumulate: accumulate)
     }
 
     /// output = round(clamp(image, 0, 255)) for writing.
@@ -174,12 +188,15 @@ extension Backend {
     // MARK: Optimiser
 
     /// One bias-corrected Adam step on `parameter` (step is 1-based), state m and v resident.
-    public func adamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
-                         parameters: AdamParameters) throws {
+    public func adamStep(
+        parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, step: Int,
+        parameters: AdamParameters
+    ) throws {
         for tensor in [gradient, m, v] { try requireSameShape(parameter, tensor, "adamStep") }
         guard step >= 1 else { throw StyleError("\(name) adamStep: step \(step) must be 1 or more (internal error)") }
-        try computeAdamStep(parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
-                            corrections: AdamCorrections(parameters, step: step))
+        try computeAdamStep(
+            parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
+            corrections: AdamCorrections(parameters, step: step))
     }
 }
 
@@ -200,22 +217,27 @@ extension Backend {
     /// Ops that read neighbours or other channels of their input while writing cannot work in place.
     func requireDistinct(_ input: Tensor, _ output: Tensor, _ op: String) throws {
         guard input.storage !== output.storage else {
-            throw StyleError("\(name) \(op): input and output are the same tensor; this op cannot work in place (internal error)")
+            throw StyleError(
+                "\(name) \(op): input and output are the same tensor; this op cannot work in place (internal error)")
         }
     }
 
     func requireAffine(_ affine: ChannelAffine, _ image: Tensor, _ op: String) throws {
         guard image.shape.c == 3 else {
-            throw StyleError("\(name) \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
+            throw StyleError(
+                "\(name) \(op): the image has \(image.shape.c) channels but the affine map needs 3 (internal error)")
         }
         guard affine.permutation.sorted() == [0, 1, 2] else {
-            throw StyleError("\(name) \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)")
+            throw StyleError(
+                "\(name) \(op): channel permutation \(affine.permutation) is not a permutation of 0, 1, 2 (internal error)"
+            )
         }
     }
 
     func requireSlot(_ scalars: Tensor, _ slot: Int, _ op: String) throws {
         guard slot >= 0 && slot < scalars.count else {
-            throw StyleError("\(name) \(op): scalar slot \(slot) is outside the \(scalars.count) slots (internal error)")
+            throw StyleError(
+                "\(name) \(op): scalar slot \(slot) is outside the \(scalars.count) slots (internal error)")
         }
     }
 
@@ -229,17 +251,21 @@ extension Backend {
 
     /// conv3x3BackwardData: dY O×H×W, dX I×H×W of `layer`, not the same tensor unless the backend
     /// runs the layer in place (and then without accumulation); a ReLU mask shaped like dX.
-    func requireConvBackwardShapes(gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?, accumulate: Bool,
-                                   layer: ConvWeights) throws {
+    func requireConvBackwardShapes(
+        gradOutput: Tensor, gradInput: Tensor, reluMaskFrom: Tensor?, accumulate: Bool,
+        layer: ConvWeights
+    ) throws {
         let op = "conv3x3BackwardData"
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
         try requireShape(gradOutput, Shape(c: layer.outputChannels, h: h, w: w), op, "gradOutput")
         try requireShape(gradInput, Shape(c: layer.inputChannels, h: h, w: w), op, "gradInput")
         if gradOutput.storage === gradInput.storage {
             guard !accumulate, gradInput.count <= gradOutput.count,
-                  backwardDataRunsInPlace(outputChannels: layer.outputChannels, inputChannels: layer.inputChannels) else {
-                throw StyleError("\(name) \(op): gradInput and gradOutput are the same tensor, but this layer cannot "
-                    + "run in place (or accumulates, or has more input than output channels) (internal error)")
+                backwardDataRunsInPlace(outputChannels: layer.outputChannels, inputChannels: layer.inputChannels)
+            else {
+                throw StyleError(
+                    "\(name) \(op): gradInput and gradOutput are the same tensor, but this layer cannot "
+                        + "run in place (or accumulates, or has more input than output channels) (internal error)")
             }
         }
         if let mask = reluMaskFrom {

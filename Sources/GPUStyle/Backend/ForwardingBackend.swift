@@ -24,8 +24,10 @@ class ForwardingBackend: Backend {
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
     func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }
-    func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
-        try inner.makeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
+    func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights
+    {
+        try inner.makeConvWeights(
+            weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
     }
     func finish() throws { try inner.finish() }
 
@@ -52,11 +54,14 @@ class ForwardingBackend: Backend {
     func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         try perform(.conv3x3) { try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output) }
     }
-    func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                                    accumulate: Bool) throws {
+    func computeConv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         try perform(.conv3x3BackwardData) {
-            try inner.computeConv3x3BackwardData(gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
-                                                 gradInput: gradInput, accumulate: accumulate)
+            try inner.computeConv3x3BackwardData(
+                gradOutput: gradOutput, weights: weights, reluMaskFrom: reluMaskFrom,
+                gradInput: gradInput, accumulate: accumulate)
         }
     }
     func computeRelu(input: Tensor, output: Tensor) throws {
@@ -70,11 +75,14 @@ class ForwardingBackend: Backend {
     func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         try perform(.pool2x2) { try inner.computePool2x2(input: input, mode: mode, output: output) }
     }
-    func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                                accumulate: Bool) throws {
+    func computePool2x2Backward(
+        gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         try perform(.pool2x2Backward) {
-            try inner.computePool2x2Backward(gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
-                                             accumulate: accumulate)
+            try inner.computePool2x2Backward(
+                gradOutput: gradOutput, input: input, mode: mode, gradInput: gradInput,
+                accumulate: accumulate)
         }
     }
     func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
@@ -87,17 +95,21 @@ class ForwardingBackend: Backend {
     }
     func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
         try perform(.gramBackward) {
-            try inner.computeGramBackward(gradGram: gradGram, features: features, gradFeatures: gradFeatures,
-                                          accumulate: accumulate)
+            try inner.computeGramBackward(
+                gradGram: gradGram, features: features, gradFeatures: gradFeatures,
+                accumulate: accumulate)
         }
     }
-    func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
-                                 accumulate: Bool) throws {
+    func computeMeanSquaredError(
+        _ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+        accumulate: Bool
+    ) throws {
         try perform(.meanSquaredError) {
             try inner.computeMeanSquaredError(a, b, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
         }
     }
-    func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws {
+    func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws
+    {
         try perform(.meanSquaredErrorGradient) {
             try inner.computeMeanSquaredErrorGradient(a, b, factor: factor, grad: grad, accumulate: accumulate)
         }
@@ -115,21 +127,27 @@ class ForwardingBackend: Backend {
     func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         try perform(.preprocess) { try inner.computePreprocess(image: image, affine: affine, output: output) }
     }
-    func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
-                                   accumulate: Bool) throws {
+    func computePreprocessBackward(
+        gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
+        accumulate: Bool
+    ) throws {
         try perform(.preprocessBackward) {
-            try inner.computePreprocessBackward(gradOutput: gradOutput, affine: affine, gradImage: gradImage,
-                                                accumulate: accumulate)
+            try inner.computePreprocessBackward(
+                gradOutput: gradOutput, affine: affine, gradImage: gradImage,
+                accumulate: accumulate)
         }
     }
     func computeClampRound(image: Tensor, output: Tensor) throws {
         try perform(.clampRound) { try inner.computeClampRound(image: image, output: output) }
     }
-    func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
-                         corrections: AdamCorrections) throws {
+    func computeAdamStep(
+        parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+        corrections: AdamCorrections
+    ) throws {
         try perform(.adamStep) {
-            try inner.computeAdamStep(parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
-                                      corrections: corrections)
+            try inner.computeAdamStep(
+                parameter: parameter, gradient: gradient, m: m, v: v, parameters: parameters,
+                corrections: corrections)
         }
     }
 }

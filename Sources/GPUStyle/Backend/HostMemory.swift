@@ -8,7 +8,9 @@ public enum HostMemory {
     /// Bytes this process can still allocate, at most the machine's physical memory.
     public static func available() -> UInt64 {
         var result = ProcessInfo.processInfo.physicalMemory
-        if let headroom = addressSpaceHeadroom() { result = min(result, headroom &- min(headroom, addressSpaceReserve)) }
+        if let headroom = addressSpaceHeadroom() {
+            result = min(result, headroom &- min(headroom, addressSpaceReserve))
+        }
         if let headroom = controlGroupHeadroom() { result = min(result, headroom &- min(headroom, residentReserve)) }
         return result
     }

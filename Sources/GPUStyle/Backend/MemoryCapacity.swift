@@ -15,10 +15,13 @@ public struct MemoryCapacity: Equatable, Sendable {
     public static let overrideVariable = "STYLIZE_GPU_DEVICE_MEMORY"
 
     /// This capacity, or the override from the environment (which also caps the largest buffer).
-    public func applyingOverride(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MemoryCapacity {
+    public func applyingOverride(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> MemoryCapacity {
         guard let text = environment[MemoryCapacity.overrideVariable], !text.isEmpty else { return self }
         guard let bytes = MemoryCapacity.parseBytes(text) else {
-            throw StyleError("\(MemoryCapacity.overrideVariable)=\(text) is not a size; use e.g. 512M, 2G or a number of bytes")
+            throw StyleError(
+                "\(MemoryCapacity.overrideVariable)=\(text) is not a size; use e.g. 512M, 2G or a number of bytes")
         }
         return MemoryCapacity(totalBytes: bytes, largestBufferBytes: min(largestBufferBytes, bytes))
     }
@@ -59,15 +62,18 @@ extension OpenCLBackend {
         let block = options.channelBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
         let winograd = convolutions.filter {
-            OpenCLConvWeights.usesWinograd(outputChannels: $0.outputChannels, inputChannels: $0.inputChannels,
-                                           options: options)
+            OpenCLConvWeights.usesWinograd(
+                outputChannels: $0.outputChannels, inputChannels: $0.inputChannels,
+                options: options)
         }
         // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
-                WinogradBands(height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
-                              tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
-                    .scratchFloats(channels: from, outputStride: padded(to))
+                WinogradBands(
+                    height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
+                    tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats
+                )
+                .scratchFloats(channels: from, outputStride: padded(to))
             }
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0

@@ -13,11 +13,15 @@ public struct BenchmarkDevice {
 
     /// The devices `selectors` name, or when nil every OpenCL device (by id) and then native;
     /// `overrides` replace kernel options on the OpenCL ones.
-    public static func list(_ selectors: [DeviceSelector]?, catalog: DeviceCatalog,
-                            overrides: [String: Int] = [:]) -> [BenchmarkDevice] {
+    public static func list(
+        _ selectors: [DeviceSelector]?, catalog: DeviceCatalog,
+        overrides: [String: Int] = [:]
+    ) -> [BenchmarkDevice] {
         let chosen = selectors ?? catalog.openCLDevices.map { .index($0.info.index) } + [.native]
         return chosen.map { selector in
-            BenchmarkDevice(selector: selector) { try BackendFactory.make(selector, catalog: catalog, overrides: overrides) }
+            BenchmarkDevice(selector: selector) {
+                try BackendFactory.make(selector, catalog: catalog, overrides: overrides)
+            }
         }
     }
 }
@@ -44,10 +48,14 @@ public struct IterationBenchmarkSettings: Codable, Equatable, Sendable {
 
     public func validate() throws {
         if sizes.isEmpty { throw StyleError("--sizes is empty; give one or more image sizes such as 256,512") }
-        if let bad = sizes.first(where: { $0 < 16 }) { throw StyleError("--sizes: \(bad) is below the minimum of 16 pixels") }
+        if let bad = sizes.first(where: { $0 < 16 }) {
+            throw StyleError("--sizes: \(bad) is below the minimum of 16 pixels")
+        }
         if iterations < 1 { throw StyleError("--iterations must be at least 1 (got \(iterations))") }
         if warmup < 0 { throw StyleError("--warmup must not be negative (got \(warmup))") }
-        if profileIterations < 0 { throw StyleError("profile iterations must not be negative (got \(profileIterations))") }
+        if profileIterations < 0 {
+            throw StyleError("profile iterations must not be negative (got \(profileIterations))")
+        }
     }
 }
 
@@ -119,19 +127,23 @@ public struct IterationBenchmarkReport: Codable, Equatable, Sendable {
 /// devices, interleaved: each timed iteration runs once on every device in turn, starting from a
 /// different device each round, so load changes on the machine hit all devices alike.
 public enum IterationBenchmark {
-    public static func run(settings: IterationBenchmarkSettings, devices: [BenchmarkDevice], weightsPath: String,
-                           note: (String) -> Void = { _ in }) throws -> IterationBenchmarkReport {
+    public static func run(
+        settings: IterationBenchmarkSettings, devices: [BenchmarkDevice], weightsPath: String,
+        note: (String) -> Void = { _ in }
+    ) throws -> IterationBenchmarkReport {
         try settings.validate()
         guard !devices.isEmpty else { throw StyleError("no devices to benchmark; see `stylize-gpu devices`") }
         let load = HostInfo.loadAverage()
         let started = ISO8601DateFormatter().string(from: Date())
         var results: [IterationMeasurement] = []
         for size in settings.sizes {
-            results += try measure(size: size, settings: settings, devices: devices, weightsPath: weightsPath, note: note)
+            results += try measure(
+                size: size, settings: settings, devices: devices, weightsPath: weightsPath, note: note)
         }
-        return IterationBenchmarkReport(date: started, cpu: HostInfo.current.cpuName,
-                                        cores: HostInfo.current.cores, loadAverage: load, settings: settings,
-                                        results: results)
+        return IterationBenchmarkReport(
+            date: started, cpu: HostInfo.current.cpuName,
+            cores: HostInfo.current.cores, loadAverage: load, settings: settings,
+            results: results)
     }
 
     /// One job per device, all set up before the first timed iteration and resident together.
@@ -142,8 +154,10 @@ public enum IterationBenchmark {
         var samples: [Double] = []
     }
 
-    private static func measure(size: Int, settings: IterationBenchmarkSettings, devices: [BenchmarkDevice],
-                                weightsPath: String, note: (String) -> Void) throws -> [IterationMeasurement] {
+    private static func measure(
+        size: Int, settings: IterationBenchmarkSettings, devices: [BenchmarkDevice],
+        weightsPath: String, note: (String) -> Void
+    ) throws -> [IterationMeasurement] {
         var options = StyleJobOptions(contentPath: settings.contentPath, stylePaths: [settings.stylePath])
         options.imageSize = size
         options.optimization = OptimizationSettings(iterations: settings.warmup + settings.iterations, optimizer: .adam)
@@ -151,15 +165,17 @@ public enum IterationBenchmark {
         var contestants: [Contestant] = try devices.map { device in
             let backend = try device.makeBackend()
             kernelOptions.append(describeKernelOptions(of: backend))
-            let recorder = settings.profileIterations > 0
+            let recorder =
+                settings.profileIterations > 0
                 ? PhaseRecordingBackend(backend, profilingContext: profilingContext(of: backend)) : nil
             note("size \(size): setting up \(backend.name)")
             let job = try StyleJob(options: options, weightsPath: weightsPath, backend: recorder ?? backend) { _ in }
             return Contestant(device: device, job: job, recorder: recorder)
         }
         let image = "\(contestants[0].job.content.width)×\(contestants[0].job.content.height)"
-        note("size \(size): \(settings.warmup) warm-up and \(settings.iterations) timed iterations at \(image) "
-             + "on \(contestants.count) device(s), interleaved")
+        note(
+            "size \(size): \(settings.warmup) warm-up and \(settings.iterations) timed iterations at \(image) "
+                + "on \(contestants.count) device(s), interleaved")
         for _ in 0..<settings.warmup {
             for contestant in contestants { _ = try timedStep(contestant.job) }
         }
@@ -170,8 +186,10 @@ public enum IterationBenchmark {
             }
         }
         let phases = try contestants.map { try profile($0, iterations: settings.profileIterations) }
-        let flops = try IterationFLOPs(height: contestants[0].job.content.height, width: contestants[0].job.content.width,
-                                       layers: options.layers).total
+        let flops = try IterationFLOPs(
+            height: contestants[0].job.content.height, width: contestants[0].job.content.width,
+            layers: options.layers
+        ).total
         let peakResident = HostInfo.peakResidentBytes()
         let nativeMedian = contestants.first { $0.device.selector == .native }.map { median($0.samples) }
         return try contestants.indices.map { index in
@@ -179,9 +197,11 @@ public enum IterationBenchmark {
             let samples = contestant.samples.map { $0 * 1000 }
             let medianMs = median(contestant.samples) * 1000
             let job = contestant.job
-            let plan = try MemoryPlan(layers: options.layers, height: job.content.height, width: job.content.width,
-                                      styleSizes: job.styles.map { (height: $0.height, width: $0.width) },
-                                      optimization: options.optimization, backend: job.backend).breakdown
+            let plan = try MemoryPlan(
+                layers: options.layers, height: job.content.height, width: job.content.width,
+                styleSizes: job.styles.map { (height: $0.height, width: $0.width) },
+                optimization: options.optimization, backend: job.backend
+            ).breakdown
             let peak = job.backend.peakAllocatedBytes
             return IterationMeasurement(
                 device: contestant.job.backend.name, selector: contestant.device.selector.description, size: size,
@@ -201,7 +221,8 @@ public enum IterationBenchmark {
         guard let openCL = backend as? OpenCLBackend else { return nil }
         let defaults = ProgramOptions.defaults(for: openCL.context.device.info).defines
         let changed = openCL.options.defines.filter { defaults[$0.key] != $0.value }
-        return changed.isEmpty ? "defaults" : changed.keys.sorted().map { "\($0)=\(changed[$0]!)" }.joined(separator: " ")
+        return changed.isEmpty
+            ? "defaults" : changed.keys.sorted().map { "\($0)=\(changed[$0]!)" }.joined(separator: " ")
     }
 
     /// Seconds of one iteration, from enqueueing it to the end of the device's work.
@@ -227,8 +248,9 @@ public enum IterationBenchmark {
             milliseconds[phase.rawValue] = (totals[phase] ?? 0) * 1000 / Double(iterations)
         }
         let kernels = recorder.takeKernelTotals().mapValues { $0 * 1000 / Double(iterations) }
-        return PhaseBreakdown(clock: recorder.clockDescription, milliseconds: milliseconds,
-                              kernels: recorder.timesKernels ? kernels : nil)
+        return PhaseBreakdown(
+            clock: recorder.clockDescription, milliseconds: milliseconds,
+            kernels: recorder.timesKernels ? kernels : nil)
     }
 
     /// The OpenCL context whose profiling events time a backend's kernels; nil for the native path.

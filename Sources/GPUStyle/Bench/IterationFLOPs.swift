@@ -41,7 +41,8 @@ public struct IterationFLOPs: Codable, Equatable, Sendable {
 
     /// The count for a layer selection (forward to its deepest layer).
     public init(height: Int, width: Int, layers: LayerSelection) throws {
-        self.init(height: height, width: width, deepestLayer: try layers.deepestLayer(),
-                  styleLayers: Set(try layers.style.map(VGG19.index(of:))))
+        self.init(
+            height: height, width: width, deepestLayer: try layers.deepestLayer(),
+            styleLayers: Set(try layers.style.map(VGG19.index(of:))))
     }
 }

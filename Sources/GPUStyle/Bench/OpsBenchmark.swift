@@ -52,8 +52,9 @@ public enum OpsBenchmark {
                 (h, w) = (h / 2, w / 2)
                 block += 1
             }
-            return ConvShape(layer: conv.name, inputChannels: conv.inputChannels, outputChannels: conv.outputChannels,
-                             height: h, width: w)
+            return ConvShape(
+                layer: conv.name, inputChannels: conv.inputChannels, outputChannels: conv.outputChannels,
+                height: h, width: w)
         }
     }
 
@@ -61,8 +62,10 @@ public enum OpsBenchmark {
     /// their ratios are measured side by side even when the machine's load drifts. Inputs are
     /// the same deterministic pseudo-random values on every backend. `progress` is called after
     /// each measurement.
-    public static func run(backends: [Backend], shapes: [ConvShape], ops: [Op] = Op.allCases, repeats: Int,
-                           progress: (Measurement) -> Void = { _ in }) throws -> [Measurement] {
+    public static func run(
+        backends: [Backend], shapes: [ConvShape], ops: [Op] = Op.allCases, repeats: Int,
+        progress: (Measurement) -> Void = { _ in }
+    ) throws -> [Measurement] {
         guard repeats >= 1 else { throw StyleError("--repeats must be at least 1") }
         var results: [Measurement] = []
         for shape in shapes {
@@ -70,8 +73,9 @@ public enum OpsBenchmark {
             for op in ops {
                 for workload in workloads {
                     let seconds = try medianTime(repeats: repeats, backend: workload.backend) { try workload.run(op) }
-                    let measurement = Measurement(backend: workload.backend.name, shape: shape, op: op,
-                                                  medianSeconds: seconds)
+                    let measurement = Measurement(
+                        backend: workload.backend.name, shape: shape, op: op,
+                        medianSeconds: seconds)
                     progress(measurement)
                     results.append(measurement)
                 }
@@ -101,9 +105,10 @@ public enum OpsBenchmark {
             try backend.upload(generator.floats(outputShape.count, in: -1...1), to: output)
             try backend.upload(generator.floats(gramShape.count, in: -1...1), to: gram)
             let weightCount = shape.outputChannels * shape.inputChannels * 9
-            weights = try backend.makeConvWeights(weights: generator.floats(weightCount, in: -0.05...0.05),
-                                                  bias: generator.floats(shape.outputChannels, in: -0.1...0.1),
-                                                  outputChannels: shape.outputChannels, inputChannels: shape.inputChannels)
+            weights = try backend.makeConvWeights(
+                weights: generator.floats(weightCount, in: -0.05...0.05),
+                bias: generator.floats(shape.outputChannels, in: -0.1...0.1),
+                outputChannels: shape.outputChannels, inputChannels: shape.inputChannels)
         }
 
         func run(_ op: Op) throws {
@@ -112,8 +117,9 @@ public enum OpsBenchmark {
                 try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
             case .convBackwardData:
                 // The input doubles as the ReLU mask (values in 0…1: nearly all pass).
-                try backend.conv3x3BackwardData(gradOutput: output, weights: weights, reluMaskFrom: input,
-                                                gradInput: gradInput, accumulate: false)
+                try backend.conv3x3BackwardData(
+                    gradOutput: output, weights: weights, reluMaskFrom: input,
+                    gradInput: gradInput, accumulate: false)
             case .gram:
                 try backend.gram(features: output, output: gram)
             case .gramBackward:
@@ -147,4 +153,3 @@ extension SplitMix64 {
         }
     }
 }
-

@@ -17,8 +17,9 @@ public func contactSheet(_ images: [RGBImage], height: Int, gap: Int) -> RGBImag
             for y in 0..<height {
                 let source = (c * height + y) * image.width
                 let target = c * plane + y * width + left
-                sheet.pixels.replaceSubrange(target..<(target + image.width),
-                                             with: image.pixels[source..<(source + image.width)])
+                sheet.pixels.replaceSubrange(
+                    target..<(target + image.width),
+                    with: image.pixels[source..<(source + image.width)])
             }
         }
         left += image.width + gap

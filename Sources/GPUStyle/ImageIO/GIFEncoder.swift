@@ -34,7 +34,7 @@ public final class GIFWriter {
         self.dithering = dithering
         output = AtomicOutput(destination: path)
         guard FileManager.default.createFile(atPath: output.temporaryPath, contents: nil),
-              let handle = FileHandle(forWritingAtPath: output.temporaryPath)
+            let handle = FileHandle(forWritingAtPath: output.temporaryPath)
         else {
             throw StyleError("\(path): cannot create the GIF (does the folder exist and is it writable?)")
         }
@@ -62,8 +62,9 @@ public final class GIFWriter {
         var bytes: [UInt8] = []
         if let size {
             guard size == (frame.width, frame.height) else {
-                throw StyleError("\(path): frame \(frameCount + 1) is \(frame.width)×\(frame.height) but the "
-                    + "animation is \(size.width)×\(size.height); resize frames to one size")
+                throw StyleError(
+                    "\(path): frame \(frameCount + 1) is \(frame.width)×\(frame.height) but the "
+                        + "animation is \(size.width)×\(size.height); resize frames to one size")
             }
         } else {
             guard frame.width <= 65535, frame.height <= 65535 else {
@@ -72,8 +73,9 @@ public final class GIFWriter {
             size = (frame.width, frame.height)
             bytes += header(width: frame.width, height: frame.height)
         }
-        bytes += frameBlock(IndexedFrame(frame, dithering: dithering), width: frame.width,
-                            height: frame.height, delay: delay)
+        bytes += frameBlock(
+            IndexedFrame(frame, dithering: dithering), width: frame.width,
+            height: frame.height, delay: delay)
         try append(bytes, to: handle)
         frameCount += 1
     }
@@ -120,7 +122,7 @@ public final class GIFWriter {
     /// Signature, logical screen (no global colour table) and the looping extension.
     private func header(width: Int, height: Int) -> [UInt8] {
         Array("GIF89a".utf8) + littleEndian16(width) + littleEndian16(height)
-            + [0x70, 0, 0] // 8 bits per primary, no global table, background 0, square pixels
+            + [0x70, 0, 0]  // 8 bits per primary, no global table, background 0, square pixels
             + [0x21, 0xFF, 11] + Array("NETSCAPE2.0".utf8) + [3, 1] + littleEndian16(loopCount) + [0]
     }
 
@@ -132,7 +134,7 @@ public final class GIFWriter {
         }
         let table = frame.palette + [UInt8](repeating: 0, count: 3 * (1 << tableBits) - frame.palette.count)
         let minimumCodeSize = max(2, tableBits)
-        var bytes: [UInt8] = [0x21, 0xF9, 4, 0x04] + littleEndian16(delay) + [0, 0] // disposal: leave in place
+        var bytes: [UInt8] = [0x21, 0xF9, 4, 0x04] + littleEndian16(delay) + [0, 0]  // disposal: leave in place
         bytes += [0x2C] + littleEndian16(0) + littleEndian16(0) + littleEndian16(width) + littleEndian16(height)
         bytes += [0x80 | UInt8(tableBits - 1)] + table
         bytes.append(UInt8(minimumCodeSize))

@@ -20,7 +20,9 @@ struct IndexedFrame {
         }
         palette = medianCutPalette(rgb)
         let mapper = NearestColour(palette: palette)
-        indices = dithering ? mapper.dithered(rgb, width: image.width, height: image.height)
+        indices =
+            dithering
+            ? mapper.dithered(rgb, width: image.width, height: image.height)
             : mapper.mapped(rgb)
     }
 
@@ -55,8 +57,9 @@ private func medianCutPalette(_ rgb: [UInt8]) -> [UInt8] {
     var boxes = [ColourBox(bins: bins, range: 0..<bins.count, histogram: histogram)]
     while boxes.count < 256 {
         // Split where it helps most: many pixels spread along a long side.
-        guard let pick = boxes.indices.filter({ boxes[$0].range.count > 1 })
-            .max(by: { boxes[$0].score < boxes[$1].score })
+        guard
+            let pick = boxes.indices.filter({ boxes[$0].range.count > 1 })
+                .max(by: { boxes[$0].score < boxes[$1].score })
         else {
             break
         }
@@ -143,7 +146,9 @@ private struct ColourBox {
 /// places boxes well, but box means are not the colours that minimise the error.
 private func refine(_ palette: inout [Double], histogram: ColourHistogram, iterations: Int = 3) {
     let bins = histogram.occupied
-    let means = bins.flatMap { bin in (0..<3).map { Double(histogram.sums[3 * bin + $0]) / Double(histogram.counts[bin]) } }
+    let means = bins.flatMap { bin in
+        (0..<3).map { Double(histogram.sums[3 * bin + $0]) / Double(histogram.counts[bin]) }
+    }
     let entries = palette.count / 3
     for _ in 0..<iterations {
         var totals = [Double](repeating: 0, count: palette.count)
@@ -154,7 +159,8 @@ private func refine(_ palette: inout [Double], histogram: ColourHistogram, itera
                     let (r, g, bl) = (means[3 * b], means[3 * b + 1], means[3 * b + 2])
                     var best = 0, bestDistance = Double.infinity
                     for entry in 0..<entries {
-                        let dr = colours[3 * entry] - r, dg = colours[3 * entry + 1] - g, db = colours[3 * entry + 2] - bl
+                        let dr = colours[3 * entry] - r, dg = colours[3 * entry + 1] - g,
+                            db = colours[3 * entry + 2] - bl
                         let distance = dr * dr + dg * dg + db * db
                         if distance < bestDistance {
                             best = entry

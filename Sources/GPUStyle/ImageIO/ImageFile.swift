@@ -17,7 +17,9 @@ public enum ImageFile {
     /// header) are refused before any pixel memory is allocated. `notes` are one-line remarks
     /// for the user, each starting with the path (alpha composited, EXIF orientation applied,
     /// grayscale or CMYK converted, a decoder warning, a misleading extension).
-    public static func read(_ path: String, maxPixels: Int = 100_000_000) throws
+    public static func read(
+        _ path: String, maxPixels: Int = 100_000_000
+    ) throws
         -> (image: RGBImage, notes: [String])
     {
         let format = try sniffFormat(path)
@@ -33,8 +35,9 @@ public enum ImageFile {
             let status = cpng_read(path, limit, &decoded, &message, message.count)
             defer { cpng_free(&decoded) }
             guard status == Int32(CPNG_OK), let pixels = decoded.pixels else {
-                throw readError(path, format, status: status, message: String(cString: message),
-                                width: decoded.width, height: decoded.height, maxPixels: maxPixels)
+                throw readError(
+                    path, format, status: status, message: String(cString: message),
+                    width: decoded.width, height: decoded.height, maxPixels: maxPixels)
             }
             let (image, composited) = planarImage(decoded, pixels)
             if composited {
@@ -46,11 +49,14 @@ public enum ImageFile {
             let status = cjpeg_read(path, limit, &decoded, &message, message.count)
             defer { cjpeg_free(&decoded) }
             guard status == Int32(CJPEG_OK), let pixels = decoded.pixels else {
-                throw readError(path, format, status: status, message: String(cString: message),
-                                width: decoded.width, height: decoded.height, maxPixels: maxPixels)
+                throw readError(
+                    path, format, status: status, message: String(cString: message),
+                    width: decoded.width, height: decoded.height, maxPixels: maxPixels)
             }
-            var image = planarImage(UnsafePointer(pixels), width: Int(decoded.width),
-                                    height: Int(decoded.height), channels: 3, maxValue: 255).image
+            var image = planarImage(
+                UnsafePointer(pixels), width: Int(decoded.width),
+                height: Int(decoded.height), channels: 3, maxValue: 255
+            ).image
             notes += jpegNotes(path, decoded)
             if decoded.orientation > 1 {
                 image = image.applyingEXIFOrientation(Int(decoded.orientation))
@@ -61,14 +67,17 @@ public enum ImageFile {
     }
 
     /// Writes `image` as PNG or JPEG according to the extension of `path`.
-    public static func write(_ image: RGBImage, to path: String, options: ImageWriteOptions = .init())
+    public static func write(
+        _ image: RGBImage, to path: String, options: ImageWriteOptions = .init()
+    )
         throws
     {
         let format = try ImageFormat(path: path)
         try options.validate(for: format, path: path)
         guard image.width > 0, image.height > 0, image.pixels.count == 3 * image.planeSize else {
-            throw StyleError("\(path): cannot write an image of \(image.width)×\(image.height) "
-                + "with \(image.pixels.count) values")
+            throw StyleError(
+                "\(path): cannot write an image of \(image.width)×\(image.height) "
+                    + "with \(image.pixels.count) values")
         }
         var message = [CChar](repeating: 0, count: 512)
         let width = UInt32(image.width), height = UInt32(image.height)
@@ -83,12 +92,14 @@ public enum ImageFile {
                 status = cpng_write(temporary, width, height, 3, 8, samples, &message, message.count)
             case (.jpeg, _):
                 let samples = interleavedBytes(image)
-                status = cjpeg_write(temporary, width, height, samples, Int32(options.jpegQuality),
-                                     &message, message.count)
+                status = cjpeg_write(
+                    temporary, width, height, samples, Int32(options.jpegQuality),
+                    &message, message.count)
             }
             guard status == 0 else {
-                throw StyleError("\(path): could not write the \(format.displayName) file: "
-                    + String(cString: message))
+                throw StyleError(
+                    "\(path): could not write the \(format.displayName) file: "
+                        + String(cString: message))
             }
         }
     }
@@ -123,9 +134,10 @@ public enum ImageFile {
         return nil
     }
 
-    private static func readError(_ path: String, _ format: ImageFormat, status: Int32, message: String,
-                                  width: UInt32, height: UInt32, maxPixels: Int) -> StyleError
-    {
+    private static func readError(
+        _ path: String, _ format: ImageFormat, status: Int32, message: String,
+        width: UInt32, height: UInt32, maxPixels: Int
+    ) -> StyleError {
         let kind = format.displayName
         // Both C wrappers number their statuses alike (OK 0 … NOMEM 6).
         switch status {
@@ -134,12 +146,14 @@ public enum ImageFile {
         case Int32(CPNG_ERR_NOT_PNG):
             return StyleError("\(path): not a valid \(kind) file (\(message))")
         case Int32(CPNG_ERR_TRUNCATED):
-            return StyleError("\(path): the \(kind) file is truncated (it ends before its image data); "
-                + "re-export or re-download it")
+            return StyleError(
+                "\(path): the \(kind) file is truncated (it ends before its image data); "
+                    + "re-export or re-download it")
         case Int32(CPNG_ERR_TOO_LARGE):
-            return StyleError("\(path): declared \(width)×\(height) = "
-                + "\(megapixels(Double(width) * Double(height))) megapixels exceeds the limit of "
-                + "\(megapixels(Double(maxPixels))) megapixels; pass a smaller image or raise --max-megapixels")
+            return StyleError(
+                "\(path): declared \(width)×\(height) = "
+                    + "\(megapixels(Double(width) * Double(height))) megapixels exceeds the limit of "
+                    + "\(megapixels(Double(maxPixels))) megapixels; pass a smaller image or raise --max-megapixels")
         case Int32(CPNG_ERR_NOMEM):
             return StyleError("\(path): out of memory decoding a \(width)×\(height) \(kind) image")
         case Int32(CJPEG_ERR_UNSUPPORTED) where format == .jpeg:
@@ -169,18 +183,22 @@ public enum ImageFile {
         return notes
     }
 
-    private static func planarImage(_ decoded: cpng_image, _ pixels: UnsafeMutableRawPointer)
+    private static func planarImage(
+        _ decoded: cpng_image, _ pixels: UnsafeMutableRawPointer
+    )
         -> (image: RGBImage, composited: Bool)
     {
         let width = Int(decoded.width), height = Int(decoded.height), channels = Int(decoded.channels)
         if decoded.bit_depth == 16 {
             let samples = pixels.assumingMemoryBound(to: UInt16.self)
-            return planarImage(UnsafePointer(samples), width: width, height: height, channels: channels,
-                               maxValue: 65535)
+            return planarImage(
+                UnsafePointer(samples), width: width, height: height, channels: channels,
+                maxValue: 65535)
         }
         let samples = pixels.assumingMemoryBound(to: UInt8.self)
-        return planarImage(UnsafePointer(samples), width: width, height: height, channels: channels,
-                           maxValue: 255)
+        return planarImage(
+            UnsafePointer(samples), width: width, height: height, channels: channels,
+            maxValue: 255)
     }
 
     /// Interleaved RGB(A) samples to planar 0…255 floats, compositing alpha on white; each value
@@ -220,7 +238,7 @@ public enum ImageFile {
                 for c in 0..<3 {
                     for i in 0..<plane {
                         let value = Double(source[c * plane + i]) * scale
-                        out[3 * i + c] = value > 0 ? UInt16(min(value, maxValue).rounded()) : 0 // NaN fails > 0
+                        out[3 * i + c] = value > 0 ? UInt16(min(value, maxValue).rounded()) : 0  // NaN fails > 0
                     }
                 }
             }

@@ -5,7 +5,9 @@ import Foundation
 /// and a destination folder that does not exist or cannot be written.
 public func checkOutputPath(_ output: String, inputs: [String]) throws {
     if output.hasSuffix("/") || [".", ".."].contains(URL(fileURLWithPath: output).lastPathComponent) {
-        throw StyleError("\(output): names a folder; give a file name such as \(output.hasSuffix("/") ? output : output + "/")out.png")
+        throw StyleError(
+            "\(output): names a folder; give a file name such as \(output.hasSuffix("/") ? output : output + "/")out.png"
+        )
     }
     let outputURL = resolvedURL(output)
     let folder = outputURL.deletingLastPathComponent().path

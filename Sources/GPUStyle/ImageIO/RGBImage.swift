@@ -10,8 +10,9 @@ public struct RGBImage: Equatable, Sendable {
 
     /// Wraps existing planar pixels; `pixels.count` must be `3 * width * height`.
     public init(width: Int, height: Int, pixels: [Float]) {
-        precondition(width >= 0 && height >= 0 && pixels.count == 3 * width * height,
-                     "RGBImage: \(pixels.count) values for \(width)×\(height)")
+        precondition(
+            width >= 0 && height >= 0 && pixels.count == 3 * width * height,
+            "RGBImage: \(pixels.count) values for \(width)×\(height)")
         self.width = width
         self.height = height
         self.pixels = pixels
@@ -20,10 +21,11 @@ public struct RGBImage: Equatable, Sendable {
     /// An image of one colour (default white).
     public init(width: Int, height: Int, red: Float = 255, green: Float = 255, blue: Float = 255) {
         let plane = width * height
-        self.init(width: width, height: height,
-                  pixels: [Float](repeating: red, count: plane)
-                      + [Float](repeating: green, count: plane)
-                      + [Float](repeating: blue, count: plane))
+        self.init(
+            width: width, height: height,
+            pixels: [Float](repeating: red, count: plane)
+                + [Float](repeating: green, count: plane)
+                + [Float](repeating: blue, count: plane))
     }
 
     /// Number of values in one plane (`width * height`).

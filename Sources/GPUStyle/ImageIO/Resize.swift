@@ -119,7 +119,7 @@ struct ResampleTaps {
         let base = Int(centre.rounded(.down))
         let t = centre - Double(base)
         let raw = [keys(t + 1), keys(t), keys(1 - t), keys(2 - t)]
-        let total = raw.reduce(0, +) // 1 up to rounding; normalised so flat areas stay flat
+        let total = raw.reduce(0, +)  // 1 up to rounding; normalised so flat areas stay flat
         for (k, weight) in raw.enumerated() {
             indices.append(min(max(base - 1 + k, 0), inputCount - 1))
             weights.append(Float(weight / total))

@@ -65,7 +65,8 @@ struct MemoryInput: ByteInput {
 
     mutating func read(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0, count <= remaining else {
-            throw WeightsFormatError("unexpected end of data at byte \(position) (wanted \(count) more bytes, \(remaining) left)")
+            throw WeightsFormatError(
+                "unexpected end of data at byte \(position) (wanted \(count) more bytes, \(remaining) left)")
         }
         defer { position += count }
         return bytes[position..<position + count]
@@ -97,7 +98,9 @@ final class RandomAccessFile {
     /// `count` bytes at `offset`; the range must lie inside the file.
     func read(offset: Int, count: Int) throws -> [UInt8] {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
-            throw WeightsFormatError("data at byte \(offset), \(count) bytes long, lies past the end of the file (\(size) bytes); the file is truncated or corrupt")
+            throw WeightsFormatError(
+                "data at byte \(offset), \(count) bytes long, lies past the end of the file (\(size) bytes); the file is truncated or corrupt"
+            )
         }
         if count == 0 { return [] }
         do {
@@ -133,7 +136,8 @@ struct FileInput: ByteInput {
 
     mutating func read(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0, count <= remaining else {
-            throw WeightsFormatError("unexpected end of file at byte \(position) (wanted \(count) more bytes, \(remaining) left)")
+            throw WeightsFormatError(
+                "unexpected end of file at byte \(position) (wanted \(count) more bytes, \(remaining) left)")
         }
         let bufferEnd = bufferStart + buffer.count
         if position < bufferStart || position + count > bufferEnd {

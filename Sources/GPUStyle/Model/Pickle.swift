@@ -57,7 +57,9 @@ enum PickleGlobal: Equatable {
                 "FloatStorage": .float32, "HalfStorage": .float16, "BFloat16Storage": .bfloat16,
                 "DoubleStorage": .float64, "ByteStorage": .uint8, "UntypedStorage": .uint8,
             ]
-            guard let type = types[name] else { throw WeightsFormatError("unsupported pickle global '\(module).\(name)'") }
+            guard let type = types[name] else {
+                throw WeightsFormatError("unsupported pickle global '\(module).\(name)'")
+            }
             self = .storageType(type)
         default:
             throw WeightsFormatError("unsupported pickle global '\(module).\(name)'")
@@ -137,7 +139,9 @@ struct PickleMachine {
 
     /// The values pushed since the last MARK, which is removed.
     private mutating func popToMark() throws -> [PickleValue] {
-        guard let mark = marks.popLast(), mark <= stack.count else { throw WeightsFormatError("pickle has no MARK to pop to") }
+        guard let mark = marks.popLast(), mark <= stack.count else {
+            throw WeightsFormatError("pickle has no MARK to pop to")
+        }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
         return items
@@ -165,7 +169,9 @@ struct PickleMachine {
             bytes.append(byte)
             guard bytes.count <= 256 else { throw WeightsFormatError("pickle GLOBAL name is too long") }
         }
-        guard let string = String(bytes: bytes, encoding: .utf8) else { throw WeightsFormatError("pickle GLOBAL name is not UTF-8") }
+        guard let string = String(bytes: bytes, encoding: .utf8) else {
+            throw WeightsFormatError("pickle GLOBAL name is not UTF-8")
+        }
         return string
     }
 
@@ -181,100 +187,108 @@ struct PickleMachine {
         while true {
             let opcode = try input.readByte()
             switch opcode {
-            case 0x80: // PROTO
+            case 0x80:  // PROTO
                 let version = try input.readByte()
-                guard (2...5).contains(version) else { throw WeightsFormatError("unsupported pickle protocol \(version)") }
-            case 0x95: // FRAME: framing only groups opcodes; its length needs no action.
+                guard (2...5).contains(version) else {
+                    throw WeightsFormatError("unsupported pickle protocol \(version)")
+                }
+            case 0x95:  // FRAME: framing only groups opcodes; its length needs no action.
                 _ = try input.read(8)
-            case 0x28: marks.append(stack.count) // MARK
-            case 0x7d: stack.append(.dict(PickleDict())) // EMPTY_DICT
-            case 0x5d: stack.append(.list(PickleList())) // EMPTY_LIST
-            case 0x29: stack.append(.tuple([], depth: 1)) // EMPTY_TUPLE
-            case 0x85, 0x86, 0x87: // TUPLE1/2/3
+            case 0x28: marks.append(stack.count)  // MARK
+            case 0x7d: stack.append(.dict(PickleDict()))  // EMPTY_DICT
+            case 0x5d: stack.append(.list(PickleList()))  // EMPTY_LIST
+            case 0x29: stack.append(.tuple([], depth: 1))  // EMPTY_TUPLE
+            case 0x85, 0x86, 0x87:  // TUPLE1/2/3
                 let count = Int(opcode - 0x84)
                 var items: [PickleValue] = []
                 for _ in 0..<count { items.insert(try pop(), at: 0) }
                 stack.append(try Self.tuple(items))
-            case 0x74: stack.append(try Self.tuple(try popToMark())) // TUPLE
-            case 0x64: // DICT
+            case 0x74: stack.append(try Self.tuple(try popToMark()))  // TUPLE
+            case 0x64:  // DICT
                 let dict = PickleDict()
                 try addPairs(try popToMark(), to: dict)
                 stack.append(.dict(dict))
-            case 0x73: // SETITEM
+            case 0x73:  // SETITEM
                 let value = try pop()
                 let key = try pop()
                 try addPairs([key, value], to: try dictOnTop())
-            case 0x75: // SETITEMS
+            case 0x75:  // SETITEMS
                 let items = try popToMark()
                 try addPairs(items, to: try dictOnTop())
-            case 0x61: // APPEND
+            case 0x61:  // APPEND
                 let value = try pop()
                 try add([value], to: try listOnTop())
-            case 0x65: // APPENDS
+            case 0x65:  // APPENDS
                 let items = try popToMark()
                 try add(items, to: try listOnTop())
-            case 0x4a: stack.append(.int(try input.readInt32())) // BININT
-            case 0x4b: stack.append(.int(Int(try input.readByte()))) // BININT1
-            case 0x4d: stack.append(.int(try input.readUInt16())) // BININT2
-            case 0x8a: // LONG1
+            case 0x4a: stack.append(.int(try input.readInt32()))  // BININT
+            case 0x4b: stack.append(.int(Int(try input.readByte())))  // BININT1
+            case 0x4d: stack.append(.int(try input.readUInt16()))  // BININT2
+            case 0x8a:  // LONG1
                 let count = Int(try input.readByte())
                 stack.append(Self.long(Array(try input.read(count))))
-            case 0x47: // BINFLOAT, big-endian
+            case 0x47:  // BINFLOAT, big-endian
                 let bytes = try input.read(8)
                 var bits: UInt64 = 0
                 for byte in bytes { bits = bits << 8 | UInt64(byte) }
                 stack.append(.float(Double(bitPattern: bits)))
-            case 0x58: stack.append(.string(try text(&input, count: try length(&input, width: 4)))) // BINUNICODE
-            case 0x8c: stack.append(.string(try text(&input, count: Int(try input.readByte())))) // SHORT_BINUNICODE
-            case 0x8d: stack.append(.string(try text(&input, count: try length(&input, width: 8)))) // BINUNICODE8
-            case 0x54: // BINSTRING (Python 2 str): latin-1 text
+            case 0x58: stack.append(.string(try text(&input, count: try length(&input, width: 4))))  // BINUNICODE
+            case 0x8c: stack.append(.string(try text(&input, count: Int(try input.readByte()))))  // SHORT_BINUNICODE
+            case 0x8d: stack.append(.string(try text(&input, count: try length(&input, width: 8))))  // BINUNICODE8
+            case 0x54:  // BINSTRING (Python 2 str): latin-1 text
                 let count = try input.readInt32()
-                guard count >= 0, count <= input.remaining else { throw WeightsFormatError("pickle BINSTRING has a bad length \(count)") }
+                guard count >= 0, count <= input.remaining else {
+                    throw WeightsFormatError("pickle BINSTRING has a bad length \(count)")
+                }
                 stack.append(.string(String(decoding: try input.read(count).map { UInt16($0) }, as: UTF16.self)))
-            case 0x55: // SHORT_BINSTRING
+            case 0x55:  // SHORT_BINSTRING
                 let count = Int(try input.readByte())
                 stack.append(.string(String(decoding: try input.read(count).map { UInt16($0) }, as: UTF16.self)))
-            case 0x42: stack.append(.bytes(Array(try input.read(try length(&input, width: 4))))) // BINBYTES
-            case 0x43: stack.append(.bytes(Array(try input.read(Int(try input.readByte()))))) // SHORT_BINBYTES
-            case 0x8e: stack.append(.bytes(Array(try input.read(try length(&input, width: 8))))) // BINBYTES8
-            case 0x63: // GLOBAL
+            case 0x42: stack.append(.bytes(Array(try input.read(try length(&input, width: 4)))))  // BINBYTES
+            case 0x43: stack.append(.bytes(Array(try input.read(Int(try input.readByte())))))  // SHORT_BINBYTES
+            case 0x8e: stack.append(.bytes(Array(try input.read(try length(&input, width: 8)))))  // BINBYTES8
+            case 0x63:  // GLOBAL
                 let module = try line(&input)
                 let name = try line(&input)
                 stack.append(.global(try PickleGlobal(module: module, name: name)))
-            case 0x93: // STACK_GLOBAL
+            case 0x93:  // STACK_GLOBAL
                 let name = try pop()
                 let module = try pop()
                 guard case let .string(m) = module, case let .string(n) = name else {
                     throw WeightsFormatError("pickle STACK_GLOBAL operands are not strings")
                 }
                 stack.append(.global(try PickleGlobal(module: m, name: n)))
-            case 0x52, 0x81: // REDUCE, NEWOBJ: call a global with a tuple of arguments
+            case 0x52, 0x81:  // REDUCE, NEWOBJ: call a global with a tuple of arguments
                 let arguments = try pop()
                 let callable = try pop()
                 guard case let .global(global) = callable, case let .tuple(args, _) = arguments else {
                     throw WeightsFormatError("pickle calls a \(callable.kindName) with \(arguments.kindName) arguments")
                 }
                 stack.append(try Self.call(global, args))
-            case 0x62: // BUILD
+            case 0x62:  // BUILD
                 let state = try pop()
                 let object = try top()
                 // torch's state dicts are OrderedDicts that carry a `_metadata` attribute
                 // (module versions); attributes are of no use here.
-                guard case .dict = object else { throw WeightsFormatError("unsupported pickle BUILD on a \(object.kindName)") }
+                guard case .dict = object else {
+                    throw WeightsFormatError("unsupported pickle BUILD on a \(object.kindName)")
+                }
                 _ = state
-            case 0x51: // BINPERSID
+            case 0x51:  // BINPERSID
                 stack.append(try Self.persistentLoad(try pop()))
-            case 0x71: memo[Int(try input.readByte())] = try top() // BINPUT
-            case 0x72: memo[try input.readUInt32()] = try top() // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top() // MEMOIZE
-            case 0x68, 0x6a: // BINGET, LONG_BINGET
+            case 0x71: memo[Int(try input.readByte())] = try top()  // BINPUT
+            case 0x72: memo[try input.readUInt32()] = try top()  // LONG_BINPUT
+            case 0x94: memo[memo.count] = try top()  // MEMOIZE
+            case 0x68, 0x6a:  // BINGET, LONG_BINGET
                 let index = opcode == 0x68 ? Int(try input.readByte()) : try input.readUInt32()
-                guard let value = memo[index] else { throw WeightsFormatError("pickle refers to memo entry \(index), which was never stored") }
+                guard let value = memo[index] else {
+                    throw WeightsFormatError("pickle refers to memo entry \(index), which was never stored")
+                }
                 stack.append(value)
-            case 0x88: stack.append(.bool(true)) // NEWTRUE
-            case 0x89: stack.append(.bool(false)) // NEWFALSE
-            case 0x4e: stack.append(.none) // NONE
-            case 0x2e: // STOP
+            case 0x88: stack.append(.bool(true))  // NEWTRUE
+            case 0x89: stack.append(.bool(false))  // NEWFALSE
+            case 0x4e: stack.append(.none)  // NONE
+            case 0x2e:  // STOP
                 guard marks.isEmpty, stack.count == 1, let result = stack.last else {
                     throw WeightsFormatError("pickle ends with \(stack.count) values on its stack")
                 }
@@ -305,7 +319,9 @@ struct PickleMachine {
             item.freeze()
             result = max(result, 1 + item.depth)
         }
-        guard result <= maximumDepth else { throw WeightsFormatError("pickle nests containers more than \(maximumDepth) deep") }
+        guard result <= maximumDepth else {
+            throw WeightsFormatError("pickle nests containers more than \(maximumDepth) deep")
+        }
         return result
     }
 
@@ -335,7 +351,7 @@ struct PickleMachine {
         guard bytes.count <= 8 else { return .bigInt(bytes) }
         guard let last = bytes.last else { return .int(0) }
         var value = littleEndianValue(bytes[...])
-        if last & 0x80 != 0, bytes.count < 8 { value |= ~0 << (8 * UInt64(bytes.count)) } // sign-extend
+        if last & 0x80 != 0, bytes.count < 8 { value |= ~0 << (8 * UInt64(bytes.count)) }  // sign-extend
         return .int(Int(Int64(bitPattern: value)))
     }
 
@@ -346,23 +362,30 @@ struct PickleMachine {
             return .dict(PickleDict())
         case .rebuildParameter:
             // (data, requires_grad, backward_hooks): a Parameter is its data here.
-            guard args.count == 3, case .tensor = args[0] else { throw WeightsFormatError("malformed _rebuild_parameter call") }
+            guard args.count == 3, case .tensor = args[0] else {
+                throw WeightsFormatError("malformed _rebuild_parameter call")
+            }
             return args[0]
         case .rebuildTensor, .rebuildTensorV2:
             // (storage, storage_offset, size, stride), v2 adds (requires_grad, backward_hooks[, metadata])
             let counts = global == .rebuildTensor ? [4] : [6, 7]
-            guard counts.contains(args.count), case let .storage(storage) = args[0], case let .int(offset) = args[1] else {
+            guard counts.contains(args.count), case let .storage(storage) = args[0], case let .int(offset) = args[1]
+            else {
                 throw WeightsFormatError("malformed _rebuild_tensor_v2 call")
             }
-            return .tensor(PickledTensor(storage: storage, storageOffset: offset,
-                                         shape: try intTuple(args[2]), strides: try intTuple(args[3])))
+            return .tensor(
+                PickledTensor(
+                    storage: storage, storageOffset: offset,
+                    shape: try intTuple(args[2]), strides: try intTuple(args[3])))
         case .storageType:
             throw WeightsFormatError("unsupported pickle: a storage type is called")
         }
     }
 
     private static func intTuple(_ value: PickleValue) throws -> [Int] {
-        guard case let .tuple(items, _) = value else { throw WeightsFormatError("tensor size/stride is a \(value.kindName), not a tuple") }
+        guard case let .tuple(items, _) = value else {
+            throw WeightsFormatError("tensor size/stride is a \(value.kindName), not a tuple")
+        }
         return try items.map {
             guard case let .int(v) = $0 else { throw WeightsFormatError("tensor size/stride holds a \($0.kindName)") }
             return v
@@ -372,14 +395,17 @@ struct PickleMachine {
     /// torch's persistent id for a storage: ('storage', storage type, key, location, element count)
     /// plus, in the legacy format, view metadata that is always None in files written since torch 0.4.
     private static func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case let .tuple(items, _) = pid, items.count == 5 || items.count == 6, case .string("storage") = items[0] else {
+        guard case let .tuple(items, _) = pid, items.count == 5 || items.count == 6, case .string("storage") = items[0]
+        else {
             throw WeightsFormatError("unsupported persistent id (expected a torch storage reference)")
         }
         guard case let .global(.storageType(type)) = items[1], case let .string(key) = items[2],
-              case let .int(count) = items[4], count >= 0 else {
+            case let .int(count) = items[4], count >= 0
+        else {
             throw WeightsFormatError("malformed torch storage reference")
         }
-        if items.count == 6, case .none = items[5] {} else if items.count == 6 {
+        if items.count == 6, case .none = items[5] {
+        } else if items.count == 6 {
             throw WeightsFormatError("unsupported storage view in a legacy checkpoint")
         }
         return .storage(PickledStorage(key: key, elementType: type, elementCount: count))
@@ -405,7 +431,9 @@ extension PickleValue {
         }
         budget -= dict.entries.count
         guard budget >= 0 else {
-            throw WeightsFormatError("the checkpoint's dicts hold more than \(Self.maximumEntriesWalked) entries (counting a shared dict once per key it is under)")
+            throw WeightsFormatError(
+                "the checkpoint's dicts hold more than \(Self.maximumEntriesWalked) entries (counting a shared dict once per key it is under)"
+            )
         }
         var result: [(String, PickledTensor)] = []
         for (key, value) in dict.entries {

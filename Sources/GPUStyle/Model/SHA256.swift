@@ -66,7 +66,9 @@ struct SHA256 {
             for block in 0..<blocks {
                 let p = bytes + block * 64
                 for i in 0..<16 {
-                    w[i] = UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8 | UInt32(p[4 * i + 3])
+                    w[i] =
+                        UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8
+                        | UInt32(p[4 * i + 3])
                 }
                 for i in 16..<64 {
                     let x = w[i - 15], y = w[i - 2]

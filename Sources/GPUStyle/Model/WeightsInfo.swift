@@ -38,12 +38,14 @@ public struct WeightsInfo: Sendable {
             let set = try WeightSet.detect(in: archive)
             try set.checkShapes(in: archive)
             let layers = VGG19.convolutions.enumerated().map { index, conv in
-                Layer(name: conv.name, tensorName: set.tensorNames(convolution: index).weights,
-                      outputChannels: conv.outputChannels, inputChannels: conv.inputChannels)
+                Layer(
+                    name: conv.name, tensorName: set.tensorNames(convolution: index).weights,
+                    outputChannels: conv.outputChannels, inputChannels: conv.inputChannels)
             }
-            return WeightsInfo(path: path, fileSize: archive.file.size, formatDescription: archive.formatDescription,
-                               weightSet: set, preprocessing: set.preprocessing, layers: layers,
-                               isQuantised: set.tensorNames(convolution: 0).table != nil, sha256: "")
+            return WeightsInfo(
+                path: path, fileSize: archive.file.size, formatDescription: archive.formatDescription,
+                weightSet: set, preprocessing: set.preprocessing, layers: layers,
+                isQuantised: set.tensorNames(convolution: 0).table != nil, sha256: "")
         }
         var result = info
         if checksum { result.sha256 = try SHA256.hex(ofFileAt: path) }

@@ -27,16 +27,20 @@ struct WorkspaceLayout: Equatable {
     let inPlacePools: Set<Int>
 
     /// - Parameter backwardDataRunsInPlace: the backend's answer for a conv of (outputs, inputs).
-    init(layers: [VGG19.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>,
-         backwardDataRunsInPlace: (_ outputChannels: Int, _ inputChannels: Int) -> Bool) {
+    init(
+        layers: [VGG19.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>,
+        backwardDataRunsInPlace: (_ outputChannels: Int, _ inputChannels: Int) -> Bool
+    ) {
         let fused = layers.indices.map { VGGNetwork.fusesWithNext($0, layers: layers, observed: observed) }
         fusedWithNext = fused
-        inPlacePools = Set(layers.indices.filter { index in
-            guard layers[index].kind == .pool, index >= 2, layers[index - 1].kind == .relu,
-                  !observed.contains(index - 1) else { return false }
-            guard fused[index - 2], case let .conv(inputs, outputs) = layers[index - 2].kind else { return true }
-            return backwardDataRunsInPlace(outputs, inputs)
-        })
+        inPlacePools = Set(
+            layers.indices.filter { index in
+                guard layers[index].kind == .pool, index >= 2, layers[index - 1].kind == .relu,
+                    !observed.contains(index - 1)
+                else { return false }
+                guard fused[index - 2], case let .conv(inputs, outputs) = layers[index - 2].kind else { return true }
+                return backwardDataRunsInPlace(outputs, inputs)
+            })
         outputBuffer = Array(repeating: 0, count: layers.count)
 
         // A tensor is forward-only when only the next layer reads it: the input, and a pooling output

@@ -25,9 +25,11 @@ struct ZipDirectory {
         let tailLength = min(file.size, 22 + 0xffff)
         let tailStart = file.size - tailLength
         let tail = try file.read(offset: tailStart, count: tailLength)
-        guard let endIndex = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
-            littleEndianValue(tail[$0..<$0 + 4]) == Self.endSignature
-        }) else {
+        guard
+            let endIndex = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
+                littleEndianValue(tail[$0..<$0 + 4]) == Self.endSignature
+            })
+        else {
             throw WeightsFormatError("zip end-of-directory record not found (truncated or not a zip)")
         }
         var end = MemoryInput(tail, position: endIndex + 10)
@@ -35,7 +37,8 @@ struct ZipDirectory {
         var directorySize = try end.readUInt32()
         var directoryOffset = try end.readUInt32()
         if entryCount == 0xffff || directorySize == 0xffff_ffff || directoryOffset == 0xffff_ffff {
-            (entryCount, directorySize, directoryOffset) = try Self.zip64End(file: file, endOffset: tailStart + endIndex)
+            (entryCount, directorySize, directoryOffset) = try Self.zip64End(
+                file: file, endOffset: tailStart + endIndex)
         }
         guard directoryOffset <= file.size, directorySize <= file.size - directoryOffset else {
             throw WeightsFormatError("zip central directory lies outside the file")
@@ -55,11 +58,15 @@ struct ZipDirectory {
     private static func zip64End(file: RandomAccessFile, endOffset: Int) throws -> (Int, Int, Int) {
         guard endOffset >= 20 else { throw WeightsFormatError("zip64 locator missing") }
         var locator = MemoryInput(try file.read(offset: endOffset - 20, count: 20))
-        guard try locator.readLittleEndian(width: 4) == zip64LocatorSignature else { throw WeightsFormatError("zip64 locator missing") }
+        guard try locator.readLittleEndian(width: 4) == zip64LocatorSignature else {
+            throw WeightsFormatError("zip64 locator missing")
+        }
         _ = try locator.read(4)
         let recordOffset = try locator.readCount64("zip64 record offset")
         var record = MemoryInput(try file.read(offset: recordOffset, count: 56))
-        guard try record.readLittleEndian(width: 4) == zip64EndSignature else { throw WeightsFormatError("zip64 end record missing") }
+        guard try record.readLittleEndian(width: 4) == zip64EndSignature else {
+            throw WeightsFormatError("zip64 end record missing")
+        }
         _ = try record.read(28)
         let count = try record.readCount64("zip64 entry count")
         let size = try record.readCount64("zip64 directory size")
@@ -96,14 +103,17 @@ struct ZipDirectory {
             if compressedSize == 0xffff_ffff { compressedSize = try field.readCount64("zip64 size") }
             if localHeaderOffset == 0xffff_ffff { localHeaderOffset = try field.readCount64("zip64 offset") }
         }
-        return Entry(name: name, method: method, compressedSize: compressedSize,
-                     uncompressedSize: uncompressedSize, localHeaderOffset: localHeaderOffset)
+        return Entry(
+            name: name, method: method, compressedSize: compressedSize,
+            uncompressedSize: uncompressedSize, localHeaderOffset: localHeaderOffset)
     }
 
     /// Where a STORED entry's bytes start in the file, checked to lie inside it.
     func dataOffset(of entry: Entry, in file: RandomAccessFile) throws -> Int {
         guard entry.method == 0 else {
-            throw WeightsFormatError("zip entry '\(entry.name)' is compressed (method \(entry.method)); only uncompressed entries are supported")
+            throw WeightsFormatError(
+                "zip entry '\(entry.name)' is compressed (method \(entry.method)); only uncompressed entries are supported"
+            )
         }
         guard entry.compressedSize == entry.uncompressedSize else {
             throw WeightsFormatError("zip entry '\(entry.name)' has inconsistent sizes")

@@ -62,8 +62,9 @@ public final class CLContext {
         if buildStatus != CL_SUCCESS {
             let log = buildLog(builtProgram)
             clReleaseProgram(builtProgram)
-            throw CLError(call: "clBuildProgram (Kernels.cl on \(device.info.name), options \(options))",
-                          code: buildStatus, detail: log)
+            throw CLError(
+                call: "clBuildProgram (Kernels.cl on \(device.info.name), options \(options))",
+                code: buildStatus, detail: log)
         }
         program = builtProgram
     }
@@ -98,12 +99,14 @@ public final class CLContext {
     public func makeBuffer(floats count: Int) throws -> CLBuffer {
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         if UInt64(bytes) > device.info.maxAllocationBytes {
-            throw StyleError("a buffer of \(bytes >> 20) MiB exceeds \(device.info.name)'s largest allocation "
-                + "(\(device.info.maxAllocationBytes >> 20) MiB); use a smaller --image-size")
+            throw StyleError(
+                "a buffer of \(bytes >> 20) MiB exceeds \(device.info.name)'s largest allocation "
+                    + "(\(device.info.maxAllocationBytes >> 20) MiB); use a smaller --image-size")
         }
         var status: cl_int = CL_SUCCESS
         guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status),
-              status == CL_SUCCESS else {
+            status == CL_SUCCESS
+        else {
             throw CLError(call: "clCreateBuffer(\(bytes) bytes)", code: status)
         }
         let buffer = CLBuffer(memory: memory, byteCount: bytes, count: count) { [weak self] bytes in
@@ -112,20 +115,24 @@ public final class CLContext {
         allocatedBytes += bytes
         peakAllocatedBytes = max(peakAllocatedBytes, allocatedBytes)
         var zero: Float = 0
-        try CLError.check(clEnqueueFillBuffer(queue, memory, &zero, MemoryLayout<Float>.size, 0, bytes, 0, nil, nil),
-                          "clEnqueueFillBuffer")
+        try CLError.check(
+            clEnqueueFillBuffer(queue, memory, &zero, MemoryLayout<Float>.size, 0, bytes, 0, nil, nil),
+            "clEnqueueFillBuffer")
         return buffer
     }
 
     /// Copies host values into the buffer (blocking: the host array may go away after).
     public func write(_ values: [Float], to buffer: CLBuffer, offset: Int = 0) throws {
         guard offset >= 0, offset + values.count <= buffer.count else {
-            throw StyleError("internal error: writing \(values.count) floats at \(offset) into a buffer of \(buffer.count)")
+            throw StyleError(
+                "internal error: writing \(values.count) floats at \(offset) into a buffer of \(buffer.count)")
         }
         if values.isEmpty { return }
         try values.withUnsafeBytes { raw in
-            try CLError.check(clEnqueueWriteBuffer(queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, raw.count,
-                                                   raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+            try CLError.check(
+                clEnqueueWriteBuffer(
+                    queue, buffer.memory, cl_bool(CL_TRUE), offset * 4, raw.count,
+                    raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
         }
     }
 
@@ -138,8 +145,10 @@ public final class CLContext {
         var values = [Float](repeating: 0, count: n)
         if n == 0 { return values }
         try values.withUnsafeMutableBytes { raw in
-            try CLError.check(clEnqueueReadBuffer(queue, buffer.memory, cl_bool(CL_TRUE), 0, raw.count,
-                                                  raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+            try CLError.check(
+                clEnqueueReadBuffer(
+                    queue, buffer.memory, cl_bool(CL_TRUE), 0, raw.count,
+                    raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
         }
         return values
     }
@@ -147,11 +156,13 @@ public final class CLContext {
     /// Device-side copy of `count` floats.
     public func copy(_ source: CLBuffer, to destination: CLBuffer, count: Int) throws {
         guard count <= source.count, count <= destination.count else {
-            throw StyleError("internal error: copying \(count) floats between buffers of \(source.count) and \(destination.count)")
+            throw StyleError(
+                "internal error: copying \(count) floats between buffers of \(source.count) and \(destination.count)")
         }
         if count == 0 { return }
-        try CLError.check(clEnqueueCopyBuffer(queue, source.memory, destination.memory, 0, 0, count * 4, 0, nil, nil),
-                          "clEnqueueCopyBuffer")
+        try CLError.check(
+            clEnqueueCopyBuffer(queue, source.memory, destination.memory, 0, 0, count * 4, 0, nil, nil),
+            "clEnqueueCopyBuffer")
     }
 
     // MARK: Execution
@@ -163,7 +174,9 @@ public final class CLContext {
         var globalSize = global
         if let local = local {
             guard local.count == global.count else {
-                throw StyleError("internal error: kernel \(kernel.name) has \(global.count)-D global and \(local.count)-D local sizes")
+                throw StyleError(
+                    "internal error: kernel \(kernel.name) has \(global.count)-D global and \(local.count)-D local sizes"
+                )
             }
             for d in 0..<global.count { globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d] }
         }
@@ -174,12 +187,14 @@ public final class CLContext {
             return globalSize.withUnsafeBufferPointer { g in
                 if let local = local {
                     return local.withUnsafeBufferPointer { l in
-                        clEnqueueNDRangeKernel(queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
-                                               0, nil, eventOut)
+                        clEnqueueNDRangeKernel(
+                            queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
+                            0, nil, eventOut)
                     }
                 }
-                return clEnqueueNDRangeKernel(queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, nil, 0, nil,
-                                              eventOut)
+                return clEnqueueNDRangeKernel(
+                    queue, kernel.handle, cl_uint(g.count), nil, g.baseAddress, nil, 0, nil,
+                    eventOut)
             }
         }
         try CLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name), global \(globalSize), local \(local ?? []))")
@@ -250,13 +265,16 @@ public final class CLKernel {
         self.handle = handle
         self.name = name
         var count: cl_uint = 0
-        try CLError.check(clGetKernelInfo(handle, cl_kernel_info(CL_KERNEL_NUM_ARGS), 4, &count, nil),
-                          "clGetKernelInfo(\(name))")
+        try CLError.check(
+            clGetKernelInfo(handle, cl_kernel_info(CL_KERNEL_NUM_ARGS), 4, &count, nil),
+            "clGetKernelInfo(\(name))")
         argumentCount = Int(count)
         var groupSize = 0
-        try CLError.check(clGetKernelWorkGroupInfo(handle, device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
-                                                   MemoryLayout<Int>.size, &groupSize, nil),
-                          "clGetKernelWorkGroupInfo(\(name))")
+        try CLError.check(
+            clGetKernelWorkGroupInfo(
+                handle, device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                MemoryLayout<Int>.size, &groupSize, nil),
+            "clGetKernelWorkGroupInfo(\(name))")
         maxWorkGroupSize = groupSize
     }
 
@@ -264,7 +282,8 @@ public final class CLKernel {
 
     func setArguments(_ arguments: [KernelArgument]) throws {
         guard arguments.count == argumentCount else {
-            throw StyleError("internal error: kernel \(name) takes \(argumentCount) arguments, given \(arguments.count)")
+            throw StyleError(
+                "internal error: kernel \(name) takes \(argumentCount) arguments, given \(arguments.count)")
         }
         for (index, argument) in arguments.enumerated() {
             let i = cl_uint(index)

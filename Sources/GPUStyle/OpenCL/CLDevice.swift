@@ -53,8 +53,9 @@ public enum CLDevices {
             if countStatus == CL_DEVICE_NOT_FOUND || deviceCount == 0 { continue }
             try CLError.check(countStatus, "clGetDeviceIDs")
             var ids = [cl_device_id?](repeating: nil, count: Int(deviceCount))
-            try CLError.check(clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &ids, nil),
-                              "clGetDeviceIDs")
+            try CLError.check(
+                clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &ids, nil),
+                "clGetDeviceIDs")
             let platformName = try platformString(platform, cl_platform_info(CL_PLATFORM_NAME))
             for case let id? in ids {
                 let info = try readInfo(id, index: devices.count, platformName: platformName)
@@ -67,10 +68,15 @@ public enum CLDevices {
     private static func readInfo(_ id: cl_device_id, index: Int, platformName: String) throws -> CLDeviceInfo {
         let type: cl_device_type = try deviceValue(id, CL_DEVICE_TYPE)
         let kind: CLDeviceInfo.Kind
-        if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 { kind = .gpu }
-        else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 { kind = .cpu }
-        else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 { kind = .accelerator }
-        else { kind = .other }
+        if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 {
+            kind = .gpu
+        } else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 {
+            kind = .cpu
+        } else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 {
+            kind = .accelerator
+        } else {
+            kind = .other
+        }
         let extensions = try deviceString(id, CL_DEVICE_EXTENSIONS)
         let computeUnits: cl_uint = try deviceValue(id, CL_DEVICE_MAX_COMPUTE_UNITS)
         let clock: cl_uint = try deviceValue(id, CL_DEVICE_MAX_CLOCK_FREQUENCY)
@@ -102,8 +108,9 @@ public enum CLDevices {
     static func deviceValue<T>(_ id: cl_device_id, _ param: Int32) throws -> T {
         let pointer = UnsafeMutablePointer<T>.allocate(capacity: 1)
         defer { pointer.deallocate() }
-        try CLError.check(clGetDeviceInfo(id, cl_device_info(param), MemoryLayout<T>.size, pointer, nil),
-                          "clGetDeviceInfo(\(param))")
+        try CLError.check(
+            clGetDeviceInfo(id, cl_device_info(param), MemoryLayout<T>.size, pointer, nil),
+            "clGetDeviceInfo(\(param))")
         return pointer.pointee
     }
 

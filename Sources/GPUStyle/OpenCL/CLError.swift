@@ -27,7 +27,8 @@ public struct CLError: Error, CustomStringConvertible, Equatable {
         case CL_OUT_OF_RESOURCES, CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_HOST_MEMORY:
             return "the device ran out of memory or resources; try a smaller --image-size or another --device"
         case -1001:
-            return "no OpenCL platform is installed; install an OpenCL driver (e.g. `apt-get install pocl-opencl-icd` for the CPU, or your GPU vendor's driver) or use --device native"
+            return
+                "no OpenCL platform is installed; install an OpenCL driver (e.g. `apt-get install pocl-opencl-icd` for the CPU, or your GPU vendor's driver) or use --device native"
         case CL_DEVICE_NOT_FOUND:
             return "no device of that type; run `stylize-gpu devices` to list them"
         default:

@@ -24,7 +24,9 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
         case "cpu": self = .cpu
         default:
             if let index = Int(trimmed) {
-                guard index >= 0 else { throw StyleError("--device \(trimmed): ids start at 0; run `stylize-gpu devices`") }
+                guard index >= 0 else {
+                    throw StyleError("--device \(trimmed): ids start at 0; run `stylize-gpu devices`")
+                }
                 self = .index(index)
             } else {
                 self = .nameContaining(trimmed)
@@ -64,8 +66,9 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
                 return StyleError("--device \(self): \(describe(error))")
             }
             let names = devices.map { "\($0.index): \($0.name)" }.joined(separator: ", ")
-            return StyleError("--device \(self): no \(what) among the OpenCL devices (\(names.isEmpty ? "none" : names)) "
-                + "; run `stylize-gpu devices`, or use --device native")
+            return StyleError(
+                "--device \(self): no \(what) among the OpenCL devices (\(names.isEmpty ? "none" : names)) "
+                    + "; run `stylize-gpu devices`, or use --device native")
         }
         switch self {
         case .native, .nativeWith:

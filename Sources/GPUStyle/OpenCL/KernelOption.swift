@@ -54,8 +54,10 @@ public struct KernelOption: Sendable {
     /// nil: not tuned.
     public let tuning: Tuning?
 
-    init(_ name: String, _ meaning: String, _ kind: Kind, valid: Valid, fallback: Int, cpu: Default, gpu: Default,
-         tuned values: [Int] = [], affects: [OpsBenchmark.Op] = [], on kinds: Set<CLDeviceInfo.Kind>? = nil) {
+    init(
+        _ name: String, _ meaning: String, _ kind: Kind, valid: Valid, fallback: Int, cpu: Default, gpu: Default,
+        tuned values: [Int] = [], affects: [OpsBenchmark.Op] = [], on kinds: Set<CLDeviceInfo.Kind>? = nil
+    ) {
         self.name = name
         self.meaning = meaning
         self.kind = kind
@@ -115,143 +117,181 @@ extension KernelOption {
 
     // Direct convolution (conv3x3). CPUs want work-items holding large register blocks with wide
     // contiguous loads; GPUs many light work-items.
-    static let convPXB = KernelOption("CONV_PXB", "conv3x3: pixels of a row per work-item", .compileTime,
-                                      valid: .range(1...32), fallback: 16, cpu: 16, gpu: 4,
-                                      tuned: [8, 12, 16, 24], affects: convolution)
-    static let convCOB = KernelOption("CONV_COB", "conv3x3: output channels per work-item (one vector)",
-                                      .compileTime, valid: vectorWidths, fallback: 16, cpu: 16, gpu: 8,
-                                      tuned: [8, 16], affects: convolution)
+    static let convPXB = KernelOption(
+        "CONV_PXB", "conv3x3: pixels of a row per work-item", .compileTime,
+        valid: .range(1...32), fallback: 16, cpu: 16, gpu: 4,
+        tuned: [8, 12, 16, 24], affects: convolution)
+    static let convCOB = KernelOption(
+        "CONV_COB", "conv3x3: output channels per work-item (one vector)",
+        .compileTime, valid: vectorWidths, fallback: 16, cpu: 16, gpu: 8,
+        tuned: [8, 16], affects: convolution)
     /// A CPU work-item streams its own channel block's weights; GPU work-items of neighbouring
     /// channel blocks read adjacent weights.
-    static let convBlockedWeights = KernelOption("CONV_BLOCKED_WEIGHTS",
-                                                 "conv3x3: weights block-major (else tap-major)", .compileTime, valid: flag, fallback: 0, cpu: 1, gpu: 0,
-                                                 tuned: [0, 1], affects: convolution)
-    static let convChannelsFirst = KernelOption("CONV_CHANNELS_FIRST",
-                                                "conv3x3: launch dimension 0 over channel blocks", .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: 0,
-                                                tuned: [0, 1], affects: convolution)
+    static let convBlockedWeights = KernelOption(
+        "CONV_BLOCKED_WEIGHTS",
+        "conv3x3: weights block-major (else tap-major)", .compileTime, valid: flag, fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution)
+    static let convChannelsFirst = KernelOption(
+        "CONV_CHANNELS_FIRST",
+        "conv3x3: launch dimension 0 over channel blocks", .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: 0,
+        tuned: [0, 1], affects: convolution)
     /// A fallback kept for debugging, never faster: not tuned.
-    static let convFastInterior = KernelOption("CONV_FAST_INTERIOR", "conv3x3: unchecked loads away from the edges",
-                                               .compileTime, valid: flag, fallback: 1, cpu: 1, gpu: 1)
+    static let convFastInterior = KernelOption(
+        "CONV_FAST_INTERIOR", "conv3x3: unchecked loads away from the edges",
+        .compileTime, valid: flag, fallback: 1, cpu: 1, gpu: 1)
 
     // Winograd F(2×2,3×3). Its multiply holds WINO_COB channels × WINO_TV vectors of WINO_TB tiles
     // per work-item; on CPUs a block where each broadcast weight feeds several FMAs.
-    static let convWinograd = KernelOption("CONV_WINOGRAD", "Winograd layers: 0 none, 1 min(I, O) ≥ 8, 2 all",
-                                           .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
-                                           tuned: [0, 1], affects: convolution)
-    static let winoTB = KernelOption("WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
-                                     valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
-                                     tuned: [4, 8, 16], affects: convolution)
-    static let winoCOB = KernelOption("WINO_COB", "Winograd multiply: output channels per work-item", .compileTime,
-                                      valid: vectorWidths, fallback: 16, cpu: 8, gpu: 8,
-                                      tuned: [4, 8, 16], affects: convolution)
-    static let winoTV = KernelOption("WINO_TV", "Winograd multiply: vectors of tiles per work-item", .compileTime,
-                                     valid: .range(1...4), fallback: 1, cpu: 3, gpu: 1,
-                                     tuned: [1, 2, 3], affects: convolution)
+    static let convWinograd = KernelOption(
+        "CONV_WINOGRAD", "Winograd layers: 0 none, 1 min(I, O) ≥ 8, 2 all",
+        .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
+        tuned: [0, 1], affects: convolution)
+    static let winoTB = KernelOption(
+        "WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
+        valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
+        tuned: [4, 8, 16], affects: convolution)
+    static let winoCOB = KernelOption(
+        "WINO_COB", "Winograd multiply: output channels per work-item", .compileTime,
+        valid: vectorWidths, fallback: 16, cpu: 8, gpu: 8,
+        tuned: [4, 8, 16], affects: convolution)
+    static let winoTV = KernelOption(
+        "WINO_TV", "Winograd multiply: vectors of tiles per work-item", .compileTime,
+        valid: .range(1...4), fallback: 1, cpu: 3, gpu: 1,
+        tuned: [1, 2, 3], affects: convolution)
     /// CPU cache control (a Clang builtin): one stream per channel is more than a prefetcher follows.
-    static let winoPrefetch = KernelOption("WINO_PREFETCH", "Winograd multiply: channels prefetched ahead",
-                                           .compileTime, valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
-                                           tuned: [0, 4, 8], affects: convolution, on: [.cpu])
+    static let winoPrefetch = KernelOption(
+        "WINO_PREFETCH", "Winograd multiply: channels prefetched ahead",
+        .compileTime, valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
+        tuned: [0, 4, 8], affects: convolution, on: [.cpu])
     /// PoCL pays per work-item; the tiles stay in cache.
-    static let winoOB = KernelOption("WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
-                                     valid: .range(1...64), fallback: 1, cpu: 8, gpu: 1,
-                                     tuned: [1, 4, 8, 32], affects: convolution)
+    static let winoOB = KernelOption(
+        "WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
+        valid: .range(1...64), fallback: 1, cpu: 8, gpu: 1,
+        tuned: [1, 4, 8, 32], affects: convolution)
     /// PoCL pays per work-group: the light transforms need wide ones.
-    static let winoWG = KernelOption("WINO_WG", "Winograd transforms' work-group width (0: the driver's)",
-                                     .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 16, gpu: 16,
-                                     tuned: [16, 64], affects: convolution)
-    static let winoBand = KernelOption("WINO_BAND", "floats per Winograd scratch buffer (more cut more bands)",
-                                       .launchOnly, valid: .positive, fallback: 1 << 22, cpu: .value(1 << 22),
-                                       gpu: .value(1 << 24))
-    static let winoGEMM = KernelOption("WINO_GEMM", "Winograd multiply as a local-memory tiled product",
-                                       .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
-                                       tuned: [0, 1], affects: convolution, on: notCPU)
-    static let wgemmM = KernelOption("WGEMM_M", "tiled products: rows per work-item (×16 a work-group)",
-                                     .compileTime, valid: .values([4, 8]), fallback: 4, cpu: 4, gpu: 4,
-                                     tuned: [4, 8], affects: convolution + [.gramBackward], on: notCPU)
-    static let wgemmN = KernelOption("WGEMM_N", "tiled products: columns per work-item (×16 a work-group)",
-                                     .compileTime, valid: .values([4, 8]), fallback: 8, cpu: 8, gpu: 8,
-                                     tuned: [4, 8], affects: convolution + [.gramBackward], on: notCPU)
+    static let winoWG = KernelOption(
+        "WINO_WG", "Winograd transforms' work-group width (0: the driver's)",
+        .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 16, gpu: 16,
+        tuned: [16, 64], affects: convolution)
+    static let winoBand = KernelOption(
+        "WINO_BAND", "floats per Winograd scratch buffer (more cut more bands)",
+        .launchOnly, valid: .positive, fallback: 1 << 22, cpu: .value(1 << 22),
+        gpu: .value(1 << 24))
+    static let winoGEMM = KernelOption(
+        "WINO_GEMM", "Winograd multiply as a local-memory tiled product",
+        .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
+        tuned: [0, 1], affects: convolution, on: notCPU)
+    static let wgemmM = KernelOption(
+        "WGEMM_M", "tiled products: rows per work-item (×16 a work-group)",
+        .compileTime, valid: .values([4, 8]), fallback: 4, cpu: 4, gpu: 4,
+        tuned: [4, 8], affects: convolution + [.gramBackward], on: notCPU)
+    static let wgemmN = KernelOption(
+        "WGEMM_N", "tiled products: columns per work-item (×16 a work-group)",
+        .compileTime, valid: .values([4, 8]), fallback: 8, cpu: 8, gpu: 8,
+        tuned: [4, 8], affects: convolution + [.gramBackward], on: notCPU)
     /// PoCL pays per work-group; GPUs want many work-items.
-    static let wholeRows = KernelOption("WHOLE_ROWS", "row kernels: a work-item per row (else per block of 8)",
-                                        .launchOnly, valid: flag, fallback: 1, cpu: 1, gpu: 0,
-                                        tuned: [0, 1], affects: convolution)
+    static let wholeRows = KernelOption(
+        "WHOLE_ROWS", "row kernels: a work-item per row (else per block of 8)",
+        .launchOnly, valid: flag, fallback: 1, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution)
 
     // conv3x3_narrow (few channels on either side: conv1_1 both ways) on CPUs; GPUs keep conv3x3,
     // whose 8-channel blocks lose less to 3 channels.
-    static let convNarrow = KernelOption("CONV_NARROW", "conv3x3_narrow: 0 none, 1 ≤ 4 channels a side, 2 all",
-                                         .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 0,
-                                         tuned: [0, 1], affects: convolution)
-    static let narrowPX = KernelOption("NARROW_PX", "conv3x3_narrow: pixels per vector", .compileTime,
-                                       valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
-                                       tuned: [4, 8, 16], affects: convolution)
+    static let convNarrow = KernelOption(
+        "CONV_NARROW", "conv3x3_narrow: 0 none, 1 ≤ 4 channels a side, 2 all",
+        .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution)
+    static let narrowPX = KernelOption(
+        "NARROW_PX", "conv3x3_narrow: pixels per vector", .compileTime,
+        valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
+        tuned: [4, 8, 16], affects: convolution)
     /// PoCL ran its explicit vectors slower in groups than one work-item per group.
-    static let narrowWG = KernelOption("NARROW_WG", "conv3x3_narrow: work-group width (0: the driver's)",
-                                       .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 0,
-                                       tuned: [0, 16, 64], affects: convolution, on: notCPU)
-    static let narrowPrefetch = KernelOption("NARROW_PREFETCH", "conv3x3_narrow: channels prefetched ahead",
-                                             .compileTime, valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
-                                             tuned: [0, 2, 4, 8], affects: convolution, on: [.cpu])
+    static let narrowWG = KernelOption(
+        "NARROW_WG", "conv3x3_narrow: work-group width (0: the driver's)",
+        .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 16, 64], affects: convolution, on: notCPU)
+    static let narrowPrefetch = KernelOption(
+        "NARROW_PREFETCH", "conv3x3_narrow: channels prefetched ahead",
+        .compileTime, valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
+        tuned: [0, 2, 4, 8], affects: convolution, on: [.cpu])
     /// A Clang builtin a GPU's compiler need not know.
-    static let ntStores = KernelOption("NT_STORES", "conv3x3_narrow: non-temporal stores", .compileTime,
-                                       valid: flag, fallback: 0, cpu: 1, gpu: 0,
-                                       tuned: [0, 1], affects: convolution, on: [.cpu])
+    static let ntStores = KernelOption(
+        "NT_STORES", "conv3x3_narrow: non-temporal stores", .compileTime,
+        valid: flag, fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution, on: [.cpu])
     /// conv1_1's backward-data reads each channel's rows as runs rather than all channels at once.
-    static let narrowStrip = KernelOption("NARROW_STRIP", "conv3x3_narrow_strip: vectors per work-item (0: off)",
-                                          .compileTime, valid: .values([0, 2, 4, 8, 16, 32]), fallback: 0,
-                                          cpu: 16, gpu: 0, tuned: [0, 8, 16, 32], affects: convolution)
+    static let narrowStrip = KernelOption(
+        "NARROW_STRIP", "conv3x3_narrow_strip: vectors per work-item (0: off)",
+        .compileTime, valid: .values([0, 2, 4, 8, 16, 32]), fallback: 0,
+        cpu: 16, gpu: 0, tuned: [0, 8, 16, 32], affects: convolution)
     /// Fixed widths also keep PoCL from compiling one variant per global size.
-    static let convWG = KernelOption("CONV_WG", "conv3x3 and Winograd multiply: work-group width (0: the driver's)",
-                                     .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 0,
-                                     tuned: [0, 16, 32, 64], affects: convolution, on: notCPU)
+    static let convWG = KernelOption(
+        "CONV_WG", "conv3x3 and Winograd multiply: work-group width (0: the driver's)",
+        .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 16, 32, 64], affects: convolution, on: notCPU)
 
     // The Gram and its backward.
-    static let gramGEMM = KernelOption("GRAM_GEMM", "Gram slices as local-memory tiled products", .compileTime,
-                                       valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
-                                       tuned: [0, 1], affects: [.gram], on: notCPU)
-    static let gramT = KernelOption("GRAM_T", "gram_partial: tile side per work-item", .compileTime,
-                                    valid: .range(1...8), fallback: 4, cpu: 4, gpu: 4,
-                                    tuned: [2, 4], affects: [.gram])
+    static let gramGEMM = KernelOption(
+        "GRAM_GEMM", "Gram slices as local-memory tiled products", .compileTime,
+        valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
+        tuned: [0, 1], affects: [.gram], on: notCPU)
+    static let gramT = KernelOption(
+        "GRAM_T", "gram_partial: tile side per work-item", .compileTime,
+        valid: .range(1...8), fallback: 4, cpu: 4, gpu: 4,
+        tuned: [2, 4], affects: [.gram])
     /// A CPU needs a slice per core or so; a GPU tens of thousands of work-items.
-    static let gramSlice = KernelOption("GRAM_SLICE", "Gram: pixels per slice (about)", .launchOnly,
-                                        valid: .range(1...1 << 20), fallback: 2048, cpu: 2048, gpu: 512,
-                                        tuned: [256, 512, 1024, 2048], affects: [.gram])
-    static let gramSlices = KernelOption("GRAM_SLICES", "Gram: most slices", .launchOnly,
-                                         valid: .range(1...4096), fallback: 32, cpu: 32, gpu: 256,
-                                         tuned: [32, 64, 256, 1024], affects: [.gram])
-    static let gbGEMM = KernelOption("GB_GEMM", "Gram backward as the Winograd multiply's tiled product",
-                                     .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
-                                     tuned: [0, 1], affects: [.gramBackward], on: notCPU)
+    static let gramSlice = KernelOption(
+        "GRAM_SLICE", "Gram: pixels per slice (about)", .launchOnly,
+        valid: .range(1...1 << 20), fallback: 2048, cpu: 2048, gpu: 512,
+        tuned: [256, 512, 1024, 2048], affects: [.gram])
+    static let gramSlices = KernelOption(
+        "GRAM_SLICES", "Gram: most slices", .launchOnly,
+        valid: .range(1...4096), fallback: 32, cpu: 32, gpu: 256,
+        tuned: [32, 64, 256, 1024], affects: [.gram])
+    static let gbGEMM = KernelOption(
+        "GB_GEMM", "Gram backward as the Winograd multiply's tiled product",
+        .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
+        tuned: [0, 1], affects: [.gramBackward], on: notCPU)
     /// On CPUs each element of A feeds GB_VECS FMAs.
-    static let gbRows = KernelOption("GB_ROWS", "gram_backward: rows per work-item", .compileTime,
-                                     valid: .range(1...32), fallback: 16, cpu: 8, gpu: 4,
-                                     tuned: [6, 8, 16], affects: [.gramBackward])
-    static let gbVecs = KernelOption("GB_VECS", "gram_backward: vectors of VW columns per work-item", .compileTime,
-                                     valid: .range(1...4), fallback: 1, cpu: 3, gpu: 1,
-                                     tuned: [1, 2, 3], affects: [.gramBackward])
-    static let gbPrefetch = KernelOption("GB_PREFETCH", "gram_backward: channels prefetched ahead", .compileTime,
-                                         valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
-                                         tuned: [0, 4, 8], affects: [.gramBackward], on: [.cpu])
-    static let vw = KernelOption("VW", "Gram kernels: vector width along pixels", .compileTime,
-                                 valid: vectorWidths, fallback: 16, cpu: 16, gpu: 8,
-                                 tuned: [4, 8, 16], affects: gramOps)
-    static let tileWG = KernelOption("TILE_WG", "Gram launches: work-group width (0: the driver's)", .launchOnly,
-                                     valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 16,
-                                     tuned: [0, 16, 32, 64], affects: gramOps, on: notCPU)
+    static let gbRows = KernelOption(
+        "GB_ROWS", "gram_backward: rows per work-item", .compileTime,
+        valid: .range(1...32), fallback: 16, cpu: 8, gpu: 4,
+        tuned: [6, 8, 16], affects: [.gramBackward])
+    static let gbVecs = KernelOption(
+        "GB_VECS", "gram_backward: vectors of VW columns per work-item", .compileTime,
+        valid: .range(1...4), fallback: 1, cpu: 3, gpu: 1,
+        tuned: [1, 2, 3], affects: [.gramBackward])
+    static let gbPrefetch = KernelOption(
+        "GB_PREFETCH", "gram_backward: channels prefetched ahead", .compileTime,
+        valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
+        tuned: [0, 4, 8], affects: [.gramBackward], on: [.cpu])
+    static let vw = KernelOption(
+        "VW", "Gram kernels: vector width along pixels", .compileTime,
+        valid: vectorWidths, fallback: 16, cpu: 16, gpu: 8,
+        tuned: [4, 8, 16], affects: gramOps)
+    static let tileWG = KernelOption(
+        "TILE_WG", "Gram launches: work-group width (0: the driver's)", .launchOnly,
+        valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 16,
+        tuned: [0, 16, 32, 64], affects: gramOps, on: notCPU)
 
-    static let useFMA = KernelOption("USE_FMA", "inner loops use fma() (else mad())", .compileTime,
-                                     valid: flag, fallback: 1, cpu: 1, gpu: 1,
-                                     tuned: [0, 1], affects: convolution + gramOps)
+    static let useFMA = KernelOption(
+        "USE_FMA", "inner loops use fma() (else mad())", .compileTime,
+        valid: flag, fallback: 1, cpu: 1, gpu: 1,
+        tuned: [0, 1], affects: convolution + gramOps)
 
     // Reductions and elementwise launches: not tuned (ops the tuner does not time, a small share
     // of an iteration).
-    static let redLocal = KernelOption("RED_LOCAL", "reductions: work-group size", .compileTime,
-                                       valid: .powerOfTwoGroup, fallback: 64,
-                                       cpu: .powerOfTwoGroup(atMost: 64), gpu: .powerOfTwoGroup(atMost: 256))
-    static let redGroups = KernelOption("RED_GROUPS", "reductions: work-groups of stage one", .compileTime,
-                                        valid: .range(1...4096), fallback: 64, cpu: 64, gpu: 128)
-    static let ewLocal = KernelOption("EW_LOCAL", "elementwise launches: work-group size", .launchOnly,
-                                      valid: .groupSize(from: 1), fallback: 64,
-                                      cpu: .twiceReductionGroup(atMost: 128), gpu: .twiceReductionGroup(atMost: 128))
+    static let redLocal = KernelOption(
+        "RED_LOCAL", "reductions: work-group size", .compileTime,
+        valid: .powerOfTwoGroup, fallback: 64,
+        cpu: .powerOfTwoGroup(atMost: 64), gpu: .powerOfTwoGroup(atMost: 256))
+    static let redGroups = KernelOption(
+        "RED_GROUPS", "reductions: work-groups of stage one", .compileTime,
+        valid: .range(1...4096), fallback: 64, cpu: 64, gpu: 128)
+    static let ewLocal = KernelOption(
+        "EW_LOCAL", "elementwise launches: work-group size", .launchOnly,
+        valid: .groupSize(from: 1), fallback: 64,
+        cpu: .twiceReductionGroup(atMost: 128), gpu: .twiceReductionGroup(atMost: 128))
 
     /// Every option, once; the tunable ones in the order `stylize-gpu tune` visits them.
     public static let all: [KernelOption] = [

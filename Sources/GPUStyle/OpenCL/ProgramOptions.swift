@@ -21,9 +21,11 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Sane defaults for a device, before any tuning: each option's CPU or GPU default.
     public static func defaults(for device: CLDeviceInfo) -> ProgramOptions {
         let tiled = runsTiledKernels(device)
-        return ProgramOptions(defines: [String: Int](uniqueKeysWithValues: KernelOption.all.map {
-            ($0.name, $0.defaultValue(on: device, tiled: tiled))
-        }))
+        return ProgramOptions(
+            defines: [String: Int](
+                uniqueKeysWithValues: KernelOption.all.map {
+                    ($0.name, $0.defaultValue(on: device, tiled: tiled))
+                }))
     }
 
     /// Whether the local-memory tiled kernels are the default on `device`: GPUs with 16×16
@@ -138,22 +140,28 @@ public struct ProgramOptions: Equatable, Sendable {
         }
         if winogradTiledMultiply {
             // Whole float4s: weight blocks and tile strides in multiples of 4.
-            try require(winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
-                        "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
+            try require(
+                winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
+                "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
         }
         // The tiled kernels: 16×16 work-groups, and local memory for the WGEMM tiles (the multiply
         // and Gram backward) or the Gram's 2 × 16 × 65 floats.
-        let gemmBytes = ProgramOptions.tiledLocalBytes(outputs: tiledProductBlock.outputs,
-                                                       tiles: tiledProductBlock.tiles)
-        let tiled = [(KernelOption.winoGEMM, winogradTiledMultiply, gemmBytes),
-                     (KernelOption.gramGEMM, gramTiledProduct, 2 * 16 * 65 * 4),
-                     (KernelOption.gbGEMM, gramBackwardTiledProduct, gemmBytes)].filter(\.1)
+        let gemmBytes = ProgramOptions.tiledLocalBytes(
+            outputs: tiledProductBlock.outputs,
+            tiles: tiledProductBlock.tiles)
+        let tiled = [
+            (KernelOption.winoGEMM, winogradTiledMultiply, gemmBytes),
+            (KernelOption.gramGEMM, gramTiledProduct, 2 * 16 * 65 * 4),
+            (KernelOption.gbGEMM, gramBackwardTiledProduct, gemmBytes),
+        ].filter(\.1)
         for (option, _, localBytes) in tiled {
-            try require(device.maxWorkGroupSize >= 256,
-                        "\(option.name)=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
-            try require(device.localMemoryBytes == 0 || UInt64(localBytes) <= device.localMemoryBytes,
-                        "\(option.name)=1 needs \(localBytes) bytes of local memory "
-                            + "(the device has \(device.localMemoryBytes))")
+            try require(
+                device.maxWorkGroupSize >= 256,
+                "\(option.name)=1 needs work-groups of 256 (the device allows \(device.maxWorkGroupSize))")
+            try require(
+                device.localMemoryBytes == 0 || UInt64(localBytes) <= device.localMemoryBytes,
+                "\(option.name)=1 needs \(localBytes) bytes of local memory "
+                    + "(the device has \(device.localMemoryBytes))")
         }
     }
 }

@@ -11,8 +11,10 @@ public enum SelfTest {
     }
 
     /// Runs `checks` on `device` against `reference`, calling `onResult` after each (to print as it goes).
-    public static func run(_ checks: [SelfTestCheck], on device: Backend, reference: Backend = NativeBackend(),
-                           onResult: (SelfTestResult) -> Void = { _ in }) -> [SelfTestResult] {
+    public static func run(
+        _ checks: [SelfTestCheck], on device: Backend, reference: Backend = NativeBackend(),
+        onResult: (SelfTestResult) -> Void = { _ in }
+    ) -> [SelfTestResult] {
         checks.map { check in
             let result = check.evaluate(on: device, reference: reference)
             onResult(result)
@@ -22,16 +24,19 @@ public enum SelfTest {
 
     /// The random-data checks, then the weights' conv1_1 and conv1_2 when `weightsPath` names a
     /// readable file (nil: skipped with a note; an unreadable file given explicitly is an error).
-    public static func run(on device: Backend, weightsPath: String?,
-                           onResult: (SelfTestResult) -> Void = { _ in }) throws -> Report {
+    public static func run(
+        on device: Backend, weightsPath: String?,
+        onResult: (SelfTestResult) -> Void = { _ in }
+    ) throws -> Report {
         var results = run(SelfTestTable.randomChecks(), on: device, onResult: onResult)
         var notes: [String] = []
         if let weightsPath {
             let weights = try VGGWeights.load(path: weightsPath, upTo: 2)
             results += run(try SelfTestTable.weightChecks(weights), on: device, onResult: onResult)
         } else {
-            notes.append("skipped conv1_1/conv1_2 with the real weights: no weights file "
-                         + "(fetch them with `\(WeightsCache.fetchCommand)` or pass --weights PATH)")
+            notes.append(
+                "skipped conv1_1/conv1_2 with the real weights: no weights file "
+                    + "(fetch them with `\(WeightsCache.fetchCommand)` or pass --weights PATH)")
         }
         return Report(results: results, notes: notes)
     }

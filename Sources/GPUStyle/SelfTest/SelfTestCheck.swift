@@ -22,8 +22,10 @@ public struct SelfTestCheck {
     /// Reductions must also give the same bits twice.
     let checksDeterminism: Bool
 
-    init(op: String, shape: String, inputs: [[Float]], terms: Int, magnitudes: [Double]? = nil,
-         checksDeterminism: Bool = false, run: @escaping (Backend, [[Float]], Bool) throws -> [Float]) {
+    init(
+        op: String, shape: String, inputs: [[Float]], terms: Int, magnitudes: [Double]? = nil,
+        checksDeterminism: Bool = false, run: @escaping (Backend, [[Float]], Bool) throws -> [Float]
+    ) {
         self.op = op
         self.shape = shape
         self.inputs = inputs
@@ -61,8 +63,9 @@ public struct SelfTestCheck {
     }
 
     private func result(_ maxRelativeError: Double, problem: String?) -> SelfTestResult {
-        SelfTestResult(op: op, shape: shape, maxRelativeError: maxRelativeError, bound: bound,
-                       passed: problem == nil && maxRelativeError <= bound, problem: problem)
+        SelfTestResult(
+            op: op, shape: shape, maxRelativeError: maxRelativeError, bound: bound,
+            passed: problem == nil && maxRelativeError <= bound, problem: problem)
     }
 }
 
@@ -82,7 +85,8 @@ public struct SelfTestResult: Equatable, Sendable {
         let op = self.op.padding(toLength: 35, withPad: " ", startingAt: 0)
         let shape = self.shape.padding(toLength: 13, withPad: " ", startingAt: 0)
         let error = maxRelativeError.isFinite ? String(format: "%.2e", maxRelativeError) : "inf"
-        var text = "\(op) \(shape) max rel err \(error)  bound \(String(format: "%.2e", bound))  \(passed ? "PASS" : "FAIL")"
+        var text =
+            "\(op) \(shape) max rel err \(error)  bound \(String(format: "%.2e", bound))  \(passed ? "PASS" : "FAIL")"
         if let problem { text += " (\(problem))" }
         return text
     }

@@ -29,11 +29,14 @@ public struct Checkpoint: Equatable {
     static let magic = Array("stylize-gpu checkpoint 2\n".utf8)
     static let checksumLength = 64
 
-    public init(options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String], device: String, state: RunState) {
-        header = Header(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: device,
-                        iteration: state.iteration,
-                        optimizerHostState: state.optimizerHostState,
-                        tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count))
+    public init(
+        options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String], device: String, state: RunState
+    ) {
+        header = Header(
+            options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: device,
+            iteration: state.iteration,
+            optimizerHostState: state.optimizerHostState,
+            tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count))
         self.state = state
     }
 
@@ -70,12 +73,16 @@ public struct Checkpoint: Equatable {
         if bytes.starts(with: Array("stylize-gpu checkpoint ".utf8)), !bytes.starts(with: magic) {
             throw corrupt("written by another version of stylize-gpu")
         }
-        guard bytes.count >= magic.count + 8 + checksumLength, bytes.starts(with: magic) else { throw corrupt("wrong signature") }
+        guard bytes.count >= magic.count + 8 + checksumLength, bytes.starts(with: magic) else {
+            throw corrupt("wrong signature")
+        }
         let stored = String(decoding: bytes.suffix(checksumLength), as: UTF8.self)
         bytes.removeLast(checksumLength)
         guard SHA256.hex(of: bytes) == stored else { throw corrupt("its checksum does not match: the file is damaged") }
         var offset = magic.count
-        let length = bytes[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+        let length = bytes[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * $1.offset)
+        }
         offset += 8
         guard length <= UInt64(bytes.count - offset) else { throw corrupt("truncated header") }
         let header: Header
@@ -87,18 +94,25 @@ public struct Checkpoint: Equatable {
         offset += Int(length)
         let floats = header.tensorCounts.reduce(0) { $0 + max($1, 0) }
         guard !header.tensorCounts.isEmpty, header.tensorCounts.allSatisfy({ $0 >= 0 }),
-              bytes.count - offset == floats * 4 else {
+            bytes.count - offset == floats * 4
+        else {
             throw corrupt("\(bytes.count - offset) bytes of tensors, expected \(floats * 4)")
         }
         var tensors: [[Float]] = []
         for count in header.tensorCounts {
-            tensors.append(bytes[offset..<(offset + count * 4)].withUnsafeBytes { raw in
-                (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            })
+            tensors.append(
+                bytes[offset..<(offset + count * 4)].withUnsafeBytes { raw in
+                    (0..<count).map {
+                        Float(
+                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))
+                        )
+                    }
+                })
             offset += count * 4
         }
-        let state = RunState(iteration: header.iteration, image: tensors[0], optimizerTensors: Array(tensors.dropFirst()),
-                             optimizerHostState: header.optimizerHostState)
+        let state = RunState(
+            iteration: header.iteration, image: tensors[0], optimizerTensors: Array(tensors.dropFirst()),
+            optimizerHostState: header.optimizerHostState)
         return Checkpoint(header: header, state: state)
     }
 
@@ -120,20 +134,23 @@ public struct Checkpoint: Equatable {
     /// differ: `--iterations` is always the total.
     public func checkCompatible(options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String]) throws {
         if header.weightsSHA256 != weightsSHA256 {
-            throw StyleError("the checkpoint was made with other weights (sha256 \(header.weightsSHA256.prefix(12))…, "
-                + "now \(weightsSHA256.prefix(12))…); pass the same --weights or start without --resume")
+            throw StyleError(
+                "the checkpoint was made with other weights (sha256 \(header.weightsSHA256.prefix(12))…, "
+                    + "now \(weightsSHA256.prefix(12))…); pass the same --weights or start without --resume")
         }
         let names = ["the content image"] + options.stylePaths.map { "the style image \($0)" } + ["the --init image"]
         for (index, (saved, now)) in zip(header.inputsSHA256, inputsSHA256).enumerated() where saved != now {
-            throw StyleError("\(names[min(index, names.count - 1)]) is not the one the checkpoint was made with "
-                + "(its content differs); give the same images or start without --resume")
+            throw StyleError(
+                "\(names[min(index, names.count - 1)]) is not the one the checkpoint was made with "
+                    + "(its content differs); give the same images or start without --resume")
         }
         var saved = header.options
         saved.optimization.iterations = options.optimization.iterations
         let differences = Checkpoint.differences(saved.withoutInputPaths, options.withoutInputPaths)
         if !differences.isEmpty {
-            throw StyleError("the checkpoint was made with other options: \(differences.joined(separator: "; ")); "
-                + "run with the same options or start without --resume")
+            throw StyleError(
+                "the checkpoint was made with other options: \(differences.joined(separator: "; ")); "
+                    + "run with the same options or start without --resume")
         }
     }
 
@@ -141,14 +158,19 @@ public struct Checkpoint: Equatable {
     static func differences(_ a: StyleJobOptions, _ b: StyleJobOptions) -> [String] {
         func flatten(_ value: Any, _ prefix: String, into result: inout [String: String]) {
             if let dictionary = value as? [String: Any] {
-                for (key, inner) in dictionary { flatten(inner, prefix.isEmpty ? key : "\(prefix).\(key)", into: &result) }
-            } else if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
+                for (key, inner) in dictionary {
+                    flatten(inner, prefix.isEmpty ? key : "\(prefix).\(key)", into: &result)
+                }
+            } else if let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+            {
                 result[prefix] = String(decoding: data, as: UTF8.self)
             }
         }
         func fields(_ options: StyleJobOptions) -> [String: String] {
             var result: [String: String] = [:]
-            if let data = try? JSONEncoder().encode(options), let object = try? JSONSerialization.jsonObject(with: data) {
+            if let data = try? JSONEncoder().encode(options), let object = try? JSONSerialization.jsonObject(with: data)
+            {
                 flatten(object, "", into: &result)
             }
             return result

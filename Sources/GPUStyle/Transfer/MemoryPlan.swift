@@ -23,8 +23,10 @@ public struct MemoryPlan: Equatable, Sendable {
     }
 
     /// The plan for a run whose output is height × width and whose styles have the given sizes.
-    public init(layers selection: LayerSelection, height: Int, width: Int, styleSizes: [(height: Int, width: Int)],
-                optimization: OptimizationSettings, backend: Backend) throws {
+    public init(
+        layers selection: LayerSelection, height: Int, width: Int, styleSizes: [(height: Int, width: Int)],
+        optimization: OptimizationSettings, backend: Backend
+    ) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer()
         let layers = Array(VGG19.layers[0...deepest])
@@ -37,10 +39,13 @@ public struct MemoryPlan: Equatable, Sendable {
         }
         /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them.
         func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int, gradients: Int) {
-            let layout = VGGNetwork.layout(layers: layers, height: height, width: width, observed: observed,
-                                           backend: backend)
-            return (layout.totalFloats * floatBytes, (layout.buffers.max() ?? 0) * floatBytes,
-                    layout.gradientFloats * floatBytes)
+            let layout = VGGNetwork.layout(
+                layers: layers, height: height, width: width, observed: observed,
+                backend: backend)
+            return (
+                layout.totalFloats * floatBytes, (layout.buffers.max() ?? 0) * floatBytes,
+                layout.gradientFloats * floatBytes
+            )
         }
         let main = workspace(height: height, width: width, observed: observed)
         activationBytes = main.bytes
@@ -52,7 +57,8 @@ public struct MemoryPlan: Equatable, Sendable {
         let optimizerVectors = optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1)
         let styleImages = styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width }
         imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
-        let backwardActivations = MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
+        let backwardActivations =
+            MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
         let rawWeights = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
@@ -69,9 +75,11 @@ public struct MemoryPlan: Equatable, Sendable {
             for (index, layer) in layers.enumerated() {
                 if case .conv = layer.kind {
                     let input = index > 0 ? shapes[index - 1] : Shape(c: 3, h: size.height, w: size.width)
-                    convolutions.append(ConvolutionShape(inputChannels: input.c, outputChannels: shapes[index].c,
-                                                         height: shapes[index].h,
-                                                         width: shapes[index].w))
+                    convolutions.append(
+                        ConvolutionShape(
+                            inputChannels: input.c, outputChannels: shapes[index].c,
+                            height: shapes[index].h,
+                            width: shapes[index].w))
                 }
             }
             gramShapes += styleIndices.map { shapes[$0] }
@@ -127,10 +135,12 @@ public struct MemoryPlan: Equatable, Sendable {
 
         /// The parts beyond the floor, largest first, with the names the bench prints.
         public var beyondFloor: [(name: String, bytes: Int)] {
-            [("style workspace", styleWorkspaceBytes), ("gradient buffers", gradientArenaBytes),
-             ("weight layouts", weightLayoutBytes), ("forward-only activations", forwardOnlyActivationBytes),
-             ("content targets", contentTargetBytes), ("Grams", gramBytes), ("images", imageBytes),
-             ("scratch", scratchBytes)].sorted { $0.bytes > $1.bytes }
+            [
+                ("style workspace", styleWorkspaceBytes), ("gradient buffers", gradientArenaBytes),
+                ("weight layouts", weightLayoutBytes), ("forward-only activations", forwardOnlyActivationBytes),
+                ("content targets", contentTargetBytes), ("Grams", gramBytes), ("images", imageBytes),
+                ("scratch", scratchBytes),
+            ].sorted { $0.bytes > $1.bytes }
         }
 
         public var totalBytes: Int { floorBytes + beyondFloor.reduce(0) { $0 + $1.bytes } }
@@ -157,14 +167,17 @@ public struct MemoryPlan: Equatable, Sendable {
 
 extension StyleJobOptions {
     /// The plan at `imageSize` for inputs of the given original sizes.
-    func memoryPlan(imageSize: Int, content: (width: Int, height: Int),
-                    styles: [(width: Int, height: Int)], backend: Backend) throws -> MemoryPlan {
+    func memoryPlan(
+        imageSize: Int, content: (width: Int, height: Int),
+        styles: [(width: Int, height: Int)], backend: Backend
+    ) throws -> MemoryPlan {
         let output = RGBImage.size(width: content.width, height: content.height, maxSide: imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
         let styleSizes = styles.map { RGBImage.size(width: $0.width, height: $0.height, maxSide: styleSide) }
             .map { (height: $0.height, width: $0.width) }
-        return try MemoryPlan(layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
-                              optimization: optimization, backend: backend)
+        return try MemoryPlan(
+            layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
+            optimization: optimization, backend: backend)
     }
 
     /// Longest side of the style images at an output size.
@@ -174,8 +187,10 @@ extension StyleJobOptions {
 
     /// Throws, before anything is allocated, when the run does not fit the device, naming the
     /// largest --image-size that does.
-    func checkFits(_ capacity: MemoryCapacity, backend: Backend, content: (width: Int, height: Int),
-                   styles: [(width: Int, height: Int)]) throws {
+    func checkFits(
+        _ capacity: MemoryCapacity, backend: Backend, content: (width: Int, height: Int),
+        styles: [(width: Int, height: Int)]
+    ) throws {
         let device = backend.name
         let plan = try memoryPlan(imageSize: imageSize, content: content, styles: styles, backend: backend)
         if plan.fits(capacity) { return }
@@ -183,11 +198,18 @@ extension StyleJobOptions {
         var high = imageSize
         while high - low > 1 {
             let middle = (low + high) / 2
-            if try memoryPlan(imageSize: middle, content: content, styles: styles, backend: backend).fits(capacity) { low = middle } else { high = middle }
+            if try memoryPlan(imageSize: middle, content: content, styles: styles, backend: backend).fits(capacity) {
+                low = middle
+            } else {
+                high = middle
+            }
         }
-        let advice = low >= 16 ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
-        throw StyleError("the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "
-            + "at --image-size \(imageSize), but \(device) has \(capacity.totalBytes >> 20) MiB "
-            + "(largest buffer \(capacity.largestBufferBytes >> 20) MiB); \(advice)")
+        let advice =
+            low >= 16
+            ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
+        throw StyleError(
+            "the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "
+                + "at --image-size \(imageSize), but \(device) has \(capacity.totalBytes >> 20) MiB "
+                + "(largest buffer \(capacity.largestBufferBytes >> 20) MiB); \(advice)")
     }
 }

@@ -94,7 +94,8 @@ public final class LBFGSOptimizer: ImageOptimizer {
     public func restoreHostState(_ values: [Double]) throws {
         let slots = s.count
         guard values.count >= 3, let used = Int(exactly: values[2]), used >= 0, used <= historySize,
-              values.count == 3 + used + slots else {
+            values.count == 3 + used + slots
+        else {
             throw StyleError("the checkpoint's optimiser state is not L-BFGS's with history size \(historySize)")
         }
         let restoredOrder = values[3..<(3 + used)].compactMap { Int(exactly: $0) }

@@ -3,8 +3,9 @@
 public enum OriginalColors {
     public static func apply(result: RGBImage, content: RGBImage) throws -> RGBImage {
         guard result.width == content.width, result.height == content.height else {
-            throw StyleError("internal error: original colours need equal sizes, got \(result.width)×\(result.height) "
-                + "and \(content.width)×\(content.height)")
+            throw StyleError(
+                "internal error: original colours need equal sizes, got \(result.width)×\(result.height) "
+                    + "and \(content.width)×\(content.height)")
         }
         let n = result.planeSize
         var pixels = [Float](repeating: 0, count: 3 * n)

@@ -58,19 +58,26 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
         if !(16...StyleJobOptions.maxImageSize).contains(imageSize) {
             throw StyleError("--image-size must be 16…\(StyleJobOptions.maxImageSize) (got \(imageSize))")
         }
-        if !(styleScale > 0) || styleScale > 16 { throw StyleError("--style-scale must be in (0, 16] (got \(styleScale))") }
-        if optimization.iterations < 1 { throw StyleError("--iterations must be at least 1 (got \(optimization.iterations))") }
+        if !(styleScale > 0) || styleScale > 16 {
+            throw StyleError("--style-scale must be in (0, 16] (got \(styleScale))")
+        }
+        if optimization.iterations < 1 {
+            throw StyleError("--iterations must be at least 1 (got \(optimization.iterations))")
+        }
         if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
             throw StyleError("--learning-rate must be a positive number (got \(rate))")
         }
         if optimization.lbfgsHistory < 1 { throw StyleError("--history-size must be at least 1") }
-        for (name, value) in [("--content-weight", lossWeights.content), ("--style-weight", lossWeights.style),
-                              ("--tv-weight", lossWeights.totalVariation)] where !(value >= 0) || !value.isFinite {
+        for (name, value) in [
+            ("--content-weight", lossWeights.content), ("--style-weight", lossWeights.style),
+            ("--tv-weight", lossWeights.totalVariation),
+        ] where !(value >= 0) || !value.isFinite {
             throw StyleError("\(name) must be a non-negative number (got \(value))")
         }
         if layers.style.isEmpty { throw StyleError("--style-layers names no layer; give at least one, e.g. relu1_1") }
         if layers.content.isEmpty, lossWeights.content > 0 {
-            throw StyleError("--content-layers names no layer; give at least one, or --content-weight 0 to leave the content out")
+            throw StyleError(
+                "--content-layers names no layer; give at least one, or --content-weight 0 to leave the content out")
         }
         try layers.validate()
         _ = try normalisedBlendWeights()
@@ -96,10 +103,12 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
             } else if index == 0 {
                 advice = "use --image-size \(needed) or more"
             } else {
-                advice = "use --style-scale \(String(format: "%.2f", Double(needed) / Double(imageSize) + 0.005)) or more"
+                advice =
+                    "use --style-scale \(String(format: "%.2f", Double(needed) / Double(imageSize) + 0.005)) or more"
             }
-            throw StyleError("\(path) at \(working.width)×\(working.height) is too small for layers up to "
-                + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
+            throw StyleError(
+                "\(path) at \(working.width)×\(working.height) is too small for layers up to "
+                    + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
         }
     }
 
@@ -141,9 +150,10 @@ public final class StyleJob {
         let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
         try options.checkLargeEnough(content: originalContent, styles: originalStyles)
-        try options.checkFits(try backend.memoryCapacity.applyingOverride(), backend: backend,
-                              content: (originalContent.width, originalContent.height),
-                              styles: originalStyles.map { ($0.width, $0.height) })
+        try options.checkFits(
+            try backend.memoryCapacity.applyingOverride(), backend: backend,
+            content: (originalContent.width, originalContent.height),
+            styles: originalStyles.map { ($0.width, $0.height) })
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
@@ -162,11 +172,13 @@ public final class StyleJob {
 
         let deepest = try options.layers.deepestLayer()
         let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: deepest))
-        network = try VGGNetwork(backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
-                                 preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
-                                 pooling: options.pooling)
-        note("uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
-             + "\(weights.setName) weights to \(backend.name)")
+        network = try VGGNetwork(
+            backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
+            pooling: options.pooling)
+        note(
+            "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
+                + "\(weights.setName) weights to \(backend.name)")
         let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
         try backend.upload(content.pixels, to: contentTensor)
         let styleTargets = try zip(styles, blend).map { image, weight -> StyleTarget in
@@ -174,11 +186,13 @@ public final class StyleJob {
             try backend.upload(image.pixels, to: tensor)
             return StyleTarget(image: tensor, blendWeight: weight)
         }
-        let objective = try StyleObjective(network: network, height: content.height, width: content.width,
-                                           content: contentTensor, styles: styleTargets, layers: options.layers,
-                                           weights: options.lossWeights)
-        run = try StyleTransferRun(objective: objective, start: initial.map { .pixels($0) } ?? .copy(of: contentTensor),
-                                   height: content.height, width: content.width, settings: options.optimization)
+        let objective = try StyleObjective(
+            network: network, height: content.height, width: content.width,
+            content: contentTensor, styles: styleTargets, layers: options.layers,
+            weights: options.lossWeights)
+        run = try StyleTransferRun(
+            objective: objective, start: initial.map { .pixels($0) } ?? .copy(of: contentTensor),
+            height: content.height, width: content.width, settings: options.optimization)
     }
 
     private static func readImage(_ path: String, options: StyleJobOptions, note: (String) -> Void) throws -> RGBImage {

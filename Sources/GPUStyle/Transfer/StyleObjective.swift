@@ -16,7 +16,9 @@ public struct LayerSelection: Equatable, Codable, Sendable {
     public var content: [String] = ["relu4_2"]
     public var style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
-    public init(content: [String] = ["relu4_2"], style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]) {
+    public init(
+        content: [String] = ["relu4_2"], style: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    ) {
         self.content = content
         self.style = style
     }
@@ -79,8 +81,10 @@ public final class StyleObjective {
         let gramGradient: Tensor
     }
 
-    public init(network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
-                layers: LayerSelection, weights: LossWeights) throws {
+    public init(
+        network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
+        layers: LayerSelection, weights: LossWeights
+    ) throws {
         try layers.validate()
         self.network = network
         self.weights = weights
@@ -98,9 +102,10 @@ public final class StyleObjective {
         for index in styleIndices {
             let channels = network.layers[index].channels
             let gramShape = Shape(c: 1, h: channels, w: channels)
-            styleLayers[index] = StyleLayerBuffers(target: try backend.makeTensor(gramShape),
-                                                   gram: try backend.makeTensor(gramShape),
-                                                   gramGradient: try backend.makeTensor(gramShape))
+            styleLayers[index] = StyleLayerBuffers(
+                target: try backend.makeTensor(gramShape),
+                gram: try backend.makeTensor(gramShape),
+                gramGradient: try backend.makeTensor(gramShape))
         }
         var mainWorkspace: VGGNetwork.Workspace?
         let mainSize = { (style: StyleTarget) in style.image.shape.h == height && style.image.shape.w == width }
@@ -111,8 +116,9 @@ public final class StyleObjective {
                 mainWorkspace = main
                 styleWorkspace = main
             } else {
-                styleWorkspace = try network.makeWorkspace(height: style.image.shape.h, width: style.image.shape.w,
-                                                           observed: styleIndices)
+                styleWorkspace = try network.makeWorkspace(
+                    height: style.image.shape.h, width: style.image.shape.w,
+                    observed: styleIndices)
             }
             try network.forward(image: style.image, workspace: styleWorkspace)
             for (index, buffers) in styleLayers {
@@ -143,22 +149,28 @@ public final class StyleObjective {
         try network.backward(workspace: workspace, gradImage: gradient) { index, grad in
             let features = workspace.outputs[index]
             if let target = contentTargets[index] {
-                try backend.meanSquaredError(features, target, scale: weights.content, scalars: scalars, slot: 0,
-                                             accumulate: true)
-                try backend.meanSquaredErrorGradient(features, target, scale: weights.content, grad: grad, accumulate: true)
+                try backend.meanSquaredError(
+                    features, target, scale: weights.content, scalars: scalars, slot: 0,
+                    accumulate: true)
+                try backend.meanSquaredErrorGradient(
+                    features, target, scale: weights.content, grad: grad, accumulate: true)
             }
             if let style = styleLayers[index] {
                 try backend.gram(features: features, output: style.gram)
-                try backend.meanSquaredError(style.gram, style.target, scale: weights.style, scalars: scalars, slot: 1,
-                                             accumulate: true)
-                try backend.meanSquaredErrorGradient(style.gram, style.target, scale: weights.style,
-                                                     grad: style.gramGradient, accumulate: false)
-                try backend.gramBackward(gradGram: style.gramGradient, features: features, gradFeatures: grad,
-                                         accumulate: true)
+                try backend.meanSquaredError(
+                    style.gram, style.target, scale: weights.style, scalars: scalars, slot: 1,
+                    accumulate: true)
+                try backend.meanSquaredErrorGradient(
+                    style.gram, style.target, scale: weights.style,
+                    grad: style.gramGradient, accumulate: false)
+                try backend.gramBackward(
+                    gradGram: style.gramGradient, features: features, gradFeatures: grad,
+                    accumulate: true)
             }
         }
         if weights.totalVariation != 0 {
-            try backend.totalVariation(image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
+            try backend.totalVariation(
+                image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
             try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
         }
     }

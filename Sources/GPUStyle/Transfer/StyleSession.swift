@@ -45,8 +45,10 @@ public struct RunEvents {
     /// Polled after each iteration: true stops the run, which then writes what it has.
     public var shouldStop: () -> Bool
 
-    public init(report: @escaping (IterationReport) -> Void, note: @escaping (String) -> Void,
-                warning: @escaping (String) -> Void, shouldStop: @escaping () -> Bool) {
+    public init(
+        report: @escaping (IterationReport) -> Void, note: @escaping (String) -> Void,
+        warning: @escaping (String) -> Void, shouldStop: @escaping () -> Bool
+    ) {
         self.report = report
         self.note = note
         self.warning = warning
@@ -70,12 +72,16 @@ extension StyleJob {
     /// own folder fails, and then an error says where), frames, GIF, sheet and checkpoints. A fault
     /// mid-run still writes the image it has and throws a line that says where; a refused loss
     /// scale throws before anything is written. Returns how the run ended and where the image is.
-    public func perform(outputs: RunOutputs, checkpoint identity: CheckpointIdentity, reportEvery: Int,
-                        events: RunEvents) throws -> (end: RunEnd, image: String) {
+    public func perform(
+        outputs: RunOutputs, checkpoint identity: CheckpointIdentity, reportEvery: Int,
+        events: RunEvents
+    ) throws -> (end: RunEnd, image: String) {
         func saveCheckpoint() throws {
             guard let path = outputs.checkpoint else { return }
-            try Checkpoint(options: options, weightsSHA256: identity.weightsSHA256, inputsSHA256: identity.inputsSHA256,
-                           device: backend.name, state: try run.exportState()).write(to: path)
+            try Checkpoint(
+                options: options, weightsSHA256: identity.weightsSHA256, inputsSHA256: identity.inputsSHA256,
+                device: backend.name, state: try run.exportState()
+            ).write(to: path)
         }
         let iterations = options.optimization.iterations
         let gifInterval = outputs.gif == nil ? 0 : (outputs.gifEvery ?? max(1, iterations / 50))
@@ -125,8 +131,9 @@ extension StyleJob {
             events.note("wrote \(writer.frameCount) frames to \(outputs.gif ?? "")")
         }
         if let sheet = outputs.sheet {
-            try ImageFile.write(contactSheet([content] + styles + [image], height: image.height, gap: 8),
-                                to: sheet, options: outputs.writeOptions(for: sheet))
+            try ImageFile.write(
+                contactSheet([content] + styles + [image], height: image.height, gap: 8),
+                to: sheet, options: outputs.writeOptions(for: sheet))
             events.note("wrote \(sheet)")
         }
         return (end, written)

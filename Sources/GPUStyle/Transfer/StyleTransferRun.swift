@@ -8,8 +8,10 @@ public struct OptimizationSettings: Equatable, Codable, Sendable {
     public var learningRate: Float? = nil
     public var lbfgsHistory: Int = 100
 
-    public init(iterations: Int = 1000, optimizer: OptimizerKind = .adam, learningRate: Float? = nil,
-                lbfgsHistory: Int = 100) {
+    public init(
+        iterations: Int = 1000, optimizer: OptimizerKind = .adam, learningRate: Float? = nil,
+        lbfgsHistory: Int = 100
+    ) {
         self.iterations = iterations
         self.optimizer = optimizer
         self.learningRate = learningRate
@@ -76,9 +78,12 @@ public final class StyleTransferRun {
     /// Iterations done (optimiser steps taken).
     public private(set) var iteration = 0
 
-    public convenience init(objective: StyleObjective, initialImage: [Float], height: Int, width: Int,
-                            settings: OptimizationSettings) throws {
-        try self.init(objective: objective, start: .pixels(initialImage), height: height, width: width, settings: settings)
+    public convenience init(
+        objective: StyleObjective, initialImage: [Float], height: Int, width: Int,
+        settings: OptimizationSettings
+    ) throws {
+        try self.init(
+            objective: objective, start: .pixels(initialImage), height: height, width: width, settings: settings)
     }
 
     /// Where the optimised image starts: pixels from the host, or a copy of a tensor already on
@@ -88,7 +93,8 @@ public final class StyleTransferRun {
         case copy(of: Tensor)
     }
 
-    public init(objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings) throws {
+    public init(objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings) throws
+    {
         guard settings.iterations >= 1 else { throw StyleError("--iterations must be at least 1") }
         backend = objective.network.backend
         self.objective = objective
@@ -108,17 +114,20 @@ public final class StyleTransferRun {
         lastGoodImage = try backend.makeTensor(shape)
         switch settings.optimizer {
         case .adam:
-            optimizer = try AdamOptimizer(backend: backend, shape: shape,
-                                          parameters: AdamParameters(learningRate: settings.effectiveLearningRate))
+            optimizer = try AdamOptimizer(
+                backend: backend, shape: shape,
+                parameters: AdamParameters(learningRate: settings.effectiveLearningRate))
         case .lbfgs:
-            optimizer = try LBFGSOptimizer(backend: backend, shape: shape, learningRate: settings.effectiveLearningRate,
-                                           historySize: settings.lbfgsHistory)
+            optimizer = try LBFGSOptimizer(
+                backend: backend, shape: shape, learningRate: settings.effectiveLearningRate,
+                historySize: settings.lbfgsHistory)
         }
     }
 
     /// Runs from the current iteration to `settings.iterations`.
     /// - Parameters:
-    ///   - reportEvery: losses are read and reported at iterations that are multiples of this, and at the first and last.
+    ///   - reportEvery: losses are read and reported at iterations that are multiples of this, and at the first and
+    ///   last.
     ///   - onReport: called with each report (blocks the host for that iteration only).
     ///   - checkEvery: losses are also read (not reported) at multiples of this to stop at a NaN or
     ///     infinity; the image of each finite check is kept on the device to fall back to.
@@ -126,10 +135,12 @@ public final class StyleTransferRun {
     ///   - checkpointEvery: 0 for none; else `onCheckpoint` is called at multiples of it, between
     ///     iterations, where `exportState()` gives the state to save.
     ///   - shouldStop: polled after each iteration; true ends the run early (the image is kept).
-    public func run(reportEvery: Int, onReport: (IterationReport) throws -> Void, checkEvery: Int = 10,
-                    snapshotEvery: Int = 0, onSnapshot: (Int, [Float]) throws -> Void = { _, _ in },
-                    checkpointEvery: Int = 0, onCheckpoint: (Int) throws -> Void = { _ in },
-                    shouldStop: () -> Bool = { false }) throws -> RunEnd {
+    public func run(
+        reportEvery: Int, onReport: (IterationReport) throws -> Void, checkEvery: Int = 10,
+        snapshotEvery: Int = 0, onSnapshot: (Int, [Float]) throws -> Void = { _, _ in },
+        checkpointEvery: Int = 0, onCheckpoint: (Int) throws -> Void = { _ in },
+        shouldStop: () -> Bool = { false }
+    ) throws -> RunEnd {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
         let total = settings.iterations
@@ -155,8 +166,9 @@ public final class StyleTransferRun {
                         try backend.copy(lastGoodImage, to: image)
                         iteration = lastGoodIteration
                     }
-                    return .nonFinite(atIteration: bad, term: losses.firstNonFiniteTerm ?? "total",
-                                      restoredIteration: iteration)
+                    return .nonFinite(
+                        atIteration: bad, term: losses.firstNonFiniteTerm ?? "total",
+                        restoredIteration: iteration)
                 }
                 try backend.copy(image, to: lastGoodImage)
                 lastGoodIteration = iteration
@@ -185,9 +197,11 @@ public final class StyleTransferRun {
         let terms = Float(settings.optimizer == .adam ? 1 : values.count)
         let limit = (Float.greatestFiniteMagnitude / terms).squareRoot() / 4
         guard largest.isFinite, largest > limit else { return }
-        throw LossScaleError(message: "the loss is too large for float32 arithmetic (its gradient reaches "
-            + String(format: "%.1e", Double(largest)) + ", the optimiser's steps would vanish); lower --style-weight "
-            + "and --content-weight by the same factor (only their ratio shapes the result)")
+        throw LossScaleError(
+            message: "the loss is too large for float32 arithmetic (its gradient reaches "
+                + String(format: "%.1e", Double(largest))
+                + ", the optimiser's steps would vanish); lower --style-weight "
+                + "and --content-weight by the same factor (only their ratio shapes the result)")
     }
 
     /// One iteration with nothing read back: evaluate the objective at the current image, then
@@ -204,20 +218,23 @@ public final class StyleTransferRun {
 
     /// The state between iterations (image, optimiser state, iteration) for a checkpoint.
     public func exportState() throws -> RunState {
-        RunState(iteration: iteration, image: try backend.download(image),
-                 optimizerTensors: try optimizer.stateTensors.map(backend.download),
-                 optimizerHostState: optimizer.hostState)
+        RunState(
+            iteration: iteration, image: try backend.download(image),
+            optimizerTensors: try optimizer.stateTensors.map(backend.download),
+            optimizerHostState: optimizer.hostState)
     }
 
     /// Continues from a saved state: the run then goes on exactly as the saved one would have.
     public func restore(_ state: RunState) throws {
         let tensors = optimizer.stateTensors
         guard state.image.count == image.count, state.optimizerTensors.count == tensors.count,
-              zip(state.optimizerTensors, tensors).allSatisfy({ $0.count == $1.count }) else {
+            zip(state.optimizerTensors, tensors).allSatisfy({ $0.count == $1.count })
+        else {
             throw StyleError("the checkpoint's image or optimiser state does not match this run's size and optimiser")
         }
         guard state.iteration >= 0, state.iteration <= settings.iterations else {
-            throw StyleError("the checkpoint is at iteration \(state.iteration), beyond --iterations \(settings.iterations)")
+            throw StyleError(
+                "the checkpoint is at iteration \(state.iteration), beyond --iterations \(settings.iterations)")
         }
         try backend.upload(state.image, to: image)
         for (values, tensor) in zip(state.optimizerTensors, tensors) { try backend.upload(values, to: tensor) }

@@ -39,8 +39,9 @@ public struct TuningSettings: Equatable, Sendable {
         let all = OpsBenchmark.vggShapes(width: imageSize, height: imageSize)
         return try layers.map { layer in
             guard let shape = all.first(where: { $0.layer == layer }) else {
-                throw StyleError("tuning layer \(layer) is not a VGG19 convolution; valid: "
-                    + all.map(\.layer).joined(separator: ", "))
+                throw StyleError(
+                    "tuning layer \(layer) is not a VGG19 convolution; valid: "
+                        + all.map(\.layer).joined(separator: ", "))
             }
             return shape
         }
@@ -96,8 +97,9 @@ public struct KernelTuner {
     public func run() throws -> TuningOutcome {
         try settings.validate()
         guard settings.defines.contains(where: { $0.applies(to: device.info) }) else {
-            throw StyleError("\(settings.defines.map(\.name).joined(separator: ", ")) not tuned on \(device.info.kind.rawValue) "
-                + "devices; choose others (see TunableDefine.table)")
+            throw StyleError(
+                "\(settings.defines.map(\.name).joined(separator: ", ")) not tuned on \(device.info.kind.rawValue) "
+                    + "devices; choose others (see TunableDefine.table)")
         }
         let shapes = try settings.shapes()
         let defaults = ProgramOptions.defaults(for: device.info)
@@ -110,8 +112,9 @@ public struct KernelTuner {
             progress("pass \(pass) of at most \(settings.passes)")
             var changed = false
             for define in settings.defines where define.applies(to: device.info) {
-                let (value, backend) = try round(define, pass: pass, from: best, reference: reference, shapes: shapes,
-                                                 trials: &trials)
+                let (value, backend) = try round(
+                    define, pass: pass, from: best, reference: reference, shapes: shapes,
+                    trials: &trials)
                 if value != best.options.defines[define.name] {
                     best.options.defines[define.name] = value
                     best.backend = backend
@@ -129,9 +132,11 @@ public struct KernelTuner {
 
     /// One define's round: every value on top of `best`, timed side by side with it. Returns the
     /// winning value and its backend (the current ones unless a candidate wins by `minimumGain`).
-    private func round(_ define: TunableDefine, pass: Int, from best: (options: ProgramOptions, backend: OpenCLBackend),
-                       reference: OpenCLBackend, shapes: [OpsBenchmark.ConvShape],
-                       trials: inout [TuningTrial]) throws -> (value: Int?, backend: OpenCLBackend) {
+    private func round(
+        _ define: TunableDefine, pass: Int, from best: (options: ProgramOptions, backend: OpenCLBackend),
+        reference: OpenCLBackend, shapes: [OpsBenchmark.ConvShape],
+        trials: inout [TuningTrial]
+    ) throws -> (value: Int?, backend: OpenCLBackend) {
         let current = best.options.defines[define.name]
         var contestants = [(value: current ?? 0, backend: best.backend)]
         for value in define.candidates(from: current ?? 0).dropFirst() {
@@ -143,8 +148,10 @@ public struct KernelTuner {
             } catch {
                 let reason = firstLine(describe(error))
                 progress("  \(define.name)=\(value): skipped (\(reason))")
-                trials.append(TuningTrial(pass: pass, define: define.name, value: value, milliseconds: nil,
-                                          skipped: reason, chosen: false))
+                trials.append(
+                    TuningTrial(
+                        pass: pass, define: define.name, value: value, milliseconds: nil,
+                        skipped: reason, chosen: false))
             }
         }
         if contestants.count == 1 { return (current, best.backend) }
@@ -163,8 +170,10 @@ public struct KernelTuner {
                 } catch {
                     let reason = firstLine(describe(error))
                     progress("  \(define.name)=\(contestant.value): skipped (\(reason))")
-                    trials.append(TuningTrial(pass: pass, define: define.name, value: contestant.value,
-                                              milliseconds: nil, skipped: reason, chosen: false))
+                    trials.append(
+                        TuningTrial(
+                            pass: pass, define: define.name, value: contestant.value,
+                            milliseconds: nil, skipped: reason, chosen: false))
                 }
             }
             if survivors.count == contestants.count { throw error }
@@ -175,10 +184,14 @@ public struct KernelTuner {
         let fastest = times.indices.min { times[$0] < times[$1] } ?? 0
         let winner = times[fastest] < times[0] * (1 - settings.minimumGain) ? fastest : 0
         for (index, contestant) in contestants.enumerated() {
-            progress(String(format: "  %@=%d: %.2f ms%@%@", define.name, contestant.value, times[index] * 1e3,
-                            index == 0 ? " (current)" : "", index == winner ? "  ← best" : ""))
-            trials.append(TuningTrial(pass: pass, define: define.name, value: contestant.value,
-                                      milliseconds: times[index] * 1e3, skipped: nil, chosen: index == winner))
+            progress(
+                String(
+                    format: "  %@=%d: %.2f ms%@%@", define.name, contestant.value, times[index] * 1e3,
+                    index == 0 ? " (current)" : "", index == winner ? "  ← best" : ""))
+            trials.append(
+                TuningTrial(
+                    pass: pass, define: define.name, value: contestant.value,
+                    milliseconds: times[index] * 1e3, skipped: nil, chosen: index == winner))
         }
         return winner == 0 ? (current, best.backend) : (contestants[winner].value, contestants[winner].backend)
     }
@@ -195,16 +208,19 @@ public struct KernelTuner {
     private func check(_ backend: OpenCLBackend, against reference: OpenCLBackend) throws -> Int {
         let results = SelfTest.run(SelfTestTable.randomChecks(), on: backend, reference: reference)
         if let failure = results.first(where: { !$0.passed }) {
-            throw StyleError("results differ from the defaults': \(failure.op) \(failure.shape), "
-                + "max relative error \(failure.maxRelativeError) over the bound \(failure.bound)"
-                + (failure.problem.map { " (\($0))" } ?? ""))
+            throw StyleError(
+                "results differ from the defaults': \(failure.op) \(failure.shape), "
+                    + "max relative error \(failure.maxRelativeError) over the bound \(failure.bound)"
+                    + (failure.problem.map { " (\($0))" } ?? ""))
         }
         return results.count
     }
 
     /// Seconds per backend: the medians of `ops` at `shapes`, summed.
-    private func timeSideBySide(_ backends: [OpenCLBackend], shapes: [OpsBenchmark.ConvShape],
-                                ops: [OpsBenchmark.Op]) throws -> [Double] {
+    private func timeSideBySide(
+        _ backends: [OpenCLBackend], shapes: [OpsBenchmark.ConvShape],
+        ops: [OpsBenchmark.Op]
+    ) throws -> [Double] {
         for backend in backends { try beforeTiming(backend.options) }
         return try medians(backends, shapes: shapes, ops: ops).map { $0.reduce(0, +) }
     }
@@ -212,13 +228,16 @@ public struct KernelTuner {
     /// Median seconds of each op at each shape (shape by shape, op by op) per backend, over
     /// `repeats` rounds. Each round runs every backend once per op, in an order rotated from
     /// round to round, so a burst of load on the machine does not land on one backend's runs.
-    private func medians(_ backends: [Backend], shapes: [OpsBenchmark.ConvShape],
-                         ops: [OpsBenchmark.Op]) throws -> [[Double]] {
+    private func medians(
+        _ backends: [Backend], shapes: [OpsBenchmark.ConvShape],
+        ops: [OpsBenchmark.Op]
+    ) throws -> [[Double]] {
         let count = backends.count
         var samples = [[[Double]]](repeating: [[Double]](repeating: [], count: shapes.count * ops.count), count: count)
         for round in 0..<settings.repeats {
             let order = (0..<count).map { ($0 + round) % count }
-            let results = try OpsBenchmark.run(backends: order.map { backends[$0] }, shapes: shapes, ops: ops, repeats: 1)
+            let results = try OpsBenchmark.run(
+                backends: order.map { backends[$0] }, shapes: shapes, ops: ops, repeats: 1)
             // OpsBenchmark.run measures shape by shape, op by op, each backend in turn.
             guard results.count == shapes.count * ops.count * count else {
                 throw StyleError("internal error: \(results.count) measurements for \(count) backends")
@@ -231,8 +250,10 @@ public struct KernelTuner {
     }
 
     /// Times every op at every shape with the defaults and the tuned options, side by side.
-    private func measureAgainstDefaults(tuned: (options: ProgramOptions, backend: OpenCLBackend), reference: OpenCLBackend,
-                                        shapes: [OpsBenchmark.ConvShape]) throws -> TuningRecord {
+    private func measureAgainstDefaults(
+        tuned: (options: ProgramOptions, backend: OpenCLBackend), reference: OpenCLBackend,
+        shapes: [OpsBenchmark.ConvShape]
+    ) throws -> TuningRecord {
         let same = tuned.backend === reference
         let backends: [Backend] = same ? [reference] : [reference, tuned.backend]
         progress("timing every op with the defaults\(same ? " (they won)" : " and the tuned options")…")
@@ -242,22 +263,27 @@ public struct KernelTuner {
         for (s, shape) in shapes.enumerated() {
             for (o, op) in ops.enumerated() {
                 let index = s * ops.count + o
-                times.append(TunedOpTime(layer: shape.layer, op: op.rawValue, defaultMilliseconds: medians[0][index] * 1e3,
-                                         tunedMilliseconds: medians[backends.count - 1][index] * 1e3))
+                times.append(
+                    TunedOpTime(
+                        layer: shape.layer, op: op.rawValue, defaultMilliseconds: medians[0][index] * 1e3,
+                        tunedMilliseconds: medians[backends.count - 1][index] * 1e3))
             }
         }
         var defines = keep
         for define in settings.defines where define.applies(to: device.info) {
             defines[define.name] = tuned.options.defines[define.name]
         }
-        let record = TuningRecord(key: TuningKey(device: device.info),
-                                  date: ISO8601DateFormatter().string(from: Date()), imageSize: settings.imageSize,
-                                  layers: settings.layers, defines: defines,
-                                  defaultMilliseconds: times.reduce(0) { $0 + $1.defaultMilliseconds },
-                                  tunedMilliseconds: times.reduce(0) { $0 + $1.tunedMilliseconds }, times: times)
+        let record = TuningRecord(
+            key: TuningKey(device: device.info),
+            date: ISO8601DateFormatter().string(from: Date()), imageSize: settings.imageSize,
+            layers: settings.layers, defines: defines,
+            defaultMilliseconds: times.reduce(0) { $0 + $1.defaultMilliseconds },
+            tunedMilliseconds: times.reduce(0) { $0 + $1.tunedMilliseconds }, times: times)
         guard !same, record.tunedMilliseconds > record.defaultMilliseconds else { return record }
-        progress(String(format: "the options found ran slower than the defaults side by side (%.1f against %.1f ms): "
-                        + "keeping the defaults", record.tunedMilliseconds, record.defaultMilliseconds))
+        progress(
+            String(
+                format: "the options found ran slower than the defaults side by side (%.1f against %.1f ms): "
+                    + "keeping the defaults", record.tunedMilliseconds, record.defaultMilliseconds))
         let searched = settings.defines.filter { $0.applies(to: device.info) }.map(\.name)
         return record.keepingDefaults(for: searched, defaults: ProgramOptions.defaults(for: device.info))
     }

@@ -35,8 +35,9 @@ public struct TunableDefine: Equatable, Sendable {
         guard let names else { return table }
         let unknown = names.filter { name in !table.contains { $0.name == name } }
         guard unknown.isEmpty else {
-            throw StyleError("unknown tunable \(unknown.joined(separator: ", ")); valid: "
-                + table.map(\.name).joined(separator: ", "))
+            throw StyleError(
+                "unknown tunable \(unknown.joined(separator: ", ")); valid: "
+                    + table.map(\.name).joined(separator: ", "))
         }
         return table.filter { names.contains($0.name) }
     }

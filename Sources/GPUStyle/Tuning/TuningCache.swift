@@ -121,8 +121,10 @@ public enum TuningCache {
 
     /// The device's file: named after platform and device, so a new driver or Kernels.cl finds the
     /// old file and says it is stale (the key inside tells).
-    public static func path(for device: CLDeviceInfo,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func path(
+        for device: CLDeviceInfo,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         let name = "\(device.platformName)-\(device.name)".lowercased().map { character -> Character in
             character.isASCII && (character.isLetter || character.isNumber) ? character : "-"
         }
@@ -131,8 +133,10 @@ public enum TuningCache {
     }
 
     /// The options a run on `device` should use.
-    public static func lookup(_ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
-                              environment: [String: String] = ProcessInfo.processInfo.environment) -> TuningLookup {
+    public static func lookup(
+        _ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> TuningLookup {
         if let flag = environment[disableVariable], !flag.isEmpty, flag != "0" { return .disabled }
         switch stored(device, kernelSource: kernelSource, environment: environment) {
         case .missing: return .none
@@ -149,8 +153,10 @@ public enum TuningCache {
         case valid(TuningRecord, path: String)
     }
 
-    public static func stored(_ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
-                              environment: [String: String] = ProcessInfo.processInfo.environment) -> Stored {
+    public static func stored(
+        _ device: CLDeviceInfo, kernelSource: String = KernelLibrary.source,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Stored {
         let path = self.path(for: device, environment: environment)
         guard FileManager.default.fileExists(atPath: path) else { return .missing(path: path) }
         let record: TuningRecord
@@ -176,8 +182,10 @@ public enum TuningCache {
     /// Writes `record` as the device's tuning, atomically (a reader sees the old file or the new
     /// one, an interrupted write leaves neither a partial file nor its temporary); returns the path.
     @discardableResult
-    public static func write(_ record: TuningRecord, for device: CLDeviceInfo,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    public static func write(
+        _ record: TuningRecord, for device: CLDeviceInfo,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> String {
         let destination = path(for: device, environment: environment)
         let folder = (destination as NSString).deletingLastPathComponent
         do {

@@ -17,26 +17,32 @@ enum Blas {
     /// C = alpha · op(A) · op(B) + beta · C, with op(A) m×k, op(B) k×n, C m×n. `parallel`: split
     /// the columns of C over the cores when it is large (callers that already run several
     /// products at once pass false).
-    static func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true) {
+    static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
+    ) {
         guard m > 0, n > 0 else { return }
         let parts = parallel ? (n + columnChunk - 1) / columnChunk : 1
         HostParallel.forEach(parts, totalWork: m * n * max(k, 1)) { part in
             let first = part * columnChunk
             let columns = parts == 1 ? n : min(columnChunk, n - first)
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(columns), Int32(k), alpha, a, Int32(max(lda, 1)),
-                        b + (transposeB ? first * ldb : first), Int32(max(ldb, 1)),
-                        beta, c + first, Int32(max(ldc, 1)))
+            cblas_sgemm(
+                CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(columns), Int32(k), alpha, a, Int32(max(lda, 1)),
+                b + (transposeB ? first * ldb : first), Int32(max(ldb, 1)),
+                beta, c + first, Int32(max(ldc, 1)))
         }
     }
 
     /// Upper triangle of C (n×n) = alpha · A Aᵀ + beta · C, with A n×k. One thread.
-    static func syrkUpper(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, beta: Float,
-                          c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func syrkUpper(
+        n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard n > 0 else { return }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)),
-                    beta, c, Int32(max(ldc, 1)))
+        cblas_ssyrk(
+            CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)),
+            beta, c, Int32(max(ldc, 1)))
     }
 }

@@ -13,8 +13,10 @@ enum BlasKernelChoice {
     /// OpenBLAS kernel sets that use AVX-512 (their `openblas_get_corename` spelling, lower-cased).
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
     /// Kernel sets with neither AVX2 nor FMA that OpenBLAS falls back to for unknown Intel CPUs.
-    static let preAVX2Cores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom",
-                                           "sandybridge", "katmai", "coppermine", "northwood", "banias"]
+    static let preAVX2Cores: Set<String> = [
+        "prescott", "core2", "penryn", "dunnington", "nehalem", "atom",
+        "sandybridge", "katmai", "coppermine", "northwood", "banias",
+    ]
 
     /// The kernel set to force, or nil to keep OpenBLAS's choice. `vectorLevel` as
     /// `stylize_cpu_vector_level`: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = neither.
@@ -35,8 +37,9 @@ enum BlasKernelChoice {
         let detected = String(cString: name)
         let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         guard let core = correction(detected: detected, vectorLevel: Int(stylize_cpu_vector_level()), userChoice: user),
-              stylize_openblas_force_core(core) == 1,
-              let now = stylize_openblas_corename() else { return detected }
+            stylize_openblas_force_core(core) == 1,
+            let now = stylize_openblas_corename()
+        else { return detected }
         return String(cString: now)
     }()
 }

@@ -2,8 +2,10 @@ import CBLAS
 import Foundation
 
 extension NativeBackend {
-    public func computeAdamStep(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
-                                corrections: AdamCorrections) throws {
+    public func computeAdamStep(
+        parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
+        corrections: AdamCorrections
+    ) throws {
         let p = try native(parameter, "adamStep").pointer, g = try native(gradient, "adamStep").pointer
         let ms = try native(m, "adamStep").pointer, vs = try native(v, "adamStep").pointer
         let (beta1, beta2) = (parameters.beta1, parameters.beta2)

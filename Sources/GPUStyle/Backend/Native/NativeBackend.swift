@@ -54,7 +54,9 @@ public final class NativeBackend: Backend {
     public func upload(_ values: [Float], to tensor: Tensor) throws {
         let target = try native(tensor, "upload")
         guard values.count == target.count else {
-            throw StyleError("native upload: \(values.count) values for a tensor of shape \(tensor.shape) (\(target.count) values; internal error)")
+            throw StyleError(
+                "native upload: \(values.count) values for a tensor of shape \(tensor.shape) (\(target.count) values; internal error)"
+            )
         }
         values.withUnsafeBufferPointer { source in
             if let base = source.baseAddress { target.pointer.update(from: base, count: values.count) }
@@ -66,7 +68,8 @@ public final class NativeBackend: Backend {
     public func download(_ tensor: Tensor) throws -> [Float] {
         let storage = try native(tensor, "download")
         guard tensor.count <= storage.count else {
-            throw StyleError("native download: a tensor of \(tensor.count) values in a buffer of \(storage.count) (internal error)")
+            throw StyleError(
+                "native download: a tensor of \(tensor.count) values in a buffer of \(storage.count) (internal error)")
         }
         return Array(UnsafeBufferPointer(start: storage.pointer, count: tensor.count))
     }
@@ -84,7 +87,9 @@ public final class NativeBackend: Backend {
     /// The native storage of `tensor`, or an error when it belongs to another backend.
     func native(_ tensor: Tensor, _ op: String) throws -> NativeStorage {
         guard let storage = tensor.storage as? NativeStorage else {
-            throw StyleError("native \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)")
+            throw StyleError(
+                "native \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)"
+            )
         }
         return storage
     }

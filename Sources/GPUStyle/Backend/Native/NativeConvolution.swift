@@ -14,8 +14,10 @@ public final class NativeConvWeights: ConvWeights {
     let winograd: NativeStorage?
     let bias: NativeStorage
 
-    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, plan: NativeConvPlan,
-         ledger: MemoryLedger) throws {
+    init(
+        weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, plan: NativeConvPlan,
+        ledger: MemoryLedger
+    ) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
         self.plan = plan
@@ -25,16 +27,18 @@ public final class NativeConvWeights: ConvWeights {
             let forward = try NativeStorage(count: weights.count, ledger: ledger)
             let flipped = try NativeStorage(count: weights.count, ledger: ledger)
             _ = forward.buffer.update(fromContentsOf: weights)
-            _ = flipped.buffer.update(fromContentsOf: ConvKernelLayouts.flippedTransposed(
-                weights, outputChannels: outputChannels, inputChannels: inputChannels))
+            _ = flipped.buffer.update(
+                fromContentsOf: ConvKernelLayouts.flippedTransposed(
+                    weights, outputChannels: outputChannels, inputChannels: inputChannels))
             (self.forward, self.flipped) = (forward, flipped)
         } else {
             (forward, flipped) = (nil, nil)
         }
         if plan.winograd {
             let transformed = try NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
-            Winograd.transformWeights(weights, outputChannels: outputChannels, inputChannels: inputChannels,
-                                      into: transformed.pointer)
+            Winograd.transformWeights(
+                weights, outputChannels: outputChannels, inputChannels: inputChannels,
+                into: transformed.pointer)
             winograd = transformed
         } else {
             winograd = nil
@@ -46,7 +50,8 @@ public final class NativeConvWeights: ConvWeights {
     /// The layout `storage`, which the plan guarantees for the path asking.
     func layout(_ storage: NativeStorage?, _ op: String) throws -> UnsafeMutablePointer<Float> {
         guard let storage else {
-            throw StyleError("native \(op): the layer's weights lack the layout of its planned algorithm (internal error)")
+            throw StyleError(
+                "native \(op): the layer's weights lack the layout of its planned algorithm (internal error)")
         }
         return storage.pointer
     }
@@ -72,16 +77,22 @@ extension NativeBackend {
     /// Default bound on one im2col tile (floats): 8 Mi floats = 32 MiB.
     static let defaultColumnTileFloats = 8 << 20
 
-    public func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+    public func makeConvWeights(
+        weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int
+    ) throws -> ConvWeights {
         guard outputChannels > 0, inputChannels > 0 else {
-            throw StyleError("native makeConvWeights: \(outputChannels)×\(inputChannels) channels; both must be at least 1")
+            throw StyleError(
+                "native makeConvWeights: \(outputChannels)×\(inputChannels) channels; both must be at least 1")
         }
         guard weights.count == outputChannels * inputChannels * 9, bias.count == outputChannels else {
-            throw StyleError("native makeConvWeights: \(weights.count) weights and \(bias.count) biases do not fit a \(outputChannels)×\(inputChannels)×3×3 layer")
+            throw StyleError(
+                "native makeConvWeights: \(weights.count) weights and \(bias.count) biases do not fit a \(outputChannels)×\(inputChannels)×3×3 layer"
+            )
         }
-        return try NativeConvWeights(weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels,
-                                 plan: convPlan(outputChannels: outputChannels, inputChannels: inputChannels),
-                                 ledger: ledger)
+        return try NativeConvWeights(
+            weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels,
+            plan: convPlan(outputChannels: outputChannels, inputChannels: inputChannels),
+            ledger: ledger)
     }
 
     public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
@@ -90,13 +101,15 @@ extension NativeBackend {
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
         if layer.plan.winograd {
-            try winogradConvolve(x, channels: layer.inputChannels, height: h, width: w,
-                             transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
-                             outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
+            try winogradConvolve(
+                x, channels: layer.inputChannels, height: h, width: w,
+                transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
+                outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
             return
         }
-        try convolve(x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
-                 outputChannels: layer.outputChannels, into: y, beta: 0)
+        try convolve(
+            x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
+            outputChannels: layer.outputChannels, into: y, beta: 0)
         HostParallel.forEach(layer.outputChannels, totalWork: output.count) { o in
             let row = y + o * plane, b = bias[o]
             if relu {
@@ -107,8 +120,10 @@ extension NativeBackend {
         }
     }
 
-    public func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                                    accumulate: Bool) throws {
+    public func computeConv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         let op = "conv3x3BackwardData"
         let layer = try nativeWeights(weights, op)
         let (h, w) = (gradOutput.shape.h, gradOutput.shape.w)
@@ -116,10 +131,11 @@ extension NativeBackend {
         let mask = try reluMaskFrom.map { try native($0, op).pointer }
         if layer.plan.winograd {
             // Mask and accumulation fused into the output transform.
-            try winogradConvolve(dy, channels: layer.outputChannels, height: h, width: w,
-                             transform: try layer.layout(layer.winograd, op), flipped: true,
-                             outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
-                             into: dx)
+            try winogradConvolve(
+                dy, channels: layer.outputChannels, height: h, width: w,
+                transform: try layer.layout(layer.winograd, op), flipped: true,
+                outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
+                into: dx)
             return
         }
         // The mask applies to the new term only, so with accumulation the term is computed
@@ -127,20 +143,23 @@ extension NativeBackend {
         let aside = mask != nil && accumulate
         let target = aside ? try resultScratch.floats(gradInput.count) : dx
         let addToTarget = accumulate && !aside
-        let method = backwardMethodOverride
+        let method =
+            backwardMethodOverride
             ?? .preferred(inputChannels: layer.inputChannels, outputChannels: layer.outputChannels)
         switch method {
         case .flippedConvolution:
-            try convolve(dy, channels: layer.outputChannels, height: h, width: w, matrix: try layer.layout(layer.flipped, op),
-                     outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
+            try convolve(
+                dy, channels: layer.outputChannels, height: h, width: w, matrix: try layer.layout(layer.flipped, op),
+                outputChannels: layer.inputChannels, into: target, beta: addToTarget ? 1 : 0)
         case .columnsToImage:
             if !addToTarget {
                 HostParallel.forEachChunk(gradInput.count) { range in
                     (target + range.lowerBound).update(repeating: 0, count: range.count)
                 }
             }
-            try scatterTransposed(dy, outputChannels: layer.outputChannels, height: h, width: w,
-                              matrix: try layer.layout(layer.forward, op), inputChannels: layer.inputChannels, into: target)
+            try scatterTransposed(
+                dy, outputChannels: layer.outputChannels, height: h, width: w,
+                matrix: try layer.layout(layer.forward, op), inputChannels: layer.inputChannels, into: target)
         }
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in
@@ -172,32 +191,42 @@ extension NativeBackend {
     }
 
     /// y (outC × H·W) = matrix (outC × inC·9) · im2col(x) + beta · y.
-    func convolve(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, matrix: UnsafePointer<Float>,
-                  outputChannels: Int, into y: UnsafeMutablePointer<Float>, beta: Float) throws {
+    func convolve(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, matrix: UnsafePointer<Float>,
+        outputChannels: Int, into y: UnsafeMutablePointer<Float>, beta: Float
+    ) throws {
         try forEachRowTile(channels: channels, height: h, width: w) { firstRow, rows, columns in
             let (k, n) = (channels * 9, rows * w)
-            NativeBackend.im2col(x, channels: channels, height: h, width: w, firstRow: firstRow, rows: rows, into: columns)
-            Blas.gemm(m: outputChannels, n: n, k: k, a: matrix, lda: k, b: columns, ldb: n,
-                      beta: beta, c: y + firstRow * w, ldc: h * w)
+            NativeBackend.im2col(
+                x, channels: channels, height: h, width: w, firstRow: firstRow, rows: rows, into: columns)
+            Blas.gemm(
+                m: outputChannels, n: n, k: k, a: matrix, lda: k, b: columns, ldb: n,
+                beta: beta, c: y + firstRow * w, ldc: h * w)
         }
     }
 
     /// dx (inC × H·W) += col2im(matrixᵀ · dy), matrix being the forward O × (I·9) weights.
-    func scatterTransposed(_ dy: UnsafePointer<Float>, outputChannels: Int, height h: Int, width w: Int,
-                           matrix: UnsafePointer<Float>, inputChannels: Int, into dx: UnsafeMutablePointer<Float>) throws {
+    func scatterTransposed(
+        _ dy: UnsafePointer<Float>, outputChannels: Int, height h: Int, width w: Int,
+        matrix: UnsafePointer<Float>, inputChannels: Int, into dx: UnsafeMutablePointer<Float>
+    ) throws {
         try forEachRowTile(channels: inputChannels, height: h, width: w) { firstRow, rows, columns in
             let (k, n) = (inputChannels * 9, rows * w)
-            Blas.gemm(transposeA: true, m: k, n: n, k: outputChannels, a: matrix, lda: k, b: dy + firstRow * w,
-                      ldb: h * w, beta: 0, c: columns, ldc: n)
-            NativeBackend.col2im(columns, channels: inputChannels, height: h, width: w, firstRow: firstRow, rows: rows,
-                                 into: dx)
+            Blas.gemm(
+                transposeA: true, m: k, n: n, k: outputChannels, a: matrix, lda: k, b: dy + firstRow * w,
+                ldb: h * w, beta: 0, c: columns, ldc: n)
+            NativeBackend.col2im(
+                columns, channels: inputChannels, height: h, width: w, firstRow: firstRow, rows: rows,
+                into: dx)
         }
     }
 
     /// Splits the H rows into tiles whose im2col columns (channels·9 × rows·W) fit in
     /// `columnTileFloats`, and calls `body(firstRow, rows, columns)` for each in order.
-    private func forEachRowTile(channels: Int, height h: Int, width w: Int,
-                                _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+    private func forEachRowTile(
+        channels: Int, height h: Int, width w: Int,
+        _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) throws {
         guard h > 0, w > 0 else { return }
         let rowsPerTile = max(1, min(h, columnTileFloats / max(channels * 9 * w, 1)))
         let columns = try columnScratch.floats(channels * 9 * rowsPerTile * w)
@@ -208,8 +237,10 @@ extension NativeBackend {
 
     /// columns[(c·9 + ky·3 + kx)][y·W + x] = x[c][firstRow + y + ky − 1][x + kx − 1], zero outside the image,
     /// for the `rows` output rows from `firstRow`.
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int, rows: Int,
-                       into columns: UnsafeMutablePointer<Float>) {
+    static func im2col(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int, rows: Int,
+        into columns: UnsafeMutablePointer<Float>
+    ) {
         let n = rows * w
         HostParallel.forEach(channels * 3, totalWork: channels * 9 * n) { job in
             let (c, ky) = (job / 3, job % 3)
@@ -239,8 +270,10 @@ extension NativeBackend {
     }
 
     /// The adjoint of `im2col`: dx[c][firstRow + y + ky − 1][x + kx − 1] += columns[(c·9 + ky·3 + kx)][y·W + x].
-    static func col2im(_ columns: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int,
-                       rows: Int, into dx: UnsafeMutablePointer<Float>) {
+    static func col2im(
+        _ columns: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstRow: Int,
+        rows: Int, into dx: UnsafeMutablePointer<Float>
+    ) {
         let n = rows * w
         // Gathered per target row (the tile's rows and the halo row on each side, clipped to the
         // image), so every job owns the row it writes: parallel even for 3 channels.

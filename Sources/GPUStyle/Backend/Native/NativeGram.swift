@@ -17,8 +17,9 @@ extension NativeBackend {
         let partials = chunks == 1 ? g : try resultScratch.floats(chunks * c * c)
         HostParallel.forEach(chunks, totalWork: c * c * m) { chunk in
             let first = chunk * chunkPixels
-            Blas.syrkUpper(n: c, k: min(chunkPixels, m - first), alpha: Float(1 / n), a: f + first, lda: m,
-                           beta: 0, c: partials + chunk * c * c, ldc: c)
+            Blas.syrkUpper(
+                n: c, k: min(chunkPixels, m - first), alpha: Float(1 / n), a: f + first, lda: m,
+                beta: 0, c: partials + chunk * c * c, ldc: c)
         }
         if chunks > 1 {
             HostParallel.forEach(c, totalWork: c * c * chunks) { i in
@@ -45,7 +46,8 @@ extension NativeBackend {
             for j in 0..<c { symmetric[i * c + j] = dg[i * c + j] + dg[j * c + i] }
         }
         let n = Double(max(c * m, 1))
-        Blas.gemm(m: c, n: m, k: c, alpha: Float(1 / n), a: symmetric, lda: c, b: f, ldb: m,
-                  beta: accumulate ? 1 : 0, c: df, ldc: m)
+        Blas.gemm(
+            m: c, n: m, k: c, alpha: Float(1 / n), a: symmetric, lda: c, b: f, ldb: m,
+            beta: accumulate ? 1 : 0, c: df, ldc: m)
     }
 }

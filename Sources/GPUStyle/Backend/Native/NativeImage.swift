@@ -12,7 +12,9 @@ extension NativeBackend {
         }
     }
 
-    public func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+    public func computePreprocessBackward(
+        gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool
+    ) throws {
         let dy = try native(gradOutput, "preprocessBackward").pointer
         let dx = try native(gradImage, "preprocessBackward").pointer
         let plane = gradImage.shape.pixels

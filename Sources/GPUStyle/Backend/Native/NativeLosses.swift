@@ -2,8 +2,10 @@ import CBLAS
 import Foundation
 
 extension NativeBackend {
-    public func computeMeanSquaredError(_ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
-                                 accumulate: Bool) throws {
+    public func computeMeanSquaredError(
+        _ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
+        accumulate: Bool
+    ) throws {
         let slotPointer = try scalarSlot(scalars, slot, "meanSquaredError")
         let xs = try native(a, "meanSquaredError").pointer, ys = try native(b, "meanSquaredError").pointer
         let sum = HostParallel.deterministicSum(a.count) { range in
@@ -17,9 +19,12 @@ extension NativeBackend {
         store(Double(scale) * sum / Double(max(a.count, 1)), at: slotPointer, accumulate: accumulate)
     }
 
-    public func computeMeanSquaredErrorGradient(_ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor,
-                                                accumulate: Bool) throws {
-        let xs = try native(a, "meanSquaredErrorGradient").pointer, ys = try native(b, "meanSquaredErrorGradient").pointer
+    public func computeMeanSquaredErrorGradient(
+        _ a: Tensor, _ b: Tensor, factor: Float, grad: Tensor,
+        accumulate: Bool
+    ) throws {
+        let xs = try native(a, "meanSquaredErrorGradient").pointer,
+            ys = try native(b, "meanSquaredErrorGradient").pointer
         let g = try native(grad, "meanSquaredErrorGradient").pointer
         HostParallel.forEachChunk(a.count) { range in
             if accumulate {

@@ -20,8 +20,10 @@ extension NativeBackend {
         }
     }
 
-    public func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                                accumulate: Bool) throws {
+    public func computePool2x2Backward(
+        gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         let op = "pool2x2Backward"
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         let (outH, outW) = (h / 2, w / 2)

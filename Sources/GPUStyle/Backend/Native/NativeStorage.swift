@@ -91,6 +91,7 @@ final class ScratchBuffer {
 
 /// The error for host memory the system refused.
 func hostAllocationError(bytes: Int, for use: String) -> StyleError {
-    StyleError("cannot allocate \(describeBytes(bytes)) of host memory for \(use) (a memory limit of the process "
-        + "or its container?); use a smaller --image-size")
+    StyleError(
+        "cannot allocate \(describeBytes(bytes)) of host memory for \(use) (a memory limit of the process "
+            + "or its container?); use a smaller --image-size")
 }

@@ -17,7 +17,8 @@ struct NativeConvPlan: Equatable {
         switch algorithm {
         case .direct: winograd = false
         case .winograd: winograd = true
-        case .automatic: winograd = NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels)
+        case .automatic:
+            winograd = NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels)
         }
     }
 
@@ -45,8 +46,10 @@ enum Winograd {
     /// The 16 transformed weights U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ] of an O×I×3×3 layer, computed in
     /// Float64 and rounded once. Written out as scalars: it runs for every layer at load time,
     /// in debug builds too.
-    static func transformWeights(_ weights: [Float], outputChannels: Int, inputChannels: Int,
-                                 into u: UnsafeMutablePointer<Float>) {
+    static func transformWeights(
+        _ weights: [Float], outputChannels: Int, inputChannels: Int,
+        into u: UnsafeMutablePointer<Float>
+    ) {
         let pairs = outputChannels * inputChannels
         weights.withUnsafeBufferPointer { taps in
             guard let taps = taps.baseAddress else { return }
@@ -103,9 +106,11 @@ extension NativeBackend {
     /// y (O × H·W) from x (C × H·W) by Winograd F(2×2,3×3), C being the summed channels. The
     /// products are M[ξ] = U[ξ] · V[ξ] with `u` holding [16][O][C], or for `flipped` the
     /// backward-data products U[p(ξ)]ᵀ · V[ξ] with `u` holding the layer's [16][C][O].
-    func winogradConvolve(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
-                          transform u: UnsafePointer<Float>, flipped: Bool, outputChannels: Int,
-                          output: Winograd.Output, into y: UnsafeMutablePointer<Float>) throws {
+    func winogradConvolve(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        transform u: UnsafePointer<Float>, flipped: Bool, outputChannels: Int,
+        output: Winograd.Output, into y: UnsafeMutablePointer<Float>
+    ) throws {
         guard h > 0, w > 0 else { return }
         let (tileRows, tileColumns) = ((h + 1) / 2, (w + 1) / 2)
         let perTile = 16 * (channels + outputChannels)
@@ -118,26 +123,30 @@ extension NativeBackend {
         var pending: (firstTileRow: Int, rows: Int)?
         func storePending() {
             guard let (firstTileRow, rows) = pending else { return }
-            Winograd.transformOutput(m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                                     tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            Winograd.transformOutput(
+                m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                tileRows: rows, tileColumns: tileColumns, output: output, into: y)
         }
         for firstTileRow in stride(from: 0, to: tileRows, by: rowsPerBand) {
             let rows = min(rowsPerBand, tileRows - firstTileRow)
             let n = rows * tileColumns
-            Winograd.transformInput(x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
-                                    tileRows: rows, tileColumns: tileColumns, into: v)
+            Winograd.transformInput(
+                x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
+                tileRows: rows, tileColumns: tileColumns, into: v)
             storePending()
             // The 16 products side by side, each on one thread.
             HostParallel.forEach(16, totalWork: 16 * outputChannels * channels * n) { xi in
                 if flipped {
-                    Blas.gemm(transposeA: true, m: outputChannels, n: n, k: channels,
-                              a: u + Winograd.flippedIndex(xi) * pairs, lda: outputChannels,
-                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
-                              parallel: false)
+                    Blas.gemm(
+                        transposeA: true, m: outputChannels, n: n, k: channels,
+                        a: u + Winograd.flippedIndex(xi) * pairs, lda: outputChannels,
+                        b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
+                        parallel: false)
                 } else {
-                    Blas.gemm(m: outputChannels, n: n, k: channels, a: u + xi * pairs, lda: channels,
-                              b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
-                              parallel: false)
+                    Blas.gemm(
+                        m: outputChannels, n: n, k: channels, a: u + xi * pairs, lda: channels,
+                        b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
+                        parallel: false)
                 }
             }
             pending = (firstTileRow, rows)
@@ -149,9 +158,11 @@ extension NativeBackend {
 extension Winograd {
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles t of `tileRows` tile rows from `firstTileRow`
     /// (t = row-in-band · tileColumns + column), d the 4×4 patch at (2·ty − 1, 2·tx − 1).
-    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
-                               firstTileRow: Int, tileRows: Int, tileColumns: Int,
-                               into v: UnsafeMutablePointer<Float>) {
+    static func transformInput(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int,
+        into v: UnsafeMutablePointer<Float>
+    ) {
         let n = tileRows * tileColumns
         let stride = channels * n
         // A padded row holds image columns −1 ..< 2·tileColumns + 1 (index = column + 1), zeros outside.
@@ -196,9 +207,11 @@ extension Winograd {
     /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
     /// inside the image are written. Works a tile row at a time on contiguous runs, so the loops
     /// vectorise.
-    static func transformOutput(_ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
-                                firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Output,
-                                into y: UnsafeMutablePointer<Float>) {
+    static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Output,
+        into y: UnsafeMutablePointer<Float>
+    ) {
         let n = tileRows * tileColumns
         let stride = channels * n
         let tc = tileColumns
@@ -221,8 +234,10 @@ extension Winograd {
                 }
                 // Each row times A: two more.
                 for r in 0..<2 {
-                    let (a, b, c, d) = (sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
-                                        sums + (4 * r + 3) * tc)
+                    let (a, b, c, d) = (
+                        sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
+                        sums + (4 * r + 3) * tc
+                    )
                     let row = rows + r * 2 * tc
                     for tx in 0..<tc {
                         row[2 * tx] = a[tx] + b[tx] + c[tx]
@@ -231,16 +246,19 @@ extension Winograd {
                 }
                 for r in 0..<min(2, h - top) {
                     let index = (o * h + top + r) * w
-                    combine(rows + r * 2 * tc, into: y + index, count: w, channel: o,
-                            mask: output.mask.map { $0 + index }, output)
+                    combine(
+                        rows + r * 2 * tc, into: y + index, count: w, channel: o,
+                        mask: output.mask.map { $0 + index }, output)
                 }
             }
         }
     }
 
     /// target[k] = value[k] combined as `output` says, for k < count; `mask` is the mask at target.
-    private static func combine(_ values: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
-                                channel: Int, mask: UnsafePointer<Float>?, _ output: Output) {
+    private static func combine(
+        _ values: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
+        channel: Int, mask: UnsafePointer<Float>?, _ output: Output
+    ) {
         switch output {
         case let .biased(bias, relu):
             let b = bias[channel]

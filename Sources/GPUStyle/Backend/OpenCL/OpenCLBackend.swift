@@ -56,7 +56,8 @@ public final class OpenCLBackend: Backend {
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {
         guard values.count == tensor.count else {
-            throw StyleError("opencl upload: \(values.count) values for a tensor of shape \(tensor.shape) (internal error)")
+            throw StyleError(
+                "opencl upload: \(values.count) values for a tensor of shape \(tensor.shape) (internal error)")
         }
         try context.write(values, to: try buffer(tensor, "upload"))
     }
@@ -77,7 +78,8 @@ public final class OpenCLBackend: Backend {
     /// Enqueues a one-work-item-per-element kernel over `count` elements.
     func elementwise(_ kernel: String, _ count: Int, _ arguments: [KernelArgument]) throws {
         if count == 0 { return }
-        try context.enqueue(try context.kernel(kernel), global: [count], local: [options.elementwiseGroupSize], arguments)
+        try context.enqueue(
+            try context.kernel(kernel), global: [count], local: [options.elementwiseGroupSize], arguments)
     }
 
     /// The launch of a kernel that runs along rows in blocks of `rowBlock` units (Kernels.cl's
@@ -85,8 +87,11 @@ public final class OpenCLBackend: Backend {
     /// with WHOLE_ROWS (CPUs) one work-item per row in groups of one, else one per block in groups
     /// of `groupWidth` (0: the driver's choice), the width rounded up to it (the kernels skip the
     /// extra work-items). The kernels take `blocksPerItem` as an argument.
-    func rowLaunch(units: Int, rows: Int, planes: Int, groupWidth: Int)
-        -> (global: [Int], local: [Int]?, blocksPerItem: Int) {
+    func rowLaunch(
+        units: Int, rows: Int, planes: Int, groupWidth: Int
+    )
+        -> (global: [Int], local: [Int]?, blocksPerItem: Int)
+    {
         let blocks = (units + Self.rowBlock - 1) / Self.rowBlock
         if options.wholeRows {
             return ([1, rows, planes], [1, 1, 1], max(blocks, 1))
@@ -109,26 +114,36 @@ public final class OpenCLBackend: Backend {
     /// The device buffer of `tensor`, or an error when another backend made it.
     func buffer(_ tensor: Tensor, _ op: String) throws -> CLBuffer {
         guard let buffer = tensor.storage as? CLBuffer else {
-            throw StyleError("opencl \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)")
+            throw StyleError(
+                "opencl \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)"
+            )
         }
         return buffer
     }
 
-    /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials buffer).
-    func reduce(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
-                slot: Int, accumulate: Bool, op: String) throws {
-        try reduceToBuffer(partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
-                           accumulate: accumulate)
+    /// scalars[slot] (+)= scale · Σ over the stage-one kernel `partialKernel` (its arguments, then the partials
+    /// buffer).
+    func reduce(
+        _ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
+        slot: Int, accumulate: Bool, op: String
+    ) throws {
+        try reduceToBuffer(
+            partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
+            accumulate: accumulate)
     }
 
     /// The two fixed-shape stages of every reduction: `reductionGroups` groups, then one group.
-    func reduceToBuffer(_ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
-                        into target: CLBuffer, slot: Int, accumulate: Bool) throws {
+    func reduceToBuffer(
+        _ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
+        into target: CLBuffer, slot: Int, accumulate: Bool
+    ) throws {
         let group = options.reductionGroupSize
-        try context.enqueue(try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
-                            arguments + [.buffer(reductionPartials)])
-        try context.enqueue(try context.kernel("reduce_finish"), global: [group], local: [group],
-                            [.buffer(reductionPartials), .float(scale), .buffer(target), .int(slot), .flag(accumulate)])
+        try context.enqueue(
+            try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
+            arguments + [.buffer(reductionPartials)])
+        try context.enqueue(
+            try context.kernel("reduce_finish"), global: [group], local: [group],
+            [.buffer(reductionPartials), .float(scale), .buffer(target), .int(slot), .flag(accumulate)])
     }
 }
 

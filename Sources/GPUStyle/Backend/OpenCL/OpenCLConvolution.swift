@@ -28,31 +28,43 @@ public final class OpenCLConvWeights: ConvWeights {
 
     public var byteCount: Int { forward.byteCount + (backward?.byteCount ?? 0) + bias.byteCount }
 
-    init(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, options: ProgramOptions,
-         context: CLContext) throws {
+    init(
+        weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int, options: ProgramOptions,
+        context: CLContext
+    ) throws {
         self.outputChannels = outputChannels
         self.inputChannels = inputChannels
         let block = options.channelBlock
-        let winograd = OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels,
-                                                      options: options)
+        let winograd = OpenCLConvWeights.usesWinograd(
+            outputChannels: outputChannels, inputChannels: inputChannels,
+            options: options)
         self.winograd = winograd
         outputStride = (outputChannels + block - 1) / block * block
         inputStride = (inputChannels + block - 1) / block * block
-        forwardNarrow = !winograd && OpenCLConvWeights.usesNarrow(outputs: outputChannels, inputs: inputChannels,
-                                                                  options: options)
-        backwardNarrow = !winograd && OpenCLConvWeights.usesNarrow(outputs: inputChannels, inputs: outputChannels,
-                                                                   options: options)
+        forwardNarrow =
+            !winograd
+            && OpenCLConvWeights.usesNarrow(
+                outputs: outputChannels, inputs: inputChannels,
+                options: options)
+        backwardNarrow =
+            !winograd
+            && OpenCLConvWeights.usesNarrow(
+                outputs: inputChannels, inputs: outputChannels,
+                options: options)
         let forwardLayout: [Float], backwardLayout: [Float]?
         if winograd {
             forwardLayout = weights
             backwardLayout = nil
         } else {
-            let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: outputChannels,
-                                                              inputChannels: inputChannels)
-            forwardLayout = OpenCLConvWeights.directLayout(weights, outputs: outputChannels, inputs: inputChannels,
-                                                          stride: outputStride, options: options)
-            backwardLayout = OpenCLConvWeights.directLayout(flipped, outputs: inputChannels, inputs: outputChannels,
-                                                           stride: inputStride, options: options)
+            let flipped = ConvKernelLayouts.flippedTransposed(
+                weights, outputChannels: outputChannels,
+                inputChannels: inputChannels)
+            forwardLayout = OpenCLConvWeights.directLayout(
+                weights, outputs: outputChannels, inputs: inputChannels,
+                stride: outputStride, options: options)
+            backwardLayout = OpenCLConvWeights.directLayout(
+                flipped, outputs: inputChannels, inputs: outputChannels,
+                stride: inputStride, options: options)
         }
         forward = try context.makeBuffer(floats: forwardLayout.count)
         try context.write(forwardLayout, to: forward)
@@ -111,17 +123,22 @@ public final class OpenCLConvWeights: ConvWeights {
         if usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options) {
             return outputChannels * inputChannels * 9 + padded(outputChannels)
         }
-        return directLayoutFloats(outputs: outputChannels, inputs: inputChannels, stride: padded(outputChannels),
-                                  options: options)
-            + directLayoutFloats(outputs: inputChannels, inputs: outputChannels, stride: padded(inputChannels),
-                                 options: options)
+        return directLayoutFloats(
+            outputs: outputChannels, inputs: inputChannels, stride: padded(outputChannels),
+            options: options)
+            + directLayoutFloats(
+                outputs: inputChannels, inputs: outputChannels, stride: padded(inputChannels),
+                options: options)
             + padded(outputChannels)
     }
 
     /// `w` (outputs × inputs × 3×3) in the direct layout of its direction; see the type's comment.
     static func directLayout(_ w: [Float], outputs: Int, inputs: Int, stride: Int, options: ProgramOptions) -> [Float] {
-        var result = [Float](repeating: 0, count: directLayoutFloats(outputs: outputs, inputs: inputs, stride: stride,
-                                                                     options: options))
+        var result = [Float](
+            repeating: 0,
+            count: directLayoutFloats(
+                outputs: outputs, inputs: inputs, stride: stride,
+                options: options))
         let narrow = usesNarrow(outputs: outputs, inputs: inputs, options: options)
         let (block, blocked) = (options.convOutputBlock, options.convBlockedWeights)
         for o in 0..<outputs {
@@ -142,28 +159,37 @@ public final class OpenCLConvWeights: ConvWeights {
 extension OpenCLBackend {
     // MARK: Convolution
 
-    public func makeConvWeights(weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int) throws -> ConvWeights {
+    public func makeConvWeights(
+        weights: [Float], bias: [Float], outputChannels: Int, inputChannels: Int
+    ) throws -> ConvWeights {
         guard outputChannels > 0, inputChannels > 0, weights.count == outputChannels * inputChannels * 9,
-              bias.count == outputChannels else {
-            throw StyleError("opencl makeConvWeights: \(weights.count) weights and \(bias.count) biases do not make a "
-                + "\(outputChannels)×\(inputChannels)×3×3 layer (internal error)")
+            bias.count == outputChannels
+        else {
+            throw StyleError(
+                "opencl makeConvWeights: \(weights.count) weights and \(bias.count) biases do not make a "
+                    + "\(outputChannels)×\(inputChannels)×3×3 layer (internal error)")
         }
-        return try OpenCLConvWeights(weights: weights, bias: bias, outputChannels: outputChannels,
-                                     inputChannels: inputChannels, options: options, context: context)
+        return try OpenCLConvWeights(
+            weights: weights, bias: bias, outputChannels: outputChannels,
+            inputChannels: inputChannels, options: options, context: context)
     }
 
     public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try openCLWeights(weights, "conv3x3")
-        try enqueueConvolution(input: input, layer: layer, direction: .forward, bias: layer.bias, relu: relu,
-                               mask: nil, accumulate: false, output: output, op: "conv3x3")
+        try enqueueConvolution(
+            input: input, layer: layer, direction: .forward, bias: layer.bias, relu: relu,
+            mask: nil, accumulate: false, output: output, op: "conv3x3")
     }
 
-    public func computeConv3x3BackwardData(gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
-                                    accumulate: Bool) throws {
+    public func computeConv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         let op = "conv3x3BackwardData"
         let layer = try openCLWeights(weights, op)
-        try enqueueConvolution(input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
-                               mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
+        try enqueueConvolution(
+            input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
+            mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
     }
 
     public func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
@@ -171,20 +197,25 @@ extension OpenCLBackend {
     }
 
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
-    private func enqueueConvolution(input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,
-                                    bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor,
-                                    op: String) throws {
-        let epilogue = ConvEpilogue(bias: bias, relu: relu, mask: try mask.map { try buffer($0, op) },
-                                    accumulate: accumulate)
+    private func enqueueConvolution(
+        input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,
+        bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor,
+        op: String
+    ) throws {
+        let epilogue = ConvEpilogue(
+            bias: bias, relu: relu, mask: try mask.map { try buffer($0, op) },
+            accumulate: accumulate)
         let forward = direction == .forward
         let outputChannels = forward ? layer.outputChannels : layer.inputChannels
         let weightStride = forward ? layer.outputStride : layer.inputStride
         if layer.winograd {
-            return try enqueueWinograd(input: try buffer(input, op), shape: input.shape,
-                                       weights: WinogradWeights(raw: layer.forward, outputChannels: layer.outputChannels,
-                                                                inputChannels: layer.inputChannels, direction: direction),
-                                       outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
-                                       output: try buffer(output, op))
+            return try enqueueWinograd(
+                input: try buffer(input, op), shape: input.shape,
+                weights: WinogradWeights(
+                    raw: layer.forward, outputChannels: layer.outputChannels,
+                    inputChannels: layer.inputChannels, direction: direction),
+                outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
+                output: try buffer(output, op))
         }
         guard let weights = forward ? layer.forward : layer.backward else {
             throw StyleError("opencl \(op): the layer has no direct backward-data layout (internal error)")
@@ -193,21 +224,27 @@ extension OpenCLBackend {
         if forward ? layer.forwardNarrow : layer.backwardNarrow {
             let strip = outputChannels <= OpenCLConvWeights.narrowOutputBlock ? options.narrowStrip : 0
             let (pixels, rows) = (options.narrowPixelBlock * max(strip, 1), 2)
-            return try context.enqueue(try context.kernel(strip > 0 ? "conv3x3_narrow_strip" : "conv3x3_narrow"),
-                                       global: [(w + pixels - 1) / pixels, (h + rows - 1) / rows],
-                                       local: workGroup(options.narrowWorkGroupWidth, dimensions: 2),
-                                       [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
-                                        .buffer(weights), .int(outputChannels)]
-                                           + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
+            return try context.enqueue(
+                try context.kernel(strip > 0 ? "conv3x3_narrow_strip" : "conv3x3_narrow"),
+                global: [(w + pixels - 1) / pixels, (h + rows - 1) / rows],
+                local: workGroup(options.narrowWorkGroupWidth, dimensions: 2),
+                [
+                    .buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
+                    .buffer(weights), .int(outputChannels),
+                ]
+                    + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
         }
         let pixelBlock = options.convPixelBlock
         var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
         if options.convChannelsFirst { global.swapAt(0, 2) }
-        try context.enqueue(try context.kernel("conv3x3"), global: global,
-                            local: workGroup(options.convWorkGroupWidth, dimensions: 3),
-                            [.buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w), .buffer(weights),
-                             .int(outputChannels), .int(weightStride)]
-                                + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
+        try context.enqueue(
+            try context.kernel("conv3x3"), global: global,
+            local: workGroup(options.convWorkGroupWidth, dimensions: 3),
+            [
+                .buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w), .buffer(weights),
+                .int(outputChannels), .int(weightStride),
+            ]
+                + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
     }
 
     private func openCLWeights(_ weights: ConvWeights, _ op: String) throws -> OpenCLConvWeights {

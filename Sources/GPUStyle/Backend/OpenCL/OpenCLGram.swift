@@ -7,20 +7,27 @@ extension OpenCLBackend {
         if c == 0 { return }
         let split = gramSplit(pixels: m)
         let partials = try gramPartials.atLeast(split.slices * c * c)
-        let arguments: [KernelArgument] = [.buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
-                                           .buffer(partials)]
+        let arguments: [KernelArgument] = [
+            .buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
+            .buffer(partials),
+        ]
         if options.gramTiledProduct {
             let blocks = (c + Self.gramTiledBlock - 1) / Self.gramTiledBlock
-            try context.enqueue(try context.kernel("gram_partial_tiled"), global: [blocks * 16, blocks * 16, split.slices],
-                                local: [16, 16, 1], arguments)
+            try context.enqueue(
+                try context.kernel("gram_partial_tiled"), global: [blocks * 16, blocks * 16, split.slices],
+                local: [16, 16, 1], arguments)
         } else {
             let tiles = (c + options.gramTile - 1) / options.gramTile
-            try context.enqueue(try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
-                                local: workGroup(options.tileWorkGroupWidth, dimensions: 3), arguments)
+            try context.enqueue(
+                try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
+                local: workGroup(options.tileWorkGroupWidth, dimensions: 3), arguments)
         }
-        try context.enqueue(try context.kernel("gram_finish"), global: [c, c], local: [options.elementwiseGroupSize, 1],
-                            [.buffer(partials), .int(c), .int(split.slices), .float(Float(1 / Double(max(c * m, 1)))),
-                             .buffer(try buffer(output, "gram"))])
+        try context.enqueue(
+            try context.kernel("gram_finish"), global: [c, c], local: [options.elementwiseGroupSize, 1],
+            [
+                .buffer(partials), .int(c), .int(split.slices), .float(Float(1 / Double(max(c * m, 1)))),
+                .buffer(try buffer(output, "gram")),
+            ])
     }
 
     /// How `gram` splits the M pixels: slices of about GRAM_SLICE pixels (a multiple of the vector
@@ -39,21 +46,30 @@ extension OpenCLBackend {
         let (c, m) = (features.shape.c, features.shape.pixels)
         if c == 0 || m == 0 { return }
         let symmetric = try gramSymmetric.atLeast(c * c)
-        try context.enqueue(try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
-                            [.buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
-                             .buffer(symmetric)])
-        let arguments: [KernelArgument] = [.buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
-                                           .buffer(try buffer(gradFeatures, op)), .flag(accumulate)]
+        try context.enqueue(
+            try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
+            [
+                .buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
+                .buffer(symmetric),
+            ])
+        let arguments: [KernelArgument] = [
+            .buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
+            .buffer(try buffer(gradFeatures, op)), .flag(accumulate),
+        ]
         if options.gramBackwardTiledProduct {
             let (rows, pixels) = options.tiledProductBlock
-            try context.enqueue(try context.kernel("gram_backward_tiled"),
-                                global: [(m + pixels - 1) / pixels * 16, (c + rows - 1) / rows * 16], local: [16, 16],
-                                arguments)
+            try context.enqueue(
+                try context.kernel("gram_backward_tiled"),
+                global: [(m + pixels - 1) / pixels * 16, (c + rows - 1) / rows * 16], local: [16, 16],
+                arguments)
         } else {
-            try context.enqueue(try context.kernel("gram_backward"),
-                                global: [(c + options.gramBackwardRows - 1) / options.gramBackwardRows,
-                                         (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns],
-                                local: workGroup(options.tileWorkGroupWidth, dimensions: 2), arguments)
+            try context.enqueue(
+                try context.kernel("gram_backward"),
+                global: [
+                    (c + options.gramBackwardRows - 1) / options.gramBackwardRows,
+                    (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns,
+                ],
+                local: workGroup(options.tileWorkGroupWidth, dimensions: 2), arguments)
         }
     }
 }

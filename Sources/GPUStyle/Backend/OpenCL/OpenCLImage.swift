@@ -4,22 +4,30 @@ import Kernels
 extension OpenCLBackend {
     public func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         let plane = image.shape.pixels
-        try elementwise("preprocess", image.count,
-                        [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
-                            + affine.scale.map { .float($0) } + affine.offset.map { .float($0) }
-                            + [.buffer(try buffer(output, "preprocess"))])
+        try elementwise(
+            "preprocess", image.count,
+            [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
+                + affine.scale.map { .float($0) } + affine.offset.map { .float($0) }
+                + [.buffer(try buffer(output, "preprocess"))])
     }
 
-    public func computePreprocessBackward(gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool) throws {
+    public func computePreprocessBackward(
+        gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool
+    ) throws {
         let op = "preprocessBackward"
-        try elementwise("preprocess_backward", gradImage.count,
-                        [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
-                            + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
-                            + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])
+        try elementwise(
+            "preprocess_backward", gradImage.count,
+            [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
+                + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
+                + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])
     }
 
     public func computeClampRound(image: Tensor, output: Tensor) throws {
-        try elementwise("clamp_round", image.count, [.buffer(try buffer(image, "clampRound")),
-                                                     .buffer(try buffer(output, "clampRound")), .int(image.count)])
+        try elementwise(
+            "clamp_round", image.count,
+            [
+                .buffer(try buffer(image, "clampRound")),
+                .buffer(try buffer(output, "clampRound")), .int(image.count),
+            ])
     }
 }

@@ -6,26 +6,35 @@ extension OpenCLBackend {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
         let (x, y) = (try buffer(input, "pool2x2"), try buffer(output, "pool2x2"))
         let launch = rowLaunch(units: w / 2, rows: h / 2, planes: c, groupWidth: 0)
-        try context.enqueue(try context.kernel("pool2x2_forward"), global: launch.global, local: launch.local,
-                            [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
+        try context.enqueue(
+            try context.kernel("pool2x2_forward"), global: launch.global, local: launch.local,
+            [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
     }
 
-    public func computePool2x2Backward(gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
-                                accumulate: Bool) throws {
+    public func computePool2x2Backward(
+        gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
+        accumulate: Bool
+    ) throws {
         let op = "pool2x2Backward"
         let (h, w) = (input.shape.h, input.shape.w)
-        try elementwise("pool2x2_backward", input.count,
-                        [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
-                         .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count)])
+        try elementwise(
+            "pool2x2_backward", input.count,
+            [
+                .buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
+                .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count),
+            ])
     }
 
     public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
         let op = "reluPool2x2BackwardInPlace"
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
         let launch = rowLaunch(units: w / 2, rows: (h + 1) / 2, planes: c, groupWidth: 0)
-        try context.enqueue(try context.kernel("relu_pool2x2_backward_inplace"), global: launch.global,
-                            local: launch.local,
-                            [.buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h),
-                             .int(w), .flag(mode == .max), .int(launch.blocksPerItem)])
+        try context.enqueue(
+            try context.kernel("relu_pool2x2_backward_inplace"), global: launch.global,
+            local: launch.local,
+            [
+                .buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h),
+                .int(w), .flag(mode == .max), .int(launch.blocksPerItem),
+            ])
     }
 }

@@ -3,7 +3,8 @@ import Kernels
 
 extension OpenCLBackend {
     public func computeFill(_ tensor: Tensor, value: Float) throws {
-        try elementwise("fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
+        try elementwise(
+            "fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
     }
 
     public func computeCopy(_ x: Tensor, to y: Tensor) throws {
@@ -11,8 +12,12 @@ extension OpenCLBackend {
     }
 
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
-        try elementwise("axpy_f32", x.count, [.float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
-                                              .int(x.count)])
+        try elementwise(
+            "axpy_f32", x.count,
+            [
+                .float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
+                .int(x.count),
+            ])
     }
 
     public func computeScale(_ x: Tensor, by alpha: Float) throws {
@@ -20,8 +25,9 @@ extension OpenCLBackend {
     }
 
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
-        try reduceToBuffer("dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
-                           scale: 1, into: dotResult, slot: 0, accumulate: false)
+        try reduceToBuffer(
+            "dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
+            scale: 1, into: dotResult, slot: 0, accumulate: false)
         return Double(try context.read(dotResult, count: 1)[0])
     }
 }

@@ -8,8 +8,10 @@ struct ConvEpilogue {
 
     /// The kernels' epilogue arguments (bias, useBias, relu, mask, useMask, accumulate).
     func arguments(unused: CLBuffer) -> [KernelArgument] {
-        [.buffer(bias ?? unused), .flag(bias != nil), .flag(relu), .buffer(mask ?? unused), .flag(mask != nil),
-         .flag(accumulate)]
+        [
+            .buffer(bias ?? unused), .flag(bias != nil), .flag(relu), .buffer(mask ?? unused), .flag(mask != nil),
+            .flag(accumulate),
+        ]
     }
 }
 
@@ -66,59 +68,76 @@ extension OpenCLBackend {
     /// may be `input` itself (backward-data in place, `backwardDataRunsInPlace`): by then no band
     /// still to be read needs the rows they overwrite (a band reads one row above its own rows,
     /// the last of the band before). Only the channel count may differ between the two.
-    func enqueueWinograd(input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
-                         epilogue: ConvEpilogue, output: CLBuffer) throws {
+    func enqueueWinograd(
+        input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
+        epilogue: ConvEpilogue, output: CLBuffer
+    ) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
         let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
         let transforms = try winogradWeights.atLeast(16 * outputStride * rows)
-        try context.enqueue(try context.kernel("winograd_weights"), global: [outputStride, rows], local: nil,
-                            [.buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
-                             .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
-                             .buffer(transforms)])
+        try context.enqueue(
+            try context.kernel("winograd_weights"), global: [outputStride, rows], local: nil,
+            [
+                .buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
+                .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
+                .buffer(transforms),
+            ])
         let tileBlock = options.winogradTilesPerItem
-        let bands = WinogradBands(height: h, width: w, channels: channels, outputStride: outputStride,
-                                  tileBlock: tileBlock, budget: options.winogradBandFloats)
+        let bands = WinogradBands(
+            height: h, width: w, channels: channels, outputStride: outputStride,
+            tileBlock: tileBlock, budget: options.winogradBandFloats)
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let tiled = options.winogradTiledMultiply
-        let (inputKernel, multiplyKernel, outputKernel) = (try context.kernel("winograd_input"),
-                                                           try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
-                                                           try context.kernel("winograd_output"))
+        let (inputKernel, multiplyKernel, outputKernel) = (
+            try context.kernel("winograd_input"),
+            try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
+            try context.kernel("winograd_output")
+        )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
         func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
             guard tiled else { return ([tileStride / tileBlock, blockGroups, 16], local) }
             let (outputs, tiles) = options.tiledProductBlock
-            return ([(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, 16], [16, 16, 1])
+            return (
+                [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, 16], [16, 16, 1]
+            )
         }
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
             guard let (band, bandRows) = pending else { return }
-            let launch = rowLaunch(units: bands.tilesX, rows: bandRows, planes: outputChannels,
-                                   groupWidth: options.winogradWorkGroupWidth)
-            try context.enqueue(outputKernel, global: launch.global, local: launch.local,
-                                [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
-                                    + [.int(launch.blocksPerItem)] + epilogue.arguments(unused: unusedBuffer)
-                                    + [.buffer(output)])
+            let launch = rowLaunch(
+                units: bands.tilesX, rows: bandRows, planes: outputChannels,
+                groupWidth: options.winogradWorkGroupWidth)
+            try context.enqueue(
+                outputKernel, global: launch.global, local: launch.local,
+                [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
+                    + [.int(launch.blocksPerItem)] + epilogue.arguments(unused: unusedBuffer)
+                    + [.buffer(output)])
         }
         for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
             let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
-            let launch = rowLaunch(units: bands.tilesX, rows: bandRows, planes: channels,
-                                   groupWidth: options.winogradWorkGroupWidth)
-            try context.enqueue(inputKernel, global: launch.global, local: launch.local,
-                                [.buffer(input), .int(channels), .int(h), .int(w)] + band
-                                    + [.int(launch.blocksPerItem), .buffer(transformed)])
+            let launch = rowLaunch(
+                units: bands.tilesX, rows: bandRows, planes: channels,
+                groupWidth: options.winogradWorkGroupWidth)
+            try context.enqueue(
+                inputKernel, global: launch.global, local: launch.local,
+                [.buffer(input), .int(channels), .int(h), .int(w)] + band
+                    + [.int(launch.blocksPerItem), .buffer(transformed)])
             try storePending()
             let multiply = multiplyLaunch(tileStride: tileStride)
-            try context.enqueue(multiplyKernel, global: multiply.global, local: multiply.local,
-                                [.buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
-                                 .int(outputStride), .int(tileStride), .buffer(products)])
+            try context.enqueue(
+                multiplyKernel, global: multiply.global, local: multiply.local,
+                [
+                    .buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
+                    .int(outputStride), .int(tileStride), .buffer(products),
+                ])
             pending = (band, bandRows)
         }
         try storePending()
