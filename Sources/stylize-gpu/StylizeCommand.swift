@@ -278,18 +278,20 @@ struct StylizeCommand: ParsableCommand {
             warning: {
                 printer.finishLine(); printWarning($0)
             },
-            shouldStop: { interruption.isRequested })
-        let (end, written): (RunEnd, String)
+            shouldStop: { interruption.isRequested },
+            finished: { end, written in
+                printer.finishLine(); printNote(describeEnd(end, writtenTo: written))
+            })
+        let end: RunEnd
         do {
-            (end, written) = try job.perform(
+            end = try job.perform(
                 outputs: runOutputs, checkpoint: identity, reportEvery: printEvery,
-                events: events)
+                events: events
+            ).end
         } catch {
             printer.finishLine()
             throw error
         }
-        printer.finishLine()
-        printNote(describeEnd(end, writtenTo: written))
         switch end {
         case .interrupted:
             throw ExitCode(130)

@@ -44,15 +44,20 @@ public struct RunEvents {
     public var warning: (String) -> Void
     /// Polled after each iteration: true stops the run, which then writes what it has.
     public var shouldStop: () -> Bool
+    /// How the run ended and where its image was written, as soon as it is (before the GIF and
+    /// the sheet).
+    public var finished: (RunEnd, String) -> Void
 
     public init(
         report: @escaping (IterationReport) -> Void, note: @escaping (String) -> Void,
-        warning: @escaping (String) -> Void, shouldStop: @escaping () -> Bool
+        warning: @escaping (String) -> Void, shouldStop: @escaping () -> Bool,
+        finished: @escaping (RunEnd, String) -> Void
     ) {
         self.report = report
         self.note = note
         self.warning = warning
         self.shouldStop = shouldStop
+        self.finished = finished
     }
 }
 
@@ -125,6 +130,7 @@ extension StyleJob {
         let image = try outputImage(pixels: try run.currentImage())
         let written = try writeKeepingTheImage(image, outputs: outputs)
         try saveCheckpoint()
+        events.finished(end, written)
         if let writer = gifWriter {
             if run.iteration % gifInterval != 0 { try writer.add(frame: image) }
             try writer.finish()
