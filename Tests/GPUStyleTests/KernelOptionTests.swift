@@ -38,12 +38,7 @@ final class KernelOptionTests: XCTestCase {
         XCTAssertEqual(Set(names).count, names.count)
         XCTAssertEqual(Set(ProgramOptions.baseline.keys), Set(names))
         XCTAssertEqual(TunableDefine.table.map(\.name), KernelOption.all.filter { $0.tuning != nil }.map(\.name))
-        let device = CLDeviceInfo(
-            index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8,
-            clockMHz: 1000, globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30,
-            localMemoryBytes: 48 << 10, maxWorkGroupSize: 1024, openCLCVersion: "OpenCL C 1.2",
-            driverVersion: "1", preferredFloatVectorWidth: 1, supportsFP16: false,
-            supportsFP64: false)
+        let device = fakeDeviceInfo()
         for option in KernelOption.all {
             XCTAssertNil(option.problem(with: option.fallback, on: device), option.name)
             for value in option.tuning?.values ?? [] {
@@ -59,12 +54,8 @@ final class KernelOptionTests: XCTestCase {
             .map { $0.dropFirst(2).split(separator: "=")[0] }
         XCTAssertEqual(Set(passed.map(String.init)), Set(kernelDefaults().keys))
         XCTAssertFalse(options.buildString.contains("WINO_BAND"), options.buildString)
-        let cpu = CLDeviceInfo(
-            index: 0, name: "cpu", platformName: "p", vendor: "v", kind: .cpu, computeUnits: 2,
-            clockMHz: 1000, globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30,
-            localMemoryBytes: 1 << 16, maxWorkGroupSize: 4096, openCLCVersion: "OpenCL C 1.2",
-            driverVersion: "1", preferredFloatVectorWidth: 8, supportsFP16: false,
-            supportsFP64: false)
+        let cpu = fakeDeviceInfo(
+            kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: 8)
         XCTAssertNoThrow(try ProgramOptions.defaults(for: cpu).validate(for: cpu))
         XCTAssertThrowsError(try ProgramOptions(defines: ["DEVICE_IS_CPU": 1]).validate(for: cpu)) {
             XCTAssertTrue(describe($0).contains("DEVICE_IS_CPU is unknown"), describe($0))

@@ -44,11 +44,7 @@ final class OpenCLBackendTests: XCTestCase {
     /// local memory fit, and always pass validation.
     func testGPUDefaultsFitTheDevicesLimits() throws {
         func gpu(maxGroup: Int, local: UInt64) -> CLDeviceInfo {
-            CLDeviceInfo(
-                index: 0, name: "gpu", platformName: "p", vendor: "v", kind: .gpu, computeUnits: 8, clockMHz: 1000,
-                globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30, localMemoryBytes: local,
-                maxWorkGroupSize: maxGroup, openCLCVersion: "OpenCL C 1.2", driverVersion: "1",
-                preferredFloatVectorWidth: 1, supportsFP16: false, supportsFP64: false)
+            fakeDeviceInfo(maxWorkGroupSize: maxGroup, localMemoryBytes: local)
         }
         for (device, tiled) in [
             (gpu(maxGroup: 1024, local: 48 << 10), true), (gpu(maxGroup: 128, local: 48 << 10), false),

@@ -34,6 +34,19 @@ func examplePath(_ name: String) -> String {
         .appendingPathComponent("examples").appendingPathComponent(name).path
 }
 
+/// A made-up OpenCL device's facts, for tests of what is chosen from them (defaults, validation,
+/// tuning keys, device selection).
+func fakeDeviceInfo(
+    index: Int = 0, name: String = "test device", kind: CLDeviceInfo.Kind = .gpu, maxWorkGroupSize: Int = 1024,
+    localMemoryBytes: UInt64 = 48 << 10, driverVersion: String = "1", preferredFloatVectorWidth: Int = 1
+) -> CLDeviceInfo {
+    CLDeviceInfo(
+        index: index, name: name, platformName: "Test Platform", vendor: "Test", kind: kind, computeUnits: 8,
+        clockMHz: 1000, globalMemoryBytes: 1 << 32, maxAllocationBytes: 1 << 30, localMemoryBytes: localMemoryBytes,
+        maxWorkGroupSize: maxWorkGroupSize, openCLCVersion: "OpenCL C 1.2", driverVersion: driverVersion,
+        preferredFloatVectorWidth: preferredFloatVectorWidth, supportsFP16: false, supportsFP64: false)
+}
+
 /// Seeded random numbers for tests: the same sequence on every platform and run.
 typealias SeededGenerator = SplitMix64
 

@@ -10,11 +10,9 @@ final class TuningTests: TemporaryFolderTestCase {
     private func device(
         driver: String = "1.0", name: String = "Test GPU", kind: CLDeviceInfo.Kind = .gpu
     ) -> CLDeviceInfo {
-        CLDeviceInfo(
-            index: 0, name: name, platformName: "Test Platform", vendor: "Test", kind: kind, computeUnits: 4,
-            clockMHz: 1000, globalMemoryBytes: 1 << 30, maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 16,
-            maxWorkGroupSize: 256, openCLCVersion: "OpenCL C 1.2", driverVersion: driver,
-            preferredFloatVectorWidth: 4, supportsFP16: false, supportsFP64: false)
+        fakeDeviceInfo(
+            name: name, kind: kind, maxWorkGroupSize: 256, localMemoryBytes: 1 << 16, driverVersion: driver,
+            preferredFloatVectorWidth: 4)
     }
 
     private func record(
