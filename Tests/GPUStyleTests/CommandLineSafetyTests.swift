@@ -219,21 +219,28 @@ final class CommandLineSafetyTests: CommandLineTestCase {
         XCTAssertTrue(result.stderr.contains("\\xE9.png) is not valid UTF-8"), result.stderr)
     }
 
-    /// Two SIGTERMs a millisecond apart, during start-up or mid-run, exit 130.
+    /// Two SIGTERMs a millisecond apart exit 130: during start-up (once the device is chosen,
+    /// before the run loop) and mid-run (after the first progress line).
     func testTwoQuickSignalsExit130() throws {
-        for delay in [0.3, 2.0] {
+        for (stream, marker) in [("stderr", "device:"), ("stdout", "\"iteration\"")] {
             let (process, out, err) = try launch([
-                content, style, "--weights", try cachedWeightsPath(), "-o", path("out.png"),
-                "--image-size", "32", "--iterations", "100000", "--progress", "none",
+                content, style, "--weights", try cachedWeightsPath(), "-o", path("out.png"), "--image-size", "32",
+                "--iterations", "100000", "--progress", "json",
             ])
-            Thread.sleep(forTimeInterval: delay)
+            let reader = (stream == "stderr" ? err : out).fileHandleForReading
+            var seen = Data()
+            while !String(decoding: seen, as: UTF8.self).contains(marker) {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                seen.append(chunk)
+            }
             kill(process.processIdentifier, SIGTERM)
             usleep(1000)
             kill(process.processIdentifier, SIGTERM)
             _ = out.fileHandleForReading.readDataToEndOfFile()
             let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 130, "after \(delay) s: \(stderr)")
+            XCTAssertEqual(process.terminationStatus, 130, "after \(marker): \(stderr)")
             XCTAssertEqual(process.terminationReason, .exit, stderr)
         }
     }

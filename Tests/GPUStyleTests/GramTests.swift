@@ -62,35 +62,3 @@ final class GramTests: OpTestCase {
         try assertGradient(backend.download(gradFeatures), numeric, "style")
     }
 }
-
-extension BackendOpsTests {
-    static let gramRows: [Row] = [
-        Row(
-            name: "gram",
-            cases: planeCases + [
-                Case(c: 67, h: 65, w: 67), Case(c: 8, h: 101, w: 99),
-                Case(c: 2, h: 130, w: 131),
-            ],
-            inputs: { c, g in [random(c.shape, &g)] },
-            run: { backend, x, c, _ in
-                let gram = try backend.makeTensor(Shape(c: 1, h: c.c, w: c.c))
-                try backend.gram(features: try backend.makeTensor(x[0]), output: gram)
-                return try backend.download(gram)
-            },
-            terms: { $0.shape.pixels + 2 }, checksDeterminism: true, tiled: true),
-        Row(
-            name: "gram backward (plain and accumulated)", cases: planeCases + [Case(c: 8, h: 101, w: 99)],
-            inputs: { c, g in [random(Shape(c: 1, h: c.c, w: c.c), &g), random(c.shape, &g), random(c.shape, &g)] },
-            run: { backend, x, _, _ in
-                let (dG, f) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[1]))
-                var outputs: [Float] = []
-                for accumulate in [false, true] {
-                    let grad = try backend.makeTensor(x[2])
-                    try backend.gramBackward(gradGram: dG, features: f, gradFeatures: grad, accumulate: accumulate)
-                    outputs += try backend.download(grad)
-                }
-                return outputs
-            },
-            terms: { 2 * $0.c + 3 }, tiled: true),
-    ]
-}

@@ -98,26 +98,3 @@ final class PoolingTests: OpTestCase {
             ])
     }
 }
-
-extension BackendOpsTests {
-    static let poolingRows: [Row] = [
-        Row(
-            name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, in place with ReLU)",
-            cases: planeCases,
-            inputs: { c, g in
-                // Values on a coarse grid, so windows have ties; the first maximum must win.
-                let x = ReferenceTensor(
-                    shape: c.shape, values: (0..<c.shape.count).map { _ in Double(Int.random(in: -2...2, using: &g)) })
-                return [x, random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)]
-            },
-            run: { backend, x, _, _ in try pool(backend, x, .max) },
-            terms: { _ in 0 }, tiled: true),
-        Row(
-            name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
-            inputs: { c, g in
-                [random(c.shape, &g), random(Shape(c: c.c, h: c.h / 2, w: c.w / 2), &g), random(c.shape, &g)]
-            },
-            run: { backend, x, _, _ in try pool(backend, x, .avg) },
-            terms: { _ in 4 }, tiled: true),
-    ]
-}

@@ -15,22 +15,3 @@ final class ReluTests: OpTestCase {
         try assertGradient(backend.download(gradient), numeric, "relu")
     }
 }
-
-extension BackendOpsTests {
-    static let reluRows: [Row] = [
-        Row(
-            name: "relu forward and backward (in place too)", cases: planeCases,
-            inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
-            run: { backend, x, _, _ in
-                let (a, dy) = (try backend.makeTensor(x[0]), try backend.makeTensor(x[1]))
-                let out = try backend.makeTensor(x[0].shape)
-                try backend.relu(input: a, output: out)
-                let forward = try backend.download(out)
-                try backend.reluBackward(gradOutput: dy, activation: a, gradInput: out)
-                let backward = try backend.download(out)
-                try backend.reluBackward(gradOutput: dy, activation: a, gradInput: dy)
-                return forward + backward + (try backend.download(dy))
-            },
-            terms: { _ in 0 })
-    ]
-}

@@ -23,18 +23,3 @@ final class VectorTests: OpTestCase {
         XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
     }
 }
-
-extension BackendOpsTests {
-    static let vectorRows: [Row] = [
-        Row(
-            name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases,
-            inputs: { c, g in [random(c.shape, &g), random(c.shape, &g)] },
-            run: { backend, x, _, absolute in
-                // dot's rounding is γ(n): checked per row below by its own bound (the first output).
-                try SelfTestTable.runVectorOps(
-                    backend, try backend.makeTensor(x[0]), try backend.makeTensor(x[1]),
-                    absolute: absolute)
-            },
-            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true)
-    ]
-}

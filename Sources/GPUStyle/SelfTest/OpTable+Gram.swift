@@ -1,0 +1,38 @@
+extension OpTable {
+    static let gramRows: [OpRow] = [
+        OpRow(
+            name: "gram",
+            cases: planeCases + [
+                OpCase(c: 67, h: 65, w: 67), OpCase(c: 8, h: 101, w: 99),
+                OpCase(c: 2, h: 130, w: 131),
+            ],
+            selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in [.random("features", c.shape, &g)] },
+            run: { backend, x, c, _ in
+                let gram = try backend.makeTensor(Shape(c: 1, h: c.c, w: c.c))
+                try backend.gram(features: try backend.tensor(x[0]), output: gram)
+                return try backend.download(gram)
+            },
+            terms: { $0.shape.pixels + 2 }, checksDeterminism: true, tiled: true),
+        OpRow(
+            name: "gram backward (plain and accumulated)", cases: planeCases + [OpCase(c: 8, h: 101, w: 99)],
+            selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in
+                [
+                    .random("gradGram", Shape(c: 1, h: c.c, w: c.c), &g), .random("features", c.shape, &g),
+                    .random("gradFeatures", c.shape, &g),
+                ]
+            },
+            run: { backend, x, _, _ in
+                let (dG, f) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
+                var outputs: [Float] = []
+                for accumulate in [false, true] {
+                    let grad = try backend.tensor(x[2])
+                    try backend.gramBackward(gradGram: dG, features: f, gradFeatures: grad, accumulate: accumulate)
+                    outputs += try backend.download(grad)
+                }
+                return outputs
+            },
+            terms: { 2 * $0.c + 3 }, tiled: true),
+    ]
+}

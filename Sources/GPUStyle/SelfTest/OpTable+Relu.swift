@@ -1,0 +1,18 @@
+extension OpTable {
+    static let reluRows: [OpRow] = [
+        OpRow(
+            name: "relu forward and backward (in place too)", cases: planeCases, selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in [.random("input", c.shape, &g), .random("gradOutput", c.shape, &g)] },
+            run: { backend, x, _, _ in
+                let (a, dy) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
+                let out = try backend.makeTensor(x[0].shape)
+                try backend.relu(input: a, output: out)
+                let forward = try backend.download(out)
+                try backend.reluBackward(gradOutput: dy, activation: a, gradInput: out)
+                let backward = try backend.download(out)
+                try backend.reluBackward(gradOutput: dy, activation: a, gradInput: dy)
+                return forward + backward + (try backend.download(dy))
+            },
+            terms: { _ in 0 })
+    ]
+}

@@ -1,0 +1,133 @@
+/// The one table of op checks, ggml's test-backend-ops in spirit: a row per op (every variant it
+/// covers) with its shapes, its named inputs and how to run it. `stylize-gpu selftest` and the
+/// tuner run each row on a few shapes (`selfTestCases`); the test suite (BackendOpsTests) on all
+/// of them (`cases`), each time comparing a device with the native path within 2·γ(K)·Σ|terms|
+/// (`SelfTestCheck`). A new op is a new row, in the file of its stem (OpTable+Gram.swift …).
+public enum OpTable {
+    public static let rows: [OpRow] =
+        convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + adamRows + vectorRows
+
+    /// Every row on its self-test shapes or on all its shapes, inputs drawn from `seed` in order.
+    public static func checks(allCases: Bool, seed: UInt64, rows: [OpRow] = rows) -> [SelfTestCheck] {
+        var generator = SplitMix64(seed: seed)
+        return rows.flatMap { row in
+            (allCases ? row.cases : row.selfTestCases).map { row.check($0, &generator) }
+        }
+    }
+
+    /// H, W ∈ {1, 2, 3, 7, 13, 33}, channels ∈ {1, 3, 5, 64, 67}, non-square, sampled so every value
+    /// appears and the big channel counts meet both small and odd images (the cross product would
+    /// take minutes). The last three: widths of whole 16-pixel vectors (conv3x3_narrow's aligned
+    /// stores and its right edge without a ragged vector, with more input channels than it
+    /// prefetches ahead), and Winograd tile rows long enough for a whole vector of tiles away from
+    /// the edges. The very last: backward-data into 3 channels across more than one of
+    /// conv3x3_narrow_strip's strips.
+    static let convCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1, o: 3), OpCase(c: 3, h: 1, w: 7, o: 5), OpCase(c: 5, h: 2, w: 3, o: 64),
+        OpCase(c: 64, h: 3, w: 13, o: 67), OpCase(c: 67, h: 13, w: 7, o: 1), OpCase(c: 3, h: 33, w: 13, o: 64),
+        OpCase(c: 64, h: 7, w: 2, o: 3), OpCase(c: 67, h: 3, w: 3, o: 67), OpCase(c: 5, h: 33, w: 1, o: 1),
+        OpCase(c: 1, h: 2, w: 33, o: 67), OpCase(c: 64, h: 13, w: 33, o: 5), OpCase(c: 16, h: 9, w: 17, o: 32),
+        OpCase(c: 3, h: 6, w: 32, o: 16), OpCase(c: 16, h: 5, w: 48, o: 3), OpCase(c: 16, h: 7, w: 41, o: 9),
+        OpCase(c: 3, h: 5, w: 300, o: 6),
+    ]
+    /// The self-test's: 3 → 64 at 41 wide (conv1_1's shape, the interior path of conv3x3_narrow both
+    /// ways), 32 wide (whole vectors), odd channel counts both ways, and 1×1.
+    static let selfTestConvCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1, o: 3), OpCase(c: 3, h: 7, w: 13, o: 64), OpCase(c: 67, h: 5, w: 3, o: 5),
+        OpCase(c: 64, h: 3, w: 17, o: 67), OpCase(c: 3, h: 5, w: 41, o: 64), OpCase(c: 3, h: 6, w: 32, o: 8),
+    ]
+    /// The last two have rows of whole vectors of pooling windows, one with a ragged end.
+    static let planeCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1), OpCase(c: 3, h: 2, w: 33), OpCase(c: 5, h: 7, w: 3), OpCase(c: 64, h: 13, w: 7),
+        OpCase(c: 67, h: 33, w: 13), OpCase(c: 1, h: 3, w: 2), OpCase(c: 3, h: 33, w: 1), OpCase(c: 64, h: 1, w: 13),
+        OpCase(c: 2, h: 6, w: 32), OpCase(c: 5, h: 9, w: 41),
+    ]
+    /// 37 wide: whole vectors of pooling windows, then a ragged end.
+    static let selfTestPlaneCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1), OpCase(c: 3, h: 33, w: 2), OpCase(c: 67, h: 13, w: 7), OpCase(c: 3, h: 5, w: 37),
+    ]
+    /// Preprocessing works on RGB images.
+    static let imageCases: [OpCase] = [OpCase(c: 3, h: 1, w: 1), OpCase(c: 3, h: 7, w: 13), OpCase(c: 3, h: 33, w: 2)]
+    static let selfTestImageCases: [OpCase] = [OpCase(c: 3, h: 1, w: 1), OpCase(c: 3, h: 7, w: 13)]
+}
+
+/// The shape of one case: c input channels (Gram: the channels), o output channels (convs only), H×W.
+public struct OpCase: CustomStringConvertible, Sendable {
+    public var c: Int
+    public var h: Int
+    public var w: Int
+    public var o = 0
+
+    public var shape: Shape { Shape(c: c, h: h, w: w) }
+    /// The output channels' shape (convolutions).
+    public var outputShape: Shape { Shape(c: o, h: h, w: w) }
+    public var description: String { o > 0 ? "\(c)→\(o) \(h)×\(w)" : "\(c)×\(h)×\(w)" }
+}
+
+/// One named input of a row: a tensor's shape and values.
+public struct OpInput: Sendable {
+    public var name: String
+    public var shape: Shape
+    public var values: [Float]
+
+    public init(_ name: String, _ shape: Shape, _ values: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+
+    /// Uniform in `range`, from `generator`.
+    static func random(
+        _ name: String, _ shape: Shape, _ generator: inout SplitMix64, in range: ClosedRange<Float> = -1...1
+    ) -> OpInput {
+        OpInput(
+            name, shape,
+            (0..<shape.count).map { _ in
+                range.lowerBound + (range.upperBound - range.lowerBound) * Float(generator.nextUnit())
+            })
+    }
+
+    /// The value at channel k, row i, column j.
+    subscript(k: Int, i: Int, j: Int) -> Float { values[(k * shape.h + i) * shape.w + j] }
+}
+
+/// One row of `OpTable`.
+public struct OpRow {
+    public let name: String
+    /// The test suite's shapes, and the few the self-test and the tuner run.
+    let cases: [OpCase]
+    let selfTestCases: [OpCase]
+    /// The op's inputs for one case (also any initial output contents, for accumulation).
+    let inputs: (OpCase, inout SplitMix64) -> [OpInput]
+    /// Runs the op (every variant the row covers) on a backend; returns all outputs, concatenated.
+    /// `absolute` asks for |parameters| (scales, offsets): the magnitude run.
+    let run: (Backend, [OpInput], OpCase, _ absolute: Bool) throws -> [Float]
+    /// K, the number of rounded terms per output; 0 means bit-exact.
+    let terms: (OpCase) -> Int
+    /// Σ|terms| per output where it does not follow from |inputs| (nil: the run on |inputs|).
+    var magnitudes: (([OpInput], OpCase) -> [Double])? = nil
+    /// Reductions: two runs must give the same bits.
+    var checksDeterminism = false
+    /// The row's kernels depend on the tile and vector options, not just the work-group size.
+    var tiled = false
+
+    /// The row at one case, inputs drawn from `generator`.
+    func check(_ testCase: OpCase, _ generator: inout SplitMix64) -> SelfTestCheck {
+        let inputs = self.inputs(testCase, &generator)
+        let shapes = inputs.map { ($0.name, $0.shape) }
+        let run = self.run
+        return SelfTestCheck(
+            op: name, shape: testCase.description, inputs: inputs.map(\.values), terms: terms(testCase),
+            magnitudes: magnitudes?(inputs, testCase), checksDeterminism: checksDeterminism
+        ) { backend, values, absolute in
+            try run(backend, zip(shapes, values).map { OpInput($0.0, $0.1, $1) }, testCase, absolute)
+        }
+    }
+}
+
+extension Backend {
+    /// A new tensor holding `input`.
+    func tensor(_ input: OpInput) throws -> Tensor {
+        try tensor(input.values, input.shape)
+    }
+}
