@@ -1,13 +1,14 @@
 // stylize-gpu: every OpenCL kernel of the project. OpenCL C 1.2.
 // Tile sizes and variants are -D options chosen per device by the host (OpenCL/KernelOption.swift);
-// each op has one kernel body. Tensors are float32 CHW, batch 1.
+// a variant is an option of a kernel, or a kernel of its own where its loop differs (the index).
+// Tensors are float32 CHW, batch 1. Helpers several sections share come first, after the options.
 //
 // Index: each Backend op → the kernels that implement it → the options they read. USE_FMA is
 // read by every kernel marked *, through MAD.
-//   fill                         fill_f32
+//   fill                         fill
 //   copy                         none (a buffer copy)
-//   axpy                         axpy_f32
-//   scale                        scale_f32
+//   axpy                         axpy
+//   scale                        scale
 //   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
 //   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
 //   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
@@ -17,9 +18,9 @@
 //                                winograd_input, winograd_output
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WINO_COB
-//   relu                         relu_forward
+//   relu                         relu
 //   reluBackward                 relu_backward
-//   pool2x2                      pool2x2_forward
+//   pool2x2                      pool2x2
 //   pool2x2Backward              pool2x2_backward
 //   reluPool2x2BackwardInPlace   relu_pool2x2_backward_inplace
 //   gram                         gram_partial* → GRAM_T, VW
@@ -28,10 +29,10 @@
 //   gramBackward                 gram_symmetrize
 //                                gram_backward* → GB_ROWS, GB_VECS, GB_PREFETCH, VW
 //                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N
-//   meanSquaredError             squared_distance_partial, reduce_finish → RED_LOCAL, RED_GROUPS
-//   meanSquaredErrorGradient     mse_gradient
-//   totalVariation               tv_partial, reduce_finish → RED_LOCAL, RED_GROUPS
-//   totalVariationGradient       tv_gradient
+//   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   meanSquaredErrorGradient     mean_squared_error_gradient
+//   totalVariation               total_variation_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   totalVariationGradient       total_variation_gradient
 //   preprocess                   preprocess
 //   preprocessBackward           preprocess_backward
 //   clampRound                   clamp_round
@@ -216,27 +217,112 @@ VEC vload_tail(__global const float *p, const int n) {
     return VLOAD(0, t);
 }
 
+// out (+)= value, the common ending of the gradient kernels.
+void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
+    out[i] = accumulate ? out[i] + value : value;
+}
+
+// The first `count` floats at p (all 4 when count ≥ 4), zeros after them.
+float4 vload4_upto(__global const float *p, const int count) {
+    if (count >= 4) return vload4(0, p);
+    return (float4)(count > 0 ? p[0] : 0.0f, count > 1 ? p[1] : 0.0f, count > 2 ? p[2] : 0.0f, 0.0f);
+}
+
+// Stores (or adds) the first `count` lanes of value at p.
+void store4_upto(__global float *p, const int count, const float4 value, const int accumulate) {
+    if (count >= 4) {
+        vstore4(accumulate ? value + vload4(0, p) : value, 0, p);
+    } else {
+        const float values[4] = {value.x, value.y, value.z, value.w};
+        for (int q = 0; q < count; ++q) store_or_add(p, q, values[q], accumulate);
+    }
+}
+
+// The convolutions' epilogue after the bias: ReLU, the mask (ReLU backward fused in), then store
+// or accumulate. Inlined by force: PoCL may call a helper out of line.
+__attribute__((always_inline)) void conv_epilogue_store(__global float *output, const int index, float value,
+                                                        const int relu, __global const float *mask,
+                                                        const int useMask, const int accumulate) {
+    if (relu) value = fmax(value, 0.0f);
+    if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
+    store_or_add(output, index, value, accumulate);
+}
+
+// The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item WGEMM_M ×
+// WGEMM_N results.
+#define WG_TSM (16 * WGEMM_M)
+#define WG_TSN (16 * WGEMM_N)
+#define WG_TSK 16
+// The loop both tiled products share: acc[i][j] (+)= Σ_c A[c][o0 + ty·WGEMM_M + i] ·
+// B[c][t0 + 4·(tx + 16·j) … + 3] over c < channels, WG_TSK channels staged at a time in the
+// kernel's __local float4 as[WG_TSK][WG_TSM / 4] and bs[WG_TSK][WG_TSN / 4]. LOAD_A(c, o) and
+// LOAD_B(c, t) give the float4 at A[c][o … o + 3] and B[c][t … t + 3] (zeros past the edges).
+#define TILED_PRODUCT(channels, LOAD_A, LOAD_B) \
+    for (int c0 = 0; c0 < (channels); c0 += WG_TSK) { \
+        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) { \
+            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4; \
+            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
+        } \
+        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) { \
+            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4; \
+            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        _Pragma("unroll") for (int k = 0; k < WG_TSK; ++k) { \
+            float4 b[WGEMM_N / 4]; \
+            _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j]; \
+            _Pragma("unroll") for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) { \
+                const float4 a = as[k][ty * (WGEMM_M / 4) + i4]; \
+                _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
+                    acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]); \
+                    acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]); \
+                    acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]); \
+                    acc[4 * i4 + 3][j] = MAD((float4)(a.w), b[j], acc[4 * i4 + 3][j]); \
+                } \
+            } \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    }
+// Calls STORE(o, t, value) with each work-item's results: output channel (row) o, the float4 of
+// tiles (pixels) t … t + 3.
+#define TILED_RESULTS(STORE) \
+    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
+        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
+            const int row = o0 + ty * WGEMM_M + i, column = t0 + 4 * (tx + 16 * j); \
+            STORE(row, column, acc[i][j]) \
+        } \
+    }
+#define TILED_SETUP \
+    __local float4 as[WG_TSK][WG_TSM / 4]; \
+    __local float4 bs[WG_TSK][WG_TSN / 4]; \
+    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx; \
+    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM; \
+    float4 acc[WGEMM_M][WGEMM_N / 4]; \
+    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
+        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f); \
+    }
+
 // ---------------------------------------------------------------------------------------------
 // Elementwise and vector ops
 
-__kernel void fill_f32(__global float *x, const float value, const int n) {
+__kernel void fill(__global float *x, const float value, const int n) {
     const int i = get_global_id(0);
     if (i < n) x[i] = value;
 }
 
 // y += alpha · x
-__kernel void axpy_f32(const float alpha, __global const float *x, __global float *y, const int n) {
+__kernel void axpy(const float alpha, __global const float *x, __global float *y, const int n) {
     const int i = get_global_id(0);
     if (i < n) y[i] = mad(alpha, x[i], y[i]);
 }
 
 // x *= alpha
-__kernel void scale_f32(__global float *x, const float alpha, const int n) {
+__kernel void scale(__global float *x, const float alpha, const int n) {
     const int i = get_global_id(0);
     if (i < n) x[i] *= alpha;
 }
 
-__kernel void relu_forward(__global const float *x, __global float *y, const int n) {
+__kernel void relu(__global const float *x, __global float *y, const int n) {
     const int i = get_global_id(0);
     if (i < n) y[i] = fmax(x[i], 0.0f);
 }
@@ -247,13 +333,8 @@ __kernel void relu_backward(__global const float *dy, __global const float *a, _
     if (i < n) dx[i] = a[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-// out (+)= value, the common ending of the gradient kernels.
-void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
-    out[i] = accumulate ? out[i] + value : value;
-}
-
 // grad (+)= factor · (a − b), factor = 2·scale/N.
-__kernel void mse_gradient(__global const float *a, __global const float *b, const float factor,
+__kernel void mean_squared_error_gradient(__global const float *a, __global const float *b, const float factor,
                            __global float *grad, const int accumulate, const int n) {
     const int i = get_global_id(0);
     if (i < n) store_or_add(grad, i, factor * (a[i] - b[i]), accumulate);
@@ -262,7 +343,7 @@ __kernel void mse_gradient(__global const float *a, __global const float *b, con
 // grad (+)= scale · ∂L_tv/∂x. Each pixel is the anchor of its own right and down differences
 // (when i < H−1 and j < W−1) and the far end of the right difference anchored at (i, j−1) and of
 // the down difference anchored at (i−1, j).
-__kernel void tv_gradient(__global const float *x, const int height, const int width, const float scale,
+__kernel void total_variation_gradient(__global const float *x, const int height, const int width, const float scale,
                           __global float *grad, const int accumulate, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
@@ -406,10 +487,7 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
         for (int p = 0; p < CONV_PXB; ++p) {
             const int x = x0 + p;
             if (x >= width) break;
-            float value = values[p][c];
-            if (relu) value = fmax(value, 0.0f);
-            if (useMask && !(mask[row + x] > 0.0f)) value = 0.0f;
-            store_or_add(output, row + x, value, accumulate);
+            conv_epilogue_store(output, row + x, values[p][c], relu, mask, useMask, accumulate);
         }
     }
 }
@@ -578,9 +656,9 @@ __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const 
     }
     float values[NARROW_PX];
     NSTORE(value, 0, values);
+    // Bias and ReLU are applied above.
     for (int k = 0; k < NARROW_PX && x0 + k < width; ++k) {
-        const float v = (useMask && !(mask[start + k] > 0.0f)) ? 0.0f : values[k];
-        store_or_add(output, start + k, v, accumulate);
+        conv_epilogue_store(output, start + k, values[k], 0, mask, useMask, accumulate);
     }
 }
 
@@ -896,58 +974,6 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 // winograd_weights' ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4);
 // tileStride is a multiple of 4.
 // Global size: [ceil(tileStride / WG_TSN) · 16, ceil(outStride / WG_TSM) · 16, 16], local [16, 16, 1].
-#define WG_TSM (16 * WGEMM_M)
-#define WG_TSN (16 * WGEMM_N)
-#define WG_TSK 16
-// The loop both tiled products share: acc[i][j] (+)= Σ_c A[c][o0 + ty·WGEMM_M + i] ·
-// B[c][t0 + 4·(tx + 16·j) … + 3] over c < channels, WG_TSK channels staged at a time in the
-// kernel's __local float4 as[WG_TSK][WG_TSM / 4] and bs[WG_TSK][WG_TSN / 4]. LOAD_A(c, o) and
-// LOAD_B(c, t) give the float4 at A[c][o … o + 3] and B[c][t … t + 3] (zeros past the edges).
-#define TILED_PRODUCT(channels, LOAD_A, LOAD_B) \
-    for (int c0 = 0; c0 < (channels); c0 += WG_TSK) { \
-        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) { \
-            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4; \
-            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
-        } \
-        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) { \
-            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4; \
-            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
-        } \
-        barrier(CLK_LOCAL_MEM_FENCE); \
-        _Pragma("unroll") for (int k = 0; k < WG_TSK; ++k) { \
-            float4 b[WGEMM_N / 4]; \
-            _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j]; \
-            _Pragma("unroll") for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) { \
-                const float4 a = as[k][ty * (WGEMM_M / 4) + i4]; \
-                _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
-                    acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]); \
-                    acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]); \
-                    acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]); \
-                    acc[4 * i4 + 3][j] = MAD((float4)(a.w), b[j], acc[4 * i4 + 3][j]); \
-                } \
-            } \
-        } \
-        barrier(CLK_LOCAL_MEM_FENCE); \
-    }
-// Calls STORE(o, t, value) with each work-item's results: output channel (row) o, the float4 of
-// tiles (pixels) t … t + 3.
-#define TILED_RESULTS(STORE) \
-    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
-        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
-            const int row = o0 + ty * WGEMM_M + i, column = t0 + 4 * (tx + 16 * j); \
-            STORE(row, column, acc[i][j]) \
-        } \
-    }
-#define TILED_SETUP \
-    __local float4 as[WG_TSK][WG_TSM / 4]; \
-    __local float4 bs[WG_TSK][WG_TSN / 4]; \
-    const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx; \
-    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM; \
-    float4 acc[WGEMM_M][WGEMM_N / 4]; \
-    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
-        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f); \
-    }
-
 // The tiled kernels exist only where their option is on: a device whose kernels cannot take
 // 16×16 work-groups never compiles them.
 #if WINO_GEMM
@@ -971,21 +997,6 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
 }
 #endif
 
-// The first `count` floats at p (all 4 when count ≥ 4), zeros after them.
-float4 vload4_upto(__global const float *p, const int count) {
-    if (count >= 4) return vload4(0, p);
-    return (float4)(count > 0 ? p[0] : 0.0f, count > 1 ? p[1] : 0.0f, count > 2 ? p[2] : 0.0f, 0.0f);
-}
-
-// Stores (or adds) the first `count` lanes of value at p.
-void store4_upto(__global float *p, const int count, const float4 value, const int accumulate) {
-    if (count >= 4) {
-        vstore4(accumulate ? value + vload4(0, p) : value, 0, p);
-    } else {
-        const float values[4] = {value.x, value.y, value.z, value.w};
-        for (int q = 0; q < count; ++q) store_or_add(p, q, values[q], accumulate);
-    }
-}
 
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
 // epilogue is conv3x3's: + bias, ReLU, × (mask > 0), + previous output.
@@ -1046,11 +1057,8 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
                 for (int j = 0; j < 2; ++j) {
                     const int x = 2 * tx + j;
                     if (x >= width) break;
-                    const int index = (o * height + y) * width + x;
-                    float value = row[j] + b;
-                    if (relu) value = fmax(value, 0.0f);
-                    if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
-                    store_or_add(output, index, value, accumulate);
+                    conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask,
+                                        accumulate);
                 }
             }
         }
@@ -1084,7 +1092,7 @@ int window_argmax(__global const float *top, const int width) {
     wins = v2 > best; best = select(best, v2, wins); k = select(k, (int8)(2), wins); \
     wins = v3 > best; best = select(best, v3, wins); k = select(k, (int8)(3), wins); }
 
-__kernel void pool2x2_forward(__global const float *x, const int height, const int width, const int isMax,
+__kernel void pool2x2(__global const float *x, const int height, const int width, const int isMax,
                               const int blocksPerItem, __global float *y) {
     const int i = get_global_id(1), c = get_global_id(2);
     const int outH = height / 2, outW = width / 2, blocks = (outW + ROW_BLOCK - 1) / ROW_BLOCK;
@@ -1140,7 +1148,7 @@ __kernel void pool2x2_backward(__global const float *dy, __global const float *x
 
 // The backward pass of ReLU then pooling, in place: a (the ReLU's output, the pooling input)
 // becomes the gradient w.r.t. the ReLU's input, pool2x2_backward's result × (a > 0). Along rows of
-// windows as pool2x2_forward (the same launch, over ceil(H / 2) rows; the odd last row and column
+// windows as pool2x2 (the same launch, over ceil(H / 2) rows; the odd last row and column
 // get 0): each window is read before it is written, and no other work-item touches it.
 __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global float *a, const int height,
                                             const int width, const int isMax, const int blocksPerItem) {
@@ -1442,7 +1450,7 @@ float group_sum(float value, __local float *scratch) {
 
 // Σ (a − b)²
 __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
-void squared_distance_partial(__global const float *a, __global const float *b, const int n, __global float *partial) {
+void mean_squared_error_partial(__global const float *a, __global const float *b, const int n, __global float *partial) {
     float sum = 0.0f;
     for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
         const float d = a[i] - b[i];
@@ -1461,7 +1469,7 @@ void dot_partial(__global const float *x, __global const float *y, const int n, 
 
 // Σ_{c, i<H−1, j<W−1} (x[c,i,j] − x[c,i,j+1])² + (x[c,i,j] − x[c,i+1,j])²
 __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
-void tv_partial(__global const float *x, const int height, const int width, const int n, __global float *partial) {
+void total_variation_partial(__global const float *x, const int height, const int width, const int n, __global float *partial) {
     float sum = 0.0f;
     for (int index = get_global_id(0); index < n; index += RED_LOCAL * RED_GROUPS) {
         const int j = index % width;

@@ -20,7 +20,7 @@ final class OpenCLRuntimeTests: XCTestCase {
         let buffer = try context.makeBuffer(floats: 1000)
         XCTAssertEqual(try context.read(buffer), [Float](repeating: 0, count: 1000), "new buffers are zero-filled")
         try context.enqueue(
-            try context.kernel("fill_f32"), global: [1000], local: [64],
+            try context.kernel("fill"), global: [1000], local: [64],
             [.buffer(buffer), .float(2.5), .int(999)])
         let values = try context.read(buffer)
         XCTAssertEqual(Array(values[0..<999]), [Float](repeating: 2.5, count: 999))
@@ -46,10 +46,10 @@ final class OpenCLRuntimeTests: XCTestCase {
         try context.buildProgram(
             source: KernelLibrary.source, options: ProgramOptions.defaults(for: device.info).buildString)
         let buffer = try context.makeBuffer(floats: 4)
-        XCTAssertThrowsError(try context.enqueue(try context.kernel("fill_f32"), global: [4], [.buffer(buffer)]))
+        XCTAssertThrowsError(try context.enqueue(try context.kernel("fill"), global: [4], [.buffer(buffer)]))
         XCTAssertThrowsError(
             try context.enqueue(
-                try context.kernel("fill_f32"), global: [4],
+                try context.kernel("fill"), global: [4],
                 [.buffer(buffer), .float(1), .int(1 << 40)]))
         XCTAssertThrowsError(try context.kernel("no_such_kernel")) { error in
             XCTAssertEqual((error as? CLError)?.codeName, "CL_INVALID_KERNEL_NAME")

@@ -8,7 +8,7 @@ extension OpenCLBackend {
     ) throws {
         let op = "meanSquaredError"
         try reduce(
-            "squared_distance_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
+            "mean_squared_error_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
             scale: Float(Double(scale) / Double(max(a.count, 1))), into: scalars, slot: slot,
             accumulate: accumulate, op: op)
     }
@@ -19,7 +19,7 @@ extension OpenCLBackend {
     ) throws {
         let op = "meanSquaredErrorGradient"
         try elementwise(
-            "mse_gradient", a.count,
+            "mean_squared_error_gradient", a.count,
             [
                 .buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .float(factor),
                 .buffer(try buffer(grad, op)), .flag(accumulate), .int(a.count),
@@ -29,14 +29,14 @@ extension OpenCLBackend {
     public func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {
         let op = "totalVariation"
         try reduce(
-            "tv_partial", [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .int(x.count)],
+            "total_variation_partial", [.buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .int(x.count)],
             scale: 0.5 * scale, into: scalars, slot: slot, accumulate: accumulate, op: op)
     }
 
     public func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let op = "totalVariationGradient"
         try elementwise(
-            "tv_gradient", x.count,
+            "total_variation_gradient", x.count,
             [
                 .buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
                 .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),

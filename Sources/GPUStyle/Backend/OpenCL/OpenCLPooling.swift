@@ -7,7 +7,7 @@ extension OpenCLBackend {
         let (x, y) = (try buffer(input, "pool2x2"), try buffer(output, "pool2x2"))
         let launch = rowLaunch(units: w / 2, rows: h / 2, planes: c, groupWidth: 0)
         try context.enqueue(
-            try context.kernel("pool2x2_forward"), global: launch.global, local: launch.local,
+            try context.kernel("pool2x2"), global: launch.global, local: launch.local,
             [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
     }
 

@@ -4,7 +4,7 @@ import Kernels
 extension OpenCLBackend {
     public func computeRelu(input: Tensor, output: Tensor) throws {
         try elementwise(
-            "relu_forward", input.count,
+            "relu", input.count,
             [
                 .buffer(try buffer(input, "relu")), .buffer(try buffer(output, "relu")),
                 .int(input.count),

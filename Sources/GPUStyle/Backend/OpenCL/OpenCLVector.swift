@@ -4,7 +4,7 @@ import Kernels
 extension OpenCLBackend {
     public func computeFill(_ tensor: Tensor, value: Float) throws {
         try elementwise(
-            "fill_f32", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
+            "fill", tensor.count, [.buffer(try buffer(tensor, "fill")), .float(value), .int(tensor.count)])
     }
 
     public func computeCopy(_ x: Tensor, to y: Tensor) throws {
@@ -13,7 +13,7 @@ extension OpenCLBackend {
 
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try elementwise(
-            "axpy_f32", x.count,
+            "axpy", x.count,
             [
                 .float(alpha), .buffer(try buffer(x, "axpy")), .buffer(try buffer(y, "axpy")),
                 .int(x.count),
@@ -21,7 +21,7 @@ extension OpenCLBackend {
     }
 
     public func computeScale(_ x: Tensor, by alpha: Float) throws {
-        try elementwise("scale_f32", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
+        try elementwise("scale", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
     }
 
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
