@@ -137,10 +137,10 @@ struct StylizeCommand: ParsableCommand {
         if let sheet = sheet { _ = try ImageFormat(path: sheet) }
         // Outputs may not overwrite an input (the resumed checkpoint is --checkpoint's to update).
         for (option, path) in namedOutputs {
-            try checkOutputPath(path, inputs: option == "--checkpoint" ? inputs : inputs + [resume].compactMap { $0 })
+            try checkOutputPath(path, inputs: option == "--checkpoint" ? inputs : inputs + resumed)
         }
         try refuseSharedPaths(namedOutputs)
-        try checkFrames(after: 0, refuseExisting: false)
+        try checkFrameNames()
         if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
         if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
         if let path = resume { try requireRegularFile(path, role: "--resume") }
@@ -151,6 +151,8 @@ struct StylizeCommand: ParsableCommand {
 
     /// The files the run reads.
     private var inputs: [String] { [content] + styles + initPaths + [weights].compactMap { $0 } }
+    /// The checkpoint resumed from, if any.
+    private var resumed: [String] { [resume].compactMap { $0 } }
 
     /// The files the run writes besides --save-every's frames, by the option that names them.
     private var namedOutputs: [(option: String, path: String)] {
@@ -159,22 +161,29 @@ struct StylizeCommand: ParsableCommand {
             .compactMap { option, path in path.map { (option, $0) } }
     }
 
-    /// --save-every's frames after iteration `start`: none may be an input or another output,
-    /// and existing ones are replaced only with --overwrite.
-    private func checkFrames(after start: Int, refuseExisting: Bool) throws {
-        guard saveEvery > 0 else { return }
+    /// The frame files --save-every writes after iteration `start`.
+    private func framePaths(after start: Int) -> [String] {
+        guard saveEvery > 0 else { return [] }
         let outputs = runOutputs
-        let frames = stride(from: (start / saveEvery + 1) * saveEvery, through: iterations, by: saveEvery)
+        return stride(from: (start / saveEvery + 1) * saveEvery, through: iterations, by: saveEvery)
             .map { outputs.framePath(iteration: $0) }
-        for frame in frames {
-            for input in inputs + [resume].compactMap({ $0 }) where samePath(frame, input) {
+    }
+
+    /// No frame may be an input or another output.
+    private func checkFrameNames() throws {
+        for frame in framePaths(after: 0) {
+            for input in inputs + resumed where samePath(frame, input) {
                 throw StyleError(
                     "--save-every would write the frame \(frame) over the input \(input); choose another -o")
             }
-            try refuseSharedPaths(namedOutputs + [("--save-every's frame", frame)])
+            for output in namedOutputs { try refuseSharedPaths([output, ("--save-every's frame", frame)]) }
         }
-        let existing = frames.filter { FileManager.default.fileExists(atPath: $0) }
-        if refuseExisting, !overwrite, let first = existing.first {
+    }
+
+    /// Frames that exist already (from the resume point on) are replaced only with --overwrite.
+    private func checkExistingFrames(after start: Int) throws {
+        let existing = framePaths(after: start).filter { FileManager.default.fileExists(atPath: $0) }
+        if !overwrite, let first = existing.first {
             throw StyleError(
                 "--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
                     + "(\(first)\(existing.count > 1 ? " …" : "")); pass --overwrite to replace them or choose another -o"
@@ -233,7 +242,7 @@ struct StylizeCommand: ParsableCommand {
         let options = try jobOptions()
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
-        try checkFrames(after: resumeFrom?.state.iteration ?? 0, refuseExisting: true)
+        try checkExistingFrames(after: resumeFrom?.state.iteration ?? 0)
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
         // Checkpoints know their inputs by content; hashed only when checkpoints are used.

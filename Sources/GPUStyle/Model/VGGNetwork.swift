@@ -81,7 +81,7 @@ public final class VGGNetwork {
 
     /// The smallest image side for which every layer run has at least one pixel.
     public var minimumImageSide: Int {
-        1 << layers.filter { $0.kind == .pool }.count
+        VGGNetwork.minimumImageSide(deepestLayer: layers.count - 1)
     }
 
     /// `minimumImageSide` of a network that runs up to `deepestLayer` (an index into VGG19.layers).

@@ -1,67 +1,70 @@
 extension OpTable {
-    static let convolutionRows: [OpRow] = [
-        OpRow(
-            name: "conv3x3 forward (bias, with and without ReLU)", cases: convCases, selfTestCases: selfTestConvCases,
-            inputs: { c, g in
-                [
-                    .random("input", c.shape, &g), .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g),
-                    .random("bias", .vector(c.o), &g),
-                ]
-            },
-            run: { backend, x, c, _ in
-                let weights = try backend.makeConvWeights(
-                    weights: x[1].values, bias: x[2].values,
-                    outputChannels: c.o, inputChannels: c.c)
-                let input = try backend.tensor(x[0])
-                let output = try backend.makeTensor(c.outputShape)
-                try backend.conv3x3(input: input, weights: weights, relu: false, output: output)
-                let plain = try backend.download(output)
-                try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
-                return plain + (try backend.download(output))
-            },
-            terms: { $0.c * 9 + 1 }, tiled: true),
-        OpRow(
-            name: "conv3x3 backward-data (plain, ReLU-masked, accumulated, both)", cases: convCases,
-            selfTestCases: selfTestConvCases,
-            inputs: { c, g in
-                [
-                    .random("gradOutput", c.outputShape, &g), .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g),
-                    .random("reluMask", c.shape, &g), .random("gradInput", c.shape, &g),
-                ]
-            },
-            run: { backend, x, c, _ in
-                let weights = try backend.makeConvWeights(
-                    weights: x[1].values,
-                    bias: [Float](repeating: 0, count: c.o),
-                    outputChannels: c.o, inputChannels: c.c)
-                let gradOutput = try backend.tensor(x[0])
-                let mask = try backend.tensor(x[2])
-                var outputs: [Float] = []
-                for (masked, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
-                    let gradInput = try backend.tensor(x[3])
-                    try backend.conv3x3BackwardData(
-                        gradOutput: gradOutput, weights: weights,
-                        reluMaskFrom: masked ? mask : nil, gradInput: gradInput,
-                        accumulate: accumulate)
-                    outputs += try backend.download(gradInput)
-                }
-                // In place over a copy of dY where the backend can (the same op otherwise).
-                if c.c <= c.o, backend.backwardDataRunsInPlace(outputChannels: c.o, inputChannels: c.c) {
-                    let shared = try backend.tensor(x[0])
-                    try backend.conv3x3BackwardData(
-                        gradOutput: shared, weights: weights, reluMaskFrom: mask,
-                        gradInput: Tensor(shape: c.shape, storage: shared.storage),
-                        accumulate: false)
-                    outputs += try backend.download(shared).prefix(c.shape.count)
-                } else {
-                    let gradInput = try backend.makeTensor(c.shape)
-                    try backend.conv3x3BackwardData(
-                        gradOutput: gradOutput, weights: weights, reluMaskFrom: mask,
-                        gradInput: gradInput, accumulate: false)
-                    outputs += try backend.download(gradInput)
-                }
-                return outputs
-            },
-            terms: { $0.o * 9 + 1 }, tiled: true),
-    ]
+    static let convolutionRows = [convolutionForwardRow, convolutionBackwardDataRow]
+
+    /// Inputs: input, weights, bias (the weights' check in SelfTestTable reuses it).
+    static let convolutionForwardRow = OpRow(
+        name: "conv3x3 forward (bias, with and without ReLU)", cases: convCases, selfTestCases: selfTestConvCases,
+        inputs: { c, g in
+            [
+                .random("input", c.shape, &g), .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g),
+                .random("bias", .vector(c.o), &g),
+            ]
+        },
+        run: { backend, x, c, _ in
+            let weights = try backend.makeConvWeights(
+                weights: x[1].values, bias: x[2].values,
+                outputChannels: c.o, inputChannels: c.c)
+            let input = try backend.tensor(x[0])
+            let output = try backend.makeTensor(c.outputShape)
+            try backend.conv3x3(input: input, weights: weights, relu: false, output: output)
+            let plain = try backend.download(output)
+            try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
+            return plain + (try backend.download(output))
+        },
+        terms: { $0.c * 9 + 1 }, tiled: true)
+
+    /// Inputs: gradOutput, weights, reluMask, gradInput (the weights' check reuses it too).
+    static let convolutionBackwardDataRow = OpRow(
+        name: "conv3x3 backward-data (plain, ReLU-masked, accumulated, both)", cases: convCases,
+        selfTestCases: selfTestConvCases,
+        inputs: { c, g in
+            [
+                .random("gradOutput", c.outputShape, &g), .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g),
+                .random("reluMask", c.shape, &g), .random("gradInput", c.shape, &g),
+            ]
+        },
+        run: { backend, x, c, _ in
+            let weights = try backend.makeConvWeights(
+                weights: x[1].values,
+                bias: [Float](repeating: 0, count: c.o),
+                outputChannels: c.o, inputChannels: c.c)
+            let gradOutput = try backend.tensor(x[0])
+            let mask = try backend.tensor(x[2])
+            var outputs: [Float] = []
+            for (masked, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
+                let gradInput = try backend.tensor(x[3])
+                try backend.conv3x3BackwardData(
+                    gradOutput: gradOutput, weights: weights,
+                    reluMaskFrom: masked ? mask : nil, gradInput: gradInput,
+                    accumulate: accumulate)
+                outputs += try backend.download(gradInput)
+            }
+            // In place over a copy of dY where the backend can (the same op otherwise).
+            if c.c <= c.o, backend.backwardDataRunsInPlace(outputChannels: c.o, inputChannels: c.c) {
+                let shared = try backend.tensor(x[0])
+                try backend.conv3x3BackwardData(
+                    gradOutput: shared, weights: weights, reluMaskFrom: mask,
+                    gradInput: Tensor(shape: c.shape, storage: shared.storage),
+                    accumulate: false)
+                outputs += try backend.download(shared).prefix(c.shape.count)
+            } else {
+                let gradInput = try backend.makeTensor(c.shape)
+                try backend.conv3x3BackwardData(
+                    gradOutput: gradOutput, weights: weights, reluMaskFrom: mask,
+                    gradInput: gradInput, accumulate: false)
+                outputs += try backend.download(gradInput)
+            }
+            return outputs
+        },
+        terms: { $0.o * 9 + 1 }, tiled: true)
 }

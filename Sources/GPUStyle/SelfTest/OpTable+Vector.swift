@@ -4,11 +4,25 @@ extension OpTable {
             name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases, selfTestCases: selfTestPlaneCases,
             inputs: { c, g in [.random("x", c.shape, &g), .random("y", c.shape, &g)] },
             run: { backend, x, _, absolute in
-                // dot's rounding is γ(n): checked per row below by its own bound (the first output).
-                try SelfTestTable.runVectorOps(
+                // K = n + 4 covers dot's n-term sum (the first output) as well as the elementwise ops.
+                try runVectorOps(
                     backend, try backend.tensor(x[0]), try backend.tensor(x[1]),
                     absolute: absolute)
             },
             terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true)
     ]
+
+    /// dot(a, b), then b after axpy, scale, copy and fill, as one output vector. With `absolute`
+    /// the coefficients are positive, so the same call on |inputs| gives the error bound's Σ|terms|.
+    static func runVectorOps(_ backend: Backend, _ a: Tensor, _ b: Tensor, absolute: Bool) throws -> [Float] {
+        let dot = try backend.dot(a, b)
+        try backend.axpy(alpha: absolute ? 0.75 : -0.75, x: a, y: b)
+        let afterAxpy = try backend.download(b)
+        try backend.scale(b, by: absolute ? 1.5 : -1.5)
+        let afterScale = try backend.download(b)
+        try backend.copy(a, to: b)
+        let copied = try backend.download(b)
+        try backend.fill(b, value: 1.25)
+        return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
+    }
 }

@@ -113,11 +113,15 @@ public struct OpRow {
 
     /// The row at one case, inputs drawn from `generator`.
     func check(_ testCase: OpCase, _ generator: inout SplitMix64) -> SelfTestCheck {
-        let inputs = self.inputs(testCase, &generator)
+        check(testCase, inputs: self.inputs(testCase, &generator))
+    }
+
+    /// The row at one case on given inputs (in the order `inputs` makes them), printed as `op`.
+    func check(_ testCase: OpCase, inputs: [OpInput], op: String? = nil) -> SelfTestCheck {
         let shapes = inputs.map { ($0.name, $0.shape) }
         let run = self.run
         return SelfTestCheck(
-            op: name, shape: testCase.description, inputs: inputs.map(\.values), terms: terms(testCase),
+            op: op ?? name, shape: testCase.description, inputs: inputs.map(\.values), terms: terms(testCase),
             magnitudes: magnitudes?(inputs, testCase), checksDeterminism: checksDeterminism
         ) { backend, values, absolute in
             try run(backend, zip(shapes, values).map { OpInput($0.0, $0.1, $1) }, testCase, absolute)

@@ -25,109 +25,31 @@ public enum SelfTestTable {
         var input = try reference.download(pre)
         var checks: [SelfTestCheck] = []
         for layer in weights.layers.prefix(2) {
-            let shape = "\(layer.inputChannels)→\(layer.outputChannels) \(height)×\(width)"
-            let inputShape = Shape(c: layer.inputChannels, h: height, w: width)
-            let outputShape = Shape(c: layer.outputChannels, h: height, w: width)
+            let testCase = OpCase(c: layer.inputChannels, h: height, w: width, o: layer.outputChannels)
+            let weightInput = OpInput("weights", Shape(c: testCase.o * testCase.c, h: 3, w: 3), layer.weights)
+            let image = OpInput("input", testCase.shape, input)
             checks.append(
-                conv(
-                    op: "\(layer.name) forward (+ReLU)", shape: shape, input: input, inputShape: inputShape,
-                    weights: layer.weights, bias: layer.bias, outputChannels: layer.outputChannels))
-            let gradient = (0..<outputShape.count).map { _ in Float(2 * g.nextUnit() - 1) }
+                OpTable.convolutionForwardRow.check(
+                    testCase, inputs: [image, weightInput, OpInput("bias", .vector(testCase.o), layer.bias)],
+                    op: "\(layer.name) forward (+ReLU)"))
+            let gradient = (0..<testCase.outputShape.count).map { _ in Float(2 * g.nextUnit() - 1) }
             checks.append(
-                convBackward(
-                    op: "\(layer.name) backward-data (mask, acc)", shape: shape,
-                    inputs: [gradient, layer.weights, input, [Float](repeating: 0.5, count: inputShape.count)],
-                    inputShape: inputShape, outputChannels: layer.outputChannels))
+                OpTable.convolutionBackwardDataRow.check(
+                    testCase,
+                    inputs: [
+                        OpInput("gradOutput", testCase.outputShape, gradient), weightInput,
+                        OpInput("reluMask", testCase.shape, input),
+                        OpInput("gradInput", testCase.shape, [Float](repeating: 0.5, count: testCase.shape.count)),
+                    ],
+                    op: "\(layer.name) backward-data (mask, acc)"))
             let layerWeights = try reference.makeConvWeights(
                 weights: layer.weights, bias: layer.bias,
                 outputChannels: layer.outputChannels, inputChannels: layer.inputChannels)
-            let output = try reference.makeTensor(outputShape)
-            try reference.conv3x3(
-                input: try reference.tensor(input, inputShape), weights: layerWeights, relu: true, output: output)
+            let output = try reference.makeTensor(testCase.outputShape)
+            try reference.conv3x3(input: try reference.tensor(image), weights: layerWeights, relu: true, output: output)
             input = try reference.download(output)
         }
         return checks
-    }
-
-    // MARK: Rows with several variants
-
-    /// Forward without and with ReLU.
-    private static func conv(
-        op: String, shape: String, input: [Float], inputShape: Shape, weights: [Float], bias: [Float],
-        outputChannels: Int
-    ) -> SelfTestCheck {
-        SelfTestCheck(op: op, shape: shape, inputs: [input, weights, bias], terms: inputShape.c * 9 + 1) {
-            backend, x, _ in
-            let layer = try backend.makeConvWeights(
-                weights: x[1], bias: x[2], outputChannels: outputChannels, inputChannels: inputShape.c)
-            let image = try backend.tensor(x[0], inputShape)
-            let output = try backend.makeTensor(Shape(c: outputChannels, h: inputShape.h, w: inputShape.w))
-            try backend.conv3x3(input: image, weights: layer, relu: false, output: output)
-            let plain = try backend.download(output)
-            try backend.conv3x3(input: image, weights: layer, relu: true, output: output)
-            return plain + (try backend.download(output))
-        }
-    }
-
-    /// Backward-data plain, ReLU-masked, accumulated, and both; x = [gradOutput, weights, mask, initial gradInput].
-    private static func convBackward(
-        op: String, shape: String, inputs: [[Float]], inputShape: Shape, outputChannels: Int
-    ) -> SelfTestCheck {
-        SelfTestCheck(op: op, shape: shape, inputs: inputs, terms: outputChannels * 9 + 1) { backend, x, _ in
-            let layer = try backend.makeConvWeights(
-                weights: x[1], bias: [Float](repeating: 0, count: outputChannels),
-                outputChannels: outputChannels, inputChannels: inputShape.c)
-            let gradOutput = try backend.tensor(x[0], Shape(c: outputChannels, h: inputShape.h, w: inputShape.w))
-            let mask = try backend.tensor(x[2], inputShape)
-            var outputs: [Float] = []
-            for masked in [false, true] {
-                outputs += try accumulating(backend, initial: x[3], inputShape) { grad, accumulate in
-                    try backend.conv3x3BackwardData(
-                        gradOutput: gradOutput, weights: layer, reluMaskFrom: masked ? mask : nil,
-                        gradInput: grad, accumulate: accumulate)
-                }
-            }
-            // Over its own gradOutput where the backend runs the layer in place (as the backward
-            // pass does below a pooling layer); the same op into another tensor elsewhere.
-            let inPlace =
-                inputShape.c <= outputChannels
-                && backend.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputShape.c)
-            let shared = try backend.tensor(x[0], gradOutput.shape)
-            let target =
-                inPlace ? Tensor(shape: inputShape, storage: shared.storage) : try backend.makeTensor(inputShape)
-            try backend.conv3x3BackwardData(
-                gradOutput: shared, weights: layer, reluMaskFrom: mask, gradInput: target,
-                accumulate: false)
-            return outputs + (try backend.download(target))
-        }
-    }
-
-    /// dot(a, b), then b after axpy, scale, copy and fill, as one output vector. With `absolute`
-    /// the coefficients are positive, so the same call on |inputs| gives the error bound's Σ|terms|.
-    static func runVectorOps(_ backend: Backend, _ a: Tensor, _ b: Tensor, absolute: Bool) throws -> [Float] {
-        let dot = try backend.dot(a, b)
-        try backend.axpy(alpha: absolute ? 0.75 : -0.75, x: a, y: b)
-        let afterAxpy = try backend.download(b)
-        try backend.scale(b, by: absolute ? 1.5 : -1.5)
-        let afterScale = try backend.download(b)
-        try backend.copy(a, to: b)
-        let copied = try backend.download(b)
-        try backend.fill(b, value: 1.25)
-        return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
-    }
-
-    /// Runs an op that writes or accumulates into a gradient, both ways, from the same initial contents.
-    private static func accumulating(
-        _ backend: Backend, initial: [Float], _ shape: Shape,
-        _ op: (Tensor, Bool) throws -> Void
-    ) throws -> [Float] {
-        var outputs: [Float] = []
-        for accumulate in [false, true] {
-            let grad = try backend.tensor(initial, shape)
-            try op(grad, accumulate)
-            outputs += try backend.download(grad)
-        }
-        return outputs
     }
 }
 
