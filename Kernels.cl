@@ -9,6 +9,7 @@
 //   copy                         none (a buffer copy)
 //   axpy                         axpy
 //   scale                        scale
+//   clamp                        clamp_in_place
 //   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
 //   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
 //   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
@@ -320,6 +321,15 @@ __kernel void axpy(const float alpha, __global const float *x, __global float *y
 __kernel void scale(__global float *x, const float alpha, const int n) {
     const int i = get_global_id(0);
     if (i < n) x[i] *= alpha;
+}
+
+// x = min(max(x, lower), upper); NaN stays NaN (fmin/fmax would hide it from the loss checks).
+__kernel void clamp_in_place(__global float *x, const float lower, const float upper, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) {
+        const float v = x[i];
+        x[i] = v < lower ? lower : (v > upper ? upper : v);
+    }
 }
 
 __kernel void relu(__global const float *x, __global float *y, const int n) {

@@ -14,20 +14,28 @@ enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Prints iteration reports: a live bar (stderr, redrawn in place), plain lines (stderr),
-/// or JSON lines (stdout) with the schema {"iteration","loss","content","style","tv","elapsed_s"}.
+/// or JSON lines (stdout) with the schema
+/// {"scale","width","height","iteration","loss","content","style","tv","elapsed_s"}
+/// (iteration within the scale; scale 0-based).
 final class ProgressPrinter {
     private let style: ProgressStyle
-    private let total: Int
+    /// Each scale's iterations and pixels (the ETA weighs later scales by their pixels).
+    private let scales: [(iterations: Int, pixels: Int)]
     private var lastBarLength = 0
     private var lastReport: IterationReport?
 
-    init(style: ProgressStyle, totalIterations: Int) {
+    init(style: ProgressStyle, scales: [(iterations: Int, pixels: Int)]) {
         if style == .auto {
             self.style = isatty(STDERR_FILENO) != 0 ? .bar : .plain
         } else {
             self.style = style
         }
-        total = totalIterations
+        self.scales = scales
+    }
+
+    /// "scale 2/3 " in a coarse-to-fine run.
+    private func scaleLabel(_ report: IterationReport) -> String {
+        scales.count > 1 ? "scale \(report.scale + 1)/\(scales.count) " : ""
     }
 
     /// Whether reports should be printed as JSON (stdout must then carry nothing else).
@@ -36,11 +44,13 @@ final class ProgressPrinter {
     func report(_ report: IterationReport) {
         defer { lastReport = report }
         let l = report.losses
+        let total = scales.indices.contains(report.scale) ? scales[report.scale].iterations : report.iteration
         switch style {
         case .none, .auto:
             return
         case .json:
             let fields: [(String, String)] = [
+                ("scale", "\(report.scale)"), ("width", "\(report.width)"), ("height", "\(report.height)"),
                 ("iteration", "\(report.iteration)"), ("loss", json(l.total)), ("content", json(l.content)),
                 ("style", json(l.style)), ("tv", json(l.totalVariation)),
                 ("elapsed_s", String(format: "%.3f", report.elapsedSeconds)),
@@ -50,19 +60,21 @@ final class ProgressPrinter {
         case .plain:
             printNote(
                 String(
-                    format: "iteration %d/%d  loss %.4g (content %.4g, style %.4g, tv %.4g)  %@",
-                    report.iteration, total, l.total, l.content, l.style, l.totalVariation, rate(report)))
+                    format: "%@iteration %d/%d  loss %.4g (content %.4g, style %.4g, tv %.4g)  %@",
+                    scaleLabel(report), report.iteration, total, l.total, l.content, l.style, l.totalVariation,
+                    rate(report)))
         case .bar:
             let width = 24
             let filled = total > 0 ? width * report.iteration / total : width
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let line = String(
-                format: "\r%@ %d/%d  loss %.4g (c %.3g s %.3g tv %.3g)  %@", bar, report.iteration, total,
+                format: "\r%@%@ %d/%d  loss %.4g (c %.3g s %.3g tv %.3g)  %@", scaleLabel(report), bar,
+                report.iteration, total,
                 l.total, l.content, l.style, l.totalVariation, rate(report))
             let padded = line.padding(toLength: max(line.count, lastBarLength), withPad: " ", startingAt: 0)
             lastBarLength = line.count
             FileHandle.standardError.write(Data(padded.utf8))
-            if report.iteration >= total { finishLine() }
+            if report.iteration >= total, report.scale >= scales.count - 1 { finishLine() }
         }
     }
 
@@ -74,13 +86,18 @@ final class ProgressPrinter {
         }
     }
 
-    /// Iterations per second since the previous report, and the time left at that rate.
+    /// Iterations per second since the previous report, and the time left at that rate (later
+    /// scales' iterations weighed by their pixels against this scale's).
     private func rate(_ report: IterationReport) -> String {
-        guard let last = lastReport, report.iteration > last.iteration,
-            report.elapsedSeconds > last.elapsedSeconds
+        guard let last = lastReport, last.scale == report.scale, report.iteration > last.iteration,
+            report.elapsedSeconds > last.elapsedSeconds, scales.indices.contains(report.scale)
         else { return "" }
         let perSecond = Double(report.iteration - last.iteration) / (report.elapsedSeconds - last.elapsedSeconds)
-        let left = Double(total - report.iteration) / perSecond
+        let current = scales[report.scale]
+        let later = scales.dropFirst(report.scale + 1).reduce(0.0) {
+            $0 + Double($1.iterations) * Double($1.pixels) / Double(max(current.pixels, 1))
+        }
+        let left = (Double(current.iterations - report.iteration) + later) / perSecond
         return String(format: "%.2f it/s, ETA %@", perSecond, formatDuration(left))
     }
 

@@ -30,8 +30,33 @@ struct StylizeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Longest side of the output in pixels.")
     var imageSize = 512
 
-    @Option(parsing: .unconditional, help: "Optimiser steps.")
+    @Option(parsing: .unconditional, help: "Optimiser steps (of each scale).")
     var iterations = 1000
+
+    @Option(parsing: .unconditional, help: "Optimiser steps of the first scale (default: --iterations).")
+    var initialIterations: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Number of scales, coarse to fine (1: a single-scale run).",
+            discussion:
+                "Default: 1 up to --image-size 1024, above it enough scales from --min-size that each is at most twice the previous."
+        ))
+    var scales: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: "Longest side of the smallest scale (default 512, or --image-size / 2^(scales-1)).")
+    var minSize: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: "Decay of the moving average of the iterates that is written (0: off, the last iterate).")
+    var averageDecay: Double = OptimizationSettings.defaultAverageDecay
+
+    @Flag(help: "Let the image leave 0–255 during the optimisation (clamped only when written), as other tools do.")
+    var noClamp = false
 
     @Option(help: "adam or lbfgs.")
     var optimizer: OptimizerKind = .adam
@@ -161,17 +186,17 @@ struct StylizeCommand: ParsableCommand {
             .compactMap { option, path in path.map { (option, $0) } }
     }
 
-    /// The frame files --save-every writes after iteration `start`.
-    private func framePaths(after start: Int) -> [String] {
-        guard saveEvery > 0 else { return [] }
+    /// The frame files --save-every writes after iteration `start` of the whole run.
+    private func framePaths(after start: Int) throws -> [String] {
         let outputs = runOutputs
-        return stride(from: (start / saveEvery + 1) * saveEvery, through: iterations, by: saveEvery)
-            .map { outputs.framePath(iteration: $0) }
+        return try jobOptions().frameIterations(every: saveEvery).filter { $0 > start }.map {
+            outputs.framePath(iteration: $0)
+        }
     }
 
     /// No frame may be an input or another output.
     private func checkFrameNames() throws {
-        for frame in framePaths(after: 0) {
+        for frame in try framePaths(after: 0) {
             for input in inputs + resumed where samePath(frame, input) {
                 throw StyleError(
                     "--save-every would write the frame \(frame) over the input \(input); choose another -o")
@@ -182,7 +207,7 @@ struct StylizeCommand: ParsableCommand {
 
     /// Frames that exist already (from the resume point on) are replaced only with --overwrite.
     private func checkExistingFrames(after start: Int) throws {
-        let existing = framePaths(after: start).filter { FileManager.default.fileExists(atPath: $0) }
+        let existing = try framePaths(after: start).filter { FileManager.default.fileExists(atPath: $0) }
         if !overwrite, let first = existing.first {
             throw StyleError(
                 "--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
@@ -214,7 +239,10 @@ struct StylizeCommand: ParsableCommand {
         options.lossWeights = LossWeights(content: contentWeight, style: styleWeight, totalVariation: tvWeight)
         options.optimization = OptimizationSettings(
             iterations: iterations, optimizer: optimizer,
-            learningRate: learningRate, lbfgsHistory: historySize)
+            learningRate: learningRate, lbfgsHistory: historySize, clamp: !noClamp, averageDecay: averageDecay)
+        options.initialIterations = initialIterations
+        options.scales = scales
+        options.minSize = minSize
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -242,7 +270,8 @@ struct StylizeCommand: ParsableCommand {
         let options = try jobOptions()
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
-        try checkExistingFrames(after: resumeFrom?.state.iteration ?? 0)
+        try checkExistingFrames(
+            after: resumeFrom.map { options.iterationsBefore(scale: $0.state.scale) + $0.state.iteration } ?? 0)
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
         // Checkpoints know their inputs by content; hashed only when checkpoints are used.
@@ -255,24 +284,39 @@ struct StylizeCommand: ParsableCommand {
 
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
-        let job = try StyleJob(options: options, weightsPath: weightsPath, backend: backend) {
+        let job = try StyleJob(
+            options: options, weightsPath: weightsPath, backend: backend, resume: resumeFrom?.state
+        ) {
             printNote("note: \($0)")
         }
         if let saved = resumeFrom {
-            try job.run.restore(saved.state)
             let sameDevice = saved.header.device == backend.name
             printNote(
-                "resuming at iteration \(saved.state.iteration) from \(resume ?? "")"
+                "resuming at iteration \(saved.state.iteration)\(job.scaleLabel) from \(resume ?? "")"
                     + (sameDevice
                         ? ""
                         : " (made on \(saved.header.device): the result will differ slightly from an uninterrupted run)")
             )
         }
+        let count = job.scales.sides.count
+        let perScale =
+            count == 1
+            ? "\(iterations) iterations"
+            : initialIterations.map { "\($0) + \(count - 1)×\(iterations) iterations" }
+                ?? "\(iterations) iterations per scale"
         printNote(
             "stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
-                + "\(iterations) iterations of \(optimizer.rawValue)")
+                + "\(perScale) of \(optimizer.rawValue)")
+        let sizes = job.scales.sides.indices.map {
+            job.scales.size(scale: $0, width: job.inputSize.width, height: job.inputSize.height)
+        }
+        if count > 1 { printNote("scales: \(sizes.map { "\($0.width)×\($0.height)" }.joined(separator: ", "))") }
 
-        let printer = ProgressPrinter(style: progress, totalIterations: iterations)
+        let printer = ProgressPrinter(
+            style: progress,
+            scales: sizes.indices.map {
+                (iterations: options.iterations(atScale: $0), pixels: sizes[$0].width * sizes[$0].height)
+            })
         let interruption = Interruption.shared
         interruption.deferStops { signal in
             printNote(
@@ -289,7 +333,7 @@ struct StylizeCommand: ParsableCommand {
             },
             shouldStop: { interruption.isRequested },
             finished: { end, written in
-                printer.finishLine(); printNote(describeEnd(end, writtenTo: written))
+                printer.finishLine(); printNote(describeEnd(end, writtenTo: written, job: job))
             })
         let end: RunEnd
         do {
@@ -314,14 +358,14 @@ struct StylizeCommand: ParsableCommand {
         }
     }
 
-    private func describeEnd(_ end: RunEnd, writtenTo path: String) -> String {
+    private func describeEnd(_ end: RunEnd, writtenTo path: String, job: StyleJob) -> String {
         switch end {
         case .completed:
             return "wrote \(path)"
         case .converged(let iteration):
             return "L-BFGS converged at iteration \(iteration); wrote \(path)"
         case .interrupted(let iteration):
-            return "stopped at iteration \(iteration) of \(iterations); wrote \(path)"
+            return "stopped at iteration \(iteration) of \(job.run.settings.iterations)\(job.scaleLabel); wrote \(path)"
                 + (checkpoint.map { " and the checkpoint \($0) (continue with --resume \($0))" } ?? "")
         case .nonFinite:
             return "wrote \(path)"

@@ -31,7 +31,9 @@ final class BehaviourFixtureTests: CommandLineTestCase {
     private func options(iterations: Int, optimizer: OptimizerKind) -> StyleJobOptions {
         var options = StyleJobOptions(contentPath: content, stylePaths: [style])
         options.imageSize = 32
-        options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer)
+        // The classic single-scale, unprojected run: the bytes recorded before issue 19.
+        options.scales = 1
+        options.optimization = OptimizationSettings(iterations: iterations, optimizer: optimizer, clamp: false)
         return options
     }
 

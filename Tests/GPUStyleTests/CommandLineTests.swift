@@ -15,6 +15,10 @@ final class CommandLineTests: CommandLineTestCase {
             [content, style, "-o", output, "--style-layers", "relu1_1,relu9_9"],
             [content, style, "-o", output, "--device", "no-such-device-name"],
             [content, style, "-o", output, "--learning-rate", "-1"],
+            [content, style, "-o", output, "--scales", "0"],
+            [content, style, "-o", output, "--min-size", "600"],
+            [content, style, "-o", output, "--average-decay", "1"],
+            [content, style, "-o", output, "--initial-iterations", "0"],
         ]
         for arguments in cases {
             let result = try run(arguments + ["--weights", try cachedWeightsPath()])
@@ -65,7 +69,9 @@ final class CommandLineTests: CommandLineTestCase {
         var objects: [[String: Any]] = []
         for line in lines {
             let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            XCTAssertEqual(Set(object.keys), ["iteration", "loss", "content", "style", "tv", "elapsed_s"])
+            XCTAssertEqual(
+                Set(object.keys),
+                ["scale", "width", "height", "iteration", "loss", "content", "style", "tv", "elapsed_s"])
             objects.append(object)
         }
         XCTAssertEqual(objects.map { $0["iteration"] as? Int }, [0, 1, 2])
@@ -76,6 +82,27 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertEqual(loss, reference, accuracy: 1e-3 * reference)
         XCTAssertEqual(objects[0]["content"] as? Double, 0)
         XCTAssertNoThrow(try ImageFile.read(output))
+    }
+
+    /// A coarse-to-fine run prints its scales, reports each scale's iterations with its size,
+    /// and writes the image at --image-size.
+    func testCoarseToFineRunReportsEachScale() throws {
+        let output = path("out.png")
+        let result = try run([
+            content, style, "-o", output, "--weights", try cachedWeightsPath(), "--image-size", "64", "--scales", "2",
+            "--initial-iterations", "3", "--iterations", "2", "--print-every", "1", "--progress", "json",
+            "--device", "native", "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let objects = try result.stdout.split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(objects.map { $0["scale"] as? Int }, [0, 0, 0, 0, 1, 1, 1])
+        XCTAssertEqual(objects.map { $0["iteration"] as? Int }, [0, 1, 2, 3, 0, 1, 2])
+        XCTAssertEqual(objects.map { $0["width"] as? Int }, [32, 32, 32, 32, 64, 64, 64])
+        XCTAssertTrue(result.stderr.contains("scales: 32×24, 64×48"), result.stderr)
+        let written = try ImageFile.read(output).image
+        XCTAssertEqual([written.width, written.height], [64, 48])
     }
 
     func testGIFAndContactSheet() throws {

@@ -161,10 +161,12 @@ final class StyleRunTests: XCTestCase {
     }
 
     /// A learning rate that blows the image up stops the run at the first checked NaN/∞ and
-    /// puts back the last image whose losses were finite.
+    /// puts back the last image whose losses were finite. (Unprojected: the projection keeps
+    /// even this image in 0–255.)
     func testNonFiniteLossStopsAndKeepsTheLastFiniteImage() throws {
         var exploding = options(iterations: 30)
         exploding.optimization.learningRate = 1e38
+        exploding.optimization.clamp = false
         let job = try StyleJob(options: exploding, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) {
             _ in
         }

@@ -2,7 +2,7 @@ import Foundation
 @testable import GPUStyle
 import XCTest
 
-/// fill, copy, axpy, scale and dot.
+/// fill, copy, axpy, scale, clamp and dot.
 final class VectorTests: OpTestCase {
     func testVectorOps() throws {
         generator = SeededGenerator(seed: NativeBackendTests.seed)
@@ -21,5 +21,19 @@ final class VectorTests: OpTestCase {
         XCTAssertEqual(try backend.download(y), a.floats)
         try backend.fill(y, value: 1.25)
         XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
+    }
+
+    /// Clamping on both backends: values outside the range go to its ends, values inside and
+    /// NaN stay (a NaN image must still reach the loss checks).
+    func testClampKeepsNaNAndTheRangeEnds() throws {
+        let values: [Float] = [-300, -0.0, 0, 12.5, 255, 255.5, .infinity, -.infinity, .nan, 254.99]
+        let expected: [Float] = [0, -0.0, 0, 12.5, 255, 255, 255, 0, .nan, 254.99]
+        for backend in try testBackends() {
+            let x = try backend.makeTensor(Shape(c: 1, h: 1, w: values.count))
+            try backend.upload(values, to: x)
+            try backend.clamp(x, lower: 0, upper: 255)
+            let result = try backend.download(x)
+            XCTAssertEqual(result.map(\.bitPattern), expected.map(\.bitPattern), backend.name)
+        }
     }
 }

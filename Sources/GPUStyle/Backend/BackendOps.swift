@@ -32,6 +32,12 @@ extension Backend {
         try computeScale(x, by: alpha)
     }
 
+    /// x = min(max(x, lower), upper), NaN kept: the projection of the image onto the valid pixel range.
+    public func clamp(_ x: Tensor, lower: Float, upper: Float) throws {
+        guard lower <= upper else { throw StyleError("internal error: clamp to [\(lower), \(upper)]") }
+        try computeClamp(x, lower: lower, upper: upper)
+    }
+
     /// Σ x·y, deterministic; blocks and returns the value.
     public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try requireSameShape(x, y, "dot")

@@ -48,6 +48,9 @@ class ForwardingBackend: Backend {
     func computeScale(_ x: Tensor, by alpha: Float) throws {
         try perform(.scale) { try inner.computeScale(x, by: alpha) }
     }
+    func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws {
+        try perform(.clamp) { try inner.computeClamp(x, lower: lower, upper: upper) }
+    }
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try perform(.dot) { try inner.computeDot(x, y) }
     }

@@ -160,6 +160,8 @@ public enum IterationBenchmark {
     ) throws -> [IterationMeasurement] {
         var options = StyleJobOptions(contentPath: settings.contentPath, stylePaths: [settings.stylePath])
         options.imageSize = size
+        // One iteration of a run at `size`: its last scale, whatever the size.
+        options.scales = 1
         options.optimization = OptimizationSettings(iterations: settings.warmup + settings.iterations, optimizer: .adam)
         var kernelOptions: [String?] = []
         var contestants: [Contestant] = try devices.map { device in

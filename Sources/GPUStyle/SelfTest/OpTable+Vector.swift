@@ -1,7 +1,8 @@
 extension OpTable {
     static let vectorRows: [OpRow] = [
         OpRow(
-            name: "vector ops: fill, copy, axpy, scale, dot", cases: planeCases, selfTestCases: selfTestPlaneCases,
+            name: "vector ops: fill, copy, axpy, scale, clamp, dot", cases: planeCases,
+            selfTestCases: selfTestPlaneCases,
             inputs: { c, g in [.random("x", c.shape, &g), .random("y", c.shape, &g)] },
             run: { backend, x, _, absolute in
                 // K = n + 4 covers dot's n-term sum (the first output) as well as the elementwise ops.
@@ -12,7 +13,7 @@ extension OpTable {
             terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true)
     ]
 
-    /// dot(a, b), then b after axpy, scale, copy and fill, as one output vector. With `absolute`
+    /// dot(a, b), then b after axpy, scale, clamp, copy and fill, as one output vector. With `absolute`
     /// the coefficients are positive, so the same call on |inputs| gives the error bound's Σ|terms|.
     static func runVectorOps(_ backend: Backend, _ a: Tensor, _ b: Tensor, absolute: Bool) throws -> [Float] {
         let dot = try backend.dot(a, b)
@@ -20,9 +21,12 @@ extension OpTable {
         let afterAxpy = try backend.download(b)
         try backend.scale(b, by: absolute ? 1.5 : -1.5)
         let afterScale = try backend.download(b)
+        // Clamping is 1-Lipschitz: the unclamped values' bound holds for the clamped ones.
+        if !absolute { try backend.clamp(b, lower: -0.5, upper: 0.25) }
+        let afterClamp = try backend.download(b)
         try backend.copy(a, to: b)
         let copied = try backend.download(b)
         try backend.fill(b, value: 1.25)
-        return [Float(dot)] + afterAxpy + afterScale + copied + (try backend.download(b))
+        return [Float(dot)] + afterAxpy + afterScale + afterClamp + copied + (try backend.download(b))
     }
 }

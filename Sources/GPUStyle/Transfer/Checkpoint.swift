@@ -4,9 +4,10 @@ import Foundation
 /// images it used (by content), and its state. Written atomically; `--resume` continues it
 /// bit-identically on the same device.
 ///
-/// File layout: the line "stylize-gpu checkpoint 2\n", an 8-byte little-endian header length,
-/// the JSON header, every tensor as little-endian float32 in the header's order, then the
-/// SHA-256 of everything before it as 64 hex digits, so a damaged file is refused, not resumed.
+/// File layout: the line "stylize-gpu checkpoint 3\n", an 8-byte little-endian header length,
+/// the JSON header, every tensor as little-endian float32 in the header's order (the image, the
+/// optimiser's, then the iterate average's when averaging), then the SHA-256 of everything
+/// before it as 64 hex digits, so a damaged file is refused, not resumed.
 public struct Checkpoint: Equatable {
     public struct Header: Codable, Equatable {
         public var options: StyleJobOptions
@@ -17,6 +18,8 @@ public struct Checkpoint: Equatable {
         public var inputsSHA256: [String]
         /// The backend that computed it: a resume elsewhere continues, but not bit-identically.
         public var device: String
+        /// The scale (0-based) and the iteration within it.
+        public var scale: Int
         public var iteration: Int
         public var optimizerHostState: [Double]
         /// Float counts of the image and of each optimiser tensor.
@@ -26,7 +29,7 @@ public struct Checkpoint: Equatable {
     public var header: Header
     public var state: RunState
 
-    static let magic = Array("stylize-gpu checkpoint 2\n".utf8)
+    static let magic = Array("stylize-gpu checkpoint 3\n".utf8)
     static let checksumLength = 64
 
     public init(
@@ -34,9 +37,10 @@ public struct Checkpoint: Equatable {
     ) {
         header = Header(
             options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256, device: device,
-            iteration: state.iteration,
+            scale: state.scale, iteration: state.iteration,
             optimizerHostState: state.optimizerHostState,
-            tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count))
+            tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count)
+                + (state.average.map { [$0.count] } ?? []))
         self.state = state
     }
 
@@ -47,7 +51,7 @@ public struct Checkpoint: Equatable {
         var data = Data(Checkpoint.magic)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for tensor in [state.image] + state.optimizerTensors {
+        for tensor in [state.image] + state.optimizerTensors + (state.average.map { [$0] } ?? []) {
             tensor.withUnsafeBytes { data.append(contentsOf: $0) }
         }
         data.append(contentsOf: Array(SHA256.hex(of: [UInt8](data)).utf8))
@@ -93,7 +97,8 @@ public struct Checkpoint: Equatable {
         }
         offset += Int(length)
         let floats = header.tensorCounts.reduce(0) { $0 + max($1, 0) }
-        guard !header.tensorCounts.isEmpty, header.tensorCounts.allSatisfy({ $0 >= 0 }),
+        let averaged = header.options.optimization.averageDecay > 0
+        guard header.tensorCounts.count >= (averaged ? 2 : 1), header.tensorCounts.allSatisfy({ $0 >= 0 }),
             bytes.count - offset == floats * 4
         else {
             throw corrupt("\(bytes.count - offset) bytes of tensors, expected \(floats * 4)")
@@ -110,9 +115,11 @@ public struct Checkpoint: Equatable {
                 })
             offset += count * 4
         }
+        let average = averaged ? tensors.removeLast() : nil
         let state = RunState(
-            iteration: header.iteration, image: tensors[0], optimizerTensors: Array(tensors.dropFirst()),
-            optimizerHostState: header.optimizerHostState)
+            scale: header.scale, iteration: header.iteration, image: tensors[0],
+            optimizerTensors: Array(tensors.dropFirst()), optimizerHostState: header.optimizerHostState,
+            average: average)
         return Checkpoint(header: header, state: state)
     }
 
@@ -130,8 +137,8 @@ public struct Checkpoint: Equatable {
 
     /// Refuses a checkpoint made with other options, weights or input images, naming the
     /// differences. Inputs are compared by content, so a path spelt another way is the same input
-    /// and a file replaced under the same name is not. The total number of iterations may
-    /// differ: `--iterations` is always the total.
+    /// and a file replaced under the same name is not. The numbers of iterations may differ:
+    /// `--iterations` and `--initial-iterations` are always the totals of their scales.
     public func checkCompatible(options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String]) throws {
         if header.weightsSHA256 != weightsSHA256 {
             throw StyleError(
@@ -146,6 +153,7 @@ public struct Checkpoint: Equatable {
         }
         var saved = header.options
         saved.optimization.iterations = options.optimization.iterations
+        saved.initialIterations = options.initialIterations
         let differences = Checkpoint.differences(saved.withoutInputPaths, options.withoutInputPaths)
         if !differences.isEmpty {
             throw StyleError(

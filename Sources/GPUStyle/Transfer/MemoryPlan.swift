@@ -7,7 +7,8 @@ public struct MemoryPlan: Equatable, Sendable {
     public var activationBytes: Int
     /// Content targets, style Grams and their gradients.
     public var targetBytes: Int
-    /// Input images, the optimised image, its gradient, the last good copy, optimiser state.
+    /// Input images, the optimised image, its gradient, the last good copy, optimiser state, the
+    /// iterate average and its last good copy.
     public var imageAndOptimizerBytes: Int
     /// What a style workspace adds beyond the main one: it exists only while the style targets
     /// are computed, before the main workspace is made (StyleObjective), so only its excess counts.
@@ -54,7 +55,9 @@ public struct MemoryPlan: Equatable, Sendable {
         let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
         targetBytes = (contentTargets + grams + 3) * floatBytes
         let image = 3 * height * width
-        let optimizerVectors = optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1)
+        let optimizerVectors =
+            (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
+            + (optimization.averageDecay > 0 ? 2 : 0)
         let styleImages = styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width }
         imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
         let backwardActivations =

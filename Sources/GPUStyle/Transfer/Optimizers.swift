@@ -7,7 +7,8 @@ public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
 }
 
 /// Updates the image from the gradient at the current image. `update` is called once per
-/// iteration after the objective has been evaluated at `image` into `gradient`.
+/// iteration after the objective has been evaluated at `image` into `gradient`. With `bounds`,
+/// each step ends with the projection of the image onto them.
 public protocol ImageOptimizer: AnyObject {
     /// Enqueues step `step` (1-based). Returns false when the optimiser has converged and stops.
     func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool
@@ -24,10 +25,12 @@ public final class AdamOptimizer: ImageOptimizer {
     private let parameters: AdamParameters
     private let m: Tensor
     private let v: Tensor
+    private let bounds: ClosedRange<Float>?
 
-    public init(backend: Backend, shape: Shape, parameters: AdamParameters) throws {
+    public init(backend: Backend, shape: Shape, parameters: AdamParameters, bounds: ClosedRange<Float>? = nil) throws {
         self.backend = backend
         self.parameters = parameters
+        self.bounds = bounds
         m = try backend.makeTensor(shape)
         v = try backend.makeTensor(shape)
     }
@@ -42,6 +45,7 @@ public final class AdamOptimizer: ImageOptimizer {
 
     public func update(image: Tensor, gradient: Tensor, step: Int) throws -> Bool {
         try backend.adamStep(parameter: image, gradient: gradient, m: m, v: v, step: step, parameters: parameters)
+        if let bounds { try backend.clamp(image, lower: bounds.lowerBound, upper: bounds.upperBound) }
         return true
     }
 }
@@ -52,6 +56,11 @@ public final class AdamOptimizer: ImageOptimizer {
 /// step is scaled by min(1, 1/‖g‖₂) (torch uses ‖g‖₁, which the op table has no reduction for;
 /// it only sizes the first step), and every step's RMS is capped at `maximumStepRMS` pixel units,
 /// which torch does not do.
+///
+/// With `bounds` (the projection), a step's s is the displacement the image actually made,
+/// x_{k+1} − x_k after the projection, not t·d: the pair (s, y) then satisfies the secant
+/// condition for the step taken, and a pair whose projected step turned it non-positive
+/// (yᵀs ≤ 0) is left out of the history like any other.
 public final class LBFGSOptimizer: ImageOptimizer {
     private let backend: Backend
     private let learningRate: Float
@@ -68,12 +77,16 @@ public final class LBFGSOptimizer: ImageOptimizer {
     private var order: [Int] = []
     private var lastStepSize: Float = 0
     private var hessianDiagonal: Double = 1
+    private let bounds: ClosedRange<Float>?
     /// The largest RMS change per value one step may make, in pixel units (0–255 scale).
     static let maximumStepRMS = 16.0
 
-    public init(backend: Backend, shape: Shape, learningRate: Float, historySize: Int) throws {
+    public init(
+        backend: Backend, shape: Shape, learningRate: Float, historySize: Int, bounds: ClosedRange<Float>? = nil
+    ) throws {
         guard historySize >= 1 else { throw StyleError("--history-size must be at least 1") }
         self.backend = backend
+        self.bounds = bounds
         self.learningRate = learningRate
         self.historySize = historySize
         previousGradient = try backend.makeTensor(shape)
@@ -110,18 +123,23 @@ public final class LBFGSOptimizer: ImageOptimizer {
 
     public func update(image: Tensor, gradient g: Tensor, step: Int) throws -> Bool {
         let d = direction
+        // The slot the next pair goes to (the same at this step and the next: `order` only
+        // changes in between when a pair is accepted, here).
+        func freeSlot() -> Int { s.indices.first { !order.contains($0) } ?? 0 }
         if step == 1 {
             try backend.copy(g, to: d)
             try backend.scale(d, by: -1)
             let norm = try backend.dot(g, g).squareRoot()
             lastStepSize = Float(min(1, 1 / max(norm, 1e-30))) * learningRate
         } else {
-            // New curvature pair: y = g − g_prev, s = t·d_prev.
-            let slot = s.indices.first { !order.contains($0) } ?? 0
+            // New curvature pair: y = g − g_prev, s = t·d_prev (projected: the step's displacement, already there).
+            let slot = freeSlot()
             try backend.copy(g, to: y[slot])
             try backend.axpy(alpha: -1, x: previousGradient, y: y[slot])
-            try backend.copy(d, to: s[slot])
-            try backend.scale(s[slot], by: lastStepSize)
+            if bounds == nil {
+                try backend.copy(d, to: s[slot])
+                try backend.scale(s[slot], by: lastStepSize)
+            }
             let ys = try backend.dot(y[slot], s[slot])
             if ys > 1e-10 {
                 order.append(slot)
@@ -153,7 +171,17 @@ public final class LBFGSOptimizer: ImageOptimizer {
         try backend.copy(g, to: previousGradient)
         // Not a descent direction any more (torch's tolerance_change): converged.
         if try backend.dot(g, d) > -1e-9 { return false }
+        guard let bounds else {
+            try backend.axpy(alpha: lastStepSize, x: d, y: image)
+            return true
+        }
+        // s = P(x + t·d) − x, in the slot the next pair takes.
+        let next = s[freeSlot()]
+        try backend.copy(image, to: next)
         try backend.axpy(alpha: lastStepSize, x: d, y: image)
+        try backend.clamp(image, lower: bounds.lowerBound, upper: bounds.upperBound)
+        try backend.scale(next, by: -1)
+        try backend.axpy(alpha: 1, x: image, y: next)
         return true
     }
 }

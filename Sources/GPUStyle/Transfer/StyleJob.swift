@@ -43,6 +43,12 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var pooling: PoolMode = .max
     public var originalColors = false
     public var maxPixels = 100_000_000
+    /// Number of scales (nil: chosen from imageSize, `ScalePlan`).
+    public var scales: Int? = nil
+    /// Longest side of the smallest scale (nil: `ScalePlan`'s default).
+    public var minSize: Int? = nil
+    /// Iterations of the first scale (nil: optimization.iterations, as every other scale).
+    public var initialIterations: Int? = nil
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536
@@ -64,6 +70,15 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
         if optimization.iterations < 1 {
             throw StyleError("--iterations must be at least 1 (got \(optimization.iterations))")
         }
+        if let initial = initialIterations, initial < 1 {
+            throw StyleError("--initial-iterations must be at least 1 (got \(initial))")
+        }
+        let decay = optimization.averageDecay
+        if !(decay >= 0 && decay < 1) {
+            throw StyleError(
+                "--average-decay must be in [0, 1): 0 turns averaging off, 0.9–0.99 are usual (got \(decay))")
+        }
+        _ = try scalePlan()
         if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
             throw StyleError("--learning-rate must be a positive number (got \(rate))")
         }
@@ -86,11 +101,14 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     /// Throws, before any work, when an image at its working size is smaller than the deepest
     /// layer needs, with the --image-size or --style-scale that is enough, or, for a shape too
     /// elongated for any sensible size, the advice to crop.
+    /// With several scales the smallest decides, and the advice names --min-size.
     func checkLargeEnough(content: RGBImage, styles: [RGBImage]) throws {
         let deepest = try layers.deepestLayer()
         let minimum = VGGNetwork.minimumImageSide(deepestLayer: deepest)
-        let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
-        let images = [(contentPath, content, imageSize)] + zip(stylePaths, styles).map { ($0, $1, styleSide) }
+        let plan = try scalePlan()
+        let smallest = plan.sides[0]
+        let styleSide = StyleJobOptions.styleSide(imageSize: smallest, scale: styleScale)
+        let images = [(contentPath, content, smallest)] + zip(stylePaths, styles).map { ($0, $1, styleSide) }
         for (index, (path, image, side)) in images.enumerated() {
             let working = RGBImage.size(width: image.width, height: image.height, maxSide: side)
             guard min(working.width, working.height) < minimum else { continue }
@@ -101,14 +119,40 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
             if needed > 8192 {
                 advice = "its shape (\(image.width)×\(image.height)) is too elongated for any sensible size; crop it"
             } else if index == 0 {
-                advice = "use --image-size \(needed) or more"
+                advice = "use --\(plan.sides.count > 1 ? "min-size" : "image-size") \(needed) or more"
             } else {
                 advice =
-                    "use --style-scale \(String(format: "%.2f", Double(needed) / Double(imageSize) + 0.005)) or more"
+                    "use --style-scale \(String(format: "%.2f", Double(needed) / Double(smallest) + 0.005)) or more"
             }
             throw StyleError(
                 "\(path) at \(working.width)×\(working.height) is too small for layers up to "
                     + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
+        }
+    }
+
+    /// The sizes of the run's scales.
+    public func scalePlan() throws -> ScalePlan {
+        try ScalePlan(imageSize: imageSize, scales: scales, minSize: minSize)
+    }
+
+    /// Iterations at a scale: --initial-iterations at the first, --iterations at every other.
+    public func iterations(atScale scale: Int) -> Int {
+        scale == 0 ? (initialIterations ?? optimization.iterations) : optimization.iterations
+    }
+
+    /// Iterations of the scales before `scale`: where its iteration 0 sits in the whole run.
+    public func iterationsBefore(scale: Int) -> Int {
+        (0..<scale).reduce(0) { $0 + iterations(atScale: $1) }
+    }
+
+    /// The iterations after which `--save-every N` writes a frame, numbered from the start of the
+    /// whole run: every N-th iteration of each scale.
+    public func frameIterations(every: Int) throws -> [Int] {
+        guard every > 0 else { return [] }
+        return try scalePlan().sides.indices.flatMap { scale in
+            stride(from: every, through: iterations(atScale: scale), by: every).map {
+                iterationsBefore(scale: scale) + $0
+            }
         }
     }
 
@@ -128,27 +172,48 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     }
 }
 
-/// A stylisation set up on a backend: images read and resized, weights uploaded, targets
-/// computed, the run ready to iterate.
+/// A stylisation set up on a backend: images read, weights uploaded once, and the run of one
+/// scale at a time (its images resized, targets computed, ready to iterate); `advance()` moves
+/// a coarse-to-fine run to its next scale.
 public final class StyleJob {
     public let options: StyleJobOptions
     public let backend: Backend
+    public let scales: ScalePlan
     /// The content image at the output size.
     public let content: RGBImage
-    /// The style images at their working sizes.
+    /// The style images at their working sizes for the output size.
     public let styles: [RGBImage]
-    public let run: StyleTransferRun
     public let network: VGGNetwork
+    private let originalContent: RGBImage
+    private let originalStyles: [RGBImage]
+    /// The --init image or noise at the first scale's size (nil: the content).
+    private let initial: [Float]?
+    /// The current scale's run and content image; nil only while `advance()` replaces them.
+    private var stage: (run: StyleTransferRun, content: RGBImage)?
 
-    /// - Parameter note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
-    public init(options: StyleJobOptions, weightsPath: String, backend: Backend, note: (String) -> Void) throws {
+    /// The content image's size as read (the scales' sizes follow from it).
+    public var inputSize: (width: Int, height: Int) { (originalContent.width, originalContent.height) }
+
+    /// The current scale's run.
+    public var run: StyleTransferRun {
+        guard let stage else { preconditionFailure("StyleJob.run read while its scale is being replaced") }
+        return stage.run
+    }
+
+    /// - Parameters:
+    ///   - resume: a saved state to continue from, at its scale.
+    ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
+    public init(
+        options: StyleJobOptions, weightsPath: String, backend: Backend, resume: RunState? = nil,
+        note: (String) -> Void
+    ) throws {
         try options.validate()
         self.options = options
         self.backend = backend
-        let blend = try options.normalisedBlendWeights()
+        scales = try options.scalePlan()
 
-        let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
-        let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
+        originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
+        originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
         try options.checkLargeEnough(content: originalContent, styles: originalStyles)
         try options.checkFits(
             try backend.memoryCapacity.applyingOverride(), backend: backend,
@@ -157,17 +222,18 @@ public final class StyleJob {
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
-        let initial: [Float]?
+        let first = RGBImage.size(
+            width: originalContent.width, height: originalContent.height, maxSide: scales.sides[0])
         switch options.initialization {
         case .content:
             initial = nil
         case .random:
             var generator = SplitMix64(seed: options.seed)
-            initial = (0..<content.pixels.count).map { _ in Float(generator.nextUnit() * 255) }
+            initial = (0..<3 * first.width * first.height).map { _ in Float(generator.nextUnit() * 255) }
         case .image(let path):
             let image = try ImageFile.read(path, maxPixels: options.maxPixels)
             image.notes.forEach(note)
-            initial = image.image.resized(width: content.width, height: content.height).pixels
+            initial = image.image.resized(width: first.width, height: first.height).pixels
         }
 
         let deepest = try options.layers.deepestLayer()
@@ -179,9 +245,31 @@ public final class StyleJob {
         note(
             "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
                 + "\(weights.setName) weights to \(backend.name)")
+        if let state = resume {
+            guard scales.sides.indices.contains(state.scale) else {
+                throw StyleError(
+                    "the checkpoint is at scale \(state.scale + 1), but this run has \(scales.sides.count) scale"
+                        + "\(scales.sides.count == 1 ? "" : "s"); give the same --scales and --min-size or start without --resume"
+                )
+            }
+            stage = try makeStage(scale: state.scale, start: nil)
+            try run.restore(state)
+        } else {
+            stage = try makeStage(scale: 0, start: initial)
+        }
+    }
+
+    /// The run of one scale: its content and style images uploaded, targets computed, the image
+    /// starting from `start` (nil: the content image, copied on the device).
+    private func makeStage(scale: Int, start: [Float]?) throws -> (run: StyleTransferRun, content: RGBImage) {
+        let side = scales.sides[scale]
+        let content = side == options.imageSize ? self.content : originalContent.resized(maxSide: side)
+        let styleSide = StyleJobOptions.styleSide(imageSize: side, scale: options.styleScale)
+        let styles = side == options.imageSize ? self.styles : originalStyles.map { $0.resized(maxSide: styleSide) }
         let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
         try backend.upload(content.pixels, to: contentTensor)
-        let styleTargets = try zip(styles, blend).map { image, weight -> StyleTarget in
+        let styleTargets = try zip(styles, try options.normalisedBlendWeights()).map {
+            image, weight -> StyleTarget in
             let tensor = try backend.makeTensor(Shape(c: 3, h: image.height, w: image.width))
             try backend.upload(image.pixels, to: tensor)
             return StyleTarget(image: tensor, blendWeight: weight)
@@ -190,9 +278,31 @@ public final class StyleJob {
             network: network, height: content.height, width: content.width,
             content: contentTensor, styles: styleTargets, layers: options.layers,
             weights: options.lossWeights)
-        run = try StyleTransferRun(
-            objective: objective, start: initial.map { .pixels($0) } ?? .copy(of: contentTensor),
-            height: content.height, width: content.width, settings: options.optimization)
+        var settings = options.optimization
+        settings.iterations = options.iterations(atScale: scale)
+        let run = try StyleTransferRun(
+            objective: objective, start: start.map { .pixels($0) } ?? .copy(of: contentTensor),
+            height: content.height, width: content.width, settings: settings, scale: scale)
+        return (run, content)
+    }
+
+    /// Moves to the next scale: its run starts from this scale's result enlarged with the
+    /// project's filter; this scale's device memory is freed before the next is built.
+    /// Returns false at the last scale.
+    public func advance() throws -> Bool {
+        let next = run.scale + 1
+        guard next < scales.sides.count else { return false }
+        let size = scales.size(scale: next, width: originalContent.width, height: originalContent.height)
+        let result = try resultImage()
+        stage = nil
+        stage = try makeStage(scale: next, start: result.resized(width: size.width, height: size.height).pixels)
+        return true
+    }
+
+    /// The current scale's result (`StyleTransferRun.resultImage`) as an image of its size.
+    public func resultImage() throws -> RGBImage {
+        let (width, height) = (run.image.shape.w, run.image.shape.h)
+        return RGBImage(width: width, height: height, pixels: try run.resultImage())
     }
 
     private static func readImage(_ path: String, options: StyleJobOptions, note: (String) -> Void) throws -> RGBImage {
@@ -201,9 +311,11 @@ public final class StyleJob {
         return image
     }
 
-    /// The image as it should be written: `--original-colors` applied; clamping and rounding
-    /// happen in the writer.
+    /// The image of the current scale as it should be written: `--original-colors` applied;
+    /// clamping and rounding happen in the writer.
     public func outputImage(pixels: [Float]) throws -> RGBImage {
+        guard let stage else { preconditionFailure("StyleJob.outputImage called while its scale is being replaced") }
+        let content = stage.content
         let result = RGBImage(width: content.width, height: content.height, pixels: pixels)
         return options.originalColors ? try OriginalColors.apply(result: result, content: content) : result
     }

@@ -7,7 +7,8 @@ public struct RunOutputs: Sendable {
     /// PNG files with 16 bits per channel (JPEG files stay 8-bit).
     public var png16 = false
     public var jpegQuality = 95
-    /// Frames `OUT_0100.png` … every N iterations (0: none).
+    /// Frames `OUT_0100.png` … every N iterations of each scale (0: none), numbered from the
+    /// start of the whole run (`StyleJobOptions.frameIterations`).
     public var saveEvery = 0
     public var gif: String?
     /// Iterations between GIF frames (nil: iterations / 50).
@@ -73,10 +74,12 @@ public struct CheckpointIdentity: Sendable {
 }
 
 extension StyleJob {
-    /// Runs the job to its end and writes its outputs: the image (to the temporary folder when its
-    /// own folder fails, and then an error says where), frames, GIF, sheet and checkpoints. A fault
-    /// mid-run still writes the image it has and throws a line that says where; a refused loss
-    /// scale throws before anything is written. Returns how the run ended and where the image is.
+    /// Runs the job to its end, scale after scale, and writes its outputs: the image (to the
+    /// temporary folder when its own folder fails, and then an error says where), frames, GIF,
+    /// sheet and checkpoints. A fault mid-run still writes the image it has and throws a line that
+    /// says where; a refused loss scale throws before anything is written. The image written is
+    /// always at the output size: a run stopped at a smaller scale writes its result enlarged.
+    /// Returns how the run ended and where the image is.
     public func perform(
         outputs: RunOutputs, checkpoint identity: CheckpointIdentity, reportEvery: Int,
         events: RunEvents
@@ -88,46 +91,71 @@ extension StyleJob {
                 device: backend.name, state: try run.exportState()
             ).write(to: path)
         }
-        let iterations = options.optimization.iterations
-        let gifInterval = outputs.gif == nil ? 0 : (outputs.gifEvery ?? max(1, iterations / 50))
+        let lastScale = scales.sides.count - 1
+        let totalIterations = options.iterationsBefore(scale: lastScale) + options.iterations(atScale: lastScale)
+        let gifInterval = outputs.gif == nil ? 0 : (outputs.gifEvery ?? max(1, totalIterations / 50))
         let gifWriter = try outputs.gif.map { try GIFWriter(path: $0, delayCentiseconds: 8) }
-        let end: RunEnd
+        /// An image of the current scale at the output size.
+        func enlarged(_ image: RGBImage) -> RGBImage {
+            image.width == content.width && image.height == content.height
+                ? image : image.resized(width: content.width, height: content.height)
+        }
+        func finalImage(_ pixels: [Float]) throws -> RGBImage { enlarged(try outputImage(pixels: pixels)) }
+        var scaleResults: [RGBImage] = []
+        var end: RunEnd
         do {
-            try gifWriter?.add(frame: try outputImage(pixels: try run.currentImage()))
-            end = try run.run(
-                reportEvery: reportEvery, onReport: events.report,
-                snapshotEvery: greatestCommonDivisor(outputs.saveEvery, gifInterval),
-                onSnapshot: { iteration, pixels in
-                    let image = try outputImage(pixels: pixels)
-                    if outputs.saveEvery > 0, iteration % outputs.saveEvery == 0 {
-                        // A frame is a by-product: losing one must not end the run.
-                        let frame = outputs.framePath(iteration: iteration)
-                        do {
-                            try ImageFile.write(image, to: frame, options: outputs.writeOptions(for: frame))
-                        } catch {
-                            events.warning("could not write the frame \(frame): \(describe(error)); the run goes on")
+            try gifWriter?.add(frame: try finalImage(try run.resultImage()))
+            while true {
+                let offset = options.iterationsBefore(scale: run.scale)
+                end = try run.run(
+                    reportEvery: reportEvery, onReport: events.report,
+                    snapshotEvery: greatestCommonDivisor(outputs.saveEvery, gifInterval),
+                    onSnapshot: { iteration, pixels in
+                        let image = try outputImage(pixels: pixels)
+                        let global = offset + iteration
+                        if outputs.saveEvery > 0, iteration % outputs.saveEvery == 0 {
+                            // A frame is a by-product: losing one must not end the run.
+                            let frame = outputs.framePath(iteration: global)
+                            do {
+                                try ImageFile.write(image, to: frame, options: outputs.writeOptions(for: frame))
+                            } catch {
+                                events.warning(
+                                    "could not write the frame \(frame): \(describe(error)); the run goes on")
+                            }
                         }
-                    }
-                    if let writer = gifWriter, iteration % gifInterval == 0 {
-                        try writer.add(frame: image)
-                    }
-                },
-                checkpointEvery: outputs.checkpoint == nil ? 0 : outputs.checkpointEvery,
-                onCheckpoint: { _ in try saveCheckpoint() },
-                shouldStop: events.shouldStop)
+                        if let writer = gifWriter, iteration % gifInterval == 0 {
+                            try writer.add(frame: enlarged(image))
+                        }
+                    },
+                    checkpointEvery: outputs.checkpoint == nil ? 0 : outputs.checkpointEvery,
+                    onCheckpoint: { _ in try saveCheckpoint() },
+                    shouldStop: events.shouldStop)
+                if case .interrupted = end { break }
+                if case .nonFinite = end { break }
+                guard run.scale < lastScale else { break }
+                if outputs.sheet != nil { scaleResults.append(try outputImage(pixels: try run.resultImage())) }
+                // A stop asked for during the scale's last iteration ends the run here.
+                if events.shouldStop() {
+                    end = .interrupted(atIteration: run.iteration)
+                    break
+                }
+                _ = try advance()
+                events.note("scale \(run.scale + 1) of \(scales.sides.count): \(sizeLabel(scale: run.scale))")
+            }
         } catch let error as LossScaleError {
             throw StyleError(error.message)
         } catch {
             // A fault mid-run (device error, a checkpoint that could not be written …): keep the image.
-            let rescued = (try? run.currentImage()).flatMap { try? outputImage(pixels: $0) }
+            let rescued = (try? run.resultImage()).flatMap { try? finalImage($0) }
             guard let image = rescued else {
                 throw StyleError("\(describe(error)); the device could not return the image, so nothing was written")
             }
             let written = try writeKeepingTheImage(image, outputs: outputs)
-            throw StyleError("\(describe(error)); the image of iteration \(run.iteration) was written to \(written)")
+            throw StyleError(
+                "\(describe(error)); the image of iteration \(run.iteration)\(scaleLabel) was written to \(written)")
         }
 
-        let image = try outputImage(pixels: try run.currentImage())
+        let image = try finalImage(try run.resultImage())
         let written = try writeKeepingTheImage(image, outputs: outputs)
         try saveCheckpoint()
         events.finished(end, written)
@@ -138,11 +166,22 @@ extension StyleJob {
         }
         if let sheet = outputs.sheet {
             try ImageFile.write(
-                contactSheet([content] + styles + [image], height: image.height, gap: 8),
+                contactSheet([content] + styles + scaleResults + [image], height: image.height, gap: 8),
                 to: sheet, options: outputs.writeOptions(for: sheet))
             events.note("wrote \(sheet)")
         }
         return (end, written)
+    }
+
+    /// " (scale 2/3)" in a coarse-to-fine run, "" in a single-scale one.
+    public var scaleLabel: String {
+        scales.sides.count > 1 ? " (scale \(run.scale + 1)/\(scales.sides.count))" : ""
+    }
+
+    /// "512×341" for the image of a scale.
+    func sizeLabel(scale: Int) -> String {
+        let size = scales.size(scale: scale, width: inputSize.width, height: inputSize.height)
+        return "\(size.width)×\(size.height)"
     }
 
     /// Writes the result to its path; if that fails (folder gone, disk full), to a file in the

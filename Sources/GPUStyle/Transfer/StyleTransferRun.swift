@@ -2,30 +2,48 @@ import Foundation
 
 /// Settings of the optimisation itself (what a checkpoint must match to resume).
 public struct OptimizationSettings: Equatable, Codable, Sendable {
+    /// Iterations of this run (with scales: of each scale after the first).
     public var iterations: Int = 1000
     public var optimizer: OptimizerKind = .adam
     /// nil: the optimiser's default.
     public var learningRate: Float? = nil
     public var lbfgsHistory: Int = 100
+    /// Projects the image onto 0–255 after every step (and the start), so the image the loss
+    /// was computed on is the image written; false: the classic unbounded optimisation.
+    public var clamp = true
+    /// Decay of the exponential moving average of the iterate that is written (0: off).
+    public var averageDecay: Double = OptimizationSettings.defaultAverageDecay
+
+    public static let defaultAverageDecay = 0.0
 
     public init(
         iterations: Int = 1000, optimizer: OptimizerKind = .adam, learningRate: Float? = nil,
-        lbfgsHistory: Int = 100
+        lbfgsHistory: Int = 100, clamp: Bool = true, averageDecay: Double = OptimizationSettings.defaultAverageDecay
     ) {
         self.iterations = iterations
         self.optimizer = optimizer
         self.learningRate = learningRate
         self.lbfgsHistory = lbfgsHistory
+        self.clamp = clamp
+        self.averageDecay = averageDecay
     }
 
     public var effectiveLearningRate: Float { learningRate ?? optimizer.defaultLearningRate }
+
+    /// The range the projection keeps the image in.
+    static let pixelRange: ClosedRange<Float> = 0...255
 }
 
 /// The loss at one iteration (0 = the initial image), with the time since the run started.
 public struct IterationReport: Equatable, Sendable {
+    /// The iteration within its scale.
     public var iteration: Int
     public var losses: LossValues
     public var elapsedSeconds: Double
+    /// The scale (0-based; 0 for a single-scale run) and its image size.
+    public var scale = 0
+    public var width = 0
+    public var height = 0
 }
 
 /// How a run ended.
@@ -48,33 +66,47 @@ public struct LossScaleError: Error, CustomStringConvertible {
 
 /// The whole state of a run between two iterations, for checkpoints.
 public struct RunState: Equatable {
+    /// The scale (0-based) and the iteration within it.
+    public var scale: Int
     public var iteration: Int
     public var image: [Float]
     /// The optimiser's tensors in `ImageOptimizer.stateTensors` order.
     public var optimizerTensors: [[Float]]
     public var optimizerHostState: [Double]
+    /// The iterate average's running sum (before bias correction), when averaging.
+    public var average: [Float]?
 
-    public init(iteration: Int, image: [Float], optimizerTensors: [[Float]], optimizerHostState: [Double]) {
+    public init(
+        scale: Int = 0, iteration: Int, image: [Float], optimizerTensors: [[Float]], optimizerHostState: [Double],
+        average: [Float]? = nil
+    ) {
+        self.scale = scale
         self.iteration = iteration
         self.image = image
         self.optimizerTensors = optimizerTensors
         self.optimizerHostState = optimizerHostState
+        self.average = average
     }
 }
 
-/// One style-transfer optimisation on a backend: the image, its gradient and the optimiser
-/// state resident for all iterations. The host reads losses only at report points and the
-/// image only at snapshots.
+/// One style-transfer optimisation on a backend at one size: the image, its gradient, the
+/// optimiser state and the iterate average resident for all iterations. The host reads losses
+/// only at report points and the image only at snapshots.
 public final class StyleTransferRun {
     public let backend: Backend
     public let objective: StyleObjective
     public let settings: OptimizationSettings
+    /// The scale of a coarse-to-fine run this run optimises (0-based).
+    public let scale: Int
     /// The image being optimised, 3×H×W, RGB 0–255.
     public let image: Tensor
     private let gradient: Tensor
     private let optimizer: ImageOptimizer
     /// The image at the last iteration whose losses were read and finite.
     private let lastGoodImage: Tensor
+    /// The iterate average's running sum Σ (1−d)·d^(k−i)·x_i and its copy at the last good
+    /// iteration; nil when not averaging.
+    private let average: (sum: Tensor, lastGood: Tensor)?
     /// Iterations done (optimiser steps taken).
     public private(set) var iteration = 0
 
@@ -93,12 +125,15 @@ public final class StyleTransferRun {
         case copy(of: Tensor)
     }
 
-    public init(objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings) throws
-    {
+    public init(
+        objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings,
+        scale: Int = 0
+    ) throws {
         guard settings.iterations >= 1 else { throw StyleError("--iterations must be at least 1") }
         backend = objective.network.backend
         self.objective = objective
         self.settings = settings
+        self.scale = scale
         let shape = Shape(c: 3, h: height, w: width)
         image = try backend.makeTensor(shape)
         switch start {
@@ -112,16 +147,32 @@ public final class StyleTransferRun {
         }
         gradient = try backend.makeTensor(shape)
         lastGoodImage = try backend.makeTensor(shape)
+        let bounds = settings.clamp ? OptimizationSettings.pixelRange : nil
         switch settings.optimizer {
         case .adam:
             optimizer = try AdamOptimizer(
                 backend: backend, shape: shape,
-                parameters: AdamParameters(learningRate: settings.effectiveLearningRate))
+                parameters: AdamParameters(learningRate: settings.effectiveLearningRate), bounds: bounds)
         case .lbfgs:
             optimizer = try LBFGSOptimizer(
                 backend: backend, shape: shape, learningRate: settings.effectiveLearningRate,
-                historySize: settings.lbfgsHistory)
+                historySize: settings.lbfgsHistory, bounds: bounds)
         }
+        if let bounds { try backend.clamp(image, lower: bounds.lowerBound, upper: bounds.upperBound) }
+        if settings.averageDecay > 0 {
+            average = (try backend.makeTensor(shape), try backend.makeTensor(shape))
+            try updateAverage()
+        } else {
+            average = nil
+        }
+    }
+
+    /// sum = d·sum + (1−d)·x: one more iterate in the average (the first starts from zero).
+    private func updateAverage() throws {
+        guard let sum = average?.sum else { return }
+        let decay = settings.averageDecay
+        if iteration == 0 { try backend.fill(sum, value: 0) } else { try backend.scale(sum, by: Float(decay)) }
+        try backend.axpy(alpha: Float(1 - decay), x: image, y: sum)
     }
 
     /// Runs from the current iteration to `settings.iterations`.
@@ -131,7 +182,8 @@ public final class StyleTransferRun {
     ///   - onReport: called with each report (blocks the host for that iteration only).
     ///   - checkEvery: losses are also read (not reported) at multiples of this to stop at a NaN or
     ///     infinity; the image of each finite check is kept on the device to fall back to.
-    ///   - snapshotEvery: 0 for none; else `onSnapshot` gets the image at multiples of it.
+    ///   - snapshotEvery: 0 for none; else `onSnapshot` gets the result image (`resultImage()`)
+    ///     at multiples of it.
     ///   - checkpointEvery: 0 for none; else `onCheckpoint` is called at multiples of it, between
     ///     iterations, where `exportState()` gives the state to save.
     ///   - shouldStop: polled after each iteration; true ends the run early (the image is kept).
@@ -158,12 +210,16 @@ public final class StyleTransferRun {
             if checks {
                 let losses = try objective.readLosses()
                 if reports {
-                    try onReport(IterationReport(iteration: iteration, losses: losses, elapsedSeconds: elapsed()))
+                    try onReport(
+                        IterationReport(
+                            iteration: iteration, losses: losses, elapsedSeconds: elapsed(), scale: scale,
+                            width: image.shape.w, height: image.shape.h))
                 }
                 guard losses.isFinite else {
                     let bad = iteration
                     if lastGoodIteration != iteration {
                         try backend.copy(lastGoodImage, to: image)
+                        if let average { try backend.copy(average.lastGood, to: average.sum) }
                         iteration = lastGoodIteration
                     }
                     return .nonFinite(
@@ -171,10 +227,11 @@ public final class StyleTransferRun {
                         restoredIteration: iteration)
                 }
                 try backend.copy(image, to: lastGoodImage)
+                if let average { try backend.copy(average.sum, to: average.lastGood) }
                 lastGoodIteration = iteration
             }
             if iteration > startIteration, isMultiple(snapshotEvery) {
-                try onSnapshot(iteration, try backend.download(image))
+                try onSnapshot(iteration, try resultImage())
             }
             if iteration > startIteration, isMultiple(checkpointEvery) {
                 try onCheckpoint(iteration)
@@ -184,6 +241,7 @@ public final class StyleTransferRun {
             let moved = try optimizer.update(image: image, gradient: gradient, step: iteration + 1)
             if !moved { return .converged(atIteration: iteration) }
             iteration += 1
+            try updateAverage()
         }
     }
 
@@ -212,38 +270,60 @@ public final class StyleTransferRun {
     public func step() throws -> Bool {
         try objective.evaluate(image: image, gradient: gradient)
         let moved = try optimizer.update(image: image, gradient: gradient, step: iteration + 1)
-        if moved { iteration += 1 }
+        if moved {
+            iteration += 1
+            try updateAverage()
+        }
         return moved
     }
 
-    /// The state between iterations (image, optimiser state, iteration) for a checkpoint.
+    /// The state between iterations (image, optimiser state, average, iteration) for a checkpoint.
     public func exportState() throws -> RunState {
         RunState(
-            iteration: iteration, image: try backend.download(image),
+            scale: scale, iteration: iteration, image: try backend.download(image),
             optimizerTensors: try optimizer.stateTensors.map(backend.download),
-            optimizerHostState: optimizer.hostState)
+            optimizerHostState: optimizer.hostState, average: try average.map { try backend.download($0.sum) })
     }
 
     /// Continues from a saved state: the run then goes on exactly as the saved one would have.
     public func restore(_ state: RunState) throws {
         let tensors = optimizer.stateTensors
         guard state.image.count == image.count, state.optimizerTensors.count == tensors.count,
-            zip(state.optimizerTensors, tensors).allSatisfy({ $0.count == $1.count })
+            zip(state.optimizerTensors, tensors).allSatisfy({ $0.count == $1.count }),
+            state.average?.count == average.map({ _ in image.count })
         else {
             throw StyleError("the checkpoint's image or optimiser state does not match this run's size and optimiser")
         }
+        guard state.scale == scale else {
+            throw StyleError("internal error: a checkpoint of scale \(state.scale) restored at scale \(scale)")
+        }
         guard state.iteration >= 0, state.iteration <= settings.iterations else {
             throw StyleError(
-                "the checkpoint is at iteration \(state.iteration), beyond --iterations \(settings.iterations)")
+                "the checkpoint is at iteration \(state.iteration) of scale \(scale + 1), beyond its "
+                    + "\(scale == 0 ? "--initial-iterations" : "--iterations") \(settings.iterations)")
         }
         try backend.upload(state.image, to: image)
         for (values, tensor) in zip(state.optimizerTensors, tensors) { try backend.upload(values, to: tensor) }
+        if let sum = average?.sum, let values = state.average { try backend.upload(values, to: sum) }
         try optimizer.restoreHostState(state.optimizerHostState)
         iteration = state.iteration
     }
 
-    /// The current image (blocks until the queued work is done).
+    /// The current iterate (blocks until the queued work is done).
     public func currentImage() throws -> [Float] {
         try backend.download(image)
+    }
+
+    /// The image the run stands for: the bias-corrected average of the iterates when averaging
+    /// (sum / (1 − d^(k+1)) after k steps: the weights of x_0 … x_k then add up to 1), projected
+    /// onto the pixel range when clamping; else the current iterate.
+    public func resultImage() throws -> [Float] {
+        guard let sum = average?.sum else { return try currentImage() }
+        let correction = Float(1 / (1 - pow(settings.averageDecay, Double(iteration + 1))))
+        let range = OptimizationSettings.pixelRange
+        return try backend.download(sum).map {
+            let value = $0 * correction
+            return settings.clamp ? min(max(value, range.lowerBound), range.upperBound) : value
+        }
     }
 }

@@ -30,6 +30,16 @@ extension NativeBackend {
         }
     }
 
+    public func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws {
+        let xs = try native(x, "clamp").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range {
+                let v = xs[i]
+                xs[i] = v < lower ? lower : (v > upper ? upper : v)
+            }
+        }
+    }
+
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         let xs = try native(x, "dot").pointer, ys = try native(y, "dot").pointer
         return HostParallel.deterministicSum(x.count) { range in

@@ -24,6 +24,12 @@ extension OpenCLBackend {
         try elementwise("scale", x.count, [.buffer(try buffer(x, "scale")), .float(alpha), .int(x.count)])
     }
 
+    public func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws {
+        try elementwise(
+            "clamp_in_place", x.count,
+            [.buffer(try buffer(x, "clamp")), .float(lower), .float(upper), .int(x.count)])
+    }
+
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try reduceToBuffer(
             "dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
