@@ -43,6 +43,8 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var pooling: PoolMode = .max
     public var originalColors = false
     public var maxPixels = 100_000_000
+    /// `--preprocessing`: overrides the flavour detected from the weights (nil: detect).
+    public var preprocessing: Preprocessing? = nil
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536
@@ -86,9 +88,9 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     /// Throws, before any work, when an image at its working size is smaller than the deepest
     /// layer needs, with the --image-size or --style-scale that is enough, or, for a shape too
     /// elongated for any sensible size, the advice to crop.
-    func checkLargeEnough(content: RGBImage, styles: [RGBImage]) throws {
-        let deepest = try layers.deepestLayer()
-        let minimum = VGGNetwork.minimumImageSide(deepestLayer: deepest)
+    func checkLargeEnough(model: VGGModel, content: RGBImage, styles: [RGBImage]) throws {
+        let deepest = try layers.deepestLayer(in: model)
+        let minimum = model.minimumImageSide(deepestLayer: deepest)
         let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
         let images = [(contentPath, content, imageSize)] + zip(stylePaths, styles).map { ($0, $1, styleSide) }
         for (index, (path, image, side)) in images.enumerated() {
@@ -108,7 +110,7 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
             }
             throw StyleError(
                 "\(path) at \(working.width)×\(working.height) is too small for layers up to "
-                    + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
+                    + "\(model.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
         }
     }
 
@@ -140,18 +142,28 @@ public final class StyleJob {
     public let run: StyleTransferRun
     public let network: VGGNetwork
 
-    /// - Parameter note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
-    public init(options: StyleJobOptions, weightsPath: String, backend: Backend, note: (String) -> Void) throws {
+    /// - Parameters:
+    ///   - weightsSHA256: the weights file's digest when the caller has it, so that a published
+    ///     file is known by its checksum (`WeightsIdentity`).
+    ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
+    public init(
+        options: StyleJobOptions, weightsPath: String, weightsSHA256: String? = nil, backend: Backend,
+        note: (String) -> Void
+    ) throws {
         try options.validate()
+        let identity = try WeightsIdentity.identify(
+            path: weightsPath, sha256: weightsSHA256, preprocessing: options.preprocessing)
+        let model = identity.model
+        try options.layers.validate(for: model)
         self.options = options
         self.backend = backend
         let blend = try options.normalisedBlendWeights()
 
         let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         let originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
-        try options.checkLargeEnough(content: originalContent, styles: originalStyles)
+        try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
         try options.checkFits(
-            try backend.memoryCapacity.applyingOverride(), backend: backend,
+            try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
         content = originalContent.resized(maxSide: options.imageSize)
@@ -170,15 +182,17 @@ public final class StyleJob {
             initial = image.image.resized(width: content.width, height: content.height).pixels
         }
 
-        let deepest = try options.layers.deepestLayer()
-        let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: deepest))
+        let deepest = try options.layers.deepestLayer(in: model)
+        let weights = try VGGWeights.load(
+            path: weightsPath, upTo: model.convolutionCount(upTo: deepest), sha256: weightsSHA256,
+            preprocessing: options.preprocessing)
         network = try VGGNetwork(
-            backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            backend: backend, model: model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
             preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
             pooling: options.pooling)
         note(
             "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
-                + "\(weights.setName) weights to \(backend.name)")
+                + "\(model.name) weights (\(weights.preprocessing.rawValue) preprocessing) to \(backend.name)")
         let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
         try backend.upload(content.pixels, to: contentTensor)
         let styleTargets = try zip(styles, blend).map { image, weight -> StyleTarget in
