@@ -70,6 +70,7 @@ struct BenchIterationCommand: ParsableCommand {
         settings.iterations = iterations
         settings.warmup = warmup
         settings.profileIterations = profile ? profileIterations : 0
+        settings.preprocessing = weightsOptions.preprocessing.override
         try settings.validate()
         return settings
     }

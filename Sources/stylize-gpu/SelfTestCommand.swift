@@ -32,7 +32,9 @@ struct SelfTestCommand: ParsableCommand {
         let weightsPath = weightsOptions.weights ?? (FileManager.default.fileExists(atPath: cached) ? cached : nil)
         let report: SelfTest.Report
         do {
-            report = try SelfTest.run(on: backend, weightsPath: weightsPath) { print($0.line) }
+            report = try SelfTest.run(
+                on: backend, weightsPath: weightsPath, preprocessing: weightsOptions.preprocessing.override
+            ) { print($0.line) }
         } catch {
             exitWithError(error)
         }

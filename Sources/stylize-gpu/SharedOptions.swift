@@ -9,10 +9,25 @@ struct DeviceOptions: ParsableArguments {
     var device = "auto"
 }
 
-/// `--weights`: run, bench, selftest.
+/// `--weights` and `--preprocessing`: run, bench, selftest.
 struct WeightsOptions: ParsableArguments {
-    @Option(help: "Weights file (default: the cached file `stylize-gpu weights fetch` stores).")
+    @Option(help: "Weights file: VGG19 or VGG16 (default: the cached file `stylize-gpu weights fetch` stores).")
     var weights: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The input the weights expect: caffe (BGR 0–255 minus the mean), torch (RGB 0–1, mean/std) or auto "
+                + "(from the file: checksum, values, statistics; `stylize-gpu weights info` shows which).",
+            valueName: "auto|caffe|torch"))
+    var preprocessing: PreprocessingChoice = .auto
+}
+
+/// `--preprocessing`'s values.
+enum PreprocessingChoice: String, CaseIterable, ExpressibleByArgument {
+    case auto, caffe, torch
+
+    /// The override, or nil for detection.
+    var override: Preprocessing? { Preprocessing(rawValue: rawValue) }
 }
 
 /// `--define NAME=VALUE` (repeatable): bench, bench ops, selftest.

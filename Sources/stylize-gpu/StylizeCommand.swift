@@ -11,7 +11,7 @@ struct StylizeCommand: ParsableCommand {
         commandName: "run",
         abstract: "Repaint CONTENT in the style of STYLE (the default command).",
         discussion: """
-            Optimises the output image so its VGG19 features match the content image's and its feature \
+            Optimises the output image so its VGG features match the content image's and its feature \
             correlations (Gram matrices) match the style images' (Gatys et al., 2015). Everything stays on \
             the chosen device from the first upload to the last iteration. Ctrl-C writes the current image \
             and exits with 130.
@@ -248,6 +248,7 @@ struct StylizeCommand: ParsableCommand {
         options.pooling = pooling
         options.originalColors = originalColors
         options.maxPixels = maxMegapixels * 1_000_000
+        options.preprocessing = weightsOptions.preprocessing.override
         try options.validate()
         return options
     }
@@ -274,6 +275,14 @@ struct StylizeCommand: ParsableCommand {
             after: resumeFrom.map { options.iterationsBefore(scale: $0.state.scale) + $0.state.iteration } ?? 0)
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
+        // The model and flavour, and the layers checked against the model, before any work.
+        let weightsIdentity = try WeightsIdentity.identify(
+            path: weightsPath, sha256: weightsSHA256, preprocessing: options.preprocessing)
+        try options.layers.validate(for: weightsIdentity.model)
+        printNote(
+            "weights: \(weightsIdentity.model.name), \(weightsIdentity.flavour.preprocessing.rawValue) preprocessing "
+                + "(\(weightsIdentity.flavour.evidence))")
+        if let warning = weightsIdentity.warning { printWarning(warning) }
         // Checkpoints know their inputs by content; hashed only when checkpoints are used.
         let identity = CheckpointIdentity(
             weightsSHA256: weightsSHA256,
@@ -285,7 +294,8 @@ struct StylizeCommand: ParsableCommand {
         let backend = try BackendFactory.make(try DeviceSelector(device))
         printNote("device: \(backend.name)")
         let job = try StyleJob(
-            options: options, weightsPath: weightsPath, backend: backend, resume: resumeFrom?.state
+            options: options, weightsPath: weightsPath, weightsSHA256: weightsSHA256, backend: backend,
+            resume: resumeFrom?.state
         ) {
             printNote("note: \($0)")
         }

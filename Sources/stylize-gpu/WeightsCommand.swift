@@ -5,7 +5,7 @@ import GPUStyle
 struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
-        abstract: "Fetch the VGG19 weights or describe a weights file.",
+        abstract: "Fetch the VGG19 weights or describe weights files.",
         subcommands: [Fetch.self, Info.self]
     )
 
@@ -34,15 +34,18 @@ struct WeightsCommand: ParsableCommand {
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Format, flavour, layers, parameter count and checksum of a weights file (default: the cached one)."
+                "Model, flavour, preprocessing (and how they were decided), format, layers and checksum of weights files (default: the cached one)."
         )
 
-        @Argument(help: "A weights file (torch legacy or zip checkpoint, safetensors, pastiche's quantised file).")
-        var path: String?
+        @Argument(
+            help:
+                "Weights files: VGG19 or VGG16 as torch legacy or zip checkpoints, safetensors, or pastiche's quantised file."
+        )
+        var paths: [String] = []
 
         func run() throws {
-            let resolved = try WeightsCache.resolve(path: path)
-            print(try WeightsInfo.read(path: resolved).report)
+            let resolved = paths.isEmpty ? [try WeightsCache.resolve(path: nil)] : paths
+            print(try resolved.map { try WeightsInfo.read(path: $0).report }.joined(separator: "\n\n"))
         }
     }
 }

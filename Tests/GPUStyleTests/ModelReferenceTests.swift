@@ -33,10 +33,10 @@ final class ModelReferenceTests: XCTestCase {
     }
 
     private func network(_ backend: Backend, weightsPath: String, deepest: String) throws -> VGGNetwork {
-        let index = try VGG19.index(of: deepest)
-        let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: index))
+        let index = try VGGModel.vgg19.index(of: deepest)
+        let weights = try VGGWeights.load(path: weightsPath, upTo: VGGModel.vgg19.convolutionCount(upTo: index))
         return try VGGNetwork(
-            backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            backend: backend, model: weights.model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
             preprocessing: weights.preprocessing.affine, deepestLayer: index, pooling: .max)
     }
 
@@ -48,14 +48,14 @@ final class ModelReferenceTests: XCTestCase {
             let net = try network(backend, weightsPath: weightsPath, deepest: "relu5_1")
             let image = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
             try backend.upload(content.pixels, to: image)
-            let observed = Set(try layerNames.map(VGG19.index(of:)))
+            let observed = Set(try layerNames.map(VGGModel.vgg19.index(of:)))
             let workspace = try net.makeWorkspace(height: content.height, width: content.width, observed: observed)
             try net.forward(image: image, workspace: workspace)
             for name in layerNames {
                 guard let expected = reference.activations["content"]?[name] else {
                     return XCTFail("fixture lacks \(name)")
                 }
-                let output = workspace.outputs[try VGG19.index(of: name)]
+                let output = workspace.outputs[try VGGModel.vgg19.index(of: name)]
                 XCTAssertEqual([output.shape.c, output.shape.h, output.shape.w], expected.shape, name)
                 let values = try backend.download(output).map(Double.init)
                 let mean = values.reduce(0, +) / Double(values.count)

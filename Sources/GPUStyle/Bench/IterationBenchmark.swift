@@ -40,6 +40,8 @@ public struct IterationBenchmarkSettings: Codable, Equatable, Sendable {
     /// Extra iterations per device and size for the per-phase breakdown (0: none). They come after
     /// the timed ones and are not part of the timings.
     public var profileIterations = 0
+    /// `--preprocessing` (nil: detected from the weights).
+    public var preprocessing: Preprocessing? = nil
 
     public init(contentPath: String, stylePath: String) {
         self.contentPath = contentPath
@@ -162,6 +164,7 @@ public enum IterationBenchmark {
         options.imageSize = size
         // One iteration of a run at `size`: its last scale, whatever the size.
         options.scales = 1
+        options.preprocessing = settings.preprocessing
         options.optimization = OptimizationSettings(iterations: settings.warmup + settings.iterations, optimizer: .adam)
         var kernelOptions: [String?] = []
         var contestants: [Contestant] = try devices.map { device in
@@ -189,7 +192,8 @@ public enum IterationBenchmark {
         }
         let phases = try contestants.map { try profile($0, iterations: settings.profileIterations) }
         let flops = try IterationFLOPs(
-            height: contestants[0].job.content.height, width: contestants[0].job.content.width,
+            model: contestants[0].job.network.model, height: contestants[0].job.content.height,
+            width: contestants[0].job.content.width,
             layers: options.layers
         ).total
         let peakResident = HostInfo.peakResidentBytes()
@@ -200,7 +204,7 @@ public enum IterationBenchmark {
             let medianMs = median(contestant.samples) * 1000
             let job = contestant.job
             let plan = try MemoryPlan(
-                layers: options.layers, height: job.content.height, width: job.content.width,
+                model: job.network.model, layers: options.layers, height: job.content.height, width: job.content.width,
                 styleSizes: job.styles.map { (height: $0.height, width: $0.width) },
                 optimization: options.optimization, backend: job.backend
             ).breakdown

@@ -1,4 +1,4 @@
-/// Floating-point operations of one style-transfer iteration, counted from the VGG19 layer
+/// Floating-point operations of one style-transfer iteration, counted from the model's layer
 /// shapes (multiply and add count as two). Counted: every 3×3 conv forward (2·Cin·9·Cout·H·W),
 /// its backward-data (the same, including conv1_1's gradient to the image), each style layer's
 /// Gram matrix F·Fᵀ (2·C²·H·W) and Gram backward (dG+dGᵀ)·F (2·C²·H·W). Not counted: biases,
@@ -12,14 +12,14 @@ public struct IterationFLOPs: Codable, Equatable, Sendable {
     public var total: Double { convForward + convBackward + gram + gramBackward }
 
     /// - Parameters:
-    ///   - deepestLayer: the last VGG19 layer index run (forward stops there, backward starts there).
-    ///   - styleLayers: VGG19 indices of the style loss's layers (each gets a Gram and its backward).
-    public init(height: Int, width: Int, deepestLayer: Int, styleLayers: Set<Int>) {
+    ///   - deepestLayer: the last layer index run (forward stops there, backward starts there).
+    ///   - styleLayers: indices of the style loss's layers (each gets a Gram and its backward).
+    public init(model: VGGModel = .vgg19, height: Int, width: Int, deepestLayer: Int, styleLayers: Set<Int>) {
         var h = Double(height)
         var w = Double(width)
         var convForward = 0.0
         var gram = 0.0
-        for (index, layer) in VGG19.layers.prefix(deepestLayer + 1).enumerated() {
+        for (index, layer) in model.layers.prefix(deepestLayer + 1).enumerated() {
             switch layer.kind {
             case .conv(let inputChannels, let outputChannels):
                 convForward += 2 * Double(inputChannels) * 9 * Double(outputChannels) * h * w
@@ -40,9 +40,9 @@ public struct IterationFLOPs: Codable, Equatable, Sendable {
     }
 
     /// The count for a layer selection (forward to its deepest layer).
-    public init(height: Int, width: Int, layers: LayerSelection) throws {
+    public init(model: VGGModel = .vgg19, height: Int, width: Int, layers: LayerSelection) throws {
         self.init(
-            height: height, width: width, deepestLayer: try layers.deepestLayer(),
-            styleLayers: Set(try layers.style.map(VGG19.index(of:))))
+            model: model, height: height, width: width, deepestLayer: try layers.deepestLayer(in: model),
+            styleLayers: Set(try layers.style.map(model.index(of:))))
     }
 }

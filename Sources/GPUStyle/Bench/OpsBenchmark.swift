@@ -46,7 +46,7 @@ public enum OpsBenchmark {
     public static func vggShapes(width: Int, height: Int) -> [ConvShape] {
         var (h, w) = (height, width)
         var block = 1
-        return VGG19.convolutions.map { conv in
+        return VGGModel.vgg19.convolutions.map { conv in
             let convBlock = Int(conv.name.dropFirst(4).prefix(while: { $0 != "_" })) ?? block
             while block < convBlock {
                 (h, w) = (h / 2, w / 2)

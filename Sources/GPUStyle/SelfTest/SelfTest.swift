@@ -25,13 +25,13 @@ public enum SelfTest {
     /// The random-data checks, then the weights' conv1_1 and conv1_2 when `weightsPath` names a
     /// readable file (nil: skipped with a note; an unreadable file given explicitly is an error).
     public static func run(
-        on device: Backend, weightsPath: String?,
+        on device: Backend, weightsPath: String?, preprocessing: Preprocessing? = nil,
         onResult: (SelfTestResult) -> Void = { _ in }
     ) throws -> Report {
         var results = run(SelfTestTable.randomChecks(), on: device, onResult: onResult)
         var notes: [String] = []
         if let weightsPath {
-            let weights = try VGGWeights.load(path: weightsPath, upTo: 2)
+            let weights = try VGGWeights.load(path: weightsPath, upTo: 2, preprocessing: preprocessing)
             results += run(try SelfTestTable.weightChecks(weights), on: device, onResult: onResult)
         } else {
             notes.append(

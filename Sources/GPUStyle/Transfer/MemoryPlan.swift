@@ -25,17 +25,18 @@ public struct MemoryPlan: Equatable, Sendable {
 
     /// The plan for a run whose output is height × width and whose styles have the given sizes.
     public init(
-        layers selection: LayerSelection, height: Int, width: Int, styleSizes: [(height: Int, width: Int)],
-        optimization: OptimizationSettings, backend: Backend
+        model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
+        styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend
     ) throws {
         let floatBytes = MemoryLayout<Float>.size
-        let deepest = try selection.deepestLayer()
-        let layers = Array(VGG19.layers[0...deepest])
-        let contentIndices = Set(try selection.content.map(VGG19.index(of:)))
-        let styleIndices = Set(try selection.style.map(VGG19.index(of:)))
+        let deepest = try selection.deepestLayer(in: model)
+        let layers = Array(model.layers[0...deepest])
+        let contentIndices = Set(try selection.content.map(model.index(of:)))
+        let styleIndices = Set(try selection.style.map(model.index(of:)))
         let observed = contentIndices.union(styleIndices)
+        let uploaded = model.convolutions.prefix(model.convolutionCount(upTo: deepest))
 
-        weightBytes = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
+        weightBytes = uploaded.reduce(0) {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
         /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them.
@@ -62,7 +63,7 @@ public struct MemoryPlan: Equatable, Sendable {
         imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
         let backwardActivations =
             MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
-        let rawWeights = VGG19.convolutions.prefix(VGGNetwork.convolutionCount(upTo: deepest)).reduce(0) {
+        let rawWeights = uploaded.reduce(0) {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
         let gradientArenas = main.gradients
@@ -151,7 +152,7 @@ public struct MemoryPlan: Equatable, Sendable {
 
     /// Floats of the layer outputs the backward pass reads (see `Breakdown.backwardActivationBytes`),
     /// each tensor once: a fused conv shares its ReLU's.
-    static func backwardReadFloats(layers: [VGG19.Layer], shapes: [Shape], observed: Set<Int>) -> Int {
+    static func backwardReadFloats(layers: [VGGModel.Layer], shapes: [Shape], observed: Set<Int>) -> Int {
         var tensors = Set<Int>()
         for index in layers.indices {
             let nextIsPool = index + 1 < layers.count && layers[index + 1].kind == .pool
@@ -171,7 +172,7 @@ public struct MemoryPlan: Equatable, Sendable {
 extension StyleJobOptions {
     /// The plan at `imageSize` for inputs of the given original sizes.
     func memoryPlan(
-        imageSize: Int, content: (width: Int, height: Int),
+        model: VGGModel = .vgg19, imageSize: Int, content: (width: Int, height: Int),
         styles: [(width: Int, height: Int)], backend: Backend
     ) throws -> MemoryPlan {
         let output = RGBImage.size(width: content.width, height: content.height, maxSide: imageSize)
@@ -179,7 +180,7 @@ extension StyleJobOptions {
         let styleSizes = styles.map { RGBImage.size(width: $0.width, height: $0.height, maxSide: styleSide) }
             .map { (height: $0.height, width: $0.width) }
         return try MemoryPlan(
-            layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
+            model: model, layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
             optimization: optimization, backend: backend)
     }
 
@@ -191,17 +192,20 @@ extension StyleJobOptions {
     /// Throws, before anything is allocated, when the run does not fit the device, naming the
     /// largest --image-size that does.
     func checkFits(
-        _ capacity: MemoryCapacity, backend: Backend, content: (width: Int, height: Int),
+        _ capacity: MemoryCapacity, model: VGGModel = .vgg19, backend: Backend, content: (width: Int, height: Int),
         styles: [(width: Int, height: Int)]
     ) throws {
         let device = backend.name
-        let plan = try memoryPlan(imageSize: imageSize, content: content, styles: styles, backend: backend)
+        let plan = try memoryPlan(
+            model: model, imageSize: imageSize, content: content, styles: styles, backend: backend)
         if plan.fits(capacity) { return }
         var low = 0
         var high = imageSize
         while high - low > 1 {
             let middle = (low + high) / 2
-            if try memoryPlan(imageSize: middle, content: content, styles: styles, backend: backend).fits(capacity) {
+            if try memoryPlan(model: model, imageSize: middle, content: content, styles: styles, backend: backend)
+                .fits(capacity)
+            {
                 low = middle
             } else {
                 high = middle

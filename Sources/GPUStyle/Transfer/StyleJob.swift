@@ -43,6 +43,8 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var pooling: PoolMode = .max
     public var originalColors = false
     public var maxPixels = 100_000_000
+    /// `--preprocessing`: overrides the flavour detected from the weights (nil: detect).
+    public var preprocessing: Preprocessing? = nil
     /// Number of scales (nil: chosen from imageSize, `ScalePlan`).
     public var scales: Int? = nil
     /// Longest side of the smallest scale (nil: `ScalePlan`'s default).
@@ -102,9 +104,9 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     /// layer needs, with the --image-size or --style-scale that is enough, or, for a shape too
     /// elongated for any sensible size, the advice to crop.
     /// With several scales the smallest decides, and the advice names --min-size.
-    func checkLargeEnough(content: RGBImage, styles: [RGBImage]) throws {
-        let deepest = try layers.deepestLayer()
-        let minimum = VGGNetwork.minimumImageSide(deepestLayer: deepest)
+    func checkLargeEnough(model: VGGModel, content: RGBImage, styles: [RGBImage]) throws {
+        let deepest = try layers.deepestLayer(in: model)
+        let minimum = model.minimumImageSide(deepestLayer: deepest)
         let plan = try scalePlan()
         let smallest = plan.sides[0]
         let styleSide = StyleJobOptions.styleSide(imageSize: smallest, scale: styleScale)
@@ -126,7 +128,7 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
             }
             throw StyleError(
                 "\(path) at \(working.width)×\(working.height) is too small for layers up to "
-                    + "\(VGG19.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
+                    + "\(model.layers[deepest].name) (its short side needs \(minimum) px); \(advice)")
         }
     }
 
@@ -201,22 +203,28 @@ public final class StyleJob {
     }
 
     /// - Parameters:
+    ///   - weightsSHA256: the weights file's digest when the caller has it, so that a published
+    ///     file is known by its checksum (`WeightsIdentity`).
     ///   - resume: a saved state to continue from, at its scale.
     ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
     public init(
-        options: StyleJobOptions, weightsPath: String, backend: Backend, resume: RunState? = nil,
-        note: (String) -> Void
+        options: StyleJobOptions, weightsPath: String, weightsSHA256: String? = nil, backend: Backend,
+        resume: RunState? = nil, note: (String) -> Void
     ) throws {
         try options.validate()
+        let identity = try WeightsIdentity.identify(
+            path: weightsPath, sha256: weightsSHA256, preprocessing: options.preprocessing)
+        let model = identity.model
+        try options.layers.validate(for: model)
         self.options = options
         self.backend = backend
         scales = try options.scalePlan()
 
         originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
-        try options.checkLargeEnough(content: originalContent, styles: originalStyles)
+        try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
         try options.checkFits(
-            try backend.memoryCapacity.applyingOverride(), backend: backend,
+            try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
         content = originalContent.resized(maxSide: options.imageSize)
@@ -236,15 +244,17 @@ public final class StyleJob {
             initial = image.image.resized(width: first.width, height: first.height).pixels
         }
 
-        let deepest = try options.layers.deepestLayer()
-        let weights = try VGGWeights.load(path: weightsPath, upTo: VGGNetwork.convolutionCount(upTo: deepest))
+        let deepest = try options.layers.deepestLayer(in: model)
+        let weights = try VGGWeights.load(
+            path: weightsPath, upTo: model.convolutionCount(upTo: deepest), sha256: weightsSHA256,
+            preprocessing: options.preprocessing)
         network = try VGGNetwork(
-            backend: backend, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            backend: backend, model: model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
             preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
             pooling: options.pooling)
         note(
             "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
-                + "\(weights.setName) weights to \(backend.name)")
+                + "\(model.name) weights (\(weights.preprocessing.rawValue) preprocessing) to \(backend.name)")
         if let state = resume {
             guard scales.sides.indices.contains(state.scale) else {
                 throw StyleError(

@@ -23,15 +23,17 @@ public struct LayerSelection: Equatable, Codable, Sendable {
         self.style = style
     }
 
-    /// Checks every name; an unknown one is an error listing the valid names.
-    public func validate() throws {
+    /// Checks every name against `model`; an unknown one is an error listing the valid names.
+    /// Before the weights are read the model is not known: VGG19's names include every other
+    /// model's, so the default checks spelling, and the run checks again with the weights' model.
+    public func validate(for model: VGGModel = .vgg19) throws {
         if content.isEmpty && style.isEmpty { throw StyleError("no content or style layers given") }
-        for name in content + style { _ = try VGG19.index(of: name) }
+        for name in content + style { _ = try model.index(of: name) }
     }
 
-    /// The deepest layer index either loss reads.
-    public func deepestLayer() throws -> Int {
-        try (content + style).map(VGG19.index(of:)).max() ?? 0
+    /// The deepest layer index of `model` either loss reads.
+    public func deepestLayer(in model: VGGModel) throws -> Int {
+        try (content + style).map(model.index(of:)).max() ?? 0
     }
 }
 
@@ -85,12 +87,12 @@ public final class StyleObjective {
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
         layers: LayerSelection, weights: LossWeights
     ) throws {
-        try layers.validate()
+        try layers.validate(for: network.model)
         self.network = network
         self.weights = weights
         backend = network.backend
-        let contentIndices = Set(try layers.content.map(VGG19.index(of:)))
-        let styleIndices = Set(try layers.style.map(VGG19.index(of:)))
+        let contentIndices = Set(try layers.content.map(network.model.index(of:)))
+        let styleIndices = Set(try layers.style.map(network.model.index(of:)))
         scalars = try backend.makeTensor(.vector(3))
         let observed = contentIndices.union(styleIndices)
 
