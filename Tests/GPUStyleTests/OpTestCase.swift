@@ -65,3 +65,24 @@ func weightedSum(_ r: ReferenceTensor, _ y: ReferenceTensor) -> Double {
     precondition(r.shape == y.shape)
     return zip(r.values, y.values).reduce(0) { $0 + $1.0 * $1.1 }
 }
+
+/// Asserts |actual[k] − expected[k]| ≤ bounds[k] for every k, reporting the worst offender.
+func assertClose(
+    _ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    XCTAssertEqual(actual.count, expected.values.count, "\(what): element count", file: file, line: line)
+    var failures = 0, worst = (index: 0, ratio: 0.0)
+    for (k, value) in actual.enumerated() where k < expected.values.count {
+        let error = abs(Double(value) - expected.values[k])
+        if !(error <= bounds[k]) {  // NaN fails too
+            failures += 1
+            let ratio = error.isNaN ? .infinity : error / max(bounds[k], .leastNormalMagnitude)
+            if ratio >= worst.ratio { worst = (k, ratio) }
+        }
+    }
+    XCTAssertEqual(
+        failures, 0,
+        "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])",
+        file: file, line: line)
+}
