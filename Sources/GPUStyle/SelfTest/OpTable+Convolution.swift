@@ -74,7 +74,7 @@ extension OpTable {
     /// ∂⟨dY, conv3x3(relu(x))⟩/∂x (x the previous layer's pre-activation, away from 0).
     static func convolutionGradRow(masked: Bool) -> OpGradRow {
         OpGradRow(
-            name: masked ? "grad conv3x3 backward-data (mask, acc)" : "grad conv3x3 backward-data (acc)",
+            name: masked ? "grad conv3x3 (ReLU mask, acc)" : "grad conv3x3 (acc)",
             cases: gradConvCases, selfTestCases: selfTestGradConvCases,
             inputs: { c, g in
                 [

@@ -34,7 +34,7 @@ extension OpTable {
 
     static let gramGradRows: [OpGradRow] = [
         OpGradRow(
-            name: "grad gram backward (acc)", cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
+            name: "grad gram (acc)", cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
             inputs: { c, g in
                 // dG not symmetric: the backward must use dG + dGᵀ.
                 [

@@ -47,7 +47,7 @@ extension OpTable {
     /// preprocessBackward, plain and accumulated, as ∂⟨dY, preprocess(image)⟩/∂image, per flavour.
     static let imageGradRows = Preprocessing.allCases.map { flavour in
         OpGradRow(
-            name: "grad preprocess \(flavour) backward (acc)", cases: gradImageCases,
+            name: "grad preprocess \(flavour) (acc)", cases: gradImageCases,
             selfTestCases: selfTestImageCases,
             inputs: preprocessInputs,
             forward: { x, _, _, absolute in

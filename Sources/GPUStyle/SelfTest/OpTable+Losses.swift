@@ -100,7 +100,7 @@ extension OpTable {
     /// The loss gradients as vector-Jacobian products of the scalar losses: dy is the loss's scale.
     static let lossesGradRows: [OpGradRow] = [
         OpGradRow(
-            name: "grad mean squared error grad (acc)", cases: gradPlaneCases,
+            name: "grad mean squared error (acc)", cases: gradPlaneCases,
             selfTestCases: selfTestGradPlaneCases,
             inputs: { c, g in
                 [
@@ -127,7 +127,7 @@ extension OpTable {
             },
             accumulates: [false, true], terms: { _ in 4 }),
         OpGradRow(
-            name: "grad total variation grad (acc)", cases: gradPlaneCases,
+            name: "grad total variation (acc)", cases: gradPlaneCases,
             selfTestCases: selfTestGradPlaneCases,
             inputs: { c, g in
                 [

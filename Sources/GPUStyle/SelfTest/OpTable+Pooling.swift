@@ -51,7 +51,7 @@ extension OpTable {
     static func poolGradRow(_ mode: PoolMode, relu: Bool) -> OpGradRow {
         let accumulates = relu ? [false] : [false, true]
         return OpGradRow(
-            name: relu ? "grad relu + \(mode) pool 2×2 in place" : "grad \(mode) pool 2×2 backward (acc)",
+            name: relu ? "grad relu + \(mode) pool 2×2 (in place)" : "grad \(mode) pool 2×2 (acc)",
             cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
             inputs: { c, g in
                 [

@@ -18,7 +18,7 @@ extension OpTable {
 
     static let reluGradRows: [OpGradRow] = [
         OpGradRow(
-            name: "grad relu backward (in place too)", cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
+            name: "grad relu (in place too)", cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
             inputs: { c, g in [.wellSpaced("input", c.shape, &g), .random("gradOutput", c.shape, &g)] },
             forward: { x, _, _, _ in ReferenceOps.relu(x).values },
             forwardTerms: { _ in 0 },
