@@ -6,11 +6,14 @@ import GPUStyle
 struct SelfTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "selftest",
-        abstract: "Check every op on a device against the native path (random data and the weights' first layers).",
+        abstract: "Check every op on a device against the native path, and every gradient against finite differences.",
         discussion: """
             Prints one line per op and shape: the largest error relative to the sum of the magnitudes of \
-            the terms, and the bound two float32 computations can differ by (2·γ(K), K terms per output). \
-            Exits with 1 when any check fails. Takes a few seconds.
+            the terms, and the bound: 2·γ(K) for two float32 computations of K terms per output (eval \
+            mode: the device against the native path, on random data and the weights' first layers), \
+            γ(K) for one against the exact value (grad mode: each backward op against central \
+            differences of the float64 reference, that error deducted). Exits with 1 when any check \
+            fails. Takes a few seconds.
             """
     )
 
@@ -18,6 +21,8 @@ struct SelfTestCommand: ParsableCommand {
     /// For the conv1_1/conv1_2 checks, which are skipped when there is no weights file.
     @OptionGroup var weightsOptions: WeightsOptions
     @OptionGroup var kernelDefines: KernelDefineOptions
+    @Option(help: "Which checks: eval (ops against the native path), grad (gradients), or all.")
+    var mode: SelfTest.Mode = .all
 
     func run() throws {
         let backend: Backend
@@ -33,7 +38,7 @@ struct SelfTestCommand: ParsableCommand {
         let report: SelfTest.Report
         do {
             report = try SelfTest.run(
-                on: backend, weightsPath: weightsPath, preprocessing: weightsOptions.preprocessing.override
+                on: backend, weightsPath: weightsPath, preprocessing: weightsOptions.preprocessing.override, mode: mode
             ) { print($0.line) }
         } catch {
             exitWithError(error)
@@ -47,3 +52,5 @@ struct SelfTestCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 }
+
+extension SelfTest.Mode: ExpressibleByArgument {}

@@ -16,6 +16,9 @@ import XCTest
 /// not follow from |inputs| (squared losses, TV gradient, Adam) give their own. Ops without
 /// rounding (ReLU, max pooling, copies, clampRound) get K = 0: bit-exact equality. An indexing
 /// mistake or a missing term is off by orders of magnitude more than any of these bounds.
+///
+/// The grad rows run on both backends against finite differences of the Float64 reference
+/// (`OpGradRow`'s bound: γ(K)·Σ|terms| plus the differences' own rounding).
 final class BackendOpsTests: XCTestCase {
     /// With the options the device gets by default.
     func testEveryOpMatchesNative() throws {
@@ -41,6 +44,17 @@ final class BackendOpsTests: XCTestCase {
         for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct]
         {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: OpTable.rows.filter(\.tiled))
+        }
+    }
+
+    /// Every backward op on native and OpenCL against central differences, on all the grad rows' shapes.
+    func testEveryGradientMatchesFiniteDifferences() throws {
+        let reference = NativeBackend(convolution: .direct)
+        for backend in [NativeBackend(), try OpenCLBackendTests.sharedBackend()] as [Backend] {
+            for check in OpTable.gradChecks(allCases: true, seed: 0x6EAD) {
+                let result = check.evaluate(on: backend, reference: reference)
+                XCTAssertTrue(result.passed, "\(result.line) on \(backend.name)")
+            }
         }
     }
 

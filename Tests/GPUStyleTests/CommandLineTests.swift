@@ -47,6 +47,16 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertTrue(result.stdout.contains("selftest passed"), result.stdout)
     }
 
+    /// `selftest --mode grad` runs the gradient checks alone: no weights, no eval rows.
+    func testSelfTestGradModeRunsTheGradientChecksAlone() throws {
+        let result = try run(["selftest", "--device", "native", "--mode", "grad"])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasSuffix("PASS") }.count, SelfTestTable.gradChecks().count, result.stdout)
+        XCTAssertTrue(lines.filter { $0.hasSuffix("PASS") }.allSatisfy { $0.hasPrefix("grad ") }, result.stdout)
+        XCTAssertFalse(result.stdout.contains("note:"), result.stdout)
+    }
+
     func testMissingWeightsPrintsTheFetchCommand() throws {
         let output = path("out.png")
         let result = try run([content, style, "-o", output, "--weights", path("none.bin")])

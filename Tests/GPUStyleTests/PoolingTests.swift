@@ -2,7 +2,8 @@ import Foundation
 @testable import GPUStyle
 import XCTest
 
-/// pool2x2 (max and avg), its backward and the fused ReLU-pool backward.
+/// pool2x2 (max and avg) against the Float64 reference, max-pool ties and the fused ReLU-pool
+/// backward (the op table checks the backward ops against finite differences).
 final class PoolingTests: OpTestCase {
     func testReluAndMaxPoolAreExact() throws {
         generator = SeededGenerator(seed: NativeBackendTests.seed)
@@ -38,34 +39,13 @@ final class PoolingTests: OpTestCase {
         }
     }
 
-    func testPoolBackwardBothModesOnOddSizes() throws {
-        let x = wellSpaced(Shape(c: 2, h: 5, w: 7))  // distinct values: no ties in max windows
-        let r = ReferenceTensor.random(Shape(c: 2, h: 2, w: 3), using: &generator)
-        let previous = ReferenceTensor.random(x.shape, using: &generator)
-        for mode in PoolMode.allCases {
-            let numeric = centralDifferences(x) { weightedSum(r, ReferenceOps.pool2x2($0, mode: mode)) }
-            for accumulate in [false, true] {
-                let gradInput = try backend.makeTensor(
-                    accumulate ? previous : ReferenceTensor.random(x.shape, using: &generator))
-                try backend.pool2x2Backward(
-                    gradOutput: backend.makeTensor(r), input: backend.makeTensor(x), mode: mode,
-                    gradInput: gradInput, accumulate: accumulate)
-                try assertGradient(
-                    backend.download(gradInput), numeric, plus: accumulate ? previous : nil,
-                    "pool \(mode) accumulate \(accumulate)")
-            }
-        }
-    }
-
-    /// The fused in-place op is the gradient of pool(relu(z)), and bit for bit what the two ops
-    /// it replaces compute (the backward pass relies on that: ObjectiveGradientTests).
-    func testReluPoolBackwardInPlaceBothModesOnOddSizes() throws {
-        let z = wellSpaced(Shape(c: 2, h: 5, w: 7))
+    /// The fused in-place op is bit for bit what the two ops it replaces compute (the backward
+    /// pass relies on that: ObjectiveGradientTests); the op table's grad mode checks it is the
+    /// gradient of pool(relu(z)).
+    func testReluPoolBackwardInPlaceIsBitwiseTheTwoOpsOnOddSizes() throws {
+        let z = ReferenceTensor.random(Shape(c: 2, h: 5, w: 7), using: &generator)
         let r = ReferenceTensor.random(Shape(c: 2, h: 2, w: 3), using: &generator)
         for mode in PoolMode.allCases {
-            let numeric = centralDifferences(z) {
-                weightedSum(r, ReferenceOps.pool2x2(ReferenceOps.relu($0), mode: mode))
-            }
             let activation = try backend.makeTensor(z.shape), dy = try backend.makeTensor(r)
             try backend.relu(input: backend.makeTensor(z), output: activation)
             let separate = try backend.makeTensor(z.shape)
@@ -73,7 +53,7 @@ final class PoolingTests: OpTestCase {
                 gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
             try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
             try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
-            try assertGradient(backend.download(activation), numeric, "relu + pool \(mode) in place")
+            XCTAssertTrue(try backend.download(separate).contains { $0 != 0 }, "\(mode)")
             XCTAssertEqual(try backend.download(activation), try backend.download(separate), "\(mode)")
         }
     }

@@ -10,7 +10,9 @@ final class SelfTestTests: XCTestCase {
         let report = try SelfTest.run(on: backend, weightsPath: nil)
         XCTAssertTrue(report.passed, report.failures.map(\.line).joined(separator: "\n"))
         XCTAssertEqual(report.notes.count, 1, "the weights part is skipped with a note")
-        XCTAssertEqual(Set(report.results.map(\.op)), Set(OpTable.rows.map(\.name)), "every row of the op table")
+        XCTAssertEqual(
+            Set(report.results.map(\.op)), Set(OpTable.rows.map(\.name) + OpTable.gradRows.map(\.name)),
+            "every row of the op table, in both modes")
         XCTAssertTrue(report.results.contains { $0.shape == "1→3 1×1" }, "1×1 images are checked")
     }
 
@@ -38,6 +40,18 @@ final class SelfTestTests: XCTestCase {
             report.failures.map(\.line).joined(separator: "\n"))
     }
 
+    /// Gram backward's first gradient off by 1e-4 relative: only the grad mode's Gram row fails
+    /// (the eval mode's would too: it runs alone here).
+    func testGradModeFailsWhenABackwardOpIsSlightlyWrong() throws {
+        let report = try SelfTest.run(on: GramPerturbingBackend(backward: true), weightsPath: nil, mode: .grad)
+        XCTAssertTrue(report.notes.isEmpty, "the weights belong to the eval mode")
+        XCTAssertEqual(Set(report.results.map(\.op)), Set(OpTable.gradRows.map(\.name)))
+        XCTAssertEqual(Set(report.failures.map(\.op)), ["grad gram (acc)"])
+        XCTAssertTrue(
+            report.failures.allSatisfy { $0.line.hasSuffix("FAIL") && $0.maxRelativeError > $0.bound },
+            report.failures.map(\.line).joined(separator: "\n"))
+    }
+
     func testFailsWithTheReasonWhenAnOpThrows() throws {
         let backend = CountingBackend(NativeBackend())
         backend.failAfterConvolutions = 0
@@ -50,9 +64,13 @@ final class SelfTestTests: XCTestCase {
     }
 }
 
-/// The native backend with every Gram result's first entry scaled by 1 + 1e-4.
+/// The native backend with the first entry of every Gram result (with `backward`, of every Gram
+/// backward result instead) scaled by 1 + 1e-4.
 private final class GramPerturbingBackend: ForwardingBackend {
-    init() {
+    let backward: Bool
+
+    init(backward: Bool = false) {
+        self.backward = backward
         super.init(NativeBackend())
     }
 
@@ -60,8 +78,19 @@ private final class GramPerturbingBackend: ForwardingBackend {
 
     override func computeGram(features: Tensor, output: Tensor) throws {
         try inner.computeGram(features: features, output: output)
-        var values = try inner.download(output)
+        if !backward { try perturb(output) }
+    }
+
+    override func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
+    {
+        try inner.computeGramBackward(
+            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+        if backward { try perturb(gradFeatures) }
+    }
+
+    private func perturb(_ tensor: Tensor) throws {
+        var values = try inner.download(tensor)
         values[0] *= 1 + 1e-4
-        try inner.upload(values, to: output)
+        try inner.upload(values, to: tensor)
     }
 }

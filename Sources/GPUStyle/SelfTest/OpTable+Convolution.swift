@@ -67,4 +67,42 @@ extension OpTable {
             return outputs
         },
         terms: { $0.o * 9 + 1 }, tiled: true)
+
+    static let convolutionGradRows = [false, true].map(convolutionGradRow)
+
+    /// Backward-data, plain and accumulated, as ∂⟨dY, conv3x3(x)⟩/∂x, or masked, as
+    /// ∂⟨dY, conv3x3(relu(x))⟩/∂x (x the previous layer's pre-activation, away from 0).
+    static func convolutionGradRow(masked: Bool) -> OpGradRow {
+        OpGradRow(
+            name: masked ? "grad conv3x3 (ReLU mask, acc)" : "grad conv3x3 (acc)",
+            cases: gradConvCases, selfTestCases: selfTestGradConvCases,
+            inputs: { c, g in
+                [
+                    .wellSpaced("input", c.shape, &g), .random("gradOutput", c.outputShape, &g),
+                    .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g), .random("gradInput", c.shape, &g),
+                ]
+            },
+            forward: { x, inputs, c, absolute in
+                ReferenceOps.conv3x3(
+                    masked ? ReferenceOps.relu(x) : x,
+                    weights: inputs[2].values.map { Double(absolute ? abs($0) : $0) },
+                    bias: [Double](repeating: 0, count: c.o), outputChannels: c.o, relu: false
+                ).values
+            },
+            forwardTerms: { 9 * $0.c },
+            backward: { backend, x, c, _ in
+                let weights = try backend.makeConvWeights(
+                    weights: x[2].values, bias: [Float](repeating: 0, count: c.o),
+                    outputChannels: c.o, inputChannels: c.c)
+                let gradOutput = try backend.tensor(x[1])
+                let mask = try backend.makeTensor(c.shape)
+                try backend.relu(input: try backend.tensor(x[0]), output: mask)
+                return try backend.plainAndAccumulated(onto: x[3]) { gradInput, accumulate in
+                    try backend.conv3x3BackwardData(
+                        gradOutput: gradOutput, weights: weights, reluMaskFrom: masked ? mask : nil,
+                        gradInput: gradInput, accumulate: accumulate)
+                }
+            },
+            accumulates: [false, true], terms: { $0.o * 9 + 1 })
+    }
 }

@@ -25,14 +25,32 @@ extension OpTable {
             },
             run: { backend, x, _, _ in
                 let (dG, f) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
-                var outputs: [Float] = []
-                for accumulate in [false, true] {
-                    let grad = try backend.tensor(x[2])
+                return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in
                     try backend.gramBackward(gradGram: dG, features: f, gradFeatures: grad, accumulate: accumulate)
-                    outputs += try backend.download(grad)
                 }
-                return outputs
             },
             terms: { 2 * $0.c + 3 }, tiled: true),
+    ]
+
+    static let gramGradRows: [OpGradRow] = [
+        OpGradRow(
+            name: "grad gram (acc)", cases: gradPlaneCases, selfTestCases: selfTestGradPlaneCases,
+            inputs: { c, g in
+                // dG not symmetric: the backward must use dG + dGᵀ.
+                [
+                    .random("features", c.shape, &g), .random("gradOutput", Shape(c: 1, h: c.c, w: c.c), &g),
+                    .random("gradInput", c.shape, &g),
+                ]
+            },
+            forward: { x, _, _, _ in ReferenceOps.gram(x).values },
+            forwardTerms: { $0.shape.pixels + 1 },
+            backward: { backend, x, _, _ in
+                let (features, dG) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
+                return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in
+                    try backend.gramBackward(
+                        gradGram: dG, features: features, gradFeatures: grad, accumulate: accumulate)
+                }
+            },
+            accumulates: [false, true], terms: { 2 * $0.c + 3 })
     ]
 }

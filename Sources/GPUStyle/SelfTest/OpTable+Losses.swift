@@ -24,16 +24,11 @@ extension OpTable {
             inputs: { c, g in [.random("a", c.shape, &g), .random("b", c.shape, &g), .random("grad", c.shape, &g)] },
             run: { backend, x, _, absolute in
                 let (a, b) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
-                var outputs: [Float] = []
-                for accumulate in [false, true] {
-                    let grad = try backend.tensor(x[2])
-                    // The magnitude run: |a| + |b| bounds |a − b|.
-                    if absolute { try backend.scale(b, by: -1) }
+                // The magnitude run: |a| + |b| bounds |a − b|.
+                if absolute { try backend.scale(b, by: -1) }
+                return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in
                     try backend.meanSquaredErrorGradient(a, b, scale: 0.5, grad: grad, accumulate: accumulate)
-                    if absolute { try backend.scale(b, by: -1) }
-                    outputs += try backend.download(grad)
                 }
-                return outputs
             },
             terms: { _ in 4 }),
         OpRow(
@@ -58,33 +53,12 @@ extension OpTable {
             inputs: { c, g in [.random("image", c.shape, &g), .random("grad", c.shape, &g)] },
             run: { backend, x, _, _ in
                 let image = try backend.tensor(x[0])
-                var outputs: [Float] = []
-                for accumulate in [false, true] {
-                    let grad = try backend.tensor(x[1])
+                return try backend.plainAndAccumulated(onto: x[1]) { grad, accumulate in
                     try backend.totalVariationGradient(image, scale: 0.75, grad: grad, accumulate: accumulate)
-                    outputs += try backend.download(grad)
                 }
-                return outputs
             },
             terms: { _ in 10 },
-            // Each output sums at most 4 differences of the pixel and a neighbour: ≤ 0.75·(4|v| + Σ|neighbours|).
-            magnitudes: { x, c in
-                let image = x[0]
-                var bound = [Double](repeating: 0, count: image.values.count)
-                for k in 0..<c.c {
-                    for i in 0..<c.h {
-                        for j in 0..<c.w {
-                            var sum = 4 * Double(abs(image[k, i, j]))
-                            for (di, dj) in [(-1, 0), (1, 0), (0, -1), (0, 1)]
-                            where (0..<c.h).contains(i + di) && (0..<c.w).contains(j + dj) {
-                                sum += Double(abs(image[k, i + di, j + dj]))
-                            }
-                            bound[(k * c.h + i) * c.w + j] = 0.75 * sum
-                        }
-                    }
-                }
-                return bound + zip(bound, x[1].values).map { $0 + Double(abs($1)) }
-            }),
+            magnitudes: { x, _ in totalVariationGradientMagnitudes(x[0], scale: 0.75, previous: x[1]) }),
     ]
 
     /// ½ Σ_{c, i<H−1, j<W−1} (x[c,i,j] − x[c,i,j+1])² + (x[c,i,j] − x[c,i+1,j])², in Double: the
@@ -102,4 +76,83 @@ extension OpTable {
         }
         return sum / 2
     }
+
+    /// Σ|terms| of the TV gradient with `scale`, then of it accumulated onto `previous`: each output
+    /// sums at most 4 differences of the pixel and a neighbour, ≤ |scale|·(4|v| + Σ|neighbours|).
+    static func totalVariationGradientMagnitudes(_ image: OpInput, scale: Double, previous: OpInput) -> [Double] {
+        let shape = image.shape
+        var bound = [Double](repeating: 0, count: image.values.count)
+        for k in 0..<shape.c {
+            for i in 0..<shape.h {
+                for j in 0..<shape.w {
+                    var sum = 4 * Double(abs(image[k, i, j]))
+                    for (di, dj) in [(-1, 0), (1, 0), (0, -1), (0, 1)]
+                    where (0..<shape.h).contains(i + di) && (0..<shape.w).contains(j + dj) {
+                        sum += Double(abs(image[k, i + di, j + dj]))
+                    }
+                    bound[(k * shape.h + i) * shape.w + j] = abs(scale) * sum
+                }
+            }
+        }
+        return bound + zip(bound, previous.values).map { $0 + Double(abs($1)) }
+    }
+
+    /// The loss gradients as vector-Jacobian products of the scalar losses: dy is the loss's scale.
+    static let lossesGradRows: [OpGradRow] = [
+        OpGradRow(
+            name: "grad mean squared error (acc)", cases: gradPlaneCases,
+            selfTestCases: selfTestGradPlaneCases,
+            inputs: { c, g in
+                [
+                    .random("a", c.shape, &g), .random("gradOutput", .vector(1), &g, in: 0.5...2),
+                    .random("b", c.shape, &g), .random("gradInput", c.shape, &g),
+                ]
+            },
+            // With `absolute`, −|b|: every difference becomes |a| + |b|.
+            forward: { a, x, _, absolute in
+                [
+                    ReferenceOps.meanSquaredError(
+                        a, ReferenceTensor(shape: x[2].shape, floats: x[2].values.map { absolute ? -abs($0) : $0 }))
+                ]
+            },
+            forwardTerms: { 3 * $0.shape.count + 1 },
+            backward: { backend, x, _, absolute in
+                let (a, b) = (try backend.tensor(x[0]), try backend.tensor(x[2]))
+                // The magnitude run: |a| + |b| bounds |a − b|.
+                if absolute { try backend.scale(b, by: -1) }
+                return try backend.plainAndAccumulated(onto: x[3]) { grad, accumulate in
+                    try backend.meanSquaredErrorGradient(
+                        a, b, scale: x[1].values[0], grad: grad, accumulate: accumulate)
+                }
+            },
+            accumulates: [false, true], terms: { _ in 4 }),
+        OpGradRow(
+            name: "grad total variation (acc)", cases: gradPlaneCases,
+            selfTestCases: selfTestGradPlaneCases,
+            inputs: { c, g in
+                [
+                    .random("image", c.shape, &g), .random("gradOutput", .vector(1), &g, in: 0.5...2),
+                    .random("gradInput", c.shape, &g),
+                ]
+            },
+            // With `absolute`, alternating signs: every difference of neighbours becomes |x| + |x'|.
+            forward: { x, _, _, absolute in
+                var x = x
+                if absolute {
+                    for k in x.values.indices where (k / x.shape.w + k % x.shape.w) % 2 == 1 { x.values[k].negate() }
+                }
+                return [ReferenceOps.totalVariation(x)]
+            },
+            forwardTerms: { 6 * $0.shape.count + 1 },
+            backward: { backend, x, _, _ in
+                let image = try backend.tensor(x[0])
+                return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in
+                    try backend.totalVariationGradient(image, scale: x[1].values[0], grad: grad, accumulate: accumulate)
+                }
+            },
+            accumulates: [false, true], terms: { _ in 10 },
+            magnitudes: { x, _ in
+                totalVariationGradientMagnitudes(x[0], scale: Double(x[1].values[0]), previous: x[2])
+            }),
+    ]
 }

@@ -1,14 +1,27 @@
-/// The one table of op checks, ggml's test-backend-ops in spirit: a row per op (every variant it
-/// covers) with its shapes, its named inputs and how to run it. `stylize-gpu selftest` and the
-/// tuner run each row on a few shapes (`selfTestCases`); the test suite (BackendOpsTests) on all
-/// of them (`cases`), each time comparing a device with the native path within 2·γ(K)·Σ|terms|
-/// (`SelfTestCheck`). A new op is a new row, in the file of its stem (OpTable+Gram.swift …).
+/// The one table of op checks, ggml's test-backend-ops in spirit, in two modes. Eval: a row per
+/// op (every variant it covers) with its shapes, its named inputs and how to run it, comparing a
+/// device with the native path within 2·γ(K)·Σ|terms| (`SelfTestCheck`). Grad: a row per backward
+/// op, comparing it on a device with finite differences of the Float64 reference (`OpGradRow`).
+/// `stylize-gpu selftest` runs each row on a few shapes (`selfTestCases`), the tuner the eval
+/// rows; the test suite (BackendOpsTests) all of them on all their shapes (`cases`). A new op is a
+/// new row, in the file of its stem (OpTable+Gram.swift …), and a grad row if it has a backward.
 public enum OpTable {
     public static let rows: [OpRow] =
         convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + adamRows + vectorRows
+    public static let gradRows: [OpGradRow] =
+        convolutionGradRows + reluGradRows + poolingGradRows + gramGradRows + lossesGradRows + imageGradRows
 
-    /// Every row on its self-test shapes or on all its shapes, inputs drawn from `seed` in order.
+    /// Every eval row on its self-test shapes or on all its shapes, inputs drawn from `seed` in order.
     public static func checks(allCases: Bool, seed: UInt64, rows: [OpRow] = rows) -> [SelfTestCheck] {
+        checks(allCases: allCases, seed: seed, of: rows)
+    }
+
+    /// Every grad row likewise.
+    public static func gradChecks(allCases: Bool, seed: UInt64, rows: [OpGradRow] = gradRows) -> [SelfTestCheck] {
+        checks(allCases: allCases, seed: seed, of: rows)
+    }
+
+    private static func checks<Row: OpTableRow>(allCases: Bool, seed: UInt64, of rows: [Row]) -> [SelfTestCheck] {
         var generator = SplitMix64(seed: seed)
         return rows.flatMap { row in
             (allCases ? row.cases : row.selfTestCases).map { row.check($0, &generator) }
@@ -36,6 +49,13 @@ public enum OpTable {
         OpCase(c: 1, h: 1, w: 1, o: 3), OpCase(c: 3, h: 7, w: 13, o: 64), OpCase(c: 67, h: 5, w: 3, o: 5),
         OpCase(c: 64, h: 3, w: 17, o: 67), OpCase(c: 3, h: 5, w: 41, o: 64), OpCase(c: 3, h: 6, w: 32, o: 8),
     ]
+    /// The grad mode's: under 8 channels, so OpenCL runs the direct kernels the bound describes
+    /// (the narrow ones where a side has at most 4), 17 wide across a vector, 1×1 and 1 wide.
+    static let gradConvCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1, o: 1), OpCase(c: 3, h: 5, w: 7, o: 2), OpCase(c: 2, h: 3, w: 1, o: 5),
+        OpCase(c: 5, h: 4, w: 9, o: 7), OpCase(c: 7, h: 2, w: 17, o: 3),
+    ]
+    static let selfTestGradConvCases: [OpCase] = [OpCase(c: 1, h: 1, w: 1, o: 3), OpCase(c: 3, h: 4, w: 5, o: 5)]
     /// The last two have rows of whole vectors of pooling windows, one with a ragged end.
     static let planeCases: [OpCase] = [
         OpCase(c: 1, h: 1, w: 1), OpCase(c: 3, h: 2, w: 33), OpCase(c: 5, h: 7, w: 3), OpCase(c: 64, h: 13, w: 7),
@@ -46,9 +66,18 @@ public enum OpTable {
     static let selfTestPlaneCases: [OpCase] = [
         OpCase(c: 1, h: 1, w: 1), OpCase(c: 3, h: 33, w: 2), OpCase(c: 67, h: 13, w: 7), OpCase(c: 3, h: 5, w: 37),
     ]
+    /// The grad mode's: odd sizes, 1 high or wide (no pooling window, no TV term that way), 33 wide.
+    static let gradPlaneCases: [OpCase] = [
+        OpCase(c: 1, h: 1, w: 1), OpCase(c: 2, h: 5, w: 7), OpCase(c: 3, h: 4, w: 6), OpCase(c: 1, h: 3, w: 33),
+        OpCase(c: 3, h: 3, w: 1), OpCase(c: 1, h: 1, w: 4),
+    ]
+    static let selfTestGradPlaneCases: [OpCase] = [OpCase(c: 1, h: 1, w: 1), OpCase(c: 2, h: 5, w: 7)]
     /// Preprocessing works on RGB images.
     static let imageCases: [OpCase] = [OpCase(c: 3, h: 1, w: 1), OpCase(c: 3, h: 7, w: 13), OpCase(c: 3, h: 33, w: 2)]
     static let selfTestImageCases: [OpCase] = [OpCase(c: 3, h: 1, w: 1), OpCase(c: 3, h: 7, w: 13)]
+    static let gradImageCases: [OpCase] = [
+        OpCase(c: 3, h: 1, w: 1), OpCase(c: 3, h: 2, w: 3), OpCase(c: 3, h: 7, w: 13),
+    ]
 }
 
 /// The shape of one case: c input channels (Gram: the channels), o output channels (convs only), H×W.
@@ -91,8 +120,15 @@ public struct OpInput: Sendable {
     subscript(k: Int, i: Int, j: Int) -> Float { values[(k * shape.h + i) * shape.w + j] }
 }
 
-/// One row of `OpTable`.
-public struct OpRow {
+/// A row of either mode: its shapes, and its check at one of them.
+protocol OpTableRow {
+    var cases: [OpCase] { get }
+    var selfTestCases: [OpCase] { get }
+    func check(_ testCase: OpCase, _ generator: inout SplitMix64) -> SelfTestCheck
+}
+
+/// One row of `OpTable`'s eval mode.
+public struct OpRow: OpTableRow {
     public let name: String
     /// The test suite's shapes, and the few the self-test and the tuner run.
     let cases: [OpCase]
@@ -133,5 +169,20 @@ extension Backend {
     /// A new tensor holding `input`.
     func tensor(_ input: OpInput) throws -> Tensor {
         try tensor(input.values, input.shape)
+    }
+
+    /// A gradient op run twice on copies of `start`, `accumulate` false then true: both results.
+    func plainAndAccumulated(
+        onto start: OpInput, _ op: (_ grad: Tensor, _ accumulate: Bool) throws -> Void
+    ) throws
+        -> [Float]
+    {
+        var outputs: [Float] = []
+        for accumulate in [false, true] {
+            let grad = try tensor(start)
+            try op(grad, accumulate)
+            outputs += try download(grad)
+        }
+        return outputs
     }
 }

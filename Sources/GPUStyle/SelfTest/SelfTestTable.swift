@@ -8,6 +8,11 @@ public enum SelfTestTable {
         OpTable.checks(allCases: false, seed: seed)
     }
 
+    /// The self-test's gradient checks: every grad row of `OpTable` on its self-test shapes.
+    public static func gradChecks(seed: UInt64 = 0x6EAD) -> [SelfTestCheck] {
+        OpTable.gradChecks(allCases: false, seed: seed)
+    }
+
     /// conv1_1 and conv1_2 of real weights (with the weights' preprocessing) on a small random
     /// image, forward and backward-data. Each layer gets the reference's output of the layer
     /// before, so errors do not compound.

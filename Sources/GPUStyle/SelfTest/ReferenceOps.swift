@@ -1,6 +1,3 @@
-import GPUStyle
-import XCTest
-
 /// A CHW tensor of Float64 values on the host: the currency of the reference implementations.
 struct ReferenceTensor: Equatable {
     var shape: Shape
@@ -23,7 +20,7 @@ struct ReferenceTensor: Equatable {
     /// Uniform values in `range`, rounded to Float so a float32 backend sees exactly the same inputs.
     static func random(
         _ shape: Shape, in range: ClosedRange<Double> = -1...1,
-        using generator: inout SeededGenerator
+        using generator: inout SplitMix64
     ) -> ReferenceTensor {
         ReferenceTensor(
             shape: shape,
@@ -44,7 +41,8 @@ struct ReferenceTensor: Equatable {
 }
 
 /// Straightforward Float64 loops for every forward op of `Backend` (no BLAS, no cleverness),
-/// the ground truth for the native and OpenCL backends.
+/// the ground truth for the native and OpenCL backends: the op tests check the native forward ops
+/// against them, and the op table's grad mode differentiates them by finite differences.
 enum ReferenceOps {
     /// conv3x3 + bias (+ ReLU): stride 1, zero padding 1, cross-correlation; weights O×I×3×3.
     static func conv3x3(
@@ -176,25 +174,4 @@ extension Backend {
     func reference(_ tensor: Tensor) throws -> ReferenceTensor {
         ReferenceTensor(shape: tensor.shape, floats: try download(tensor))
     }
-}
-
-/// Asserts |actual[k] − expected[k]| ≤ bounds[k] for every k, reporting the worst offender.
-func assertClose(
-    _ actual: [Float], _ expected: ReferenceTensor, bounds: [Double], _ what: String,
-    file: StaticString = #filePath, line: UInt = #line
-) {
-    XCTAssertEqual(actual.count, expected.values.count, "\(what): element count", file: file, line: line)
-    var failures = 0, worst = (index: 0, ratio: 0.0)
-    for (k, value) in actual.enumerated() where k < expected.values.count {
-        let error = abs(Double(value) - expected.values[k])
-        if !(error <= bounds[k]) {  // NaN fails too
-            failures += 1
-            let ratio = error.isNaN ? .infinity : error / max(bounds[k], .leastNormalMagnitude)
-            if ratio >= worst.ratio { worst = (k, ratio) }
-        }
-    }
-    XCTAssertEqual(
-        failures, 0,
-        "\(what): \(failures) values out of bounds; worst at \(worst.index): got \(actual[worst.index]), expected \(expected.values[worst.index]), bound \(bounds[worst.index])",
-        file: file, line: line)
 }
