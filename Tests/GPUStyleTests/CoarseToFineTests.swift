@@ -116,7 +116,9 @@ final class CoarseToFineTests: XCTestCase {
             XCTAssertEqual(twoScales.run.image.shape, Shape(c: 3, h: 21, w: 32))
             _ = try twoScales.run.run(reportEvery: 0, onReport: { _ in })
             let result = try twoScales.resultImage()
+            weak var firstScale = twoScales.run
             XCTAssertTrue(try twoScales.advance())
+            XCTAssertNil(firstScale, "the first scale's run and its device memory are gone")
             XCTAssertEqual(twoScales.run.scale, 1)
             XCTAssertEqual(twoScales.run.iteration, 0)
             XCTAssertEqual(twoScales.run.image.shape, Shape(c: 3, h: 43, w: 64))
