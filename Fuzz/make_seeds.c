@@ -45,7 +45,7 @@ static void png(const char *folder, const char *name, int color_type, int depth,
     }
     check(cpng_write_raw(path, W, H, color_type, depth, samples,
                          color_type == CPNG_COLOR_PALETTE ? palette : NULL, 16,
-                         with_trns ? trns : NULL, with_trns ? 16 : 0, err, sizeof err),
+                         with_trns ? trns : NULL, with_trns ? 16 : 0, NULL, 0, err, sizeof err),
           path);
 }
 
@@ -78,7 +78,7 @@ static void jpeg(const char *folder, const char *name, int source, int progressi
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.jpg", folder, name);
     fill(sizeof samples);
-    check(cjpeg_write_samples(path, W, H, samples, source, progressive, adobe, quality, err,
+    check(cjpeg_write_samples(path, W, H, samples, source, progressive, adobe, quality, NULL, 0, err,
                               sizeof err),
           path);
     if (orientation > 0) add_exif(path, orientation, orientation % 2);
