@@ -132,6 +132,27 @@ int ctiff_open(const char *path, uint64_t max_pixels, ctiff_reader **out, ctiff_
         free(reader);
         return CTIFF_ERR_OPEN;
     }
+    /* libtiff writes the directory after the image data, so a cut file usually has a header
+     * pointing past its end: say truncated rather than libtiff's "cannot read directory". */
+    uint8_t header[16];
+    int fd = open(path, O_RDONLY);
+    ssize_t got = fd >= 0 ? pread(fd, header, sizeof header, 0) : -1;
+    if (fd >= 0) close(fd);
+    if (got >= 8 && (header[0] == 'I' || header[0] == 'M')) {
+        int little = header[0] == 'I';
+        unsigned version = little ? header[2] | header[3] << 8 : header[2] << 8 | header[3];
+        uint64_t first = 0;
+        int width = version == 43 ? 8 : 4, at = version == 43 ? 8 : 4;
+        for (int i = 0; i < width && (version == 42 || got >= 16); i++) {
+            int index = little ? at + width - 1 - i : at + i;
+            first = first << 8 | header[index];
+        }
+        if ((version == 42 || (version == 43 && got >= 16)) && first >= (uint64_t)file_info.st_size) {
+            free(reader);
+            set_message(err, errlen, "file ends early (truncated)");
+            return CTIFF_ERR_TRUNCATED;
+        }
+    }
     /* No single allocation beyond what an image within the limit can need: 16-bit RGBA rows
      * (8 bytes a pixel) plus room for tags and tables. */
     uint64_t cap = max_pixels > (UINT64_C(1) << 40) ? (UINT64_C(1) << 43) : max_pixels * 8;
@@ -236,7 +257,11 @@ int ctiff_open(const char *path, uint64_t max_pixels, ctiff_reader **out, ctiff_
     info->bit_depth = bps;
     info->tiled = reader->tiled;
     info->orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
-    memcpy(info->warning, reader->messages.warning, sizeof info->warning);
+    /* An error libtiff recovered from while reading the directory (a tag cut off) is a warning. */
+    const char *warning = reader->messages.warning[0] != '\0' || reader->messages.errors == 0
+                              ? reader->messages.warning
+                              : reader->messages.error;
+    snprintf(info->warning, sizeof info->warning, "%s", warning);
     *out = reader;
     return CTIFF_OK;
 }
