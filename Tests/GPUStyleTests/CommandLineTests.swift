@@ -13,7 +13,7 @@ final class CommandLineTests: CommandLineTestCase {
             [content, style, "-o", output, "--iterations", "0"],
             [content, "/no/such/style.jpg", "-o", output, "--iterations", "1"],
             [content, style, "-o", content],
-            [content, style, "-o", path("out.tiff")],
+            [content, style, "-o", path("out.bmp")],
             [content, style, "-o", output, "--style-layers", "relu1_1,relu9_9"],
             [content, style, "-o", output, "--device", "no-such-device-name"],
             [content, style, "-o", output, "--learning-rate", "-1"],
