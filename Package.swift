@@ -20,6 +20,10 @@ let package = Package(
         // handling into return codes with a message.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // libtiff likewise (its error and warning handlers fill a message, never print), and
+        // Little CMS for embedded colour profiles (its error handler likewise).
+        .target(name: "CTIFF", path: "Sources/CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
+        .target(name: "CLCMS", path: "Sources/CLCMS", linkerSettings: [.linkedLibrary("lcms2")]),
         // Turns the root Kernels.cl into a Swift string at build time.
         .executableTarget(name: "EmbedText", path: "Sources/EmbedText"),
         .plugin(
@@ -28,7 +32,7 @@ let package = Package(
         .target(name: "Kernels", path: "Sources/Kernels", plugins: ["EmbedKernels"]),
         .target(
             name: "GPUStyle",
-            dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "Kernels"],
+            dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "CTIFF", "CLCMS", "Kernels"],
             path: "Sources/GPUStyle",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),

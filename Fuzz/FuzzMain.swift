@@ -1,11 +1,12 @@
 import Foundation
 
 /// libFuzzer's entry point. The target is named by the environment variable
-/// STYLIZE_FUZZ_TARGET (png, jpeg, torch or safetensors), which scripts/fuzz.sh sets.
+/// STYLIZE_FUZZ_TARGET (png, jpeg, tiff, icc, torch or safetensors), which scripts/fuzz.sh sets.
 private let target: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["STYLIZE_FUZZ_TARGET"] ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
-        FileHandle.standardError.write(Data("STYLIZE_FUZZ_TARGET must be one of png jpeg torch safetensors\n".utf8))
+        FileHandle.standardError.write(
+            Data("STYLIZE_FUZZ_TARGET must be one of png jpeg tiff icc torch safetensors\n".utf8))
         exit(2)
     }
     return target

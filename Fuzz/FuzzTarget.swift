@@ -5,7 +5,7 @@ import Foundation
 /// the input, a parser must return a value or throw; a crash, a hang or an allocation beyond
 /// what the limits allow is a finding.
 enum FuzzTarget: String, CaseIterable {
-    case png, jpeg, torch, safetensors
+    case png, jpeg, tiff, icc, torch, safetensors
 
     /// The images' pixel limit while fuzzing: large enough for any seed, small enough that a
     /// legitimate image stays far below the fuzzer's memory limit (4 MP is 48 MB of floats).
@@ -15,8 +15,10 @@ enum FuzzTarget: String, CaseIterable {
     func run(_ bytes: UnsafeRawBufferPointer, scratch: String) {
         guard FileManager.default.createFile(atPath: scratch, contents: Data(bytes)) else { return }
         switch self {
-        case .png, .jpeg:
+        case .png, .jpeg, .tiff:
             _ = try? ImageFile.read(scratch, maxPixels: Self.maxPixels)
+        case .icc:
+            Self.convert(Array(bytes))
         case .torch, .safetensors:
             readEveryTensor(scratch)
             _ = try? WeightsInfo.read(path: scratch, checksum: false)
@@ -29,7 +31,8 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .png: return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         case .jpeg: return [0xFF, 0xD8, 0xFF]
-        case .torch, .safetensors: return []
+        case .tiff: return [0x49, 0x49, 0x2A, 0x00]
+        case .icc, .torch, .safetensors: return []
         }
     }
 
@@ -43,6 +46,20 @@ enum FuzzTarget: String, CaseIterable {
         if self == .png {
             PNGChunks.fixChecksums(&bytes)
         }
+    }
+
+    /// Runs `profile` as an embedded profile of a small colour image and of a gray one (the
+    /// harness and FuzzCorpusTests share this). Returns the notes.
+    @discardableResult
+    static func convert(_ profile: [UInt8]) -> [String] {
+        var notes: [String] = []
+        for gray in [false, true] {
+            var image = RGBImage(width: 3, height: 2, red: 10, green: 200, blue: 30)
+            if let note = ColorProfile.convertToSRGB(&image, profile: profile, sourceIsGray: gray, path: "icc") {
+                notes.append(note)
+            }
+        }
+        return notes
     }
 
     /// Opens the file as any weights format and reads every tensor it declares, so the strided

@@ -1,15 +1,20 @@
-/* Writes the seed corpus for the image fuzz targets with the project's own writers (the C
- * wrappers in Sources/CPNG and Sources/CJPEG): one small file per PNG colour type and bit depth
- * and per JPEG kind. The output is committed; to rebuild it, from the repository root:
+/* Writes the seed corpus for the image and colour-profile fuzz targets with the project's own
+ * writers (the C wrappers in Sources/CPNG, CJPEG, CTIFF and CLCMS): one small file per PNG colour
+ * type and bit depth, per JPEG kind, per TIFF layout, and a few ICC profiles. The output is
+ * committed; to rebuild it, from the repository root:
  *
- *   cc -I Sources/CPNG/include -I Sources/CJPEG/include Fuzz/make_seeds.c Sources/CPNG/cpng.c \
- *      Sources/CJPEG/cjpeg.c -lpng -ljpeg -o /tmp/make_seeds && /tmp/make_seeds Fuzz/corpus/png Fuzz/corpus/jpeg */
+ *   cc -I Sources/CPNG/include -I Sources/CJPEG/include -I Sources/CTIFF/include \
+ *      -I Sources/CLCMS/include Fuzz/make_seeds.c Sources/CPNG/cpng.c Sources/CJPEG/cjpeg.c \
+ *      Sources/CTIFF/ctiff.c Sources/CLCMS/clcms.c -lpng -ljpeg -ltiff -llcms2 -o /tmp/make_seeds \
+ *      && /tmp/make_seeds Fuzz/corpus/png Fuzz/corpus/jpeg Fuzz/corpus/tiff Fuzz/corpus/icc */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cjpeg.h"
+#include "clcms.h"
 #include "cpng.h"
+#include "ctiff.h"
 
 enum { W = 13, H = 9 }; /* odd sizes: partial bytes, partial MCUs */
 
@@ -45,7 +50,7 @@ static void png(const char *folder, const char *name, int color_type, int depth,
     }
     check(cpng_write_raw(path, W, H, color_type, depth, samples,
                          color_type == CPNG_COLOR_PALETTE ? palette : NULL, 16,
-                         with_trns ? trns : NULL, with_trns ? 16 : 0, err, sizeof err),
+                         with_trns ? trns : NULL, with_trns ? 16 : 0, NULL, 0, err, sizeof err),
           path);
 }
 
@@ -78,18 +83,69 @@ static void jpeg(const char *folder, const char *name, int source, int progressi
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.jpg", folder, name);
     fill(sizeof samples);
-    check(cjpeg_write_samples(path, W, H, samples, source, progressive, adobe, quality, err,
+    check(cjpeg_write_samples(path, W, H, samples, source, progressive, adobe, quality, NULL, 0, err,
                               sizeof err),
           path);
     if (orientation > 0) add_exif(path, orientation, orientation % 2);
 }
 
+static uint8_t *wide_icc, *gray_icc;
+static uint32_t wide_length, gray_length;
+
+static void write_file(const char *folder, const char *name, const uint8_t *data, size_t size) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    FILE *file = fopen(path, "wb");
+    if (file == NULL || fwrite(data, 1, size, file) != size) exit(1);
+    fclose(file);
+}
+
+/* spp samples a pixel of `bits`, in strips of 4 rows or 8x8 tiles, optionally with a profile. */
+static void tiff(const char *folder, const char *name, int spp, int bits, int photometric,
+                 int format, int deflate, int tiled, int icc) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.tif", folder, name);
+    fill(sizeof samples);
+    const uint8_t *profile = icc == 1 ? wide_icc : icc == 2 ? gray_icc : NULL;
+    uint32_t length = icc == 1 ? wide_length : icc == 2 ? gray_length : 0;
+    check(ctiff_write_raw(path, W, H / 2, spp, bits, photometric, format, deflate, 4,
+                          tiled ? 16 : 0, tiled ? 16 : 0, samples, profile, length, err, sizeof err),
+          path);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: make_seeds PNG_FOLDER JPEG_FOLDER\n");
+    if (argc != 5) {
+        fprintf(stderr, "usage: make_seeds PNG_FOLDER JPEG_FOLDER TIFF_FOLDER ICC_FOLDER\n");
         return 2;
     }
-    const char *p = argv[1], *j = argv[2];
+    const char *p = argv[1], *j = argv[2], *t = argv[3], *c = argv[4];
+    const double adobe[6] = {0.64, 0.33, 0.21, 0.71, 0.15, 0.06};
+    if (clcms_make_profile(0, adobe, 1.0, &wide_icc, &wide_length) != 0 ||
+        clcms_make_profile(1, adobe, 2.2, &gray_icc, &gray_length) != 0) {
+        return 1;
+    }
+    write_file(c, "wide_gamma1.icc", wide_icc, wide_length);
+    write_file(c, "gray_gamma22.icc", gray_icc, gray_length);
+    uint8_t *srgb = NULL;
+    uint32_t srgb_length = 0;
+    if (clcms_srgb_profile(&srgb, &srgb_length) != 0) return 1;
+    write_file(c, "srgb.icc", srgb, srgb_length);
+    const double narrow[6] = {0.60, 0.34, 0.30, 0.60, 0.155, 0.07};
+    for (int i = 0; i < 2; i++) {
+        uint8_t *extra = NULL;
+        uint32_t length = 0;
+        if (clcms_make_profile(i, narrow, i ? 1.0 : 1.8, &extra, &length) != 0) return 1;
+        write_file(c, i ? "gray_gamma1.icc" : "narrow_gamma18.icc", extra, length);
+        free(extra);
+    }
+    tiff(t, "gray8_strips", 1, 8, 1, 1, 0, 0, 0);
+    tiff(t, "gray16_tiles_deflate", 1, 16, 1, 1, 1, 1, 0);
+    tiff(t, "miniswhite8", 1, 8, 0, 1, 0, 0, 0);
+    tiff(t, "gray_alpha8_icc", 2, 8, 1, 1, 0, 0, 2);
+    tiff(t, "rgb8_strips_icc", 3, 8, 2, 1, 0, 0, 1);
+    tiff(t, "rgb16_tiles", 3, 16, 2, 1, 0, 1, 0);
+    tiff(t, "rgba8_deflate", 4, 8, 2, 1, 1, 0, 0);
+    tiff(t, "rgba16_tiles_deflate", 4, 16, 2, 1, 1, 1, 0);
     png(p, "gray1", CPNG_COLOR_GRAY, 1, 0);
     png(p, "gray2", CPNG_COLOR_GRAY, 2, 0);
     png(p, "gray4", CPNG_COLOR_GRAY, 4, 0);

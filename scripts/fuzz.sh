@@ -2,32 +2,33 @@
 # Fuzzes one family of parsers of outside data with libFuzzer (AddressSanitizer on).
 #
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags…]
-#   TARGET: png | jpeg | torch | safetensors
+#   TARGET: png | jpeg | tiff | icc | torch | safetensors
 #
 # Builds .build-fuzz/stylize-fuzz from the GPUStyle sources that parse files (ImageIO, the
-# weight readers) plus the C wrappers around libpng/libjpeg, compiled with coverage; libpng and
-# libjpeg themselves are the system's, uninstrumented. Runs under `nice -n 19` from the committed
+# weight readers) plus the C wrappers around libpng/libjpeg/libtiff/lcms2, compiled with coverage;
+# the libraries themselves are the system's, uninstrumented. Runs under `nice -n 19` from the committed
 # seeds in Fuzz/corpus/TARGET; inputs it discovers go to .build-fuzz/corpus/TARGET, crashes,
 # hangs (-timeout) and memory blow-ups (-rss_limit_mb, -malloc_limit_mb) to
 # .build-fuzz/findings/TARGET/. Reproduce one with:
 #   STYLIZE_FUZZ_TARGET=TARGET .build-fuzz/stylize-fuzz FILE
 set -euo pipefail
 
-target=${1:?usage: scripts/fuzz.sh png|jpeg|torch|safetensors SECONDS [libFuzzer flags]}
+target=${1:?usage: scripts/fuzz.sh png|jpeg|tiff|icc|torch|safetensors SECONDS [libFuzzer flags]}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 shift 2
-case "$target" in png|jpeg|torch|safetensors) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
+case "$target" in png|jpeg|tiff|icc|torch|safetensors) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=.build-fuzz
 binary=$build/stylize-fuzz
-mkdir -p "$build/modules/CPNG" "$build/modules/CJPEG" "$build/corpus/$target" "$build/findings/$target"
+mkdir -p "$build/modules/CPNG" "$build/modules/CJPEG" "$build/modules/CTIFF" "$build/modules/CLCMS" "$build/corpus/$target" "$build/findings/$target"
 
 sources=(
     Sources/GPUStyle/Errors.swift
     Sources/GPUStyle/Backend/Backend.swift
     Sources/GPUStyle/Backend/Tensor.swift
+    Sources/GPUStyle/ImageIO/ColorProfile.swift
     Sources/GPUStyle/ImageIO/ImageFile.swift
     Sources/GPUStyle/ImageIO/ImageFormat.swift
     Sources/GPUStyle/ImageIO/RGBImage.swift
@@ -48,10 +49,10 @@ sources=(
 )
 
 # Rebuild only when a source changed.
-if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" Sources/CPNG Sources/CJPEG scripts/fuzz.sh -newer "$binary" | head -1) ]]; then
+if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" Sources/CPNG Sources/CJPEG Sources/CTIFF Sources/CLCMS scripts/fuzz.sh -newer "$binary" | head -1) ]]; then
     echo "building $binary" >&2
     toolchain=$(dirname "$(command -v swiftc)")
-    for lib in CPNG CJPEG; do
+    for lib in CPNG CJPEG CTIFF CLCMS; do
         lower=$(echo "$lib" | tr '[:upper:]' '[:lower:]')
         printf 'module %s {\n    header "%s"\n    export *\n}\n' "$lib" "$root/Sources/$lib/include/$lower.h" \
             > "$build/modules/$lib/module.modulemap"
@@ -59,7 +60,7 @@ if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" Sources/CPNG Sources/CJPEG
             "Sources/$lib/$lower.c" -o "$build/$lower.o"
     done
     swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name GPUStyleFuzz \
-        -I "$build/modules" "${sources[@]}" "$build/cpng.o" "$build/cjpeg.o" -lpng -ljpeg \
+        -I "$build/modules" "${sources[@]}" "$build/cpng.o" "$build/cjpeg.o" "$build/ctiff.o" "$build/clcms.o" -lpng -ljpeg -ltiff -llcms2 \
         -o "$binary.new" 2> >(grep -v "Cannot export local symbol" >&2)
     mv "$binary.new" "$binary" # a rename: fuzzers still running keep the old file
 fi
@@ -74,7 +75,7 @@ fi
 # declared sizes may legitimately ask for: an image within the harness's 4 MP limit needs at most
 # 4 MP × 4 channels × 2 bytes (32 MB) in libpng and 48 MB of floats; a weights file no more than
 # its own size (64 KB here) per tensor. Anything larger was allocated from an unchecked length.
-case "$target" in png|jpeg) malloc_limit=256 ;; *) malloc_limit=64 ;; esac
+case "$target" in png|jpeg|tiff) malloc_limit=256 ;; *) malloc_limit=64 ;; esac
 STYLIZE_FUZZ_TARGET=$target exec nice -n 19 "$binary" \
     -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=$malloc_limit \
     -print_final_stats=1 -artifact_prefix="$build/findings/$target/" "${dictionary[@]}" "$@" \

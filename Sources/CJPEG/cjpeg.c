@@ -166,6 +166,8 @@ void cjpeg_free(cjpeg_image *image) {
     if (image != NULL) {
         free(image->pixels);
         image->pixels = NULL;
+        free(image->icc);
+        image->icc = NULL;
     }
 }
 
@@ -200,8 +202,10 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
     /* Changed after setjmp and read after longjmp: must be volatile. */
     uint8_t *volatile pixels = NULL;
     uint8_t *volatile cmyk_row = NULL;
+    JOCTET *volatile icc = NULL;
 
     if (setjmp(error.jump)) {
+        free(icc);
         free(cmyk_row);
         free(pixels);
         jpeg_destroy_decompress(&cinfo);
@@ -213,6 +217,7 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
     cinfo.progress = &progress;
     jpeg_stdio_src(&cinfo, file);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 0xFFFF); /* ICC_PROFILE chunks */
     jpeg_read_header(&cinfo, TRUE);
 
     out->width = cinfo.image_width;
@@ -221,6 +226,14 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
         fail(&error, CJPEG_ERR_TOO_LARGE, "image too large");
     }
     out->orientation = orientation_of(&cinfo);
+    /* The APP2 ICC_PROFILE chunks, reassembled in their sequence order by libjpeg-turbo; a bad or
+     * missing chunk gives no profile and a warning. At most 255 chunks of 64 KB. */
+    JOCTET *profile = NULL;
+    unsigned int profile_length = 0;
+    if (jpeg_read_icc_profile(&cinfo, &profile, &profile_length) && profile != NULL) {
+        icc = profile;
+        out->icc_length = profile_length;
+    }
     out->progressive = jpeg_has_multiple_scans(&cinfo) ? 1 : 0;
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -274,6 +287,7 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
     out->width = width;
     out->height = height;
     out->pixels = pixels;
+    out->icc = icc;
     free(cmyk_row);
     jpeg_destroy_decompress(&cinfo);
     fclose(file);
@@ -281,12 +295,13 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
 }
 
 /* The one JPEG writer; cjpeg_write and cjpeg_write_samples choose its settings. */
-static int write_jpeg(const char *path, uint32_t width, uint32_t height, const uint8_t *samples,
-                      int components, J_COLOR_SPACE color_space, int quality, int full_chroma,
-                      int progressive, int adobe_marker, char *err, size_t errlen) {
+static int write_jpeg(const char *path, uint32_t width, uint32_t height, cjpeg_fill_fn fill,
+                      void *fill_context, int components, J_COLOR_SPACE color_space, int quality,
+                      int full_chroma, int progressive, int adobe_marker, const uint8_t *icc,
+                      uint32_t icc_length, char *err, size_t errlen) {
     set_message(err, errlen, "");
     if (width == 0 || height == 0 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION ||
-        samples == NULL || quality < 1 || quality > 100) {
+        fill == NULL || quality < 1 || quality > 100) {
         set_message(err, errlen, "JPEG size must be 1...65500 pixels a side and quality 1...100");
         return CJPEG_ERR_ARGUMENT;
     }
@@ -300,7 +315,15 @@ static int write_jpeg(const char *path, uint32_t width, uint32_t height, const u
     memset(&cinfo, 0, sizeof cinfo);
     install_error_manager(&error, err, errlen);
     cinfo.err = &error.pub;
+    /* One row at a time from `fill`: no copy of the whole image. */
+    JSAMPROW volatile row = malloc((size_t)width * components);
+    if (row == NULL) {
+        fclose(file);
+        set_message(err, errlen, "out of memory");
+        return CJPEG_ERR_NOMEM;
+    }
     if (setjmp(error.jump)) {
+        free(row);
         jpeg_destroy_compress(&cinfo);
         fclose(file);
         return error.status == CJPEG_OK ? CJPEG_ERR_WRITE : error.status;
@@ -325,11 +348,16 @@ static int write_jpeg(const char *path, uint32_t width, uint32_t height, const u
         jpeg_simple_progression(&cinfo);
     }
     jpeg_start_compress(&cinfo, TRUE);
+    if (icc != NULL && icc_length > 0) {
+        jpeg_write_icc_profile(&cinfo, icc, icc_length);
+    }
     while (cinfo.next_scanline < height) {
-        JSAMPROW row = (JSAMPROW)(samples + (size_t)cinfo.next_scanline * width * components);
-        jpeg_write_scanlines(&cinfo, &row, 1);
+        JSAMPROW current = row;
+        fill(fill_context, cinfo.next_scanline, current);
+        jpeg_write_scanlines(&cinfo, &current, 1);
     }
     jpeg_finish_compress(&cinfo);
+    free(row);
     jpeg_destroy_compress(&cinfo);
     if (fclose(file) != 0) {
         set_message(err, errlen, strerror(errno));
@@ -338,28 +366,36 @@ static int write_jpeg(const char *path, uint32_t width, uint32_t height, const u
     return CJPEG_OK;
 }
 
-int cjpeg_write(const char *path, uint32_t width, uint32_t height, const uint8_t *rgb, int quality,
-                char *err, size_t errlen) {
+int cjpeg_write(const char *path, uint32_t width, uint32_t height, cjpeg_fill_fn fill,
+                void *context, int quality, const uint8_t *icc, uint32_t icc_length, char *err,
+                size_t errlen) {
     /* Full-resolution chroma at high quality: stylised images are full of fine colour texture. */
-    return write_jpeg(path, width, height, rgb, 3, JCS_RGB, quality, quality >= 90, 0, 0, err,
-                      errlen);
+    return write_jpeg(path, width, height, fill, context, 3, JCS_RGB, quality, quality >= 90, 0, 0,
+                      icc, icc_length, err, errlen);
+}
+
+typedef struct {
+    const uint8_t *samples;
+    size_t rowbytes;
+} cjpeg_rows;
+
+static void copy_row(void *context, uint32_t y, void *row) {
+    const cjpeg_rows *rows = (const cjpeg_rows *)context;
+    memcpy(row, rows->samples + (size_t)y * rows->rowbytes, rows->rowbytes);
 }
 
 int cjpeg_write_samples(const char *path, uint32_t width, uint32_t height, const uint8_t *samples,
-                        int source, int progressive, int adobe_marker, int quality, char *err,
-                        size_t errlen) {
-    switch (source) {
-    case CJPEG_SOURCE_RGB:
-        return write_jpeg(path, width, height, samples, 3, JCS_RGB, quality, 0, progressive,
-                          adobe_marker, err, errlen);
-    case CJPEG_SOURCE_GRAY:
-        return write_jpeg(path, width, height, samples, 1, JCS_GRAYSCALE, quality, 0, progressive,
-                          adobe_marker, err, errlen);
-    case CJPEG_SOURCE_CMYK:
-        return write_jpeg(path, width, height, samples, 4, JCS_CMYK, quality, 0, progressive,
-                          adobe_marker, err, errlen);
-    default:
+                        int source, int progressive, int adobe_marker, int quality,
+                        const uint8_t *icc, uint32_t icc_length, char *err, size_t errlen) {
+    int components = source == CJPEG_SOURCE_RGB ? 3 : source == CJPEG_SOURCE_GRAY ? 1 : 4;
+    J_COLOR_SPACE space = source == CJPEG_SOURCE_RGB    ? JCS_RGB
+                          : source == CJPEG_SOURCE_GRAY ? JCS_GRAYSCALE
+                                                        : JCS_CMYK;
+    if (source != CJPEG_SOURCE_RGB && source != CJPEG_SOURCE_GRAY && source != CJPEG_SOURCE_CMYK) {
         set_message(err, errlen, "cjpeg_write_samples: unknown source kind");
         return CJPEG_ERR_ARGUMENT;
     }
+    cjpeg_rows rows = {samples, (size_t)width * components};
+    return write_jpeg(path, width, height, samples != NULL ? copy_row : NULL, &rows, components,
+                      space, quality, 0, progressive, adobe_marker, icc, icc_length, err, errlen);
 }

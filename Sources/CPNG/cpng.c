@@ -73,6 +73,8 @@ void cpng_free(cpng_image *image) {
     if (image != NULL) {
         free(image->pixels);
         image->pixels = NULL;
+        free(image->icc);
+        image->icc = NULL;
     }
 }
 
@@ -104,10 +106,12 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
     /* Changed after setjmp and read after longjmp: must be volatile. */
     unsigned char *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
+    uint8_t *volatile icc = NULL;
 
     if (setjmp(png_jmpbuf(png))) {
         free(rows);
         free(pixels);
+        free(icc);
         png_destroy_read_struct(&png, &info, NULL);
         fclose(context.file);
         return context.status == CPNG_OK ? CPNG_ERR_CORRUPT : context.status;
@@ -116,13 +120,32 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
     png_set_sig_bytes(png, (int)sizeof signature);
     /* Our max_pixels decides what is too large, not libpng's default 1,000,000-per-side limit. */
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
-    /* libpng allocates a text, ICC or other variable-length chunk's declared length before reading
+    /* libpng allocates a text or other variable-length chunk's declared length before reading
      * it, and this build does not cap that: a 67-byte file declaring a 700 MB zTXt chunk made it
-     * allocate 700 MB. We use none of these chunks, so libpng skips them unread. */
-    static const png_byte unused_chunks[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf\0pCAL\0sCAL\0";
+     * allocate 700 MB. We use none of these chunks, so libpng skips them unread. iCCP is read (the
+     * colour profile): libpng checks the profile's declared length against the chunk limit below
+     * before allocating it. */
+    static const png_byte unused_chunks[] = "tEXt\0zTXt\0iTXt\0sPLT\0eXIf\0pCAL\0sCAL\0";
+    png_set_chunk_malloc_max(png, CPNG_MAX_ICC);
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, unused_chunks,
                                 (int)(sizeof unused_chunks / 5));
     png_read_info(png, info);
+    out->srgb = png_get_valid(png, info, PNG_INFO_sRGB) ? 1 : 0;
+    png_charp icc_name = NULL;
+    int icc_compression = 0;
+    png_bytep icc_data = NULL;
+    png_uint_32 icc_length = 0;
+    if (png_get_iCCP(png, info, &icc_name, &icc_compression, &icc_data, &icc_length) != 0 &&
+        icc_data != NULL && icc_length > 0) {
+        icc = malloc(icc_length);
+        if (icc == NULL) {
+            context.status = CPNG_ERR_NOMEM;
+            set_message(err, errlen, "out of memory");
+            png_longjmp(png, 1);
+        }
+        memcpy(icc, icc_data, icc_length);
+        out->icc_length = icc_length;
+    }
 
     png_uint_32 width = png_get_image_width(png, info);
     png_uint_32 height = png_get_image_height(png, info);
@@ -189,6 +212,7 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
     out->source_color_type = color_type;
     out->source_bit_depth = bit_depth;
     out->pixels = pixels;
+    out->icc = icc;
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(context.file);
@@ -198,9 +222,9 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
 /* Shared by both writers: `setup` has set IHDR and the optional chunks; rows follow. */
 typedef void (*cpng_setup_fn)(png_structp png, png_infop info, const void *setup_data);
 
-static int write_png(const char *path, uint32_t height, size_t rowbytes, const unsigned char *data,
-                     int swap16, cpng_setup_fn setup, const void *setup_data, char *err,
-                     size_t errlen) {
+static int write_png(const char *path, uint32_t height, size_t rowbytes, cpng_fill_fn fill,
+                     void *fill_context, int swap16, cpng_setup_fn setup, const void *setup_data,
+                     char *err, size_t errlen) {
     cpng_context context = {NULL, CPNG_OK, err, errlen};
     set_message(err, errlen, "");
     context.file = open_file(path, "wb", &context);
@@ -215,11 +239,19 @@ static int write_png(const char *path, uint32_t height, size_t rowbytes, const u
         set_message(err, errlen, "out of memory");
         return CPNG_ERR_NOMEM;
     }
+    /* One row at a time from `fill`: no interleaved copy of the whole image. */
+    unsigned char *volatile row = malloc(rowbytes > 0 ? rowbytes : 1);
     if (setjmp(png_jmpbuf(png))) {
+        free(row);
         png_destroy_write_struct(&png, &info);
         fclose(context.file);
         /* libpng's own errors while writing come from our arguments, not from the disk */
         return context.status == CPNG_ERR_CORRUPT ? CPNG_ERR_ARGUMENT : context.status;
+    }
+    if (row == NULL) {
+        context.status = CPNG_ERR_NOMEM;
+        set_message(err, errlen, "out of memory");
+        png_longjmp(png, 1);
     }
     png_set_write_fn(png, &context, write_to_file, flush_file);
     setup(png, info, setup_data);
@@ -231,9 +263,11 @@ static int write_png(const char *path, uint32_t height, size_t rowbytes, const u
         }
     }
     for (uint32_t y = 0; y < height; y++) {
-        png_write_row(png, data + (size_t)y * rowbytes);
+        fill(fill_context, y, row);
+        png_write_row(png, row);
     }
     png_write_end(png, info);
+    free(row);
     png_destroy_write_struct(&png, &info);
     if (fclose(context.file) != 0) {
         set_message(err, errlen, strerror(errno));
@@ -249,6 +283,9 @@ typedef struct {
     int palette_count;
     const uint8_t *trns;
     int trns_count;
+    int srgb;
+    const uint8_t *icc;
+    uint32_t icc_length;
 } cpng_header;
 
 static void setup_header(png_structp png, png_infop info, const void *setup_data) {
@@ -268,26 +305,44 @@ static void setup_header(png_structp png, png_infop info, const void *setup_data
     if (header->trns != NULL && header->trns_count > 0) {
         png_set_tRNS(png, info, header->trns, header->trns_count, NULL);
     }
+    if (header->icc != NULL && header->icc_length > 0) {
+        png_set_iCCP(png, info, "profile", PNG_COMPRESSION_TYPE_BASE, header->icc, header->icc_length);
+    }
+    if (header->srgb) {
+        /* sRGB with the gAMA and cHRM chunks that match it, for readers that know only those */
+        png_set_sRGB_gAMA_and_cHRM(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
+    }
 }
 
 int cpng_write(const char *path, uint32_t width, uint32_t height, int channels, int bit_depth,
-               const void *pixels, char *err, size_t errlen) {
+               int srgb, cpng_fill_fn fill, void *context, char *err, size_t errlen) {
     if ((channels != 3 && channels != 4) || (bit_depth != 8 && bit_depth != 16) || width == 0 ||
-        height == 0 || pixels == NULL) {
+        height == 0 || fill == NULL) {
         set_message(err, errlen, "cpng_write: channels must be 3 or 4, bit depth 8 or 16, size > 0");
         return CPNG_ERR_ARGUMENT;
     }
     cpng_header header = {width, height,
                           channels == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB,
-                          bit_depth, NULL, 0, NULL, 0};
+                          bit_depth, NULL, 0, NULL, 0, srgb, NULL, 0};
     size_t rowbytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);
-    return write_png(path, height, rowbytes, pixels, bit_depth == 16, setup_header, &header, err,
-                     errlen);
+    return write_png(path, height, rowbytes, fill, context, bit_depth == 16, setup_header, &header,
+                     err, errlen);
+}
+
+typedef struct {
+    const uint8_t *rows;
+    size_t rowbytes;
+} cpng_rows;
+
+static void copy_row(void *context, uint32_t y, void *row) {
+    const cpng_rows *rows = (const cpng_rows *)context;
+    memcpy(row, rows->rows + (size_t)y * rows->rowbytes, rows->rowbytes);
 }
 
 int cpng_write_raw(const char *path, uint32_t width, uint32_t height, int color_type, int bit_depth,
                    const uint8_t *rows, const uint8_t *palette_rgb, int palette_count,
-                   const uint8_t *trns, int trns_count, char *err, size_t errlen) {
+                   const uint8_t *trns, int trns_count, const uint8_t *icc, uint32_t icc_length,
+                   char *err, size_t errlen) {
     int channels;
     switch (color_type) {
     case PNG_COLOR_TYPE_GRAY: channels = 1; break;
@@ -304,7 +359,9 @@ int cpng_write_raw(const char *path, uint32_t width, uint32_t height, int color_
         return CPNG_ERR_ARGUMENT;
     }
     cpng_header header = {width, height, color_type, bit_depth, palette_rgb, palette_count,
-                          trns, trns_count};
+                          trns, trns_count, 0, icc, icc_length};
     size_t rowbytes = ((size_t)width * (size_t)channels * (size_t)bit_depth + 7) / 8;
-    return write_png(path, height, rowbytes, rows, 0, setup_header, &header, err, errlen);
+    cpng_rows source = {rows, rowbytes};
+    return write_png(path, height, rowbytes, copy_row, &source, 0, setup_header, &header, err,
+                     errlen);
 }

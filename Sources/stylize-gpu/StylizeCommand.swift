@@ -18,13 +18,13 @@ struct StylizeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The photo to repaint (PNG or JPEG).")
+    @Argument(help: "The photo to repaint (PNG, JPEG or TIFF).")
     var content: String
 
     @Argument(help: "One or more style images (paintings), blended.")
     var styles: [String] = []
 
-    @Option(name: .shortAndLong, help: "Output image (.png or .jpg).")
+    @Option(name: .shortAndLong, help: "Output image (.png, .jpg or .tif), tagged sRGB.")
     var output: String
 
     @Option(parsing: .unconditional, help: "Longest side of the output in pixels.")
@@ -135,7 +135,10 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "Continue a run from a checkpoint up to --iterations (always the total).")
     var resume: String?
 
-    @Flag(help: "Write PNG outputs with 16 bits per channel.")
+    @Option(parsing: .unconditional, help: "Bits per channel of PNG and TIFF outputs: 8 or 16 (JPEG is always 8).")
+    var bitDepth: Int?
+
+    @Flag(help: "Same as --bit-depth 16.")
     var png16 = false
 
     @Flag(help: "Let --save-every replace frame files that already exist.")
@@ -152,9 +155,13 @@ struct StylizeCommand: ParsableCommand {
         _ = try jobOptions()
         _ = try DeviceSelector(device)
         for path in [content] + styles + initPaths { try requireRegularFile(path) }
-        if try ImageFormat(path: output) != .png, png16 {
+        guard [nil, 8, 16].contains(bitDepth) else { throw StyleError("--bit-depth must be 8 or 16") }
+        if png16, bitDepth == 8 { throw StyleError("--png16 means --bit-depth 16; drop one of them") }
+        if try !ImageFormat(path: output).holds16Bits, outputBitDepth == 16 {
+            let option = png16 ? "--png16" : "--bit-depth 16"
             throw StyleError(
-                "--png16 writes 16-bit PNG files, but -o \(output) is a JPEG; give a .png output or drop --png16")
+                "\(option) writes 16-bit PNG or TIFF files, but -o \(output) is a JPEG; give a .png or .tif output or drop \(option)"
+            )
         }
         if let gif = gif, !gif.lowercased().hasSuffix(".gif") {
             throw StyleError("--gif \(gif): the file must end in .gif")
@@ -173,6 +180,9 @@ struct StylizeCommand: ParsableCommand {
         guard (1...100).contains(jpegQuality) else { throw StyleError("--jpeg-quality must be 1…100") }
         guard maxMegapixels >= 1 else { throw StyleError("--max-megapixels must be at least 1") }
     }
+
+    /// --bit-depth, or 16 for --png16.
+    private var outputBitDepth: Int { png16 ? 16 : bitDepth ?? 8 }
 
     /// The files the run reads.
     private var inputs: [String] { [content] + styles + initPaths + [weights].compactMap { $0 } }
@@ -256,7 +266,7 @@ struct StylizeCommand: ParsableCommand {
     /// The files the run writes, as the library takes them.
     private var runOutputs: RunOutputs {
         var outputs = RunOutputs(image: output)
-        outputs.png16 = png16
+        outputs.bitDepth = outputBitDepth
         outputs.jpegQuality = jpegQuality
         outputs.saveEvery = saveEvery
         outputs.gif = gif

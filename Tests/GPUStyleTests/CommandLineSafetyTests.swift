@@ -41,7 +41,13 @@ final class CommandLineSafetyTests: CommandLineTestCase {
 
     /// What can be checked before the run is: nothing runs, nothing is written.
     func testOptionCombinationsAreCheckedBeforeTheRun() throws {
-        for (output, extra, expected) in [("p.jpg", ["--png16"], "--png16"), ("x.png/", [], "names a folder")] {
+        let cases: [(String, [String], String)] = [
+            ("p.jpg", ["--png16"], "--png16"), ("x.png/", [], "names a folder"),
+            ("p.jpg", ["--bit-depth", "16"], "--bit-depth 16 writes 16-bit PNG or TIFF files"),
+            ("p.tif", ["--bit-depth", "12"], "--bit-depth must be 8 or 16"),
+            ("p.png", ["--png16", "--bit-depth", "8"], "--png16 means --bit-depth 16; drop one of them"),
+        ]
+        for (output, extra, expected) in cases {
             let result = try run([content, style] + small(path(output)) + extra)
             XCTAssertEqual(result.status, 1, result.stderr)
             XCTAssertEqual(result.errorLines.count, 1, result.stderr)

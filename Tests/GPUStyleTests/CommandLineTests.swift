@@ -1,3 +1,5 @@
+import CLCMS
+import CTIFF
 import Foundation
 @testable import GPUStyle
 import XCTest
@@ -11,7 +13,7 @@ final class CommandLineTests: CommandLineTestCase {
             [content, style, "-o", output, "--iterations", "0"],
             [content, "/no/such/style.jpg", "-o", output, "--iterations", "1"],
             [content, style, "-o", content],
-            [content, style, "-o", path("out.tiff")],
+            [content, style, "-o", path("out.bmp")],
             [content, style, "-o", output, "--style-layers", "relu1_1,relu9_9"],
             [content, style, "-o", output, "--device", "no-such-device-name"],
             [content, style, "-o", output, "--learning-rate", "-1"],
@@ -31,6 +33,30 @@ final class CommandLineTests: CommandLineTestCase {
 
     /// `--define` (selftest, bench, bench ops) names an unknown option in one line, and a known one
     /// reaches the kernels: the self-test passes with both tiled GPU variants switched on.
+    /// Files for print: a 16-bit TIFF content in, a 16-bit sRGB-tagged TIFF out, with frames
+    /// of --save-every written as TIFFs at the same depth.
+    func testTIFFInputAndSixteenBitTIFFOutput() throws {
+        let tiff = path("content.tif")
+        try ImageFile.write(try ImageFile.read(content).image, to: tiff, options: ImageWriteOptions(bitDepth: 16))
+        let output = path("out.tif")
+        let result = try run([
+            tiff, style, "-o", output, "--bit-depth", "16", "--save-every", "2", "--image-size", "32",
+            "--iterations", "2", "--progress", "none", "--device", "native", "--weights", try cachedWeightsPath(),
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for file in [output, path("out_0002.tif")] {
+            var reader: OpaquePointer?
+            var info = ctiff_info()
+            var message = [CChar](repeating: 0, count: 256)
+            XCTAssertEqual(ctiff_open(file, 10_000, &reader, &info, &message, message.count), Int32(CTIFF_OK), file)
+            XCTAssertEqual(info.bit_depth, 16, file)
+            XCTAssertEqual(info.channels, 3, file)
+            XCTAssertEqual(clcms_is_srgb(info.icc, Int(info.icc_length)), 1, file)
+            ctiff_close(reader)
+        }
+        XCTAssertEqual(try ImageFile.read(output).image.width, 32)
+    }
+
     func testKernelOptionOverrides() throws {
         for command in [["selftest"], ["bench", "--sizes", "16"], ["bench", "ops"]] {
             let result = try run(command + ["--define", "NO_SUCH_OPTION=1"])

@@ -9,7 +9,7 @@ import XCTest
 final class FuzzCorpusTests: TemporaryFolderTestCase {
     /// The parser families, named as the corpus folders and the fuzz targets.
     private enum Target: String, CaseIterable {
-        case png, jpeg, torch, safetensors
+        case png, jpeg, tiff, icc, torch, safetensors
     }
 
     /// What parsing gave: a value, or the error's one line.
@@ -31,8 +31,23 @@ final class FuzzCorpusTests: TemporaryFolderTestCase {
     private func parse(_ path: String, _ target: Target) -> Outcome {
         do {
             switch target {
-            case .png, .jpeg:
+            case .png, .jpeg, .tiff:
                 _ = try ImageFile.read(path, maxPixels: 4_000_000)
+            case .icc:
+                // A bad profile is not an error but a note saying it is ignored; one ignored on
+                // both a colour and a gray image counts as refused.
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+                var ignored: [String] = []
+                for gray in [false, true] {
+                    var image = RGBImage(width: 3, height: 2, red: 10, green: 200, blue: 30)
+                    let note = ColorProfile.convertToSRGB(&image, profile: bytes, sourceIsGray: gray, path: path)
+                    XCTAssertTrue(image.pixels.allSatisfy { (0...255).contains($0) }, path)
+                    if let note, note.contains("ignored") {
+                        XCTAssertFalse(note.contains("\n"), note)
+                        ignored.append(note)
+                    }
+                }
+                if ignored.count == 2 { return .error(ignored[0]) }
             case .torch, .safetensors:
                 try withWeightsFile(path) { archive in
                     for name in archive.names {

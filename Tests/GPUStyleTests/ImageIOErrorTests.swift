@@ -90,6 +90,42 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
                 "declared 60000×60000 = 3600 megapixels exceeds the limit of 100 megapixels")
     }
 
+    func testTruncatedTIFFIsAnError() throws {
+        let data = try bytes(of: randomImage(width: 48, height: 32, seed: 6), "full.tif")
+        // libtiff writes the directory after the strips, so a cut file points past its end.
+        for fraction in [0.5, 0.75] {
+            assertReadFails(
+                try write(Array(data.prefix(Int(Double(data.count) * fraction))), "t.tif"), containing: "truncated")
+        }
+        // The sRGB profile comes last: cut there, the image is whole and a note says what was lost.
+        let cutProfile = try write(Array(data.prefix(data.count - 100)), "p.tif")
+        let notes = try ImageFile.read(cutProfile).notes
+        XCTAssertEqual(notes.count, 1, "\(notes)")
+        XCTAssertTrue(notes.first?.hasPrefix("\(cutProfile): decoder warning: ") ?? false, "\(notes)")
+        for length in [3, 6, 10] {
+            XCTAssertThrowsError(try ImageFile.read(try write(Array(data.prefix(length)), "h.tif")), "\(length)")
+        }
+        // An intact directory whose strip runs past the end of the file.
+        let raw = folder + "/raw.tif"
+        try writeRawTIFF(
+            raw, width: 40, height: 30, spp: 3, bits: 8, photometric: 2, samples: [Int](repeating: 9, count: 3600))
+        var cut = try [UInt8](Data(contentsOf: URL(fileURLWithPath: raw)))
+        try patchTIFFEntry(&cut, tag: 273, value: cut.count - 100)  // StripOffsets
+        assertReadFails(try write(cut, "cut.tif"), containing: "truncated")
+    }
+
+    func testHugeDeclaredTIFFIsRefusedBeforeAllocating() throws {
+        let raw = folder + "/small.tif"
+        try writeRawTIFF(
+            raw, width: 8, height: 8, spp: 3, bits: 8, photometric: 2, samples: [Int](repeating: 1, count: 192))
+        var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: raw)))
+        try patchTIFFEntry(&data, tag: 256, value: 200_000)  // ImageWidth
+        try patchTIFFEntry(&data, tag: 257, value: 200_000)  // ImageLength
+        assertReadFails(
+            try write(data, "huge.tif"),
+            containing: "declared 200000×200000 = 40000 megapixels exceeds the limit of 100 megapixels")
+    }
+
     func testLimitAppliesToRealImages() throws {
         let path = folder + "/fine.png"
         try ImageFile.write(smoothPattern(width: 64, height: 48), to: path)
@@ -164,6 +200,22 @@ final class ImageIOErrorTests: TemporaryFolderTestCase {
             offset = crcAt + 4
         }
     }
+}
+
+func littleEndian32(_ value: Int) -> [UInt8] { Array(bigEndian32(value).reversed()) }
+
+/// Sets the entry `tag` of a little-endian TIFF's first directory to one LONG `value`.
+func patchTIFFEntry(_ data: inout [UInt8], tag: Int, value: Int) throws {
+    func u16(_ at: Int) -> Int { Int(data[at]) | Int(data[at + 1]) << 8 }
+    let directory = u16(4) | u16(6) << 16
+    for index in 0..<u16(directory) {
+        let entry = directory + 2 + 12 * index
+        if u16(entry) == tag {
+            data.replaceSubrange((entry + 2)..<(entry + 12), with: [4, 0, 1, 0, 0, 0] + littleEndian32(value))
+            return
+        }
+    }
+    throw StyleError("no TIFF tag \(tag)")
 }
 
 func bigEndian32(_ value: Int) -> [UInt8] {

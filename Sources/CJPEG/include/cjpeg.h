@@ -36,8 +36,13 @@ typedef struct {
     int progressive;
     int orientation;       /* EXIF orientation 1...8, or 0 when absent or unreadable */
     char warning[200];     /* first non-fatal decoder warning ("" if none) */
-    uint8_t *pixels;       /* malloc'd interleaved RGB, 8 bits, top row first; cjpeg_free */
+    uint8_t *icc;          /* the ICC profile of the APP2 ICC_PROFILE chunks, or NULL; malloc'd */
+    unsigned int icc_length;
+    uint8_t *pixels;       /* malloc'd interleaved RGB, 8 bits, top row first; cjpeg_free (both) */
 } cjpeg_image;
+
+/* Fills `row` with row y of the image, laid out as the writer's arguments say. */
+typedef void (*cjpeg_fill_fn)(void *context, uint32_t y, void *row);
 
 /* Reads the header, refuses width*height > max_pixels before allocating the image, decodes
  * baseline, progressive, grayscale, RGB and CMYK/YCCK files into 8-bit RGB, and reports the EXIF
@@ -47,16 +52,18 @@ int cjpeg_read(const char *path, uint64_t max_pixels, cjpeg_image *out, char *er
 
 void cjpeg_free(cjpeg_image *image);
 
-/* Writes interleaved 8-bit RGB at quality 1...100 (4:4:4 chroma from quality 90, else 4:2:0). */
-int cjpeg_write(const char *path, uint32_t width, uint32_t height, const uint8_t *rgb, int quality,
-                char *err, size_t errlen);
+/* Writes interleaved 8-bit RGB at quality 1...100 (4:4:4 chroma from quality 90, else 4:2:0),
+ * one row at a time from `fill`, with the ICC profile `icc` in APP2 chunks when not NULL. */
+int cjpeg_write(const char *path, uint32_t width, uint32_t height, cjpeg_fill_fn fill,
+                void *context, int quality, const uint8_t *icc, uint32_t icc_length, char *err,
+                size_t errlen);
 
-/* For tests: writes samples as stored (source CJPEG_SOURCE_RGB: 3 per pixel, GRAY: 1, CMYK: 4,
+/* For tests: writes samples as stored (with the ICC profile `icc` when not NULL) (source CJPEG_SOURCE_RGB: 3 per pixel, GRAY: 1, CMYK: 4,
  * written as given, i.e. inverted when imitating Adobe files), optionally progressive and with
  * or without an Adobe APP14 marker, libjpeg's default chroma sampling. */
 int cjpeg_write_samples(const char *path, uint32_t width, uint32_t height, const uint8_t *samples,
-                        int source, int progressive, int adobe_marker, int quality, char *err,
-                        size_t errlen);
+                        int source, int progressive, int adobe_marker, int quality,
+                        const uint8_t *icc, uint32_t icc_length, char *err, size_t errlen);
 
 /* EXIF orientation (1...8) from the body of an APP1 segment (after the length bytes), or 0.
  * Exposed for tests; every offset is bounds-checked against `length`. */

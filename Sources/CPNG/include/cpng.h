@@ -37,8 +37,17 @@ typedef struct {
     int bit_depth;         /* 8 (uint8_t samples) or 16 (uint16_t samples in host byte order) */
     int source_color_type; /* CPNG_COLOR_* of the file, for notes */
     int source_bit_depth;  /* bit depth stored in the file (1, 2, 4, 8 or 16) */
-    void *pixels;          /* malloc'd; release with cpng_free */
+    int srgb;              /* the file has an sRGB chunk */
+    uint8_t *icc;          /* the iCCP chunk's profile, decompressed, or NULL; malloc'd */
+    uint32_t icc_length;
+    void *pixels;          /* malloc'd; release (with icc) by cpng_free */
 } cpng_image;
+
+/* The largest ICC profile (and any other ancillary chunk) libpng may allocate while reading. */
+#define CPNG_MAX_ICC (16u << 20)
+
+/* Fills `row` with row y of the image, laid out as the writer's arguments say. */
+typedef void (*cpng_fill_fn)(void *context, uint32_t y, void *row);
 
 /* Reads the header, refuses width*height > max_pixels before allocating the image, then decodes
  * any PNG (gray, gray+alpha, palette with or without tRNS, RGB, RGBA, 1-16 bits, interlaced)
@@ -48,15 +57,18 @@ int cpng_read(const char *path, uint64_t max_pixels, cpng_image *out, char *err,
 void cpng_free(cpng_image *image);
 
 /* Writes interleaved RGB pixels (channels 3) or RGBA (channels 4), bit_depth 8 (uint8_t) or 16
- * (uint16_t in host byte order). */
+ * (uint16_t in host byte order), one row at a time from `fill`; `srgb` adds the sRGB chunk (with
+ * its gAMA and cHRM) that tags the colours as sRGB. */
 int cpng_write(const char *path, uint32_t width, uint32_t height, int channels, int bit_depth,
-               const void *pixels, char *err, size_t errlen);
+               int srgb, cpng_fill_fn fill, void *context, char *err, size_t errlen);
 
 /* For tests: writes rows exactly as PNG stores them (packed samples, 16-bit big-endian, rows of
  * ceil(width*channels*bit_depth/8) bytes) with any colour type and bit depth, an optional palette
- * (palette_count RGB triples) and an optional tRNS chunk (trns_count alpha bytes for palettes). */
+ * (palette_count RGB triples), an optional tRNS chunk (trns_count alpha bytes for palettes) and
+ * an optional iCCP chunk holding `icc`. */
 int cpng_write_raw(const char *path, uint32_t width, uint32_t height, int color_type, int bit_depth,
                    const uint8_t *rows, const uint8_t *palette_rgb, int palette_count,
-                   const uint8_t *trns, int trns_count, char *err, size_t errlen);
+                   const uint8_t *trns, int trns_count, const uint8_t *icc, uint32_t icc_length,
+                   char *err, size_t errlen);
 
 #endif

@@ -2,8 +2,9 @@
 public enum ImageFormat: String, CaseIterable, Sendable {
     case png
     case jpeg
+    case tiff
 
-    /// The format named by the path's extension (.png, .jpg, .jpeg, any case). Throws for any
+    /// The format named by the path's extension (.png, .jpg, .jpeg, .tif, .tiff, any case). Throws for any
     /// other extension, so a command line can refuse an output name before doing any work.
     public init(path: String) throws {
         let name = path.split(separator: "/").last.map(String.init) ?? path
@@ -12,9 +13,10 @@ public enum ImageFormat: String, CaseIterable, Sendable {
         switch ext {
         case "png": self = .png
         case "jpg", "jpeg": self = .jpeg
+        case "tif", "tiff": self = .tiff
         default:
             let shown = ext.isEmpty ? "no extension" : "unknown extension '.\(ext)'"
-            throw StyleError("\(path): \(shown); image files must end in .png, .jpg or .jpeg")
+            throw StyleError("\(path): \(shown); image files must end in .png, .jpg, .jpeg, .tif or .tiff")
         }
     }
 
@@ -24,19 +26,26 @@ public enum ImageFormat: String, CaseIterable, Sendable {
             self = .png
         } else if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
             self = .jpeg
+        } else if [[0x49, 0x49, 0x2A, 0], [0x4D, 0x4D, 0, 0x2A], [0x49, 0x49, 0x2B, 0], [0x4D, 0x4D, 0, 0x2B]]
+            .contains(where: bytes.starts(with:))
+        {
+            self = .tiff  // classic and BigTIFF, either byte order
         } else {
             return nil
         }
     }
 
-    var displayName: String { self == .png ? "PNG" : "JPEG" }
+    var displayName: String { rawValue.uppercased() }
+
+    /// PNG and TIFF hold 16 bits per sample; JPEG 8.
+    public var holds16Bits: Bool { self != .jpeg }
 }
 
 /// How ImageFile.write encodes an image.
 public struct ImageWriteOptions: Equatable, Sendable {
-    /// 8 or 16 bits per sample; 16 is for PNG only.
+    /// 8 or 16 bits per sample; 16 is for PNG and TIFF.
     public var bitDepth: Int
-    /// JPEG quality 1…100 (libjpeg scale); ignored for PNG.
+    /// JPEG quality 1…100 (libjpeg scale); ignored for PNG and TIFF.
     public var jpegQuality: Int
 
     public init(bitDepth: Int = 8, jpegQuality: Int = 95) {
@@ -50,7 +59,7 @@ public struct ImageWriteOptions: Equatable, Sendable {
             throw StyleError("\(path): bit depth \(bitDepth) is not supported; use 8 or 16")
         }
         if bitDepth == 16 && format == .jpeg {
-            throw StyleError("\(path): JPEG has 8 bits per sample; write a .png for 16-bit output")
+            throw StyleError("\(path): JPEG has 8 bits per sample; write a .png or .tif for 16-bit output")
         }
         guard (1...100).contains(jpegQuality) else {
             throw StyleError("\(path): JPEG quality \(jpegQuality) is outside 1…100")

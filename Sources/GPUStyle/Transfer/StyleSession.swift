@@ -2,10 +2,10 @@ import Foundation
 
 /// What a run writes: its image, and on request frames, a GIF, a contact sheet and checkpoints.
 public struct RunOutputs: Sendable {
-    /// The result (.png or .jpg).
+    /// The result (.png, .jpg or .tif).
     public var image: String
-    /// PNG files with 16 bits per channel (JPEG files stay 8-bit).
-    public var png16 = false
+    /// Bits per channel of PNG and TIFF files, 8 or 16 (JPEG files stay 8-bit).
+    public var bitDepth = 8
     public var jpegQuality = 95
     /// Frames `OUT_0100.png` … every N iterations of each scale (0: none), numbered from the
     /// start of the whole run (`StyleJobOptions.frameIterations`).
@@ -21,9 +21,10 @@ public struct RunOutputs: Sendable {
         self.image = image
     }
 
-    /// --png16 applies to PNG files only.
+    /// --bit-depth applies to PNG and TIFF files only (a JPEG sheet beside a 16-bit image is 8-bit).
     public func writeOptions(for path: String) -> ImageWriteOptions {
-        ImageWriteOptions(bitDepth: png16 && (try? ImageFormat(path: path)) == .png ? 16 : 8, jpegQuality: jpegQuality)
+        let holds16Bits = (try? ImageFormat(path: path))?.holds16Bits ?? false
+        return ImageWriteOptions(bitDepth: holds16Bits ? bitDepth : 8, jpegQuality: jpegQuality)
     }
 
     /// `out.png`, 100 → `out_0100.png`.
