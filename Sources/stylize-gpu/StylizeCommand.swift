@@ -41,13 +41,15 @@ struct StylizeCommand: ParsableCommand {
         help: ArgumentHelp(
             "Number of scales, coarse to fine (1: a single-scale run).",
             discussion:
-                "Default: 1 up to --image-size 1024, above it enough scales from --min-size that each is at most twice the previous."
+                "Default: 1 up to --image-size 512, above it enough scales from --min-size that each is at most twice the previous."
         ))
     var scales: Int?
 
     @Option(
         parsing: .unconditional,
-        help: "Longest side of the smallest scale (default 512, or --image-size / 2^(scales-1)).")
+        help:
+            "Longest side of the smallest scale (default: half --image-size, at most 512; or --image-size / 2^(scales-1))."
+    )
     var minSize: Int?
 
     @Option(

@@ -9,9 +9,11 @@ final class ScalePlanTests: XCTestCase {
     }
 
     func testSizesFollowTheOptions() throws {
-        // Neither option: one scale up to the threshold, then from the default smallest size, each at most twice the last.
+        // Neither option: one scale up to 512, then from half the size (at most 512), neighbours at most 2× apart.
+        XCTAssertEqual(try sides(256), [256])
         XCTAssertEqual(try sides(512), [512])
-        XCTAssertEqual(try sides(ScalePlan.coarseToFineAbove), [ScalePlan.coarseToFineAbove])
+        XCTAssertEqual(try sides(600), [300, 600])
+        XCTAssertEqual(try sides(1024), [512, 1024])
         XCTAssertEqual(try sides(2048), [512, 1024, 2048])
         XCTAssertEqual(try sides(1500), [512, 876, 1500])
         // --scales alone: halving from --image-size.

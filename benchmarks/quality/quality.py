@@ -114,13 +114,13 @@ def average(args, work):
 def scales(args, work):
     for pair in args.pairs:
         for label in args.configs:
-            # label: "single:N" or "ratio:SCALES:INITIAL:ITERATIONS" (scales from size/2 to size).
+            # label: "single:N" or "SCALES:INITIAL:ITERATIONS" (scales from size/2 to size).
             parts = label.split(":")
             if parts[0] == "single":
                 extra = ["--scales", "1", "--iterations", parts[1]]
             else:
-                extra = ["--scales", parts[1], "--min-size", str(args.size // 2),
-                         "--initial-iterations", parts[2], "--iterations", parts[3]]
+                extra = ["--scales", parts[0], "--min-size", str(args.size // 2),
+                         "--initial-iterations", parts[1], "--iterations", parts[2]]
             extra += ["--average-decay", str(args.decay)]
             name = f"{pair}-{args.size}-{label.replace(':', '_')}"
             output, lines, seconds = run(args.stylize, args.device, pair, args.size, work, name, extra)

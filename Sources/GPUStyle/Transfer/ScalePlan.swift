@@ -10,15 +10,16 @@ public struct ScalePlan: Equatable, Sendable {
     /// The ratio between neighbouring scales when only one of --scales and --min-size is given.
     public static let ratio = 2.0
     /// Above this --image-size the default is coarse-to-fine; at or below it, one scale.
-    public static let coarseToFineAbove = 1024
-    /// The smallest scale's longest side when --min-size is not given.
-    public static let defaultMinSize = 512
+    public static let coarseToFineAbove = 512
+    /// The smallest scale's longest side when --min-size is not given: half the image, at most this.
+    public static let largestDefaultMinSize = 512
     /// More scales than this only repeat sizes.
     public static let maximumScales = 16
 
     /// - Parameters:
     ///   - scales: the number of scales; nil: from `minSize`, or one scale up to
-    ///     `coarseToFineAbove` and coarse-to-fine from `defaultMinSize` above it.
+    ///     `coarseToFineAbove` and above it coarse-to-fine from half the size, at most
+    ///     `largestDefaultMinSize`.
     ///   - minSize: the smallest scale's longest side; nil: --image-size / ratio^(scales − 1).
     public init(imageSize: Int, scales: Int?, minSize: Int?) throws {
         if let scales, !(1...ScalePlan.maximumScales).contains(scales) {
@@ -40,7 +41,7 @@ public struct ScalePlan: Equatable, Sendable {
             sides = ScalePlan.geometric(
                 from: minSize, to: imageSize, count: ScalePlan.count(from: minSize, to: imageSize))
         case (nil, nil):
-            let minSize = ScalePlan.defaultMinSize
+            let minSize = min(ScalePlan.largestDefaultMinSize, (imageSize + 1) / 2)
             sides =
                 imageSize <= ScalePlan.coarseToFineAbove
                 ? [imageSize]
