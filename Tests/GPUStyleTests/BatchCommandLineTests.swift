@@ -2,14 +2,15 @@ import Foundation
 @testable import GPUStyle
 import XCTest
 
-/// `stylize-gpu batch` as a user runs it: tiny jobs (32 px, shallow layers) on the native path.
-final class BatchCommandLineTests: CommandLineTestCase {
-    /// Run options that keep a job to a fraction of a second.
-    func tiny(iterations: Int = 2) throws -> [String] {
+/// Helpers of the batch tests that run the binary.
+class BatchCommandLineTestsBase: CommandLineTestCase {
+    /// Run options that keep a job to a fraction of a second (on the native path unless
+    /// `devices` is nil).
+    func tiny(iterations: Int = 2, devices: String? = "native") throws -> [String] {
         [
             "--weights", try cachedWeightsPath(), "--image-size", "32", "--iterations", "\(iterations)",
-            "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--devices", "native",
-        ]
+            "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1",
+        ] + (devices.map { ["--devices", $0] } ?? [])
     }
 
     func writeManifest(_ lines: [String], name: String = "jobs.jsonl") -> String {
@@ -27,6 +28,10 @@ final class BatchCommandLineTests: CommandLineTestCase {
     func images(in folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".png") }.sorted()
     }
+}
+
+/// `stylize-gpu batch` as a user runs it: tiny jobs (32 px, shallow layers) on the native path.
+final class BatchCommandLineTests: BatchCommandLineTestsBase {
 
     func testManifestProblemsAreRefusedBeforeAnyWorkWithOneLine() throws {
         let options = try tiny()
