@@ -177,4 +177,49 @@ final class BatchCommandLineTests: BatchCommandLineTestsBase {
         XCTAssertEqual(done, ["j0.png", "j2.png", "j4.png", "j1.png", "j3.png"])
         XCTAssertEqual(images(in: out).count, 5)
     }
+
+    /// examples/k8s/indexed-job.yaml's container command, run here once per completion index
+    /// with /data in a temporary folder, the binary built here and the native path for its GPU.
+    func testTheIndexedJobsPodCommandRunsEveryJobOnceAcrossItsIndexes() throws {
+        let yaml = try String(contentsOfFile: examplePath("k8s/indexed-job.yaml"), encoding: .utf8)
+        let lines = yaml.split(separator: "\n").map(String.init)
+        let completions = try XCTUnwrap(
+            lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("completions:") }.flatMap {
+                Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))
+            })
+        let start = try XCTUnwrap(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "command:" })
+        let command = lines[(start + 1)...].prefix { $0.trimmingCharacters(in: .whitespaces).hasPrefix("- ") }.map {
+            $0.trimmingCharacters(in: .whitespaces).dropFirst(2).trimmingCharacters(
+                in: CharacterSet(charactersIn: "\""))
+        }
+        XCTAssertEqual(command[1], "batch")
+        XCTAssertEqual(command[command.firstIndex(of: "--shards")! + 1], "\(completions)")
+        let data = path("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let options =
+            #"{"weights": "\#(try cachedWeightsPath())", "image-size": 32, "iterations": 2, "#
+            + #""style-layers": "relu1_1,relu2_1", "content-layers": "relu2_1", "seed": SEED}"#
+        FileManager.default.createFile(
+            atPath: data + "/jobs.jsonl",
+            contents: Data(
+                (0..<6).map {
+                    job(
+                        content, style, output: "j\($0).png",
+                        options: options.replacingOccurrences(of: "SEED", with: "\($0)"))
+                }
+                .joined(separator: "\n").utf8))
+        var done = 0
+        for index in 0..<completions {
+            let arguments = command.dropFirst().map {
+                $0.replacingOccurrences(of: "/data", with: data).replacingOccurrences(
+                    of: "$(JOB_COMPLETION_INDEX)", with: "\(index)")
+            }.map { $0 == "gpu" ? "native" : $0 }
+            let result = try run(arguments, environment: ["JOB_COMPLETION_INDEX": "\(index)"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            done += result.stderr.components(separatedBy: ": done in").count - 1
+            XCTAssertTrue(FileManager.default.fileExists(atPath: data + "/out/report-\(index).json"))
+        }
+        XCTAssertEqual(done, 6)
+        XCTAssertEqual(images(in: data + "/out"), (0..<6).map { "j\($0).png" })
+    }
 }
