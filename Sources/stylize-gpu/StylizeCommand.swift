@@ -184,7 +184,7 @@ struct StylizeCommand: ParsableCommand {
     }
 
     /// --bit-depth, or 16 for --png16.
-    private var outputBitDepth: Int { png16 ? 16 : bitDepth ?? 8 }
+    var outputBitDepth: Int { png16 ? 16 : bitDepth ?? 8 }
 
     /// The files the run reads.
     private var inputs: [String] { [content] + styles + initPaths + [weights].compactMap { $0 } }

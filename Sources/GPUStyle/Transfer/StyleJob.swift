@@ -206,10 +206,11 @@ public final class StyleJob {
     ///   - weightsSHA256: the weights file's digest when the caller has it, so that a published
     ///     file is known by its checksum (`WeightsIdentity`).
     ///   - resume: a saved state to continue from, at its scale.
+    ///   - networks: a batch's cache: the weights already on the backend are reused when they fit.
     ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
     public init(
         options: StyleJobOptions, weightsPath: String, weightsSHA256: String? = nil, backend: Backend,
-        resume: RunState? = nil, note: (String) -> Void
+        resume: RunState? = nil, networks: VGGNetworkCache? = nil, note: (String) -> Void
     ) throws {
         try options.validate()
         let identity = try WeightsIdentity.identify(
@@ -244,17 +245,9 @@ public final class StyleJob {
             initial = image.image.resized(width: first.width, height: first.height).pixels
         }
 
-        let deepest = try options.layers.deepestLayer(in: model)
-        let weights = try VGGWeights.load(
-            path: weightsPath, upTo: model.convolutionCount(upTo: deepest), sha256: weightsSHA256,
-            preprocessing: options.preprocessing)
-        network = try VGGNetwork(
-            backend: backend, model: model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
-            preprocessing: weights.preprocessing.affine, deepestLayer: deepest,
-            pooling: options.pooling)
-        note(
-            "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
-                + "\(model.name) weights (\(weights.preprocessing.rawValue) preprocessing) to \(backend.name)")
+        network = try (networks ?? VGGNetworkCache()).network(
+            backend: backend, model: model, weightsPath: weightsPath, weightsSHA256: weightsSHA256,
+            deepestLayer: try options.layers.deepestLayer(in: model), options: options, note: note)
         if let state = resume {
             guard scales.sides.indices.contains(state.scale) else {
                 throw StyleError(
