@@ -37,6 +37,7 @@
 //   preprocess                   preprocess
 //   preprocessBackward           preprocess_backward
 //   clampRound                   clamp_round
+//   multiplyByMask               multiply_by_mask
 //   adamStep                     adam_step
 
 // ---------------------------------------------------------------------------------------------
@@ -400,6 +401,13 @@ __kernel void preprocess_backward(__global const float *gradOut, const int plane
 __kernel void clamp_round(__global const float *x, __global float *y, const int n) {
     const int i = get_global_id(0);
     if (i < n) y[i] = round(clamp(x[i], 0.0f, 255.0f));
+}
+
+// y[c, p] (+)= x[c, p] · mask[p]: a 1×H×W mask over every channel (style masks).
+__kernel void multiply_by_mask(__global const float *x, __global const float *mask, const int plane,
+                               __global float *y, const int accumulate, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) store_or_add(y, i, x[i] * mask[i % plane], accumulate);
 }
 
 // One bias-corrected Adam step; correction1 = 1 − β1^t and correction2 = 1 − β2^t come from the host.

@@ -4,6 +4,7 @@ import GPUStyle
 
 extension PoolMode: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
+extension ColorPreservation: ExpressibleByArgument {}
 
 /// The main job: `stylize-gpu CONTENT STYLE [STYLE …] -o OUT`.
 struct StylizeCommand: ParsableCommand {
@@ -88,6 +89,28 @@ struct StylizeCommand: ParsableCommand {
         parsing: .unconditional, help: "Comma-separated weight per style image (normalised to sum 1; default equal).")
     var styleBlendWeights: String?
 
+    @Option(
+        parsing: .unconditional,
+        help: "Comma-separated weight per style layer (default 1 each; 0 leaves a layer out).")
+    var styleLayerWeights: String?
+
+    @Option(parsing: .unconditional, help: "Comma-separated weight per content layer (default 1 each).")
+    var contentLayerWeights: String?
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "One grayscale image per style, white where that style applies (resized to the content; masks may overlap and blend).",
+            valueName: "mask"))
+    var styleMasks: [String] = []
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "One grayscale image per style, white where its style is taken from (resized to the style image).",
+            valueName: "mask"))
+    var styleSourceMasks: [String] = []
+
     @Option(parsing: .unconditional, help: "Style images are resized to image-size × this (longest side).")
     var styleScale: Double = 1
 
@@ -100,8 +123,17 @@ struct StylizeCommand: ParsableCommand {
     @Option(help: "max or avg pooling.")
     var pooling: PoolMode = .max
 
-    @Flag(help: "Keep the content's colours: luminance from the result, colour from the content.")
+    @Flag(
+        help:
+            "Keep the content's colours: luminance from the result, colour from the content (--preserve-colors luminance)."
+    )
     var originalColors = false
+
+    @Option(
+        help:
+            "Keep the content's colours: luminance (after the run, as --original-colors) or match (recolour each style image to the content's colour mean and covariance before the run)."
+    )
+    var preserveColors: ColorPreservation?
 
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var weightsOptions: WeightsOptions
@@ -156,7 +188,7 @@ struct StylizeCommand: ParsableCommand {
     mutating func validate() throws {
         _ = try jobOptions()
         _ = try DeviceSelector(device)
-        for path in [content] + styles + initPaths { try requireRegularFile(path) }
+        for path in [content] + styles + initPaths + styleMasks + styleSourceMasks { try requireRegularFile(path) }
         guard [nil, 8, 16].contains(bitDepth) else { throw StyleError("--bit-depth must be 8 or 16") }
         if png16, bitDepth == 8 { throw StyleError("--png16 means --bit-depth 16; drop one of them") }
         if try !ImageFormat(path: output).holds16Bits, outputBitDepth == 16 {
@@ -187,7 +219,9 @@ struct StylizeCommand: ParsableCommand {
     var outputBitDepth: Int { png16 ? 16 : bitDepth ?? 8 }
 
     /// The files the run reads.
-    private var inputs: [String] { [content] + styles + initPaths + [weights].compactMap { $0 } }
+    private var inputs: [String] {
+        [content] + styles + initPaths + styleMasks + styleSourceMasks + [weights].compactMap { $0 }
+    }
     /// The checkpoint resumed from, if any.
     private var resumed: [String] { [resume].compactMap { $0 } }
 
@@ -237,13 +271,18 @@ struct StylizeCommand: ParsableCommand {
         var options = StyleJobOptions(contentPath: content, stylePaths: styles)
         options.imageSize = imageSize
         options.styleScale = styleScale
-        options.styleBlendWeights = try styleBlendWeights.map { text in
-            try splitList(text, option: "--style-blend-weights").map { item -> Float in
-                guard let value = Float(item) else {
-                    throw StyleError("--style-blend-weights: '\(item)' is not a number")
-                }
-                return value
-            }
+        options.styleBlendWeights = try styleBlendWeights.map { try numberList($0, option: "--style-blend-weights") }
+        options.styleLayerWeights = try styleLayerWeights.map { try numberList($0, option: "--style-layer-weights") }
+        options.contentLayerWeights = try contentLayerWeights.map {
+            try numberList($0, option: "--content-layer-weights")
+        }
+        options.styleMaskPaths = styleMasks.isEmpty ? nil : styleMasks
+        options.styleSourceMaskPaths = styleSourceMasks.isEmpty ? nil : styleSourceMasks
+        // luminance is --original-colors' older record, so both spellings give the same options.
+        if preserveColors == .luminance {
+            options.originalColors = true
+        } else {
+            options.preserveColors = preserveColors
         }
         options.layers = LayerSelection(
             content: try splitList(contentLayers, option: "--content-layers"),
@@ -258,7 +297,7 @@ struct StylizeCommand: ParsableCommand {
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
-        options.originalColors = originalColors
+        options.originalColors = options.originalColors || originalColors
         options.maxPixels = maxMegapixels * 1_000_000
         options.preprocessing = weightsOptions.preprocessing.override
         try options.validate()
@@ -392,6 +431,14 @@ struct StylizeCommand: ParsableCommand {
         case .nonFinite:
             return "wrote \(path)"
         }
+    }
+}
+
+/// "1, 0.5,2" → [1, 0.5, 2]; an item that is not a number is one line naming the option.
+func numberList(_ text: String, option: String) throws -> [Float] {
+    try splitList(text, option: option).map { item -> Float in
+        guard let value = Float(item) else { throw StyleError("\(option): '\(item)' is not a number") }
+        return value
     }
 }
 

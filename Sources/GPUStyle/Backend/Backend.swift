@@ -150,6 +150,7 @@ public protocol Backend: AnyObject {
         gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor,
         accumulate: Bool) throws
     func computeClampRound(image: Tensor, output: Tensor) throws
+    func computeMultiplyByMask(_ x: Tensor, mask: Tensor, output: Tensor, accumulate: Bool) throws
     func computeAdamStep(
         parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
         corrections: AdamCorrections) throws

@@ -4,7 +4,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
     case fill, copy, axpy, scale, clamp, dot
     case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2BackwardInPlace
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
-    case preprocess, preprocessBackward, clampRound
+    case preprocess, preprocessBackward, clampRound, multiplyByMask
     case adamStep
 
     /// The part of an iteration `bench --profile` counts the op's time in.
@@ -14,7 +14,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
             return .backward
         case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation,
-            .totalVariationGradient:
+            .totalVariationGradient, .multiplyByMask:
             return .losses
         case .adamStep, .dot: return .optimizer
         case .fill, .copy, .axpy, .scale, .clamp, .clampRound: return .other
@@ -31,6 +31,8 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .meanSquaredError: return .meanSquaredErrorGradient
         case .totalVariation: return .totalVariationGradient
         case .preprocess: return .preprocessBackward
+        // Linear and diagonal in x: its own adjoint.
+        case .multiplyByMask: return .multiplyByMask
         default: return nil
         }
     }

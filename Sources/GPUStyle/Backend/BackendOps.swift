@@ -191,6 +191,17 @@ extension Backend {
         try computeClampRound(image: image, output: output)
     }
 
+    /// output (+)= x ⊙ mask, the 1×H×W mask broadcast over x's C channels: the style masks'
+    /// weighting of a layer's features. Linear and diagonal in x, so it is its own gradient:
+    /// dx (+)= dy ⊙ mask. Not in place (output is neither x nor the mask).
+    public func multiplyByMask(_ x: Tensor, mask: Tensor, output: Tensor, accumulate: Bool) throws {
+        try requireShape(mask, Shape(c: 1, h: x.shape.h, w: x.shape.w), "multiplyByMask", "mask")
+        try requireSameShape(x, output, "multiplyByMask")
+        try requireDistinct(x, output, "multiplyByMask")
+        try requireDistinct(mask, output, "multiplyByMask")
+        try computeMultiplyByMask(x, mask: mask, output: output, accumulate: accumulate)
+    }
+
     // MARK: Optimiser
 
     /// One bias-corrected Adam step on `parameter` (step is 1-based), state m and v resident.

@@ -143,6 +143,11 @@ class ForwardingBackend: Backend {
     func computeClampRound(image: Tensor, output: Tensor) throws {
         try perform(.clampRound) { try inner.computeClampRound(image: image, output: output) }
     }
+    func computeMultiplyByMask(_ x: Tensor, mask: Tensor, output: Tensor, accumulate: Bool) throws {
+        try perform(.multiplyByMask) {
+            try inner.computeMultiplyByMask(x, mask: mask, output: output, accumulate: accumulate)
+        }
+    }
     func computeAdamStep(
         parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
         corrections: AdamCorrections

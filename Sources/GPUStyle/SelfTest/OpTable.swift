@@ -7,9 +7,11 @@
 /// new row, in the file of its stem (OpTable+Gram.swift …), and a grad row if it has a backward.
 public enum OpTable {
     public static let rows: [OpRow] =
-        convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + adamRows + vectorRows
+        convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + maskRows + adamRows
+        + vectorRows
     public static let gradRows: [OpGradRow] =
         convolutionGradRows + reluGradRows + poolingGradRows + gramGradRows + lossesGradRows + imageGradRows
+        + maskGradRows
 
     /// Every eval row on its self-test shapes or on all its shapes, inputs drawn from `seed` in order.
     public static func checks(allCases: Bool, seed: UInt64, rows: [OpRow] = rows) -> [SelfTestCheck] {

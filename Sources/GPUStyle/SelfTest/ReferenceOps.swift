@@ -146,6 +146,12 @@ enum ReferenceOps {
         return output
     }
 
+    /// x ⊙ mask, the 1×H×W mask over every channel.
+    static func multiplyByMask(_ x: ReferenceTensor, mask: ReferenceTensor) -> ReferenceTensor {
+        let plane = x.shape.pixels
+        return ReferenceTensor(shape: x.shape, values: x.values.indices.map { x.values[$0] * mask.values[$0 % plane] })
+    }
+
     /// round(clamp(x, 0, 255)), halves away from zero.
     static func clampRound(_ image: ReferenceTensor) -> ReferenceTensor {
         ReferenceTensor(

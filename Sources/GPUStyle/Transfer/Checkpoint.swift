@@ -132,6 +132,7 @@ public struct Checkpoint: Equatable {
     public static func inputsSHA256(of options: StyleJobOptions) throws -> [String] {
         var paths = [options.contentPath] + options.stylePaths
         if case .image(let path) = options.initialization { paths.append(path) }
+        paths += (options.styleMaskPaths ?? []) + (options.styleSourceMaskPaths ?? [])
         return try paths.map(SHA256.hex(ofFileAt:))
     }
 
@@ -145,7 +146,10 @@ public struct Checkpoint: Equatable {
                 "the checkpoint was made with other weights (sha256 \(header.weightsSHA256.prefix(12))…, "
                     + "now \(weightsSHA256.prefix(12))…); pass the same --weights or start without --resume")
         }
-        let names = ["the content image"] + options.stylePaths.map { "the style image \($0)" } + ["the --init image"]
+        var names = ["the content image"] + options.stylePaths.map { "the style image \($0)" }
+        if case .image = options.initialization { names.append("the --init image") }
+        names += (options.styleMaskPaths ?? []).map { "the style mask \($0)" }
+        names += (options.styleSourceMaskPaths ?? []).map { "the style source mask \($0)" }
         for (index, (saved, now)) in zip(header.inputsSHA256, inputsSHA256).enumerated() where saved != now {
             throw StyleError(
                 "\(names[min(index, names.count - 1)]) is not the one the checkpoint was made with "
@@ -198,6 +202,8 @@ extension StyleJobOptions {
         copy.contentPath = ""
         copy.stylePaths = stylePaths.map { _ in "" }
         if case .image = initialization { copy.initialization = .image(path: "") }
+        copy.styleMaskPaths = styleMaskPaths?.map { _ in "" }
+        copy.styleSourceMaskPaths = styleSourceMaskPaths?.map { _ in "" }
         return copy
     }
 }

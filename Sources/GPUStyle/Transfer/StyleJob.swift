@@ -51,6 +51,15 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var minSize: Int? = nil
     /// Iterations of the first scale (nil: optimization.iterations, as every other scale).
     public var initialIterations: Int? = nil
+    /// `--style-masks`: one grayscale image per style, white where it applies (nil: none).
+    public var styleMaskPaths: [String]? = nil
+    /// `--style-source-masks`: one per style, white where its style is taken from (nil: all of it).
+    public var styleSourceMaskPaths: [String]? = nil
+    /// `--preserve-colors match` (`luminance` is `originalColors`, its older spelling).
+    public var preserveColors: ColorPreservation? = nil
+    /// `--style-layer-weights`, `--content-layer-weights`: one per layer (nil: 1 each).
+    public var styleLayerWeights: [Float]? = nil
+    public var contentLayerWeights: [Float]? = nil
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536
@@ -98,7 +107,45 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
         }
         try layers.validate()
         _ = try normalisedBlendWeights()
+        try validateControls()
     }
+
+    /// The spatial, colour and layer-weight controls (issue 23): counts and values.
+    func validateControls() throws {
+        for (option, paths) in [("--style-masks", styleMaskPaths), ("--style-source-masks", styleSourceMaskPaths)] {
+            guard let paths else { continue }
+            if paths.count != stylePaths.count {
+                throw StyleError(
+                    "\(option) has \(paths.count) image\(paths.count == 1 ? "" : "s") for \(stylePaths.count) style image\(stylePaths.count == 1 ? "" : "s"); give one mask per style, in the same order"
+                )
+            }
+        }
+        if styleMaskPaths != nil || styleSourceMaskPaths != nil, styleBlendWeights != nil {
+            throw StyleError(
+                "--style-blend-weights cannot be used with --style-masks or --style-source-masks: each masked style has its own term; drop the blend weights"
+            )
+        }
+        if originalColors, let preserve = preserveColors, preserve != .luminance {
+            throw StyleError("--original-colors is --preserve-colors luminance; drop one of them")
+        }
+        for (option, weights, names) in [
+            ("--style-layer-weights", styleLayerWeights, layers.style),
+            ("--content-layer-weights", contentLayerWeights, layers.content),
+        ] {
+            guard let weights else { continue }
+            if weights.count != names.count {
+                throw StyleError(
+                    "\(option) has \(weights.count) value\(weights.count == 1 ? "" : "s") for \(names.count) layer\(names.count == 1 ? "" : "s") (\(names.joined(separator: ","))); give one per layer"
+                )
+            }
+            if let bad = weights.first(where: { !($0 >= 0) || !$0.isFinite }) {
+                throw StyleError("\(option) must be non-negative numbers (got \(bad))")
+            }
+        }
+    }
+
+    /// How the result keeps the content's colours: `--preserve-colors`, or `--original-colors`.
+    public var colorPreservation: ColorPreservation? { originalColors ? .luminance : preserveColors }
 
     /// Throws, before any work, when an image at its working size is smaller than the deepest
     /// layer needs, with the --image-size or --style-scale that is enough, or, for a shape too
@@ -188,6 +235,9 @@ public final class StyleJob {
     public let network: VGGNetwork
     private let originalContent: RGBImage
     private let originalStyles: [RGBImage]
+    /// `--style-masks` and `--style-source-masks` as read (resized at every scale).
+    private let styleMasks: [StyleMaskImage]?
+    private let sourceMasks: [StyleMaskImage]?
     /// The --init image or noise at the first scale's size (nil: the content).
     private let initial: [Float]?
     /// The current scale's run and content image; nil only while `advance()` replaces them.
@@ -221,8 +271,19 @@ public final class StyleJob {
         self.backend = backend
         scales = try options.scalePlan()
 
-        originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
-        originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
+        let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
+        self.originalContent = originalContent
+        let read = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
+        let masks = try options.styleMaskPaths?.map { try StyleMaskImage.read($0, options: options, note: note) }
+        let sourceMasks = try options.styleSourceMaskPaths?.map {
+            try StyleMaskImage.read($0, options: options, note: note)
+        }
+        self.sourceMasks = sourceMasks
+        originalStyles =
+            options.colorPreservation == .match
+            ? read.map { ColorMatch.recolor($0, like: originalContent) } : read
+        // Masks that are white everywhere are no masks: the unmasked path, bit for bit.
+        styleMasks = masks?.allSatisfy(\.isWhite) == true && sourceMasks == nil ? nil : masks
         try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
         try options.checkFits(
             try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
@@ -271,16 +332,21 @@ public final class StyleJob {
         let styles = side == options.imageSize ? self.styles : originalStyles.map { $0.resized(maxSide: styleSide) }
         let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
         try backend.upload(content.pixels, to: contentTensor)
-        let styleTargets = try zip(styles, try options.normalisedBlendWeights()).map {
-            image, weight -> StyleTarget in
+        let styleTargets = try zip(styles, try options.normalisedBlendWeights()).enumerated().map {
+            k, pair -> StyleTarget in
+            let (image, weight) = pair
             let tensor = try backend.makeTensor(Shape(c: 3, h: image.height, w: image.width))
             try backend.upload(image.pixels, to: tensor)
-            return StyleTarget(image: tensor, blendWeight: weight)
+            return StyleTarget(
+                image: tensor, blendWeight: weight,
+                mask: try styleMasks?[k].tensor(width: content.width, height: content.height, backend),
+                sourceMask: try sourceMasks?[k].tensor(width: image.width, height: image.height, backend))
         }
         let objective = try StyleObjective(
             network: network, height: content.height, width: content.width,
             content: contentTensor, styles: styleTargets, layers: options.layers,
-            weights: options.lossWeights)
+            weights: options.lossWeights, styleLayerWeights: options.styleLayerWeights,
+            contentLayerWeights: options.contentLayerWeights)
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)
         let run = try StyleTransferRun(
@@ -320,7 +386,8 @@ public final class StyleJob {
         guard let stage else { preconditionFailure("StyleJob.outputImage called while its scale is being replaced") }
         let content = stage.content
         let result = RGBImage(width: content.width, height: content.height, pixels: pixels)
-        return options.originalColors ? try OriginalColors.apply(result: result, content: content) : result
+        return options.colorPreservation == .luminance
+            ? try OriginalColors.apply(result: result, content: content) : result
     }
 }
 

@@ -52,14 +52,21 @@ public struct LossValues: Equatable, Codable, Sendable {
     }
 }
 
-/// A style image with its blend weight (weights of all styles sum to 1).
+/// A style image with its blend weight (weights of all styles sum to 1) and, with spatial
+/// control, its mask at the image's size and its source mask at its own size (1×H×W in [0, 1]).
 public struct StyleTarget {
     public var image: Tensor
     public var blendWeight: Float
+    /// Where on the image this style applies (`--style-masks`); nil: everywhere, blended.
+    public var mask: Tensor?
+    /// Which part of the style image its style comes from (`--style-source-masks`); nil: all.
+    public var sourceMask: Tensor?
 
-    public init(image: Tensor, blendWeight: Float) {
+    public init(image: Tensor, blendWeight: Float, mask: Tensor? = nil, sourceMask: Tensor? = nil) {
         self.image = image
         self.blendWeight = blendWeight
+        self.mask = mask
+        self.sourceMask = sourceMask
     }
 }
 
@@ -75,6 +82,11 @@ public final class StyleObjective {
     public let scalars: Tensor
     private let contentTargets: [Int: Tensor]
     private let styleLayers: [Int: StyleLayerBuffers]
+    /// The style loss with masks, when any style has one (then `styleLayers` is empty).
+    private let maskedStyle: MaskedStyleLoss?
+    /// w_s times each style layer's weight, w_c times each content layer's (docs/DESIGN.md, "Total loss").
+    private let styleScales: [Int: Float]
+    private let contentScales: [Int: Float]
 
     /// Per style layer: the blended target Gram A_l, the current image's Gram, and its gradient.
     private struct StyleLayerBuffers {
@@ -85,14 +97,23 @@ public final class StyleObjective {
 
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
-        layers: LayerSelection, weights: LossWeights
+        layers: LayerSelection, weights: LossWeights, styleLayerWeights: [Float]? = nil,
+        contentLayerWeights: [Float]? = nil
     ) throws {
         try layers.validate(for: network.model)
         self.network = network
         self.weights = weights
         backend = network.backend
-        let contentIndices = Set(try layers.content.map(network.model.index(of:)))
-        let styleIndices = Set(try layers.style.map(network.model.index(of:)))
+        // A layer of weight 0 has no term. Without layer weights the scale is the term's weight itself.
+        let styleScales = try StyleObjective.layerScales(
+            layers.style, weights: styleLayerWeights, termWeight: weights.style, model: network.model)
+        let contentScales = try StyleObjective.layerScales(
+            layers.content, weights: contentLayerWeights, termWeight: weights.content, model: network.model)
+        self.styleScales = styleScales
+        self.contentScales = contentScales
+        let contentIndices = Set(contentScales.keys)
+        let styleIndices = Set(styleScales.keys)
+        let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
         scalars = try backend.makeTensor(.vector(3))
         let observed = contentIndices.union(styleIndices)
 
@@ -101,7 +122,7 @@ public final class StyleObjective {
         // so the two never take memory at the same time: those styles go first, the ones of the
         // main size (which use the main workspace) after them.
         var styleLayers: [Int: StyleLayerBuffers] = [:]
-        for index in styleIndices {
+        for index in styleIndices where !masked {
             let channels = network.layers[index].channels
             let gramShape = Shape(c: 1, h: channels, w: channels)
             styleLayers[index] = StyleLayerBuffers(
@@ -109,9 +130,18 @@ public final class StyleObjective {
                 gram: try backend.makeTensor(gramShape),
                 gramGradient: try backend.makeTensor(gramShape))
         }
+        let maskedStyle =
+            try masked
+            ? MaskedStyleLoss(
+                network: network, height: height, width: width,
+                masks: styles.map {
+                    try $0.mask ?? StyleObjective.whiteMask(height: height, width: width, network.backend)
+                },
+                scales: styleScales) : nil
         var mainWorkspace: VGGNetwork.Workspace?
         let mainSize = { (style: StyleTarget) in style.image.shape.h == height && style.image.shape.w == width }
-        for style in styles.filter({ !mainSize($0) }) + styles.filter(mainSize) {
+        let ordered = Array(styles.enumerated())
+        for (k, style) in ordered.filter({ !mainSize($0.1) }) + ordered.filter({ mainSize($0.1) }) {
             let styleWorkspace: VGGNetwork.Workspace
             if mainSize(style) {
                 let main = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
@@ -123,6 +153,13 @@ public final class StyleObjective {
                     observed: styleIndices)
             }
             try network.forward(image: style.image, workspace: styleWorkspace)
+            if let maskedStyle {
+                let sourceWeights = try style.sourceMask.map {
+                    try MaskedStyleLoss.layerWeights(
+                        backend: network.backend, layers: network.layers, mask: $0, at: styleIndices)
+                }
+                try maskedStyle.setTargets(style: k, outputs: styleWorkspace.outputs, sourceWeights: sourceWeights)
+            }
             for (index, buffers) in styleLayers {
                 try backend.gram(features: styleWorkspace.outputs[index], output: buffers.gram)
                 try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
@@ -140,6 +177,7 @@ public final class StyleObjective {
         }
         self.contentTargets = contentTargets
         self.styleLayers = styleLayers
+        self.maskedStyle = maskedStyle
         try backend.finish()
     }
 
@@ -150,20 +188,21 @@ public final class StyleObjective {
         try network.forward(image: image, workspace: workspace)
         try network.backward(workspace: workspace, gradImage: gradient) { index, grad in
             let features = workspace.outputs[index]
-            if let target = contentTargets[index] {
+            if let target = contentTargets[index], let scale = contentScales[index] {
                 try backend.meanSquaredError(
-                    features, target, scale: weights.content, scalars: scalars, slot: 0,
+                    features, target, scale: scale, scalars: scalars, slot: 0,
                     accumulate: true)
                 try backend.meanSquaredErrorGradient(
-                    features, target, scale: weights.content, grad: grad, accumulate: true)
+                    features, target, scale: scale, grad: grad, accumulate: true)
             }
-            if let style = styleLayers[index] {
+            try maskedStyle?.evaluate(index: index, features: features, grad: grad, scalars: scalars)
+            if let style = styleLayers[index], let scale = styleScales[index] {
                 try backend.gram(features: features, output: style.gram)
                 try backend.meanSquaredError(
-                    style.gram, style.target, scale: weights.style, scalars: scalars, slot: 1,
+                    style.gram, style.target, scale: scale, scalars: scalars, slot: 1,
                     accumulate: true)
                 try backend.meanSquaredErrorGradient(
-                    style.gram, style.target, scale: weights.style,
+                    style.gram, style.target, scale: scale,
                     grad: style.gramGradient, accumulate: false)
                 try backend.gramBackward(
                     gradGram: style.gramGradient, features: features, gradFeatures: grad,
