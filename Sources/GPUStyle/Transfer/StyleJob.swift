@@ -51,6 +51,8 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var minSize: Int? = nil
     /// Iterations of the first scale (nil: optimization.iterations, as every other scale).
     public var initialIterations: Int? = nil
+    /// `--tile-size`: tiles every scale larger than one tile (nil: only a scale that does not fit).
+    public var tileSize: Int? = nil
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536
@@ -81,6 +83,11 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
                 "--average-decay must be in [0, 1): 0 turns averaging off, 0.9–0.99 are usual (got \(decay))")
         }
         _ = try scalePlan()
+        if let tileSize, tileSize < TileGrid.alignment || tileSize % TileGrid.alignment != 0 {
+            throw StyleError(
+                "--tile-size must be a positive multiple of \(TileGrid.alignment), the network's pooling factor (got \(tileSize))"
+            )
+        }
         if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
             throw StyleError("--learning-rate must be a positive number (got \(rate))")
         }
@@ -190,6 +197,8 @@ public final class StyleJob {
     private let originalStyles: [RGBImage]
     /// The --init image or noise at the first scale's size (nil: the content).
     private let initial: [Float]?
+    /// Per scale, its tiles (nil: the whole image at once), decided with the memory plan.
+    public let tilings: [Tiling?]
     /// The current scale's run and content image; nil only while `advance()` replaces them.
     private var stage: (run: StyleTransferRun, content: RGBImage)?
 
@@ -223,7 +232,7 @@ public final class StyleJob {
         originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
         originalStyles = try options.stylePaths.map { try StyleJob.readImage($0, options: options, note: note) }
         try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
-        try options.checkFits(
+        tilings = try options.tilings(
             try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
@@ -284,10 +293,18 @@ public final class StyleJob {
             try backend.upload(image.pixels, to: tensor)
             return StyleTarget(image: tensor, blendWeight: weight)
         }
-        let objective = try StyleObjective(
-            network: network, height: content.height, width: content.width,
-            content: contentTensor, styles: styleTargets, layers: options.layers,
-            weights: options.lossWeights)
+        let objective: ImageObjective
+        if let tiling = tilings[scale] {
+            objective = try TiledObjective(
+                network: network, height: content.height, width: content.width, content: contentTensor,
+                styles: styleTargets, layers: options.layers, weights: options.lossWeights, tiling: tiling,
+                seed: options.seed, scale: scale)
+        } else {
+            objective = try StyleObjective(
+                network: network, height: content.height, width: content.width,
+                content: contentTensor, styles: styleTargets, layers: options.layers,
+                weights: options.lossWeights)
+        }
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)
         let run = try StyleTransferRun(
@@ -307,6 +324,15 @@ public final class StyleJob {
         stage = nil
         stage = try makeStage(scale: next, start: result.resized(width: size.width, height: size.height).pixels)
         return true
+    }
+
+    /// "6×4 tiles of 1024 px + 64 px halo" for a tiled scale (nil: untiled).
+    public func tilingDescription(scale: Int) -> String? {
+        guard let tiling = tilings[scale] else { return nil }
+        let size = scales.size(scale: scale, width: originalContent.width, height: originalContent.height)
+        let rows = (size.height + tiling.tileSize - 1) / tiling.tileSize
+        let columns = (size.width + tiling.tileSize - 1) / tiling.tileSize
+        return "\(columns)×\(rows) tiles of \(tiling.tileSize) px + \(tiling.halo) px halo"
     }
 
     /// The current scale's result (`StyleTransferRun.resultImage`) as an image of its size.
