@@ -10,6 +10,7 @@
 //   axpy                         axpy
 //   scale                        scale
 //   clamp                        clamp_in_place
+//   copyRegion                   copy_region
 //   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
 //   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
 //   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
@@ -331,6 +332,17 @@ __kernel void clamp_in_place(__global float *x, const float lower, const float u
         const float v = x[i];
         x[i] = v < lower ? lower : (v > upper ? upper : v);
     }
+}
+
+// target[c, ty + i, tx + j] = source[c, sy + i, sx + j] for every channel c, i < h, j < w: a
+// rectangle of every plane of a C×sh×sw tensor into a C×th×tw one (a tile's image, an interior).
+__kernel void copy_region(__global const float *source, const int sh, const int sw, const int sy, const int sx,
+                          __global float *target, const int th, const int tw, const int ty, const int tx,
+                          const int h, const int w, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int j = index % w, i = (index / w) % h, c = index / (w * h);
+    target[(c * th + ty + i) * tw + tx + j] = source[(c * sh + sy + i) * sw + sx + j];
 }
 
 __kernel void relu(__global const float *x, __global float *y, const int n) {

@@ -31,6 +31,13 @@ struct StylizeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Longest side of the output in pixels.")
     var imageSize = 512
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Optimise in tiles of this many pixels (a multiple of 16) at every scale larger than one tile.",
+            discussion: "Default: tiles only where the whole image does not fit the device, as large as fit."))
+    var tileSize: Int?
+
     @Option(parsing: .unconditional, help: "Optimiser steps (of each scale).")
     var iterations = 1000
 
@@ -294,6 +301,7 @@ struct StylizeCommand: ParsableCommand {
         options.initialIterations = initialIterations
         options.scales = scales
         options.minSize = minSize
+        options.tileSize = tileSize
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -372,6 +380,10 @@ struct StylizeCommand: ParsableCommand {
             job.scales.size(scale: $0, width: job.inputSize.width, height: job.inputSize.height)
         }
         if count > 1 { printNote("scales: \(sizes.map { "\($0.width)×\($0.height)" }.joined(separator: ", "))") }
+        for scale in sizes.indices {
+            guard let tiles = job.tilingDescription(scale: scale) else { continue }
+            printNote("tiling: \(tiles)\(count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : "")")
+        }
 
         let printer = ProgressPrinter(
             style: progress,

@@ -76,14 +76,15 @@ final class CommandLineSafetyTests: CommandLineTestCase {
     }
 
     /// Under an address-space limit the plan counts what the process may still map, so a run
-    /// too large for it is refused with the size that fits, instead of dying in an allocation.
+    /// too large for it, even in tiles (the whole image's state alone exceeds it at 12000 px),
+    /// is refused with the size that fits, instead of dying in an allocation.
     func testProcessMemoryLimitIsAnErrorNotACrash() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") else { throw XCTSkip("no prlimit") }
         let tubingen = examplePath("tubingen.jpg"), starry = examplePath("starry_night.jpg")
         let result = try run(
             [
                 tubingen, starry, "--weights", try cachedWeightsPath(), "-o", path("big.png"),
-                "--image-size", "3000", "--iterations", "1", "--device", "native",
+                "--image-size", "12000", "--iterations", "1", "--device", "native",
             ],
             prefix: ["/usr/bin/prlimit", "--as=3072000000", "--"])
         XCTAssertEqual(result.status, 1, result.stderr)

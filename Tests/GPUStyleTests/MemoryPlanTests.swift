@@ -54,30 +54,48 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
-    func testTooLargeARunFailsBeforeWorkWithTheSizeThatFits() throws {
+    /// Half the memory the whole image needs: the run tiles, with the largest tile size that fits
+    /// (16 more does not); less than the whole image's state: it fails before work naming the
+    /// largest --image-size that fits, tiled or not.
+    func testTooLargeARunTilesAndFailsWhenEvenTilesDoNotFit() throws {
         let options = options(size: 512)
         let backend = NativeBackend()
-        let plan = try options.memoryPlan(imageSize: 512, content: (451, 300), styles: [(1200, 1528)], backend: backend)
-        let capacity = MemoryCapacity(totalBytes: UInt64(plan.totalBytes / 2), largestBufferBytes: 1 << 40)
-        XCTAssertThrowsError(
-            try options.checkFits(capacity, backend: backend, content: (451, 300), styles: [(1200, 1528)])
-        ) { error in
+        let (content, styles) = ((451, 300), [(1200, 1528)])
+        func plan(_ size: Int, _ tiling: Tiling?) throws -> MemoryPlan {
+            try options.memoryPlan(
+                imageSize: size, content: content, styles: styles, backend: backend, tiling: tiling)
+        }
+        let whole = try plan(512, nil)
+        let half = MemoryCapacity(totalBytes: UInt64(whole.totalBytes / 2), largestBufferBytes: 1 << 40)
+        let tilings = try options.tilings(half, backend: backend, content: content, styles: styles)
+        guard let tiling = tilings.last ?? nil else { return XCTFail("no tiling at half the memory") }
+        XCTAssertTrue(try plan(512, tiling).fits(half))
+        XCTAssertFalse(try plan(512, Tiling(tileSize: tiling.tileSize + 16)).fits(half))
+        let tiny = MemoryCapacity(
+            totalBytes: UInt64(whole.weightBytes + whole.imageAndOptimizerBytes + whole.targetBytes),
+            largestBufferBytes: 1 << 40)
+        func fits(_ size: Int) -> Bool {
+            let whole = (try? plan(size, nil).fits(tiny)) ?? false
+            return whole || ((try? plan(size, Tiling(tileSize: 16)).fits(tiny)) ?? false)
+        }
+        do {
+            _ = try options.tilings(tiny, backend: backend, content: content, styles: styles)
+            XCTFail("a run larger than even its tiles fit did not fail")
+        } catch {
             let text = describe(error)
             XCTAssertTrue(text.contains("the largest --image-size that fits is"), text)
             guard let suggested = Int(text.components(separatedBy: "fits is ").last ?? "") else { return XCTFail(text) }
-            XCTAssertTrue(
-                (try? options.memoryPlan(
-                    imageSize: suggested, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(
-                        capacity) ?? false)
-            XCTAssertFalse(
-                (try? options.memoryPlan(
-                    imageSize: suggested + 1, content: (451, 300), styles: [(1200, 1528)], backend: backend))?.fits(
-                        capacity) ?? true)
+            XCTAssertTrue(fits(suggested))
+            XCTAssertFalse(fits(suggested + 1))
+            var smaller = options
+            smaller.imageSize = suggested
+            XCTAssertNoThrow(try smaller.tilings(tiny, backend: backend, content: content, styles: styles))
         }
-        XCTAssertNoThrow(
-            try options.checkFits(
+        XCTAssertEqual(
+            try options.tilings(
                 MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), backend: backend,
-                content: (451, 300), styles: [(1200, 1528)]))
+                content: content, styles: styles),
+            [nil])
     }
 
     func testEnvironmentOverride() throws {

@@ -187,4 +187,21 @@ final class StyleMaskTests: XCTestCase {
         XCTAssertEqual(job.run.scale, 1, "\(end)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: outputs.image))
     }
+
+    /// A tiled run does not take masks or per-layer weights yet: one line before any iteration.
+    func testTiledRunRefusesMasksAndLayerWeights() throws {
+        var masked = options()
+        masked.tileSize = 32
+        masked.styleMaskPaths = [examplePath("mask_left.png")]
+        var weighted = options()
+        weighted.tileSize = 32
+        weighted.styleLayerWeights = [1, 2]
+        for options in [masked, weighted] {
+            XCTAssertThrowsError(
+                try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) { _ in }
+            ) {
+                XCTAssertTrue(describe($0).contains("tiled runs do not take --style-masks"), describe($0))
+            }
+        }
+    }
 }

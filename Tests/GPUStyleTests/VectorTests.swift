@@ -23,6 +23,25 @@ final class VectorTests: OpTestCase {
         XCTAssertEqual(try backend.download(y), [Float](repeating: 1.25, count: shape.count))
     }
 
+    /// copyRegion against the reference, on a source and a target of other sizes: a region off
+    /// every edge of the source onto an inner point of the target; the rest of the target kept.
+    func testCopyRegionMatchesTheReference() throws {
+        generator = SeededGenerator(seed: NativeBackendTests.seed)
+        let backend = NativeBackend()
+        let a = ReferenceTensor.random(Shape(c: 5, h: 37, w: 41), using: &generator)
+        let b = ReferenceTensor.random(Shape(c: 5, h: 19, w: 23), using: &generator)
+        let region = PlaneRegion(y: 20, x: 3, height: 17, width: 18)
+        let origin = PlanePoint(y: 1, x: 4)
+        let (source, target) = (try backend.makeTensor(a), try backend.makeTensor(b))
+        try backend.copyRegion(source, region, to: target, at: origin)
+        XCTAssertEqual(try backend.download(target), ReferenceOps.copyRegion(a, region, into: b, at: origin).floats)
+        XCTAssertThrowsError(
+            try backend.copyRegion(
+                source, PlaneRegion(y: 21, x: 3, height: 17, width: 18), to: target, at: origin))
+        XCTAssertThrowsError(
+            try backend.copyRegion(source, region, to: target, at: PlanePoint(y: 3, x: 4)))
+    }
+
     /// Clamping on both backends: values outside the range go to its ends, values inside and
     /// NaN stay (a NaN image must still reach the loss checks).
     func testClampKeepsNaNAndTheRangeEnds() throws {

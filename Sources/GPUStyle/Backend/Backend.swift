@@ -121,6 +121,7 @@ public protocol Backend: AnyObject {
     // backends share, so an implementation may assume valid arguments. `BackendOp` lists them.
     func computeFill(_ tensor: Tensor, value: Float) throws
     func computeCopy(_ x: Tensor, to y: Tensor) throws
+    func computeCopyRegion(_ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint) throws
     func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws
     func computeScale(_ x: Tensor, by alpha: Float) throws
     func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws

@@ -1,7 +1,7 @@
 /// Every op a backend computes, one case per `compute…` requirement of `Backend`: the one list
 /// that forwarding, phase profiling and the coverage tests read.
 public enum BackendOp: String, CaseIterable, Sendable {
-    case fill, copy, axpy, scale, clamp, dot
+    case fill, copy, copyRegion, axpy, scale, clamp, dot
     case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2BackwardInPlace
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
@@ -17,7 +17,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
             .totalVariationGradient, .multiplyByMask:
             return .losses
         case .adamStep, .dot: return .optimizer
-        case .fill, .copy, .axpy, .scale, .clamp, .clampRound: return .other
+        case .fill, .copy, .copyRegion, .axpy, .scale, .clamp, .clampRound: return .other
         }
     }
 

@@ -21,6 +21,27 @@ extension Backend {
         try computeCopy(x, to: y)
     }
 
+    /// target[c, origin.y + i, origin.x + j] = source[c, region.y + i, region.x + j] for every
+    /// channel, i < region.height, j < region.width; the rest of target is kept. A tile's image,
+    /// its interior's features or gradient, a region of a content target (tiled runs).
+    public func copyRegion(_ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint) throws {
+        let op = "copyRegion"
+        guard source.shape.c == target.shape.c else {
+            throw StyleError(
+                "\(name) \(op): source has \(source.shape.c) channels, target \(target.shape.c) (internal error)")
+        }
+        let placed = PlaneRegion(y: origin.y, x: origin.x, height: region.height, width: region.width)
+        for (tensor, rectangle, role) in [(source, region, "source"), (target, placed, "target")]
+        where !rectangle.lies(inHeight: tensor.shape.h, width: tensor.shape.w) {
+            throw StyleError(
+                "\(name) \(op): \(rectangle) lies outside the \(role)'s \(tensor.shape.h)×\(tensor.shape.w) planes (internal error)"
+            )
+        }
+        try requireDistinct(source, target, op)
+        if region.isEmpty { return }
+        try computeCopyRegion(source, region, to: target, at: origin)
+    }
+
     /// y += alpha · x
     public func axpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try requireSameShape(x, y, "axpy")

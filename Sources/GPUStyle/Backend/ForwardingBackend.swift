@@ -42,6 +42,9 @@ class ForwardingBackend: Backend {
     func computeCopy(_ x: Tensor, to y: Tensor) throws {
         try perform(.copy) { try inner.computeCopy(x, to: y) }
     }
+    func computeCopyRegion(_ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint) throws {
+        try perform(.copyRegion) { try inner.computeCopyRegion(source, region, to: target, at: origin) }
+    }
     func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try perform(.axpy) { try inner.computeAxpy(alpha: alpha, x: x, y: y) }
     }

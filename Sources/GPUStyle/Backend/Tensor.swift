@@ -39,3 +39,44 @@ public final class Tensor {
 
     public var count: Int { shape.count }
 }
+
+/// A point of a plane: row y, column x.
+public struct PlanePoint: Equatable, Hashable, Sendable {
+    public var y: Int
+    public var x: Int
+
+    public init(y: Int, x: Int) {
+        self.y = y
+        self.x = x
+    }
+}
+
+/// A rectangle of a plane: rows y..<y + height, columns x..<x + width.
+public struct PlaneRegion: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var y: Int
+    public var x: Int
+    public var height: Int
+    public var width: Int
+
+    public init(y: Int, x: Int, height: Int, width: Int) {
+        self.y = y
+        self.x = x
+        self.height = height
+        self.width = width
+    }
+
+    public var origin: PlanePoint { PlanePoint(y: y, x: x) }
+    public var pixels: Int { height * width }
+    public var isEmpty: Bool { height == 0 || width == 0 }
+    public var description: String { "\(width)×\(height) at (\(x), \(y))" }
+
+    /// Whether the rectangle lies within planes of height × width (sizes ≥ 0).
+    public func lies(inHeight planeHeight: Int, width planeWidth: Int) -> Bool {
+        y >= 0 && x >= 0 && height >= 0 && width >= 0 && y + height <= planeHeight && x + width <= planeWidth
+    }
+
+    /// The same rectangle relative to `origin`.
+    public func relative(to origin: PlanePoint) -> PlaneRegion {
+        PlaneRegion(y: y - origin.y, x: x - origin.x, height: height, width: width)
+    }
+}

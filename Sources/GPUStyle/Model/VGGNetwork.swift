@@ -151,6 +151,25 @@ public final class VGGNetwork {
             height: height, width: width)
     }
 
+    /// The workspace's buffers at a smaller size (a smaller tile): the same buffers and layout, each
+    /// tensor the shape of height × width. Every layer's tensor shrinks with the image, so the
+    /// sharing the layout decided at the larger size holds at the smaller one.
+    public func view(of workspace: Workspace, height: Int, width: Int) throws -> Workspace {
+        if height == workspace.height && width == workspace.width { return workspace }
+        guard height >= minimumImageSide, width >= minimumImageSide, height <= workspace.height,
+            width <= workspace.width
+        else {
+            throw StyleError(
+                "internal error: a \(width)×\(height) view of a \(workspace.width)×\(workspace.height) workspace")
+        }
+        let shapes = self.shapes(height: height, width: width)
+        return Workspace(
+            input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: workspace.input.storage),
+            outputs: zip(workspace.outputs, shapes).map { Tensor(shape: $1, storage: $0.storage) },
+            layout: workspace.layout, firstGradient: workspace.firstGradient, gradientArena: workspace.gradientArena,
+            shapes: shapes, height: height, width: width)
+    }
+
     /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
     static func fusesWithNext(_ index: Int, layers: [VGGModel.Layer], observed: Set<Int>) -> Bool {
         guard case .conv = layers[index].kind else { return false }

@@ -10,7 +10,26 @@ extension OpTable {
                     backend, try backend.tensor(x[0]), try backend.tensor(x[1]),
                     absolute: absolute)
             },
-            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true)
+            terms: { $0.shape.count + 4 }, checksDeterminism: true, tiled: true),
+        OpRow(
+            name: "copyRegion", cases: planeCases, selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in
+                [.random("source", c.shape, &g), .random("target", Shape(c: c.c, h: c.h + 3, w: c.w + 2), &g)]
+            },
+            run: { backend, x, c, _ in
+                // The whole plane, then its lower right part (rows and columns from the middle) onto
+                // the target's upper left: every offset argument other than zero.
+                let (source, target) = (try backend.tensor(x[0]), try backend.tensor(x[1]))
+                try backend.copyRegion(
+                    source, PlaneRegion(y: 0, x: 0, height: c.h, width: c.w), to: target,
+                    at: PlanePoint(y: 2, x: 1))
+                let whole = try backend.download(target)
+                try backend.copyRegion(
+                    source, PlaneRegion(y: c.h / 2, x: c.w / 2, height: c.h - c.h / 2, width: c.w - c.w / 2),
+                    to: target, at: PlanePoint(y: 0, x: 0))
+                return whole + (try backend.download(target))
+            },
+            terms: { _ in 0 }),
     ]
 
     /// dot(a, b), then b after axpy, scale, clamp, copy and fill, as one output vector. With `absolute`

@@ -113,6 +113,21 @@ enum ReferenceOps {
     }
 
     /// mean((a − b)²)
+    /// target with `region` of every plane of `source` written at `origin` (copyRegion).
+    static func copyRegion(
+        _ source: ReferenceTensor, _ region: PlaneRegion, into target: ReferenceTensor, at origin: PlanePoint
+    ) -> ReferenceTensor {
+        var result = target
+        for c in 0..<source.shape.c {
+            for i in 0..<region.height {
+                for j in 0..<region.width {
+                    result[c, origin.y + i, origin.x + j] = source[c, region.y + i, region.x + j]
+                }
+            }
+        }
+        return result
+    }
+
     static func meanSquaredError(_ a: ReferenceTensor, _ b: ReferenceTensor) -> Double {
         precondition(a.shape == b.shape)
         return zip(a.values, b.values).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(a.values.count)

@@ -23,10 +23,13 @@ public struct MemoryPlan: Equatable, Sendable {
         weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes + scratchBytes
     }
 
-    /// The plan for a run whose output is height × width and whose styles have the given sizes.
+    /// The plan for a run whose output is height × width and whose styles have the given sizes;
+    /// with `tiling`, a `TiledObjective`'s: one workspace of the largest tile (styles included), the
+    /// tile's image and gradient and its compact buffers, beside the whole image's state.
     public init(
         model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
-        styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend
+        styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend,
+        tiling: Tiling? = nil
     ) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer(in: model)
@@ -49,12 +52,28 @@ public struct MemoryPlan: Equatable, Sendable {
                 layout.gradientFloats * floatBytes
             )
         }
-        let main = workspace(height: height, width: width, observed: observed)
+        // The size the workspace is made at: the image, or the largest tile of any grid.
+        let tile = try tiling.map { tiling in
+            TiledObjective.largestTile(
+                grids: try ([(height: height, width: width)] + styleSizes).map {
+                    try TileGrid(height: $0.height, width: $0.width, tileSize: tiling.tileSize, halo: tiling.halo)
+                })
+        }
+        let computed = tile ?? (height: height, width: width)
+        let main = workspace(height: computed.height, width: computed.width, observed: observed)
         activationBytes = main.bytes
         let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
-        let grams = styleIndices.reduce(0) { $0 + 3 * layers[$1].channels * layers[$1].channels }
+        let gramsPerLayer = tiling == nil ? 3 : 5
+        let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
         let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
-        targetBytes = (contentTargets + grams + 3) * floatBytes
+        let compact =
+            zip([tiling], [tile]).compactMap { tiling, tile -> Int? in
+                guard let tiling, let tile else { return nil }
+                let floats = TiledObjective.bufferFloats(
+                    layers: layers, tiling: tiling, largest: tile, content: contentIndices, style: styleIndices)
+                return floats.interior + floats.contentInterior + floats.contentTile + 2 * 3 * tile.height * tile.width
+            }.first ?? 0
+        targetBytes = (contentTargets + grams + 3 + compact) * floatBytes
         let image = 3 * height * width
         let optimizerVectors =
             (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
@@ -67,14 +86,17 @@ public struct MemoryPlan: Equatable, Sendable {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
         let gradientArenas = main.gradients
-        let styleWorkspaces = styleSizes.filter { $0.height != height || $0.width != width }
+        // Tiled, every style runs through views of the one workspace.
+        let styleWorkspaces = styleSizes.filter { tile == nil && ($0.height != height || $0.width != width) }
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = max(0, (styleWorkspaces.map(\.bytes).max() ?? 0) - activationBytes)
-        largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest)).max() ?? 0
+        let wholeImageBuffers =
+            tile == nil ? [] : contentIndices.map { shapes[$0].count * floatBytes } + [image * floatBytes]
+        largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest) + wholeImageBuffers).max() ?? 0
 
         var convolutions: [ConvolutionShape] = []
         var gramShapes: [Shape] = []
-        for size in [(height: height, width: width)] + styleSizes {
+        for size in tile.map({ [$0] }) ?? [(height: height, width: width)] + styleSizes {
             let shapes = VGGNetwork.shapes(of: layers, height: size.height, width: size.width)
             for (index, layer) in layers.enumerated() {
                 if case .conv = layer.kind {
@@ -94,7 +116,7 @@ public struct MemoryPlan: Equatable, Sendable {
             optimizerStateBytes: image * optimizerVectors * floatBytes,
             forwardOnlyActivationBytes: activationBytes - gradientArenas - backwardActivations,
             gradientArenaBytes: gradientArenas, weightLayoutBytes: weightBytes - rawWeights,
-            contentTargetBytes: contentTargets * floatBytes, gramBytes: (grams + 3) * floatBytes,
+            contentTargetBytes: (contentTargets + compact) * floatBytes, gramBytes: (grams + 3) * floatBytes,
             imageBytes: (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
             scratchBytes: scratchBytes)
     }
@@ -170,10 +192,10 @@ public struct MemoryPlan: Equatable, Sendable {
 }
 
 extension StyleJobOptions {
-    /// The plan at `imageSize` for inputs of the given original sizes.
+    /// The plan at `imageSize` for inputs of the given original sizes (tiled with `tiling`).
     func memoryPlan(
         model: VGGModel = .vgg19, imageSize: Int, content: (width: Int, height: Int),
-        styles: [(width: Int, height: Int)], backend: Backend
+        styles: [(width: Int, height: Int)], backend: Backend, tiling: Tiling? = nil
     ) throws -> MemoryPlan {
         let output = RGBImage.size(width: content.width, height: content.height, maxSide: imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: imageSize, scale: styleScale)
@@ -181,7 +203,7 @@ extension StyleJobOptions {
             .map { (height: $0.height, width: $0.width) }
         return try MemoryPlan(
             model: model, layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
-            optimization: optimization, backend: backend)
+            optimization: optimization, backend: backend, tiling: tiling)
     }
 
     /// Longest side of the style images at an output size.
@@ -189,34 +211,67 @@ extension StyleJobOptions {
         max(16, Int((Double(imageSize) * scale).rounded()))
     }
 
-    /// Throws, before anything is allocated, when the run does not fit the device, naming the
-    /// largest --image-size that does.
-    func checkFits(
+    /// Per scale, how it is tiled (nil: the whole image at once), decided before anything is
+    /// allocated: with `--tile-size`, every scale larger than one tile; else a scale whose whole
+    /// image does not fit, with the largest tile size that does. Throws when a scale fits neither
+    /// way, naming the largest --image-size that fits (tiled).
+    func tilings(
         _ capacity: MemoryCapacity, model: VGGModel = .vgg19, backend: Backend, content: (width: Int, height: Int),
         styles: [(width: Int, height: Int)]
+    ) throws -> [Tiling?] {
+        try scalePlan().sides.map { side in
+            let size = RGBImage.size(width: content.width, height: content.height, maxSide: side)
+            func plan(_ tiling: Tiling?, imageSize: Int = side) throws -> MemoryPlan {
+                try memoryPlan(
+                    model: model, imageSize: imageSize, content: content, styles: styles, backend: backend,
+                    tiling: tiling)
+            }
+            if let tileSize {
+                let tiling = max(size.width, size.height) > tileSize ? Tiling(tileSize: tileSize) : nil
+                try refuse(unlessFits: try plan(tiling), capacity, backend: backend, imageSize: side) {
+                    try plan(tiling, imageSize: $0).fits(capacity)
+                }
+                return tiling
+            }
+            let whole = try plan(nil)
+            if whole.fits(capacity) { return nil }
+            // The largest tile size (a multiple of the alignment) whose plan fits.
+            let alignment = TileGrid.alignment
+            var low = 0
+            var high = (max(size.width, size.height) + alignment - 1) / alignment
+            while high - low > 1 {
+                let middle = (low + high) / 2
+                if try plan(Tiling(tileSize: middle * alignment)).fits(capacity) { low = middle } else { high = middle }
+            }
+            let smallest = Tiling(tileSize: alignment)
+            if low == 0 {
+                try refuse(unlessFits: try plan(smallest), capacity, backend: backend, imageSize: side) {
+                    try plan(nil, imageSize: $0).fits(capacity) || plan(smallest, imageSize: $0).fits(capacity)
+                }
+            }
+            return Tiling(tileSize: max(low, 1) * alignment)
+        }
+    }
+
+    /// Throws, before anything is allocated, when `plan` (the run at `imageSize`) does not fit the
+    /// device, naming the largest --image-size at which `fitsAt` holds.
+    private func refuse(
+        unlessFits plan: MemoryPlan, _ capacity: MemoryCapacity, backend: Backend, imageSize: Int,
+        fitsAt: (Int) throws -> Bool
     ) throws {
-        let device = backend.name
-        let plan = try memoryPlan(
-            model: model, imageSize: imageSize, content: content, styles: styles, backend: backend)
         if plan.fits(capacity) { return }
         var low = 0
         var high = imageSize
         while high - low > 1 {
             let middle = (low + high) / 2
-            if try memoryPlan(model: model, imageSize: middle, content: content, styles: styles, backend: backend)
-                .fits(capacity)
-            {
-                low = middle
-            } else {
-                high = middle
-            }
+            if try fitsAt(middle) { low = middle } else { high = middle }
         }
         let advice =
             low >= 16
             ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
         throw StyleError(
             "the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "
-                + "at --image-size \(imageSize), but \(device) has \(capacity.totalBytes >> 20) MiB "
+                + "at --image-size \(imageSize), but \(backend.name) has \(capacity.totalBytes >> 20) MiB "
                 + "(largest buffer \(capacity.largestBufferBytes >> 20) MiB); \(advice)")
     }
 }

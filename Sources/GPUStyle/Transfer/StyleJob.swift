@@ -60,6 +60,8 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     /// `--style-layer-weights`, `--content-layer-weights`: one per layer (nil: 1 each).
     public var styleLayerWeights: [Float]? = nil
     public var contentLayerWeights: [Float]? = nil
+    /// `--tile-size`: tiles every scale larger than one tile (nil: only a scale that does not fit).
+    public var tileSize: Int? = nil
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536
@@ -90,6 +92,11 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
                 "--average-decay must be in [0, 1): 0 turns averaging off, 0.9–0.99 are usual (got \(decay))")
         }
         _ = try scalePlan()
+        if let tileSize, tileSize < TileGrid.alignment || tileSize % TileGrid.alignment != 0 {
+            throw StyleError(
+                "--tile-size must be a positive multiple of \(TileGrid.alignment), the network's pooling factor (got \(tileSize))"
+            )
+        }
         if let rate = optimization.learningRate, !(rate > 0) || !rate.isFinite {
             throw StyleError("--learning-rate must be a positive number (got \(rate))")
         }
@@ -240,6 +247,8 @@ public final class StyleJob {
     private let sourceMasks: [StyleMaskImage]?
     /// The --init image or noise at the first scale's size (nil: the content).
     private let initial: [Float]?
+    /// Per scale, its tiles (nil: the whole image at once), decided with the memory plan.
+    public let tilings: [Tiling?]
     /// The current scale's run and content image; nil only while `advance()` replaces them.
     private var stage: (run: StyleTransferRun, content: RGBImage)?
 
@@ -285,10 +294,19 @@ public final class StyleJob {
         // Masks that are white everywhere are no masks: the unmasked path, bit for bit.
         styleMasks = masks?.allSatisfy(\.isWhite) == true && sourceMasks == nil ? nil : masks
         try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
-        try options.checkFits(
+        tilings = try options.tilings(
             try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
+        if tilings.contains(where: { $0 != nil }),
+            options.styleMaskPaths != nil || options.styleSourceMaskPaths != nil
+                || options.styleLayerWeights != nil || options.contentLayerWeights != nil
+        {
+            throw StyleError(
+                "this run tiles (its image does not fit the device whole, or --tile-size was given), and tiled runs "
+                    + "do not take --style-masks, --style-source-masks or per-layer weights yet; use a smaller --image-size"
+            )
+        }
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
@@ -342,11 +360,19 @@ public final class StyleJob {
                 mask: try styleMasks?[k].tensor(width: content.width, height: content.height, backend),
                 sourceMask: try sourceMasks?[k].tensor(width: image.width, height: image.height, backend))
         }
-        let objective = try StyleObjective(
-            network: network, height: content.height, width: content.width,
-            content: contentTensor, styles: styleTargets, layers: options.layers,
-            weights: options.lossWeights, styleLayerWeights: options.styleLayerWeights,
-            contentLayerWeights: options.contentLayerWeights)
+        let objective: ImageObjective
+        if let tiling = tilings[scale] {
+            objective = try TiledObjective(
+                network: network, height: content.height, width: content.width, content: contentTensor,
+                styles: styleTargets, layers: options.layers, weights: options.lossWeights, tiling: tiling,
+                seed: options.seed, scale: scale)
+        } else {
+            objective = try StyleObjective(
+                network: network, height: content.height, width: content.width,
+                content: contentTensor, styles: styleTargets, layers: options.layers,
+                weights: options.lossWeights, styleLayerWeights: options.styleLayerWeights,
+                contentLayerWeights: options.contentLayerWeights)
+        }
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)
         let run = try StyleTransferRun(
@@ -366,6 +392,15 @@ public final class StyleJob {
         stage = nil
         stage = try makeStage(scale: next, start: result.resized(width: size.width, height: size.height).pixels)
         return true
+    }
+
+    /// "6×4 tiles of 1024 px + 64 px halo" for a tiled scale (nil: untiled).
+    public func tilingDescription(scale: Int) -> String? {
+        guard let tiling = tilings[scale] else { return nil }
+        let size = scales.size(scale: scale, width: originalContent.width, height: originalContent.height)
+        let rows = (size.height + tiling.tileSize - 1) / tiling.tileSize
+        let columns = (size.width + tiling.tileSize - 1) / tiling.tileSize
+        return "\(columns)×\(rows) tiles of \(tiling.tileSize) px + \(tiling.halo) px halo"
     }
 
     /// The current scale's result (`StyleTransferRun.resultImage`) as an image of its size.

@@ -73,7 +73,7 @@ public struct StyleTarget {
 /// L = w_c·L_c + w_s·L_s + w_tv·L_tv of docs/DESIGN.md and its gradient with respect to the image,
 /// evaluated entirely on the backend. Targets (content activations, blended Grams) are computed
 /// once at construction; every buffer of an evaluation is allocated here, before the first one.
-public final class StyleObjective {
+public final class StyleObjective: ImageObjective {
     public let network: VGGNetwork
     public let weights: LossWeights
     private let backend: Backend
@@ -214,6 +214,10 @@ public final class StyleObjective {
                 image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
             try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
         }
+    }
+
+    public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {
+        try evaluate(image: image, gradient: gradient)
     }
 
     /// The loss terms of the last evaluation (blocks until it is done).

@@ -94,7 +94,7 @@ public struct RunState: Equatable {
 /// only at report points and the image only at snapshots.
 public final class StyleTransferRun {
     public let backend: Backend
-    public let objective: StyleObjective
+    public let objective: ImageObjective
     public let settings: OptimizationSettings
     /// The scale of a coarse-to-fine run this run optimises (0-based).
     public let scale: Int
@@ -111,7 +111,7 @@ public final class StyleTransferRun {
     public private(set) var iteration = 0
 
     public convenience init(
-        objective: StyleObjective, initialImage: [Float], height: Int, width: Int,
+        objective: ImageObjective, initialImage: [Float], height: Int, width: Int,
         settings: OptimizationSettings
     ) throws {
         try self.init(
@@ -126,7 +126,7 @@ public final class StyleTransferRun {
     }
 
     public init(
-        objective: StyleObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings,
+        objective: ImageObjective, start: Start, height: Int, width: Int, settings: OptimizationSettings,
         scale: Int = 0
     ) throws {
         guard settings.iterations >= 1 else { throw StyleError("--iterations must be at least 1") }
@@ -204,7 +204,7 @@ public final class StyleTransferRun {
             let checks = reports || isMultiple(checkEvery)
             // The last iteration needs an evaluation only to report its loss.
             if iteration < total || reports {
-                try objective.evaluate(image: image, gradient: gradient)
+                try objective.evaluate(image: image, gradient: gradient, iteration: iteration)
                 if iteration == startIteration { try checkGradientScale() }
             }
             if checks {
@@ -268,7 +268,7 @@ public final class StyleTransferRun {
     /// optimiser found no descent direction (L-BFGS); the iteration count then stays.
     @discardableResult
     public func step() throws -> Bool {
-        try objective.evaluate(image: image, gradient: gradient)
+        try objective.evaluate(image: image, gradient: gradient, iteration: iteration)
         let moved = try optimizer.update(image: image, gradient: gradient, step: iteration + 1)
         if moved {
             iteration += 1

@@ -16,6 +16,19 @@ extension NativeBackend {
         }
     }
 
+    public func computeCopyRegion(
+        _ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint
+    ) throws {
+        let from = try native(source, "copyRegion").pointer, to = try native(target, "copyRegion").pointer
+        let (s, t) = (source.shape, target.shape)
+        let rows = s.c * region.height
+        HostParallel.forEach(rows, totalWork: rows * region.width) { row in
+            let (c, i) = (row / region.height, row % region.height)
+            (to + (c * t.h + origin.y + i) * t.w + origin.x).update(
+                from: from + (c * s.h + region.y + i) * s.w + region.x, count: region.width)
+        }
+    }
+
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         let xs = try native(x, "axpy").pointer, ys = try native(y, "axpy").pointer
         HostParallel.forEachChunk(x.count) { range in

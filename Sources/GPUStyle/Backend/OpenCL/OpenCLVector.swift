@@ -11,6 +11,20 @@ extension OpenCLBackend {
         try context.copy(try buffer(x, "copy"), to: try buffer(y, "copy"), count: x.count)
     }
 
+    public func computeCopyRegion(
+        _ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint
+    ) throws {
+        let count = source.shape.c * region.pixels
+        try elementwise(
+            "copy_region", count,
+            [
+                .buffer(try buffer(source, "copyRegion")), .int(source.shape.h), .int(source.shape.w),
+                .int(region.y), .int(region.x), .buffer(try buffer(target, "copyRegion")),
+                .int(target.shape.h), .int(target.shape.w), .int(origin.y), .int(origin.x),
+                .int(region.height), .int(region.width), .int(count),
+            ])
+    }
+
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
         try elementwise(
             "axpy", x.count,

@@ -1,0 +1,305 @@
+/// The loss and gradient a run optimises: `StyleObjective` evaluates the whole image at once,
+/// `TiledObjective` tile by tile when the whole image's workspace does not fit the device.
+public protocol ImageObjective: AnyObject {
+    var network: VGGNetwork { get }
+    /// Enqueues one evaluation at `image`: the weighted loss terms, and the gradient of their sum
+    /// into `gradient`. `iteration` (within the scale) places a tiled objective's grid. Does not wait.
+    func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws
+    /// The loss terms of the last evaluation (blocks until it is done).
+    func readLosses() throws -> LossValues
+}
+
+extension ImageObjective {
+    /// One evaluation at iteration 0's grid (tests, benchmarks).
+    public func evaluate(image: Tensor, gradient: Tensor) throws {
+        try evaluate(image: image, gradient: gradient, iteration: 0)
+    }
+}
+
+/// How a scale is cut into tiles: interiors of `tileSize` pixels and `halo` pixels of context,
+/// both multiples of `TileGrid.alignment`.
+public struct Tiling: Equatable, Codable, Sendable {
+    public var tileSize: Int
+    public var halo: Int
+
+    /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
+    public static let defaultHalo = 64
+
+    public init(tileSize: Int, halo: Int = Tiling.defaultHalo) {
+        self.tileSize = tileSize
+        self.halo = halo
+    }
+}
+
+/// L and its gradient as `StyleObjective` defines them, computed through tiles so that only one
+/// tile's workspace exists (docs/DESIGN.md, "Tiled evaluation"). The Gram is a sum over pixels,
+/// so the style loss is exact: every tile adds its interior's partial Gram into global Grams,
+/// the style gradient dG comes from those, and every tile then runs backward with that global
+/// dG and keeps its interior's image gradient. Only where the halo is narrower than the receptive
+/// field does the gradient differ from the untiled one; the grid is shifted every iteration
+/// (`TileGrid.offset`) so no boundary sits still.
+public final class TiledObjective: ImageObjective {
+    public let network: VGGNetwork
+    public let weights: LossWeights
+    public let grid: TileGrid
+    private let backend: Backend
+    /// The workspace of the largest tile (of the image's and the styles' grids); smaller tiles
+    /// use views of its buffers.
+    private let workspace: VGGNetwork.Workspace
+    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted).
+    public let scalars: Tensor
+    /// The tile's image and its image gradient (largest tile's size; views for smaller ones).
+    private let tileImage: TensorStorage
+    private let tileGradient: TensorStorage
+    /// An interior's features and the content target's matching part, compact.
+    private let interiorFeatures: TensorStorage
+    private let interiorTarget: TensorStorage?
+    /// The content target over one tile's region.
+    private let tileTarget: TensorStorage?
+    /// Per content layer: the content image's features over the whole image.
+    private let contentTargets: [Int: Tensor]
+    private let styleLayers: [Int: StyleLayerBuffers]
+    /// 2^(pooling layers up to and including each layer).
+    private let factors: [Int]
+    /// Each layer's shape over the whole image.
+    private let shapes: [Shape]
+    private let seed: UInt64
+    private let scale: Int
+
+    /// Per style layer: the blended target A_l, the global Gram and its gradient dG, one tile's
+    /// partial Gram and its share of dG.
+    private struct StyleLayerBuffers {
+        let target: Tensor
+        let gram: Tensor
+        let gramGradient: Tensor
+        let tileGram: Tensor
+        let tileGramGradient: Tensor
+    }
+
+    /// - Parameters:
+    ///   - seed, scale: with the iteration, they place the grid of every evaluation.
+    public init(
+        network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
+        layers: LayerSelection, weights: LossWeights, tiling: Tiling, seed: UInt64, scale: Int = 0
+    ) throws {
+        try layers.validate(for: network.model)
+        self.network = network
+        self.weights = weights
+        self.seed = seed
+        self.scale = scale
+        backend = network.backend
+        grid = try TileGrid(height: height, width: width, tileSize: tiling.tileSize, halo: tiling.halo)
+        let styleGrids = try styles.map {
+            try TileGrid(
+                height: $0.image.shape.h, width: $0.image.shape.w, tileSize: tiling.tileSize, halo: tiling.halo)
+        }
+        let largest = TiledObjective.largestTile(grids: [grid] + styleGrids)
+        let contentIndices = Set(try layers.content.map(network.model.index(of:)))
+        let styleIndices = Set(try layers.style.map(network.model.index(of:)))
+        let observed = contentIndices.union(styleIndices)
+        factors = TiledObjective.poolingFactors(network.layers)
+        shapes = network.shapes(height: height, width: width)
+        scalars = try backend.makeTensor(.vector(3))
+        workspace = try network.makeWorkspace(height: largest.height, width: largest.width, observed: observed)
+        let tileShape = Shape(c: 3, h: largest.height, w: largest.width)
+        tileImage = try backend.makeTensor(tileShape).storage
+        tileGradient = try backend.makeTensor(tileShape).storage
+        let floats = TiledObjective.bufferFloats(
+            layers: network.layers, tiling: tiling, largest: largest, content: contentIndices, style: styleIndices)
+        interiorFeatures = try backend.makeTensor(.vector(floats.interior)).storage
+        interiorTarget =
+            floats.contentInterior > 0 ? try backend.makeTensor(.vector(floats.contentInterior)).storage : nil
+        tileTarget = floats.contentTile > 0 ? try backend.makeTensor(.vector(floats.contentTile)).storage : nil
+
+        var styleLayers: [Int: StyleLayerBuffers] = [:]
+        for index in styleIndices {
+            let channels = network.layers[index].channels
+            let shape = Shape(c: 1, h: channels, w: channels)
+            styleLayers[index] = StyleLayerBuffers(
+                target: try backend.makeTensor(shape), gram: try backend.makeTensor(shape),
+                gramGradient: try backend.makeTensor(shape), tileGram: try backend.makeTensor(shape),
+                tileGramGradient: try backend.makeTensor(shape))
+        }
+        self.styleLayers = styleLayers
+        var contentTargets: [Int: Tensor] = [:]
+        for index in contentIndices { contentTargets[index] = try backend.makeTensor(shapes[index]) }
+        self.contentTargets = contentTargets
+
+        // Style targets A_l = Σ_k b_k G_l(style_k), each style's Grams through its own grid.
+        for (style, styleGrid) in zip(styles, styleGrids) {
+            let styleShapes = network.shapes(height: styleGrid.height, width: styleGrid.width)
+            for buffers in styleLayers.values { try backend.fill(buffers.gram, value: 0) }
+            for tile in styleGrid.tiles() {
+                let view = try forwardTile(tile, of: style.image)
+                for (index, buffers) in styleLayers {
+                    try addPartialGram(
+                        tile, layer: index, view: view, globalPixels: styleShapes[index].pixels, into: buffers)
+                }
+            }
+            for buffers in styleLayers.values {
+                try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
+            }
+        }
+        // Content targets: the content image's features, each tile's interior into place.
+        for tile in grid.tiles() {
+            let view = try forwardTile(tile, of: content)
+            for (index, target) in contentTargets {
+                let interior = tile.interior.pooled(by: factors[index])
+                try backend.copyRegion(
+                    view.outputs[index], interior.relative(to: tile.region.pooled(by: factors[index]).origin),
+                    to: target, at: interior.origin)
+            }
+        }
+        try backend.finish()
+    }
+
+    /// The tile region that holds every tile of these grids.
+    static func largestTile(grids: [TileGrid]) -> (height: Int, width: Int) {
+        (grids.map(\.largestTile.height).max() ?? 0, grids.map(\.largestTile.width).max() ?? 0)
+    }
+
+    /// 2^(pooling layers up to and including each layer).
+    static func poolingFactors(_ layers: [VGGModel.Layer]) -> [Int] {
+        var factor = 1
+        return layers.map { layer in
+            if layer.kind == .pool { factor *= 2 }
+            return factor
+        }
+    }
+
+    /// Floats of the compact buffers: an interior's features at the largest observed layer, the
+    /// content target's interior and a tile's region of it.
+    static func bufferFloats(
+        layers: [VGGModel.Layer], tiling: Tiling, largest: (height: Int, width: Int), content: Set<Int>,
+        style: Set<Int>
+    ) -> (interior: Int, contentInterior: Int, contentTile: Int) {
+        let factors = poolingFactors(layers)
+        let interiorSide = (height: min(tiling.tileSize, largest.height), width: min(tiling.tileSize, largest.width))
+        func floats(_ index: Int, _ size: (height: Int, width: Int)) -> Int {
+            layers[index].channels * (size.height / factors[index]) * (size.width / factors[index])
+        }
+        let contentInterior = content.map { floats($0, interiorSide) }.max() ?? 0
+        return (
+            max(1, (content.union(style)).map { floats($0, interiorSide) }.max() ?? 0), contentInterior,
+            content.map { floats($0, largest) }.max() ?? 0
+        )
+    }
+
+    /// Enqueues the tile's region of `image` into the tile image and the forward pass over it;
+    /// returns the workspace's view at the tile's size.
+    private func forwardTile(_ tile: TileGrid.Tile, of image: Tensor) throws -> VGGNetwork.Workspace {
+        let region = tile.region
+        let view = try network.view(of: workspace, height: region.height, width: region.width)
+        let input = Tensor(shape: Shape(c: 3, h: region.height, w: region.width), storage: tileImage)
+        try backend.copyRegion(image, region, to: input, at: PlanePoint(y: 0, x: 0))
+        try network.forward(image: input, workspace: view)
+        return view
+    }
+
+    /// The tile's interior at layer `index`, relative to the tile's own features.
+    private func interior(_ tile: TileGrid.Tile, layer index: Int) -> PlaneRegion {
+        let factor = factors[index]
+        return tile.interior.pooled(by: factor).relative(to: tile.region.pooled(by: factor).origin)
+    }
+
+    /// The interior's features of layer `index` as a compact tensor (the features themselves
+    /// when the interior is the whole tile).
+    private func interiorFeatures(_ tile: TileGrid.Tile, layer index: Int, view: VGGNetwork.Workspace) throws -> Tensor
+    {
+        let features = view.outputs[index]
+        let interior = interior(tile, layer: index)
+        if interior.height == features.shape.h && interior.width == features.shape.w { return features }
+        let compact = Tensor(
+            shape: Shape(c: features.shape.c, h: interior.height, w: interior.width), storage: interiorFeatures)
+        try backend.copyRegion(features, interior, to: compact, at: PlanePoint(y: 0, x: 0))
+        return compact
+    }
+
+    /// gram += (M_interior / M) · G(interior): the interior's share of F Fᵀ / (C·M), M the
+    /// pixels of the layer over the whole image.
+    private func addPartialGram(
+        _ tile: TileGrid.Tile, layer index: Int, view: VGGNetwork.Workspace, globalPixels: Int,
+        into buffers: StyleLayerBuffers
+    ) throws {
+        let interior = interior(tile, layer: index)
+        if interior.isEmpty { return }
+        try backend.gram(features: try interiorFeatures(tile, layer: index, view: view), output: buffers.tileGram)
+        try backend.axpy(
+            alpha: Float(Double(interior.pixels) / Double(globalPixels)), x: buffers.tileGram, y: buffers.gram)
+    }
+
+    public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {
+        let tiles = grid.tiles(offset: grid.offset(seed: seed, scale: scale, iteration: iteration))
+        try backend.fill(scalars, value: 0)
+        for buffers in styleLayers.values { try backend.fill(buffers.gram, value: 0) }
+        // Pass 1: the interiors' partial Grams and content terms.
+        for tile in tiles {
+            let view = try forwardTile(tile, of: image)
+            for (index, buffers) in styleLayers {
+                try addPartialGram(tile, layer: index, view: view, globalPixels: shapes[index].pixels, into: buffers)
+            }
+            for (index, target) in contentTargets {
+                let interior = interior(tile, layer: index)
+                guard !interior.isEmpty, let interiorTarget else { continue }
+                let features = try interiorFeatures(tile, layer: index, view: view)
+                let expected = Tensor(shape: features.shape, storage: interiorTarget)
+                try backend.copyRegion(
+                    target, tile.interior.pooled(by: factors[index]), to: expected, at: PlanePoint(y: 0, x: 0))
+                try backend.meanSquaredError(
+                    features, expected, scale: share(features.count, of: target.count, weights.content),
+                    scalars: scalars, slot: 0, accumulate: true)
+            }
+        }
+        // The style loss and dG from the global Grams.
+        for buffers in styleLayers.values {
+            try backend.meanSquaredError(
+                buffers.gram, buffers.target, scale: weights.style, scalars: scalars, slot: 1, accumulate: true)
+            try backend.meanSquaredErrorGradient(
+                buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
+        }
+        // Pass 3: every tile backward with the global dG and content gradient over all its
+        // features (interior and halo); its interior's image gradient goes into place.
+        for tile in tiles {
+            let view = try forwardTile(tile, of: image)
+            let tileGradient = Tensor(
+                shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
+            try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
+                let features = view.outputs[index]
+                if let target = contentTargets[index], let tileTarget {
+                    let expected = Tensor(shape: features.shape, storage: tileTarget)
+                    try backend.copyRegion(
+                        target, tile.region.pooled(by: factors[index]), to: expected, at: PlanePoint(y: 0, x: 0))
+                    try backend.meanSquaredErrorGradient(
+                        features, expected, scale: share(features.count, of: target.count, weights.content),
+                        grad: grad, accumulate: true)
+                }
+                if let buffers = styleLayers[index] {
+                    // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
+                    try backend.copy(buffers.gramGradient, to: buffers.tileGramGradient)
+                    try backend.scale(
+                        buffers.tileGramGradient,
+                        by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
+                    try backend.gramBackward(
+                        gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true)
+                }
+            }
+            try backend.copyRegion(
+                tileGradient, tile.interior.relative(to: tile.region.origin), to: gradient, at: tile.interior.origin)
+        }
+        if weights.totalVariation != 0 {
+            try backend.totalVariation(
+                image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
+            try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
+        }
+    }
+
+    /// weight · part / whole: a term over `part` values whose mean must be taken over `whole`.
+    private func share(_ part: Int, of whole: Int, _ weight: Float) -> Float {
+        Float(Double(weight) * Double(part) / Double(whole))
+    }
+
+    public func readLosses() throws -> LossValues {
+        let values = try backend.readScalars(scalars)
+        return LossValues(content: values[0], style: values[1], totalVariation: values[2])
+    }
+}
