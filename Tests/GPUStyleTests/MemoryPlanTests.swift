@@ -37,18 +37,26 @@ final class MemoryPlanTests: XCTestCase {
                     styles: [scream]
                 )
             ]
-        for (makeBackend, optimizer, layers, styles) in cases {
+        // With style masks (two styles, one mask each) on every backend.
+        let masked = fresh.map {
+            (backend: $0, optimizer: OptimizerKind.adam, layers: LayerSelection(), styles: [chelsea, scream])
+        }
+        for (number, (makeBackend, optimizer, layers, styles)) in (cases + masked).enumerated() {
             let backend = try makeBackend()
             var options = options(size: 40, optimizer: optimizer)
             options.layers = layers
             options.stylePaths = styles.map { examplePath($0.path) }
+            if number >= cases.count {
+                options.styleMaskPaths = [examplePath("mask_left.png"), examplePath("mask_right.png")]
+            }
             let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
             _ = try job.run.run(reportEvery: 0, onReport: { _ in })
             let plan = try options.memoryPlan(
                 imageSize: 40, content: (451, 300), styles: styles.map(\.size),
                 backend: backend)
             let peak = backend.peakAllocatedBytes
-            let name = "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path))"
+            let name =
+                "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path)) masked: \(number >= cases.count)"
             XCTAssertGreaterThanOrEqual(plan.totalBytes, peak, name)
             XCTAssertLessThanOrEqual(Double(plan.totalBytes), 1.05 * Double(peak), name)
         }

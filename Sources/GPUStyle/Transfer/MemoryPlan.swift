@@ -29,7 +29,7 @@ public struct MemoryPlan: Equatable, Sendable {
     public init(
         model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
         styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend,
-        tiling: Tiling? = nil
+        tiling: Tiling? = nil, maskedStyles: Bool = false
     ) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer(in: model)
@@ -73,7 +73,16 @@ public struct MemoryPlan: Equatable, Sendable {
                     layers: layers, tiling: tiling, largest: tile, content: contentIndices, style: styleIndices)
                 return floats.interior + floats.contentInterior + floats.contentTile + 2 * 3 * tile.height * tile.width
             }.first ?? 0
-        targetBytes = (contentTargets + grams + 3 + compact) * floatBytes
+        // Masked styles (MaskedStyleLoss): a target per style and layer instead of one blended
+        // one, each style's mask and its per-layer weights, the two weighted-feature buffers of
+        // the largest style layer, and the first pooled mask while the weights are made.
+        let masked =
+            maskedStyles
+            ? (styleSizes.count - 1) * styleIndices.reduce(0) { $0 + layers[$1].channels * layers[$1].channels }
+                + styleSizes.count * (height * width + styleIndices.reduce(0) { $0 + shapes[$1].h * shapes[$1].w })
+                + 2 * (styleIndices.map { shapes[$0].count }.max() ?? 0) + height * width / 4
+            : 0
+        targetBytes = (contentTargets + grams + 3 + compact + masked) * floatBytes
         let image = 3 * height * width
         let optimizerVectors =
             (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
@@ -203,7 +212,8 @@ extension StyleJobOptions {
             .map { (height: $0.height, width: $0.width) }
         return try MemoryPlan(
             model: model, layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
-            optimization: optimization, backend: backend, tiling: tiling)
+            optimization: optimization, backend: backend, tiling: tiling,
+            maskedStyles: styleMaskPaths != nil || styleSourceMaskPaths != nil)
     }
 
     /// Longest side of the style images at an output size.
