@@ -139,6 +139,33 @@ final class StyleMaskTests: XCTestCase {
         }
     }
 
+    /// A source mask decides where in the style image the style comes from: one style image,
+    /// red on its left half and blue on its right; with the left half as the source the result
+    /// turns red, with the right half blue.
+    func testSourceMaskTakesTheStyleFromItsRegion() throws {
+        var generator = SplitMix64(seed: 9)
+        let split = try image("split.png", width: 64, height: 48) { x, _ in
+            let (high, low) = (Float(180 + 75 * generator.nextUnit()), Float(40 * generator.nextUnit()))
+            return x < 32 ? (high, low, low) : (low, low, high)
+        }
+        let left = try image("left.png", width: 16, height: 8) { x, _ in x < 8 ? (255, 255, 255) : (0, 0, 0) }
+        let right = try image("right.png", width: 16, height: 8) { x, _ in x < 8 ? (0, 0, 0) : (255, 255, 255) }
+        for backend in try testBackends() {
+            var redness: [Float] = []
+            for source in [left, right] {
+                var options = options(styles: [split], iterations: 40)
+                options.styleSourceMaskPaths = [source]
+                options.lossWeights = LossWeights(content: 0, style: 100, totalVariation: 1e-3)
+                options.initialization = .random
+                let pixels = try result(options, backend)
+                let plane = pixels.count / 3
+                redness.append((0..<plane).reduce(Float(0)) { $0 + pixels[$1] - pixels[2 * plane + $1] } / Float(plane))
+            }
+            XCTAssertGreaterThan(redness[0], 30, "\(backend.name): style from the red half")
+            XCTAssertLessThan(redness[1], -30, "\(backend.name): style from the blue half")
+        }
+    }
+
     /// Layer weights: all ones are the default's bytes; a weight of 0 removes its layer's term
     /// (the same bytes as leaving the layer out while another loss keeps the network as deep).
     func testLayerWeightsDefaultIsEqualAndZeroRemovesTheTerm() throws {
