@@ -227,26 +227,33 @@ final class CommandLineTests: CommandLineTestCase {
 
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
-        let output = path("interrupted.png")
-        let (process, out, err) = try launch([
-            content, style, "-o", output, "--weights", weights, "--image-size", "32",
-            "--iterations", "100000", "--print-every", "1", "--progress", "json",
-            "--device", "native",
-        ])
-        // Wait for the first progress line: the run is iterating.
-        let reader = out.fileHandleForReading
-        var seen = Data()
-        while !seen.contains(UInt8(ascii: "\n")) {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
+        // A plain run, and a tiled one (issue 20: the stop comes between two tiled iterations too).
+        for (name, size, extra) in [
+            ("interrupted.png", "32", [String]()), ("interrupted-tiled.png", "64", ["--tile-size", "32"]),
+        ] {
+            let output = path(name)
+            let (process, out, err) = try launch(
+                [
+                    content, style, "-o", output, "--weights", weights, "--image-size", size,
+                    "--iterations", "100000", "--print-every", "1", "--progress", "json",
+                    "--device", "native",
+                ] + extra)
+            // Wait for the first progress line: the run is iterating.
+            let reader = out.fileHandleForReading
+            var seen = Data()
+            while !seen.contains(UInt8(ascii: "\n")) {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                seen.append(chunk)
+            }
+            kill(process.processIdentifier, SIGINT)
+            _ = reader.readDataToEndOfFile()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 130, stderr)
+            XCTAssertTrue(stderr.contains("wrote"), stderr)
+            if !extra.isEmpty { XCTAssertTrue(stderr.contains("tiling: "), stderr) }
+            XCTAssertNoThrow(try ImageFile.read(output))
         }
-        kill(process.processIdentifier, SIGINT)
-        _ = reader.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, stderr)
-        XCTAssertTrue(stderr.contains("wrote"), stderr)
-        XCTAssertNoThrow(try ImageFile.read(output))
     }
 }
