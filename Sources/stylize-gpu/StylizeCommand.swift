@@ -193,7 +193,7 @@ struct StylizeCommand: ParsableCommand {
 
     /// Checks every option before any work; a problem is one `error:` line (thrown as StyleError).
     mutating func validate() throws {
-        _ = try jobOptions()
+        let options = try jobOptions()
         _ = try DeviceSelector(device)
         for path in [content] + styles + initPaths + styleMasks + styleSourceMasks { try requireRegularFile(path) }
         guard [nil, 8, 16].contains(bitDepth) else { throw StyleError("--bit-depth must be 8 or 16") }
@@ -213,7 +213,7 @@ struct StylizeCommand: ParsableCommand {
             try checkOutputPath(path, inputs: option == "--checkpoint" ? inputs : inputs + resumed)
         }
         try refuseSharedPaths(namedOutputs)
-        try checkFrameNames()
+        try checkFrameNames(options)
         if let every = gifEvery, every < 1 { throw StyleError("--gif-every must be at least 1") }
         if checkpointEvery < 1 { throw StyleError("--checkpoint-every must be at least 1") }
         if let path = resume { try requireRegularFile(path, role: "--resume") }
@@ -240,16 +240,16 @@ struct StylizeCommand: ParsableCommand {
     }
 
     /// The frame files --save-every writes after iteration `start` of the whole run.
-    private func framePaths(after start: Int) throws -> [String] {
+    private func framePaths(_ options: StyleJobOptions, after start: Int) throws -> [String] {
         let outputs = runOutputs
-        return try jobOptions().frameIterations(every: saveEvery).filter { $0 > start }.map {
+        return try options.frameIterations(every: saveEvery).filter { $0 > start }.map {
             outputs.framePath(iteration: $0)
         }
     }
 
     /// No frame may be an input or another output.
-    private func checkFrameNames() throws {
-        for frame in try framePaths(after: 0) {
+    private func checkFrameNames(_ options: StyleJobOptions) throws {
+        for frame in try framePaths(options, after: 0) {
             for input in inputs + resumed where samePath(frame, input) {
                 throw StyleError(
                     "--save-every would write the frame \(frame) over the input \(input); choose another -o")
@@ -259,8 +259,8 @@ struct StylizeCommand: ParsableCommand {
     }
 
     /// Frames that exist already (from the resume point on) are replaced only with --overwrite.
-    private func checkExistingFrames(after start: Int) throws {
-        let existing = try framePaths(after: start).filter { FileManager.default.fileExists(atPath: $0) }
+    private func checkExistingFrames(_ options: StyleJobOptions, after start: Int) throws {
+        let existing = try framePaths(options, after: start).filter { FileManager.default.fileExists(atPath: $0) }
         if !overwrite, let first = existing.first {
             throw StyleError(
                 "--save-every would replace \(existing.count) existing file\(existing.count == 1 ? "" : "s") "
@@ -331,6 +331,7 @@ struct StylizeCommand: ParsableCommand {
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
         try checkExistingFrames(
+            options,
             after: resumeFrom.map { options.iterationsBefore(scale: $0.state.scale) + $0.state.iteration } ?? 0)
         let (weightsSHA256, weightsWarning) = try WeightsCache.checksum(of: weightsPath)
         if let warning = weightsWarning { printWarning(warning) }
