@@ -247,6 +247,8 @@ public final class StyleJob {
     private let sourceMasks: [StyleMaskImage]?
     /// The --init image or noise at the first scale's size (nil: the content).
     private let initial: [Float]?
+    /// A video frame's temporal term (issue 21 wires it into the objective).
+    public let temporal: TemporalGuide?
     /// Per scale, its tiles (nil: the whole image at once), decided with the memory plan.
     public let tilings: [Tiling?]
     /// The current scale's run and content image; nil only while `advance()` replaces them.
@@ -266,10 +268,12 @@ public final class StyleJob {
     ///     file is known by its checksum (`WeightsIdentity`).
     ///   - resume: a saved state to continue from, at its scale.
     ///   - networks: a batch's cache: the weights already on the backend are reused when they fit.
+    ///   - temporal: a video frame's temporal term (the run starts from its warped image).
     ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
     public init(
         options: StyleJobOptions, weightsPath: String, weightsSHA256: String? = nil, backend: Backend,
-        resume: RunState? = nil, networks: VGGNetworkCache? = nil, note: (String) -> Void
+        resume: RunState? = nil, networks: VGGNetworkCache? = nil, temporal: TemporalGuide? = nil,
+        note: (String) -> Void
     ) throws {
         try options.validate()
         let identity = try WeightsIdentity.identify(
@@ -278,6 +282,7 @@ public final class StyleJob {
         try options.layers.validate(for: model)
         self.options = options
         self.backend = backend
+        self.temporal = temporal
         scales = try options.scalePlan()
 
         let originalContent = try StyleJob.readImage(options.contentPath, options: options, note: note)
