@@ -17,6 +17,8 @@ public final class VGGNetworkCache {
     /// Networks built and networks reused, for notes and the report.
     public private(set) var built = 0
     public private(set) var reused = 0
+    /// The style targets computed on the cached network.
+    public let styleTargets = StyleTargetCache()
 
     public init() {}
 
@@ -33,6 +35,7 @@ public final class VGGNetworkCache {
             return cached.network
         }
         cached = nil
+        styleTargets.removeAll()
         let weights = try VGGWeights.load(
             path: weightsPath, upTo: model.convolutionCount(upTo: deepestLayer), sha256: weightsSHA256,
             preprocessing: options.preprocessing)

@@ -247,6 +247,8 @@ public final class StyleJob {
     private let sourceMasks: [StyleMaskImage]?
     /// The --init image or noise at the first scale's size (nil: the content).
     private let initial: [Float]?
+    /// Style targets of earlier jobs on the same network (a batch's or a video's; nil: one run).
+    private let targetCache: StyleTargetCache?
     /// A video frame's temporal term (issue 21 wires it into the objective).
     public let temporal: TemporalGuide?
     /// Per scale, its tiles (nil: the whole image at once), decided with the memory plan.
@@ -329,6 +331,7 @@ public final class StyleJob {
             initial = image.image.resized(width: first.width, height: first.height).pixels
         }
 
+        targetCache = networks?.styleTargets
         network = try (networks ?? VGGNetworkCache()).network(
             backend: backend, model: model, weightsPath: weightsPath, weightsSHA256: weightsSHA256,
             deepestLayer: try options.layers.deepestLayer(in: model), options: options, note: note)
@@ -376,7 +379,14 @@ public final class StyleJob {
                 network: network, height: content.height, width: content.width,
                 content: contentTensor, styles: styleTargets, layers: options.layers,
                 weights: options.lossWeights, styleLayerWeights: options.styleLayerWeights,
-                contentLayerWeights: options.contentLayerWeights)
+                contentLayerWeights: options.contentLayerWeights,
+                sharedTargets: try targetCache.map {
+                    SharedStyleTargets(
+                        cache: $0,
+                        key: StyleTargetCache.key(
+                            styles: styles, blendWeights: try options.normalisedBlendWeights(),
+                            layers: try options.layers.style.map(network.model.index(of:))))
+                })
         }
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)

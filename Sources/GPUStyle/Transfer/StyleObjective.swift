@@ -98,7 +98,7 @@ public final class StyleObjective: ImageObjective {
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
         layers: LayerSelection, weights: LossWeights, styleLayerWeights: [Float]? = nil,
-        contentLayerWeights: [Float]? = nil
+        contentLayerWeights: [Float]? = nil, sharedTargets: SharedStyleTargets? = nil
     ) throws {
         try layers.validate(for: network.model)
         self.network = network
@@ -141,7 +141,19 @@ public final class StyleObjective: ImageObjective {
         var mainWorkspace: VGGNetwork.Workspace?
         let mainSize = { (style: StyleTarget) in style.image.shape.h == height && style.image.shape.w == width }
         let ordered = Array(styles.enumerated())
-        for (k, style) in ordered.filter({ !mainSize($0.1) }) + ordered.filter({ mainSize($0.1) }) {
+        // Targets an earlier run computed from the same styles come back as they were stored.
+        let shared = masked ? nil : sharedTargets
+        let stored = shared.flatMap { $0.cache.grams(for: $0.key) }
+        if let stored {
+            for (index, buffers) in styleLayers {
+                guard let gram = stored[index] else {
+                    throw StyleError("internal error: a cached style target lacks a layer")
+                }
+                try backend.upload(gram, to: buffers.target)
+            }
+        }
+        for (k, style) in stored != nil ? [] : ordered.filter({ !mainSize($0.1) }) + ordered.filter({ mainSize($0.1) })
+        {
             let styleWorkspace: VGGNetwork.Workspace
             if mainSize(style) {
                 let main = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
@@ -164,6 +176,9 @@ public final class StyleObjective: ImageObjective {
                 try backend.gram(features: styleWorkspace.outputs[index], output: buffers.gram)
                 try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
             }
+        }
+        if let shared, stored == nil {
+            shared.cache.store(try styleLayers.mapValues { try network.backend.download($0.target) }, for: shared.key)
         }
         workspace = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
 
