@@ -76,7 +76,8 @@ public final class OpenCLConvWeights: ConvWeights {
             backward = nil
         }
         self.bias = try context.makeBuffer(floats: outputStride)
-        try context.write(bias, to: self.bias)
+        // The padding too: the kernels load whole channel blocks, so unwritten lanes would be read.
+        try context.write(bias + [Float](repeating: 0, count: outputStride - bias.count), to: self.bias)
     }
 
     /// Fewer channels than this keep a layer on the direct kernel: with 3 (conv1_1) the
