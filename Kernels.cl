@@ -263,12 +263,14 @@ __attribute__((always_inline)) void conv_epilogue_store(__global float *output, 
 #define TILED_PRODUCT(channels, LOAD_A, LOAD_B) \
     for (int c0 = 0; c0 < (channels); c0 += WG_TSK) { \
         for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) { \
-            const int c = c0 + l / (WG_TSM / 4), o = o0 + l % (WG_TSM / 4) * 4; \
-            as[l / (WG_TSM / 4)][l % (WG_TSM / 4)] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
+            const int lc = l / (WG_TSM / 4), lo = l - lc * (WG_TSM / 4); \
+            const int c = c0 + lc, o = o0 + lo * 4; \
+            as[lc][lo] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
         } \
         for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) { \
-            const int c = c0 + l / (WG_TSN / 4), t = t0 + l % (WG_TSN / 4) * 4; \
-            bs[l / (WG_TSN / 4)][l % (WG_TSN / 4)] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
+            const int lc = l / (WG_TSN / 4), lt = l - lc * (WG_TSN / 4); \
+            const int c = c0 + lc, t = t0 + lt * 4; \
+            bs[lc][lt] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
         } \
         barrier(CLK_LOCAL_MEM_FENCE); \
         _Pragma("unroll") for (int k = 0; k < WG_TSK; ++k) { \
@@ -341,7 +343,7 @@ __kernel void copy_region(__global const float *source, const int sh, const int 
                           const int h, const int w, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
-    const int j = index % w, i = (index / w) % h, c = index / (w * h);
+    const int row = index / w, j = index - row * w, c = row / h, i = row - c * h;
     target[(c * th + ty + i) * tw + tx + j] = source[(c * sh + sy + i) * sw + sx + j];
 }
 
@@ -370,8 +372,7 @@ __kernel void total_variation_gradient(__global const float *x, const int height
                           __global float *grad, const int accumulate, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
-    const int j = index % width;
-    const int i = (index / width) % height;
+    const int row = index / width, j = index - row * width, i = row - row / height * height;
     const float v = x[index];
     float d = 0.0f;
     if (i < height - 1 && j < width - 1) d += (v - x[index + 1]) + (v - x[index + width]);
@@ -387,7 +388,7 @@ __kernel void preprocess(__global const float *image, const int plane,
                          const float o0, const float o1, const float o2, __global float *out) {
     const int index = get_global_id(0);
     if (index >= 3 * plane) return;
-    const int c = index / plane, k = index % plane;
+    const int c = index / plane, k = index - c * plane;
     const int p = c == 0 ? p0 : (c == 1 ? p1 : p2);
     const float s = c == 0 ? s0 : (c == 1 ? s1 : s2);
     const float o = c == 0 ? o0 : (c == 1 ? o1 : o2);
@@ -401,7 +402,7 @@ __kernel void preprocess_backward(__global const float *gradOut, const int plane
                                   __global float *gradImage, const int accumulate) {
     const int index = get_global_id(0);
     if (index >= 3 * plane) return;
-    const int q = index / plane, k = index % plane;
+    const int q = index / plane, k = index - q * plane;
     float g = 0.0f;
     if (p0 == q) g += gradOut[k] * s0;
     if (p1 == q) g += gradOut[plane + k] * s1;
@@ -930,7 +931,8 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
     WINOGRAD_G(c01, c11, c21, u10, u11, u12, u13)
     WINOGRAD_G(c02, c12, c22, u20, u21, u22, u23)
     WINOGRAD_G(c03, c13, c23, u30, u31, u32, u33)
-    __global float *out = u + ((k / WINO_COB) * rows + r) * WINO_COB + k % WINO_COB;
+    const int kb = k / WINO_COB;
+    __global float *out = u + (kb * rows + r) * WINO_COB + (k - kb * WINO_COB);
     const int xiStride = stride * rows;
     const int s0 = flipped ? 3 : 0, s1 = 1, s2 = 2, s3 = 3 - s0;
 #define WINOGRAD_STORE(a, b, value) out[(4 * (a) + (b)) * xiStride] = (value);
@@ -1014,7 +1016,7 @@ void winograd_multiply_tiled(__global const float *u, const int rows, __global c
     const int xi = get_global_id(2);
     __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
     __global const float *vxi = v + xi * channels * tileStride;
-#define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + (((o) / WINO_COB) * rows + (c)) * WINO_COB + (o) % WINO_COB) \
+#define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + ((o) / WINO_COB * rows + (c)) * WINO_COB + ((o) - (o) / WINO_COB * WINO_COB)) \
                                       : (float4)(0.0f))
 #define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
     TILED_PRODUCT(channels, LOAD_U, LOAD_V)
@@ -1160,7 +1162,7 @@ __kernel void pool2x2_backward(__global const float *dy, __global const float *x
     const int index = get_global_id(0);
     if (index >= n) return;
     const int outH = height / 2, outW = width / 2;
-    const int xx = index % width, yy = (index / width) % height, c = index / (width * height);
+    const int row = index / width, xx = index - row * width, c = row / height, yy = row - c * height;
     const int i = yy / 2, j = xx / 2;
     float g = 0.0f;
     if (i < outH && j < outW) {
@@ -1314,7 +1316,7 @@ void gram_partial_tiled(__global const float *f, const int channels, const int m
         #pragma unroll
         for (int b = 0; b < 4; ++b) acc[a][b] = 0.0f;
     }
-    const int pixel = id % 16, row = id / 16;
+    const int row = id / 16, pixel = id - row * 16;
     for (int k = k0; k < k1; k += 16) {
         const int p = k + pixel;
         #pragma unroll
@@ -1502,8 +1504,7 @@ __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
 void total_variation_partial(__global const float *x, const int height, const int width, const int n, __global float *partial) {
     float sum = 0.0f;
     for (int index = get_global_id(0); index < n; index += RED_LOCAL * RED_GROUPS) {
-        const int j = index % width;
-        const int i = (index / width) % height;
+        const int row = index / width, j = index - row * width, i = row - row / height * height;
         if (i < height - 1 && j < width - 1) {
             const float v = x[index];
             const float right = v - x[index + 1], down = v - x[index + width];
