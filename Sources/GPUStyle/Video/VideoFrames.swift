@@ -22,33 +22,25 @@ public enum VideoFrames {
     }
 
     /// Whether `a` comes before `b` when runs of digits compare as numbers ("f2" < "f10",
-    /// "f02" < "f2" < "f3"); a total order, so every machine sorts a folder the same way.
+    /// "f.png" < "f1.png", "f02" < "f2" < "f3"), other characters one by one; a total order, so
+    /// every machine sorts a folder the same way.
     public static func naturalOrder(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (runs(a), runs(b))
-        for (p, q) in zip(x, y) where p != q {
-            switch (p.first?.isASCIIDigit ?? false, q.first?.isASCIIDigit ?? false) {
-            case (true, true):
-                let (u, v) = (p.drop { $0 == "0" }, q.drop { $0 == "0" })
-                if u.count != v.count { return u.count < v.count }
-                if u != v { return u.lexicographicallyPrecedes(v) }
-                return p.count > q.count  // equal values: more leading zeros first
-            default:
-                return p.unicodeScalars.lexicographicallyPrecedes(q.unicodeScalars)
+        func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
+        var (i, j) = (Substring(a).unicodeScalars, Substring(b).unicodeScalars)
+        while let x = i.first, let y = j.first {
+            guard isDigit(x), isDigit(y) else {
+                if x != y { return x < y }
+                (i, j) = (i.dropFirst(), j.dropFirst())
+                continue
             }
+            let (p, q) = (i.prefix(while: isDigit), j.prefix(while: isDigit))
+            let (u, v) = (p.drop { $0 == "0" }, q.drop { $0 == "0" })
+            if u.count != v.count { return u.count < v.count }
+            if !u.elementsEqual(v) { return u.lexicographicallyPrecedes(v) }
+            if p.count != q.count { return p.count > q.count }  // equal values: more leading zeros first
+            (i, j) = (i.dropFirst(p.count), j.dropFirst(q.count))
         }
-        return x.count < y.count
-    }
-
-    /// "f10a" → ["f", "10", "a"].
-    private static func runs(_ text: String) -> [Substring] {
-        var result: [Substring] = []
-        var start = text.startIndex
-        for index in text.indices.dropFirst() where text[index].isASCIIDigit != text[start].isASCIIDigit {
-            result.append(text[start..<index])
-            start = index
-        }
-        if start < text.endIndex { result.append(text[start...]) }
-        return result
+        return i.isEmpty && !j.isEmpty
     }
 
     /// The file name of output frame `index` (0-based): 00001.png ….
@@ -72,10 +64,6 @@ public enum VideoFrames {
     public static func isVideoFile(_ path: String) -> Bool {
         videoExtensions.contains(URL(fileURLWithPath: path).pathExtension.lowercased())
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }
 
 /// A frame rate as a ratio (ffmpeg's "30000/1001").
