@@ -18,12 +18,9 @@ public struct FFmpeg: Sendable {
     public static func locate(
         purpose: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> FFmpeg {
-        let folders = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        func find(_ name: String) -> String? {
-            folders.map { URL(fileURLWithPath: $0).appendingPathComponent(name).path }
-                .first { FileManager.default.isExecutableFile(atPath: $0) }
-        }
-        guard let ffmpeg = find("ffmpeg"), let ffprobe = find("ffprobe") else {
+        guard let ffmpeg = ExternalTool.find("ffmpeg", environment: environment),
+            let ffprobe = ExternalTool.find("ffprobe", environment: environment)
+        else {
             throw StyleError(
                 "\(purpose) needs the ffmpeg and ffprobe commands, which are not on PATH; install them "
                     + "(Debian/Ubuntu: apt-get install ffmpeg) or use a folder of frames")
@@ -34,10 +31,10 @@ public struct FFmpeg: Sendable {
     /// The frame rate of the first video stream (its average rate, else its base rate) and
     /// whether there is an audio stream.
     public func probe(_ video: String) throws -> Probe {
-        let output = try run(
+        let output = try ExternalTool.run(
             ffprobe,
             ["-v", "error", "-show_entries", "stream=codec_type,avg_frame_rate,r_frame_rate", "-of", "json", video],
-            what: "\(video): ffprobe could not read the file")
+            what: "reading \(video) with ffprobe")
         struct Streams: Decodable {
             struct Stream: Decodable {
                 var codec_type: String?
@@ -59,13 +56,13 @@ public struct FFmpeg: Sendable {
     /// Decodes every frame of the first video stream, as it is stored (no frame dropped or
     /// repeated), into `folder` as 8-bit RGB PNG files 000001.png …; returns them in order.
     public func decode(_ video: String, into folder: String) throws -> [String] {
-        _ = try run(
+        _ = try ExternalTool.run(
             ffmpeg,
             [
                 "-nostdin", "-v", "error", "-i", video, "-map", "0:v:0", "-fps_mode", "passthrough",
                 "-pix_fmt", "rgb24", URL(fileURLWithPath: folder).appendingPathComponent("%06d.png").path,
             ],
-            what: "\(video): ffmpeg could not decode the video")
+            what: "decoding \(video) with ffmpeg")
         guard let frames = try? VideoFrames.list(folder: folder) else {
             throw StyleError("\(video): ffmpeg decoded no frames from it")
         }
@@ -91,54 +88,7 @@ public struct FFmpeg: Sendable {
                 + ["-f", "webm"]
             : ["-c:v", "libx264", "-crf", "18"] + (audioFrom == nil ? [] : ["-c:a", "aac"]) + ["-f", "mp4"]
         try AtomicOutput.write(to: output) { temporary in
-            _ = try run(ffmpeg, arguments + [temporary], what: "\(output): ffmpeg could not encode the video")
+            _ = try ExternalTool.run(ffmpeg, arguments + [temporary], what: "encoding \(output) with ffmpeg")
         }
-    }
-
-    /// Runs `tool` and returns its standard output; a failure is `what` and ffmpeg's last line.
-    private func run(_ tool: String, _ arguments: [String], what: String) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw StyleError("\(what): cannot start \(tool) (\(describe(error)))")
-        }
-        // Both pipes drain at once, so neither fills and blocks the tool.
-        let errors = ErrorText()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errors.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let last = String(decoding: errors.get(), as: UTF8.self).split(separator: "\n").last.map(String.init)
-            throw StyleError("\(what) (\(last ?? "exit status \(process.terminationStatus)"))")
-        }
-        return data
-    }
-}
-
-/// A child's standard error as its reader collects it.
-private final class ErrorText: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    func set(_ value: Data) {
-        lock.lock()
-        data = value
-        lock.unlock()
-    }
-
-    func get() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
     }
 }
