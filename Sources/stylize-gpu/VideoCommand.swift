@@ -181,7 +181,7 @@ struct VideoCommand: ParsableCommand {
         defer { if let decoded { try? FileManager.default.removeItem(atPath: decoded) } }
         let frames: [String]
         let rate: FrameRate
-        var audio: String?
+        var audio: (path: String, codec: String)?
         switch source {
         case .frames(let list):
             frames = list
@@ -190,7 +190,7 @@ struct VideoCommand: ParsableCommand {
             let ffmpeg = try FFmpeg.locate(purpose: "reading the video \(path)")
             let probe = try ffmpeg.probe(path)
             rate = probe.frameRate
-            audio = probe.hasAudio ? path : nil
+            audio = probe.audioCodec.map { (path, $0) }
             let folder = URL(fileURLWithPath: NSTemporaryDirectory())
                 .appendingPathComponent("stylize-gpu-video-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -250,7 +250,7 @@ struct VideoCommand: ParsableCommand {
             return
         }
         if let encoder {
-            try encoder.encode(frames: folder, count: frames.count, rate: rate, to: output, audioFrom: audio)
+            try encoder.encode(frames: folder, count: frames.count, rate: rate, to: output, audio: audio)
         } else {
             let delay = max(1, Int((100 / rate.perSecond).rounded()))
             let writer = try GIFWriter(path: output, delayCentiseconds: delay)

@@ -204,7 +204,8 @@ final class VideoCommandLineTests: CommandLineTestCase {
         made.waitUntilExit()
         XCTAssertEqual(made.terminationStatus, 0)
         XCTAssertEqual(
-            try ffmpeg.probe(clip), FFmpeg.Probe(frameRate: FrameRate(numerator: 12, denominator: 1), hasAudio: true))
+            try ffmpeg.probe(clip), FFmpeg.Probe(frameRate: FrameRate(numerator: 12, denominator: 1), audioCodec: "aac")
+        )
 
         let styled = path("styled.mp4")
         let result = try run(["video", clip, style, "-o", styled] + (try tiny()))
@@ -212,15 +213,26 @@ final class VideoCommandLineTests: CommandLineTestCase {
         XCTAssertTrue(
             result.stderr.contains("wrote \(styled): 3 frames at 12 frames per second with the input's audio"))
         XCTAssertEqual(
-            try ffmpeg.probe(styled), FFmpeg.Probe(frameRate: FrameRate(numerator: 12, denominator: 1), hasAudio: true))
+            try ffmpeg.probe(styled),
+            FFmpeg.Probe(frameRate: FrameRate(numerator: 12, denominator: 1), audioCodec: "aac"))
         let decoded = path("decoded")
         try FileManager.default.createDirectory(atPath: decoded, withIntermediateDirectories: true)
         let back = try ffmpeg.decode(styled, into: decoded)
         XCTAssertEqual(back.count, 3)
         let frame = try ImageFile.read(back[0]).image
         XCTAssertEqual([frame.width, frame.height], [32, 26], "32×25.6 rounds to 32×26 (even already)")
-        XCTAssertEqual(
-            frameFiles(path(".stylize-gpu/styled.mp4.frames")).count, 3, "the frames stay in the state folder")
+        let state = path(".stylize-gpu/styled.mp4.frames")
+        XCTAssertEqual(frameFiles(state).count, 3, "the frames stay in the state folder")
+
+        // A frame left by a longer earlier input is not encoded; the finished frames are kept.
+        try FileManager.default.copyItem(atPath: state + "/00001.png", toPath: state + "/00004.png")
+        let again = try run(["video", clip, style, "-o", styled] + (try tiny()))
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("frame 3/3: finished earlier"), again.stderr)
+        let decodedAgain = path("decoded-again")
+        try FileManager.default.createDirectory(atPath: decodedAgain, withIntermediateDirectories: true)
+        XCTAssertEqual(try ffmpeg.decode(styled, into: decodedAgain).count, 3)
+        XCTAssertEqual(try ffmpeg.probe(styled).audioCodec, "aac", "copied: the container takes AAC")
     }
 
     func testAGIFIsWrittenByTheProjectsEncoderAtTheFrameRate() throws {

@@ -2,7 +2,8 @@ import Foundation
 
 /// The `ffmpeg` and `ffprobe` commands, found on PATH and run with argument lists (never a
 /// shell): a video decoded to PNG frames, its frame rate and audio probed, and frames encoded
-/// to .mp4 (H.264) or .webm (VP9) with the source's audio.
+/// to .mp4 (H.264) or .webm (VP9) with the source's audio (copied when the container takes its
+/// codec, else re-encoded).
 public struct FFmpeg: Sendable {
     public let ffmpeg: String
     public let ffprobe: String
@@ -10,8 +11,14 @@ public struct FFmpeg: Sendable {
     /// What a video file holds, as far as the video command needs it.
     public struct Probe: Equatable, Sendable {
         public var frameRate: FrameRate
-        public var hasAudio: Bool
+        /// The codec of the first audio stream ("aac"), nil without audio.
+        public var audioCodec: String?
     }
+
+    /// The audio codecs each output container takes as they are; others are re-encoded.
+    static let copiedAudio: [String: Set<String>] = [
+        "mp4": ["aac", "mp3", "ac3", "eac3", "alac"], "webm": ["opus", "vorbis"],
+    ]
 
     /// Both commands from `PATH`, or one line that says how to install them; `purpose` says
     /// what they are needed for ("reading the video input.mp4").
@@ -29,28 +36,32 @@ public struct FFmpeg: Sendable {
     }
 
     /// The frame rate of the first video stream (its average rate, else its base rate) and
-    /// whether there is an audio stream.
+    /// the first audio stream's codec.
     public func probe(_ video: String) throws -> Probe {
         let output = try ExternalTool.run(
             ffprobe,
-            ["-v", "error", "-show_entries", "stream=codec_type,avg_frame_rate,r_frame_rate", "-of", "json", video],
+            [
+                "-v", "error", "-show_entries", "stream=codec_type,codec_name,avg_frame_rate,r_frame_rate", "-of",
+                "json", video,
+            ],
             what: "reading \(video) with ffprobe")
         struct Streams: Decodable {
             struct Stream: Decodable {
                 var codec_type: String?
+                var codec_name: String?
                 var avg_frame_rate: String?
                 var r_frame_rate: String?
             }
             var streams: [Stream]?
         }
         let streams = (try? JSONDecoder().decode(Streams.self, from: output))?.streams ?? []
-        guard let video = streams.first(where: { $0.codec_type == "video" }) else {
+        guard let stream = streams.first(where: { $0.codec_type == "video" }) else {
             throw StyleError("\(video): holds no video stream; give a video file or a folder of frames")
         }
-        let rate = [video.avg_frame_rate, video.r_frame_rate].compactMap { $0.flatMap(FrameRate.init) }.first
+        let rate = [stream.avg_frame_rate, stream.r_frame_rate].compactMap { $0.flatMap(FrameRate.init) }.first
+        let audio = streams.first { $0.codec_type == "audio" }
         return Probe(
-            frameRate: rate ?? VideoFrames.defaultFrameRate,
-            hasAudio: streams.contains { $0.codec_type == "audio" })
+            frameRate: rate ?? VideoFrames.defaultFrameRate, audioCodec: audio.map { $0.codec_name ?? "unknown" })
     }
 
     /// Decodes every frame of the first video stream, as it is stored (no frame dropped or
@@ -71,22 +82,30 @@ public struct FFmpeg: Sendable {
 
     /// Encodes the first `count` frames `folder/00001.png` … (`VideoFrames.frameName`) at `rate` into
     /// `output` (.mp4: H.264, .webm: VP9; sides padded to even numbers, 4:2:0), with the first
-    /// audio stream of `audioFrom` re-encoded (AAC, Opus) when given; written atomically.
-    public func encode(frames folder: String, count: Int, rate: FrameRate, to output: String, audioFrom: String?) throws
-    {
-        let webm = URL(fileURLWithPath: output).pathExtension.lowercased() == "webm"
+    /// audio stream of `audio` (a file and its codec) when given: copied when the container
+    /// takes its codec, else re-encoded (AAC, Opus). Written atomically.
+    public func encode(
+        frames folder: String, count: Int, rate: FrameRate, to output: String, audio: (path: String, codec: String)?
+    ) throws {
+        let container = URL(fileURLWithPath: output).pathExtension.lowercased()
+        let webm = container == "webm"
+        let audioCodec = audio.map {
+            FFmpeg.copiedAudio[container]?.contains($0.codec) == true ? "copy" : webm ? "libopus" : "aac"
+        }
         var arguments = [
             "-nostdin", "-v", "error", "-y", "-framerate", rate.description, "-start_number", "1", "-i",
             URL(fileURLWithPath: folder).appendingPathComponent(VideoFrames.framePattern).path,
         ]
-        if let audioFrom { arguments += ["-i", audioFrom, "-map", "0:v:0", "-map", "1:a:0", "-shortest"] }
-        arguments += ["-frames:v", "\(count)", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"]
+        if let audio { arguments += ["-i", audio.path, "-map", "0:v:0", "-map", "1:a:0"] }
+        // trim: exactly `count` frames, though an earlier, longer input may have left more (a
+        // filter, since -frames:v drops copied audio and -shortest cuts video to shorter audio).
+        arguments += ["-vf", "trim=end_frame=\(count),pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"]
         arguments +=
             webm
             ? ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-row-mt", "1"]
-                + (audioFrom == nil ? [] : ["-c:a", "libopus"])
+                + (audioCodec.map { ["-c:a", $0] } ?? [])
                 + ["-f", "webm"]
-            : ["-c:v", "libx264", "-crf", "18"] + (audioFrom == nil ? [] : ["-c:a", "aac"]) + ["-f", "mp4"]
+            : ["-c:v", "libx264", "-crf", "18"] + (audioCodec.map { ["-c:a", $0] } ?? []) + ["-f", "mp4"]
         try AtomicOutput.write(to: output) { temporary in
             _ = try ExternalTool.run(ffmpeg, arguments + [temporary], what: "encoding \(output) with ffmpeg")
         }
