@@ -177,6 +177,18 @@ struct VideoCommand: ParsableCommand {
     func run() throws {
         let (input, styles, runOptions) = try split()
         let source = try VideoCommand.source(input)
+        // Deferred from the start, so a stop while ffmpeg works still removes the decoded frames.
+        let interruption = Interruption.shared
+        interruption.deferStops(saying: "stopping after this step; finished frames and the frame's checkpoint are kept")
+        defer { interruption.endDeferral() }
+        /// ffmpeg's work, where a stop (Ctrl-C reaches ffmpeg too) is exit 130, not its error.
+        func ffmpegStep<T>(_ work: () throws -> T) throws -> T {
+            do {
+                return try work()
+            } catch  where interruption.isRequested {
+                throw ExitCode(130)
+            }
+        }
         var decoded: String?
         defer { if let decoded { try? FileManager.default.removeItem(atPath: decoded) } }
         let frames: [String]
@@ -196,7 +208,7 @@ struct VideoCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             decoded = folder
             printNote("decoding \(path) with ffmpeg (\(rate) frames per second)")
-            frames = try ffmpeg.decode(path, into: folder)
+            frames = try ffmpegStep { try ffmpeg.decode(path, into: folder) }
         }
         let encoder =
             try ["mp4", "webm"].contains(URL(fileURLWithPath: output).pathExtension.lowercased())
@@ -226,9 +238,6 @@ struct VideoCommand: ParsableCommand {
             "video: \(frames.count) frame\(frames.count == 1 ? "" : "s") of \(input) on \(backend.name); "
                 + "\(base.optimization.iterations) iterations for the first frame, \(frameIterations) for each later one, "
                 + "temporal weight \(temporalWeight)")
-        let interruption = Interruption.shared
-        interruption.deferStops(saying: "finishing this iteration and keeping the frame's checkpoint")
-        defer { interruption.endDeferral() }
 
         var stylist = FrameStylist(
             command: command, base: base, frameIterations: frameIterations, temporalWeight: temporalWeight,
@@ -250,7 +259,9 @@ struct VideoCommand: ParsableCommand {
             return
         }
         if let encoder {
-            try encoder.encode(frames: folder, count: frames.count, rate: rate, to: output, audio: audio)
+            try ffmpegStep {
+                try encoder.encode(frames: folder, count: frames.count, rate: rate, to: output, audio: audio)
+            }
         } else {
             let delay = max(1, Int((100 / rate.perSecond).rounded()))
             let writer = try GIFWriter(path: output, delayCentiseconds: delay)
