@@ -10,6 +10,7 @@ struct VideoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "video",
         abstract: "Stylise a video or a folder of frames, each frame kept close to the previous result.",
+        usage: "stylize-gpu video INPUT STYLE [STYLE …] -o OUTPUT [video options] [run options]",
         discussion: """
             INPUT is a folder of frames (PNG, JPEG or TIFF, in natural order: f2 before f10) or a video file \
             (read with ffmpeg). OUTPUT is a folder (frames 00001.png …) or a .mp4 or .webm file (written with \
