@@ -255,6 +255,7 @@ struct VideoCommand: ParsableCommand {
             }
             try stylist.stylise(index)
         }
+        printNote(stylist.reuseNote)
         guard VideoFrames.isVideoFile(output) else {
             printNote("wrote \(frames.count) frame\(frames.count == 1 ? "" : "s") to \(output)")
             return
@@ -305,6 +306,13 @@ struct FrameStylist {
     }
 
     func outputPath(_ index: Int) -> String { files(index).output }
+
+    /// "weights uploaded once; style targets computed 1 time, reused 39 times".
+    var reuseNote: String {
+        let targets = networks.styleTargets
+        return "weights uploaded \(networks.built) time\(networks.built == 1 ? "" : "s"); style targets computed "
+            + "\(targets.computed) time\(targets.computed == 1 ? "" : "s"), reused \(targets.reused) time\(targets.reused == 1 ? "" : "s")"
+    }
 
     /// Frame `index`'s run options: its image, and --frame-iterations after the first frame.
     func options(_ index: Int) -> StyleJobOptions {

@@ -77,6 +77,9 @@ final class VideoCommandLineTests: CommandLineTestCase {
         XCTAssertEqual(try record(out, "00003.png").content, frames + "/f10.png", "f10 comes after f2")
         XCTAssertTrue(first.stderr.contains("frame 3/3: loss"), first.stderr)
         XCTAssertTrue(first.stderr.contains("frames/min, ETA"), first.stderr)
+        XCTAssertTrue(
+            first.stderr.contains("weights uploaded 1 time; style targets computed 1 time, reused 2 times"),
+            first.stderr)
         let outputs = try frameFiles(out).map { try bytes(out + "/" + $0) }
 
         let again = try run(["video", frames, style, "-o", out] + (try tiny()))
