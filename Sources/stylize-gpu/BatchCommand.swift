@@ -112,11 +112,7 @@ struct BatchCommand: ParsableCommand {
         )
 
         let interruption = Interruption.shared
-        interruption.deferStops { signal in
-            printNote(
-                "\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration of each running job "
-                    + "and keeping its checkpoint")
-        }
+        interruption.deferStops(saying: "finishing this iteration of each running job and keeping its checkpoint")
         defer { interruption.endDeferral() }
         let queue = BatchQueue(jobs: jobs)
         let threads = selectors.map { selector in
@@ -385,24 +381,33 @@ final class BatchWorker {
         return report
     }
 
-    /// The job's checkpoint when it can resume it; one that cannot (other options or inputs,
-    /// damaged) is removed with a warning and the job starts over.
+    /// The job's checkpoint when it can resume it.
     private func resumableState(_ job: BatchJob, inputsSHA256: [String]) -> RunState? {
-        guard FileManager.default.fileExists(atPath: job.files.checkpoint) else { return nil }
-        do {
-            let checkpoint = try Checkpoint.read(job.files.checkpoint)
-            try checkpoint.checkCompatible(
-                options: job.options, weightsSHA256: job.weightsSHA256, inputsSHA256: inputsSHA256)
-            guard try job.options.scalePlan().sides.indices.contains(checkpoint.state.scale) else {
-                throw StyleError("its scale is not in this run's plan")
-            }
-            return checkpoint.state
-        } catch {
-            printWarning(
-                "\(job.spec.output): the checkpoint \(job.files.checkpoint) cannot resume this job "
-                    + "(\(GPUStyle.describe(error))); starting over")
-            unlink(job.files.checkpoint)
-            return nil
+        resumableCheckpoint(
+            job.files.checkpoint, options: job.options, weightsSHA256: job.weightsSHA256, inputsSHA256: inputsSHA256,
+            label: job.spec.output)
+    }
+}
+
+/// The state of the checkpoint at `path` when it can resume a run of `options` (batch's jobs,
+/// video's frames); one that cannot (other options or inputs, damaged) is removed with a
+/// warning that starts with `label`, and the run starts over.
+func resumableCheckpoint(
+    _ path: String, options: StyleJobOptions, weightsSHA256: String, inputsSHA256: [String], label: String
+)
+    -> RunState?
+{
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    do {
+        let checkpoint = try Checkpoint.read(path)
+        try checkpoint.checkCompatible(options: options, weightsSHA256: weightsSHA256, inputsSHA256: inputsSHA256)
+        guard try options.scalePlan().sides.indices.contains(checkpoint.state.scale) else {
+            throw StyleError("its scale is not in this run's plan")
         }
+        return checkpoint.state
+    } catch {
+        printWarning("\(label): the checkpoint \(path) cannot resume it (\(GPUStyle.describe(error))); starting over")
+        unlink(path)
+        return nil
     }
 }

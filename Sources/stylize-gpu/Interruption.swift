@@ -43,6 +43,13 @@ final class Interruption {
         lock.unlock()
     }
 
+    /// `deferStops` with one note on the first signal: "interrupted: <what>" ("terminated: …").
+    func deferStops(saying what: String) {
+        deferStops { signal in
+            printNote("\n\(signal == SIGINT ? "interrupted" : "terminated"): \(what)")
+        }
+    }
+
     /// Back to exiting at once on a signal.
     func endDeferral() {
         lock.lock()

@@ -16,26 +16,31 @@ enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
 /// Prints iteration reports: a live bar (stderr, redrawn in place), plain lines (stderr),
 /// or JSON lines (stdout) with the schema
 /// {"scale","width","height","iteration","loss","content","style","tv","elapsed_s"}
-/// (iteration within the scale; scale 0-based).
+/// (iteration within the scale; scale 0-based), led by "frame" (0-based) and "frames" for a
+/// frame of `stylize-gpu video`.
 final class ProgressPrinter {
     private let style: ProgressStyle
     /// Each scale's iterations and pixels (the ETA weighs later scales by their pixels).
     private let scales: [(iterations: Int, pixels: Int)]
+    /// The video frame this run is, and how many there are.
+    private let frame: (index: Int, count: Int)?
     private var lastBarLength = 0
     private var lastReport: IterationReport?
 
-    init(style: ProgressStyle, scales: [(iterations: Int, pixels: Int)]) {
+    init(style: ProgressStyle, scales: [(iterations: Int, pixels: Int)], frame: (index: Int, count: Int)? = nil) {
         if style == .auto {
             self.style = isatty(STDERR_FILENO) != 0 ? .bar : .plain
         } else {
             self.style = style
         }
         self.scales = scales
+        self.frame = frame
     }
 
-    /// "scale 2/3 " in a coarse-to-fine run.
+    /// "frame 3/40 " in a video, "scale 2/3 " in a coarse-to-fine run.
     private func scaleLabel(_ report: IterationReport) -> String {
-        scales.count > 1 ? "scale \(report.scale + 1)/\(scales.count) " : ""
+        (frame.map { "frame \($0.index + 1)/\($0.count) " } ?? "")
+            + (scales.count > 1 ? "scale \(report.scale + 1)/\(scales.count) " : "")
     }
 
     /// Whether reports should be printed as JSON (stdout must then carry nothing else).
@@ -49,12 +54,14 @@ final class ProgressPrinter {
         case .none, .auto:
             return
         case .json:
-            let fields: [(String, String)] = [
-                ("scale", "\(report.scale)"), ("width", "\(report.width)"), ("height", "\(report.height)"),
-                ("iteration", "\(report.iteration)"), ("loss", json(l.total)), ("content", json(l.content)),
-                ("style", json(l.style)), ("tv", json(l.totalVariation)),
-                ("elapsed_s", String(format: "%.3f", report.elapsedSeconds)),
-            ]
+            let frameFields = frame.map { [("frame", "\($0.index)"), ("frames", "\($0.count)")] } ?? []
+            let fields: [(String, String)] =
+                frameFields + [
+                    ("scale", "\(report.scale)"), ("width", "\(report.width)"), ("height", "\(report.height)"),
+                    ("iteration", "\(report.iteration)"), ("loss", json(l.total)), ("content", json(l.content)),
+                    ("style", json(l.style)), ("tv", json(l.totalVariation)),
+                    ("elapsed_s", String(format: "%.3f", report.elapsedSeconds)),
+                ]
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
             fflush(stdout)
         case .plain:
@@ -112,4 +119,16 @@ func formatDuration(_ seconds: Double) -> String {
     return s >= 3600
         ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
         : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
+}
+
+extension StyleJob {
+    /// Each scale's image size.
+    var scaleSizes: [(width: Int, height: Int)] {
+        scales.sides.indices.map { scales.size(scale: $0, width: inputSize.width, height: inputSize.height) }
+    }
+
+    /// Each scale's iterations and pixels, as ProgressPrinter takes them.
+    var progressScales: [(iterations: Int, pixels: Int)] {
+        scaleSizes.enumerated().map { (iterations: options.iterations(atScale: $0), pixels: $1.width * $1.height) }
+    }
 }

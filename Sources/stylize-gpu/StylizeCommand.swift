@@ -377,25 +377,16 @@ struct StylizeCommand: ParsableCommand {
         printNote(
             "stylising \(content) (\(job.content.width)×\(job.content.height)) with \(styles.joined(separator: ", ")), "
                 + "\(perScale) of \(optimizer.rawValue)")
-        let sizes = job.scales.sides.indices.map {
-            job.scales.size(scale: $0, width: job.inputSize.width, height: job.inputSize.height)
-        }
+        let sizes = job.scaleSizes
         if count > 1 { printNote("scales: \(sizes.map { "\($0.width)×\($0.height)" }.joined(separator: ", "))") }
         for scale in sizes.indices {
             guard let tiles = job.tilingDescription(scale: scale) else { continue }
             printNote("tiling: \(tiles)\(count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : "")")
         }
 
-        let printer = ProgressPrinter(
-            style: progress,
-            scales: sizes.indices.map {
-                (iterations: options.iterations(atScale: $0), pixels: sizes[$0].width * sizes[$0].height)
-            })
+        let printer = ProgressPrinter(style: progress, scales: job.progressScales)
         let interruption = Interruption.shared
-        interruption.deferStops { signal in
-            printNote(
-                "\n\(signal == SIGINT ? "interrupted" : "terminated"): finishing this iteration and writing the image")
-        }
+        interruption.deferStops(saying: "finishing this iteration and writing the image")
         defer { interruption.endDeferral() }
         let events = RunEvents(
             report: printer.report,

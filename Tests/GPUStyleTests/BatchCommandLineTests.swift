@@ -118,14 +118,9 @@ final class BatchCommandLineTests: BatchCommandLineTestsBase {
 
         let out = path("out")
         let arguments = ["batch", "--contents", content, "--styles", style, "-o", out] + options
-        let (process, _, err) = try launch(arguments)
         let checkpoint = out + "/.stylize-gpu/content__style.png.ckpt"
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: checkpoint), Date() < deadline { usleep(20_000) }
-        kill(process.processIdentifier, SIGINT)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, stderr)
+        let (status, stderr) = try interrupt(arguments, once: checkpoint)
+        XCTAssertEqual(status, 130, stderr)
         XCTAssertTrue(stderr.contains("interrupted; its checkpoint resumes it"), stderr)
         XCTAssertEqual(images(in: out), [], "an unfinished job leaves no output")
         XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint))

@@ -78,6 +78,18 @@ class CommandLineTestCase: TemporaryFolderTestCase {
             stderr: String(decoding: collected.get(1), as: UTF8.self))
     }
 
+    /// Starts the binary, sends SIGINT once `file` exists (or after two minutes) and returns
+    /// the exit status and stderr.
+    func interrupt(_ arguments: [String], once file: String) throws -> (status: Int32, stderr: String) {
+        let (process, _, err) = try launch(arguments)
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: file), Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr)
+    }
+
     /// Runs the binary with arguments given as raw bytes (names that are not UTF-8, which
     /// Foundation's Process cannot pass); returns the exit status and stderr.
     func runRaw(_ arguments: [[UInt8]]) throws -> (status: Int32, stderr: String) {

@@ -36,19 +36,25 @@ public enum BatchPlan {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
             return [path]
         }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw StyleError("\(role) \(path): cannot list the folder (\(describe(error)))")
-        }
-        let images = names.filter {
-            !$0.hasPrefix(".") && imageExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased())
-        }.sorted()
+        let images = try fileNames(in: path, extensions: imageExtensions, role: role).sorted()
         guard !images.isEmpty else {
             throw StyleError("\(role) \(path): the folder holds no .png, .jpg or .jpeg image")
         }
         return images.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+    }
+
+    /// The names of a folder's files that end in one of `extensions` (any case), hidden files
+    /// left out, in no particular order.
+    static func fileNames(in folder: String, extensions: Set<String>, role: String) throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw StyleError("\(role) \(folder): cannot list the folder (\(describe(error)))")
+        }
+        return names.filter {
+            !$0.hasPrefix(".") && extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased())
+        }
     }
 
     /// The file name's stem: "photos/cat.jpg" → "cat".

@@ -39,7 +39,8 @@ public struct BatchJobFiles: Sendable {
 }
 
 /// What decides whether a finished job's output can be kept: its options (input paths
-/// blanked), the inputs and weights by content, and how the image is encoded.
+/// blanked), the inputs and weights by content, and how the image is encoded. A video frame
+/// with a temporal term also depends on the weight and on the previous frame's result.
 public struct BatchSettings: Codable, Equatable, Sendable {
     public var options: StyleJobOptions
     public var inputsSHA256: [String]
@@ -47,6 +48,10 @@ public struct BatchSettings: Codable, Equatable, Sendable {
     /// Bits per channel of PNG and TIFF outputs (`--bit-depth`).
     public var bitDepth: Int
     public var jpegQuality: Int
+    /// A video frame's `--temporal-weight` (nil: no temporal term; batch jobs never have one).
+    public var temporalWeight: Float?
+    /// The SHA-256 of the previous output frame its temporal term was computed from.
+    public var previousOutputSHA256: String?
 
     public init(options: StyleJobOptions, weightsSHA256: String, bitDepth: Int, jpegQuality: Int) throws {
         self.options = options.withoutInputPaths

