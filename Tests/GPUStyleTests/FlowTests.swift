@@ -195,4 +195,57 @@ final class FlowTests: OpTestCase {
         }
         return (frames, inPatch)
     }
+
+    /// The patch moves right by 6 px: in the current frame, the background it covered in the
+    /// previous frame and uncovers now has no previous pixel, and must be masked out; the
+    /// background far from both positions must be kept.
+    func testReliabilityMaskMarksWhatTheMovingPatchUncovers() throws {
+        let sequence = try Self.patchSequence(shift: (0, 6))
+        for backend in try testBackends() {
+            let guide = try TemporalGuide.compute(
+                backend: backend, previousContent: sequence.frames[0], content: sequence.frames[1],
+                previousResult: sequence.frames[0], weight: 1, maxSide: Self.side)
+            var (uncovered, uncoveredMasked, far, farKept) = (0, 0, 0, 0)
+            for i in 0..<Self.side {
+                for j in 0..<Self.side {
+                    let reliable = guide.reliability[i * Self.side + j] == 1
+                    if sequence.inPatch(0, i, j, 0) && !sequence.inPatch(1, i, j, -1) {
+                        uncovered += 1
+                        if !reliable { uncoveredMasked += 1 }
+                    } else if Self.interior(i, j) && !sequence.inPatch(0, i, j, -6) && !sequence.inPatch(1, i, j, -6) {
+                        far += 1
+                        if reliable { farKept += 1 }
+                    }
+                }
+            }
+            XCTAssertGreaterThan(uncovered, 0)
+            XCTAssertGreaterThanOrEqual(
+                Double(uncoveredMasked), 0.9 * Double(uncovered),
+                "\(backend.name): \(uncoveredMasked) of \(uncovered) uncovered pixels masked")
+            XCTAssertGreaterThanOrEqual(
+                Double(farKept), 0.95 * Double(far), "\(backend.name): \(farKept) of \(far) far pixels kept")
+        }
+    }
+}
+
+/// The temporal term in a job: tiled runs refuse it in one line.
+final class TemporalJobTests: XCTestCase {
+    func testTiledRunsRefuseTheTemporalTerm() throws {
+        var options = StyleJobOptions(
+            contentPath: examplePath("tubingen.jpg"), stylePaths: [examplePath("starry_night.jpg")])
+        options.imageSize = 64
+        options.tileSize = 32
+        let guide = TemporalGuide(
+            warped: RGBImage(width: 8, height: 6), reliability: Array(repeating: 1, count: 48), weight: 1)
+        XCTAssertThrowsError(
+            try StyleJob(
+                options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend(), temporal: guide
+            ) {
+                _ in
+            }
+        ) { error in
+            XCTAssertTrue(describe(error).contains("temporal"), describe(error))
+            XCTAssertFalse(describe(error).contains("\n"))
+        }
+    }
 }
