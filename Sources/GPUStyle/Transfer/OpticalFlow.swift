@@ -1,3 +1,5 @@
+import Foundation
+
 /// TV-L1's constants (Sánchez Pérez, Meinhardt-Llopis & Facciolo, IPOL 2013, whose defaults
 /// these are, for intensities in 0–255): the data weight λ, the coupling θ and the dual step τ.
 public struct TVL1Parameters: Equatable, Sendable {
@@ -99,5 +101,43 @@ public struct OpticalFlow: Equatable, Sendable {
         try backend.upload(OpticalFlow.luminance(from), to: a)
         try backend.upload(OpticalFlow.luminance(to), to: b)
         return try backend.download(try flow(backend: backend, from: a, to: b))
+    }
+}
+
+/// Middlebury's .flo file (Baker et al. 2011), what OpenCV, flow benchmarks and viewers read:
+/// the float 202021.25 ("PIEH"), width and height as int32, then u, v per pixel in row order,
+/// all little-endian.
+public enum FlowFile {
+    public static let magic: Float = 202021.25
+
+    /// The bytes of a 2×H×W flow (planes u then v).
+    public static func encode(_ flow: [Float], width: Int, height: Int) throws -> [UInt8] {
+        let plane = width * height
+        guard flow.count == 2 * plane, width > 0, height > 0 else {
+            throw StyleError("flow file: \(flow.count) values for a \(width)×\(height) flow (internal error)")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(12 + 8 * plane)
+        func append<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        append(magic.bitPattern)
+        append(Int32(width))
+        append(Int32(height))
+        for p in 0..<plane {
+            append(flow[p].bitPattern)
+            append(flow[plane + p].bitPattern)
+        }
+        return bytes
+    }
+
+    /// Writes the flow to `path` atomically (a temporary file renamed into place).
+    public static func write(_ flow: [Float], width: Int, height: Int, to path: String) throws {
+        let bytes = try encode(flow, width: width, height: height)
+        try AtomicOutput.write(to: path) { temporary in
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+                throw StyleError("\(path): could not write the flow file; check the folder is writable and has space")
+            }
+        }
     }
 }
