@@ -45,6 +45,7 @@
 //   flowDerivatives              flow_derivatives
 //   tvl1PrimalStep               tvl1_primal_step
 //   tvl1DualStep                 tvl1_dual_step
+//   median3x3                    median3x3
 //   upsampleFlow                 upsample_flow
 //   reliabilityMask              reliability_mask
 //   temporalLoss                 temporal_loss_partial, reduce_finish → RED_LOCAL, RED_GROUPS
@@ -1666,6 +1667,30 @@ __kernel void tvl1_dual_step(__global const float *flow, __global const float *d
         out[2 * k * plane + p] = (dual[2 * k * plane + p] + step * wx) / scale;
         out[(2 * k + 1) * plane + p] = (dual[(2 * k + 1) * plane + p] + step * wy) / scale;
     }
+}
+
+// out[c, i, j] = the median of the 3×3 neighbourhood of (i, j) in plane c, the border replicated:
+// after each warp, it removes the outliers the linearisation leaves (Wedel et al. 2009; Sun,
+// Roth & Black 2010). A sorting by insertion: comparisons only, so both backends agree exactly.
+__kernel void median3x3(__global const float *x, const int height, const int width, __global float *out,
+                        const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int plane = height * width, p = index % plane;
+    __global const float *c = x + (index / plane) * plane;
+    NEIGHBOURS(p)
+    float v[9];
+    int k = 0;
+    for (int di = -1; di <= 1; ++di) {
+        const int row = min(max(i + di, 0), height - 1) * width;
+        for (int dj = -1; dj <= 1; ++dj) {
+            const float value = c[row + min(max(j + dj, 0), width - 1)];
+            int m = k++;
+            for (; m > 0 && v[m - 1] > value; --m) v[m] = v[m - 1];
+            v[m] = value;
+        }
+    }
+    out[index] = v[4];
 }
 
 // A flow of the next pyramid level, twice the size: fine pixel (i, j) lies at (i/2 − 1/4,

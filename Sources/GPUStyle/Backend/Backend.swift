@@ -159,6 +159,7 @@ public protocol Backend: AnyObject {
         derivatives: Tensor, base: Tensor, flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor)
         throws
     func computeTVL1DualStep(flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor) throws
+    func computeMedian3x3(_ x: Tensor, output: Tensor) throws
     func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws
     func computeReliabilityMask(flow: Tensor, backwardFlow: Tensor, output: Tensor) throws
     func computeTemporalLoss(

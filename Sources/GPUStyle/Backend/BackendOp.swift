@@ -6,7 +6,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
     case adamStep
-    case warpBilinear, warpBilinearBackward, flowDerivatives, tvl1PrimalStep, tvl1DualStep, upsampleFlow,
+    case warpBilinear, warpBilinearBackward, flowDerivatives, tvl1PrimalStep, tvl1DualStep, median3x3, upsampleFlow,
         reliabilityMask
     case temporalLoss, temporalLossGradient
 
@@ -22,7 +22,8 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .adamStep, .dot: return .optimizer
         case .fill, .copy, .copyRegion, .axpy, .scale, .clamp, .clampRound: return .other
         // Once per video frame, before its run.
-        case .warpBilinear, .warpBilinearBackward, .flowDerivatives, .tvl1PrimalStep, .tvl1DualStep, .upsampleFlow,
+        case .warpBilinear, .warpBilinearBackward, .flowDerivatives, .tvl1PrimalStep, .tvl1DualStep, .median3x3,
+            .upsampleFlow,
             .reliabilityMask:
             return .other
         }

@@ -293,6 +293,14 @@ extension Backend {
         try computeTVL1DualStep(flow: flow, dual: dual, parameters: parameters, output: output)
     }
 
+    /// output[c, i, j] = the median of the 3×3 neighbourhood of (i, j) in plane c, the border
+    /// replicated: the flow's outlier filter after each warp. Not in place.
+    public func median3x3(_ x: Tensor, output: Tensor) throws {
+        try requireSameShape(x, output, "median3x3")
+        try requireDistinct(x, output, "median3x3")
+        try computeMedian3x3(x, output: output)
+    }
+
     /// output (2×H×W) = the coarse flow (2×⌊H/2⌋×⌊W/2⌋, or any smaller level) sampled bilinearly
     /// at (i/2 − 1/4, j/2 − 1/4), the grid of 2×2 average pooling, and doubled.
     public func upsampleFlow(_ coarse: Tensor, output: Tensor) throws {

@@ -178,6 +178,9 @@ class ForwardingBackend: Backend {
             try inner.computeTVL1DualStep(flow: flow, dual: dual, parameters: parameters, output: output)
         }
     }
+    func computeMedian3x3(_ x: Tensor, output: Tensor) throws {
+        try perform(.median3x3) { try inner.computeMedian3x3(x, output: output) }
+    }
     func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws {
         try perform(.upsampleFlow) { try inner.computeUpsampleFlow(coarse, output: output) }
     }

@@ -196,6 +196,16 @@ extension OpTable {
             terms: { _ in 12 },
             magnitudes: tvl1DualMagnitudes),
         OpRow(
+            name: "median3x3", cases: planeCases, selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in [.random("flow", c.shape, &g)] },
+            run: { backend, x, _, _ in
+                let output = try backend.makeTensor(x[0].shape)
+                try backend.median3x3(try backend.tensor(x[0]), output: output)
+                return try backend.download(output)
+            },
+            // Comparisons only: one of the inputs, bit for bit.
+            terms: { _ in 0 }),
+        OpRow(
             name: "upsampleFlow", cases: upsampleCases, selfTestCases: selfTestUpsampleCases,
             inputs: { c, g in [.random("coarse", Shape(c: 2, h: c.h / 2, w: c.w / 2), &g)] },
             run: { backend, x, c, _ in

@@ -82,6 +82,8 @@ public struct OpticalFlow: Equatable, Sendable {
                     try backend.tvl1DualStep(flow: current, dual: dual, parameters: parameters, output: nextDual)
                     swap(&dual, &nextDual)
                 }
+                try backend.median3x3(current, output: next)
+                swap(&current, &next)
             }
             flow = current
         }

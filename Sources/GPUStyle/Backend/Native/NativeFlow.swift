@@ -113,6 +113,27 @@ extension NativeBackend {
         }
     }
 
+    public func computeMedian3x3(_ x: Tensor, output: Tensor) throws {
+        let op = "median3x3"
+        let xs = try native(x, op).pointer, out = try native(output, op).pointer
+        let (h, w) = (x.shape.h, x.shape.w)
+        HostParallel.forEach(x.shape.c * h, totalWork: x.count) { row in
+            let plane = xs + (row / h) * h * w, i = row % h
+            var window = [Float](repeating: 0, count: 9)
+            for j in 0..<w {
+                var k = 0
+                for di in -1...1 {
+                    for dj in -1...1 {
+                        window[k] = plane[min(max(i + di, 0), h - 1) * w + min(max(j + dj, 0), w - 1)]
+                        k += 1
+                    }
+                }
+                window.sort()
+                out[row * w + j] = window[4]
+            }
+        }
+    }
+
     public func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws {
         let op = "upsampleFlow"
         let cs = try native(coarse, op).pointer, out = try native(output, op).pointer

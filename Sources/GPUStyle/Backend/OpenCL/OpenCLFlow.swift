@@ -62,6 +62,16 @@ extension OpenCLBackend {
             ])
     }
 
+    public func computeMedian3x3(_ x: Tensor, output: Tensor) throws {
+        let op = "median3x3"
+        try elementwise(
+            "median3x3", x.count,
+            [
+                .buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w), .buffer(try buffer(output, op)),
+                .int(x.count),
+            ])
+    }
+
     public func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws {
         let op = "upsampleFlow"
         try elementwise(
