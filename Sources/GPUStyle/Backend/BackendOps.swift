@@ -301,7 +301,7 @@ extension Backend {
         try computeMedian3x3(x, output: output)
     }
 
-    /// output (2×H×W) = the coarse flow (2×⌊H/2⌋×⌊W/2⌋, or any smaller level) sampled bilinearly
+    /// output (2×H×W) = the coarse flow (2×⌊H/2⌋×⌊W/2⌋, the pooled level) sampled bilinearly
     /// at (i/2 − 1/4, j/2 − 1/4), the grid of 2×2 average pooling, and doubled.
     public func upsampleFlow(_ coarse: Tensor, output: Tensor) throws {
         let op = "upsampleFlow"
