@@ -196,6 +196,41 @@ final class FlowTests: OpTestCase {
         return (frames, inPatch)
     }
 
+    /// A translated frame: the previous one warped by the computed flow matches this one on the
+    /// reliable pixels within 20 % of what the true motion gives (bilinear resampling is not the
+    /// frames' filtering: 1.5 levels of 255 on average), and at least 5 times closer than the
+    /// frames themselves (15.6); the pixels whose motion comes from outside the frame are masked.
+    func testTheGuideWarpsThePreviousFrameOntoThisOne() throws {
+        let pair = Self.affinePair(try Self.photo("shipwreck.jpg"), matrix: (1, 0, 0, 1), shift: (-1.62, 2.37))
+        let truth = Self.affinePair(try Self.photo("shipwreck.jpg"), matrix: (1, 0, 0, 1), shift: (1.62, -2.37))
+        for backend in try testBackends() {
+            // Previous frame A, this frame B: B(x) = A(x + w) with w = (1.62, −2.37) (y, x).
+            let guide = try TemporalGuide.compute(
+                backend: backend, previousContent: pair.from, content: pair.to, previousResult: pair.from,
+                weight: 1, maxSide: Self.side)
+            var (warped, unwarped, exact, reliable) = (0.0, 0.0, 0.0, 0)
+            let plane = Self.side * Self.side
+            for p in 0..<plane where guide.reliability[p] == 1 {
+                reliable += 1
+                let (i, j) = (p / Self.side, p % Self.side)
+                for c in 0..<3 {
+                    let target = Double(pair.to[c, i, j])
+                    warped += abs(Double(guide.warped.pixels[c * plane + p]) - target)
+                    unwarped += abs(Double(pair.from[c, i, j]) - target)
+                    exact += abs(
+                        Self.bilinear(pair.from, c, Double(i) + truth.truth[p].0, Double(j) + truth.truth[p].1) - target
+                    )
+                }
+            }
+            let n = Double(3 * reliable)
+            XCTAssertLessThan(warped / n, 1.2 * exact / n, "\(backend.name)")
+            XCTAssertGreaterThan(unwarped / n, 5 * warped / n, "\(backend.name)")
+            // The first 3 columns and the last 2 rows sample outside A: the first column is masked.
+            XCTAssertEqual((0..<Self.side).map { guide.reliability[$0 * Self.side] }.max(), 0, "\(backend.name)")
+            XCTAssertGreaterThan(reliable, plane * 8 / 10, "\(backend.name)")
+        }
+    }
+
     /// The patch moves right by 6 px: in the current frame, the background it covered in the
     /// previous frame and uncovers now has no previous pixel, and must be masked out; the
     /// background far from both positions must be kept.
