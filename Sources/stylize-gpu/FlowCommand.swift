@@ -32,7 +32,8 @@ struct FlowCommand: ParsableCommand {
         let first = try ImageFile.read(from).image, second = try ImageFile.read(to).image
         guard first.width == second.width, first.height == second.height else {
             throw StyleError(
-                "\(to): is \(second.width)×\(second.height) but \(from) is \(first.width)×\(first.height); give two frames of one size"
+                "\(to) is \(second.width)×\(second.height), \(from) \(first.width)×\(first.height); "
+                    + "give two frames of one size"
             )
         }
         let backend = try BackendFactory.make(try DeviceSelector(deviceOptions.device))
@@ -45,10 +46,8 @@ struct FlowCommand: ParsableCommand {
         }
         try FlowFile.write(flow, width: first.width, height: first.height, to: output)
         if `repeat` > 1 {
-            let median = seconds.sorted()[seconds.count / 2]
-            print(
-                "flow \(first.width)×\(first.height) on \(backend.name): median \(String(format: "%.4f", median)) s of \(`repeat`)"
-            )
+            let median = String(format: "%.4f", seconds.sorted()[seconds.count / 2])
+            print("flow \(first.width)×\(first.height) on \(backend.name): median \(median) s of \(`repeat`)")
         }
     }
 }

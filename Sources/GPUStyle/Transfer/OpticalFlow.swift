@@ -45,7 +45,7 @@ public struct OpticalFlow: Equatable, Sendable {
     public func flow(backend: Backend, from: Tensor, to: Tensor) throws -> Tensor {
         guard from.shape == to.shape, from.shape.c == 1, from.count > 0 else {
             throw StyleError(
-                "optical flow: the frames have shapes \(from.shape) and \(to.shape); two 1×H×W frames are needed (internal error)"
+                "optical flow: frames of shapes \(from.shape) and \(to.shape), not two 1×H×W (internal error)"
             )
         }
         // The pyramids, finest first.
@@ -95,7 +95,8 @@ public struct OpticalFlow: Equatable, Sendable {
     public func flow(backend: Backend, from: RGBImage, to: RGBImage) throws -> [Float] {
         guard from.width == to.width, from.height == to.height else {
             throw StyleError(
-                "optical flow: the frames are \(from.width)×\(from.height) and \(to.width)×\(to.height); give frames of one size"
+                "optical flow: frames of \(from.width)×\(from.height) and \(to.width)×\(to.height); "
+                    + "give frames of one size"
             )
         }
         let shape = Shape(c: 1, h: from.height, w: from.width)

@@ -315,7 +315,8 @@ public final class StyleJob {
         }
         if tilings.contains(where: { $0 != nil }), temporal != nil {
             throw StyleError(
-                "this frame's run tiles (its image does not fit the device whole, or --tile-size was given), and tiled runs do not take the temporal term yet; use a smaller --image-size or --temporal-weight 0"
+                "this frame's run tiles (its image does not fit the device whole, or --tile-size was given), and tiled "
+                    + "runs do not take the temporal term yet; use a smaller --image-size or --temporal-weight 0"
             )
         }
         content = originalContent.resized(maxSide: options.imageSize)
