@@ -56,6 +56,9 @@ public struct LossValues: Equatable, Codable, Sendable {
 
     private enum CodingKeys: String, CodingKey { case content, style, totalVariation, temporal }
 
+    /// The objectives' scalar slots: 0 content, 1 style, 2 total variation, 3 temporal.
+    static let slotCount = 4
+
     public init(content: Double, style: Double, totalVariation: Double, temporal: Double = 0) {
         self.content = content
         self.style = style
@@ -152,7 +155,7 @@ public final class StyleObjective: ImageObjective {
         let contentIndices = Set(contentScales.keys)
         let styleIndices = Set(styleScales.keys)
         let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
-        scalars = try backend.makeTensor(.vector(4))
+        scalars = try backend.makeTensor(.vector(LossValues.slotCount))
         let observed = contentIndices.union(styleIndices)
 
         // Style targets first: A_l = Σ_k b_k G_l(style_k), each style at its own size. A style of
