@@ -40,6 +40,16 @@
 //   clampRound                   clamp_round
 //   multiplyByMask               multiply_by_mask
 //   adamStep                     adam_step
+//   warpBilinear                 warp_bilinear
+//   warpBilinearBackward         warp_bilinear_backward
+//   flowDerivatives              flow_derivatives
+//   tvl1PrimalStep               tvl1_primal_step
+//   tvl1DualStep                 tvl1_dual_step
+//   median3x3                    median3x3
+//   upsampleFlow                 upsample_flow
+//   reliabilityMask              reliability_mask
+//   temporalLoss                 temporal_loss_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   temporalLossGradient         temporal_loss_gradient
 
 // ---------------------------------------------------------------------------------------------
 // Options. The host passes every one of them; these defaults only keep the file buildable alone.
@@ -1523,4 +1533,216 @@ void reduce_finish(__global const float *partial, const float scale, __global fl
     __local float scratch[RED_LOCAL];
     const float total = group_sum(sum, scratch);
     if (get_local_id(0) == 0) store_or_add(scalars, slot, total * scale, accumulate);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Video (issue 21): optical flow by TV-L1 with warping, coarse to fine; the bilinear
+// backward warp and its adjoint; the reliability mask; the temporal loss (docs/DESIGN.md,
+// "Optical flow", "Temporal loss"). A flow is 2×H×W: plane 0 the x displacement u, plane 1 the
+// y displacement v; pixel (i, j) of the image it belongs to corresponds to (i + v, j + u) of the
+// other. Every kernel is elementwise (no atomics): the adjoint of the warp scatters, so it runs
+// one work-item per channel.
+
+// (y, x) clamped into a height×width plane; NaN becomes 0, so no index leaves the plane.
+#define CLAMP_POSITION(y, x, height, width)                             \
+    x = x >= 0.0f ? x : 0.0f;                                           \
+    x = x <= (float)(width - 1) ? x : (float)(width - 1);               \
+    y = y >= 0.0f ? y : 0.0f;                                           \
+    y = y <= (float)(height - 1) ? y : (float)(height - 1);
+
+// Row i and column j of pixel p, and its four neighbours' indices, the border replicated.
+#define NEIGHBOURS(p)                                                                   \
+    const int i = p / width, j = p % width;                                             \
+    const int left = i * width + max(j - 1, 0), right = i * width + min(j + 1, width - 1); \
+    const int up = max(i - 1, 0) * width + j, down = min(i + 1, height - 1) * width + j;
+
+// The bilinear sample of a height×width plane at (y, x), the position clamped into the plane
+// (the border is replicated).
+float bilinear_sample(__global const float *plane, const int height, const int width, float y, float x) {
+    CLAMP_POSITION(y, x, height, width)
+    const int x0 = (int)x, y0 = (int)y;
+    const int x1 = min(x0 + 1, width - 1), y1 = min(y0 + 1, height - 1);
+    const float fx = x - (float)x0, fy = y - (float)y0;
+    const float top = (1.0f - fx) * plane[y0 * width + x0] + fx * plane[y0 * width + x1];
+    const float bottom = (1.0f - fx) * plane[y1 * width + x0] + fx * plane[y1 * width + x1];
+    return (1.0f - fy) * top + fy * bottom;
+}
+
+// out[c, i, j] = bilinear sample of image[c] at (i + v[i, j], j + u[i, j]).
+__kernel void warp_bilinear(__global const float *image, __global const float *flow, const int height,
+                            const int width, __global float *out, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int plane = height * width, p = index % plane, c = index / plane;
+    const float y = (float)(p / width) + flow[plane + p], x = (float)(p % width) + flow[p];
+    out[index] = bilinear_sample(image + c * plane, height, width, y, x);
+}
+
+// gradImage (+)= warpᵀ(gradOut): each pixel's gradient scattered onto the four samples it read,
+// with the forward's weights. One work-item per channel, pixels in order: deterministic.
+__kernel void warp_bilinear_backward(__global const float *gradOut, __global const float *flow, const int height,
+                                     const int width, const int channels, __global float *gradImage,
+                                     const int accumulate) {
+    const int c = get_global_id(0);
+    if (c >= channels) return;
+    const int plane = height * width;
+    __global const float *dy = gradOut + c * plane;
+    __global float *g = gradImage + c * plane;
+    if (!accumulate) for (int p = 0; p < plane; ++p) g[p] = 0.0f;
+    for (int p = 0; p < plane; ++p) {
+        float y = (float)(p / width) + flow[plane + p], x = (float)(p % width) + flow[p];
+        CLAMP_POSITION(y, x, height, width)
+        const int x0 = (int)x, y0 = (int)y;
+        const int x1 = min(x0 + 1, width - 1), y1 = min(y0 + 1, height - 1);
+        const float fx = x - (float)x0, fy = y - (float)y0;
+        const float top = (1.0f - fy) * dy[p], bottom = fy * dy[p];
+        g[y0 * width + x0] += (1.0f - fx) * top;
+        g[y0 * width + x1] += fx * top;
+        g[y1 * width + x0] += (1.0f - fx) * bottom;
+        g[y1 * width + x1] += fx * bottom;
+    }
+}
+
+// out = (I_x, I_y, I_t) of one warping step: the spatial derivatives averaged over the reference
+// frame and the warped one (central differences, border replicated), and warped − reference.
+__kernel void flow_derivatives(__global const float *reference, __global const float *warped, const int height,
+                               const int width, __global float *out) {
+    const int p = get_global_id(0), plane = height * width;
+    if (p >= plane) return;
+    NEIGHBOURS(p)
+    out[p] = 0.25f * ((reference[right] - reference[left]) + (warped[right] - warped[left]));
+    out[plane + p] = 0.25f * ((reference[down] - reference[up]) + (warped[down] - warped[up]));
+    out[2 * plane + p] = warped[p] - reference[p];
+}
+
+// TV-L1 (Zach, Pock & Bischof 2007; Sánchez Pérez et al., IPOL 2013), one iteration in two
+// kernels. Primal: with ρ = I_t + I_x(u − u₀) + I_y(v − v₀) and g = I_x² + I_y², the data step
+// soft-thresholds ρ by λθ·g (u − λθ∇I where ρ < −λθg, u + λθ∇I where ρ > λθg, u − ρ∇I/g between),
+// then adds θ·div p of each component's dual field (backward differences, the adjoint of the
+// dual step's forward differences). p is 4×H×W: (p_x, p_y) of u, then of v.
+__kernel void tvl1_primal_step(__global const float *derivatives, __global const float *base,
+                               __global const float *flow, __global const float *dual, const int height,
+                               const int width, const float lambdaTheta, const float theta, __global float *out) {
+    const int p = get_global_id(0), plane = height * width;
+    if (p >= plane) return;
+    const int i = p / width, j = p % width;
+    const float ix = derivatives[p], iy = derivatives[plane + p], it = derivatives[2 * plane + p];
+    const float u = flow[p], v = flow[plane + p];
+    const float rho = (it + ix * (u - base[p])) + iy * (v - base[plane + p]);
+    const float g = ix * ix + iy * iy, bound = lambdaTheta * g;
+    float du, dv;
+    if (rho < -bound) {
+        du = lambdaTheta * ix;
+        dv = lambdaTheta * iy;
+    } else if (rho > bound) {
+        du = -lambdaTheta * ix;
+        dv = -lambdaTheta * iy;
+    } else if (g > 1e-10f) {
+        const float q = rho / g;
+        du = -q * ix;
+        dv = -q * iy;
+    } else {
+        du = 0.0f;
+        dv = 0.0f;
+    }
+    for (int k = 0; k < 2; ++k) {
+        __global const float *px = dual + 2 * k * plane, *py = px + plane;
+        float divergence = ((j < width - 1 ? px[p] : 0.0f) - (j > 0 ? px[p - 1] : 0.0f))
+                           + ((i < height - 1 ? py[p] : 0.0f) - (i > 0 ? py[p - width] : 0.0f));
+        out[k * plane + p] = ((k == 0 ? u : v) + (k == 0 ? du : dv)) + theta * divergence;
+    }
+}
+
+// TV-L1's dual step: for each component w of the flow, with ∇w by forward differences (0 at the
+// last column or row), p = (p + s∇w) / (1 + s|∇w|), s = τ/θ.
+__kernel void tvl1_dual_step(__global const float *flow, __global const float *dual, const int height,
+                             const int width, const float step, __global float *out) {
+    const int p = get_global_id(0), plane = height * width;
+    if (p >= plane) return;
+    const int i = p / width, j = p % width;
+    for (int k = 0; k < 2; ++k) {
+        __global const float *w = flow + k * plane;
+        const float wx = j < width - 1 ? w[p + 1] - w[p] : 0.0f;
+        const float wy = i < height - 1 ? w[p + width] - w[p] : 0.0f;
+        const float scale = 1.0f + step * sqrt(wx * wx + wy * wy);
+        out[2 * k * plane + p] = (dual[2 * k * plane + p] + step * wx) / scale;
+        out[(2 * k + 1) * plane + p] = (dual[(2 * k + 1) * plane + p] + step * wy) / scale;
+    }
+}
+
+// out[c, i, j] = the median of the 3×3 neighbourhood of (i, j) in plane c, the border replicated:
+// after each warp, it removes the outliers the linearisation leaves (Wedel et al. 2009; Sun,
+// Roth & Black 2010). A sorting by insertion: comparisons only, so both backends agree exactly.
+__kernel void median3x3(__global const float *x, const int height, const int width, __global float *out,
+                        const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int plane = height * width, p = index % plane;
+    __global const float *c = x + (index / plane) * plane;
+    NEIGHBOURS(p)
+    float v[9];
+    int k = 0;
+    for (int di = -1; di <= 1; ++di) {
+        const int row = min(max(i + di, 0), height - 1) * width;
+        for (int dj = -1; dj <= 1; ++dj) {
+            const float value = c[row + min(max(j + dj, 0), width - 1)];
+            int m = k++;
+            for (; m > 0 && v[m - 1] > value; --m) v[m] = v[m - 1];
+            v[m] = value;
+        }
+    }
+    out[index] = v[4];
+}
+
+// A flow of the next pyramid level, twice the size: fine pixel (i, j) lies at (i/2 − 1/4,
+// j/2 − 1/4) of the coarse level (2×2 average pooling's grid), sampled bilinearly and doubled.
+__kernel void upsample_flow(__global const float *coarse, const int coarseHeight, const int coarseWidth,
+                            const int height, const int width, __global float *out, const int n) {
+    const int index = get_global_id(0);
+    if (index >= n) return;
+    const int plane = height * width, p = index % plane, c = index / plane;
+    const float y = 0.5f * (float)(p / width) - 0.25f, x = 0.5f * (float)(p % width) - 0.25f;
+    out[index] = 2.0f * bilinear_sample(coarse + c * coarseHeight * coarseWidth, coarseHeight, coarseWidth, y, x);
+}
+
+// 1 where the flow w can be trusted, else 0 (Ruder et al. 2016): b is the other direction's flow
+// sampled at x + w. Inconsistent: |w + b|² > 0.01(|w|² + |b|²) + 0.5; motion boundary:
+// |∇u|² + |∇v|² > 0.01|w|² + 0.002 (central differences); or x + w outside the image. Both tests
+// are written times 100 so that on flows of multiples of 1/8 every value is exact in float32.
+__kernel void reliability_mask(__global const float *flow, __global const float *backward, const int height,
+                               const int width, __global float *out) {
+    const int p = get_global_id(0), plane = height * width;
+    if (p >= plane) return;
+    NEIGHBOURS(p)
+    __global const float *v = flow + plane;
+    const float u0 = flow[p], v0 = v[p], bu = backward[p], bv = backward[plane + p];
+    const float su = u0 + bu, sv = v0 + bv;
+    const float motion = u0 * u0 + v0 * v0;
+    const int inconsistent = 100.0f * (su * su + sv * sv) > (motion + (bu * bu + bv * bv)) + 50.0f;
+    const float ux = 0.5f * (flow[right] - flow[left]), uy = 0.5f * (flow[down] - flow[up]);
+    const float vx = 0.5f * (v[right] - v[left]), vy = 0.5f * (v[down] - v[up]);
+    const int boundary = 100.0f * ((ux * ux + uy * uy) + (vx * vx + vy * vy)) > motion + 0.2f;
+    const float x = (float)j + u0, y = (float)i + v0;
+    const int outside = x < 0.0f || x > (float)(width - 1) || y < 0.0f || y > (float)(height - 1);
+    out[p] = inconsistent || boundary || outside ? 0.0f : 1.0f;
+}
+
+// Σ_{c,p} mask[p]·(x − warped)²
+__kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
+void temporal_loss_partial(__global const float *x, __global const float *warped, __global const float *mask,
+                           const int plane, const int n, __global float *partial) {
+    float sum = 0.0f;
+    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
+        const float d = x[i] - warped[i];
+        sum += mask[i % plane] * (d * d);
+    }
+    REDUCE_TO_PARTIAL(sum)
+}
+
+// grad (+)= factor · mask · (x − warped), factor = 2·scale.
+__kernel void temporal_loss_gradient(__global const float *x, __global const float *warped, __global const float *mask,
+                                     const int plane, const float factor, __global float *grad, const int accumulate,
+                                     const int n) {
+    const int i = get_global_id(0);
+    if (i < n) store_or_add(grad, i, factor * (mask[i % plane] * (x[i] - warped[i])), accumulate);
 }

@@ -8,7 +8,7 @@ struct StylizeGPU: ParsableCommand {
         abstract: "Neural style transfer (Gatys et al.) on any OpenCL device, or on the CPU.",
         subcommands: [
             StylizeCommand.self, DevicesCommand.self, WeightsCommand.self, BenchCommand.self,
-            SelfTestCommand.self, TuneCommand.self, BatchCommand.self, VideoCommand.self,
+            SelfTestCommand.self, TuneCommand.self, BatchCommand.self, VideoCommand.self, FlowCommand.self,
         ],
         defaultSubcommand: StylizeCommand.self
     )

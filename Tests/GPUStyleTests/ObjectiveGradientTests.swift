@@ -33,6 +33,19 @@ final class ObjectiveGradientTests: XCTestCase {
             backends: try testBackends() + [NativeBackend(convolution: .direct)])
     }
 
+    /// A video frame's temporal term (slot 3) on top of the default losses: its gradient is wired
+    /// in, at a weight where it is about as large as the rest of L, and the run starts from the
+    /// warped image. The guide is made at another size, so the job resizes it.
+    func testImageGradientWithATemporalTerm() throws {
+        var generator = SeededGenerator(seed: 11)
+        let warped = RGBImage(
+            width: 50, height: 37, pixels: (0..<(3 * 50 * 37)).map { _ in Float.random(in: 0...255, using: &generator) }
+        )
+        let reliability = (0..<(50 * 37)).map { _ in Float(Int.random(in: 0...3, using: &generator) == 0 ? 0 : 1) }
+        let guide = TemporalGuide(warped: warped, reliability: reliability, weight: 3_000_000)
+        try checkGradient(layers: LayerSelection(), temporal: guide)
+    }
+
     /// In place or through the arena, the backward pass computes the same numbers in the same
     /// order: the image gradient must agree bit for bit.
     func testInPlaceBackwardIsBitwiseTheArenaBackward() throws {
@@ -55,7 +68,11 @@ final class ObjectiveGradientTests: XCTestCase {
         }
     }
 
-    private func checkGradient(layers: LayerSelection, backends: [Backend]? = nil) throws {
+    private func checkGradient(
+        layers: LayerSelection, backends: [Backend]? = nil, temporal: TemporalGuide? = nil
+    )
+        throws
+    {
         for backend in try backends ?? testBackends() {
             // h = 0.02 pixel units: at 0.5 the kinks crossed put a central difference along a
             // random direction 2–15% off (it converges on the analytic value as h shrinks: 914k,
@@ -66,8 +83,15 @@ final class ObjectiveGradientTests: XCTestCase {
                 stylePaths: [examplePath("starry_night.jpg")])
             options.imageSize = 40
             options.layers = layers
-            let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
+            let job = try StyleJob(
+                options: options, weightsPath: try cachedWeightsPath(), backend: backend, temporal: temporal
+            ) { _ in }
             let objective = job.run.objective
+            if let temporal {
+                let first = try job.run.currentImage()
+                let size = (job.run.image.shape.w, job.run.image.shape.h)
+                XCTAssertEqual(first, temporal.warped.resized(width: size.0, height: size.1).pixels, "starts warped")
+            }
             let shape = job.run.image.shape
             var generator = SeededGenerator(seed: 7)
             // Away from the content image, where the content loss and its gradient vanish.
@@ -80,6 +104,10 @@ final class ObjectiveGradientTests: XCTestCase {
             }
             _ = try loss(at: start)
             let g = try backend.download(gradient)
+            if temporal != nil {
+                let losses = try objective.readLosses()
+                XCTAssertGreaterThan(losses.temporal, 0.2 * losses.total, "\(backend.name): the temporal term matters")
+            }
             for trial in 0..<4 {
                 // Random weights on the gradient's signs: a direction in which the derivative does
                 // not cancel to near zero (where float32 rounding of L would swamp it), different

@@ -152,6 +152,21 @@ public protocol Backend: AnyObject {
         accumulate: Bool) throws
     func computeClampRound(image: Tensor, output: Tensor) throws
     func computeMultiplyByMask(_ x: Tensor, mask: Tensor, output: Tensor, accumulate: Bool) throws
+    func computeWarpBilinear(_ image: Tensor, flow: Tensor, output: Tensor) throws
+    func computeWarpBilinearBackward(gradOutput: Tensor, flow: Tensor, gradImage: Tensor, accumulate: Bool) throws
+    func computeFlowDerivatives(reference: Tensor, warped: Tensor, output: Tensor) throws
+    func computeTVL1PrimalStep(
+        derivatives: Tensor, base: Tensor, flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor)
+        throws
+    func computeTVL1DualStep(flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor) throws
+    func computeMedian3x3(_ x: Tensor, output: Tensor) throws
+    func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws
+    func computeReliabilityMask(flow: Tensor, backwardFlow: Tensor, output: Tensor) throws
+    func computeTemporalLoss(
+        _ x: Tensor, warped: Tensor, mask: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws
+    /// grad (+)= factor · mask · (x − warped), with factor = 2 · scale.
+    func computeTemporalLossGradient(
+        _ x: Tensor, warped: Tensor, mask: Tensor, factor: Float, grad: Tensor, accumulate: Bool) throws
     func computeAdamStep(
         parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
         corrections: AdamCorrections) throws

@@ -6,6 +6,9 @@ public enum BackendOp: String, CaseIterable, Sendable {
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
     case adamStep
+    case warpBilinear, warpBilinearBackward, flowDerivatives, tvl1PrimalStep, tvl1DualStep, median3x3, upsampleFlow,
+        reliabilityMask
+    case temporalLoss, temporalLossGradient
 
     /// The part of an iteration `bench --profile` counts the op's time in.
     public var phase: IterationPhase {
@@ -14,10 +17,15 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
             return .backward
         case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation,
-            .totalVariationGradient, .multiplyByMask:
+            .totalVariationGradient, .multiplyByMask, .temporalLoss, .temporalLossGradient:
             return .losses
         case .adamStep, .dot: return .optimizer
         case .fill, .copy, .copyRegion, .axpy, .scale, .clamp, .clampRound: return .other
+        // Once per video frame, before its run.
+        case .warpBilinear, .warpBilinearBackward, .flowDerivatives, .tvl1PrimalStep, .tvl1DualStep, .median3x3,
+            .upsampleFlow,
+            .reliabilityMask:
+            return .other
         }
     }
 
@@ -33,6 +41,8 @@ public enum BackendOp: String, CaseIterable, Sendable {
         case .preprocess: return .preprocessBackward
         // Linear and diagonal in x: its own adjoint.
         case .multiplyByMask: return .multiplyByMask
+        case .warpBilinear: return .warpBilinearBackward
+        case .temporalLoss: return .temporalLossGradient
         default: return nil
         }
     }

@@ -223,6 +223,137 @@ extension Backend {
         try computeMultiplyByMask(x, mask: mask, output: output, accumulate: accumulate)
     }
 
+    // MARK: Video: optical flow, warping, the temporal loss (docs/DESIGN.md, "Optical flow")
+
+    /// output[c, i, j] = image[c] sampled bilinearly at (i + v, j + u), (u, v) = flow[·, i, j], the
+    /// position clamped into the image (border replicated): the backward warp. flow is 2×H×W.
+    /// Linear in the image; its gradient is `warpBilinearBackward`.
+    public func warpBilinear(_ image: Tensor, flow: Tensor, output: Tensor) throws {
+        let op = "warpBilinear"
+        try requireShape(flow, Shape(c: 2, h: image.shape.h, w: image.shape.w), op, "flow")
+        try requireSameShape(image, output, op)
+        try requireDistinct(image, output, op)
+        try requireDistinct(flow, output, op)
+        try computeWarpBilinear(image, flow: flow, output: output)
+    }
+
+    /// gradImage (+)= warpᵀ(gradOutput): the adjoint of `warpBilinear` for the same flow, each
+    /// pixel's gradient scattered onto the four samples it read. One work-item per channel.
+    public func warpBilinearBackward(gradOutput: Tensor, flow: Tensor, gradImage: Tensor, accumulate: Bool) throws {
+        let op = "warpBilinearBackward"
+        try requireShape(flow, Shape(c: 2, h: gradOutput.shape.h, w: gradOutput.shape.w), op, "flow")
+        try requireSameShape(gradOutput, gradImage, op)
+        try requireDistinct(gradOutput, gradImage, op)
+        try requireDistinct(flow, gradImage, op)
+        try computeWarpBilinearBackward(
+            gradOutput: gradOutput, flow: flow, gradImage: gradImage, accumulate: accumulate)
+    }
+
+    /// output (3×H×W) = (I_x, I_y, I_t) of one warping step of the flow: the central differences
+    /// of `reference` and `warped` (1×H×W, border replicated) averaged, and warped − reference.
+    public func flowDerivatives(reference: Tensor, warped: Tensor, output: Tensor) throws {
+        let op = "flowDerivatives"
+        try requireShape(reference, Shape(c: 1, h: reference.shape.h, w: reference.shape.w), op, "reference")
+        try requireSameShape(reference, warped, op)
+        try requireShape(output, Shape(c: 3, h: reference.shape.h, w: reference.shape.w), op, "output")
+        try requireDistinct(reference, output, op)
+        try requireDistinct(warped, output, op)
+        try computeFlowDerivatives(reference: reference, warped: warped, output: output)
+    }
+
+    /// TV-L1's primal step linearised at `base` (the flow the frame was warped by): the data
+    /// term's soft thresholding of ρ = I_t + I_x(u − u₀) + I_y(v − v₀) by λθ(I_x² + I_y²), plus
+    /// θ·div of each component's dual field (docs/DESIGN.md, "Optical flow"). Flows 2×H×W,
+    /// derivatives 3×H×W, dual 4×H×W.
+    public func tvl1PrimalStep(
+        derivatives: Tensor, base: Tensor, flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor
+    ) throws {
+        let op = "tvl1PrimalStep"
+        let (h, w) = (flow.shape.h, flow.shape.w)
+        try requireShape(flow, Shape(c: 2, h: h, w: w), op, "flow")
+        try requireShape(derivatives, Shape(c: 3, h: h, w: w), op, "derivatives")
+        try requireShape(dual, Shape(c: 4, h: h, w: w), op, "dual")
+        try requireSameShape(flow, base, op)
+        try requireSameShape(flow, output, op)
+        for input in [derivatives, base, flow, dual] { try requireDistinct(input, output, op) }
+        try computeTVL1PrimalStep(
+            derivatives: derivatives, base: base, flow: flow, dual: dual, parameters: parameters, output: output)
+    }
+
+    /// TV-L1's dual step: per flow component w, p = (p + s∇w) / (1 + s|∇w|), s = τ/θ, ∇ by
+    /// forward differences (0 at the last column or row). Dual fields 4×H×W.
+    public func tvl1DualStep(flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor) throws {
+        let op = "tvl1DualStep"
+        let (h, w) = (flow.shape.h, flow.shape.w)
+        try requireShape(flow, Shape(c: 2, h: h, w: w), op, "flow")
+        try requireShape(dual, Shape(c: 4, h: h, w: w), op, "dual")
+        try requireSameShape(dual, output, op)
+        try requireDistinct(flow, output, op)
+        try requireDistinct(dual, output, op)
+        try computeTVL1DualStep(flow: flow, dual: dual, parameters: parameters, output: output)
+    }
+
+    /// output[c, i, j] = the median of the 3×3 neighbourhood of (i, j) in plane c, the border
+    /// replicated: the flow's outlier filter after each warp. Not in place.
+    public func median3x3(_ x: Tensor, output: Tensor) throws {
+        try requireSameShape(x, output, "median3x3")
+        try requireDistinct(x, output, "median3x3")
+        try computeMedian3x3(x, output: output)
+    }
+
+    /// output (2×H×W) = the coarse flow (2×⌊H/2⌋×⌊W/2⌋, the pooled level) sampled bilinearly
+    /// at (i/2 − 1/4, j/2 − 1/4), the grid of 2×2 average pooling, and doubled.
+    public func upsampleFlow(_ coarse: Tensor, output: Tensor) throws {
+        let op = "upsampleFlow"
+        try requireShape(coarse, Shape(c: 2, h: output.shape.h / 2, w: output.shape.w / 2), op, "coarse")
+        try requireShape(output, Shape(c: 2, h: output.shape.h, w: output.shape.w), op, "output")
+        guard coarse.count > 0 else {
+            throw StyleError("\(name) \(op): the coarse flow is empty (internal error)")
+        }
+        try requireDistinct(coarse, output, op)
+        try computeUpsampleFlow(coarse, output: output)
+    }
+
+    /// output (1×H×W) = 1 where `flow` (w, 2×H×W) is reliable, else 0 (Ruder et al. 2016):
+    /// `backwardFlow` is the other direction's flow warped by w (`warpBilinear`), b. Unreliable:
+    /// |w + b|² > 0.01(|w|² + |b|²) + 0.5 (occluded), |∇u|² + |∇v|² > 0.01|w|² + 0.002 (motion
+    /// boundary), or x + w outside the image.
+    public func reliabilityMask(flow: Tensor, backwardFlow: Tensor, output: Tensor) throws {
+        let op = "reliabilityMask"
+        try requireShape(flow, Shape(c: 2, h: flow.shape.h, w: flow.shape.w), op, "flow")
+        try requireSameShape(flow, backwardFlow, op)
+        try requireShape(output, Shape(c: 1, h: flow.shape.h, w: flow.shape.w), op, "output")
+        try requireDistinct(flow, output, op)
+        try requireDistinct(backwardFlow, output, op)
+        try computeReliabilityMask(flow: flow, backwardFlow: backwardFlow, output: output)
+    }
+
+    /// scalars[slot] (+)= scale · Σ_{c,p} mask[p] · (x − warped)², the 1×H×W mask over every
+    /// channel. The temporal loss is this with scale = weight / (C · Σ mask).
+    public func temporalLoss(
+        _ x: Tensor, warped: Tensor, mask: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool
+    ) throws {
+        let op = "temporalLoss"
+        try requireSameShape(x, warped, op)
+        try requireShape(mask, Shape(c: 1, h: x.shape.h, w: x.shape.w), op, "mask")
+        try requireSlot(scalars, slot, op)
+        try computeTemporalLoss(
+            x, warped: warped, mask: mask, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+    }
+
+    /// grad (+)= 2 · scale · mask · (x − warped), the gradient of `temporalLoss` with respect to x.
+    public func temporalLossGradient(
+        _ x: Tensor, warped: Tensor, mask: Tensor, scale: Float, grad: Tensor, accumulate: Bool
+    ) throws {
+        let op = "temporalLossGradient"
+        try requireSameShape(x, warped, op)
+        try requireSameShape(x, grad, op)
+        try requireShape(mask, Shape(c: 1, h: x.shape.h, w: x.shape.w), op, "mask")
+        try requireDistinct(mask, grad, op)
+        try computeTemporalLossGradient(
+            x, warped: warped, mask: mask, factor: 2 * scale, grad: grad, accumulate: accumulate)
+    }
+
     // MARK: Optimiser
 
     /// One bias-corrected Adam step on `parameter` (step is 1-based), state m and v resident.

@@ -151,6 +151,60 @@ class ForwardingBackend: Backend {
             try inner.computeMultiplyByMask(x, mask: mask, output: output, accumulate: accumulate)
         }
     }
+    func computeWarpBilinear(_ image: Tensor, flow: Tensor, output: Tensor) throws {
+        try perform(.warpBilinear) { try inner.computeWarpBilinear(image, flow: flow, output: output) }
+    }
+    func computeWarpBilinearBackward(gradOutput: Tensor, flow: Tensor, gradImage: Tensor, accumulate: Bool) throws {
+        try perform(.warpBilinearBackward) {
+            try inner.computeWarpBilinearBackward(
+                gradOutput: gradOutput, flow: flow, gradImage: gradImage, accumulate: accumulate)
+        }
+    }
+    func computeFlowDerivatives(reference: Tensor, warped: Tensor, output: Tensor) throws {
+        try perform(.flowDerivatives) {
+            try inner.computeFlowDerivatives(reference: reference, warped: warped, output: output)
+        }
+    }
+    func computeTVL1PrimalStep(
+        derivatives: Tensor, base: Tensor, flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor
+    ) throws {
+        try perform(.tvl1PrimalStep) {
+            try inner.computeTVL1PrimalStep(
+                derivatives: derivatives, base: base, flow: flow, dual: dual, parameters: parameters, output: output)
+        }
+    }
+    func computeTVL1DualStep(flow: Tensor, dual: Tensor, parameters: TVL1Parameters, output: Tensor) throws {
+        try perform(.tvl1DualStep) {
+            try inner.computeTVL1DualStep(flow: flow, dual: dual, parameters: parameters, output: output)
+        }
+    }
+    func computeMedian3x3(_ x: Tensor, output: Tensor) throws {
+        try perform(.median3x3) { try inner.computeMedian3x3(x, output: output) }
+    }
+    func computeUpsampleFlow(_ coarse: Tensor, output: Tensor) throws {
+        try perform(.upsampleFlow) { try inner.computeUpsampleFlow(coarse, output: output) }
+    }
+    func computeReliabilityMask(flow: Tensor, backwardFlow: Tensor, output: Tensor) throws {
+        try perform(.reliabilityMask) {
+            try inner.computeReliabilityMask(flow: flow, backwardFlow: backwardFlow, output: output)
+        }
+    }
+    func computeTemporalLoss(
+        _ x: Tensor, warped: Tensor, mask: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool
+    ) throws {
+        try perform(.temporalLoss) {
+            try inner.computeTemporalLoss(
+                x, warped: warped, mask: mask, scale: scale, scalars: scalars, slot: slot, accumulate: accumulate)
+        }
+    }
+    func computeTemporalLossGradient(
+        _ x: Tensor, warped: Tensor, mask: Tensor, factor: Float, grad: Tensor, accumulate: Bool
+    ) throws {
+        try perform(.temporalLossGradient) {
+            try inner.computeTemporalLossGradient(
+                x, warped: warped, mask: mask, factor: factor, grad: grad, accumulate: accumulate)
+        }
+    }
     func computeAdamStep(
         parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor, parameters: AdamParameters,
         corrections: AdamCorrections

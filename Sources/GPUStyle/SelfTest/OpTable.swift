@@ -8,10 +8,10 @@
 public enum OpTable {
     public static let rows: [OpRow] =
         convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + maskRows + adamRows
-        + vectorRows
+        + vectorRows + flowRows
     public static let gradRows: [OpGradRow] =
         convolutionGradRows + reluGradRows + poolingGradRows + gramGradRows + lossesGradRows + imageGradRows
-        + maskGradRows
+        + maskGradRows + flowGradRows
 
     /// Every eval row on its self-test shapes or on all its shapes, inputs drawn from `seed` in order.
     public static func checks(allCases: Bool, seed: UInt64, rows: [OpRow] = rows) -> [SelfTestCheck] {

@@ -167,6 +167,59 @@ enum ReferenceOps {
         return ReferenceTensor(shape: x.shape, values: x.values.indices.map { x.values[$0] * mask.values[$0 % plane] })
     }
 
+    /// The backward warp: image[c] sampled bilinearly at (i + v, j + u), (u, v) = flow[·, i, j],
+    /// the position clamped into the plane. The position is i + v and j + u rounded to float32,
+    /// as both backends compute it (the op samples there); the rest is in Float64.
+    static func warpBilinear(_ image: ReferenceTensor, flow: ReferenceTensor) -> ReferenceTensor {
+        let (h, w) = (image.shape.h, image.shape.w)
+        var output = ReferenceTensor.zeros(image.shape)
+        for c in 0..<image.shape.c {
+            for i in 0..<h {
+                for j in 0..<w {
+                    output[c, i, j] = bilinearWeights(flow, i, j).map { $0.weight * image[c, $0.y, $0.x] }
+                        .reduce(0, +)
+                }
+            }
+        }
+        return output
+    }
+
+    /// The four samples the warp by `flow` reads at pixel (i, j): the bilinear read at
+    /// (i + v, j + u), both rounded to float32, the position clamped into the plane (NaN as 0).
+    static func bilinearWeights(_ flow: ReferenceTensor, _ i: Int, _ j: Int) -> [(y: Int, x: Int, weight: Double)] {
+        let (h, w) = (flow.shape.h, flow.shape.w)
+        let (py, px) = (Float(i) + Float(flow[1, i, j]), Float(j) + Float(flow[0, i, j]))
+        let x = Double(px >= 0 ? min(px, Float(w - 1)) : 0), y = Double(py >= 0 ? min(py, Float(h - 1)) : 0)
+        let (x0, y0) = (Int(x), Int(y))
+        let (x1, y1) = (min(x0 + 1, w - 1), min(y0 + 1, h - 1))
+        let (fx, fy) = (x - Double(x0), y - Double(y0))
+        return [(y0, x0, (1 - fx) * (1 - fy)), (y0, x1, fx * (1 - fy)), (y1, x0, (1 - fx) * fy), (y1, x1, fx * fy)]
+    }
+
+    /// warpᵀ(gradOutput): each pixel's value scattered onto the samples it reads.
+    static func warpBilinearBackward(_ gradOutput: ReferenceTensor, flow: ReferenceTensor) -> ReferenceTensor {
+        var output = ReferenceTensor.zeros(gradOutput.shape)
+        for c in 0..<gradOutput.shape.c {
+            for i in 0..<gradOutput.shape.h {
+                for j in 0..<gradOutput.shape.w {
+                    for s in bilinearWeights(flow, i, j) {
+                        output[c, s.y, s.x] += s.weight * gradOutput[c, i, j]
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Σ_{c,p} mask[p] · (x − warped)², the temporal loss before its scale.
+    static func temporalLoss(_ x: ReferenceTensor, warped: ReferenceTensor, mask: ReferenceTensor) -> Double {
+        let plane = x.shape.pixels
+        return x.values.indices.reduce(0) { sum, k in
+            let d = x.values[k] - warped.values[k]
+            return sum + mask.values[k % plane] * d * d
+        }
+    }
+
     /// round(clamp(x, 0, 255)), halves away from zero.
     static func clampRound(_ image: ReferenceTensor) -> ReferenceTensor {
         ReferenceTensor(

@@ -82,7 +82,7 @@ public struct MemoryPlan: Equatable, Sendable {
                 + styleSizes.count * (height * width + styleIndices.reduce(0) { $0 + shapes[$1].h * shapes[$1].w })
                 + 2 * (styleIndices.map { shapes[$0].count }.max() ?? 0) + height * width / 4
             : 0
-        targetBytes = (contentTargets + grams + 3 + compact + masked) * floatBytes
+        targetBytes = (contentTargets + grams + LossValues.slotCount + compact + masked) * floatBytes
         let image = 3 * height * width
         let optimizerVectors =
             (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
@@ -125,7 +125,8 @@ public struct MemoryPlan: Equatable, Sendable {
             optimizerStateBytes: image * optimizerVectors * floatBytes,
             forwardOnlyActivationBytes: activationBytes - gradientArenas - backwardActivations,
             gradientArenaBytes: gradientArenas, weightLayoutBytes: weightBytes - rawWeights,
-            contentTargetBytes: (contentTargets + compact) * floatBytes, gramBytes: (grams + 3) * floatBytes,
+            contentTargetBytes: (contentTargets + compact) * floatBytes,
+            gramBytes: (grams + LossValues.slotCount) * floatBytes,
             imageBytes: (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
             scratchBytes: scratchBytes)
     }

@@ -249,7 +249,8 @@ public final class StyleJob {
     private let initial: [Float]?
     /// Style targets of earlier jobs on the same network (a batch's or a video's; nil: one run).
     private let targetCache: StyleTargetCache?
-    /// A video frame's temporal term (issue 21 wires it into the objective).
+    /// A video frame's temporal term: every scale adds it (the warped image and the mask resized
+    /// to the scale), and the first scale starts from the warped image.
     public let temporal: TemporalGuide?
     /// Per scale, its tiles (nil: the whole image at once), decided with the memory plan.
     public let tilings: [Tiling?]
@@ -314,12 +315,21 @@ public final class StyleJob {
                     + "do not take --style-masks, --style-source-masks or per-layer weights yet; use a smaller --image-size"
             )
         }
+        if tilings.contains(where: { $0 != nil }), temporal != nil {
+            throw StyleError(
+                "this frame's run tiles (its image does not fit the device whole, or --tile-size was given), and tiled "
+                    + "runs do not take the temporal term yet; use a smaller --image-size or --temporal-weight 0"
+            )
+        }
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
         let first = RGBImage.size(
             width: originalContent.width, height: originalContent.height, maxSide: scales.sides[0])
         switch options.initialization {
+        case _ where temporal != nil:
+            // A video frame starts from the previous result warped to it (Ruder et al. 2016).
+            initial = temporal?.warped.resized(width: first.width, height: first.height).pixels
         case .content:
             initial = nil
         case .random:
@@ -386,7 +396,8 @@ public final class StyleJob {
                         key: StyleTargetCache.key(
                             styles: styles, blendWeights: try options.normalisedBlendWeights(),
                             layers: try options.layers.style.map(network.model.index(of:))))
-                })
+                },
+                temporal: try temporalTerm(width: content.width, height: content.height))
         }
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)
@@ -394,6 +405,23 @@ public final class StyleJob {
             objective: objective, start: start.map { .pixels($0) } ?? .copy(of: contentTensor),
             height: content.height, width: content.width, settings: settings, scale: scale)
         return (run, content)
+    }
+
+    /// The temporal term at a scale's size: the warped image resized (bicubic), the mask by
+    /// nearest neighbour; nil without a guide, with weight 0 or with no reliable pixel.
+    private func temporalTerm(width: Int, height: Int) throws -> TemporalTerm? {
+        guard let temporal, temporal.weight != 0 else { return nil }
+        let mask = temporal.reliability(width: width, height: height)
+        let area = mask.reduce(0, +)
+        guard area > 0 else { return nil }
+        let warped = try backend.makeTensor(Shape(c: 3, h: height, w: width))
+        try backend.upload(
+            (temporal.warped.width == width && temporal.warped.height == height
+                ? temporal.warped : temporal.warped.resized(width: width, height: height)).pixels, to: warped)
+        let maskTensor = try backend.makeTensor(Shape(c: 1, h: height, w: width))
+        try backend.upload(mask, to: maskTensor)
+        return TemporalTerm(
+            warped: warped, mask: maskTensor, scale: Float(Double(temporal.weight) / (3 * Double(area))))
     }
 
     /// Moves to the next scale: its run starts from this scale's result enlarged with the

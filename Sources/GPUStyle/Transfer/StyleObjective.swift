@@ -42,13 +42,51 @@ public struct LossValues: Equatable, Codable, Sendable {
     public var content: Double
     public var style: Double
     public var totalVariation: Double
-    public var total: Double { content + style + totalVariation }
+    /// A video frame's temporal term (0 without one).
+    public var temporal: Double = 0
+    public var total: Double { content + style + totalVariation + temporal }
 
-    public var isFinite: Bool { content.isFinite && style.isFinite && totalVariation.isFinite }
+    public var isFinite: Bool { firstNonFiniteTerm == nil }
 
-    /// "content", "style" or "total variation": the first term that is NaN or infinite.
+    /// "content", "style", "total variation" or "temporal": the first term that is NaN or infinite.
     public var firstNonFiniteTerm: String? {
-        [("content", content), ("style", style), ("total variation", totalVariation)].first { !$0.1.isFinite }?.0
+        [("content", content), ("style", style), ("total variation", totalVariation), ("temporal", temporal)]
+            .first { !$0.1.isFinite }?.0
+    }
+
+    private enum CodingKeys: String, CodingKey { case content, style, totalVariation, temporal }
+
+    /// The objectives' scalar slots: 0 content, 1 style, 2 total variation, 3 temporal.
+    static let slotCount = 4
+
+    public init(content: Double, style: Double, totalVariation: Double, temporal: Double = 0) {
+        self.content = content
+        self.style = style
+        self.totalVariation = totalVariation
+        self.temporal = temporal
+    }
+
+    /// Records written before the temporal term have no "temporal".
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        content = try container.decode(Double.self, forKey: .content)
+        style = try container.decode(Double.self, forKey: .style)
+        totalVariation = try container.decode(Double.self, forKey: .totalVariation)
+        temporal = try container.decodeIfPresent(Double.self, forKey: .temporal) ?? 0
+    }
+}
+
+/// A video frame's temporal term at one scale (docs/DESIGN.md, "Temporal loss"): the previous
+/// result warped to this frame, the 1×H×W reliability mask, and scale = weight / (C · Σ mask).
+public struct TemporalTerm {
+    public var warped: Tensor
+    public var mask: Tensor
+    public var scale: Float
+
+    public init(warped: Tensor, mask: Tensor, scale: Float) {
+        self.warped = warped
+        self.mask = mask
+        self.scale = scale
     }
 }
 
@@ -78,8 +116,10 @@ public final class StyleObjective: ImageObjective {
     public let weights: LossWeights
     private let backend: Backend
     private let workspace: VGGNetwork.Workspace
-    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted).
+    /// Scalar slots: 0 content, 1 style, 2 total variation, 3 temporal (weighted).
     public let scalars: Tensor
+    /// A video frame's temporal term, nil for a still image.
+    private let temporal: TemporalTerm?
     private let contentTargets: [Int: Tensor]
     private let styleLayers: [Int: StyleLayerBuffers]
     /// The style loss with masks, when any style has one (then `styleLayers` is empty).
@@ -98,9 +138,11 @@ public final class StyleObjective: ImageObjective {
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
         layers: LayerSelection, weights: LossWeights, styleLayerWeights: [Float]? = nil,
-        contentLayerWeights: [Float]? = nil, sharedTargets: SharedStyleTargets? = nil
+        contentLayerWeights: [Float]? = nil, sharedTargets: SharedStyleTargets? = nil,
+        temporal: TemporalTerm? = nil
     ) throws {
         try layers.validate(for: network.model)
+        self.temporal = temporal
         self.network = network
         self.weights = weights
         backend = network.backend
@@ -114,7 +156,7 @@ public final class StyleObjective: ImageObjective {
         let contentIndices = Set(contentScales.keys)
         let styleIndices = Set(styleScales.keys)
         let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
-        scalars = try backend.makeTensor(.vector(3))
+        scalars = try backend.makeTensor(.vector(LossValues.slotCount))
         let observed = contentIndices.union(styleIndices)
 
         // Style targets first: A_l = Σ_k b_k G_l(style_k), each style at its own size. A style of
@@ -229,6 +271,14 @@ public final class StyleObjective: ImageObjective {
                 image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
             try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
         }
+        if let temporal {
+            try backend.temporalLoss(
+                image, warped: temporal.warped, mask: temporal.mask, scale: temporal.scale, scalars: scalars, slot: 3,
+                accumulate: true)
+            try backend.temporalLossGradient(
+                image, warped: temporal.warped, mask: temporal.mask, scale: temporal.scale, grad: gradient,
+                accumulate: true)
+        }
     }
 
     public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {
@@ -238,6 +288,6 @@ public final class StyleObjective: ImageObjective {
     /// The loss terms of the last evaluation (blocks until it is done).
     public func readLosses() throws -> LossValues {
         let values = try backend.readScalars(scalars)
-        return LossValues(content: values[0], style: values[1], totalVariation: values[2])
+        return LossValues(content: values[0], style: values[1], totalVariation: values[2], temporal: values[3])
     }
 }

@@ -46,7 +46,7 @@ public final class TiledObjective: ImageObjective {
     /// The workspace of the largest tile (of the image's and the styles' grids); smaller tiles
     /// use views of its buffers.
     private let workspace: VGGNetwork.Workspace
-    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted).
+    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted); 3 (temporal) stays 0 here.
     public let scalars: Tensor
     /// The tile's image and its image gradient (largest tile's size; views for smaller ones).
     private let tileImage: TensorStorage
@@ -99,7 +99,7 @@ public final class TiledObjective: ImageObjective {
         let observed = contentIndices.union(styleIndices)
         factors = TiledObjective.poolingFactors(network.layers)
         shapes = network.shapes(height: height, width: width)
-        scalars = try backend.makeTensor(.vector(3))
+        scalars = try backend.makeTensor(.vector(LossValues.slotCount))
         workspace = try network.makeWorkspace(height: largest.height, width: largest.width, observed: observed)
         let tileShape = Shape(c: 3, h: largest.height, w: largest.width)
         tileImage = try backend.makeTensor(tileShape).storage
