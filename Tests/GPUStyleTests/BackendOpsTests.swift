@@ -41,8 +41,12 @@ final class BackendOpsTests: XCTestCase {
         gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
         gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
         gpuOtherMultiply.defines["GB_GEMM"] = gpuOtherMultiply.gramBackwardTiledProduct ? 0 : 1
-        for options in [OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct]
-        {
+        // The device's options with Winograd F(4×4,3×3) where they run Winograd.
+        var winograd4 = ProgramOptions.defaults(for: device.info)
+        winograd4.defines["WINO_TILE"] = 4
+        for options in [
+            OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct, winograd4,
+        ] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: OpTable.rows.filter(\.tiled))
         }
     }

@@ -1,8 +1,8 @@
 @testable import GPUStyle
 import XCTest
 
-/// The Winograd F(2×2,3×3) convolutions of the native backend and of the OpenCL kernels (every
-/// layer forced onto Winograd) against the Float64 bound of `winogradErrorBound`
+/// The Winograd F(2×2,3×3) and F(4×4,3×3) convolutions of the native backend and of the OpenCL
+/// kernels (every layer forced onto Winograd) against the Float64 bound of `winogradErrorBound`
 /// (WinogradBound.swift), on awkward shapes.
 final class WinogradTests: XCTestCase {
     private var generator = SeededGenerator(seed: 0x3A7)
@@ -11,21 +11,26 @@ final class WinogradTests: XCTestCase {
     /// the direct Σ|terms| (every direct term w·d is a sum of Winograd monomials) without being
     /// loose by more than the transforms' fan-out.
     func testBoundHelperIsExactAndItsMagnitudeCoversTheDirectTerms() {
-        for (c, o, h, w) in [(1, 1, 1, 1), (3, 2, 5, 7), (5, 4, 2, 33), (2, 3, 13, 3)] {
-            let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
-            let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).values
-            let bound = winogradErrorBound(
-                input: input.values, channels: c, height: h, width: w, weights: weights,
-                outputChannels: o)
-            let zeroBias = [Double](repeating: 0, count: o)
-            let direct = ReferenceOps.conv3x3(input, weights: weights, bias: zeroBias, outputChannels: o, relu: false)
-            let directMagnitude = ReferenceOps.conv3x3(
-                input.magnitudes, weights: weights.map(abs), bias: zeroBias,
-                outputChannels: o, relu: false)
-            for k in 0..<direct.values.count {
-                XCTAssertEqual(bound.exact[k], direct.values[k], accuracy: 1e-12, "exact \(c)→\(o) \(h)×\(w) [\(k)]")
-                XCTAssertGreaterThanOrEqual(bound.magnitude[k], directMagnitude.values[k] * (1 - 1e-12), "\(k)")
-                XCTAssertLessThanOrEqual(bound.magnitude[k], 16 * directMagnitude.values[k] + 1e-300, "\(k)")
+        for tile in [2, 4] {
+            for (c, o, h, w) in [(1, 1, 1, 1), (3, 2, 5, 7), (5, 4, 2, 33), (2, 3, 13, 3)] {
+                let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+                let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).values
+                let bound = winogradErrorBound(
+                    input: input.values, channels: c, height: h, width: w, weights: weights,
+                    outputChannels: o, tile: tile)
+                let zeroBias = [Double](repeating: 0, count: o)
+                let direct = ReferenceOps.conv3x3(
+                    input, weights: weights, bias: zeroBias, outputChannels: o, relu: false)
+                let directMagnitude = ReferenceOps.conv3x3(
+                    input.magnitudes, weights: weights.map(abs), bias: zeroBias,
+                    outputChannels: o, relu: false)
+                for k in 0..<direct.values.count {
+                    XCTAssertEqual(
+                        bound.exact[k], direct.values[k], accuracy: 1e-12, "exact \(c)→\(o) \(h)×\(w) [\(k)]")
+                    XCTAssertGreaterThanOrEqual(bound.magnitude[k], directMagnitude.values[k] * (1 - 1e-12), "\(k)")
+                    let fanOut = tile == 4 ? 256.0 : 16
+                    XCTAssertLessThanOrEqual(bound.magnitude[k], fanOut * directMagnitude.values[k] + 1e-300, "\(k)")
+                }
             }
         }
     }
@@ -38,31 +43,41 @@ final class WinogradTests: XCTestCase {
         (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
     ]
 
-    /// Every Winograd implementation, with its default bands and with one tile row per band (the
-    /// banding must not show): fresh backends, named for the messages.
-    static func winogradBackends() throws -> [(name: String, backend: Backend)] {
-        var backends: [(name: String, backend: Backend)] = []
-        for bandFloats in [NativeBackend.defaultWinogradBandFloats, 1] {
-            let native = NativeBackend(convolution: .winograd)
-            native.winogradBandFloats = bandFloats
-            backends.append(("native band \(bandFloats)", native))
+    /// Every Winograd implementation of each tile size (2: F(2×2,3×3), 4: F(4×4,3×3)), with its
+    /// default bands and with one tile row per band (the banding must not show): fresh backends,
+    /// named for the messages.
+    static func winogradBackends() throws -> [(name: String, backend: Backend, tile: Int)] {
+        var backends: [(name: String, backend: Backend, tile: Int)] = []
+        for tile in [2, 4] {
+            for bandFloats in [NativeBackend.defaultWinogradBandFloats, 1] {
+                let native = NativeBackend(convolution: tile == 4 ? .winograd4 : .winograd)
+                native.winogradBandFloats = bandFloats
+                backends.append(("native F\(tile) band \(bandFloats)", native, tile))
+            }
         }
         if let device = DeviceCatalog.discover().openCLDevices.first {
-            // The multiply both ways: register blocks, and local-memory tiles (two tile shapes).
-            for (band, tiled) in [(nil, nil), (1, nil), (nil, (4, 8)), (1, (8, 4))] as [(Int?, (Int, Int)?)] {
-                var options = ProgramOptions.defaults(for: device.info)
-                options.defines["CONV_WINOGRAD"] = 2
-                if let band { options.defines["WINO_BAND"] = band }
-                if let (m, n) = tiled {
-                    options.defines["WINO_GEMM"] = 1
-                    options.defines["WGEMM_M"] = m
-                    options.defines["WGEMM_N"] = n
+            // The multiply both ways: register blocks, and local-memory tiles (two tile shapes;
+            // F(4×4) runs the same multiply kernels, so two variants cover it).
+            for tile in [2, 4] {
+                let variants: [(Int?, (Int, Int)?)] =
+                    tile == 2 ? [(nil, nil), (1, nil), (nil, (4, 8)), (1, (8, 4))] : [(nil, nil), (1, (8, 4))]
+                for (band, tiled) in variants {
+                    var options = ProgramOptions.defaults(for: device.info)
+                    options.defines["CONV_WINOGRAD"] = 2
+                    options.defines["WINO_TILE"] = tile
+                    if let band { options.defines["WINO_BAND"] = band }
+                    if let (m, n) = tiled {
+                        options.defines["WINO_GEMM"] = 1
+                        options.defines["WGEMM_M"] = m
+                        options.defines["WGEMM_N"] = n
+                    }
+                    backends.append(
+                        (
+                            "opencl F\(tile) band \(options.winogradBandFloats)"
+                                + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
+                            try OpenCLBackend(device: device, options: options), tile
+                        ))
                 }
-                backends.append(
-                    (
-                        "opencl band \(options.winogradBandFloats)" + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
-                        try OpenCLBackend(device: device, options: options)
-                    ))
             }
         }
         return backends
@@ -71,23 +86,25 @@ final class WinogradTests: XCTestCase {
     /// The tiled multiply sums each product in the same order with the same fused multiply-adds
     /// as the register-block one (its padding adds exact zeros), so a convolution gives the same bits.
     func testTiledMultiplyComputesTheSameBitsAsTheRegisterBlocks() throws {
-        let backends = try Self.winogradBackends().filter { $0.name.hasPrefix("opencl") }
-        guard let reference = backends.first?.backend else { throw XCTSkip("no OpenCL device") }
-        for shape in Self.cases {
-            let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
-            let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
-            let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).floats
-            func forward(_ backend: Backend) throws -> [Float] {
-                let layer = try backend.makeConvWeights(
-                    weights: weights, bias: bias, outputChannels: shape.o,
-                    inputChannels: shape.c)
-                let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
-                try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
-                return try backend.download(output)
-            }
-            let expected = try forward(reference)
-            for (name, backend) in backends.dropFirst() {
-                XCTAssertEqual(try forward(backend), expected, "\(name) \(shape)")
+        for tile in [2, 4] {
+            let backends = try Self.winogradBackends().filter { $0.name.hasPrefix("opencl") && $0.tile == tile }
+            guard let reference = backends.first?.backend else { throw XCTSkip("no OpenCL device") }
+            for shape in Self.cases {
+                let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
+                let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
+                let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).floats
+                func forward(_ backend: Backend) throws -> [Float] {
+                    let layer = try backend.makeConvWeights(
+                        weights: weights, bias: bias, outputChannels: shape.o,
+                        inputChannels: shape.c)
+                    let output = try backend.makeTensor(Shape(c: shape.o, h: shape.h, w: shape.w))
+                    try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
+                    return try backend.download(output)
+                }
+                let expected = try forward(reference)
+                for (name, backend, _) in backends.dropFirst() {
+                    XCTAssertEqual(try forward(backend), expected, "\(name) \(shape)")
+                }
             }
         }
     }
@@ -99,7 +116,7 @@ final class WinogradTests: XCTestCase {
             let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
             let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).floats
             let mask = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
-            for (name, backend) in try Self.winogradBackends() {
+            for (name, backend, _) in try Self.winogradBackends() {
                 XCTAssertTrue(backend.backwardDataRunsInPlace(outputChannels: shape.o, inputChannels: shape.c), name)
                 let layer = try backend.makeConvWeights(
                     weights: weights, bias: [Float](repeating: 0, count: shape.o),
@@ -125,15 +142,15 @@ final class WinogradTests: XCTestCase {
             let input = ReferenceTensor.random(Shape(c: shape.c, h: shape.h, w: shape.w), using: &generator)
             let weights = ReferenceTensor.random(Shape(c: shape.o * shape.c, h: 3, w: 3), using: &generator).values
             let bias = ReferenceTensor.random(.vector(shape.o), using: &generator).values
-            let bound = winogradErrorBound(
-                input: input.values, channels: shape.c, height: shape.h, width: shape.w,
-                weights: weights, outputChannels: shape.o)
             let plane = shape.h * shape.w
-            let expected = bound.exact.indices.map { bound.exact[$0] + bias[$0 / plane] }
-            // + 1 rounding for the bias add; ReLU is exact and 1-Lipschitz, so the bound carries over.
-            let factor = winogradErrorFactor(channels: shape.c, extraRoundings: 1)
-            let limits = bound.magnitude.indices.map { factor * (bound.magnitude[$0] + abs(bias[$0 / plane])) }
-            for (name, backend) in try Self.winogradBackends() {
+            for (name, backend, tile) in try Self.winogradBackends() {
+                let bound = winogradErrorBound(
+                    input: input.values, channels: shape.c, height: shape.h, width: shape.w,
+                    weights: weights, outputChannels: shape.o, tile: tile)
+                let expected = bound.exact.indices.map { bound.exact[$0] + bias[$0 / plane] }
+                // + 1 rounding for the bias add; ReLU is exact and 1-Lipschitz, so the bound carries over.
+                let factor = winogradErrorFactor(channels: shape.c, extraRoundings: 1, tile: tile)
+                let limits = bound.magnitude.indices.map { factor * (bound.magnitude[$0] + abs(bias[$0 / plane])) }
                 let layer = try backend.makeConvWeights(
                     weights: weights.map(Float.init), bias: bias.map(Float.init),
                     outputChannels: shape.o, inputChannels: shape.c)
@@ -157,13 +174,14 @@ final class WinogradTests: XCTestCase {
             let mask = ReferenceTensor.random(inputShape, using: &generator)
             let previous = ReferenceTensor.random(inputShape, using: &generator)
             // Backward-data is the forward convolution of dY with the flipped, transposed weights.
-            let bound = winogradErrorBound(
-                input: gradOutput.values, channels: shape.o, height: shape.h, width: shape.w,
-                weights: flippedTransposedWeights(
-                    weights, outputChannels: shape.o,
-                    inputChannels: shape.c),
-                outputChannels: shape.c)
-            for (name, backend) in try Self.winogradBackends() {
+            let flipped = flippedTransposedWeights(weights, outputChannels: shape.o, inputChannels: shape.c)
+            let bounds = [2, 4].map {
+                winogradErrorBound(
+                    input: gradOutput.values, channels: shape.o, height: shape.h, width: shape.w,
+                    weights: flipped, outputChannels: shape.c, tile: $0)
+            }
+            for (name, backend, tile) in try Self.winogradBackends() {
+                let bound = bounds[tile / 4]
                 let layer = try backend.makeConvWeights(
                     weights: weights.map(Float.init),
                     bias: [Float](repeating: 0, count: shape.o),
@@ -176,7 +194,7 @@ final class WinogradTests: XCTestCase {
                         gradOutput: dy, weights: layer, reluMaskFrom: masked ? maskTensor : nil,
                         gradInput: gradInput, accumulate: accumulate)
                     // + 1 rounding for the accumulation; the mask only selects.
-                    let factor = winogradErrorFactor(channels: shape.o, extraRoundings: accumulate ? 1 : 0)
+                    let factor = winogradErrorFactor(channels: shape.o, extraRoundings: accumulate ? 1 : 0, tile: tile)
                     var want = [Double](), limits = [Double]()
                     for k in bound.exact.indices {
                         let kept = !masked || mask.values[k] > 0
@@ -241,7 +259,7 @@ final class WinogradTests: XCTestCase {
                 let expected =
                     algorithm == .automatic
                     ? NativeConvPlan.winogradWins(outputChannels: o, inputChannels: c)
-                    : algorithm == .winograd
+                    : algorithm == .winograd || algorithm == .winograd4
                 XCTAssertEqual(plan.winograd, expected, "\(algorithm) \(o)×\(c)")
             }
         }
