@@ -1097,13 +1097,13 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
 }
 
 // ---------------------------------------------------------------------------------------------
-// Winograd F(4×4,3×3) (WINO_TILE=4, chosen by the host): the same convolution on 6×6 input tiles
+// Winograd F(4×4,3×3) (where the host chooses it): the same convolution on 6×6 input tiles
 // starting at (4·ty − 1, 4·tx − 1), 4×4 outputs per tile, at the points 0, ±1, ±2, ∞:
 //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
 //   G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
 //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]:
 // 36 multiplies per tile and channel pair instead of 144. A and B are integers (exact); G's
-// inexact constants are applied once per convolution. The 36 products are winograd_multiply's
+// inexact constants are applied once per convolution, in double where the device has it. The 36 products are winograd_multiply's
 // (or _tiled's) with 36 for 16 in the launch; backward-data transforms the flipped kernel itself
 // (no permutation: the points are not closed under x → 1/x). One work-item per tile and channel.
 // Index ξ = 6·row + column of the 6×6 transformed tile.
@@ -1117,10 +1117,19 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
 #define WINOGRAD4_AT(s0, s1, s2, s3, s4, s5, r0, r1, r2, r3) { \
     const float p_ = (s1) + (s2), q_ = (s1) - (s2), u_ = (s3) + (s4), w_ = (s3) - (s4); \
     r0 = (s0) + p_ + u_; r1 = q_ + 2.0f * w_; r2 = p_ + 4.0f * u_; r3 = q_ + 8.0f * w_ + (s5); }
-// G times a column of 3 taps: 4 roundings per entry (two sums, the constant, its product).
+// The weight transform's arithmetic: double where the device has it (G's constants ⅙ and 1/24 are
+// inexact, and its error is the same in every iteration: a slightly different network), rounded
+// once to float; else float.
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double wino4_real;
+#else
+typedef float wino4_real;
+#endif
+// G times a column of 3 taps: in float, 4 roundings per entry (two sums, the constant, its product).
 #define WINOGRAD4_G(a, b, c, r0, r1, r2, r3, r4, r5) \
-    r0 = 0.25f * (a); r1 = -(((a) + (b)) + (c)) * (1.0f / 6.0f); r2 = -(((a) - (b)) + (c)) * (1.0f / 6.0f); \
-    r3 = (((a) + 2.0f * (b)) + 4.0f * (c)) * (1.0f / 24.0f); r4 = (((a) - 2.0f * (b)) + 4.0f * (c)) * (1.0f / 24.0f); \
+    r0 = (a) * (wino4_real)0.25; r1 = -(((a) + (b)) + (c)) * ((wino4_real)1 / 6); r2 = -(((a) - (b)) + (c)) * ((wino4_real)1 / 6); \
+    r3 = (((a) + 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); r4 = (((a) - 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); \
     r5 = (c);
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
@@ -1169,10 +1178,10 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     const int o = flipped ? r : k, i = flipped ? k : r;
     const int real = o < outChannels && i < inChannels;
     __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
-    float taps[9];
+    wino4_real taps[9];
     #pragma unroll
-    for (int q = 0; q < 9; ++q) taps[q] = real ? g[flipped ? 8 - q : q] : 0.0f;
-    float c[3][6], t[6][6];  // G g column by column (c[column][row]), then each row times Gᵀ
+    for (int q = 0; q < 9; ++q) taps[q] = real ? g[flipped ? 8 - q : q] : 0;
+    wino4_real c[3][6], t[6][6];  // G g column by column (c[column][row]), then each row times Gᵀ
     #pragma unroll
     for (int q = 0; q < 3; ++q) {
         WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
@@ -1186,7 +1195,7 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     #pragma unroll
     for (int a = 0; a < 6; ++a) {
         #pragma unroll
-        for (int b = 0; b < 6; ++b) out[(6 * a + b) * xiStride] = t[a][b];
+        for (int b = 0; b < 6; ++b) out[(6 * a + b) * xiStride] = (float)t[a][b];
     }
 }
 

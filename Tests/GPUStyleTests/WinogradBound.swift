@@ -42,7 +42,8 @@ import GPUStyle
 /// has the same form with these matrices. A and B are integers: a product by 2, 4 or 8 is exact,
 /// one by 5 is a rounding. Per monomial, at most:
 ///   - weight transform: per side two sums, the rounded constant (⅙, 1/24) and its product: 4;
-///     both sides 8 (Float64 rounded once, natively: 1).
+///     both sides 8 (computed in double and rounded once, natively and on OpenCL devices with
+///     cl_khr_fp64: 1).
 ///   - input transform: per side a product by 5 and two sums, or three sums: 3; both sides 6.
 ///   - the channel sum: C.
 ///   - output transform: per side (s1 ± s2) and (s3 ± s4) then two more sums: 3; both sides 6.
