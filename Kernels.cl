@@ -20,6 +20,7 @@
 //                                winograd_input, winograd_output
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WINO_COB
+//                                winograd4_weights → WINO_COB; winograd4_input, winograd4_output
 //   relu                         relu
 //   reluBackward                 relu_backward
 //   pool2x2                      pool2x2
@@ -103,7 +104,7 @@
 #define NARROW_STRIP 0
 #endif
 
-// Winograd F(2×2,3×3) convolution (the host chooses it per layer): tiles per vector of the
+// Winograd F(2×2,3×3) or F(4×4,3×3) convolution (the host chooses per layer): tiles per vector of the
 // batched multiply (2, 4, 8 or 16), whose work-item holds WINO_COB output channels × WINO_TV
 // vectors of WINO_TB tiles.
 #ifndef WINO_TB
@@ -1103,6 +1104,144 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
                                         accumulate);
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Winograd F(4×4,3×3) (where the host chooses it): the same convolution on 6×6 input tiles
+// starting at (4·ty − 1, 4·tx − 1), 4×4 outputs per tile, at the points 0, ±1, ±2, ∞:
+//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
+//   G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]:
+// 36 multiplies per tile and channel pair instead of 144. A and B are integers (exact); G's
+// inexact constants are applied once per convolution, in double where the device has it. The 36 products are winograd_multiply's
+// (or _tiled's) with 36 for 16 in the launch; backward-data transforms the flipped kernel itself
+// (no permutation: the points are not closed under x → 1/x). One work-item per tile and channel.
+// Index ξ = 6·row + column of the 6×6 transformed tile.
+
+// Bᵀ times a column (d0 … d5), or a row times B: at most 3 roundings per term.
+#define WINOGRAD4_BT(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5) \
+    r0 = 4.0f * (d0) - 5.0f * (d2) + (d4); r1 = -4.0f * (d1) - 4.0f * (d2) + (d3) + (d4); \
+    r2 = 4.0f * (d1) - 4.0f * (d2) - (d3) + (d4); r3 = -2.0f * (d1) - (d2) + 2.0f * (d3) + (d4); \
+    r4 = 2.0f * (d1) - (d2) - 2.0f * (d3) + (d4); r5 = 4.0f * (d1) - 5.0f * (d3) + (d5);
+// Aᵀ times a column (s0 … s5), or a row times A: 3 roundings per term.
+#define WINOGRAD4_AT(s0, s1, s2, s3, s4, s5, r0, r1, r2, r3) { \
+    const float p_ = (s1) + (s2), q_ = (s1) - (s2), u_ = (s3) + (s4), w_ = (s3) - (s4); \
+    r0 = (s0) + p_ + u_; r1 = q_ + 2.0f * w_; r2 = p_ + 4.0f * u_; r3 = q_ + 8.0f * w_ + (s5); }
+// The weight transform's arithmetic: double where the device has it (G's constants ⅙ and 1/24 are
+// inexact, and its error is the same in every iteration: a slightly different network), rounded
+// once to float; else float.
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double wino4_real;
+#else
+typedef float wino4_real;
+#endif
+// G times a column of 3 taps: in float, 4 roundings per entry (two sums, the constant, its product).
+#define WINOGRAD4_G(a, b, c, r0, r1, r2, r3, r4, r5) \
+    r0 = (a) * (wino4_real)0.25; r1 = -(((a) + (b)) + (c)) * ((wino4_real)1 / 6); r2 = -(((a) - (b)) + (c)) * ((wino4_real)1 / 6); \
+    r3 = (((a) + 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); r4 = (((a) - 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); \
+    r5 = (c);
+
+// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
+__kernel void winograd4_input(__global const float *input, const int channels, const int height, const int width,
+                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
+                              __global float *v) {
+    const int tx = get_global_id(0), band = get_global_id(1), c = get_global_id(2);
+    if (tx >= tilesX || band >= tileRows || c >= channels) return;
+    const int y0 = 4 * (firstTileRow + band) - 1, x0 = 4 * tx - 1;
+    __global const float *plane = input + c * height * width;
+    float d[6][6];
+    #pragma unroll
+    for (int i = 0; i < 6; ++i) {
+        const int y = y0 + i;
+        #pragma unroll
+        for (int j = 0; j < 6; ++j) {
+            const int x = x0 + j;
+            d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
+        }
+    }
+    #pragma unroll
+    for (int j = 0; j < 6; ++j) {  // Bᵀ d: combine rows
+        float r0, r1, r2, r3, r4, r5;
+        WINOGRAD4_BT(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], r0, r1, r2, r3, r4, r5)
+        d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3; d[4][j] = r4; d[5][j] = r5;
+    }
+    const int xiStride = channels * tileStride;
+    __global float *out = v + c * tileStride + band * tilesX + tx;
+    #pragma unroll
+    for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B: combine columns
+        WINOGRAD4_BT(d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], out[(6 * i + 0) * xiStride],
+                     out[(6 * i + 1) * xiStride], out[(6 * i + 2) * xiStride], out[(6 * i + 3) * xiStride],
+                     out[(6 * i + 4) * xiStride], out[(6 * i + 5) * xiStride])
+    }
+}
+
+// winograd_weights' layout with 36 transforms, [36][stride / WINO_COB][rows][WINO_COB]:
+//   forward (flipped = 0): column k = o, row r = i, U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ];
+//   backward-data (flipped = 1): column k = i, row r = o, the transform of the flipped kernel
+//     J g_{o,i} J (taps read in reverse order).
+// Zero past the real channels. Global size: [stride, rows].
+__kernel void winograd4_weights(__global const float *w, const int outChannels, const int inChannels,
+                                const int flipped, const int stride, const int rows, __global float *u) {
+    const int k = get_global_id(0), r = get_global_id(1);
+    if (k >= stride || r >= rows) return;
+    const int o = flipped ? r : k, i = flipped ? k : r;
+    const int real = o < outChannels && i < inChannels;
+    __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
+    wino4_real taps[9];
+    #pragma unroll
+    for (int q = 0; q < 9; ++q) taps[q] = real ? g[flipped ? 8 - q : q] : 0;
+    wino4_real c[3][6], t[6][6];  // G g column by column (c[column][row]), then each row times Gᵀ
+    #pragma unroll
+    for (int q = 0; q < 3; ++q) {
+        WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
+    }
+    #pragma unroll
+    for (int a = 0; a < 6; ++a) {
+        WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5])
+    }
+    __global float *out = u + ((k / WINO_COB) * rows + r) * WINO_COB + k % WINO_COB;
+    const int xiStride = stride * rows;
+    #pragma unroll
+    for (int a = 0; a < 6; ++a) {
+        #pragma unroll
+        for (int b = 0; b < 6; ++b) out[(6 * a + b) * xiStride] = (float)t[a][b];
+    }
+}
+
+// output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
+// epilogue is conv3x3's. Global size: [tilesX, tileRows, outChannels].
+__kernel void winograd4_output(__global const float *m, const int outChannels, const int outStride,
+                               const int height, const int width, const int tilesX, const int firstTileRow,
+                               const int tileRows, const int tileStride,
+                               __global const float *bias, const int useBias, const int relu,
+                               __global const float *mask, const int useMask, const int accumulate,
+                               __global float *output) {
+    const int tx = get_global_id(0), band = get_global_id(1), o = get_global_id(2);
+    if (tx >= tilesX || band >= tileRows || o >= outChannels) return;
+    __global const float *in = m + o * tileStride + band * tilesX + tx;
+    const int xiStride = outStride * tileStride;
+    float a[4][6];
+    #pragma unroll
+    for (int j = 0; j < 6; ++j) {  // Aᵀ M: combine rows
+        WINOGRAD4_AT(in[j * xiStride], in[(6 + j) * xiStride], in[(12 + j) * xiStride], in[(18 + j) * xiStride],
+                     in[(24 + j) * xiStride], in[(30 + j) * xiStride], a[0][j], a[1][j], a[2][j], a[3][j])
+    }
+    const float b = useBias ? bias[o] : 0.0f;
+    const int y0 = 4 * (firstTileRow + band), x0 = 4 * tx;
+    #pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int y = y0 + i;
+        if (y >= height) break;
+        float row[4];
+        WINOGRAD4_AT(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], row[0], row[1], row[2], row[3])
+        #pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int x = x0 + j;
+            if (x >= width) break;
+            conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask, accumulate);
         }
     }
 }

@@ -89,6 +89,8 @@ final class DeviceSelectorTests: XCTestCase {
         XCTAssertEqual(try DeviceSelector("native"), .native)
         XCTAssertEqual(try DeviceSelector("native-direct"), .nativeWith(.direct))
         XCTAssertEqual(try DeviceSelector("native-winograd").nativeConvolution, .winograd)
+        XCTAssertEqual(try DeviceSelector("native-winograd4").nativeConvolution, .winograd4)
+        XCTAssertEqual(DeviceSelector.nativeWith(.winograd4).description, "native-winograd4")
         XCTAssertEqual(try DeviceSelector("native").nativeConvolution, .automatic)
         XCTAssertEqual(try DeviceSelector("native-direct").resolve(devices: []), .native)
         XCTAssertEqual(try DeviceSelector("gpu"), .gpu)

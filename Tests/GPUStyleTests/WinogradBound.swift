@@ -1,6 +1,6 @@
 import GPUStyle
 
-/// The float32 error bound of a Winograd F(2×2,3×3) convolution (Lavin & Gray 2015), for any
+/// The float32 error bound of a Winograd F(2×2,3×3) or F(4×4,3×3) convolution (Lavin & Gray 2015), for any
 /// backend that computes it with the standard matrices
 ///
 ///     Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]]
@@ -32,12 +32,55 @@ import GPUStyle
 /// the magnitude this helper returns (plus |bias| or |previous value| for the extra steps).
 /// Backward-data is the same convolution of the output gradient with the flipped, transposed
 /// weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: pass those (`flippedTransposedWeights`).
+///
+/// F(4×4,3×3) (`tile` 4; points 0, ±1, ±2, ∞; 6×6 tiles at (4·ty − 1, 4·tx − 1), 4×4 outputs)
+///
+///     Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],[0,4,0,−5,0,1]]
+///     G  = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]]
+///     Aᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]]
+///
+/// has the same form with these matrices. A and B are integers: a product by 2, 4 or 8 is exact,
+/// one by 5 is a rounding. Per monomial, at most:
+///   - weight transform: per side two sums, the rounded constant (⅙, 1/24) and its product: 4;
+///     both sides 8 (computed in double and rounded once, natively and on OpenCL devices with
+///     cl_khr_fp64: 1).
+///   - input transform: per side a product by 5 and two sums, or three sums: 3; both sides 6.
+///   - the channel sum: C.
+///   - output transform: per side (s1 ± s2) and (s3 ± s4) then two more sums: 3; both sides 6.
+/// So K = C + 20. A product by a constant that the compiler fuses into a multiply-add only drops
+/// a rounding. |Aᵀ|, |G|, |Bᵀ| reach 8, 5 and ⅙ where F(2×2)'s are at most 1: the magnitude per
+/// output is up to 256 times the direct Σ|terms| (F(2×2): 16). The points ±½ mirror these (x → 1/x
+/// reverses the tile) and give the same bound.
 let winogradTransformRoundings = 10
+let winograd4TransformRoundings = 20
 
-/// γ(K) for a Winograd F(2×2,3×3) output summing `channels` input channels, with `extraRoundings`
-/// further float32 steps (bias add, accumulation).
-func winogradErrorFactor(channels: Int, extraRoundings: Int = 0) -> Double {
-    float32ErrorFactor(terms: channels + winogradTransformRoundings + extraRoundings)
+/// γ(K) for a Winograd F(tile×tile,3×3) output summing `channels` input channels, with
+/// `extraRoundings` further float32 steps (bias add, accumulation).
+func winogradErrorFactor(channels: Int, extraRoundings: Int = 0, tile: Int = 2) -> Double {
+    float32ErrorFactor(
+        terms: channels + (tile == 4 ? winograd4TransformRoundings : winogradTransformRoundings) + extraRoundings)
+}
+
+/// |Bᵀ|, |G| and |Aᵀ| of F(2×2,3×3) or F(4×4,3×3).
+func winogradAbsoluteMatrices(tile: Int) -> (bt: [[Double]], g: [[Double]], at: [[Double]]) {
+    if tile == 4 {
+        return (
+            [
+                [4, 0, 5, 0, 1, 0], [0, 4, 4, 1, 1, 0], [0, 4, 4, 1, 1, 0], [0, 2, 1, 2, 1, 0], [0, 2, 1, 2, 1, 0],
+                [0, 4, 0, 5, 0, 1],
+            ],
+            [
+                [0.25, 0, 0], [1.0 / 6, 1.0 / 6, 1.0 / 6], [1.0 / 6, 1.0 / 6, 1.0 / 6], [1.0 / 24, 1.0 / 12, 1.0 / 6],
+                [1.0 / 24, 1.0 / 12, 1.0 / 6], [0, 0, 1],
+            ],
+            [[1, 1, 1, 1, 1, 0], [0, 1, 1, 2, 2, 0], [0, 1, 1, 4, 4, 0], [0, 1, 1, 8, 8, 1]]
+        )
+    }
+    return (
+        [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]],
+        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, 1, 1]]
+    )
 }
 
 /// For a 3×3 convolution (stride 1, zero padding 1, cross-correlation, no bias) of `input`
@@ -47,66 +90,65 @@ func winogradErrorFactor(channels: Int, extraRoundings: Int = 0) -> Double {
 /// (see `winogradTransformRoundings`). Both are outputChannels × height × width.
 func winogradErrorBound(
     input: [Double], channels: Int, height: Int, width: Int, weights: [Double],
-    outputChannels: Int
+    outputChannels: Int, tile: Int = 2
 ) -> (exact: [Double], magnitude: [Double]) {
     precondition(input.count == channels * height * width && weights.count == outputChannels * channels * 9)
     let plane = height * width
     var exact = [Double](repeating: 0, count: outputChannels * plane)
     var magnitude = exact
-    // |G| |g| |Gᵀ| per (o, c): 16 values.
-    let absG: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]]
-    let absBT: [[Double]] = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]]
-    let absAT: [[Double]] = [[1, 1, 1, 0], [0, 1, 1, 1]]
-    var weightMagnitudes = [Double](repeating: 0, count: outputChannels * channels * 16)
+    let (absBT, absG, absAT) = winogradAbsoluteMatrices(tile: tile)
+    let n = tile + 2, points = n * n
+    // |G| |g| |Gᵀ| per (o, c): n² values.
+    var weightMagnitudes = [Double](repeating: 0, count: outputChannels * channels * points)
     for pair in 0..<(outputChannels * channels) {
         let g = (0..<9).map { abs(weights[pair * 9 + $0]) }
-        for a in 0..<4 {
-            for b in 0..<4 {
+        for a in 0..<n {
+            for b in 0..<n {
                 var sum = 0.0
                 for ky in 0..<3 {
                     for kx in 0..<3 { sum += absG[a][ky] * g[ky * 3 + kx] * absG[b][kx] }
                 }
-                weightMagnitudes[pair * 16 + a * 4 + b] = sum
+                weightMagnitudes[pair * points + a * n + b] = sum
             }
         }
     }
     func pixel(_ c: Int, _ y: Int, _ x: Int) -> Double {
         y >= 0 && y < height && x >= 0 && x < width ? input[(c * height + y) * width + x] : 0
     }
-    let (tileRows, tileColumns) = ((height + 1) / 2, (width + 1) / 2)
-    var inputMagnitudes = [Double](repeating: 0, count: channels * 16)
-    var sums = [Double](repeating: 0, count: 16)
+    let (tileRows, tileColumns) = ((height + tile - 1) / tile, (width + tile - 1) / tile)
+    var inputMagnitudes = [Double](repeating: 0, count: channels * points)
+    var sums = [Double](repeating: 0, count: points)
     for ty in 0..<tileRows {
         for tx in 0..<tileColumns {
             // |Bᵀ| |d_c| |B| for every channel of this tile.
             for c in 0..<channels {
-                for a in 0..<4 {
-                    for b in 0..<4 {
+                for a in 0..<n {
+                    for b in 0..<n {
                         var sum = 0.0
-                        for i in 0..<4 {
-                            for j in 0..<4 where absBT[a][i] != 0 && absBT[b][j] != 0 {
-                                sum += abs(pixel(c, 2 * ty - 1 + i, 2 * tx - 1 + j))
+                        for i in 0..<n {
+                            for j in 0..<n where absBT[a][i] != 0 && absBT[b][j] != 0 {
+                                sum += absBT[a][i] * absBT[b][j] * abs(pixel(c, tile * ty - 1 + i, tile * tx - 1 + j))
                             }
                         }
-                        inputMagnitudes[c * 16 + a * 4 + b] = sum
+                        inputMagnitudes[c * points + a * n + b] = sum
                     }
                 }
             }
             for o in 0..<outputChannels {
-                for xi in 0..<16 {
+                for xi in 0..<points {
                     var sum = 0.0
                     for c in 0..<channels {
-                        sum += weightMagnitudes[(o * channels + c) * 16 + xi] * inputMagnitudes[c * 16 + xi]
+                        sum += weightMagnitudes[(o * channels + c) * points + xi] * inputMagnitudes[c * points + xi]
                     }
                     sums[xi] = sum
                 }
-                for i in 0..<2 {
-                    for j in 0..<2 {
-                        let (y, x) = (2 * ty + i, 2 * tx + j)
+                for i in 0..<tile {
+                    for j in 0..<tile {
+                        let (y, x) = (tile * ty + i, tile * tx + j)
                         guard y < height && x < width else { continue }
                         var sum = 0.0
-                        for a in 0..<4 {
-                            for b in 0..<4 { sum += absAT[i][a] * sums[a * 4 + b] * absAT[j][b] }
+                        for a in 0..<n {
+                            for b in 0..<n { sum += absAT[i][a] * sums[a * n + b] * absAT[j][b] }
                         }
                         magnitude[(o * height + y) * width + x] = sum
                     }

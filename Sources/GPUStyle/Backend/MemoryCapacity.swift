@@ -71,13 +71,16 @@ extension OpenCLBackend {
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
                 WinogradBands(
                     height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
-                    tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats
+                    tile: options.winogradTile, tileBlock: options.winogradTilesPerItem,
+                    budget: options.winogradBandFloats
                 )
                 .scratchFloats(channels: from, outputStride: padded(to))
             }
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
-        let weightTransforms = winograd.map { 16 * padded($0.outputChannels) * padded($0.inputChannels) }.max() ?? 0
+        let points = (options.winogradTile + 2) * (options.winogradTile + 2)
+        let weightTransforms =
+            winograd.map { points * padded($0.outputChannels) * padded($0.inputChannels) }.max() ?? 0
         return (fixed + partials + symmetric + weightTransforms + transformed + products) * MemoryLayout<Float>.size
     }
 }

@@ -146,6 +146,12 @@ extension KernelOption {
         "CONV_WINOGRAD", "Winograd layers: 0 none, 1 min(I, O) ≥ 8, 2 all",
         .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
         tuned: [0, 1], affects: convolution)
+    /// F(4×4,3×3) does 36 multiplies per 16 outputs against F(2×2)'s 16 per 4, for heavier
+    /// transforms and a larger error bound (WinogradBound.swift); 2 until measured per device.
+    static let winoTile = KernelOption(
+        "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3)",
+        .launchOnly, valid: .values([2, 4]), fallback: 2, cpu: 2, gpu: 2,
+        tuned: [2, 4], affects: convolution)
     static let winoTB = KernelOption(
         "WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
         valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
@@ -296,7 +302,8 @@ extension KernelOption {
     /// Every option, once; the tunable ones in the order `stylize-gpu tune` visits them.
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
-        convWinograd, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoGEMM, wgemmM, wgemmN,
+        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoGEMM, wgemmM,
+        wgemmN,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
         gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbPrefetch, vw, tileWG,
         useFMA, redLocal, redGroups, ewLocal,

@@ -88,6 +88,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var narrowStrip: Int { value(.narrowStrip) }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value(.winoBand) }
+    /// The output tile side m of Winograd F(m×m,3×3): 2 or 4.
+    public var winogradTile: Int { value(.winoTile) }
     /// Tiles per work-item of the Winograd multiply.
     public var winogradTileBlock: Int { value(.winoTB) }
     /// Tiles per work-item of the Winograd multiply: WINO_TV vectors of WINO_TB (band strides are

@@ -9,8 +9,9 @@ public final class NativeConvWeights: ConvWeights {
     /// I × (O·9) with element [i][o][ky][kx] = weight[o][i][2−ky][2−kx]: backward-data is then a
     /// forward convolution of the output gradient with the channel roles swapped (nil like `forward`).
     let flipped: NativeStorage?
-    /// [16][O][I], the Winograd transforms G g Gᵀ; backward-data reads them permuted and
-    /// transposed (`Winograd.flippedIndex`). Nil for an im2col layer.
+    /// F(2×2): [16][O][I], the Winograd transforms G g Gᵀ; backward-data reads them permuted and
+    /// transposed (`Winograd.flippedIndex`). F(4×4): [36][O][I] and the flipped kernels'
+    /// [36][O][I] after them (`Winograd4`). Nil for an im2col layer.
     let winograd: NativeStorage?
     let bias: NativeStorage
 
@@ -35,10 +36,17 @@ public final class NativeConvWeights: ConvWeights {
             (forward, flipped) = (nil, nil)
         }
         if plan.winograd {
-            let transformed = try NativeStorage(count: 16 * outputChannels * inputChannels, ledger: ledger)
-            Winograd.transformWeights(
-                weights, outputChannels: outputChannels, inputChannels: inputChannels,
-                into: transformed.pointer)
+            let transformed = try NativeStorage(
+                count: plan.transformFloatsPerPair * outputChannels * inputChannels, ledger: ledger)
+            if plan.winogradTile == 4 {
+                Winograd4.transformWeights(
+                    weights, outputChannels: outputChannels, inputChannels: inputChannels,
+                    into: transformed.pointer)
+            } else {
+                Winograd.transformWeights(
+                    weights, outputChannels: outputChannels, inputChannels: inputChannels,
+                    into: transformed.pointer)
+            }
             winograd = transformed
         } else {
             winograd = nil
@@ -103,7 +111,7 @@ extension NativeBackend {
         if layer.plan.winograd {
             try winogradConvolve(
                 x, channels: layer.inputChannels, height: h, width: w,
-                transform: try layer.layout(layer.winograd, "conv3x3"), flipped: false,
+                transform: try layer.layout(layer.winograd, "conv3x3"), tile: layer.plan.winogradTile, flipped: false,
                 outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
             return
         }
@@ -133,7 +141,7 @@ extension NativeBackend {
             // Mask and accumulation fused into the output transform.
             try winogradConvolve(
                 dy, channels: layer.outputChannels, height: h, width: w,
-                transform: try layer.layout(layer.winograd, op), flipped: true,
+                transform: try layer.layout(layer.winograd, op), tile: layer.plan.winogradTile, flipped: true,
                 outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
                 into: dx)
             return

@@ -6,21 +6,32 @@ public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
     case direct
     /// Winograd F(2×2,3×3) everywhere.
     case winograd
+    /// Winograd F(4×4,3×3) everywhere (`Winograd4`).
+    case winograd4
 }
 
 /// Whether one conv layer runs Winograd (forward and backward-data) or im2col; fixed when its
 /// weights are made, so the weights hold only the layouts the plan needs.
 struct NativeConvPlan: Equatable {
-    let winograd: Bool
+    /// The output tile side m of Winograd F(m×m,3×3), 2 or 4; 0 for im2col.
+    let winogradTile: Int
+    var winograd: Bool { winogradTile > 0 }
 
     init(_ algorithm: ConvolutionAlgorithm, outputChannels: Int, inputChannels: Int) {
         switch algorithm {
-        case .direct: winograd = false
-        case .winograd: winograd = true
+        case .direct: winogradTile = 0
+        case .winograd: winogradTile = 2
+        case .winograd4: winogradTile = 4
         case .automatic:
-            winograd = NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels)
+            winogradTile =
+                NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels) ? 2 : 0
         }
     }
+
+    /// Transformed weight sets of a Winograd layer: F(2×2)'s 16, whose backward-data reads them
+    /// permuted; F(4×4)'s 36 for forward and 36 more of the flipped kernel (its points are not
+    /// closed under x → 1/x, so no permutation gives them).
+    var transformFloatsPerPair: Int { winogradTile == 4 ? 2 * 36 : 16 }
 
     /// Winograd where both sides have enough channels: with 3 on one side (conv1_1) its 16 sgemms
     /// are too thin to pay for the transforms (benchmarks/README.md, "Measurements moved out of
@@ -30,9 +41,9 @@ struct NativeConvPlan: Equatable {
     }
 
     /// Floats the weights of an O×I layer hold under this plan: im2col's forward O×(I·9) and
-    /// flipped I×(O·9) layouts, or Winograd's 16 transforms [16][O][I]; and the bias.
+    /// flipped I×(O·9) layouts, or Winograd's transforms (`transformFloatsPerPair` · O · I); and the bias.
     func weightFloats(outputChannels: Int, inputChannels: Int) -> Int {
-        (winograd ? 16 : 2 * 9) * outputChannels * inputChannels + outputChannels
+        (winograd ? transformFloatsPerPair : 2 * 9) * outputChannels * inputChannels + outputChannels
     }
 }
 
@@ -51,27 +62,36 @@ enum Winograd {
         into u: UnsafeMutablePointer<Float>
     ) {
         let pairs = outputChannels * inputChannels
+        forEachPair(weights, outputChannels: outputChannels, inputChannels: inputChannels, transforms: 16) {
+            taps, pair in
+            let g = taps + pair * 9
+            // G g column by column, then each of its rows times Gᵀ.
+            let c0 = transform(Double(g[0]), Double(g[3]), Double(g[6]))
+            let c1 = transform(Double(g[1]), Double(g[4]), Double(g[7]))
+            let c2 = transform(Double(g[2]), Double(g[5]), Double(g[8]))
+            func store(row a: Int, _ r: (Double, Double, Double, Double)) {
+                let target = u + a * 4 * pairs + pair
+                target[0] = Float(r.0)
+                target[pairs] = Float(r.1)
+                target[2 * pairs] = Float(r.2)
+                target[3 * pairs] = Float(r.3)
+            }
+            store(row: 0, transform(c0.0, c1.0, c2.0))
+            store(row: 1, transform(c0.1, c1.1, c2.1))
+            store(row: 2, transform(c0.2, c1.2, c2.2))
+            store(row: 3, transform(c0.3, c1.3, c2.3))
+        }
+    }
+
+    /// Runs `body(taps, pair)` for every (o, i) pair of an O×I×3×3 layer, spread over the cores.
+    static func forEachPair(
+        _ weights: [Float], outputChannels: Int, inputChannels: Int, transforms: Int,
+        _ body: (UnsafePointer<Float>, Int) -> Void
+    ) {
         weights.withUnsafeBufferPointer { taps in
             guard let taps = taps.baseAddress else { return }
-            HostParallel.forEach(outputChannels, totalWork: pairs * 16) { o in
-                for pair in (o * inputChannels)..<((o + 1) * inputChannels) {
-                    let g = taps + pair * 9
-                    // G g column by column, then each of its rows times Gᵀ.
-                    let c0 = transform(Double(g[0]), Double(g[3]), Double(g[6]))
-                    let c1 = transform(Double(g[1]), Double(g[4]), Double(g[7]))
-                    let c2 = transform(Double(g[2]), Double(g[5]), Double(g[8]))
-                    func store(row a: Int, _ r: (Double, Double, Double, Double)) {
-                        let target = u + a * 4 * pairs + pair
-                        target[0] = Float(r.0)
-                        target[pairs] = Float(r.1)
-                        target[2 * pairs] = Float(r.2)
-                        target[3 * pairs] = Float(r.3)
-                    }
-                    store(row: 0, transform(c0.0, c1.0, c2.0))
-                    store(row: 1, transform(c0.1, c1.1, c2.1))
-                    store(row: 2, transform(c0.2, c1.2, c2.2))
-                    store(row: 3, transform(c0.3, c1.3, c2.3))
-                }
+            HostParallel.forEach(outputChannels, totalWork: outputChannels * inputChannels * transforms) { o in
+                for pair in (o * inputChannels)..<((o + 1) * inputChannels) { body(taps, pair) }
             }
         }
     }
@@ -103,43 +123,59 @@ extension NativeBackend {
     /// 16 MiB (2, 4 and 8 Mi ran alike within the noise of the shared machine).
     static let defaultWinogradBandFloats = 4 << 20
 
-    /// y (O × H·W) from x (C × H·W) by Winograd F(2×2,3×3), C being the summed channels. The
-    /// products are M[ξ] = U[ξ] · V[ξ] with `u` holding [16][O][C], or for `flipped` the
-    /// backward-data products U[p(ξ)]ᵀ · V[ξ] with `u` holding the layer's [16][C][O].
+    /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2 or 4), C being the
+    /// summed channels. The products are M[ξ] = U[ξ] · V[ξ] with `u` holding [n²][O][C]
+    /// (n = m + 2), or for `flipped` the backward-data products with `u` holding the layer's
+    /// [n²][C][O]: F(2×2) reads U[p(ξ)]ᵀ, F(4×4) the flipped kernel's transforms Uᶠ[ξ]ᵀ stored
+    /// after the forward ones.
     func winogradConvolve(
         _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
-        transform u: UnsafePointer<Float>, flipped: Bool, outputChannels: Int,
+        transform u: UnsafePointer<Float>, tile: Int, flipped: Bool, outputChannels: Int,
         output: Winograd.Output, into y: UnsafeMutablePointer<Float>
     ) throws {
         guard h > 0, w > 0 else { return }
-        let (tileRows, tileColumns) = ((h + 1) / 2, (w + 1) / 2)
-        let perTile = 16 * (channels + outputChannels)
+        let points = (tile + 2) * (tile + 2)
+        let (tileRows, tileColumns) = ((h + tile - 1) / tile, (w + tile - 1) / tile)
+        let perTile = points * (channels + outputChannels)
         let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
         let scratch = try columnScratch.floats(perTile * rowsPerBand * tileColumns)
         let pairs = channels * outputChannels
-        let v = scratch, m = scratch + 16 * channels * rowsPerBand * tileColumns
+        let v = scratch, m = scratch + points * channels * rowsPerBand * tileColumns
         // A band's outputs are stored after the next band's input is transformed, so y may be x
         // itself (backward-data in place): no band still to be read needs the rows they overwrite.
         var pending: (firstTileRow: Int, rows: Int)?
         func storePending() {
             guard let (firstTileRow, rows) = pending else { return }
-            Winograd.transformOutput(
-                m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            if tile == 4 {
+                Winograd4.transformOutput(
+                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            } else {
+                Winograd.transformOutput(
+                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            }
         }
         for firstTileRow in stride(from: 0, to: tileRows, by: rowsPerBand) {
             let rows = min(rowsPerBand, tileRows - firstTileRow)
             let n = rows * tileColumns
-            Winograd.transformInput(
-                x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
-                tileRows: rows, tileColumns: tileColumns, into: v)
+            if tile == 4 {
+                Winograd4.transformInput(
+                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, into: v)
+            } else {
+                Winograd.transformInput(
+                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, into: v)
+            }
             storePending()
-            // The 16 products side by side, each on one thread.
-            HostParallel.forEach(16, totalWork: 16 * outputChannels * channels * n) { xi in
+            // The products side by side, each on one thread.
+            HostParallel.forEach(points, totalWork: points * outputChannels * channels * n) { xi in
                 if flipped {
+                    let weights = tile == 4 ? (points + xi) * pairs : Winograd.flippedIndex(xi) * pairs
                     Blas.gemm(
                         transposeA: true, m: outputChannels, n: n, k: channels,
-                        a: u + Winograd.flippedIndex(xi) * pairs, lda: outputChannels,
+                        a: u + weights, lda: outputChannels,
                         b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
                         parallel: false)
                 } else {
@@ -165,41 +201,57 @@ extension Winograd {
     ) {
         let n = tileRows * tileColumns
         let stride = channels * n
-        // A padded row holds image columns −1 ..< 2·tileColumns + 1 (index = column + 1), zeros outside.
-        let padded = 2 * tileColumns + 2
-        HostParallel.forEach(channels * tileRows, totalWork: 16 * stride) { job in
+        forEachPaddedTileRow(
+            x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 2
+        ) { c, bandRow, rows, t, padded in
+            // Bᵀ d down the columns, whole rows at once: one rounding.
+            let (d0, d1, d2, d3) = (rows, rows + padded, rows + 2 * padded, rows + 3 * padded)
+            let (t0, t1, t2, t3) = (t, t + padded, t + 2 * padded, t + 3 * padded)
+            for j in 0..<padded {
+                t0[j] = d0[j] - d2[j]
+                t1[j] = d1[j] + d2[j]
+                t2[j] = d2[j] - d1[j]
+                t3[j] = d1[j] - d3[j]
+            }
+            // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
+            let out = v + c * n + bandRow * tileColumns
+            for k in 0..<4 {
+                let row = t + k * padded
+                let (v0, v1) = (out + 4 * k * stride, out + (4 * k + 1) * stride)
+                let (v2, v3) = (out + (4 * k + 2) * stride, out + (4 * k + 3) * stride)
+                for tx in 0..<tileColumns {
+                    let (a, b, c, d) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
+                    v0[tx] = a - c
+                    v1[tx] = b + c
+                    v2[tx] = c - b
+                    v3[tx] = b - d
+                }
+            }
+        }
+    }
+
+    /// Runs `body(c, bandRow, rows, scratch, padded)` for each channel and tile row of the band:
+    /// `rows` holds the tile row's tile + 2 input rows from tile·(firstTileRow + bandRow) − 1, each
+    /// padded to image columns −1 ..< tile·tileColumns + 1 (index = column + 1), zeros outside;
+    /// `scratch` is as much again.
+    static func forEachPaddedTileRow(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstTileRow: Int, tileRows: Int,
+        tileColumns: Int, tile: Int,
+        _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        let side = tile + 2, padded = tile * tileColumns + 2
+        HostParallel.forEach(channels * tileRows, totalWork: side * side * channels * tileRows * tileColumns) { job in
             let (c, bandRow) = (job / tileRows, job % tileRows)
-            let top = 2 * (firstTileRow + bandRow) - 1
+            let top = tile * (firstTileRow + bandRow) - 1
             let plane = x + c * h * w
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * padded) { buffer in
-                let rows = buffer.baseAddress!, t = rows + 4 * padded
-                rows.update(repeating: 0, count: 4 * padded)
-                for k in 0..<4 where top + k >= 0 && top + k < h {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * side * padded) { buffer in
+                let rows = buffer.baseAddress!
+                rows.update(repeating: 0, count: side * padded)
+                for k in 0..<side where top + k >= 0 && top + k < h {
                     (rows + k * padded + 1).update(from: plane + (top + k) * w, count: w)
                 }
-                // Bᵀ d down the columns, whole rows at once: one rounding.
-                let (d0, d1, d2, d3) = (rows, rows + padded, rows + 2 * padded, rows + 3 * padded)
-                let (t0, t1, t2, t3) = (t, t + padded, t + 2 * padded, t + 3 * padded)
-                for j in 0..<padded {
-                    t0[j] = d0[j] - d2[j]
-                    t1[j] = d1[j] + d2[j]
-                    t2[j] = d2[j] - d1[j]
-                    t3[j] = d1[j] - d3[j]
-                }
-                // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
-                let out = v + c * n + bandRow * tileColumns
-                for k in 0..<4 {
-                    let row = t + k * padded
-                    let (v0, v1) = (out + 4 * k * stride, out + (4 * k + 1) * stride)
-                    let (v2, v3) = (out + (4 * k + 2) * stride, out + (4 * k + 3) * stride)
-                    for tx in 0..<tileColumns {
-                        let (a, b, c, d) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
-                        v0[tx] = a - c
-                        v1[tx] = b + c
-                        v2[tx] = c - b
-                        v3[tx] = b - d
-                    }
-                }
+                body(c, bandRow, rows, rows + side * padded, padded)
             }
         }
     }
@@ -212,42 +264,59 @@ extension Winograd {
         firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Output,
         into y: UnsafeMutablePointer<Float>
     ) {
+        let tc = tileColumns
+        forEachOutputTileRow(
+            m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 2, output: output, into: y
+        ) { source, stride, sums, rows in
+            // 8 runs of Aᵀ M (rows 0 and 1, columns 0–3), then the two output rows (2·tc each).
+            // Aᵀ M: two roundings.
+            for b in 0..<4 {
+                let (m0, m1) = (source + b * stride, source + (4 + b) * stride)
+                let (m2, m3) = (source + (8 + b) * stride, source + (12 + b) * stride)
+                let (s0, s1) = (sums + b * tc, sums + (4 + b) * tc)
+                for tx in 0..<tc {
+                    s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                    s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                }
+            }
+            // Each row times A: two more.
+            for r in 0..<2 {
+                let (a, b, c, d) = (
+                    sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
+                    sums + (4 * r + 3) * tc
+                )
+                let row = rows + r * 2 * tc
+                for tx in 0..<tc {
+                    row[2 * tx] = a[tx] + b[tx] + c[tx]
+                    row[2 * tx + 1] = b[tx] - c[tx] - d[tx]
+                }
+            }
+        }
+    }
+
+    /// Runs `body(source, stride, sums, rows)` for each output channel and tile row of the band,
+    /// then combines the `tile` output rows it wrote into `rows` (tile·tileColumns each) with y as
+    /// `output` says, those inside the image. `source` is the channel's products at the tile row,
+    /// `stride` the distance between their ξ, `sums` scratch of tile·(tile + 2)·tileColumns.
+    static func forEachOutputTileRow(
+        _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstTileRow: Int, tileRows: Int,
+        tileColumns: Int, tile: Int, output: Output, into y: UnsafeMutablePointer<Float>,
+        _ body: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
         let n = tileRows * tileColumns
         let stride = channels * n
-        let tc = tileColumns
-        HostParallel.forEach(channels * tileRows, totalWork: 16 * stride) { job in
+        let (sumFloats, rowFloats) = (tile * (tile + 2) * tileColumns, tile * tile * tileColumns)
+        HostParallel.forEach(channels * tileRows, totalWork: (tile + 2) * (tile + 2) * stride) { job in
             let (o, bandRow) = (job / tileRows, job % tileRows)
-            let top = 2 * (firstTileRow + bandRow)
-            let source = m + o * n + bandRow * tileColumns
-            // 8 runs of Aᵀ M (rows 0 and 1, columns 0–3), then the two output rows (2·tc each).
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * tc) { buffer in
-                let sums = buffer.baseAddress!, rows = sums + 8 * tc
-                // Aᵀ M: two roundings.
-                for b in 0..<4 {
-                    let (m0, m1) = (source + b * stride, source + (4 + b) * stride)
-                    let (m2, m3) = (source + (8 + b) * stride, source + (12 + b) * stride)
-                    let (s0, s1) = (sums + b * tc, sums + (4 + b) * tc)
-                    for tx in 0..<tc {
-                        s0[tx] = m0[tx] + m1[tx] + m2[tx]
-                        s1[tx] = m1[tx] - m2[tx] - m3[tx]
-                    }
-                }
-                // Each row times A: two more.
-                for r in 0..<2 {
-                    let (a, b, c, d) = (
-                        sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
-                        sums + (4 * r + 3) * tc
-                    )
-                    let row = rows + r * 2 * tc
-                    for tx in 0..<tc {
-                        row[2 * tx] = a[tx] + b[tx] + c[tx]
-                        row[2 * tx + 1] = b[tx] - c[tx] - d[tx]
-                    }
-                }
-                for r in 0..<min(2, h - top) {
+            let top = tile * (firstTileRow + bandRow)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: sumFloats + rowFloats) { buffer in
+                let sums = buffer.baseAddress!, rows = sums + sumFloats
+                body(m + o * n + bandRow * tileColumns, stride, sums, rows)
+                for r in 0..<min(tile, h - top) {
                     let index = (o * h + top + r) * w
                     combine(
-                        rows + r * 2 * tc, into: y + index, count: w, channel: o,
+                        rows + r * tile * tileColumns, into: y + index, count: w, channel: o,
                         mask: output.mask.map { $0 + index }, output)
                 }
             }
@@ -282,5 +351,135 @@ extension Winograd.Output {
     var mask: UnsafePointer<Float>? {
         if case let .gradient(mask, _) = self { return mask }
         return nil
+    }
+}
+
+/// Winograd F(4×4,3×3) (Lavin & Gray 2015) at the points 0, ±1, ±2 and ∞:
+///
+///     Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],[0,4,0,−5,0,1]]
+///     G  = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]]
+///     Aᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]]
+///
+/// 6×6 input tiles overlapping by 2 (tile (ty, tx) at (4·ty − 1, 4·tx − 1), zero outside), 36
+/// products, 4×4 outputs per tile. A and B are integers (exact); the inexact constants are all in
+/// G, which is applied once per layer. The points ±½ are the mirror image (x → 1/x reverses the
+/// tile) with the same error bound; neither set is closed under x → 1/x, so backward-data
+/// transforms the flipped kernel itself. Bound: Tests/GPUStyleTests/WinogradBound.swift.
+enum Winograd4 {
+    /// The 36 transforms U[ξ][o][i] = (G g Gᵀ)[ξ] of an O×I×3×3 layer, then the 36 of its flipped
+    /// kernels J g J (same [o][i] order; backward-data reads them transposed), in Float64
+    /// rounded once.
+    static func transformWeights(
+        _ weights: [Float], outputChannels: Int, inputChannels: Int,
+        into u: UnsafeMutablePointer<Float>
+    ) {
+        let pairs = outputChannels * inputChannels
+        Winograd.forEachPair(weights, outputChannels: outputChannels, inputChannels: inputChannels, transforms: 72) {
+            taps, pair in
+            for flipped in [false, true] {
+                let g = (0..<9).map { Double(taps[pair * 9 + (flipped ? 8 - $0 : $0)]) }
+                // G g column by column (columns[kx][a]), then each row a times Gᵀ.
+                let columns = (0..<3).map { kx in transform(g[kx], g[3 + kx], g[6 + kx]) }
+                let target = u + (flipped ? 36 * pairs : 0) + pair
+                for a in 0..<6 {
+                    let row = transform(columns[0][a], columns[1][a], columns[2][a])
+                    for b in 0..<6 { target[(6 * a + b) * pairs] = Float(row[b]) }
+                }
+            }
+        }
+    }
+
+    /// G times a 3-vector.
+    private static func transform(_ a: Double, _ b: Double, _ c: Double) -> [Double] {
+        [a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c]
+    }
+
+    /// Bᵀ times a column (or a row times B) of 6, element by element over `count` entries:
+    /// at most 3 roundings per term (a product by 5 and two sums, or three sums).
+    @inline(__always)
+    static func inputRows(
+        _ d: [UnsafePointer<Float>], stride: Int, count: Int, into r: [UnsafeMutablePointer<Float>],
+        outputStride: Int
+    ) {
+        for j in 0..<count {
+            let (d0, d1, d2) = (d[0][j * stride], d[1][j * stride], d[2][j * stride])
+            let (d3, d4, d5) = (d[3][j * stride], d[4][j * stride], d[5][j * stride])
+            r[0][j * outputStride] = 4 * d0 - 5 * d2 + d4
+            r[1][j * outputStride] = -4 * d1 - 4 * d2 + d3 + d4
+            r[2][j * outputStride] = 4 * d1 - 4 * d2 - d3 + d4
+            r[3][j * outputStride] = -2 * d1 - d2 + 2 * d3 + d4
+            r[4][j * outputStride] = 2 * d1 - d2 - 2 * d3 + d4
+            r[5][j * outputStride] = 4 * d1 - 5 * d3 + d5
+        }
+    }
+
+    /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles t of `tileRows` tile rows from `firstTileRow`
+    /// (t = row-in-band · tileColumns + column), d the 6×6 patch at (4·ty − 1, 4·tx − 1).
+    static func transformInput(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int,
+        into v: UnsafeMutablePointer<Float>
+    ) {
+        let n = tileRows * tileColumns
+        let stride = channels * n
+        Winograd.forEachPaddedTileRow(
+            x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 4
+        ) { c, bandRow, rows, t, padded in
+            // Bᵀ d down the columns, whole rows at once.
+            inputRows(
+                (0..<6).map { UnsafePointer(rows + $0 * padded) }, stride: 1, count: padded,
+                into: (0..<6).map { t + $0 * padded }, outputStride: 1)
+            // Each row times B along the tiles; the 36 outputs are contiguous in t.
+            let out = v + c * n + bandRow * tileColumns
+            for k in 0..<6 {
+                let row = t + k * padded
+                inputRows(
+                    (0..<6).map { UnsafePointer(row + $0) }, stride: 4, count: tileColumns,
+                    into: (0..<6).map { out + (6 * k + $0) * stride }, outputStride: 1)
+            }
+        }
+    }
+
+    /// Aᵀ times a column (or a row times A) of 6, over `count` entries: 3 roundings per term.
+    @inline(__always)
+    static func outputRows(
+        _ m: [UnsafePointer<Float>], count: Int, into r: [UnsafeMutablePointer<Float>], outputStride: Int
+    ) {
+        for j in 0..<count {
+            let (a, b) = (m[1][j] + m[2][j], m[1][j] - m[2][j])
+            let (c, d) = (m[3][j] + m[4][j], m[3][j] - m[4][j])
+            r[0][j * outputStride] = m[0][j] + a + c
+            r[1][j * outputStride] = b + 2 * d
+            r[2][j * outputStride] = a + 4 * c
+            r[3][j * outputStride] = b + 8 * d + m[5][j]
+        }
+    }
+
+    /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
+    /// inside the image are written.
+    static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Winograd.Output,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        let tc = tileColumns
+        Winograd.forEachOutputTileRow(
+            m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 4, output: output, into: y
+        ) { source, stride, sums, rows in
+            // 24 runs of Aᵀ M (rows 0–3, columns 0–5), then each of those rows times A into
+            // the four output rows (4·tc each).
+            for b in 0..<6 {
+                outputRows(
+                    (0..<6).map { UnsafePointer(source + (6 * $0 + b) * stride) }, count: tc,
+                    into: (0..<4).map { sums + (6 * $0 + b) * tc }, outputStride: 1)
+            }
+            for r in 0..<4 {
+                outputRows(
+                    (0..<6).map { UnsafePointer(sums + (6 * r + $0) * tc) }, count: tc,
+                    into: (0..<4).map { rows + r * 4 * tc + $0 }, outputStride: 4)
+            }
+        }
     }
 }

@@ -26,22 +26,24 @@ struct WinogradWeights {
     let direction: Direction
 }
 
-/// How one Winograd convolution is cut into bands of tile rows so that its two scratch buffers
-/// stay bounded whatever the image size: 16 · channels · tileStride floats for the transformed
-/// input, 16 · tileStride · outputStride for the products, each at most `budget` floats when a
-/// tile row fits.
+/// How one Winograd F(m×m,3×3) convolution (m = `tile`, n² = (m + 2)² transformed points) is cut
+/// into bands of tile rows so that its two scratch buffers stay bounded whatever the image size:
+/// n² · channels · tileStride floats for the transformed input, n² · tileStride · outputStride for
+/// the products, each at most `budget` floats when a tile row fits.
 struct WinogradBands {
+    let points: Int
     let tilesX: Int
     let tilesY: Int
     let tileRowsPerBand: Int
     /// Tiles per band rounded up to the multiply's tile block (the row length of the scratch).
     let tileStride: Int
 
-    init(height: Int, width: Int, channels: Int, outputStride: Int, tileBlock: Int, budget: Int) {
-        tilesX = (width + 1) / 2
-        tilesY = (height + 1) / 2
+    init(height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, tileBlock: Int, budget: Int) {
+        points = (tile + 2) * (tile + 2)
+        tilesX = (width + tile - 1) / tile
+        tilesY = (height + tile - 1) / tile
         let widest = max(channels, outputStride, 1)
-        tileRowsPerBand = max(1, min(tilesY, budget / (16 * widest * max(tilesX, 1))))
+        tileRowsPerBand = max(1, min(tilesY, budget / (points * widest * max(tilesX, 1))))
         tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
     }
 
@@ -55,14 +57,14 @@ struct WinogradBands {
 
     /// Scratch floats: transformed input for `channels`, products for `outputStride`.
     func scratchFloats(channels: Int, outputStride: Int) -> (input: Int, products: Int) {
-        (16 * channels * tileStride, 16 * tileStride * outputStride)
+        (points * channels * tileStride, points * tileStride * outputStride)
     }
 }
 
 extension OpenCLBackend {
-    /// One convolution by Winograd F(2×2,3×3) (see Kernels.cl): the weight transforms for this
-    /// direction, then per band of tile rows the input transform, the 16 products and the output
-    /// transform with the epilogue.
+    /// One convolution by Winograd F(2×2,3×3) or, with `WINO_TILE=4`, F(4×4,3×3) (see Kernels.cl):
+    /// the weight transforms for this direction, then per band of tile rows the input transform,
+    /// the 16 (36) products and the output transform with the epilogue.
     ///
     /// A band's outputs are stored only after the next band's input is transformed, so `output`
     /// may be `input` itself (backward-data in place, `backwardDataRunsInPlace`): by then no band
@@ -76,40 +78,50 @@ extension OpenCLBackend {
         if h == 0 || w == 0 { return }
         let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
-        let transforms = try winogradWeights.atLeast(16 * outputStride * rows)
+        let tile = options.winogradTile
+        let four = tile == 4
+        let bands = WinogradBands(
+            height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
+            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
+        let transforms = try winogradWeights.atLeast(bands.points * outputStride * rows)
         try context.enqueue(
-            try context.kernel("winograd_weights"), global: [outputStride, rows], local: nil,
+            try context.kernel(four ? "winograd4_weights" : "winograd_weights"), global: [outputStride, rows],
+            local: nil,
             [
                 .buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
                 .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
                 .buffer(transforms),
             ])
         let tileBlock = options.winogradTilesPerItem
-        let bands = WinogradBands(
-            height: h, width: w, channels: channels, outputStride: outputStride,
-            tileBlock: tileBlock, budget: options.winogradBandFloats)
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let tiled = options.winogradTiledMultiply
         let (inputKernel, multiplyKernel, outputKernel) = (
-            try context.kernel("winograd_input"),
+            try context.kernel(four ? "winograd4_input" : "winograd_input"),
             try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
-            try context.kernel("winograd_output")
+            try context.kernel(four ? "winograd4_output" : "winograd_output")
         )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
         func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
-            guard tiled else { return ([tileStride / tileBlock, blockGroups, 16], local) }
+            guard tiled else { return ([tileStride / tileBlock, blockGroups, bands.points], local) }
             let (outputs, tiles) = options.tiledProductBlock
             return (
-                [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, 16], [16, 16, 1]
+                [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, bands.points],
+                [16, 16, 1]
             )
         }
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
             guard let (band, bandRows) = pending else { return }
+            if four {
+                return try context.enqueue(
+                    outputKernel, global: [bands.tilesX, bandRows, outputChannels], local: nil,
+                    [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
+                        + epilogue.arguments(unused: unusedBuffer) + [.buffer(output)])
+            }
             let launch = rowLaunch(
                 units: bands.tilesX, rows: bandRows, planes: outputChannels,
                 groupWidth: options.winogradWorkGroupWidth)
@@ -123,13 +135,19 @@ extension OpenCLBackend {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
             let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
-            let launch = rowLaunch(
-                units: bands.tilesX, rows: bandRows, planes: channels,
-                groupWidth: options.winogradWorkGroupWidth)
-            try context.enqueue(
-                inputKernel, global: launch.global, local: launch.local,
-                [.buffer(input), .int(channels), .int(h), .int(w)] + band
-                    + [.int(launch.blocksPerItem), .buffer(transformed)])
+            if four {
+                try context.enqueue(
+                    inputKernel, global: [bands.tilesX, bandRows, channels], local: nil,
+                    [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
+            } else {
+                let launch = rowLaunch(
+                    units: bands.tilesX, rows: bandRows, planes: channels,
+                    groupWidth: options.winogradWorkGroupWidth)
+                try context.enqueue(
+                    inputKernel, global: launch.global, local: launch.local,
+                    [.buffer(input), .int(channels), .int(h), .int(w)] + band
+                        + [.int(launch.blocksPerItem), .buffer(transformed)])
+            }
             try storePending()
             let multiply = multiplyLaunch(tileStride: tileStride)
             try context.enqueue(
