@@ -1202,7 +1202,8 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     for (int a = 0; a < 6; ++a) {
         WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5])
     }
-    __global float *out = u + ((k / WINO_COB) * rows + r) * WINO_COB + k % WINO_COB;
+    const int kb = k / WINO_COB;
+    __global float *out = u + (kb * rows + r) * WINO_COB + (k - kb * WINO_COB);
     const int xiStride = stride * rows;
     #pragma unroll
     for (int a = 0; a < 6; ++a) {
@@ -1691,7 +1692,7 @@ void reduce_finish(__global const float *partial, const float scale, __global fl
 
 // Row i and column j of pixel p, and its four neighbours' indices, the border replicated.
 #define NEIGHBOURS(p)                                                                   \
-    const int i = p / width, j = p % width;                                             \
+    const int i = p / width, j = p - i * width;                                         \
     const int left = i * width + max(j - 1, 0), right = i * width + min(j + 1, width - 1); \
     const int up = max(i - 1, 0) * width + j, down = min(i + 1, height - 1) * width + j;
 
@@ -1712,8 +1713,9 @@ __kernel void warp_bilinear(__global const float *image, __global const float *f
                             const int width, __global float *out, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
-    const int plane = height * width, p = index % plane, c = index / plane;
-    const float y = (float)(p / width) + flow[plane + p], x = (float)(p % width) + flow[p];
+    const int plane = height * width, c = index / plane, p = index - c * plane;
+    const int row = p / width;
+    const float y = (float)row + flow[plane + p], x = (float)(p - row * width) + flow[p];
     out[index] = bilinear_sample(image + c * plane, height, width, y, x);
 }
 
@@ -1729,7 +1731,8 @@ __kernel void warp_bilinear_backward(__global const float *gradOut, __global con
     __global float *g = gradImage + c * plane;
     if (!accumulate) for (int p = 0; p < plane; ++p) g[p] = 0.0f;
     for (int p = 0; p < plane; ++p) {
-        float y = (float)(p / width) + flow[plane + p], x = (float)(p % width) + flow[p];
+        const int row = p / width;
+        float y = (float)row + flow[plane + p], x = (float)(p - row * width) + flow[p];
         CLAMP_POSITION(y, x, height, width)
         const int x0 = (int)x, y0 = (int)y;
         const int x1 = min(x0 + 1, width - 1), y1 = min(y0 + 1, height - 1);
@@ -1764,7 +1767,7 @@ __kernel void tvl1_primal_step(__global const float *derivatives, __global const
                                const int width, const float lambdaTheta, const float theta, __global float *out) {
     const int p = get_global_id(0), plane = height * width;
     if (p >= plane) return;
-    const int i = p / width, j = p % width;
+    const int i = p / width, j = p - i * width;
     const float ix = derivatives[p], iy = derivatives[plane + p], it = derivatives[2 * plane + p];
     const float u = flow[p], v = flow[plane + p];
     const float rho = (it + ix * (u - base[p])) + iy * (v - base[plane + p]);
@@ -1798,7 +1801,7 @@ __kernel void tvl1_dual_step(__global const float *flow, __global const float *d
                              const int width, const float step, __global float *out) {
     const int p = get_global_id(0), plane = height * width;
     if (p >= plane) return;
-    const int i = p / width, j = p % width;
+    const int i = p / width, j = p - i * width;
     for (int k = 0; k < 2; ++k) {
         __global const float *w = flow + k * plane;
         const float wx = j < width - 1 ? w[p + 1] - w[p] : 0.0f;
@@ -1816,8 +1819,8 @@ __kernel void median3x3(__global const float *x, const int height, const int wid
                         const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
-    const int plane = height * width, p = index % plane;
-    __global const float *c = x + (index / plane) * plane;
+    const int plane = height * width, q = index / plane, p = index - q * plane;
+    __global const float *c = x + q * plane;
     NEIGHBOURS(p)
     float v[9];
     int k = 0;
@@ -1839,8 +1842,9 @@ __kernel void upsample_flow(__global const float *coarse, const int coarseHeight
                             const int height, const int width, __global float *out, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
-    const int plane = height * width, p = index % plane, c = index / plane;
-    const float y = 0.5f * (float)(p / width) - 0.25f, x = 0.5f * (float)(p % width) - 0.25f;
+    const int plane = height * width, c = index / plane, p = index - c * plane;
+    const int row = p / width;
+    const float y = 0.5f * (float)row - 0.25f, x = 0.5f * (float)(p - row * width) - 0.25f;
     out[index] = 2.0f * bilinear_sample(coarse + c * coarseHeight * coarseWidth, coarseHeight, coarseWidth, y, x);
 }
 
