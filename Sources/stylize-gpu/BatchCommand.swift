@@ -364,15 +364,12 @@ final class BatchWorker {
             case .completed, .converged:
                 break
             }
-            guard rename(files.partialImage, files.output) == 0 else {
-                throw StyleError("could not move the image to \(files.output): \(String(cString: strerror(errno)))")
-            }
-            try BatchRecord(
-                content: job.spec.content, styles: job.spec.styles, settings: settings,
-                outputSHA256: try BatchRecord.digest(ofFile: files.output), device: backend.name,
-                seconds: report.seconds ?? 0, loss: loss
-            ).write(to: files.record)
-            unlink(files.checkpoint)
+            try finish(
+                files,
+                record: BatchRecord(
+                    content: job.spec.content, styles: job.spec.styles, settings: settings,
+                    outputSHA256: try BatchRecord.digest(ofFile: files.partialImage), device: backend.name,
+                    seconds: report.seconds ?? 0, loss: loss))
             report.status = .done
         } catch {
             report.status = .failed
@@ -387,6 +384,20 @@ final class BatchWorker {
             job.files.checkpoint, options: job.options, weightsSHA256: job.weightsSHA256, inputsSHA256: inputsSHA256,
             label: job.spec.output)
     }
+}
+
+/// Ends a finished job (batch's, or a video's frame): its record first, then the partial image
+/// renamed onto the output, then the checkpoint removed. So an output in place always has its
+/// record: a record that cannot be written (a full disk) leaves no new output, and a stop between
+/// the two leaves a record without its output, which does not count as finished.
+func finish(_ files: BatchJobFiles, record: BatchRecord) throws {
+    try record.write(to: files.record)
+    guard rename(files.partialImage, files.output) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(files.record)
+        throw StyleError("could not move the image to \(files.output): \(reason)")
+    }
+    unlink(files.checkpoint)
 }
 
 /// The state of the checkpoint at `path` when it can resume a run of `options` (batch's jobs,

@@ -421,16 +421,18 @@ struct FrameStylist {
         case .completed, .converged:
             break
         }
-        guard rename(files.partialImage, files.output) == 0 else {
-            throw StyleError("could not move the frame to \(files.output): \(String(cString: strerror(errno)))")
-        }
-        let digest = try BatchRecord.digest(ofFile: files.output)
+        let digest = try BatchRecord.digest(ofFile: files.partialImage)
         let elapsed = Date().timeIntervalSince(start)
-        try BatchRecord(
-            content: frames[index], styles: options.stylePaths, settings: settings, outputSHA256: digest,
-            device: backend.name, seconds: elapsed, loss: loss
-        ).write(to: files.record)
-        unlink(files.checkpoint)
+        do {
+            try finish(
+                files,
+                record: BatchRecord(
+                    content: frames[index], styles: options.stylePaths, settings: settings, outputSHA256: digest,
+                    device: backend.name, seconds: elapsed, loss: loss))
+        } catch {
+            unlink(files.partialImage)
+            throw StyleError("\(name): \(describe(error))")
+        }
         previousOutputSHA256 = digest
         seconds.append((index, elapsed))
         printNote(progressLine(index, loss: loss, seconds: elapsed))
