@@ -136,6 +136,12 @@ struct BatchCommand: ParsableCommand {
         }.joined(separator: ", ")
         printNote("batch: \(results.count) job\(results.count == 1 ? "" : "s"): \(summary)")
         if interruption.isRequested { throw ExitCode(130) }
+        if let (job, error) = queue.fullDisk {
+            let finished = (counts[.done] ?? 0) + (counts[.skipped] ?? 0)
+            throw StyleError(
+                "the disk is full (\(job): \(error)); stopped with \(finished) of \(results.count) jobs finished and "
+                    + "kept: free space and run the same command again to finish the others")
+        }
         let failed = counts[.failed] ?? 0
         if failed > 0 {
             throw StyleError(
@@ -216,13 +222,22 @@ final class BatchQueue: @unchecked Sendable {
         slots = Array(repeating: nil, count: jobs.count)
     }
 
+    /// The first job that failed on a full disk, and its error: no job is taken after it.
+    private(set) var fullDisk: (output: String, error: String)?
+
     /// The next job's position, or nil when none is left or a stop was asked for.
     func take() -> Int? {
         lock.lock()
         defer { lock.unlock() }
-        guard next < jobs.count, !Interruption.shared.isRequested else { return nil }
+        guard next < jobs.count, !Interruption.shared.isRequested, fullDisk == nil else { return nil }
         next += 1
         return next - 1
+    }
+
+    func stopAtFullDisk(_ output: String, _ error: String) {
+        lock.lock()
+        if fullDisk == nil { fullDisk = (output, error) }
+        lock.unlock()
     }
 
     func finish(_ position: Int, _ report: BatchJobReport) {
@@ -374,6 +389,8 @@ final class BatchWorker {
         } catch {
             report.status = .failed
             report.error = singleLine(GPUStyle.describe(error))
+            // A full disk fails every job after this one too: stop taking jobs.
+            if isOutOfSpace(error) { queue.stopAtFullDisk(job.spec.output, report.error ?? "") }
         }
         return report
     }

@@ -253,7 +253,13 @@ struct VideoCommand: ParsableCommand {
                     "stopped before frame \(index + 1) of \(frames.count); run the same command again to continue")
                 throw ExitCode(130)
             }
-            try stylist.stylise(index)
+            do {
+                try stylist.stylise(index)
+            } catch  where isOutOfSpace(error) {
+                throw StyleError(
+                    "the disk is full (\(describe(error))); stopped with \(index) of \(frames.count) frames "
+                        + "finished and kept: free space and run the same command again to continue")
+            }
         }
         printNote(stylist.reuseNote)
         guard VideoFrames.isVideoFile(output) else {

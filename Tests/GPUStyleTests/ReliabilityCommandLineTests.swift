@@ -1,0 +1,241 @@
+import Foundation
+@testable import GPUStyle
+import XCTest
+
+/// A folder for outputs whose file system a test fills up and frees again: a tmpfs mounted on it
+/// when the test may mount one (as root), else a plain folder whose atomic writes fail with
+/// ENOSPC while `FOLDER.full` exists (`STYLIZE_GPU_TEST_DISK_FULL=FOLDER`, read by debug builds
+/// only).
+/// `STYLIZE_GPU_TEST_NO_MOUNT=1` asks for the second.
+final class FillableDisk {
+    let folder: String
+    /// The binary's temporary folder (TMPDIR), where a run keeps an image it cannot write.
+    let temporary: String
+    /// What the test ran on, for its log: "a 4 MiB tmpfs" or "an injected ENOSPC (why)".
+    let kind: String
+    private let mounted: Bool
+    private let flag: String
+    private var ballast: String { folder + "/ballast" }
+
+    init(in parent: String) throws {
+        folder = parent + "/disk"
+        flag = folder + ".full"
+        temporary = parent + "/tmp"
+        for made in [folder, temporary] {
+            try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+        }
+        var reason = "not root"
+        if ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_NO_MOUNT"] == "1" {
+            reason = "STYLIZE_GPU_TEST_NO_MOUNT=1"
+        } else if geteuid() == 0 {
+            let status = FillableDisk.command(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", folder])
+            reason = "mount exited with \(status)"
+            if status == 0 {
+                mounted = true
+                kind = "a 4 MiB tmpfs"
+                print("disk full: \(kind)")
+                return
+            }
+        }
+        mounted = false
+        kind = "an injected ENOSPC (cannot mount a tmpfs: \(reason))"
+        print("disk full: \(kind)")
+    }
+
+    /// The binary's environment: its temporary folder, and the injected full disk.
+    var environment: [String: String] {
+        ["TMPDIR": temporary].merging(mounted ? [:] : ["STYLIZE_GPU_TEST_DISK_FULL": folder]) { $1 }
+    }
+
+    /// Fills the file system (a ballast file written until ENOSPC), or raises the flag.
+    func fill() {
+        guard mounted else {
+            _ = FileManager.default.createFile(atPath: flag, contents: Data())
+            return
+        }
+        let descriptor = open(ballast, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        let chunk = [UInt8](repeating: 7, count: 4096)
+        while write(descriptor, chunk, chunk.count) > 0 {}
+        close(descriptor)
+    }
+
+    /// Frees the space again.
+    func free() {
+        unlink(mounted ? ballast : flag)
+    }
+
+    /// Unmounts what `init` mounted.
+    func unmount() {
+        if mounted { _ = FillableDisk.command(["umount", folder]) }
+    }
+
+    private static func command(_ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+/// Helpers of the tests below: tiny jobs and frames, manifests with any characters, checks of
+/// records against outputs.
+class ReliabilityTestsBase: BatchCommandLineTestsBase {
+    /// A manifest line, JSON-encoded (names may hold quotes).
+    func jsonJob(_ content: String, _ style: String, output: String, seed: Int = 0) throws -> String {
+        let object: [String: Any] = [
+            "content": content, "styles": [style], "output": output, "options": ["seed": seed],
+        ]
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// `count` copies of a 40×32 crop of the content photo in a new folder.
+    func makeFrames(_ names: [String], folder name: String = "frames") throws -> String {
+        let frames = path(name)
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        let photo = try ImageFile.read(content).image.resized(width: 40, height: 32)
+        for frame in names { try ImageFile.write(photo, to: frames + "/" + frame) }
+        return frames
+    }
+
+    func videoOptions(iterations: Int) throws -> [String] {
+        [
+            "--weights", try cachedWeightsPath(), "--image-size", "32", "--iterations", "\(iterations)",
+            "--frame-iterations", "\(iterations)", "--temporal-weight", "0", "--style-layers", "relu1_1,relu2_1",
+            "--content-layers", "relu2_1", "--device", "native", "--progress", "none",
+        ]
+    }
+
+    /// Every output in the folder `sub` of the output folder `out` has a record whose SHA-256 is
+    /// the output's, and no temporary file is left beside them.
+    func assertOutputsMatchTheirRecords(
+        _ out: String, sub: String = "", file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let folder = sub.isEmpty ? out : out + "/" + sub
+        for image in images(in: folder) {
+            let record = try JSONDecoder().decode(
+                BatchRecord.self,
+                from: try Data(
+                    contentsOf: URL(
+                        fileURLWithPath: out + "/.stylize-gpu/" + (sub.isEmpty ? "" : sub + "/") + image + ".json")))
+            XCTAssertEqual(
+                record.outputSHA256, try BatchRecord.digest(ofFile: folder + "/" + image), image, file: file, line: line
+            )
+            XCTAssertNoThrow(try ImageFile.read(folder + "/" + image), image, file: file, line: line)
+        }
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
+            $0.hasSuffix(".tmp")
+        }
+        XCTAssertEqual(left, [], "temporary files left in \(folder)", file: file, line: line)
+    }
+
+    /// Waits (at most two minutes) until `file` exists.
+    func wait(for file: String) {
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: file), Date() < deadline { usleep(5_000) }
+    }
+
+    /// Runs `arguments` on `disk`, fills it once `firstOutput` exists, and checks that the
+    /// command ends with exit 1 and one line starting `error: the disk is full (`.
+    func fillDuring(_ arguments: [String], disk: FillableDisk, once firstOutput: String) throws -> Result {
+        let (process, stdout, stderr) = try launch(arguments, environment: disk.environment)
+        wait(for: firstOutput)
+        disk.fill()
+        let full = finish(process, stdout, stderr)
+        XCTAssertEqual(full.status, 1, "\(disk.kind): \(full.stderr)")
+        XCTAssertEqual(full.errorLines.count, 1, full.stderr)
+        XCTAssertTrue(full.errorLines.first?.hasPrefix("error: the disk is full (") ?? false, full.stderr)
+        XCTAssertTrue(full.stderr.contains("free space and run the same command again"), full.stderr)
+        return full
+    }
+
+    /// Runs a launched process to its end (these commands print little on stdout, so reading
+    /// the two pipes in turn cannot stall).
+    func finish(_ process: Process, _ out: Pipe, _ err: Pipe) -> Result {
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// The output's file system fills up during a run, a batch and a video (issue 25).
+final class DiskFullTests: ReliabilityTestsBase {
+    func testRunOnAFullDiskKeepsTheImageElsewhere() throws {
+        let disk = try FillableDisk(in: folder)
+        defer { disk.unmount() }
+        disk.fill()
+        let result = try run(
+            [
+                content, style, "-o", disk.folder + "/out.png", "--weights", try cachedWeightsPath(),
+                "--image-size", "32", "--iterations", "2", "--style-layers", "relu1_1", "--content-layers",
+                "relu1_1", "--device", "native", "--progress", "none",
+            ], environment: disk.environment)
+        XCTAssertEqual(result.status, 1, "\(disk.kind): \(result.stderr)")
+        XCTAssertEqual(result.errorLines.count, 1, result.stderr)
+        let line = String(result.errorLines.first ?? "")
+        XCTAssertTrue(isOutOfSpace(StyleError(line)), line)
+        let kept = try XCTUnwrap(
+            line.components(separatedBy: "written to ").last?.components(separatedBy: " instead").first)
+        XCTAssertTrue(kept.hasPrefix(disk.temporary), line)
+        XCTAssertNoThrow(try ImageFile.read(kept), line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: disk.folder + "/out.png"))
+        XCTAssertEqual(images(in: disk.folder), [])
+        try assertOutputsMatchTheirRecords(disk.folder)
+    }
+
+    func testBatchOnAFullDiskStopsKeepsTheFinishedJobsAndARerunFinishes() throws {
+        let disk = try FillableDisk(in: folder)
+        defer { disk.unmount() }
+        let out = disk.folder + "/out"
+        let names = (0..<4).map { "j\($0).png" }
+        let manifest = writeManifest(try names.enumerated().map { try jsonJob(content, style, output: $1, seed: $0) })
+        let arguments = ["batch", "--manifest", manifest, "-o", out] + (try tiny(iterations: 40))
+        let full = try fillDuring(arguments, disk: disk, once: out + "/j0.png")
+        let kept = images(in: out)
+        XCTAssertTrue(kept.contains("j0.png"), full.stderr)
+        XCTAssertLessThan(kept.count, names.count, "the disk filled before the last job: \(full.stderr)")
+        XCTAssertEqual(
+            full.stderr.components(separatedBy: ": failed: ").count - 1, 1, "it stopped at once: \(full.stderr)")
+        try assertOutputsMatchTheirRecords(out)
+        let state = try FileManager.default.contentsOfDirectory(atPath: out + "/.stylize-gpu")
+        XCTAssertEqual(state.filter { $0.hasSuffix(".tmp") || $0.contains(".partial.") }, [], "\(state)")
+        let bytes = try kept.map { try Data(contentsOf: URL(fileURLWithPath: out + "/" + $0)) }
+
+        disk.free()
+        let rerun = try run(arguments, environment: disk.environment)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("\(names.count - kept.count) done, \(kept.count) skipped"), rerun.stderr)
+        XCTAssertEqual(images(in: out), names)
+        XCTAssertEqual(try kept.map { try Data(contentsOf: URL(fileURLWithPath: out + "/" + $0)) }, bytes)
+        try assertOutputsMatchTheirRecords(out)
+    }
+
+    func testVideoOnAFullDiskStopsKeepsTheFinishedFramesAndARerunContinues() throws {
+        let disk = try FillableDisk(in: folder)
+        defer { disk.unmount() }
+        let frames = try makeFrames(["1.png", "2.png", "3.png"])
+        let out = disk.folder + "/out"
+        let arguments = ["video", frames, style, "-o", out] + (try videoOptions(iterations: 40))
+        let full = try fillDuring(arguments, disk: disk, once: out + "/00001.png")
+        XCTAssertTrue(full.errorLines.first?.hasPrefix("error: the disk is full (frame ") ?? false, full.stderr)
+        let kept = images(in: out)
+        XCTAssertTrue(kept.contains("00001.png"), full.stderr)
+        XCTAssertLessThan(kept.count, 3, full.stderr)
+        XCTAssertTrue(full.stderr.contains("stopped with \(kept.count) of 3 frames finished and kept"), full.stderr)
+        try assertOutputsMatchTheirRecords(out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/.stylize-gpu/video.lock"))
+
+        disk.free()
+        let rerun = try run(arguments, environment: disk.environment)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        for k in 1...kept.count { XCTAssertTrue(rerun.stderr.contains("frame \(k)/3: finished earlier"), rerun.stderr) }
+        XCTAssertEqual(images(in: out), ["00001.png", "00002.png", "00003.png"])
+        try assertOutputsMatchTheirRecords(out)
+    }
+}
