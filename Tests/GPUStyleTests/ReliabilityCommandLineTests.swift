@@ -239,3 +239,94 @@ final class DiskFullTests: ReliabilityTestsBase {
         try assertOutputsMatchTheirRecords(out)
     }
 }
+
+/// Where outputs may go, and names with any characters (issue 25).
+final class OutputFolderSafetyTests: ReliabilityTestsBase {
+    func testSymbolicLinksInsideTheOutputFolderCannotLeadOutside() throws {
+        let elsewhere = path("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let options = try tiny()
+        // OUTDIR/sub -> elsewhere: a manifest output under it is refused before any work.
+        let out = path("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: out + "/sub", withDestinationPath: elsewhere)
+        let manifest = writeManifest([try jsonJob(content, style, output: "sub/deeper/x.png")])
+        let linked = try run(["batch", "--manifest", manifest, "-o", out] + options)
+        XCTAssertEqual(linked.status, 1, linked.stderr)
+        XCTAssertEqual(linked.errorLines.count, 1, linked.stderr)
+        XCTAssertTrue(linked.stderr.contains("leads outside the output folder"), linked.stderr)
+        for escape in [elsewhere + "/x.png", "../x.png", "a/../../x.png"] {
+            let refused = try run(
+                ["batch", "--manifest", writeManifest([try jsonJob(content, style, output: escape)]), "-o", out]
+                    + options)
+            XCTAssertEqual(refused.status, 1, refused.stderr)
+            XCTAssertTrue(refused.errorLines.first?.contains("leaves the output folder") ?? false, refused.stderr)
+        }
+        // The state folder a link out, for batch and for video.
+        let stateOut = path("state-out")
+        try FileManager.default.createDirectory(atPath: stateOut, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: stateOut + "/.stylize-gpu", withDestinationPath: elsewhere)
+        let state = try run(["batch", "--contents", content, "--styles", style, "-o", stateOut] + options)
+        XCTAssertEqual(state.status, 1, state.stderr)
+        XCTAssertTrue(state.errorLines.first?.contains("leads outside the output folder") ?? false, state.stderr)
+        let frames = try makeFrames(["1.png", "2.png"])
+        let video = try run(["video", frames, style, "-o", stateOut] + (try videoOptions(iterations: 2)))
+        XCTAssertEqual(video.status, 1, video.stderr)
+        XCTAssertTrue(video.errorLines.first?.contains("leads outside the output folder") ?? false, video.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), [], "nothing written outside")
+        XCTAssertEqual(images(in: stateOut), [])
+
+        // A link inside the folder, and an output folder that is itself a link (given by the user), work.
+        let inside = path("inside")
+        try FileManager.default.createDirectory(atPath: inside + "/real", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: inside + "/alias", withDestinationPath: inside + "/real")
+        let given = path("given")
+        try FileManager.default.createSymbolicLink(atPath: given, withDestinationPath: inside)
+        let fine = try run(
+            ["batch", "--manifest", writeManifest([try jsonJob(content, style, output: "alias/x.png")]), "-o", given]
+                + options)
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+        XCTAssertEqual(images(in: inside + "/real"), ["x.png"])
+    }
+
+    func testNamesWithSpacesQuotesAndNonASCIIWorkEndToEnd() throws {
+        let odd = path("in 'é' \"q\"")
+        try FileManager.default.createDirectory(atPath: odd, withIntermediateDirectories: true)
+        let oddContent = odd + "/my “café” photo's.png"
+        let oddStyle = odd + "/stíle \"ü\" 1.png"
+        try FileManager.default.copyItem(atPath: content, toPath: oddContent)
+        try FileManager.default.copyItem(atPath: style, toPath: oddStyle)
+        let runOutput = odd + "/out ö \"x\" 'y'.png"
+        let single = try run(
+            [
+                oddContent, oddStyle, "-o", runOutput, "--weights", try cachedWeightsPath(), "--image-size", "32",
+                "--iterations", "2", "--style-layers", "relu1_1", "--content-layers", "relu1_1", "--device", "native",
+                "--progress", "none",
+            ])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertNoThrow(try ImageFile.read(runOutput))
+
+        let out = path("out ü \"z\" 'w'")
+        let grid = try run(["batch", "--contents", oddContent, "--styles", oddStyle, "-o", out] + (try tiny()))
+        XCTAssertEqual(grid.status, 0, grid.stderr)
+        XCTAssertEqual(images(in: out), ["my “café” photo's__stíle \"ü\" 1.png"])
+        let manifest = writeManifest(
+            [try jsonJob(oddContent, oddStyle, output: "sub dir é/\"ñ\" 'o'.png")], name: "jobs \"é\".jsonl")
+        let listed = try run(["batch", "--manifest", manifest, "-o", out] + (try tiny()))
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual(images(in: out + "/sub dir é"), ["\"ñ\" 'o'.png"])
+        try assertOutputsMatchTheirRecords(out)
+        try assertOutputsMatchTheirRecords(out, sub: "sub dir é")
+
+        let frames = try makeFrames(["f 1 é.png", "f “2”.png"], folder: "frames 'ä' \"b\"")
+        let videoOut = path("video ø \"c\"")
+        let video = try run(["video", frames, oddStyle, "-o", videoOut] + (try videoOptions(iterations: 2)))
+        XCTAssertEqual(video.status, 0, video.stderr)
+        XCTAssertEqual(images(in: videoOut), ["00001.png", "00002.png"])
+        XCTAssertEqual(
+            try JSONDecoder().decode(
+                BatchRecord.self,
+                from: Data(contentsOf: URL(fileURLWithPath: videoOut + "/.stylize-gpu/00001.png.json"))
+            ).content, frames + "/f 1 é.png")
+    }
+}
