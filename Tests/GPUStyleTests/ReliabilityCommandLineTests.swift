@@ -330,3 +330,71 @@ final class OutputFolderSafetyTests: ReliabilityTestsBase {
             ).content, frames + "/f 1 é.png")
     }
 }
+
+/// Two batch processes on one manifest and one output folder, without shards (issue 25).
+final class BatchConcurrencyTests: ReliabilityTestsBase {
+    /// The outputs a run's stderr says it finished ("[2/6] j1.png: done in …").
+    func doneOutputs(_ stderr: String) -> [String] {
+        stderr.split(separator: "\n").filter { $0.contains(": done in") }.map {
+            String($0.split(separator: " ")[1].dropLast())
+        }
+    }
+
+    func testTwoProcessesRunEveryJobOnceAndAKilledOneLeavesNoJobMarkedDone() throws {
+        let names = (0..<6).map { "j\($0).png" }
+        let manifest = writeManifest(try names.enumerated().map { try jsonJob(content, style, output: $1, seed: $0) })
+        let options = [
+            "--weights", try cachedWeightsPath(), "--image-size", "64", "--iterations", "6", "--style-layers",
+            "relu1_1,relu2_1", "--content-layers", "relu2_1", "--devices", "native",
+        ]
+
+        // Both to the end: every job done by exactly one of them, the other skipped or left it (locked).
+        let out = path("both")
+        let launched = try (0..<2).map { index in
+            try launch(["batch", "--manifest", manifest, "-o", out, "--report", path("r\(index).json")] + options)
+        }
+        let results = launched.map { finish($0.0, $0.1, $0.2) }
+        for result in results { XCTAssertEqual(result.status, 0, result.stderr) }
+        XCTAssertEqual(results.flatMap { doneOutputs($0.stderr) }.sorted(), names, results.map(\.stderr).joined())
+        let reports = try (0..<2).map {
+            try JSONDecoder().decode(
+                BatchReport.self, from: try Data(contentsOf: URL(fileURLWithPath: path("r\($0).json"))))
+        }
+        for position in names.indices {
+            let statuses = reports.map { $0.jobs[position].status }
+            XCTAssertEqual(statuses.filter { $0 == .done }.count, 1, "\(names[position]): \(statuses)")
+            XCTAssertTrue(statuses.allSatisfy { [.done, .skipped, .locked].contains($0) }, "\(statuses)")
+        }
+        XCTAssertEqual(images(in: out), names)
+        try assertOutputsMatchTheirRecords(out)
+
+        // One killed (SIGKILL) while it holds a job's lock: no output without its record, and a
+        // rerun completes the rest, every job done once over the three processes.
+        let killedOut = path("killed")
+        let (victim, victimOut, victimErr) = try launch(["batch", "--manifest", manifest, "-o", killedOut] + options)
+        let (other, otherOut, otherErr) = try launch(["batch", "--manifest", manifest, "-o", killedOut] + options)
+        let deadline = Date().addingTimeInterval(120)
+        var held: String?
+        while held == nil, Date() < deadline {
+            held = names.first {
+                BatchLock.owner(killedOut + "/.stylize-gpu/\($0).lock")?.pid == victim.processIdentifier
+            }
+            if held == nil { usleep(2_000) }
+        }
+        kill(victim.processIdentifier, SIGKILL)
+        let killed = finish(victim, victimOut, victimErr)
+        let survivor = finish(other, otherOut, otherErr)
+        XCTAssertNotNil(held, "the victim never held a lock: \(killed.stderr)")
+        XCTAssertEqual(killed.status, 9, killed.stderr)
+        XCTAssertEqual(survivor.status, 0, survivor.stderr)
+        try assertOutputsMatchTheirRecords(killedOut)
+        if let held { XCTAssertFalse(doneOutputs(killed.stderr).contains(held)) }
+
+        let rerun = try run(["batch", "--manifest", manifest, "-o", killedOut] + options)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertEqual(images(in: killedOut), names)
+        try assertOutputsMatchTheirRecords(killedOut)
+        let done = [killed, survivor, rerun].flatMap { doneOutputs($0.stderr) }
+        XCTAssertEqual(done.sorted(), names, "each job done once: \(done)")
+    }
+}
