@@ -242,7 +242,8 @@ public struct BatchJobReport: Codable, Equatable, Sendable {
         /// Another worker or process holds its lock.
         case locked
         case failed
-        /// Stopped by Ctrl-C or SIGTERM; its checkpoint resumes it.
+        /// Stopped by Ctrl-C or SIGTERM (its checkpoint resumes it), or never taken because the
+        /// batch stopped at a full disk.
         case interrupted
     }
 
