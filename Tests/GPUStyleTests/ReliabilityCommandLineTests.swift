@@ -344,10 +344,11 @@ final class BatchConcurrencyTests: ReliabilityTestsBase {
     }
 
     func testTwoProcessesRunEveryJobOnceAndAKilledOneLeavesNoJobMarkedDone() throws {
+        // Jobs of a second or two each, so both processes are mid-job most of the time.
         let names = (0..<6).map { "j\($0).png" }
         let manifest = writeManifest(try names.enumerated().map { try jsonJob(content, style, output: $1, seed: $0) })
         let options = [
-            "--weights", try cachedWeightsPath(), "--image-size", "64", "--iterations", "6", "--style-layers",
+            "--weights", try cachedWeightsPath(), "--image-size", "64", "--iterations", "25", "--style-layers",
             "relu1_1,relu2_1", "--content-layers", "relu2_1", "--devices", "native",
         ]
 
@@ -374,20 +375,25 @@ final class BatchConcurrencyTests: ReliabilityTestsBase {
         // One killed (SIGKILL) while it holds a job's lock: no output without its record, and a
         // rerun completes the rest, every job done once over the three processes.
         let killedOut = path("killed")
+        // Started together; the first is killed once both hold a job's lock at the same time.
         let (victim, victimOut, victimErr) = try launch(["batch", "--manifest", manifest, "-o", killedOut] + options)
         let (other, otherOut, otherErr) = try launch(["batch", "--manifest", manifest, "-o", killedOut] + options)
+        func job(heldBy process: Process) -> String? {
+            names.first { BatchLock.owner(killedOut + "/.stylize-gpu/\($0).lock")?.pid == process.processIdentifier }
+        }
         let deadline = Date().addingTimeInterval(120)
         var held: String?
-        while held == nil, Date() < deadline {
-            held = names.first {
-                BatchLock.owner(killedOut + "/.stylize-gpu/\($0).lock")?.pid == victim.processIdentifier
+        while victim.isRunning, Date() < deadline {
+            if job(heldBy: other) != nil, let victims = job(heldBy: victim) {
+                held = victims
+                break
             }
-            if held == nil { usleep(2_000) }
+            usleep(2_000)
         }
         kill(victim.processIdentifier, SIGKILL)
         let killed = finish(victim, victimOut, victimErr)
         let survivor = finish(other, otherOut, otherErr)
-        XCTAssertNotNil(held, "the victim never held a lock: \(killed.stderr)")
+        XCTAssertNotNil(held, "the two never held locks at once: \(killed.stderr)")
         XCTAssertEqual(killed.status, 9, killed.stderr)
         XCTAssertEqual(survivor.status, 0, survivor.stderr)
         try assertOutputsMatchTheirRecords(killedOut)
