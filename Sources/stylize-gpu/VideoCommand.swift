@@ -225,6 +225,11 @@ struct VideoCommand: ParsableCommand {
 
         let folder = VideoFrames.framesFolder(output: output)
         let lockFiles = BatchJobFiles(outputFolder: folder, relativeOutput: "video")
+        if VideoFrames.isVideoFile(output) {
+            // The state folder beside a video file is ours, not the user's: it may not lead out.
+            try BatchJobFiles.refuseLinksOut(
+                folder, below: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+        }
         try lockFiles.makeFolders()
         guard let lock = try BatchLock.acquire(lockFiles.lock) else {
             let owner = BatchLock.owner(lockFiles.lock).map { " (pid \($0.pid) on \($0.host))" } ?? ""

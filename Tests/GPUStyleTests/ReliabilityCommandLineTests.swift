@@ -276,6 +276,10 @@ final class OutputFolderSafetyTests: ReliabilityTestsBase {
         let video = try run(["video", frames, style, "-o", stateOut] + (try videoOptions(iterations: 2)))
         XCTAssertEqual(video.status, 1, video.stderr)
         XCTAssertTrue(video.errorLines.first?.contains("leads outside the output folder") ?? false, video.stderr)
+        // Beside a video file (a GIF: no ffmpeg needed) the state folder holds the frames.
+        let gif = try run(["video", frames, style, "-o", stateOut + "/clip.gif"] + (try videoOptions(iterations: 2)))
+        XCTAssertEqual(gif.status, 1, gif.stderr)
+        XCTAssertTrue(gif.errorLines.first?.contains("leads outside the output folder") ?? false, gif.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), [], "nothing written outside")
         XCTAssertEqual(images(in: stateOut), [])
 

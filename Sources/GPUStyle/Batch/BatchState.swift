@@ -34,18 +34,19 @@ public struct BatchJobFiles: Sendable {
     public func makeFolders() throws {
         for path in [output, record] {
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            try checkInside(folder)
+            try BatchJobFiles.refuseLinksOut(folder, below: outputFolder)
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
                 throw StyleError("cannot create the folder \(folder): \(describe(error))")
             }
-            try checkInside(folder)
+            try BatchJobFiles.refuseLinksOut(folder, below: outputFolder)
         }
     }
 
-    /// Refuses `folder` when its longest existing part below the output folder resolves outside it.
-    private func checkInside(_ folder: String) throws {
+    /// Refuses `folder` when its longest existing part below `outputFolder` resolves outside it
+    /// (through a symbolic link); links at or above `outputFolder` are the user's.
+    public static func refuseLinksOut(_ folder: String, below outputFolder: String) throws {
         let top = URL(fileURLWithPath: outputFolder).standardizedFileURL
         var existing = URL(fileURLWithPath: folder).standardizedFileURL
         while !FileManager.default.fileExists(atPath: existing.path), existing.path.count > top.path.count {
