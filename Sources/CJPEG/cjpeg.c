@@ -50,11 +50,16 @@ static void fail(cjpeg_error *error, int status, const char *message) {
 }
 
 static void on_error_exit(j_common_ptr cinfo) {
+    int saved_errno = errno; /* of the fwrite or fflush that failed, for JERR_FILE_WRITE */
     cjpeg_error *error = (cjpeg_error *)cinfo->err;
     char message[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, message);
     if (error->pub.msg_code == JERR_INPUT_EMPTY) {
         snprintf(message, sizeof message, "file is empty");
+    }
+    /* libjpeg's own text only guesses ("out of disk space?"); the system's reason is exact */
+    if (error->pub.msg_code == JERR_FILE_WRITE && saved_errno != 0) {
+        snprintf(message, sizeof message, "%s", strerror(saved_errno));
     }
     fail(error, status_for(error->pub.msg_code), message);
 }

@@ -55,3 +55,12 @@ public func singleLine(_ text: String) -> String {
     }
     return result
 }
+
+/// Whether an error comes from a full disk or an exhausted quota (ENOSPC, EDQUOT). Errors reach
+/// the commands as lines, so this looks for the system's reason (`strerror`, this process's own
+/// text) or `describe`'s words for Foundation's out-of-space error.
+public func isOutOfSpace(_ error: Error) -> Bool {
+    let text = describe(error)
+    let reasons = [ENOSPC, EDQUOT].map { String(cString: strerror($0)) } + ["no space left on the device"]
+    return reasons.contains { text.contains($0) }
+}

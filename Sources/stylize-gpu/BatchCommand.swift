@@ -136,6 +136,12 @@ struct BatchCommand: ParsableCommand {
         }.joined(separator: ", ")
         printNote("batch: \(results.count) job\(results.count == 1 ? "" : "s"): \(summary)")
         if interruption.isRequested { throw ExitCode(130) }
+        if let (job, error) = queue.fullDisk {
+            let finished = (counts[.done] ?? 0) + (counts[.skipped] ?? 0)
+            throw StyleError(
+                "the disk is full (\(job): \(error)); stopped with \(finished) of \(results.count) jobs finished and "
+                    + "kept: free space and run the same command again to finish the others")
+        }
         let failed = counts[.failed] ?? 0
         if failed > 0 {
             throw StyleError(
@@ -216,13 +222,22 @@ final class BatchQueue: @unchecked Sendable {
         slots = Array(repeating: nil, count: jobs.count)
     }
 
+    /// The first job that failed on a full disk, and its error: no job is taken after it.
+    private(set) var fullDisk: (output: String, error: String)?
+
     /// The next job's position, or nil when none is left or a stop was asked for.
     func take() -> Int? {
         lock.lock()
         defer { lock.unlock() }
-        guard next < jobs.count, !Interruption.shared.isRequested else { return nil }
+        guard next < jobs.count, !Interruption.shared.isRequested, fullDisk == nil else { return nil }
         next += 1
         return next - 1
+    }
+
+    func stopAtFullDisk(_ output: String, _ error: String) {
+        lock.lock()
+        if fullDisk == nil { fullDisk = (output, error) }
+        lock.unlock()
     }
 
     func finish(_ position: Int, _ report: BatchJobReport) {
@@ -364,19 +379,18 @@ final class BatchWorker {
             case .completed, .converged:
                 break
             }
-            guard rename(files.partialImage, files.output) == 0 else {
-                throw StyleError("could not move the image to \(files.output): \(String(cString: strerror(errno)))")
-            }
-            try BatchRecord(
-                content: job.spec.content, styles: job.spec.styles, settings: settings,
-                outputSHA256: try BatchRecord.digest(ofFile: files.output), device: backend.name,
-                seconds: report.seconds ?? 0, loss: loss
-            ).write(to: files.record)
-            unlink(files.checkpoint)
+            try finish(
+                files,
+                record: BatchRecord(
+                    content: job.spec.content, styles: job.spec.styles, settings: settings,
+                    outputSHA256: try BatchRecord.digest(ofFile: files.partialImage), device: backend.name,
+                    seconds: report.seconds ?? 0, loss: loss))
             report.status = .done
         } catch {
             report.status = .failed
             report.error = singleLine(GPUStyle.describe(error))
+            // A full disk fails every job after this one too: stop taking jobs.
+            if isOutOfSpace(error) { queue.stopAtFullDisk(job.spec.output, report.error ?? "") }
         }
         return report
     }
@@ -387,6 +401,20 @@ final class BatchWorker {
             job.files.checkpoint, options: job.options, weightsSHA256: job.weightsSHA256, inputsSHA256: inputsSHA256,
             label: job.spec.output)
     }
+}
+
+/// Ends a finished job (batch's, or a video's frame): its record first, then the partial image
+/// renamed onto the output, then the checkpoint removed. So an output in place always has its
+/// record: a record that cannot be written (a full disk) leaves no new output, and a stop between
+/// the two leaves a record without its output, which does not count as finished.
+func finish(_ files: BatchJobFiles, record: BatchRecord) throws {
+    try record.write(to: files.record)
+    guard rename(files.partialImage, files.output) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(files.record)
+        throw StyleError("could not move the image to \(files.output): \(reason)")
+    }
+    unlink(files.checkpoint)
 }
 
 /// The state of the checkpoint at `path` when it can resume a run of `options` (batch's jobs,

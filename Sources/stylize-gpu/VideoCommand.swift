@@ -225,6 +225,11 @@ struct VideoCommand: ParsableCommand {
 
         let folder = VideoFrames.framesFolder(output: output)
         let lockFiles = BatchJobFiles(outputFolder: folder, relativeOutput: "video")
+        if VideoFrames.isVideoFile(output) {
+            // The state folder beside a video file is ours, not the user's: it may not lead out.
+            try BatchJobFiles.refuseLinksOut(
+                folder, below: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+        }
         try lockFiles.makeFolders()
         guard let lock = try BatchLock.acquire(lockFiles.lock) else {
             let owner = BatchLock.owner(lockFiles.lock).map { " (pid \($0.pid) on \($0.host))" } ?? ""
@@ -253,7 +258,13 @@ struct VideoCommand: ParsableCommand {
                     "stopped before frame \(index + 1) of \(frames.count); run the same command again to continue")
                 throw ExitCode(130)
             }
-            try stylist.stylise(index)
+            do {
+                try stylist.stylise(index)
+            } catch  where isOutOfSpace(error) {
+                throw StyleError(
+                    "the disk is full (\(describe(error))); stopped with \(index) of \(frames.count) frames "
+                        + "finished and kept: free space and run the same command again to continue")
+            }
         }
         printNote(stylist.reuseNote)
         guard VideoFrames.isVideoFile(output) else {
@@ -421,16 +432,18 @@ struct FrameStylist {
         case .completed, .converged:
             break
         }
-        guard rename(files.partialImage, files.output) == 0 else {
-            throw StyleError("could not move the frame to \(files.output): \(String(cString: strerror(errno)))")
-        }
-        let digest = try BatchRecord.digest(ofFile: files.output)
+        let digest = try BatchRecord.digest(ofFile: files.partialImage)
         let elapsed = Date().timeIntervalSince(start)
-        try BatchRecord(
-            content: frames[index], styles: options.stylePaths, settings: settings, outputSHA256: digest,
-            device: backend.name, seconds: elapsed, loss: loss
-        ).write(to: files.record)
-        unlink(files.checkpoint)
+        do {
+            try finish(
+                files,
+                record: BatchRecord(
+                    content: frames[index], styles: options.stylePaths, settings: settings, outputSHA256: digest,
+                    device: backend.name, seconds: elapsed, loss: loss))
+        } catch {
+            unlink(files.partialImage)
+            throw StyleError("\(name): \(describe(error))")
+        }
         previousOutputSHA256 = digest
         seconds.append((index, elapsed))
         printNote(progressLine(index, loss: loss, seconds: elapsed))

@@ -96,6 +96,16 @@ struct AtomicOutput {
 
     /// Moves the finished temporary file onto the destination (one rename, atomic on POSIX).
     func commit() throws {
+        #if DEBUG
+            // Tests' stand-in for a full disk where they cannot mount a small one (debug builds only):
+            // writes below FOLDER fail while FOLDER.full exists.
+            if let disk = ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_DISK_FULL"],
+                destination.hasPrefix(disk + "/"), FileManager.default.fileExists(atPath: disk + ".full")
+            {
+                discard()
+                throw StyleError("\(destination): could not write the file: \(String(cString: strerror(ENOSPC)))")
+            }
+        #endif
         guard rename(temporaryPath, destination) == 0 else {
             let reason = String(cString: strerror(errno))
             discard()
