@@ -406,15 +406,13 @@ public final class StyleJob {
         return true
     }
 
-    /// "6×4 tiles of 1024 px + 64 px halo" for a tiled scale (nil: untiled), with where its state
-    /// lives when on the host.
+    /// "6×4 tiles of 1024 px + 64 px halo" for a tiled scale (nil: untiled).
     public func tilingDescription(scale: Int) -> String? {
         guard let tiling = tilings[scale] else { return nil }
         let size = scales.size(scale: scale, width: originalContent.width, height: originalContent.height)
         let rows = (size.height + tiling.tileSize - 1) / tiling.tileSize
         let columns = (size.width + tiling.tileSize - 1) / tiling.tileSize
         return "\(columns)×\(rows) tiles of \(tiling.tileSize) px + \(tiling.halo) px halo"
-            + (tiling.stateOnHost ? ", the image and optimiser state on the host" : "")
     }
 
     /// The current scale's result (`StyleTransferRun.resultImage`) as an image of its size.
