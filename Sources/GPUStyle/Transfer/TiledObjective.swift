@@ -305,9 +305,13 @@ public final class TiledObjective: ImageObjective {
                 buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
         }
         // Pass 3: every tile backward with the global dG and content gradient over all its
-        // features (interior and halo); its interior's image gradient goes into place.
-        for tile in tiles {
-            let view = try forwardTile(tile, of: image)
+        // features (interior and halo); its interior's image gradient goes into place. In reverse
+        // order: the first is pass 1's last, whose forward pass is still in the workspace.
+        for (number, tile) in tiles.reversed().enumerated() {
+            let view =
+                number == 0
+                ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
+                : try forwardTile(tile, of: image)
             let tileGradient = Tensor(
                 shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
             try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
