@@ -78,7 +78,8 @@ final class MemoryPlanTests: XCTestCase {
         let tilings = try options.tilings(half, backend: backend, content: content, styles: styles)
         guard let tiling = tilings.last ?? nil else { return XCTFail("no tiling at half the memory") }
         XCTAssertTrue(try plan(512, tiling).fits(half))
-        XCTAssertFalse(try plan(512, Tiling(tileSize: tiling.tileSize + 16)).fits(half))
+        XCTAssertFalse(
+            try plan(512, Tiling(tileSize: tiling.tileSize + 16, stateOnHost: tiling.stateOnHost)).fits(half))
         let tiny = MemoryCapacity(
             totalBytes: UInt64(whole.weightBytes + whole.imageAndOptimizerBytes + whole.targetBytes),
             largestBufferBytes: 1 << 40)
@@ -157,5 +158,8 @@ final class MemoryPlanTests: XCTestCase {
             try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "4GiB"]).totalBytes, 4 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "1000"]).totalBytes, 1000)
         XCTAssertThrowsError(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "lots"]))
+        XCTAssertEqual(try MemoryCapacity.hostMemory(environment: ["STYLIZE_GPU_HOST_MEMORY": "3G"]), 3 << 30)
+        XCTAssertThrowsError(try MemoryCapacity.hostMemory(environment: ["STYLIZE_GPU_HOST_MEMORY": "lots"]))
+        XCTAssertGreaterThan(try MemoryCapacity.hostMemory(environment: [:]), 0)
     }
 }
