@@ -381,7 +381,9 @@ struct StylizeCommand: ParsableCommand {
         if count > 1 { printNote("scales: \(sizes.map { "\($0.width)×\($0.height)" }.joined(separator: ", "))") }
         for scale in sizes.indices {
             guard let tiles = job.tilingDescription(scale: scale) else { continue }
-            printNote("tiling: \(tiles)\(count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : "")")
+            let size = count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : ""
+            let host = job.tilings[scale]?.stateOnHost == true ? ", the image and optimiser state on the host" : ""
+            printNote("tiling: \(tiles)\(size)\(host)")
         }
 
         let printer = ProgressPrinter(style: progress, scales: job.progressScales)

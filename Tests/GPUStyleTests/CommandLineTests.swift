@@ -225,6 +225,34 @@ final class CommandLineTests: CommandLineTestCase {
         }
     }
 
+    /// A run whose image does not fit the device (`STYLIZE_GPU_DEVICE_MEMORY`) tiles by itself and
+    /// says so in one line, here with the state on the host, and writes its image; with too little
+    /// host memory as well (`STYLIZE_GPU_HOST_MEMORY`) it fails before work naming the largest size.
+    func testAutomaticTilingIsAnnouncedInOneLine() throws {
+        let weights = try cachedWeightsPath()
+        let output = path("auto-tiled.png")
+        let arguments = [
+            examplePath("chelsea.png"), examplePath("starry_night.jpg"), "-o", output, "--weights", weights,
+            "--image-size", "256", "--iterations", "2", "--device", "native", "--style-layers", "relu1_1,relu2_1",
+            "--content-layers", "relu2_1",
+        ]
+        let result = try run(arguments, environment: ["STYLIZE_GPU_DEVICE_MEMORY": "40M"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("tiling: ") }
+        XCTAssertEqual(lines.count, 1, result.stderr)
+        let pattern = #"^tiling: \d+×\d+ tiles of \d+ px \+ 64 px halo, the image and optimiser state on the host$"#
+        XCTAssertNotNil(lines.first?.range(of: pattern, options: .regularExpression), result.stderr)
+        XCTAssertNoThrow(try ImageFile.read(output))
+
+        let refused = try run(
+            arguments, environment: ["STYLIZE_GPU_DEVICE_MEMORY": "40M", "STYLIZE_GPU_HOST_MEMORY": "30M"])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(
+            refused.errorLines.first?.contains("MiB of host memory") ?? false
+                && refused.errorLines.first?.contains("the largest --image-size that fits is") ?? false,
+            refused.stderr)
+    }
+
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
         // A plain run, and a tiled one (issue 20: the stop comes between two tiled iterations too).

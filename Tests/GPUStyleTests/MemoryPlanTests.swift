@@ -63,8 +63,8 @@ final class MemoryPlanTests: XCTestCase {
     }
 
     /// Half the memory the whole image needs: the run tiles, with the largest tile size that fits
-    /// (16 more does not); less than the whole image's state: it fails before work naming the
-    /// largest --image-size that fits, tiled or not.
+    /// (16 more does not); less than the whole image's state and a host without room for it: it
+    /// fails before work naming the largest --image-size that fits, tiled or not.
     func testTooLargeARunTilesAndFailsWhenEvenTilesDoNotFit() throws {
         let options = options(size: 512)
         let backend = NativeBackend()
@@ -78,16 +78,19 @@ final class MemoryPlanTests: XCTestCase {
         let tilings = try options.tilings(half, backend: backend, content: content, styles: styles)
         guard let tiling = tilings.last ?? nil else { return XCTFail("no tiling at half the memory") }
         XCTAssertTrue(try plan(512, tiling).fits(half))
-        XCTAssertFalse(try plan(512, Tiling(tileSize: tiling.tileSize + 16)).fits(half))
+        XCTAssertFalse(
+            try plan(512, Tiling(tileSize: tiling.tileSize + 16, stateOnHost: tiling.stateOnHost)).fits(half))
         let tiny = MemoryCapacity(
             totalBytes: UInt64(whole.weightBytes + whole.imageAndOptimizerBytes + whole.targetBytes),
             largestBufferBytes: 1 << 40)
+        let host = UInt64(whole.hostBytes)
         func fits(_ size: Int) -> Bool {
-            let whole = (try? plan(size, nil).fits(tiny)) ?? false
-            return whole || ((try? plan(size, Tiling(tileSize: 16)).fits(tiny)) ?? false)
+            [nil, Tiling(tileSize: 16), Tiling(tileSize: 16, stateOnHost: true)].contains {
+                (try? plan(size, $0).fits(tiny, hostMemory: host)) ?? false
+            }
         }
         do {
-            _ = try options.tilings(tiny, backend: backend, content: content, styles: styles)
+            _ = try options.tilings(tiny, hostMemory: host, backend: backend, content: content, styles: styles)
             XCTFail("a run larger than even its tiles fit did not fail")
         } catch {
             let text = describe(error)
@@ -97,13 +100,52 @@ final class MemoryPlanTests: XCTestCase {
             XCTAssertFalse(fits(suggested + 1))
             var smaller = options
             smaller.imageSize = suggested
-            XCTAssertNoThrow(try smaller.tilings(tiny, backend: backend, content: content, styles: styles))
+            XCTAssertNoThrow(
+                try smaller.tilings(tiny, hostMemory: host, backend: backend, content: content, styles: styles))
         }
         XCTAssertEqual(
             try options.tilings(
                 MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40), backend: backend,
                 content: content, styles: styles),
             [nil])
+    }
+
+    /// A device too small for the whole image's state (L-BFGS's 208 image-sized vectors) beside
+    /// any tile: the state goes to the host, with the largest tile that fits beside the rest; the
+    /// device holds none of the image-sized state then. A host without room for that state: the
+    /// run fails before work naming the largest --image-size that fits.
+    func testStateGoesToTheHostWhenTheDeviceIsSmallAndTooLittleHostIsRefused() throws {
+        var options = options(size: 512, optimizer: .lbfgs)
+        options.optimization.lbfgsHistory = 100
+        let backend = NativeBackend()
+        let (content, styles) = ((451, 300), [(1200, 1528)])
+        func plan(_ size: Int, _ tiling: Tiling?) throws -> MemoryPlan {
+            try options.memoryPlan(
+                imageSize: size, content: content, styles: styles, backend: backend, tiling: tiling)
+        }
+        let hosted = try plan(512, Tiling(tileSize: 64, stateOnHost: true))
+        XCTAssertEqual(hosted.imageAndOptimizerBytes, 0)
+        let device = MemoryCapacity(totalBytes: UInt64(hosted.totalBytes), largestBufferBytes: 1 << 40)
+        let tilings = try options.tilings(device, backend: backend, content: content, styles: styles)
+        XCTAssertEqual(tilings.last, Tiling(tileSize: 64, stateOnHost: true))
+        XCTAssertFalse(try plan(512, Tiling(tileSize: 16)).fits(device))
+        XCTAssertGreaterThan(hosted.hostBytes, try plan(512, Tiling(tileSize: 64)).hostBytes)
+
+        let host = UInt64(try plan(512, Tiling(tileSize: 16, stateOnHost: true)).hostBytes - 1)
+        func fits(_ size: Int) -> Bool {
+            [nil, Tiling(tileSize: 16), Tiling(tileSize: 16, stateOnHost: true)].contains {
+                (try? plan(size, $0).fits(device, hostMemory: host)) ?? false
+            }
+        }
+        XCTAssertThrowsError(
+            try options.tilings(device, hostMemory: host, backend: backend, content: content, styles: styles)
+        ) { error in
+            let text = describe(error)
+            XCTAssertTrue(text.contains("MiB of host memory"), text)
+            guard let suggested = Int(text.components(separatedBy: "fits is ").last ?? "") else { return XCTFail(text) }
+            XCTAssertTrue(fits(suggested), text)
+            XCTAssertFalse(fits(suggested + 1), text)
+        }
     }
 
     func testEnvironmentOverride() throws {
@@ -116,5 +158,8 @@ final class MemoryPlanTests: XCTestCase {
             try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "4GiB"]).totalBytes, 4 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "1000"]).totalBytes, 1000)
         XCTAssertThrowsError(try device.applyingOverride(environment: ["STYLIZE_GPU_DEVICE_MEMORY": "lots"]))
+        XCTAssertEqual(try MemoryCapacity.hostMemory(environment: ["STYLIZE_GPU_HOST_MEMORY": "3G"]), 3 << 30)
+        XCTAssertThrowsError(try MemoryCapacity.hostMemory(environment: ["STYLIZE_GPU_HOST_MEMORY": "lots"]))
+        XCTAssertGreaterThan(try MemoryCapacity.hostMemory(environment: [:]), 0)
     }
 }

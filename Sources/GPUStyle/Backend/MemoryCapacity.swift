@@ -4,10 +4,14 @@ import Foundation
 public struct MemoryCapacity: Equatable, Sendable {
     public var totalBytes: UInt64
     public var largestBufferBytes: UInt64
+    /// Whether the device's memory is this process's host memory (native, OpenCL CPU devices):
+    /// then what the device holds counts against the host's memory too.
+    public var sharesHostMemory: Bool
 
-    public init(totalBytes: UInt64, largestBufferBytes: UInt64) {
+    public init(totalBytes: UInt64, largestBufferBytes: UInt64, sharesHostMemory: Bool = false) {
         self.totalBytes = totalBytes
         self.largestBufferBytes = largestBufferBytes
+        self.sharesHostMemory = sharesHostMemory
     }
 
     /// The environment variable that overrides the device's reported memory ("512M", "2G", or bytes),
@@ -23,7 +27,23 @@ public struct MemoryCapacity: Equatable, Sendable {
             throw StyleError(
                 "\(MemoryCapacity.overrideVariable)=\(text) is not a size; use e.g. 512M, 2G or a number of bytes")
         }
-        return MemoryCapacity(totalBytes: bytes, largestBufferBytes: min(largestBufferBytes, bytes))
+        return MemoryCapacity(
+            totalBytes: bytes, largestBufferBytes: min(largestBufferBytes, bytes), sharesHostMemory: sharesHostMemory)
+    }
+
+    /// The environment variable that overrides what the host may allocate (`HostMemory`), as
+    /// `overrideVariable` does the device's: to test the plan's host side.
+    public static let hostOverrideVariable = "STYLIZE_GPU_HOST_MEMORY"
+
+    /// `HostMemory.available()`, or the override from the environment.
+    public static func hostMemory(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> UInt64 {
+        guard let text = environment[hostOverrideVariable], !text.isEmpty else { return HostMemory.available() }
+        guard let bytes = parseBytes(text) else {
+            throw StyleError("\(hostOverrideVariable)=\(text) is not a size; use e.g. 512M, 2G or a number of bytes")
+        }
+        return bytes
     }
 
     static func parseBytes(_ text: String) -> UInt64? {
@@ -45,7 +65,9 @@ extension OpenCLBackend {
         let info = context.device.info
         // A CPU device's memory is this process's host memory, with the process's limits.
         let total = info.kind == .cpu ? min(info.globalMemoryBytes, HostMemory.available()) : info.globalMemoryBytes
-        return MemoryCapacity(totalBytes: total, largestBufferBytes: min(info.maxAllocationBytes, total))
+        return MemoryCapacity(
+            totalBytes: total, largestBufferBytes: min(info.maxAllocationBytes, total),
+            sharesHostMemory: info.kind == .cpu)
     }
 
     /// The padded layouts and the padded bias of `OpenCLConvWeights`.
@@ -88,7 +110,7 @@ extension OpenCLBackend {
 extension NativeBackend {
     public var memoryCapacity: MemoryCapacity {
         let memory = HostMemory.available()
-        return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory)
+        return MemoryCapacity(totalBytes: memory, largestBufferBytes: memory, sharesHostMemory: true)
     }
 
     /// The layouts the layer's plan needs (im2col: forward and flipped; Winograd: the 16

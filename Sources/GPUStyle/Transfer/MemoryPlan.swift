@@ -1,7 +1,7 @@
 /// What a run will allocate on its device, computed before anything is allocated, from the
 /// same structure the network, the objective and the optimiser build, with the weight layouts and
-/// scratch the backend reports for it. A run that does not fit fails before any work with
-/// the largest `--image-size` that does.
+/// scratch the backend reports for it, and what it holds on the host. A run that does not fit
+/// fails before any work with the largest `--image-size` that does.
 public struct MemoryPlan: Equatable, Sendable {
     public var weightBytes: Int
     public var activationBytes: Int
@@ -18,6 +18,10 @@ public struct MemoryPlan: Equatable, Sendable {
     public var largestBufferBytes: Int
     /// The same bytes, part by part.
     public var breakdown: Breakdown
+    /// What the host holds: the images as read and at the scale's size (the content, the styles,
+    /// the start or result being handed on, the image being written) and, when a tiled scale keeps
+    /// its state on the host (`Tiling.stateOnHost`), the whole image's state and a tile's staging.
+    public var hostBytes: Int
 
     public var totalBytes: Int {
         weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes + scratchBytes
@@ -25,11 +29,12 @@ public struct MemoryPlan: Equatable, Sendable {
 
     /// The plan for a run whose output is height × width and whose styles have the given sizes;
     /// with `tiling`, a `TiledObjective`'s: one workspace of the largest tile (styles included), the
-    /// tile's image and gradient and its compact buffers, beside the whole image's state.
+    /// tile's image and gradient and its compact buffers, beside the whole image's state (on the
+    /// host instead with `tiling.stateOnHost`). `inputPixels`: the content and styles as read.
     public init(
         model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
         styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend,
-        tiling: Tiling? = nil, maskedStyles: Bool = false
+        tiling: Tiling? = nil, maskedStyles: Bool = false, inputPixels: Int = 0
     ) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer(in: model)
@@ -66,13 +71,15 @@ public struct MemoryPlan: Equatable, Sendable {
         let gramsPerLayer = tiling == nil ? 3 : 5
         let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
         let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
-        let compact =
-            zip([tiling], [tile]).compactMap { tiling, tile -> Int? in
-                guard let tiling, let tile else { return nil }
-                let floats = TiledObjective.bufferFloats(
-                    layers: layers, tiling: tiling, largest: tile, content: contentIndices, style: styleIndices)
-                return floats.interior + floats.contentInterior + floats.contentTile + 2 * 3 * tile.height * tile.width
-            }.first ?? 0
+        let floats = tiling.flatMap { tiling in
+            tile.map {
+                TiledObjective.bufferFloats(
+                    layers: layers, tiling: tiling, largest: $0, content: contentIndices, style: styleIndices)
+            }
+        }
+        let tilePixels = tile.map { $0.height * $0.width } ?? 0
+        let compact = floats.map { $0.interior + $0.contentInterior + $0.contentTile + 2 * 3 * tilePixels } ?? 0
+        let onHost = tiling?.stateOnHost ?? false
         // Masked styles (MaskedStyleLoss): a target per style and layer instead of one blended
         // one, each style's mask and its per-layer weights, the two weighted-feature buffers of
         // the largest style layer, and the first pooled mask while the weights are made.
@@ -82,13 +89,20 @@ public struct MemoryPlan: Equatable, Sendable {
                 + styleSizes.count * (height * width + styleIndices.reduce(0) { $0 + shapes[$1].h * shapes[$1].w })
                 + 2 * (styleIndices.map { shapes[$0].count }.max() ?? 0) + height * width / 4
             : 0
-        targetBytes = (contentTargets + grams + LossValues.slotCount + compact + masked) * floatBytes
         let image = 3 * height * width
         let optimizerVectors =
             (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
             + (optimization.averageDecay > 0 ? 2 : 0)
         let styleImages = styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width }
-        imageAndOptimizerBytes = (image * (4 + optimizerVectors) + styleImages) * floatBytes
+        // The whole image's state: the content image, the image, its gradient, its last good copy,
+        // the optimiser's vectors and the styles as uploaded; the content targets.
+        let stateFloats = image * (4 + optimizerVectors) + styleImages
+        targetBytes = ((onHost ? 0 : contentTargets) + grams + LossValues.slotCount + compact + masked) * floatBytes
+        imageAndOptimizerBytes = onHost ? 0 : stateFloats * floatBytes
+        // The host's copy of one transfer: a tile's image or gradient, or a content target's region.
+        let staging = max(3 * tilePixels, floats?.contentTile ?? 0)
+        let hostImages = 3 * inputPixels + 4 * image + styleImages
+        hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + staging : 0)) * floatBytes
         let backwardActivations =
             MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
         let rawWeights = uploaded.reduce(0) {
@@ -100,7 +114,7 @@ public struct MemoryPlan: Equatable, Sendable {
             .map { workspace(height: $0.height, width: $0.width, observed: styleIndices) }
         transientBytes = max(0, (styleWorkspaces.map(\.bytes).max() ?? 0) - activationBytes)
         let wholeImageBuffers =
-            tile == nil ? [] : contentIndices.map { shapes[$0].count * floatBytes } + [image * floatBytes]
+            tile == nil || onHost ? [] : contentIndices.map { shapes[$0].count * floatBytes } + [image * floatBytes]
         largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest) + wholeImageBuffers).max() ?? 0
 
         var convolutions: [ConvolutionShape] = []
@@ -122,12 +136,12 @@ public struct MemoryPlan: Equatable, Sendable {
         scratchBytes = backend.scratchBytes(convolutions: convolutions, grams: gramShapes)
         breakdown = Breakdown(
             backwardActivationBytes: backwardActivations, rawWeightBytes: rawWeights,
-            optimizerStateBytes: image * optimizerVectors * floatBytes,
+            optimizerStateBytes: onHost ? 0 : image * optimizerVectors * floatBytes,
             forwardOnlyActivationBytes: activationBytes - gradientArenas - backwardActivations,
             gradientArenaBytes: gradientArenas, weightLayoutBytes: weightBytes - rawWeights,
-            contentTargetBytes: (contentTargets + compact) * floatBytes,
+            contentTargetBytes: ((onHost ? 0 : contentTargets) + compact) * floatBytes,
             gramBytes: (grams + LossValues.slotCount) * floatBytes,
-            imageBytes: (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
+            imageBytes: onHost ? 0 : (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
             scratchBytes: scratchBytes)
     }
 
@@ -195,9 +209,11 @@ public struct MemoryPlan: Equatable, Sendable {
         return tensors.reduce(0) { $0 + shapes[$1].count }
     }
 
-    /// Whether the plan fits a capacity.
-    public func fits(_ capacity: MemoryCapacity) -> Bool {
+    /// Whether the plan fits a device's capacity and `hostMemory` bytes of the host (which also
+    /// hold the device's bytes when the device's memory is the host's).
+    public func fits(_ capacity: MemoryCapacity, hostMemory: UInt64 = .max) -> Bool {
         UInt64(totalBytes) <= capacity.totalBytes && UInt64(largestBufferBytes) <= capacity.largestBufferBytes
+            && UInt64(hostBytes + (capacity.sharesHostMemory ? totalBytes : 0)) <= hostMemory
     }
 }
 
@@ -214,7 +230,8 @@ extension StyleJobOptions {
         return try MemoryPlan(
             model: model, layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
             optimization: optimization, backend: backend, tiling: tiling,
-            maskedStyles: styleMaskPaths != nil || styleSourceMaskPaths != nil)
+            maskedStyles: styleMaskPaths != nil || styleSourceMaskPaths != nil,
+            inputPixels: ([content] + styles).reduce(0) { $0 + $1.width * $1.height })
     }
 
     /// Longest side of the style images at an output size.
@@ -222,13 +239,16 @@ extension StyleJobOptions {
         max(16, Int((Double(imageSize) * scale).rounded()))
     }
 
-    /// Per scale, how it is tiled (nil: the whole image at once), decided before anything is
-    /// allocated: with `--tile-size`, every scale larger than one tile; else a scale whose whole
-    /// image does not fit, with the largest tile size that does. Throws when a scale fits neither
-    /// way, naming the largest --image-size that fits (tiled).
+    /// Per scale, how it is tiled (nil: the whole image at once) and where its whole-image state
+    /// lives, decided before anything is allocated. With `--tile-size`, every scale larger than
+    /// one tile, the state on the device if it fits there. Else a scale whose whole image does
+    /// not fit tiles with the largest tile size that fits: with the state on the device when
+    /// that tile is at least `Tiling.efficientTileSize` (or as large as with the state on the
+    /// host), else with the state on the host. Throws when a scale fits no way, naming the
+    /// largest --image-size that fits. `hostMemory`: what the host may allocate.
     func tilings(
-        _ capacity: MemoryCapacity, model: VGGModel = .vgg19, backend: Backend, content: (width: Int, height: Int),
-        styles: [(width: Int, height: Int)]
+        _ capacity: MemoryCapacity, hostMemory: UInt64 = .max, model: VGGModel = .vgg19, backend: Backend,
+        content: (width: Int, height: Int), styles: [(width: Int, height: Int)]
     ) throws -> [Tiling?] {
         try scalePlan().sides.map { side in
             let size = RGBImage.size(width: content.width, height: content.height, maxSide: side)
@@ -237,40 +257,61 @@ extension StyleJobOptions {
                     model: model, imageSize: imageSize, content: content, styles: styles, backend: backend,
                     tiling: tiling)
             }
+            func fits(_ tiling: Tiling?, imageSize: Int = side) throws -> Bool {
+                try plan(tiling, imageSize: imageSize).fits(capacity, hostMemory: hostMemory)
+            }
+            /// Whole, or in tiles of `tileSize` with the state on the device or on the host.
+            func fitsSomehow(imageSize: Int, tileSize: Int) throws -> Bool {
+                try fits(nil, imageSize: imageSize)
+                    || fits(Tiling(tileSize: tileSize), imageSize: imageSize)
+                    || fits(Tiling(tileSize: tileSize, stateOnHost: true), imageSize: imageSize)
+            }
+            let refusal = { (tileSize: Int) in
+                try self.refuse(
+                    plan: try plan(Tiling(tileSize: tileSize, stateOnHost: true)), capacity, hostMemory: hostMemory,
+                    backend: backend, imageSize: side
+                ) { try fitsSomehow(imageSize: $0, tileSize: tileSize) }
+            }
             if let tileSize {
-                let tiling = max(size.width, size.height) > tileSize ? Tiling(tileSize: tileSize) : nil
-                try refuse(unlessFits: try plan(tiling), capacity, backend: backend, imageSize: side) {
-                    try plan(tiling, imageSize: $0).fits(capacity)
+                guard max(size.width, size.height) > tileSize else {
+                    if try fits(nil) { return nil }
+                    throw try refusal(tileSize)
                 }
-                return tiling
-            }
-            let whole = try plan(nil)
-            if whole.fits(capacity) { return nil }
-            // The largest tile size (a multiple of the alignment) whose plan fits.
-            let alignment = TileGrid.alignment
-            var low = 0
-            var high = (max(size.width, size.height) + alignment - 1) / alignment
-            while high - low > 1 {
-                let middle = (low + high) / 2
-                if try plan(Tiling(tileSize: middle * alignment)).fits(capacity) { low = middle } else { high = middle }
-            }
-            let smallest = Tiling(tileSize: alignment)
-            if low == 0 {
-                try refuse(unlessFits: try plan(smallest), capacity, backend: backend, imageSize: side) {
-                    try plan(nil, imageSize: $0).fits(capacity) || plan(smallest, imageSize: $0).fits(capacity)
+                for tiling in [Tiling(tileSize: tileSize), Tiling(tileSize: tileSize, stateOnHost: true)] {
+                    if try fits(tiling) { return tiling }
                 }
+                throw try refusal(tileSize)
             }
-            return Tiling(tileSize: max(low, 1) * alignment)
+            if try fits(nil) { return nil }
+            // The largest tile size (a multiple of the alignment) whose plan fits; 0: none.
+            func largestTile(stateOnHost: Bool) throws -> Int {
+                let alignment = TileGrid.alignment
+                var low = 0
+                var high = (max(size.width, size.height) + alignment - 1) / alignment
+                while high - low > 1 {
+                    let middle = (low + high) / 2
+                    if try fits(Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost)) {
+                        low = middle
+                    } else {
+                        high = middle
+                    }
+                }
+                return low * alignment
+            }
+            let onDevice = try largestTile(stateOnHost: false)
+            let onHost = try largestTile(stateOnHost: true)
+            if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) { return Tiling(tileSize: onDevice) }
+            if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true) }
+            throw try refusal(TileGrid.alignment)
         }
     }
 
-    /// Throws, before anything is allocated, when `plan` (the run at `imageSize`) does not fit the
-    /// device, naming the largest --image-size at which `fitsAt` holds.
+    /// The error for a run whose `plan` (at `imageSize`, its smallest way) does not fit, naming
+    /// the largest --image-size at which `fitsAt` holds.
     private func refuse(
-        unlessFits plan: MemoryPlan, _ capacity: MemoryCapacity, backend: Backend, imageSize: Int,
+        plan: MemoryPlan, _ capacity: MemoryCapacity, hostMemory: UInt64, backend: Backend, imageSize: Int,
         fitsAt: (Int) throws -> Bool
-    ) throws {
-        if plan.fits(capacity) { return }
+    ) throws -> StyleError {
         var low = 0
         var high = imageSize
         while high - low > 1 {
@@ -280,9 +321,12 @@ extension StyleJobOptions {
         let advice =
             low >= 16
             ? "the largest --image-size that fits is \(low)" : "even --image-size 16 does not fit; use another --device"
-        throw StyleError(
-            "the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB) "
-                + "at --image-size \(imageSize), but \(backend.name) has \(capacity.totalBytes >> 20) MiB "
+        let host = UInt64(plan.hostBytes + (capacity.sharesHostMemory ? plan.totalBytes : 0))
+        let hostPart =
+            hostMemory == .max ? "" : " and \(host >> 20) MiB of host memory (\(hostMemory >> 20) MiB available)"
+        return StyleError(
+            "the run needs \(plan.totalBytes >> 20) MiB (largest buffer \(plan.largestBufferBytes >> 20) MiB)"
+                + "\(hostPart) at --image-size \(imageSize), but \(backend.name) has \(capacity.totalBytes >> 20) MiB "
                 + "(largest buffer \(capacity.largestBufferBytes >> 20) MiB); \(advice)")
     }
 }

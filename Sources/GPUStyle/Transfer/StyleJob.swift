@@ -256,6 +256,8 @@ public final class StyleJob {
     public let tilings: [Tiling?]
     /// The current scale's run and content image; nil only while `advance()` replaces them.
     private var stage: (run: StyleTransferRun, content: RGBImage)?
+    /// Holds a tiled scale's whole-image state when the plan puts it on the host.
+    private lazy var host = NativeBackend()
 
     /// The content image's size as read (the scales' sizes follow from it).
     public var inputSize: (width: Int, height: Int) { (originalContent.width, originalContent.height) }
@@ -273,10 +275,12 @@ public final class StyleJob {
     ///   - networks: a batch's cache: the weights already on the backend are reused when they fit.
     ///   - temporal: a video frame's temporal term (the run starts from its warped image).
     ///   - note: receives one-line notes (alpha composited, EXIF applied, bytes uploaded …).
+    ///   - memory: the device's capacity and the host's memory the plan uses (nil: the backend's
+    ///     and `HostMemory`'s, with the environment's overrides).
     public init(
         options: StyleJobOptions, weightsPath: String, weightsSHA256: String? = nil, backend: Backend,
         resume: RunState? = nil, networks: VGGNetworkCache? = nil, temporal: TemporalGuide? = nil,
-        note: (String) -> Void
+        memory: (device: MemoryCapacity, host: UInt64)? = nil, note: (String) -> Void
     ) throws {
         try options.validate()
         let identity = try WeightsIdentity.identify(
@@ -303,7 +307,8 @@ public final class StyleJob {
         styleMasks = masks?.allSatisfy(\.isWhite) == true && sourceMasks == nil ? nil : masks
         try options.checkLargeEnough(model: model, content: originalContent, styles: originalStyles)
         tilings = try options.tilings(
-            try backend.memoryCapacity.applyingOverride(), model: model, backend: backend,
+            try memory?.device ?? backend.memoryCapacity.applyingOverride(),
+            hostMemory: try memory?.host ?? MemoryCapacity.hostMemory(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
         if tilings.contains(where: { $0 != nil }),
@@ -360,19 +365,21 @@ public final class StyleJob {
     }
 
     /// The run of one scale: its content and style images uploaded, targets computed, the image
-    /// starting from `start` (nil: the content image, copied on the device).
+    /// starting from `start` (nil: the content image, copied on the device). A tiled scale whose
+    /// state lives on the host keeps its images there too.
     private func makeStage(scale: Int, start: [Float]?) throws -> (run: StyleTransferRun, content: RGBImage) {
         let side = scales.sides[scale]
         let content = side == options.imageSize ? self.content : originalContent.resized(maxSide: side)
         let styleSide = StyleJobOptions.styleSide(imageSize: side, scale: options.styleScale)
         let styles = side == options.imageSize ? self.styles : originalStyles.map { $0.resized(maxSide: styleSide) }
-        let contentTensor = try backend.makeTensor(Shape(c: 3, h: content.height, w: content.width))
-        try backend.upload(content.pixels, to: contentTensor)
+        let state: Backend = tilings[scale]?.stateOnHost == true ? host : backend
+        let contentTensor = try state.makeTensor(Shape(c: 3, h: content.height, w: content.width))
+        try state.upload(content.pixels, to: contentTensor)
         let styleTargets = try zip(styles, try options.normalisedBlendWeights()).enumerated().map {
             k, pair -> StyleTarget in
             let (image, weight) = pair
-            let tensor = try backend.makeTensor(Shape(c: 3, h: image.height, w: image.width))
-            try backend.upload(image.pixels, to: tensor)
+            let tensor = try state.makeTensor(Shape(c: 3, h: image.height, w: image.width))
+            try state.upload(image.pixels, to: tensor)
             return StyleTarget(
                 image: tensor, blendWeight: weight,
                 mask: try styleMasks?[k].tensor(width: content.width, height: content.height, backend),
@@ -383,7 +390,7 @@ public final class StyleJob {
             objective = try TiledObjective(
                 network: network, height: content.height, width: content.width, content: contentTensor,
                 styles: styleTargets, layers: options.layers, weights: options.lossWeights, tiling: tiling,
-                seed: options.seed, scale: scale)
+                seed: options.seed, scale: scale, state: state)
         } else {
             objective = try StyleObjective(
                 network: network, height: content.height, width: content.width,

@@ -90,9 +90,12 @@ public struct RunState: Equatable {
 }
 
 /// One style-transfer optimisation on a backend at one size: the image, its gradient, the
-/// optimiser state and the iterate average resident for all iterations. The host reads losses
+/// optimiser state and the iterate average resident for all iterations, on the device or, for a
+/// tiled objective whose state lives on the host, on its host backend. The host reads losses
 /// only at report points and the image only at snapshots.
 public final class StyleTransferRun {
+    /// The backend of the image, its gradient, the optimiser and the average: the objective's
+    /// `state` when tiled, else its network's.
     public let backend: Backend
     public let objective: ImageObjective
     public let settings: OptimizationSettings
@@ -130,7 +133,7 @@ public final class StyleTransferRun {
         scale: Int = 0
     ) throws {
         guard settings.iterations >= 1 else { throw StyleError("--iterations must be at least 1") }
-        backend = objective.network.backend
+        backend = (objective as? TiledObjective)?.state ?? objective.network.backend
         self.objective = objective
         self.settings = settings
         self.scale = scale

@@ -17,17 +17,24 @@ extension ImageObjective {
 }
 
 /// How a scale is cut into tiles: interiors of `tileSize` pixels and `halo` pixels of context,
-/// both multiples of `TileGrid.alignment`.
-public struct Tiling: Equatable, Codable, Sendable {
+/// both multiples of `TileGrid.alignment`, and where the whole image's state lives.
+public struct Tiling: Equatable, Sendable {
     public var tileSize: Int
     public var halo: Int
+    /// The whole image, its gradient, the optimiser's state and the content targets live on the
+    /// host (the device holds one tile's workspace); false: on the device.
+    public var stateOnHost: Bool
 
     /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
     public static let defaultHalo = 64
+    /// The smallest tile the plan keeps the state on the device for when a larger tile would fit
+    /// with the state on the host: at 256 px a 64-px halo already computes 2.25× the interior.
+    public static let efficientTileSize = 256
 
-    public init(tileSize: Int, halo: Int = Tiling.defaultHalo) {
+    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false) {
         self.tileSize = tileSize
         self.halo = halo
+        self.stateOnHost = stateOnHost
     }
 }
 
@@ -37,12 +44,19 @@ public struct Tiling: Equatable, Codable, Sendable {
 /// the style gradient dG comes from those, and every tile then runs backward with that global
 /// dG and keeps its interior's image gradient. Only where the halo is narrower than the receptive
 /// field does the gradient differ from the untiled one; the grid is shifted every iteration
-/// (`TileGrid.offset`) so no boundary sits still.
+/// (`TileGrid.offset`) so no boundary sits still. The whole image's tensors (the image, its
+/// gradient, the content and style images, the content targets) live on `state`: the device, or
+/// a host backend, and then only the tiles' pixels cross between the two.
 public final class TiledObjective: ImageObjective {
     public let network: VGGNetwork
     public let weights: LossWeights
     public let grid: TileGrid
     private let backend: Backend
+    /// Where the whole image's tensors live: `backend`, or the host.
+    public let state: Backend
+    /// With the state on the host: its copy of one transfer (a tile's pixels or a content
+    /// target's region) on the way to or from the device; nil with the state on the device.
+    private let staging: TensorStorage?
     /// The workspace of the largest tile (of the image's and the styles' grids); smaller tiles
     /// use views of its buffers.
     private let workspace: VGGNetwork.Workspace
@@ -56,7 +70,7 @@ public final class TiledObjective: ImageObjective {
     private let interiorTarget: TensorStorage?
     /// The content target over one tile's region.
     private let tileTarget: TensorStorage?
-    /// Per content layer: the content image's features over the whole image.
+    /// Per content layer: the content image's features over the whole image (on `state`).
     private let contentTargets: [Int: Tensor]
     private let styleLayers: [Int: StyleLayerBuffers]
     /// 2^(pooling layers up to and including each layer).
@@ -77,10 +91,13 @@ public final class TiledObjective: ImageObjective {
     }
 
     /// - Parameters:
+    ///   - content, styles: their images on `state`.
     ///   - seed, scale: with the iteration, they place the grid of every evaluation.
+    ///   - state: the backend of the whole image's tensors (nil: the network's).
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
-        layers: LayerSelection, weights: LossWeights, tiling: Tiling, seed: UInt64, scale: Int = 0
+        layers: LayerSelection, weights: LossWeights, tiling: Tiling, seed: UInt64, scale: Int = 0,
+        state: Backend? = nil
     ) throws {
         try layers.validate(for: network.model)
         self.network = network
@@ -88,6 +105,8 @@ public final class TiledObjective: ImageObjective {
         self.seed = seed
         self.scale = scale
         backend = network.backend
+        let state = state ?? network.backend
+        self.state = state
         grid = try TileGrid(height: height, width: width, tileSize: tiling.tileSize, halo: tiling.halo)
         let styleGrids = try styles.map {
             try TileGrid(
@@ -110,6 +129,9 @@ public final class TiledObjective: ImageObjective {
         interiorTarget =
             floats.contentInterior > 0 ? try backend.makeTensor(.vector(floats.contentInterior)).storage : nil
         tileTarget = floats.contentTile > 0 ? try backend.makeTensor(.vector(floats.contentTile)).storage : nil
+        staging =
+            state === backend
+            ? nil : try state.makeTensor(.vector(max(tileShape.count, floats.contentTile))).storage
 
         var styleLayers: [Int: StyleLayerBuffers] = [:]
         for index in styleIndices {
@@ -122,7 +144,7 @@ public final class TiledObjective: ImageObjective {
         }
         self.styleLayers = styleLayers
         var contentTargets: [Int: Tensor] = [:]
-        for index in contentIndices { contentTargets[index] = try backend.makeTensor(shapes[index]) }
+        for index in contentIndices { contentTargets[index] = try state.makeTensor(shapes[index]) }
         self.contentTargets = contentTargets
 
         // Style targets A_l = Σ_k b_k G_l(style_k), each style's Grams through its own grid.
@@ -145,9 +167,9 @@ public final class TiledObjective: ImageObjective {
             let view = try forwardTile(tile, of: content)
             for (index, target) in contentTargets {
                 let interior = tile.interior.pooled(by: factors[index])
-                try backend.copyRegion(
+                try store(
                     view.outputs[index], interior.relative(to: tile.region.pooled(by: factors[index]).origin),
-                    to: target, at: interior.origin)
+                    into: target, at: interior.origin)
             }
         }
         try backend.finish()
@@ -179,10 +201,36 @@ public final class TiledObjective: ImageObjective {
             layers[index].channels * (size.height / factors[index]) * (size.width / factors[index])
         }
         let contentInterior = content.map { floats($0, interiorSide) }.max() ?? 0
+        // The total variation's anchors: an interior and the row and column after it.
+        let anchors = 3 * min(interiorSide.height + 1, largest.height) * min(interiorSide.width + 1, largest.width)
         return (
-            max(1, (content.union(style)).map { floats($0, interiorSide) }.max() ?? 0), contentInterior,
+            max(anchors, (content.union(style)).map { floats($0, interiorSide) }.max() ?? 0), contentInterior,
             content.map { floats($0, largest) }.max() ?? 0
         )
+    }
+
+    /// Copies `region` of `source` (a whole-image tensor on `state`) into the device tensor
+    /// `target`, which has the region's shape.
+    private func load(_ source: Tensor, _ region: PlaneRegion, into target: Tensor) throws {
+        let origin = PlanePoint(y: 0, x: 0)
+        guard let staging else { return try backend.copyRegion(source, region, to: target, at: origin) }
+        let staged = Tensor(shape: target.shape, storage: staging)
+        try state.copyRegion(source, region, to: staged, at: origin)
+        try backend.upload(try state.download(staged), to: target)
+    }
+
+    /// Copies `region` of the device tensor `source` into `target` (a whole-image tensor on
+    /// `state`) at `origin`.
+    private func store(_ source: Tensor, _ region: PlaneRegion, into target: Tensor, at origin: PlanePoint) throws {
+        guard let staging else { return try backend.copyRegion(source, region, to: target, at: origin) }
+        let staged = Tensor(shape: source.shape, storage: staging)
+        try state.upload(try backend.download(source), to: staged)
+        try state.copyRegion(staged, region, to: target, at: origin)
+    }
+
+    /// The tile's image: the tile image buffer at the tile's size.
+    private func image(of tile: TileGrid.Tile) -> Tensor {
+        Tensor(shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileImage)
     }
 
     /// Enqueues the tile's region of `image` into the tile image and the forward pass over it;
@@ -190,8 +238,8 @@ public final class TiledObjective: ImageObjective {
     private func forwardTile(_ tile: TileGrid.Tile, of image: Tensor) throws -> VGGNetwork.Workspace {
         let region = tile.region
         let view = try network.view(of: workspace, height: region.height, width: region.width)
-        let input = Tensor(shape: Shape(c: 3, h: region.height, w: region.width), storage: tileImage)
-        try backend.copyRegion(image, region, to: input, at: PlanePoint(y: 0, x: 0))
+        let input = self.image(of: tile)
+        try load(image, region, into: input)
         try network.forward(image: input, workspace: view)
         return view
     }
@@ -243,8 +291,7 @@ public final class TiledObjective: ImageObjective {
                 guard !interior.isEmpty, let interiorTarget else { continue }
                 let features = try interiorFeatures(tile, layer: index, view: view)
                 let expected = Tensor(shape: features.shape, storage: interiorTarget)
-                try backend.copyRegion(
-                    target, tile.interior.pooled(by: factors[index]), to: expected, at: PlanePoint(y: 0, x: 0))
+                try load(target, tile.interior.pooled(by: factors[index]), into: expected)
                 try backend.meanSquaredError(
                     features, expected, scale: share(features.count, of: target.count, weights.content),
                     scalars: scalars, slot: 0, accumulate: true)
@@ -258,17 +305,20 @@ public final class TiledObjective: ImageObjective {
                 buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
         }
         // Pass 3: every tile backward with the global dG and content gradient over all its
-        // features (interior and halo); its interior's image gradient goes into place.
-        for tile in tiles {
-            let view = try forwardTile(tile, of: image)
+        // features (interior and halo); its interior's image gradient goes into place. In reverse
+        // order: the first is pass 1's last, whose forward pass is still in the workspace.
+        for (number, tile) in tiles.reversed().enumerated() {
+            let view =
+                number == 0
+                ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
+                : try forwardTile(tile, of: image)
             let tileGradient = Tensor(
                 shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
             try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
                 let features = view.outputs[index]
                 if let target = contentTargets[index], let tileTarget {
                     let expected = Tensor(shape: features.shape, storage: tileTarget)
-                    try backend.copyRegion(
-                        target, tile.region.pooled(by: factors[index]), to: expected, at: PlanePoint(y: 0, x: 0))
+                    try load(target, tile.region.pooled(by: factors[index]), into: expected)
                     try backend.meanSquaredErrorGradient(
                         features, expected, scale: share(features.count, of: target.count, weights.content),
                         grad: grad, accumulate: true)
@@ -283,14 +333,26 @@ public final class TiledObjective: ImageObjective {
                         gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true)
                 }
             }
-            try backend.copyRegion(
-                tileGradient, tile.interior.relative(to: tile.region.origin), to: gradient, at: tile.interior.origin)
+            if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
+            try store(
+                tileGradient, tile.interior.relative(to: tile.region.origin), into: gradient, at: tile.interior.origin)
         }
-        if weights.totalVariation != 0 {
-            try backend.totalVariation(
-                image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
-            try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
-        }
+    }
+
+    /// The total variation's share of the tile: its gradient over the tile (at the interior it is
+    /// the whole image's, as the halo holds every neighbour it reads and the region's edges are
+    /// the image's where they meet) and its loss over the interior's anchors (the interior and
+    /// the row and column after it, within the image).
+    private func addTotalVariation(_ tile: TileGrid.Tile, gradient: Tensor) throws {
+        let image = self.image(of: tile)
+        try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
+        let interior = tile.interior
+        let anchors = PlaneRegion(
+            y: interior.y, x: interior.x, height: min(interior.height + 1, grid.height - interior.y),
+            width: min(interior.width + 1, grid.width - interior.x))
+        let compact = Tensor(shape: Shape(c: 3, h: anchors.height, w: anchors.width), storage: interiorFeatures)
+        try backend.copyRegion(image, anchors.relative(to: tile.region.origin), to: compact, at: PlanePoint(y: 0, x: 0))
+        try backend.totalVariation(compact, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
     }
 
     /// weight · part / whole: a term over `part` values whose mean must be taken over `whole`.

@@ -51,9 +51,10 @@ public final class NativeBackend: Backend {
         return Tensor(shape: shape, storage: try NativeStorage(count: shape.count, ledger: ledger))
     }
 
+    /// Into the tensor's shape's count from the start of the storage, which may be larger, as on OpenCL.
     public func upload(_ values: [Float], to tensor: Tensor) throws {
         let target = try native(tensor, "upload")
-        guard values.count == target.count else {
+        guard values.count == tensor.count, values.count <= target.count else {
             throw StyleError(
                 "native upload: \(values.count) values for a tensor of shape \(tensor.shape) (\(target.count) values; internal error)"
             )
