@@ -96,12 +96,12 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
     public var description: String { denominator == 1 ? "\(numerator)" : "\(numerator)/\(denominator)" }
 }
 
-/// The video command's own defaults, one place each (the lead measures them: benchmarks/README.md).
+/// The video command's own defaults, one place each (benchmarks/README.md).
 public enum VideoDefaults {
     /// Optimiser steps of each frame after the first: half of `run`'s 1000, as artistic-videos'
     /// 2000 then 1000 (a frame starting from the warped previous result has less to do).
     public static let frameIterations = 500
-    /// `--temporal-weight`: artistic-videos' 1e3 with the same content (5) and style (100)
-    /// weights and 0–255 pixels; 0 stylises every frame on its own.
-    public static let temporalWeight: Float = 1000
+    /// `--temporal-weight`: 1e4, measured on a pan (benchmarks/README.md, "video.py"): it cuts the
+    /// warping error 5× where artistic-videos' 1e3 cut it by a fifth; 0: every frame on its own.
+    public static let temporalWeight: Float = 10_000
 }
