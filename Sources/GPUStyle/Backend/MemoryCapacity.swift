@@ -89,20 +89,25 @@ extension OpenCLBackend {
                 options: options)
         }
         // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
+        let tile = { (shape: ConvolutionShape) in
+            self.options.winogradTile(
+                channels: shape.inputChannels, outputChannels: shape.outputChannels, height: shape.height,
+                width: shape.width)
+        }
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
                 WinogradBands(
                     height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
-                    tile: options.winogradTile, tileBlock: options.winogradTilesPerItem,
+                    tile: tile(shape), tileBlock: options.winogradTilesPerItem,
                     budget: options.winogradBandFloats
                 )
                 .scratchFloats(channels: from, outputStride: padded(to))
             }
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
-        let points = (options.winogradTile + 2) * (options.winogradTile + 2)
         let weightTransforms =
-            winograd.map { points * padded($0.outputChannels) * padded($0.inputChannels) }.max() ?? 0
+            winograd.map { (tile($0) + 2) * (tile($0) + 2) * padded($0.outputChannels) * padded($0.inputChannels) }
+            .max() ?? 0
         return (fixed + partials + symmetric + weightTransforms + transformed + products) * MemoryLayout<Float>.size
     }
 }

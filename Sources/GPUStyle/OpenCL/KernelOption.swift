@@ -147,11 +147,12 @@ extension KernelOption {
         .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
         tuned: [0, 1], affects: convolution)
     /// F(4×4,3×3) does 36 multiplies per 16 outputs against F(2×2)'s 16 per 4, for heavier
-    /// transforms and a larger error bound (WinogradBound.swift); 2 until measured per device.
+    /// transforms and a larger error bound (WinogradBound.swift). 0 chooses per layer
+    /// (`ProgramOptions.winogradTile(…)`, the rule measured on PoCL); GPUs stay 2 until measured.
     static let winoTile = KernelOption(
-        "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3)",
-        .launchOnly, valid: .values([2, 4]), fallback: 2, cpu: 2, gpu: 2,
-        tuned: [2, 4], affects: convolution)
+        "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3), 0 per layer",
+        .launchOnly, valid: .values([0, 2, 4]), fallback: 2, cpu: 0, gpu: 2,
+        tuned: [0, 2, 4], affects: convolution)
     static let winoTB = KernelOption(
         "WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
         valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,

@@ -62,7 +62,7 @@ struct WinogradBands {
 }
 
 extension OpenCLBackend {
-    /// One convolution by Winograd F(2×2,3×3) or, with `WINO_TILE=4`, F(4×4,3×3) (see Kernels.cl):
+    /// One convolution by Winograd F(2×2,3×3) or F(4×4,3×3) (`WINO_TILE`, see Kernels.cl):
     /// the weight transforms for this direction, then per band of tile rows the input transform,
     /// the 16 (36) products and the output transform with the epilogue.
     ///
@@ -78,7 +78,7 @@ extension OpenCLBackend {
         if h == 0 || w == 0 { return }
         let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
-        let tile = options.winogradTile
+        let tile = options.winogradTile(channels: channels, outputChannels: outputChannels, height: h, width: w)
         let four = tile == 4
         let bands = WinogradBands(
             height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
