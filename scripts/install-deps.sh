@@ -2,12 +2,13 @@
 # Installs the system packages stylize-gpu needs (idempotent): the OpenCL ICD loader and
 # headers, PoCL (OpenCL on the CPU, so every machine has a device), libpng, libjpeg, libtiff,
 # Little CMS (colour profiles), OpenBLAS, python3 + pip (weights fetch uses pip), and
-# slurm-wlm + munge (the batch command's Slurm test starts a single-node Slurm), and ffmpeg (the
-# video command reads and writes video files with it). Runs apt-get as root or through sudo.
+# slurm-wlm + munge (the batch command's Slurm test starts a single-node Slurm), ffmpeg (the
+# video command reads and writes video files with it), and oclgrind (the tests run the kernels on
+# its simulated device: out-of-bounds accesses, data races). Runs apt-get as root or through sudo.
 set -euo pipefail
 
 packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libpng-dev libjpeg-dev libtiff-dev liblcms2-dev
-          libopenblas-dev python3 python3-pip ca-certificates slurm-wlm munge ffmpeg)
+          libopenblas-dev python3 python3-pip ca-certificates slurm-wlm munge ffmpeg oclgrind)
 
 # python3 and pip may come from elsewhere (pyenv, a venv): ask apt for them only when absent.
 have_pip() { command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; }

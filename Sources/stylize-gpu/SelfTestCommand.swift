@@ -20,6 +20,14 @@ struct SelfTestCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     /// For the conv1_1/conv1_2 checks, which are skipped when there is no weights file.
     @OptionGroup var weightsOptions: WeightsOptions
+    @Option(
+        help: ArgumentHelp(
+            "Check OpenCL devices with a named set of kernel options instead of the device's tuning or "
+                + "defaults: cpu or gpu (the defaults a CPU or a GPU with the device's limits gets), min or max "
+                + "(every option `stylize-gpu tune` varies on the device at its smallest or largest value); "
+                + "--define applies on top.",
+            valueName: "cpu|gpu|min|max"))
+    var kernelOptions: ProgramOptions.Preset?
     @OptionGroup var kernelDefines: KernelDefineOptions
     @Option(help: "Which checks: eval (ops against the native path), grad (gradients), or all.")
     var mode: SelfTest.Mode = .all
@@ -28,11 +36,14 @@ struct SelfTestCommand: ParsableCommand {
         let backend: Backend
         do {
             backend = try BackendFactory.make(
-                try DeviceSelector(deviceOptions.device), overrides: try kernelDefines.overrides())
+                try DeviceSelector(deviceOptions.device), preset: kernelOptions,
+                overrides: try kernelDefines.overrides())
         } catch {
             exitWithError(error)
         }
-        print("selftest on \(backend.name) against native")
+        print(
+            "selftest on \(backend.name)\(kernelOptions.map { " (kernel options: \($0.rawValue))" } ?? "") against native"
+        )
         let cached = WeightsCache.defaultWeightsPath()
         let weightsPath = weightsOptions.weights ?? (FileManager.default.fileExists(atPath: cached) ? cached : nil)
         let report: SelfTest.Report
@@ -54,3 +65,4 @@ struct SelfTestCommand: ParsableCommand {
 }
 
 extension SelfTest.Mode: ExpressibleByArgument {}
+extension ProgramOptions.Preset: ExpressibleByArgument {}

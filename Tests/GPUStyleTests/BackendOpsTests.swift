@@ -38,7 +38,7 @@ final class BackendOpsTests: XCTestCase {
         direct.defines["CONV_NARROW"] = 0
         // The GPU's options with the Winograd multiply and the Gram the other way (local-memory
         // tiles or register blocks).
-        var gpuOtherMultiply = OpenCLBackendTests.gpuOptions(device)
+        var gpuOtherMultiply = ProgramOptions.preset(.gpu, for: device.info)
         gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
         gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
         gpuOtherMultiply.defines["GB_GEMM"] = gpuOtherMultiply.gramBackwardTiledProduct ? 0 : 1
@@ -46,7 +46,8 @@ final class BackendOpsTests: XCTestCase {
         var winograd4 = ProgramOptions.defaults(for: device.info)
         winograd4.defines["WINO_TILE"] = 4
         for options in [
-            OpenCLBackendTests.gpuOptions(device), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct, winograd4,
+            ProgramOptions.preset(.gpu, for: device.info), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct,
+            winograd4,
         ] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: OpTable.rows.filter(\.tiled))
         }

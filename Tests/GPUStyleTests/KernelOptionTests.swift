@@ -61,6 +61,31 @@ final class KernelOptionTests: XCTestCase {
             XCTAssertTrue(describe($0).contains("DEVICE_IS_CPU is unknown"), describe($0))
         }
     }
+
+    /// `selftest --kernel-options`: cpu and gpu are those kinds' defaults with the device's limits
+    /// (a CPU device gets the GPU's tiled kernels, a GPU the CPU's narrow ones); min and max put every
+    /// option the tuner varies on the device at its extreme, the rest at the device's defaults; every
+    /// set passes validation.
+    func testPresetsAreTheKindsDefaultsAndTheTunersExtremes() throws {
+        for device in [fakeDeviceInfo(kind: .cpu, maxWorkGroupSize: 4096), fakeDeviceInfo(kind: .gpu)] {
+            let defaults = ProgramOptions.defaults(for: device)
+            XCTAssertEqual(ProgramOptions.preset(device.kind == .cpu ? .cpu : .gpu, for: device), defaults)
+            XCTAssertTrue(ProgramOptions.preset(.gpu, for: device).winogradTiledMultiply)
+            XCTAssertEqual(ProgramOptions.preset(.cpu, for: device).convNarrow, 1)
+            for preset in [ProgramOptions.Preset.min, .max] {
+                let options = ProgramOptions.preset(preset, for: device)
+                XCTAssertNoThrow(try options.validate(for: device), "\(preset) on \(device.kind)")
+                for option in KernelOption.all {
+                    let varied = TunableDefine.table.first { $0.name == option.name && $0.applies(to: device) }
+                    XCTAssertEqual(
+                        options.defines[option.name],
+                        varied.map { preset == .min ? $0.values.min() : $0.values.max() }
+                            ?? defaults.defines[option.name],
+                        "\(option.name) \(preset) on \(device.kind)")
+                }
+            }
+        }
+    }
 }
 
 /// `WINO_TILE=0`'s per-layer choice, at VGG19's layers at 512×384.

@@ -17,20 +17,6 @@ final class OpenCLBackendTests: XCTestCase {
         return backend
     }
 
-    /// The options a GPU with this device's limits would get by default.
-    static func gpuOptions(_ device: CLDevice) -> ProgramOptions {
-        let info = device.info
-        let gpu = CLDeviceInfo(
-            index: info.index, name: info.name, platformName: info.platformName, vendor: info.vendor,
-            kind: .gpu, computeUnits: info.computeUnits, clockMHz: info.clockMHz,
-            globalMemoryBytes: info.globalMemoryBytes, maxAllocationBytes: info.maxAllocationBytes,
-            localMemoryBytes: info.localMemoryBytes, maxWorkGroupSize: info.maxWorkGroupSize,
-            openCLCVersion: info.openCLCVersion, driverVersion: info.driverVersion,
-            preferredFloatVectorWidth: info.preferredFloatVectorWidth,
-            supportsFP16: info.supportsFP16, supportsFP64: info.supportsFP64)
-        return ProgramOptions.defaults(for: gpu)
-    }
-
     /// Blockings that are no device's default, so tile edges fall elsewhere.
     static let oddOptions = ProgramOptions(defines: [
         "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0,

@@ -5,10 +5,11 @@ public enum BackendFactory {
     /// An OpenCL device is built with its tuning from `stylize-gpu tune` when there is a usable
     /// one (see `TuningCache.lookup`), else with the defaults; `note` receives the one line that
     /// says which (printed once per process and file on stderr by default).
-    /// `overrides` replace single kernel options (over the tuning or the defaults) on OpenCL devices.
+    /// `preset` replaces the tuning or the defaults with a named set, and `overrides` replace single
+    /// kernel options over either, on OpenCL devices.
     public static func make(
         _ selector: DeviceSelector, catalog: DeviceCatalog = .discover(),
-        overrides: [String: Int] = [:],
+        preset: ProgramOptions.Preset? = nil, overrides: [String: Int] = [:],
         environment: [String: String] = ProcessInfo.processInfo.environment,
         note: (String) -> Void = printOnceOnStandardError
     ) throws -> Backend {
@@ -19,7 +20,9 @@ public enum BackendFactory {
             guard let device = catalog.openCLDevices.first(where: { $0.info.index == index }) else {
                 throw StyleError("--device \(selector): no OpenCL device with id \(index); run `stylize-gpu devices`")
             }
-            var options = programOptions(for: device, environment: environment, note: note)
+            var options =
+                preset.map { ProgramOptions.preset($0, for: device.info) }
+                ?? programOptions(for: device, environment: environment, note: note)
             options.defines.merge(overrides) { _, given in given }
             return try OpenCLBackend(device: device, options: options)
         }

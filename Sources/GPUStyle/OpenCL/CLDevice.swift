@@ -23,6 +23,17 @@ public struct CLDeviceInfo: Equatable, Sendable {
     public let preferredFloatVectorWidth: Int
     public let supportsFP16: Bool
     public let supportsFP64: Bool
+
+    /// The same device with another kind: the options a CPU or a GPU with its limits would get.
+    func treated(as kind: Kind) -> CLDeviceInfo {
+        CLDeviceInfo(
+            index: index, name: name, platformName: platformName, vendor: vendor, kind: kind,
+            computeUnits: computeUnits, clockMHz: clockMHz, globalMemoryBytes: globalMemoryBytes,
+            maxAllocationBytes: maxAllocationBytes, localMemoryBytes: localMemoryBytes,
+            maxWorkGroupSize: maxWorkGroupSize, openCLCVersion: openCLCVersion, driverVersion: driverVersion,
+            preferredFloatVectorWidth: preferredFloatVectorWidth, supportsFP16: supportsFP16,
+            supportsFP64: supportsFP64)
+    }
 }
 
 /// A device and the platform it belongs to.

@@ -28,6 +28,32 @@ public struct ProgramOptions: Equatable, Sendable {
                 }))
     }
 
+    /// Named option sets that check the kernels beyond a device's own choice (`selftest
+    /// --kernel-options`): the defaults a CPU or a GPU with the device's limits gets, and every option
+    /// the tuner varies on the device at its smallest or largest value over the device's defaults
+    /// (the combinations the tuner's one-at-a-time search never builds).
+    public enum Preset: String, CaseIterable, Sendable {
+        case cpu, gpu, min, max
+    }
+
+    /// The options `preset` names on `device`.
+    public static func preset(_ preset: Preset, for device: CLDeviceInfo) -> ProgramOptions {
+        switch preset {
+        case .cpu:
+            return defaults(for: device.treated(as: .cpu))
+        case .gpu:
+            return defaults(for: device.treated(as: .gpu))
+        case .min, .max:
+            var options = defaults(for: device)
+            for define in TunableDefine.table where define.applies(to: device) {
+                if let value = preset == .min ? define.values.min() : define.values.max() {
+                    options.defines[define.name] = value
+                }
+            }
+            return options
+        }
+    }
+
     /// Whether the local-memory tiled kernels are the default on `device`: GPUs with 16×16
     /// work-groups and the local memory of the default tiles; a GPU with less keeps the
     /// register-block kernels, and CPUs run 256-wide work-groups with barriers slowly.
