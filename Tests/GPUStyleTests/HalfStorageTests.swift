@@ -98,7 +98,9 @@ final class HalfStorageTests: XCTestCase {
                     + "gradient \(relative(gradients[gradients.count - 2], gradients[gradients.count - 1]))")
         }
         if gradients.count == 4 {
-            print("float32 native against OpenCL: gradient \(relative(gradients[0], gradients[2]))")
+            print(
+                "native against OpenCL: gradient, float \(relative(gradients[0], gradients[2])), "
+                    + "half \(relative(gradients[1], gradients[3]))")
         }
         for (content, style, size) in [
             ("chelsea.png", "starry_night.jpg", 64), ("tubingen.jpg", "the_scream.jpg", 64),
