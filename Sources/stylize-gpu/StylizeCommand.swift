@@ -428,8 +428,7 @@ struct StylizeCommand: ParsableCommand {
         case let .nonFinite(iteration, term, restored):
             throw StyleError(
                 "the \(term) loss became NaN or infinite at iteration \(iteration); the image of iteration "
-                    + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))"
-            )
+                    + "\(restored) was written; \(options.nonFiniteAdvice)")
         case .completed, .converged:
             return
         }

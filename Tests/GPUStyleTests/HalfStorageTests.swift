@@ -123,6 +123,36 @@ final class HalfStorageTests: XCTestCase {
     }
 }
 
+extension HalfStorageTests {
+    /// The largest layer output (up to relu5_1, caffe weights) of each example image at 512 px,
+    /// against half's largest finite value, 65504 (printed). Runs only with STYLIZE_GPU_MEASURE_HALF=1.
+    func testMeasureLargestLayerOutput() throws {
+        guard ProcessInfo.processInfo.environment["STYLIZE_GPU_MEASURE_HALF"] == "1" else {
+            throw XCTSkip("set STYLIZE_GPU_MEASURE_HALF=1 to measure")
+        }
+        let backend = NativeBackend()
+        let deepest = try VGGModel.vgg19.index(of: "relu5_1")
+        let weights = try VGGWeights.load(
+            path: try cachedWeightsPath(), upTo: VGGModel.vgg19.convolutionCount(upTo: deepest))
+        let network = try VGGNetwork(
+            backend: backend, model: weights.model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
+            preprocessing: weights.preprocessing.affine, deepestLayer: deepest, pooling: .max)
+        for name in [
+            "astronaut.png", "chelsea.png", "shipwreck.jpg", "starry_night.jpg", "the_scream.jpg", "tubingen.jpg",
+        ] {
+            let read = try ImageFile.read(examplePath(name)).image
+            let size = RGBImage.size(width: read.width, height: read.height, maxSide: 512)
+            let image = read.resized(width: size.width, height: size.height)
+            let input = try backend.tensor(image.pixels, Shape(c: 3, h: image.height, w: image.width))
+            let workspace = try network.makeWorkspace(height: image.height, width: image.width, observed: [])
+            try network.forward(image: input, workspace: workspace)
+            let largest = try workspace.outputs.map { try backend.download($0).map(abs).max() ?? 0 }
+            let index = largest.indices.max { largest[$0] < largest[$1] } ?? 0
+            print("\(name): largest layer output \(largest[index]) at \(network.layers[index].name)")
+        }
+    }
+}
+
 /// `--storage` on the command line.
 final class HalfStorageCommandLineTests: CommandLineTestCase {
     /// `--storage half` runs and changes the iteration-0 loss by a little (DESIGN.md: 2–5·10⁻⁵ of it
