@@ -21,6 +21,23 @@ final class HalfStorageTests: XCTestCase {
         }
     }
 
+    /// A checkpoint of one storage does not resume the other: their trajectories differ.
+    func testCheckpointOfTheOtherStorageIsRefused() throws {
+        let float = StyleJobOptions(contentPath: "c.png", stylePaths: ["s.png"])
+        var half = float
+        half.storage = .half
+        let state = RunState(iteration: 1, image: [1, 2, 3], optimizerTensors: [[4], [5]], optimizerHostState: [])
+        for (saved, resumed) in [(float, half), (half, float)] {
+            let checkpoint = Checkpoint(
+                options: saved, weightsSHA256: "w", inputsSHA256: ["c", "s"], device: "d", state: state)
+            XCTAssertNoThrow(
+                try checkpoint.checkCompatible(options: saved, weightsSHA256: "w", inputsSHA256: ["c", "s"]))
+            XCTAssertThrowsError(
+                try checkpoint.checkCompatible(options: resumed, weightsSHA256: "w", inputsSHA256: ["c", "s"])
+            ) { XCTAssertTrue(describe($0).contains("storage"), describe($0)) }
+        }
+    }
+
     /// 100 Adam iterations at 64 pixels (default layers, real weights) with half storage follow the
     /// float32 run natively: the total loss within 10⁻¹ relative at every report, a stated bound
     /// (DESIGN.md, section 3, Half storage: one evaluation's loss moves by < 10⁻⁴ but its gradient
