@@ -10,6 +10,7 @@
 //   axpy                         axpy
 //   scale                        scale
 //   clamp                        clamp_in_place
+//   roundToHalf                  round_to_half
 //   copyRegion                   copy_region
 //   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
 //   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
@@ -345,6 +346,17 @@ __kernel void clamp_in_place(__global float *x, const float lower, const float u
         const float v = x[i];
         x[i] = v < lower ? lower : (v > upper ? upper : v);
     }
+}
+
+// x = (float)(half)x, rounded to nearest even: what storing an activation as a 16-bit float and
+// loading it back gives (--storage half). vstore_half/vload_half are core OpenCL: no cl_khr_fp16,
+// so the half lives in a ushort's bytes (a half variable needs the extension). Beyond ±65504: ±inf.
+__kernel void round_to_half(__global float *x, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    ushort bits;
+    vstore_half_rte(x[i], 0, (__private half *)&bits);
+    x[i] = vload_half(0, (__private const half *)&bits);
 }
 
 // target[c, ty + i, tx + j] = source[c, sy + i, sx + j] for every channel c, i < h, j < w: a

@@ -375,7 +375,8 @@ final class BatchWorker {
             case let .nonFinite(iteration, term, _):
                 unlink(files.partialImage)
                 throw StyleError(
-                    "the \(term) loss became NaN or infinite at iteration \(iteration); try a lower --learning-rate")
+                    "the \(term) loss became NaN or infinite at iteration \(iteration); \(styleJob.options.nonFiniteAdvice)"
+                )
             case .completed, .converged:
                 break
             }

@@ -3,6 +3,7 @@ import Foundation
 import GPUStyle
 
 extension PoolMode: ExpressibleByArgument {}
+extension ActivationStorage: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ColorPreservation: ExpressibleByArgument {}
 
@@ -129,6 +130,14 @@ struct StylizeCommand: ParsableCommand {
 
     @Option(help: "max or avg pooling.")
     var pooling: PoolMode = .max
+
+    @Option(
+        help: ArgumentHelp(
+            "float or half: layer outputs kept as float32, or rounded to float16 as they are written.",
+            discussion: "half gives 16-bit storage's numbers; its 16-bit buffers are not built yet, "
+                + "so it saves no memory yet."
+        ))
+    var storage: ActivationStorage = .float
 
     @Flag(
         help:
@@ -305,6 +314,7 @@ struct StylizeCommand: ParsableCommand {
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
+        options.storage = storage == .float ? nil : storage
         options.originalColors = options.originalColors || originalColors
         options.maxPixels = maxMegapixels * 1_000_000
         options.preprocessing = weightsOptions.preprocessing.override
@@ -418,8 +428,7 @@ struct StylizeCommand: ParsableCommand {
         case let .nonFinite(iteration, term, restored):
             throw StyleError(
                 "the \(term) loss became NaN or infinite at iteration \(iteration); the image of iteration "
-                    + "\(restored) was written; try a lower --learning-rate (this run used \(options.optimization.effectiveLearningRate))"
-            )
+                    + "\(restored) was written; \(options.nonFiniteAdvice)")
         case .completed, .converged:
             return
         }

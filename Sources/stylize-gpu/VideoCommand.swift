@@ -427,7 +427,7 @@ struct FrameStylist {
         case let .nonFinite(iteration, term, _):
             unlink(files.partialImage)
             throw StyleError(
-                "\(name): the \(term) loss became NaN or infinite at iteration \(iteration); try a lower --learning-rate"
+                "\(name): the \(term) loss became NaN or infinite at iteration \(iteration); \(job.options.nonFiniteAdvice)"
             )
         case .completed, .converged:
             break

@@ -125,6 +125,7 @@ public protocol Backend: AnyObject {
     func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws
     func computeScale(_ x: Tensor, by alpha: Float) throws
     func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws
+    func computeRoundToHalf(_ x: Tensor) throws
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double
     func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws
     func computeConv3x3BackwardData(

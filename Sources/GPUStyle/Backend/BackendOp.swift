@@ -2,6 +2,7 @@
 /// that forwarding, phase profiling and the coverage tests read.
 public enum BackendOp: String, CaseIterable, Sendable {
     case fill, copy, copyRegion, axpy, scale, clamp, dot
+    case roundToHalf
     case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2BackwardInPlace
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
@@ -13,7 +14,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
     /// The part of an iteration `bench --profile` counts the op's time in.
     public var phase: IterationPhase {
         switch self {
-        case .conv3x3, .relu, .pool2x2, .preprocess: return .forward
+        case .conv3x3, .relu, .pool2x2, .preprocess, .roundToHalf: return .forward
         case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
             return .backward
         case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation,

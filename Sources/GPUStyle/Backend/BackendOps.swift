@@ -59,6 +59,12 @@ extension Backend {
         try computeClamp(x, lower: lower, upper: upper)
     }
 
+    /// x = Float(Float16(x)), rounded to nearest even (±inf beyond ±65504, NaN kept): an activation
+    /// stored as a 16-bit float and loaded back (`ActivationStorage.half`). Bit-exact on every backend.
+    public func roundToHalf(_ x: Tensor) throws {
+        try computeRoundToHalf(x)
+    }
+
     /// Σ x·y, deterministic; blocks and returns the value.
     public func dot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try requireSameShape(x, y, "dot")

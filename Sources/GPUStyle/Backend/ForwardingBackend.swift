@@ -54,6 +54,10 @@ class ForwardingBackend: Backend {
     func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws {
         try perform(.clamp) { try inner.computeClamp(x, lower: lower, upper: upper) }
     }
+
+    func computeRoundToHalf(_ x: Tensor) throws {
+        try perform(.roundToHalf) { try inner.computeRoundToHalf(x) }
+    }
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try perform(.dot) { try inner.computeDot(x, y) }
     }

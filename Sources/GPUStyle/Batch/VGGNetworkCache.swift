@@ -11,6 +11,7 @@ public final class VGGNetworkCache {
         var deepestLayer: Int
         var pooling: PoolMode
         var preprocessing: Preprocessing?
+        var storage: ActivationStorage
     }
 
     private var cached: (key: Key, network: VGGNetwork)?
@@ -29,7 +30,7 @@ public final class VGGNetworkCache {
     ) throws -> VGGNetwork {
         let key = Key(
             weightsPath: weightsPath, deepestLayer: deepestLayer, pooling: options.pooling,
-            preprocessing: options.preprocessing)
+            preprocessing: options.preprocessing, storage: options.storage ?? .float)
         if let cached, cached.key == key, cached.network.backend === backend {
             reused += 1
             return cached.network
@@ -42,7 +43,7 @@ public final class VGGNetworkCache {
         let network = try VGGNetwork(
             backend: backend, model: model, convolutions: weights.layers.map { ($0.weights, $0.bias) },
             preprocessing: weights.preprocessing.affine, deepestLayer: deepestLayer,
-            pooling: options.pooling)
+            pooling: options.pooling, storage: key.storage)
         note(
             "uploaded \(weights.layers.count) conv layers (\(network.uploadedWeightBytes >> 20) MiB) of the "
                 + "\(model.name) weights (\(weights.preprocessing.rawValue) preprocessing) to \(backend.name)")

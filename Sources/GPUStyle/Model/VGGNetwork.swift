@@ -8,6 +8,10 @@ public final class VGGNetwork {
     public let layers: [VGGModel.Layer]
     public let pooling: PoolMode
     public let preprocessing: ChannelAffine
+    /// `half`: every layer output is rounded to float16 as it is written (the preprocessed input,
+    /// 3 channels, stays float32), so the backward pass and the losses read what 16-bit buffers
+    /// would hold.
+    public let storage: ActivationStorage
     /// Weights per conv layer index into `layers` (nil for relu/pool).
     private let convWeights: [ConvWeights?]
     /// Bytes of weights uploaded to the device.
@@ -18,7 +22,7 @@ public final class VGGNetwork {
     ///     least as many as the layers up to `deepestLayer` contain.
     public init(
         backend: Backend, model: VGGModel, convolutions: [(weights: [Float], bias: [Float])],
-        preprocessing: ChannelAffine, deepestLayer: Int, pooling: PoolMode
+        preprocessing: ChannelAffine, deepestLayer: Int, pooling: PoolMode, storage: ActivationStorage = .float
     ) throws {
         guard deepestLayer >= 0, deepestLayer < model.layers.count else {
             throw StyleError("internal error: layer index \(deepestLayer) outside \(model.name)")
@@ -27,6 +31,7 @@ public final class VGGNetwork {
         self.model = model
         self.pooling = pooling
         self.preprocessing = preprocessing
+        self.storage = storage
         layers = Array(model.layers[0...deepestLayer])
         var weights: [ConvWeights?] = []
         var convIndex = 0
@@ -187,12 +192,16 @@ public final class VGGNetwork {
                 try backend.conv3x3(
                     input: previous, weights: convWeights[index]!, relu: workspace.layout.fusedWithNext[index],
                     output: output)
+                if storage == .half { try backend.roundToHalf(output) }
             case .relu:
+                // ReLU commutes with the rounding: a rounded input gives a rounded output.
                 if !(index > 0 && workspace.layout.fusedWithNext[index - 1]) {
                     try backend.relu(input: previous, output: output)
                 }
             case .pool:
                 try backend.pool2x2(input: previous, mode: pooling, output: output)
+                // Max pooling picks one of its rounded inputs; the average needs its own rounding.
+                if storage == .half, pooling == .avg { try backend.roundToHalf(output) }
             }
             previous = output
         }

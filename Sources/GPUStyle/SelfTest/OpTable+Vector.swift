@@ -30,7 +30,32 @@ extension OpTable {
                 return whole + (try backend.download(target))
             },
             terms: { _ in 0 }),
+        OpRow(
+            name: "roundToHalf", cases: planeCases, selfTestCases: selfTestPlaneCases,
+            inputs: { c, g in [halfRoundingInput(c.shape, &g)] },
+            run: { backend, x, _, _ in
+                let tensor = try backend.tensor(x[0])
+                try backend.roundToHalf(tensor)
+                // ±inf (beyond 65504) as a finite stand-in, so equal infinities compare as equal.
+                return try backend.download(tensor).map { $0.isInfinite ? ($0 > 0 ? 1e30 : -1e30) : $0 }
+            },
+            terms: { _ in 0 }),
     ]
+
+    /// Values across float16's whole range: uniform in ±1 times 2^k for k from −30 (subnormal, and
+    /// below half's smallest subnormal 2^−24) to 17 (past 65504: ±inf), after a few exact ties
+    /// (halfway between two halves: to even), the largest half, the first value that overflows,
+    /// a tie between subnormals and −0.
+    static func halfRoundingInput(_ shape: Shape, _ generator: inout SplitMix64) -> OpInput {
+        let ties: [Float] = [
+            1 + 0x1p-11, 1 + 3 * 0x1p-11, -(2048 + 1), 65504, 65520, -65519.996, 0x1p-25, 3 * 0x1p-25, -0.0,
+        ]
+        var values = OpInput.random("x", shape, &generator).values.enumerated().map { index, value in
+            value * Float(sign: .plus, exponent: index % 48 - 30, significand: 1)
+        }
+        for (index, tie) in ties.enumerated() where index < values.count { values[index] = tie }
+        return OpInput("x", shape, values)
+    }
 
     /// dot(a, b), then b after axpy, scale, clamp, copy and fill, as one output vector. With `absolute`
     /// the coefficients are positive, so the same call on |inputs| gives the error bound's Σ|terms|.

@@ -62,6 +62,15 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var contentLayerWeights: [Float]? = nil
     /// `--tile-size`: tiles every scale larger than one tile (nil: only a scale that does not fit).
     public var tileSize: Int? = nil
+    /// `--storage`: how layer outputs are kept (nil: float32; half rounds them to float16).
+    public var storage: ActivationStorage? = nil
+
+    /// What to try after a NaN or infinite loss: a lower learning rate, and float32 storage when
+    /// float16's range (65504; layer outputs reach 2·10⁴ on the examples) may have overflowed.
+    public var nonFiniteAdvice: String {
+        "try a lower --learning-rate (this run used \(optimization.effectiveLearningRate))"
+            + (storage == .half ? " or --storage float (float16 holds at most 65504)" : "")
+    }
 
     /// The largest --image-size: beyond it the sizes the memory plan counts would overflow.
     public static let maxImageSize = 65536

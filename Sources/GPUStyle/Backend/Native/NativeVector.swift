@@ -53,6 +53,13 @@ extension NativeBackend {
         }
     }
 
+    public func computeRoundToHalf(_ x: Tensor) throws {
+        let xs = try native(x, "roundToHalf").pointer
+        HostParallel.forEachChunk(x.count) { range in
+            for i in range { xs[i] = Float(Float16(xs[i])) }
+        }
+    }
+
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         let xs = try native(x, "dot").pointer, ys = try native(y, "dot").pointer
         return HostParallel.deterministicSum(x.count) { range in

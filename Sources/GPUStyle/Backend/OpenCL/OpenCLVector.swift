@@ -44,6 +44,10 @@ extension OpenCLBackend {
             [.buffer(try buffer(x, "clamp")), .float(lower), .float(upper), .int(x.count)])
     }
 
+    public func computeRoundToHalf(_ x: Tensor) throws {
+        try elementwise("round_to_half", x.count, [.buffer(try buffer(x, "roundToHalf")), .int(x.count)])
+    }
+
     public func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try reduceToBuffer(
             "dot_partial", [.buffer(try buffer(x, "dot")), .buffer(try buffer(y, "dot")), .int(x.count)],
