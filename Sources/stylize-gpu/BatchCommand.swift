@@ -289,7 +289,9 @@ final class BatchWorker {
     func work() {
         while let position = queue.take() {
             let job = queue.jobs[position]
-            let report = perform(job)
+            var report = perform(job)
+            // Read once the job's buffers are freed: what carries over to the next job.
+            if report.status == .done { report.deviceBytes = backend?.allocatedBytes }
             queue.finish(position, report)
             printNote(describe(report, position: position))
         }

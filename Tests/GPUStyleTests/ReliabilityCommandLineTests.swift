@@ -411,3 +411,30 @@ final class BatchConcurrencyTests: ReliabilityTestsBase {
         XCTAssertEqual(done.sorted(), names, "each job done once: \(done)")
     }
 }
+
+/// What a long batch keeps between jobs (issue 25; benchmarks/longrun measures the process over
+/// 50 jobs and 2,000 iterations).
+final class LongRunTests: ReliabilityTestsBase {
+    func testABatchHoldsTheSameDeviceMemoryAfterEveryJob() throws {
+        // Two sizes and two styles: the style-target cache and the workspaces change between jobs.
+        let style2 = path("style2.png")
+        try ImageFile.write(try ImageFile.read(style).image.resized(width: 24, height: 40), to: style2)
+        let jobs = try (0..<6).map { k in
+            String(
+                decoding: try JSONSerialization.data(
+                    withJSONObject: [
+                        "content": content, "styles": [k % 2 == 0 ? style : style2], "output": "j\(k).png",
+                        "options": ["seed": k, "image-size": k % 3 == 0 ? 32 : 48],
+                    ], options: [.sortedKeys]), as: UTF8.self)
+        }
+        let report = path("report.json")
+        let result = try run(
+            ["batch", "--manifest", writeManifest(jobs), "-o", path("out"), "--report", report] + (try tiny()))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let held = try JSONDecoder().decode(BatchReport.self, from: Data(contentsOf: URL(fileURLWithPath: report)))
+            .jobs.map(\.deviceBytes)
+        XCTAssertEqual(held.count, 6)
+        XCTAssertGreaterThan(held.first.flatMap { $0 } ?? 0, 0, "the network stays on the device: \(held)")
+        XCTAssertEqual(Set(held).count, 1, "the same after every job: \(held)")
+    }
+}

@@ -258,6 +258,9 @@ public struct BatchJobReport: Codable, Equatable, Sendable {
     public var loss: Double?
     public var resumedAt: Int?
     public var error: String?
+    /// Bytes the worker's backend held allocated after the job (the cached network and scratch
+    /// that the next job reuses): the same after every job when nothing leaks.
+    public var deviceBytes: Int?
 
     public init(output: String, content: String, styles: [String], status: Status) {
         self.output = output

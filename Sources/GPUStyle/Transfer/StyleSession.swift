@@ -109,7 +109,12 @@ extension StyleJob {
             while true {
                 let offset = options.iterationsBefore(scale: run.scale)
                 end = try run.run(
-                    reportEvery: reportEvery, onReport: events.report,
+                    reportEvery: reportEvery,
+                    onReport: { report in
+                        var report = report
+                        report.deviceBytes = backend.allocatedBytes
+                        events.report(report)
+                    },
                     snapshotEvery: greatestCommonDivisor(outputs.saveEvery, gifInterval),
                     onSnapshot: { iteration, pixels in
                         let image = try outputImage(pixels: pixels)
