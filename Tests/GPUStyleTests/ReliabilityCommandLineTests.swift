@@ -170,8 +170,8 @@ final class DiskFullTests: ReliabilityTestsBase {
         let disk = try FillableDisk(in: folder)
         defer { disk.unmount() }
         disk.fill()
-        // The system's reason reaches the line from libpng's and libjpeg's writers alike.
-        for name in ["out.png", "out.jpg"] {
+        // The system's reason reaches the line from libpng's, libjpeg's and libtiff's writers alike.
+        for name in ["out.png", "out.jpg", "out.tif"] {
             let result = try run(
                 [
                     content, style, "-o", disk.folder + "/" + name, "--weights", try cachedWeightsPath(),

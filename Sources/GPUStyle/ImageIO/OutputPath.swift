@@ -97,11 +97,7 @@ struct AtomicOutput {
     /// Moves the finished temporary file onto the destination (one rename, atomic on POSIX).
     func commit() throws {
         #if DEBUG
-            // Tests' stand-in for a full disk where they cannot mount a small one (debug builds only):
-            // writes below FOLDER fail while FOLDER.full exists.
-            if let disk = ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_DISK_FULL"],
-                destination.hasPrefix(disk + "/"), FileManager.default.fileExists(atPath: disk + ".full")
-            {
+            if AtomicOutput.testDiskIsFull(destination) {
                 discard()
                 throw StyleError("\(destination): could not write the file: \(String(cString: strerror(ENOSPC)))")
             }
@@ -112,6 +108,15 @@ struct AtomicOutput {
             throw StyleError("\(destination): could not move the finished file into place: \(reason)")
         }
     }
+
+    #if DEBUG
+        /// Tests' stand-in for a full disk where they cannot mount a small one (debug builds only):
+        /// writes below FOLDER fail while FOLDER.full exists.
+        static func testDiskIsFull(_ destination: String) -> Bool {
+            guard let disk = ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_DISK_FULL"] else { return false }
+            return destination.hasPrefix(disk + "/") && FileManager.default.fileExists(atPath: disk + ".full")
+        }
+    #endif
 
     /// Removes the temporary file, if any.
     func discard() {
