@@ -2,7 +2,7 @@
 """Long runs (issue 25): resident memory, device memory and open file descriptors over time.
 
     benchmarks/longrun/longrun.py run   [--device 0] [--iterations 2000] [--size 128]
-    benchmarks/longrun/longrun.py batch [--devices 0] [--jobs 50] [--iterations 5]
+    benchmarks/longrun/longrun.py batch [--devices 0] [--jobs 72] [--iterations 5]
     benchmarks/longrun/longrun.py --out OUT summary run|batch TOTAL   # judge OUT's samples again
 
 Starts the release binary (`swift build -c release --product stylize-gpu`; --bin for another)
@@ -14,16 +14,17 @@ next job), placed at the time the job's "done" line appeared.
 
 `run`: one run of --iterations at --size px (tubingen × starry_night), with a checkpoint every
 --checkpoint-every iterations (file writes are part of a long run). `batch`: --jobs jobs in one
-process, contents, styles, sizes, pooling and style layers varied so that StyleTargetCache (16
-entries) evicts and VGGNetworkCache swaps networks.
+process (three periods of 24, at least the 50 of issue 25), contents, styles, sizes, pooling and
+style layers varied so that StyleTargetCache (16 entries) evicts and reuses and VGGNetworkCache
+swaps networks.
 
 Prints a Markdown table of the samples nearest to 0, 25, 50, 75 and 100 % of the work and the
-verdict. After a warm-up (run: the first --warmup of the iterations; batch: the first 16 jobs,
-every size, pooling and layer set once, the style-target cache filled), the rest is cut in two
-windows; flat means: the later window's peak RSS exceeds the earlier's by less than
+verdict. After a warm-up (run: the first --warmup of the iterations; batch: the first period of
+24 jobs, every configuration once, the style-target cache filled), the rest is cut in two
+windows (batch: the second period against the rest); flat means: the later window's peak RSS exceeds the earlier's by less than
 --rss-threshold MiB per 1000 iterations (per 10 jobs for batch), its median number of open
 descriptors is no higher, nor its peak device bytes; for batch also the device bytes held after
-each job equal those after the job 16 earlier (the same configuration). Every sample goes to
+each job equal those after the job 24 earlier (the same configuration). Every sample goes to
 OUT/samples.tsv.
 """
 
@@ -40,8 +41,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 CONTENTS = ["examples/tubingen.jpg", "examples/chelsea.png", "examples/astronaut.png"]
 STYLES = ["examples/starry_night.jpg", "examples/the_scream.jpg", "examples/shipwreck.jpg"]
 MIB = 1 << 20
-# The batch's sizes, pooling and style layers repeat every PERIOD jobs (batch_command).
-PERIOD = 16
+# The batch's jobs repeat their configurations every PERIOD jobs (batch_command).
+PERIOD = 24
 
 
 def proc_sample(pid):
@@ -101,7 +102,7 @@ def monitor(command, interval, on_stdout, on_stderr, progress, log):
     return samples, process.returncode, start
 
 
-def summarise(samples, total, unit, per, warmup, rss_threshold, out):
+def summarise(samples, total, unit, per, warmup, rss_threshold, out, split=None):
     """Prints the table and verdict; writes samples.tsv."""
     with open(os.path.join(out, "samples.tsv"), "w") as f:
         f.write("seconds\tprogress\trss_bytes\thwm_bytes\tfds\tdevice_bytes\n")
@@ -121,7 +122,7 @@ def summarise(samples, total, unit, per, warmup, rss_threshold, out):
         print(f"| {label} | {s['t']:.0f} | {s['progress']} | {s['rss'] / MIB:.1f} | {s['hwm'] / MIB:.1f} "
               f"| {s['fds']} | {device} |")
     # Two windows after the warm-up: a leak makes the later one hold more than the earlier.
-    split = warmup * total + (total - warmup * total) / 2
+    split = split or warmup * total + (total - warmup * total) / 2
     earlier = [s for s in samples if warmup * total <= s["progress"] < split]
     later = [s for s in samples if s["progress"] >= split]
     if len(earlier) < 2 or len(later) < 2:
@@ -179,18 +180,19 @@ def run_command(args, out):
 
 
 def batch_command(args, out):
-    # Sizes, pooling and style layers vary: 3 styles × 4 sizes = 12 style targets per pooling and
-    # layer set, 48 in all, so StyleTargetCache (16) evicts; the network changes between jobs.
-    sizes = [48, 64, 80, 96]
-    layer_sets = ["relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", "relu1_1,relu2_1,relu3_1"]
+    # Each period of 24 jobs: 18 on one network (max pooling, five style layers) over 3 styles × 6
+    # sizes, 18 style targets, so StyleTargetCache (16 entries) evicts; 4 more reusing targets it
+    # still holds; 2 on another network (average pooling, three layers), which empties the cache.
+    sizes = [40, 48, 56, 64, 72, 80]
     manifest = os.path.join(out, "jobs.jsonl")
     with open(manifest, "w") as f:
         for i in range(args.jobs):
-            options = {
-                "seed": i, "image-size": sizes[i % len(sizes)], "pooling": ["max", "avg"][(i // 4) % 2],
-                "style-layers": layer_sets[(i // 8) % 2], "content-layers": "relu2_1",
-            }
-            job = dict(content=os.path.join(ROOT, CONTENTS[i % 3]), styles=[os.path.join(ROOT, STYLES[(i // 3) % 3])],
+            k = i % PERIOD
+            key = k if k < 18 else (k - 16 if k < 22 else k - 22)
+            options = {"seed": i, "image-size": sizes[key // 3], "content-layers": "relu2_1"}
+            if k >= 22:
+                options.update({"pooling": "avg", "style-layers": "relu1_1,relu2_1,relu3_1"})
+            job = dict(content=os.path.join(ROOT, CONTENTS[i % 3]), styles=[os.path.join(ROOT, STYLES[key % 3])],
                        output=f"job{i:03d}.png", options=options)
             f.write(json.dumps(job) + "\n")
     report = os.path.join(out, "report.json")
@@ -242,9 +244,11 @@ def judge(kind, samples, total, args, out):
     """The table and the verdict of a run's or a batch's samples."""
     if kind == "run":
         return summarise(samples, total, "iterations", 1000, args.warmup, args.rss_threshold, out)
-    # The first period runs every size, pooling and layer set once and fills the style-target cache.
+    # The first period runs every configuration once and fills the style-target cache; with three
+    # periods or more, the second is compared with the rest.
     warmup = max(args.warmup, PERIOD / total)
-    flat = summarise(samples, total, "jobs", 10, warmup, args.rss_threshold, out)
+    split = 2 * PERIOD if total >= 3 * PERIOD else None
+    flat = summarise(samples, total, "jobs", 10, warmup, args.rss_threshold, out, split)
     return check_period(os.path.join(out, "report.json")) and flat
 
 
@@ -265,7 +269,7 @@ def main():
     run.add_argument("--checkpoint-every", type=int, default=250)
     batch = sub.add_parser("batch", help="many jobs in one process")
     batch.add_argument("--devices", default="0")
-    batch.add_argument("--jobs", type=int, default=50)
+    batch.add_argument("--jobs", type=int, default=3 * PERIOD)
     batch.add_argument("--iterations", type=int, default=5)
     for p in (run, batch):
         p.add_argument("extra", nargs="*", help="more options for the command (after --)")
