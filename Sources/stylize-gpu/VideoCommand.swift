@@ -179,11 +179,11 @@ struct VideoCommand: ParsableCommand {
         let (input, styles, runOptions) = try split()
         let source = try VideoCommand.source(input)
         let frameFolder = VideoFrames.framesFolder(output: output)
+        // The frames and their state; a video file is written beside its state folder.
         removeStaleTemporaries(
-            in: [
-                frameFolder, frameFolder + "/" + BatchJobFiles.stateFolderName,
-                URL(fileURLWithPath: output).deletingLastPathComponent().path,
-            ])
+            in: [frameFolder, frameFolder + "/" + BatchJobFiles.stateFolderName]
+                + (VideoFrames.isVideoFile(output)
+                    ? [URL(fileURLWithPath: output).deletingLastPathComponent().path] : []))
         // Decoded frames and ffmpeg's output files of a stopped process.
         for stem in [TemporaryName.decodedVideoStem, TemporaryName.toolStem] {
             removeStaleTemporaries(in: [NSTemporaryDirectory()], stemPrefix: stem)
