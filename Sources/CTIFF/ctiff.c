@@ -16,6 +16,7 @@ typedef struct {
     char error[512];
     char warning[200];
     int errors;
+    int error_errno; /* errno when the first error was reported: a failed write's reason */
 } ctiff_messages;
 
 struct ctiff_reader {
@@ -41,9 +42,11 @@ static int on_error(TIFF *tif, void *user_data, const char *module, const char *
                     va_list args) {
     (void)tif;
     (void)module;
+    int reason = errno;
     ctiff_messages *messages = (ctiff_messages *)user_data;
     if (messages != NULL && messages->errors++ == 0) {
         vsnprintf(messages->error, sizeof messages->error, format, args);
+        messages->error_errno = reason;
     }
     return 1; /* handled: libtiff's global handler (which prints) is not called */
 }
@@ -57,6 +60,21 @@ static int on_warning(TIFF *tif, void *user_data, const char *module, const char
         vsnprintf(messages->warning, sizeof messages->warning, format, args);
     }
     return 1;
+}
+
+/* The first error libtiff reported, with the system's reason when a read or write failed:
+   libtiff's "Error writing TIFF header" does not say why, and a full disk must say so. */
+static void describe_error(const ctiff_messages *messages, char *err, size_t errlen) {
+    if (!messages->errors) {
+        set_message(err, errlen, strerror(errno));
+        return;
+    }
+    int reason = messages->error_errno;
+    if (reason == ENOSPC || reason == EDQUOT || reason == EFBIG || reason == EIO) {
+        snprintf(err, errlen, "%s: %s", messages->error, strerror(reason));
+    } else {
+        set_message(err, errlen, messages->error);
+    }
 }
 
 /* Opens `path` with our handlers; libtiff's own open errors land in `messages`. */
@@ -82,7 +100,11 @@ static TIFF *open_tiff(const char *path, const char *mode, ctiff_messages *messa
     TIFFOpenOptionsFree(options);
     if (tif == NULL) {
         close(fd);
-        set_message(err, errlen, messages->errors ? messages->error : "not a TIFF file");
+        if (messages->errors) {
+            describe_error(messages, err, errlen);
+        } else {
+            set_message(err, errlen, "not a TIFF file");
+        }
     }
     return tif;
 }
@@ -372,7 +394,7 @@ static int finish_write(TIFF *tif, ctiff_messages *messages, int status, char *e
         status = CTIFF_ERR_WRITE;
     }
     if (status != CTIFF_OK) {
-        set_message(err, errlen, messages->errors ? messages->error : strerror(errno));
+        describe_error(messages, err, errlen);
     }
     return status;
 }
@@ -380,6 +402,7 @@ static int finish_write(TIFF *tif, ctiff_messages *messages, int status, char *e
 /* Opens `path` for writing with fresh messages. */
 static TIFF *begin_write(const char *path, ctiff_messages *messages, char *err, size_t errlen) {
     memset(messages, 0, sizeof *messages);
+    errno = 0; /* so an error's errno is one of this write's */
     return open_tiff(path, "w", messages, 0, err, errlen);
 }
 

@@ -50,7 +50,7 @@ enum ExternalTool {
     /// `run` with its output files in a temporary folder of its own, removed afterwards.
     static func run(_ executable: String, _ arguments: [String], what: String) throws -> Data {
         let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent(
-            "stylize-gpu-tool-\(UUID().uuidString)")
+            TemporaryName.make(TemporaryName.toolStem))
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {

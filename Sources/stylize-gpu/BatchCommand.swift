@@ -103,6 +103,13 @@ struct BatchCommand: ParsableCommand {
         // Every job is parsed and checked (options, inputs, weights and layers) before any work.
         var weights = WeightsMemo()
         let jobs = try positions.map { try resolve(all[$0], weights: &weights) }
+        removeStaleTemporaries(
+            in: [output] + (report.map { [URL(fileURLWithPath: $0).deletingLastPathComponent().path] } ?? [])
+                + jobs.flatMap { job in
+                    [job.files.output, job.files.record].map {
+                        URL(fileURLWithPath: $0).deletingLastPathComponent().path
+                    }
+                })
         let catalog = DeviceCatalog.discover()
         let selectors = try workerSelectors(catalog: catalog)
         printNote(
@@ -289,7 +296,9 @@ final class BatchWorker {
     func work() {
         while let position = queue.take() {
             let job = queue.jobs[position]
-            let report = perform(job)
+            var report = perform(job)
+            // Read once the job's buffers are freed: what carries over to the next job.
+            if report.status == .done { report.deviceBytes = backend?.allocatedBytes }
             queue.finish(position, report)
             printNote(describe(report, position: position))
         }

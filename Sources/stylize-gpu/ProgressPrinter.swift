@@ -15,9 +15,9 @@ enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
 
 /// Prints iteration reports: a live bar (stderr, redrawn in place), plain lines (stderr),
 /// or JSON lines (stdout) with the schema
-/// {"scale","width","height","iteration","loss","content","style","tv","elapsed_s"}
-/// (iteration within the scale; scale 0-based), led by "frame" (0-based) and "frames" for a
-/// frame of `stylize-gpu video`.
+/// {"scale","width","height","iteration","loss","content","style","tv","elapsed_s","device_bytes"}
+/// (iteration within the scale; scale 0-based; device_bytes: what the backend holds allocated),
+/// led by "frame" (0-based) and "frames" for a frame of `stylize-gpu video`.
 final class ProgressPrinter {
     private let style: ProgressStyle
     /// Each scale's iterations and pixels (the ETA weighs later scales by their pixels).
@@ -61,6 +61,7 @@ final class ProgressPrinter {
                     ("iteration", "\(report.iteration)"), ("loss", json(l.total)), ("content", json(l.content)),
                     ("style", json(l.style)), ("tv", json(l.totalVariation)),
                     ("elapsed_s", String(format: "%.3f", report.elapsedSeconds)),
+                    ("device_bytes", "\(report.deviceBytes)"),
                 ]
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
             fflush(stdout)

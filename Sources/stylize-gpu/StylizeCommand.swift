@@ -338,6 +338,7 @@ struct StylizeCommand: ParsableCommand {
 
     func run() throws {
         let options = try jobOptions()
+        removeStaleTemporaries(in: runOutputs.folders)
         let weightsPath = try WeightsCache.resolve(path: weights)
         let resumeFrom = try resume.map(Checkpoint.read)
         try checkExistingFrames(

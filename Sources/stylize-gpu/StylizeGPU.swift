@@ -25,6 +25,16 @@ func printNote(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// Removes the temporary files that stopped processes (SIGKILL) of this host left in `folders`
+/// (`TemporaryName`), with a note naming them. Runs before the command writes anything there.
+func removeStaleTemporaries(in folders: [String], stemPrefix: String = ".") {
+    let removed = TemporaryName.removeStale(inFolders: folders, stemPrefix: stemPrefix)
+    guard !removed.isEmpty else { return }
+    printNote(
+        "removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by a stopped stylize-gpu: "
+            + removed.prefix(3).joined(separator: ", ") + (removed.count > 3 ? ", …" : ""))
+}
+
 /// Prints `warning: <line>` on stderr: something went wrong and the work goes on.
 func printWarning(_ text: String) {
     printNote("warning: " + singleLine(text))

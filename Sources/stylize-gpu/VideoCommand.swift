@@ -178,6 +178,16 @@ struct VideoCommand: ParsableCommand {
     func run() throws {
         let (input, styles, runOptions) = try split()
         let source = try VideoCommand.source(input)
+        let frameFolder = VideoFrames.framesFolder(output: output)
+        // The frames and their state; a video file is written beside its state folder.
+        removeStaleTemporaries(
+            in: [frameFolder, frameFolder + "/" + BatchJobFiles.stateFolderName]
+                + (VideoFrames.isVideoFile(output)
+                    ? [URL(fileURLWithPath: output).deletingLastPathComponent().path] : []))
+        // Decoded frames and ffmpeg's output files of a stopped process.
+        for stem in [TemporaryName.decodedVideoStem, TemporaryName.toolStem] {
+            removeStaleTemporaries(in: [NSTemporaryDirectory()], stemPrefix: stem)
+        }
         // Deferred from the start, so a stop while ffmpeg works still removes the decoded frames.
         let interruption = Interruption.shared
         interruption.deferStops(saying: "stopping after this step; finished frames and the frame's checkpoint are kept")
@@ -205,7 +215,7 @@ struct VideoCommand: ParsableCommand {
             rate = probe.frameRate
             audio = probe.audioCodec.map { (path, $0) }
             let folder = URL(fileURLWithPath: NSTemporaryDirectory())
-                .appendingPathComponent("stylize-gpu-video-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+                .appendingPathComponent(TemporaryName.make(TemporaryName.decodedVideoStem)).path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             decoded = folder
             printNote("decoding \(path) with ffmpeg (\(rate) frames per second)")
@@ -223,7 +233,7 @@ struct VideoCommand: ParsableCommand {
             path: weightsPath, sha256: weightsSHA256, preprocessing: base.preprocessing)
         try base.layers.validate(for: identity.model)
 
-        let folder = VideoFrames.framesFolder(output: output)
+        let folder = frameFolder
         let lockFiles = BatchJobFiles(outputFolder: folder, relativeOutput: "video")
         if VideoFrames.isVideoFile(output) {
             // The state folder beside a video file is ours, not the user's: it may not lead out.

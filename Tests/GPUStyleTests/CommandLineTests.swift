@@ -107,10 +107,18 @@ final class CommandLineTests: CommandLineTestCase {
             let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             XCTAssertEqual(
                 Set(object.keys),
-                ["scale", "width", "height", "iteration", "loss", "content", "style", "tv", "elapsed_s"])
+                [
+                    "scale", "width", "height", "iteration", "loss", "content", "style", "tv", "elapsed_s",
+                    "device_bytes",
+                ])
             objects.append(object)
         }
         XCTAssertEqual(objects.map { $0["iteration"] as? Int }, [0, 1, 2])
+        // Everything a scale needs is allocated before its first iteration: the figure stays put.
+        let deviceBytes = objects.compactMap { $0["device_bytes"] as? Int }
+        XCTAssertEqual(deviceBytes.count, 3)
+        XCTAssertGreaterThan(deviceBytes[0], 0)
+        XCTAssertEqual(Set(deviceBytes).count, 1, "\(deviceBytes)")
         // Tests/GPUStyleTests/Fixtures/reference/vgg19_reference.json, losses "x_is_content", total
         // (5·content + 100·style + 0.001·tv) computed in float64 by PyTorch.
         let reference = 351_294_711.3320452

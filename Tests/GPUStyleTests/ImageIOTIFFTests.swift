@@ -81,6 +81,19 @@ final class ImageIOTIFFTests: TemporaryFolderTestCase {
         }
     }
 
+    func testAFailedWriteSaysWhy() throws {
+        // libtiff's own line ("Error writing TIFF header") carries the system's reason: a full disk
+        // must read as one (`isOutOfSpace`). /dev/full fails every write with ENOSPC.
+        XCTAssertThrowsError(
+            try writeRawTIFF(
+                "/dev/full", width: 2, height: 2, spp: 3, bits: 8, photometric: 2,
+                samples: .init(repeating: 9, count: 12))
+        ) {
+            XCTAssertTrue(isOutOfSpace($0), describe($0))
+            XCTAssertTrue(describe($0).contains("TIFF"), describe($0))
+        }
+    }
+
     func testOutputFormatAndBitDepthFollowTheExtension() throws {
         XCTAssertEqual(try ImageFormat(path: "a/b.TIF"), .tiff)
         XCTAssertEqual(try ImageFormat(path: "b.tiff"), .tiff)

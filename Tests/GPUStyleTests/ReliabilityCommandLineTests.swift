@@ -170,8 +170,8 @@ final class DiskFullTests: ReliabilityTestsBase {
         let disk = try FillableDisk(in: folder)
         defer { disk.unmount() }
         disk.fill()
-        // The system's reason reaches the line from libpng's and libjpeg's writers alike.
-        for name in ["out.png", "out.jpg"] {
+        // The system's reason reaches the line from libpng's, libjpeg's and libtiff's writers alike.
+        for name in ["out.png", "out.jpg", "out.tif"] {
             let result = try run(
                 [
                     content, style, "-o", disk.folder + "/" + name, "--weights", try cachedWeightsPath(),
@@ -409,5 +409,157 @@ final class BatchConcurrencyTests: ReliabilityTestsBase {
         try assertOutputsMatchTheirRecords(killedOut)
         let done = [killed, survivor, rerun].flatMap { doneOutputs($0.stderr) }
         XCTAssertEqual(done.sorted(), names, "each job done once: \(done)")
+    }
+}
+
+/// Temporary files a process killed with SIGKILL leaves behind, and the next run's clean-up (issue 25).
+final class StaleTemporaryTests: ReliabilityTestsBase {
+    /// The pid of a process that has ended.
+    func deadPid() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
+
+    /// A temporary's name as `TemporaryName.make` gives it, for another pid or host.
+    func temporary(_ stem: String, pid: Int32, host: String = TemporaryName.host) -> String {
+        "\(stem).\(pid).12345.\(host).tmp"
+    }
+
+    func testOnlyThisHostsTemporariesWhoseWriterIsGoneAreRemoved() throws {
+        let dead = try deadPid()
+        let live = getppid()
+        let otherHost = TemporaryName.host == "00000000" ? "11111111" : "00000000"
+        let made = TemporaryName.make(".out.png")
+        XCTAssertEqual(TemporaryName.writer(of: made, stemPrefix: "."), getpid(), made)
+        let stale = [temporary(".out.png", pid: dead), temporary(".a.b c.json", pid: dead)]
+        let kept = [
+            temporary(".out.png", pid: live), temporary(".out.png", pid: dead, host: otherHost), "out.png",
+            ".out.png.tmp", ".out.png.\(dead).tmp", ".out.png.\(dead).x.\(TemporaryName.host).tmp",
+            temporary("out.png", pid: dead),
+        ]
+        for name in stale + kept { _ = FileManager.default.createFile(atPath: path(name), contents: Data([1])) }
+        // A folder of decoded frames in the temporary folder goes too, with what it holds.
+        let frames = temporary(TemporaryName.decodedVideoStem, pid: dead)
+        try FileManager.default.createDirectory(atPath: path(frames) + "/in", withIntermediateDirectories: true)
+        XCTAssertEqual(TemporaryName.removeStale(in: folder).sorted(), stale.sorted())
+        XCTAssertEqual(TemporaryName.removeStale(in: folder, stemPrefix: TemporaryName.decodedVideoStem), [frames])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), kept.sorted())
+    }
+
+    /// A run, a batch and a video killed with SIGKILL; temporaries named with the killed pid (as
+    /// its unfinished writes were) are removed by the next run, which completes; another host's and
+    /// the user's files stay.
+    func testARerunAfterSIGKILLRemovesTheKilledProcessesTemporariesAndCompletes() throws {
+        let otherHost = TemporaryName.host == "00000000" ? "11111111" : "00000000"
+        let temporaryFolder = path("tmp")
+        try FileManager.default.createDirectory(atPath: temporaryFolder, withIntermediateDirectories: true)
+        func killed(_ arguments: [String], once started: String) throws -> Int32 {
+            let (process, stdout, stderr) = try launch(arguments, environment: ["TMPDIR": temporaryFolder])
+            wait(for: started)
+            kill(process.processIdentifier, SIGKILL)
+            XCTAssertEqual(finish(process, stdout, stderr).status, 9)
+            return process.processIdentifier
+        }
+        func plant(_ folder: String, _ stems: [String], pid: Int32) -> [String] {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            return stems.map { stem in
+                let file = folder + "/" + temporary(stem, pid: pid)
+                _ = FileManager.default.createFile(atPath: file, contents: Data([1]))
+                return file
+            }
+        }
+        func assertGone(_ files: [String], _ result: Result, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+            XCTAssertTrue(
+                result.stderr.contains("left by a stopped stylize-gpu"), result.stderr, file: file, line: line)
+            for left in files where FileManager.default.fileExists(atPath: left) {
+                XCTFail("\(left) was not removed: \(result.stderr)", file: file, line: line)
+            }
+        }
+
+        // run: a long run with checkpoints, killed once its first checkpoint is written.
+        let output = path("run/out.png")
+        try FileManager.default.createDirectory(atPath: path("run"), withIntermediateDirectories: true)
+        let runArguments = [
+            content, style, "-o", output, "--weights", try cachedWeightsPath(), "--image-size", "32",
+            "--style-layers", "relu1_1", "--content-layers", "relu1_1", "--device", "native", "--progress", "none",
+            "--checkpoint", path("run/out.ckpt"), "--checkpoint-every", "1",
+        ]
+        let runPid = try killed(runArguments + ["--iterations", "100000"], once: path("run/out.ckpt"))
+        let runLeft = plant(path("run"), [".out.png", ".out.ckpt"], pid: runPid)
+        let foreign = path("run/" + temporary(".out.png", pid: runPid, host: otherHost))
+        let users = path("run/.out.png.keep.tmp")
+        for kept in [foreign, users] { _ = FileManager.default.createFile(atPath: kept, contents: Data([2])) }
+        let rerun = try run(runArguments + ["--iterations", "2"], environment: ["TMPDIR": temporaryFolder])
+        assertGone(runLeft, rerun)
+        XCTAssertNoThrow(try ImageFile.read(output))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: foreign), "another host's temporary stays")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: users), "a file we did not name stays")
+
+        // batch: killed once its lock exists; the state folder's temporaries go.
+        let out = path("batch")
+        let batch = ["batch", "--contents", content, "--styles", style, "-o", out] + (try tiny(iterations: 100000))
+        let stem =
+            URL(fileURLWithPath: content).deletingPathExtension().lastPathComponent + "__"
+            + URL(fileURLWithPath: style).deletingPathExtension().lastPathComponent
+        let batchPid = try killed(batch, once: out + "/.stylize-gpu/\(stem).png.lock")
+        let batchLeft =
+            plant(
+                out + "/.stylize-gpu", [".\(stem).partial.png", ".\(stem).png.json", ".\(stem).png.ckpt"], pid: batchPid
+            )
+            + plant(out, [".\(stem).png"], pid: batchPid)
+        let batchRerun = try run(
+            ["batch", "--contents", content, "--styles", style, "-o", out] + (try tiny(iterations: 2)),
+            environment: ["TMPDIR": temporaryFolder])
+        assertGone(batchLeft, batchRerun)
+        try assertOutputsMatchTheirRecords(out)
+        XCTAssertEqual(images(in: out), [stem + ".png"])
+
+        // video: killed once its lock exists; the frames' temporaries and a decoded-frames folder go.
+        let frames = try makeFrames(["1.png", "2.png"])
+        let videoOut = path("video")
+        let video = ["video", frames, style, "-o", videoOut]
+        let videoPid = try killed(
+            video + (try videoOptions(iterations: 100000)), once: videoOut + "/.stylize-gpu/video.lock")
+        let decoded = temporaryFolder + "/" + temporary(TemporaryName.decodedVideoStem, pid: videoPid)
+        try FileManager.default.createDirectory(atPath: decoded, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: decoded + "/00001.png", contents: Data([1]))
+        let videoLeft =
+            plant(videoOut, [".00001.png"], pid: videoPid)
+            + plant(videoOut + "/.stylize-gpu", [".00001.partial.png", ".00001.png.json"], pid: videoPid) + [decoded]
+        let videoRerun = try run(video + (try videoOptions(iterations: 2)), environment: ["TMPDIR": temporaryFolder])
+        assertGone(videoLeft, videoRerun)
+        XCTAssertEqual(images(in: videoOut), ["00001.png", "00002.png"])
+        try assertOutputsMatchTheirRecords(videoOut)
+    }
+}
+
+/// What a long batch keeps between jobs (issue 25; benchmarks/longrun measures the process over
+/// 50 jobs and 2,000 iterations).
+final class LongRunTests: ReliabilityTestsBase {
+    func testABatchHoldsTheSameDeviceMemoryAfterEveryJob() throws {
+        // Two sizes and two styles: the style-target cache and the workspaces change between jobs.
+        let style2 = path("style2.png")
+        try ImageFile.write(try ImageFile.read(style).image.resized(width: 24, height: 40), to: style2)
+        let jobs = try (0..<6).map { k in
+            String(
+                decoding: try JSONSerialization.data(
+                    withJSONObject: [
+                        "content": content, "styles": [k % 2 == 0 ? style : style2], "output": "j\(k).png",
+                        "options": ["seed": k, "image-size": k % 3 == 0 ? 32 : 48],
+                    ], options: [.sortedKeys]), as: UTF8.self)
+        }
+        let report = path("report.json")
+        let result = try run(
+            ["batch", "--manifest", writeManifest(jobs), "-o", path("out"), "--report", report] + (try tiny()))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let held = try JSONDecoder().decode(BatchReport.self, from: Data(contentsOf: URL(fileURLWithPath: report)))
+            .jobs.map(\.deviceBytes)
+        XCTAssertEqual(held.count, 6)
+        XCTAssertGreaterThan(held.first.flatMap { $0 } ?? 0, 0, "the network stays on the device: \(held)")
+        XCTAssertEqual(Set(held).count, 1, "the same after every job: \(held)")
     }
 }

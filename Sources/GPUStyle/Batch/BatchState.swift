@@ -161,11 +161,7 @@ public final class BatchLock {
     }
 
     /// This machine's name, as the lock records it.
-    public static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return String(cString: buffer)
-    }
+    public static var hostName: String { TemporaryName.hostName }
 
     /// The lock, or nil when a live process holds it.
     public static func acquire(_ path: String) throws -> BatchLock? {
@@ -258,6 +254,9 @@ public struct BatchJobReport: Codable, Equatable, Sendable {
     public var loss: Double?
     public var resumedAt: Int?
     public var error: String?
+    /// Bytes the worker's backend held allocated after the job (the cached network and scratch
+    /// that the next job reuses): the same after every job when nothing leaks.
+    public var deviceBytes: Int?
 
     public init(output: String, content: String, styles: [String], status: Status) {
         self.output = output

@@ -169,6 +169,11 @@ public enum ImageFile {
             context.assumingMemoryBound(to: InterleavedRows.self).pointee.fill(row: Int(y), row)
         }
         try AtomicOutput.write(to: path) { temporary in
+            var temporary = temporary
+            #if DEBUG
+                // The test seam's full disk reaches the encoders: every write to /dev/full fails with ENOSPC.
+                if AtomicOutput.testDiskIsFull(path) { temporary = "/dev/full" }
+            #endif
             let status = image.pixels.withUnsafeBufferPointer { pixels -> Int32 in
                 var rows = InterleavedRows(
                     pixels: pixels, width: image.width, height: image.height, bitDepth: Int(depth))

@@ -90,18 +90,16 @@ struct AtomicOutput {
     init(destination: String) {
         self.destination = destination
         let url = URL(fileURLWithPath: destination)
-        let hidden = ".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        temporaryPath = url.deletingLastPathComponent().appendingPathComponent(hidden).path
+        temporaryPath =
+            url.deletingLastPathComponent().appendingPathComponent(
+                TemporaryName.make("." + url.lastPathComponent)
+            ).path
     }
 
     /// Moves the finished temporary file onto the destination (one rename, atomic on POSIX).
     func commit() throws {
         #if DEBUG
-            // Tests' stand-in for a full disk where they cannot mount a small one (debug builds only):
-            // writes below FOLDER fail while FOLDER.full exists.
-            if let disk = ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_DISK_FULL"],
-                destination.hasPrefix(disk + "/"), FileManager.default.fileExists(atPath: disk + ".full")
-            {
+            if AtomicOutput.testDiskIsFull(destination) {
                 discard()
                 throw StyleError("\(destination): could not write the file: \(String(cString: strerror(ENOSPC)))")
             }
@@ -112,6 +110,15 @@ struct AtomicOutput {
             throw StyleError("\(destination): could not move the finished file into place: \(reason)")
         }
     }
+
+    #if DEBUG
+        /// Tests' stand-in for a full disk where they cannot mount a small one (debug builds only):
+        /// writes below FOLDER fail while FOLDER.full exists.
+        static func testDiskIsFull(_ destination: String) -> Bool {
+            guard let disk = ProcessInfo.processInfo.environment["STYLIZE_GPU_TEST_DISK_FULL"] else { return false }
+            return destination.hasPrefix(disk + "/") && FileManager.default.fileExists(atPath: disk + ".full")
+        }
+    #endif
 
     /// Removes the temporary file, if any.
     func discard() {
@@ -129,5 +136,66 @@ struct AtomicOutput {
             throw error
         }
         try output.commit()
+    }
+}
+
+/// Names of the temporary files and folders a process writes: `<stem>.<pid>.<random>.<host>.tmp`,
+/// host being the first 8 hex digits of the SHA-256 of this machine's name. A process killed with
+/// SIGKILL leaves them behind; the next run's `removeStale` takes away those of this host whose
+/// process is gone, so two processes on one folder (or on a shared file system, from two hosts)
+/// never remove each other's. Like `BatchLock`, it takes a pid that does not exist on this host
+/// to mean the writer is gone.
+public enum TemporaryName {
+    /// Stems of the folders made in the system's temporary folder: a video's decoded frames, an
+    /// external tool's output files.
+    public static let decodedVideoStem = "stylize-gpu-video"
+    public static let toolStem = "stylize-gpu-tool"
+
+    /// This machine's name (`BatchLock` records it too).
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(cString: buffer)
+    }
+
+    /// This host's tag in the names.
+    static let host = String(SHA256.hex(of: Array(hostName.utf8)).prefix(8))
+
+    /// A new name for a temporary of `stem` (a file's hidden name, or a folder's prefix).
+    public static func make(_ stem: String) -> String {
+        "\(stem).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).\(host).tmp"
+    }
+
+    /// The writer's pid when `name` is one of this host's temporaries with a stem starting with
+    /// `stemPrefix`, else nil (another host's, or not ours).
+    static func writer(of name: String, stemPrefix: String) -> Int32? {
+        guard name.hasPrefix(stemPrefix), name.hasSuffix(".tmp") else { return nil }
+        let parts = name.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[parts.count - 1] == host, UInt32(parts[parts.count - 2]) != nil,
+            let pid = Int32(parts[parts.count - 3]), pid > 0, parts.dropLast(3).joined(separator: ".").count > 1
+        else { return nil }
+        return pid
+    }
+
+    /// Removes this host's temporaries in `folder` (stems starting with `stemPrefix`) whose
+    /// writer is gone, files or folders, and returns their names. Called before this process
+    /// writes any temporary there, so one with this process's own pid was left by an earlier
+    /// process that had the same pid (a restarted container).
+    @discardableResult
+    public static func removeStale(in folder: String, stemPrefix: String = ".") -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.sorted().filter { name in
+            guard let pid = writer(of: name, stemPrefix: stemPrefix),
+                pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)
+            else { return false }
+            return (try? FileManager.default.removeItem(atPath: folder + "/" + name)) != nil
+        }
+    }
+
+    /// `removeStale` in each folder once; the paths removed.
+    public static func removeStale(inFolders folders: [String], stemPrefix: String = ".") -> [String] {
+        var seen = Set<String>()
+        return folders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.filter { seen.insert($0).inserted }
+            .flatMap { folder in removeStale(in: folder, stemPrefix: stemPrefix).map { folder + "/" + $0 } }
     }
 }

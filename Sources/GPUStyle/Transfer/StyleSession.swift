@@ -27,6 +27,13 @@ public struct RunOutputs: Sendable {
         return ImageWriteOptions(bitDepth: holds16Bits ? bitDepth : 8, jpegQuality: jpegQuality)
     }
 
+    /// The folders its files go to (frames go beside the image).
+    public var folders: [String] {
+        ([image] + [gif, sheet, checkpoint].compactMap { $0 }).map {
+            URL(fileURLWithPath: $0).deletingLastPathComponent().path
+        }
+    }
+
     /// `out.png`, 100 → `out_0100.png`.
     public func framePath(iteration: Int) -> String {
         let url = URL(fileURLWithPath: image)
@@ -109,7 +116,12 @@ extension StyleJob {
             while true {
                 let offset = options.iterationsBefore(scale: run.scale)
                 end = try run.run(
-                    reportEvery: reportEvery, onReport: events.report,
+                    reportEvery: reportEvery,
+                    onReport: { report in
+                        var report = report
+                        report.deviceBytes = backend.allocatedBytes
+                        events.report(report)
+                    },
                     snapshotEvery: greatestCommonDivisor(outputs.saveEvery, gifInterval),
                     onSnapshot: { iteration, pixels in
                         let image = try outputImage(pixels: pixels)

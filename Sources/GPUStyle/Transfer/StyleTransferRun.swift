@@ -44,6 +44,9 @@ public struct IterationReport: Equatable, Sendable {
     public var scale = 0
     public var width = 0
     public var height = 0
+    /// Bytes the job's device holds allocated through its backend at the report (weights, workspace,
+    /// targets, optimiser state, scratch: `Backend.allocatedBytes`); set by `StyleJob.perform`.
+    public var deviceBytes = 0
 }
 
 /// How a run ended.
