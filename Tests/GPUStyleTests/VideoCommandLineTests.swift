@@ -19,7 +19,11 @@ final class VideoFramesTests: XCTestCase {
         XCTAssertEqual(FrameRate("23.976")?.description, "2997/125")
         XCTAssertEqual(FrameRate("30000/1001")?.description, "30000/1001")
         XCTAssertEqual(FrameRate("50/2")?.description, "25")
-        for bad in ["0", "-5", "abc", "1/0", "24/", "nan"] { XCTAssertNil(FrameRate(bad), bad) }
+        // Beyond 0.01…1000 fps or ffmpeg's 32-bit ratios: 1/10^18 fps once made the GIF delay trap.
+        for bad in ["0", "-5", "abc", "1/0", "24/", "nan", "0.001", "1001", "1/1000000000000000000", "4294967296/1"] {
+            XCTAssertNil(FrameRate(bad), bad)
+        }
+        XCTAssertEqual(FrameRate("1/100")?.perSecond, 0.01)
     }
 }
 
