@@ -60,6 +60,12 @@ def main():
         'torch/finding-100-dimensions.pth': many_dimensions(100, 10),
         'jpeg/finding-marker-cuts-image-data.jpg': jpeg_declaring('gray.jpg', b'\xff\xc0', 2000),
         'jpeg/finding-marker-cuts-progressive-data.jpg': jpeg_declaring('gray_progressive.jpg', b'\xff\xc2', 2000),
+        # A JSON "\n" in a key put a newline into the error that quotes it.
+        'manifest/finding-newline-in-key.jsonl': b'{"content\\n": "c.png", "styles": ["s.png"]}\n',
+        # 10^-18 frames per second made the GIF's delay, 100 / rate centiseconds, overflow Int (a trap).
+        'framelist/finding-rate-1e-18.txt': b'1/1000000000000000000\nf1.png\nf2.png\n',
+        'ffprobe/finding-rate-1e-18.json':
+            b'{"streams": [{"codec_type": "video", "codec_name": "h264", "avg_frame_rate": "1/1000000000000000000"}]}\n',
     }
     for name, data in files.items():
         with open(f'{CORPUS}/{name}', 'wb') as f:
