@@ -24,6 +24,10 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? WeightsInfo.read(path: scratch, checksum: false)
             _ = try? VGGWeights.load(path: scratch, upTo: 16)
         case .manifest:
+            // Foundation's Data(contentsOf:) leaks its 4 KB buffer on an empty file (the zero-size
+            // path of swift-foundation's readBytesFromFile), which LeakSanitizer reports; BatchTests
+            // has the empty manifest.
+            guard !bytes.isEmpty else { return }
             Self.expectStyleError { _ = try BatchPlan.manifest(path: scratch, format: "png") }
         case .framelist:
             Self.frames(Array(bytes), folder: scratch + ".frames")
