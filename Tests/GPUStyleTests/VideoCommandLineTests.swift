@@ -169,6 +169,8 @@ final class VideoCommandLineTests: CommandLineTestCase {
             ([frames, style, "-o", path("o"), "--frame-iterations", "0"], "--frame-iterations must be at least 1"),
             ([frames, style, "-o", path("o"), "--temporal-weight", "-1"], "--temporal-weight must be"),
             ([frames, style, "-o", path("o"), "--fps", "fast"], "--fps fast"),
+            // 10^-18 fps once passed and trapped at the GIF's delay after every frame was styled.
+            ([frames, style, "-o", path("o.gif"), "--fps", "1/1000000000000000000"], "from 0.01 to 1000"),
             ([frames, style, "-o", path("o"), "--style-layers", "relu9_9"], "relu9_9"),
             ([frames, style, "-o", path("o"), "--image-size", "32", content], "unexpected argument"),
         ]
