@@ -1,6 +1,7 @@
 """Writes the hand-made reproducers of fuzzing findings into Fuzz/corpus/ (standard library only).
 Run from the repository root: python3 Fuzz/make_reproducers.py [--big]
-(finding-ztxt-chunk-length.png came from libFuzzer itself, its CRCs fixed as the harness does.)
+(finding-ztxt-chunk-length.png came from libFuzzer itself, its CRCs fixed as the harness does;
+so did icc/finding-mluc-16m-entries.icc, a description tag declaring 0x00ff0001 entries.)
 --big also writes /tmp/many-dimensions-big.pth, the 240 KB file that took seconds before the
 dimension limit (not committed)."""
 import struct
