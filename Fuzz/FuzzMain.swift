@@ -1,12 +1,14 @@
 import Foundation
 
 /// libFuzzer's entry point. The target is named by the environment variable
-/// STYLIZE_FUZZ_TARGET (png, jpeg, tiff, icc, torch or safetensors), which scripts/fuzz.sh sets.
+/// STYLIZE_FUZZ_TARGET (one of `FuzzTarget`), which scripts/fuzz.sh sets.
 private let target: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["STYLIZE_FUZZ_TARGET"] ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
         FileHandle.standardError.write(
-            Data("STYLIZE_FUZZ_TARGET must be one of png jpeg tiff icc torch safetensors\n".utf8))
+            Data(
+                "STYLIZE_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: " "))\n"
+                    .utf8))
         exit(2)
     }
     return target

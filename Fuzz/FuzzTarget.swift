@@ -5,7 +5,7 @@ import Foundation
 /// the input, a parser must return a value or throw; a crash, a hang or an allocation beyond
 /// what the limits allow is a finding.
 enum FuzzTarget: String, CaseIterable {
-    case png, jpeg, tiff, icc, torch, safetensors
+    case png, jpeg, tiff, icc, torch, safetensors, manifest, framelist, ffprobe
 
     /// The images' pixel limit while fuzzing: large enough for any seed, small enough that a
     /// legitimate image stays far below the fuzzer's memory limit (4 MP is 48 MB of floats).
@@ -23,6 +23,91 @@ enum FuzzTarget: String, CaseIterable {
             readEveryTensor(scratch)
             _ = try? WeightsInfo.read(path: scratch, checksum: false)
             _ = try? VGGWeights.load(path: scratch, upTo: 16)
+        case .manifest:
+            // Foundation's Data(contentsOf:) leaks its 4 KB buffer on an empty file (the zero-size
+            // path of swift-foundation's readBytesFromFile), which LeakSanitizer reports; BatchTests
+            // has the empty manifest.
+            guard !bytes.isEmpty else { return }
+            Self.expectStyleError { _ = try BatchPlan.manifest(path: scratch, format: "png") }
+        case .framelist:
+            Self.frames(Array(bytes), folder: scratch + ".frames")
+        case .ffprobe:
+            Self.expectStyleError {
+                let probe = try FFmpeg.parseProbe(Data(bytes), video: "clip.mp4")
+                Self.check(probe.frameRate)
+            }
+        }
+    }
+
+    /// Runs `body`; an error other than a one-line `StyleError` is a finding.
+    static func expectStyleError(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            guard error is StyleError, !describe(error).contains(where: \.isNewline) else {
+                fatalError("not a one-line StyleError: \(type(of: error)) \(String(reflecting: describe(error)))")
+            }
+        }
+    }
+
+    /// A parsed frame rate must be within what the video command's arithmetic allows.
+    static func check(_ rate: FrameRate) {
+        guard FrameRate.accepted.contains(rate.perSecond), rate.numerator > 0, rate.denominator > 0 else {
+            fatalError("frame rate \(rate) is outside \(FrameRate.accepted)")
+        }
+        _ = max(1, Int((100 / rate.perSecond).rounded()))  // the GIF delay, as the video command works it out
+    }
+
+    /// The most frame names one input makes, so that an input costs at most a few hundred
+    /// file operations.
+    static let maxFrames = 64
+
+    /// An `--fps` text on the first line, frame file names on the next: the rate parsed, the
+    /// names put in natural order (which must be a strict total order over their scalars), made
+    /// as files in `folder` and listed back as the video command lists a frame folder.
+    static func frames(_ bytes: [UInt8], folder: String) {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        if let rate = lines.first.flatMap({ FrameRate(String($0)) }) { check(rate) }
+        let names = lines.dropFirst().prefix(maxFrames).map(String.init)
+        let less = VideoFrames.naturalOrder
+        for a in names {
+            for b in names {
+                let same = a.unicodeScalars.elementsEqual(b.unicodeScalars)
+                guard [less(a, b), less(b, a), same].filter({ $0 }).count == 1 else {
+                    fatalError("natural order is not total: \(a.debugDescription), \(b.debugDescription)")
+                }
+            }
+        }
+        let sorted = names.sorted(by: less)
+        for (i, a) in sorted.enumerated() {
+            for b in sorted[(i + 1)...] where less(b, a) {
+                fatalError("natural order is not transitive: \(b.debugDescription) sorts after \(a.debugDescription)")
+            }
+        }
+        for name in names {
+            _ = VideoFrames.framesFolder(output: name)
+            _ = VideoFrames.isVideoFile(name)
+        }
+        // The names a folder can hold: a file system refuses "/", NUL, "." and "..", and more
+        // than 255 bytes.
+        let files = Set(
+            names.filter {
+                !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("/") && !$0.contains("\0")
+                    && $0.utf8.count <= 255
+            })
+        try? FileManager.default.removeItem(atPath: folder)
+        guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)) != nil
+        else { return }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var made = 0
+        for name in files where FileManager.default.createFile(atPath: folder + "/" + name, contents: nil) {
+            made += 1
+        }
+        expectStyleError {
+            let listed = try VideoFrames.list(folder: folder).map { URL(fileURLWithPath: $0).lastPathComponent }
+            guard listed.count <= made, zip(listed, listed.dropFirst()).allSatisfy({ less($0, $1) }) else {
+                fatalError("the frame list is not the folder's frames in order: \(listed)")
+            }
         }
     }
 
@@ -32,7 +117,7 @@ enum FuzzTarget: String, CaseIterable {
         case .png: return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         case .jpeg: return [0xFF, 0xD8, 0xFF]
         case .tiff: return [0x49, 0x49, 0x2A, 0x00]
-        case .icc, .torch, .safetensors: return []
+        case .icc, .torch, .safetensors, .manifest, .framelist, .ffprobe: return []
         }
     }
 

@@ -1,6 +1,7 @@
 """Writes the hand-made reproducers of fuzzing findings into Fuzz/corpus/ (standard library only).
 Run from the repository root: python3 Fuzz/make_reproducers.py [--big]
-(finding-ztxt-chunk-length.png came from libFuzzer itself, its CRCs fixed as the harness does.)
+(finding-ztxt-chunk-length.png came from libFuzzer itself, its CRCs fixed as the harness does;
+so did icc/finding-mluc-16m-entries.icc, a description tag declaring 0x00ff0001 entries.)
 --big also writes /tmp/many-dimensions-big.pth, the 240 KB file that took seconds before the
 dimension limit (not committed)."""
 import struct
@@ -60,6 +61,12 @@ def main():
         'torch/finding-100-dimensions.pth': many_dimensions(100, 10),
         'jpeg/finding-marker-cuts-image-data.jpg': jpeg_declaring('gray.jpg', b'\xff\xc0', 2000),
         'jpeg/finding-marker-cuts-progressive-data.jpg': jpeg_declaring('gray_progressive.jpg', b'\xff\xc2', 2000),
+        # A JSON "\n" in a key put a newline into the error that quotes it.
+        'manifest/finding-newline-in-key.jsonl': b'{"content\\n": "c.png", "styles": ["s.png"]}\n',
+        # 10^-18 frames per second made the GIF's delay, 100 / rate centiseconds, overflow Int (a trap).
+        'framelist/finding-rate-1e-18.txt': b'1/1000000000000000000\nf1.png\nf2.png\n',
+        'ffprobe/finding-rate-1e-18.json':
+            b'{"streams": [{"codec_type": "video", "codec_name": "h264", "avg_frame_rate": "1/1000000000000000000"}]}\n',
     }
     for name, data in files.items():
         with open(f'{CORPUS}/{name}', 'wb') as f:

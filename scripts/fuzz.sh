@@ -2,10 +2,11 @@
 # Fuzzes one family of parsers of outside data with libFuzzer (AddressSanitizer on).
 #
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags…]
-#   TARGET: png | jpeg | tiff | icc | torch | safetensors
+#   TARGET: png | jpeg | tiff | icc | torch | safetensors | manifest | framelist | ffprobe
 #
-# Builds .build-fuzz/stylize-fuzz from the GPUStyle sources that parse files (ImageIO, the
-# weight readers) plus the C wrappers around libpng/libjpeg/libtiff/lcms2, compiled with coverage;
+# Builds .build-fuzz/stylize-fuzz from the GPUStyle sources that parse outside data (ImageIO, the
+# weight readers, batch manifests, frame folders, ffprobe's output; listed in Fuzz/sources.txt)
+# plus the C wrappers around libpng/libjpeg/libtiff/lcms2, compiled with coverage;
 # the libraries themselves are the system's, uninstrumented. Runs under `nice -n 19` from the committed
 # seeds in Fuzz/corpus/TARGET; inputs it discovers go to .build-fuzz/corpus/TARGET, crashes,
 # hangs (-timeout) and memory blow-ups (-rss_limit_mb, -malloc_limit_mb) to
@@ -13,10 +14,11 @@
 #   STYLIZE_FUZZ_TARGET=TARGET .build-fuzz/stylize-fuzz FILE
 set -euo pipefail
 
-target=${1:?usage: scripts/fuzz.sh png|jpeg|tiff|icc|torch|safetensors SECONDS [libFuzzer flags]}
+targets="png|jpeg|tiff|icc|torch|safetensors|manifest|framelist|ffprobe"
+target=${1:?usage: scripts/fuzz.sh $targets SECONDS [libFuzzer flags]}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 shift 2
-case "$target" in png|jpeg|tiff|icc|torch|safetensors) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
+[[ "|$targets|" == *"|$target|"* ]] || { echo "unknown target '$target'; one of $targets" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,32 +26,11 @@ build=.build-fuzz
 binary=$build/stylize-fuzz
 mkdir -p "$build/modules/CPNG" "$build/modules/CJPEG" "$build/modules/CTIFF" "$build/modules/CLCMS" "$build/corpus/$target" "$build/findings/$target"
 
-sources=(
-    Sources/GPUStyle/Errors.swift
-    Sources/GPUStyle/Backend/Backend.swift
-    Sources/GPUStyle/Backend/Tensor.swift
-    Sources/GPUStyle/ImageIO/ColorProfile.swift
-    Sources/GPUStyle/ImageIO/ImageFile.swift
-    Sources/GPUStyle/ImageIO/ImageFormat.swift
-    Sources/GPUStyle/ImageIO/RGBImage.swift
-    Sources/GPUStyle/ImageIO/Orientation.swift
-    Sources/GPUStyle/ImageIO/OutputPath.swift
-    Sources/GPUStyle/Model/ByteReading.swift
-    Sources/GPUStyle/Model/Pickle.swift
-    Sources/GPUStyle/Model/SHA256.swift
-    Sources/GPUStyle/Model/StoredTensor.swift
-    Sources/GPUStyle/Model/TensorFileFormats.swift
-    Sources/GPUStyle/Model/VGG19.swift
-    Sources/GPUStyle/Model/VGGWeights.swift
-    Sources/GPUStyle/Model/WeightsCache.swift
-    Sources/GPUStyle/Model/WeightsInfo.swift
-    Sources/GPUStyle/Model/ZipDirectory.swift
-    Fuzz/FuzzTarget.swift
-    Fuzz/FuzzMain.swift
-)
+# The Swift sources, from Fuzz/sources.txt (FuzzCorpusTests checks that each exists).
+mapfile -t sources < <(grep -v '^#' Fuzz/sources.txt | grep .)
 
 # Rebuild only when a source changed.
-if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" Sources/CPNG Sources/CJPEG Sources/CTIFF Sources/CLCMS scripts/fuzz.sh -newer "$binary" | head -1) ]]; then
+if [[ ! -x $binary ]] || [[ -n $(find "${sources[@]}" Sources/CPNG Sources/CJPEG Sources/CTIFF Sources/CLCMS Fuzz/sources.txt scripts/fuzz.sh -newer "$binary" | head -1) ]]; then
     echo "building $binary" >&2
     toolchain=$(dirname "$(command -v swiftc)")
     for lib in CPNG CJPEG CTIFF CLCMS; do
@@ -76,7 +57,8 @@ fi
 # 4 MP × 4 channels × 2 bytes (32 MB) in libpng and 48 MB of floats; a weights file no more than
 # its own size (64 KB here) per tensor. Anything larger was allocated from an unchecked length.
 case "$target" in png|jpeg|tiff) malloc_limit=256 ;; *) malloc_limit=64 ;; esac
-STYLIZE_FUZZ_TARGET=$target exec nice -n 19 "$binary" \
+# SWIFT_BACKTRACE: the Swift runtime's backtracer trips AddressSanitizer over a plain trap.
+SWIFT_BACKTRACE=enable=no STYLIZE_FUZZ_TARGET=$target exec nice -n 19 "$binary" \
     -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=$malloc_limit \
     -print_final_stats=1 -artifact_prefix="$build/findings/$target/" "${dictionary[@]}" "$@" \
     "$build/corpus/$target" "Fuzz/corpus/$target"

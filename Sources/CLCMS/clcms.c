@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include <lcms2.h>
+#include <lcms2_plugin.h>
 
 typedef struct {
     char *err;
     size_t errlen;
     int errors;
+    /* The largest single allocation the profile may cause (capped_malloc). */
+    size_t max_allocation;
 } clcms_messages;
 
 struct clcms_transform {
@@ -32,8 +35,37 @@ static void on_error(cmsContext context, cmsUInt32Number code, const char *text)
     }
 }
 
+/* Little CMS sizes some tables by the counts a tag declares, unchecked against the tag's
+   size: a 588-byte profile whose description declared 16.7 million entries made it allocate
+   200 MB. A profile's tables may take 16 MB plus four bytes (a float) for every byte of the
+   profile; a larger request fails, and Little CMS treats the tag as unreadable. */
+static const size_t allocation_floor = (size_t)16 << 20;
+
+static size_t allowed(cmsContext context) {
+    clcms_messages *messages =
+        context != NULL ? (clcms_messages *)cmsGetContextUserData(context) : NULL;
+    return messages != NULL && messages->max_allocation > 0 ? messages->max_allocation : allocation_floor;
+}
+
+static void *capped_malloc(cmsContext context, cmsUInt32Number size) {
+    return size > allowed(context) ? NULL : malloc(size);
+}
+
+static void capped_free(cmsContext context, void *pointer) {
+    (void)context;
+    free(pointer);
+}
+
+static void *capped_realloc(cmsContext context, void *pointer, cmsUInt32Number size) {
+    return size > allowed(context) ? NULL : realloc(pointer, size);
+}
+
+static cmsPluginMemHandler capped_memory = {
+    {cmsPluginMagicNumber, 2060, cmsPluginMemHandlerSig, NULL}, capped_malloc, capped_free, capped_realloc,
+    NULL, NULL, NULL};
+
 static cmsContext make_context(clcms_messages *messages) {
-    cmsContext context = cmsCreateContext(NULL, messages);
+    cmsContext context = cmsCreateContext(&capped_memory, messages);
     if (context != NULL) {
         cmsSetLogErrorHandlerTHR(context, on_error);
     }
@@ -108,6 +140,8 @@ int clcms_open(const uint8_t *bytes, size_t length, clcms_transform **out, int *
     }
     result->messages.err = err;
     result->messages.errlen = errlen;
+    result->messages.max_allocation =
+        allocation_floor + (length < SIZE_MAX / 8 ? 4 * length : SIZE_MAX / 2);
     result->context = make_context(&result->messages);
     if (result->context == NULL || length > UINT32_MAX) {
         set_message(err, errlen, result->context == NULL ? "out of memory" : "profile too large");
@@ -189,7 +223,7 @@ static int save(cmsHPROFILE profile, uint8_t **out, uint32_t *length) {
 }
 
 int clcms_srgb_profile(uint8_t **profile, uint32_t *length) {
-    clcms_messages messages = {NULL, 0, 0};
+    clcms_messages messages = {NULL, 0, 0, 0};
     cmsContext context = make_context(&messages);
     int status = save(cmsCreate_sRGBProfileTHR(context), profile, length);
     cmsDeleteContext(context);
@@ -209,7 +243,7 @@ int clcms_is_srgb(const uint8_t *profile, size_t length) {
 
 int clcms_make_profile(int gray, const double primaries[6], double gamma, uint8_t **profile,
                        uint32_t *length) {
-    clcms_messages messages = {NULL, 0, 0};
+    clcms_messages messages = {NULL, 0, 0, 0};
     cmsContext context = make_context(&messages);
     cmsCIExyY white;
     cmsWhitePointFromTemp(&white, 6504);
@@ -232,7 +266,7 @@ int clcms_make_profile(int gray, const double primaries[6], double gamma, uint8_
 
 int clcms_reference_16(const uint8_t *bytes, size_t length, const uint16_t *input,
                        uint16_t *output, size_t count) {
-    clcms_messages messages = {NULL, 0, 0};
+    clcms_messages messages = {NULL, 0, 0, 0};
     cmsContext context = make_context(&messages);
     cmsHPROFILE profile = cmsOpenProfileFromMemTHR(context, bytes, (cmsUInt32Number)length);
     cmsHTRANSFORM transform = NULL;

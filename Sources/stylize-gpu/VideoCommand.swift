@@ -69,7 +69,7 @@ struct VideoCommand: ParsableCommand {
             throw StyleError("--temporal-weight must be a number ≥ 0 (0: every frame on its own)")
         }
         if let fps, FrameRate(fps) == nil {
-            throw StyleError("--fps \(fps): give frames per second such as 24, 23.976 or 30000/1001")
+            throw StyleError("--fps \(fps): give frames per second from 0.01 to 1000, such as 24, 23.976 or 30000/1001")
         }
         let source = try VideoCommand.source(input)
         if case .video = source {

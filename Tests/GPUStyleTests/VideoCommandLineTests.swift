@@ -19,7 +19,11 @@ final class VideoFramesTests: XCTestCase {
         XCTAssertEqual(FrameRate("23.976")?.description, "2997/125")
         XCTAssertEqual(FrameRate("30000/1001")?.description, "30000/1001")
         XCTAssertEqual(FrameRate("50/2")?.description, "25")
-        for bad in ["0", "-5", "abc", "1/0", "24/", "nan"] { XCTAssertNil(FrameRate(bad), bad) }
+        // Beyond 0.01…1000 fps or ffmpeg's 32-bit ratios: 1/10^18 fps once made the GIF delay trap.
+        for bad in ["0", "-5", "abc", "1/0", "24/", "nan", "0.001", "1001", "1/1000000000000000000", "4294967296/1"] {
+            XCTAssertNil(FrameRate(bad), bad)
+        }
+        XCTAssertEqual(FrameRate("1/100")?.perSecond, 0.01)
     }
 }
 
@@ -165,6 +169,8 @@ final class VideoCommandLineTests: CommandLineTestCase {
             ([frames, style, "-o", path("o"), "--frame-iterations", "0"], "--frame-iterations must be at least 1"),
             ([frames, style, "-o", path("o"), "--temporal-weight", "-1"], "--temporal-weight must be"),
             ([frames, style, "-o", path("o"), "--fps", "fast"], "--fps fast"),
+            // 10^-18 fps once passed and trapped at the GIF's delay after every frame was styled.
+            ([frames, style, "-o", path("o.gif"), "--fps", "1/1000000000000000000"], "from 0.01 to 1000"),
             ([frames, style, "-o", path("o"), "--style-layers", "relu9_9"], "relu9_9"),
             ([frames, style, "-o", path("o"), "--image-size", "32", content], "unexpected argument"),
         ]

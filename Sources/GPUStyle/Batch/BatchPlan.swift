@@ -102,11 +102,10 @@ public enum BatchPlan {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var jobs: [BatchJobSpec] = []
-        for (index, line) in String(decoding: data, as: UTF8.self).split(
-            separator: "\n", omittingEmptySubsequences: false
-        ).enumerated() {
+        // Split as bytes: in a String, CRLF is one Character, so a Windows file was one line.
+        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let origin = "\(path):\(index + 1)"
-            let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
             jobs.append(try manifestJob(text, origin: origin, folder: folder, format: format))
         }
@@ -116,7 +115,8 @@ public enum BatchPlan {
     }
 
     static func manifestJob(_ text: String, origin: String, folder: URL, format: String) throws -> BatchJobSpec {
-        func fail(_ message: String) -> StyleError { StyleError("\(origin): \(message)") }
+        // One line even when a key or value holds a newline (JSON's "\n").
+        func fail(_ message: String) -> StyleError { StyleError(singleLine("\(origin): \(message)")) }
         guard let value = try? JSONDecoder().decode(ManifestValue.self, from: Data(text.utf8)),
             case .object(let fields) = value
         else {
@@ -192,11 +192,12 @@ public enum BatchPlan {
             let parts = job.output.split(separator: "/", omittingEmptySubsequences: true)
             if job.output.hasPrefix("/") || parts.contains("..") || parts.isEmpty {
                 throw StyleError(
-                    "\(job.errorPrefix)the output \(job.output) leaves the output folder; give a path inside it "
-                        + "(no leading /, no ..)")
+                    singleLine(
+                        "\(job.errorPrefix)the output \(job.output) leaves the output folder; give a path inside it "
+                            + "(no leading /, no ..)"))
             }
             if parts.contains(where: { $0 == "." }) || parts.first == ".stylize-gpu" {
-                throw StyleError("\(job.errorPrefix)the output \(job.output): give a plain relative path")
+                throw StyleError(singleLine("\(job.errorPrefix)the output \(job.output): give a plain relative path"))
             }
             let key = parts.joined(separator: "/")
             if let first = seen[key] {
@@ -205,8 +206,9 @@ public enum BatchPlan {
                 let secondName =
                     job.origin.isEmpty ? "\(job.content) × \(job.styles.joined(separator: "+"))" : job.origin
                 throw StyleError(
-                    "two jobs write \(key) (\(firstName) and \(secondName)); give each its own output "
-                        + "(images with the same name in two folders need a manifest)")
+                    singleLine(
+                        "two jobs write \(key) (\(firstName) and \(secondName)); give each its own output "
+                            + "(images with the same name in two folders need a manifest)"))
             }
             seen[key] = job
         }

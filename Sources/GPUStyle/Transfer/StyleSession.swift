@@ -212,8 +212,3 @@ extension StyleJob {
         }
     }
 }
-
-/// gcd(a, b) with gcd(a, 0) = a: the snapshot interval that serves two intervals (0 = none).
-func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
-    b == 0 ? a : greatestCommonDivisor(b, a % b)
-}

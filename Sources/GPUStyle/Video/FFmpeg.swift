@@ -45,6 +45,12 @@ public struct FFmpeg: Sendable {
                 "json", video,
             ],
             what: "reading \(video) with ffprobe")
+        return try Self.parseProbe(output, video: video)
+    }
+
+    /// Reads ffprobe's JSON (`-of json`, the streams' codec_type, codec_name, avg_frame_rate and
+    /// r_frame_rate): output that is not such JSON is a video without a video stream.
+    static func parseProbe(_ output: Data, video: String) throws -> Probe {
         struct Streams: Decodable {
             struct Stream: Decodable {
                 var codec_type: String?

@@ -78,22 +78,33 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
         self.denominator = denominator / divisor
     }
 
-    /// "24", "23.976" or "30000/1001"; nil for anything else or a rate that is not positive.
+    /// The rates `init?(_:)` accepts, frames per second: one frame per 100 s up to 1000 a
+    /// second, so a GIF's delay (100 / rate centiseconds) stays within its 16 bits.
+    public static let accepted: ClosedRange<Double> = 0.01...1000
+
+    /// "24", "23.976" or "30000/1001"; nil for anything else, a ratio of numbers beyond ffmpeg's
+    /// 32 bits or a rate outside `accepted`.
     public init?(_ text: String) {
         let parts = text.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 2, let n = Int(parts[0]), let d = Int(parts[1]), n > 0, d > 0 {
-            self.init(numerator: n, denominator: d)
-        } else if parts.count == 1, let value = Double(parts[0]), value.isFinite, value > 0, value <= 1000 {
+        if parts.count == 2, let n = Int32(parts[0]), let d = Int32(parts[1]), n > 0, d > 0 {
+            self.init(numerator: Int(n), denominator: Int(d))
+        } else if parts.count == 1, let value = Double(parts[0]), Self.accepted.contains(value) {
             self.init(numerator: Int((value * 1000).rounded()), denominator: 1000)
-            guard numerator > 0 else { return nil }
         } else {
             return nil
         }
+        guard Self.accepted.contains(perSecond) else { return nil }
     }
 
     public var perSecond: Double { Double(numerator) / Double(denominator) }
     /// "24" or "30000/1001", as ffmpeg reads it.
     public var description: String { denominator == 1 ? "\(numerator)" : "\(numerator)/\(denominator)" }
+}
+
+/// gcd(a, b) with gcd(a, 0) = a: a frame rate in lowest terms, the snapshot interval that serves
+/// two intervals (0 = none).
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+    b == 0 ? a : greatestCommonDivisor(b, a % b)
 }
 
 /// The video command's own defaults, one place each (benchmarks/README.md).
