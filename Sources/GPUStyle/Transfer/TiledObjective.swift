@@ -7,13 +7,37 @@ public protocol ImageObjective: AnyObject {
     func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws
     /// The loss terms of the last evaluation (blocks until it is done).
     func readLosses() throws -> LossValues
+    /// What the objective carries from one evaluation to the next, for checkpoints (blocks).
+    func exportState() throws -> [[Float]]
+    /// Puts back `exportState()`'s tensors: the next evaluation then computes what the saved
+    /// run's last evaluation did.
+    func restoreState(_ tensors: [[Float]]) throws
 }
 
 extension ImageObjective {
+    /// A stateless objective carries nothing between evaluations.
+    public func exportState() throws -> [[Float]] { [] }
+
+    public func restoreState(_ tensors: [[Float]]) throws {
+        guard tensors.isEmpty else {
+            throw StyleError("the checkpoint carries objective state this run's objective does not have")
+        }
+    }
+
     /// One evaluation at iteration 0's grid (tests, benchmarks).
     public func evaluate(image: Tensor, gradient: Tensor) throws {
         try evaluate(image: image, gradient: gradient, iteration: 0)
     }
+}
+
+/// Which Grams a tiled iteration's style gradient dG comes from (`--tile-grams`).
+public enum TileGrams: String, Codable, CaseIterable, Sendable {
+    /// This iteration's: every tile forward for the Grams, then forward again and backward
+    /// (the untiled gradient; two forward passes per tile).
+    case exact
+    /// The previous iteration's: every tile forward and backward once, the Grams for the next
+    /// iteration added up on the way (one forward pass per tile; the loss stays exact).
+    case previous
 }
 
 /// How a scale is cut into tiles: interiors of `tileSize` pixels and `halo` pixels of context,
@@ -24,6 +48,7 @@ public struct Tiling: Equatable, Sendable {
     /// The whole image, its gradient, the optimiser's state and the content targets live on the
     /// host (the device holds one tile's workspace); false: on the device.
     public var stateOnHost: Bool
+    public var grams: TileGrams
 
     /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
     public static let defaultHalo = 64
@@ -31,11 +56,16 @@ public struct Tiling: Equatable, Sendable {
     /// with the state on the host: at 256 px a 64-px halo already computes 2.25× the interior.
     public static let efficientTileSize = 256
 
-    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false) {
+    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false, grams: TileGrams = .exact) {
         self.tileSize = tileSize
         self.halo = halo
         self.stateOnHost = stateOnHost
+        self.grams = grams
     }
+
+    /// Gram-sized buffers per style layer: the target, the global Gram and dG, a tile's Gram and
+    /// its share of dG, and with `previous` the dG an evaluation uses while the next one forms.
+    var gramsPerLayer: Int { grams == .previous ? 6 : 5 }
 }
 
 /// L and its gradient as `StyleObjective` defines them, computed through tiles so that only one
@@ -72,22 +102,33 @@ public final class TiledObjective: ImageObjective {
     private let tileTarget: TensorStorage?
     /// Per content layer: the content image's features over the whole image (on `state`).
     private let contentTargets: [Int: Tensor]
-    private let styleLayers: [Int: StyleLayerBuffers]
+    /// In layer order, so that the style loss sums its layers in one order in every process.
+    private let styleLayers: [StyleLayerBuffers]
     /// 2^(pooling layers up to and including each layer).
     private let factors: [Int]
     /// Each layer's shape over the whole image.
     private let shapes: [Shape]
     private let seed: UInt64
     private let scale: Int
+    public let grams: TileGrams
+    /// With `previous`: whether an evaluation has left its dG in `gramGradient`, whether the last
+    /// one used `usedGradient` (false: it was exact, as the first is), and whether `restoreState`
+    /// filled `usedGradient` for the next one.
+    private var evaluated = false
+    private var usedPrevious = false
+    private var restored = false
 
     /// Per style layer: the blended target A_l, the global Gram and its gradient dG, one tile's
-    /// partial Gram and its share of dG.
+    /// partial Gram and its share of dG; with `previous`, the dG of the evaluation before, which
+    /// this one's backward passes use.
     private struct StyleLayerBuffers {
+        let index: Int
         let target: Tensor
         let gram: Tensor
         let gramGradient: Tensor
         let tileGram: Tensor
         let tileGramGradient: Tensor
+        let usedGradient: Tensor?
     }
 
     /// - Parameters:
@@ -104,6 +145,7 @@ public final class TiledObjective: ImageObjective {
         self.weights = weights
         self.seed = seed
         self.scale = scale
+        grams = tiling.grams
         backend = network.backend
         let state = state ?? network.backend
         self.state = state
@@ -133,16 +175,16 @@ public final class TiledObjective: ImageObjective {
             state === backend
             ? nil : try state.makeTensor(.vector(max(tileShape.count, floats.contentTile))).storage
 
-        var styleLayers: [Int: StyleLayerBuffers] = [:]
-        for index in styleIndices {
+        let backend = network.backend
+        styleLayers = try styleIndices.sorted().map { index in
             let channels = network.layers[index].channels
             let shape = Shape(c: 1, h: channels, w: channels)
-            styleLayers[index] = StyleLayerBuffers(
-                target: try backend.makeTensor(shape), gram: try backend.makeTensor(shape),
+            return StyleLayerBuffers(
+                index: index, target: try backend.makeTensor(shape), gram: try backend.makeTensor(shape),
                 gramGradient: try backend.makeTensor(shape), tileGram: try backend.makeTensor(shape),
-                tileGramGradient: try backend.makeTensor(shape))
+                tileGramGradient: try backend.makeTensor(shape),
+                usedGradient: tiling.grams == .previous ? try backend.makeTensor(shape) : nil)
         }
-        self.styleLayers = styleLayers
         var contentTargets: [Int: Tensor] = [:]
         for index in contentIndices { contentTargets[index] = try state.makeTensor(shapes[index]) }
         self.contentTargets = contentTargets
@@ -150,15 +192,15 @@ public final class TiledObjective: ImageObjective {
         // Style targets A_l = Σ_k b_k G_l(style_k), each style's Grams through its own grid.
         for (style, styleGrid) in zip(styles, styleGrids) {
             let styleShapes = network.shapes(height: styleGrid.height, width: styleGrid.width)
-            for buffers in styleLayers.values { try backend.fill(buffers.gram, value: 0) }
+            for buffers in styleLayers { try backend.fill(buffers.gram, value: 0) }
             for tile in styleGrid.tiles() {
                 let view = try forwardTile(tile, of: style.image)
-                for (index, buffers) in styleLayers {
+                for buffers in styleLayers {
                     try addPartialGram(
-                        tile, layer: index, view: view, globalPixels: styleShapes[index].pixels, into: buffers)
+                        tile, view: view, globalPixels: styleShapes[buffers.index].pixels, into: buffers)
                 }
             }
-            for buffers in styleLayers.values {
+            for buffers in styleLayers {
                 try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
             }
         }
@@ -266,12 +308,12 @@ public final class TiledObjective: ImageObjective {
     /// gram += (M_interior / M) · G(interior): the interior's share of F Fᵀ / (C·M), M the
     /// pixels of the layer over the whole image.
     private func addPartialGram(
-        _ tile: TileGrid.Tile, layer index: Int, view: VGGNetwork.Workspace, globalPixels: Int,
-        into buffers: StyleLayerBuffers
+        _ tile: TileGrid.Tile, view: VGGNetwork.Workspace, globalPixels: Int, into buffers: StyleLayerBuffers
     ) throws {
-        let interior = interior(tile, layer: index)
+        let interior = interior(tile, layer: buffers.index)
         if interior.isEmpty { return }
-        try backend.gram(features: try interiorFeatures(tile, layer: index, view: view), output: buffers.tileGram)
+        try backend.gram(
+            features: try interiorFeatures(tile, layer: buffers.index, view: view), output: buffers.tileGram)
         try backend.axpy(
             alpha: Float(Double(interior.pixels) / Double(globalPixels)), x: buffers.tileGram, y: buffers.gram)
     }
@@ -279,64 +321,120 @@ public final class TiledObjective: ImageObjective {
     public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {
         let tiles = grid.tiles(offset: grid.offset(seed: seed, scale: scale, iteration: iteration))
         try backend.fill(scalars, value: 0)
-        for buffers in styleLayers.values { try backend.fill(buffers.gram, value: 0) }
+        for buffers in styleLayers { try backend.fill(buffers.gram, value: 0) }
+        defer { evaluated = true }
+        if grams == .previous, evaluated || restored {
+            // dG of the evaluation before (restored: already in place) for every tile's backward,
+            // while this evaluation's Grams add up; its own dG is made after the last tile.
+            if !restored {
+                for buffers in styleLayers {
+                    if let used = buffers.usedGradient { try backend.copy(buffers.gramGradient, to: used) }
+                }
+            }
+            restored = false
+            usedPrevious = true
+            for tile in tiles {
+                let view = try forwardTile(tile, of: image)
+                try addTermsOfInterior(tile, view: view)
+                try backwardTile(tile, view: view, gradient: gradient) { $0.usedGradient ?? $0.gramGradient }
+            }
+            try addStyleLossAndGradient()
+            return
+        }
+        usedPrevious = false
+        restored = false
         // Pass 1: the interiors' partial Grams and content terms.
         for tile in tiles {
-            let view = try forwardTile(tile, of: image)
-            for (index, buffers) in styleLayers {
-                try addPartialGram(tile, layer: index, view: view, globalPixels: shapes[index].pixels, into: buffers)
-            }
-            for (index, target) in contentTargets {
-                let interior = interior(tile, layer: index)
-                guard !interior.isEmpty, let interiorTarget else { continue }
-                let features = try interiorFeatures(tile, layer: index, view: view)
-                let expected = Tensor(shape: features.shape, storage: interiorTarget)
-                try load(target, tile.interior.pooled(by: factors[index]), into: expected)
-                try backend.meanSquaredError(
-                    features, expected, scale: share(features.count, of: target.count, weights.content),
-                    scalars: scalars, slot: 0, accumulate: true)
-            }
+            try addTermsOfInterior(tile, view: try forwardTile(tile, of: image))
         }
-        // The style loss and dG from the global Grams.
-        for buffers in styleLayers.values {
-            try backend.meanSquaredError(
-                buffers.gram, buffers.target, scale: weights.style, scalars: scalars, slot: 1, accumulate: true)
-            try backend.meanSquaredErrorGradient(
-                buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
-        }
-        // Pass 3: every tile backward with the global dG and content gradient over all its
-        // features (interior and halo); its interior's image gradient goes into place. In reverse
-        // order: the first is pass 1's last, whose forward pass is still in the workspace.
+        try addStyleLossAndGradient()
+        // Pass 3: every tile backward with the global dG. In reverse order: the first is pass 1's
+        // last, whose forward pass is still in the workspace.
         for (number, tile) in tiles.reversed().enumerated() {
             let view =
                 number == 0
                 ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
                 : try forwardTile(tile, of: image)
-            let tileGradient = Tensor(
-                shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
-            try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
-                let features = view.outputs[index]
-                if let target = contentTargets[index], let tileTarget {
-                    let expected = Tensor(shape: features.shape, storage: tileTarget)
-                    try load(target, tile.region.pooled(by: factors[index]), into: expected)
-                    try backend.meanSquaredErrorGradient(
-                        features, expected, scale: share(features.count, of: target.count, weights.content),
-                        grad: grad, accumulate: true)
-                }
-                if let buffers = styleLayers[index] {
-                    // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
-                    try backend.copy(buffers.gramGradient, to: buffers.tileGramGradient)
-                    try backend.scale(
-                        buffers.tileGramGradient,
-                        by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
-                    try backend.gramBackward(
-                        gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true)
-                }
-            }
-            if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
-            try store(
-                tileGradient, tile.interior.relative(to: tile.region.origin), into: gradient, at: tile.interior.origin)
+            try backwardTile(tile, view: view, gradient: gradient) { $0.gramGradient }
         }
+    }
+
+    /// The interior's partial Grams into the global ones and its content terms into slot 0.
+    private func addTermsOfInterior(_ tile: TileGrid.Tile, view: VGGNetwork.Workspace) throws {
+        for buffers in styleLayers {
+            try addPartialGram(tile, view: view, globalPixels: shapes[buffers.index].pixels, into: buffers)
+        }
+        for (index, target) in contentTargets {
+            let interior = interior(tile, layer: index)
+            guard !interior.isEmpty, let interiorTarget else { continue }
+            let features = try interiorFeatures(tile, layer: index, view: view)
+            let expected = Tensor(shape: features.shape, storage: interiorTarget)
+            try load(target, tile.interior.pooled(by: factors[index]), into: expected)
+            try backend.meanSquaredError(
+                features, expected, scale: share(features.count, of: target.count, weights.content),
+                scalars: scalars, slot: 0, accumulate: true)
+        }
+    }
+
+    /// The style loss (slot 1) and dG from the global Grams.
+    private func addStyleLossAndGradient() throws {
+        for buffers in styleLayers {
+            try backend.meanSquaredError(
+                buffers.gram, buffers.target, scale: weights.style, scalars: scalars, slot: 1, accumulate: true)
+            try backend.meanSquaredErrorGradient(
+                buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
+        }
+    }
+
+    /// The tile backward (its forward pass in `view`) with the global dG that `gramGradient`
+    /// picks and the content gradient over all its features (interior and halo), its total
+    /// variation; its interior's image gradient goes into place.
+    private func backwardTile(
+        _ tile: TileGrid.Tile, view: VGGNetwork.Workspace, gradient: Tensor,
+        gramGradient: (StyleLayerBuffers) -> Tensor
+    ) throws {
+        let tileGradient = Tensor(
+            shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
+        try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
+            let features = view.outputs[index]
+            if let target = contentTargets[index], let tileTarget {
+                let expected = Tensor(shape: features.shape, storage: tileTarget)
+                try load(target, tile.region.pooled(by: factors[index]), into: expected)
+                try backend.meanSquaredErrorGradient(
+                    features, expected, scale: share(features.count, of: target.count, weights.content),
+                    grad: grad, accumulate: true)
+            }
+            if let buffers = styleLayers.first(where: { $0.index == index }) {
+                // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
+                try backend.copy(gramGradient(buffers), to: buffers.tileGramGradient)
+                try backend.scale(
+                    buffers.tileGramGradient, by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
+                try backend.gramBackward(
+                    gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true)
+            }
+        }
+        if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
+        try store(
+            tileGradient, tile.interior.relative(to: tile.region.origin), into: gradient, at: tile.interior.origin)
+    }
+
+    /// With `previous`, after an evaluation that used the evaluation before's dG: that dG per style
+    /// layer (in layer order); else nothing (the next evaluation is exact).
+    public func exportState() throws -> [[Float]] {
+        guard usedPrevious else { return [] }
+        return try styleLayers.compactMap(\.usedGradient).map(backend.download)
+    }
+
+    public func restoreState(_ tensors: [[Float]]) throws {
+        let used = styleLayers.compactMap(\.usedGradient)
+        guard tensors.isEmpty || (tensors.count == used.count && zip(tensors, used).allSatisfy { $0.count == $1.count })
+        else {
+            throw StyleError("the checkpoint's style gradients do not match this run's style layers and --tile-grams")
+        }
+        for (values, tensor) in zip(tensors, used) { try backend.upload(values, to: tensor) }
+        restored = !tensors.isEmpty
+        usedPrevious = false
+        evaluated = false
     }
 
     /// The total variation's share of the tile: its gradient over the tile (at the interior it is
