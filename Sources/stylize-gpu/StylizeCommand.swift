@@ -4,7 +4,6 @@ import GPUStyle
 
 extension PoolMode: ExpressibleByArgument {}
 extension ActivationStorage: ExpressibleByArgument {}
-extension TileGrams: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ColorPreservation: ExpressibleByArgument {}
 
@@ -39,14 +38,6 @@ struct StylizeCommand: ParsableCommand {
             "Optimise in tiles of this many pixels (a multiple of 16) at every scale larger than one tile.",
             discussion: "Default: tiles only where the whole image does not fit the device, as large as fit."))
     var tileSize: Int?
-
-    @Option(
-        help: ArgumentHelp(
-            "exact or previous: a tiled iteration's style gradient from this iteration's Grams, or the previous one's.",
-            discussion:
-                "previous runs each tile forward once instead of twice (the loss stays exact, the gradient lags one step); Adam only."
-        ))
-    var tileGrams: TileGrams = .exact
 
     @Option(parsing: .unconditional, help: "Optimiser steps (of each scale).")
     var iterations = 1000
@@ -320,7 +311,6 @@ struct StylizeCommand: ParsableCommand {
         options.scales = scales
         options.minSize = minSize
         options.tileSize = tileSize
-        options.tileGrams = tileGrams == .exact ? nil : tileGrams
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -404,9 +394,7 @@ struct StylizeCommand: ParsableCommand {
             guard let tiles = job.tilingDescription(scale: scale) else { continue }
             let size = count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : ""
             let host = job.tilings[scale]?.stateOnHost == true ? ", the image and optimiser state on the host" : ""
-            let grams =
-                job.tilings[scale]?.grams == .previous ? ", style gradient from the previous iteration's Grams" : ""
-            printNote("tiling: \(tiles)\(size)\(host)\(grams)")
+            printNote("tiling: \(tiles)\(size)\(host)")
         }
 
         let printer = ProgressPrinter(style: progress, scales: job.progressScales)

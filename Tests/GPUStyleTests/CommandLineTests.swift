@@ -261,27 +261,6 @@ final class CommandLineTests: CommandLineTestCase {
             refused.stderr)
     }
 
-    /// `--tile-grams previous` runs, says so in the tiling line and writes its image; with L-BFGS it
-    /// is refused in one line before any work.
-    func testTileGramsPreviousRunsAndRefusesLBFGS() throws {
-        let weights = try cachedWeightsPath()
-        let output = path("previous.png")
-        let arguments = [
-            content, style, "-o", output, "--weights", weights, "--image-size", "64", "--iterations", "2",
-            "--device", "native", "--tile-size", "32", "--tile-grams", "previous",
-        ]
-        let result = try run(arguments)
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(
-            result.stderr.contains(" px halo, style gradient from the previous iteration's Grams\n"), result.stderr)
-        XCTAssertNoThrow(try ImageFile.read(output))
-        let refused = try run(arguments + ["--optimizer", "lbfgs", "-o", path("refused.png")])
-        XCTAssertEqual(refused.status, 1, refused.stderr)
-        XCTAssertEqual(refused.errorLines.count, 1, refused.stderr)
-        XCTAssertTrue(refused.stderr.contains("--tile-grams previous works with --optimizer adam only"), refused.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path("refused.png")))
-    }
-
     func testInterruptWritesTheImageAndExits130() throws {
         let weights = try cachedWeightsPath()
         // A plain run, and a tiled one (issue 20: the stop comes between two tiled iterations too).

@@ -177,6 +177,15 @@ final class StyleRunTests: XCTestCase {
             try bytes.prefix(length).write(to: URL(fileURLWithPath: file))
             XCTAssertThrowsError(try Checkpoint.read(file), "truncated at \(length)")
         }
+        // A well-formed file whose header declares tensors larger than the file (their sum
+        // overflowing Int) is refused, not trapped on.
+        var header = checkpoint.header
+        header.tensorCounts = [Int.max, Int.max, 1]
+        let forged = try Checkpoint.framed(header: header, tensors: [[0, 0, 0, 0]])
+        try forged.write(to: URL(fileURLWithPath: file))
+        XCTAssertThrowsError(try Checkpoint.read(file)) {
+            XCTAssertTrue(describe($0).contains("a tensor larger than the file"), describe($0))
+        }
         // Damage anywhere (here in a tensor, where the layout still parses) is caught by the checksum.
         for offset in [bytes.count / 2, bytes.count - 70] {
             var damaged = bytes

@@ -15,11 +15,8 @@ Runs the stylize-gpu binary with argument lists:
          ways: interleaved runs (the order alternates every round), each run's median time per
          iteration from its --progress json lines (iterations after the first two), then the
          median over rounds. Prints the ratio tiled / untiled (same pixels, so per pixel too)
-         for --tile-grams exact and previous, and the ratio the work predicts (predicted_ratio:
-         regions with their halo, two forward passes and one backward per tile; one forward
-         with previous).
-  trajectory  the total loss at every iteration of an untiled, an exact tiled and a previous
-         tiled run of the same settings, and the largest relative differences between them.
+         and the ratio the work predicts (predicted_ratio: regions with their halo, two
+         forward passes and one backward per tile).
 Needs numpy and opencv-python-headless. Prints one JSON object per measurement on stdout.
 """
 import argparse
@@ -137,12 +134,12 @@ def seams(args):
         print(json.dumps({"crop": args.crop, "corner": [cy, cx], "top_left": [top, left], "size": args.crop_size}))
 
 
-def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380, grams="exact"):
+def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380):
     """The work of a tiled iteration over an untiled one, averaged over the grid's offsets:
     every tile's region forward twice and backward once, less pass 1's last tile's forward
-    (reused), against the whole image forward and backward once; with grams="previous" every
-    region forward and backward once. forward_share: the forward pass's part of a forward and
-    backward (docs/DESIGN.md, Reference figures: 189 of 380 GFLOP at 512x512)."""
+    (reused), against the whole image forward and backward once. forward_share: the forward
+    pass's part of a forward and backward (docs/DESIGN.md, Reference figures: 189 of 380
+    GFLOP at 512x512)."""
     total = 0.0
     offsets = range(0, tile_size, ALIGNMENT)
     for oy in offsets:
@@ -153,10 +150,7 @@ def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380, 
                 (min(height, r1 + halo) - max(0, r0 - halo)) * (min(width, c1 + halo) - max(0, c0 - halo))
                 for r0, r1 in rows for c0, c1 in columns
             ]
-            if grams == "previous":
-                work = sum(regions)
-            else:
-                work = sum(regions) * (1 + forward_share) - regions[-1] * forward_share
+            work = sum(regions) * (1 + forward_share) - regions[-1] * forward_share
             total += work / (height * width)
     return total / len(offsets) ** 2
 
@@ -176,66 +170,27 @@ def cost(args):
         content, style, "-o", output, "--image-size", str(args.size), "--scales", "1", "--iterations",
         str(args.iterations), "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite",
     ]
-    tiled = ["--tile-size", str(args.tile_size)]
-    modes = {"untiled": [], "exact": tiled, "previous": tiled + ["--tile-grams", "previous"]}
+    modes = {"untiled": [], "tiled": ["--tile-size", str(args.tile_size)]}
     medians = {mode: [] for mode in modes}
     for round_ in range(args.rounds):
-        # Each mode in each place of the order once every three rounds.
-        order = list(modes)[round_ % 3:] + list(modes)[:round_ % 3]
+        order = list(modes) if round_ % 2 == 0 else list(reversed(modes))
         for mode in order:
             lines, stderr, _ = stylize(args.binary, common + modes[mode])
             seconds = iteration_seconds(lines)
             medians[mode].append(seconds)
             print(json.dumps({"round": round_, "run": mode, "s_per_iteration": round(seconds, 4)}))
-    untiled = statistics.median(medians["untiled"])
+    untiled, tiled = statistics.median(medians["untiled"]), statistics.median(medians["tiled"])
     height, width = lines[0]["height"], lines[0]["width"]
-    summary = {"size": args.size, "tile_size": args.tile_size, "device": args.device, "rounds": args.rounds,
-               "untiled_s": round(untiled, 4)}
-    for grams in ("exact", "previous"):
-        seconds = statistics.median(medians[grams])
-        summary[grams] = {
-            "s": round(seconds, 4), "ratio": round(seconds / untiled, 3),
-            "predicted_ratio": round(predicted_ratio(height, width, args.tile_size, grams=grams), 3)}
-    summary["load"] = os.getloadavg()[0]
-    print(json.dumps(summary))
-
-
-def trajectory(args):
-    content, style = (os.path.join(ROOT, p) for p in (args.content, args.style))
-    os.makedirs(args.work, exist_ok=True)
-    common = [
-        content, style, "--image-size", str(args.size), "--scales", "1", "--iterations", str(args.iterations),
-        "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite", "--seed",
-        str(args.seed),
-    ]
-    tiled = ["--tile-size", str(args.tile_size)]
-    modes = {"untiled": [], "exact": tiled, "previous": tiled + ["--tile-grams", "previous"]}
-    losses = {}
-    for mode, extra in modes.items():
-        output = os.path.join(args.work, f"trajectory-{mode}.png")
-        lines, _, seconds = stylize(args.binary, common + ["-o", output] + extra)
-        losses[mode] = [line["loss"] for line in lines]
-        print(json.dumps({"run": mode, "seconds": round(seconds, 1), "losses": losses[mode]}))
-
-    def largest_difference(a, b):
-        return max(abs(x - y) / abs(y) for x, y in zip(losses[a], losses[b]))
-
-    def best_so_far(values):
-        return [min(values[: k + 1]) for k in range(len(values))]
-
     print(json.dumps({
-        "size": args.size, "tile_size": args.tile_size, "device": args.device, "iterations": args.iterations,
-        "exact_vs_untiled": largest_difference("exact", "untiled"),
-        "previous_vs_exact": largest_difference("previous", "exact"),
-        "previous_vs_exact_best_so_far": max(
-            abs(x - y) / y for x, y in zip(best_so_far(losses["previous"]), best_so_far(losses["exact"]))),
-        "final": {mode: values[-1] for mode, values in losses.items()}, "load": os.getloadavg()[0],
+        "size": args.size, "tile_size": args.tile_size, "device": args.device, "rounds": args.rounds,
+        "untiled_s": round(untiled, 4), "tiled_s": round(tiled, 4), "ratio": round(tiled / untiled, 3),
+        "predicted_ratio": round(predicted_ratio(height, width, args.tile_size), 3), "load": os.getloadavg()[0],
     }))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["seams", "cost", "trajectory"])
+    parser.add_argument("mode", choices=["seams", "cost"])
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "stylize-gpu"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--content", default="examples/tubingen.jpg")
@@ -250,7 +205,7 @@ def main():
     parser.add_argument("--zoom", type=float, default=2.0)
     parser.add_argument("--work", default=os.path.join(ROOT, ".build", "tiling-benchmark"))
     args = parser.parse_args()
-    {"seams": seams, "cost": cost, "trajectory": trajectory}[args.mode](args)
+    {"seams": seams, "cost": cost}[args.mode](args)
 
 
 if __name__ == "__main__":

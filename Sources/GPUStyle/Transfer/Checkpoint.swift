@@ -6,7 +6,7 @@ import Foundation
 ///
 /// File layout: the line "stylize-gpu checkpoint 3\n", an 8-byte little-endian header length,
 /// the JSON header, every tensor as little-endian float32 in the header's order (the image, the
-/// optimiser's, then the iterate average's when averaging, then the objective's), then the SHA-256 of everything
+/// optimiser's, then the iterate average's when averaging), then the SHA-256 of everything
 /// before it as 64 hex digits, so a damaged file is refused, not resumed.
 public struct Checkpoint: Equatable {
     public struct Header: Codable, Equatable {
@@ -24,8 +24,6 @@ public struct Checkpoint: Equatable {
         public var optimizerHostState: [Double]
         /// Float counts of the image and of each optimiser tensor.
         public var tensorCounts: [Int]
-        /// Float counts of the objective's tensors (`--tile-grams previous`); absent: none.
-        public var objectiveTensorCounts: [Int]?
     }
 
     public var header: Header
@@ -42,29 +40,31 @@ public struct Checkpoint: Equatable {
             scale: state.scale, iteration: state.iteration,
             optimizerHostState: state.optimizerHostState,
             tensorCounts: [state.image.count] + state.optimizerTensors.map(\.count)
-                + (state.average.map { [$0.count] } ?? []),
-            objectiveTensorCounts: state.objectiveTensors.isEmpty ? nil : state.objectiveTensors.map(\.count))
+                + (state.average.map { [$0.count] } ?? []))
         self.state = state
     }
 
     public func write(to path: String) throws {
+        let data = try Checkpoint.framed(
+            header: header, tensors: [state.image] + state.optimizerTensors + (state.average.map { [$0] } ?? []))
+        do {
+            try AtomicOutput.write(to: path) { temporary in try data.write(to: URL(fileURLWithPath: temporary)) }
+        } catch {
+            throw StyleError("cannot write the checkpoint \(path): \(describe(error))")
+        }
+    }
+
+    /// The file's bytes: signature, header length, header, tensors, checksum.
+    static func framed(header: Header, tensors: [[Float]]) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(header)
         var data = Data(Checkpoint.magic)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for tensor in [state.image] + state.optimizerTensors + (state.average.map { [$0] } ?? [])
-            + state.objectiveTensors
-        {
-            tensor.withUnsafeBytes { data.append(contentsOf: $0) }
-        }
+        for tensor in tensors { tensor.withUnsafeBytes { data.append(contentsOf: $0) } }
         data.append(contentsOf: Array(SHA256.hex(of: [UInt8](data)).utf8))
-        do {
-            try AtomicOutput.write(to: path) { temporary in try data.write(to: URL(fileURLWithPath: temporary)) }
-        } catch {
-            throw StyleError("cannot write the checkpoint \(path): \(describe(error))")
-        }
+        return data
     }
 
     public static func read(_ path: String) throws -> Checkpoint {
@@ -101,18 +101,18 @@ public struct Checkpoint: Equatable {
             throw corrupt("unreadable header")
         }
         offset += Int(length)
-        let objectiveCounts = header.objectiveTensorCounts ?? []
-        let counts = header.tensorCounts + objectiveCounts
         // Each count bounded by the file first, so that their sum cannot overflow.
         let inFile = (bytes.count - offset) / 4
-        guard counts.allSatisfy({ (0...inFile).contains($0) }) else { throw corrupt("a tensor larger than the file") }
-        let floats = counts.reduce(0, +)
+        guard header.tensorCounts.allSatisfy({ (0...inFile).contains($0) }) else {
+            throw corrupt("a tensor larger than the file")
+        }
+        let floats = header.tensorCounts.reduce(0, +)
         let averaged = header.options.optimization.averageDecay > 0
         guard header.tensorCounts.count >= (averaged ? 2 : 1), bytes.count - offset == floats * 4 else {
             throw corrupt("\(bytes.count - offset) bytes of tensors, expected \(floats * 4)")
         }
         var tensors: [[Float]] = []
-        for count in counts {
+        for count in header.tensorCounts {
             tensors.append(
                 bytes[offset..<(offset + count * 4)].withUnsafeBytes { raw in
                     (0..<count).map {
@@ -123,13 +123,11 @@ public struct Checkpoint: Equatable {
                 })
             offset += count * 4
         }
-        let objectiveTensors = Array(tensors.suffix(objectiveCounts.count))
-        tensors.removeLast(objectiveCounts.count)
         let average = averaged ? tensors.removeLast() : nil
         let state = RunState(
             scale: header.scale, iteration: header.iteration, image: tensors[0],
             optimizerTensors: Array(tensors.dropFirst()), optimizerHostState: header.optimizerHostState,
-            average: average, objectiveTensors: objectiveTensors)
+            average: average)
         return Checkpoint(header: header, state: state)
     }
 

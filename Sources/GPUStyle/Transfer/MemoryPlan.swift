@@ -68,7 +68,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let main = workspace(height: computed.height, width: computed.width, observed: observed)
         activationBytes = main.bytes
         let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
-        let gramsPerLayer = tiling?.gramsPerLayer ?? 3
+        let gramsPerLayer = tiling == nil ? 3 : 5
         let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
         let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
         let floats = tiling.flatMap { tiling in
@@ -250,10 +250,7 @@ extension StyleJobOptions {
         _ capacity: MemoryCapacity, hostMemory: UInt64 = .max, model: VGGModel = .vgg19, backend: Backend,
         content: (width: Int, height: Int), styles: [(width: Int, height: Int)]
     ) throws -> [Tiling?] {
-        func tiling(_ tileSize: Int, onHost: Bool) -> Tiling {
-            Tiling(tileSize: tileSize, stateOnHost: onHost, grams: tileGrams ?? .exact)
-        }
-        return try scalePlan().sides.map { side in
+        try scalePlan().sides.map { side in
             let size = RGBImage.size(width: content.width, height: content.height, maxSide: side)
             func plan(_ tiling: Tiling?, imageSize: Int = side) throws -> MemoryPlan {
                 try memoryPlan(
@@ -266,12 +263,12 @@ extension StyleJobOptions {
             /// Whole, or in tiles of `tileSize` with the state on the device or on the host.
             func fitsSomehow(imageSize: Int, tileSize: Int) throws -> Bool {
                 try fits(nil, imageSize: imageSize)
-                    || fits(tiling(tileSize, onHost: false), imageSize: imageSize)
-                    || fits(tiling(tileSize, onHost: true), imageSize: imageSize)
+                    || fits(Tiling(tileSize: tileSize), imageSize: imageSize)
+                    || fits(Tiling(tileSize: tileSize, stateOnHost: true), imageSize: imageSize)
             }
             let refusal = { (tileSize: Int) in
                 try self.refuse(
-                    plan: try plan(tiling(tileSize, onHost: true)), capacity, hostMemory: hostMemory,
+                    plan: try plan(Tiling(tileSize: tileSize, stateOnHost: true)), capacity, hostMemory: hostMemory,
                     backend: backend, imageSize: side
                 ) { try fitsSomehow(imageSize: $0, tileSize: tileSize) }
             }
@@ -280,8 +277,8 @@ extension StyleJobOptions {
                     if try fits(nil) { return nil }
                     throw try refusal(tileSize)
                 }
-                for candidate in [tiling(tileSize, onHost: false), tiling(tileSize, onHost: true)] {
-                    if try fits(candidate) { return candidate }
+                for tiling in [Tiling(tileSize: tileSize), Tiling(tileSize: tileSize, stateOnHost: true)] {
+                    if try fits(tiling) { return tiling }
                 }
                 throw try refusal(tileSize)
             }
@@ -293,7 +290,7 @@ extension StyleJobOptions {
                 var high = (max(size.width, size.height) + alignment - 1) / alignment
                 while high - low > 1 {
                     let middle = (low + high) / 2
-                    if try fits(tiling(middle * alignment, onHost: stateOnHost)) {
+                    if try fits(Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost)) {
                         low = middle
                     } else {
                         high = middle
@@ -303,10 +300,8 @@ extension StyleJobOptions {
             }
             let onDevice = try largestTile(stateOnHost: false)
             let onHost = try largestTile(stateOnHost: true)
-            if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) {
-                return tiling(onDevice, onHost: false)
-            }
-            if onHost > 0 { return tiling(onHost, onHost: true) }
+            if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) { return Tiling(tileSize: onDevice) }
+            if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true) }
             throw try refusal(TileGrid.alignment)
         }
     }

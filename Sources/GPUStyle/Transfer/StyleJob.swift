@@ -64,8 +64,6 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var tileSize: Int? = nil
     /// `--storage`: how layer outputs are kept (nil: float32; half rounds them to float16).
     public var storage: ActivationStorage? = nil
-    /// `--tile-grams`: which Grams a tiled scale's style gradient uses (nil: exact).
-    public var tileGrams: TileGrams? = nil
 
     /// What to try after a NaN or infinite loss: a lower learning rate, and float32 storage when
     /// float16's range (65504; layer outputs reach 2·10⁴ on the examples) may have overflowed.
@@ -112,11 +110,6 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
             throw StyleError("--learning-rate must be a positive number (got \(rate))")
         }
         if optimization.lbfgsHistory < 1 { throw StyleError("--history-size must be at least 1") }
-        if tileGrams == .previous, optimization.optimizer != .adam {
-            throw StyleError(
-                "--tile-grams previous works with --optimizer adam only (L-BFGS's curvature pairs need this "
-                    + "iteration's gradient); use --tile-grams exact or --optimizer adam")
-        }
         for (name, value) in [
             ("--content-weight", lossWeights.content), ("--style-weight", lossWeights.style),
             ("--tv-weight", lossWeights.totalVariation),

@@ -78,12 +78,10 @@ public struct RunState: Equatable {
     public var optimizerHostState: [Double]
     /// The iterate average's running sum (before bias correction), when averaging.
     public var average: [Float]?
-    /// What the objective carries between evaluations (`ImageObjective.exportState`).
-    public var objectiveTensors: [[Float]]
 
     public init(
         scale: Int = 0, iteration: Int, image: [Float], optimizerTensors: [[Float]], optimizerHostState: [Double],
-        average: [Float]? = nil, objectiveTensors: [[Float]] = []
+        average: [Float]? = nil
     ) {
         self.scale = scale
         self.iteration = iteration
@@ -91,7 +89,6 @@ public struct RunState: Equatable {
         self.optimizerTensors = optimizerTensors
         self.optimizerHostState = optimizerHostState
         self.average = average
-        self.objectiveTensors = objectiveTensors
     }
 }
 
@@ -291,8 +288,7 @@ public final class StyleTransferRun {
         RunState(
             scale: scale, iteration: iteration, image: try backend.download(image),
             optimizerTensors: try optimizer.stateTensors.map(backend.download),
-            optimizerHostState: optimizer.hostState, average: try average.map { try backend.download($0.sum) },
-            objectiveTensors: try objective.exportState())
+            optimizerHostState: optimizer.hostState, average: try average.map { try backend.download($0.sum) })
     }
 
     /// Continues from a saved state: the run then goes on exactly as the saved one would have.
@@ -312,7 +308,6 @@ public final class StyleTransferRun {
                 "the checkpoint is at iteration \(state.iteration) of scale \(scale + 1), beyond its "
                     + "\(scale == 0 ? "--initial-iterations" : "--iterations") \(settings.iterations)")
         }
-        try objective.restoreState(state.objectiveTensors)
         try backend.upload(state.image, to: image)
         for (values, tensor) in zip(state.optimizerTensors, tensors) { try backend.upload(values, to: tensor) }
         if let sum = average?.sum, let values = state.average { try backend.upload(values, to: sum) }

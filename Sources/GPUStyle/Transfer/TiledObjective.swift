@@ -7,37 +7,13 @@ public protocol ImageObjective: AnyObject {
     func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws
     /// The loss terms of the last evaluation (blocks until it is done).
     func readLosses() throws -> LossValues
-    /// What the objective carries from one evaluation to the next, for checkpoints (blocks).
-    func exportState() throws -> [[Float]]
-    /// Puts back `exportState()`'s tensors: the next evaluation then computes what the saved
-    /// run's last evaluation did.
-    func restoreState(_ tensors: [[Float]]) throws
 }
 
 extension ImageObjective {
-    /// A stateless objective carries nothing between evaluations.
-    public func exportState() throws -> [[Float]] { [] }
-
-    public func restoreState(_ tensors: [[Float]]) throws {
-        guard tensors.isEmpty else {
-            throw StyleError("the checkpoint carries objective state this run's objective does not have")
-        }
-    }
-
     /// One evaluation at iteration 0's grid (tests, benchmarks).
     public func evaluate(image: Tensor, gradient: Tensor) throws {
         try evaluate(image: image, gradient: gradient, iteration: 0)
     }
-}
-
-/// Which Grams a tiled iteration's style gradient dG comes from (`--tile-grams`).
-public enum TileGrams: String, Codable, CaseIterable, Sendable {
-    /// This iteration's: every tile forward for the Grams, then forward again and backward
-    /// (the untiled gradient; two forward passes per tile).
-    case exact
-    /// The previous iteration's: every tile forward and backward once, the Grams for the next
-    /// iteration added up on the way (one forward pass per tile; the loss stays exact).
-    case previous
 }
 
 /// How a scale is cut into tiles: interiors of `tileSize` pixels and `halo` pixels of context,
@@ -48,7 +24,6 @@ public struct Tiling: Equatable, Sendable {
     /// The whole image, its gradient, the optimiser's state and the content targets live on the
     /// host (the device holds one tile's workspace); false: on the device.
     public var stateOnHost: Bool
-    public var grams: TileGrams
 
     /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
     public static let defaultHalo = 64
@@ -56,16 +31,11 @@ public struct Tiling: Equatable, Sendable {
     /// with the state on the host: at 256 px a 64-px halo already computes 2.25× the interior.
     public static let efficientTileSize = 256
 
-    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false, grams: TileGrams = .exact) {
+    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false) {
         self.tileSize = tileSize
         self.halo = halo
         self.stateOnHost = stateOnHost
-        self.grams = grams
     }
-
-    /// Gram-sized buffers per style layer: the target, the global Gram and dG, a tile's Gram and
-    /// its share of dG, and with `previous` the dG an evaluation uses while the next one forms.
-    var gramsPerLayer: Int { grams == .previous ? 6 : 5 }
 }
 
 /// L and its gradient as `StyleObjective` defines them, computed through tiles so that only one
@@ -110,17 +80,9 @@ public final class TiledObjective: ImageObjective {
     private let shapes: [Shape]
     private let seed: UInt64
     private let scale: Int
-    public let grams: TileGrams
-    /// With `previous`: whether an evaluation has left its dG in `gramGradient`, whether the last
-    /// one used `usedGradient` (false: it was exact, as the first is), and whether `restoreState`
-    /// filled `usedGradient` for the next one.
-    private var evaluated = false
-    private var usedPrevious = false
-    private var restored = false
 
     /// Per style layer: the blended target A_l, the global Gram and its gradient dG, one tile's
-    /// partial Gram and its share of dG; with `previous`, the dG of the evaluation before, which
-    /// this one's backward passes use.
+    /// partial Gram and its share of dG.
     private struct StyleLayerBuffers {
         let index: Int
         let target: Tensor
@@ -128,7 +90,6 @@ public final class TiledObjective: ImageObjective {
         let gramGradient: Tensor
         let tileGram: Tensor
         let tileGramGradient: Tensor
-        let usedGradient: Tensor?
     }
 
     /// - Parameters:
@@ -145,7 +106,6 @@ public final class TiledObjective: ImageObjective {
         self.weights = weights
         self.seed = seed
         self.scale = scale
-        grams = tiling.grams
         backend = network.backend
         let state = state ?? network.backend
         self.state = state
@@ -182,8 +142,7 @@ public final class TiledObjective: ImageObjective {
             return StyleLayerBuffers(
                 index: index, target: try backend.makeTensor(shape), gram: try backend.makeTensor(shape),
                 gramGradient: try backend.makeTensor(shape), tileGram: try backend.makeTensor(shape),
-                tileGramGradient: try backend.makeTensor(shape),
-                usedGradient: tiling.grams == .previous ? try backend.makeTensor(shape) : nil)
+                tileGramGradient: try backend.makeTensor(shape))
         }
         var contentTargets: [Int: Tensor] = [:]
         for index in contentIndices { contentTargets[index] = try state.makeTensor(shapes[index]) }
@@ -322,27 +281,6 @@ public final class TiledObjective: ImageObjective {
         let tiles = grid.tiles(offset: grid.offset(seed: seed, scale: scale, iteration: iteration))
         try backend.fill(scalars, value: 0)
         for buffers in styleLayers { try backend.fill(buffers.gram, value: 0) }
-        defer { evaluated = true }
-        if grams == .previous, evaluated || restored {
-            // dG of the evaluation before (restored: already in place) for every tile's backward,
-            // while this evaluation's Grams add up; its own dG is made after the last tile.
-            if !restored {
-                for buffers in styleLayers {
-                    if let used = buffers.usedGradient { try backend.copy(buffers.gramGradient, to: used) }
-                }
-            }
-            restored = false
-            usedPrevious = true
-            for tile in tiles {
-                let view = try forwardTile(tile, of: image)
-                try addTermsOfInterior(tile, view: view)
-                try backwardTile(tile, view: view, gradient: gradient) { $0.usedGradient ?? $0.gramGradient }
-            }
-            try addStyleLossAndGradient()
-            return
-        }
-        usedPrevious = false
-        restored = false
         // Pass 1: the interiors' partial Grams and content terms.
         for tile in tiles {
             try addTermsOfInterior(tile, view: try forwardTile(tile, of: image))
@@ -355,7 +293,7 @@ public final class TiledObjective: ImageObjective {
                 number == 0
                 ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
                 : try forwardTile(tile, of: image)
-            try backwardTile(tile, view: view, gradient: gradient) { $0.gramGradient }
+            try backwardTile(tile, view: view, gradient: gradient)
         }
     }
 
@@ -386,13 +324,10 @@ public final class TiledObjective: ImageObjective {
         }
     }
 
-    /// The tile backward (its forward pass in `view`) with the global dG that `gramGradient`
-    /// picks and the content gradient over all its features (interior and halo), its total
-    /// variation; its interior's image gradient goes into place.
-    private func backwardTile(
-        _ tile: TileGrid.Tile, view: VGGNetwork.Workspace, gradient: Tensor,
-        gramGradient: (StyleLayerBuffers) -> Tensor
-    ) throws {
+    /// The tile backward (its forward pass in `view`) with the global dG and the content gradient
+    /// over all its features (interior and halo), and its total variation; its interior's image
+    /// gradient goes into place.
+    private func backwardTile(_ tile: TileGrid.Tile, view: VGGNetwork.Workspace, gradient: Tensor) throws {
         let tileGradient = Tensor(
             shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
         try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
@@ -406,7 +341,7 @@ public final class TiledObjective: ImageObjective {
             }
             if let buffers = styleLayers.first(where: { $0.index == index }) {
                 // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
-                try backend.copy(gramGradient(buffers), to: buffers.tileGramGradient)
+                try backend.copy(buffers.gramGradient, to: buffers.tileGramGradient)
                 try backend.scale(
                     buffers.tileGramGradient, by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
                 try backend.gramBackward(
@@ -416,25 +351,6 @@ public final class TiledObjective: ImageObjective {
         if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
         try store(
             tileGradient, tile.interior.relative(to: tile.region.origin), into: gradient, at: tile.interior.origin)
-    }
-
-    /// With `previous`, after an evaluation that used the evaluation before's dG: that dG per style
-    /// layer (in layer order); else nothing (the next evaluation is exact).
-    public func exportState() throws -> [[Float]] {
-        guard usedPrevious else { return [] }
-        return try styleLayers.compactMap(\.usedGradient).map(backend.download)
-    }
-
-    public func restoreState(_ tensors: [[Float]]) throws {
-        let used = styleLayers.compactMap(\.usedGradient)
-        guard tensors.isEmpty || (tensors.count == used.count && zip(tensors, used).allSatisfy { $0.count == $1.count })
-        else {
-            throw StyleError("the checkpoint's style gradients do not match this run's style layers and --tile-grams")
-        }
-        for (values, tensor) in zip(tensors, used) { try backend.upload(values, to: tensor) }
-        restored = !tensors.isEmpty
-        usedPrevious = false
-        evaluated = false
     }
 
     /// The total variation's share of the tile: its gradient over the tile (at the interior it is
