@@ -215,15 +215,15 @@ final class StyleMaskTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: outputs.image))
     }
 
-    /// A tiled run does not take masks or per-layer weights yet: one line before any iteration.
-    func testTiledRunRefusesMasksAndLayerWeights() throws {
+    /// A tiled run does not take masks yet: one line before any iteration.
+    func testTiledRunRefusesMasks() throws {
         var masked = options()
         masked.tileSize = 32
         masked.styleMaskPaths = [examplePath("mask_left.png")]
-        var weighted = options()
-        weighted.tileSize = 32
-        weighted.styleLayerWeights = [1, 2]
-        for options in [masked, weighted] {
+        var sourceMasked = options()
+        sourceMasked.tileSize = 32
+        sourceMasked.styleSourceMaskPaths = [examplePath("mask_left.png")]
+        for options in [masked, sourceMasked] {
             XCTAssertThrowsError(
                 try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) { _ in }
             ) {

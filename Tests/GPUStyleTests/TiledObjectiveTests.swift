@@ -89,6 +89,64 @@ final class TiledObjectiveTests: XCTestCase {
         }
     }
 
+    /// Per-layer weights (one of them 0, which leaves its layer out) on the style and content
+    /// layers: the same bound as without them, each term's scale one rounded product more.
+    func testTiledEqualsUntiledWithPerLayerWeights() throws {
+        let layers = LayerSelection(content: ["relu1_2", "relu2_1"], style: ["relu1_1", "relu1_2", "relu2_1"])
+        for backend in try testBackends() {
+            let result = try compare(
+                backend: backend, layers: layers, imageSize: 88, tiling: Tiling(tileSize: 32, halo: 16),
+                styleLayerWeights: [2, 0, 0.5], contentLayerWeights: [0.25, 1])
+            let m = 88 * 66
+            let k = (m + 16) + (64 * 64 + 1) + (2 * 128 + 3) + (9 * 128 + 1) + (9 * 64 + 1) + (9 * 64 + 1) + 3 + 9
+            let bound = 2 * float32ErrorFactor(terms: k)
+            print(
+                "tiled vs untiled, per-layer weights, \(backend.name): gradient \(result.gradient), losses \(result.losses)"
+            )
+            XCTAssertLessThanOrEqual(result.gradient, bound, backend.name)
+            XCTAssertLessThanOrEqual(result.losses, bound, backend.name)
+        }
+    }
+
+    /// A job that tiles passes its per-layer weights to the tiled objective: its first losses are
+    /// the untiled job's with the same weights (within the shallow test's bound), not the
+    /// unweighted ones.
+    func testTiledJobTakesPerLayerWeights() throws {
+        func losses(tiled: Bool, weighted: Bool) throws -> LossValues {
+            var options = StyleJobOptions(
+                contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("starry_night.jpg")])
+            options.imageSize = 64
+            options.layers = LayerSelection(content: ["relu2_1"], style: ["relu1_1", "relu2_1"])
+            options.tileSize = tiled ? 32 : nil
+            if weighted {
+                options.styleLayerWeights = [3, 0]
+                options.contentLayerWeights = [0.5]
+            }
+            let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) {
+                _ in
+            }
+            XCTAssertEqual(job.tilings.first.map { $0 != nil }, tiled)
+            let run = job.run
+            let noisy = try run.backend.download(run.image).enumerated().map { Float(($0 * 37) % 256) * 0.5 + $1 * 0.5 }
+            try run.backend.upload(noisy, to: run.image)
+            let gradient = try run.backend.makeTensor(run.image.shape)
+            try run.objective.evaluate(image: run.image, gradient: gradient)
+            return try run.objective.readLosses()
+        }
+        let (tiled, untiled, plain) = (
+            try losses(tiled: true, weighted: true), try losses(tiled: false, weighted: true),
+            try losses(tiled: true, weighted: false)
+        )
+        let m = 64 * 48
+        let k = (m + 16) + (64 * 64 + 1) + (2 * 128 + 3) + (9 * 128 + 1) + (9 * 64 + 1) + (9 * 64 + 1) + 3 + 9
+        let bound = 2 * float32ErrorFactor(terms: k)
+        for (a, b) in [(tiled.style, untiled.style), (tiled.content, untiled.content)] {
+            XCTAssertLessThanOrEqual(abs(Double(a) - Double(b)), bound * Double(b), "\(a) against \(b)")
+        }
+        XCTAssertGreaterThan(abs(tiled.style - plain.style), 0.1 * plain.style)
+        XCTAssertEqual(Double(tiled.content), 0.5 * Double(plain.content), accuracy: bound * Double(plain.content))
+    }
+
     /// The full default network (relu5_1: receptive field over 200 pixels) at the default halo:
     /// measured (docs/DESIGN.md, 384×288 in tiles of 64) ‖Δg‖₂ / ‖g‖₂ = 6·10⁻⁶ and the losses
     /// 2·10⁻⁷ from the untiled ones; bounded here at 10⁻³ both, 20 times what a 48-pixel halo gives.
@@ -146,7 +204,8 @@ final class TiledObjectiveTests: XCTestCase {
     /// gradient difference relative to the largest |gradient|, ‖Δg‖₂/‖g‖₂, and the largest relative loss difference.
     private func compare(
         backend: Backend, layers: LayerSelection, imageSize: Int, tiling: Tiling,
-        styles stylePaths: [String] = [examplePath("starry_night.jpg")]
+        styles stylePaths: [String] = [examplePath("starry_night.jpg")], styleLayerWeights: [Float]? = nil,
+        contentLayerWeights: [Float]? = nil
     ) throws -> (
         gradient: Double, l2: Double, losses: Double
     ) {
@@ -154,6 +213,8 @@ final class TiledObjectiveTests: XCTestCase {
             contentPath: examplePath("tubingen.jpg"), stylePaths: stylePaths)
         options.imageSize = imageSize
         options.layers = layers
+        options.styleLayerWeights = styleLayerWeights
+        options.contentLayerWeights = contentLayerWeights
         let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
         let content = try backend.makeTensor(Shape(c: 3, h: job.content.height, w: job.content.width))
         try backend.upload(job.content.pixels, to: content)
@@ -165,7 +226,8 @@ final class TiledObjectiveTests: XCTestCase {
         let (h, w) = (job.content.height, job.content.width)
         let tiled = try TiledObjective(
             network: job.network, height: h, width: w, content: content, styles: styles, layers: layers,
-            weights: options.lossWeights, tiling: tiling, seed: 5)
+            weights: options.lossWeights, styleLayerWeights: styleLayerWeights,
+            contentLayerWeights: contentLayerWeights, tiling: tiling, seed: 5)
         var generator = SeededGenerator(seed: 11)
         let values = job.content.pixels.map { min(255, max(0, $0 + Float.random(in: -20...20, using: &generator))) }
         let image = try backend.makeTensor(content.shape)

@@ -320,13 +320,11 @@ public final class StyleJob {
             hostMemory: try memory?.host ?? MemoryCapacity.hostMemory(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
-        if tilings.contains(where: { $0 != nil }),
-            options.styleMaskPaths != nil || options.styleSourceMaskPaths != nil
-                || options.styleLayerWeights != nil || options.contentLayerWeights != nil
+        if tilings.contains(where: { $0 != nil }), options.styleMaskPaths != nil || options.styleSourceMaskPaths != nil
         {
             throw StyleError(
                 "this run tiles (its image does not fit the device whole, or --tile-size was given), and tiled runs "
-                    + "do not take --style-masks, --style-source-masks or per-layer weights yet; use a smaller --image-size"
+                    + "do not take --style-masks or --style-source-masks yet; use a smaller --image-size"
             )
         }
         if tilings.contains(where: { $0 != nil }), temporal != nil {
@@ -398,8 +396,9 @@ public final class StyleJob {
         if let tiling = tilings[scale] {
             objective = try TiledObjective(
                 network: network, height: content.height, width: content.width, content: contentTensor,
-                styles: styleTargets, layers: options.layers, weights: options.lossWeights, tiling: tiling,
-                seed: options.seed, scale: scale, state: state)
+                styles: styleTargets, layers: options.layers, weights: options.lossWeights,
+                styleLayerWeights: options.styleLayerWeights, contentLayerWeights: options.contentLayerWeights,
+                tiling: tiling, seed: options.seed, scale: scale, state: state)
         } else {
             objective = try StyleObjective(
                 network: network, height: content.height, width: content.width,

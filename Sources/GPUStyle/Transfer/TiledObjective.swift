@@ -70,8 +70,9 @@ public final class TiledObjective: ImageObjective {
     private let interiorTarget: TensorStorage?
     /// The content target over one tile's region.
     private let tileTarget: TensorStorage?
-    /// Per content layer: the content image's features over the whole image (on `state`).
-    private let contentTargets: [Int: Tensor]
+    /// Per content layer, in layer order: the content image's features over the whole image (on
+    /// `state`) and the layer's weight.
+    private let contentLayers: [(index: Int, target: Tensor, scale: Float)]
     /// In layer order, so that the style loss sums its layers in one order in every process.
     private let styleLayers: [StyleLayerBuffers]
     /// 2^(pooling layers up to and including each layer).
@@ -85,6 +86,8 @@ public final class TiledObjective: ImageObjective {
     /// partial Gram and its share of dG.
     private struct StyleLayerBuffers {
         let index: Int
+        /// The layer's weight times the style weight.
+        let scale: Float
         let target: Tensor
         let gram: Tensor
         let gramGradient: Tensor
@@ -94,12 +97,13 @@ public final class TiledObjective: ImageObjective {
 
     /// - Parameters:
     ///   - content, styles: their images on `state`.
+    ///   - styleLayerWeights, contentLayerWeights: one per layer of `layers` (nil: 1 each).
     ///   - seed, scale: with the iteration, they place the grid of every evaluation.
     ///   - state: the backend of the whole image's tensors (nil: the network's).
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
-        layers: LayerSelection, weights: LossWeights, tiling: Tiling, seed: UInt64, scale: Int = 0,
-        state: Backend? = nil
+        layers: LayerSelection, weights: LossWeights, styleLayerWeights: [Float]? = nil,
+        contentLayerWeights: [Float]? = nil, tiling: Tiling, seed: UInt64, scale: Int = 0, state: Backend? = nil
     ) throws {
         try layers.validate(for: network.model)
         self.network = network
@@ -115,8 +119,13 @@ public final class TiledObjective: ImageObjective {
                 height: $0.image.shape.h, width: $0.image.shape.w, tileSize: tiling.tileSize, halo: tiling.halo)
         }
         let largest = TiledObjective.largestTile(grids: [grid] + styleGrids)
-        let contentIndices = Set(try layers.content.map(network.model.index(of:)))
-        let styleIndices = Set(try layers.style.map(network.model.index(of:)))
+        // Each layer's weight times its term's (a layer of weight 0 is left out), as StyleObjective.
+        let styleScales = try StyleObjective.layerScales(
+            layers.style, weights: styleLayerWeights, termWeight: weights.style, model: network.model)
+        let contentScales = try StyleObjective.layerScales(
+            layers.content, weights: contentLayerWeights, termWeight: weights.content, model: network.model)
+        let contentIndices = Set(contentScales.keys)
+        let styleIndices = Set(styleScales.keys)
         let observed = contentIndices.union(styleIndices)
         factors = TiledObjective.poolingFactors(network.layers)
         shapes = network.shapes(height: height, width: width)
@@ -140,13 +149,15 @@ public final class TiledObjective: ImageObjective {
             let channels = network.layers[index].channels
             let shape = Shape(c: 1, h: channels, w: channels)
             return StyleLayerBuffers(
-                index: index, target: try backend.makeTensor(shape), gram: try backend.makeTensor(shape),
+                index: index, scale: styleScales[index] ?? 0, target: try backend.makeTensor(shape),
+                gram: try backend.makeTensor(shape),
                 gramGradient: try backend.makeTensor(shape), tileGram: try backend.makeTensor(shape),
                 tileGramGradient: try backend.makeTensor(shape))
         }
-        var contentTargets: [Int: Tensor] = [:]
-        for index in contentIndices { contentTargets[index] = try state.makeTensor(shapes[index]) }
-        self.contentTargets = contentTargets
+        let shapes = shapes
+        contentLayers = try contentScales.keys.sorted().map { index in
+            (index, try state.makeTensor(shapes[index]), contentScales[index] ?? 0)
+        }
 
         // Style targets A_l = Σ_k b_k G_l(style_k), each style's Grams through its own grid.
         for (style, styleGrid) in zip(styles, styleGrids) {
@@ -166,7 +177,7 @@ public final class TiledObjective: ImageObjective {
         // Content targets: the content image's features, each tile's interior into place.
         for tile in grid.tiles() {
             let view = try forwardTile(tile, of: content)
-            for (index, target) in contentTargets {
+            for (index, target, _) in contentLayers {
                 let interior = tile.interior.pooled(by: factors[index])
                 try store(
                     view.outputs[index], interior.relative(to: tile.region.pooled(by: factors[index]).origin),
@@ -302,14 +313,14 @@ public final class TiledObjective: ImageObjective {
         for buffers in styleLayers {
             try addPartialGram(tile, view: view, globalPixels: shapes[buffers.index].pixels, into: buffers)
         }
-        for (index, target) in contentTargets {
+        for (index, target, scale) in contentLayers {
             let interior = interior(tile, layer: index)
             guard !interior.isEmpty, let interiorTarget else { continue }
             let features = try interiorFeatures(tile, layer: index, view: view)
             let expected = Tensor(shape: features.shape, storage: interiorTarget)
             try load(target, tile.interior.pooled(by: factors[index]), into: expected)
             try backend.meanSquaredError(
-                features, expected, scale: share(features.count, of: target.count, weights.content),
+                features, expected, scale: share(features.count, of: target.count, scale),
                 scalars: scalars, slot: 0, accumulate: true)
         }
     }
@@ -318,9 +329,9 @@ public final class TiledObjective: ImageObjective {
     private func addStyleLossAndGradient() throws {
         for buffers in styleLayers {
             try backend.meanSquaredError(
-                buffers.gram, buffers.target, scale: weights.style, scalars: scalars, slot: 1, accumulate: true)
+                buffers.gram, buffers.target, scale: buffers.scale, scalars: scalars, slot: 1, accumulate: true)
             try backend.meanSquaredErrorGradient(
-                buffers.gram, buffers.target, scale: weights.style, grad: buffers.gramGradient, accumulate: false)
+                buffers.gram, buffers.target, scale: buffers.scale, grad: buffers.gramGradient, accumulate: false)
         }
     }
 
@@ -332,11 +343,11 @@ public final class TiledObjective: ImageObjective {
             shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
         try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
             let features = view.outputs[index]
-            if let target = contentTargets[index], let tileTarget {
+            if let (_, target, scale) = contentLayers.first(where: { $0.index == index }), let tileTarget {
                 let expected = Tensor(shape: features.shape, storage: tileTarget)
                 try load(target, tile.region.pooled(by: factors[index]), into: expected)
                 try backend.meanSquaredErrorGradient(
-                    features, expected, scale: share(features.count, of: target.count, weights.content),
+                    features, expected, scale: share(features.count, of: target.count, scale),
                     grad: grad, accumulate: true)
             }
             if let buffers = styleLayers.first(where: { $0.index == index }) {
