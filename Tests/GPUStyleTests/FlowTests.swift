@@ -263,24 +263,61 @@ final class FlowTests: OpTestCase {
     }
 }
 
-/// The temporal term in a job: tiled runs refuse it in one line.
+/// The temporal term in a job that tiles: pixel-wise, it is added over the whole image after the
+/// tiles, so the tiled job's losses and gradient are the untiled job's within the shallow tiled
+/// bound (TiledObjectiveTests), with the state on the device or on the host.
 final class TemporalJobTests: XCTestCase {
-    func testTiledRunsRefuseTheTemporalTerm() throws {
+    func testTiledRunsTakeTheTemporalTerm() throws {
         var options = StyleJobOptions(
             contentPath: examplePath("tubingen.jpg"), stylePaths: [examplePath("starry_night.jpg")])
         options.imageSize = 64
-        options.tileSize = 32
-        let guide = TemporalGuide(
-            warped: RGBImage(width: 8, height: 6), reliability: Array(repeating: 1, count: 48), weight: 1)
-        XCTAssertThrowsError(
-            try StyleJob(
-                options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend(), temporal: guide
-            ) {
-                _ in
+        options.layers = LayerSelection(content: ["relu2_1"], style: ["relu1_1", "relu2_1"])
+        let (width, height) = (64, 48)
+        let warped = RGBImage(
+            width: width, height: height, pixels: (0..<(3 * width * height)).map { Float(($0 * 53) % 256) })
+        let reliability = (0..<(width * height)).map { Float(($0 / 7) % 2) }
+        let guide = TemporalGuide(warped: warped, reliability: reliability, weight: 1000)
+        let m = width * height
+        let k = (m + 16) + (64 * 64 + 1) + (2 * 128 + 3) + (9 * 128 + 1) + (9 * 64 + 1) + (9 * 64 + 1) + 3 + 8
+        let bound = 2 * float32ErrorFactor(terms: k)
+        for backend in try testBackends() {
+            func evaluate(tileSize: Int?, hostState: Bool = false) throws -> (LossValues, [Float]) {
+                var options = options
+                options.tileSize = tileSize
+                var memory: (device: MemoryCapacity, host: UInt64)? = nil
+                if hostState {
+                    let plan = try options.memoryPlan(
+                        imageSize: 64, content: (width, height), styles: [(width, height)], backend: backend,
+                        tiling: Tiling(tileSize: 32, stateOnHost: true))
+                    memory = (MemoryCapacity(totalBytes: UInt64(plan.totalBytes), largestBufferBytes: 1 << 40), .max)
+                }
+                let job = try StyleJob(
+                    options: options, weightsPath: try cachedWeightsPath(), backend: backend, temporal: guide,
+                    memory: memory
+                ) { _ in }
+                XCTAssertEqual(job.tilings.first??.stateOnHost, tileSize == nil ? nil : hostState)
+                let run = job.run
+                let noisy = try run.backend.download(run.image).enumerated().map { $1 * 0.5 + Float($0 % 97) }
+                try run.backend.upload(noisy, to: run.image)
+                let gradient = try run.backend.makeTensor(run.image.shape)
+                try run.objective.evaluate(image: run.image, gradient: gradient)
+                return (try run.objective.readLosses(), try run.backend.download(gradient))
             }
-        ) { error in
-            XCTAssertTrue(describe(error).contains("temporal"), describe(error))
-            XCTAssertFalse(describe(error).contains("\n"))
+            let (losses, gradient) = try evaluate(tileSize: nil)
+            XCTAssertGreaterThan(losses.temporal, 0.1 * losses.total, backend.name)
+            for hostState in [false, true] where !hostState || backend is NativeBackend {
+                let (tiledLosses, tiledGradient) = try evaluate(tileSize: 32, hostState: hostState)
+                let name = "\(backend.name)\(hostState ? ", state on the host" : "")"
+                for (a, b) in [
+                    (tiledLosses.temporal, losses.temporal), (tiledLosses.style, losses.style),
+                    (tiledLosses.content, losses.content),
+                ] {
+                    XCTAssertLessThanOrEqual(abs(a - b), bound * b, "\(name): \(a) against \(b)")
+                }
+                let largest = gradient.reduce(0) { max($0, abs($1)) }
+                let difference = zip(tiledGradient, gradient).reduce(0) { max($0, abs($1.0 - $1.1)) }
+                XCTAssertLessThanOrEqual(Double(difference / largest), bound, name)
+            }
         }
     }
 }

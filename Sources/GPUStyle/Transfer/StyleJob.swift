@@ -327,12 +327,6 @@ public final class StyleJob {
                     + "do not take --style-masks or --style-source-masks yet; use a smaller --image-size"
             )
         }
-        if tilings.contains(where: { $0 != nil }), temporal != nil {
-            throw StyleError(
-                "this frame's run tiles (its image does not fit the device whole, or --tile-size was given), and tiled "
-                    + "runs do not take the temporal term yet; use a smaller --image-size or --temporal-weight 0"
-            )
-        }
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
@@ -398,7 +392,8 @@ public final class StyleJob {
                 network: network, height: content.height, width: content.width, content: contentTensor,
                 styles: styleTargets, layers: options.layers, weights: options.lossWeights,
                 styleLayerWeights: options.styleLayerWeights, contentLayerWeights: options.contentLayerWeights,
-                tiling: tiling, seed: options.seed, scale: scale, state: state)
+                temporal: try temporalTerm(width: content.width, height: content.height, on: state), tiling: tiling,
+                seed: options.seed, scale: scale, state: state)
         } else {
             objective = try StyleObjective(
                 network: network, height: content.height, width: content.width,
@@ -412,7 +407,7 @@ public final class StyleJob {
                             styles: styles, blendWeights: try options.normalisedBlendWeights(),
                             layers: try options.layers.style.map(network.model.index(of:))))
                 },
-                temporal: try temporalTerm(width: content.width, height: content.height))
+                temporal: try temporalTerm(width: content.width, height: content.height, on: backend))
         }
         var settings = options.optimization
         settings.iterations = options.iterations(atScale: scale)
@@ -422,9 +417,10 @@ public final class StyleJob {
         return (run, content)
     }
 
-    /// The temporal term at a scale's size: the warped image resized (bicubic), the mask by
-    /// nearest neighbour; nil without a guide, with weight 0 or with no reliable pixel.
-    private func temporalTerm(width: Int, height: Int) throws -> TemporalTerm? {
+    /// The temporal term at a scale's size, its tensors on `backend`: the warped image resized
+    /// (bicubic), the mask by nearest neighbour; nil without a guide, with weight 0 or with no
+    /// reliable pixel.
+    private func temporalTerm(width: Int, height: Int, on backend: Backend) throws -> TemporalTerm? {
         guard let temporal, temporal.weight != 0 else { return nil }
         let mask = temporal.reliability(width: width, height: height)
         let area = mask.reduce(0, +)

@@ -88,6 +88,15 @@ public struct TemporalTerm {
         self.mask = mask
         self.scale = scale
     }
+
+    /// Enqueues the term at `image` on `backend` (which holds its tensors): its loss into slot 3
+    /// of `scalars`, its gradient added to `gradient`.
+    func add(image: Tensor, on backend: Backend, scalars: Tensor, gradient: Tensor) throws {
+        try backend.temporalLoss(
+            image, warped: warped, mask: mask, scale: scale, scalars: scalars, slot: 3, accumulate: true)
+        try backend.temporalLossGradient(
+            image, warped: warped, mask: mask, scale: scale, grad: gradient, accumulate: true)
+    }
 }
 
 /// A style image with its blend weight (weights of all styles sum to 1) and, with spatial
@@ -271,14 +280,7 @@ public final class StyleObjective: ImageObjective {
                 image, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
             try backend.totalVariationGradient(image, scale: weights.totalVariation, grad: gradient, accumulate: true)
         }
-        if let temporal {
-            try backend.temporalLoss(
-                image, warped: temporal.warped, mask: temporal.mask, scale: temporal.scale, scalars: scalars, slot: 3,
-                accumulate: true)
-            try backend.temporalLossGradient(
-                image, warped: temporal.warped, mask: temporal.mask, scale: temporal.scale, grad: gradient,
-                accumulate: true)
-        }
+        try temporal?.add(image: image, on: backend, scalars: scalars, gradient: gradient)
     }
 
     public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {

@@ -60,7 +60,8 @@ public final class TiledObjective: ImageObjective {
     /// The workspace of the largest tile (of the image's and the styles' grids); smaller tiles
     /// use views of its buffers.
     private let workspace: VGGNetwork.Workspace
-    /// Scalar slots: 0 content, 1 style, 2 total variation (weighted); 3 (temporal) stays 0 here.
+    /// Scalar slots: 0 content, 1 style, 2 total variation, 3 temporal (weighted; the temporal
+    /// term's in `temporalScalars` instead when the state is on the host).
     public let scalars: Tensor
     /// The tile's image and its image gradient (largest tile's size; views for smaller ones).
     private let tileImage: TensorStorage
@@ -81,6 +82,10 @@ public final class TiledObjective: ImageObjective {
     private let shapes: [Shape]
     private let seed: UInt64
     private let scale: Int
+    /// A video frame's temporal term over the whole image (its tensors on `state`), and, with the
+    /// state on the host, the host's scalars its loss goes into.
+    private let temporal: TemporalTerm?
+    private let temporalScalars: Tensor?
 
     /// Per style layer: the blended target A_l, the global Gram and its gradient dG, one tile's
     /// partial Gram and its share of dG.
@@ -98,21 +103,26 @@ public final class TiledObjective: ImageObjective {
     /// - Parameters:
     ///   - content, styles: their images on `state`.
     ///   - styleLayerWeights, contentLayerWeights: one per layer of `layers` (nil: 1 each).
+    ///   - temporal: a video frame's temporal term, its tensors on `state`.
     ///   - seed, scale: with the iteration, they place the grid of every evaluation.
     ///   - state: the backend of the whole image's tensors (nil: the network's).
     public init(
         network: VGGNetwork, height: Int, width: Int, content: Tensor, styles: [StyleTarget],
         layers: LayerSelection, weights: LossWeights, styleLayerWeights: [Float]? = nil,
-        contentLayerWeights: [Float]? = nil, tiling: Tiling, seed: UInt64, scale: Int = 0, state: Backend? = nil
+        contentLayerWeights: [Float]? = nil, temporal: TemporalTerm? = nil, tiling: Tiling, seed: UInt64,
+        scale: Int = 0, state: Backend? = nil
     ) throws {
         try layers.validate(for: network.model)
         self.network = network
         self.weights = weights
         self.seed = seed
         self.scale = scale
+        self.temporal = temporal
         backend = network.backend
         let state = state ?? network.backend
         self.state = state
+        temporalScalars =
+            temporal != nil && state !== network.backend ? try state.makeTensor(.vector(LossValues.slotCount)) : nil
         grid = try TileGrid(height: height, width: width, tileSize: tiling.tileSize, halo: tiling.halo)
         let styleGrids = try styles.map {
             try TileGrid(
@@ -306,6 +316,13 @@ public final class TiledObjective: ImageObjective {
                 : try forwardTile(tile, of: image)
             try backwardTile(tile, view: view, gradient: gradient)
         }
+        // The temporal term is pixel-wise: over the whole image at once, after every tile's
+        // gradient is in place.
+        if let temporal {
+            let scalars = temporalScalars ?? scalars
+            if temporalScalars != nil { try state.fill(scalars, value: 0) }
+            try temporal.add(image: image, on: state, scalars: scalars, gradient: gradient)
+        }
     }
 
     /// The interior's partial Grams into the global ones and its content terms into slot 0.
@@ -387,6 +404,7 @@ public final class TiledObjective: ImageObjective {
 
     public func readLosses() throws -> LossValues {
         let values = try backend.readScalars(scalars)
-        return LossValues(content: values[0], style: values[1], totalVariation: values[2])
+        let temporal = try temporalScalars.map { try state.readScalars($0)[3] } ?? values[3]
+        return LossValues(content: values[0], style: values[1], totalVariation: values[2], temporal: temporal)
     }
 }
