@@ -16,12 +16,20 @@ final class MemoryPlanTests: XCTestCase {
     /// layer before a pooling layer (relu1_2: that pooling layer needs the gradient arena), on
     /// native im2col (no conv runs in place: every pooling layer needs it), and with a style of
     /// the output's size listed before one of another size (whose workspace must not coexist
-    /// with the main one).
+    /// with the main one), and with OpenCL keeping the weight transforms.
     func testPlanCoversTheRunsPeakAllocation() throws {
         let arenaLayers = LayerSelection(content: ["relu2_1"], style: ["relu1_2", "relu3_1"])
         let scream = (path: "the_scream.jpg", size: (1200, 1528)), chelsea = (path: "chelsea.png", size: (451, 300))
         // A fresh backend per case: the peak is the backend's high-water mark.
         let fresh: [() throws -> Backend] = try testBackends().indices.map { index in { try testBackends()[index] } }
+        // OpenCL keeping every layer's weight transforms (WINO_CACHE), styles at two sizes.
+        let keptTransforms: [() throws -> Backend] = DeviceCatalog.discover().openCLDevices.prefix(1).map { device in
+            {
+                var options = ProgramOptions.defaults(for: device.info)
+                options.defines["WINO_CACHE"] = 1
+                return try OpenCLBackend(device: device, options: options)
+            }
+        }
         let cases =
             fresh.flatMap { backend in
                 OptimizerKind.allCases.map {
@@ -37,6 +45,9 @@ final class MemoryPlanTests: XCTestCase {
                     styles: [scream]
                 )
             ]
+            + keptTransforms.map {
+                (backend: $0, optimizer: .adam, layers: LayerSelection(), styles: [chelsea, scream])
+            }
         // With style masks (two styles, one mask each) on every backend.
         let masked = fresh.map {
             (backend: $0, optimizer: OptimizerKind.adam, layers: LayerSelection(), styles: [chelsea, scream])

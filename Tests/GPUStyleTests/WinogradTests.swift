@@ -109,6 +109,45 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// `WINO_CACHE` keeps a layer's weight transforms per direction and makes them again only when
+    /// the tile size changes: the same bits as transforming at every convolution, through a switch
+    /// from F(4×4) (a 64×48 map) to F(2×2) (16×16) and back, forward and backward-data, and the
+    /// kept transforms show in the device's bytes.
+    func testKeptWeightTransformsGiveTheSameBits() throws {
+        guard let device = DeviceCatalog.discover().openCLDevices.first else { throw XCTSkip("no OpenCL device") }
+        let (c, o) = (256, 256)
+        let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).floats
+        let bias = ReferenceTensor.random(.vector(o), using: &generator).floats
+        let sizes = [(48, 64), (16, 16), (48, 64)]
+        let inputs = sizes.map { ReferenceTensor.random(Shape(c: c, h: $0.0, w: $0.1), using: &generator) }
+        func run(cache: Int) throws -> (results: [[Float]], bytes: Int) {
+            var options = ProgramOptions.defaults(for: device.info)
+            options.defines["CONV_WINOGRAD"] = 2
+            options.defines["WINO_TILE"] = 0
+            options.defines["WINO_CACHE"] = cache
+            let backend = try OpenCLBackend(device: device, options: options)
+            XCTAssertEqual(options.winogradTile(channels: c, outputChannels: o, height: 48, width: 64), 4)
+            XCTAssertEqual(options.winogradTile(channels: c, outputChannels: o, height: 16, width: 16), 2)
+            let layer = try backend.makeConvWeights(weights: weights, bias: bias, outputChannels: o, inputChannels: c)
+            var results: [[Float]] = []
+            for input in inputs {
+                let output = try backend.makeTensor(Shape(c: o, h: input.shape.h, w: input.shape.w))
+                try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: true, output: output)
+                let gradInput = try backend.makeTensor(input.shape)
+                try backend.conv3x3BackwardData(
+                    gradOutput: output, weights: layer, reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
+                results += [try backend.download(output), try backend.download(gradInput)]
+            }
+            return withExtendedLifetime(layer) { (results, backend.allocatedBytes) }
+        }
+        let (transformed, scratchBytes) = try run(cache: 0)
+        let (kept, keptBytes) = try run(cache: 1)
+        XCTAssertEqual(kept, transformed)
+        // Back at F(4×4): both directions' 36·256·256 transforms held, where the uncached backend
+        // holds one direction's size of shared scratch (the tensors are gone by then).
+        XCTAssertEqual(keptBytes - scratchBytes, 36 * o * c * 4)
+    }
+
     /// Backward-data over its own gradOutput (what the backward pass does below a pooling layer)
     /// computes the same bits as into a separate buffer, with every band boundary crossed.
     func testBackwardDataInPlaceIsBitwiseTheOutOfPlaceResult() throws {

@@ -43,12 +43,16 @@ public struct AdamParameters: Equatable, Sendable {
 
 /// One 3×3 convolution a run performs: its channels and the size of its planes.
 public struct ConvolutionShape: Equatable, Sendable {
+    /// Which conv layer (0-based): a layer's weights, and what a backend keeps of them, are one
+    /// whatever the sizes it runs at.
+    public var layer: Int
     public var inputChannels: Int
     public var outputChannels: Int
     public var height: Int
     public var width: Int
 
-    public init(inputChannels: Int, outputChannels: Int, height: Int, width: Int) {
+    public init(layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int) {
+        self.layer = layer
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.height = height

@@ -105,9 +105,17 @@ extension OpenCLBackend {
             }
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
+        let transformFloats = { (shape: ConvolutionShape) in
+            (tile(shape) + 2) * (tile(shape) + 2) * padded(shape.outputChannels) * padded(shape.inputChannels)
+        }
+        // Shared scratch for the largest, or with WINO_CACHE each layer's own per direction, as
+        // large as its largest tile at any of the sizes it runs at.
         let weightTransforms =
-            winograd.map { (tile($0) + 2) * (tile($0) + 2) * padded($0.outputChannels) * padded($0.inputChannels) }
-            .max() ?? 0
+            options.winogradCachesWeights
+            ? Dictionary(grouping: winograd, by: \.layer).values.reduce(0) {
+                $0 + 2 * ($1.map(transformFloats).max() ?? 0)
+            }
+            : winograd.map(transformFloats).max() ?? 0
         return (fixed + partials + symmetric + weightTransforms + transformed + products) * MemoryLayout<Float>.size
     }
 }

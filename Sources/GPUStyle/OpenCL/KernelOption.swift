@@ -184,6 +184,12 @@ extension KernelOption {
         "WINO_BAND", "floats per Winograd scratch buffer (more cut more bands)",
         .launchOnly, valid: .positive, fallback: 1 << 22, cpu: .value(1 << 22),
         gpu: .value(1 << 24))
+    /// Keeping the transforms saves the pass over 16/9 (F(2×2)) or 36/9 (F(4×4)) of the raw
+    /// weights each way at every convolution, for their memory: off until the plan can choose it
+    /// where memory is to spare (benchmarks/README.md: −7–9 % time, +313 MiB on PoCL at 512).
+    static let winoCache = KernelOption(
+        "WINO_CACHE", "Winograd: keep each layer's weight transforms between convolutions",
+        .launchOnly, valid: flag, fallback: 0, cpu: 0, gpu: 0)
     static let winoGEMM = KernelOption(
         "WINO_GEMM", "Winograd multiply as a local-memory tiled product",
         .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
@@ -303,7 +309,8 @@ extension KernelOption {
     /// Every option, once; the tunable ones in the order `stylize-gpu tune` visits them.
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
-        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoGEMM, wgemmM,
+        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoCache, winoGEMM,
+        wgemmM,
         wgemmN,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
         gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbPrefetch, vw, tileWG,

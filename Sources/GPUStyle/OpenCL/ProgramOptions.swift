@@ -114,6 +114,7 @@ public struct ProgramOptions: Equatable, Sendable {
     public var narrowStrip: Int { value(.narrowStrip) }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value(.winoBand) }
+    public var winogradCachesWeights: Bool { value(.winoCache) != 0 }
     /// The output tile side m of Winograd F(m×m,3×3), 2 or 4, for a convolution of `channels`
     /// into `outputChannels` on a `height`×`width` map. `WINO_TILE=0` chooses F(4×4) where the
     /// channels are many and the map large: there its 2.25× fewer multiplies outweigh its heavier

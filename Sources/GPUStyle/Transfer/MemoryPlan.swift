@@ -121,12 +121,14 @@ public struct MemoryPlan: Equatable, Sendable {
         var gramShapes: [Shape] = []
         for size in tile.map({ [$0] }) ?? [(height: height, width: width)] + styleSizes {
             let shapes = VGGNetwork.shapes(of: layers, height: size.height, width: size.width)
+            var convIndex = 0
             for (index, layer) in layers.enumerated() {
                 if case .conv = layer.kind {
                     let input = index > 0 ? shapes[index - 1] : Shape(c: 3, h: size.height, w: size.width)
+                    defer { convIndex += 1 }
                     convolutions.append(
                         ConvolutionShape(
-                            inputChannels: input.c, outputChannels: shapes[index].c,
+                            layer: convIndex, inputChannels: input.c, outputChannels: shapes[index].c,
                             height: shapes[index].h,
                             width: shapes[index].w))
                 }

@@ -5,10 +5,10 @@
 ///   `block` channels whole before the next, `[stride / block][rows][block]`; or
 ///   `conv3x3_narrow` (few channels on either side, `usesNarrow`; `conv3x3_narrow_strip` where
 ///   there are at most 4 outputs) `[ceil(O / 4)][I·9][4]`;
-/// - Winograd: the raw O×I×3×3 weights only. Each convolution transforms them into scratch in the
-///   direction it needs (`winograd_weights`): 16/9 of the raw size for one layer at a time instead
-///   of two resident transform sets per layer (3.6× the raw weights), for a pass over the weights
-///   that costs little next to the convolution.
+/// - Winograd: the raw O×I×3×3 weights. Each convolution transforms them in the direction it
+///   needs (`winograd_weights`): into shared scratch (16/9 or 36/9 of the raw size, one layer at a
+///   time), or with `WINO_CACHE` into the layer's own buffer per direction, kept while the tile
+///   size stays (faster on a CPU, where the pass is memory-bound, for 3.6–7.2× the raw weights).
 /// Strides are the channel counts rounded up to the kernel's channel block, zero padded; the bias
 /// is padded the same way.
 public final class OpenCLConvWeights: ConvWeights {
@@ -25,6 +25,8 @@ public final class OpenCLConvWeights: ConvWeights {
     let bias: CLBuffer
     let outputStride: Int
     let inputStride: Int
+    /// With `WINO_CACHE`: each direction's weight transforms and the tile size they are for.
+    var transforms: [WinogradWeights.Direction: (tile: Int, buffer: CLBuffer)] = [:]
 
     public var byteCount: Int { forward.byteCount + (backward?.byteCount ?? 0) + bias.byteCount }
 
@@ -212,9 +214,7 @@ extension OpenCLBackend {
         if layer.winograd {
             return try enqueueWinograd(
                 input: try buffer(input, op), shape: input.shape,
-                weights: WinogradWeights(
-                    raw: layer.forward, outputChannels: layer.outputChannels,
-                    inputChannels: layer.inputChannels, direction: direction),
+                weights: WinogradWeights(layer: layer, direction: direction),
                 outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
                 output: try buffer(output, op))
         }

@@ -15,14 +15,12 @@ struct ConvEpilogue {
     }
 }
 
-/// A Winograd layer's raw weights (O×I×3×3) and the direction a convolution runs them in;
+/// A Winograd layer (its raw weights O×I×3×3) and the direction a convolution runs them in;
 /// `winograd_weights` turns them into the transforms `winograd_multiply` reads.
 struct WinogradWeights {
     enum Direction { case forward, backwardData }
 
-    let raw: CLBuffer
-    let outputChannels: Int
-    let inputChannels: Int
+    let layer: OpenCLConvWeights
     let direction: Direction
 }
 
@@ -83,15 +81,28 @@ extension OpenCLBackend {
         let bands = WinogradBands(
             height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
             tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
-        let transforms = try winogradWeights.atLeast(bands.points * outputStride * rows)
-        try context.enqueue(
-            try context.kernel(four ? "winograd4_weights" : "winograd_weights"), global: [outputStride, rows],
-            local: nil,
-            [
-                .buffer(weights.raw), .int(weights.outputChannels), .int(weights.inputChannels),
-                .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
-                .buffer(transforms),
-            ])
+        let layer = weights.layer
+        let transforms: CLBuffer
+        if options.winogradCachesWeights, let kept = layer.transforms[weights.direction], kept.tile == tile {
+            transforms = kept.buffer
+        } else {
+            let floats = bands.points * outputStride * rows
+            if options.winogradCachesWeights {
+                layer.transforms[weights.direction] = nil  // released before the new one is made
+                transforms = try context.makeBuffer(floats: floats)
+                layer.transforms[weights.direction] = (tile, transforms)
+            } else {
+                transforms = try winogradWeights.atLeast(floats)
+            }
+            try context.enqueue(
+                try context.kernel(four ? "winograd4_weights" : "winograd_weights"), global: [outputStride, rows],
+                local: nil,
+                [
+                    .buffer(layer.forward), .int(layer.outputChannels), .int(layer.inputChannels),
+                    .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
+                    .buffer(transforms),
+                ])
+        }
         let tileBlock = options.winogradTilesPerItem
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
