@@ -197,6 +197,77 @@ final class StyleRunTests: XCTestCase {
         }
     }
 
+    /// Checkpoints are outside data: a header forged with a valid checksum (seeded mutations of a
+    /// real one's counts, scale, iteration, optimiser host state and options) is refused in one
+    /// line by the reader, the compatibility check, the job or the restore, or resumes and runs;
+    /// never a crash. Adam and L-BFGS (whose host state holds its history's order).
+    func testForgedCheckpointHeadersAreRefusedOrResumeSafely() throws {
+        let backend = NativeBackend()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("forged-\(UUID().uuidString).ckpt")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var generator = SplitMix64(seed: 20)
+        func pick<T>(_ values: [T]) -> T { values[Int(generator.next() % UInt64(values.count))] }
+        var outcomes: [String: Int] = [:]
+        for optimizer in OptimizerKind.allCases {
+            var options = options(iterations: 3, optimizer: optimizer, size: 32)
+            options.optimization.lbfgsHistory = 3
+            let first = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
+            options.optimization.iterations = 2
+            _ = try first.run.run(reportEvery: 0, onReport: { _ in }, checkpointEvery: 0)
+            let state = try first.run.exportState()
+            let real = Checkpoint(options: options, weightsSHA256: "w", inputsSHA256: [], device: "d", state: state)
+            let tensors = [state.image] + state.optimizerTensors
+            for _ in 0..<40 {
+                var header = real.header
+                var forgedTensors = tensors
+                for _ in 0..<(1 + Int(generator.next() % 2)) {
+                    switch generator.next() % 6 {
+                    case 0:
+                        let index = Int(generator.next() % UInt64(header.tensorCounts.count))
+                        let count = header.tensorCounts[index]
+                        header.tensorCounts[index] = pick([-1, 0, 1, count - 1, count + 1, Int.max, Int.min, 1 << 40])
+                    case 1:
+                        if generator.next() % 2 == 0 {
+                            header.tensorCounts.append(3)
+                            forgedTensors.append([1, 2, 3])
+                        } else if header.tensorCounts.count > 1 {
+                            header.tensorCounts.removeLast()
+                            forgedTensors.removeLast()
+                        }
+                    case 2: header.scale = pick([-1, 1, 7, Int.max, Int.min])
+                    case 3: header.iteration = pick([-1, 0, 3, 4, Int.max, Int.min])
+                    case 4:
+                        header.optimizerHostState = pick([
+                            [], [0], [1, 1, 2, 0, 1, 0, 0, 0], [1, 1, 4, 0, 1, 2, 3, 0, 0, 0, 0],
+                            [1, 1, -1, 0, 0, 0], [1, 1, 1, 99, 0, 0, 0], [1, 1, 1.5, 0, 0, 0, 0],
+                            header.optimizerHostState + [0],
+                        ])
+                    default:
+                        header.options.optimization.lbfgsHistory = pick([1, 3, 100])
+                    }
+                }
+                try Checkpoint.framed(header: header, tensors: forgedTensors).write(to: URL(fileURLWithPath: file))
+                do {
+                    let saved = try Checkpoint.read(file)
+                    try saved.checkCompatible(options: options, weightsSHA256: "w", inputsSHA256: [])
+                    let resumed = try StyleJob(
+                        options: options, weightsPath: try cachedWeightsPath(), backend: backend, resume: saved.state
+                    ) { _ in }
+                    _ = try resumed.run.run(reportEvery: 0, onReport: { _ in })
+                    outcomes["resumed", default: 0] += 1
+                } catch {
+                    XCTAssertTrue(error is StyleError, "\(type(of: error)) \(error)")
+                    XCTAssertFalse(describe(error).contains("\n"), describe(error))
+                    outcomes[String(describe(error).prefix(40)), default: 0] += 1
+                }
+            }
+        }
+        print("forged checkpoints: \(outcomes.sorted { $0.value > $1.value })")
+        XCTAssertGreaterThan(outcomes["resumed"] ?? 0, 0)
+        XCTAssertGreaterThan(outcomes.count, 4)
+    }
+
     /// A learning rate that blows the image up stops the run at the first checked NaN/∞ and
     /// puts back the last image whose losses were finite. (Unprojected: the projection keeps
     /// even this image in 0–255.)

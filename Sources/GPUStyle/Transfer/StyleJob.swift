@@ -353,8 +353,9 @@ public final class StyleJob {
             deepestLayer: try options.layers.deepestLayer(in: model), options: options, note: note)
         if let state = resume {
             guard scales.sides.indices.contains(state.scale) else {
+                // A forged scale may be Int.max: counted from 1 only where that cannot overflow.
                 throw StyleError(
-                    "the checkpoint is at scale \(state.scale + 1), but this run has \(scales.sides.count) scale"
+                    "the checkpoint is at scale \(state.scale < Int.max ? state.scale + 1 : state.scale), but this run has \(scales.sides.count) scale"
                         + "\(scales.sides.count == 1 ? "" : "s"); give the same --scales and --min-size or start without --resume"
                 )
             }
