@@ -1205,22 +1205,23 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     wino4_real taps[9];
     #pragma unroll
     for (int q = 0; q < 9; ++q) taps[q] = real ? g[flipped ? 8 - q : q] : 0;
-    wino4_real c[3][6], t[6][6];  // G g column by column (c[column][row]), then each row times Gᵀ
+    wino4_real c[3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
     #pragma unroll
     for (int q = 0; q < 3; ++q) {
         WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
     }
-    #pragma unroll
-    for (int a = 0; a < 6; ++a) {
-        WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5])
-    }
     const int kb = k / WINO_COB;
     __global float *out = u + (kb * rows + r) * WINO_COB + (k - kb * WINO_COB);
     const int xiStride = stride * rows;
+    // Each row stored as soon as it is made: six values live instead of 36 (in double, a whole
+    // 6×6 block per work-item spilled on PoCL).
     #pragma unroll
     for (int a = 0; a < 6; ++a) {
-        #pragma unroll
-        for (int b = 0; b < 6; ++b) out[(6 * a + b) * xiStride] = (float)t[a][b];
+        wino4_real t0, t1, t2, t3, t4, t5;
+        WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t0, t1, t2, t3, t4, t5)
+        __global float *row = out + 6 * a * xiStride;
+        row[0] = (float)t0; row[xiStride] = (float)t1; row[2 * xiStride] = (float)t2;
+        row[3 * xiStride] = (float)t3; row[4 * xiStride] = (float)t4; row[5 * xiStride] = (float)t5;
     }
 }
 
