@@ -48,9 +48,11 @@ final class MemoryPlanTests: XCTestCase {
             + keptTransforms.map {
                 (backend: $0, optimizer: .adam, layers: LayerSelection(), styles: [chelsea, scream])
             }
-        // With style masks (two styles, one mask each) on every backend.
-        let masked = fresh.map {
-            (backend: $0, optimizer: OptimizerKind.adam, layers: LayerSelection(), styles: [chelsea, scream])
+        // With style masks (two styles, one mask each) on every backend, whole and in tiles of 16.
+        let masked = fresh.flatMap { backend in
+            [false, true].map { _ in
+                (backend: backend, optimizer: OptimizerKind.adam, layers: LayerSelection(), styles: [chelsea, scream])
+            }
         }
         for (number, (makeBackend, optimizer, layers, styles)) in (cases + masked).enumerated() {
             let backend = try makeBackend()
@@ -59,15 +61,17 @@ final class MemoryPlanTests: XCTestCase {
             options.stylePaths = styles.map { examplePath($0.path) }
             if number >= cases.count {
                 options.styleMaskPaths = [examplePath("mask_left.png"), examplePath("mask_right.png")]
+                options.tileSize = (number - cases.count) % 2 == 1 ? 16 : nil
             }
             let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
             _ = try job.run.run(reportEvery: 0, onReport: { _ in })
             let plan = try options.memoryPlan(
                 imageSize: 40, content: (451, 300), styles: styles.map(\.size),
-                backend: backend)
+                backend: backend, tiling: job.tilings[0])
             let peak = backend.peakAllocatedBytes
             let name =
-                "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path)) masked: \(number >= cases.count)"
+                "\(backend.name) \(optimizer) \(layers.style) \(styles.map(\.path)) masked: \(number >= cases.count) "
+                + "tiled: \(job.tilings[0] != nil)"
             XCTAssertGreaterThanOrEqual(plan.totalBytes, peak, name)
             XCTAssertLessThanOrEqual(Double(plan.totalBytes), 1.05 * Double(peak), name)
         }

@@ -215,20 +215,29 @@ final class StyleMaskTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: outputs.image))
     }
 
-    /// A tiled run does not take masks yet: one line before any iteration.
-    func testTiledRunRefusesMasks() throws {
-        var masked = options()
-        masked.tileSize = 32
-        masked.styleMaskPaths = [examplePath("mask_left.png")]
-        var sourceMasked = options()
-        sourceMasked.tileSize = 32
-        sourceMasked.styleSourceMaskPaths = [examplePath("mask_left.png")]
-        for options in [masked, sourceMasked] {
-            XCTAssertThrowsError(
-                try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: NativeBackend()) { _ in }
-            ) {
-                XCTAssertTrue(describe($0).contains("tiled runs do not take --style-masks"), describe($0))
+    /// A tiled run takes masks and source masks on every backend: its first style loss is the
+    /// untiled run's within the tiled objective's shallow bound (TiledObjectiveTests), and it runs.
+    func testTiledRunTakesMasks() throws {
+        for backend in try testBackends() {
+            var losses: [Double] = []
+            for tiled in [false, true] {
+                var masked = options(styles: [examplePath("starry_night.jpg"), examplePath("the_scream.jpg")])
+                masked.tileSize = tiled ? 32 : nil
+                masked.styleMaskPaths = [examplePath("mask_left.png"), examplePath("mask_right.png")]
+                masked.styleSourceMaskPaths = [examplePath("mask_right.png"), examplePath("mask_left.png")]
+                let job = try StyleJob(options: masked, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
+                XCTAssertEqual(job.tilings, [tiled ? Tiling(tileSize: 32) : nil], backend.name)
+                let gradient = try job.run.backend.makeTensor(job.run.image.shape)
+                try job.run.objective.evaluate(image: job.run.image, gradient: gradient)
+                losses.append(try job.run.objective.readLosses().style)
+                XCTAssertEqual(try job.run.run(reportEvery: 0, onReport: { _ in }), .completed, backend.name)
+                XCTAssertTrue(try job.resultImage().pixels.allSatisfy(\.isFinite), backend.name)
             }
+            let m = 48 * 36
+            let k = (m + 16) + (64 * 64 + 1) + (2 * 128 + 3) + (9 * 128 + 1) + (9 * 64 + 1) + (9 * 64 + 1) + 3 + 11
+            XCTAssertEqual(
+                losses[1], losses[0], accuracy: 2 * float32ErrorFactor(terms: k) * losses[0],
+                backend.name)
         }
     }
 }

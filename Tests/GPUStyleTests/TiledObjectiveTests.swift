@@ -108,6 +108,30 @@ final class TiledObjectiveTests: XCTestCase {
         }
     }
 
+    /// Style masks (two styles, complementary masks, and source masks, or source masks alone):
+    /// each masked style's Grams are pixel sums of its weighted features, so the same bound holds
+    /// with three rounded products more (the features and the target's by their weights, the
+    /// weighted gradient back).
+    func testTiledEqualsUntiledWithMasks() throws {
+        let layers = LayerSelection(content: ["relu2_1"], style: ["relu1_1", "relu2_1"])
+        let (left, right) = (examplePath("mask_left.png"), examplePath("mask_right.png"))
+        for backend in try testBackends() {
+            for (masks, sourceMasks) in [([left, right], [right, left]), (nil, [right, left])] {
+                let result = try compare(
+                    backend: backend, layers: layers, imageSize: 88, tiling: Tiling(tileSize: 32, halo: 16),
+                    styles: [examplePath("starry_night.jpg"), examplePath("the_scream.jpg")], styleMasks: masks,
+                    sourceMasks: sourceMasks)
+                let m = 88 * 66
+                let k = (m + 16) + (64 * 64 + 1) + (2 * 128 + 3) + (9 * 128 + 1) + (9 * 64 + 1) + (9 * 64 + 1) + 3 + 11
+                let bound = 2 * float32ErrorFactor(terms: k)
+                let name = "\(backend.name), masks \(masks != nil)"
+                print("tiled vs untiled, masked, \(name): gradient \(result.gradient), losses \(result.losses)")
+                XCTAssertLessThanOrEqual(result.gradient, bound, name)
+                XCTAssertLessThanOrEqual(result.losses, bound, name)
+            }
+        }
+    }
+
     /// A job that tiles passes its per-layer weights to the tiled objective: its first losses are
     /// the untiled job's with the same weights (within the shallow test's bound), not the
     /// unweighted ones.
@@ -205,7 +229,7 @@ final class TiledObjectiveTests: XCTestCase {
     private func compare(
         backend: Backend, layers: LayerSelection, imageSize: Int, tiling: Tiling,
         styles stylePaths: [String] = [examplePath("starry_night.jpg")], styleLayerWeights: [Float]? = nil,
-        contentLayerWeights: [Float]? = nil
+        contentLayerWeights: [Float]? = nil, styleMasks: [String]? = nil, sourceMasks: [String]? = nil
     ) throws -> (
         gradient: Double, l2: Double, losses: Double
     ) {
@@ -215,15 +239,25 @@ final class TiledObjectiveTests: XCTestCase {
         options.layers = layers
         options.styleLayerWeights = styleLayerWeights
         options.contentLayerWeights = contentLayerWeights
+        options.styleMaskPaths = styleMasks
+        options.styleSourceMaskPaths = sourceMasks
         let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in }
         let content = try backend.makeTensor(Shape(c: 3, h: job.content.height, w: job.content.width))
         try backend.upload(job.content.pixels, to: content)
-        let styles = try zip(job.styles, try options.normalisedBlendWeights()).map { image, weight in
+        let (h, w) = (job.content.height, job.content.width)
+        func mask(_ paths: [String]?, _ k: Int, width: Int, height: Int) throws -> Tensor? {
+            try paths.map {
+                try StyleMaskImage.read($0[k], options: options) { _ in }.tensor(width: width, height: height, backend)
+            }
+        }
+        let styles = try zip(job.styles, try options.normalisedBlendWeights()).enumerated().map { k, pair in
+            let (image, weight) = pair
             let style = try backend.makeTensor(Shape(c: 3, h: image.height, w: image.width))
             try backend.upload(image.pixels, to: style)
-            return StyleTarget(image: style, blendWeight: weight)
+            return StyleTarget(
+                image: style, blendWeight: weight, mask: try mask(styleMasks, k, width: w, height: h),
+                sourceMask: try mask(sourceMasks, k, width: image.width, height: image.height))
         }
-        let (h, w) = (job.content.height, job.content.width)
         let tiled = try TiledObjective(
             network: job.network, height: h, width: w, content: content, styles: styles, layers: layers,
             weights: options.lossWeights, styleLayerWeights: styleLayerWeights,

@@ -80,15 +80,22 @@ public struct MemoryPlan: Equatable, Sendable {
         let tilePixels = tile.map { $0.height * $0.width } ?? 0
         let compact = floats.map { $0.interior + $0.contentInterior + $0.contentTile + 2 * 3 * tilePixels } ?? 0
         let onHost = tiling?.stateOnHost ?? false
-        // Masked styles (MaskedStyleLoss): a target per style and layer instead of one blended
-        // one, each style's mask and its per-layer weights, the two weighted-feature buffers of
-        // the largest style layer, and the first pooled mask while the weights are made.
+        // Masked styles (MaskedStyleLoss, TiledObjective): a target per style and layer instead of
+        // one blended one (tiled, with its own Gram and dG), the two weighted-feature buffers of
+        // the largest style layer (tiled: of the largest tile, and the tile's weights); on the
+        // state's side each style's mask and its per-layer weights, and the first pooled mask
+        // while the weights are made.
+        let styleGrams = styleIndices.reduce(0) { $0 + layers[$1].channels * layers[$1].channels }
+        let weightedShapes = tile.map { VGGNetwork.shapes(of: layers, height: $0.height, width: $0.width) } ?? shapes
+        let maskFloats =
+            maskedStyles
+            ? styleSizes.count * (height * width + styleIndices.reduce(0) { $0 + shapes[$1].pixels })
+                + height * width / 4 : 0
         let masked =
             maskedStyles
-            ? (styleSizes.count - 1) * styleIndices.reduce(0) { $0 + layers[$1].channels * layers[$1].channels }
-                + styleSizes.count * (height * width + styleIndices.reduce(0) { $0 + shapes[$1].h * shapes[$1].w })
-                + 2 * (styleIndices.map { shapes[$0].count }.max() ?? 0) + height * width / 4
-            : 0
+            ? (tile == nil ? 1 : 3) * (styleSizes.count - 1) * styleGrams
+                + 2 * (styleIndices.map { weightedShapes[$0].count }.max() ?? 0)
+                + (tile == nil ? 0 : styleIndices.map { weightedShapes[$0].pixels }.max() ?? 0) : 0
         let image = 3 * height * width
         let optimizerVectors =
             (optimization.optimizer == .adam ? 2 : 2 + 2 * (optimization.lbfgsHistory + 1))
@@ -97,12 +104,13 @@ public struct MemoryPlan: Equatable, Sendable {
         // The whole image's state: the content image, the image, its gradient, its last good copy,
         // the optimiser's vectors and the styles as uploaded; the content targets.
         let stateFloats = image * (4 + optimizerVectors) + styleImages
-        targetBytes = ((onHost ? 0 : contentTargets) + grams + LossValues.slotCount + compact + masked) * floatBytes
+        targetBytes =
+            ((onHost ? 0 : contentTargets + maskFloats) + grams + LossValues.slotCount + compact + masked) * floatBytes
         imageAndOptimizerBytes = onHost ? 0 : stateFloats * floatBytes
         // The host's copy of one transfer: a tile's image or gradient, or a content target's region.
         let staging = max(3 * tilePixels, floats?.contentTile ?? 0)
         let hostImages = 3 * inputPixels + 4 * image + styleImages
-        hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + staging : 0)) * floatBytes
+        hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
         let backwardActivations =
             MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
         let rawWeights = uploaded.reduce(0) {
@@ -142,7 +150,7 @@ public struct MemoryPlan: Equatable, Sendable {
             forwardOnlyActivationBytes: activationBytes - gradientArenas - backwardActivations,
             gradientArenaBytes: gradientArenas, weightLayoutBytes: weightBytes - rawWeights,
             contentTargetBytes: ((onHost ? 0 : contentTargets) + compact) * floatBytes,
-            gramBytes: (grams + LossValues.slotCount) * floatBytes,
+            gramBytes: (grams + LossValues.slotCount + masked + (onHost ? 0 : maskFloats)) * floatBytes,
             imageBytes: onHost ? 0 : (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
             scratchBytes: scratchBytes)
     }
@@ -172,7 +180,8 @@ public struct MemoryPlan: Equatable, Sendable {
         public var weightLayoutBytes: Int
         /// Content targets (copies of the content image's activations).
         public var contentTargetBytes: Int
-        /// Per style layer its target Gram, the image's Gram and its gradient; the loss scalars.
+        /// Per style layer its target Gram, the image's Gram and its gradient; the loss scalars;
+        /// with style masks, the masks, their per-layer weights and the weighted features.
         public var gramBytes: Int
         /// Content, style and optimised images, the image gradient, the last good image.
         public var imageBytes: Int

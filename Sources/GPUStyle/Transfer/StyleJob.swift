@@ -320,13 +320,6 @@ public final class StyleJob {
             hostMemory: try memory?.host ?? MemoryCapacity.hostMemory(), model: model, backend: backend,
             content: (originalContent.width, originalContent.height),
             styles: originalStyles.map { ($0.width, $0.height) })
-        if tilings.contains(where: { $0 != nil }), options.styleMaskPaths != nil || options.styleSourceMaskPaths != nil
-        {
-            throw StyleError(
-                "this run tiles (its image does not fit the device whole, or --tile-size was given), and tiled runs "
-                    + "do not take --style-masks or --style-source-masks yet; use a smaller --image-size"
-            )
-        }
         content = originalContent.resized(maxSide: options.imageSize)
         let styleSide = StyleJobOptions.styleSide(imageSize: options.imageSize, scale: options.styleScale)
         styles = originalStyles.map { $0.resized(maxSide: styleSide) }
@@ -384,8 +377,8 @@ public final class StyleJob {
             try state.upload(image.pixels, to: tensor)
             return StyleTarget(
                 image: tensor, blendWeight: weight,
-                mask: try styleMasks?[k].tensor(width: content.width, height: content.height, backend),
-                sourceMask: try sourceMasks?[k].tensor(width: image.width, height: image.height, backend))
+                mask: try styleMasks?[k].tensor(width: content.width, height: content.height, state),
+                sourceMask: try sourceMasks?[k].tensor(width: image.width, height: image.height, state))
         }
         let objective: ImageObjective
         if let tiling = tilings[scale] {

@@ -46,7 +46,10 @@ public struct Tiling: Equatable, Sendable {
 /// field does the gradient differ from the untiled one; the grid is shifted every iteration
 /// (`TileGrid.offset`) so no boundary sits still. The whole image's tensors (the image, its
 /// gradient, the content and style images, the content targets) live on `state`: the device, or
-/// a host backend, and then only the tiles' pixels cross between the two.
+/// a host backend, and then only the tiles' pixels cross between the two. With style masks each
+/// masked style has its own term per layer, the Grams of the features weighted by the mask's
+/// per-layer weights (`MaskedStyleLoss`), which are pixel sums too: the weights are made over the
+/// whole image on `state` and each tile reads its part.
 public final class TiledObjective: ImageObjective {
     public let network: VGGNetwork
     public let weights: LossWeights
@@ -87,17 +90,29 @@ public final class TiledObjective: ImageObjective {
     private let temporal: TemporalTerm?
     private let temporalScalars: Tensor?
 
-    /// Per style layer: the blended target A_l, the global Gram and its gradient dG, one tile's
-    /// partial Gram and its share of dG.
+    /// With style masks: a tile's part of one term's weights, and the weighted features and
+    /// their gradient (each the largest tile's at the largest style layer); nil without masks.
+    private let maskBuffers: (weights: TensorStorage, weighted: TensorStorage, weightedGradient: TensorStorage)?
+
+    /// Per style layer: its terms, one tile's partial Gram and its share of a term's dG.
     private struct StyleLayerBuffers {
         let index: Int
+        let terms: [StyleTerm]
+        let tileGram: Tensor
+        let tileGramGradient: Tensor
+    }
+
+    /// One term of a style layer: without masks the blended target A_l, with masks one style's
+    /// (`style`) target and its weights over the whole image (on `state`; nil: no mask, weights
+    /// of 1); the global Gram and its gradient dG.
+    private struct StyleTerm {
         /// The layer's weight times the style weight.
         let scale: Float
+        let style: Int?
+        let weights: Tensor?
         let target: Tensor
         let gram: Tensor
         let gramGradient: Tensor
-        let tileGram: Tensor
-        let tileGramGradient: Tensor
     }
 
     /// - Parameters:
@@ -155,33 +170,71 @@ public final class TiledObjective: ImageObjective {
             ? nil : try state.makeTensor(.vector(max(tileShape.count, floats.contentTile))).storage
 
         let backend = network.backend
+        // With masks, per style its weights at each style layer where its mask has area.
+        let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
+        let maskWeights = try styles.map { style in
+            try style.mask.map {
+                try MaskedStyleLoss.layerWeights(backend: state, layers: network.layers, mask: $0, at: styleIndices)
+            }
+        }
         styleLayers = try styleIndices.sorted().map { index in
             let channels = network.layers[index].channels
             let shape = Shape(c: 1, h: channels, w: channels)
+            func term(style: Int?, weights: Tensor?) throws -> StyleTerm {
+                StyleTerm(
+                    scale: styleScales[index] ?? 0, style: style, weights: weights,
+                    target: try backend.makeTensor(shape),
+                    gram: try backend.makeTensor(shape), gramGradient: try backend.makeTensor(shape))
+            }
+            let terms =
+                masked
+                ? try maskWeights.enumerated().compactMap { k, weights in
+                    // A style whose mask has no area at this layer has no term there.
+                    try weights.map { try $0[index].map { try term(style: k, weights: $0) } }
+                        ?? term(style: k, weights: nil)
+                } : [try term(style: nil, weights: nil)]
             return StyleLayerBuffers(
-                index: index, scale: styleScales[index] ?? 0, target: try backend.makeTensor(shape),
-                gram: try backend.makeTensor(shape),
-                gramGradient: try backend.makeTensor(shape), tileGram: try backend.makeTensor(shape),
+                index: index, terms: terms, tileGram: try backend.makeTensor(shape),
                 tileGramGradient: try backend.makeTensor(shape))
         }
+        let tileShapes = network.shapes(height: largest.height, width: largest.width)
+        maskBuffers =
+            masked
+            ? (
+                try backend.makeTensor(.vector(styleIndices.map { tileShapes[$0].pixels }.max() ?? 0)).storage,
+                try backend.makeTensor(.vector(styleIndices.map { tileShapes[$0].count }.max() ?? 0)).storage,
+                try backend.makeTensor(.vector(styleIndices.map { tileShapes[$0].count }.max() ?? 0)).storage
+            ) : nil
         let shapes = shapes
         contentLayers = try contentScales.keys.sorted().map { index in
             (index, try state.makeTensor(shapes[index]), contentScales[index] ?? 0)
         }
 
-        // Style targets A_l = Σ_k b_k G_l(style_k), each style's Grams through its own grid.
-        for (style, styleGrid) in zip(styles, styleGrids) {
+        // Style targets, each style's Grams through its own grid: A_l = Σ_k b_k G_l(style_k), or
+        // with masks each style's own G_l, its features weighted by its source mask where given.
+        for (k, (style, styleGrid)) in zip(styles, styleGrids).enumerated() {
             let styleShapes = network.shapes(height: styleGrid.height, width: styleGrid.width)
-            for buffers in styleLayers { try backend.fill(buffers.gram, value: 0) }
+            let sourceWeights = try style.sourceMask.map {
+                try MaskedStyleLoss.layerWeights(backend: state, layers: network.layers, mask: $0, at: styleIndices)
+            }
+            // Per layer where this style's Grams go: the blended term's Gram, or its own target.
+            let sums = styleLayers.compactMap { buffers -> (StyleLayerBuffers, Tensor)? in
+                guard let term = buffers.terms.first(where: { $0.style == (masked ? k : nil) }) else { return nil }
+                return (buffers, masked ? term.target : term.gram)
+            }
+            for (_, sum) in sums { try backend.fill(sum, value: 0) }
             for tile in styleGrid.tiles() {
                 let view = try forwardTile(tile, of: style.image)
-                for buffers in styleLayers {
+                for (buffers, sum) in sums {
                     try addPartialGram(
-                        tile, view: view, globalPixels: styleShapes[buffers.index].pixels, into: buffers)
+                        tile, view: view, globalPixels: styleShapes[buffers.index].pixels, layer: buffers,
+                        weights: sourceWeights?[buffers.index], into: sum)
                 }
             }
-            for buffers in styleLayers {
-                try backend.axpy(alpha: style.blendWeight, x: buffers.gram, y: buffers.target)
+            if !masked {
+                for (buffers, sum) in sums {
+                    try backend.axpy(alpha: style.blendWeight, x: sum, y: buffers.terms[0].target)
+                }
             }
         }
         // Content targets: the content image's features, each tile's interior into place.
@@ -286,22 +339,46 @@ public final class TiledObjective: ImageObjective {
     }
 
     /// gram += (M_interior / M) · G(interior): the interior's share of F Fᵀ / (C·M), M the
-    /// pixels of the layer over the whole image.
+    /// pixels of the layer over the whole image; with `weights` (1×h×w over the whole image, on
+    /// `state`) of the features times the weights.
     private func addPartialGram(
-        _ tile: TileGrid.Tile, view: VGGNetwork.Workspace, globalPixels: Int, into buffers: StyleLayerBuffers
+        _ tile: TileGrid.Tile, view: VGGNetwork.Workspace, globalPixels: Int, layer buffers: StyleLayerBuffers,
+        weights: Tensor?, into gram: Tensor
     ) throws {
         let interior = interior(tile, layer: buffers.index)
         if interior.isEmpty { return }
-        try backend.gram(
-            features: try interiorFeatures(tile, layer: buffers.index, view: view), output: buffers.tileGram)
-        try backend.axpy(
-            alpha: Float(Double(interior.pixels) / Double(globalPixels)), x: buffers.tileGram, y: buffers.gram)
+        var features = try interiorFeatures(tile, layer: buffers.index, view: view)
+        if let weights {
+            features = try weighted(features, by: weights, at: tile.interior.pooled(by: factors[buffers.index]))
+                .weighted
+        }
+        try backend.gram(features: features, output: buffers.tileGram)
+        try backend.axpy(alpha: Float(Double(interior.pixels) / Double(globalPixels)), x: buffers.tileGram, y: gram)
+    }
+
+    /// `features` times `region` of `weights` (whole-image weights on `state`; the region has the
+    /// features' size), in the weighted-features buffer; also returns the tile's weights and the
+    /// weighted features' gradient buffer.
+    private func weighted(
+        _ features: Tensor, by weights: Tensor, at region: PlaneRegion
+    ) throws -> (
+        weighted: Tensor, weights: Tensor, gradient: Tensor
+    ) {
+        guard let maskBuffers else { throw StyleError("internal error: a weighted tile without mask buffers") }
+        let shape = features.shape
+        let part = Tensor(shape: Shape(c: 1, h: shape.h, w: shape.w), storage: maskBuffers.weights)
+        try load(weights, region, into: part)
+        let weighted = Tensor(shape: shape, storage: maskBuffers.weighted)
+        try backend.multiplyByMask(features, mask: part, output: weighted, accumulate: false)
+        return (weighted, part, Tensor(shape: shape, storage: maskBuffers.weightedGradient))
     }
 
     public func evaluate(image: Tensor, gradient: Tensor, iteration: Int) throws {
         let tiles = grid.tiles(offset: grid.offset(seed: seed, scale: scale, iteration: iteration))
         try backend.fill(scalars, value: 0)
-        for buffers in styleLayers { try backend.fill(buffers.gram, value: 0) }
+        for buffers in styleLayers {
+            for term in buffers.terms { try backend.fill(term.gram, value: 0) }
+        }
         // Pass 1: the interiors' partial Grams and content terms.
         for tile in tiles {
             try addTermsOfInterior(tile, view: try forwardTile(tile, of: image))
@@ -328,7 +405,11 @@ public final class TiledObjective: ImageObjective {
     /// The interior's partial Grams into the global ones and its content terms into slot 0.
     private func addTermsOfInterior(_ tile: TileGrid.Tile, view: VGGNetwork.Workspace) throws {
         for buffers in styleLayers {
-            try addPartialGram(tile, view: view, globalPixels: shapes[buffers.index].pixels, into: buffers)
+            for term in buffers.terms {
+                try addPartialGram(
+                    tile, view: view, globalPixels: shapes[buffers.index].pixels, layer: buffers, weights: term.weights,
+                    into: term.gram)
+            }
         }
         for (index, target, scale) in contentLayers {
             let interior = interior(tile, layer: index)
@@ -344,11 +425,11 @@ public final class TiledObjective: ImageObjective {
 
     /// The style loss (slot 1) and dG from the global Grams.
     private func addStyleLossAndGradient() throws {
-        for buffers in styleLayers {
+        for term in styleLayers.flatMap(\.terms) {
             try backend.meanSquaredError(
-                buffers.gram, buffers.target, scale: buffers.scale, scalars: scalars, slot: 1, accumulate: true)
+                term.gram, term.target, scale: term.scale, scalars: scalars, slot: 1, accumulate: true)
             try backend.meanSquaredErrorGradient(
-                buffers.gram, buffers.target, scale: buffers.scale, grad: buffers.gramGradient, accumulate: false)
+                term.gram, term.target, scale: term.scale, grad: term.gramGradient, accumulate: false)
         }
     }
 
@@ -368,12 +449,25 @@ public final class TiledObjective: ImageObjective {
                     grad: grad, accumulate: true)
             }
             if let buffers = styleLayers.first(where: { $0.index == index }) {
-                // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
-                try backend.copy(buffers.gramGradient, to: buffers.tileGramGradient)
-                try backend.scale(
-                    buffers.tileGramGradient, by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
-                try backend.gramBackward(
-                    gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true)
+                for term in buffers.terms {
+                    // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
+                    try backend.copy(term.gramGradient, to: buffers.tileGramGradient)
+                    try backend.scale(
+                        buffers.tileGramGradient,
+                        by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
+                    guard let weights = term.weights else {
+                        try backend.gramBackward(
+                            gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true
+                        )
+                        continue
+                    }
+                    // H = F ⊙ w: dF += w ⊙ dH.
+                    let h = try weighted(features, by: weights, at: tile.region.pooled(by: factors[index]))
+                    try backend.gramBackward(
+                        gradGram: buffers.tileGramGradient, features: h.weighted, gradFeatures: h.gradient,
+                        accumulate: false)
+                    try backend.multiplyByMask(h.gradient, mask: h.weights, output: grad, accumulate: true)
+                }
             }
         }
         if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
