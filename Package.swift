@@ -34,7 +34,12 @@ let package = Package(
             name: "GPUStyle",
             dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "CTIFF", "CLCMS", "Kernels"],
             path: "Sources/GPUStyle",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            // Optimised in debug builds too: the tests run the native ops (the reference) thousands
+            // of times, and unoptimised they dominate the suite's time.
+            swiftSettings: [
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                .unsafeFlags(["-O"], .when(configuration: .debug)),
+            ]
         ),
         .executableTarget(
             name: "stylize-gpu",
