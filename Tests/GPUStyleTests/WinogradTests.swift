@@ -148,6 +148,37 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(keptBytes - scratchBytes, 36 * o * c * 4)
     }
 
+    /// The native default chooses the tile per convolution by the map's size: F(4×4) at 64×48
+    /// (and 48×32, the threshold), F(2×2) at 16×16 and 47×32, the same bits as the forced
+    /// backends, forward and backward-data, with 67 input channels (a SIMD block of 3 pairs at
+    /// each row's end of the transforms).
+    func testNativeChoosesTheTilePerConvolution() throws {
+        let (c, o) = (67, 64)
+        let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).floats
+        let bias = ReferenceTensor.random(.vector(o), using: &generator).floats
+        for (h, w, tile) in [(48, 64, 4), (32, 48, 4), (16, 16, 2), (32, 47, 2)] {
+            let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+            let automatic = NativeBackend()
+            XCTAssertEqual(
+                try automatic.nativeWeights(
+                    try automatic.makeConvWeights(weights: weights, bias: bias, outputChannels: o, inputChannels: c),
+                    "test"
+                ).plan.tile(height: h, width: w), tile)
+            let results = try [automatic, NativeBackend(convolution: tile == 4 ? .winograd4 : .winograd)].map {
+                backend in
+                let layer = try backend.makeConvWeights(
+                    weights: weights, bias: bias, outputChannels: o, inputChannels: c)
+                let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
+                try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
+                let gradInput = try backend.makeTensor(input.shape)
+                try backend.conv3x3BackwardData(
+                    gradOutput: output, weights: layer, reluMaskFrom: nil, gradInput: gradInput, accumulate: false)
+                return [try backend.download(output), try backend.download(gradInput)]
+            }
+            XCTAssertEqual(results[0], results[1], "\(w)×\(h)")
+        }
+    }
+
     /// Backward-data over its own gradOutput (what the backward pass does below a pooling layer)
     /// computes the same bits as into a separate buffer, with every band boundary crossed.
     func testBackwardDataInPlaceIsBitwiseTheOutOfPlaceResult() throws {

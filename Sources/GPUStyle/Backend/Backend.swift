@@ -51,6 +51,11 @@ public struct ConvolutionShape: Equatable, Sendable {
     public var height: Int
     public var width: Int
 
+    /// The smallest map on which Winograd F(4×4) runs where a backend chooses per convolution: between
+    /// the largest map where it lost to F(2×2) (conv5 at 32×24) and the smallest where it won
+    /// (conv4 at 64×48), at their geometric mean (benchmarks/README.md, on PoCL and natively).
+    public static let winograd4MinimumPixels = 48 * 32
+
     public init(layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int) {
         self.layer = layer
         self.inputChannels = inputChannels

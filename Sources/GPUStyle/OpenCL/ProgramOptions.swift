@@ -118,13 +118,13 @@ public struct ProgramOptions: Equatable, Sendable {
     /// The output tile side m of Winograd F(m×m,3×3), 2 or 4, for a convolution of `channels`
     /// into `outputChannels` on a `height`×`width` map. `WINO_TILE=0` chooses F(4×4) where the
     /// channels are many and the map large: there its 2.25× fewer multiplies outweigh its heavier
-    /// transforms (benchmarks/README.md, "Winograd F(4×4,3×3)"). The pixel threshold lies between
-    /// the largest map where F(4×4) lost (conv5 at 32×24) and the smallest where it won (conv4 at
-    /// 64×48), at their geometric mean.
+    /// transforms (benchmarks/README.md, "Winograd F(4×4,3×3)"); the pixel threshold is
+    /// `ConvolutionShape.winograd4MinimumPixels`.
     public func winogradTile(channels: Int, outputChannels: Int, height: Int, width: Int) -> Int {
         let chosen = value(.winoTile)
         if chosen != 0 { return chosen }
-        return max(channels, outputChannels) >= 256 && height * width >= 48 * 32 ? 4 : 2
+        return max(channels, outputChannels) >= 256 && height * width >= ConvolutionShape.winograd4MinimumPixels
+            ? 4 : 2
     }
     /// Tiles per work-item of the Winograd multiply.
     public var winogradTileBlock: Int { value(.winoTB) }

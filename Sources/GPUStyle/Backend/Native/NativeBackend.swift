@@ -18,6 +18,8 @@ public final class NativeBackend: Backend {
     let columnScratch = ScratchBuffer()
     /// Results that must be combined with an output afterwards (masked accumulation, dG + dGᵀ).
     let resultScratch = ScratchBuffer()
+    /// One convolution's Winograd weight transforms, made from the raw taps at every convolution.
+    let transformScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
     /// Largest Winograd band (transformed inputs and products) in floats; shares the column scratch.
@@ -79,7 +81,7 @@ public final class NativeBackend: Backend {
     public var peakAllocatedBytes: Int { ledger.peakAllocatedBytes }
     /// Bytes of the reusable scratch buffers (not part of `allocatedBytes`, which counts tensors
     /// and weights as the protocol says).
-    public var scratchBytes: Int { columnScratch.byteCount + resultScratch.byteCount }
+    public var scratchBytes: Int { columnScratch.byteCount + resultScratch.byteCount + transformScratch.byteCount }
 
     public func finish() throws {}
 

@@ -3,16 +3,13 @@ public final class NativeConvWeights: ConvWeights {
     public let outputChannels: Int
     public let inputChannels: Int
     let plan: NativeConvPlan
-    /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward im2col sgemm
-    /// (nil for a Winograd layer).
-    let forward: NativeStorage?
+    /// O × (I·9), the file's O×I×3×3 order as is: the left operand of the forward im2col sgemm,
+    /// and what a Winograd layer's transforms are made from at each convolution.
+    let forward: NativeStorage
     /// I × (O·9) with element [i][o][ky][kx] = weight[o][i][2−ky][2−kx]: backward-data is then a
-    /// forward convolution of the output gradient with the channel roles swapped (nil like `forward`).
+    /// forward convolution of the output gradient with the channel roles swapped (nil for a
+    /// Winograd layer).
     let flipped: NativeStorage?
-    /// F(2×2): [16][O][I], the Winograd transforms G g Gᵀ; backward-data reads them permuted and
-    /// transposed (`Winograd.flippedIndex`). F(4×4): [36][O][I] and the flipped kernels'
-    /// [36][O][I] after them (`Winograd4`). Nil for an im2col layer.
-    let winograd: NativeStorage?
     let bias: NativeStorage
 
     init(
@@ -24,36 +21,20 @@ public final class NativeConvWeights: ConvWeights {
         self.plan = plan
         self.bias = try NativeStorage(count: bias.count, ledger: ledger)
         _ = self.bias.buffer.update(fromContentsOf: bias)
-        if !plan.winograd {
-            let forward = try NativeStorage(count: weights.count, ledger: ledger)
+        forward = try NativeStorage(count: weights.count, ledger: ledger)
+        _ = forward.buffer.update(fromContentsOf: weights)
+        if plan.winograd {
+            flipped = nil
+        } else {
             let flipped = try NativeStorage(count: weights.count, ledger: ledger)
-            _ = forward.buffer.update(fromContentsOf: weights)
             _ = flipped.buffer.update(
                 fromContentsOf: ConvKernelLayouts.flippedTransposed(
                     weights, outputChannels: outputChannels, inputChannels: inputChannels))
-            (self.forward, self.flipped) = (forward, flipped)
-        } else {
-            (forward, flipped) = (nil, nil)
-        }
-        if plan.winograd {
-            let transformed = try NativeStorage(
-                count: plan.transformFloatsPerPair * outputChannels * inputChannels, ledger: ledger)
-            if plan.winogradTile == 4 {
-                Winograd4.transformWeights(
-                    weights, outputChannels: outputChannels, inputChannels: inputChannels,
-                    into: transformed.pointer)
-            } else {
-                Winograd.transformWeights(
-                    weights, outputChannels: outputChannels, inputChannels: inputChannels,
-                    into: transformed.pointer)
-            }
-            winograd = transformed
-        } else {
-            winograd = nil
+            self.flipped = flipped
         }
     }
 
-    public var byteCount: Int { [forward, flipped, winograd, bias].reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+    public var byteCount: Int { [forward, flipped, bias].reduce(0) { $0 + ($1?.byteCount ?? 0) } }
 
     /// The layout `storage`, which the plan guarantees for the path asking.
     func layout(_ storage: NativeStorage?, _ op: String) throws -> UnsafeMutablePointer<Float> {
@@ -109,14 +90,15 @@ extension NativeBackend {
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer
         let bias = layer.bias.pointer, plane = h * w
         if layer.plan.winograd {
+            let tile = layer.plan.tile(height: h, width: w)
             try winogradConvolve(
                 x, channels: layer.inputChannels, height: h, width: w,
-                transform: try layer.layout(layer.winograd, "conv3x3"), tile: layer.plan.winogradTile, flipped: false,
+                transform: try winogradTransforms(layer, tile: tile, flipped: false), tile: tile, flipped: false,
                 outputChannels: layer.outputChannels, output: .biased(bias, relu: relu), into: y)
             return
         }
         try convolve(
-            x, channels: layer.inputChannels, height: h, width: w, matrix: try layer.layout(layer.forward, "conv3x3"),
+            x, channels: layer.inputChannels, height: h, width: w, matrix: layer.forward.pointer,
             outputChannels: layer.outputChannels, into: y, beta: 0)
         HostParallel.forEach(layer.outputChannels, totalWork: output.count) { o in
             let row = y + o * plane, b = bias[o]
@@ -139,9 +121,10 @@ extension NativeBackend {
         let mask = try reluMaskFrom.map { try native($0, op).pointer }
         if layer.plan.winograd {
             // Mask and accumulation fused into the output transform.
+            let tile = layer.plan.tile(height: h, width: w)
             try winogradConvolve(
                 dy, channels: layer.outputChannels, height: h, width: w,
-                transform: try layer.layout(layer.winograd, op), tile: layer.plan.winogradTile, flipped: true,
+                transform: try winogradTransforms(layer, tile: tile, flipped: true), tile: tile, flipped: true,
                 outputChannels: layer.inputChannels, output: .gradient(mask: mask, accumulate: accumulate),
                 into: dx)
             return
@@ -167,7 +150,7 @@ extension NativeBackend {
             }
             try scatterTransposed(
                 dy, outputChannels: layer.outputChannels, height: h, width: w,
-                matrix: try layer.layout(layer.forward, op), inputChannels: layer.inputChannels, into: target)
+                matrix: layer.forward.pointer, inputChannels: layer.inputChannels, into: target)
         }
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in
@@ -183,6 +166,23 @@ extension NativeBackend {
                 }
             }
         }
+    }
+
+    /// The layer's Winograd weight transforms for one convolution of tile `tile`, in the transform
+    /// scratch: F(2×2)'s 16 [ξ][O][I] serve both directions (backward-data reads them permuted),
+    /// F(4×4)'s 36 are the flipped kernels' for backward-data. Made at every convolution, as
+    /// OpenCL does: keeping F(4×4)'s for both directions would cost 72 floats a weight pair, 8
+    /// times the raw taps (benchmarks/README.md, "native F(4×4) per convolution").
+    func winogradTransforms(_ layer: NativeConvWeights, tile: Int, flipped: Bool) throws -> UnsafePointer<Float> {
+        let (o, i) = (layer.outputChannels, layer.inputChannels)
+        let u = try transformScratch.floats((tile + 2) * (tile + 2) * o * i)
+        if tile == 4 {
+            Winograd4.transformWeights(
+                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped, into: u)
+        } else {
+            Winograd.transformWeights(layer.forward.pointer, outputChannels: o, inputChannels: i, into: u)
+        }
+        return UnsafePointer(u)
     }
 
     /// Winograd layers run in place: `winogradConvolve` stores a band only after the next band's

@@ -1,6 +1,7 @@
 /// How the native backend computes its 3×3 convolutions.
 public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
-    /// Per layer, whichever of the two measured faster (`NativeConvPlan.winogradWins`).
+    /// Per layer, whichever of im2col and Winograd measured faster (`NativeConvPlan.winogradWins`),
+    /// and per convolution F(2×2) or F(4×4) by the map's size (`NativeConvPlan.tile`).
     case automatic
     /// im2col + sgemm everywhere: the direct algorithm, the numeric reference.
     case direct
@@ -10,28 +11,32 @@ public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
     case winograd4
 }
 
-/// Whether one conv layer runs Winograd (forward and backward-data) or im2col; fixed when its
-/// weights are made, so the weights hold only the layouts the plan needs.
+/// Whether one conv layer runs Winograd (forward and backward-data) or im2col, fixed when its
+/// weights are made, so the weights hold only the layouts the plan needs; Winograd's tile is
+/// chosen per convolution, its weight transforms made for each (`NativeBackend.winogradTransforms`).
 struct NativeConvPlan: Equatable {
-    /// The output tile side m of Winograd F(m×m,3×3), 2 or 4; 0 for im2col.
-    let winogradTile: Int
-    var winograd: Bool { winogradTile > 0 }
+    let winograd: Bool
+    /// F(m×m,3×3) forced (2 or 4); 0 chooses by the map's size.
+    private let forcedTile: Int
 
     init(_ algorithm: ConvolutionAlgorithm, outputChannels: Int, inputChannels: Int) {
         switch algorithm {
-        case .direct: winogradTile = 0
-        case .winograd: winogradTile = 2
-        case .winograd4: winogradTile = 4
+        case .direct: (winograd, forcedTile) = (false, 0)
+        case .winograd: (winograd, forcedTile) = (true, 2)
+        case .winograd4: (winograd, forcedTile) = (true, 4)
         case .automatic:
-            winogradTile =
-                NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels) ? 2 : 0
+            (winograd, forcedTile) = (
+                NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels), 0
+            )
         }
     }
 
-    /// Transformed weight sets of a Winograd layer: F(2×2)'s 16, whose backward-data reads them
-    /// permuted; F(4×4)'s 36 for forward and 36 more of the flipped kernel (its points are not
-    /// closed under x → 1/x, so no permutation gives them).
-    var transformFloatsPerPair: Int { winogradTile == 4 ? 2 * 36 : 16 }
+    /// The output tile side m of a Winograd convolution on a height × width map: F(4×4) from
+    /// `ConvolutionShape.winograd4MinimumPixels` on (natively it won from 64 channels up on such
+    /// maps, lost on smaller ones: benchmarks/README.md, "native F(4×4) per convolution").
+    func tile(height: Int, width: Int) -> Int {
+        forcedTile != 0 ? forcedTile : height * width >= ConvolutionShape.winograd4MinimumPixels ? 4 : 2
+    }
 
     /// Winograd where both sides have enough channels: with 3 on one side (conv1_1) its 16 sgemms
     /// are too thin to pay for the transforms (benchmarks/README.md, "Measurements moved out of
@@ -41,9 +46,9 @@ struct NativeConvPlan: Equatable {
     }
 
     /// Floats the weights of an O×I layer hold under this plan: im2col's forward O×(I·9) and
-    /// flipped I×(O·9) layouts, or Winograd's transforms (`transformFloatsPerPair` · O · I); and the bias.
+    /// flipped I×(O·9) layouts, or Winograd's raw O×(I·9) taps; and the bias.
     func weightFloats(outputChannels: Int, inputChannels: Int) -> Int {
-        (winograd ? transformFloatsPerPair : 2 * 9) * outputChannels * inputChannels + outputChannels
+        (winograd ? 9 : 2 * 9) * outputChannels * inputChannels + outputChannels
     }
 }
 
@@ -55,26 +60,24 @@ struct NativeConvPlan: Equatable {
 /// The error bound is tested in WinogradTests (Tests/GPUStyleTests/WinogradBound.swift).
 enum Winograd {
     /// The 16 transformed weights U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ] of an O×I×3×3 layer, computed in
-    /// Float64 and rounded once. Written out as scalars: it runs for every layer at load time,
-    /// in debug builds too.
+    /// Float64 and rounded once.
     static func transformWeights(
-        _ weights: [Float], outputChannels: Int, inputChannels: Int,
+        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int,
         into u: UnsafeMutablePointer<Float>
     ) {
         let pairs = outputChannels * inputChannels
-        forEachPair(weights, outputChannels: outputChannels, inputChannels: inputChannels, transforms: 16) {
-            taps, pair in
-            let g = taps + pair * 9
+        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: false) {
+            block in
             // G g column by column, then each of its rows times Gᵀ.
-            let c0 = transform(Double(g[0]), Double(g[3]), Double(g[6]))
-            let c1 = transform(Double(g[1]), Double(g[4]), Double(g[7]))
-            let c2 = transform(Double(g[2]), Double(g[5]), Double(g[8]))
-            func store(row a: Int, _ r: (Double, Double, Double, Double)) {
-                let target = u + a * 4 * pairs + pair
-                target[0] = Float(r.0)
-                target[pairs] = Float(r.1)
-                target[2 * pairs] = Float(r.2)
-                target[3 * pairs] = Float(r.3)
+            let c0 = transform(block.tap(0), block.tap(3), block.tap(6))
+            let c1 = transform(block.tap(1), block.tap(4), block.tap(7))
+            let c2 = transform(block.tap(2), block.tap(5), block.tap(8))
+            func store(row a: Int, _ r: (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>)) {
+                let target = u + a * 4 * pairs
+                block.store(r.0, into: target)
+                block.store(r.1, into: target + pairs)
+                block.store(r.2, into: target + 2 * pairs)
+                block.store(r.3, into: target + 3 * pairs)
             }
             store(row: 0, transform(c0.0, c1.0, c2.0))
             store(row: 1, transform(c0.1, c1.1, c2.1))
@@ -83,21 +86,11 @@ enum Winograd {
         }
     }
 
-    /// Runs `body(taps, pair)` for every (o, i) pair of an O×I×3×3 layer, spread over the cores.
-    static func forEachPair(
-        _ weights: [Float], outputChannels: Int, inputChannels: Int, transforms: Int,
-        _ body: (UnsafePointer<Float>, Int) -> Void
-    ) {
-        weights.withUnsafeBufferPointer { taps in
-            guard let taps = taps.baseAddress else { return }
-            HostParallel.forEach(outputChannels, totalWork: outputChannels * inputChannels * transforms) { o in
-                for pair in (o * inputChannels)..<((o + 1) * inputChannels) { body(taps, pair) }
-            }
-        }
-    }
-
-    /// G times a 3-vector: (a, ½(a + b + c), ½(a − b + c), c).
-    private static func transform(_ a: Double, _ b: Double, _ c: Double) -> (Double, Double, Double, Double) {
+    /// G times a 3-vector, lane by lane: (a, ½(a + b + c), ½(a − b + c), c).
+    @inline(__always)
+    private static func transform(
+        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>
+    ) -> (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>) {
         (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
     }
 
@@ -118,6 +111,51 @@ enum Winograd {
     }
 }
 
+/// Up to four consecutive (o, i) pairs of an O×I×3×3 layer (of one o), their taps as SIMD lanes:
+/// the weight transforms run lane by lane in the scalar arithmetic, four pairs at a time.
+struct PairBlock {
+    /// The first pair (o·I + i) and how many follow it (1–4).
+    let first: Int
+    let lanes: Int
+    private let taps: UnsafePointer<Float>
+    private let flipped: Bool
+
+    /// Runs `body` over every pair of the layer in blocks, spread over the cores; with
+    /// `flipped` the blocks' taps are the flipped kernels' (J g J: tap k is tap 8 − k).
+    static func forEach(
+        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
+        _ body: (PairBlock) -> Void
+    ) {
+        HostParallel.forEach(outputChannels, totalWork: outputChannels * inputChannels * 36) { o in
+            let end = (o + 1) * inputChannels
+            for first in stride(from: o * inputChannels, to: end, by: 4) {
+                body(PairBlock(first: first, lanes: min(4, end - first), taps: taps, flipped: flipped))
+            }
+        }
+    }
+
+    /// Tap k (row-major 3×3) of each lane's kernel; lanes past `lanes` 0.
+    @inline(__always)
+    func tap(_ k: Int) -> SIMD4<Double> {
+        let g = taps + first * 9 + (flipped ? 8 - k : k)
+        if lanes == 4 { return SIMD4(Double(g[0]), Double(g[9]), Double(g[18]), Double(g[27])) }
+        var value = SIMD4<Double>()
+        for lane in 0..<lanes { value[lane] = Double(g[9 * lane]) }
+        return value
+    }
+
+    /// The lanes rounded once to Float at target[first ..< first + lanes].
+    @inline(__always)
+    func store(_ value: SIMD4<Double>, into target: UnsafeMutablePointer<Float>) {
+        let rounded = SIMD4<Float>(value)
+        if lanes == 4 {
+            UnsafeMutableRawPointer(target + first).storeBytes(of: rounded, as: SIMD4<Float>.self)
+        } else {
+            for lane in 0..<lanes { target[first + lane] = rounded[lane] }
+        }
+    }
+}
+
 extension NativeBackend {
     /// Default bound on one Winograd band (transformed input and products, floats): 4 Mi floats,
     /// 16 MiB (2, 4 and 8 Mi ran alike within the noise of the shared machine).
@@ -126,8 +164,8 @@ extension NativeBackend {
     /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2 or 4), C being the
     /// summed channels. The products are M[ξ] = U[ξ] · V[ξ] with `u` holding [n²][O][C]
     /// (n = m + 2), or for `flipped` the backward-data products with `u` holding the layer's
-    /// [n²][C][O]: F(2×2) reads U[p(ξ)]ᵀ, F(4×4) the flipped kernel's transforms Uᶠ[ξ]ᵀ stored
-    /// after the forward ones.
+    /// [n²][C][O]: F(2×2) reads the forward transforms U[p(ξ)]ᵀ, F(4×4) the flipped kernels'
+    /// transforms Uᶠ[ξ]ᵀ.
     func winogradConvolve(
         _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
         transform u: UnsafePointer<Float>, tile: Int, flipped: Bool, outputChannels: Int,
@@ -172,7 +210,7 @@ extension NativeBackend {
             // The products side by side, each on one thread.
             HostParallel.forEach(points, totalWork: points * outputChannels * channels * n) { xi in
                 if flipped {
-                    let weights = tile == 4 ? (points + xi) * pairs : Winograd.flippedIndex(xi) * pairs
+                    let weights = (tile == 4 ? xi : Winograd.flippedIndex(xi)) * pairs
                     Blas.gemm(
                         transposeA: true, m: outputChannels, n: n, k: channels,
                         a: u + weights, lda: outputChannels,
@@ -366,32 +404,47 @@ extension Winograd.Output {
 /// tile) with the same error bound; neither set is closed under x → 1/x, so backward-data
 /// transforms the flipped kernel itself. Bound: Tests/GPUStyleTests/WinogradBound.swift.
 enum Winograd4 {
-    /// The 36 transforms U[ξ][o][i] = (G g Gᵀ)[ξ] of an O×I×3×3 layer, then the 36 of its flipped
-    /// kernels J g J (same [o][i] order; backward-data reads them transposed), in Float64
-    /// rounded once.
+    /// The 36 transforms U[ξ][o][i] = (G g Gᵀ)[ξ] of an O×I×3×3 layer, or with `flipped` those
+    /// of its flipped kernels J g J (same [o][i] order; backward-data reads them transposed), in
+    /// Float64 rounded once. It runs at every convolution: four pairs at a time in SIMD lanes,
+    /// each lane the scalar arithmetic.
     static func transformWeights(
-        _ weights: [Float], outputChannels: Int, inputChannels: Int,
+        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
         into u: UnsafeMutablePointer<Float>
     ) {
         let pairs = outputChannels * inputChannels
-        Winograd.forEachPair(weights, outputChannels: outputChannels, inputChannels: inputChannels, transforms: 72) {
-            taps, pair in
-            for flipped in [false, true] {
-                let g = (0..<9).map { Double(taps[pair * 9 + (flipped ? 8 - $0 : $0)]) }
-                // G g column by column (columns[kx][a]), then each row a times Gᵀ.
-                let columns = (0..<3).map { kx in transform(g[kx], g[3 + kx], g[6 + kx]) }
-                let target = u + (flipped ? 36 * pairs : 0) + pair
-                for a in 0..<6 {
-                    let row = transform(columns[0][a], columns[1][a], columns[2][a])
-                    for b in 0..<6 { target[(6 * a + b) * pairs] = Float(row[b]) }
-                }
+        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: flipped) {
+            block in
+            // G g column by column, then each of its rows times Gᵀ.
+            let c0 = transform(block.tap(0), block.tap(3), block.tap(6))
+            let c1 = transform(block.tap(1), block.tap(4), block.tap(7))
+            let c2 = transform(block.tap(2), block.tap(5), block.tap(8))
+            func store(row a: Int, _ r: Six) {
+                let target = u + 6 * a * pairs
+                block.store(r.0, into: target)
+                block.store(r.1, into: target + pairs)
+                block.store(r.2, into: target + 2 * pairs)
+                block.store(r.3, into: target + 3 * pairs)
+                block.store(r.4, into: target + 4 * pairs)
+                block.store(r.5, into: target + 5 * pairs)
             }
+            store(row: 0, transform(c0.0, c1.0, c2.0))
+            store(row: 1, transform(c0.1, c1.1, c2.1))
+            store(row: 2, transform(c0.2, c1.2, c2.2))
+            store(row: 3, transform(c0.3, c1.3, c2.3))
+            store(row: 4, transform(c0.4, c1.4, c2.4))
+            store(row: 5, transform(c0.5, c1.5, c2.5))
         }
     }
 
-    /// G times a 3-vector.
-    private static func transform(_ a: Double, _ b: Double, _ c: Double) -> [Double] {
-        [a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c]
+    private typealias Six = (
+        SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>
+    )
+
+    /// G times a 3-vector, lane by lane.
+    @inline(__always)
+    private static func transform(_ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>) -> Six {
+        (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c)
     }
 
     /// Bᵀ times a column (or a row times B) of 6, element by element over `count` entries:
