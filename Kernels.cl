@@ -849,18 +849,23 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
 #define WINOGRAD_AT(s0, s1, s2, s3, r0, r1) \
     r0 = (s0) + (s1) + (s2); r1 = (s1) - (s2) - (s3);
 
+// The input transforms' work-item: channel c, tile row `band`, blocks [first, end) of it; y0 the
+// first input row of an F(m×m) tile row (m = `tile`), `out` the band's tile 0 of channel c in V.
+#define WINOGRAD_INPUT_SETUP(tile) \
+    const int band = get_global_id(1), c = get_global_id(2); \
+    if (band >= tileRows || c >= channels) return; \
+    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK; \
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks); \
+    const int y0 = (tile) * (firstTileRow + band) - 1; \
+    __global const float *plane = input + c * height * width; \
+    const int xiStride = channels * tileStride; \
+    __global float *out = v + c * tileStride + band * tilesX;
+
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
 __kernel void winograd_input(__global const float *input, const int channels, const int height, const int width,
                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
                              const int blocksPerItem, __global float *v) {
-    const int band = get_global_id(1), c = get_global_id(2);
-    if (band >= tileRows || c >= channels) return;
-    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
-    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
-    const int y0 = 2 * (firstTileRow + band) - 1;
-    __global const float *plane = input + c * height * width;
-    const int xiStride = channels * tileStride;
-    __global float *out = v + c * tileStride + band * tilesX;
+    WINOGRAD_INPUT_SETUP(2)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK;
         if (tx0 + ROW_BLOCK <= tilesX && 2 * tx0 + 2 * ROW_BLOCK <= width) {
@@ -1138,8 +1143,11 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
     r2 = 4.0f * (d1) - 4.0f * (d2) - (d3) + (d4); r3 = -2.0f * (d1) - (d2) + 2.0f * (d3) + (d4); \
     r4 = 2.0f * (d1) - (d2) - 2.0f * (d3) + (d4); r5 = 4.0f * (d1) - 5.0f * (d3) + (d5);
 // Aᵀ times a column (s0 … s5), or a row times A: 3 roundings per term.
-#define WINOGRAD4_AT(s0, s1, s2, s3, s4, s5, r0, r1, r2, r3) { \
-    const float p_ = (s1) + (s2), q_ = (s1) - (s2), u_ = (s3) + (s4), w_ = (s3) - (s4); \
+#define WINOGRAD4_AT(s0, s1, s2, s3, s4, s5, r0, r1, r2, r3) \
+    WINOGRAD4_AT_OF(float, s0, s1, s2, s3, s4, s5, r0, r1, r2, r3)
+// The same for `type` (float or a vector of floats).
+#define WINOGRAD4_AT_OF(type, s0, s1, s2, s3, s4, s5, r0, r1, r2, r3) { \
+    const type p_ = (s1) + (s2), q_ = (s1) - (s2), u_ = (s3) + (s4), w_ = (s3) - (s4); \
     r0 = (s0) + p_ + u_; r1 = q_ + 2.0f * w_; r2 = p_ + 4.0f * u_; r3 = q_ + 8.0f * w_ + (s5); }
 // The weight transform's arithmetic: double where the device has it (G's constants ⅙ and 1/24 are
 // inexact, and its error is the same in every iteration: a slightly different network), rounded
@@ -1156,14 +1164,11 @@ typedef float wino4_real;
     r3 = (((a) + 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); r4 = (((a) - 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 24); \
     r5 = (c);
 
-// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: [tilesX, tileRows, channels].
-__kernel void winograd4_input(__global const float *input, const int channels, const int height, const int width,
-                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
-                              __global float *v) {
-    const int tx = get_global_id(0), band = get_global_id(1), c = get_global_id(2);
-    if (tx >= tilesX || band >= tileRows || c >= channels) return;
-    const int y0 = 4 * (firstTileRow + band) - 1, x0 = 4 * tx - 1;
-    __global const float *plane = input + c * height * width;
+// One tile's V[ξ][c][t] = (Bᵀ d_c B)[ξ], d the 6×6 patch at (y0, 4·tx − 1), zero outside; `out`
+// points at the band's tile 0 of channel c.
+inline void winograd4_input_tile(__global const float *plane, const int height, const int width, const int y0,
+                                 const int tx, const int xiStride, __global float *out) {
+    const int x0 = 4 * tx - 1;
     float d[6][6];
     #pragma unroll
     for (int i = 0; i < 6; ++i) {
@@ -1180,13 +1185,67 @@ __kernel void winograd4_input(__global const float *input, const int channels, c
         WINOGRAD4_BT(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], r0, r1, r2, r3, r4, r5)
         d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3; d[4][j] = r4; d[5][j] = r5;
     }
-    const int xiStride = channels * tileStride;
-    __global float *out = v + c * tileStride + band * tilesX + tx;
+    out += tx;
     #pragma unroll
     for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B: combine columns
         WINOGRAD4_BT(d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], out[(6 * i + 0) * xiStride],
                      out[(6 * i + 1) * xiStride], out[(6 * i + 2) * xiStride], out[(6 * i + 3) * xiStride],
                      out[(6 * i + 4) * xiStride], out[(6 * i + 5) * xiStride])
+    }
+}
+
+// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles, along tile rows as winograd_input: a block of
+// ROW_BLOCK tiles reads x = 4·tx0 − 1 … 4·tx0 + 34 in three loads (16, 16 and 4 floats; the first
+// shifted in at the left edge, the last guarded at the right) and takes tile t's column j as the
+// lanes 4t + j, one vector per column, in the scalar path's arithmetic; a ragged end or a block
+// past the image's right edge runs one tile at a time. Global size: as winograd_input's.
+__kernel void winograd4_input(__global const float *input, const int channels, const int height, const int width,
+                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
+                              const int blocksPerItem, __global float *v) {
+    WINOGRAD_INPUT_SETUP(4)
+    for (int b = first; b < end; ++b) {
+        const int tx0 = b * ROW_BLOCK;
+        if (tx0 + ROW_BLOCK > tilesX || 4 * tx0 + 31 > width) {
+            for (int tx = tx0; tx < min(tx0 + ROW_BLOCK, tilesX); ++tx)
+                winograd4_input_tile(plane, height, width, y0, tx, xiStride, out);
+            continue;
+        }
+        float8 d[6][6];
+        #pragma unroll
+        for (int i = 0; i < 6; ++i) {
+            const int y = y0 + i;
+            if (y < 0 || y >= height) {
+                #pragma unroll
+                for (int j = 0; j < 6; ++j) d[i][j] = (float8)(0.0f);
+                continue;
+            }
+            __global const float *p = plane + y * width + 4 * tx0;
+            const float16 lo = tx0 > 0 ? vload16(0, p - 1) : SHIFT_RIGHT16(vload16(0, p));
+            const float16 mid = vload16(0, p + 15);
+            const int x = 4 * tx0 + 31;
+            const float4 hi = (float4)(x < width ? p[31] : 0.0f, x + 1 < width ? p[32] : 0.0f,
+                                       x + 2 < width ? p[33] : 0.0f, x + 3 < width ? p[34] : 0.0f);
+            d[i][0] = (float8)(lo.s048c, mid.s048c);
+            d[i][1] = (float8)(lo.s159d, mid.s159d);
+            d[i][2] = (float8)(lo.s26ae, mid.s26ae);
+            d[i][3] = (float8)(lo.s37bf, mid.s37bf);
+            d[i][4] = (float8)(lo.s48c, mid.s048c, hi.s0);
+            d[i][5] = (float8)(lo.s59d, mid.s159d, hi.s1);
+        }
+        #pragma unroll
+        for (int j = 0; j < 6; ++j) {  // Bᵀ d: combine rows
+            float8 r0, r1, r2, r3, r4, r5;
+            WINOGRAD4_BT(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], r0, r1, r2, r3, r4, r5)
+            d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3; d[4][j] = r4; d[5][j] = r5;
+        }
+        #pragma unroll
+        for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B: combine columns
+            float8 r0, r1, r2, r3, r4, r5;
+            WINOGRAD4_BT(d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], r0, r1, r2, r3, r4, r5)
+            vstore8(r0, 0, out + (6 * i + 0) * xiStride + tx0); vstore8(r1, 0, out + (6 * i + 1) * xiStride + tx0);
+            vstore8(r2, 0, out + (6 * i + 2) * xiStride + tx0); vstore8(r3, 0, out + (6 * i + 3) * xiStride + tx0);
+            vstore8(r4, 0, out + (6 * i + 4) * xiStride + tx0); vstore8(r5, 0, out + (6 * i + 5) * xiStride + tx0);
+        }
     }
 }
 
@@ -1225,37 +1284,82 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     }
 }
 
+// Four vectors of 8 lanes, lanes 0–3 (`.lo`) or 4–7 (`.hi`) of each, interleaved: (a0, b0, c0, d0, a1, …).
+#define INTERLEAVE4(a, b, c, d) ((float16)((a).s0, (b).s0, (c).s0, (d).s0, (a).s1, (b).s1, (c).s1, (d).s1, \
+                                           (a).s2, (b).s2, (c).s2, (d).s2, (a).s3, (b).s3, (c).s3, (d).s3))
+
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
-// epilogue is conv3x3's. Global size: [tilesX, tileRows, outChannels].
+// epilogue is conv3x3's. Along tile rows as winograd_output: a whole block of ROW_BLOCK tiles
+// inside the image loads each ξ as one vector and stores each output row as two of 16; a ragged
+// end or a block at the right edge runs one tile at a time. Global size: as winograd_output's.
 __kernel void winograd4_output(__global const float *m, const int outChannels, const int outStride,
                                const int height, const int width, const int tilesX, const int firstTileRow,
-                               const int tileRows, const int tileStride,
+                               const int tileRows, const int tileStride, const int blocksPerItem,
                                __global const float *bias, const int useBias, const int relu,
                                __global const float *mask, const int useMask, const int accumulate,
                                __global float *output) {
-    const int tx = get_global_id(0), band = get_global_id(1), o = get_global_id(2);
-    if (tx >= tilesX || band >= tileRows || o >= outChannels) return;
-    __global const float *in = m + o * tileStride + band * tilesX + tx;
+    const int band = get_global_id(1), o = get_global_id(2);
+    if (band >= tileRows || o >= outChannels) return;
+    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
+    __global const float *in = m + o * tileStride + band * tilesX;
     const int xiStride = outStride * tileStride;
-    float a[4][6];
-    #pragma unroll
-    for (int j = 0; j < 6; ++j) {  // Aᵀ M: combine rows
-        WINOGRAD4_AT(in[j * xiStride], in[(6 + j) * xiStride], in[(12 + j) * xiStride], in[(18 + j) * xiStride],
-                     in[(24 + j) * xiStride], in[(30 + j) * xiStride], a[0][j], a[1][j], a[2][j], a[3][j])
-    }
     const float b = useBias ? bias[o] : 0.0f;
-    const int y0 = 4 * (firstTileRow + band), x0 = 4 * tx;
-    #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int y = y0 + i;
-        if (y >= height) break;
-        float row[4];
-        WINOGRAD4_AT(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], row[0], row[1], row[2], row[3])
-        #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const int x = x0 + j;
-            if (x >= width) break;
-            conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask, accumulate);
+    const int y0 = 4 * (firstTileRow + band);
+    for (int block = first; block < end; ++block) {
+        const int tx0 = block * ROW_BLOCK;
+        if (tx0 + ROW_BLOCK <= tilesX && 4 * tx0 + 4 * ROW_BLOCK <= width) {
+            float8 a[4][6];
+            #pragma unroll
+            for (int j = 0; j < 6; ++j) {  // Aᵀ M: combine rows
+                WINOGRAD4_AT_OF(float8, vload8(0, in + j * xiStride + tx0), vload8(0, in + (6 + j) * xiStride + tx0),
+                                vload8(0, in + (12 + j) * xiStride + tx0), vload8(0, in + (18 + j) * xiStride + tx0),
+                                vload8(0, in + (24 + j) * xiStride + tx0), vload8(0, in + (30 + j) * xiStride + tx0),
+                                a[0][j], a[1][j], a[2][j], a[3][j])
+            }
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                if (y0 + i < height) {
+                    float8 r0, r1, r2, r3;  // (Aᵀ M) A: column j of every tile's output row
+                    WINOGRAD4_AT_OF(float8, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], r0, r1, r2, r3)
+                    const int index = (o * height + y0 + i) * width + 4 * tx0;
+                    float16 halves[2] = {INTERLEAVE4(r0.lo, r1.lo, r2.lo, r3.lo),
+                                         INTERLEAVE4(r0.hi, r1.hi, r2.hi, r3.hi)};
+                    #pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        float16 value = halves[h] + (float16)(b);
+                        if (relu) value = fmax(value, (float16)(0.0f));
+                        if (useMask)
+                            value = select((float16)(0.0f), value, vload16(h, mask + index) > (float16)(0.0f));
+                        if (accumulate) value += vload16(h, output + index);
+                        vstore16(value, h, output + index);
+                    }
+                }
+            }
+            continue;
+        }
+        for (int tx = tx0; tx < min(tx0 + ROW_BLOCK, tilesX); ++tx) {
+            float a[4][6];
+            #pragma unroll
+            for (int j = 0; j < 6; ++j) {  // Aᵀ M: combine rows
+                WINOGRAD4_AT(in[j * xiStride + tx], in[(6 + j) * xiStride + tx], in[(12 + j) * xiStride + tx],
+                             in[(18 + j) * xiStride + tx], in[(24 + j) * xiStride + tx],
+                             in[(30 + j) * xiStride + tx], a[0][j], a[1][j], a[2][j], a[3][j])
+            }
+            #pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int y = y0 + i;
+                if (y >= height) break;
+                float row[4];
+                WINOGRAD4_AT(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], row[0], row[1], row[2], row[3])
+                #pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const int x = 4 * tx + j;
+                    if (x >= width) break;
+                    conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask,
+                                        accumulate);
+                }
+            }
         }
     }
 }

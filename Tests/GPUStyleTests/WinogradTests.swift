@@ -37,10 +37,12 @@ final class WinogradTests: XCTestCase {
 
     /// (input channels, output channels, H, W) over H, W ∈ {1, 2, 3, 5, 7, 13, 33} and channels
     /// ∈ {1, 3, 5, 64, 67}: odd sizes (ragged last tiles), 1×1, single rows and columns; sampled so
-    /// every value appears and the big channel counts meet small and odd images.
+    /// every value appears and the big channel counts meet small and odd images. Widths 67 and 70
+    /// give the row kernels whole blocks of 8 tiles in the middle of a row, not only at its edges.
     static let cases: [(c: Int, o: Int, h: Int, w: Int)] = [
         (1, 1, 1, 1), (3, 5, 1, 7), (5, 64, 2, 3), (64, 67, 3, 13), (67, 1, 13, 7), (3, 64, 33, 5),
         (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
+        (5, 3, 7, 70), (3, 64, 2, 67),
     ]
 
     /// Every Winograd implementation of each tile size (2: F(2×2,3×3), 4: F(4×4,3×3)), with its
@@ -126,8 +128,8 @@ final class WinogradTests: XCTestCase {
             options.defines["WINO_TILE"] = 0
             options.defines["WINO_CACHE"] = cache
             let backend = try OpenCLBackend(device: device, options: options)
-            XCTAssertEqual(options.winogradTile(channels: c, outputChannels: o, height: 48, width: 64), 4)
-            XCTAssertEqual(options.winogradTile(channels: c, outputChannels: o, height: 16, width: 16), 2)
+            XCTAssertEqual(options.winogradTile(height: 48, width: 64), 4)
+            XCTAssertEqual(options.winogradTile(height: 16, width: 16), 2)
             let layer = try backend.makeConvWeights(weights: weights, bias: bias, outputChannels: o, inputChannels: c)
             var results: [[Float]] = []
             for input in inputs {

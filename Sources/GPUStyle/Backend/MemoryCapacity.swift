@@ -90,9 +90,7 @@ extension OpenCLBackend {
         }
         // Forward (inputs → outputs) and backward-data (outputs → inputs) of each Winograd layer.
         let tile = { (shape: ConvolutionShape) in
-            self.options.winogradTile(
-                channels: shape.inputChannels, outputChannels: shape.outputChannels, height: shape.height,
-                width: shape.width)
+            self.options.winogradTile(height: shape.height, width: shape.width)
         }
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in

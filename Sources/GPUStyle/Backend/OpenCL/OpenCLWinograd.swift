@@ -76,7 +76,7 @@ extension OpenCLBackend {
         if h == 0 || w == 0 { return }
         let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
-        let tile = options.winogradTile(channels: channels, outputChannels: outputChannels, height: h, width: w)
+        let tile = options.winogradTile(height: h, width: w)
         let four = tile == 4
         let bands = WinogradBands(
             height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
@@ -127,12 +127,6 @@ extension OpenCLBackend {
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
             guard let (band, bandRows) = pending else { return }
-            if four {
-                return try context.enqueue(
-                    outputKernel, global: [bands.tilesX, bandRows, outputChannels], local: nil,
-                    [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
-                        + epilogue.arguments(unused: unusedBuffer) + [.buffer(output)])
-            }
             let launch = rowLaunch(
                 units: bands.tilesX, rows: bandRows, planes: outputChannels,
                 groupWidth: options.winogradWorkGroupWidth)
@@ -146,19 +140,13 @@ extension OpenCLBackend {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
             let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
-            if four {
-                try context.enqueue(
-                    inputKernel, global: [bands.tilesX, bandRows, channels], local: nil,
-                    [.buffer(input), .int(channels), .int(h), .int(w)] + band + [.buffer(transformed)])
-            } else {
-                let launch = rowLaunch(
-                    units: bands.tilesX, rows: bandRows, planes: channels,
-                    groupWidth: options.winogradWorkGroupWidth)
-                try context.enqueue(
-                    inputKernel, global: launch.global, local: launch.local,
-                    [.buffer(input), .int(channels), .int(h), .int(w)] + band
-                        + [.int(launch.blocksPerItem), .buffer(transformed)])
-            }
+            let launch = rowLaunch(
+                units: bands.tilesX, rows: bandRows, planes: channels,
+                groupWidth: options.winogradWorkGroupWidth)
+            try context.enqueue(
+                inputKernel, global: launch.global, local: launch.local,
+                [.buffer(input), .int(channels), .int(h), .int(w)] + band
+                    + [.int(launch.blocksPerItem), .buffer(transformed)])
             try storePending()
             let multiply = multiplyLaunch(tileStride: tileStride)
             try context.enqueue(
