@@ -375,9 +375,9 @@ final class WinogradTests: XCTestCase {
     }
 
     /// The same comparison on the first OpenCL device at 256 pixels, where `WINO_TILE=0` (the CPU
-    /// default) runs conv3_x and conv4_x as F(4×4): per layer against F(2×2) everywhere, and for
-    /// scale native F(2×2) against the device's. Printed for benchmarks/README.md; runs only with
-    /// STYLIZE_GPU_MEASURE_WINOGRAD=1 (minutes).
+    /// default) runs conv1_2 … conv3_4 as F(4×4) (maps of 48×32 pixels and more): per layer against
+    /// F(2×2) everywhere, and for scale native F(2×2) against the device's. Printed for
+    /// benchmarks/README.md; runs only with STYLIZE_GPU_MEASURE_WINOGRAD=1 (minutes).
     func testMeasureLossTrajectoryOfPerLayerTiles() throws {
         guard ProcessInfo.processInfo.environment["STYLIZE_GPU_MEASURE_WINOGRAD"] == "1" else {
             throw XCTSkip("set STYLIZE_GPU_MEASURE_WINOGRAD=1 to measure")
