@@ -1,7 +1,8 @@
 // stylize-gpu: every OpenCL kernel of the project. OpenCL C 1.2.
 // Tile sizes and variants are -D options chosen per device by the host (OpenCL/KernelOption.swift);
 // a variant is an option of a kernel, or a kernel of its own where its loop differs (the index).
-// Tensors are float32 CHW, batch 1. Helpers several sections share come first, after the options.
+// Tensors are float32 CHW, batch 1 (layer outputs 16-bit in the builds for --storage half: the
+// prelude's ACT_IN_HALF, ACT_OUT_HALF). Helpers several sections share come first, after the options.
 //
 // Index: each Backend op → the kernels that implement it → the options they read. USE_FMA is
 // read by every kernel marked *, through MAD.
@@ -206,6 +207,43 @@
 #define VSTORE CAT(vstore, VW)
 #define HSUM CAT(hsum, VW)
 
+// Layer outputs in 16-bit storage (--storage half): the host builds this file again with
+// ACT_IN_HALF (the activations a kernel reads are halves) and/or ACT_OUT_HALF (those it writes),
+// for the kernels that touch layer outputs; gradients, weights and scratch stay float32. A half
+// widens to float exactly and stores round to nearest even, as round_to_half does, so both
+// builds give the same bits for the same values. Not kernel options: the host defines them for
+// those builds only (an undefined name is 0 in #if).
+#if ACT_IN_HALF
+#define ACT_IN half
+#define LOAD_ACT(i, p) vload_half((i), (p))
+#define LOAD_ACT4(i, p) vload_half4((i), (p))
+#define LOAD_ACT16(i, p) vload_half16((i), (p))
+#define VLOAD_ACT CAT(vload_half, VW)
+#else
+#define ACT_IN float
+#define LOAD_ACT(i, p) ((p)[i])
+#define LOAD_ACT4(i, p) vload4((i), (p))
+#define LOAD_ACT16(i, p) vload16((i), (p))
+#define VLOAD_ACT VLOAD
+#endif
+#if ACT_OUT_HALF
+#define ACT_OUT half
+#define LOAD_OUT(i, p) vload_half((i), (p))
+#define STORE_ACT(v, i, p) vstore_half_rte((v), (i), (p))
+#define LOAD_OUT8(i, p) vload_half8((i), (p))
+#define STORE_ACT8(v, i, p) vstore_half8_rte((v), (i), (p))
+#define LOAD_OUT16(i, p) vload_half16((i), (p))
+#define STORE_ACT16(v, i, p) vstore_half16_rte((v), (i), (p))
+#else
+#define ACT_OUT float
+#define LOAD_OUT(i, p) ((p)[i])
+#define STORE_ACT(v, i, p) ((p)[i] = (v))
+#define LOAD_OUT8(i, p) vload8((i), (p))
+#define STORE_ACT8(v, i, p) vstore8((v), (i), (p))
+#define LOAD_OUT16(i, p) vload16((i), (p))
+#define STORE_ACT16(v, i, p) vstore16((v), (i), (p))
+#endif
+
 // Horizontal sums in a fixed pairwise order (deterministic).
 float hsum2(float2 v) { return v.s0 + v.s1; }
 float hsum4(float4 v) { return hsum2(v.lo + v.hi); }
@@ -231,6 +269,16 @@ VEC vload_tail(__global const float *p, const int n) {
     for (int q = 0; q < VW; ++q) t[q] = q < n ? p[q] : 0.0f;
     return VLOAD(0, t);
 }
+#if ACT_IN_HALF
+// The same from a layer output in 16-bit storage.
+VEC vload_tail_act(__global const ACT_IN *p, const int n) {
+    float t[VW];
+    for (int q = 0; q < VW; ++q) t[q] = q < n ? LOAD_ACT(q, p) : 0.0f;
+    return VLOAD(0, t);
+}
+#else
+#define vload_tail_act vload_tail
+#endif
 
 // out (+)= value, the common ending of the gradient kernels.
 void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
@@ -242,6 +290,16 @@ float4 vload4_upto(__global const float *p, const int count) {
     if (count >= 4) return vload4(0, p);
     return (float4)(count > 0 ? p[0] : 0.0f, count > 1 ? p[1] : 0.0f, count > 2 ? p[2] : 0.0f, 0.0f);
 }
+#if ACT_IN_HALF
+// The same from a layer output in 16-bit storage.
+float4 vload4_upto_act(__global const ACT_IN *p, const int count) {
+    if (count >= 4) return LOAD_ACT4(0, p);
+    return (float4)(count > 0 ? LOAD_ACT(0, p) : 0.0f, count > 1 ? LOAD_ACT(1, p) : 0.0f,
+                    count > 2 ? LOAD_ACT(2, p) : 0.0f, 0.0f);
+}
+#else
+#define vload4_upto_act vload4_upto
+#endif
 
 // Stores (or adds) the first `count` lanes of value at p.
 void store4_upto(__global float *p, const int count, const float4 value, const int accumulate) {
@@ -255,12 +313,12 @@ void store4_upto(__global float *p, const int count, const float4 value, const i
 
 // The convolutions' epilogue after the bias: ReLU, the mask (ReLU backward fused in), then store
 // or accumulate. Inlined by force: PoCL may call a helper out of line.
-__attribute__((always_inline)) void conv_epilogue_store(__global float *output, const int index, float value,
+__attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output, const int index, float value,
                                                         const int relu, __global const float *mask,
                                                         const int useMask, const int accumulate) {
     if (relu) value = fmax(value, 0.0f);
     if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
-    store_or_add(output, index, value, accumulate);
+    STORE_ACT(accumulate ? LOAD_OUT(index, output) + value : value, index, output);
 }
 
 // The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item WGEMM_M ×
@@ -370,22 +428,22 @@ __kernel void copy_region(__global const float *source, const int sh, const int 
     target[(c * th + ty + i) * tw + tx + j] = source[(c * sh + sy + i) * sw + sx + j];
 }
 
-__kernel void relu(__global const float *x, __global float *y, const int n) {
+__kernel void relu(__global const ACT_IN *x, __global ACT_OUT *y, const int n) {
     const int i = get_global_id(0);
-    if (i < n) y[i] = fmax(x[i], 0.0f);
+    if (i < n) STORE_ACT(fmax(LOAD_ACT(i, x), 0.0f), i, y);
 }
 
 // dx = a > 0 ? dy : 0 (a is the ReLU output; dx may alias dy).
-__kernel void relu_backward(__global const float *dy, __global const float *a, __global float *dx, const int n) {
+__kernel void relu_backward(__global const float *dy, __global const ACT_IN *a, __global float *dx, const int n) {
     const int i = get_global_id(0);
-    if (i < n) dx[i] = a[i] > 0.0f ? dy[i] : 0.0f;
+    if (i < n) dx[i] = LOAD_ACT(i, a) > 0.0f ? dy[i] : 0.0f;
 }
 
 // grad (+)= factor · (a − b), factor = 2·scale/N.
-__kernel void mean_squared_error_gradient(__global const float *a, __global const float *b, const float factor,
+__kernel void mean_squared_error_gradient(__global const ACT_IN *a, __global const ACT_IN *b, const float factor,
                            __global float *grad, const int accumulate, const int n) {
     const int i = get_global_id(0);
-    if (i < n) store_or_add(grad, i, factor * (a[i] - b[i]), accumulate);
+    if (i < n) store_or_add(grad, i, factor * (LOAD_ACT(i, a) - LOAD_ACT(i, b)), accumulate);
 }
 
 // grad (+)= scale · ∂L_tv/∂x. Each pixel is the anchor of its own right and down differences
@@ -472,11 +530,11 @@ __kernel void adam_step(__global float *p, __global const float *g, __global flo
 // accumulated. The epilogue, in order: + bias, ReLU, × (mask > 0), + previous output.
 //
 // Global size: [ceil(W / CONV_PXB), H, weightStride / CONV_COB].
-__kernel void conv3x3(__global const float *input, const int inChannels, const int height, const int width,
+__kernel void conv3x3(__global const ACT_IN *input, const int inChannels, const int height, const int width,
                       __global const float *weights, const int outChannels, const int weightStride,
                       __global const float *bias, const int useBias, const int relu,
                       __global const float *mask, const int useMask, const int accumulate,
-                      __global float *output) {
+                      __global ACT_OUT *output) {
 #if CONV_CHANNELS_FIRST
     const int x0 = get_global_id(2) * CONV_PXB;
     const int o0 = get_global_id(0) * CONV_COB;
@@ -503,21 +561,21 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
     const int tapStride = weightStride;
 #endif
     for (int i = 0; i < inChannels; ++i) {
-        __global const float *inPlane = input + i * plane;
+        __global const ACT_IN *inPlane = input + i * plane;
         for (int ky = 0; ky < 3; ++ky) {
             const int yy = y + ky - 1;
             if (yy < 0 || yy >= height) continue;
-            __global const float *r = inPlane + yy * width;
+            __global const ACT_IN *r = inPlane + yy * width;
             // The CONV_PXB + 2 input values this row of the window touches.
             float row[CONV_PXB + 2];
             if (CONV_FAST_INTERIOR && interior) {
                 #pragma unroll
-                for (int t = 0; t < CONV_PXB + 2; ++t) row[t] = r[x0 + t - 1];
+                for (int t = 0; t < CONV_PXB + 2; ++t) row[t] = LOAD_ACT(x0 + t - 1, r);
             } else {
                 #pragma unroll
                 for (int t = 0; t < CONV_PXB + 2; ++t) {
                     const int xx = x0 + t - 1;
-                    row[t] = (xx >= 0 && xx < width) ? r[xx] : 0.0f;
+                    row[t] = (xx >= 0 && xx < width) ? LOAD_ACT(xx, r) : 0.0f;
                 }
             }
             __global const float *wk = w + (i * 9 + ky * 3) * tapStride;
@@ -558,6 +616,18 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 #define NVEC CAT(float, NARROW_PX)
 #define NLOAD CAT(vload, NARROW_PX)
 #define NSTORE CAT(vstore, NARROW_PX)
+#if ACT_IN_HALF
+#define NLOAD_ACT CAT(vload_half, NARROW_PX)
+#else
+#define NLOAD_ACT NLOAD
+#endif
+#if ACT_OUT_HALF
+#define NLOAD_OUT CAT(vload_half, NARROW_PX)
+#define NSTORE_ACT CAT(CAT(vstore_half, NARROW_PX), _rte)
+#else
+#define NLOAD_OUT NLOAD
+#define NSTORE_ACT NSTORE
+#endif
 
 // v moved one lane up or down, a zero shifted in: the left and right neighbours at the image's
 // edges, without a bounce through private memory (whose mixed-width stores and loads stalled).
@@ -582,30 +652,30 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
     } else if (interior) { \
         NARROW_ROW_INSIDE(yy, l, c, r) \
     } else if (x0 == 0 && NARROW_PX < width) { \
-        __global const float *p = inPlane + (yy) * width; \
-        c = NLOAD(0, p); r = NLOAD(0, p + 1); l = NARROW_SHIFT_RIGHT(c); \
+        __global const ACT_IN *p = inPlane + (yy) * width; \
+        c = NLOAD_ACT(0, p); r = NLOAD_ACT(0, p + 1); l = NARROW_SHIFT_RIGHT(c); \
     } else if (x0 > 0 && x0 + NARROW_PX == width) { \
-        __global const float *p = inPlane + (yy) * width + x0; \
-        l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NARROW_SHIFT_LEFT(c); \
+        __global const ACT_IN *p = inPlane + (yy) * width + x0; \
+        l = NLOAD_ACT(0, p - 1); c = NLOAD_ACT(0, p); r = NARROW_SHIFT_LEFT(c); \
     } else { \
         float row[NARROW_PX + 2]; \
         for (int k = 0; k < NARROW_PX + 2; ++k) { \
             const int xx = x0 + k - 1; \
-            row[k] = (xx >= 0 && xx < width) ? inPlane[(yy) * width + xx] : 0.0f; \
+            row[k] = (xx >= 0 && xx < width) ? LOAD_ACT((yy) * width + xx, inPlane) : 0.0f; \
         } \
         l = NLOAD(0, row); c = NLOAD(0, row + 1); r = NLOAD(0, row + 2); \
     }
 
 // The same for a row and columns inside the image.
 #define NARROW_ROW_INSIDE(yy, l, c, r) { \
-    __global const float *p = inPlane + (yy) * width + x0; \
-    l = NLOAD(0, p - 1); c = NLOAD(0, p); r = NLOAD(0, p + 1); }
+    __global const ACT_IN *p = inPlane + (yy) * width + x0; \
+    l = NLOAD_ACT(0, p - 1); c = NLOAD_ACT(0, p); r = NLOAD_ACT(0, p + 1); }
 
 // Prefetches the lines of the work-item's four input rows in channel `NARROW_PREFETCH` further on.
 #if NARROW_PREFETCH
 #define NARROW_FETCH_AHEAD(i) \
     if ((i) + NARROW_PREFETCH < inChannels) { \
-        __global const float *q = input + ((i) + NARROW_PREFETCH) * plane + x0; \
+        __global const ACT_IN *q = input + ((i) + NARROW_PREFETCH) * plane + x0; \
         for (int k = -1; k < 3; ++k) { \
             __builtin_prefetch(q + (y0 + k) * width); __builtin_prefetch(q + (y0 + k) * width + NARROW_PX); \
         } \
@@ -628,7 +698,7 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 // The accumulation over all input channels into a00 … a13, rows loaded by ROW.
 #define NARROW_CHANNELS(ROW, FOUR) \
     for (int i = 0; i < inChannels; ++i) { \
-        __global const float *inPlane = input + i * plane; \
+        __global const ACT_IN *inPlane = input + i * plane; \
         __global const float *wi = w + i * 36; \
         NARROW_FETCH_AHEAD(i) \
         NARROW_CHANNEL(ROW, FOUR) \
@@ -665,8 +735,10 @@ __kernel void conv3x3(__global const float *input, const int inChannels, const i
 
 // Stores a vector at an aligned address whole (PoCL split vstore16 into four 128-bit stores),
 // past the caches where NT_STORES.
-inline void narrow_store_aligned(NVEC value, __global float *p) {
-#if NT_STORES
+inline void narrow_store_aligned(NVEC value, __global ACT_OUT *p) {
+#if ACT_OUT_HALF
+    NSTORE_ACT(value, 0, p);
+#elif NT_STORES
     __builtin_nontemporal_store(value, (__global NVEC *)p);
 #else
     *(__global NVEC *)p = value;
@@ -681,7 +753,7 @@ inline NVEC narrow_bias_relu(NVEC value, __global const float *bias, const int o
 
 // The plain epilogue (bias, ReLU) of one aligned vector.
 inline void narrow_store_plain(NVEC value, __global const float *bias, const int o, const int useBias, const int relu,
-                               __global float *p) {
+                               __global ACT_OUT *p) {
     narrow_store_aligned(narrow_bias_relu(value, bias, o, useBias, relu), p);
 }
 
@@ -690,21 +762,21 @@ inline void narrow_store_plain(NVEC value, __global const float *bias, const int
 __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const int y, const int x0, const int height,
                                                  const int width, __global const float *bias, const int useBias,
                                                  const int relu, __global const float *mask, const int useMask,
-                                                 const int accumulate, __global float *output) {
+                                                 const int accumulate, __global ACT_OUT *output) {
     if (y >= height) return;
     value = narrow_bias_relu(value, bias, o, useBias, relu);
     const int start = (o * height + y) * width + x0;
     if (x0 + NARROW_PX <= width && (useMask || accumulate)) {
         if (useMask) value = select((NVEC)(0.0f), value, NLOAD(0, mask + start) > (NVEC)(0.0f));
-        if (accumulate) value += NLOAD(0, output + start);
-        NSTORE(value, 0, output + start);
+        if (accumulate) value += NLOAD_OUT(0, output + start);
+        NSTORE_ACT(value, 0, output + start);
         return;
     }
     if (x0 + NARROW_PX <= width) {
         if ((((ulong)(output + start)) & (sizeof(NVEC) - 1)) == 0) {
             narrow_store_aligned(value, output + start);
         } else {
-            NSTORE(value, 0, output + start);
+            NSTORE_ACT(value, 0, output + start);
         }
         return;
     }
@@ -716,11 +788,11 @@ __attribute__((always_inline)) void narrow_store(NVEC value, const int o, const 
     }
 }
 
-__kernel void conv3x3_narrow(__global const float *input, const int inChannels, const int height, const int width,
+__kernel void conv3x3_narrow(__global const ACT_IN *input, const int inChannels, const int height, const int width,
                              __global const float *weights, const int outChannels,
                              __global const float *bias, const int useBias, const int relu,
                              __global const float *mask, const int useMask, const int accumulate,
-                             __global float *output) {
+                             __global ACT_OUT *output) {
     const int x0 = get_global_id(0) * NARROW_PX, y0 = get_global_id(1) * 2;
     if (x0 >= width || y0 >= height) return;
     const int plane = height * width;
@@ -739,7 +811,7 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
         const int four = outChannels - o0 >= 4;
         NARROW_PATHS(NARROW_CHANNELS)
         if (plainStores && four) {
-            __global float *out = output + (o0 * height + y0) * width + x0;
+            __global ACT_OUT *out = output + (o0 * height + y0) * width + x0;
             narrow_store_plain(a00, bias, o0, useBias, relu, out);
             narrow_store_plain(a10, bias, o0, useBias, relu, out + width);
             narrow_store_plain(a01, bias, o0 + 1, useBias, relu, out + plane);
@@ -773,11 +845,11 @@ __kernel void conv3x3_narrow(__global const float *input, const int inChannels, 
 // as 4 contiguous runs. Weights as conv3x3_narrow's, one block of 4.
 // Global size: [ceil(W / (NARROW_PX · NARROW_STRIP)), ceil(H / 2)]. Compiled only where it is used.
 #if NARROW_STRIP
-__kernel void conv3x3_narrow_strip(__global const float *input, const int inChannels, const int height,
+__kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inChannels, const int height,
                                    const int width, __global const float *weights, const int outChannels,
                                    __global const float *bias, const int useBias, const int relu,
                                    __global const float *mask, const int useMask, const int accumulate,
-                                   __global float *output) {
+                                   __global ACT_OUT *output) {
     const int xs = get_global_id(0) * (NARROW_PX * NARROW_STRIP), y0 = get_global_id(1) * 2;
     if (xs >= width || y0 >= height) return;
     const int plane = height * width;
@@ -787,7 +859,7 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
     NVEC sums[8 * NARROW_STRIP];
     for (int k = 0; k < 8 * NARROW_STRIP; ++k) sums[k] = (NVEC)(0.0f);
     for (int i = 0; i < inChannels; ++i) {
-        __global const float *inPlane = input + i * plane;
+        __global const ACT_IN *inPlane = input + i * plane;
         __global const float *wi = weights + i * 36;
         for (int v = 0; v < vectors; ++v) {
             const int x0 = xs + v * NARROW_PX;
@@ -798,7 +870,7 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
             // The same vector's rows NARROW_PREFETCH channels on: the hardware prefetcher does not
             // follow one stream per channel.
             if (i + NARROW_PREFETCH < inChannels) {
-                __global const float *q = inPlane + NARROW_PREFETCH * plane + x0;
+                __global const ACT_IN *q = inPlane + NARROW_PREFETCH * plane + x0;
                 for (int k = -1; k < 3; ++k) __builtin_prefetch(q + (y0 + k) * width);
             }
 #endif
@@ -857,12 +929,12 @@ __kernel void conv3x3_narrow_strip(__global const float *input, const int inChan
     const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK; \
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks); \
     const int y0 = (tile) * (firstTileRow + band) - 1; \
-    __global const float *plane = input + c * height * width; \
+    __global const ACT_IN *plane = input + c * height * width; \
     const int xiStride = channels * tileStride; \
     __global float *out = v + c * tileStride + band * tilesX;
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
-__kernel void winograd_input(__global const float *input, const int channels, const int height, const int width,
+__kernel void winograd_input(__global const ACT_IN *input, const int channels, const int height, const int width,
                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
                              const int blocksPerItem, __global float *v) {
     WINOGRAD_INPUT_SETUP(2)
@@ -876,10 +948,10 @@ __kernel void winograd_input(__global const float *input, const int channels, co
                     d[i][0] = d[i][1] = d[i][2] = d[i][3] = (float8)(0.0f);
                 } else {
                     // x from 2·tx0 − 1 (left) and from 2·tx0 + 1 (right), 16 each; a zero past an edge.
-                    __global const float *p = plane + (y0 + i) * width + 2 * tx0;
-                    const float16 left = tx0 > 0 ? vload16(0, p - 1) : SHIFT_RIGHT16(vload16(0, p));
-                    const float16 right = 2 * tx0 + 2 * ROW_BLOCK < width ? vload16(0, p + 1)
-                                                                          : SHIFT_LEFT16(vload16(0, p));
+                    __global const ACT_IN *p = plane + (y0 + i) * width + 2 * tx0;
+                    const float16 left = tx0 > 0 ? LOAD_ACT16(0, p - 1) : SHIFT_RIGHT16(LOAD_ACT16(0, p));
+                    const float16 right = 2 * tx0 + 2 * ROW_BLOCK < width ? LOAD_ACT16(0, p + 1)
+                                                                          : SHIFT_LEFT16(LOAD_ACT16(0, p));
                     d[i][0] = left.even; d[i][1] = left.odd; d[i][2] = right.even; d[i][3] = right.odd;
                 }
             }
@@ -906,7 +978,7 @@ __kernel void winograd_input(__global const float *input, const int channels, co
                 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
                     const int x = 2 * tx - 1 + j;
-                    d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
+                    d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? LOAD_ACT(y * width + x, plane) : 0.0f;
                 }
             }
             #pragma unroll
@@ -1066,7 +1138,7 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
                               const int tileRows, const int tileStride, const int blocksPerItem,
                               __global const float *bias, const int useBias, const int relu,
                               __global const float *mask, const int useMask, const int accumulate,
-                              __global float *output) {
+                              __global ACT_OUT *output) {
     const int band = get_global_id(1), o = get_global_id(2);
     if (band >= tileRows || o >= outChannels) return;
     const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
@@ -1094,8 +1166,8 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
                     float16 value = INTERLEAVE8(even, odd) + (float16)(b);
                     if (relu) value = fmax(value, (float16)(0.0f));
                     if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
-                    if (accumulate) value += vload16(0, output + index);
-                    vstore16(value, 0, output + index);
+                    if (accumulate) value += LOAD_OUT16(0, output + index);
+                    STORE_ACT16(value, 0, output + index);
                 }
             }
             continue;
@@ -1166,7 +1238,7 @@ typedef float wino4_real;
 
 // One tile's V[ξ][c][t] = (Bᵀ d_c B)[ξ], d the 6×6 patch at (y0, 4·tx − 1), zero outside; `out`
 // points at the band's tile 0 of channel c.
-inline void winograd4_input_tile(__global const float *plane, const int height, const int width, const int y0,
+inline void winograd4_input_tile(__global const ACT_IN *plane, const int height, const int width, const int y0,
                                  const int tx, const int xiStride, __global float *out) {
     const int x0 = 4 * tx - 1;
     float d[6][6];
@@ -1176,7 +1248,7 @@ inline void winograd4_input_tile(__global const float *plane, const int height, 
         #pragma unroll
         for (int j = 0; j < 6; ++j) {
             const int x = x0 + j;
-            d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0.0f;
+            d[i][j] = (y >= 0 && y < height && x >= 0 && x < width) ? LOAD_ACT(y * width + x, plane) : 0.0f;
         }
     }
     #pragma unroll
@@ -1199,7 +1271,7 @@ inline void winograd4_input_tile(__global const float *plane, const int height, 
 // shifted in at the left edge, the last guarded at the right) and takes tile t's column j as the
 // lanes 4t + j, one vector per column, in the scalar path's arithmetic; a ragged end or a block
 // past the image's right edge runs one tile at a time. Global size: as winograd_input's.
-__kernel void winograd4_input(__global const float *input, const int channels, const int height, const int width,
+__kernel void winograd4_input(__global const ACT_IN *input, const int channels, const int height, const int width,
                               const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
                               const int blocksPerItem, __global float *v) {
     WINOGRAD_INPUT_SETUP(4)
@@ -1219,12 +1291,12 @@ __kernel void winograd4_input(__global const float *input, const int channels, c
                 for (int j = 0; j < 6; ++j) d[i][j] = (float8)(0.0f);
                 continue;
             }
-            __global const float *p = plane + y * width + 4 * tx0;
-            const float16 lo = tx0 > 0 ? vload16(0, p - 1) : SHIFT_RIGHT16(vload16(0, p));
-            const float16 mid = vload16(0, p + 15);
+            __global const ACT_IN *p = plane + y * width + 4 * tx0;
+            const float16 lo = tx0 > 0 ? LOAD_ACT16(0, p - 1) : SHIFT_RIGHT16(LOAD_ACT16(0, p));
+            const float16 mid = LOAD_ACT16(0, p + 15);
             const int x = 4 * tx0 + 31;
-            const float4 hi = (float4)(x < width ? p[31] : 0.0f, x + 1 < width ? p[32] : 0.0f,
-                                       x + 2 < width ? p[33] : 0.0f, x + 3 < width ? p[34] : 0.0f);
+            const float4 hi = (float4)(x < width ? LOAD_ACT(31, p) : 0.0f, x + 1 < width ? LOAD_ACT(32, p) : 0.0f,
+                                       x + 2 < width ? LOAD_ACT(33, p) : 0.0f, x + 3 < width ? LOAD_ACT(34, p) : 0.0f);
             d[i][0] = (float8)(lo.s048c, mid.s048c);
             d[i][1] = (float8)(lo.s159d, mid.s159d);
             d[i][2] = (float8)(lo.s26ae, mid.s26ae);
@@ -1297,7 +1369,7 @@ __kernel void winograd4_output(__global const float *m, const int outChannels, c
                                const int tileRows, const int tileStride, const int blocksPerItem,
                                __global const float *bias, const int useBias, const int relu,
                                __global const float *mask, const int useMask, const int accumulate,
-                               __global float *output) {
+                               __global ACT_OUT *output) {
     const int band = get_global_id(1), o = get_global_id(2);
     if (band >= tileRows || o >= outChannels) return;
     const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
@@ -1331,8 +1403,8 @@ __kernel void winograd4_output(__global const float *m, const int outChannels, c
                         if (relu) value = fmax(value, (float16)(0.0f));
                         if (useMask)
                             value = select((float16)(0.0f), value, vload16(h, mask + index) > (float16)(0.0f));
-                        if (accumulate) value += vload16(h, output + index);
-                        vstore16(value, h, output + index);
+                        if (accumulate) value += LOAD_OUT16(h, output + index);
+                        STORE_ACT16(value, h, output + index);
                     }
                 }
             }
@@ -1379,6 +1451,15 @@ int window_argmax(__global const float *top, const int width) {
     const float v[4] = { top[0], top[1], top[width], top[width + 1] };
     return argmax4(v);
 }
+#if ACT_IN_HALF
+// The same for a layer output in 16-bit storage.
+int window_argmax_act(__global const ACT_IN *top, const int width) {
+    const float v[4] = { LOAD_ACT(0, top), LOAD_ACT(1, top), LOAD_ACT(width, top), LOAD_ACT(width + 1, top) };
+    return argmax4(v);
+}
+#else
+#define window_argmax_act window_argmax
+#endif
 
 // Pooling runs along output rows, ROW_BLOCK windows at a time: their left and right columns are
 // the even and odd lanes of two input rows loaded as whole vectors, not four scalars gathered per
@@ -1391,18 +1472,18 @@ int window_argmax(__global const float *top, const int width) {
     wins = v2 > best; best = select(best, v2, wins); k = select(k, (int8)(2), wins); \
     wins = v3 > best; best = select(best, v3, wins); k = select(k, (int8)(3), wins); }
 
-__kernel void pool2x2(__global const float *x, const int height, const int width, const int isMax,
-                              const int blocksPerItem, __global float *y) {
+__kernel void pool2x2(__global const ACT_IN *x, const int height, const int width, const int isMax,
+                              const int blocksPerItem, __global ACT_OUT *y) {
     const int i = get_global_id(1), c = get_global_id(2);
     const int outH = height / 2, outW = width / 2, blocks = (outW + ROW_BLOCK - 1) / ROW_BLOCK;
     if (i >= outH) return;
-    __global const float *top = x + (c * height + 2 * i) * width;
-    __global float *out = y + (c * outH + i) * outW;
+    __global const ACT_IN *top = x + (c * height + 2 * i) * width;
+    __global ACT_OUT *out = y + (c * outH + i) * outW;
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
     for (int b = first; b < end; ++b) {
         const int j0 = b * ROW_BLOCK;
         if (j0 + ROW_BLOCK <= outW) {
-            const float16 t = vload16(0, top + 2 * j0), u = vload16(0, top + width + 2 * j0);
+            const float16 t = LOAD_ACT16(0, top + 2 * j0), u = LOAD_ACT16(0, top + width + 2 * j0);
             float8 value;
             if (isMax) {
                 int8 k;
@@ -1410,13 +1491,15 @@ __kernel void pool2x2(__global const float *x, const int height, const int width
             } else {
                 value = ((t.even + t.odd) + (u.even + u.odd)) * 0.25f;
             }
-            vstore8(value, 0, out + j0);
+            STORE_ACT8(value, 0, out + j0);
         } else {
             for (int j = j0; j < outW; ++j) {
-                __global const float *window = top + 2 * j;
-                const int k = window_argmax(window, width);
-                out[j] = isMax ? window[(k >> 1) * width + (k & 1)]
-                               : ((window[0] + window[1]) + (window[width] + window[width + 1])) * 0.25f;
+                __global const ACT_IN *window = top + 2 * j;
+                const int k = window_argmax_act(window, width);
+                STORE_ACT(isMax ? LOAD_ACT((k >> 1) * width + (k & 1), window)
+                                : ((LOAD_ACT(0, window) + LOAD_ACT(1, window)) +
+                                   (LOAD_ACT(width, window) + LOAD_ACT(width + 1, window))) * 0.25f,
+                          j, out);
             }
         }
     }
@@ -1424,7 +1507,7 @@ __kernel void pool2x2(__global const float *x, const int height, const int width
 
 // One work-item per input element: it finds the window covering it (if any) and takes its share.
 // Elements outside every window (the odd last row or column) get 0, or stay as they are when accumulating.
-__kernel void pool2x2_backward(__global const float *dy, __global const float *x, const int height, const int width,
+__kernel void pool2x2_backward(__global const float *dy, __global const ACT_IN *x, const int height, const int width,
                                const int isMax, __global float *dx, const int accumulate, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
@@ -1435,8 +1518,8 @@ __kernel void pool2x2_backward(__global const float *dy, __global const float *x
     if (i < outH && j < outW) {
         const float share = dy[(c * outH + i) * outW + j];
         if (isMax) {
-            __global const float *top = x + (c * height + 2 * i) * width + 2 * j;
-            const int k = window_argmax(top, width);
+            __global const ACT_IN *top = x + (c * height + 2 * i) * width + 2 * j;
+            const int k = window_argmax_act(top, width);
             if (k == (yy & 1) * 2 + (xx & 1)) g = share;
         } else {
             g = share * 0.25f;
@@ -1510,7 +1593,7 @@ __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global f
 // order and mirrors the lower triangle, so G is exactly symmetric and the same bits every run.
 //
 // Global size: [tiles, tiles, slices] with tiles = ceil(C / GRAM_T).
-__kernel void gram_partial(__global const float *f, const int channels, const int m, const int sliceLength,
+__kernel void gram_partial(__global const ACT_IN *f, const int channels, const int m, const int sliceLength,
                            __global float *partial) {
     const int bj = get_global_id(0), bi = get_global_id(1), s = get_global_id(2);
     const int tiles = (channels + GRAM_T - 1) / GRAM_T;
@@ -1519,7 +1602,7 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
     const int k0 = s * sliceLength, k1 = min(m, k0 + sliceLength);
 
     // Rows past the last channel read the last channel; their results are not stored.
-    __global const float *a[GRAM_T], *b[GRAM_T];
+    __global const ACT_IN *a[GRAM_T], *b[GRAM_T];
     #pragma unroll
     for (int t = 0; t < GRAM_T; ++t) {
         a[t] = f + min(i0 + t, channels - 1) * m;
@@ -1537,12 +1620,12 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
         VEC av[GRAM_T], bv[GRAM_T];
         if (left >= VW) {
             #pragma unroll
-            for (int t = 0; t < GRAM_T; ++t) { av[t] = VLOAD(0, a[t] + k); bv[t] = VLOAD(0, b[t] + k); }
+            for (int t = 0; t < GRAM_T; ++t) { av[t] = VLOAD_ACT(0, a[t] + k); bv[t] = VLOAD_ACT(0, b[t] + k); }
         } else {
             #pragma unroll
             for (int t = 0; t < GRAM_T; ++t) {
-                av[t] = vload_tail(a[t] + k, left);
-                bv[t] = vload_tail(b[t] + k, left);
+                av[t] = vload_tail_act(a[t] + k, left);
+                bv[t] = vload_tail_act(b[t] + k, left);
             }
         }
         #pragma unroll
@@ -1570,7 +1653,7 @@ __kernel void gram_partial(__global const float *f, const int channels, const in
 // Global size: [blocks · 16, blocks · 16, slices] with blocks = ceil(C / 64), local [16, 16, 1].
 #if GRAM_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
-void gram_partial_tiled(__global const float *f, const int channels, const int m, const int sliceLength,
+void gram_partial_tiled(__global const ACT_IN *f, const int channels, const int m, const int sliceLength,
                         __global float *partial) {
     const int bj = get_group_id(0), bi = get_group_id(1), s = get_group_id(2);
     if (bi > bj) return;  // the whole work-group: no barrier is left waiting
@@ -1589,8 +1672,8 @@ void gram_partial_tiled(__global const float *f, const int channels, const int m
         #pragma unroll
         for (int q = 0; q < 4; ++q) {
             const int i = i0 + row + 16 * q, j = j0 + row + 16 * q;
-            as[pixel][row + 16 * q] = p < k1 && i < channels ? f[i * m + p] : 0.0f;
-            bs[pixel][row + 16 * q] = p < k1 && j < channels ? f[j * m + p] : 0.0f;
+            as[pixel][row + 16 * q] = p < k1 && i < channels ? LOAD_ACT(i * m + p, f) : 0.0f;
+            bs[pixel][row + 16 * q] = p < k1 && j < channels ? LOAD_ACT(j * m + p, f) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         #pragma unroll
@@ -1662,11 +1745,11 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
             _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) acc[r][v] = MAD(weight, fv[v], acc[r][v]); \
         } \
     }
-#define GB_WHOLE(v) VLOAD(0, f + j * m + k + (v) * VW)
-#define GB_TAIL(v) (left - (v) * VW >= VW ? VLOAD(0, f + j * m + k + (v) * VW) \
-                    : left > (v) * VW ? vload_tail(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
+#define GB_WHOLE(v) VLOAD_ACT(0, f + j * m + k + (v) * VW)
+#define GB_TAIL(v) (left - (v) * VW >= VW ? VLOAD_ACT(0, f + j * m + k + (v) * VW) \
+                    : left > (v) * VW ? vload_tail_act(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
 
-__kernel void gram_backward(__global const float *a, __global const float *f, const int channels, const int m,
+__kernel void gram_backward(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
                             __global float *out, const int accumulate) {
     const int i0 = get_global_id(0) * GB_ROWS;
     const int k = get_global_id(1) * VW * GB_VECS;
@@ -1710,11 +1793,11 @@ __kernel void gram_backward(__global const float *a, __global const float *f, co
 // Global size: [ceil(M / WG_TSN) · 16, ceil(C / WG_TSM) · 16], local [16, 16].
 #if GB_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
-void gram_backward_tiled(__global const float *a, __global const float *f, const int channels, const int m,
+void gram_backward_tiled(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
                          __global float *out, const int accumulate) {
     TILED_SETUP
 #define LOAD_A(c, o) vload4_upto(a + (c) * channels + (o), channels - (o))
-#define LOAD_F(c, t) vload4_upto(f + (c) * m + (t), m - (t))
+#define LOAD_F(c, t) vload4_upto_act(f + (c) * m + (t), m - (t))
     TILED_PRODUCT(channels, LOAD_A, LOAD_F)
 #define STORE_OUT(o, t, value) if ((o) < channels) store4_upto(out + (o) * m + (t), m - (t), value, accumulate);
     TILED_RESULTS(STORE_OUT)
@@ -1749,10 +1832,11 @@ float group_sum(float value, __local float *scratch) {
 
 // Σ (a − b)²
 __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
-void mean_squared_error_partial(__global const float *a, __global const float *b, const int n, __global float *partial) {
+void mean_squared_error_partial(__global const ACT_IN *a, __global const ACT_IN *b, const int n,
+                                __global float *partial) {
     float sum = 0.0f;
     for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
-        const float d = a[i] - b[i];
+        const float d = LOAD_ACT(i, a) - LOAD_ACT(i, b);
         sum = mad(d, d, sum);
     }
     REDUCE_TO_PARTIAL(sum)

@@ -76,6 +76,16 @@ public struct ConvolutionShape: Equatable, Sendable {
 /// - ops are enqueued and may run asynchronously; only `download`/`readScalars`/`dot` block;
 /// - scalar results (losses, dot products) go into `slot` of a small scalar tensor so the
 ///   host reads them only when it needs them. Reductions are deterministic.
+/// A tensor inside one allocation (`Backend.makeViews`).
+public struct TensorView: Equatable, Sendable {
+    public var offset: Int
+    public var shape: Shape
+    public var format: ActivationStorage
+
+    /// Bytes of its values: 4 a float, 2 a half.
+    public var byteCount: Int { shape.count * (format == .half ? 2 : 4) }
+}
+
 public protocol Backend: AnyObject {
     /// Short name for tables: "native" or the OpenCL device name.
     var name: String { get }
@@ -98,6 +108,13 @@ public protocol Backend: AnyObject {
     func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int
     /// Blocks until all enqueued work is done.
     func finish() throws
+    /// The byte alignment of `makeViews`' offsets where the backend keeps layer outputs in 16-bit
+    /// buffers (`--storage half`); nil where it does not, and the network then rounds them in
+    /// float32 buffers (the same numbers, no memory saved).
+    var halfStorageAlignment: Int? { get }
+    /// One zero-filled allocation of `bytes` and tensors viewing it at byte offsets (multiples of
+    /// `halfStorageAlignment`), where tensors whose lifetimes do not overlap may share bytes.
+    func makeViews(bytes: Int, _ views: [TensorView]) throws -> [Tensor]
 
     // MARK: Network set-up
     /// Uploads a 3×3 conv layer: `weights` is O×I×3×3 row-major, `bias` has O values.
@@ -170,5 +187,20 @@ extension Backend {
     /// All values of a small scalar tensor (losses), as Double.
     public func readScalars(_ scalars: Tensor) throws -> [Double] {
         try download(scalars).map(Double.init)
+    }
+}
+
+extension Backend {
+    /// A zero-filled layer output of `shape` in 16-bit storage: a 16-bit tensor where the backend
+    /// has them (`makeViews`), else a float32 one (see `roundLayerOutput`).
+    func makeLayerOutput(_ shape: Shape) throws -> Tensor {
+        guard halfStorageAlignment != nil else { return try makeTensor(shape) }
+        let view = TensorView(offset: 0, shape: shape, format: .half)
+        return try makeViews(bytes: view.byteCount, [view])[0]
+    }
+
+    /// What a 16-bit store does to a value, on a float32 tensor (a 16-bit one is rounded already).
+    func roundLayerOutput(_ tensor: Tensor) throws {
+        if tensor.format == .float { try roundToHalf(tensor) }
     }
 }

@@ -30,6 +30,8 @@ class ForwardingBackend: Backend {
             weights: weights, bias: bias, outputChannels: outputChannels, inputChannels: inputChannels)
     }
     func finish() throws { try inner.finish() }
+    var halfStorageAlignment: Int? { inner.halfStorageAlignment }
+    func makeViews(bytes: Int, _ views: [TensorView]) throws -> [Tensor] { try inner.makeViews(bytes: bytes, views) }
 
     /// Runs one op's compute on the inner backend.
     func perform<Result>(_ op: BackendOp, _ compute: () throws -> Result) throws -> Result {

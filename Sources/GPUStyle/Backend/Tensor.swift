@@ -26,15 +26,18 @@ public protocol TensorStorage: AnyObject {
     var byteCount: Int { get }
 }
 
-/// A handle to float32 backend memory plus its shape. Creating one allocates; the run loop
-/// creates all of them before the first iteration.
+/// A handle to backend memory plus its shape: float32 values, or with `format` `.half` a layer
+/// output in 16-bit storage (`Backend.makeViews`; only the ops that read or write layer outputs
+/// take those). Creating one allocates; the run loop creates all of them before the first iteration.
 public final class Tensor {
     public let shape: Shape
     public let storage: TensorStorage
+    public let format: ActivationStorage
 
-    public init(shape: Shape, storage: TensorStorage) {
+    public init(shape: Shape, storage: TensorStorage, format: ActivationStorage = .float) {
         self.shape = shape
         self.storage = storage
+        self.format = format
     }
 
     public var count: Int { shape.count }

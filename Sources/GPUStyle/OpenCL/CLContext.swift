@@ -2,14 +2,17 @@ import CLOpenCL
 import Foundation
 
 /// One OpenCL device with its context and a single in-order, profiling-enabled queue.
-/// Programs are built per device and option string once per process (see `CLProgramCache`);
-/// kernels are created once per context and reused.
+/// Kernels.cl is built once per context, and again with extra defines for the kernels that read
+/// or write 16-bit layer outputs when a run uses them; kernels are created once per build and reused.
 public final class CLContext {
     public let device: CLDevice
     let context: cl_context
     let queue: cl_command_queue
     private var kernels: [String: CLKernel] = [:]
-    private var program: cl_program?
+    /// Each build of the source by its extra defines ("" the plain one).
+    private var programs: [String: cl_program] = [:]
+    private var source = ""
+    private var options = ""
     /// Live buffer bytes and their peak, for the memory figures of bench and the planner.
     public private(set) var allocatedBytes = 0
     public private(set) var peakAllocatedBytes = 0
@@ -37,7 +40,7 @@ public final class CLContext {
         clFinish(queue)
         for (_, event) in profileEvents { clReleaseEvent(event) }
         kernels.removeAll()
-        if let program = program { clReleaseProgram(program) }
+        for program in programs.values { clReleaseProgram(program) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
@@ -45,9 +48,15 @@ public final class CLContext {
     // MARK: Programs and kernels
 
     /// Builds `source` with `options` for this device (once per context); the build log is
-    /// part of the error when it fails.
+    /// part of the error when it fails. `kernel(_:defines:)` builds it again with more defines.
     public func buildProgram(source: String, options: String) throws {
-        if program != nil { return }
+        if programs[""] != nil { return }
+        self.source = source
+        self.options = options
+        programs[""] = try build(options: options)
+    }
+
+    private func build(options: String) throws -> cl_program {
         var status: cl_int = CL_SUCCESS
         let built: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -66,7 +75,7 @@ public final class CLContext {
                 call: "clBuildProgram (Kernels.cl on \(device.info.name), options \(options))",
                 code: buildStatus, detail: log)
         }
-        program = builtProgram
+        return builtProgram
     }
 
     private func buildLog(_ program: cl_program) -> String {
@@ -78,18 +87,21 @@ public final class CLContext {
         return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The kernel `name` of the built program.
-    public func kernel(_ name: String) throws -> CLKernel {
-        if let kernel = kernels[name] { return kernel }
-        guard let program = program else {
+    /// The kernel `name` of the program built with `defines` beside the options (built on first use).
+    public func kernel(_ name: String, defines: String = "") throws -> CLKernel {
+        let key = defines.isEmpty ? name : "\(name) \(defines)"
+        if let kernel = kernels[key] { return kernel }
+        guard programs[""] != nil else {
             throw CLError(call: "clCreateKernel(\(name)) before the program was built", code: CL_INVALID_PROGRAM)
         }
+        let program = try programs[defines] ?? build(options: options + " " + defines)
+        programs[defines] = program
         var status: cl_int = CL_SUCCESS
         guard let handle = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
             throw CLError(call: "clCreateKernel(\(name))", code: status)
         }
         let kernel = try CLKernel(handle: handle, name: name, device: device.id)
-        kernels[name] = kernel
+        kernels[key] = kernel
         return kernel
     }
 
@@ -97,7 +109,11 @@ public final class CLContext {
 
     /// A new device buffer of `count` floats, zero-filled.
     public func makeBuffer(floats count: Int) throws -> CLBuffer {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        try makeBuffer(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+    }
+
+    /// A new device buffer of `bytes` (a multiple of 4), zero-filled.
+    public func makeBuffer(bytes: Int) throws -> CLBuffer {
         if UInt64(bytes) > device.info.maxAllocationBytes {
             throw StyleError(
                 "a buffer of \(bytes >> 20) MiB exceeds \(device.info.name)'s largest allocation "
@@ -109,7 +125,7 @@ public final class CLContext {
         else {
             throw CLError(call: "clCreateBuffer(\(bytes) bytes)", code: status)
         }
-        let buffer = CLBuffer(memory: memory, byteCount: bytes, count: count) { [weak self] bytes in
+        let buffer = CLBuffer(memory: memory, byteCount: bytes, count: bytes / 4) { [weak self] bytes in
             self?.allocatedBytes -= bytes
         }
         allocatedBytes += bytes
@@ -121,8 +137,37 @@ public final class CLContext {
         return buffer
     }
 
-    /// Copies host values into the buffer (blocking: the host array may go away after).
-    public func write(_ values: [Float], to buffer: CLBuffer, offset: Int = 0) throws {
+    /// The alignment in bytes of a sub-buffer's origin (CL_DEVICE_MEM_BASE_ADDR_ALIGN).
+    public var subBufferAlignment: Int {
+        var bits: cl_uint = 0
+        clGetDeviceInfo(device.id, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN), 4, &bits, nil)
+        return max(Int(bits) / 8, 4)
+    }
+
+    /// `bytes` of `parent` from `offset` (a multiple of `subBufferAlignment`) as a buffer of its
+    /// own; it keeps the parent alive and allocates nothing.
+    public func makeSubBuffer(of parent: CLBuffer, offset: Int, bytes: Int) throws -> CLBuffer {
+        guard offset >= 0, bytes > 0, offset + bytes <= parent.byteCount, offset % subBufferAlignment == 0 else {
+            throw StyleError(
+                "internal error: a sub-buffer of \(bytes) bytes at \(offset) in a buffer of \(parent.byteCount)")
+        }
+        var region = cl_buffer_region(origin: offset, size: bytes)
+        var status: cl_int = CL_SUCCESS
+        guard
+            let memory = clCreateSubBuffer(
+                parent.memory, cl_mem_flags(CL_MEM_READ_WRITE),
+                cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION), &region, &status),
+            status == CL_SUCCESS
+        else {
+            throw CLError(call: "clCreateSubBuffer(\(bytes) bytes at \(offset))", code: status)
+        }
+        return CLBuffer(memory: memory, byteCount: bytes, count: bytes / 4, parent: parent)
+    }
+
+    /// Copies host values (floats, or 4-byte words of their bits) into the buffer, `offset` words
+    /// in (blocking: the host array may go away after).
+    public func write<Word: BitwiseCopyable>(_ values: [Word], to buffer: CLBuffer, offset: Int = 0) throws {
+        precondition(MemoryLayout<Word>.stride == 4, "write takes 4-byte words")
         guard offset >= 0, offset + values.count <= buffer.count else {
             throw StyleError(
                 "internal error: writing \(values.count) floats at \(offset) into a buffer of \(buffer.count)")
@@ -155,13 +200,19 @@ public final class CLContext {
 
     /// Device-side copy of `count` floats.
     public func copy(_ source: CLBuffer, to destination: CLBuffer, count: Int) throws {
-        guard count <= source.count, count <= destination.count else {
+        try copy(source, to: destination, bytes: count * 4)
+    }
+
+    /// Device-side copy of the first `bytes`.
+    public func copy(_ source: CLBuffer, to destination: CLBuffer, bytes: Int) throws {
+        guard bytes <= source.byteCount, bytes <= destination.byteCount else {
             throw StyleError(
-                "internal error: copying \(count) floats between buffers of \(source.count) and \(destination.count)")
+                "internal error: copying \(bytes) bytes between buffers of \(source.byteCount) and \(destination.byteCount)"
+            )
         }
-        if count == 0 { return }
+        if bytes == 0 { return }
         try CLError.check(
-            clEnqueueCopyBuffer(queue, source.memory, destination.memory, 0, 0, count * 4, 0, nil, nil),
+            clEnqueueCopyBuffer(queue, source.memory, destination.memory, 0, 0, bytes, 0, nil, nil),
             "clEnqueueCopyBuffer")
     }
 
@@ -231,11 +282,24 @@ public final class CLBuffer: TensorStorage {
     public let count: Int
     private let onRelease: (Int) -> Void
 
+    /// The buffer a sub-buffer views (kept alive while it is).
+    private let parent: CLBuffer?
+
     init(memory: cl_mem, byteCount: Int, count: Int, onRelease: @escaping (Int) -> Void) {
         self.memory = memory
         self.byteCount = byteCount
         self.count = count
         self.onRelease = onRelease
+        parent = nil
+    }
+
+    /// A sub-buffer: its bytes are its parent's, counted there.
+    init(memory: cl_mem, byteCount: Int, count: Int, parent: CLBuffer) {
+        self.memory = memory
+        self.byteCount = byteCount
+        self.count = count
+        self.parent = parent
+        onRelease = { _ in }
     }
 
     deinit {

@@ -85,6 +85,13 @@ public final class NativeBackend: Backend {
 
     public func finish() throws {}
 
+    /// Layer outputs stay float32 here; `--storage half` rounds them in place (`roundToHalf`).
+    public var halfStorageAlignment: Int? { nil }
+
+    public func makeViews(bytes: Int, _ views: [TensorView]) throws -> [Tensor] {
+        throw StyleError("native makeViews: the native path keeps no 16-bit buffers (internal error)")
+    }
+
     // MARK: Helpers shared by the ops
 
     /// The native storage of `tensor`, or an error when it belongs to another backend.
@@ -93,6 +100,9 @@ public final class NativeBackend: Backend {
             throw StyleError(
                 "native \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)"
             )
+        }
+        guard tensor.format == .float else {
+            throw StyleError("native \(op): a 16-bit tensor (internal error: the native path keeps none)")
         }
         return storage
     }

@@ -59,11 +59,41 @@ public final class OpenCLBackend: Backend {
             throw StyleError(
                 "opencl upload: \(values.count) values for a tensor of shape \(tensor.shape) (internal error)")
         }
-        try context.write(values, to: try buffer(tensor, "upload"))
+        let storage = try activationBuffer(tensor, "upload")
+        guard tensor.format == .half else { return try context.write(values, to: storage) }
+        // Rounded to nearest even (Float16's conversion, as vstore_half_rte), two to a float's bytes.
+        var words = [UInt32](repeating: 0, count: (values.count + 1) / 2)
+        for (index, value) in values.enumerated() {
+            words[index / 2] |= UInt32(Float16(value).bitPattern) << (16 * UInt32(index % 2))
+        }
+        try context.write(words, to: storage)
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {
-        try context.read(try buffer(tensor, "download"), count: tensor.count)
+        let storage = try activationBuffer(tensor, "download")
+        guard tensor.format == .half else { return try context.read(storage, count: tensor.count) }
+        // Two halves a float's bytes (the view's bytes are a multiple of 4: `makeViews`).
+        let words = try context.read(storage, count: (tensor.count + 1) / 2)
+        return (0..<tensor.count).map { index in
+            let bits = words[index / 2].bitPattern >> (16 * UInt32(index % 2)) & 0xFFFF
+            return Float(Float16(bitPattern: UInt16(bits)))
+        }
+    }
+
+    public var halfStorageAlignment: Int? { context.subBufferAlignment }
+
+    public func makeViews(bytes: Int, _ views: [TensorView]) throws -> [Tensor] {
+        let alignment = context.subBufferAlignment
+        guard views.allSatisfy({ $0.offset % alignment == 0 && $0.offset + $0.byteCount <= bytes }) else {
+            throw StyleError("opencl makeViews: a view outside its \(bytes)-byte allocation (internal error)")
+        }
+        let arena = try context.makeBuffer(bytes: (max(bytes, 4) + 3) / 4 * 4)
+        return try views.map { view in
+            let size = (max(view.byteCount, 4) + 3) / 4 * 4
+            return Tensor(
+                shape: view.shape, storage: try context.makeSubBuffer(of: arena, offset: view.offset, bytes: size),
+                format: view.format)
+        }
     }
 
     public var allocatedBytes: Int { context.allocatedBytes }
@@ -75,11 +105,29 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Helpers shared by the ops
 
-    /// Enqueues a one-work-item-per-element kernel over `count` elements.
-    func elementwise(_ kernel: String, _ count: Int, _ arguments: [KernelArgument]) throws {
+    /// Enqueues a one-work-item-per-element kernel over `count` elements, from the build for
+    /// layer outputs read as `reads` and written as `writes` (`kernel(_:reads:writes:)`).
+    func elementwise(
+        _ kernel: String, _ count: Int, _ arguments: [KernelArgument], reads: ActivationStorage = .float,
+        writes: ActivationStorage? = nil
+    ) throws {
         if count == 0 { return }
         try context.enqueue(
-            try context.kernel(kernel), global: [count], local: [options.elementwiseGroupSize], arguments)
+            try self.kernel(kernel, reads: reads, writes: writes), global: [count],
+            local: [options.elementwiseGroupSize], arguments)
+    }
+
+    /// The kernel from the build of Kernels.cl whose layer-output arguments are read as `reads` and
+    /// written as `writes` (ACT_IN_HALF, ACT_OUT_HALF); a kernel that writes none takes the build
+    /// of its reads, so a half run needs three builds: float, half → half and float → half (conv1_1).
+    func kernel(
+        _ name: String, reads: ActivationStorage = .float, writes: ActivationStorage? = nil
+    ) throws
+        -> CLKernel
+    {
+        let defines =
+            (reads == .half ? ["-DACT_IN_HALF=1"] : []) + ((writes ?? reads) == .half ? ["-DACT_OUT_HALF=1"] : [])
+        return try context.kernel(name, defines: defines.joined(separator: " "))
     }
 
     /// The launch of a kernel that runs along rows in blocks of `rowBlock` units (Kernels.cl's
@@ -111,8 +159,17 @@ public final class OpenCLBackend: Backend {
         width > 0 ? [width] + Array(repeating: 1, count: dimensions - 1) : nil
     }
 
-    /// The device buffer of `tensor`, or an error when another backend made it.
+    /// The device buffer of a float32 `tensor`, or an error when another backend made it or it
+    /// holds 16-bit values.
     func buffer(_ tensor: Tensor, _ op: String) throws -> CLBuffer {
+        guard tensor.format == .float else {
+            throw StyleError("opencl \(op): a 16-bit tensor where the op reads float32 (internal error)")
+        }
+        return try activationBuffer(tensor, op)
+    }
+
+    /// The device buffer of a layer output in either storage (the kernel's build must match it).
+    func activationBuffer(_ tensor: Tensor, _ op: String) throws -> CLBuffer {
         guard let buffer = tensor.storage as? CLBuffer else {
             throw StyleError(
                 "opencl \(op): the tensor was made by another backend (internal error: tensors cannot be shared between backends)"
@@ -125,21 +182,21 @@ public final class OpenCLBackend: Backend {
     /// buffer).
     func reduce(
         _ partialKernel: String, _ arguments: [KernelArgument], scale: Float, into scalars: Tensor,
-        slot: Int, accumulate: Bool, op: String
+        slot: Int, accumulate: Bool, op: String, reads: ActivationStorage = .float
     ) throws {
         try reduceToBuffer(
             partialKernel, arguments, scale: scale, into: try buffer(scalars, op), slot: slot,
-            accumulate: accumulate)
+            accumulate: accumulate, reads: reads)
     }
 
     /// The two fixed-shape stages of every reduction: `reductionGroups` groups, then one group.
     func reduceToBuffer(
         _ partialKernel: String, _ arguments: [KernelArgument], scale: Float,
-        into target: CLBuffer, slot: Int, accumulate: Bool
+        into target: CLBuffer, slot: Int, accumulate: Bool, reads: ActivationStorage = .float
     ) throws {
         let group = options.reductionGroupSize
         try context.enqueue(
-            try context.kernel(partialKernel), global: [group * options.reductionGroups], local: [group],
+            try kernel(partialKernel, reads: reads), global: [group * options.reductionGroups], local: [group],
             arguments + [.buffer(reductionPartials)])
         try context.enqueue(
             try context.kernel("reduce_finish"), global: [group], local: [group],

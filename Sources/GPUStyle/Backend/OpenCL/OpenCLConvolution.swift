@@ -211,12 +211,14 @@ extension OpenCLBackend {
         let forward = direction == .forward
         let outputChannels = forward ? layer.outputChannels : layer.inputChannels
         let weightStride = forward ? layer.outputStride : layer.inputStride
+        let (source, target) = (try activationBuffer(input, op), try activationBuffer(output, op))
+        let (reads, writes) = (input.format, output.format)
         if layer.winograd {
             return try enqueueWinograd(
-                input: try buffer(input, op), shape: input.shape,
+                input: source, shape: input.shape,
                 weights: WinogradWeights(layer: layer, direction: direction),
                 outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
-                output: try buffer(output, op))
+                output: target, reads: reads, writes: writes)
         }
         guard let weights = forward ? layer.forward : layer.backward else {
             throw StyleError("opencl \(op): the layer has no direct backward-data layout (internal error)")
@@ -226,26 +228,23 @@ extension OpenCLBackend {
             let strip = outputChannels <= OpenCLConvWeights.narrowOutputBlock ? options.narrowStrip : 0
             let (pixels, rows) = (options.narrowPixelBlock * max(strip, 1), 2)
             return try context.enqueue(
-                try context.kernel(strip > 0 ? "conv3x3_narrow_strip" : "conv3x3_narrow"),
+                try kernel(strip > 0 ? "conv3x3_narrow_strip" : "conv3x3_narrow", reads: reads, writes: writes),
                 global: [(w + pixels - 1) / pixels, (h + rows - 1) / rows],
                 local: workGroup(options.narrowWorkGroupWidth, dimensions: 2),
-                [
-                    .buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w),
-                    .buffer(weights), .int(outputChannels),
-                ]
-                    + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
+                [.buffer(source), .int(input.shape.c), .int(h), .int(w), .buffer(weights), .int(outputChannels)]
+                    + epilogue.arguments(unused: unusedBuffer) + [.buffer(target)])
         }
         let pixelBlock = options.convPixelBlock
         var global = [(w + pixelBlock - 1) / pixelBlock, h, weightStride / options.convOutputBlock]
         if options.convChannelsFirst { global.swapAt(0, 2) }
         try context.enqueue(
-            try context.kernel("conv3x3"), global: global,
+            try kernel("conv3x3", reads: reads, writes: writes), global: global,
             local: workGroup(options.convWorkGroupWidth, dimensions: 3),
             [
-                .buffer(try buffer(input, op)), .int(input.shape.c), .int(h), .int(w), .buffer(weights),
+                .buffer(source), .int(input.shape.c), .int(h), .int(w), .buffer(weights),
                 .int(outputChannels), .int(weightStride),
             ]
-                + epilogue.arguments(unused: unusedBuffer) + [.buffer(try buffer(output, op))])
+                + epilogue.arguments(unused: unusedBuffer) + [.buffer(target)])
     }
 
     private func openCLWeights(_ weights: ConvWeights, _ op: String) throws -> OpenCLConvWeights {

@@ -8,18 +8,19 @@ extension OpenCLBackend {
         let split = gramSplit(pixels: m)
         let partials = try gramPartials.atLeast(split.slices * c * c)
         let arguments: [KernelArgument] = [
-            .buffer(try buffer(features, "gram")), .int(c), .int(m), .int(split.length),
+            .buffer(try activationBuffer(features, "gram")), .int(c), .int(m), .int(split.length),
             .buffer(partials),
         ]
         if options.gramTiledProduct {
             let blocks = (c + Self.gramTiledBlock - 1) / Self.gramTiledBlock
             try context.enqueue(
-                try context.kernel("gram_partial_tiled"), global: [blocks * 16, blocks * 16, split.slices],
+                try kernel("gram_partial_tiled", reads: features.format),
+                global: [blocks * 16, blocks * 16, split.slices],
                 local: [16, 16, 1], arguments)
         } else {
             let tiles = (c + options.gramTile - 1) / options.gramTile
             try context.enqueue(
-                try context.kernel("gram_partial"), global: [tiles, tiles, split.slices],
+                try kernel("gram_partial", reads: features.format), global: [tiles, tiles, split.slices],
                 local: workGroup(options.tileWorkGroupWidth, dimensions: 3), arguments)
         }
         try context.enqueue(
@@ -53,18 +54,18 @@ extension OpenCLBackend {
                 .buffer(symmetric),
             ])
         let arguments: [KernelArgument] = [
-            .buffer(symmetric), .buffer(try buffer(features, op)), .int(c), .int(m),
+            .buffer(symmetric), .buffer(try activationBuffer(features, op)), .int(c), .int(m),
             .buffer(try buffer(gradFeatures, op)), .flag(accumulate),
         ]
         if options.gramBackwardTiledProduct {
             let (rows, pixels) = options.tiledProductBlock
             try context.enqueue(
-                try context.kernel("gram_backward_tiled"),
+                try kernel("gram_backward_tiled", reads: features.format),
                 global: [(m + pixels - 1) / pixels * 16, (c + rows - 1) / rows * 16], local: [16, 16],
                 arguments)
         } else {
             try context.enqueue(
-                try context.kernel("gram_backward"),
+                try kernel("gram_backward", reads: features.format),
                 global: [
                     (c + options.gramBackwardRows - 1) / options.gramBackwardRows,
                     (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns,

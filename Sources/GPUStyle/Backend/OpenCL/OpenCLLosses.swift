@@ -7,10 +7,12 @@ extension OpenCLBackend {
         accumulate: Bool
     ) throws {
         let op = "meanSquaredError"
+        try requireSameFormat(a, b, op)
         try reduce(
-            "mean_squared_error_partial", [.buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .int(a.count)],
+            "mean_squared_error_partial",
+            [.buffer(try activationBuffer(a, op)), .buffer(try activationBuffer(b, op)), .int(a.count)],
             scale: Float(Double(scale) / Double(max(a.count, 1))), into: scalars, slot: slot,
-            accumulate: accumulate, op: op)
+            accumulate: accumulate, op: op, reads: a.format)
     }
 
     public func computeMeanSquaredErrorGradient(
@@ -18,12 +20,20 @@ extension OpenCLBackend {
         accumulate: Bool
     ) throws {
         let op = "meanSquaredErrorGradient"
+        try requireSameFormat(a, b, op)
         try elementwise(
             "mean_squared_error_gradient", a.count,
             [
-                .buffer(try buffer(a, op)), .buffer(try buffer(b, op)), .float(factor),
+                .buffer(try activationBuffer(a, op)), .buffer(try activationBuffer(b, op)), .float(factor),
                 .buffer(try buffer(grad, op)), .flag(accumulate), .int(a.count),
-            ])
+            ], reads: a.format)
+    }
+
+    /// The MSE kernels read both operands in one storage.
+    private func requireSameFormat(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        guard a.format == b.format else {
+            throw StyleError("opencl \(op): a float32 and a 16-bit operand (internal error)")
+        }
     }
 
     public func computeTotalVariation(_ x: Tensor, scale: Float, scalars: Tensor, slot: Int, accumulate: Bool) throws {

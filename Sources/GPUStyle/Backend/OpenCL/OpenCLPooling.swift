@@ -4,10 +4,11 @@ import Kernels
 extension OpenCLBackend {
     public func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         let (c, h, w) = (input.shape.c, input.shape.h, input.shape.w)
-        let (x, y) = (try buffer(input, "pool2x2"), try buffer(output, "pool2x2"))
+        let (x, y) = (try activationBuffer(input, "pool2x2"), try activationBuffer(output, "pool2x2"))
         let launch = rowLaunch(units: w / 2, rows: h / 2, planes: c, groupWidth: 0)
         try context.enqueue(
-            try context.kernel("pool2x2"), global: launch.global, local: launch.local,
+            try kernel("pool2x2", reads: input.format, writes: output.format), global: launch.global,
+            local: launch.local,
             [.buffer(x), .int(h), .int(w), .flag(mode == .max), .int(launch.blocksPerItem), .buffer(y)])
     }
 
@@ -20,9 +21,9 @@ extension OpenCLBackend {
         try elementwise(
             "pool2x2_backward", input.count,
             [
-                .buffer(try buffer(gradOutput, op)), .buffer(try buffer(input, op)), .int(h), .int(w),
+                .buffer(try buffer(gradOutput, op)), .buffer(try activationBuffer(input, op)), .int(h), .int(w),
                 .flag(mode == .max), .buffer(try buffer(gradInput, op)), .flag(accumulate), .int(input.count),
-            ])
+            ], reads: input.format)
     }
 
     public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {

@@ -6,9 +6,9 @@ extension OpenCLBackend {
         try elementwise(
             "relu", input.count,
             [
-                .buffer(try buffer(input, "relu")), .buffer(try buffer(output, "relu")),
+                .buffer(try activationBuffer(input, "relu")), .buffer(try activationBuffer(output, "relu")),
                 .int(input.count),
-            ])
+            ], reads: input.format, writes: output.format)
     }
 
     public func computeReluBackward(gradOutput: Tensor, activation: Tensor, gradInput: Tensor) throws {
@@ -17,8 +17,8 @@ extension OpenCLBackend {
             "relu_backward", gradOutput.count,
             [
                 .buffer(try buffer(gradOutput, op)),
-                .buffer(try buffer(activation, op)),
+                .buffer(try activationBuffer(activation, op)),
                 .buffer(try buffer(gradInput, op)), .int(gradOutput.count),
-            ])
+            ], reads: activation.format)
     }
 }

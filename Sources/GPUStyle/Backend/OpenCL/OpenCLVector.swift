@@ -8,7 +8,12 @@ extension OpenCLBackend {
     }
 
     public func computeCopy(_ x: Tensor, to y: Tensor) throws {
-        try context.copy(try buffer(x, "copy"), to: try buffer(y, "copy"), count: x.count)
+        guard x.format == y.format else {
+            throw StyleError("opencl copy: between a float32 and a 16-bit tensor (internal error)")
+        }
+        try context.copy(
+            try activationBuffer(x, "copy"), to: try activationBuffer(y, "copy"),
+            bytes: x.count * (x.format == .half ? 2 : 4))
     }
 
     public func computeCopyRegion(

@@ -67,10 +67,12 @@ extension OpenCLBackend {
     /// A band's outputs are stored only after the next band's input is transformed, so `output`
     /// may be `input` itself (backward-data in place, `backwardDataRunsInPlace`): by then no band
     /// still to be read needs the rows they overwrite (a band reads one row above its own rows,
-    /// the last of the band before). Only the channel count may differ between the two.
+    /// the last of the band before). Only the channel count may differ between the two. The
+    /// transforms read `input` and write `output` in the storages the tensors are in.
     func enqueueWinograd(
         input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
-        epilogue: ConvEpilogue, output: CLBuffer
+        epilogue: ConvEpilogue, output: CLBuffer, reads: ActivationStorage = .float,
+        writes: ActivationStorage = .float
     ) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
@@ -110,9 +112,9 @@ extension OpenCLBackend {
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let tiled = options.winogradTiledMultiply
         let (inputKernel, multiplyKernel, outputKernel) = (
-            try context.kernel(four ? "winograd4_input" : "winograd_input"),
+            try kernel(four ? "winograd4_input" : "winograd_input", reads: reads, writes: writes),
             try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
-            try context.kernel(four ? "winograd4_output" : "winograd_output")
+            try kernel(four ? "winograd4_output" : "winograd_output", reads: reads, writes: writes)
         )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
