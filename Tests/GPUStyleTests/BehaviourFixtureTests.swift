@@ -20,12 +20,14 @@ final class BehaviourFixtureTests: CommandLineTestCase {
             .appendingPathComponent("Fixtures/behaviour/outputs.json").path
     }
 
-    /// The processor's model name: what the digests depend on.
+    /// The processor's model name and OpenBLAS's kernel set: what the digests depend on. A model
+    /// name alone ("AMD EPYC" on virtual machines) spans processors with and without AVX-512,
+    /// whose OpenBLAS kernels sum in different orders (the native digests differ).
     private var machineKey: String {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
-        return model ?? "unknown processor"
+        return "\(model ?? "unknown processor"), OpenBLAS \(BlasKernelChoice.applied ?? "unknown")"
     }
 
     private func options(iterations: Int, optimizer: OptimizerKind) -> StyleJobOptions {
