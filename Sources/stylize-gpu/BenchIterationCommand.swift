@@ -52,6 +52,9 @@ struct BenchIterationCommand: ParsableCommand {
     @Option(help: "Style image of the workload.")
     var style = "examples/starry_night.jpg"
 
+    @Option(help: "float or half: layer outputs as float32, or as 16-bit floats (stylize --storage).")
+    var storage: ActivationStorage = .float
+
     @OptionGroup var weightsOptions: WeightsOptions
 
     @OptionGroup var kernelDefines: KernelDefineOptions
@@ -71,6 +74,7 @@ struct BenchIterationCommand: ParsableCommand {
         settings.warmup = warmup
         settings.profileIterations = profile ? profileIterations : 0
         settings.preprocessing = weightsOptions.preprocessing.override
+        settings.storage = storage == .float ? nil : storage
         try settings.validate()
         return settings
     }
@@ -116,7 +120,8 @@ enum IterationReportTable {
         var lines = [
             "\(report.settings.iterations) timed iterations after \(report.settings.warmup) warm-up, interleaved; "
                 + "\((report.settings.contentPath as NSString).lastPathComponent) + "
-                + "\((report.settings.stylePath as NSString).lastPathComponent), Adam",
+                + "\((report.settings.stylePath as NSString).lastPathComponent), Adam"
+                + (report.settings.storage == .half ? ", --storage half" : ""),
             "host: \(report.cpu), \(report.cores) cores, load \(load.isEmpty ? "unknown" : load); \(report.date)",
             "",
         ]

@@ -134,8 +134,9 @@ struct StylizeCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "float or half: layer outputs kept as float32, or rounded to float16 as they are written.",
-            discussion: "half gives 16-bit storage's numbers; its 16-bit buffers are not built yet, "
-                + "so it saves no memory yet."
+            discussion: "half keeps them in 16-bit buffers on OpenCL devices (the native path rounds "
+                + "float32 ones: the same numbers, no memory saved), except on tiled scales and with "
+                + "style masks."
         ))
     var storage: ActivationStorage = .float
 

@@ -73,6 +73,51 @@ final class HalfStorageTests: XCTestCase {
                 + differences.map { String(format: "%.1e", $0) }.joined(separator: " "))
     }
 
+    /// Where the backend has 16-bit buffers the workspace holds halves, and one evaluation gives
+    /// the numbers of float32 buffers rounded in place (what the native path runs), bit for bit:
+    /// the loss terms and the image gradient at 64 px (default layers, real weights), with the
+    /// device's options, each named option set (direct convolutions, F(2×2) and F(4×4) everywhere,
+    /// the tiled GPU kernels) and conv3x3_narrow on every direct layer. Its memory is the layout's.
+    func testHalfBuffersGiveTheNumbersOfRoundedFloats() throws {
+        let weights = try cachedWeightsPath()
+        guard let device = DeviceCatalog.discover().openCLDevices.first else {
+            throw XCTSkip("no OpenCL device")
+        }
+        var narrow = ProgramOptions.defaults(for: device.info)
+        narrow.defines["CONV_WINOGRAD"] = 0
+        narrow.defines["CONV_NARROW"] = 2
+        let optionSets =
+            [ProgramOptions.defaults(for: device.info), narrow]
+            + ProgramOptions.Preset.allCases.map {
+                ProgramOptions.preset($0, for: device.info)
+            }
+        var options = StyleJobOptions(
+            contentPath: examplePath("chelsea.png"), stylePaths: [examplePath("starry_night.jpg")])
+        options.imageSize = 64
+        options.storage = .half
+        for programOptions in optionSets {
+            let backend = try OpenCLBackend(device: device, options: programOptions)
+            func evaluate(_ backend: Backend) throws -> (losses: LossValues, gradient: [Float], bytes: Int) {
+                let job = try StyleJob(options: options, weightsPath: weights, backend: backend) { _ in }
+                let gradient = try backend.makeTensor(job.run.image.shape)
+                try job.run.objective.evaluate(image: job.run.image, gradient: gradient, iteration: 0)
+                return (try job.run.objective.readLosses(), try backend.download(gradient), backend.peakAllocatedBytes)
+            }
+            let halves = try evaluate(backend)
+            let floats = try evaluate(FloatBuffersOnly(backend))
+            let label = programOptions.buildString
+            XCTAssertEqual(halves.losses, floats.losses, label)
+            XCTAssertEqual(halves.gradient, floats.gradient, label)
+            XCTAssertTrue(halves.gradient.contains { $0 != 0 }, label)
+            XCTAssertLessThan(halves.bytes, floats.bytes, "16-bit buffers saved nothing: \(label)")
+        }
+    }
+
+    /// An OpenCL backend that reports no 16-bit buffers, so the network rounds float32 ones.
+    private final class FloatBuffersOnly: ForwardingBackend {
+        override var halfStorageAlignment: Int? { nil }
+    }
+
     /// The figures of DESIGN.md's "Half storage" (printed): at the float run's image after 100
     /// iterations, both modes' losses and the image gradients' ‖Δg‖₂ / ‖g‖₂ on each test backend
     /// (and float32's across backends); then 100-iteration trajectories of two image pairs at 64 px

@@ -42,6 +42,8 @@ public struct IterationBenchmarkSettings: Codable, Equatable, Sendable {
     public var profileIterations = 0
     /// `--preprocessing` (nil: detected from the weights).
     public var preprocessing: Preprocessing? = nil
+    /// `--storage` (nil: float).
+    public var storage: ActivationStorage? = nil
 
     public init(contentPath: String, stylePath: String) {
         self.contentPath = contentPath
@@ -165,6 +167,7 @@ public enum IterationBenchmark {
         // One iteration of a run at `size`: its last scale, whatever the size.
         options.scales = 1
         options.preprocessing = settings.preprocessing
+        options.storage = settings.storage
         options.optimization = OptimizationSettings(iterations: settings.warmup + settings.iterations, optimizer: .adam)
         var kernelOptions: [String?] = []
         var contestants: [Contestant] = try devices.map { device in
@@ -206,7 +209,7 @@ public enum IterationBenchmark {
             let plan = try MemoryPlan(
                 model: job.network.model, layers: options.layers, height: job.content.height, width: job.content.width,
                 styleSizes: job.styles.map { (height: $0.height, width: $0.width) },
-                optimization: options.optimization, backend: job.backend
+                optimization: options.optimization, backend: job.backend, storage: settings.storage ?? .float
             ).breakdown
             let peak = job.backend.peakAllocatedBytes
             return IterationMeasurement(

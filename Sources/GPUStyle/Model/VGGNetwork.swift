@@ -10,7 +10,8 @@ public final class VGGNetwork {
     public let preprocessing: ChannelAffine
     /// `half`: every layer output is rounded to float16 as it is written (the preprocessed input,
     /// 3 channels, stays float32), so the backward pass and the losses read what 16-bit buffers
-    /// would hold.
+    /// hold: 16-bit buffers where the backend has them and the workspace allows
+    /// (`makeWorkspace`), else float32 buffers rounded in place, with the same numbers.
     public let storage: ActivationStorage
     /// Weights per conv layer index into `layers` (nil for relu/pool).
     private let convWeights: [ConvWeights?]
@@ -97,25 +98,38 @@ public final class VGGNetwork {
         /// holds its values; a forward-only one (a pooling output no loss reads) may have been
         /// overwritten by a later layer whose buffer it borrowed.
         public let outputs: [Tensor]
-        let layout: WorkspaceLayout
-        /// The gradient with respect to the deepest layer's output, where the backward pass starts.
-        let firstGradient: TensorStorage
-        /// Where a pooling layer that cannot run in place puts its input gradient.
-        let gradientArena: TensorStorage?
+        let fusedWithNext: [Bool]
+        let gradients: Gradients
         let shapes: [Shape]
 
+        /// Where the backward pass puts its gradients.
+        enum Gradients {
+            /// float32 outputs (`WorkspaceLayout`): the gradient of the deepest layer's output where
+            /// the pass starts, and where a pooling layer that cannot run in place puts its input
+            /// gradient; the rest go into buffers the pass has finished with.
+            case shared(layout: WorkspaceLayout, first: TensorStorage, arena: TensorStorage?)
+            /// 16-bit outputs (`HalfWorkspaceLayout`): one tensor per layer output (a fused conv's
+            /// is its ReLU's) and the input's.
+            case separate(layers: [Tensor], input: Tensor)
+        }
+
         init(
-            input: Tensor, outputs: [Tensor], layout: WorkspaceLayout, firstGradient: TensorStorage,
-            gradientArena: TensorStorage?, shapes: [Shape], height: Int, width: Int
+            input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], gradients: Gradients, shapes: [Shape],
+            height: Int, width: Int
         ) {
             self.input = input
             self.outputs = outputs
-            self.layout = layout
-            self.firstGradient = firstGradient
-            self.gradientArena = gradientArena
+            self.fusedWithNext = fusedWithNext
+            self.gradients = gradients
             self.shapes = shapes
             self.height = height
             self.width = width
+        }
+
+        /// Whether the layer outputs are 16-bit buffers.
+        public var holdsHalves: Bool {
+            if case .separate = gradients { return true }
+            return false
         }
 
         /// The gradient with respect to the output of layer `index` (or, for -1, the network's
@@ -136,24 +150,56 @@ public final class VGGNetwork {
             backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
+    /// Where a half workspace's tensors go, or nil where its layer outputs are float32: storage
+    /// float, a backend without 16-bit buffers, or `halfBuffers` false.
+    static func halfLayout(
+        layers: [VGGModel.Layer], height: Int, width: Int, observed: Set<Int>, backend: Backend,
+        storage: ActivationStorage, halfBuffers: Bool
+    ) -> HalfWorkspaceLayout? {
+        guard storage == .half, halfBuffers, let alignment = backend.halfStorageAlignment else { return nil }
+        return HalfWorkspaceLayout(
+            layers: layers, shapes: shapes(of: layers, height: height, width: width),
+            inputShape: Shape(c: 3, h: height, w: width), observed: observed, alignment: alignment)
+    }
+
     /// Allocates the buffers for height × width. `observed` are the layer indices whose
     /// outputs losses read: a conv layer among them keeps its pre-ReLU output instead of being fused.
-    public func makeWorkspace(height: Int, width: Int, observed: Set<Int>) throws -> Workspace {
+    /// With `--storage half` the layer outputs are 16-bit buffers where the backend has them,
+    /// unless `halfBuffers` is false (a caller whose ops read them as float32: tiles, masks).
+    public func makeWorkspace(
+        height: Int, width: Int, observed: Set<Int>, halfBuffers: Bool = true
+    ) throws
+        -> Workspace
+    {
         guard height >= minimumImageSide, width >= minimumImageSide else {
             throw StyleError(
                 "the image is \(width)×\(height); layers up to \(layers.last?.name ?? "") need at least "
                     + "\(minimumImageSide)×\(minimumImageSide) pixels")
         }
         let shapes = self.shapes(height: height, width: width)
+        if let half = VGGNetwork.halfLayout(
+            layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage,
+            halfBuffers: halfBuffers)
+        {
+            let n = layers.count
+            let tensors = try backend.makeViews(
+                bytes: half.bytes, [half.input, half.inputGradient] + half.outputs + half.gradients)
+            return Workspace(
+                input: tensors[0], outputs: Array(tensors[2..<(2 + n)]), fusedWithNext: half.fusedWithNext,
+                gradients: .separate(layers: Array(tensors[(2 + n)...]), input: tensors[1]), shapes: shapes,
+                height: height, width: width)
+        }
         let layout = VGGNetwork.layout(
             layers: layers, height: height, width: width, observed: observed, backend: backend)
         let buffers = try layout.buffers.map { try backend.makeTensor(.vector($0)).storage }
         return Workspace(
             input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: buffers[layout.inputBuffer]),
             outputs: layers.indices.map { Tensor(shape: shapes[$0], storage: buffers[layout.outputBuffer[$0]]) },
-            layout: layout, firstGradient: buffers[layout.firstGradientBuffer],
-            gradientArena: layout.arenaBuffer.map { buffers[$0] }, shapes: shapes,
-            height: height, width: width)
+            fusedWithNext: layout.fusedWithNext,
+            gradients: .shared(
+                layout: layout, first: buffers[layout.firstGradientBuffer],
+                arena: layout.arenaBuffer.map { buffers[$0] }),
+            shapes: shapes, height: height, width: width)
     }
 
     /// The workspace's buffers at a smaller size (a smaller tile): the same buffers and layout, each
@@ -161,7 +207,8 @@ public final class VGGNetwork {
     /// sharing the layout decided at the larger size holds at the smaller one.
     public func view(of workspace: Workspace, height: Int, width: Int) throws -> Workspace {
         if height == workspace.height && width == workspace.width { return workspace }
-        guard height >= minimumImageSide, width >= minimumImageSide, height <= workspace.height,
+        guard case .shared = workspace.gradients, height >= minimumImageSide, width >= minimumImageSide,
+            height <= workspace.height,
             width <= workspace.width
         else {
             throw StyleError(
@@ -171,8 +218,8 @@ public final class VGGNetwork {
         return Workspace(
             input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: workspace.input.storage),
             outputs: zip(workspace.outputs, shapes).map { Tensor(shape: $1, storage: $0.storage) },
-            layout: workspace.layout, firstGradient: workspace.firstGradient, gradientArena: workspace.gradientArena,
-            shapes: shapes, height: height, width: width)
+            fusedWithNext: workspace.fusedWithNext, gradients: workspace.gradients, shapes: shapes, height: height,
+            width: width)
     }
 
     /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
@@ -184,24 +231,26 @@ public final class VGGNetwork {
     /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer.
     public func forward(image: Tensor, workspace: Workspace) throws {
         try backend.preprocess(image: image, affine: preprocessing, output: workspace.input)
+        // 16-bit buffers round as they are written; float32 ones are rounded after.
+        let rounds = storage == .half && !workspace.holdsHalves
         var previous = workspace.input
         for (index, layer) in layers.enumerated() {
             let output = workspace.outputs[index]
             switch layer.kind {
             case .conv:
                 try backend.conv3x3(
-                    input: previous, weights: convWeights[index]!, relu: workspace.layout.fusedWithNext[index],
+                    input: previous, weights: convWeights[index]!, relu: workspace.fusedWithNext[index],
                     output: output)
-                if storage == .half { try backend.roundToHalf(output) }
+                if rounds { try backend.roundToHalf(output) }
             case .relu:
                 // ReLU commutes with the rounding: a rounded input gives a rounded output.
-                if !(index > 0 && workspace.layout.fusedWithNext[index - 1]) {
+                if !(index > 0 && workspace.fusedWithNext[index - 1]) {
                     try backend.relu(input: previous, output: output)
                 }
             case .pool:
                 try backend.pool2x2(input: previous, mode: pooling, output: output)
                 // Max pooling picks one of its rounded inputs; the average needs its own rounding.
-                if storage == .half, pooling == .avg { try backend.roundToHalf(output) }
+                if rounds, pooling == .avg { try backend.roundToHalf(output) }
             }
             previous = output
         }
@@ -220,8 +269,10 @@ public final class VGGNetwork {
         workspace: Workspace, gradImage: Tensor,
         addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
     ) throws {
-        let layout = workspace.layout
-        var grad = workspace.gradient(layers.count - 1, in: workspace.firstGradient)
+        guard case let .shared(layout, first, arena) = workspace.gradients else {
+            return try backwardSeparate(workspace: workspace, gradImage: gradImage, addLossGradients: addLossGradients)
+        }
+        var grad = workspace.gradient(layers.count - 1, in: first)
         try backend.fill(grad, value: 0)
         var maskApplied = false
         var index = layers.count - 1
@@ -251,7 +302,7 @@ public final class VGGNetwork {
                     grad = workspace.gradient(index - 1, in: input.storage)
                     maskApplied = true
                 } else {
-                    guard let arena = workspace.gradientArena, arena !== grad.storage else {
+                    guard let arena, arena !== grad.storage else {
                         throw StyleError("backward: no free gradient buffer for \(layer.name) (internal error)")
                     }
                     let next = workspace.gradient(index - 1, in: arena)
@@ -264,6 +315,46 @@ public final class VGGNetwork {
             index -= 1
         }
         try backend.preprocessBackward(gradOutput: grad, affine: preprocessing, gradImage: gradImage, accumulate: false)
+    }
+
+    /// The backward pass of a workspace with 16-bit outputs: each gradient in its own tensor
+    /// (`HalfWorkspaceLayout`), nothing in place but the ReLU masks; the same ops and arguments
+    /// as `backward` otherwise, so the same numbers.
+    private func backwardSeparate(
+        workspace: Workspace, gradImage: Tensor, addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
+    ) throws {
+        guard case let .separate(gradients, inputGradient) = workspace.gradients else { return }
+        let below = { (index: Int) in index > 0 ? gradients[index - 1] : inputGradient }
+        try backend.fill(gradients[layers.count - 1], value: 0)
+        var index = layers.count - 1
+        while index >= 0 {
+            let grad = gradients[index]
+            try addLossGradients(index, grad)
+            switch layers[index].kind {
+            case .relu:
+                // In place where a fused conv shares the tensor, else into the conv's own.
+                let fused = index > 0 && workspace.fusedWithNext[index - 1]
+                try backend.reluBackward(
+                    gradOutput: grad, activation: workspace.outputs[index], gradInput: fused ? grad : below(index))
+                if fused {
+                    index -= 1
+                    try backend.conv3x3BackwardData(
+                        gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil, gradInput: below(index),
+                        accumulate: false)
+                }
+            case .conv:
+                try backend.conv3x3BackwardData(
+                    gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil, gradInput: below(index),
+                    accumulate: false)
+            case .pool:
+                try backend.pool2x2Backward(
+                    gradOutput: grad, input: index > 0 ? workspace.outputs[index - 1] : workspace.input,
+                    mode: pooling, gradInput: below(index), accumulate: false)
+            }
+            index -= 1
+        }
+        try backend.preprocessBackward(
+            gradOutput: inputGradient, affine: preprocessing, gradImage: gradImage, accumulate: false)
     }
 
     /// Backward-data of the conv at `index` into the conv's own output buffer, which the pass has

@@ -31,10 +31,12 @@ public struct MemoryPlan: Equatable, Sendable {
     /// with `tiling`, a `TiledObjective`'s: one workspace of the largest tile (styles included), the
     /// tile's image and gradient and its compact buffers, beside the whole image's state (on the
     /// host instead with `tiling.stateOnHost`). `inputPixels`: the content and styles as read.
+    /// With `storage` half, untiled and unmasked on a backend with 16-bit buffers, the workspaces
+    /// and content targets are `HalfWorkspaceLayout`'s and halves.
     public init(
         model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
         styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend,
-        tiling: Tiling? = nil, maskedStyles: Bool = false, inputPixels: Int = 0
+        tiling: Tiling? = nil, maskedStyles: Bool = false, inputPixels: Int = 0, storage: ActivationStorage = .float
     ) throws {
         let floatBytes = MemoryLayout<Float>.size
         let deepest = try selection.deepestLayer(in: model)
@@ -47,8 +49,22 @@ public struct MemoryPlan: Equatable, Sendable {
         weightBytes = uploaded.reduce(0) {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
-        /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them.
+        let halfBuffers = tiling == nil && !maskedStyles
+        /// Bytes of the activations the backward pass reads, halves or floats.
+        let activationValueBytes = storage == .half && halfBuffers && backend.halfStorageAlignment != nil ? 2 : 4
+        /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them, or
+        /// its one allocation (`HalfWorkspaceLayout`), where what is not the backward pass's
+        /// activations counts as gradients.
         func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int, gradients: Int) {
+            if let half = VGGNetwork.halfLayout(
+                layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage,
+                halfBuffers: halfBuffers)
+            {
+                let read = MemoryPlan.backwardReadFloats(
+                    layers: layers, shapes: VGGNetwork.shapes(of: layers, height: height, width: width),
+                    observed: observed)
+                return (half.bytes, half.bytes, half.bytes - read * 2)
+            }
             let layout = VGGNetwork.layout(
                 layers: layers, height: height, width: width, observed: observed,
                 backend: backend)
@@ -70,7 +86,10 @@ public struct MemoryPlan: Equatable, Sendable {
         let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
         let gramsPerLayer = tiling == nil ? 3 : 5
         let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
-        let contentTargets = contentIndices.reduce(0) { $0 + shapes[$1].count }
+        // Floats of the content targets (two halves to a float, each target a whole number of them).
+        let contentTargets = contentIndices.reduce(0) {
+            $0 + (activationValueBytes == 2 ? (shapes[$1].count + 1) / 2 : shapes[$1].count)
+        }
         let floats = tiling.flatMap { tiling in
             tile.map {
                 TiledObjective.bufferFloats(
@@ -112,7 +131,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let hostImages = 3 * inputPixels + 4 * image + styleImages
         hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
         let backwardActivations =
-            MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * floatBytes
+            MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * activationValueBytes
         let rawWeights = uploaded.reduce(0) {
             $0 + ($1.outputChannels * $1.inputChannels * 9 + $1.outputChannels) * floatBytes
         }
@@ -242,7 +261,7 @@ extension StyleJobOptions {
             model: model, layers: layers, height: output.height, width: output.width, styleSizes: styleSizes,
             optimization: optimization, backend: backend, tiling: tiling,
             maskedStyles: styleMaskPaths != nil || styleSourceMaskPaths != nil,
-            inputPixels: ([content] + styles).reduce(0) { $0 + $1.width * $1.height })
+            inputPixels: ([content] + styles).reduce(0) { $0 + $1.width * $1.height }, storage: storage ?? .float)
     }
 
     /// Longest side of the style images at an output size.

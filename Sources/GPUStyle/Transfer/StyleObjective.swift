@@ -207,13 +207,16 @@ public final class StyleObjective: ImageObjective {
         {
             let styleWorkspace: VGGNetwork.Workspace
             if mainSize(style) {
-                let main = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
+                let main =
+                    try mainWorkspace
+                    ?? network.makeWorkspace(
+                        height: height, width: width, observed: observed, halfBuffers: !masked)
                 mainWorkspace = main
                 styleWorkspace = main
             } else {
                 styleWorkspace = try network.makeWorkspace(
                     height: style.image.shape.h, width: style.image.shape.w,
-                    observed: styleIndices)
+                    observed: styleIndices, halfBuffers: !masked)
             }
             try network.forward(image: style.image, workspace: styleWorkspace)
             if let maskedStyle {
@@ -231,14 +234,21 @@ public final class StyleObjective: ImageObjective {
         if let shared, stored == nil {
             shared.cache.store(try styleLayers.mapValues { try network.backend.download($0.target) }, for: shared.key)
         }
-        workspace = try mainWorkspace ?? network.makeWorkspace(height: height, width: width, observed: observed)
+        workspace =
+            try mainWorkspace
+            ?? network.makeWorkspace(
+                height: height, width: width, observed: observed, halfBuffers: !masked)
 
         // Content targets: the content image's activations.
         try network.forward(image: content, workspace: workspace)
         var contentTargets: [Int: Tensor] = [:]
         for index in contentIndices {
-            let target = try backend.makeTensor(workspace.outputs[index].shape)
-            try backend.copy(workspace.outputs[index], to: target)
+            let features = workspace.outputs[index]
+            // In the features' storage: the content loss reads both alike.
+            let target =
+                try features.format == .half
+                ? backend.makeLayerOutput(features.shape) : backend.makeTensor(features.shape)
+            try backend.copy(features, to: target)
             contentTargets[index] = target
         }
         self.contentTargets = contentTargets

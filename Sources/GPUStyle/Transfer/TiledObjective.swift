@@ -155,7 +155,9 @@ public final class TiledObjective: ImageObjective {
         factors = TiledObjective.poolingFactors(network.layers)
         shapes = network.shapes(height: height, width: width)
         scalars = try backend.makeTensor(.vector(LossValues.slotCount))
-        workspace = try network.makeWorkspace(height: largest.height, width: largest.width, observed: observed)
+        // float32 outputs: the tiles' regions are copied and masked by float32 ops.
+        workspace = try network.makeWorkspace(
+            height: largest.height, width: largest.width, observed: observed, halfBuffers: false)
         let tileShape = Shape(c: 3, h: largest.height, w: largest.width)
         tileImage = try backend.makeTensor(tileShape).storage
         tileGradient = try backend.makeTensor(tileShape).storage
