@@ -8,7 +8,7 @@
 public enum OpTable {
     public static let rows: [OpRow] =
         convolutionRows + reluRows + poolingRows + gramRows + lossesRows + imageRows + maskRows + adamRows
-        + vectorRows + flowRows
+        + vectorRows + flowRows + halfStorageRows
     public static let gradRows: [OpGradRow] =
         convolutionGradRows + reluGradRows + poolingGradRows + gramGradRows + lossesGradRows + imageGradRows
         + maskGradRows + flowGradRows
