@@ -27,7 +27,7 @@
 //   reluBackward                 relu_backward
 //   pool2x2                      pool2x2
 //   pool2x2Backward              pool2x2_backward
-//   reluPool2x2BackwardInPlace   relu_pool2x2_backward_inplace
+//   reluPool2x2Backward          relu_pool2x2_backward
 //   gram                         gram_partial* → GRAM_T, VW
 //                                gram_partial_tiled* → GRAM_GEMM
 //                                gram_finish → GRAM_GEMM, GRAM_T
@@ -1528,30 +1528,32 @@ __kernel void pool2x2_backward(__global const float *dy, __global const ACT_IN *
     store_or_add(dx, index, g, accumulate);
 }
 
-// The backward pass of ReLU then pooling, in place: a (the ReLU's output, the pooling input)
-// becomes the gradient w.r.t. the ReLU's input, pool2x2_backward's result × (a > 0). Along rows of
-// windows as pool2x2 (the same launch, over ceil(H / 2) rows; the odd last row and column
-// get 0): each window is read before it is written, and no other work-item touches it.
-__kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global float *a, const int height,
-                                            const int width, const int isMax, const int blocksPerItem) {
+// The backward pass of ReLU then pooling: dx = pool2x2_backward's result × (a > 0), a the ReLU's
+// output (the pooling input), dx the gradient w.r.t. the ReLU's input, which may be a's own
+// buffer (in place: each window is read before it is written, and no other work-item touches
+// it). Along rows of windows as pool2x2 (the same launch, over ceil(H / 2) rows; the odd last row
+// and column get 0).
+__kernel void relu_pool2x2_backward(__global const float *dy, __global const ACT_IN *a, __global float *dx,
+                                    const int height, const int width, const int isMax, const int blocksPerItem) {
     const int i = get_global_id(1), c = get_global_id(2);
     const int outH = height / 2, outW = width / 2, blocks = (outW + ROW_BLOCK - 1) / ROW_BLOCK;
     if (2 * i >= height) return;
-    __global float *top = a + (c * height + 2 * i) * width;
+    __global const ACT_IN *top = a + (c * height + 2 * i) * width;
+    __global float *out = dx + (c * height + 2 * i) * width;
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
     // The work-item with the row's last block (the first one when there is none) also owns the
     // odd last column, outside every window; work-items past the last block own nothing.
     const int last = blocks == 0 ? get_global_id(0) == 0 : first < blocks && end == blocks;
     if (i == outH) {  // the odd last row, outside every window
         const int stop = last ? width : min(2 * ROW_BLOCK * end, width);
-        for (int x = 2 * ROW_BLOCK * first; x < stop; ++x) top[x] = 0.0f;
+        for (int x = 2 * ROW_BLOCK * first; x < stop; ++x) out[x] = 0.0f;
         return;
     }
     __global const float *share = dy + (c * outH + i) * outW;
     for (int b = first; b < end; ++b) {
         const int j0 = b * ROW_BLOCK;
         if (j0 + ROW_BLOCK <= outW) {
-            const float16 t = vload16(0, top + 2 * j0), u = vload16(0, top + width + 2 * j0);
+            const float16 t = LOAD_ACT16(0, top + 2 * j0), u = LOAD_ACT16(0, top + width + 2 * j0);
             const float8 s = vload8(0, share + j0), zero = (float8)(0.0f);
             float8 g0, g1, g2, g3;  // routed to the window's top-left, top-right, bottom-left, bottom-right
             if (isMax) {
@@ -1566,12 +1568,13 @@ __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global f
             // × the ReLU's mask: its output is what the window holds.
             g0 = select(zero, g0, t.even > zero); g1 = select(zero, g1, t.odd > zero);
             g2 = select(zero, g2, u.even > zero); g3 = select(zero, g3, u.odd > zero);
-            vstore16(INTERLEAVE8(g0, g1), 0, top + 2 * j0);
-            vstore16(INTERLEAVE8(g2, g3), 0, top + width + 2 * j0);
+            vstore16(INTERLEAVE8(g0, g1), 0, out + 2 * j0);
+            vstore16(INTERLEAVE8(g2, g3), 0, out + width + 2 * j0);
         } else {
             for (int j = j0; j < outW; ++j) {
-                __global float *window = top + 2 * j;
-                const float v[4] = { window[0], window[1], window[width], window[width + 1] };
+                __global const ACT_IN *window = top + 2 * j;
+                const float v[4] = { LOAD_ACT(0, window), LOAD_ACT(1, window), LOAD_ACT(width, window),
+                                     LOAD_ACT(width + 1, window) };
                 const int winner = isMax ? argmax4(v) : -1;
                 float g[4];
                 #pragma unroll
@@ -1579,11 +1582,12 @@ __kernel void relu_pool2x2_backward_inplace(__global const float *dy, __global f
                     const float routed = isMax ? (k == winner ? share[j] : 0.0f) : share[j] * 0.25f;
                     g[k] = v[k] > 0.0f ? routed : 0.0f;
                 }
-                window[0] = g[0]; window[1] = g[1]; window[width] = g[2]; window[width + 1] = g[3];
+                __global float *o = out + 2 * j;
+                o[0] = g[0]; o[1] = g[1]; o[width] = g[2]; o[width + 1] = g[3];
             }
         }
     }
-    if (last && (width & 1)) top[width - 1] = top[2 * width - 1] = 0.0f;
+    if (last && (width & 1)) out[width - 1] = out[2 * width - 1] = 0.0f;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ final class PoolingTests: OpTestCase {
             try backend.pool2x2Backward(
                 gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
             try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
-            try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
+            try backend.reluPool2x2Backward(gradOutput: dy, activation: activation, mode: mode, gradInput: activation)
             XCTAssertTrue(try backend.download(separate).contains { $0 != 0 }, "\(mode)")
             XCTAssertEqual(try backend.download(activation), try backend.download(separate), "\(mode)")
         }

@@ -147,7 +147,7 @@ public protocol Backend: AnyObject {
     func computePool2x2Backward(
         gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
         accumulate: Bool) throws
-    func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws
+    func computeReluPool2x2Backward(gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor) throws
     func computeGram(features: Tensor, output: Tensor) throws
     func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
     func computeMeanSquaredError(

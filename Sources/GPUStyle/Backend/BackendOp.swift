@@ -3,7 +3,7 @@
 public enum BackendOp: String, CaseIterable, Sendable {
     case fill, copy, copyRegion, axpy, scale, clamp, dot
     case roundToHalf
-    case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2BackwardInPlace
+    case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2Backward
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
     case adamStep
@@ -15,7 +15,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
     public var phase: IterationPhase {
         switch self {
         case .conv3x3, .relu, .pool2x2, .preprocess, .roundToHalf: return .forward
-        case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2BackwardInPlace, .preprocessBackward:
+        case .conv3x3BackwardData, .reluBackward, .pool2x2Backward, .reluPool2x2Backward, .preprocessBackward:
             return .backward
         case .gram, .gramBackward, .meanSquaredError, .meanSquaredErrorGradient, .totalVariation,
             .totalVariationGradient, .multiplyByMask, .temporalLoss, .temporalLossGradient:

@@ -127,15 +127,19 @@ extension Backend {
             accumulate: accumulate)
     }
 
-    /// The backward pass of a ReLU followed by 2×2 pooling, in place: `activation` (the ReLU's
-    /// output, the pooling layer's input) becomes the gradient with respect to the ReLU's input,
-    /// `pool2x2Backward` times the mask (activation > 0), bit for bit. Each 2×2 window is read
-    /// before it is written, so no second buffer of the activation's size is needed.
-    public func reluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        let op = "reluPool2x2BackwardInPlace"
+    /// The backward pass of a ReLU followed by 2×2 pooling: `gradInput`, the gradient with respect
+    /// to the ReLU's input, is `pool2x2Backward` times the mask (activation > 0), bit for bit, from
+    /// `activation` (the ReLU's output, the pooling layer's input). `gradInput` may be `activation`'s
+    /// own storage (in place: each 2×2 window is read before it is written, so no second buffer of
+    /// the activation's size is needed).
+    public func reluPool2x2Backward(gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor) throws {
+        let op = "reluPool2x2Backward"
         try requireShape(gradOutput, activation.shape.pooled, op, "gradOutput")
+        try requireShape(gradInput, activation.shape, op, "gradInput")
         try requireDistinct(gradOutput, activation, op)
-        try computeReluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
+        try requireDistinct(gradOutput, gradInput, op)
+        try computeReluPool2x2Backward(
+            gradOutput: gradOutput, activation: activation, mode: mode, gradInput: gradInput)
     }
 
     // MARK: Gram and losses

@@ -97,9 +97,10 @@ class ForwardingBackend: Backend {
                 accumulate: accumulate)
         }
     }
-    func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        try perform(.reluPool2x2BackwardInPlace) {
-            try inner.computeReluPool2x2BackwardInPlace(gradOutput: gradOutput, activation: activation, mode: mode)
+    func computeReluPool2x2Backward(gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor) throws {
+        try perform(.reluPool2x2Backward) {
+            try inner.computeReluPool2x2Backward(
+                gradOutput: gradOutput, activation: activation, mode: mode, gradInput: gradInput)
         }
     }
     func computeGram(features: Tensor, output: Tensor) throws {

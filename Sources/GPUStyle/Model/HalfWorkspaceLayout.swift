@@ -19,11 +19,20 @@ struct HalfWorkspaceLayout: Equatable {
     /// The allocation's bytes.
     private(set) var bytes = 0
     let fusedWithNext: [Bool]
+    /// Pooling layers whose backward applies the mask of the ReLU before them
+    /// (`reluPool2x2Backward`): the ReLU unobserved and its conv fused with it, so the two share one
+    /// gradient tensor.
+    let fusedPools: Set<Int>
 
     init(layers: [VGGModel.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>, alignment: Int) {
         let n = layers.count
         let fused = layers.indices.map { VGGNetwork.fusesWithNext($0, layers: layers, observed: observed) }
         fusedWithNext = fused
+        fusedPools = Set(
+            layers.indices.filter {
+                layers[$0].kind == .pool && $0 >= 2 && layers[$0 - 1].kind == .relu && !observed.contains($0 - 1)
+                    && fused[$0 - 2]
+            })
         // The tensor that holds layer i's output: a fused conv's is its ReLU's.
         let holder = { (i: Int) in fused[i] ? i + 1 : i }
         let backwardStep = { (i: Int) in 2 * n - i }

@@ -109,8 +109,8 @@ public final class VGGNetwork {
             /// gradient; the rest go into buffers the pass has finished with.
             case shared(layout: WorkspaceLayout, first: TensorStorage, arena: TensorStorage?)
             /// 16-bit outputs (`HalfWorkspaceLayout`): one tensor per layer output (a fused conv's
-            /// is its ReLU's) and the input's.
-            case separate(layers: [Tensor], input: Tensor)
+            /// is its ReLU's) and the input's; the pooling layers that apply the ReLU mask before them.
+            case separate(layers: [Tensor], input: Tensor, fusedPools: Set<Int>)
         }
 
         init(
@@ -186,7 +186,9 @@ public final class VGGNetwork {
                 bytes: half.bytes, [half.input, half.inputGradient] + half.outputs + half.gradients)
             return Workspace(
                 input: tensors[0], outputs: Array(tensors[2..<(2 + n)]), fusedWithNext: half.fusedWithNext,
-                gradients: .separate(layers: Array(tensors[(2 + n)...]), input: tensors[1]), shapes: shapes,
+                gradients: .separate(
+                    layers: Array(tensors[(2 + n)...]), input: tensors[1], fusedPools: half.fusedPools),
+                shapes: shapes,
                 height: height, width: width)
         }
         let layout = VGGNetwork.layout(
@@ -298,7 +300,8 @@ public final class VGGNetwork {
                 let input = index > 0 ? workspace.outputs[index - 1] : workspace.input
                 if layout.inPlacePools.contains(index) {
                     // The ReLU before (unobserved) gets its mask here, from the values being overwritten.
-                    try backend.reluPool2x2BackwardInPlace(gradOutput: grad, activation: input, mode: pooling)
+                    try backend.reluPool2x2Backward(
+                        gradOutput: grad, activation: input, mode: pooling, gradInput: input)
                     grad = workspace.gradient(index - 1, in: input.storage)
                     maskApplied = true
                 } else {
@@ -318,14 +321,15 @@ public final class VGGNetwork {
     }
 
     /// The backward pass of a workspace with 16-bit outputs: each gradient in its own tensor
-    /// (`HalfWorkspaceLayout`), nothing in place but the ReLU masks; the same ops and arguments
-    /// as `backward` otherwise, so the same numbers.
+    /// (`HalfWorkspaceLayout`), nothing in place but the ReLU masks; the same ops on the same
+    /// values as `backward` otherwise (out of place where it runs them in place), so the same numbers.
     private func backwardSeparate(
         workspace: Workspace, gradImage: Tensor, addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
     ) throws {
-        guard case let .separate(gradients, inputGradient) = workspace.gradients else { return }
+        guard case let .separate(gradients, inputGradient, fusedPools) = workspace.gradients else { return }
         let below = { (index: Int) in index > 0 ? gradients[index - 1] : inputGradient }
         try backend.fill(gradients[layers.count - 1], value: 0)
+        var maskApplied = false
         var index = layers.count - 1
         while index >= 0 {
             let grad = gradients[index]
@@ -334,8 +338,11 @@ public final class VGGNetwork {
             case .relu:
                 // In place where a fused conv shares the tensor, else into the conv's own.
                 let fused = index > 0 && workspace.fusedWithNext[index - 1]
-                try backend.reluBackward(
-                    gradOutput: grad, activation: workspace.outputs[index], gradInput: fused ? grad : below(index))
+                if !maskApplied {
+                    try backend.reluBackward(
+                        gradOutput: grad, activation: workspace.outputs[index], gradInput: fused ? grad : below(index))
+                }
+                maskApplied = false
                 if fused {
                     index -= 1
                     try backend.conv3x3BackwardData(
@@ -346,6 +353,10 @@ public final class VGGNetwork {
                 try backend.conv3x3BackwardData(
                     gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil, gradInput: below(index),
                     accumulate: false)
+            case .pool where fusedPools.contains(index):
+                try backend.reluPool2x2Backward(
+                    gradOutput: grad, activation: workspace.outputs[index - 1], mode: pooling, gradInput: below(index))
+                maskApplied = true
             case .pool:
                 try backend.pool2x2Backward(
                     gradOutput: grad, input: index > 0 ? workspace.outputs[index - 1] : workspace.input,

@@ -1,7 +1,7 @@
 extension OpTable {
     static let poolingRows: [OpRow] = [
         OpRow(
-            name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, in place with ReLU)",
+            name: "max pool 2×2 forward and backward (ties, odd edges, accumulate, with ReLU apart and in place)",
             cases: planeCases, selfTestCases: selfTestPlaneCases,
             inputs: { c, g in
                 // Values on a coarse grid, so windows have ties; the first maximum must win.
@@ -12,7 +12,8 @@ extension OpTable {
             run: { backend, x, _, _ in try pool(backend, x, .max) },
             terms: { _ in 0 }, tiled: true),
         OpRow(
-            name: "avg pool 2×2 forward and backward (odd edges, accumulate, in place with ReLU)", cases: planeCases,
+            name: "avg pool 2×2 forward and backward (odd edges, accumulate, with ReLU apart and in place)",
+            cases: planeCases,
             selfTestCases: selfTestPlaneCases,
             inputs: { c, g in
                 [
@@ -25,7 +26,7 @@ extension OpTable {
     ]
 
     /// Pool forward, backward, backward accumulated onto x[2]; x[1] is the output gradient. Then
-    /// the ReLU-and-pool backward in place over relu(x[0]).
+    /// the ReLU-and-pool backward from relu(x[0]) into another tensor and in place over it.
     static func pool(_ backend: Backend, _ x: [OpInput], _ mode: PoolMode) throws -> [Float] {
         let input = try backend.tensor(x[0]), dy = try backend.tensor(x[1])
         let out = try backend.makeTensor(x[1].shape)
@@ -35,10 +36,11 @@ extension OpTable {
             try backend.pool2x2Backward(
                 gradOutput: dy, input: input, mode: mode, gradInput: grad, accumulate: accumulate)
         }
-        let activation = try backend.makeTensor(x[0].shape)
+        let activation = try backend.makeTensor(x[0].shape), apart = try backend.makeTensor(x[0].shape)
         try backend.relu(input: input, output: activation)
-        try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
-        return outputs + (try backend.download(activation))
+        try backend.reluPool2x2Backward(gradOutput: dy, activation: activation, mode: mode, gradInput: apart)
+        try backend.reluPool2x2Backward(gradOutput: dy, activation: activation, mode: mode, gradInput: activation)
+        return outputs + (try backend.download(apart)) + (try backend.download(activation))
     }
 
     static let poolingGradRows = PoolMode.allCases.flatMap {
@@ -46,7 +48,7 @@ extension OpTable {
     }
 
     /// pool2x2Backward, plain and accumulated, as ∂⟨dY, pool(x)⟩/∂x; with `relu`,
-    /// reluPool2x2BackwardInPlace as ∂⟨dY, pool(relu(x))⟩/∂x. Distinct inputs 0.01 apart: no tie
+    /// reluPool2x2Backward in place as ∂⟨dY, pool(relu(x))⟩/∂x. Distinct inputs 0.01 apart: no tie
     /// in a window and no ReLU kink lies within the step.
     static func poolGradRow(_ mode: PoolMode, relu: Bool) -> OpGradRow {
         let accumulates = relu ? [false] : [false, true]
@@ -66,7 +68,8 @@ extension OpTable {
                 if relu {
                     let activation = try backend.makeTensor(x[0].shape)
                     try backend.relu(input: input, output: activation)
-                    try backend.reluPool2x2BackwardInPlace(gradOutput: dy, activation: activation, mode: mode)
+                    try backend.reluPool2x2Backward(
+                        gradOutput: dy, activation: activation, mode: mode, gradInput: activation)
                     return try backend.download(activation)
                 }
                 return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in

@@ -65,15 +65,19 @@ extension NativeBackend {
         }
     }
 
-    public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        let op = "reluPool2x2BackwardInPlace"
+    public func computeReluPool2x2Backward(
+        gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor
+    ) throws {
+        let op = "reluPool2x2Backward"
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
         let (outH, outW) = (h / 2, w / 2)
         let dy = try native(gradOutput, op).pointer, a = try native(activation, op).pointer
+        let g = try native(gradInput, op).pointer
         HostParallel.forEach(c, totalWork: activation.count) { channel in
-            let plane = a + channel * h * w
+            let plane = a + channel * h * w, gradientPlane = g + channel * h * w
             for i in 0..<outH {
                 let top = plane + 2 * i * w, bottom = top + w
+                let gradientTop = gradientPlane + 2 * i * w, gradientBottom = gradientTop + w
                 let gradients = dy + (channel * outH + i) * outW
                 for j in 0..<outW {
                     // The window's four values, read before any is written; the same routing as
@@ -98,19 +102,19 @@ extension NativeBackend {
                         default: shares.3 = gradient
                         }
                     }
-                    top[2 * j] = values.0 > 0 ? shares.0 : 0
-                    top[2 * j + 1] = values.1 > 0 ? shares.1 : 0
-                    bottom[2 * j] = values.2 > 0 ? shares.2 : 0
-                    bottom[2 * j + 1] = values.3 > 0 ? shares.3 : 0
+                    gradientTop[2 * j] = values.0 > 0 ? shares.0 : 0
+                    gradientTop[2 * j + 1] = values.1 > 0 ? shares.1 : 0
+                    gradientBottom[2 * j] = values.2 > 0 ? shares.2 : 0
+                    gradientBottom[2 * j + 1] = values.3 > 0 ? shares.3 : 0
                 }
                 // The odd last column is in no window.
                 if w % 2 == 1 {
-                    top[w - 1] = 0
-                    bottom[w - 1] = 0
+                    gradientTop[w - 1] = 0
+                    gradientBottom[w - 1] = 0
                 }
             }
             // The odd last row is in no window.
-            if h % 2 == 1 { (plane + (h - 1) * w).update(repeating: 0, count: w) }
+            if h % 2 == 1 { (gradientPlane + (h - 1) * w).update(repeating: 0, count: w) }
         }
     }
 }

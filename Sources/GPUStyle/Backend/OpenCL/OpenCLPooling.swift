@@ -26,16 +26,19 @@ extension OpenCLBackend {
             ], reads: input.format)
     }
 
-    public func computeReluPool2x2BackwardInPlace(gradOutput: Tensor, activation: Tensor, mode: PoolMode) throws {
-        let op = "reluPool2x2BackwardInPlace"
+    public func computeReluPool2x2Backward(
+        gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor
+    ) throws {
+        let op = "reluPool2x2Backward"
         let (c, h, w) = (activation.shape.c, activation.shape.h, activation.shape.w)
         let launch = rowLaunch(units: w / 2, rows: (h + 1) / 2, planes: c, groupWidth: 0)
         try context.enqueue(
-            try context.kernel("relu_pool2x2_backward_inplace"), global: launch.global,
+            try kernel("relu_pool2x2_backward", reads: activation.format), global: launch.global,
             local: launch.local,
             [
-                .buffer(try buffer(gradOutput, op)), .buffer(try buffer(activation, op)), .int(h),
-                .int(w), .flag(mode == .max), .int(launch.blocksPerItem),
+                .buffer(try buffer(gradOutput, op)), .buffer(try activationBuffer(activation, op)),
+                .buffer(try buffer(gradInput, op)), .int(h), .int(w), .flag(mode == .max),
+                .int(launch.blocksPerItem),
             ])
     }
 }
