@@ -16,6 +16,10 @@ struct HalfWorkspaceLayout: Equatable {
     private(set) var outputs: [TensorView]
     /// The gradient with respect to each layer's output (floats); a fused conv shares its ReLU's.
     private(set) var gradients: [TensorView]
+    /// The allocations the gradients share (`gradientGroup[i]` holds layer i's): a conv that runs
+    /// backward-data in place puts its input's gradient in its output's.
+    private(set) var gradientGroups: [TensorView] = []
+    private(set) var gradientGroup: [Int] = []
     /// The allocation's bytes.
     private(set) var bytes = 0
     let fusedWithNext: [Bool]
@@ -24,7 +28,11 @@ struct HalfWorkspaceLayout: Equatable {
     /// gradient tensor.
     let fusedPools: Set<Int>
 
-    init(layers: [VGGModel.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>, alignment: Int) {
+    /// - Parameter backwardDataRunsInPlace: the backend's answer for a conv of (outputs, inputs).
+    init(
+        layers: [VGGModel.Layer], shapes: [Shape], inputShape: Shape, observed: Set<Int>, alignment: Int,
+        backwardDataRunsInPlace: (_ outputChannels: Int, _ inputChannels: Int) -> Bool
+    ) {
         let n = layers.count
         let fused = layers.indices.map { VGGNetwork.fusesWithNext($0, layers: layers, observed: observed) }
         fusedWithNext = fused
@@ -64,6 +72,24 @@ struct HalfWorkspaceLayout: Equatable {
             gradientIndex[i] = request(shapes[i], .float, first: first, last: last)
         }
         let inputGradientIndex = request(inputShape, .float, first: backwardStep(0), last: backwardStep(0) + 1)
+        // In place: the conv's input gradient joins its output gradient's request, which then
+        // lives from the first's birth to the last's death (a chain is contiguous in time). Only
+        // where the two are the same size: a smaller input gradient (conv2_1's, after a pooling
+        // layer) would keep the larger tensor alive down to the pooling layer's backward.
+        var representative = Array(requests.indices)
+        for c in layers.indices.reversed() where c >= 1 {
+            guard case let .conv(inputs, outputs) = layers[c].kind, inputs == outputs,
+                backwardDataRunsInPlace(outputs, inputs)
+            else { continue }
+            let target = representative[gradientIndex[holder(c)]], joining = gradientIndex[holder(c - 1)]
+            requests[target].first = min(requests[target].first, requests[joining].first)
+            requests[target].last = max(requests[target].last, requests[joining].last)
+            if requests[joining].view.byteCount > requests[target].view.byteCount {
+                requests[target].view.shape = requests[joining].view.shape
+            }
+            for index in requests.indices where representative[index] == joining { representative[index] = target }
+        }
+        let placedRequests = requests.indices.filter { representative[$0] == $0 }
 
         // Each tensor in turn at the lowest aligned offset clear of every placed tensor whose
         // lifetime overlaps its own; of a few orders (largest first, longest-lived first, first
@@ -71,9 +97,9 @@ struct HalfWorkspaceLayout: Equatable {
         let size = { (index: Int) in requests[index].view.byteCount }
         let span = { (index: Int) in requests[index].last - requests[index].first }
         let orders = [
-            requests.indices.sorted { size($0) > size($1) },
-            requests.indices.sorted { (span($0), size($0)) > (span($1), size($1)) },
-            requests.indices.sorted { (requests[$0].first, -size($0)) < (requests[$1].first, -size($1)) },
+            placedRequests.sorted { size($0) > size($1) },
+            placedRequests.sorted { (span($0), size($0)) > (span($1), size($1)) },
+            placedRequests.sorted { (requests[$0].first, -size($0)) < (requests[$1].first, -size($1)) },
         ]
         var offsets: [Int] = []
         bytes = Int.max
@@ -102,6 +128,11 @@ struct HalfWorkspaceLayout: Equatable {
         inputGradient = view(inputGradientIndex)
         outputs = layers.indices.map { view(outputIndex[holder($0)]) }
         gradients = layers.indices.map { view(gradientIndex[holder($0)]) }
+        let groups = Array(Set(layers.indices.map { representative[gradientIndex[holder($0)]] })).sorted()
+        let groupOf = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1, $0) })
+        gradientGroups = groups.map(view)
+        gradientGroup = layers.indices.map { groupOf[representative[gradientIndex[holder($0)]]] ?? 0 }
+        for i in layers.indices { gradients[i].offset = gradientGroups[gradientGroup[i]].offset }
         // A fused conv's output and gradient have its ReLU's shape: the same.
         bytes = (bytes + 3) / 4 * 4
     }

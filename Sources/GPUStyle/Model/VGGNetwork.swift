@@ -159,7 +159,8 @@ public final class VGGNetwork {
         guard storage == .half, halfBuffers, let alignment = backend.halfStorageAlignment else { return nil }
         return HalfWorkspaceLayout(
             layers: layers, shapes: shapes(of: layers, height: height, width: width),
-            inputShape: Shape(c: 3, h: height, w: width), observed: observed, alignment: alignment)
+            inputShape: Shape(c: 3, h: height, w: width), observed: observed, alignment: alignment,
+            backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
     /// Allocates the buffers for height × width. `observed` are the layer indices whose
@@ -183,11 +184,14 @@ public final class VGGNetwork {
         {
             let n = layers.count
             let tensors = try backend.makeViews(
-                bytes: half.bytes, [half.input, half.inputGradient] + half.outputs + half.gradients)
+                bytes: half.bytes, [half.input, half.inputGradient] + half.outputs + half.gradientGroups)
+            // The gradients of a group share one buffer: backward-data in place reads and writes it.
+            let gradients = layers.indices.map {
+                Tensor(shape: shapes[$0], storage: tensors[2 + n + half.gradientGroup[$0]].storage)
+            }
             return Workspace(
                 input: tensors[0], outputs: Array(tensors[2..<(2 + n)]), fusedWithNext: half.fusedWithNext,
-                gradients: .separate(
-                    layers: Array(tensors[(2 + n)...]), input: tensors[1], fusedPools: half.fusedPools),
+                gradients: .separate(layers: gradients, input: tensors[1], fusedPools: half.fusedPools),
                 shapes: shapes,
                 height: height, width: width)
         }
