@@ -264,21 +264,12 @@ float hsum16(float16 v) { return hsum8(v.lo + v.hi); }
                                      (l).s4, (r).s4, (l).s5, (r).s5, (l).s6, (r).s6, (l).s7, (r).s7))
 
 // VW floats from p, those at n and beyond read as zero (the ragged end of a row).
-VEC vload_tail(__global const float *p, const int n) {
-    float t[VW];
-    for (int q = 0; q < VW; ++q) t[q] = q < n ? p[q] : 0.0f;
-    return VLOAD(0, t);
-}
-#if ACT_IN_HALF
-// The same from a layer output in 16-bit storage.
-VEC vload_tail_act(__global const ACT_IN *p, const int n) {
+// Its only readers read layer outputs (ACT_IN).
+VEC vload_tail(__global const ACT_IN *p, const int n) {
     float t[VW];
     for (int q = 0; q < VW; ++q) t[q] = q < n ? LOAD_ACT(q, p) : 0.0f;
     return VLOAD(0, t);
 }
-#else
-#define vload_tail_act vload_tail
-#endif
 
 // out (+)= value, the common ending of the gradient kernels.
 void store_or_add(__global float *out, const int i, const float value, const int accumulate) {
@@ -1447,19 +1438,10 @@ int argmax4(const float v[4]) {
 }
 
 // The same for the window whose top-left element is at `top`.
-int window_argmax(__global const float *top, const int width) {
-    const float v[4] = { top[0], top[1], top[width], top[width + 1] };
-    return argmax4(v);
-}
-#if ACT_IN_HALF
-// The same for a layer output in 16-bit storage.
-int window_argmax_act(__global const ACT_IN *top, const int width) {
+int window_argmax(__global const ACT_IN *top, const int width) {
     const float v[4] = { LOAD_ACT(0, top), LOAD_ACT(1, top), LOAD_ACT(width, top), LOAD_ACT(width + 1, top) };
     return argmax4(v);
 }
-#else
-#define window_argmax_act window_argmax
-#endif
 
 // Pooling runs along output rows, ROW_BLOCK windows at a time: their left and right columns are
 // the even and odd lanes of two input rows loaded as whole vectors, not four scalars gathered per
@@ -1495,7 +1477,7 @@ __kernel void pool2x2(__global const ACT_IN *x, const int height, const int widt
         } else {
             for (int j = j0; j < outW; ++j) {
                 __global const ACT_IN *window = top + 2 * j;
-                const int k = window_argmax_act(window, width);
+                const int k = window_argmax(window, width);
                 STORE_ACT(isMax ? LOAD_ACT((k >> 1) * width + (k & 1), window)
                                 : ((LOAD_ACT(0, window) + LOAD_ACT(1, window)) +
                                    (LOAD_ACT(width, window) + LOAD_ACT(width + 1, window))) * 0.25f,
@@ -1519,7 +1501,7 @@ __kernel void pool2x2_backward(__global const float *dy, __global const ACT_IN *
         const float share = dy[(c * outH + i) * outW + j];
         if (isMax) {
             __global const ACT_IN *top = x + (c * height + 2 * i) * width + 2 * j;
-            const int k = window_argmax_act(top, width);
+            const int k = window_argmax(top, width);
             if (k == (yy & 1) * 2 + (xx & 1)) g = share;
         } else {
             g = share * 0.25f;
@@ -1628,8 +1610,8 @@ __kernel void gram_partial(__global const ACT_IN *f, const int channels, const i
         } else {
             #pragma unroll
             for (int t = 0; t < GRAM_T; ++t) {
-                av[t] = vload_tail_act(a[t] + k, left);
-                bv[t] = vload_tail_act(b[t] + k, left);
+                av[t] = vload_tail(a[t] + k, left);
+                bv[t] = vload_tail(b[t] + k, left);
             }
         }
         #pragma unroll
@@ -1751,7 +1733,7 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
     }
 #define GB_WHOLE(v) VLOAD_ACT(0, f + j * m + k + (v) * VW)
 #define GB_TAIL(v) (left - (v) * VW >= VW ? VLOAD_ACT(0, f + j * m + k + (v) * VW) \
-                    : left > (v) * VW ? vload_tail_act(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
+                    : left > (v) * VW ? vload_tail(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
 
 __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
                             __global float *out, const int accumulate) {

@@ -71,21 +71,12 @@ public struct ConvolutionShape: Equatable, Sendable {
 /// kernels from Kernels.cl and `NativeBackend` on the host with BLAS.
 ///
 /// Conventions:
-/// - tensors are float32 CHW, batch 1; outputs are passed in and fully overwritten unless
-///   `accumulate` is true, in which case the result is added to what the output holds;
+/// - tensors are float32 CHW, batch 1 (layer outputs may be 16-bit: `Tensor.format`, `makeViews`);
+///   outputs are passed in and fully overwritten unless `accumulate` is true, in which case the
+///   result is added to what the output holds;
 /// - ops are enqueued and may run asynchronously; only `download`/`readScalars`/`dot` block;
 /// - scalar results (losses, dot products) go into `slot` of a small scalar tensor so the
 ///   host reads them only when it needs them. Reductions are deterministic.
-/// A tensor inside one allocation (`Backend.makeViews`).
-public struct TensorView: Equatable, Sendable {
-    public var offset: Int
-    public var shape: Shape
-    public var format: ActivationStorage
-
-    /// Bytes of its values: 4 a float, 2 a half.
-    public var byteCount: Int { shape.count * (format == .half ? 2 : 4) }
-}
-
 public protocol Backend: AnyObject {
     /// Short name for tables: "native" or the OpenCL device name.
     var name: String { get }

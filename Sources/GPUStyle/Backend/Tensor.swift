@@ -83,3 +83,12 @@ public struct PlaneRegion: Equatable, Hashable, Sendable, CustomStringConvertibl
         PlaneRegion(y: y - origin.y, x: x - origin.x, height: height, width: width)
     }
 }
+
+/// A tensor inside one allocation (`Backend.makeViews`).
+public struct TensorView: Equatable, Sendable {
+    public var offset: Int
+    public var shape: Shape
+    public var format: ActivationStorage
+
+    public var byteCount: Int { shape.count * format.valueBytes }
+}

@@ -4,4 +4,7 @@
 public enum ActivationStorage: String, Codable, CaseIterable, Sendable {
     case float
     case half
+
+    /// Bytes of one value.
+    public var valueBytes: Int { self == .half ? 2 : 4 }
 }

@@ -133,7 +133,6 @@ struct HalfWorkspaceLayout: Equatable {
         gradientGroups = groups.map(view)
         gradientGroup = layers.indices.map { groupOf[representative[gradientIndex[holder($0)]]] ?? 0 }
         for i in layers.indices { gradients[i].offset = gradientGroups[gradientGroup[i]].offset }
-        // A fused conv's output and gradient have its ReLU's shape: the same.
-        bytes = (bytes + 3) / 4 * 4
+        bytes = (bytes + 3) / 4 * 4  // a whole number of floats, as buffers are made
     }
 }

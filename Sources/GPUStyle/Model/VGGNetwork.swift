@@ -150,13 +150,21 @@ public final class VGGNetwork {
             backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
-    /// Where a half workspace's tensors go, or nil where its layer outputs are float32: storage
-    /// float, a backend without 16-bit buffers, or `halfBuffers` false.
+    /// The storage of a workspace's layer outputs: half only with storage half, a backend with
+    /// 16-bit buffers and `halfBuffers` (`makeWorkspace`), else float32.
+    static func outputStorage(storage: ActivationStorage, halfBuffers: Bool, backend: Backend) -> ActivationStorage {
+        storage == .half && halfBuffers && backend.halfStorageAlignment != nil ? .half : .float
+    }
+
+    /// Where a half workspace's tensors go, or nil where its layer outputs are float32
+    /// (`outputStorage`).
     static func halfLayout(
         layers: [VGGModel.Layer], height: Int, width: Int, observed: Set<Int>, backend: Backend,
         storage: ActivationStorage, halfBuffers: Bool
     ) -> HalfWorkspaceLayout? {
-        guard storage == .half, halfBuffers, let alignment = backend.halfStorageAlignment else { return nil }
+        guard outputStorage(storage: storage, halfBuffers: halfBuffers, backend: backend) == .half,
+            let alignment = backend.halfStorageAlignment
+        else { return nil }
         return HalfWorkspaceLayout(
             layers: layers, shapes: shapes(of: layers, height: height, width: width),
             inputShape: Shape(c: 3, h: height, w: width), observed: observed, alignment: alignment,
@@ -332,6 +340,12 @@ public final class VGGNetwork {
     ) throws {
         guard case let .separate(gradients, inputGradient, fusedPools) = workspace.gradients else { return }
         let below = { (index: Int) in index > 0 ? gradients[index - 1] : inputGradient }
+        // A fused conv's gradient tensor is its ReLU's (the same buffer and shape).
+        func convBackward(_ conv: Int) throws {
+            try backend.conv3x3BackwardData(
+                gradOutput: gradients[conv], weights: convWeights[conv]!, reluMaskFrom: nil, gradInput: below(conv),
+                accumulate: false)
+        }
         try backend.fill(gradients[layers.count - 1], value: 0)
         var maskApplied = false
         var index = layers.count - 1
@@ -349,14 +363,10 @@ public final class VGGNetwork {
                 maskApplied = false
                 if fused {
                     index -= 1
-                    try backend.conv3x3BackwardData(
-                        gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil, gradInput: below(index),
-                        accumulate: false)
+                    try convBackward(index)
                 }
             case .conv:
-                try backend.conv3x3BackwardData(
-                    gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil, gradInput: below(index),
-                    accumulate: false)
+                try convBackward(index)
             case .pool where fusedPools.contains(index):
                 try backend.reluPool2x2Backward(
                     gradOutput: grad, activation: workspace.outputs[index - 1], mode: pooling, gradInput: below(index))

@@ -138,11 +138,11 @@ public final class CLContext {
     }
 
     /// The alignment in bytes of a sub-buffer's origin (CL_DEVICE_MEM_BASE_ADDR_ALIGN).
-    public var subBufferAlignment: Int {
+    public private(set) lazy var subBufferAlignment: Int = {
         var bits: cl_uint = 0
         clGetDeviceInfo(device.id, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN), 4, &bits, nil)
         return max(Int(bits) / 8, 4)
-    }
+    }()
 
     /// `bytes` of `parent` from `offset` (a multiple of `subBufferAlignment`) as a buffer of its
     /// own; it keeps the parent alive and allocates nothing.

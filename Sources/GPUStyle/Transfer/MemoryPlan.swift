@@ -50,8 +50,9 @@ public struct MemoryPlan: Equatable, Sendable {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
         let halfBuffers = tiling == nil && !maskedStyles
-        /// Bytes of the activations the backward pass reads, halves or floats.
-        let activationValueBytes = storage == .half && halfBuffers && backend.halfStorageAlignment != nil ? 2 : 4
+        /// Bytes of a layer output's value, a half or a float.
+        let activationValueBytes =
+            VGGNetwork.outputStorage(storage: storage, halfBuffers: halfBuffers, backend: backend).valueBytes
         /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them, or
         /// its one allocation (`HalfWorkspaceLayout`), where what is not the backward pass's
         /// activations counts as gradients.
@@ -63,7 +64,7 @@ public struct MemoryPlan: Equatable, Sendable {
                 let read = MemoryPlan.backwardReadFloats(
                     layers: layers, shapes: VGGNetwork.shapes(of: layers, height: height, width: width),
                     observed: observed)
-                return (half.bytes, half.bytes, half.bytes - read * 2)
+                return (half.bytes, half.bytes, half.bytes - read * activationValueBytes)
             }
             let layout = VGGNetwork.layout(
                 layers: layers, height: height, width: width, observed: observed,
@@ -87,9 +88,7 @@ public struct MemoryPlan: Equatable, Sendable {
         let gramsPerLayer = tiling == nil ? 3 : 5
         let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
         // Floats of the content targets (two halves to a float, each target a whole number of them).
-        let contentTargets = contentIndices.reduce(0) {
-            $0 + (activationValueBytes == 2 ? (shapes[$1].count + 1) / 2 : shapes[$1].count)
-        }
+        let contentTargets = contentIndices.reduce(0) { $0 + (shapes[$1].count * activationValueBytes + 3) / 4 }
         let floats = tiling.flatMap { tiling in
             tile.map {
                 TiledObjective.bufferFloats(

@@ -13,7 +13,7 @@ extension OpenCLBackend {
         }
         try context.copy(
             try activationBuffer(x, "copy"), to: try activationBuffer(y, "copy"),
-            bytes: x.count * (x.format == .half ? 2 : 4))
+            bytes: x.count * x.format.valueBytes)
     }
 
     public func computeCopyRegion(
