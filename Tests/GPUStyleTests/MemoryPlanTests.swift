@@ -190,6 +190,76 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// The host's bytes for kept tile activations bound what a tiled evaluation keeps at every
+    /// grid offset (the read layers' outputs over every tile's region), and closely: the largest
+    /// offsets' heights and widths come together at some offset, so only pooling's flooring of
+    /// the regions at the image's edges lies between the two.
+    func testKeptActivationsBoundEveryOffset() throws {
+        let model = VGGModel.vgg19
+        for layers in [LayerSelection(), LayerSelection(content: ["relu2_1"], style: ["relu1_1", "relu2_1"])] {
+            let deepest = try layers.deepestLayer(in: model)
+            let network = Array(model.layers[0...deepest])
+            let observed = Set(try (layers.content + layers.style).map(model.index(of:)))
+            let read = MemoryPlan.backwardReadLayers(layers: network, observed: observed)
+            for (height, width, tileSize, halo) in [(200, 150, 64, 16), (333, 517, 128, 64), (96, 96, 32, 64)] {
+                let tiling = Tiling(tileSize: tileSize, halo: halo, keepsActivations: true)
+                let bound = try TiledObjective.keptFloats(
+                    layers: network, observed: observed, height: height, width: width, tiling: tiling)
+                let grid = try TileGrid(height: height, width: width, tileSize: tileSize, halo: halo)
+                var largest = 0
+                for y in stride(from: 0, to: tileSize, by: TileGrid.alignment) {
+                    for x in stride(from: 0, to: tileSize, by: TileGrid.alignment) {
+                        let kept = grid.tiles(offset: PlanePoint(y: y, x: x)).reduce(0) { sum, tile in
+                            let shapes = VGGNetwork.shapes(
+                                of: network, height: tile.region.height, width: tile.region.width)
+                            return sum + read.reduce(0) { $0 + shapes[$1].count }
+                        }
+                        largest = max(largest, kept)
+                    }
+                }
+                let name = "\(layers.style.count) style layers, \(width)×\(height) in \(tileSize) + \(halo)"
+                XCTAssertLessThanOrEqual(largest, bound, name)
+                XCTAssertLessThanOrEqual(Double(bound), 1.1 * Double(largest), name)
+            }
+        }
+    }
+
+    /// --tile-activations: auto keeps them where the device's memory is the host's and the host
+    /// holds them (and the plan counts them on the host), else recomputes; keep refuses a host
+    /// too small in one line; recompute never keeps.
+    func testTileActivationsAreKeptWhereTheyFitAndTheDeviceSharesTheHostsMemory() throws {
+        var options = options(size: 256)
+        options.tileSize = 64
+        let backend = NativeBackend()
+        let (content, styles) = ((451, 300), [(1200, 1528)])
+        let device = MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40)
+        let shared = MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40, sharesHostMemory: true)
+        func tiling(_ capacity: MemoryCapacity, host: UInt64 = 1 << 40) throws -> Tiling? {
+            try options.tilings(capacity, hostMemory: host, backend: backend, content: content, styles: styles).last
+                ?? nil
+        }
+        XCTAssertEqual(try tiling(shared)?.keepsActivations, true)
+        XCTAssertEqual(try tiling(device)?.keepsActivations, false)
+        let recomputed = try options.memoryPlan(
+            imageSize: 256, content: content, styles: styles, backend: backend, tiling: Tiling(tileSize: 64))
+        let kept = try options.memoryPlan(
+            imageSize: 256, content: content, styles: styles, backend: backend,
+            tiling: Tiling(tileSize: 64, keepsActivations: true))
+        XCTAssertEqual(kept.totalBytes, recomputed.totalBytes)
+        XCTAssertGreaterThan(kept.hostBytes, recomputed.hostBytes)
+        let tight = UInt64(recomputed.hostBytes + recomputed.totalBytes)
+        XCTAssertEqual(try tiling(shared, host: tight)?.keepsActivations, false)
+        options.tileActivations = .recompute
+        XCTAssertEqual(try tiling(shared)?.keepsActivations, false)
+        options.tileActivations = .keep
+        XCTAssertEqual(try tiling(device)?.keepsActivations, true)
+        XCTAssertThrowsError(try tiling(shared, host: tight)) { error in
+            let text = describe(error)
+            XCTAssertTrue(text.hasPrefix("--tile-activations keep needs "), text)
+            XCTAssertTrue(text.contains("use --tile-activations recompute"), text)
+        }
+    }
+
     func testEnvironmentOverride() throws {
         let device = MemoryCapacity(totalBytes: 8 << 30, largestBufferBytes: 2 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: [:]), device)
