@@ -4,7 +4,6 @@ import GPUStyle
 
 extension PoolMode: ExpressibleByArgument {}
 extension ActivationStorage: ExpressibleByArgument {}
-extension TileActivations: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ColorPreservation: ExpressibleByArgument {}
 
@@ -39,14 +38,6 @@ struct StylizeCommand: ParsableCommand {
             "Optimise in tiles of this many pixels (a multiple of 16) at every scale larger than one tile.",
             discussion: "Default: tiles only where the whole image does not fit the device, as large as fit."))
     var tileSize: Int?
-
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            "auto, keep or recompute: keep each tile's activations on the host between its two passes, or run its forward pass again.",
-            discussion: "auto keeps them on CPU devices (a copy in the same memory) where the host's memory holds them."
-        ))
-    var tileActivations: TileActivations = .auto
 
     @Option(parsing: .unconditional, help: "Optimiser steps (of each scale).")
     var iterations = 1000
@@ -321,7 +312,6 @@ struct StylizeCommand: ParsableCommand {
         options.scales = scales
         options.minSize = minSize
         options.tileSize = tileSize
-        options.tileActivations = tileActivations == .auto ? nil : tileActivations
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -405,8 +395,7 @@ struct StylizeCommand: ParsableCommand {
             guard let tiles = job.tilingDescription(scale: scale) else { continue }
             let size = count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : ""
             let host = job.tilings[scale]?.stateOnHost == true ? ", the image and optimiser state on the host" : ""
-            let kept = job.tilings[scale]?.keepsActivations == true ? ", activations kept on the host" : ""
-            printNote("tiling: \(tiles)\(size)\(host)\(kept)")
+            printNote("tiling: \(tiles)\(size)\(host)")
         }
 
         let printer = ProgressPrinter(style: progress, scales: job.progressScales)

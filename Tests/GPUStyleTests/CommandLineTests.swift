@@ -248,8 +248,7 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("tiling: ") }
         XCTAssertEqual(lines.count, 1, result.stderr)
-        let pattern =
-            #"^tiling: \d+×\d+ tiles of \d+ px \+ 64 px halo, the image and optimiser state on the host, activations kept on the host$"#
+        let pattern = #"^tiling: \d+×\d+ tiles of \d+ px \+ 64 px halo, the image and optimiser state on the host$"#
         XCTAssertNotNil(lines.first?.range(of: pattern, options: .regularExpression), result.stderr)
         XCTAssertNoThrow(try ImageFile.read(output))
 

@@ -14,11 +14,9 @@ Runs the stylize-gpu binary with argument lists:
   cost   cost per pixel of a tiled iteration against an untiled one at a size that fits both
          ways: interleaved runs (the order alternates every round), each run's median time per
          iteration from its --progress json lines (iterations after the first two), then the
-         median over rounds. Tiled twice: running each tile's forward pass again
-         (--tile-activations recompute) and keeping its activations on the host (keep).
-         Prints each ratio tiled / untiled (same pixels, so per pixel too) and the ratio the
-         work predicts (predicted_ratio: regions with their halo, two forward passes and one
-         backward per tile, or one of each when kept).
+         median over rounds. Prints the ratio tiled / untiled (same pixels, so per pixel too)
+         and the ratio the work predicts (predicted_ratio: regions with their halo, two
+         forward passes and one backward per tile).
 Needs numpy and opencv-python-headless. Prints one JSON object per measurement on stdout.
 """
 import argparse
@@ -136,13 +134,12 @@ def seams(args):
         print(json.dumps({"crop": args.crop, "corner": [cy, cx], "top_left": [top, left], "size": args.crop_size}))
 
 
-def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380, kept=False):
+def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380):
     """The work of a tiled iteration over an untiled one, averaged over the grid's offsets:
     every tile's region forward twice and backward once, less pass 1's last tile's forward
-    (reused), against the whole image forward and backward once; with kept activations
-    (--tile-activations keep) every region forward and backward once. forward_share: the
-    forward pass's part of a forward and backward (docs/DESIGN.md, Reference figures: 189 of
-    380 GFLOP at 512x512)."""
+    (reused), against the whole image forward and backward once. forward_share: the forward
+    pass's part of a forward and backward (docs/DESIGN.md, Reference figures: 189 of 380
+    GFLOP at 512x512)."""
     total = 0.0
     offsets = range(0, tile_size, ALIGNMENT)
     for oy in offsets:
@@ -153,7 +150,7 @@ def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380, 
                 (min(height, r1 + halo) - max(0, r0 - halo)) * (min(width, c1 + halo) - max(0, c0 - halo))
                 for r0, r1 in rows for c0, c1 in columns
             ]
-            work = sum(regions) if kept else sum(regions) * (1 + forward_share) - regions[-1] * forward_share
+            work = sum(regions) * (1 + forward_share) - regions[-1] * forward_share
             total += work / (height * width)
     return total / len(offsets) ** 2
 
@@ -173,8 +170,7 @@ def cost(args):
         content, style, "-o", output, "--image-size", str(args.size), "--scales", "1", "--iterations",
         str(args.iterations), "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite",
     ]
-    tiled = ["--tile-size", str(args.tile_size), "--tile-activations"]
-    modes = {"untiled": [], "recompute": tiled + ["recompute"], "keep": tiled + ["keep"]}
+    modes = {"untiled": [], "tiled": ["--tile-size", str(args.tile_size)]}
     medians = {mode: [] for mode in modes}
     for round_ in range(args.rounds):
         order = list(modes) if round_ % 2 == 0 else list(reversed(modes))
@@ -183,16 +179,13 @@ def cost(args):
             seconds = iteration_seconds(lines)
             medians[mode].append(seconds)
             print(json.dumps({"round": round_, "run": mode, "s_per_iteration": round(seconds, 4)}))
-    seconds = {mode: statistics.median(values) for mode, values in medians.items()}
+    untiled, tiled = statistics.median(medians["untiled"]), statistics.median(medians["tiled"])
     height, width = lines[0]["height"], lines[0]["width"]
-    summary = {"size": args.size, "tile_size": args.tile_size, "device": args.device, "rounds": args.rounds}
-    summary.update({f"{mode}_s": round(value, 4) for mode, value in seconds.items()})
-    for mode in ("recompute", "keep"):
-        summary[f"{mode}_ratio"] = round(seconds[mode] / seconds["untiled"], 3)
-        summary[f"{mode}_predicted"] = round(
-            predicted_ratio(height, width, args.tile_size, kept=mode == "keep"), 3)
-    summary["load"] = os.getloadavg()[0]
-    print(json.dumps(summary))
+    print(json.dumps({
+        "size": args.size, "tile_size": args.tile_size, "device": args.device, "rounds": args.rounds,
+        "untiled_s": round(untiled, 4), "tiled_s": round(tiled, 4), "ratio": round(tiled / untiled, 3),
+        "predicted_ratio": round(predicted_ratio(height, width, args.tile_size), 3), "load": os.getloadavg()[0],
+    }))
 
 
 def main():

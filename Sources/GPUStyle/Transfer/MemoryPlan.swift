@@ -20,8 +20,7 @@ public struct MemoryPlan: Equatable, Sendable {
     public var breakdown: Breakdown
     /// What the host holds: the images as read and at the scale's size (the content, the styles,
     /// the start or result being handed on, the image being written) and, when a tiled scale keeps
-    /// its state on the host (`Tiling.stateOnHost`), the whole image's state and a tile's staging;
-    /// when it keeps its tiles' activations (`Tiling.keepsActivations`), those.
+    /// its state on the host (`Tiling.stateOnHost`), the whole image's state and a tile's staging.
     public var hostBytes: Int
 
     public var totalBytes: Int {
@@ -129,13 +128,7 @@ public struct MemoryPlan: Equatable, Sendable {
         // The host's copy of one transfer: a tile's image or gradient, or a content target's region.
         let staging = max(3 * tilePixels, floats?.contentTile ?? 0)
         let hostImages = 3 * inputPixels + 4 * image + styleImages
-        let kept = try tiling.map {
-            $0.keepsActivations
-                ? try TiledObjective.keptFloats(
-                    layers: layers, observed: observed, height: height, width: width, tiling: $0) : 0
-        }
-        hostBytes =
-            (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0) + (kept ?? 0)) * floatBytes
+        hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
         let backwardActivations =
             MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * activationValueBytes
         let rawWeights = uploaded.reduce(0) {
@@ -232,14 +225,9 @@ public struct MemoryPlan: Equatable, Sendable {
         public var totalBytes: Int { floorBytes + beyondFloor.reduce(0) { $0 + $1.bytes } }
     }
 
-    /// Floats of the layer outputs the backward pass reads (see `Breakdown.backwardActivationBytes`).
+    /// Floats of the layer outputs the backward pass reads (see `Breakdown.backwardActivationBytes`),
+    /// each tensor once: a fused conv shares its ReLU's.
     static func backwardReadFloats(layers: [VGGModel.Layer], shapes: [Shape], observed: Set<Int>) -> Int {
-        backwardReadLayers(layers: layers, observed: observed).reduce(0) { $0 + shapes[$1].count }
-    }
-
-    /// The layers whose outputs the backward pass and the losses read, in order, each tensor once:
-    /// a fused conv's index stands for its ReLU's output (the same tensor).
-    static func backwardReadLayers(layers: [VGGModel.Layer], observed: Set<Int>) -> [Int] {
         var tensors = Set<Int>()
         for index in layers.indices {
             let nextIsPool = index + 1 < layers.count && layers[index + 1].kind == .pool
@@ -247,7 +235,7 @@ public struct MemoryPlan: Equatable, Sendable {
             let fusedIntoPrevious = index > 0 && VGGNetwork.fusesWithNext(index - 1, layers: layers, observed: observed)
             tensors.insert(fusedIntoPrevious ? index - 1 : index)
         }
-        return tensors.sorted()
+        return tensors.reduce(0) { $0 + shapes[$1].count }
     }
 
     /// Whether the plan fits a device's capacity and `hostMemory` bytes of the host (which also
@@ -285,14 +273,13 @@ extension StyleJobOptions {
     /// one tile, the state on the device if it fits there. Else a scale whose whole image does
     /// not fit tiles with the largest tile size that fits: with the state on the device when
     /// that tile is at least `Tiling.efficientTileSize` (or as large as with the state on the
-    /// host), else with the state on the host. A tiled scale keeps its tiles' activations as
-    /// `tileActivations` says. Throws when a scale fits no way, naming the largest --image-size
-    /// that fits. `hostMemory`: what the host may allocate.
+    /// host), else with the state on the host. Throws when a scale fits no way, naming the
+    /// largest --image-size that fits. `hostMemory`: what the host may allocate.
     func tilings(
         _ capacity: MemoryCapacity, hostMemory: UInt64 = .max, model: VGGModel = .vgg19, backend: Backend,
         content: (width: Int, height: Int), styles: [(width: Int, height: Int)]
     ) throws -> [Tiling?] {
-        try scalePlan().sides.map { side -> Tiling? in
+        try scalePlan().sides.map { side in
             let size = RGBImage.size(width: content.width, height: content.height, maxSide: side)
             func plan(_ tiling: Tiling?, imageSize: Int = side) throws -> MemoryPlan {
                 try memoryPlan(
@@ -314,57 +301,37 @@ extension StyleJobOptions {
                     backend: backend, imageSize: side
                 ) { try fitsSomehow(imageSize: $0, tileSize: tileSize) }
             }
-            /// `tiling` keeping its activations as --tile-activations says.
-            func keeping(_ tiling: Tiling) throws -> Tiling {
-                var keeping = tiling
-                keeping.keepsActivations = true
-                switch tileActivations ?? .auto {
-                case .recompute: return tiling
-                case .auto: return try capacity.sharesHostMemory && fits(keeping) ? keeping : tiling
-                case .keep:
-                    if try fits(keeping) { return keeping }
-                    let needed = try plan(keeping).hostBytes - plan(tiling).hostBytes
-                    throw StyleError(
-                        "--tile-activations keep needs \(needed >> 20) MiB of host memory more at --image-size \(side), "
-                            + "\(hostMemory >> 20) MiB available; use --tile-activations recompute or a smaller --image-size"
-                    )
-                }
-            }
-            /// How the scale is tiled and where its state lives.
-            func layout() throws -> Tiling? {
-                if let tileSize {
-                    guard max(size.width, size.height) > tileSize else {
-                        if try fits(nil) { return nil }
-                        throw try refusal(tileSize)
-                    }
-                    for tiling in [Tiling(tileSize: tileSize), Tiling(tileSize: tileSize, stateOnHost: true)] {
-                        if try fits(tiling) { return tiling }
-                    }
+            if let tileSize {
+                guard max(size.width, size.height) > tileSize else {
+                    if try fits(nil) { return nil }
                     throw try refusal(tileSize)
                 }
-                if try fits(nil) { return nil }
-                // The largest tile size (a multiple of the alignment) whose plan fits; 0: none.
-                func largestTile(stateOnHost: Bool) throws -> Int {
-                    let alignment = TileGrid.alignment
-                    var low = 0
-                    var high = (max(size.width, size.height) + alignment - 1) / alignment
-                    while high - low > 1 {
-                        let middle = (low + high) / 2
-                        if try fits(Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost)) {
-                            low = middle
-                        } else {
-                            high = middle
-                        }
-                    }
-                    return low * alignment
+                for tiling in [Tiling(tileSize: tileSize), Tiling(tileSize: tileSize, stateOnHost: true)] {
+                    if try fits(tiling) { return tiling }
                 }
-                let onDevice = try largestTile(stateOnHost: false)
-                let onHost = try largestTile(stateOnHost: true)
-                if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) { return Tiling(tileSize: onDevice) }
-                if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true) }
-                throw try refusal(TileGrid.alignment)
+                throw try refusal(tileSize)
             }
-            return try layout().map(keeping)
+            if try fits(nil) { return nil }
+            // The largest tile size (a multiple of the alignment) whose plan fits; 0: none.
+            func largestTile(stateOnHost: Bool) throws -> Int {
+                let alignment = TileGrid.alignment
+                var low = 0
+                var high = (max(size.width, size.height) + alignment - 1) / alignment
+                while high - low > 1 {
+                    let middle = (low + high) / 2
+                    if try fits(Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost)) {
+                        low = middle
+                    } else {
+                        high = middle
+                    }
+                }
+                return low * alignment
+            }
+            let onDevice = try largestTile(stateOnHost: false)
+            let onHost = try largestTile(stateOnHost: true)
+            if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) { return Tiling(tileSize: onDevice) }
+            if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true) }
+            throw try refusal(TileGrid.alignment)
         }
     }
 

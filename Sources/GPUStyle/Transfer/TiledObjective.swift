@@ -24,10 +24,6 @@ public struct Tiling: Equatable, Sendable {
     /// The whole image, its gradient, the optimiser's state and the content targets live on the
     /// host (the device holds one tile's workspace); false: on the device.
     public var stateOnHost: Bool
-    /// Each tile's activations that the backward pass reads are kept on the host between the
-    /// first pass and the backward pass, instead of running its forward pass again (one forward
-    /// pass a tile instead of two; `TiledObjective.keptFloats` bytes of host memory).
-    public var keepsActivations: Bool
 
     /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
     public static let defaultHalo = 64
@@ -35,24 +31,11 @@ public struct Tiling: Equatable, Sendable {
     /// with the state on the host: at 256 px a 64-px halo already computes 2.25× the interior.
     public static let efficientTileSize = 256
 
-    public init(
-        tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false, keepsActivations: Bool = false
-    ) {
+    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false) {
         self.tileSize = tileSize
         self.halo = halo
         self.stateOnHost = stateOnHost
-        self.keepsActivations = keepsActivations
     }
-}
-
-/// `--tile-activations`: whether a tiled evaluation keeps each tile's activations on the host
-/// between its passes (`Tiling.keepsActivations`) or runs the tile's forward pass again.
-public enum TileActivations: String, Codable, CaseIterable, Sendable {
-    /// Kept where the device's memory is the host's (copying them costs a small part of the
-    /// forward pass it saves; over a GPU's bus it would cost more) and they fit the host's memory.
-    case auto
-    case keep
-    case recompute
 }
 
 /// L and its gradient as `StyleObjective` defines them, computed through tiles so that only one
@@ -102,9 +85,6 @@ public final class TiledObjective: ImageObjective {
     private let shapes: [Shape]
     private let seed: UInt64
     private let scale: Int
-    /// With `Tiling.keepsActivations`: the layers whose outputs the backward pass reads
-    /// (`MemoryPlan.backwardReadLayers`), downloaded after each tile's first pass; nil: recomputed.
-    private let keptLayers: [Int]?
     /// A video frame's temporal term over the whole image (its tensors on `state`), and, with the
     /// state on the host, the host's scalars its loss goes into.
     private let temporal: TemporalTerm?
@@ -173,8 +153,6 @@ public final class TiledObjective: ImageObjective {
         let styleIndices = Set(styleScales.keys)
         let observed = contentIndices.union(styleIndices)
         factors = TiledObjective.poolingFactors(network.layers)
-        keptLayers =
-            tiling.keepsActivations ? MemoryPlan.backwardReadLayers(layers: network.layers, observed: observed) : nil
         shapes = network.shapes(height: height, width: width)
         scalars = try backend.makeTensor(.vector(LossValues.slotCount))
         // float32 outputs: the tiles' regions are copied and masked by float32 ops.
@@ -288,28 +266,6 @@ public final class TiledObjective: ImageObjective {
         }
     }
 
-    /// At most the floats a tiled evaluation keeps on the host (`Tiling.keepsActivations`) at any
-    /// grid offset: each kept layer's c/f² values a pixel of every tile's region (a region's
-    /// layer has ⌊h/f⌋·⌊w/f⌋ pixels), and the regions' pixels at most the most any offset
-    /// gives their heights times the most any gives their widths.
-    static func keptFloats(
-        layers: [VGGModel.Layer], observed: Set<Int>, height: Int, width: Int, tiling: Tiling
-    ) throws -> Int {
-        let grid = try TileGrid(height: height, width: width, tileSize: tiling.tileSize, halo: tiling.halo)
-        func largestSum(length: Int) -> Int {
-            stride(from: 0, to: tiling.tileSize, by: TileGrid.alignment).map { offset in
-                TileGrid.cuts(length: length, size: tiling.tileSize, offset: offset).reduce(0) {
-                    $0 + min(length, $1.upperBound + grid.halo) - max(0, $1.lowerBound - grid.halo)
-                }
-            }.max() ?? 0
-        }
-        let factors = poolingFactors(layers)
-        let perPixel = MemoryPlan.backwardReadLayers(layers: layers, observed: observed).reduce(0.0) {
-            (sum: Double, index: Int) in sum + Double(layers[index].channels) / Double(factors[index] * factors[index])
-        }
-        return Int((perPixel * Double(largestSum(length: height) * largestSum(length: width))).rounded(.up))
-    }
-
     /// Floats of the compact buffers: an interior's features at the largest observed layer, the
     /// content target's interior and a tile's region of it.
     static func bufferFloats(
@@ -362,20 +318,6 @@ public final class TiledObjective: ImageObjective {
         let input = self.image(of: tile)
         try load(image, region, into: input)
         try network.forward(image: input, workspace: view)
-        return view
-    }
-
-    /// Puts back what `forwardTile` left that the backward pass reads: the tile's image and the
-    /// kept outputs of `layers`; returns the workspace's view at the tile's size.
-    private func restoreTile(
-        _ tile: TileGrid.Tile, of image: Tensor, layers: [Int], values: [[Float]]
-    ) throws
-        -> VGGNetwork.Workspace
-    {
-        let region = tile.region
-        let view = try network.view(of: workspace, height: region.height, width: region.width)
-        try load(image, region, into: self.image(of: tile))
-        for (index, values) in zip(layers, values) { try backend.upload(values, to: view.outputs[index]) }
         return view
     }
 
@@ -439,28 +381,18 @@ public final class TiledObjective: ImageObjective {
         for buffers in styleLayers {
             for term in buffers.terms { try backend.fill(term.gram, value: 0) }
         }
-        // Pass 1: the interiors' partial Grams and content terms; what the backward pass reads kept
-        // where asked (but the last tile's, still in the workspace for pass 3).
-        var kept: [[[Float]]] = []
-        for (number, tile) in tiles.enumerated() {
-            let view = try forwardTile(tile, of: image)
-            try addTermsOfInterior(tile, view: view)
-            if let keptLayers, number < tiles.count - 1 {
-                kept.append(try keptLayers.map { try backend.download(view.outputs[$0]) })
-            }
+        // Pass 1: the interiors' partial Grams and content terms.
+        for tile in tiles {
+            try addTermsOfInterior(tile, view: try forwardTile(tile, of: image))
         }
         try addStyleLossAndGradient()
         // Pass 3: every tile backward with the global dG. In reverse order: the first is pass 1's
         // last, whose forward pass is still in the workspace.
         for (number, tile) in tiles.reversed().enumerated() {
-            let view: VGGNetwork.Workspace
-            if number == 0 {
-                view = try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
-            } else if let keptLayers {
-                view = try restoreTile(tile, of: image, layers: keptLayers, values: kept.removeLast())
-            } else {
-                view = try forwardTile(tile, of: image)
-            }
+            let view =
+                number == 0
+                ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
+                : try forwardTile(tile, of: image)
             try backwardTile(tile, view: view, gradient: gradient)
         }
         // The temporal term is pixel-wise: over the whole image at once, after every tile's
