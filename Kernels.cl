@@ -409,14 +409,15 @@ __kernel void round_to_half(__global float *x, const int n) {
 }
 
 // target[c, ty + i, tx + j] = source[c, sy + i, sx + j] for every channel c, i < h, j < w: a
-// rectangle of every plane of a C×sh×sw tensor into a C×th×tw one (a tile's image, an interior).
-__kernel void copy_region(__global const float *source, const int sh, const int sw, const int sy, const int sx,
-                          __global float *target, const int th, const int tw, const int ty, const int tx,
+// rectangle of every plane of a C×sh×sw tensor into a C×th×tw one (a tile's image, an interior,
+// a tile's layer output: halves to halves exactly, through float).
+__kernel void copy_region(__global const ACT_IN *source, const int sh, const int sw, const int sy, const int sx,
+                          __global ACT_OUT *target, const int th, const int tw, const int ty, const int tx,
                           const int h, const int w, const int n) {
     const int index = get_global_id(0);
     if (index >= n) return;
     const int row = index / w, j = index - row * w, c = row / h, i = row - c * h;
-    target[(c * th + ty + i) * tw + tx + j] = source[(c * sh + sy + i) * sw + sx + j];
+    STORE_ACT(LOAD_ACT((c * sh + sy + i) * sw + sx + j, source), (c * th + ty + i) * tw + tx + j, target);
 }
 
 __kernel void relu(__global const ACT_IN *x, __global ACT_OUT *y, const int n) {
@@ -488,11 +489,12 @@ __kernel void clamp_round(__global const float *x, __global float *y, const int 
     if (i < n) y[i] = round(clamp(x[i], 0.0f, 255.0f));
 }
 
-// y[c, p] (+)= x[c, p] · mask[p]: a 1×H×W mask over every channel (style masks).
-__kernel void multiply_by_mask(__global const float *x, __global const float *mask, const int plane,
+// y[c, p] (+)= x[c, p] · mask[p]: a 1×H×W mask over every channel (style masks; x a layer
+// output or a gradient, y float32).
+__kernel void multiply_by_mask(__global const ACT_IN *x, __global const float *mask, const int plane,
                                __global float *y, const int accumulate, const int n) {
     const int i = get_global_id(0);
-    if (i < n) store_or_add(y, i, x[i] * mask[i % plane], accumulate);
+    if (i < n) store_or_add(y, i, LOAD_ACT(i, x) * mask[i % plane], accumulate);
 }
 
 // One bias-corrected Adam step; correction1 = 1 − β1^t and correction2 = 1 − β2^t come from the host.

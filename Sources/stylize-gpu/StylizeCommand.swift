@@ -135,8 +135,7 @@ struct StylizeCommand: ParsableCommand {
         help: ArgumentHelp(
             "float or half: layer outputs kept as float32, or rounded to float16 as they are written.",
             discussion: "half keeps them in 16-bit buffers on OpenCL devices (the native path rounds "
-                + "float32 ones: the same numbers, no memory saved), except on tiled scales and with "
-                + "style masks."
+                + "float32 ones: the same numbers, no memory saved)."
         ))
     var storage: ActivationStorage = .float
 

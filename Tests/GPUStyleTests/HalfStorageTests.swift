@@ -113,6 +113,68 @@ final class HalfStorageTests: XCTestCase {
         }
     }
 
+    /// The same on tiles (64 px in tiles of 32 + 64 px halo, default layers) and with style masks
+    /// (two styles, complementary masks; whole and tiled): the tile's workspace and its views at
+    /// smaller tiles, the compact copies and content targets in 16-bit buffers, the masks'
+    /// products read from them, give the numbers of rounded float32 buffers bit for bit, with the
+    /// state on the device (the job's choice) and on the host (the targets float32 there,
+    /// converted as they cross); the peak memory is lower.
+    func testTiledAndMaskedHalfBuffersGiveTheNumbersOfRoundedFloats() throws {
+        let weights = try cachedWeightsPath()
+        guard let device = DeviceCatalog.discover().openCLDevices.first else {
+            throw XCTSkip("no OpenCL device")
+        }
+        let backend = try OpenCLBackend(device: device)
+        let masks = [examplePath("mask_left.png"), examplePath("mask_right.png")]
+        for (tileSize, styleMasks, onHost) in [
+            (32, nil, false), (32, nil, true), (32, masks, false), (nil, masks, false),
+        ] {
+            var options = StyleJobOptions(
+                contentPath: examplePath("chelsea.png"),
+                stylePaths: [examplePath("starry_night.jpg"), examplePath("the_scream.jpg")])
+            options.imageSize = 64
+            options.tileSize = tileSize
+            options.styleMaskPaths = styleMasks
+            options.storage = .half
+            func evaluate(_ backend: Backend) throws -> (losses: LossValues, gradient: [Float], bytes: Int) {
+                let job = try StyleJob(options: options, weightsPath: weights, backend: backend) { _ in }
+                XCTAssertEqual(job.tilings[0] != nil, tileSize != nil)
+                guard onHost else {
+                    let gradient = try backend.makeTensor(job.run.image.shape)
+                    try job.run.objective.evaluate(image: job.run.image, gradient: gradient, iteration: 1)
+                    return (
+                        try job.run.objective.readLosses(), try backend.download(gradient), backend.peakAllocatedBytes
+                    )
+                }
+                let host = NativeBackend()
+                func upload(_ image: RGBImage) throws -> Tensor {
+                    let tensor = try host.makeTensor(Shape(c: 3, h: image.height, w: image.width))
+                    try host.upload(image.pixels, to: tensor)
+                    return tensor
+                }
+                let content = try upload(job.content)
+                let objective = try TiledObjective(
+                    network: job.network, height: job.content.height, width: job.content.width, content: content,
+                    styles: try job.styles.map { StyleTarget(image: try upload($0), blendWeight: 0.5) },
+                    layers: options.layers, weights: options.lossWeights,
+                    tiling: Tiling(tileSize: 32, stateOnHost: true), seed: 5, state: host)
+                let gradient = try host.makeTensor(content.shape)
+                try objective.evaluate(image: content, gradient: gradient, iteration: 1)
+                return (try objective.readLosses(), try host.download(gradient), backend.peakAllocatedBytes)
+            }
+            let halves = try evaluate(backend)
+            let floats = try evaluate(FloatBuffersOnly(backend))
+            let name = "tiles of \(tileSize ?? 0), masks \(styleMasks != nil), state on the host \(onHost)"
+            XCTAssertEqual(halves.losses, floats.losses, name)
+            XCTAssertEqual(halves.gradient, floats.gradient, name)
+            XCTAssertTrue(halves.gradient.contains { $0 != 0 }, name)
+            // The peak is the backend's since its creation: the first case's alone is compared.
+            if tileSize != nil && styleMasks == nil && !onHost {
+                XCTAssertLessThan(halves.bytes, floats.bytes, "16-bit buffers saved nothing: \(name)")
+            }
+        }
+    }
+
     /// An OpenCL backend that reports no 16-bit buffers, so the network rounds float32 ones.
     private final class FloatBuffersOnly: ForwardingBackend {
         override var halfStorageAlignment: Int? { nil }

@@ -17,6 +17,11 @@ Runs the stylize-gpu binary with argument lists:
          median over rounds. Prints the ratio tiled / untiled (same pixels, so per pixel too)
          and the ratio the work predicts (predicted_ratio: regions with their halo, two
          forward passes and one backward per tile).
+  storage
+         tiled runs under a device-memory cap (STYLIZE_GPU_DEVICE_MEMORY) with --storage float
+         and --storage half, interleaved: the tiles the plan picks for each (its "tiling:"
+         line), the most device memory its progress reports, and each run's median seconds
+         per iteration as in cost.
 Needs numpy and opencv-python-headless. Prints one JSON object per measurement on stdout.
 """
 import argparse
@@ -188,9 +193,37 @@ def cost(args):
     }))
 
 
+def storage(args):
+    content, style = (os.path.join(ROOT, p) for p in (args.content, args.style))
+    output = os.path.join(args.work, "storage.png")
+    os.makedirs(args.work, exist_ok=True)
+    os.environ["STYLIZE_GPU_DEVICE_MEMORY"] = args.device_memory
+    common = [
+        content, style, "-o", output, "--image-size", str(args.size), "--scales", "1", "--iterations",
+        str(args.iterations), "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite",
+    ]
+    modes = ["float", "half"]
+    seconds = {mode: [] for mode in modes}
+    for round_ in range(args.rounds):
+        for mode in modes if round_ % 2 == 0 else list(reversed(modes)):
+            lines, stderr, _ = stylize(args.binary, common + ["--storage", mode])
+            tiling = next((line for line in stderr.splitlines() if line.startswith("tiling: ")), "untiled")
+            seconds[mode].append(iteration_seconds(lines))
+            print(json.dumps({
+                "round": round_, "storage": mode, "tiling": tiling, "s_per_iteration": round(seconds[mode][-1], 4),
+                "final_loss": lines[-1]["loss"], "device_mib": max(line["device_bytes"] for line in lines) >> 20,
+            }))
+    medians = {mode: statistics.median(values) for mode, values in seconds.items()}
+    print(json.dumps({
+        "size": args.size, "device_memory": args.device_memory, "device": args.device, "rounds": args.rounds,
+        "float_s": round(medians["float"], 4), "half_s": round(medians["half"], 4),
+        "half_over_float": round(medians["half"] / medians["float"], 3), "load": os.getloadavg()[0],
+    }))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["seams", "cost"])
+    parser.add_argument("mode", choices=["seams", "cost", "storage"])
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "stylize-gpu"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--content", default="examples/tubingen.jpg")
@@ -199,13 +232,14 @@ def main():
     parser.add_argument("--tile-size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=5, help="cost: interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="cost, storage: interleaved rounds")
+    parser.add_argument("--device-memory", default="512MiB", help="storage: STYLIZE_GPU_DEVICE_MEMORY")
     parser.add_argument("--crop", help="seams: JPEG to write a boundary corner to, tiled beside untiled")
     parser.add_argument("--crop-size", type=int, default=192)
     parser.add_argument("--zoom", type=float, default=2.0)
     parser.add_argument("--work", default=os.path.join(ROOT, ".build", "tiling-benchmark"))
     args = parser.parse_args()
-    {"seams": seams, "cost": cost}[args.mode](args)
+    {"seams": seams, "cost": cost, "storage": storage}[args.mode](args)
 
 
 if __name__ == "__main__":

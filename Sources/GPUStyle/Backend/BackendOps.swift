@@ -37,6 +37,10 @@ extension Backend {
                 "\(name) \(op): \(rectangle) lies outside the \(role)'s \(tensor.shape.h)×\(tensor.shape.w) planes (internal error)"
             )
         }
+        // Halves to halves or floats to floats: a copy never rounds.
+        guard source.format == target.format else {
+            throw StyleError("\(name) \(op): a \(source.format) source into a \(target.format) target (internal error)")
+        }
         try requireDistinct(source, target, op)
         if region.isEmpty { return }
         try computeCopyRegion(source, region, to: target, at: origin)

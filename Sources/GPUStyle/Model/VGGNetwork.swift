@@ -10,8 +10,8 @@ public final class VGGNetwork {
     public let preprocessing: ChannelAffine
     /// `half`: every layer output is rounded to float16 as it is written (the preprocessed input,
     /// 3 channels, stays float32), so the backward pass and the losses read what 16-bit buffers
-    /// hold: 16-bit buffers where the backend has them and the workspace allows
-    /// (`makeWorkspace`), else float32 buffers rounded in place, with the same numbers.
+    /// hold: 16-bit buffers where the backend has them (`makeWorkspace`), else float32 buffers
+    /// rounded in place, with the same numbers.
     public let storage: ActivationStorage
     /// Weights per conv layer index into `layers` (nil for relu/pool).
     private let convWeights: [ConvWeights?]
@@ -150,19 +150,19 @@ public final class VGGNetwork {
             backwardDataRunsInPlace: backend.backwardDataRunsInPlace)
     }
 
-    /// The storage of a workspace's layer outputs: half only with storage half, a backend with
-    /// 16-bit buffers and `halfBuffers` (`makeWorkspace`), else float32.
-    static func outputStorage(storage: ActivationStorage, halfBuffers: Bool, backend: Backend) -> ActivationStorage {
-        storage == .half && halfBuffers && backend.halfStorageAlignment != nil ? .half : .float
+    /// The storage of a workspace's layer outputs: half only with storage half and a backend with
+    /// 16-bit buffers (`makeWorkspace`), else float32.
+    static func outputStorage(storage: ActivationStorage, backend: Backend) -> ActivationStorage {
+        storage == .half && backend.halfStorageAlignment != nil ? .half : .float
     }
 
     /// Where a half workspace's tensors go, or nil where its layer outputs are float32
     /// (`outputStorage`).
     static func halfLayout(
         layers: [VGGModel.Layer], height: Int, width: Int, observed: Set<Int>, backend: Backend,
-        storage: ActivationStorage, halfBuffers: Bool
+        storage: ActivationStorage
     ) -> HalfWorkspaceLayout? {
-        guard outputStorage(storage: storage, halfBuffers: halfBuffers, backend: backend) == .half,
+        guard outputStorage(storage: storage, backend: backend) == .half,
             let alignment = backend.halfStorageAlignment
         else { return nil }
         return HalfWorkspaceLayout(
@@ -173,10 +173,9 @@ public final class VGGNetwork {
 
     /// Allocates the buffers for height × width. `observed` are the layer indices whose
     /// outputs losses read: a conv layer among them keeps its pre-ReLU output instead of being fused.
-    /// With `--storage half` the layer outputs are 16-bit buffers where the backend has them,
-    /// unless `halfBuffers` is false (a caller whose ops read them as float32: tiles, masks).
+    /// With `--storage half` the layer outputs are 16-bit buffers where the backend has them.
     public func makeWorkspace(
-        height: Int, width: Int, observed: Set<Int>, halfBuffers: Bool = true
+        height: Int, width: Int, observed: Set<Int>
     ) throws
         -> Workspace
     {
@@ -187,8 +186,7 @@ public final class VGGNetwork {
         }
         let shapes = self.shapes(height: height, width: width)
         if let half = VGGNetwork.halfLayout(
-            layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage,
-            halfBuffers: halfBuffers)
+            layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage)
         {
             let n = layers.count
             let tensors = try backend.makeViews(
@@ -218,21 +216,29 @@ public final class VGGNetwork {
 
     /// The workspace's buffers at a smaller size (a smaller tile): the same buffers and layout, each
     /// tensor the shape of height × width. Every layer's tensor shrinks with the image, so the
-    /// sharing the layout decided at the larger size holds at the smaller one.
+    /// sharing the layout decided at the larger size holds at the smaller one (a 16-bit layout's
+    /// tensors each stay within the bytes it placed them in).
     public func view(of workspace: Workspace, height: Int, width: Int) throws -> Workspace {
         if height == workspace.height && width == workspace.width { return workspace }
-        guard case .shared = workspace.gradients, height >= minimumImageSide, width >= minimumImageSide,
-            height <= workspace.height,
+        guard height >= minimumImageSide, width >= minimumImageSide, height <= workspace.height,
             width <= workspace.width
         else {
             throw StyleError(
                 "internal error: a \(width)×\(height) view of a \(workspace.width)×\(workspace.height) workspace")
         }
         let shapes = self.shapes(height: height, width: width)
+        let inputShape = Shape(c: 3, h: height, w: width)
+        func reshaped(_ tensor: Tensor, _ shape: Shape) -> Tensor {
+            Tensor(shape: shape, storage: tensor.storage, format: tensor.format)
+        }
+        var gradients = workspace.gradients
+        if case let .separate(layers, input, fusedPools) = gradients {
+            gradients = .separate(
+                layers: zip(layers, shapes).map(reshaped), input: reshaped(input, inputShape), fusedPools: fusedPools)
+        }
         return Workspace(
-            input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: workspace.input.storage),
-            outputs: zip(workspace.outputs, shapes).map { Tensor(shape: $1, storage: $0.storage) },
-            fusedWithNext: workspace.fusedWithNext, gradients: workspace.gradients, shapes: shapes, height: height,
+            input: reshaped(workspace.input, inputShape), outputs: zip(workspace.outputs, shapes).map(reshaped),
+            fusedWithNext: workspace.fusedWithNext, gradients: gradients, shapes: shapes, height: height,
             width: width)
     }
 

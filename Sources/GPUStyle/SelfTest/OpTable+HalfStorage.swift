@@ -58,6 +58,19 @@ extension OpTable {
             },
             terms: { _ in 4 + halfRoundingTerms }, tiled: true),
         OpRow(
+            name: "copyRegion of 16-bit layer outputs",
+            cases: planeCases, selfTestCases: selfTestPlaneCases, inputs: vectorRows[1].inputs,
+            run: { backend, x, c, _ in
+                // As the float32 row, halves to halves: exact.
+                let (source, target) = (try backend.layerOutput(x[0]), try backend.layerOutput(x[1]))
+                try backend.copyRegion(
+                    source, PlaneRegion(y: c.h / 2, x: c.w / 2, height: c.h - c.h / 2, width: c.w - c.w / 2),
+                    to: target, at: PlanePoint(y: 1, x: 2))
+                return try backend.download(target)
+            },
+            terms: { _ in 0 }),
+        multiplyByMaskRow("multiplyByMask of 16-bit x (acc)") { try $0.layerOutput($1) },
+        OpRow(
             name: "gram of 16-bit features", cases: gramRows[0].cases, selfTestCases: selfTestPlaneCases,
             inputs: gramRows[0].inputs,
             run: { backend, x, c, _ in

@@ -8,19 +8,21 @@ extension OpTable {
         ]
     }
 
-    static let maskRows: [OpRow] = [
+    static let maskRows: [OpRow] = [multiplyByMaskRow("multiplyByMask (acc)") { try $0.tensor($1) }]
+
+    /// multiplyByMask of `x` as `input` makes it: a float32 tensor, or a 16-bit layer output.
+    static func multiplyByMaskRow(_ name: String, input: @escaping (Backend, OpInput) throws -> Tensor) -> OpRow {
         OpRow(
-            name: "multiplyByMask (acc)", cases: planeCases, selfTestCases: selfTestPlaneCases,
-            inputs: maskInputs,
+            name: name, cases: planeCases, selfTestCases: selfTestPlaneCases, inputs: maskInputs,
             run: { backend, x, _, _ in
-                let (input, mask) = (try backend.tensor(x[0]), try backend.tensor(x[2]))
+                let (x0, mask) = (try input(backend, x[0]), try backend.tensor(x[2]))
                 return try backend.plainAndAccumulated(onto: x[3]) { output, accumulate in
-                    try backend.multiplyByMask(input, mask: mask, output: output, accumulate: accumulate)
+                    try backend.multiplyByMask(x0, mask: mask, output: output, accumulate: accumulate)
                 }
             },
             // One product, then the addition when accumulating.
             terms: { _ in 2 })
-    ]
+    }
 
     /// multiplyByMask is its own gradient: dx (+)= dy ⊙ mask = ∂⟨dy, x ⊙ mask⟩/∂x.
     static let maskGradRows: [OpGradRow] = [

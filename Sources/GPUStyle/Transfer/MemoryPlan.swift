@@ -31,8 +31,9 @@ public struct MemoryPlan: Equatable, Sendable {
     /// with `tiling`, a `TiledObjective`'s: one workspace of the largest tile (styles included), the
     /// tile's image and gradient and its compact buffers, beside the whole image's state (on the
     /// host instead with `tiling.stateOnHost`). `inputPixels`: the content and styles as read.
-    /// With `storage` half, untiled and unmasked on a backend with 16-bit buffers, the workspaces
-    /// and content targets are `HalfWorkspaceLayout`'s and halves.
+    /// With `storage` half on a backend with 16-bit buffers, the workspaces are
+    /// `HalfWorkspaceLayout`'s and the content targets (on the device) and a tiled objective's
+    /// compact copies of layer outputs halves.
     public init(
         model: VGGModel = .vgg19, layers selection: LayerSelection, height: Int, width: Int,
         styleSizes: [(height: Int, width: Int)], optimization: OptimizationSettings, backend: Backend,
@@ -49,17 +50,15 @@ public struct MemoryPlan: Equatable, Sendable {
         weightBytes = uploaded.reduce(0) {
             $0 + backend.convWeightBytes(outputChannels: $1.outputChannels, inputChannels: $1.inputChannels)
         }
-        let halfBuffers = tiling == nil && !maskedStyles
         /// Bytes of a layer output's value, a half or a float.
         let activationValueBytes =
-            VGGNetwork.outputStorage(storage: storage, halfBuffers: halfBuffers, backend: backend).valueBytes
+            VGGNetwork.outputStorage(storage: storage, backend: backend).valueBytes
         /// A workspace (VGGNetwork.makeWorkspace): its buffers as `WorkspaceLayout` shares them, or
         /// its one allocation (`HalfWorkspaceLayout`), where what is not the backward pass's
         /// activations counts as gradients.
         func workspace(height: Int, width: Int, observed: Set<Int>) -> (bytes: Int, largest: Int, gradients: Int) {
             if let half = VGGNetwork.halfLayout(
-                layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage,
-                halfBuffers: halfBuffers)
+                layers: layers, height: height, width: width, observed: observed, backend: backend, storage: storage)
             {
                 let read = MemoryPlan.backwardReadFloats(
                     layers: layers, shapes: VGGNetwork.shapes(of: layers, height: height, width: width),
@@ -87,17 +86,25 @@ public struct MemoryPlan: Equatable, Sendable {
         let shapes = VGGNetwork.shapes(of: layers, height: height, width: width)
         let gramsPerLayer = tiling == nil ? 3 : 5
         let grams = styleIndices.reduce(0) { $0 + gramsPerLayer * layers[$1].channels * layers[$1].channels }
-        // Floats of the content targets (two halves to a float, each target a whole number of them).
-        let contentTargets = contentIndices.reduce(0) { $0 + (shapes[$1].count * activationValueBytes + 3) / 4 }
-        let floats = tiling.flatMap { tiling in
+        /// Floats of `count` layer-output values (two halves to a float, each buffer a whole number).
+        func layerFloats(_ count: Int) -> Int { (count * activationValueBytes + 3) / 4 }
+        let onHost = tiling?.stateOnHost ?? false
+        // The content targets: layer outputs, float32 on the host.
+        let contentTargets = contentIndices.reduce(0) {
+            $0 + (onHost ? shapes[$1].count : layerFloats(shapes[$1].count))
+        }
+        let values = tiling.flatMap { tiling in
             tile.map {
-                TiledObjective.bufferFloats(
+                TiledObjective.compactValues(
                     layers: layers, tiling: tiling, largest: $0, content: contentIndices, style: styleIndices)
             }
         }
         let tilePixels = tile.map { $0.height * $0.width } ?? 0
-        let compact = floats.map { $0.interior + $0.contentInterior + $0.contentTile + 2 * 3 * tilePixels } ?? 0
-        let onHost = tiling?.stateOnHost ?? false
+        let compact =
+            values.map {
+                layerFloats($0.interior) + layerFloats($0.contentInterior) + layerFloats($0.contentTile) + $0.anchors
+                    + 2 * 3 * tilePixels
+            } ?? 0
         // Masked styles (MaskedStyleLoss, TiledObjective): a target per style and layer instead of
         // one blended one (tiled, with its own Gram and dG), the two weighted-feature buffers of
         // the largest style layer (tiled: of the largest tile, and the tile's weights); on the
@@ -126,7 +133,7 @@ public struct MemoryPlan: Equatable, Sendable {
             ((onHost ? 0 : contentTargets + maskFloats) + grams + LossValues.slotCount + compact + masked) * floatBytes
         imageAndOptimizerBytes = onHost ? 0 : stateFloats * floatBytes
         // The host's copy of one transfer: a tile's image or gradient, or a content target's region.
-        let staging = max(3 * tilePixels, floats?.contentTile ?? 0)
+        let staging = max(3 * tilePixels, values?.contentTile ?? 0)
         let hostImages = 3 * inputPixels + 4 * image + styleImages
         hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
         let backwardActivations =

@@ -210,13 +210,13 @@ public final class StyleObjective: ImageObjective {
                 let main =
                     try mainWorkspace
                     ?? network.makeWorkspace(
-                        height: height, width: width, observed: observed, halfBuffers: !masked)
+                        height: height, width: width, observed: observed)
                 mainWorkspace = main
                 styleWorkspace = main
             } else {
                 styleWorkspace = try network.makeWorkspace(
                     height: style.image.shape.h, width: style.image.shape.w,
-                    observed: styleIndices, halfBuffers: !masked)
+                    observed: styleIndices)
             }
             try network.forward(image: style.image, workspace: styleWorkspace)
             if let maskedStyle {
@@ -237,7 +237,7 @@ public final class StyleObjective: ImageObjective {
         workspace =
             try mainWorkspace
             ?? network.makeWorkspace(
-                height: height, width: width, observed: observed, halfBuffers: !masked)
+                height: height, width: width, observed: observed)
 
         // Content targets: the content image's activations.
         try network.forward(image: content, workspace: workspace)

@@ -69,11 +69,16 @@ public final class TiledObjective: ImageObjective {
     /// The tile's image and its image gradient (largest tile's size; views for smaller ones).
     private let tileImage: TensorStorage
     private let tileGradient: TensorStorage
-    /// An interior's features and the content target's matching part, compact.
+    /// An interior's features and the content target's matching part, compact, and the content
+    /// target over one tile's region: in the layer outputs' storage, `format`.
     private let interiorFeatures: TensorStorage
     private let interiorTarget: TensorStorage?
-    /// The content target over one tile's region.
     private let tileTarget: TensorStorage?
+    /// The layer outputs' storage: 16-bit with --storage half on a backend that has such buffers,
+    /// else float32.
+    private let format: ActivationStorage
+    /// The total variation's anchors of one interior (float32, as the image).
+    private let anchors: TensorStorage
     /// Per content layer, in layer order: the content image's features over the whole image (on
     /// `state`) and the layer's weight.
     private let contentLayers: [(index: Int, target: Tensor, scale: Float)]
@@ -155,25 +160,30 @@ public final class TiledObjective: ImageObjective {
         factors = TiledObjective.poolingFactors(network.layers)
         shapes = network.shapes(height: height, width: width)
         scalars = try backend.makeTensor(.vector(LossValues.slotCount))
-        // float32 outputs: the tiles' regions are copied and masked by float32 ops.
+        let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
         workspace = try network.makeWorkspace(
-            height: largest.height, width: largest.width, observed: observed, halfBuffers: false)
+            height: largest.height, width: largest.width, observed: observed)
+        let format = workspace.outputs[0].format
+        self.format = format
+        let backend = network.backend
+        /// A compact buffer of `count` values in the layer outputs' storage.
+        func layerValues(_ count: Int) throws -> TensorStorage {
+            try (format == .half ? backend.makeLayerOutput(.vector(count)) : backend.makeTensor(.vector(count))).storage
+        }
         let tileShape = Shape(c: 3, h: largest.height, w: largest.width)
         tileImage = try backend.makeTensor(tileShape).storage
         tileGradient = try backend.makeTensor(tileShape).storage
-        let floats = TiledObjective.bufferFloats(
+        let values = TiledObjective.compactValues(
             layers: network.layers, tiling: tiling, largest: largest, content: contentIndices, style: styleIndices)
-        interiorFeatures = try backend.makeTensor(.vector(floats.interior)).storage
-        interiorTarget =
-            floats.contentInterior > 0 ? try backend.makeTensor(.vector(floats.contentInterior)).storage : nil
-        tileTarget = floats.contentTile > 0 ? try backend.makeTensor(.vector(floats.contentTile)).storage : nil
+        interiorFeatures = try layerValues(values.interior)
+        anchors = try backend.makeTensor(.vector(values.anchors)).storage
+        interiorTarget = values.contentInterior > 0 ? try layerValues(values.contentInterior) : nil
+        tileTarget = values.contentTile > 0 ? try layerValues(values.contentTile) : nil
         staging =
             state === backend
-            ? nil : try state.makeTensor(.vector(max(tileShape.count, floats.contentTile))).storage
+            ? nil : try state.makeTensor(.vector(max(tileShape.count, values.contentTile))).storage
 
-        let backend = network.backend
         // With masks, per style its weights at each style layer where its mask has area.
-        let masked = styles.contains { $0.mask != nil || $0.sourceMask != nil }
         let maskWeights = try styles.map { style in
             try style.mask.map {
                 try MaskedStyleLoss.layerWeights(backend: state, layers: network.layers, mask: $0, at: styleIndices)
@@ -208,8 +218,14 @@ public final class TiledObjective: ImageObjective {
                 try backend.makeTensor(.vector(styleIndices.map { tileShapes[$0].count }.max() ?? 0)).storage
             ) : nil
         let shapes = shapes
+        // On the device in the outputs' storage (copied region by region as they are); on the host
+        // float32, converted as they cross.
+        let halfTargets = format == .half && state === backend
         contentLayers = try contentScales.keys.sorted().map { index in
-            (index, try state.makeTensor(shapes[index]), contentScales[index] ?? 0)
+            (
+                index, try halfTargets ? state.makeLayerOutput(shapes[index]) : state.makeTensor(shapes[index]),
+                contentScales[index] ?? 0
+            )
         }
 
         // Style targets, each style's Grams through its own grid: A_l = Σ_k b_k G_l(style_k), or
@@ -266,23 +282,23 @@ public final class TiledObjective: ImageObjective {
         }
     }
 
-    /// Floats of the compact buffers: an interior's features at the largest observed layer, the
-    /// content target's interior and a tile's region of it.
-    static func bufferFloats(
+    /// Values of the compact buffers: an interior's features at the largest observed layer, the
+    /// total variation's anchors, the content target's interior and a tile's region of it.
+    static func compactValues(
         layers: [VGGModel.Layer], tiling: Tiling, largest: (height: Int, width: Int), content: Set<Int>,
         style: Set<Int>
-    ) -> (interior: Int, contentInterior: Int, contentTile: Int) {
+    ) -> (interior: Int, anchors: Int, contentInterior: Int, contentTile: Int) {
         let factors = poolingFactors(layers)
         let interiorSide = (height: min(tiling.tileSize, largest.height), width: min(tiling.tileSize, largest.width))
-        func floats(_ index: Int, _ size: (height: Int, width: Int)) -> Int {
+        func values(_ index: Int, _ size: (height: Int, width: Int)) -> Int {
             layers[index].channels * (size.height / factors[index]) * (size.width / factors[index])
         }
-        let contentInterior = content.map { floats($0, interiorSide) }.max() ?? 0
+        let contentInterior = content.map { values($0, interiorSide) }.max() ?? 0
         // The total variation's anchors: an interior and the row and column after it.
         let anchors = 3 * min(interiorSide.height + 1, largest.height) * min(interiorSide.width + 1, largest.width)
         return (
-            max(anchors, (content.union(style)).map { floats($0, interiorSide) }.max() ?? 0), contentInterior,
-            content.map { floats($0, largest) }.max() ?? 0
+            (content.union(style)).map { values($0, interiorSide) }.max() ?? 0, anchors, contentInterior,
+            content.map { values($0, largest) }.max() ?? 0
         )
     }
 
@@ -335,7 +351,8 @@ public final class TiledObjective: ImageObjective {
         let interior = interior(tile, layer: index)
         if interior.height == features.shape.h && interior.width == features.shape.w { return features }
         let compact = Tensor(
-            shape: Shape(c: features.shape.c, h: interior.height, w: interior.width), storage: interiorFeatures)
+            shape: Shape(c: features.shape.c, h: interior.height, w: interior.width), storage: interiorFeatures,
+            format: format)
         try backend.copyRegion(features, interior, to: compact, at: PlanePoint(y: 0, x: 0))
         return compact
     }
@@ -417,7 +434,7 @@ public final class TiledObjective: ImageObjective {
             let interior = interior(tile, layer: index)
             guard !interior.isEmpty, let interiorTarget else { continue }
             let features = try interiorFeatures(tile, layer: index, view: view)
-            let expected = Tensor(shape: features.shape, storage: interiorTarget)
+            let expected = Tensor(shape: features.shape, storage: interiorTarget, format: format)
             try load(target, tile.interior.pooled(by: factors[index]), into: expected)
             try backend.meanSquaredError(
                 features, expected, scale: share(features.count, of: target.count, scale),
@@ -444,7 +461,7 @@ public final class TiledObjective: ImageObjective {
         try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
             let features = view.outputs[index]
             if let (_, target, scale) = contentLayers.first(where: { $0.index == index }), let tileTarget {
-                let expected = Tensor(shape: features.shape, storage: tileTarget)
+                let expected = Tensor(shape: features.shape, storage: tileTarget, format: format)
                 try load(target, tile.region.pooled(by: factors[index]), into: expected)
                 try backend.meanSquaredErrorGradient(
                     features, expected, scale: share(features.count, of: target.count, scale),
@@ -488,7 +505,7 @@ public final class TiledObjective: ImageObjective {
         let anchors = PlaneRegion(
             y: interior.y, x: interior.x, height: min(interior.height + 1, grid.height - interior.y),
             width: min(interior.width + 1, grid.width - interior.x))
-        let compact = Tensor(shape: Shape(c: 3, h: anchors.height, w: anchors.width), storage: interiorFeatures)
+        let compact = Tensor(shape: Shape(c: 3, h: anchors.height, w: anchors.width), storage: self.anchors)
         try backend.copyRegion(image, anchors.relative(to: tile.region.origin), to: compact, at: PlanePoint(y: 0, x: 0))
         try backend.totalVariation(compact, scale: weights.totalVariation, scalars: scalars, slot: 2, accumulate: true)
     }

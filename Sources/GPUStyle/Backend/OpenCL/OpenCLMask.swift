@@ -7,8 +7,8 @@ extension OpenCLBackend {
         try elementwise(
             "multiply_by_mask", x.count,
             [
-                .buffer(try buffer(x, op)), .buffer(try buffer(mask, op)), .int(x.shape.pixels),
+                .buffer(try activationBuffer(x, op)), .buffer(try buffer(mask, op)), .int(x.shape.pixels),
                 .buffer(try buffer(output, op)), .flag(accumulate), .int(x.count),
-            ])
+            ], reads: x.format)
     }
 }

@@ -23,11 +23,11 @@ extension OpenCLBackend {
         try elementwise(
             "copy_region", count,
             [
-                .buffer(try buffer(source, "copyRegion")), .int(source.shape.h), .int(source.shape.w),
-                .int(region.y), .int(region.x), .buffer(try buffer(target, "copyRegion")),
+                .buffer(try activationBuffer(source, "copyRegion")), .int(source.shape.h), .int(source.shape.w),
+                .int(region.y), .int(region.x), .buffer(try activationBuffer(target, "copyRegion")),
                 .int(target.shape.h), .int(target.shape.w), .int(origin.y), .int(origin.x),
                 .int(region.height), .int(region.width), .int(count),
-            ])
+            ], reads: source.format)
     }
 
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
