@@ -190,6 +190,11 @@ extension Backend {
         return try makeViews(bytes: view.byteCount, [view])[0]
     }
 
+    /// A tensor of `shape` in `format`, as another tensor's: a 16-bit layer output or float32.
+    func makeTensor(_ shape: Shape, format: ActivationStorage) throws -> Tensor {
+        try format == .half ? makeLayerOutput(shape) : makeTensor(shape)
+    }
+
     /// What a 16-bit store does to a value, on a float32 tensor (a 16-bit one is rounded already).
     func roundLayerOutput(_ tensor: Tensor) throws {
         if tensor.format == .float { try roundToHalf(tensor) }

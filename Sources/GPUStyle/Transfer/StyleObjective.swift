@@ -245,9 +245,7 @@ public final class StyleObjective: ImageObjective {
         for index in contentIndices {
             let features = workspace.outputs[index]
             // In the features' storage: the content loss reads both alike.
-            let target =
-                try features.format == .half
-                ? backend.makeLayerOutput(features.shape) : backend.makeTensor(features.shape)
+            let target = try backend.makeTensor(features.shape, format: features.format)
             try backend.copy(features, to: target)
             contentTargets[index] = target
         }

@@ -168,7 +168,7 @@ public final class TiledObjective: ImageObjective {
         let backend = network.backend
         /// A compact buffer of `count` values in the layer outputs' storage.
         func layerValues(_ count: Int) throws -> TensorStorage {
-            try (format == .half ? backend.makeLayerOutput(.vector(count)) : backend.makeTensor(.vector(count))).storage
+            try backend.makeTensor(.vector(count), format: format).storage
         }
         let tileShape = Shape(c: 3, h: largest.height, w: largest.width)
         tileImage = try backend.makeTensor(tileShape).storage
@@ -223,7 +223,7 @@ public final class TiledObjective: ImageObjective {
         let halfTargets = format == .half && state === backend
         contentLayers = try contentScales.keys.sorted().map { index in
             (
-                index, try halfTargets ? state.makeLayerOutput(shapes[index]) : state.makeTensor(shapes[index]),
+                index, try state.makeTensor(shapes[index], format: halfTargets ? .half : .float),
                 contentScales[index] ?? 0
             )
         }
