@@ -167,14 +167,19 @@ def iteration_seconds(lines):
     return statistics.median(steps)
 
 
-def cost(args):
+def timed_run_arguments(args, name):
+    """The arguments of one single-scale run whose iterations are timed (cost, storage)."""
     content, style = (os.path.join(ROOT, p) for p in (args.content, args.style))
-    output = os.path.join(args.work, "cost.png")
     os.makedirs(args.work, exist_ok=True)
-    common = [
-        content, style, "-o", output, "--image-size", str(args.size), "--scales", "1", "--iterations",
-        str(args.iterations), "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite",
+    return [
+        content, style, "-o", os.path.join(args.work, f"{name}.png"), "--image-size", str(args.size), "--scales",
+        "1", "--iterations", str(args.iterations), "--device", args.device, "--progress", "json", "--print-every",
+        "1", "--overwrite",
     ]
+
+
+def cost(args):
+    common = timed_run_arguments(args, "cost")
     modes = {"untiled": [], "tiled": ["--tile-size", str(args.tile_size)]}
     medians = {mode: [] for mode in modes}
     for round_ in range(args.rounds):
@@ -194,14 +199,8 @@ def cost(args):
 
 
 def storage(args):
-    content, style = (os.path.join(ROOT, p) for p in (args.content, args.style))
-    output = os.path.join(args.work, "storage.png")
-    os.makedirs(args.work, exist_ok=True)
     os.environ["STYLIZE_GPU_DEVICE_MEMORY"] = args.device_memory
-    common = [
-        content, style, "-o", output, "--image-size", str(args.size), "--scales", "1", "--iterations",
-        str(args.iterations), "--device", args.device, "--progress", "json", "--print-every", "1", "--overwrite",
-    ]
+    common = timed_run_arguments(args, "storage")
     modes = ["float", "half"]
     seconds = {mode: [] for mode in modes}
     for round_ in range(args.rounds):
