@@ -242,11 +242,12 @@ extension Winograd {
         forEachPaddedTileRow(
             x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
             tileColumns: tileColumns, tile: 2
-        ) { c, bandRow, rows, t, padded in
+        ) { c, bandRow, rows, t, phase in
             // Bᵀ d down the columns, whole rows at once: one rounding.
-            let (d0, d1, d2, d3) = (rows, rows + padded, rows + 2 * padded, rows + 3 * padded)
-            let (t0, t1, t2, t3) = (t, t + padded, t + 2 * padded, t + 3 * padded)
-            for j in 0..<padded {
+            let row = 2 * phase
+            let (d0, d1, d2, d3) = (rows, rows + row, rows + 2 * row, rows + 3 * row)
+            let (t0, t1, t2, t3) = (t, t + row, t + 2 * row, t + 3 * row)
+            for j in 0..<row {
                 t0[j] = d0[j] - d2[j]
                 t1[j] = d1[j] + d2[j]
                 t2[j] = d2[j] - d1[j]
@@ -255,11 +256,11 @@ extension Winograd {
             // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
             let out = v + c * n + bandRow * tileColumns
             for k in 0..<4 {
-                let row = t + k * padded
+                let (even, odd) = (t + k * row, t + k * row + phase)
                 let (v0, v1) = (out + 4 * k * stride, out + (4 * k + 1) * stride)
                 let (v2, v3) = (out + (4 * k + 2) * stride, out + (4 * k + 3) * stride)
                 for tx in 0..<tileColumns {
-                    let (a, b, c, d) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
+                    let (a, b, c, d) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1])
                     v0[tx] = a - c
                     v1[tx] = b + c
                     v2[tx] = c - b
@@ -269,27 +270,70 @@ extension Winograd {
         }
     }
 
-    /// Runs `body(c, bandRow, rows, scratch, padded)` for each channel and tile row of the band:
+    /// Runs `body(c, bandRow, rows, scratch, phase)` for each channel and tile row of the band:
     /// `rows` holds the tile row's tile + 2 input rows from tile·(firstTileRow + bandRow) − 1, each
-    /// padded to image columns −1 ..< tile·tileColumns + 1 (index = column + 1), zeros outside;
-    /// `scratch` is as much again.
+    /// of `tile · phase` floats, zeros outside the image. A row is split by column into `tile`
+    /// phases of `phase` floats, column q at phase (q + 1) % tile, index (q + 1) / tile, so that
+    /// column j of every tile (tile·tx − 1 + j) lies at phase j % tile, index tx + j / tile: a run
+    /// of tiles reads contiguous floats. `phase` is a multiple of 8 with 8 zeros to spare past the
+    /// last tile's. `scratch` is as much again as `rows`.
     static func forEachPaddedTileRow(
         _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstTileRow: Int, tileRows: Int,
         tileColumns: Int, tile: Int,
         _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
-        let side = tile + 2, padded = tile * tileColumns + 2
+        let side = tile + 2, phase = lanesWide(tileColumns) + 8
+        let row = tile * phase
         HostParallel.forEach(channels * tileRows, totalWork: side * side * channels * tileRows * tileColumns) { job in
             let (c, bandRow) = (job / tileRows, job % tileRows)
             let top = tile * (firstTileRow + bandRow) - 1
             let plane = x + c * h * w
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * side * padded) { buffer in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * side * row) { buffer in
                 let rows = buffer.baseAddress!
-                rows.update(repeating: 0, count: side * padded)
+                rows.update(repeating: 0, count: side * row)
                 for k in 0..<side where top + k >= 0 && top + k < h {
-                    (rows + k * padded + 1).update(from: plane + (top + k) * w, count: w)
+                    splitPhases(plane + (top + k) * w, width: w, tile: tile, into: rows + k * row, phase: phase)
                 }
-                body(c, bandRow, rows, rows + side * padded, padded)
+                body(c, bandRow, rows, rows + side * row, phase)
+            }
+        }
+    }
+
+    /// An image row of `width` columns into the phases of `forEachPaddedTileRow` (column q at
+    /// phase (q + 1) % tile, index (q + 1) / tile); the zeros outside the image are left as found.
+    @inline(__always)
+    static func splitPhases(
+        _ source: UnsafePointer<Float>, width w: Int, tile: Int, into target: UnsafeMutablePointer<Float>,
+        phase: Int
+    ) {
+        // Whole runs of 8 indices of every phase, from index 1 (columns tile − 1 on).
+        var i = 1
+        if tile == 4 {
+            while 4 * i + 31 <= w {
+                let v = UnsafeRawPointer(source + 4 * i - 1).loadUnaligned(as: SIMD32<Float>.self)
+                let (even, odd) = (v.evenHalf, v.oddHalf)
+                even.evenHalf.store(into: target + i, count: 8)
+                odd.evenHalf.store(into: target + phase + i, count: 8)
+                even.oddHalf.store(into: target + 2 * phase + i, count: 8)
+                odd.oddHalf.store(into: target + 3 * phase + i, count: 8)
+                i += 8
+            }
+        } else if tile == 2 {
+            while 2 * i + 15 <= w {
+                let v = UnsafeRawPointer(source + 2 * i - 1).loadUnaligned(as: SIMD16<Float>.self)
+                v.evenHalf.store(into: target + i, count: 8)
+                v.oddHalf.store(into: target + phase + i, count: 8)
+                i += 8
+            }
+        }
+        // The rest a column at a time: index 0 of the phases past the first, then from i on.
+        for p in 0..<tile {
+            let plane = target + p * phase
+            if p > 0, p - 1 < w { plane[0] = source[p - 1] }
+            var (j, q) = (i, tile * i + p - 1)
+            while q < w {
+                plane[j] = source[q]
+                (j, q) = (j + 1, q + tile)
             }
         }
     }
@@ -302,7 +346,7 @@ extension Winograd {
         firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Output,
         into y: UnsafeMutablePointer<Float>
     ) {
-        let tc = tileColumns
+        let (tc, wide) = (tileColumns, lanesWide(tileColumns))
         forEachOutputTileRow(
             m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
             tileColumns: tileColumns, tile: 2, output: output, into: y
@@ -312,7 +356,7 @@ extension Winograd {
             for b in 0..<4 {
                 let (m0, m1) = (source + b * stride, source + (4 + b) * stride)
                 let (m2, m3) = (source + (8 + b) * stride, source + (12 + b) * stride)
-                let (s0, s1) = (sums + b * tc, sums + (4 + b) * tc)
+                let (s0, s1) = (sums + b * wide, sums + (4 + b) * wide)
                 for tx in 0..<tc {
                     s0[tx] = m0[tx] + m1[tx] + m2[tx]
                     s1[tx] = m1[tx] - m2[tx] - m3[tx]
@@ -321,8 +365,8 @@ extension Winograd {
             // Each row times A: two more.
             for r in 0..<2 {
                 let (a, b, c, d) = (
-                    sums + 4 * r * tc, sums + (4 * r + 1) * tc, sums + (4 * r + 2) * tc,
-                    sums + (4 * r + 3) * tc
+                    sums + 4 * r * wide, sums + (4 * r + 1) * wide, sums + (4 * r + 2) * wide,
+                    sums + (4 * r + 3) * wide
                 )
                 let row = rows + r * 2 * tc
                 for tx in 0..<tc {
@@ -336,7 +380,8 @@ extension Winograd {
     /// Runs `body(source, stride, sums, rows)` for each output channel and tile row of the band,
     /// then combines the `tile` output rows it wrote into `rows` (tile·tileColumns each) with y as
     /// `output` says, those inside the image. `source` is the channel's products at the tile row,
-    /// `stride` the distance between their ξ, `sums` scratch of tile·(tile + 2)·tileColumns.
+    /// `stride` the distance between their ξ, `sums` scratch of tile·(tile + 2) rows of
+    /// `lanesWide(tileColumns)` floats.
     static func forEachOutputTileRow(
         _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstTileRow: Int, tileRows: Int,
         tileColumns: Int, tile: Int, output: Output, into y: UnsafeMutablePointer<Float>,
@@ -344,7 +389,7 @@ extension Winograd {
     ) {
         let n = tileRows * tileColumns
         let stride = channels * n
-        let (sumFloats, rowFloats) = (tile * (tile + 2) * tileColumns, tile * tile * tileColumns)
+        let (sumFloats, rowFloats) = (tile * (tile + 2) * lanesWide(tileColumns), tile * tile * tileColumns)
         HostParallel.forEach(channels * tileRows, totalWork: (tile + 2) * (tile + 2) * stride) { job in
             let (o, bandRow) = (job / tileRows, job % tileRows)
             let top = tile * (firstTileRow + bandRow)
@@ -447,23 +492,14 @@ enum Winograd4 {
         (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c)
     }
 
-    /// Bᵀ times a column (or a row times B) of 6, element by element over `count` entries:
-    /// at most 3 roundings per term (a product by 5 and two sums, or three sums).
+    /// Bᵀ times a column (or a row times B) of 6, eight lanes at a time: at most 3 roundings per
+    /// term (a product by 5 and two sums, or three sums).
     @inline(__always)
-    static func inputRows(
-        _ d: [UnsafePointer<Float>], stride: Int, count: Int, into r: [UnsafeMutablePointer<Float>],
-        outputStride: Int
-    ) {
-        for j in 0..<count {
-            let (d0, d1, d2) = (d[0][j * stride], d[1][j * stride], d[2][j * stride])
-            let (d3, d4, d5) = (d[3][j * stride], d[4][j * stride], d[5][j * stride])
-            r[0][j * outputStride] = 4 * d0 - 5 * d2 + d4
-            r[1][j * outputStride] = -4 * d1 - 4 * d2 + d3 + d4
-            r[2][j * outputStride] = 4 * d1 - 4 * d2 - d3 + d4
-            r[3][j * outputStride] = -2 * d1 - d2 + 2 * d3 + d4
-            r[4][j * outputStride] = 2 * d1 - d2 - 2 * d3 + d4
-            r[5][j * outputStride] = 4 * d1 - 5 * d3 + d5
-        }
+    static func inputColumn(_ d: Lanes6) -> Lanes6 {
+        (
+            4 * d.0 - 5 * d.2 + d.4, -4 * d.1 - 4 * d.2 + d.3 + d.4, 4 * d.1 - 4 * d.2 - d.3 + d.4,
+            -2 * d.1 - d.2 + 2 * d.3 + d.4, 2 * d.1 - d.2 - 2 * d.3 + d.4, 4 * d.1 - 5 * d.3 + d.5
+        )
     }
 
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles t of `tileRows` tile rows from `firstTileRow`
@@ -478,35 +514,41 @@ enum Winograd4 {
         Winograd.forEachPaddedTileRow(
             x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
             tileColumns: tileColumns, tile: 4
-        ) { c, bandRow, rows, t, padded in
+        ) { c, bandRow, rows, t, phase in
             // Bᵀ d down the columns, whole rows at once.
-            inputRows(
-                (0..<6).map { UnsafePointer(rows + $0 * padded) }, stride: 1, count: padded,
-                into: (0..<6).map { t + $0 * padded }, outputStride: 1)
-            // Each row times B along the tiles; the 36 outputs are contiguous in t.
+            let row = 4 * phase
+            for j in Swift.stride(from: 0, to: row, by: 8) {
+                let d = rows + j
+                let r = inputColumn(
+                    (
+                        Lanes(d), Lanes(d + row), Lanes(d + 2 * row), Lanes(d + 3 * row), Lanes(d + 4 * row),
+                        Lanes(d + 5 * row)
+                    ))
+                (t + j).store(r, stride: row, count: 8)
+            }
+            // Each row times B along the tiles, eight at a time; the 36 outputs are contiguous in t.
             let out = v + c * n + bandRow * tileColumns
             for k in 0..<6 {
-                let row = t + k * padded
-                inputRows(
-                    (0..<6).map { UnsafePointer(row + $0) }, stride: 4, count: tileColumns,
-                    into: (0..<6).map { out + (6 * k + $0) * stride }, outputStride: 1)
+                let p = t + k * row
+                for tx in Swift.stride(from: 0, to: tileColumns, by: 8) {
+                    let d = p + tx
+                    let r = inputColumn(
+                        (
+                            Lanes(d), Lanes(d + phase), Lanes(d + 2 * phase), Lanes(d + 3 * phase), Lanes(d + 1),
+                            Lanes(d + phase + 1)
+                        ))
+                    (out + 6 * k * stride + tx).store(r, stride: stride, count: min(8, tileColumns - tx))
+                }
             }
         }
     }
 
-    /// Aᵀ times a column (or a row times A) of 6, over `count` entries: 3 roundings per term.
+    /// Aᵀ times a column (or a row times A) of 6, eight lanes at a time: 3 roundings per term.
     @inline(__always)
-    static func outputRows(
-        _ m: [UnsafePointer<Float>], count: Int, into r: [UnsafeMutablePointer<Float>], outputStride: Int
-    ) {
-        for j in 0..<count {
-            let (a, b) = (m[1][j] + m[2][j], m[1][j] - m[2][j])
-            let (c, d) = (m[3][j] + m[4][j], m[3][j] - m[4][j])
-            r[0][j * outputStride] = m[0][j] + a + c
-            r[1][j * outputStride] = b + 2 * d
-            r[2][j * outputStride] = a + 4 * c
-            r[3][j * outputStride] = b + 8 * d + m[5][j]
-        }
+    static func outputColumn(_ m: Lanes6) -> Lanes4 {
+        let (a, b) = (m.1 + m.2, m.1 - m.2)
+        let (c, d) = (m.3 + m.4, m.3 - m.4)
+        return (m.0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + m.5)
     }
 
     /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
@@ -516,23 +558,118 @@ enum Winograd4 {
         firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Winograd.Output,
         into y: UnsafeMutablePointer<Float>
     ) {
-        let tc = tileColumns
+        let (tc, wide) = (tileColumns, Winograd.lanesWide(tileColumns))
         Winograd.forEachOutputTileRow(
             m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
             tileColumns: tileColumns, tile: 4, output: output, into: y
         ) { source, stride, sums, rows in
-            // 24 runs of Aᵀ M (rows 0–3, columns 0–5), then each of those rows times A into
-            // the four output rows (4·tc each).
+            // 24 runs of Aᵀ M (rows 0–3, columns 0–5), eight tiles at a time, then each of those
+            // rows times A into the four output rows (4·tc each).
             for b in 0..<6 {
-                outputRows(
-                    (0..<6).map { UnsafePointer(source + (6 * $0 + b) * stride) }, count: tc,
-                    into: (0..<4).map { sums + (6 * $0 + b) * tc }, outputStride: 1)
+                for tx in Swift.stride(from: 0, to: tc, by: 8) {
+                    let (s, count) = (source + b * stride + tx, min(8, tc - tx))
+                    let r = outputColumn(
+                        (
+                            Lanes(s, count: count), Lanes(s + 6 * stride, count: count),
+                            Lanes(s + 12 * stride, count: count), Lanes(s + 18 * stride, count: count),
+                            Lanes(s + 24 * stride, count: count), Lanes(s + 30 * stride, count: count)
+                        ))
+                    (sums + b * wide + tx).store(r, stride: 6 * wide)
+                }
             }
             for r in 0..<4 {
-                outputRows(
-                    (0..<6).map { UnsafePointer(sums + (6 * r + $0) * tc) }, count: tc,
-                    into: (0..<4).map { rows + r * 4 * tc + $0 }, outputStride: 4)
+                for tx in Swift.stride(from: 0, to: tc, by: 8) {
+                    let s = sums + 6 * r * wide + tx
+                    let o = outputColumn(
+                        (
+                            Lanes(s), Lanes(s + wide), Lanes(s + 2 * wide), Lanes(s + 3 * wide), Lanes(s + 4 * wide),
+                            Lanes(s + 5 * wide)
+                        ))
+                    (rows + r * 4 * tc + 4 * tx).interleave(o, count: min(8, tc - tx))
+                }
             }
+        }
+    }
+}
+
+/// Eight lanes of a Winograd transform: eight columns or eight tiles at once, each lane the
+/// scalar arithmetic (Swift does not contract into fused multiply-adds, so the bits are those of
+/// the scalar code).
+typealias Lanes = SIMD8<Float>
+typealias Lanes4 = (Lanes, Lanes, Lanes, Lanes)
+typealias Lanes6 = (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+
+extension Winograd {
+    /// A row of `count` tiles rounded up to whole lanes.
+    static func lanesWide(_ count: Int) -> Int { (count + 7) / 8 * 8 }
+}
+
+extension SIMD8<Float> {
+    /// p[0 ..< 8], or its first `count` floats and zeros when fewer remain.
+    @inline(__always)
+    init(_ p: UnsafePointer<Float>, count: Int = 8) {
+        if count >= 8 {
+            self = UnsafeRawPointer(p).loadUnaligned(as: Self.self)
+        } else {
+            self.init()
+            for i in 0..<count { self[i] = p[i] }
+        }
+    }
+
+    @inline(__always)
+    init(_ p: UnsafeMutablePointer<Float>, count: Int = 8) { self.init(UnsafePointer(p), count: count) }
+
+    /// The first `count` lanes into p.
+    @inline(__always)
+    func store(into p: UnsafeMutablePointer<Float>, count: Int) {
+        if count >= 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+        } else {
+            for i in 0..<count { p[i] = self[i] }
+        }
+    }
+}
+
+extension UnsafeMutablePointer<Float> {
+    /// The first `count` lanes of each of six values at self + k·stride.
+    @inline(__always)
+    func store(_ r: Lanes6, stride: Int, count: Int) {
+        r.0.store(into: self, count: count)
+        r.1.store(into: self + stride, count: count)
+        r.2.store(into: self + 2 * stride, count: count)
+        r.3.store(into: self + 3 * stride, count: count)
+        r.4.store(into: self + 4 * stride, count: count)
+        r.5.store(into: self + 5 * stride, count: count)
+    }
+
+    /// Each of four values, whole, at self + k·stride.
+    @inline(__always)
+    func store(_ r: Lanes4, stride: Int) {
+        r.0.store(into: self, count: 8)
+        r.1.store(into: self + stride, count: 8)
+        r.2.store(into: self + 2 * stride, count: 8)
+        r.3.store(into: self + 3 * stride, count: 8)
+    }
+
+    /// self[4·i + j] = lane i of value j, for i < count: four values of a run of tiles back in
+    /// the order of the image's columns.
+    @inline(__always)
+    func interleave(_ o: Lanes4, count: Int) {
+        // A whole run at constant lanes, so the compiler can shuffle instead of going through memory.
+        if count == 8 {
+            for i in 0..<8 {
+                self[4 * i] = o.0[i]
+                self[4 * i + 1] = o.1[i]
+                self[4 * i + 2] = o.2[i]
+                self[4 * i + 3] = o.3[i]
+            }
+            return
+        }
+        for i in 0..<count {
+            self[4 * i] = o.0[i]
+            self[4 * i + 1] = o.1[i]
+            self[4 * i + 2] = o.2[i]
+            self[4 * i + 3] = o.3[i]
         }
     }
 }
