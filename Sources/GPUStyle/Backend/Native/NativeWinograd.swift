@@ -245,30 +245,31 @@ extension Winograd {
         ) { c, bandRow, rows, t, phase in
             // Bᵀ d down the columns, whole rows at once: one rounding.
             let row = 2 * phase
-            let (d0, d1, d2, d3) = (rows, rows + row, rows + 2 * row, rows + 3 * row)
-            let (t0, t1, t2, t3) = (t, t + row, t + 2 * row, t + 3 * row)
-            for j in 0..<row {
-                t0[j] = d0[j] - d2[j]
-                t1[j] = d1[j] + d2[j]
-                t2[j] = d2[j] - d1[j]
-                t3[j] = d1[j] - d3[j]
+            for j in Swift.stride(from: 0, to: row, by: 8) {
+                let d = rows + j
+                (t + j).store(
+                    inputColumn((Lanes(d), Lanes(d + row), Lanes(d + 2 * row), Lanes(d + 3 * row))), stride: row,
+                    count: 8)
             }
             // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
             let out = v + c * n + bandRow * tileColumns
             for k in 0..<4 {
                 let (even, odd) = (t + k * row, t + k * row + phase)
-                let (v0, v1) = (out + 4 * k * stride, out + (4 * k + 1) * stride)
-                let (v2, v3) = (out + (4 * k + 2) * stride, out + (4 * k + 3) * stride)
-                for tx in 0..<tileColumns {
-                    let (a, b, c, d) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1])
-                    v0[tx] = a - c
-                    v1[tx] = b + c
-                    v2[tx] = c - b
-                    v3[tx] = b - d
+                for tx in Swift.stride(from: 0, to: tileColumns, by: 8) {
+                    let r = inputColumn((Lanes(even + tx), Lanes(odd + tx), Lanes(even + tx + 1), Lanes(odd + tx + 1)))
+                    (out + 4 * k * stride + tx).store(r, stride: stride, count: min(8, tileColumns - tx))
                 }
             }
         }
     }
+
+    /// Bᵀ times a column (or a row times B) of 4, eight lanes at a time: one rounding per term.
+    @inline(__always)
+    static func inputColumn(_ d: Lanes4) -> Lanes4 { (d.0 - d.2, d.1 + d.2, d.2 - d.1, d.1 - d.3) }
+
+    /// Aᵀ times a column (or a row times A) of 4, eight lanes at a time: two roundings per term.
+    @inline(__always)
+    static func outputColumn(_ m: Lanes4) -> (Lanes, Lanes) { (m.0 + m.1 + m.2, m.1 - m.2 - m.3) }
 
     /// Runs `body(c, bandRow, rows, scratch, phase)` for each channel and tile row of the band:
     /// `rows` holds the tile row's tile + 2 input rows from tile·(firstTileRow + bandRow) − 1, each
@@ -354,24 +355,23 @@ extension Winograd {
             // 8 runs of Aᵀ M (rows 0 and 1, columns 0–3), then the two output rows (2·tc each).
             // Aᵀ M: two roundings.
             for b in 0..<4 {
-                let (m0, m1) = (source + b * stride, source + (4 + b) * stride)
-                let (m2, m3) = (source + (8 + b) * stride, source + (12 + b) * stride)
-                let (s0, s1) = (sums + b * wide, sums + (4 + b) * wide)
-                for tx in 0..<tc {
-                    s0[tx] = m0[tx] + m1[tx] + m2[tx]
-                    s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                for tx in Swift.stride(from: 0, to: tc, by: 8) {
+                    let (s, count) = (source + b * stride + tx, min(8, tc - tx))
+                    let r = outputColumn(
+                        (
+                            Lanes(s, count: count), Lanes(s + 4 * stride, count: count),
+                            Lanes(s + 8 * stride, count: count), Lanes(s + 12 * stride, count: count)
+                        ))
+                    r.0.store(into: sums + b * wide + tx, count: 8)
+                    r.1.store(into: sums + (4 + b) * wide + tx, count: 8)
                 }
             }
             // Each row times A: two more.
             for r in 0..<2 {
-                let (a, b, c, d) = (
-                    sums + 4 * r * wide, sums + (4 * r + 1) * wide, sums + (4 * r + 2) * wide,
-                    sums + (4 * r + 3) * wide
-                )
-                let row = rows + r * 2 * tc
-                for tx in 0..<tc {
-                    row[2 * tx] = a[tx] + b[tx] + c[tx]
-                    row[2 * tx + 1] = b[tx] - c[tx] - d[tx]
+                for tx in Swift.stride(from: 0, to: tc, by: 8) {
+                    let s = sums + 4 * r * wide + tx
+                    let o = outputColumn((Lanes(s), Lanes(s + wide), Lanes(s + 2 * wide), Lanes(s + 3 * wide)))
+                    (rows + r * 2 * tc + 2 * tx).interleave(o, count: min(8, tc - tx))
                 }
             }
         }
@@ -642,13 +642,31 @@ extension UnsafeMutablePointer<Float> {
         r.5.store(into: self + 5 * stride, count: count)
     }
 
-    /// Each of four values, whole, at self + k·stride.
+    /// The first `count` lanes of each of four values at self + k·stride.
     @inline(__always)
-    func store(_ r: Lanes4, stride: Int) {
-        r.0.store(into: self, count: 8)
-        r.1.store(into: self + stride, count: 8)
-        r.2.store(into: self + 2 * stride, count: 8)
-        r.3.store(into: self + 3 * stride, count: 8)
+    func store(_ r: Lanes4, stride: Int, count: Int = 8) {
+        r.0.store(into: self, count: count)
+        r.1.store(into: self + stride, count: count)
+        r.2.store(into: self + 2 * stride, count: count)
+        r.3.store(into: self + 3 * stride, count: count)
+    }
+
+    /// self[2·i + j] = lane i of value j, for i < count: two values of a run of tiles back in the
+    /// order of the image's columns.
+    @inline(__always)
+    func interleave(_ o: (Lanes, Lanes), count: Int) {
+        // A whole run at constant lanes, so the compiler can shuffle instead of going through memory.
+        if count == 8 {
+            for i in 0..<8 {
+                self[2 * i] = o.0[i]
+                self[2 * i + 1] = o.1[i]
+            }
+            return
+        }
+        for i in 0..<count {
+            self[2 * i] = o.0[i]
+            self[2 * i + 1] = o.1[i]
+        }
     }
 
     /// self[4·i + j] = lane i of value j, for i < count: four values of a run of tiles back in
