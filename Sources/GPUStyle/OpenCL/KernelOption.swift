@@ -18,6 +18,10 @@ public struct KernelOption: Sendable {
         case powerOfTwoGroup(atMost: Int)
         /// Twice RED_LOCAL's default on the device, at most `limit`.
         case twiceReductionGroup(atMost: Int)
+        /// `wide` where the device prefers vectors of 16 floats or more (AVX-512, with its 32
+        /// registers), else `narrow` (AVX2's 8 floats and 16 registers, and narrower): a register
+        /// block sized for one spills on the other.
+        case vectorWidth(wide: Int, narrow: Int)
 
         public init(integerLiteral value: Int) { self = .value(value) }
     }
@@ -81,6 +85,8 @@ public struct KernelOption: Sendable {
             return group
         case .twiceReductionGroup(let limit):
             return min(limit, 2 * KernelOption.redLocal.defaultValue(on: device, tiled: tiled))
+        case .vectorWidth(let wide, let narrow):
+            return device.preferredFloatVectorWidth >= 16 ? wide : narrow
         }
     }
 
@@ -141,7 +147,9 @@ extension KernelOption {
         .compileTime, valid: flag, fallback: 1, cpu: 1, gpu: 1)
 
     // Winograd F(2×2,3×3). Its multiply holds WINO_COB channels × WINO_TV vectors of WINO_TB tiles
-    // per work-item; on CPUs a block where each broadcast weight feeds several FMAs.
+    // per work-item; on CPUs a block where each broadcast weight feeds several FMAs, one register
+    // a vector: 24 of AVX-512's 32 (8 × 3 of 16 floats) or 12 of AVX2's 16 (4 × 3 of 8), with
+    // WINO_OB blocks making 64 or so channels a work-item either way.
     static let convWinograd = KernelOption(
         "CONV_WINOGRAD", "Winograd layers: 0 none, 1 min(I, O) ≥ 8, 2 all",
         .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
@@ -155,11 +163,11 @@ extension KernelOption {
         tuned: [0, 2, 4], affects: convolution)
     static let winoTB = KernelOption(
         "WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
-        valid: vectorWidths, fallback: 16, cpu: 16, gpu: 4,
+        valid: vectorWidths, fallback: 16, cpu: .vectorWidth(wide: 16, narrow: 8), gpu: 4,
         tuned: [4, 8, 16], affects: convolution)
     static let winoCOB = KernelOption(
         "WINO_COB", "Winograd multiply: output channels per work-item", .compileTime,
-        valid: vectorWidths, fallback: 16, cpu: 8, gpu: 8,
+        valid: vectorWidths, fallback: 16, cpu: .vectorWidth(wide: 8, narrow: 4), gpu: 8,
         tuned: [4, 8, 16], affects: convolution)
     static let winoTV = KernelOption(
         "WINO_TV", "Winograd multiply: vectors of tiles per work-item", .compileTime,
@@ -173,8 +181,8 @@ extension KernelOption {
     /// PoCL pays per work-item; the tiles stay in cache.
     static let winoOB = KernelOption(
         "WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
-        valid: .range(1...64), fallback: 1, cpu: 8, gpu: 1,
-        tuned: [1, 4, 8, 32], affects: convolution)
+        valid: .range(1...64), fallback: 1, cpu: .vectorWidth(wide: 8, narrow: 16), gpu: 1,
+        tuned: [1, 4, 8, 16, 32], affects: convolution)
     /// PoCL pays per work-group: the light transforms need wide ones.
     static let winoWG = KernelOption(
         "WINO_WG", "Winograd transforms' work-group width (0: the driver's)",
