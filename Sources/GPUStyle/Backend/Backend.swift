@@ -50,18 +50,23 @@ public struct ConvolutionShape: Equatable, Sendable {
     public var outputChannels: Int
     public var height: Int
     public var width: Int
+    /// The shape bounds tiles' maps (a tiled plan's bounding tile): any map within it may run.
+    public var coversSmallerMaps: Bool
 
     /// The smallest map on which Winograd F(4×4) runs where a backend chooses per convolution: between
     /// the largest map where it lost to F(2×2) (conv5 at 32×24) and the smallest where it won
     /// (conv4 at 64×48), at their geometric mean (benchmarks/README.md, on PoCL and natively).
     public static let winograd4MinimumPixels = 48 * 32
 
-    public init(layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int) {
+    public init(
+        layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int, coversSmallerMaps: Bool = false
+    ) {
         self.layer = layer
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.height = height
         self.width = width
+        self.coversSmallerMaps = coversSmallerMaps
     }
 }
 

@@ -92,14 +92,28 @@ extension OpenCLBackend {
         let tile = { (shape: ConvolutionShape) in
             self.options.winogradTile(height: shape.height, width: shape.width)
         }
+        // A bounding tile's map runs F(4×4) where a smaller tile's may run F(2×2), whose scratch
+        // a pixel is larger (16/4 floats a channel against 36/16): the largest F(2×2) map within it.
+        let maps = { (shape: ConvolutionShape) -> [(height: Int, width: Int, tile: Int)] in
+            let whole = (shape.height, shape.width, tile(shape))
+            guard shape.coversSmallerMaps, whole.2 == 4, self.options.winogradTile(height: 1, width: 1) == 2 else {
+                return [whole]
+            }
+            let below = ConvolutionShape.winograd4MinimumPixels - 1
+            let f2 = (1...min(shape.height, below)).map { h in (h, min(shape.width, below / h), 2) }
+            return [whole] + f2
+        }
         let bands = winograd.flatMap { shape in
-            [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map { from, to in
-                WinogradBands(
-                    height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
-                    tile: tile(shape), tileBlock: options.winogradTilesPerItem,
-                    budget: options.winogradBandFloats
-                )
-                .scratchFloats(channels: from, outputStride: padded(to))
+            [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].flatMap {
+                from, to in
+                maps(shape).map { map in
+                    WinogradBands(
+                        height: map.height, width: map.width, channels: from, outputStride: padded(to),
+                        tile: map.tile, tileBlock: options.winogradTilesPerItem,
+                        budget: options.winogradBandFloats
+                    )
+                    .scratchFloats(channels: from, outputStride: padded(to))
+                }
             }
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0

@@ -163,7 +163,7 @@ public struct MemoryPlan: Equatable, Sendable {
                         ConvolutionShape(
                             layer: convIndex, inputChannels: input.c, outputChannels: shapes[index].c,
                             height: shapes[index].h,
-                            width: shapes[index].w))
+                            width: shapes[index].w, coversSmallerMaps: tile != nil))
                 }
             }
             gramShapes += styleIndices.map { shapes[$0] }
