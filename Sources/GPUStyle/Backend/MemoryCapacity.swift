@@ -95,8 +95,9 @@ extension OpenCLBackend {
         // A bounding tile's map runs F(4×4) where a smaller tile's may run F(2×2), whose scratch
         // a pixel is larger (16/4 floats a channel against 36/16): the largest F(2×2) map within it.
         let maps = { (shape: ConvolutionShape) -> [(height: Int, width: Int, tile: Int)] in
-            let whole = (shape.height, shape.width, tile(shape))
-            guard shape.coversSmallerMaps, whole.2 == 4, self.options.winogradTile(height: 1, width: 1) == 2 else {
+            let whole = (height: shape.height, width: shape.width, tile: tile(shape))
+            guard shape.coversSmallerMaps, whole.tile == 4, self.options.winogradTile(height: 1, width: 1) == 2
+            else {
                 return [whole]
             }
             let below = ConvolutionShape.winograd4MinimumPixels - 1
