@@ -1219,10 +1219,13 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
 // once to float; else float.
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double wino4_real;
+#define WINO4_REAL double
 #else
-typedef float wino4_real;
+#define WINO4_REAL float
 #endif
+typedef WINO4_REAL wino4_real;
+// WINO_COB lanes of it: the weight transforms of one block of the layout.
+#define wino4_block CAT(WINO4_REAL, WINO_COB)
 // G times a column of 3 taps: in float, 4 roundings per entry (two sums, the constant, its product).
 #define WINOGRAD4_G(a, b, c, r0, r1, r2, r3, r4, r5) \
     r0 = (a) * (wino4_real)0.25; r1 = -(((a) + (b)) + (c)) * ((wino4_real)1 / 6); r2 = -(((a) - (b)) + (c)) * ((wino4_real)1 / 6); \
@@ -1318,34 +1321,45 @@ __kernel void winograd4_input(__global const ACT_IN *input, const int channels, 
 //   forward (flipped = 0): column k = o, row r = i, U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ];
 //   backward-data (flipped = 1): column k = i, row r = o, the transform of the flipped kernel
 //     J g_{o,i} J (taps read in reverse order).
-// Zero past the real channels. Global size: [stride, rows].
+// Zero past the real channels. A work-item makes one block: the WINO_COB columns kb·WINO_COB … of
+// row r as vectors of WINO_COB lanes, each lane the scalar arithmetic, so each ξ is one vector
+// store rather than WINO_COB scattered ones (benchmarks/README.md, "winograd4_weights by whole
+// blocks"). Global size: [stride / WINO_COB, rows].
 __kernel void winograd4_weights(__global const float *w, const int outChannels, const int inChannels,
                                 const int flipped, const int stride, const int rows, __global float *u) {
-    const int k = get_global_id(0), r = get_global_id(1);
-    if (k >= stride || r >= rows) return;
-    const int o = flipped ? r : k, i = flipped ? k : r;
-    const int real = o < outChannels && i < inChannels;
-    __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
-    wino4_real taps[9];
+    const int kb = get_global_id(0), r = get_global_id(1);
+    if (kb * WINO_COB >= stride || r >= rows) return;
+    float lanes[9][WINO_COB];
+    for (int j = 0; j < WINO_COB; ++j) {
+        const int k = kb * WINO_COB + j, o = flipped ? r : k, i = flipped ? k : r;
+        const int real = o < outChannels && i < inChannels;
+        __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
+        #pragma unroll
+        for (int q = 0; q < 9; ++q) lanes[q][j] = real ? g[flipped ? 8 - q : q] : 0.0f;
+    }
+    wino4_block taps[9];
     #pragma unroll
-    for (int q = 0; q < 9; ++q) taps[q] = real ? g[flipped ? 8 - q : q] : 0;
-    wino4_real c[3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
+    for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(CAT(vload, WINO_COB)(0, lanes[q]));
+    wino4_block c[3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
     #pragma unroll
     for (int q = 0; q < 3; ++q) {
         WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
     }
-    const int kb = k / WINO_COB;
-    __global float *out = u + (kb * rows + r) * WINO_COB + (k - kb * WINO_COB);
+    __global float *out = u + (kb * rows + r) * WINO_COB;
     const int xiStride = stride * rows;
     // Each row stored as soon as it is made: six values live instead of 36 (in double, a whole
     // 6×6 block per work-item spilled on PoCL).
     #pragma unroll
     for (int a = 0; a < 6; ++a) {
-        wino4_real t0, t1, t2, t3, t4, t5;
+        wino4_block t0, t1, t2, t3, t4, t5;
         WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t0, t1, t2, t3, t4, t5)
         __global float *row = out + 6 * a * xiStride;
-        row[0] = (float)t0; row[xiStride] = (float)t1; row[2 * xiStride] = (float)t2;
-        row[3 * xiStride] = (float)t3; row[4 * xiStride] = (float)t4; row[5 * xiStride] = (float)t5;
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t0), 0, row);
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t1), 0, row + xiStride);
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t2), 0, row + 2 * xiStride);
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t3), 0, row + 3 * xiStride);
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t4), 0, row + 4 * xiStride);
+        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t5), 0, row + 5 * xiStride);
     }
 }
 

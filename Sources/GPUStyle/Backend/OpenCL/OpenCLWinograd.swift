@@ -97,7 +97,8 @@ extension OpenCLBackend {
                 transforms = try winogradWeights.atLeast(floats)
             }
             try context.enqueue(
-                try context.kernel(four ? "winograd4_weights" : "winograd_weights"), global: [outputStride, rows],
+                try context.kernel(four ? "winograd4_weights" : "winograd_weights"),
+                global: [four ? outputStride / block : outputStride, rows],
                 local: nil,
                 [
                     .buffer(layer.forward), .int(layer.outputChannels), .int(layer.inputChannels),
