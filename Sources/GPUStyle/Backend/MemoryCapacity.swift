@@ -93,16 +93,17 @@ extension OpenCLBackend {
             self.options.winogradTile(height: shape.height, width: shape.width)
         }
         // A bounding tile's map runs F(4×4) where a smaller tile's may run F(2×2), whose scratch
-        // a pixel is larger (16/4 floats a channel against 36/16): the largest F(2×2) map within it.
-        let maps = { (shape: ConvolutionShape) -> [(height: Int, width: Int, tile: Int)] in
-            let whole = (height: shape.height, width: shape.width, tile: tile(shape))
-            guard shape.coversSmallerMaps, whole.tile == 4, self.options.winogradTile(height: 1, width: 1) == 2
-            else {
-                return [whole]
-            }
+        // a pixel is larger (16/4 floats a channel against 36/16): the widest maps under
+        // F(4×4)'s threshold within it, those the options run as F(2×2).
+        let maps = { (shape: ConvolutionShape) -> [ConvolutionShape] in
+            guard shape.coversSmallerMaps, tile(shape) == 4 else { return [shape] }
             let below = ConvolutionShape.winograd4MinimumPixels - 1
-            let f2 = (1...min(shape.height, below)).map { h in (h, min(shape.width, below / h), 2) }
-            return [whole] + f2
+            let smaller = (1...min(shape.height, below)).map { h in
+                var map = shape
+                (map.height, map.width) = (h, min(shape.width, below / h))
+                return map
+            }
+            return [shape] + smaller.filter { tile($0) == 2 }
         }
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].flatMap {
@@ -110,7 +111,7 @@ extension OpenCLBackend {
                 maps(shape).map { map in
                     WinogradBands(
                         height: map.height, width: map.width, channels: from, outputStride: padded(to),
-                        tile: map.tile, tileBlock: options.winogradTilesPerItem,
+                        tile: tile(map), tileBlock: options.winogradTilesPerItem,
                         budget: options.winogradBandFloats
                     )
                     .scratchFloats(channels: from, outputStride: padded(to))
