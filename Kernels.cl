@@ -1761,6 +1761,15 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
     int column[GB_ROWS];
     #pragma unroll
     for (int r = 0; r < GB_ROWS; ++r) column[r] = min(i0 + r, channels - 1);
+#if GB_PREFETCH
+    // The outputs added to are read once, after the channel loop: one stream per row is more than a
+    // CPU's prefetcher follows, so each would be a miss.
+    if (accumulate) {
+        for (int r = 0; r < GB_ROWS && i0 + r < channels; ++r) {
+            for (int v = 0; v < GB_VECS * VW && k + v < m; v += 16) __builtin_prefetch(out + (i0 + r) * m + k + v);
+        }
+    }
+#endif
     VEC acc[GB_ROWS][GB_VECS];
     #pragma unroll
     for (int r = 0; r < GB_ROWS; ++r) {

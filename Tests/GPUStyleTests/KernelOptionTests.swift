@@ -62,18 +62,20 @@ final class KernelOptionTests: XCTestCase {
         }
     }
 
-    /// A CPU's Winograd multiply block follows its vector width: 3 × 8 vectors of 16 floats for
-    /// AVX-512's 32 registers, 3 × 4 of 8 for AVX2's 16 (and narrower); GPUs keep theirs.
-    func testCPUMultiplyBlockFollowsTheVectorWidth() throws {
-        for (width, expected) in [(16, [16, 8, 8]), (8, [8, 4, 16]), (4, [8, 4, 16])] {
+    /// A CPU's register blocks follow its vector width: the Winograd multiply's 3 × 8 vectors of 16
+    /// floats for AVX-512's 32 registers, 3 × 4 of 8 for AVX2's 16 (and narrower), and the Gram
+    /// kernels' vectors 16 or 8 floats wide; GPUs keep theirs.
+    func testCPURegisterBlocksFollowTheVectorWidth() throws {
+        let names = ["WINO_TB", "WINO_COB", "WINO_OB", "VW"]
+        for (width, expected) in [(16, [16, 8, 8, 16]), (8, [8, 4, 16, 8]), (4, [8, 4, 16, 8])] {
             let cpu = fakeDeviceInfo(
                 kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: width)
             let options = ProgramOptions.defaults(for: cpu)
-            XCTAssertEqual(["WINO_TB", "WINO_COB", "WINO_OB"].map { options.defines[$0] }, expected, "width \(width)")
+            XCTAssertEqual(names.map { options.defines[$0] }, expected, "width \(width)")
             XCTAssertNoThrow(try options.validate(for: cpu))
         }
         let gpu = ProgramOptions.defaults(for: fakeDeviceInfo(preferredFloatVectorWidth: 16))
-        XCTAssertEqual(["WINO_TB", "WINO_COB", "WINO_OB"].map { gpu.defines[$0] }, [4, 8, 1])
+        XCTAssertEqual(names.map { gpu.defines[$0] }, [4, 8, 1, 8])
     }
 
     /// `selftest --kernel-options`: cpu and gpu are those kinds' defaults with the device's limits

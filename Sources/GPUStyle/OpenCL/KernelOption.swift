@@ -283,12 +283,14 @@ extension KernelOption {
         valid: .range(1...4), fallback: 1, cpu: 3, gpu: 1,
         tuned: [1, 2, 3], affects: [.gramBackward])
     static let gbPrefetch = KernelOption(
-        "GB_PREFETCH", "gram_backward: channels prefetched ahead", .compileTime,
+        "GB_PREFETCH", "gram_backward: channels prefetched ahead (and the outputs added to)", .compileTime,
         valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
         tuned: [0, 4, 8], affects: [.gramBackward], on: [.cpu])
+    /// gram_partial's block of 4×4 vectors fits AVX-512's 32 registers at 16 floats, AVX2's 16
+    /// only at 8.
     static let vw = KernelOption(
         "VW", "Gram kernels: vector width along pixels", .compileTime,
-        valid: vectorWidths, fallback: 16, cpu: 16, gpu: 8,
+        valid: vectorWidths, fallback: 16, cpu: .vectorWidth(wide: 16, narrow: 8), gpu: 8,
         tuned: [4, 8, 16], affects: gramOps)
     static let tileWG = KernelOption(
         "TILE_WG", "Gram launches: work-group width (0: the driver's)", .launchOnly,
