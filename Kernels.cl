@@ -1324,10 +1324,11 @@ __kernel void winograd4_input(__global const ACT_IN *input, const int channels, 
 // Zero past the real channels. A work-item makes one block: the WINO_COB columns kb·WINO_COB … of
 // row r as vectors of WINO_COB lanes, each lane the scalar arithmetic, so each ξ is one vector
 // store rather than WINO_COB scattered ones (benchmarks/README.md, "winograd4_weights by whole
-// blocks"). Global size: [stride / WINO_COB, rows].
+// blocks"). Neighbouring work-items make neighbouring rows, so the stores to each ξ fill whole
+// cache lines in turn. Global size: [rows, stride / WINO_COB].
 __kernel void winograd4_weights(__global const float *w, const int outChannels, const int inChannels,
                                 const int flipped, const int stride, const int rows, __global float *u) {
-    const int kb = get_global_id(0), r = get_global_id(1);
+    const int kb = get_global_id(1), r = get_global_id(0);
     if (kb * WINO_COB >= stride || r >= rows) return;
     float lanes[9][WINO_COB];
     for (int j = 0; j < WINO_COB; ++j) {
