@@ -16,6 +16,24 @@ enum HostParallel {
         }
     }
 
+    /// Iterations of `forEach(_:totalWork:scratch:_:)` that share one scratch allocation.
+    static let scratchGroup = 8
+
+    /// `forEach` with `scratch` floats of scratch for each call, one allocation per group of
+    /// `scratchGroup` iterations (an allocation this large per iteration goes to malloc).
+    static func forEach(
+        _ iterations: Int, totalWork: Int, scratch: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let groups = (iterations + scratchGroup - 1) / scratchGroup
+        forEach(groups, totalWork: totalWork) { group in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(scratch, 1)) { buffer in
+                for i in (group * scratchGroup)..<min((group + 1) * scratchGroup, iterations) {
+                    body(i, buffer.baseAddress!)
+                }
+            }
+        }
+    }
+
     /// Elements per chunk of `forEachChunk` and of the deterministic reductions. Fixed (not
     /// derived from the core count) so reductions sum in the same order on every machine.
     static let chunkSize = 1 << 14

@@ -209,18 +209,17 @@ extension NativeBackend {
             storePending()
             // The products side by side, each on one thread.
             HostParallel.forEach(points, totalWork: points * outputChannels * channels * n) { xi in
+                let c = m + xi * outputChannels * n
                 if flipped {
                     let weights = (tile == 4 ? xi : Winograd.flippedIndex(xi)) * pairs
                     Blas.gemm(
                         transposeA: true, m: outputChannels, n: n, k: channels,
                         a: u + weights, lda: outputChannels,
-                        b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
-                        parallel: false)
+                        b: v + xi * channels * n, ldb: n, beta: 0, c: c, ldc: n, parallel: false)
                 } else {
                     Blas.gemm(
                         m: outputChannels, n: n, k: channels, a: u + xi * pairs, lda: channels,
-                        b: v + xi * channels * n, ldb: n, beta: 0, c: m + xi * outputChannels * n, ldc: n,
-                        parallel: false)
+                        b: v + xi * channels * n, ldb: n, beta: 0, c: c, ldc: n, parallel: false)
                 }
             }
             pending = (firstTileRow, rows)
@@ -285,18 +284,17 @@ extension Winograd {
     ) {
         let side = tile + 2, phase = lanesWide(tileColumns) + 8
         let row = tile * phase
-        HostParallel.forEach(channels * tileRows, totalWork: side * side * channels * tileRows * tileColumns) { job in
+        HostParallel.forEach(
+            channels * tileRows, totalWork: side * side * channels * tileRows * tileColumns, scratch: 2 * side * row
+        ) { job, rows in
             let (c, bandRow) = (job / tileRows, job % tileRows)
             let top = tile * (firstTileRow + bandRow) - 1
             let plane = x + c * h * w
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * side * row) { buffer in
-                let rows = buffer.baseAddress!
-                rows.update(repeating: 0, count: side * row)
-                for k in 0..<side where top + k >= 0 && top + k < h {
-                    splitPhases(plane + (top + k) * w, width: w, tile: tile, into: rows + k * row, phase: phase)
-                }
-                body(c, bandRow, rows, rows + side * row, phase)
+            rows.update(repeating: 0, count: side * row)
+            for k in 0..<side where top + k >= 0 && top + k < h {
+                splitPhases(plane + (top + k) * w, width: w, tile: tile, into: rows + k * row, phase: phase)
             }
+            body(c, bandRow, rows, rows + side * row, phase)
         }
     }
 
@@ -390,18 +388,18 @@ extension Winograd {
         let n = tileRows * tileColumns
         let stride = channels * n
         let (sumFloats, rowFloats) = (tile * (tile + 2) * lanesWide(tileColumns), tile * tile * tileColumns)
-        HostParallel.forEach(channels * tileRows, totalWork: (tile + 2) * (tile + 2) * stride) { job in
+        HostParallel.forEach(
+            channels * tileRows, totalWork: (tile + 2) * (tile + 2) * stride, scratch: sumFloats + rowFloats
+        ) { job, sums in
             let (o, bandRow) = (job / tileRows, job % tileRows)
             let top = tile * (firstTileRow + bandRow)
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: sumFloats + rowFloats) { buffer in
-                let sums = buffer.baseAddress!, rows = sums + sumFloats
-                body(m + o * n + bandRow * tileColumns, stride, sums, rows)
-                for r in 0..<min(tile, h - top) {
-                    let index = (o * h + top + r) * w
-                    combine(
-                        rows + r * tile * tileColumns, into: y + index, count: w, channel: o,
-                        mask: output.mask.map { $0 + index }, output)
-                }
+            let rows = sums + sumFloats
+            body(m + o * n + bandRow * tileColumns, stride, sums, rows)
+            for r in 0..<min(tile, h - top) {
+                let index = (o * h + top + r) * w
+                combine(
+                    rows + r * tile * tileColumns, into: y + index, count: w, channel: o,
+                    mask: output.mask.map { $0 + index }, output)
             }
         }
     }
