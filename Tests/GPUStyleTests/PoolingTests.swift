@@ -41,20 +41,27 @@ final class PoolingTests: OpTestCase {
 
     /// The fused in-place op is bit for bit what the two ops it replaces compute (the backward
     /// pass relies on that: ObjectiveGradientTests); the op table's grad mode checks it is the
-    /// gradient of pool(relu(z)).
+    /// gradient of pool(relu(z)). Rows of 3 windows (scalar), and of 18 (two runs of eight
+    /// lanes, then two), with values from a few levels so windows tie and hold zeros.
     func testReluPoolBackwardInPlaceIsBitwiseTheTwoOpsOnOddSizes() throws {
-        let z = ReferenceTensor.random(Shape(c: 2, h: 5, w: 7), using: &generator)
-        let r = ReferenceTensor.random(Shape(c: 2, h: 2, w: 3), using: &generator)
-        for mode in PoolMode.allCases {
-            let activation = try backend.makeTensor(z.shape), dy = try backend.makeTensor(r)
-            try backend.relu(input: backend.makeTensor(z), output: activation)
-            let separate = try backend.makeTensor(z.shape)
-            try backend.pool2x2Backward(
-                gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
-            try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
-            try backend.reluPool2x2Backward(gradOutput: dy, activation: activation, mode: mode, gradInput: activation)
-            XCTAssertTrue(try backend.download(separate).contains { $0 != 0 }, "\(mode)")
-            XCTAssertEqual(try backend.download(activation), try backend.download(separate), "\(mode)")
+        for (shape, levels) in [
+            (Shape(c: 2, h: 5, w: 7), false), (Shape(c: 3, h: 9, w: 37), false), (Shape(c: 3, h: 9, w: 37), true),
+        ] {
+            var z = ReferenceTensor.random(shape, using: &generator)
+            if levels { z = ReferenceTensor(shape: shape, values: z.values.map { ($0 * 2).rounded() }) }
+            let r = ReferenceTensor.random(Shape(c: shape.c, h: shape.h / 2, w: shape.w / 2), using: &generator)
+            for mode in PoolMode.allCases {
+                let activation = try backend.makeTensor(z.shape), dy = try backend.makeTensor(r)
+                try backend.relu(input: backend.makeTensor(z), output: activation)
+                let separate = try backend.makeTensor(z.shape)
+                try backend.pool2x2Backward(
+                    gradOutput: dy, input: activation, mode: mode, gradInput: separate, accumulate: false)
+                try backend.reluBackward(gradOutput: separate, activation: activation, gradInput: separate)
+                try backend.reluPool2x2Backward(
+                    gradOutput: dy, activation: activation, mode: mode, gradInput: activation)
+                XCTAssertTrue(try backend.download(separate).contains { $0 != 0 }, "\(mode) \(shape)")
+                XCTAssertEqual(try backend.download(activation), try backend.download(separate), "\(mode) \(shape)")
+            }
         }
     }
 

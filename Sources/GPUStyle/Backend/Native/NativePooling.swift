@@ -65,6 +65,23 @@ extension NativeBackend {
         }
     }
 
+    /// Max pooling's routing lane by lane: the gradient to the first largest of a, b, d, e (the
+    /// window in row-major order; strict > keeps the first), +0 to the rest.
+    @inline(__always)
+    private func maxPoolShares(_ a: Lanes, _ b: Lanes, _ d: Lanes, _ e: Lanes, _ gradient: Lanes) -> Lanes4 {
+        let overA = b .> a
+        let largestAB = a.replacing(with: b, where: overA)
+        let toD = d .> largestAB
+        let toE = e .> largestAB.replacing(with: d, where: toD)
+        let later = toD .| toE
+        return (
+            Lanes.zero.replacing(with: gradient, where: .!(overA .| later)),
+            Lanes.zero.replacing(with: gradient, where: overA .& .!later),
+            Lanes.zero.replacing(with: gradient, where: toD .& .!toE),
+            Lanes.zero.replacing(with: gradient, where: toE)
+        )
+    }
+
     public func computeReluPool2x2Backward(
         gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor
     ) throws {
@@ -79,7 +96,28 @@ extension NativeBackend {
                 let top = plane + 2 * i * w, bottom = top + w
                 let gradientTop = gradientPlane + 2 * i * w, gradientBottom = gradientTop + w
                 let gradients = dy + (channel * outH + i) * outW
-                for j in 0..<outW {
+                // Max pooling eight windows at a time, the scalar loop's selections lane by lane.
+                var first = 0
+                if mode == .max {
+                    while first + 8 <= outW {
+                        let x = 2 * first
+                        let top16 = UnsafeRawPointer(top + x).loadUnaligned(as: SIMD16<Float>.self)
+                        let bottom16 = UnsafeRawPointer(bottom + x).loadUnaligned(as: SIMD16<Float>.self)
+                        let gradient = 0 + UnsafeRawPointer(gradients + first).loadUnaligned(as: Lanes.self)
+                        let shares = maxPoolShares(
+                            top16.evenHalf, top16.oddHalf, bottom16.evenHalf, bottom16.oddHalf, gradient)
+                        let masked = (
+                            Lanes.zero.replacing(with: shares.0, where: top16.evenHalf .> 0),
+                            Lanes.zero.replacing(with: shares.1, where: top16.oddHalf .> 0),
+                            Lanes.zero.replacing(with: shares.2, where: bottom16.evenHalf .> 0),
+                            Lanes.zero.replacing(with: shares.3, where: bottom16.oddHalf .> 0)
+                        )
+                        (gradientTop + x).interleave((masked.0, masked.1), count: 8)
+                        (gradientBottom + x).interleave((masked.2, masked.3), count: 8)
+                        first += 8
+                    }
+                }
+                for j in first..<outW {
                     // The window's four values, read before any is written; the same routing as
                     // pool2x2Backward (first maximum in row-major order), then ReLU's mask.
                     let values = (top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1])
