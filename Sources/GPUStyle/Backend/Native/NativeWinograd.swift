@@ -209,17 +209,20 @@ extension NativeBackend {
             storePending()
             // The products side by side, each on one thread.
             HostParallel.forEach(points, totalWork: points * outputChannels * channels * n) { xi in
+                // Zeros and β = 1 rather than OpenBLAS's β = 0 pass over C, which took longer than
+                // a memset (the same sums: both add the products to zeros).
                 let c = m + xi * outputChannels * n
+                c.update(repeating: 0, count: outputChannels * n)
                 if flipped {
                     let weights = (tile == 4 ? xi : Winograd.flippedIndex(xi)) * pairs
                     Blas.gemm(
                         transposeA: true, m: outputChannels, n: n, k: channels,
                         a: u + weights, lda: outputChannels,
-                        b: v + xi * channels * n, ldb: n, beta: 0, c: c, ldc: n, parallel: false)
+                        b: v + xi * channels * n, ldb: n, beta: 1, c: c, ldc: n, parallel: false)
                 } else {
                     Blas.gemm(
                         m: outputChannels, n: n, k: channels, a: u + xi * pairs, lda: channels,
-                        b: v + xi * channels * n, ldb: n, beta: 0, c: c, ldc: n, parallel: false)
+                        b: v + xi * channels * n, ldb: n, beta: 1, c: c, ldc: n, parallel: false)
                 }
             }
             pending = (firstTileRow, rows)
