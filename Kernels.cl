@@ -994,6 +994,19 @@ __kernel void winograd_input(__global const ACT_IN *input, const int channels, c
 #define WINOGRAD_G(a, b, c, r0, r1, r2, r3) \
     r0 = (a); r1 = 0.5f * (((a) + (b)) + (c)); r2 = 0.5f * (((a) - (b)) + (c)); r3 = (c);
 
+// The taps of the WINO_COB pairs (columns kb·WINO_COB …, row r) of a block of the weights' layout,
+// zero past the real channels; `reversed` reads each kernel's taps backwards (J g J).
+void winograd_block_taps(__global const float *w, const int outChannels, const int inChannels, const int flipped,
+                         const int reversed, const int kb, const int r, float lanes[9][WINO_COB]) {
+    for (int j = 0; j < WINO_COB; ++j) {
+        const int k = kb * WINO_COB + j, o = flipped ? r : k, i = flipped ? k : r;
+        const int real = o < outChannels && i < inChannels;
+        __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
+        #pragma unroll
+        for (int q = 0; q < 9; ++q) lanes[q][j] = real ? g[reversed ? 8 - q : q] : 0.0f;
+    }
+}
+
 // The layout winograd_multiply reads, [16][stride / WINO_COB][rows][WINO_COB], from the raw
 // O×I×3×3 weights w, with U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ]:
 //   forward (flipped = 0): column k = o, row r = i, the value U[ξ][o][i];
@@ -1001,39 +1014,37 @@ __kernel void winograd_input(__global const ACT_IN *input, const int channels, c
 //     of the flipped, transposed kernel: the transform of J g J is U with rows and columns 0 and 3
 //     swapped (G J = P G, P swapping rows 0 and 3), so U[a][b] goes to ξ = 4·s(a) + s(b), s
 //     swapping 0 and 3.
-// Zero past the real channels. Named scalars, no private array: PoCL then runs neighbouring
-// work-items (neighbouring k, contiguous stores) as one vector. Global size: [stride, rows].
+// Zero past the real channels. As winograd4_weights: a work-item makes one block, the WINO_COB
+// columns kb·WINO_COB … of row r, as vectors of WINO_COB lanes (each lane the scalar arithmetic),
+// and neighbouring work-items make neighbouring rows. Global size: [rows, stride / WINO_COB].
+#define wino_block CAT(float, WINO_COB)
 __kernel void winograd_weights(__global const float *w, const int outChannels, const int inChannels,
                                const int flipped, const int stride, const int rows, __global float *u) {
-    const int k = get_global_id(0), r = get_global_id(1);
-    if (k >= stride || r >= rows) return;
-    const int o = flipped ? r : k, i = flipped ? k : r;
-    const int real = o < outChannels && i < inChannels;
-    __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
-    float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f, g4 = 0.0f, g5 = 0.0f, g6 = 0.0f, g7 = 0.0f, g8 = 0.0f;
-    if (real) {
-        g0 = g[0]; g1 = g[1]; g2 = g[2]; g3 = g[3]; g4 = g[4]; g5 = g[5]; g6 = g[6]; g7 = g[7]; g8 = g[8];
+    const int kb = get_global_id(1), r = get_global_id(0);
+    if (kb * WINO_COB >= stride || r >= rows) return;
+    float lanes[9][WINO_COB];
+    winograd_block_taps(w, outChannels, inChannels, flipped, 0, kb, r, lanes);
+    wino_block taps[9];
+    #pragma unroll
+    for (int q = 0; q < 9; ++q) taps[q] = CAT(vload, WINO_COB)(0, lanes[q]);
+    wino_block c[3][4];  // G g column by column (c[column][row]), then each row times Gᵀ
+    #pragma unroll
+    for (int q = 0; q < 3; ++q) {
+        WINOGRAD_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3])
     }
-    // G g column by column (c<column><row>), then each row of the result times Gᵀ (u<row><column>).
-    float c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
-    WINOGRAD_G(g0, g3, g6, c00, c01, c02, c03)
-    WINOGRAD_G(g1, g4, g7, c10, c11, c12, c13)
-    WINOGRAD_G(g2, g5, g8, c20, c21, c22, c23)
-    float u00, u01, u02, u03, u10, u11, u12, u13, u20, u21, u22, u23, u30, u31, u32, u33;
-    WINOGRAD_G(c00, c10, c20, u00, u01, u02, u03)
-    WINOGRAD_G(c01, c11, c21, u10, u11, u12, u13)
-    WINOGRAD_G(c02, c12, c22, u20, u21, u22, u23)
-    WINOGRAD_G(c03, c13, c23, u30, u31, u32, u33)
-    const int kb = k / WINO_COB;
-    __global float *out = u + (kb * rows + r) * WINO_COB + (k - kb * WINO_COB);
+    __global float *out = u + (kb * rows + r) * WINO_COB;
     const int xiStride = stride * rows;
-    const int s0 = flipped ? 3 : 0, s1 = 1, s2 = 2, s3 = 3 - s0;
-#define WINOGRAD_STORE(a, b, value) out[(4 * (a) + (b)) * xiStride] = (value);
-    WINOGRAD_STORE(s0, s0, u00) WINOGRAD_STORE(s0, s1, u01) WINOGRAD_STORE(s0, s2, u02) WINOGRAD_STORE(s0, s3, u03)
-    WINOGRAD_STORE(s1, s0, u10) WINOGRAD_STORE(s1, s1, u11) WINOGRAD_STORE(s1, s2, u12) WINOGRAD_STORE(s1, s3, u13)
-    WINOGRAD_STORE(s2, s0, u20) WINOGRAD_STORE(s2, s1, u21) WINOGRAD_STORE(s2, s2, u22) WINOGRAD_STORE(s2, s3, u23)
-    WINOGRAD_STORE(s3, s0, u30) WINOGRAD_STORE(s3, s1, u31) WINOGRAD_STORE(s3, s2, u32) WINOGRAD_STORE(s3, s3, u33)
-#undef WINOGRAD_STORE
+    const int s0 = flipped ? 3 : 0, s3 = 3 - s0, s[4] = {s0, 1, 2, s3};
+    #pragma unroll
+    for (int a = 0; a < 4; ++a) {
+        wino_block t0, t1, t2, t3;
+        WINOGRAD_G(c[0][a], c[1][a], c[2][a], t0, t1, t2, t3)
+        __global float *row = out + 4 * s[a] * xiStride;
+        CAT(vstore, WINO_COB)(t0, 0, row + s0 * xiStride);
+        CAT(vstore, WINO_COB)(t1, 0, row + xiStride);
+        CAT(vstore, WINO_COB)(t2, 0, row + 2 * xiStride);
+        CAT(vstore, WINO_COB)(t3, 0, row + s3 * xiStride);
+    }
 }
 
 // M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
@@ -1331,13 +1342,7 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
     const int kb = get_global_id(1), r = get_global_id(0);
     if (kb * WINO_COB >= stride || r >= rows) return;
     float lanes[9][WINO_COB];
-    for (int j = 0; j < WINO_COB; ++j) {
-        const int k = kb * WINO_COB + j, o = flipped ? r : k, i = flipped ? k : r;
-        const int real = o < outChannels && i < inChannels;
-        __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
-        #pragma unroll
-        for (int q = 0; q < 9; ++q) lanes[q][j] = real ? g[flipped ? 8 - q : q] : 0.0f;
-    }
+    winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
     wino4_block taps[9];
     #pragma unroll
     for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(CAT(vload, WINO_COB)(0, lanes[q]));

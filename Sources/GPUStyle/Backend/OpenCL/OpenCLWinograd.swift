@@ -98,7 +98,7 @@ extension OpenCLBackend {
             }
             try context.enqueue(
                 try context.kernel(four ? "winograd4_weights" : "winograd_weights"),
-                global: four ? [rows, outputStride / block] : [outputStride, rows],
+                global: [rows, outputStride / block],
                 local: nil,
                 [
                     .buffer(layer.forward), .int(layer.outputChannels), .int(layer.inputChannels),
