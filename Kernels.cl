@@ -28,6 +28,8 @@
 //   pool2x2                      pool2x2
 //   pool2x2Backward              pool2x2_backward
 //   reluPool2x2Backward          relu_pool2x2_backward
+//   encodeReluCodes              encode_relu_codes
+//   decodeReluCodes              decode_relu_codes
 //   gram                         gram_partial* → GRAM_T, VW
 //                                gram_partial_tiled* → GRAM_GEMM
 //                                gram_finish → GRAM_GEMM, GRAM_T
@@ -1592,6 +1594,42 @@ __kernel void relu_pool2x2_backward(__global const float *dy, __global const ACT
         }
     }
     if (last && (width & 1)) out[width - 1] = out[2 * width - 1] = 0.0f;
+}
+
+// What the backward pass reads of a ReLU's output, in two bits an element (the tiled objective
+// keeps these between its passes instead of the output): 0 where a ≤ 0, 1 where a > 0, 2 where
+// a > 0 is also its 2×2 max-pooling window's maximum (isMax). Decoded as the values 0, 1, 2 they
+// give relu_backward and the pooling backward kernels the same masks and, the first maximum
+// being where the first 2 is, the same winners. Eleven codes fill the fraction bits of a float
+// in [1, 2): a normal number, so every copy keeps it exactly. One work-item per float.
+#define CODES_PER_WORD 11
+__kernel void encode_relu_codes(__global const ACT_IN *a, const int height, const int width, const int isMax,
+                                __global float *codes, const int n) {
+    const int word = get_global_id(0), first = word * CODES_PER_WORD;
+    if (first >= n) return;
+    const int plane = height * width, pooledH = height & ~1, pooledW = width & ~1;
+    uint bits = 0;
+    for (int k = 0; k < CODES_PER_WORD && first + k < n; ++k) {
+        const int index = first + k, c = index / plane, yx = index - c * plane, y = yx / width, x = yx - y * width;
+        const float v = LOAD_ACT(index, a);
+        uint code = v > 0.0f ? 1u : 0u;
+        if (code && isMax && y < pooledH && x < pooledW) {
+            __global const ACT_IN *top = a + (c * height + (y & ~1)) * width + (x & ~1);
+            const float m = fmax(fmax(LOAD_ACT(0, top), LOAD_ACT(1, top)),
+                                 fmax(LOAD_ACT(width, top), LOAD_ACT(width + 1, top)));
+            if (v == m) code = 2u;
+        }
+        bits |= code << (2 * k);
+    }
+    codes[word] = as_float(0x3F800000u | bits);
+}
+
+// a = the code of each element (0, 1 or 2) from encode_relu_codes's words.
+__kernel void decode_relu_codes(__global const float *codes, __global ACT_OUT *a, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const int word = i / CODES_PER_WORD, k = i - word * CODES_PER_WORD;
+    STORE_ACT((float)((as_uint(codes[word]) >> (2 * k)) & 3u), i, a);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ public protocol Backend: AnyObject {
         gradOutput: Tensor, input: Tensor, mode: PoolMode, gradInput: Tensor,
         accumulate: Bool) throws
     func computeReluPool2x2Backward(gradOutput: Tensor, activation: Tensor, mode: PoolMode, gradInput: Tensor) throws
+    func computeEncodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws
+    func computeDecodeReluCodes(_ codes: Tensor, output: Tensor) throws
     func computeGram(features: Tensor, output: Tensor) throws
     func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
     func computeMeanSquaredError(

@@ -4,6 +4,7 @@ public enum BackendOp: String, CaseIterable, Sendable {
     case fill, copy, copyRegion, axpy, scale, clamp, dot
     case roundToHalf
     case conv3x3, conv3x3BackwardData, relu, reluBackward, pool2x2, pool2x2Backward, reluPool2x2Backward
+    case encodeReluCodes, decodeReluCodes
     case gram, gramBackward, meanSquaredError, meanSquaredErrorGradient, totalVariation, totalVariationGradient
     case preprocess, preprocessBackward, clampRound, multiplyByMask
     case adamStep
@@ -22,6 +23,8 @@ public enum BackendOp: String, CaseIterable, Sendable {
             return .losses
         case .adamStep, .dot: return .optimizer
         case .fill, .copy, .copyRegion, .axpy, .scale, .clamp, .clampRound: return .other
+        // A tiled evaluation's keeping of what its backward pass reads, in place of a forward pass.
+        case .encodeReluCodes, .decodeReluCodes: return .other
         // Once per video frame, before its run.
         case .warpBilinear, .warpBilinearBackward, .flowDerivatives, .tvl1PrimalStep, .tvl1DualStep, .median3x3,
             .upsampleFlow,

@@ -111,6 +111,31 @@ extension Backend {
         try computeReluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
     }
 
+    /// What the backward pass reads of a ReLU's output `activation` (values ≥ 0), in two bits an
+    /// element, `Shape.reluCodes(of:)` floats: 0 where it is 0, 1 where it is positive, 2 where it is
+    /// positive and, when `maxPooled`, the maximum of its 2×2 pooling window. A tiled evaluation
+    /// keeps these between its passes instead of the output (docs/DESIGN.md, "Tiled evaluation").
+    public func encodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws {
+        try requireShape(codes, .reluCodes(of: activation.count), "encodeReluCodes", "codes")
+        try requireDistinct(activation, codes, "encodeReluCodes")
+        guard codes.format == .float else {
+            throw StyleError("\(name) encodeReluCodes: 16-bit codes (internal error)")
+        }
+        try computeEncodeReluCodes(activation, maxPooled: maxPooled, codes: codes)
+    }
+
+    /// output = each element's code (0, 1 or 2) from `encodeReluCodes`: for reluBackward,
+    /// pool2x2Backward and reluPool2x2Backward the same masks and max-pooling winners as the
+    /// activation it was encoded from (its first maximum is where the first 2 is).
+    public func decodeReluCodes(_ codes: Tensor, output: Tensor) throws {
+        try requireShape(codes, .reluCodes(of: output.count), "decodeReluCodes", "codes")
+        try requireDistinct(codes, output, "decodeReluCodes")
+        guard codes.format == .float else {
+            throw StyleError("\(name) decodeReluCodes: 16-bit codes (internal error)")
+        }
+        try computeDecodeReluCodes(codes, output: output)
+    }
+
     /// 2×2 stride 2 pooling; odd sizes floor.
     public func pool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         try requireShape(output, input.shape.pooled, "pool2x2", "output")

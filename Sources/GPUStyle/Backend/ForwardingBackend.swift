@@ -84,6 +84,14 @@ class ForwardingBackend: Backend {
             try inner.computeReluBackward(gradOutput: gradOutput, activation: activation, gradInput: gradInput)
         }
     }
+    func computeEncodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws {
+        try perform(.encodeReluCodes) {
+            try inner.computeEncodeReluCodes(activation, maxPooled: maxPooled, codes: codes)
+        }
+    }
+    func computeDecodeReluCodes(_ codes: Tensor, output: Tensor) throws {
+        try perform(.decodeReluCodes) { try inner.computeDecodeReluCodes(codes, output: output) }
+    }
     func computePool2x2(input: Tensor, mode: PoolMode, output: Tensor) throws {
         try perform(.pool2x2) { try inner.computePool2x2(input: input, mode: mode, output: output) }
     }

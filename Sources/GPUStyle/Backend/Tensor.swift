@@ -12,6 +12,8 @@ public struct Shape: Hashable, CustomStringConvertible, Sendable {
 
     /// A flat vector of `n` elements.
     public static func vector(_ n: Int) -> Shape { Shape(c: 1, h: 1, w: n) }
+    /// `encodeReluCodes`'s floats for `count` elements: eleven two-bit codes in each.
+    public static func reluCodes(of count: Int) -> Shape { .vector((count + 10) / 11) }
 
     public var count: Int { c * h * w }
     public var pixels: Int { h * w }

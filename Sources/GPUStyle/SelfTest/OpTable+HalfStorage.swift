@@ -70,6 +70,7 @@ extension OpTable {
             },
             terms: { _ in 0 }),
         multiplyByMaskRow("multiplyByMask of 16-bit x (acc)") { try $0.layerOutput($1) },
+        reluCodesRow("encodeReluCodes of and decodeReluCodes into 16-bit layer outputs") { try $0.layerOutput($1) },
         OpRow(
             name: "gram of 16-bit features", cases: gramRows[0].cases, selfTestCases: selfTestPlaneCases,
             inputs: gramRows[0].inputs,
