@@ -412,13 +412,11 @@ __kernel void round_to_half(__global float *x, const int n) {
 
 // target[c, ty + i, tx + j] = source[c, sy + i, sx + j] for every channel c, i < h, j < w: a
 // rectangle of every plane of a C×sh×sw tensor into a C×th×tw one (a tile's image, an interior,
-// a tile's layer output: halves to halves exactly, through float).
+// a tile's layer output: halves to halves exactly, through float). Global [w, h, C]: no division,
+// neighbouring work-items on neighbouring elements.
 __kernel void copy_region(__global const ACT_IN *source, const int sh, const int sw, const int sy, const int sx,
-                          __global ACT_OUT *target, const int th, const int tw, const int ty, const int tx,
-                          const int h, const int w, const int n) {
-    const int index = get_global_id(0);
-    if (index >= n) return;
-    const int row = index / w, j = index - row * w, c = row / h, i = row - c * h;
+                          __global ACT_OUT *target, const int th, const int tw, const int ty, const int tx) {
+    const int j = get_global_id(0), i = get_global_id(1), c = get_global_id(2);
     STORE_ACT(LOAD_ACT((c * sh + sy + i) * sw + sx + j, source), (c * th + ty + i) * tw + tx + j, target);
 }
 
@@ -1600,36 +1598,72 @@ __kernel void relu_pool2x2_backward(__global const float *dy, __global const ACT
 // keeps these between its passes instead of the output): 0 where a ≤ 0, 1 where a > 0, 2 where
 // a > 0 is also its 2×2 max-pooling window's maximum (isMax). Decoded as the values 0, 1, 2 they
 // give relu_backward and the pooling backward kernels the same masks and, the first maximum
-// being where the first 2 is, the same winners. Eleven codes fill the fraction bits of a float
-// in [1, 2): a normal number, so every copy keeps it exactly. One work-item per float.
-#define CODES_PER_WORD 11
+// being where the first 2 is, the same winners. Ten codes of a row (five windows) fill the
+// fraction bits of a float in [1, 2): a normal number, so every copy keeps it exactly; a row of
+// W elements takes ⌈W / 10⌉ floats. Along rows as pooling runs (ROW_BLOCK floats a block,
+// `blocksPerItem` blocks a work-item).
+#define CODES_PER_WORD 10
 __kernel void encode_relu_codes(__global const ACT_IN *a, const int height, const int width, const int isMax,
-                                __global float *codes, const int n) {
-    const int word = get_global_id(0), first = word * CODES_PER_WORD;
-    if (first >= n) return;
-    const int plane = height * width, pooledH = height & ~1, pooledW = width & ~1;
-    uint bits = 0;
-    for (int k = 0; k < CODES_PER_WORD && first + k < n; ++k) {
-        const int index = first + k, c = index / plane, yx = index - c * plane, y = yx / width, x = yx - y * width;
-        const float v = LOAD_ACT(index, a);
-        uint code = v > 0.0f ? 1u : 0u;
-        if (code && isMax && y < pooledH && x < pooledW) {
-            __global const ACT_IN *top = a + (c * height + (y & ~1)) * width + (x & ~1);
-            const float m = fmax(fmax(LOAD_ACT(0, top), LOAD_ACT(1, top)),
-                                 fmax(LOAD_ACT(width, top), LOAD_ACT(width + 1, top)));
-            if (v == m) code = 2u;
+                                const int blocksPerItem, __global float *codes) {
+    const int y = get_global_id(1), c = get_global_id(2);
+    const int words = (width + CODES_PER_WORD - 1) / CODES_PER_WORD;
+    const int first = get_global_id(0) * blocksPerItem * ROW_BLOCK, end = min(first + blocksPerItem * ROW_BLOCK, words);
+    __global const ACT_IN *row = a + (c * height + y) * width;
+    // The window's two rows, where the row lies in one (not an odd last row).
+    const int pooledRow = isMax && y < (height & ~1), pooledWidth = width & ~1;
+    __global const ACT_IN *top = a + (c * height + (y & ~1)) * width, *bottom = top + width;
+    __global float *out = codes + (c * height + y) * words;
+    for (int j = first; j < end; ++j) {
+        const int x0 = j * CODES_PER_WORD;
+        uint bits = 0;
+        if (x0 + CODES_PER_WORD <= pooledWidth) {
+            // Five whole windows, without branches on the values.
+            for (int p = 0; p < CODES_PER_WORD / 2; ++p) {
+                const int x = x0 + 2 * p;
+                const float v0 = LOAD_ACT(x, row), v1 = LOAD_ACT(x + 1, row);
+                uint c0 = v0 > 0.0f, c1 = v1 > 0.0f;
+                if (pooledRow) {
+                    const float m = fmax(fmax(LOAD_ACT(x, top), LOAD_ACT(x + 1, top)),
+                                         fmax(LOAD_ACT(x, bottom), LOAD_ACT(x + 1, bottom)));
+                    c0 += c0 & (uint)(v0 == m);
+                    c1 += c1 & (uint)(v1 == m);
+                }
+                bits |= (c0 | (c1 << 2)) << (4 * p);
+            }
+        } else {
+            // The row's last float: element by element, the odd last column in no window.
+            for (int k = 0; k < CODES_PER_WORD && x0 + k < width; ++k) {
+                const int x = x0 + k, left = x & ~1;
+                const float v = LOAD_ACT(x, row);
+                uint code = v > 0.0f;
+                if (code && pooledRow && x < pooledWidth) {
+                    const float m = fmax(fmax(LOAD_ACT(left, top), LOAD_ACT(left + 1, top)),
+                                         fmax(LOAD_ACT(left, bottom), LOAD_ACT(left + 1, bottom)));
+                    code += (uint)(v == m);
+                }
+                bits |= code << (2 * k);
+            }
         }
-        bits |= code << (2 * k);
+        out[j] = as_float(0x3F800000u | bits);
     }
-    codes[word] = as_float(0x3F800000u | bits);
 }
 
-// a = the code of each element (0, 1 or 2) from encode_relu_codes's words.
-__kernel void decode_relu_codes(__global const float *codes, __global ACT_OUT *a, const int n) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const int word = i / CODES_PER_WORD, k = i - word * CODES_PER_WORD;
-    STORE_ACT((float)((as_uint(codes[word]) >> (2 * k)) & 3u), i, a);
+// a = the code of each element (0, 1 or 2) from encode_relu_codes's floats; the same launch.
+__kernel void decode_relu_codes(__global const float *codes, const int height, const int width,
+                                const int blocksPerItem, __global ACT_OUT *a) {
+    const int y = get_global_id(1), c = get_global_id(2);
+    const int words = (width + CODES_PER_WORD - 1) / CODES_PER_WORD;
+    const int first = get_global_id(0) * blocksPerItem * ROW_BLOCK, end = min(first + blocksPerItem * ROW_BLOCK, words);
+    __global const float *in = codes + (c * height + y) * words;
+    __global ACT_OUT *row = a + (c * height + y) * width;
+    for (int j = first; j < end; ++j) {
+        const uint bits = as_uint(in[j]);
+        for (int k = 0; k < CODES_PER_WORD; ++k) {
+            const int x = j * CODES_PER_WORD + k;
+            if (x >= width) break;
+            STORE_ACT((float)((bits >> (2 * k)) & 3u), x, row);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

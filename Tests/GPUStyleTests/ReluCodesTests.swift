@@ -23,7 +23,7 @@ final class ReluCodesTests: OpTestCase {
                     }
                     let activation = try layerOutput(levels.map { max($0, 0) })
                     let decoded = try layerOutput(Array(repeating: -1, count: shape.count))
-                    let codes = try backend.makeTensor(.reluCodes(of: shape.count))
+                    let codes = try backend.makeTensor(.reluCodes(of: shape))
                     /// The backward ops' results reading `a`.
                     func backward(_ a: Tensor, maxPooled: Bool) throws -> [Float] {
                         let dy = try backend.makeTensor(shape.pooled), grad = try backend.makeTensor(shape)
@@ -65,6 +65,6 @@ final class ReluCodesTests: OpTestCase {
             try backend.encodeReluCodes(activation, maxPooled: true, codes: try backend.makeTensor(.vector(2))))
         XCTAssertThrowsError(try backend.decodeReluCodes(try backend.makeTensor(.vector(4)), output: activation))
         XCTAssertNoThrow(
-            try backend.decodeReluCodes(try backend.makeTensor(.reluCodes(of: 24)), output: activation))
+            try backend.decodeReluCodes(try backend.makeTensor(.reluCodes(of: activation.shape)), output: activation))
     }
 }

@@ -112,11 +112,11 @@ extension Backend {
     }
 
     /// What the backward pass reads of a ReLU's output `activation` (values ≥ 0), in two bits an
-    /// element, `Shape.reluCodes(of:)` floats: 0 where it is 0, 1 where it is positive, 2 where it is
+    /// element, `Shape.reluCodes(of:)` floats (ten of a row in each): 0 where it is 0, 1 where it is positive, 2 where it is
     /// positive and, when `maxPooled`, the maximum of its 2×2 pooling window. A tiled evaluation
     /// keeps these between its passes instead of the output (docs/DESIGN.md, "Tiled evaluation").
     public func encodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws {
-        try requireShape(codes, .reluCodes(of: activation.count), "encodeReluCodes", "codes")
+        try requireShape(codes, .reluCodes(of: activation.shape), "encodeReluCodes", "codes")
         try requireDistinct(activation, codes, "encodeReluCodes")
         guard codes.format == .float else {
             throw StyleError("\(name) encodeReluCodes: 16-bit codes (internal error)")
@@ -128,7 +128,7 @@ extension Backend {
     /// pool2x2Backward and reluPool2x2Backward the same masks and max-pooling winners as the
     /// activation it was encoded from (its first maximum is where the first 2 is).
     public func decodeReluCodes(_ codes: Tensor, output: Tensor) throws {
-        try requireShape(codes, .reluCodes(of: output.count), "decodeReluCodes", "codes")
+        try requireShape(codes, .reluCodes(of: output.shape), "decodeReluCodes", "codes")
         try requireDistinct(codes, output, "decodeReluCodes")
         guard codes.format == .float else {
             throw StyleError("\(name) decodeReluCodes: 16-bit codes (internal error)")

@@ -12,8 +12,13 @@ public struct Shape: Hashable, CustomStringConvertible, Sendable {
 
     /// A flat vector of `n` elements.
     public static func vector(_ n: Int) -> Shape { Shape(c: 1, h: 1, w: n) }
-    /// `encodeReluCodes`'s floats for `count` elements: eleven two-bit codes in each.
-    public static func reluCodes(of count: Int) -> Shape { .vector((count + 10) / 11) }
+    /// `encodeReluCodes`'s floats for a tensor of `shape`: ten two-bit codes of a row in each.
+    public static func reluCodes(of shape: Shape) -> Shape { .vector(shape.c * shape.h * reluCodesPerRow(shape.w)) }
+    /// The floats of a row of `width` elements' codes.
+    public static func reluCodesPerRow(_ width: Int) -> Int { (width + reluCodesPerFloat - 1) / reluCodesPerFloat }
+    /// Two-bit codes in the 20 lowest fraction bits of one float (Kernels.cl's CODES_PER_WORD):
+    /// five pooling windows.
+    static let reluCodesPerFloat = 10
 
     public var count: Int { c * h * w }
     public var pixels: Int { h * w }

@@ -23,7 +23,7 @@ extension OpTable {
             run: { backend, x, c, _ in
                 let activation = try layerOutput(backend, x[0])
                 let (dy, gradInput) = (try backend.tensor(x[1]), try backend.tensor(x[2]))
-                let codes = try backend.makeTensor(.reluCodes(of: c.shape.count))
+                let codes = try backend.makeTensor(.reluCodes(of: c.shape))
                 let decoded = try layerOutput(backend, x[0])
                 var outputs: [Float] = []
                 for maxPooled in [false, true] {
@@ -39,6 +39,6 @@ extension OpTable {
                     gradOutput: dy, input: decoded, mode: .max, gradInput: gradInput, accumulate: false)
                 return outputs + (try backend.download(gradInput))
             },
-            terms: { _ in 0 })
+            terms: { _ in 0 }, tiled: true)
     }
 }

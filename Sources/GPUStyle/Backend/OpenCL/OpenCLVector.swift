@@ -19,15 +19,13 @@ extension OpenCLBackend {
     public func computeCopyRegion(
         _ source: Tensor, _ region: PlaneRegion, to target: Tensor, at origin: PlanePoint
     ) throws {
-        let count = source.shape.c * region.pixels
-        try elementwise(
-            "copy_region", count,
+        try context.enqueue(
+            try kernel("copy_region", reads: source.format), global: [region.width, region.height, source.shape.c],
             [
                 .buffer(try activationBuffer(source, "copyRegion")), .int(source.shape.h), .int(source.shape.w),
                 .int(region.y), .int(region.x), .buffer(try activationBuffer(target, "copyRegion")),
                 .int(target.shape.h), .int(target.shape.w), .int(origin.y), .int(origin.x),
-                .int(region.height), .int(region.width), .int(count),
-            ], reads: source.format)
+            ])
     }
 
     public func computeAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
