@@ -4,6 +4,7 @@ import GPUStyle
 
 extension PoolMode: ExpressibleByArgument {}
 extension ActivationStorage: ExpressibleByArgument {}
+extension TileActivations: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ColorPreservation: ExpressibleByArgument {}
 
@@ -38,6 +39,15 @@ struct StylizeCommand: ParsableCommand {
             "Optimise in tiles of this many pixels (a multiple of 16) at every scale larger than one tile.",
             discussion: "Default: tiles only where the whole image does not fit the device, as large as fit."))
     var tileSize: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "auto, keep or recompute: keep what each tile's backward pass reads between its two passes, or run its forward pass again.",
+            discussion:
+                "auto keeps it where it fits beside the tiles and stays in the device's memory (about a quarter less work an iteration)."
+        ))
+    var tileActivations: TileActivations = .auto
 
     @Option(parsing: .unconditional, help: "Optimiser steps (of each scale).")
     var iterations = 1000
@@ -311,6 +321,7 @@ struct StylizeCommand: ParsableCommand {
         options.scales = scales
         options.minSize = minSize
         options.tileSize = tileSize
+        options.tileActivations = tileActivations == .auto ? nil : tileActivations
         options.initialization = Initialization(initialization)
         options.seed = seed
         options.pooling = pooling
@@ -394,7 +405,8 @@ struct StylizeCommand: ParsableCommand {
             guard let tiles = job.tilingDescription(scale: scale) else { continue }
             let size = count > 1 ? " at \(sizes[scale].width)×\(sizes[scale].height)" : ""
             let host = job.tilings[scale]?.stateOnHost == true ? ", the image and optimiser state on the host" : ""
-            printNote("tiling: \(tiles)\(size)\(host)")
+            let kept = job.tilings[scale]?.keepsActivations == true ? ", activations kept between passes" : ""
+            printNote("tiling: \(tiles)\(size)\(host)\(kept)")
         }
 
         let printer = ProgressPrinter(style: progress, scales: job.progressScales)

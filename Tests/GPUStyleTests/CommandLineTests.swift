@@ -234,7 +234,7 @@ final class CommandLineTests: CommandLineTestCase {
     }
 
     /// A run whose image does not fit the device (`STYLIZE_GPU_DEVICE_MEMORY`) tiles by itself and
-    /// says so in one line, here with the state on the host, and writes its image; with too little
+    /// says so in one line, here with the state and the kept activations on the host, and writes its image; with too little
     /// host memory as well (`STYLIZE_GPU_HOST_MEMORY`) it fails before work naming the largest size.
     func testAutomaticTilingIsAnnouncedInOneLine() throws {
         let weights = try cachedWeightsPath()
@@ -248,9 +248,15 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("tiling: ") }
         XCTAssertEqual(lines.count, 1, result.stderr)
-        let pattern = #"^tiling: \d+×\d+ tiles of \d+ px \+ 64 px halo, the image and optimiser state on the host$"#
+        // The native device's memory is the host's: the tiles' activations are kept too.
+        let pattern =
+            #"^tiling: \d+×\d+ tiles of \d+ px \+ 64 px halo, the image and optimiser state on the host, activations kept between passes$"#
         XCTAssertNotNil(lines.first?.range(of: pattern, options: .regularExpression), result.stderr)
         XCTAssertNoThrow(try ImageFile.read(output))
+        let recomputed = try run(
+            arguments + ["--tile-activations", "recompute"], environment: ["STYLIZE_GPU_DEVICE_MEMORY": "40M"])
+        XCTAssertEqual(recomputed.status, 0, recomputed.stderr)
+        XCTAssertTrue(recomputed.stderr.contains("the image and optimiser state on the host\n"), recomputed.stderr)
 
         let refused = try run(
             arguments, environment: ["STYLIZE_GPU_DEVICE_MEMORY": "40M", "STYLIZE_GPU_HOST_MEMORY": "30M"])

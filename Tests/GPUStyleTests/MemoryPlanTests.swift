@@ -201,6 +201,101 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// The bytes for kept tile activations bound what a tiled evaluation keeps at every grid
+    /// offset (each kept output's values or codes over every tile's region), and closely: the
+    /// largest offsets' heights and widths come together at some offset, so only pooling's
+    /// flooring at the image's edges and each tile's last partial code float lie between the two.
+    func testKeptActivationsBoundEveryOffset() throws {
+        let model = VGGModel.vgg19
+        for layers in [LayerSelection(), LayerSelection(content: ["relu2_2"], style: ["relu1_1", "relu2_1"])] {
+            let deepest = try layers.deepestLayer(in: model)
+            let network = Array(model.layers[0...deepest])
+            let observed = Set(try (layers.content + layers.style).map(model.index(of:)))
+            let kept = TiledObjective.keptOutputs(layers: network, observed: observed, pooling: .max).outputs
+            XCTAssertTrue(kept.contains(where: \.codes) && kept.contains { !$0.codes })
+            for (height, width, tileSize, halo) in [(200, 150, 64, 16), (333, 517, 128, 64), (96, 96, 32, 64)] {
+                let grid = try TileGrid(height: height, width: width, tileSize: tileSize, halo: halo)
+                let bound = TiledObjective.keptBytes(
+                    layers: network, observed: observed, grid: grid, largest: grid.largestTile, valueBytes: 2
+                ).store
+                var largest = 0
+                for y in stride(from: 0, to: tileSize, by: TileGrid.alignment) {
+                    for x in stride(from: 0, to: tileSize, by: TileGrid.alignment) {
+                        let bytes = grid.tiles(offset: PlanePoint(y: y, x: x)).reduce(0) { sum, tile in
+                            let shapes = VGGNetwork.shapes(
+                                of: network, height: tile.region.height, width: tile.region.width)
+                            return sum
+                                + kept.reduce(0) {
+                                    let shape = shapes[$1.index]
+                                    return $0 + ($1.codes ? Shape.reluCodes(of: shape).count * 4 : shape.count * 2)
+                                }
+                        }
+                        largest = max(largest, bytes)
+                    }
+                }
+                let name = "\(layers.style.count) style layers, \(width)×\(height) in \(tileSize) + \(halo)"
+                XCTAssertLessThanOrEqual(largest, bound, name)
+                XCTAssertLessThanOrEqual(Double(bound), 1.1 * Double(largest), name)
+            }
+        }
+    }
+
+    /// --tile-activations: auto keeps them where they fit, their copies stay in the device's memory
+    /// (the state on the device, or a device whose memory is the host's) and the work is less,
+    /// counted where the state is; keep moves the state to the host to make room, else refuses in
+    /// one line; recompute never keeps.
+    func testTileActivationsAreKeptWhereTheyFitAndStayOnTheDevice() throws {
+        var options = options(size: 256)
+        options.tileSize = 64
+        let backend = NativeBackend()
+        let (content, styles) = ((451, 300), [(1200, 1528)])
+        let device = MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40)
+        let shared = MemoryCapacity(totalBytes: 1 << 40, largestBufferBytes: 1 << 40, sharesHostMemory: true)
+        func tiling(_ capacity: MemoryCapacity, host: UInt64 = 1 << 40) throws -> Tiling? {
+            try options.tilings(capacity, hostMemory: host, backend: backend, content: content, styles: styles).last
+                ?? nil
+        }
+        func plan(_ tiling: Tiling) throws -> MemoryPlan {
+            try options.memoryPlan(imageSize: 256, content: content, styles: styles, backend: backend, tiling: tiling)
+        }
+        XCTAssertEqual(try tiling(device), Tiling(tileSize: 64, keepsActivations: true))
+        XCTAssertEqual(try tiling(shared)?.keepsActivations, true)
+        // On the device with the state, on the host with it.
+        for onHost in [false, true] {
+            let (recomputed, kept) = (
+                try plan(Tiling(tileSize: 64, stateOnHost: onHost)),
+                try plan(Tiling(tileSize: 64, stateOnHost: onHost, keepsActivations: true))
+            )
+            XCTAssertEqual(kept.totalBytes - recomputed.totalBytes, kept.keptBytes)
+            if onHost {
+                // The device holds one tile's codes; the stores are on the host.
+                XCTAssertGreaterThan(kept.hostBytes - recomputed.hostBytes, 10 * kept.keptBytes)
+            } else {
+                XCTAssertEqual(kept.hostBytes, recomputed.hostBytes)
+            }
+            XCTAssertEqual(kept.breakdown.totalBytes, kept.totalBytes)
+        }
+        // A device just large enough for the recomputing plan recomputes: keeping would put the
+        // state on the host, across the bus.
+        let recomputed = try plan(Tiling(tileSize: 64))
+        let small = MemoryCapacity(
+            totalBytes: UInt64(recomputed.totalBytes), largestBufferBytes: UInt64(recomputed.largestBufferBytes))
+        XCTAssertEqual(try tiling(small), Tiling(tileSize: 64))
+        options.tileActivations = .recompute
+        XCTAssertEqual(try tiling(shared)?.keepsActivations, false)
+        options.tileActivations = .keep
+        XCTAssertEqual(try tiling(small), Tiling(tileSize: 64, stateOnHost: true, keepsActivations: true))
+        let tight = UInt64(try plan(Tiling(tileSize: 64, stateOnHost: true)).hostBytes)
+        XCTAssertThrowsError(try tiling(small, host: tight)) { error in
+            let text = describe(error)
+            XCTAssertTrue(
+                text.hasPrefix(
+                    "--tile-activations keep does not fit at --image-size 256 (recomputing, tiles of 64 px fit)"),
+                text)
+            XCTAssertTrue(text.contains("use --tile-activations recompute"), text)
+        }
+    }
+
     func testEnvironmentOverride() throws {
         let device = MemoryCapacity(totalBytes: 8 << 30, largestBufferBytes: 2 << 30)
         XCTAssertEqual(try device.applyingOverride(environment: [:]), device)

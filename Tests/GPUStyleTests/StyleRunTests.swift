@@ -121,7 +121,7 @@ final class StyleRunTests: XCTestCase {
                 let first = try StyleJob(options: tiled(1), weightsPath: try cachedWeightsPath(), backend: backend) {
                     _ in
                 }
-                XCTAssertEqual(first.tilings, [Tiling(tileSize: 32)])
+                XCTAssertEqual(first.tilings, [Tiling(tileSize: 32, keepsActivations: true)])
                 XCTAssertTrue(first.run.objective is TiledObjective)
                 _ = try first.run.run(reportEvery: 0, onReport: { _ in })
                 let state = try first.run.exportState()

@@ -210,6 +210,79 @@ final class TiledObjectiveTests: XCTestCase {
         XCTAssertEqual(Set(losses).count, 1, "\(losses)")
     }
 
+    /// Keeping what each tile's backward pass reads between the passes gives the bits of running
+    /// its forward pass again: the backward pass reads the same masks, winners and loss-layer
+    /// values. The default network (in-place pooling backward), 16-bit layer outputs, and shallow
+    /// layers with average pooling, two masked styles and the state on the host; two iterations,
+    /// so two grid offsets.
+    func testKeptActivationsGiveTheRecomputedBits() throws {
+        // relu1_2 read by the backward pass alone: its codes cross to the host and back.
+        let shallow = LayerSelection(content: ["relu2_2"], style: ["relu1_1", "relu2_1"])
+        let (left, right) = (examplePath("mask_left.png"), examplePath("mask_right.png"))
+        for backend in try testBackends() {
+            for (layers, masked, onHost, pooling, storage) in [
+                (LayerSelection(), false, false, PoolMode.max, ActivationStorage.float),
+                (LayerSelection(), false, false, .max, .half), (shallow, true, true, .avg, .float),
+            ] {
+                var options = StyleJobOptions(
+                    contentPath: examplePath("tubingen.jpg"),
+                    stylePaths: [examplePath("starry_night.jpg"), examplePath("the_scream.jpg")])
+                options.imageSize = 88
+                options.layers = layers
+                options.pooling = pooling
+                options.storage = storage
+                let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: backend) { _ in
+                }
+                let state: Backend = onHost ? NativeBackend() : backend
+                let (h, w) = (job.content.height, job.content.width)
+                func tensor(_ image: RGBImage) throws -> Tensor {
+                    let tensor = try state.makeTensor(Shape(c: 3, h: image.height, w: image.width))
+                    try state.upload(image.pixels, to: tensor)
+                    return tensor
+                }
+                let content = try tensor(job.content)
+                let styles = try zip(job.styles, [left, right]).map { image, mask in
+                    StyleTarget(
+                        image: try tensor(image), blendWeight: 0.5,
+                        mask: masked
+                            ? try StyleMaskImage.read(mask, options: options) { _ in }.tensor(
+                                width: w, height: h, state)
+                            : nil)
+                }
+                var generator = SeededGenerator(seed: 7)
+                let noisy = job.content.pixels.map {
+                    min(255, max(0, $0 + Float.random(in: -20...20, using: &generator)))
+                }
+                let image = try state.makeTensor(content.shape)
+                try state.upload(noisy, to: image)
+                let gradient = try state.makeTensor(content.shape)
+                let results = try [false, true].map { keeps in
+                    let objective = try TiledObjective(
+                        network: job.network, height: h, width: w, content: content, styles: styles, layers: layers,
+                        weights: options.lossWeights,
+                        tiling: Tiling(tileSize: 32, halo: 16, stateOnHost: onHost, keepsActivations: keeps), seed: 5,
+                        state: state)
+                    return try (1...2).map { iteration in
+                        try objective.evaluate(image: image, gradient: gradient, iteration: iteration)
+                        let losses = try objective.readLosses()
+                        return (
+                            try state.download(gradient).map(\.bitPattern),
+                            [losses.content, losses.style, losses.totalVariation].map(\.bitPattern)
+                        )
+                    }
+                }
+                let name =
+                    "\(backend.name), \(layers.style.count) style layers, \(pooling), \(storage), masked \(masked)"
+                for (recomputed, kept) in zip(results[0], results[1]) {
+                    let differing = zip(recomputed.0, kept.0).filter { $0 != $1 }.count
+                    XCTAssertEqual(differing, 0, "\(name): gradient values that differ")
+                    XCTAssertEqual(recomputed.1, kept.1, "\(name): loss bits")
+                    XCTAssertTrue(recomputed.0.contains { $0 != 0 }, name)
+                }
+            }
+        }
+    }
+
     /// ‖Δg‖₂ / ‖g‖₂ against the halo (printed), for docs/DESIGN.md's choice of the default. Runs
     /// only with STYLIZE_GPU_MEASURE_HALO=1 (minutes on the native backend).
     func testMeasureHalo() throws {

@@ -14,9 +14,10 @@ Runs the stylize-gpu binary with argument lists:
   cost   cost per pixel of a tiled iteration against an untiled one at a size that fits both
          ways: interleaved runs (the order alternates every round), each run's median time per
          iteration from its --progress json lines (iterations after the first two), then the
-         median over rounds. Prints the ratio tiled / untiled (same pixels, so per pixel too)
-         and the ratio the work predicts (predicted_ratio: regions with their halo, two
-         forward passes and one backward per tile).
+         median over rounds. Tiled twice: --tile-activations recompute and keep. Prints the
+         ratios tiled / untiled (same pixels, so per pixel too) and the ratios the work
+         predicts (predicted_ratio: regions with their halo, two forward passes and one
+         backward per tile, or one of each when kept).
   storage
          tiled runs under a device-memory cap (STYLIZE_GPU_DEVICE_MEMORY) with --storage float
          and --storage half, interleaved: the tiles the plan picks for each (its "tiling:"
@@ -139,12 +140,15 @@ def seams(args):
         print(json.dumps({"crop": args.crop, "corner": [cy, cx], "top_left": [top, left], "size": args.crop_size}))
 
 
-def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380):
+def predicted_ratio(height, width, tile_size, halo=64, forward_share=189 / 380, kept=False):
     """The work of a tiled iteration over an untiled one, averaged over the grid's offsets:
     every tile's region forward twice and backward once, less pass 1's last tile's forward
-    (reused), against the whole image forward and backward once. forward_share: the forward
-    pass's part of a forward and backward (docs/DESIGN.md, Reference figures: 189 of 380
-    GFLOP at 512x512)."""
+    (reused), against the whole image forward and backward once; with kept activations,
+    forward once and backward once (conv1_1, run again, is 0.2 % of the work). forward_share:
+    the forward pass's part of a forward and backward (docs/DESIGN.md, Reference figures: 189
+    of 380 GFLOP at 512x512)."""
+    if kept:
+        forward_share = 0.0
     total = 0.0
     offsets = range(0, tile_size, ALIGNMENT)
     for oy in offsets:
@@ -180,21 +184,27 @@ def timed_run_arguments(args, name):
 
 def cost(args):
     common = timed_run_arguments(args, "cost")
-    modes = {"untiled": [], "tiled": ["--tile-size", str(args.tile_size)]}
+    tiled = ["--tile-size", str(args.tile_size), "--tile-activations"]
+    modes = {"untiled": [], "tiled": tiled + ["recompute"], "tiled_kept": tiled + ["keep"]}
     medians = {mode: [] for mode in modes}
     for round_ in range(args.rounds):
-        order = list(modes) if round_ % 2 == 0 else list(reversed(modes))
+        # A different first run every round.
+        order = list(modes)[round_ % 3:] + list(modes)[:round_ % 3]
         for mode in order:
             lines, stderr, _ = stylize(args.binary, common + modes[mode])
             seconds = iteration_seconds(lines)
             medians[mode].append(seconds)
             print(json.dumps({"round": round_, "run": mode, "s_per_iteration": round(seconds, 4)}))
-    untiled, tiled = statistics.median(medians["untiled"]), statistics.median(medians["tiled"])
+    seconds = {mode: statistics.median(values) for mode, values in medians.items()}
     height, width = lines[0]["height"], lines[0]["width"]
     print(json.dumps({
         "size": args.size, "tile_size": args.tile_size, "device": args.device, "rounds": args.rounds,
-        "untiled_s": round(untiled, 4), "tiled_s": round(tiled, 4), "ratio": round(tiled / untiled, 3),
-        "predicted_ratio": round(predicted_ratio(height, width, args.tile_size), 3), "load": os.getloadavg()[0],
+        **{f"{mode}_s": round(value, 4) for mode, value in seconds.items()},
+        "ratio": round(seconds["tiled"] / seconds["untiled"], 3),
+        "predicted_ratio": round(predicted_ratio(height, width, args.tile_size), 3),
+        "kept_ratio": round(seconds["tiled_kept"] / seconds["untiled"], 3),
+        "kept_predicted_ratio": round(predicted_ratio(height, width, args.tile_size, kept=True), 3),
+        "load": os.getloadavg()[0],
     }))
 
 

@@ -248,13 +248,14 @@ public final class VGGNetwork {
         return !observed.contains(index) && index + 1 < layers.count
     }
 
-    /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer.
-    public func forward(image: Tensor, workspace: Workspace) throws {
+    /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer, or through
+    /// layer `last`.
+    public func forward(image: Tensor, workspace: Workspace, through last: Int? = nil) throws {
         try backend.preprocess(image: image, affine: preprocessing, output: workspace.input)
         // 16-bit buffers round as they are written; float32 ones are rounded after.
         let rounds = storage == .half && !workspace.holdsHalves
         var previous = workspace.input
-        for (index, layer) in layers.enumerated() {
+        for (index, layer) in layers.enumerated() where index <= last ?? layers.count {
             let output = workspace.outputs[index]
             switch layer.kind {
             case .conv:

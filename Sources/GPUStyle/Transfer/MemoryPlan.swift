@@ -22,9 +22,13 @@ public struct MemoryPlan: Equatable, Sendable {
     /// the start or result being handed on, the image being written) and, when a tiled scale keeps
     /// its state on the host (`Tiling.stateOnHost`), the whole image's state and a tile's staging.
     public var hostBytes: Int
+    /// What a tiled scale keeps of its tiles between its passes on the device
+    /// (`Tiling.keepsActivations`): with the state on the device the stores, and one tile's codes.
+    public var keptBytes: Int
 
     public var totalBytes: Int {
         weightBytes + activationBytes + targetBytes + imageAndOptimizerBytes + transientBytes + scratchBytes
+            + keptBytes
     }
 
     /// The plan for a run whose output is height × width and whose styles have the given sizes;
@@ -89,6 +93,17 @@ public struct MemoryPlan: Equatable, Sendable {
         /// Floats of `count` layer-output values (two halves to a float, each buffer a whole number).
         func layerFloats(_ count: Int) -> Int { (count * activationValueBytes + 3) / 4 }
         let onHost = tiling?.stateOnHost ?? false
+        // What a tiled scale keeps of its tiles (the stores on the state's side).
+        let kept = try tiling.flatMap { tiling in
+            try tile.flatMap { tile in
+                tiling.keepsActivations
+                    ? TiledObjective.keptBytes(
+                        layers: layers, observed: observed,
+                        grid: try TileGrid(height: height, width: width, tileSize: tiling.tileSize, halo: tiling.halo),
+                        largest: tile, valueBytes: onHost ? floatBytes : activationValueBytes) : nil
+            }
+        }
+        keptBytes = (kept?.codes ?? 0) + (onHost ? 0 : kept?.store ?? 0)
         // The content targets: layer outputs, float32 on the host.
         let contentTargets = contentIndices.reduce(0) {
             $0 + (onHost ? shapes[$1].count : layerFloats(shapes[$1].count))
@@ -133,9 +148,11 @@ public struct MemoryPlan: Equatable, Sendable {
             ((onHost ? 0 : contentTargets + maskFloats) + grams + LossValues.slotCount + compact + masked) * floatBytes
         imageAndOptimizerBytes = onHost ? 0 : stateFloats * floatBytes
         // The host's copy of one transfer: a tile's image or gradient, or a content target's region.
-        let staging = max(3 * tilePixels, values?.contentTile ?? 0)
+        let staging = max(3 * tilePixels, values?.contentTile ?? 0, kept?.stagingFloats ?? 0)
         let hostImages = 3 * inputPixels + 4 * image + styleImages
-        hostBytes = (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
+        hostBytes =
+            (hostImages + (onHost ? stateFloats + contentTargets + maskFloats + staging : 0)) * floatBytes
+            + (onHost ? kept?.store ?? 0 : 0)
         let backwardActivations =
             MemoryPlan.backwardReadFloats(layers: layers, shapes: shapes, observed: observed) * activationValueBytes
         let rawWeights = uploaded.reduce(0) {
@@ -177,7 +194,7 @@ public struct MemoryPlan: Equatable, Sendable {
             contentTargetBytes: ((onHost ? 0 : contentTargets) + compact) * floatBytes,
             gramBytes: (grams + LossValues.slotCount + masked + (onHost ? 0 : maskFloats)) * floatBytes,
             imageBytes: onHost ? 0 : (image * 4 + styleImages) * floatBytes, styleWorkspaceBytes: transientBytes,
-            scratchBytes: scratchBytes)
+            scratchBytes: scratchBytes, keptActivationBytes: keptBytes)
     }
 
     /// What the plan's bytes are, split into issue 7's memory floor (what any implementation of
@@ -215,6 +232,8 @@ public struct MemoryPlan: Equatable, Sendable {
         public var styleWorkspaceBytes: Int
         /// The backend's own scratch (reduction partials, Gram slices).
         public var scratchBytes: Int
+        /// What a tiled scale keeps of its tiles between its passes (`MemoryPlan.keptBytes`).
+        public var keptActivationBytes: Int
 
         /// Issue 7's denominator: backward activations + raw weights + optimiser state.
         public var floorBytes: Int { backwardActivationBytes + rawWeightBytes + optimizerStateBytes }
@@ -225,7 +244,7 @@ public struct MemoryPlan: Equatable, Sendable {
                 ("style workspace", styleWorkspaceBytes), ("gradient buffers", gradientArenaBytes),
                 ("weight layouts", weightLayoutBytes), ("forward-only activations", forwardOnlyActivationBytes),
                 ("content targets", contentTargetBytes), ("Grams", gramBytes), ("images", imageBytes),
-                ("scratch", scratchBytes),
+                ("scratch", scratchBytes), ("kept activations", keptActivationBytes),
             ].sorted { $0.bytes > $1.bytes }
         }
 
@@ -235,6 +254,12 @@ public struct MemoryPlan: Equatable, Sendable {
     /// Floats of the layer outputs the backward pass reads (see `Breakdown.backwardActivationBytes`),
     /// each tensor once: a fused conv shares its ReLU's.
     static func backwardReadFloats(layers: [VGGModel.Layer], shapes: [Shape], observed: Set<Int>) -> Int {
+        backwardReadLayers(layers: layers, observed: observed).reduce(0) { $0 + shapes[$1].count }
+    }
+
+    /// The layers whose outputs the backward pass and the losses read, in order, each tensor once:
+    /// a fused conv's index stands for its ReLU's output (the same tensor).
+    static func backwardReadLayers(layers: [VGGModel.Layer], observed: Set<Int>) -> [Int] {
         var tensors = Set<Int>()
         for index in layers.indices {
             let nextIsPool = index + 1 < layers.count && layers[index + 1].kind == .pool
@@ -242,7 +267,7 @@ public struct MemoryPlan: Equatable, Sendable {
             let fusedIntoPrevious = index > 0 && VGGNetwork.fusesWithNext(index - 1, layers: layers, observed: observed)
             tensors.insert(fusedIntoPrevious ? index - 1 : index)
         }
-        return tensors.reduce(0) { $0 + shapes[$1].count }
+        return tensors.sorted()
     }
 
     /// Whether the plan fits a device's capacity and `hostMemory` bytes of the host (which also
@@ -280,13 +305,16 @@ extension StyleJobOptions {
     /// one tile, the state on the device if it fits there. Else a scale whose whole image does
     /// not fit tiles with the largest tile size that fits: with the state on the device when
     /// that tile is at least `Tiling.efficientTileSize` (or as large as with the state on the
-    /// host), else with the state on the host. Throws when a scale fits no way, naming the
-    /// largest --image-size that fits. `hostMemory`: what the host may allocate.
+    /// host), else with the state on the host. Tiles keep their activations between passes as
+    /// --tile-activations says: keep lays the scale out with them, auto where they fit, their
+    /// copies stay in the device's memory and the scale computes fewer pixels so (smaller tiles,
+    /// one forward pass less). Throws when a scale fits no way, naming the largest --image-size that
+    /// fits. `hostMemory`: what the host may allocate.
     func tilings(
         _ capacity: MemoryCapacity, hostMemory: UInt64 = .max, model: VGGModel = .vgg19, backend: Backend,
         content: (width: Int, height: Int), styles: [(width: Int, height: Int)]
     ) throws -> [Tiling?] {
-        try scalePlan().sides.map { side in
+        try scalePlan().sides.map { side -> Tiling? in
             let size = RGBImage.size(width: content.width, height: content.height, maxSide: side)
             func plan(_ tiling: Tiling?, imageSize: Int = side) throws -> MemoryPlan {
                 try memoryPlan(
@@ -308,37 +336,74 @@ extension StyleJobOptions {
                     backend: backend, imageSize: side
                 ) { try fitsSomehow(imageSize: $0, tileSize: tileSize) }
             }
-            if let tileSize {
-                guard max(size.width, size.height) > tileSize else {
-                    if try fits(nil) { return nil }
+            /// How the scale is tiled and where its state lives, keeping its tiles' activations or not.
+            func layout(keeps: Bool) throws -> Tiling? {
+                if let tileSize {
+                    guard max(size.width, size.height) > tileSize else {
+                        if try fits(nil) { return nil }
+                        throw try refusal(tileSize)
+                    }
+                    for stateOnHost in [false, true] {
+                        let tiling = Tiling(tileSize: tileSize, stateOnHost: stateOnHost, keepsActivations: keeps)
+                        if try fits(tiling) { return tiling }
+                    }
                     throw try refusal(tileSize)
                 }
-                for tiling in [Tiling(tileSize: tileSize), Tiling(tileSize: tileSize, stateOnHost: true)] {
-                    if try fits(tiling) { return tiling }
-                }
-                throw try refusal(tileSize)
-            }
-            if try fits(nil) { return nil }
-            // The largest tile size (a multiple of the alignment) whose plan fits; 0: none.
-            func largestTile(stateOnHost: Bool) throws -> Int {
-                let alignment = TileGrid.alignment
-                var low = 0
-                var high = (max(size.width, size.height) + alignment - 1) / alignment
-                while high - low > 1 {
-                    let middle = (low + high) / 2
-                    if try fits(Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost)) {
-                        low = middle
-                    } else {
-                        high = middle
+                if try fits(nil) { return nil }
+                // The largest tile size (a multiple of the alignment) whose plan fits; 0: none.
+                func largestTile(stateOnHost: Bool) throws -> Int {
+                    let alignment = TileGrid.alignment
+                    var low = 0
+                    var high = (max(size.width, size.height) + alignment - 1) / alignment
+                    while high - low > 1 {
+                        let middle = (low + high) / 2
+                        if try fits(
+                            Tiling(tileSize: middle * alignment, stateOnHost: stateOnHost, keepsActivations: keeps))
+                        {
+                            low = middle
+                        } else {
+                            high = middle
+                        }
                     }
+                    return low * alignment
                 }
-                return low * alignment
+                let onDevice = try largestTile(stateOnHost: false)
+                let onHost = try largestTile(stateOnHost: true)
+                if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) {
+                    return Tiling(tileSize: onDevice, keepsActivations: keeps)
+                }
+                if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true, keepsActivations: keeps) }
+                throw try refusal(TileGrid.alignment)
             }
-            let onDevice = try largestTile(stateOnHost: false)
-            let onHost = try largestTile(stateOnHost: true)
-            if onDevice > 0, onDevice >= min(onHost, Tiling.efficientTileSize) { return Tiling(tileSize: onDevice) }
-            if onHost > 0 { return Tiling(tileSize: onHost, stateOnHost: true) }
-            throw try refusal(TileGrid.alignment)
+            /// The pixels a tiled iteration computes, at offset 0, in forward passes: a tile's region
+            /// forward once and backward (about one forward: docs/DESIGN.md, Reference figures), and
+            /// forward again unless its activations are kept.
+            func work(_ tiling: Tiling) throws -> Double {
+                let grid = try TileGrid(
+                    height: size.height, width: size.width, tileSize: tiling.tileSize, halo: tiling.halo)
+                return Double(grid.tiles().reduce(0) { $0 + $1.region.pixels }) * (tiling.keepsActivations ? 2 : 3)
+            }
+            switch tileActivations ?? .auto {
+            case .recompute: return try layout(keeps: false)
+            case .keep:
+                do {
+                    return try layout(keeps: true)
+                } catch {
+                    // Where recomputing fits, say what keeping needs.
+                    guard let plain = try? layout(keeps: false) else { throw error }
+                    throw StyleError(
+                        "--tile-activations keep does not fit at --image-size \(side)"
+                            + " (recomputing, tiles of \(plain.tileSize) px fit)"
+                            + "; use --tile-activations recompute, a smaller --tile-size or a smaller --image-size")
+                }
+            case .auto:
+                // Kept where the copies stay in the device's memory and they make the least work.
+                guard let plain = try layout(keeps: false) else { return nil }
+                guard let kept = try? layout(keeps: true), !kept.stateOnHost || capacity.sharesHostMemory else {
+                    return plain
+                }
+                return try work(kept) < work(plain) ? kept : plain
+            }
         }
     }
 

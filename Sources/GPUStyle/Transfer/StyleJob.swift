@@ -62,6 +62,8 @@ public struct StyleJobOptions: Equatable, Codable, Sendable {
     public var contentLayerWeights: [Float]? = nil
     /// `--tile-size`: tiles every scale larger than one tile (nil: only a scale that does not fit).
     public var tileSize: Int? = nil
+    /// `--tile-activations` (nil: auto).
+    public var tileActivations: TileActivations? = nil
     /// `--storage`: how layer outputs are kept (nil: float32; half rounds them to float16).
     public var storage: ActivationStorage? = nil
 

@@ -24,6 +24,9 @@ public struct Tiling: Equatable, Sendable {
     /// The whole image, its gradient, the optimiser's state and the content targets live on the
     /// host (the device holds one tile's workspace); false: on the device.
     public var stateOnHost: Bool
+    /// Pass 1 keeps what the backward pass reads of each tile (`TiledObjective.KeptOutput`),
+    /// beside the state, and pass 3 restores it instead of running the tile's forward pass again.
+    public var keepsActivations: Bool
 
     /// The halo the run uses: chosen by measurement (docs/DESIGN.md, "Tiled evaluation").
     public static let defaultHalo = 64
@@ -31,11 +34,25 @@ public struct Tiling: Equatable, Sendable {
     /// with the state on the host: at 256 px a 64-px halo already computes 2.25× the interior.
     public static let efficientTileSize = 256
 
-    public init(tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false) {
+    public init(
+        tileSize: Int, halo: Int = Tiling.defaultHalo, stateOnHost: Bool = false, keepsActivations: Bool = false
+    ) {
         self.tileSize = tileSize
         self.halo = halo
         self.stateOnHost = stateOnHost
+        self.keepsActivations = keepsActivations
     }
+}
+
+/// `--tile-activations`: whether a tiled evaluation keeps what its backward pass reads of each
+/// tile between its two passes (`Tiling.keepsActivations`) or runs the tile's forward pass again.
+public enum TileActivations: String, Codable, CaseIterable, Sendable {
+    /// Kept where their copies stay in the device's memory (the state on the device, or a device
+    /// whose memory is the host's) and the tiles that fit with them compute fewer pixels
+    /// (`StyleJobOptions.tilings`).
+    case auto
+    case keep
+    case recompute
 }
 
 /// L and its gradient as `StyleObjective` defines them, computed through tiles so that only one
@@ -90,6 +107,10 @@ public final class TiledObjective: ImageObjective {
     private let shapes: [Shape]
     private let seed: UInt64
     private let scale: Int
+    /// With `Tiling.keepsActivations`: each kept output and its store on `state` (a value's
+    /// channels × 1 × the tiles' pixels, or the codes' floats, tile after tile), the layers pass 3
+    /// runs again, and the device's buffer of one tile's codes; nil: every tile runs forward again.
+    private let kept: (outputs: [(output: KeptOutput, store: Tensor)], recomputedThrough: Int, codes: TensorStorage)?
     /// A video frame's temporal term over the whole image (its tensors on `state`), and, with the
     /// state on the host, the host's scalars its loss goes into.
     private let temporal: TemporalTerm?
@@ -179,9 +200,35 @@ public final class TiledObjective: ImageObjective {
         anchors = try backend.makeTensor(.vector(values.anchors)).storage
         interiorTarget = values.contentInterior > 0 ? try layerValues(values.contentInterior) : nil
         tileTarget = values.contentTile > 0 ? try layerValues(values.contentTile) : nil
+        let keptOutputs =
+            tiling.keepsActivations
+            ? TiledObjective.keptOutputs(layers: network.layers, observed: observed, pooling: network.pooling) : nil
+        let tileShapes = network.shapes(height: largest.height, width: largest.width)
         staging =
             state === backend
-            ? nil : try state.makeTensor(.vector(max(tileShape.count, values.contentTile))).storage
+            ? nil
+            : try state.makeTensor(
+                .vector(
+                    max(
+                        tileShape.count, values.contentTile,
+                        keptOutputs?.outputs.map { tileShapes[$0.index].count }.max() ?? 0))
+            ).storage
+        let grid = grid
+        kept = try keptOutputs.map { keptOutputs in
+            let outputs = try keptOutputs.outputs.map { output in
+                let store =
+                    output.codes
+                    ? try state.makeTensor(.vector(TiledObjective.storeValues(output, grid: grid)))
+                    : try state.makeTensor(
+                        Shape(
+                            c: output.channels, h: 1,
+                            w: TiledObjective.storeValues(output, grid: grid) / output.channels),
+                        format: state === backend ? format : .float)
+                return (output, store)
+            }
+            let codes = keptOutputs.outputs.filter(\.codes).map { Shape.reluCodes(of: tileShapes[$0.index]).count }
+            return (outputs, keptOutputs.recomputedThrough, try backend.makeTensor(.vector(codes.max() ?? 1)).storage)
+        }
 
         // With masks, per style its weights at each style layer where its mask has area.
         let maskWeights = try styles.map { style in
@@ -209,7 +256,6 @@ public final class TiledObjective: ImageObjective {
                 index: index, terms: terms, tileGram: try backend.makeTensor(shape),
                 tileGramGradient: try backend.makeTensor(shape))
         }
-        let tileShapes = network.shapes(height: largest.height, width: largest.width)
         maskBuffers =
             masked
             ? (
@@ -282,6 +328,67 @@ public final class TiledObjective: ImageObjective {
         }
     }
 
+    /// One layer output pass 1 keeps for pass 3 (`Tiling.keepsActivations`): its values where a
+    /// loss reads them or no ReLU made them, else its ReLU codes (`encodeReluCodes`), max pooled
+    /// when a max pooling layer reads it.
+    struct KeptOutput: Equatable {
+        /// The output's tensor (a conv fused with its ReLU stands for the ReLU's output).
+        let index: Int
+        let channels: Int
+        /// 2^(pooling layers before it).
+        let factor: Int
+        let codes: Bool
+        let maxPooled: Bool
+    }
+
+    /// What pass 1 keeps: the outputs the backward pass reads (`MemoryPlan.backwardReadLayers`)
+    /// after the first ReLU; pass 3 runs the layers up to it again (`recomputedThrough`), as their
+    /// 64 channels of values would take more to keep than the 3-channel convolution takes to run.
+    static func keptOutputs(
+        layers: [VGGModel.Layer], observed: Set<Int>, pooling: PoolMode
+    ) -> (outputs: [KeptOutput], recomputedThrough: Int) {
+        let recomputedThrough = layers.firstIndex { $0.kind == .relu } ?? 0
+        let factors = poolingFactors(layers)
+        let outputs = MemoryPlan.backwardReadLayers(layers: layers, observed: observed).filter {
+            $0 > recomputedThrough
+        }
+        .map { index -> KeptOutput in
+            // The ReLU whose output the tensor is, if one made it.
+            let relu: Int? =
+                layers[index].kind == .relu
+                ? index : VGGNetwork.fusesWithNext(index, layers: layers, observed: observed) ? index + 1 : nil
+            let codes = relu.map { !observed.contains($0) && !observed.contains(index) } ?? false
+            let next = relu.map { $0 + 1 } ?? layers.count
+            return KeptOutput(
+                index: index, channels: layers[index].channels, factor: factors[index], codes: codes,
+                maxPooled: codes && next < layers.count && layers[next].kind == .pool && pooling == .max)
+        }
+        return (outputs, recomputedThrough)
+    }
+
+    /// Bytes a tiled evaluation keeps (`Tiling.keepsActivations`) at any grid offset: its stores
+    /// (`valueBytes` a kept value) and the device's buffer of one tile's codes; and the values of
+    /// the largest tile's largest kept output (what a host's staging buffer must hold).
+    static func keptBytes(
+        layers: [VGGModel.Layer], observed: Set<Int>, grid: TileGrid, largest: (height: Int, width: Int),
+        valueBytes: Int
+    ) -> (store: Int, codes: Int, stagingFloats: Int) {
+        let outputs = keptOutputs(layers: layers, observed: observed, pooling: .max).outputs
+        let shapes = VGGNetwork.shapes(of: layers, height: largest.height, width: largest.width)
+        let store = outputs.reduce(0) { $0 + storeValues($1, grid: grid) * ($1.codes ? 4 : valueBytes) }
+        let codes = outputs.filter(\.codes).map { Shape.reluCodes(of: shapes[$0.index]).count }.max() ?? 1
+        return (store, codes * 4, outputs.map { shapes[$0.index].count }.max() ?? 0)
+    }
+
+    /// The values of an output's store at any grid offset (its code floats: Σ ⌈w / 10⌉ over a
+    /// row of tiles is at most ⌊(Σ w + 9 · columns) / 10⌋).
+    static func storeValues(_ output: KeptOutput, grid: TileGrid) -> Int {
+        let regions = grid.largestRegions(pooledBy: output.factor)
+        let per = Shape.reluCodesPerFloat
+        let width = output.codes ? (regions.width + (per - 1) * regions.columns) / per : regions.width
+        return output.channels * regions.height * width
+    }
+
     /// Values of the compact buffers: an interior's features at the largest observed layer, the
     /// total variation's anchors, the content target's interior and a tile's region of it.
     static func compactValues(
@@ -335,6 +442,52 @@ public final class TiledObjective: ImageObjective {
         try load(image, region, into: input)
         try network.forward(image: input, workspace: view)
         return view
+    }
+
+    /// Copies what the backward pass reads of the tile in `view` into the stores at `places`
+    /// (each store's first free value or code float); returns the places after it.
+    private func keep(_ view: VGGNetwork.Workspace, at places: [Int]) throws -> [Int] {
+        guard let kept else { return places }
+        return try zip(kept.outputs, places).map { kept, place in
+            let output = view.outputs[kept.output.index]
+            let part = try keptPart(of: output, kept: kept.output)
+            if kept.output.codes {
+                try backend.encodeReluCodes(output, maxPooled: kept.output.maxPooled, codes: part)
+            }
+            try store(
+                part, PlaneRegion(y: 0, x: 0, height: 1, width: part.shape.w), into: kept.store,
+                at: PlanePoint(y: 0, x: place))
+            return place + part.shape.w
+        }
+    }
+
+    /// Puts back what pass 1 kept of the tile (at `places` in the stores) and runs the layers
+    /// before the kept ones again over the tile's image; returns the workspace's view at its size.
+    private func restoreTile(_ tile: TileGrid.Tile, of image: Tensor, from places: [Int]) throws -> VGGNetwork.Workspace
+    {
+        guard let kept else { throw StyleError("internal error: a tile restored without kept activations") }
+        let region = tile.region
+        let view = try network.view(of: workspace, height: region.height, width: region.width)
+        let input = self.image(of: tile)
+        try load(image, region, into: input)
+        try network.forward(image: input, workspace: view, through: kept.recomputedThrough)
+        for (kept, place) in zip(kept.outputs, places) {
+            let output = view.outputs[kept.output.index]
+            let part = try keptPart(of: output, kept: kept.output)
+            try load(kept.store, PlaneRegion(y: 0, x: place, height: 1, width: part.shape.w), into: part)
+            if kept.output.codes { try backend.decodeReluCodes(part, output: output) }
+        }
+        return view
+    }
+
+    /// Where a kept output's part of its store goes through on the device: the codes buffer, or
+    /// the output itself as channels × 1 × pixels.
+    private func keptPart(of output: Tensor, kept: KeptOutput) throws -> Tensor {
+        guard let codes = self.kept?.codes else { throw StyleError("internal error: no kept activations") }
+        if kept.codes { return Tensor(shape: .reluCodes(of: output.shape), storage: codes) }
+        return Tensor(
+            shape: Shape(c: output.shape.c, h: 1, w: output.shape.pixels), storage: output.storage,
+            format: output.format)
     }
 
     /// The tile's interior at layer `index`, relative to the tile's own features.
@@ -398,9 +551,17 @@ public final class TiledObjective: ImageObjective {
         for buffers in styleLayers {
             for term in buffers.terms { try backend.fill(term.gram, value: 0) }
         }
-        // Pass 1: the interiors' partial Grams and content terms.
-        for tile in tiles {
-            try addTermsOfInterior(tile, view: try forwardTile(tile, of: image))
+        // Pass 1: the interiors' partial Grams and content terms, and what the backward pass reads
+        // where it is kept (but the last tile's, still in the workspace for pass 3).
+        var places: [[Int]] = []
+        var next = kept.map { Array(repeating: 0, count: $0.outputs.count) } ?? []
+        for (number, tile) in tiles.enumerated() {
+            let view = try forwardTile(tile, of: image)
+            try addTermsOfInterior(tile, view: view)
+            if kept != nil, number < tiles.count - 1 {
+                places.append(next)
+                next = try keep(view, at: next)
+            }
         }
         try addStyleLossAndGradient()
         // Pass 3: every tile backward with the global dG. In reverse order: the first is pass 1's
@@ -409,7 +570,8 @@ public final class TiledObjective: ImageObjective {
             let view =
                 number == 0
                 ? try network.view(of: workspace, height: tile.region.height, width: tile.region.width)
-                : try forwardTile(tile, of: image)
+                : kept != nil
+                    ? try restoreTile(tile, of: image, from: places.removeLast()) : try forwardTile(tile, of: image)
             try backwardTile(tile, view: view, gradient: gradient)
         }
         // The temporal term is pixel-wise: over the whole image at once, after every tile's
