@@ -62,8 +62,8 @@ public struct TileGrid: Equatable, Sendable {
 
     /// Over every offset, the most the tiles' regions add up to at a layer `factor` times smaller:
     /// Σ ⌊region height / factor⌋ over a column of tiles, Σ ⌊region width / factor⌋ over a row,
-    /// and the most rows and columns of tiles (what keeping each tile's activations takes).
-    public func largestRegions(pooledBy factor: Int) -> (height: Int, width: Int, rows: Int, columns: Int) {
+    /// and the most columns of tiles (what keeping each tile's activations takes).
+    public func largestRegions(pooledBy factor: Int) -> (height: Int, width: Int, columns: Int) {
         /// Over every offset along one side: the most Σ ⌊region length / factor⌋, and pieces.
         func largest(_ length: Int) -> (sum: Int, pieces: Int) {
             stride(from: 0, to: tileSize, by: TileGrid.alignment).reduce((0, 0)) { best, offset in
@@ -75,7 +75,7 @@ public struct TileGrid: Equatable, Sendable {
             }
         }
         let (rows, columns) = (largest(height), largest(width))
-        return (rows.sum, columns.sum, rows.pieces, columns.pieces)
+        return (rows.sum, columns.sum, columns.pieces)
     }
 
     /// 0..<length cut at offset + k·size (offset taken modulo size): consecutive, non-empty pieces.

@@ -216,13 +216,12 @@ public final class TiledObjective: ImageObjective {
         let grid = grid
         kept = try keptOutputs.map { keptOutputs in
             let outputs = try keptOutputs.outputs.map { output in
+                let values = TiledObjective.storeValues(output, grid: grid)
                 let store =
                     output.codes
-                    ? try state.makeTensor(.vector(TiledObjective.storeValues(output, grid: grid)))
+                    ? try state.makeTensor(.vector(values))
                     : try state.makeTensor(
-                        Shape(
-                            c: output.channels, h: 1,
-                            w: TiledObjective.storeValues(output, grid: grid) / output.channels),
+                        Shape(c: output.channels, h: 1, w: values / output.channels),
                         format: state === backend ? format : .float)
                 return (output, store)
             }
@@ -433,14 +432,18 @@ public final class TiledObjective: ImageObjective {
         Tensor(shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileImage)
     }
 
-    /// Enqueues the tile's region of `image` into the tile image and the forward pass over it;
-    /// returns the workspace's view at the tile's size.
-    private func forwardTile(_ tile: TileGrid.Tile, of image: Tensor) throws -> VGGNetwork.Workspace {
+    /// Enqueues the tile's region of `image` into the tile image and the forward pass over it
+    /// (through layer `last`); returns the workspace's view at the tile's size.
+    private func forwardTile(
+        _ tile: TileGrid.Tile, of image: Tensor, through last: Int? = nil
+    ) throws
+        -> VGGNetwork.Workspace
+    {
         let region = tile.region
         let view = try network.view(of: workspace, height: region.height, width: region.width)
         let input = self.image(of: tile)
         try load(image, region, into: input)
-        try network.forward(image: input, workspace: view)
+        try network.forward(image: input, workspace: view, through: last)
         return view
     }
 
@@ -448,17 +451,17 @@ public final class TiledObjective: ImageObjective {
     /// (each store's first free value or code float); returns the places after it.
     private func keep(_ view: VGGNetwork.Workspace, at places: [Int]) throws -> [Int] {
         guard let kept else { return places }
-        return try zip(kept.outputs, places).map { kept, place in
-            let output = view.outputs[kept.output.index]
-            let part = try keptPart(of: output, kept: kept.output)
-            if kept.output.codes {
-                try backend.encodeReluCodes(output, maxPooled: kept.output.maxPooled, codes: part)
-            }
-            try store(
-                part, PlaneRegion(y: 0, x: 0, height: 1, width: part.shape.w), into: kept.store,
-                at: PlanePoint(y: 0, x: place))
-            return place + part.shape.w
+        var next = places
+        for (k, (output, store)) in kept.outputs.enumerated() {
+            let tensor = view.outputs[output.index]
+            let part = keptPart(of: tensor, kept: output, codes: kept.codes)
+            if output.codes { try backend.encodeReluCodes(tensor, maxPooled: output.maxPooled, codes: part) }
+            try self.store(
+                part, PlaneRegion(y: 0, x: 0, height: 1, width: part.shape.w), into: store,
+                at: PlanePoint(y: 0, x: places[k]))
+            next[k] += part.shape.w
         }
+        return next
     }
 
     /// Puts back what pass 1 kept of the tile (at `places` in the stores) and runs the layers
@@ -466,25 +469,20 @@ public final class TiledObjective: ImageObjective {
     private func restoreTile(_ tile: TileGrid.Tile, of image: Tensor, from places: [Int]) throws -> VGGNetwork.Workspace
     {
         guard let kept else { throw StyleError("internal error: a tile restored without kept activations") }
-        let region = tile.region
-        let view = try network.view(of: workspace, height: region.height, width: region.width)
-        let input = self.image(of: tile)
-        try load(image, region, into: input)
-        try network.forward(image: input, workspace: view, through: kept.recomputedThrough)
-        for (kept, place) in zip(kept.outputs, places) {
-            let output = view.outputs[kept.output.index]
-            let part = try keptPart(of: output, kept: kept.output)
-            try load(kept.store, PlaneRegion(y: 0, x: place, height: 1, width: part.shape.w), into: part)
-            if kept.output.codes { try backend.decodeReluCodes(part, output: output) }
+        let view = try forwardTile(tile, of: image, through: kept.recomputedThrough)
+        for ((output, store), place) in zip(kept.outputs, places) {
+            let tensor = view.outputs[output.index]
+            let part = keptPart(of: tensor, kept: output, codes: kept.codes)
+            try load(store, PlaneRegion(y: 0, x: place, height: 1, width: part.shape.w), into: part)
+            if output.codes { try backend.decodeReluCodes(part, output: tensor) }
         }
         return view
     }
 
-    /// Where a kept output's part of its store goes through on the device: the codes buffer, or
+    /// Where a kept output's part of its store goes through on the device: the `codes` buffer, or
     /// the output itself as channels × 1 × pixels.
-    private func keptPart(of output: Tensor, kept: KeptOutput) throws -> Tensor {
-        guard let codes = self.kept?.codes else { throw StyleError("internal error: no kept activations") }
-        if kept.codes { return Tensor(shape: .reluCodes(of: output.shape), storage: codes) }
+    private func keptPart(of output: Tensor, kept: KeptOutput, codes: TensorStorage?) -> Tensor {
+        if kept.codes, let codes { return Tensor(shape: .reluCodes(of: output.shape), storage: codes) }
         return Tensor(
             shape: Shape(c: output.shape.c, h: 1, w: output.shape.pixels), storage: output.storage,
             format: output.format)
