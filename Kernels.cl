@@ -21,7 +21,8 @@
 //                                winograd_weights → WINO_COB
 //                                winograd_input, winograd_output
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
-//                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WINO_COB
+//                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
+//                                  WINO_COB
 //                                winograd4_weights → WINO_COB; winograd4_input, winograd4_output
 //   relu                         relu
 //   reluBackward                 relu_backward
@@ -35,7 +36,7 @@
 //                                gram_finish → GRAM_GEMM, GRAM_T
 //   gramBackward                 gram_symmetrize
 //                                gram_backward* → GB_ROWS, GB_VECS, GB_PREFETCH, VW
-//                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N
+//                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB
 //   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS
 //   meanSquaredErrorGradient     mean_squared_error_gradient
 //   totalVariation               total_variation_partial, reduce_finish → RED_LOCAL, RED_GROUPS
@@ -142,6 +143,15 @@
 #endif
 #ifndef WGEMM_N
 #define WGEMM_N 8
+#endif
+// The tiled products stage the next channels in a second local buffer while they multiply the
+// current ones (1): one barrier a step instead of two, the loads overlapping the arithmetic.
+#ifndef WGEMM_DB
+#define WGEMM_DB 0
+#endif
+// Output channels from which the tiled multiply runs 8 × 8 per work-item (0: never).
+#ifndef WGEMM_WIDE
+#define WGEMM_WIDE 0
 #endif
 
 // Vector width along the long (pixel) dimension of the Gram kernels: 2, 4, 8 or 16.
@@ -314,34 +324,40 @@ __attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output
     STORE_ACT(accumulate ? LOAD_OUT(index, output) + value : value, index, output);
 }
 
-// The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item WGEMM_M ×
-// WGEMM_N results.
-#define WG_TSM (16 * WGEMM_M)
-#define WG_TSN (16 * WGEMM_N)
+// The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item M × N results
+// (WGEMM_M × WGEMM_N; 8 × 8 in the multiply's wide variant), a group 16·M × 16·N.
 #define WG_TSK 16
-// The loop both tiled products share: acc[i][j] (+)= Σ_c A[c][o0 + ty·WGEMM_M + i] ·
+// The loop both tiled products share: acc[i][j] (+)= Σ_c A[c][o0 + ty·M + i] ·
 // B[c][t0 + 4·(tx + 16·j) … + 3] over c < channels, WG_TSK channels staged at a time in the
-// kernel's __local float4 as[WG_TSK][WG_TSM / 4] and bs[WG_TSK][WG_TSN / 4]. LOAD_A(c, o) and
-// LOAD_B(c, t) give the float4 at A[c][o … o + 3] and B[c][t … t + 3] (zeros past the edges).
-#define TILED_PRODUCT(channels, LOAD_A, LOAD_B) \
-    for (int c0 = 0; c0 < (channels); c0 += WG_TSK) { \
-        for (int l = id; l < WG_TSK * WG_TSM / 4; l += 256) { \
-            const int lc = l / (WG_TSM / 4), lo = l - lc * (WG_TSM / 4); \
-            const int c = c0 + lc, o = o0 + lo * 4; \
-            as[lc][lo] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
-        } \
-        for (int l = id; l < WG_TSK * WG_TSN / 4; l += 256) { \
-            const int lc = l / (WG_TSN / 4), lt = l - lc * (WG_TSN / 4); \
-            const int c = c0 + lc, t = t0 + lt * 4; \
-            bs[lc][lt] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
-        } \
-        barrier(CLK_LOCAL_MEM_FENCE); \
+// kernel's __local float4 as[buffer][WG_TSK][4·M] and bs[buffer][WG_TSK][4·N].
+// LOAD_A(c, o) and LOAD_B(c, t) give the float4 at A[c][o … o + 3] and B[c][t … t + 3] (zeros
+// past the edges). With WGEMM_DB a step multiplies buffer cur while the group stages the next
+// channels into the other; the barrier ending the step both publishes those and frees cur for
+// the step after. Without, one buffer: stage, barrier, multiply, barrier. The same multiply-adds
+// in the same order either way.
+#define TILED_STAGE(M, N, buffer, c0, channels, LOAD_A, LOAD_B) \
+    for (int l = id; l < WG_TSK * 4 * (M); l += 256) { \
+        const int lc = l / (4 * (M)), lo = l - lc * (4 * (M)); \
+        const int c = (c0) + lc, o = o0 + lo * 4; \
+        as[buffer][lc][lo] = c < (channels) ? LOAD_A(c, o) : (float4)(0.0f); \
+    } \
+    for (int l = id; l < WG_TSK * 4 * (N); l += 256) { \
+        const int lc = l / (4 * (N)), lt = l - lc * (4 * (N)); \
+        const int c = (c0) + lc, t = t0 + lt * 4; \
+        bs[buffer][lc][lt] = c < (channels) ? LOAD_B(c, t) : (float4)(0.0f); \
+    }
+#define TILED_PRODUCT(M, N, channels, LOAD_A, LOAD_B) \
+    TILED_STAGE(M, N, 0, 0, channels, LOAD_A, LOAD_B) \
+    barrier(CLK_LOCAL_MEM_FENCE); \
+    for (int c0 = 0, cur = 0; c0 < (channels); c0 += WG_TSK, cur ^= WGEMM_DB) { \
+        const int more = c0 + WG_TSK < (channels); \
+        if (WGEMM_DB && more) { TILED_STAGE(M, N, cur ^ WGEMM_DB, c0 + WG_TSK, channels, LOAD_A, LOAD_B) } \
         _Pragma("unroll") for (int k = 0; k < WG_TSK; ++k) { \
-            float4 b[WGEMM_N / 4]; \
-            _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) b[j] = bs[k][tx + 16 * j]; \
-            _Pragma("unroll") for (int i4 = 0; i4 < WGEMM_M / 4; ++i4) { \
-                const float4 a = as[k][ty * (WGEMM_M / 4) + i4]; \
-                _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
+            float4 b[(N) / 4]; \
+            _Pragma("unroll") for (int j = 0; j < (N) / 4; ++j) b[j] = bs[cur][k][tx + 16 * j]; \
+            _Pragma("unroll") for (int i4 = 0; i4 < (M) / 4; ++i4) { \
+                const float4 a = as[cur][k][ty * ((M) / 4) + i4]; \
+                _Pragma("unroll") for (int j = 0; j < (N) / 4; ++j) { \
                     acc[4 * i4][j] = MAD((float4)(a.x), b[j], acc[4 * i4][j]); \
                     acc[4 * i4 + 1][j] = MAD((float4)(a.y), b[j], acc[4 * i4 + 1][j]); \
                     acc[4 * i4 + 2][j] = MAD((float4)(a.z), b[j], acc[4 * i4 + 2][j]); \
@@ -350,24 +366,28 @@ __attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output
             } \
         } \
         barrier(CLK_LOCAL_MEM_FENCE); \
+        if (!WGEMM_DB && more) { \
+            TILED_STAGE(M, N, 0, c0 + WG_TSK, channels, LOAD_A, LOAD_B) \
+            barrier(CLK_LOCAL_MEM_FENCE); \
+        } \
     }
 // Calls STORE(o, t, value) with each work-item's results: output channel (row) o, the float4 of
 // tiles (pixels) t … t + 3.
-#define TILED_RESULTS(STORE) \
-    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
-        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) { \
-            const int row = o0 + ty * WGEMM_M + i, column = t0 + 4 * (tx + 16 * j); \
+#define TILED_RESULTS(M, N, STORE) \
+    _Pragma("unroll") for (int i = 0; i < (M); ++i) { \
+        _Pragma("unroll") for (int j = 0; j < (N) / 4; ++j) { \
+            const int row = o0 + ty * (M) + i, column = t0 + 4 * (tx + 16 * j); \
             STORE(row, column, acc[i][j]) \
         } \
     }
-#define TILED_SETUP \
-    __local float4 as[WG_TSK][WG_TSM / 4]; \
-    __local float4 bs[WG_TSK][WG_TSN / 4]; \
+#define TILED_SETUP(M, N) \
+    __local float4 as[1 + WGEMM_DB][WG_TSK][4 * (M)]; \
+    __local float4 bs[1 + WGEMM_DB][WG_TSK][4 * (N)]; \
     const int tx = get_local_id(0), ty = get_local_id(1), id = ty * 16 + tx; \
-    const int t0 = get_group_id(0) * WG_TSN, o0 = get_group_id(1) * WG_TSM; \
-    float4 acc[WGEMM_M][WGEMM_N / 4]; \
-    _Pragma("unroll") for (int i = 0; i < WGEMM_M; ++i) { \
-        _Pragma("unroll") for (int j = 0; j < WGEMM_N / 4; ++j) acc[i][j] = (float4)(0.0f); \
+    const int t0 = get_group_id(0) * 16 * (N), o0 = get_group_id(1) * 16 * (M); \
+    float4 acc[M][(N) / 4]; \
+    _Pragma("unroll") for (int i = 0; i < (M); ++i) { \
+        _Pragma("unroll") for (int j = 0; j < (N) / 4; ++j) acc[i][j] = (float4)(0.0f); \
     }
 
 // ---------------------------------------------------------------------------------------------
@@ -1101,36 +1121,48 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 }
 
 // The same product as winograd_multiply, M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t], tiled the way
-// GPUs run matrix products: a work-group of 16×16 work-items computes WG_TSM output channels ×
-// WG_TSN tiles of one ξ. Each step stages WG_TSK channels of both operands in local memory
-// (coalesced float4 loads, zeros past the edges) and every work-item accumulates its WGEMM_M
-// channels × WGEMM_N tiles in registers: its channels are consecutive (one float4 broadcast per
-// 4), its tiles WGEMM_N / 4 float4s 64 tiles apart (consecutive work-items, consecutive float4s:
-// no bank conflicts, and the stores coalesce along the tiles). The weights' layout is
-// winograd_weights' ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4);
-// tileStride is a multiple of 4.
-// Global size: [ceil(tileStride / WG_TSN) · 16, ceil(outStride / WG_TSM) · 16, 16], local [16, 16, 1].
+// GPUs run matrix products: a work-group of 16×16 work-items computes 16·M output channels ×
+// 16·N tiles of one ξ. Each step stages WG_TSK channels of both operands in local memory
+// (coalesced float4 loads, zeros past the edges) and every work-item accumulates its M channels ×
+// N tiles in registers: its channels are consecutive (one float4 broadcast per 4), its tiles
+// N / 4 float4s 64 tiles apart (consecutive work-items, consecutive float4s: no bank conflicts,
+// and the stores coalesce along the tiles). The weights' layout is winograd_weights'
+// ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4); tileStride is a
+// multiple of 4. winograd_multiply_tiled has M × N = WGEMM_M × WGEMM_N; with WGEMM_WIDE,
+// winograd_multiply_tiled_wide has 8 × 8 (128 × 128 a group) for the layers of at least
+// WGEMM_WIDE output channels, whose products are large enough to fill a GPU with fewer groups.
+// Global size: [ceil(tileStride / (16·N)) · 16, ceil(outStride / (16·M)) · 16, 16], local [16, 16, 1].
 // The tiled kernels exist only where their option is on: a device whose kernels cannot take
 // 16×16 work-groups never compiles them.
 #if WINO_GEMM
-__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
-void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
-                             const int outStride, const int tileStride, __global float *m) {
-    TILED_SETUP
-    const int xi = get_global_id(2);
-    __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB;
-    __global const float *vxi = v + xi * channels * tileStride;
+#define WINOGRAD_MULTIPLY_TILED(M, N) \
+    TILED_SETUP(M, N) \
+    const int xi = get_global_id(2); \
+    __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB; \
+    __global const float *vxi = v + xi * channels * tileStride; \
+    TILED_PRODUCT(M, N, channels, LOAD_U, LOAD_V) \
+    TILED_RESULTS(M, N, STORE_M)
 #define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + ((o) / WINO_COB * rows + (c)) * WINO_COB + ((o) - (o) / WINO_COB * WINO_COB)) \
                                       : (float4)(0.0f))
 #define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
-    TILED_PRODUCT(channels, LOAD_U, LOAD_V)
 #define STORE_M(o, t, value) \
     if ((o) < outStride && (t) < tileStride) vstore4(value, 0, m + (xi * outStride + (o)) * tileStride + (t));
-    TILED_RESULTS(STORE_M)
+__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
+void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
+                             const int outStride, const int tileStride, __global float *m) {
+    WINOGRAD_MULTIPLY_TILED(WGEMM_M, WGEMM_N)
+}
+// (Where the plain kernel is 8 × 8 already, there is none: the host runs the plain one.)
+#if WGEMM_WIDE && !(WGEMM_M == 8 && WGEMM_N == 8)
+__kernel __attribute__((reqd_work_group_size(16, 16, 1)))
+void winograd_multiply_tiled_wide(__global const float *u, const int rows, __global const float *v,
+                                  const int channels, const int outStride, const int tileStride, __global float *m) {
+    WINOGRAD_MULTIPLY_TILED(8, 8)
+}
+#endif
 #undef LOAD_U
 #undef LOAD_V
 #undef STORE_M
-}
 #endif
 
 
@@ -1879,17 +1911,17 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
 // Gram backward as GPUs run matrix products (GB_GEMM): out (+)= A F by TILED_PRODUCT, A's row c
 // (its column: A is symmetric) the left operand and F's pixels the tiles. Rows and pixels need not
 // be multiples of 4: loads and stores past them are partial.
-// Global size: [ceil(M / WG_TSN) · 16, ceil(C / WG_TSM) · 16], local [16, 16].
+// Global size: [ceil(M / (16·WGEMM_N)) · 16, ceil(C / (16·WGEMM_M)) · 16], local [16, 16].
 #if GB_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void gram_backward_tiled(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
                          __global float *out, const int accumulate) {
-    TILED_SETUP
+    TILED_SETUP(WGEMM_M, WGEMM_N)
 #define LOAD_A(c, o) vload4_upto(a + (c) * channels + (o), channels - (o))
 #define LOAD_F(c, t) vload4_upto_act(f + (c) * m + (t), m - (t))
-    TILED_PRODUCT(channels, LOAD_A, LOAD_F)
+    TILED_PRODUCT(WGEMM_M, WGEMM_N, channels, LOAD_A, LOAD_F)
 #define STORE_OUT(o, t, value) if ((o) < channels) store4_upto(out + (o) * m + (t), m - (t), value, accumulate);
-    TILED_RESULTS(STORE_OUT)
+    TILED_RESULTS(WGEMM_M, WGEMM_N, STORE_OUT)
 #undef LOAD_A
 #undef LOAD_F
 #undef STORE_OUT

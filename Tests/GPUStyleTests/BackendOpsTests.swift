@@ -28,7 +28,7 @@ final class BackendOpsTests: XCTestCase {
     /// With a GPU's default options (smaller vectors and blocks, other reduction shapes) on the
     /// same device, so the GPU variants are proven on the CI machine too, and with odd blockings
     /// that are no device's default: every tile edge case then lands somewhere else (there every
-    /// direct convolution runs conv3x3_narrow). Then every convolution on conv3x3, and the defaults
+    /// direct convolution runs conv3x3_narrow). The GPU's options again with `WGEMM_DB=1 WGEMM_WIDE=64`. Then every convolution on conv3x3, and the defaults
     /// with Winograd F(4×4,3×3) (`WINO_TILE=4`). Only the rows
     /// whose kernels depend on those options (the rest differ in work-group size alone).
     func testEveryOpMatchesNativeWithOtherKernelOptions() throws {
@@ -42,12 +42,17 @@ final class BackendOpsTests: XCTestCase {
         gpuOtherMultiply.defines["WINO_GEMM"] = gpuOtherMultiply.winogradTiledMultiply ? 0 : 1
         gpuOtherMultiply.defines["GRAM_GEMM"] = gpuOtherMultiply.gramTiledProduct ? 0 : 1
         gpuOtherMultiply.defines["GB_GEMM"] = gpuOtherMultiply.gramBackwardTiledProduct ? 0 : 1
+        // The GPU's options with the tiled products' next channels staged in a second buffer, and
+        // the multiply's wide variant from 64 output channels.
+        var gpuVariants = ProgramOptions.preset(.gpu, for: device.info)
+        gpuVariants.defines["WGEMM_DB"] = 1
+        gpuVariants.defines["WGEMM_WIDE"] = 64
         // The device's options with Winograd F(4×4,3×3) where they run Winograd.
         var winograd4 = ProgramOptions.defaults(for: device.info)
         winograd4.defines["WINO_TILE"] = 4
         for options in [
-            ProgramOptions.preset(.gpu, for: device.info), gpuOtherMultiply, OpenCLBackendTests.oddOptions, direct,
-            winograd4,
+            ProgramOptions.preset(.gpu, for: device.info), gpuOtherMultiply, gpuVariants,
+            OpenCLBackendTests.oddOptions, direct, winograd4,
         ] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: OpTable.rows.filter(\.tiled))
         }

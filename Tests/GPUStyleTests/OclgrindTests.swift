@@ -11,7 +11,9 @@ import XCTest
 /// checks do not, at ten times their cost on the simulator. What is not checked: docs/DESIGN.md, "Oclgrind".
 final class OclgrindTests: CommandLineTestCase {
     func testSelfTestWithTheCPUDefaults() throws { try checkUnderOclgrind(.cpu) }
-    func testSelfTestWithTheGPUDefaults() throws { try checkUnderOclgrind(.gpu) }
+    /// With the tiled multiply's wide variant from 64 output channels (the default is off): the
+    /// self-test's shapes then run both multiply kernels.
+    func testSelfTestWithTheGPUDefaults() throws { try checkUnderOclgrind(.gpu, defines: ["WGEMM_WIDE=64"]) }
     func testSelfTestWithTheTunersSmallestValues() throws { try checkUnderOclgrind(.min) }
     func testSelfTestWithTheTunersLargestValues() throws { try checkUnderOclgrind(.max) }
 
@@ -19,14 +21,15 @@ final class OclgrindTests: CommandLineTestCase {
     /// kernel calling it cannot be created. The hint goes; the code around it stays.
     static let buildOptions = "-D__builtin_prefetch(...)=((void)0)"
 
-    /// Runs both modes of the self-test under Oclgrind with `preset`; fails with Oclgrind's reports.
-    private func checkUnderOclgrind(_ preset: ProgramOptions.Preset) throws {
+    /// Runs both modes of the self-test under Oclgrind with `preset` and `defines` over it; fails
+    /// with Oclgrind's reports.
+    private func checkUnderOclgrind(_ preset: ProgramOptions.Preset, defines: [String] = []) throws {
         guard let oclgrind = ExternalTool.find("oclgrind", environment: ProcessInfo.processInfo.environment) else {
             throw XCTSkip("oclgrind is not installed (scripts/install-deps.sh installs it)")
         }
         let log = path("oclgrind.log")
         let result = try run(
-            ["selftest", "--device", "0", "--kernel-options", preset.rawValue],
+            ["selftest", "--device", "0", "--kernel-options", preset.rawValue] + defines.flatMap { ["--define", $0] },
             // No weights in an empty cache folder; a crashed process exits instead of waiting on
             // Swift's backtracer.
             environment: ["XDG_CACHE_HOME": folder, "SWIFT_BACKTRACE": "enable=no"],

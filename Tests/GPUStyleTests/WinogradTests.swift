@@ -58,27 +58,30 @@ final class WinogradTests: XCTestCase {
             }
         }
         if let device = DeviceCatalog.discover().openCLDevices.first {
-            // The multiply both ways: register blocks, and local-memory tiles (two tile shapes;
-            // F(4×4) runs the same multiply kernels, so two variants cover it).
+            // The multiply both ways: register blocks, and local-memory tiles (two tile shapes,
+            // one or two local buffers, the wide variant from 64 output channels; F(4×4) runs the
+            // same multiply kernels, so fewer variants cover it).
+            typealias Tiled = (m: Int, n: Int, buffers: Int, wideFrom: Int)
             for tile in [2, 4] {
-                let variants: [(Int?, (Int, Int)?)] =
-                    tile == 2 ? [(nil, nil), (1, nil), (nil, (4, 8)), (1, (8, 4))] : [(nil, nil), (1, (8, 4))]
+                let variants: [(Int?, Tiled?)] =
+                    tile == 2
+                    ? [(nil, nil), (1, nil), (nil, (4, 8, 1, 0)), (1, (8, 4, 2, 0)), (nil, (4, 8, 1, 64))]
+                    : [(nil, nil), (1, (8, 4, 1, 0)), (nil, (4, 8, 2, 64))]
                 for (band, tiled) in variants {
                     var options = ProgramOptions.defaults(for: device.info)
                     options.defines["CONV_WINOGRAD"] = 2
                     options.defines["WINO_TILE"] = tile
                     if let band { options.defines["WINO_BAND"] = band }
-                    if let (m, n) = tiled {
+                    var name = "opencl F\(tile) band \(options.winogradBandFloats)"
+                    if let tiled {
                         options.defines["WINO_GEMM"] = 1
-                        options.defines["WGEMM_M"] = m
-                        options.defines["WGEMM_N"] = n
+                        options.defines["WGEMM_M"] = tiled.m
+                        options.defines["WGEMM_N"] = tiled.n
+                        options.defines["WGEMM_DB"] = tiled.buffers - 1
+                        options.defines["WGEMM_WIDE"] = tiled.wideFrom
+                        name += " tiled \(tiled.m)×\(tiled.n), \(tiled.buffers) buffers, wide from \(tiled.wideFrom)"
                     }
-                    backends.append(
-                        (
-                            "opencl F\(tile) band \(options.winogradBandFloats)"
-                                + (tiled.map { " tiled \($0.0)×\($0.1)" } ?? ""),
-                            try OpenCLBackend(device: device, options: options), tile
-                        ))
+                    backends.append((name, try OpenCLBackend(device: device, options: options), tile))
                 }
             }
         }

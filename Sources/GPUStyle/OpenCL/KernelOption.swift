@@ -210,6 +210,16 @@ extension KernelOption {
         "WGEMM_N", "tiled products: columns per work-item (×16 a work-group)",
         .compileTime, valid: .values([4, 8]), fallback: 8, cpu: 8, gpu: 8,
         tuned: [4, 8], affects: convolution + [.gramBackward], on: notCPU)
+    /// Off until a device measures it: no GPU has run it (benchmarks/README.md).
+    static let wgemmDB = KernelOption(
+        "WGEMM_DB", "tiled products: stage the next channels in a second local buffer while multiplying",
+        .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: 0,
+        tuned: [0, 1], affects: convolution + [.gramBackward], on: notCPU)
+    /// A layer's product in 128 × 128 blocks fills a GPU with fewer groups only when it is large.
+    static let wgemmWide = KernelOption(
+        "WGEMM_WIDE", "Winograd tiled multiply: output channels from which items hold 8 × 8 (0: never)",
+        .compileTime, valid: .values([0, 64, 128, 256, 512]), fallback: 0, cpu: 0, gpu: 0,
+        tuned: [0, 256], affects: convolution, on: notCPU)
     /// PoCL pays per work-group; GPUs want many work-items.
     static let wholeRows = KernelOption(
         "WHOLE_ROWS", "row kernels: a work-item per row (else per block of 8)",
@@ -320,8 +330,7 @@ extension KernelOption {
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
         convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoCache, winoGEMM,
-        wgemmM,
-        wgemmN,
+        wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
         gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbPrefetch, vw, tileWG,
         useFMA, redLocal, redGroups, ewLocal,

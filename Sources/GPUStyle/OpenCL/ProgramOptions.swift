@@ -64,8 +64,10 @@ public struct ProgramOptions: Equatable, Sendable {
     }
 
     /// Local memory of `winograd_multiply_tiled` and `gram_backward_tiled`: 16 channels of both
-    /// operands' tiles.
-    static func tiledLocalBytes(outputs: Int, tiles: Int) -> Int { 16 * (outputs + tiles) * 4 }
+    /// operands' tiles, in one buffer or two (`WGEMM_DB`).
+    static func tiledLocalBytes(outputs: Int, tiles: Int, buffers: Int = 1) -> Int {
+        buffers * 16 * (outputs + tiles) * 4
+    }
 
     /// The option string for clBuildProgram, in a stable order: the compile-time options only.
     public var buildString: String {
@@ -139,6 +141,13 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Rows × columns of the result one 16×16 work-group of the WGEMM tiled products computes:
     /// output channels × tiles in `winograd_multiply_tiled`, channels × pixels in `gram_backward_tiled`.
     public var tiledProductBlock: (outputs: Int, tiles: Int) { (16 * value(.wgemmM), 16 * value(.wgemmN)) }
+    /// Output channels from which the tiled multiply runs its wide variant (0: never; also where
+    /// the plain kernel's blocks are as wide).
+    public var winogradWideFrom: Int {
+        tiledProductBlock == Self.wideProductBlock ? 0 : value(.wgemmWide)
+    }
+    /// Output channels × tiles per work-group of the tiled multiply's wide variant.
+    public static let wideProductBlock = (outputs: 128, tiles: 128)
     /// Work-group width of the Winograd transform launches without WHOLE_ROWS; 0 lets the driver choose.
     public var winogradWorkGroupWidth: Int { value(.winoWG) }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
@@ -181,13 +190,18 @@ public struct ProgramOptions: Equatable, Sendable {
                 winogradOutputBlock % 4 == 0 && winogradTilesPerItem % 4 == 0,
                 "WINO_GEMM=1 needs WINO_COB and WINO_TB × WINO_TV to be multiples of 4")
         }
-        // The tiled kernels: 16×16 work-groups, and local memory for the WGEMM tiles (the multiply
-        // and Gram backward) or the Gram's 2 × 16 × 65 floats.
+        // The tiled kernels: 16×16 work-groups, and local memory for the WGEMM tiles (the multiply,
+        // its wide variant, and Gram backward; two buffers with WGEMM_DB) or the Gram's 2 × 16 × 65 floats.
+        let buffers = 1 + value(.wgemmDB)
         let gemmBytes = ProgramOptions.tiledLocalBytes(
-            outputs: tiledProductBlock.outputs,
-            tiles: tiledProductBlock.tiles)
+            outputs: tiledProductBlock.outputs, tiles: tiledProductBlock.tiles, buffers: buffers)
+        let wideBytes = ProgramOptions.tiledLocalBytes(
+            outputs: Self.wideProductBlock.outputs, tiles: Self.wideProductBlock.tiles, buffers: buffers)
         let tiled = [
-            (KernelOption.winoGEMM, winogradTiledMultiply, gemmBytes),
+            (
+                KernelOption.winoGEMM, winogradTiledMultiply,
+                winogradWideFrom > 0 ? max(gemmBytes, wideBytes) : gemmBytes
+            ),
             (KernelOption.gramGEMM, gramTiledProduct, 2 * 16 * 65 * 4),
             (KernelOption.gbGEMM, gramBackwardTiledProduct, gemmBytes),
         ].filter(\.1)

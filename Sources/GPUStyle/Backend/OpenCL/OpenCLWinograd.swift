@@ -112,16 +112,18 @@ extension OpenCLBackend {
         let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let tiled = options.winogradTiledMultiply
+        let wide = tiled && options.winogradWideFrom > 0 && outputStride >= options.winogradWideFrom
         let (inputKernel, multiplyKernel, outputKernel) = (
             try kernel(four ? "winograd4_input" : "winograd_input", reads: reads, writes: writes),
-            try context.kernel(tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
+            try context.kernel(
+                wide ? "winograd_multiply_tiled_wide" : tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
             try kernel(four ? "winograd4_output" : "winograd_output", reads: reads, writes: writes)
         )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
         func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
             guard tiled else { return ([tileStride / tileBlock, blockGroups, bands.points], local) }
-            let (outputs, tiles) = options.tiledProductBlock
+            let (outputs, tiles) = wide ? ProgramOptions.wideProductBlock : options.tiledProductBlock
             return (
                 [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, bands.points],
                 [16, 16, 1]
