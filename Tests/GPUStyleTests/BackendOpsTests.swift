@@ -28,9 +28,10 @@ final class BackendOpsTests: XCTestCase {
     /// With a GPU's default options (smaller vectors and blocks, other reduction shapes) on the
     /// same device, so the GPU variants are proven on the CI machine too, and with odd blockings
     /// that are no device's default: every tile edge case then lands somewhere else (there every
-    /// direct convolution runs conv3x3_narrow). The GPU's options again with `WGEMM_DB=1 WGEMM_WIDE=64`. Then every convolution on conv3x3, and the defaults
-    /// with Winograd F(4×4,3×3) (`WINO_TILE=4`). Only the rows
-    /// whose kernels depend on those options (the rest differ in work-group size alone).
+    /// direct convolution runs conv3x3_narrow). The GPU's options again with `WGEMM_DB=1
+    /// WGEMM_WIDE=64`. Then every convolution on conv3x3, and the defaults with Winograd
+    /// F(4×4,3×3) (`WINO_TILE=4`). Only the rows whose kernels depend on those options (the rest
+    /// differ in work-group size alone).
     func testEveryOpMatchesNativeWithOtherKernelOptions() throws {
         let device = try firstOpenCLDevice()
         var direct = ProgramOptions.defaults(for: device.info)
