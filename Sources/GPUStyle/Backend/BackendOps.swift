@@ -112,9 +112,10 @@ extension Backend {
     }
 
     /// What the backward pass reads of a ReLU's output `activation` (values ≥ 0), in two bits an
-    /// element, `Shape.reluCodes(of:)` floats (ten of a row in each): 0 where it is 0, 1 where it is positive, 2 where it is
-    /// positive and, when `maxPooled`, the maximum of its 2×2 pooling window. A tiled evaluation
-    /// keeps these between its passes instead of the output (docs/DESIGN.md, "Tiled evaluation").
+    /// element, `Shape.reluCodes(of:)` floats (ten of a row in each): 0 where it is 0, 1 where it
+    /// is positive, 2 where it is positive and, when `maxPooled`, the maximum of its 2×2 pooling
+    /// window. A tiled evaluation keeps these between its passes instead of the output
+    /// (docs/DESIGN.md, "Tiled evaluation").
     public func encodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws {
         try requireShape(codes, .reluCodes(of: activation.shape), "encodeReluCodes", "codes")
         try requireDistinct(activation, codes, "encodeReluCodes")

@@ -204,15 +204,11 @@ public final class TiledObjective: ImageObjective {
             tiling.keepsActivations
             ? TiledObjective.keptOutputs(layers: network.layers, observed: observed, pooling: network.pooling) : nil
         let tileShapes = network.shapes(height: largest.height, width: largest.width)
+        let keptTile = keptOutputs.map { TiledObjective.keptTileFloats($0.outputs, shapes: tileShapes) }
         staging =
             state === backend
             ? nil
-            : try state.makeTensor(
-                .vector(
-                    max(
-                        tileShape.count, values.contentTile,
-                        keptOutputs?.outputs.map { tileShapes[$0.index].count }.max() ?? 0))
-            ).storage
+            : try state.makeTensor(.vector(max(tileShape.count, values.contentTile, keptTile?.values ?? 0))).storage
         let grid = grid
         kept = try keptOutputs.map { keptOutputs in
             let outputs = try keptOutputs.outputs.map { output in
@@ -225,8 +221,10 @@ public final class TiledObjective: ImageObjective {
                         format: state === backend ? format : .float)
                 return (output, store)
             }
-            let codes = keptOutputs.outputs.filter(\.codes).map { Shape.reluCodes(of: tileShapes[$0.index]).count }
-            return (outputs, keptOutputs.recomputedThrough, try backend.makeTensor(.vector(codes.max() ?? 1)).storage)
+            return (
+                outputs, keptOutputs.recomputedThrough,
+                try backend.makeTensor(.vector(keptTile?.codes ?? 1)).storage
+            )
         }
 
         // With masks, per style its weights at each style layer where its mask has area.
@@ -373,10 +371,17 @@ public final class TiledObjective: ImageObjective {
         valueBytes: Int
     ) -> (store: Int, codes: Int, stagingFloats: Int) {
         let outputs = keptOutputs(layers: layers, observed: observed, pooling: .max).outputs
-        let shapes = VGGNetwork.shapes(of: layers, height: largest.height, width: largest.width)
+        let tile = keptTileFloats(
+            outputs, shapes: VGGNetwork.shapes(of: layers, height: largest.height, width: largest.width))
         let store = outputs.reduce(0) { $0 + storeValues($1, grid: grid) * ($1.codes ? 4 : valueBytes) }
+        return (store, tile.codes * 4, tile.values)
+    }
+
+    /// One tile's part of the kept outputs at its layers' `shapes`: the floats of the largest
+    /// one's codes (the device's codes buffer, at least 1) and the values of the largest one.
+    static func keptTileFloats(_ outputs: [KeptOutput], shapes: [Shape]) -> (codes: Int, values: Int) {
         let codes = outputs.filter(\.codes).map { Shape.reluCodes(of: shapes[$0.index]).count }.max() ?? 1
-        return (store, codes * 4, outputs.map { shapes[$0.index].count }.max() ?? 0)
+        return (codes, outputs.map { shapes[$0.index].count }.max() ?? 0)
     }
 
     /// The values of an output's store at any grid offset (its code floats: Σ ⌈w / 10⌉ over a
