@@ -50,22 +50,36 @@ final class ObjectiveGradientTests: XCTestCase {
     /// order: the image gradient must agree bit for bit.
     func testInPlaceBackwardIsBitwiseTheArenaBackward() throws {
         for backend in try testBackends() {
-            var gradients: [[Float]] = []
-            for candidate in [backend, NoInPlaceConvolution(backend)] {
-                var options = StyleJobOptions(
-                    contentPath: examplePath("tubingen.jpg"),
-                    stylePaths: [examplePath("starry_night.jpg")])
-                options.imageSize = 40
-                let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: candidate) {
-                    _ in
-                }
-                let gradient = try candidate.makeTensor(job.run.image.shape)
-                try job.run.objective.evaluate(image: job.run.image, gradient: gradient)
-                gradients.append(try candidate.download(gradient))
-            }
-            XCTAssertTrue(gradients[0].contains { $0 != 0 }, backend.name)
-            XCTAssertEqual(gradients[0], gradients[1], backend.name)
+            try assertSameImageGradientBits(backend, NoInPlaceConvolution(backend))
         }
+    }
+
+    /// The masks of the ReLUs no loss reads (relu3_2, relu3_3, relu4_3 of the default layers),
+    /// applied by the conv above in its backward-data, give the bits of the ReLU's own pass.
+    func testReluMasksInBackwardDataAreBitwiseTheReluPass() throws {
+        for backend in try testBackends() {
+            let separate = SeparateReluMasks(backend)
+            try assertSameImageGradientBits(backend, separate)
+            XCTAssertEqual(separate.masked, 3, "\(backend.name): the convs above relu3_2, relu3_3, relu4_3")
+        }
+    }
+
+    /// One evaluation of the default objective at 40 pixels on each backend: the same image
+    /// gradient, bit for bit, and not all zero.
+    private func assertSameImageGradientBits(_ backend: Backend, _ other: Backend) throws {
+        var gradients: [[UInt32]] = []
+        for candidate in [backend, other] {
+            var options = StyleJobOptions(
+                contentPath: examplePath("tubingen.jpg"),
+                stylePaths: [examplePath("starry_night.jpg")])
+            options.imageSize = 40
+            let job = try StyleJob(options: options, weightsPath: try cachedWeightsPath(), backend: candidate) { _ in }
+            let gradient = try candidate.makeTensor(job.run.image.shape)
+            try job.run.objective.evaluate(image: job.run.image, gradient: gradient)
+            gradients.append(try candidate.download(gradient).map(\.bitPattern))
+        }
+        XCTAssertTrue(gradients[0].contains { $0 & 0x7fff_ffff != 0 }, backend.name)
+        XCTAssertEqual(gradients[0], gradients[1], backend.name)
     }
 
     private func checkGradient(
@@ -133,4 +147,20 @@ final class ObjectiveGradientTests: XCTestCase {
 /// layer's backward goes through the gradient arena.
 private final class NoInPlaceConvolution: ForwardingBackend {
     override func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool { false }
+}
+
+/// A backend that runs a conv's fused ReLU mask as the ReLU's own backward pass after it, as the
+/// network did before it passed the masks; counts the masked convs.
+private final class SeparateReluMasks: ForwardingBackend {
+    private(set) var masked = 0
+
+    override func computeConv3x3BackwardData(
+        gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor, accumulate: Bool
+    ) throws {
+        try inner.conv3x3BackwardData(
+            gradOutput: gradOutput, weights: weights, reluMaskFrom: nil, gradInput: gradInput, accumulate: accumulate)
+        guard let mask = reluMaskFrom else { return }
+        masked += 1
+        try inner.reluBackward(gradOutput: gradInput, activation: mask, gradInput: gradInput)
+    }
 }

@@ -99,6 +99,9 @@ public final class VGGNetwork {
         /// overwritten by a later layer whose buffer it borrowed.
         public let outputs: [Tensor]
         let fusedWithNext: [Bool]
+        /// Per layer: a conv whose backward-data applies the mask of the ReLU below it
+        /// (`masksReluBelow`), so the pass skips that ReLU's own backward.
+        let masksReluBelow: [Bool]
         let gradients: Gradients
         let shapes: [Shape]
 
@@ -114,12 +117,13 @@ public final class VGGNetwork {
         }
 
         init(
-            input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], gradients: Gradients, shapes: [Shape],
-            height: Int, width: Int
+            input: Tensor, outputs: [Tensor], fusedWithNext: [Bool], masksReluBelow: [Bool], gradients: Gradients,
+            shapes: [Shape], height: Int, width: Int
         ) {
             self.input = input
             self.outputs = outputs
             self.fusedWithNext = fusedWithNext
+            self.masksReluBelow = masksReluBelow
             self.gradients = gradients
             self.shapes = shapes
             self.height = height
@@ -197,6 +201,7 @@ public final class VGGNetwork {
             }
             return Workspace(
                 input: tensors[0], outputs: Array(tensors[2..<(2 + n)]), fusedWithNext: half.fusedWithNext,
+                masksReluBelow: Array(repeating: false, count: n),  // the convs read float32 masks
                 gradients: .separate(layers: gradients, input: tensors[1], fusedPools: half.fusedPools),
                 shapes: shapes,
                 height: height, width: width)
@@ -208,6 +213,7 @@ public final class VGGNetwork {
             input: Tensor(shape: Shape(c: 3, h: height, w: width), storage: buffers[layout.inputBuffer]),
             outputs: layers.indices.map { Tensor(shape: shapes[$0], storage: buffers[layout.outputBuffer[$0]]) },
             fusedWithNext: layout.fusedWithNext,
+            masksReluBelow: layers.indices.map { VGGNetwork.masksReluBelow($0, layers: layers, observed: observed) },
             gradients: .shared(
                 layout: layout, first: buffers[layout.firstGradientBuffer],
                 arena: layout.arenaBuffer.map { buffers[$0] }),
@@ -238,14 +244,22 @@ public final class VGGNetwork {
         }
         return Workspace(
             input: reshaped(workspace.input, inputShape), outputs: zip(workspace.outputs, shapes).map(reshaped),
-            fusedWithNext: workspace.fusedWithNext, gradients: gradients, shapes: shapes, height: height,
-            width: width)
+            fusedWithNext: workspace.fusedWithNext, masksReluBelow: workspace.masksReluBelow, gradients: gradients,
+            shapes: shapes, height: height, width: width)
     }
 
     /// A conv is fused with its ReLU unless its own output is observed or the ReLU is not run.
     static func fusesWithNext(_ index: Int, layers: [VGGModel.Layer], observed: Set<Int>) -> Bool {
         guard case .conv = layers[index].kind else { return false }
         return !observed.contains(index) && index + 1 < layers.count
+    }
+
+    /// A conv's backward-data applies the ReLU mask of the layer below where that is a ReLU no loss
+    /// reads: no loss gradient is added there between the two, so the ReLU's own pass over its
+    /// gradient is saved.
+    static func masksReluBelow(_ index: Int, layers: [VGGModel.Layer], observed: Set<Int>) -> Bool {
+        guard case .conv = layers[index].kind, index > 0 else { return false }
+        return layers[index - 1].kind == .relu && !observed.contains(index - 1)
     }
 
     /// Enqueues the forward pass of `image` (3×H×W, RGB 0–255) through every layer, or through
@@ -312,9 +326,11 @@ public final class VGGNetwork {
                     // allowed), so no loss gradients are added there.
                     index -= 1
                     grad = try convBackward(index, grad: grad, workspace: workspace)
+                    maskApplied = workspace.masksReluBelow[index]
                 }
             case .conv:
                 grad = try convBackward(index, grad: grad, workspace: workspace)
+                maskApplied = workspace.masksReluBelow[index]
             case .pool:
                 let input = index > 0 ? workspace.outputs[index - 1] : workspace.input
                 if layout.inPlacePools.contains(index) {
@@ -400,7 +416,8 @@ public final class VGGNetwork {
                 "backward: \(layers[index].name)'s output buffer cannot hold its input gradient (internal error)")
         }
         try backend.conv3x3BackwardData(
-            gradOutput: grad, weights: convWeights[index]!, reluMaskFrom: nil,
+            gradOutput: grad, weights: convWeights[index]!,
+            reluMaskFrom: workspace.masksReluBelow[index] ? workspace.outputs[index - 1] : nil,
             gradInput: next, accumulate: false)
         return next
     }
