@@ -1832,7 +1832,8 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
     sym[i * channels + j] = (dg[i * channels + j] + dg[j * channels + i]) * scale;
 }
 
-// out (+)= A F with A: C × C (symmetric) and F, out: C × M. A work-item computes GB_ROWS rows ×
+// out (+)= A F with A: C × C (symmetric) and F, out: C × M; where `masked`, the sum is then zeroed
+// where F ≤ 0 (the ReLU backward of F's layer, fused: F is that ReLU's output). A work-item computes GB_ROWS rows ×
 // GB_VECS vectors of VW columns; each element of A, read from row j where A[i][j] = A[j][i] so a
 // work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
 // Global size: [ceil(C / GB_ROWS), ceil(M / (VW · GB_VECS))]: neighbouring work-items share the
@@ -1862,7 +1863,7 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
                     : left > (v) * VW ? vload_tail(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
 
 __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
-                            __global float *out, const int accumulate) {
+                            __global float *out, const int accumulate, const int masked) {
     const int i0 = get_global_id(0) * GB_ROWS;
     const int k = get_global_id(1) * VW * GB_VECS;
     if (k >= m || i0 >= channels) return;
@@ -1897,30 +1898,49 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
             const int start = k + v * VW, count = m - start;
             if (count <= 0) break;
             __global float *o = out + (i0 + r) * m + start;
+            __global const ACT_IN *features = f + (i0 + r) * m + start;
             if (count >= VW) {
-                VSTORE(accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v], 0, o);
+                VEC value = accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v];
+                if (masked) {
+                    // Lane by lane: PoCL made vload_half8 here an aligned load of an unaligned row.
+                    float lanes[VW];
+                    #pragma unroll
+                    for (int q = 0; q < VW; ++q) lanes[q] = LOAD_ACT(q, features);
+                    value = select((VEC)(0.0f), value, VLOAD(0, lanes) > (VEC)(0.0f));
+                }
+                VSTORE(value, 0, o);
             } else {
                 float values[VW];
                 VSTORE(acc[r][v], 0, values);
-                for (int q = 0; q < count; ++q) store_or_add(o, q, values[q], accumulate);
+                for (int q = 0; q < count; ++q) {
+                    store_or_add(o, q, values[q], accumulate);
+                    if (masked && !(LOAD_ACT(q, features) > 0.0f)) o[q] = 0.0f;
+                }
             }
         }
     }
 }
 
 // Gram backward as GPUs run matrix products (GB_GEMM): out (+)= A F by TILED_PRODUCT, A's row c
-// (its column: A is symmetric) the left operand and F's pixels the tiles. Rows and pixels need not
-// be multiples of 4: loads and stores past them are partial.
+// (its column: A is symmetric) the left operand and F's pixels the tiles, masked as gram_backward.
+// Rows and pixels need not be multiples of 4: loads and stores past them are partial.
 // Global size: [ceil(M / (16·WGEMM_N)) · 16, ceil(C / (16·WGEMM_M)) · 16], local [16, 16].
 #if GB_GEMM
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void gram_backward_tiled(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
-                         __global float *out, const int accumulate) {
+                         __global float *out, const int accumulate, const int masked) {
     TILED_SETUP(WGEMM_M, WGEMM_N)
 #define LOAD_A(c, o) vload4_upto(a + (c) * channels + (o), channels - (o))
 #define LOAD_F(c, t) vload4_upto_act(f + (c) * m + (t), m - (t))
     TILED_PRODUCT(WGEMM_M, WGEMM_N, channels, LOAD_A, LOAD_F)
-#define STORE_OUT(o, t, value) if ((o) < channels) store4_upto(out + (o) * m + (t), m - (t), value, accumulate);
+#define STORE_OUT(o, t, value) \
+    if ((o) < channels) { \
+        const int count_ = m - (t); \
+        const float4 sum_ = accumulate ? (value) + vload4_upto(out + (o) * m + (t), count_) : (value); \
+        store4_upto(out + (o) * m + (t), count_, \
+                    masked ? select((float4)(0.0f), sum_, vload4_upto_act(f + (o) * m + (t), count_) > (float4)(0.0f)) \
+                           : sum_, 0); \
+    }
     TILED_RESULTS(WGEMM_M, WGEMM_N, STORE_OUT)
 #undef LOAD_A
 #undef LOAD_F

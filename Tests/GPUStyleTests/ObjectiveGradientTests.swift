@@ -54,13 +54,15 @@ final class ObjectiveGradientTests: XCTestCase {
         }
     }
 
-    /// The masks of the ReLUs no loss reads (relu3_2, relu3_3, relu4_3 of the default layers),
-    /// applied by the conv above in its backward-data, give the bits of the ReLU's own pass.
-    func testReluMasksInBackwardDataAreBitwiseTheReluPass() throws {
+    /// The ReLU masks fused into other ops give the bits of the ReLUs' own passes: those of the
+    /// ReLUs no loss reads (relu3_2, relu3_3, relu4_3 of the default layers) in the backward-data of
+    /// the conv above, and those of the style layers in their Gram backward.
+    func testFusedReluMasksAreBitwiseTheReluPasses() throws {
         for backend in try testBackends() {
             let separate = SeparateReluMasks(backend)
             try assertSameImageGradientBits(backend, separate)
-            XCTAssertEqual(separate.masked, 3, "\(backend.name): the convs above relu3_2, relu3_3, relu4_3")
+            XCTAssertEqual(separate.maskedConvolutions, 3, "\(backend.name): the convs above relu3_2, relu3_3, relu4_3")
+            XCTAssertEqual(separate.maskedGrams, 5, "\(backend.name): relu1_1 … relu5_1")
         }
     }
 
@@ -149,10 +151,11 @@ private final class NoInPlaceConvolution: ForwardingBackend {
     override func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool { false }
 }
 
-/// A backend that runs a conv's fused ReLU mask as the ReLU's own backward pass after it, as the
-/// network did before it passed the masks; counts the masked convs.
+/// A backend that runs a conv's or a Gram backward's fused ReLU mask as the ReLU's own backward
+/// pass after it, as the network did before it passed the masks; counts the masked ops.
 private final class SeparateReluMasks: ForwardingBackend {
-    private(set) var masked = 0
+    private(set) var maskedConvolutions = 0
+    private(set) var maskedGrams = 0
 
     override func computeConv3x3BackwardData(
         gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor, accumulate: Bool
@@ -160,7 +163,17 @@ private final class SeparateReluMasks: ForwardingBackend {
         try inner.conv3x3BackwardData(
             gradOutput: gradOutput, weights: weights, reluMaskFrom: nil, gradInput: gradInput, accumulate: accumulate)
         guard let mask = reluMaskFrom else { return }
-        masked += 1
+        maskedConvolutions += 1
         try inner.reluBackward(gradOutput: gradInput, activation: mask, gradInput: gradInput)
+    }
+
+    override func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool
+    ) throws {
+        try inner.gramBackward(
+            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+        guard reluMasked else { return }
+        maskedGrams += 1
+        try inner.reluBackward(gradOutput: gradFeatures, activation: features, gradInput: gradFeatures)
     }
 }

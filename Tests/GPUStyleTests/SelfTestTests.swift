@@ -40,13 +40,13 @@ final class SelfTestTests: XCTestCase {
             report.failures.map(\.line).joined(separator: "\n"))
     }
 
-    /// Gram backward's first gradient off by 1e-4 relative: only the grad mode's Gram row fails
-    /// (the eval mode's would too: it runs alone here).
+    /// Gram backward's first gradient off by 1e-4 relative: only the grad mode's Gram rows fail,
+    /// plain and ReLU-masked (the eval mode's would too: it runs alone here).
     func testGradModeFailsWhenABackwardOpIsSlightlyWrong() throws {
         let report = try SelfTest.run(on: GramPerturbingBackend(backward: true), weightsPath: nil, mode: .grad)
         XCTAssertTrue(report.notes.isEmpty, "the weights belong to the eval mode")
         XCTAssertEqual(Set(report.results.map(\.op)), Set(OpTable.gradRows.map(\.name)))
-        XCTAssertEqual(Set(report.failures.map(\.op)), ["grad gram (acc)"])
+        XCTAssertEqual(Set(report.failures.map(\.op)), ["grad gram (acc)", "grad gram (ReLU-masked)"])
         XCTAssertTrue(
             report.failures.allSatisfy { $0.line.hasSuffix("FAIL") && $0.maxRelativeError > $0.bound },
             report.failures.map(\.line).joined(separator: "\n"))
@@ -81,10 +81,12 @@ private final class GramPerturbingBackend: ForwardingBackend {
         if !backward { try perturb(output) }
     }
 
-    override func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
-    {
+    override func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool
+    ) throws {
         try inner.computeGramBackward(
-            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate,
+            reluMasked: reluMasked)
         if backward { try perturb(gradFeatures) }
     }
 

@@ -147,7 +147,8 @@ public protocol Backend: AnyObject {
     func computeEncodeReluCodes(_ activation: Tensor, maxPooled: Bool, codes: Tensor) throws
     func computeDecodeReluCodes(_ codes: Tensor, output: Tensor) throws
     func computeGram(features: Tensor, output: Tensor) throws
-    func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws
+    func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool) throws
     func computeMeanSquaredError(
         _ a: Tensor, _ b: Tensor, scale: Float, scalars: Tensor, slot: Int,
         accumulate: Bool) throws

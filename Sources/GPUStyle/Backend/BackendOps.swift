@@ -181,8 +181,11 @@ extension Backend {
         try computeGram(features: features, output: output)
     }
 
-    /// gradFeatures (+)= (dG + dGᵀ) F / N.
-    public func gramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    /// gradFeatures (+)= (dG + dGᵀ) F / N. With `reluMasked` the sum is then zeroed where F ≤ 0: the
+    /// backward of the ReLU whose output F is, fused (bit for bit `reluBackward` after it).
+    public func gramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool = false
+    ) throws {
         let op = "gramBackward"
         let c = features.shape.c
         try requireShape(gradGram, Shape(c: 1, h: c, w: c), op, "gradGram")
@@ -190,7 +193,8 @@ extension Backend {
         try requireDistinct(features, gradFeatures, op)
         try requireDistinct(gradGram, gradFeatures, op)
         try computeGramBackward(
-            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate)
+            gradGram: gradGram, features: features, gradFeatures: gradFeatures, accumulate: accumulate,
+            reluMasked: reluMasked)
     }
 
     /// scalars[slot] (+)= scale · mean((a − b)²)

@@ -114,11 +114,13 @@ class ForwardingBackend: Backend {
     func computeGram(features: Tensor, output: Tensor) throws {
         try perform(.gram) { try inner.computeGram(features: features, output: output) }
     }
-    func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool
+    ) throws {
         try perform(.gramBackward) {
             try inner.computeGramBackward(
                 gradGram: gradGram, features: features, gradFeatures: gradFeatures,
-                accumulate: accumulate)
+                accumulate: accumulate, reluMasked: reluMasked)
         }
     }
     func computeMeanSquaredError(

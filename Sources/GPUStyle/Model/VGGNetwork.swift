@@ -291,9 +291,12 @@ public final class VGGNetwork {
         }
     }
 
-    /// Enqueues the backward pass from the deepest layer to the image. `addLossGradients(index, grad)`
-    /// is called once per layer, deepest first, to add the losses' gradients with respect to that
-    /// layer's output into `grad` (accumulate). The image gradient is written to `gradImage` (overwritten).
+    /// Enqueues the backward pass from the deepest layer to the image. `addLossGradients(index, grad,
+    /// reluMask)` is called once per layer, deepest first, to add the losses' gradients with respect
+    /// to that layer's output into `grad` (accumulate). Where `reluMask` (a ReLU whose backward
+    /// would run next, in place) the closure may fuse that backward into its last op (the whole sum
+    /// zeroed where the layer's output is not positive) and returns whether it did; the ReLU's own
+    /// pass is then skipped. The image gradient is written to `gradImage` (overwritten).
     ///
     /// Gradients live in buffers the pass has finished with (`WorkspaceLayout`): a conv's input
     /// gradient goes into the conv's own output buffer (read for the last time by the ReLU mask and
@@ -302,7 +305,7 @@ public final class VGGNetwork {
     /// gradient arena. The next forward pass overwrites them all.
     public func backward(
         workspace: Workspace, gradImage: Tensor,
-        addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
+        addLossGradients: (_ layerIndex: Int, _ grad: Tensor, _ reluMask: Bool) throws -> Bool
     ) throws {
         guard case let .shared(layout, first, arena) = workspace.gradients else {
             return try backwardSeparate(workspace: workspace, gradImage: gradImage, addLossGradients: addLossGradients)
@@ -312,8 +315,8 @@ public final class VGGNetwork {
         var maskApplied = false
         var index = layers.count - 1
         while index >= 0 {
-            try addLossGradients(index, grad)
             let layer = layers[index]
+            if try addLossGradients(index, grad, layer.kind == .relu && !maskApplied) { maskApplied = true }
             switch layer.kind {
             case .relu:
                 // The gradient w.r.t. the ReLU's input is in place: same shape, same buffer.
@@ -359,7 +362,8 @@ public final class VGGNetwork {
     /// (`HalfWorkspaceLayout`), nothing in place but the ReLU masks; the same ops on the same
     /// values as `backward` otherwise (out of place where it runs them in place), so the same numbers.
     private func backwardSeparate(
-        workspace: Workspace, gradImage: Tensor, addLossGradients: (_ layerIndex: Int, _ grad: Tensor) throws -> Void
+        workspace: Workspace, gradImage: Tensor,
+        addLossGradients: (_ layerIndex: Int, _ grad: Tensor, _ reluMask: Bool) throws -> Bool
     ) throws {
         guard case let .separate(gradients, inputGradient, fusedPools) = workspace.gradients else { return }
         let below = { (index: Int) in index > 0 ? gradients[index - 1] : inputGradient }
@@ -374,7 +378,9 @@ public final class VGGNetwork {
         var index = layers.count - 1
         while index >= 0 {
             let grad = gradients[index]
-            try addLossGradients(index, grad)
+            // A ReLU's backward runs in place only where its conv is fused with it.
+            let inPlace = layers[index].kind == .relu && index > 0 && workspace.fusedWithNext[index - 1]
+            if try addLossGradients(index, grad, inPlace && !maskApplied) { maskApplied = true }
             switch layers[index].kind {
             case .relu:
                 // In place where a fused conv shares the tensor, else into the conv's own.

@@ -80,16 +80,12 @@ extension OpTable {
                 return try backend.download(gram)
             },
             terms: gramRows[0].terms, tiled: true),
-        OpRow(
-            name: "gram backward from 16-bit features (plain and accumulated)", cases: gramRows[1].cases,
-            selfTestCases: selfTestPlaneCases, inputs: gramRows[1].inputs,
-            run: { backend, x, _, _ in
-                let (dG, f) = (try backend.tensor(x[0]), try backend.layerOutput(x[1]))
-                return try backend.plainAndAccumulated(onto: x[2]) { grad, accumulate in
-                    try backend.gramBackward(gradGram: dG, features: f, gradFeatures: grad, accumulate: accumulate)
-                }
-            },
-            terms: gramRows[1].terms, tiled: true),
+        gramBackwardRow("gram backward from 16-bit features (plain and accumulated)", masked: false) {
+            try $0.layerOutput($1)
+        },
+        gramBackwardRow("gram backward from 16-bit features, ReLU-masked sum (plain and accumulated)", masked: true) {
+            try $0.layerOutput($1)
+        },
         OpRow(
             name: "mean squared error of 16-bit features", cases: planeCases, selfTestCases: selfTestPlaneCases,
             inputs: lossesRows[0].inputs,

@@ -260,7 +260,7 @@ public final class StyleObjective: ImageObjective {
     public func evaluate(image: Tensor, gradient: Tensor) throws {
         try backend.fill(scalars, value: 0)
         try network.forward(image: image, workspace: workspace)
-        try network.backward(workspace: workspace, gradImage: gradient) { index, grad in
+        try network.backward(workspace: workspace, gradImage: gradient) { index, grad, reluMask in
             let features = workspace.outputs[index]
             if let target = contentTargets[index], let scale = contentScales[index] {
                 try backend.meanSquaredError(
@@ -278,10 +278,13 @@ public final class StyleObjective: ImageObjective {
                 try backend.meanSquaredErrorGradient(
                     style.gram, style.target, scale: scale,
                     grad: style.gramGradient, accumulate: false)
+                // The last term added: it takes the ReLU's mask over the whole sum.
                 try backend.gramBackward(
                     gradGram: style.gramGradient, features: features, gradFeatures: grad,
-                    accumulate: true)
+                    accumulate: true, reluMasked: reluMask)
+                return reluMask
             }
+            return false
         }
         if weights.totalVariation != 0 {
             try backend.totalVariation(

@@ -623,7 +623,7 @@ public final class TiledObjective: ImageObjective {
     private func backwardTile(_ tile: TileGrid.Tile, view: VGGNetwork.Workspace, gradient: Tensor) throws {
         let tileGradient = Tensor(
             shape: Shape(c: 3, h: tile.region.height, w: tile.region.width), storage: tileGradient)
-        try network.backward(workspace: view, gradImage: tileGradient) { index, grad in
+        try network.backward(workspace: view, gradImage: tileGradient) { index, grad, reluMask in
             let features = view.outputs[index]
             if let (_, target, scale) = contentLayers.first(where: { $0.index == index }), let tileTarget {
                 let expected = Tensor(shape: features.shape, storage: tileTarget, format: format)
@@ -632,17 +632,21 @@ public final class TiledObjective: ImageObjective {
                     features, expected, scale: share(features.count, of: target.count, scale),
                     grad: grad, accumulate: true)
             }
+            var masked = false
             if let buffers = styleLayers.first(where: { $0.index == index }) {
-                for term in buffers.terms {
+                for (position, term) in buffers.terms.enumerated() {
                     // gramBackward divides by the tile's C·M_tile; the global N needs M_tile / M.
                     try backend.copy(term.gramGradient, to: buffers.tileGramGradient)
                     try backend.scale(
                         buffers.tileGramGradient,
                         by: Float(Double(features.shape.pixels) / Double(shapes[index].pixels)))
                     guard let weights = term.weights else {
+                        // The last term added takes the ReLU's mask over the whole sum.
+                        masked = reluMask && position == buffers.terms.count - 1
                         try backend.gramBackward(
-                            gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad, accumulate: true
-                        )
+                            gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad,
+                            accumulate: true,
+                            reluMasked: masked)
                         continue
                     }
                     // H = F ⊙ w: dF += w ⊙ dH.
@@ -653,6 +657,7 @@ public final class TiledObjective: ImageObjective {
                     try backend.multiplyByMask(h.gradient, mask: h.weights, output: grad, accumulate: true)
                 }
             }
+            return masked
         }
         if weights.totalVariation != 0 { try addTotalVariation(tile, gradient: tileGradient) }
         try store(

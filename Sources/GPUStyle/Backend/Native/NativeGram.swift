@@ -36,7 +36,9 @@ extension NativeBackend {
         }
     }
 
-    public func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    public func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool
+    ) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
         let dg = try native(gradGram, op).pointer, f = try native(features, op).pointer
@@ -49,5 +51,8 @@ extension NativeBackend {
         Blas.gemm(
             m: c, n: m, k: c, alpha: Float(1 / n), a: symmetric, lda: c, b: f, ldb: m,
             beta: accumulate ? 1 : 0, c: df, ldc: m)
+        if reluMasked {
+            for i in 0..<(c * m) where !(f[i] > 0) { df[i] = 0 }
+        }
     }
 }

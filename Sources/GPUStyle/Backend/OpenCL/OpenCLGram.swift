@@ -42,7 +42,9 @@ extension OpenCLBackend {
         return (max((m + length - 1) / length, 1), length)
     }
 
-    public func computeGramBackward(gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool) throws {
+    public func computeGramBackward(
+        gradGram: Tensor, features: Tensor, gradFeatures: Tensor, accumulate: Bool, reluMasked: Bool
+    ) throws {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
         if c == 0 || m == 0 { return }
@@ -55,7 +57,7 @@ extension OpenCLBackend {
             ])
         let arguments: [KernelArgument] = [
             .buffer(symmetric), .buffer(try activationBuffer(features, op)), .int(c), .int(m),
-            .buffer(try buffer(gradFeatures, op)), .flag(accumulate),
+            .buffer(try buffer(gradFeatures, op)), .flag(accumulate), .flag(reluMasked),
         ]
         if options.gramBackwardTiledProduct {
             let (rows, pixels) = options.tiledProductBlock
