@@ -13,7 +13,7 @@
 //   clamp                        clamp_in_place
 //   roundToHalf                  round_to_half
 //   copyRegion                   copy_region
-//   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   dot                          dot_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   conv3x3,                     conv3x3* → CONV_COB, CONV_PXB, CONV_CHANNELS_FIRST, CONV_FAST_INTERIOR,
 //   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
 //                                conv3x3_narrow* → NARROW_PX, NARROW_PREFETCH, NT_STORES
@@ -37,9 +37,9 @@
 //   gramBackward                 gram_symmetrize
 //                                gram_backward* → GB_ROWS, GB_VECS, GB_PREFETCH, VW
 //                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB
-//   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   meanSquaredErrorGradient     mean_squared_error_gradient
-//   totalVariation               total_variation_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   totalVariation               total_variation_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   totalVariationGradient       total_variation_gradient
 //   preprocess                   preprocess
 //   preprocessBackward           preprocess_backward
@@ -54,7 +54,7 @@
 //   median3x3                    median3x3
 //   upsampleFlow                 upsample_flow
 //   reliabilityMask              reliability_mask
-//   temporalLoss                 temporal_loss_partial, reduce_finish → RED_LOCAL, RED_GROUPS
+//   temporalLoss                 temporal_loss_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   temporalLossGradient         temporal_loss_gradient
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +188,11 @@
 #endif
 #ifndef RED_GROUPS
 #define RED_GROUPS 64
+#endif
+// 1: each work-item of stage one sums one contiguous run of the elements (CPUs: one stream per
+// work-item); 0: every RED_LOCAL · RED_GROUPS-th element, neighbours reading neighbours (GPUs).
+#ifndef RED_CONTIGUOUS
+#define RED_CONTIGUOUS 0
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -1966,6 +1971,16 @@ float group_sum(float value, __local float *scratch) {
     return scratch[0];
 }
 
+// The elements i < n this work-item of stage one sums, in order.
+#if RED_CONTIGUOUS
+#define RED_FOR(i, n) \
+    for (int i = get_global_id(0) * (((n) + RED_LOCAL * RED_GROUPS - 1) / (RED_LOCAL * RED_GROUPS)), \
+             end_ = min(i + ((n) + RED_LOCAL * RED_GROUPS - 1) / (RED_LOCAL * RED_GROUPS), (n)); \
+         i < end_; ++i)
+#else
+#define RED_FOR(i, n) for (int i = get_global_id(0); i < (n); i += RED_LOCAL * RED_GROUPS)
+#endif
+
 #define REDUCE_TO_PARTIAL(sum)                                               \
     __local float scratch[RED_LOCAL];                                        \
     const float total = group_sum(sum, scratch);                             \
@@ -1976,7 +1991,7 @@ __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
 void mean_squared_error_partial(__global const ACT_IN *a, __global const ACT_IN *b, const int n,
                                 __global float *partial) {
     float sum = 0.0f;
-    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
+    RED_FOR(i, n) {
         const float d = LOAD_ACT(i, a) - LOAD_ACT(i, b);
         sum = mad(d, d, sum);
     }
@@ -1987,7 +2002,7 @@ void mean_squared_error_partial(__global const ACT_IN *a, __global const ACT_IN 
 __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
 void dot_partial(__global const float *x, __global const float *y, const int n, __global float *partial) {
     float sum = 0.0f;
-    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) sum = mad(x[i], y[i], sum);
+    RED_FOR(i, n) sum = mad(x[i], y[i], sum);
     REDUCE_TO_PARTIAL(sum)
 }
 
@@ -1995,7 +2010,7 @@ void dot_partial(__global const float *x, __global const float *y, const int n, 
 __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
 void total_variation_partial(__global const float *x, const int height, const int width, const int n, __global float *partial) {
     float sum = 0.0f;
-    for (int index = get_global_id(0); index < n; index += RED_LOCAL * RED_GROUPS) {
+    RED_FOR(index, n) {
         const int row = index / width, j = index - row * width, i = row - row / height * height;
         if (i < height - 1 && j < width - 1) {
             const float v = x[index];
@@ -2217,7 +2232,7 @@ __kernel __attribute__((reqd_work_group_size(RED_LOCAL, 1, 1)))
 void temporal_loss_partial(__global const float *x, __global const float *warped, __global const float *mask,
                            const int plane, const int n, __global float *partial) {
     float sum = 0.0f;
-    for (int i = get_global_id(0); i < n; i += RED_LOCAL * RED_GROUPS) {
+    RED_FOR(i, n) {
         const float d = x[i] - warped[i];
         sum += mask[i % plane] * (d * d);
     }

@@ -321,6 +321,11 @@ extension KernelOption {
     static let redGroups = KernelOption(
         "RED_GROUPS", "reductions: work-groups of stage one", .compileTime,
         valid: .range(1...4096), fallback: 64, cpu: 64, gpu: 128)
+    /// A CPU reads one contiguous run per work-item, a GPU neighbouring elements per neighbouring
+    /// work-item.
+    static let redContiguous = KernelOption(
+        "RED_CONTIGUOUS", "reductions: a contiguous run per work-item (else strided)", .compileTime,
+        valid: flag, fallback: 0, cpu: 1, gpu: 0)
     static let ewLocal = KernelOption(
         "EW_LOCAL", "elementwise launches: work-group size", .launchOnly,
         valid: .groupSize(from: 1), fallback: 64,
@@ -333,7 +338,7 @@ extension KernelOption {
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
         gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbPrefetch, vw, tileWG,
-        useFMA, redLocal, redGroups, ewLocal,
+        useFMA, redLocal, redGroups, redContiguous, ewLocal,
     ]
 
     /// The option called `name`, or nil.
