@@ -1838,9 +1838,9 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 }
 
 // out (+)= A F with A: C × C (symmetric) and F, out: C × M; where `masked`, the sum is then zeroed
-// where F ≤ 0 (the ReLU backward of F's layer, fused: F is that ReLU's output). A work-item computes GB_ROWS rows ×
-// GB_VECS vectors of VW columns; each element of A, read from row j where A[i][j] = A[j][i] so a
-// work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
+// where F ≤ 0 (the backward of the ReLU whose output F is, fused). A work-item computes GB_ROWS
+// rows × GB_VECS vectors of VW columns; each element of A, read from row j where A[i][j] = A[j][i]
+// so a work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
 // Global size: [ceil(C / GB_ROWS), ceil(M / (VW · GB_VECS))]: neighbouring work-items share the
 // same columns of F (cached), so F streams from memory once.
 #if GB_PREFETCH

@@ -645,8 +645,7 @@ public final class TiledObjective: ImageObjective {
                         masked = reluMask && position == buffers.terms.count - 1
                         try backend.gramBackward(
                             gradGram: buffers.tileGramGradient, features: features, gradFeatures: grad,
-                            accumulate: true,
-                            reluMasked: masked)
+                            accumulate: true, reluMasked: masked)
                         continue
                     }
                     // H = F ⊙ w: dF += w ⊙ dH.
