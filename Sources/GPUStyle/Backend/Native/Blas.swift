@@ -16,11 +16,13 @@ enum Blas {
 
     /// C = alpha · op(A) · op(B) + beta · C, with op(A) m×k, op(B) k×n, C m×n. `parallel`: split
     /// the columns of C over the cores when it is large (callers that already run several
-    /// products at once pass false).
+    /// products at once pass false). `afterChunk(first, columns)` runs on each part's columns of C
+    /// as soon as they are made, on the same thread.
     static func gemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true,
+        afterChunk: ((_ firstColumn: Int, _ columns: Int) -> Void)? = nil
     ) {
         guard m > 0, n > 0 else { return }
         let parts = parallel ? (n + columnChunk - 1) / columnChunk : 1
@@ -32,6 +34,7 @@ enum Blas {
                 Int32(m), Int32(columns), Int32(k), alpha, a, Int32(max(lda, 1)),
                 b + (transposeB ? first * ldb : first), Int32(max(ldb, 1)),
                 beta, c + first, Int32(max(ldc, 1)))
+            afterChunk?(first, columns)
         }
     }
 

@@ -48,11 +48,15 @@ extension NativeBackend {
             for j in 0..<c { symmetric[i * c + j] = dg[i * c + j] + dg[j * c + i] }
         }
         let n = Double(max(c * m, 1))
+        // The mask of each chunk of columns right after its product, while it is in cache.
         Blas.gemm(
             m: c, n: m, k: c, alpha: Float(1 / n), a: symmetric, lda: c, b: f, ldb: m,
-            beta: accumulate ? 1 : 0, c: df, ldc: m)
-        if reluMasked {
-            for i in 0..<(c * m) where !(f[i] > 0) { df[i] = 0 }
-        }
+            beta: accumulate ? 1 : 0, c: df, ldc: m,
+            afterChunk: reluMasked
+                ? { first, columns in
+                    for i in 0..<c {
+                        for j in (i * m + first)..<(i * m + first + columns) where !(f[j] > 0) { df[j] = 0 }
+                    }
+                } : nil)
     }
 }
