@@ -1974,8 +1974,8 @@ float group_sum(float value, __local float *scratch) {
 // The elements i < n this work-item of stage one sums, in order.
 #if RED_CONTIGUOUS
 #define RED_FOR(i, n) \
-    for (int i = get_global_id(0) * (((n) + RED_LOCAL * RED_GROUPS - 1) / (RED_LOCAL * RED_GROUPS)), \
-             end_ = min(i + ((n) + RED_LOCAL * RED_GROUPS - 1) / (RED_LOCAL * RED_GROUPS), (n)); \
+    for (int run_ = ((n) + RED_LOCAL * RED_GROUPS - 1) / (RED_LOCAL * RED_GROUPS), i = get_global_id(0) * run_, \
+             end_ = min(i + run_, (n)); \
          i < end_; ++i)
 #else
 #define RED_FOR(i, n) for (int i = get_global_id(0); i < (n); i += RED_LOCAL * RED_GROUPS)
