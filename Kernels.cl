@@ -24,6 +24,8 @@
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
 //                                  WINO_COB
 //                                winograd4_weights → WINO_COB; winograd4_input, winograd4_output
+//                                winograd6_weights → WINO_COB; winograd6_input → WINO_ROW_PREFETCH;
+//                                  winograd6_output
 //   relu                         relu
 //   reluBackward                 relu_backward
 //   pool2x2                      pool2x2
@@ -131,6 +133,10 @@
 // Channels ahead whose tiles a work-item of the multiply prefetches (0: none; CPUs).
 #ifndef WINO_PREFETCH
 #define WINO_PREFETCH 0
+#endif
+// winograd6_input prefetches the next block's rows (1; CPUs).
+#ifndef WINO_ROW_PREFETCH
+#define WINO_ROW_PREFETCH 0
 #endif
 // The multiply as a GPU runs a matrix product (winograd_multiply_tiled, 1) instead of register
 // blocks streaming from global memory (winograd_multiply, 0). Its 16×16 work-items each hold
@@ -327,6 +333,16 @@ __attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output
     if (relu) value = fmax(value, 0.0f);
     if (useMask && !(mask[index] > 0.0f)) value = 0.0f;
     STORE_ACT(accumulate ? LOAD_OUT(index, output) + value : value, index, output);
+}
+
+// conv_epilogue_store for the 16 outputs from `index` (the Winograd output kernels' rows).
+__attribute__((always_inline)) void conv_epilogue_store16(__global ACT_OUT *output, const int index, float16 value,
+                                                          const int relu, __global const float *mask,
+                                                          const int useMask, const int accumulate) {
+    if (relu) value = fmax(value, (float16)(0.0f));
+    if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
+    if (accumulate) value += LOAD_OUT16(0, output + index);
+    STORE_ACT16(value, 0, output + index);
 }
 
 // The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item M × N results
@@ -951,6 +967,22 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int xiStride = channels * tileStride; \
     __global float *out = v + c * tileStride + band * tilesX;
 
+// The output kernels' parameters and set-up: work-item (block range, band row, output channel o).
+#define WINOGRAD_OUTPUT_PARAMETERS \
+    __global const float *m, const int outChannels, const int outStride, const int height, const int width, \
+        const int tilesX, const int firstTileRow, const int tileRows, const int tileStride, const int blocksPerItem, \
+        __global const float *bias, const int useBias, const int relu, __global const float *mask, \
+        const int useMask, const int accumulate, __global ACT_OUT *output
+#define WINOGRAD_OUTPUT_SETUP(tile) \
+    const int band = get_global_id(1), o = get_global_id(2); \
+    if (band >= tileRows || o >= outChannels) return; \
+    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK; \
+    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks); \
+    __global const float *in = m + o * tileStride + band * tilesX; \
+    const int xiStride = outStride * tileStride; \
+    const float b = useBias ? bias[o] : 0.0f; \
+    const int y0 = (tile) * (firstTileRow + band);
+
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
 __kernel void winograd_input(__global const ACT_IN *input, const int channels, const int height, const int width,
                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
@@ -1174,20 +1206,8 @@ void winograd_multiply_tiled_wide(__global const float *u, const int rows, __glo
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image; the
 // epilogue is conv3x3's: + bias, ReLU, × (mask > 0), + previous output.
 // Global size: as winograd_input's, over the output channels.
-__kernel void winograd_output(__global const float *m, const int outChannels, const int outStride,
-                              const int height, const int width, const int tilesX, const int firstTileRow,
-                              const int tileRows, const int tileStride, const int blocksPerItem,
-                              __global const float *bias, const int useBias, const int relu,
-                              __global const float *mask, const int useMask, const int accumulate,
-                              __global ACT_OUT *output) {
-    const int band = get_global_id(1), o = get_global_id(2);
-    if (band >= tileRows || o >= outChannels) return;
-    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
-    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
-    __global const float *in = m + o * tileStride + band * tilesX;
-    const int xiStride = outStride * tileStride;
-    const float b = useBias ? bias[o] : 0.0f;
-    const int y0 = 2 * (firstTileRow + band);
+__kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
+    WINOGRAD_OUTPUT_SETUP(2)
     for (int block = first; block < end; ++block) {
         const int tx0 = block * ROW_BLOCK;
         if (tx0 + ROW_BLOCK <= tilesX && 2 * tx0 + 2 * ROW_BLOCK <= width) {
@@ -1204,11 +1224,8 @@ __kernel void winograd_output(__global const float *m, const int outChannels, co
                     float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
                     WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
                     const int index = (o * height + y0 + i) * width + 2 * tx0;
-                    float16 value = INTERLEAVE8(even, odd) + (float16)(b);
-                    if (relu) value = fmax(value, (float16)(0.0f));
-                    if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
-                    if (accumulate) value += LOAD_OUT16(0, output + index);
-                    STORE_ACT16(value, 0, output + index);
+                    conv_epilogue_store16(output, index, INTERLEAVE8(even, odd) + (float16)(b), relu, mask, useMask,
+                                          accumulate);
                 }
             }
             continue;
@@ -1365,6 +1382,16 @@ __kernel void winograd4_input(__global const ACT_IN *input, const int channels, 
     }
 }
 
+// winograd_block_taps as vectors of wino4_real, reversed for backward-data (flipped): what the
+// F(4×4) and F(6×6) weight transforms start from.
+inline void winograd_block_real_taps(__global const float *w, const int outChannels, const int inChannels,
+                                     const int flipped, const int kb, const int r, wino4_block taps[9]) {
+    float lanes[9][WINO_COB];
+    winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
+    #pragma unroll
+    for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(CAT(vload, WINO_COB)(0, lanes[q]));
+}
+
 // winograd_weights' layout with 36 transforms, [36][stride / WINO_COB][rows][WINO_COB]:
 //   forward (flipped = 0): column k = o, row r = i, U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ];
 //   backward-data (flipped = 1): column k = i, row r = o, the transform of the flipped kernel
@@ -1378,11 +1405,8 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
                                 const int flipped, const int stride, const int rows, __global float *u) {
     const int kb = get_global_id(1), r = get_global_id(0);
     if (kb * WINO_COB >= stride || r >= rows) return;
-    float lanes[9][WINO_COB];
-    winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
     wino4_block taps[9];
-    #pragma unroll
-    for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(CAT(vload, WINO_COB)(0, lanes[q]));
+    winograd_block_real_taps(w, outChannels, inChannels, flipped, kb, r, taps);
     wino4_block c[3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
     #pragma unroll
     for (int q = 0; q < 3; ++q) {
@@ -1414,20 +1438,8 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
 // epilogue is conv3x3's. Along tile rows as winograd_output: a whole block of ROW_BLOCK tiles
 // inside the image loads each ξ as one vector and stores each output row as two of 16; a ragged
 // end or a block at the right edge runs one tile at a time. Global size: as winograd_output's.
-__kernel void winograd4_output(__global const float *m, const int outChannels, const int outStride,
-                               const int height, const int width, const int tilesX, const int firstTileRow,
-                               const int tileRows, const int tileStride, const int blocksPerItem,
-                               __global const float *bias, const int useBias, const int relu,
-                               __global const float *mask, const int useMask, const int accumulate,
-                               __global ACT_OUT *output) {
-    const int band = get_global_id(1), o = get_global_id(2);
-    if (band >= tileRows || o >= outChannels) return;
-    const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK;
-    const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks);
-    __global const float *in = m + o * tileStride + band * tilesX;
-    const int xiStride = outStride * tileStride;
-    const float b = useBias ? bias[o] : 0.0f;
-    const int y0 = 4 * (firstTileRow + band);
+__kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
+    WINOGRAD_OUTPUT_SETUP(4)
     for (int block = first; block < end; ++block) {
         const int tx0 = block * ROW_BLOCK;
         if (tx0 + ROW_BLOCK <= tilesX && 4 * tx0 + 4 * ROW_BLOCK <= width) {
@@ -1448,14 +1460,9 @@ __kernel void winograd4_output(__global const float *m, const int outChannels, c
                     float16 halves[2] = {INTERLEAVE4(r0.lo, r1.lo, r2.lo, r3.lo),
                                          INTERLEAVE4(r0.hi, r1.hi, r2.hi, r3.hi)};
                     #pragma unroll
-                    for (int h = 0; h < 2; ++h) {
-                        float16 value = halves[h] + (float16)(b);
-                        if (relu) value = fmax(value, (float16)(0.0f));
-                        if (useMask)
-                            value = select((float16)(0.0f), value, vload16(h, mask + index) > (float16)(0.0f));
-                        if (accumulate) value += LOAD_OUT16(h, output + index);
-                        STORE_ACT16(value, h, output + index);
-                    }
+                    for (int h = 0; h < 2; ++h)
+                        conv_epilogue_store16(output, index + 16 * h, halves[h] + (float16)(b), relu, mask, useMask,
+                                              accumulate);
                 }
             }
             continue;
@@ -1480,6 +1487,222 @@ __kernel void winograd4_output(__global const float *m, const int outChannels, c
                     if (x >= width) break;
                     conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask,
                                         accumulate);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Winograd F(6×6,3×3) (where the host chooses it): the same convolution on 8×8 input tiles
+// starting at (6·ty − 1, 6·tx − 1), 6×6 outputs per tile, at the points 0, ±1, ±2, ±½, ∞:
+//   Bᵀ = [1 0 −21/4 0 21/4 0 −1 0; 0 1 1 −17/4 −17/4 1 1 0; 0 −1 1 17/4 −17/4 −1 1 0;
+//         0 ½ ¼ −5/2 −5/4 2 1 0; 0 −½ ¼ 5/2 −5/4 −2 1 0; 0 2 4 −5/2 −5 ½ 1 0;
+//         0 −2 4 5/2 −5 −½ 1 0; 0 −1 0 21/4 0 −21/4 0 1],
+//   G = [1 0 0; −2/9 −2/9 −2/9; −2/9 2/9 −2/9; 1/90 1/45 2/45; 1/90 −1/45 2/45;
+//        32/45 16/45 8/45; 32/45 −16/45 8/45; 0 0 1],
+//   Aᵀ = [1 1 1 1 1 1 1 0; 0 1 −1 2 −2 ½ −½ 0; 0 1 1 4 4 ¼ ¼ 0; 0 1 −1 8 −8 ⅛ −⅛ 0;
+//         0 1 1 16 16 1/16 1/16 0; 0 1 −1 32 −32 1/32 −1/32 1]:
+// 64 multiplies per tile and channel pair instead of 324 (F(4×4): 144 for 36 outputs). B's and
+// A's entries are exact in binary; G's are applied once per convolution, in double where the
+// device has it. The products are winograd_multiply's with 64 points; backward-data transforms
+// the flipped kernel itself, as F(4×4). One work-item per tile row block and channel.
+// Index ξ = 8·row + column of the 8×8 transformed tile.
+
+// Bᵀ times a column (d0 … d7), or a row times B: at most 4 roundings per term.
+#define WINOGRAD6_BT(type, d0, d1, d2, d3, d4, d5, d6, d7, r0, r1, r2, r3, r4, r5, r6, r7) { \
+    r0 = ((d0) - (d6)) + 5.25f * ((d4) - (d2)); r7 = ((d7) - (d1)) + 5.25f * ((d3) - (d5)); \
+    type s_ = ((d2) + (d6)) - 4.25f * (d4), t_ = ((d1) + (d5)) - 4.25f * (d3); r1 = s_ + t_; r2 = s_ - t_; \
+    s_ = (0.25f * (d2) + (d6)) - 1.25f * (d4); t_ = (0.5f * (d1) - 2.5f * (d3)) + 2.0f * (d5); r3 = s_ + t_; r4 = s_ - t_; \
+    s_ = (4.0f * (d2) + (d6)) - 5.0f * (d4); t_ = (2.0f * (d1) - 2.5f * (d3)) + 0.5f * (d5); r5 = s_ + t_; r6 = s_ - t_; }
+// Aᵀ times a column (s0 … s7), or a row times A: at most 3 roundings per term.
+#define WINOGRAD6_AT(type, s0, s1, s2, s3, s4, s5, s6, s7, r0, r1, r2, r3, r4, r5) { \
+    const type p_ = (s1) + (s2), q_ = (s1) - (s2), u_ = (s3) + (s4), w_ = (s3) - (s4), \
+               y_ = (s5) + (s6), z_ = (s5) - (s6); \
+    r0 = ((s0) + p_) + (u_ + y_); r1 = (q_ + 2.0f * w_) + 0.5f * z_; r2 = (p_ + 4.0f * u_) + 0.25f * y_; \
+    r3 = (q_ + 8.0f * w_) + 0.125f * z_; r4 = (p_ + 16.0f * u_) + 0.0625f * y_; \
+    r5 = (q_ + 32.0f * w_) + (0.03125f * z_ + (s7)); }
+// G times a column of 3 taps, in wino4_real: in float, 4 roundings per entry (two sums, the
+// constant, its product).
+#define WINOGRAD6_G(a, b, c, r0, r1, r2, r3, r4, r5, r6, r7) \
+    r0 = (a); r1 = -(((a) + (b)) + (c)) * ((wino4_real)2 / 9); r2 = -(((a) - (b)) + (c)) * ((wino4_real)2 / 9); \
+    r3 = (((a) + 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 90); r4 = (((a) - 2 * (b)) + 4 * (c)) * ((wino4_real)1 / 90); \
+    r5 = ((4 * (a) + 2 * (b)) + (c)) * ((wino4_real)8 / 45); r6 = ((4 * (a) - 2 * (b)) + (c)) * ((wino4_real)8 / 45); \
+    r7 = (c);
+
+// V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles, along tile rows as winograd4_input: a block of
+// ROW_BLOCK tiles reads x = 6·tx0 − 1 … 6·tx0 + 48 and takes tile t's column j as the lanes 6t + j,
+// one vector per column. Blocks of 48 pixels do not divide VGG's widths, so every block runs this
+// path: one away from the right edge loads each row in four loads (16, 16, 16 and 2 floats; the
+// first shifted in at the left edge, the last guarded), the block at the edge lane by lane with
+// zeros past it, and stores only its tiles. Global size: as winograd_input's.
+__kernel void winograd6_input(__global const ACT_IN *input, const int channels, const int height, const int width,
+                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
+                              const int blocksPerItem, __global float *v) {
+    WINOGRAD_INPUT_SETUP(6)
+    for (int b = first; b < end; ++b) {
+        const int tx0 = b * ROW_BLOCK, count = min(ROW_BLOCK, tilesX - tx0);
+        const int whole = 6 * tx0 + 47 <= width;  // then count is ROW_BLOCK
+#if WINO_ROW_PREFETCH
+        // The next block's rows: eight streams at once are more than a CPU's prefetcher follows.
+        if (b + 1 < end) {
+            for (int i = 0; i < 8; ++i) {
+                const int y = y0 + i;
+                if (y >= 0 && y < height) {
+                    __global const ACT_IN *q = plane + y * width + 6 * tx0 + 48;
+                    __builtin_prefetch(q); __builtin_prefetch(q + 16); __builtin_prefetch(q + 32);
+                    __builtin_prefetch(q + 47);
+                }
+            }
+        }
+#endif
+        float8 d[8][8];
+        #pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int y = y0 + i;
+            if (y < 0 || y >= height) {
+                #pragma unroll
+                for (int j = 0; j < 8; ++j) d[i][j] = (float8)(0.0f);
+                continue;
+            }
+            __global const ACT_IN *p = plane + y * width + 6 * tx0;
+            float16 lo, mid, mid2;
+            float2 hi;
+            if (whole) {
+                lo = tx0 > 0 ? LOAD_ACT16(0, p - 1) : SHIFT_RIGHT16(LOAD_ACT16(0, p));
+                mid = LOAD_ACT16(0, p + 15);
+                mid2 = LOAD_ACT16(0, p + 31);
+                const int x = 6 * tx0 + 47;
+                hi = (float2)(x < width ? LOAD_ACT(47, p) : 0.0f, x + 1 < width ? LOAD_ACT(48, p) : 0.0f);
+            } else {
+                float row[50];
+                for (int k = 0; k < 50; ++k) {
+                    const int x = 6 * tx0 - 1 + k;
+                    row[k] = x >= 0 && x < width ? LOAD_ACT(k - 1, p) : 0.0f;
+                }
+                lo = vload16(0, row);
+                mid = vload16(0, row + 16);
+                mid2 = vload16(0, row + 32);
+                hi = vload2(0, row + 48);
+            }
+            d[i][0] = (float8)(lo.s0, lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa);
+            d[i][1] = (float8)(lo.s1, lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb);
+            d[i][2] = (float8)(lo.s2, lo.s8, lo.se, mid.s4, mid.sa, mid2.s0, mid2.s6, mid2.sc);
+            d[i][3] = (float8)(lo.s3, lo.s9, lo.sf, mid.s5, mid.sb, mid2.s1, mid2.s7, mid2.sd);
+            d[i][4] = (float8)(lo.s4, lo.sa, mid.s0, mid.s6, mid.sc, mid2.s2, mid2.s8, mid2.se);
+            d[i][5] = (float8)(lo.s5, lo.sb, mid.s1, mid.s7, mid.sd, mid2.s3, mid2.s9, mid2.sf);
+            d[i][6] = (float8)(lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa, hi.s0);
+            d[i][7] = (float8)(lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb, hi.s1);
+        }
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) {  // Bᵀ d: combine rows
+            float8 r[8];
+            WINOGRAD6_BT(float8, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], d[6][j], d[7][j], r[0], r[1],
+                         r[2], r[3], r[4], r[5], r[6], r[7])
+            #pragma unroll
+            for (int i = 0; i < 8; ++i) d[i][j] = r[i];
+        }
+        #pragma unroll
+        for (int i = 0; i < 8; ++i) {  // (Bᵀ d) B: combine columns
+            float8 r[8];
+            WINOGRAD6_BT(float8, d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], d[i][6], d[i][7], r[0], r[1],
+                         r[2], r[3], r[4], r[5], r[6], r[7])
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                __global float *xi = out + (8 * i + j) * xiStride + tx0;
+                if (count == ROW_BLOCK) {
+                    vstore8(r[j], 0, xi);
+                } else {
+                    float lanes[8];
+                    vstore8(r[j], 0, lanes);
+                    for (int q = 0; q < count; ++q) xi[q] = lanes[q];
+                }
+            }
+        }
+    }
+}
+
+// winograd4_weights with 64 transforms, [64][stride / WINO_COB][rows][WINO_COB], the same
+// directions and blocks. Global size: [rows, stride / WINO_COB].
+__kernel void winograd6_weights(__global const float *w, const int outChannels, const int inChannels,
+                                const int flipped, const int stride, const int rows, __global float *u) {
+    const int kb = get_global_id(1), r = get_global_id(0);
+    if (kb * WINO_COB >= stride || r >= rows) return;
+    wino4_block taps[9];
+    winograd_block_real_taps(w, outChannels, inChannels, flipped, kb, r, taps);
+    wino4_block c[3][8];  // G g column by column (c[column][row]), then each row times Gᵀ
+    #pragma unroll
+    for (int q = 0; q < 3; ++q) {
+        WINOGRAD6_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5],
+                    c[q][6], c[q][7])
+    }
+    __global float *out = u + (kb * rows + r) * WINO_COB;
+    const int xiStride = stride * rows;
+    #pragma unroll
+    for (int a = 0; a < 8; ++a) {  // each row stored as it is made, as winograd4_weights
+        wino4_block t[8];
+        WINOGRAD6_G(c[0][a], c[1][a], c[2][a], t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7])
+        #pragma unroll
+        for (int b = 0; b < 8; ++b)
+            CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t[b]), 0, out + (8 * a + b) * xiStride);
+    }
+}
+
+// Six vectors of 8, lane t of vector j the output 6t + j of a row of 8 tiles, as the 48 outputs
+// in order: three vectors of 16.
+#define INTERLEAVE6_0(r) ((float16)(r[0].s0, r[1].s0, r[2].s0, r[3].s0, r[4].s0, r[5].s0, r[0].s1, r[1].s1, \
+                                    r[2].s1, r[3].s1, r[4].s1, r[5].s1, r[0].s2, r[1].s2, r[2].s2, r[3].s2))
+#define INTERLEAVE6_1(r) ((float16)(r[4].s2, r[5].s2, r[0].s3, r[1].s3, r[2].s3, r[3].s3, r[4].s3, r[5].s3, \
+                                    r[0].s4, r[1].s4, r[2].s4, r[3].s4, r[4].s4, r[5].s4, r[0].s5, r[1].s5))
+#define INTERLEAVE6_2(r) ((float16)(r[2].s5, r[3].s5, r[4].s5, r[5].s5, r[0].s6, r[1].s6, r[2].s6, r[3].s6, \
+                                    r[4].s6, r[5].s6, r[0].s7, r[1].s7, r[2].s7, r[3].s7, r[4].s7, r[5].s7))
+
+// output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image, as
+// winograd4_output: a block of ROW_BLOCK tiles loads each ξ as one vector and stores each output
+// row as three of 16. As in winograd6_input every block runs this path: the block at the right
+// edge loads its tiles lane by lane (zeros after them) and stores the pixels inside the image one
+// by one. Global size: as winograd_output's.
+__kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
+    WINOGRAD_OUTPUT_SETUP(6)
+    for (int block = first; block < end; ++block) {
+        const int tx0 = block * ROW_BLOCK, count = min(ROW_BLOCK, tilesX - tx0);
+        float8 a[6][8];
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) {  // Aᵀ M: combine rows
+            float8 s[8];
+            #pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                __global const float *xi = in + (8 * i + j) * xiStride + tx0;
+                if (count == ROW_BLOCK) {
+                    s[i] = vload8(0, xi);
+                } else {
+                    float lanes[8];
+                    for (int q = 0; q < 8; ++q) lanes[q] = q < count ? xi[q] : 0.0f;
+                    s[i] = vload8(0, lanes);
+                }
+            }
+            WINOGRAD6_AT(float8, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], a[0][j], a[1][j], a[2][j], a[3][j],
+                         a[4][j], a[5][j])
+        }
+        #pragma unroll
+        for (int i = 0; i < 6; ++i) {
+            if (y0 + i >= height) continue;  // (a break here kept LLVM from unrolling the loop)
+            float8 r[6];  // (Aᵀ M) A: column j of every tile's output row
+            WINOGRAD6_AT(float8, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], a[i][6], a[i][7], r[0], r[1],
+                         r[2], r[3], r[4], r[5])
+            const int index = (o * height + y0 + i) * width + 6 * tx0;
+            float16 parts[3] = {INTERLEAVE6_0(r), INTERLEAVE6_1(r), INTERLEAVE6_2(r)};
+            #pragma unroll
+            for (int h = 0; h < 3; ++h) {
+                const int left = width - 6 * tx0 - 16 * h;  // pixels of this part inside the image
+                if (left >= 16) {
+                    conv_epilogue_store16(output, index + 16 * h, parts[h] + (float16)(b), relu, mask, useMask,
+                                          accumulate);
+                } else {
+                    float lanes[16];
+                    vstore16(parts[h], 0, lanes);
+                    for (int q = 0; q < left; ++q)
+                        conv_epilogue_store(output, index + 16 * h + q, lanes[q] + b, relu, mask, useMask, accumulate);
                 }
             }
         }

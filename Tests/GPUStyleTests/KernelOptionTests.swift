@@ -106,12 +106,12 @@ final class KernelOptionTests: XCTestCase {
 
 /// `WINO_TILE=0`'s per-layer choice, at VGG19's layers at 512×384.
 final class WinogradTileRuleTests: XCTestCase {
-    func testPerLayerRuleTakesF4OnlyWhereItWasMeasuredToWin() {
+    func testPerLayerRuleTakesF4AndF6OnlyWhereTheyWereMeasuredToWin() {
         let cpu = fakeDeviceInfo(
             kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: 8)
         let perLayer = ProgramOptions.defaults(for: cpu)
         let layers: [(name: String, inputs: Int, outputs: Int, height: Int, width: Int, tile: Int)] = [
-            ("conv1_2", 64, 64, 384, 512, 4), ("conv2_2", 128, 128, 192, 256, 4),
+            ("conv1_2", 64, 64, 384, 512, 6), ("conv2_2", 128, 128, 192, 256, 6),
             ("conv3_1", 128, 256, 96, 128, 4), ("conv4_2", 512, 512, 48, 64, 4), ("conv5_1", 512, 512, 24, 32, 2),
         ]
         for layer in layers {
@@ -122,5 +122,8 @@ final class WinogradTileRuleTests: XCTestCase {
         var forced = perLayer
         forced.defines["WINO_TILE"] = 4
         XCTAssertEqual(forced.winogradTile(height: 8, width: 8), 4)
+        XCTAssertEqual(forced.winogradTile(height: 384, width: 512), 4)
+        forced.defines["WINO_TILE"] = 6
+        XCTAssertEqual(forced.winogradTile(height: 8, width: 8), 6)
     }
 }

@@ -1,6 +1,6 @@
 import GPUStyle
 
-/// The float32 error bound of a Winograd F(2×2,3×3) or F(4×4,3×3) convolution (Lavin & Gray 2015), for any
+/// The float32 error bound of a Winograd F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3) convolution (Lavin & Gray 2015), for any
 /// backend that computes it with the standard matrices
 ///
 ///     Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]]
@@ -51,18 +51,61 @@ import GPUStyle
 /// a rounding. |Aᵀ|, |G|, |Bᵀ| reach 8, 5 and ⅙ where F(2×2)'s are at most 1: the magnitude per
 /// output is up to 256 times the direct Σ|terms| (F(2×2): 16). The points ±½ mirror these (x → 1/x
 /// reverses the tile) and give the same bound.
+///
+/// F(6×6,3×3) (`tile` 6; points 0, ±1, ±2, ±½, ∞; 8×8 tiles at (6·ty − 1, 6·tx − 1), 6×6 outputs)
+///
+///     Bᵀ = [[1,0,−21/4,0,21/4,0,−1,0],[0,1,1,−17/4,−17/4,1,1,0],[0,−1,1,17/4,−17/4,−1,1,0],
+///           [0,½,¼,−5/2,−5/4,2,1,0],[0,−½,¼,5/2,−5/4,−2,1,0],[0,2,4,−5/2,−5,½,1,0],
+///           [0,−2,4,5/2,−5,−½,1,0],[0,−1,0,21/4,0,−21/4,0,1]]
+///     G  = [[1,0,0],[−2/9,−2/9,−2/9],[−2/9,2/9,−2/9],[1/90,1/45,2/45],[1/90,−1/45,2/45],
+///           [32/45,16/45,8/45],[32/45,−16/45,8/45],[0,0,1]]
+///     Aᵀ = [[1,1,1,1,1,1,1,0],[0,1,−1,2,−2,½,−½,0],[0,1,1,4,4,¼,¼,0],[0,1,−1,8,−8,⅛,−⅛,0],
+///           [0,1,1,16,16,1/16,1/16,0],[0,1,−1,32,−32,1/32,−1/32,1]]
+///
+/// A's entries are powers of two (exact products); B's 21/4, 17/4, 5/4 and 5/2 are exact in
+/// binary but their products round. Per monomial, at most:
+///   - weight transform: per side two sums, the rounded constant (2/9, 1/90, 8/45) and its
+///     product: 4; both sides 8 (in double and rounded once: 1).
+///   - input transform: per side a product by 5/2, a difference, a sum and the last ± (e.g. row 3:
+///     ((½d₁ − (5/2)d₃) + 2d₅) + t): 4; both sides 8.
+///   - the channel sum: C.
+///   - output transform: per side the pair (s₁ ± s₂) and two more sums: 3; both sides 6.
+/// So K = C + 22. The magnitude per output reaches 509 times the direct Σ|terms| of an all-ones
+/// input (F(4×4): 256).
 let winogradTransformRoundings = 10
 let winograd4TransformRoundings = 20
+let winograd6TransformRoundings = 22
 
 /// γ(K) for a Winograd F(tile×tile,3×3) output summing `channels` input channels, with
 /// `extraRoundings` further float32 steps (bias add, accumulation).
 func winogradErrorFactor(channels: Int, extraRoundings: Int = 0, tile: Int = 2) -> Double {
     float32ErrorFactor(
-        terms: channels + (tile == 4 ? winograd4TransformRoundings : winogradTransformRoundings) + extraRoundings)
+        terms: channels + extraRoundings
+            + (tile == 6
+                ? winograd6TransformRoundings : tile == 4 ? winograd4TransformRoundings : winogradTransformRoundings))
 }
 
-/// |Bᵀ|, |G| and |Aᵀ| of F(2×2,3×3) or F(4×4,3×3).
+/// |Bᵀ|, |G| and |Aᵀ| of F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3).
 func winogradAbsoluteMatrices(tile: Int) -> (bt: [[Double]], g: [[Double]], at: [[Double]]) {
+    if tile == 6 {
+        return (
+            [
+                [1, 0, 5.25, 0, 5.25, 0, 1, 0], [0, 1, 1, 4.25, 4.25, 1, 1, 0], [0, 1, 1, 4.25, 4.25, 1, 1, 0],
+                [0, 0.5, 0.25, 2.5, 1.25, 2, 1, 0], [0, 0.5, 0.25, 2.5, 1.25, 2, 1, 0],
+                [0, 2, 4, 2.5, 5, 0.5, 1, 0], [0, 2, 4, 2.5, 5, 0.5, 1, 0], [0, 1, 0, 5.25, 0, 5.25, 0, 1],
+            ],
+            [
+                [1, 0, 0], [2.0 / 9, 2.0 / 9, 2.0 / 9], [2.0 / 9, 2.0 / 9, 2.0 / 9], [1.0 / 90, 1.0 / 45, 2.0 / 45],
+                [1.0 / 90, 1.0 / 45, 2.0 / 45], [32.0 / 45, 16.0 / 45, 8.0 / 45], [32.0 / 45, 16.0 / 45, 8.0 / 45],
+                [0, 0, 1],
+            ],
+            [
+                [1, 1, 1, 1, 1, 1, 1, 0], [0, 1, 1, 2, 2, 0.5, 0.5, 0], [0, 1, 1, 4, 4, 0.25, 0.25, 0],
+                [0, 1, 1, 8, 8, 0.125, 0.125, 0], [0, 1, 1, 16, 16, 0.0625, 0.0625, 0],
+                [0, 1, 1, 32, 32, 0.03125, 0.03125, 1],
+            ]
+        )
+    }
     if tile == 4 {
         return (
             [

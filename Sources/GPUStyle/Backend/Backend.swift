@@ -57,6 +57,12 @@ public struct ConvolutionShape: Equatable, Sendable {
     /// the largest map where it lost to F(2×2) (conv5 at 32×24) and the smallest where it won
     /// (conv4 at 64×48), at their geometric mean (benchmarks/README.md, on PoCL and natively).
     public static let winograd4MinimumPixels = 48 * 32
+    /// The smallest map on which F(6×6) runs on OpenCL devices that choose per convolution: its
+    /// weight transforms cost 64/36 of F(4×4)'s at any map size, its multiply saves a fixed share of
+    /// a cost that grows with the map, so pixels alone decide. Between the largest map where it
+    /// did not win on PoCL (conv3 at 128×96) and the smallest where it did (conv2 at 256×192), at
+    /// their geometric mean (benchmarks/README.md, "Winograd F(6×6,3×3)").
+    public static let winograd6MinimumPixels = 192 * 128
 
     public init(
         layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int, coversSmallerMaps: Bool = false

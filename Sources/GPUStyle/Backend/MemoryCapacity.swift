@@ -92,18 +92,22 @@ extension OpenCLBackend {
         let tile = { (shape: ConvolutionShape) in
             self.options.winogradTile(height: shape.height, width: shape.width)
         }
-        // A bounding tile's map runs F(4×4) where a smaller tile's may run F(2×2), whose scratch
-        // a pixel is larger (16/4 floats a channel against 36/16): the widest maps under
-        // F(4×4)'s threshold within it, those the options run as F(2×2).
+        // A bounding tile's map runs F(6×6) or F(4×4) where a smaller tile's may run a smaller
+        // tile, whose scratch a pixel is larger (16/4 floats a channel against 36/16 and 64/36):
+        // the widest maps under each smaller tile's threshold within it, those the options run
+        // with a smaller tile.
         let maps = { (shape: ConvolutionShape) -> [ConvolutionShape] in
-            guard shape.coversSmallerMaps, tile(shape) == 4 else { return [shape] }
-            let below = ConvolutionShape.winograd4MinimumPixels - 1
-            let smaller = (1...min(shape.height, below)).map { h in
-                var map = shape
-                (map.height, map.width) = (h, min(shape.width, below / h))
-                return map
+            guard shape.coversSmallerMaps, tile(shape) > 2 else { return [shape] }
+            let thresholds = [ConvolutionShape.winograd4MinimumPixels, ConvolutionShape.winograd6MinimumPixels]
+            let smaller = thresholds.flatMap { threshold in
+                let below = threshold - 1
+                return (1...min(shape.height, below)).map { h in
+                    var map = shape
+                    (map.height, map.width) = (h, min(shape.width, below / h))
+                    return map
+                }
             }
-            return [shape] + smaller.filter { tile($0) == 2 }
+            return [shape] + smaller.filter { tile($0) < tile(shape) }
         }
         let bands = winograd.flatMap { shape in
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].flatMap {

@@ -158,9 +158,9 @@ extension KernelOption {
     /// transforms and a larger error bound (WinogradBound.swift). 0 chooses per layer
     /// (`ProgramOptions.winogradTile(…)`, the rule measured on PoCL); GPUs stay 2 until measured.
     static let winoTile = KernelOption(
-        "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3), 0 per layer",
-        .launchOnly, valid: .values([0, 2, 4]), fallback: 2, cpu: 0, gpu: 2,
-        tuned: [0, 2, 4], affects: convolution)
+        "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3), 6 F(6×6,3×3), 0 per layer",
+        .launchOnly, valid: .values([0, 2, 4, 6]), fallback: 2, cpu: 0, gpu: 2,
+        tuned: [0, 2, 4, 6], affects: convolution)
     static let winoTB = KernelOption(
         "WINO_TB", "Winograd multiply: tiles per vector", .compileTime,
         valid: vectorWidths, fallback: 16, cpu: .vectorWidth(wide: 16, narrow: 8), gpu: 4,
@@ -178,6 +178,11 @@ extension KernelOption {
         "WINO_PREFETCH", "Winograd multiply: channels prefetched ahead",
         .compileTime, valid: .range(0...64), fallback: 0, cpu: 4, gpu: 0,
         tuned: [0, 4, 8], affects: convolution, on: [.cpu])
+    /// `winograd6_input` reads 8 rows at once, more streams than a CPU's prefetcher follows.
+    static let winoRowPrefetch = KernelOption(
+        "WINO_ROW_PREFETCH", "winograd6_input: the next block's rows prefetched",
+        .compileTime, valid: .values([0, 1]), fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution, on: [.cpu])
     /// PoCL pays per work-item; the tiles stay in cache.
     static let winoOB = KernelOption(
         "WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
@@ -334,7 +339,8 @@ extension KernelOption {
     /// Every option, once; the tunable ones in the order `stylize-gpu tune` visits them.
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
-        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoOB, winoWG, winoBand, winoCache, winoGEMM,
+        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoBand,
+        winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
         gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbPrefetch, vw, tileWG,

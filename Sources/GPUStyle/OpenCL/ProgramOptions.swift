@@ -117,15 +117,18 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value(.winoBand) }
     public var winogradCachesWeights: Bool { value(.winoCache) != 0 }
-    /// The output tile side m of Winograd F(m×m,3×3), 2 or 4, for a convolution on a
+    /// The output tile side m of Winograd F(m×m,3×3), 2, 4 or 6, for a convolution on a
     /// `height`×`width` map. `WINO_TILE=0` chooses F(4×4) on maps of at least
     /// `ConvolutionShape.winograd4MinimumPixels`: there its 2.25× fewer multiplies outweigh its
     /// heavier transforms, at any channel count since its transforms run along tile rows
-    /// (benchmarks/README.md, "F(4×4) transforms along tile rows").
+    /// (benchmarks/README.md, "F(4×4) transforms along tile rows"); F(6×6) from
+    /// `ConvolutionShape.winograd6MinimumPixels`.
     public func winogradTile(height: Int, width: Int) -> Int {
         let chosen = value(.winoTile)
         if chosen != 0 { return chosen }
-        return height * width >= ConvolutionShape.winograd4MinimumPixels ? 4 : 2
+        let pixels = height * width
+        return pixels >= ConvolutionShape.winograd6MinimumPixels
+            ? 6 : pixels >= ConvolutionShape.winograd4MinimumPixels ? 4 : 2
     }
     /// Tiles per work-item of the Winograd multiply.
     public var winogradTileBlock: Int { value(.winoTB) }

@@ -60,9 +60,9 @@ struct WinogradBands {
 }
 
 extension OpenCLBackend {
-    /// One convolution by Winograd F(2×2,3×3) or F(4×4,3×3) (`WINO_TILE`, see Kernels.cl):
+    /// One convolution by Winograd F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3) (`WINO_TILE`, see Kernels.cl):
     /// the weight transforms for this direction, then per band of tile rows the input transform,
-    /// the 16 (36) products and the output transform with the epilogue.
+    /// the 16 (36, 64) products and the output transform with the epilogue.
     ///
     /// A band's outputs are stored only after the next band's input is transformed, so `output`
     /// may be `input` itself (backward-data in place, `backwardDataRunsInPlace`): by then no band
@@ -79,7 +79,7 @@ extension OpenCLBackend {
         let block = options.winogradOutputBlock
         let rows = (channels + block - 1) / block * block
         let tile = options.winogradTile(height: h, width: w)
-        let four = tile == 4
+        let prefix = tile == 2 ? "winograd" : "winograd\(tile)"
         let bands = WinogradBands(
             height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
             tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
@@ -97,7 +97,7 @@ extension OpenCLBackend {
                 transforms = try winogradWeights.atLeast(floats)
             }
             try context.enqueue(
-                try context.kernel(four ? "winograd4_weights" : "winograd_weights"),
+                try context.kernel(prefix + "_weights"),
                 global: [rows, outputStride / block],
                 local: nil,
                 [
@@ -114,10 +114,10 @@ extension OpenCLBackend {
         let tiled = options.winogradTiledMultiply
         let wide = tiled && options.winogradWideFrom > 0 && outputStride >= options.winogradWideFrom
         let (inputKernel, multiplyKernel, outputKernel) = (
-            try kernel(four ? "winograd4_input" : "winograd_input", reads: reads, writes: writes),
+            try kernel(prefix + "_input", reads: reads, writes: writes),
             try context.kernel(
                 wide ? "winograd_multiply_tiled_wide" : tiled ? "winograd_multiply_tiled" : "winograd_multiply"),
-            try kernel(four ? "winograd4_output" : "winograd_output", reads: reads, writes: writes)
+            try kernel(prefix + "_output", reads: reads, writes: writes)
         )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
