@@ -1503,7 +1503,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
 //        32/45 16/45 8/45; 32/45 −16/45 8/45; 0 0 1],
 //   Aᵀ = [1 1 1 1 1 1 1 0; 0 1 −1 2 −2 ½ −½ 0; 0 1 1 4 4 ¼ ¼ 0; 0 1 −1 8 −8 ⅛ −⅛ 0;
 //         0 1 1 16 16 1/16 1/16 0; 0 1 −1 32 −32 1/32 −1/32 1]:
-// 64 multiplies per tile and channel pair instead of 324 (F(4×4): 144 for 36 outputs). B's and
+// 64 multiplies per tile and channel pair instead of 324 (F(4×4): 81 for 36 outputs). B's and
 // A's entries are exact in binary; G's are applied once per convolution, in double where the
 // device has it. The products are winograd_multiply's with 64 points; backward-data transforms
 // the flipped kernel itself, as F(4×4). One work-item per tile row block and channel.
