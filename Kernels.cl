@@ -955,6 +955,10 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
 #define WINOGRAD_AT(s0, s1, s2, s3, r0, r1) \
     r0 = (s0) + (s1) + (s2); r1 = (s1) - (s2) - (s3);
 
+// The input transforms' parameters.
+#define WINOGRAD_INPUT_PARAMETERS \
+    __global const ACT_IN *input, const int channels, const int height, const int width, const int tilesX, \
+        const int firstTileRow, const int tileRows, const int tileStride, const int blocksPerItem, __global float *v
 // The input transforms' work-item: channel c, tile row `band`, blocks [first, end) of it; y0 the
 // first input row of an F(m×m) tile row (m = `tile`), `out` the band's tile 0 of channel c in V.
 #define WINOGRAD_INPUT_SETUP(tile) \
@@ -984,9 +988,7 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int y0 = (tile) * (firstTileRow + band);
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
-__kernel void winograd_input(__global const ACT_IN *input, const int channels, const int height, const int width,
-                             const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
-                             const int blocksPerItem, __global float *v) {
+__kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
     WINOGRAD_INPUT_SETUP(2)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK;
@@ -1332,9 +1334,7 @@ inline void winograd4_input_tile(__global const ACT_IN *plane, const int height,
 // shifted in at the left edge, the last guarded at the right) and takes tile t's column j as the
 // lanes 4t + j, one vector per column, in the scalar path's arithmetic; a ragged end or a block
 // past the image's right edge runs one tile at a time. Global size: as winograd_input's.
-__kernel void winograd4_input(__global const ACT_IN *input, const int channels, const int height, const int width,
-                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
-                              const int blocksPerItem, __global float *v) {
+__kernel void winograd4_input(WINOGRAD_INPUT_PARAMETERS) {
     WINOGRAD_INPUT_SETUP(4)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK;
@@ -1536,9 +1536,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
 // path: one away from the right edge loads each row in four loads (16, 16, 16 and 2 floats; the
 // first shifted in at the left edge, the last guarded), the block at the edge lane by lane with
 // zeros past it, and stores only its tiles. Global size: as winograd_input's.
-__kernel void winograd6_input(__global const ACT_IN *input, const int channels, const int height, const int width,
-                              const int tilesX, const int firstTileRow, const int tileRows, const int tileStride,
-                              const int blocksPerItem, __global float *v) {
+__kernel void winograd6_input(WINOGRAD_INPUT_PARAMETERS) {
     WINOGRAD_INPUT_SETUP(6)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK, count = min(ROW_BLOCK, tilesX - tx0);
