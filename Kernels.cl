@@ -36,8 +36,8 @@
 //   gram                         gram_partial* → GRAM_T, VW
 //                                gram_partial_tiled* → GRAM_GEMM
 //                                gram_finish → GRAM_GEMM, GRAM_T
-//   gramBackward                 gram_symmetrize
-//                                gram_backward* → GB_ROWS, GB_VECS, GB_PREFETCH, VW
+//   gramBackward                 gram_symmetrize → GB_GEMM, GB_ROWS
+//                                gram_backward* → GB_ROWS, GB_VECS, GB_OB, GB_PREFETCH, VW
 //                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB
 //   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   meanSquaredErrorGradient     mean_squared_error_gradient
@@ -182,6 +182,10 @@
 #endif
 #ifndef GB_VECS
 #define GB_VECS 1
+#endif
+// Row blocks a Gram backward work-item runs one after the other.
+#ifndef GB_OB
+#define GB_OB 1
 #endif
 // Channels ahead whose columns of F a Gram backward work-item prefetches (0: none; CPUs).
 #ifndef GB_PREFETCH
@@ -2051,36 +2055,46 @@ __kernel void gram_finish(__global const float *partial, const int channels, con
     g[i * channels + j] = sum * scale;
 }
 
-// sym = (dG + dGᵀ) · scale, the left factor of Gram backward.
+// sym = (dG + dGᵀ) · scale, the left factor of Gram backward: row-major for gram_backward_tiled,
+// else in gram_backward's blocks [ceil(C / GB_ROWS)][C][GB_ROWS] (row i of block b is channel
+// b·GB_ROWS + i; rows past C are zeros). Global size: [C, C rounded up to GB_ROWS].
 __kernel void gram_symmetrize(__global const float *dg, const int channels, const float scale, __global float *sym) {
     const int j = get_global_id(0), i = get_global_id(1);
-    if (i >= channels || j >= channels) return;
-    sym[i * channels + j] = (dg[i * channels + j] + dg[j * channels + i]) * scale;
+    if (j >= channels) return;
+#if GB_GEMM
+    if (i < channels) sym[i * channels + j] = (dg[i * channels + j] + dg[j * channels + i]) * scale;
+#else
+    const int block = i / GB_ROWS;
+    sym[(block * channels + j) * GB_ROWS + i - block * GB_ROWS] =
+        i < channels ? (dg[i * channels + j] + dg[j * channels + i]) * scale : 0.0f;
+#endif
 }
 
 // out (+)= A F with A: C × C (symmetric) and F, out: C × M; where `masked`, the sum is then zeroed
-// where F ≤ 0 (the backward of the ReLU whose output F is, fused). A work-item computes GB_ROWS
-// rows × GB_VECS vectors of VW columns; each element of A, read from row j where A[i][j] = A[j][i]
-// so a work-item's GB_ROWS values are contiguous, feeds GB_VECS multiply-adds.
-// Global size: [ceil(C / GB_ROWS), ceil(M / (VW · GB_VECS))]: neighbouring work-items share the
-// same columns of F (cached), so F streams from memory once.
+// where F ≤ 0 (the backward of the ReLU whose output F is, fused). The loop order is
+// winograd_multiply's: a work-item computes GB_ROWS rows × GB_VECS vectors of VW columns, each
+// element of A (gram_symmetrize's blocks: a block's rows stream contiguously) feeding GB_VECS
+// multiply-adds, for GB_OB row blocks one after the other over the same columns of F (PoCL pays
+// per work-item; the columns stay in cache). Neighbouring work-items share the same block of A.
+// Global size: [ceil(M / (VW · GB_VECS)), ceil(C / (GB_ROWS · GB_OB))].
 #if GB_PREFETCH
+// The next work-item's columns (GB_PREFETCH blocks of columns ahead), fetched in the first row
+// block: its rows are a channel apart, one stream each, more than a CPU's prefetcher follows.
 #define GB_FETCH_AHEAD(j) \
-    if ((j) + GB_PREFETCH < channels) { \
-        _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) \
-            __builtin_prefetch(f + ((j) + GB_PREFETCH) * m + k + v); \
+    if (b == 0 && ahead < m) { \
+        _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) __builtin_prefetch(f + (j) * m + ahead + v); \
     }
 #else
 #define GB_FETCH_AHEAD(j)
 #endif
 #define GB_COLUMNS(LOAD) \
     for (int j = 0; j < channels; ++j) { \
-        __global const float *aj = a + j * channels; \
+        __global const float *aj = block + j * GB_ROWS; \
         GB_FETCH_AHEAD(j) \
         VEC fv[GB_VECS]; \
         _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) fv[v] = LOAD(v); \
         _Pragma("unroll") for (int r = 0; r < GB_ROWS; ++r) { \
-            const VEC weight = (VEC)(aj[column[r]]); \
+            const VEC weight = (VEC)(aj[r]); \
             _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) acc[r][v] = MAD(weight, fv[v], acc[r][v]); \
         } \
     }
@@ -2090,57 +2104,56 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 
 __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, const int channels, const int m,
                             __global float *out, const int accumulate, const int masked) {
-    const int i0 = get_global_id(0) * GB_ROWS;
-    const int k = get_global_id(1) * VW * GB_VECS;
-    if (k >= m || i0 >= channels) return;
-    const int left = m - k;
-    // Rows past the last channel read the last channel's column of A; their results are not stored.
-    int column[GB_ROWS];
-    #pragma unroll
-    for (int r = 0; r < GB_ROWS; ++r) column[r] = min(i0 + r, channels - 1);
+    const int k = get_global_id(0) * VW * GB_VECS;
+    if (k >= m) return;
+    const int left = m - k, ahead = k + GB_PREFETCH * GB_VECS * VW;
+    for (int b = 0; b < GB_OB; ++b) {
+        const int i0 = (get_global_id(1) * GB_OB + b) * GB_ROWS;
+        if (i0 >= channels) return;
+        __global const float *block = a + i0 * channels;
 #if GB_PREFETCH
-    // The outputs added to are read once, after the channel loop: one stream per row is more than a
-    // CPU's prefetcher follows, so each would be a miss.
-    if (accumulate) {
-        for (int r = 0; r < GB_ROWS && i0 + r < channels; ++r) {
-            for (int v = 0; v < GB_VECS * VW && k + v < m; v += 16) __builtin_prefetch(out + (i0 + r) * m + k + v);
+        // The outputs the next work-item adds to, likewise.
+        if (accumulate && ahead < m) {
+            for (int r = 0; r < GB_ROWS && i0 + r < channels; ++r) {
+                for (int v = 0; v < GB_VECS * VW; v += 16) __builtin_prefetch(out + (i0 + r) * m + ahead + v);
+            }
         }
-    }
 #endif
-    VEC acc[GB_ROWS][GB_VECS];
-    #pragma unroll
-    for (int r = 0; r < GB_ROWS; ++r) {
+        VEC acc[GB_ROWS][GB_VECS];
         #pragma unroll
-        for (int v = 0; v < GB_VECS; ++v) acc[r][v] = (VEC)(0.0f);
-    }
-    if (left >= VW * GB_VECS) {
-        GB_COLUMNS(GB_WHOLE)
-    } else {
-        GB_COLUMNS(GB_TAIL)
-    }
-    for (int r = 0; r < GB_ROWS; ++r) {
-        if (i0 + r >= channels) break;
-        for (int v = 0; v < GB_VECS; ++v) {
-            const int start = k + v * VW, count = m - start;
-            if (count <= 0) break;
-            __global float *o = out + (i0 + r) * m + start;
-            __global const ACT_IN *features = f + (i0 + r) * m + start;
-            if (count >= VW) {
-                VEC value = accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v];
-                if (masked) {
-                    // Lane by lane: PoCL made vload_half8 here an aligned load of an unaligned row.
-                    float lanes[VW];
-                    #pragma unroll
-                    for (int q = 0; q < VW; ++q) lanes[q] = LOAD_ACT(q, features);
-                    value = select((VEC)(0.0f), value, VLOAD(0, lanes) > (VEC)(0.0f));
-                }
-                VSTORE(value, 0, o);
-            } else {
-                float values[VW];
-                VSTORE(acc[r][v], 0, values);
-                for (int q = 0; q < count; ++q) {
-                    store_or_add(o, q, values[q], accumulate);
-                    if (masked && !(LOAD_ACT(q, features) > 0.0f)) o[q] = 0.0f;
+        for (int r = 0; r < GB_ROWS; ++r) {
+            #pragma unroll
+            for (int v = 0; v < GB_VECS; ++v) acc[r][v] = (VEC)(0.0f);
+        }
+        if (left >= VW * GB_VECS) {
+            GB_COLUMNS(GB_WHOLE)
+        } else {
+            GB_COLUMNS(GB_TAIL)
+        }
+        for (int r = 0; r < GB_ROWS; ++r) {
+            if (i0 + r >= channels) break;
+            for (int v = 0; v < GB_VECS; ++v) {
+                const int start = k + v * VW, count = m - start;
+                if (count <= 0) break;
+                __global float *o = out + (i0 + r) * m + start;
+                __global const ACT_IN *features = f + (i0 + r) * m + start;
+                if (count >= VW) {
+                    VEC value = accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v];
+                    if (masked) {
+                        // Lane by lane: PoCL made vload_half8 here an aligned load of an unaligned row.
+                        float lanes[VW];
+                        #pragma unroll
+                        for (int q = 0; q < VW; ++q) lanes[q] = LOAD_ACT(q, features);
+                        value = select((VEC)(0.0f), value, VLOAD(0, lanes) > (VEC)(0.0f));
+                    }
+                    VSTORE(value, 0, o);
+                } else {
+                    float values[VW];
+                    VSTORE(acc[r][v], 0, values);
+                    for (int q = 0; q < count; ++q) {
+                        store_or_add(o, q, values[q], accumulate);
+                        if (masked && !(LOAD_ACT(q, features) > 0.0f)) o[q] = 0.0f;
+                    }
                 }
             }
         }

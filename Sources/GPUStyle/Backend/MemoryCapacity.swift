@@ -80,7 +80,7 @@ extension OpenCLBackend {
     public func scratchBytes(convolutions: [ConvolutionShape], grams: [Shape]) -> Int {
         let fixed = unusedBuffer.count + reductionPartials.count + dotResult.count
         let partials = grams.map { gramSplit(pixels: $0.pixels).slices * $0.c * $0.c }.max() ?? 0
-        let symmetric = grams.map { $0.c * $0.c }.max() ?? 0
+        let symmetric = grams.map { options.gramSymmetricRows(channels: $0.c) * $0.c }.max() ?? 0
         let block = options.channelBlock
         let padded = { (channels: Int) in (channels + block - 1) / block * block }
         let winograd = convolutions.filter {

@@ -169,6 +169,13 @@ public struct ProgramOptions: Equatable, Sendable {
     /// Whether Gram backward runs `gram_backward_tiled` (the Winograd multiply's tiles).
     public var gramBackwardTiledProduct: Bool { value(.gbGEMM) != 0 }
     public var gramBackwardRows: Int { value(.gbRows) }
+    /// Row blocks per Gram backward work-item.
+    public var gramBackwardBlocksPerItem: Int { value(.gbOB) }
+    /// Rows of `gram_symmetrize`'s output for C channels: `gram_backward` reads blocks of GB_ROWS,
+    /// the last padded with zeros.
+    public func gramSymmetricRows(channels c: Int) -> Int {
+        gramBackwardTiledProduct ? c : (c + gramBackwardRows - 1) / gramBackwardRows * gramBackwardRows
+    }
     /// Columns (pixels) per Gram backward work-item: GB_VECS vectors of VW.
     public var gramBackwardColumns: Int { value(.vw) * value(.gbVecs) }
     public var reductionGroupSize: Int { value(.redLocal) }

@@ -48,9 +48,11 @@ extension OpenCLBackend {
         let op = "gramBackward"
         let (c, m) = (features.shape.c, features.shape.pixels)
         if c == 0 || m == 0 { return }
-        let symmetric = try gramSymmetric.atLeast(c * c)
+        let tiled = options.gramBackwardTiledProduct
+        let paddedRows = options.gramSymmetricRows(channels: c)
+        let symmetric = try gramSymmetric.atLeast(paddedRows * c)
         try context.enqueue(
-            try context.kernel("gram_symmetrize"), global: [c, c], local: [options.elementwiseGroupSize, 1],
+            try context.kernel("gram_symmetrize"), global: [c, paddedRows], local: [options.elementwiseGroupSize, 1],
             [
                 .buffer(try buffer(gradGram, op)), .int(c), .float(Float(1 / Double(c * m))),
                 .buffer(symmetric),
@@ -59,7 +61,7 @@ extension OpenCLBackend {
             .buffer(symmetric), .buffer(try activationBuffer(features, op)), .int(c), .int(m),
             .buffer(try buffer(gradFeatures, op)), .flag(accumulate), .flag(reluMasked),
         ]
-        if options.gramBackwardTiledProduct {
+        if tiled {
             let (rows, pixels) = options.tiledProductBlock
             try context.enqueue(
                 try kernel("gram_backward_tiled", reads: features.format),
@@ -69,8 +71,9 @@ extension OpenCLBackend {
             try context.enqueue(
                 try kernel("gram_backward", reads: features.format),
                 global: [
-                    (c + options.gramBackwardRows - 1) / options.gramBackwardRows,
                     (m + options.gramBackwardColumns - 1) / options.gramBackwardColumns,
+                    (paddedRows / options.gramBackwardRows + options.gramBackwardBlocksPerItem - 1)
+                        / options.gramBackwardBlocksPerItem,
                 ],
                 local: workGroup(options.tileWorkGroupWidth, dimensions: 2), arguments)
         }
