@@ -193,6 +193,12 @@ extension KernelOption {
         "WINO_WG", "Winograd transforms' work-group width (0: the driver's)",
         .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 16, gpu: 16,
         tuned: [16, 64], affects: convolution)
+    /// PoCL's own work-groups run the weight transforms' work-items as vector lanes and scatter
+    /// their stores one float at a time.
+    static let winoWeightsWG = KernelOption(
+        "WINO_WEIGHTS_WG", "Winograd weight transforms' work-group width (0: the driver's)",
+        .launchOnly, valid: .groupSize(from: 0), fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 1, 16], affects: convolution)
     static let winoBand = KernelOption(
         "WINO_BAND", "floats per Winograd scratch buffer (more cut more bands)",
         .launchOnly, valid: .positive, fallback: 1 << 22, cpu: .value(1 << 22),
@@ -348,7 +354,8 @@ extension KernelOption {
     /// Every option, once; the tunable ones in the order `stylize-gpu tune` visits them.
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
-        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoBand,
+        convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoWeightsWG,
+        winoBand,
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,

@@ -99,7 +99,7 @@ extension OpenCLBackend {
             try context.enqueue(
                 try context.kernel(prefix + "_weights"),
                 global: [rows, outputStride / block],
-                local: nil,
+                local: workGroup(options.winogradWeightsWorkGroupWidth, dimensions: 2),
                 [
                     .buffer(layer.forward), .int(layer.outputChannels), .int(layer.inputChannels),
                     .flag(weights.direction == .backwardData), .int(outputStride), .int(rows),
