@@ -187,7 +187,7 @@
 #ifndef GB_OB
 #define GB_OB 1
 #endif
-// Channels ahead whose columns of F a Gram backward work-item prefetches (0: none; CPUs).
+// Column blocks ahead whose F and outputs a Gram backward work-item prefetches (0: none; CPUs).
 #ifndef GB_PREFETCH
 #define GB_PREFETCH 0
 #endif

@@ -153,6 +153,7 @@ public struct ProgramOptions: Equatable, Sendable {
     public static let wideProductBlock = (outputs: 128, tiles: 128)
     /// Work-group width of the Winograd transform launches without WHOLE_ROWS; 0 lets the driver choose.
     public var winogradWorkGroupWidth: Int { value(.winoWG) }
+    /// Work-group width of the Winograd weight transforms' launches; 0 lets the driver choose.
     public var winogradWeightsWorkGroupWidth: Int { value(.winoWeightsWG) }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
     public var tileWorkGroupWidth: Int { value(.tileWG) }
