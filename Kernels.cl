@@ -959,6 +959,11 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
 #define WINOGRAD_AT(s0, s1, s2, s3, r0, r1) \
     r0 = (s0) + (s1) + (s2); r1 = (s1) - (s2) - (s3);
 
+// The floats from one ξ's plane of the weight transforms, transformed input or products to the
+// next: rows · tileStride rounded up to an odd number of 64-byte lines (WinogradBands.plane), so
+// that the 16 to 64 planes a work-item writes or reads side by side fall in different cache sets.
+#define WINO_PLANE(rows, tileStride) (((((rows) * (tileStride) + 15) / 16) | 1) * 16)
+
 // The input transforms' parameters.
 #define WINOGRAD_INPUT_PARAMETERS \
     __global const ACT_IN *input, const int channels, const int height, const int width, const int tilesX, \
@@ -972,7 +977,7 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks); \
     const int y0 = (tile) * (firstTileRow + band) - 1; \
     __global const ACT_IN *plane = input + c * height * width; \
-    const int xiStride = channels * tileStride; \
+    const int xiStride = WINO_PLANE(channels, tileStride); \
     __global float *out = v + c * tileStride + band * tilesX;
 
 // The output kernels' parameters and set-up: work-item (block range, band row, output channel o).
@@ -987,7 +992,7 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int blocks = (tilesX + ROW_BLOCK - 1) / ROW_BLOCK; \
     const int first = get_global_id(0) * blocksPerItem, end = min(first + blocksPerItem, blocks); \
     __global const float *in = m + o * tileStride + band * tilesX; \
-    const int xiStride = outStride * tileStride; \
+    const int xiStride = WINO_PLANE(outStride, tileStride); \
     const float b = useBias ? bias[o] : 0.0f; \
     const int y0 = (tile) * (firstTileRow + band);
 
@@ -1070,8 +1075,9 @@ void winograd_block_taps(__global const float *w, const int outChannels, const i
     }
 }
 
-// The layout winograd_multiply reads, [16][stride / WINO_COB][rows][WINO_COB], from the raw
-// O×I×3×3 weights w, with U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ]:
+// The layout winograd_multiply reads, [16][stride / WINO_COB][rows][WINO_COB] (the planes ξ
+// WINO_PLANE(stride, rows) floats apart), from the raw O×I×3×3 weights w, with
+// U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ]:
 //   forward (flipped = 0): column k = o, row r = i, the value U[ξ][o][i];
 //   backward-data (flipped = 1): column k = i, row r = o, the value U[p(ξ)][o][i], the transform
 //     of the flipped, transposed kernel: the transform of J g J is U with rows and columns 0 and 3
@@ -1096,7 +1102,7 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
         WINOGRAD_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3])
     }
     __global float *out = u + (kb * rows + r) * WINO_COB;
-    const int xiStride = stride * rows;
+    const int xiStride = WINO_PLANE(stride, rows);
     const int s0 = flipped ? 3 : 0, s3 = 3 - s0, s[4] = {s0, 1, 2, s3};
     #pragma unroll
     for (int a = 0; a < 4; ++a) {
@@ -1122,7 +1128,7 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
                                 const int outStride, const int tileStride, __global float *m) {
     const int t0 = get_global_id(0) * WINO_TB * WINO_TV, xi = get_global_id(2);
     if (t0 >= tileStride) return;
-    __global const float *column = v + xi * channels * tileStride + t0;
+    __global const float *column = v + xi * WINO_PLANE(channels, tileStride) + t0;
     for (int b = 0; b < WINO_OB; ++b) {
         const int block = get_global_id(1) * WINO_OB + b;
         if (block * WINO_COB >= outStride) return;
@@ -1132,7 +1138,7 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
             #pragma unroll
             for (int j = 0; j < WINO_COB; ++j) acc[k][j] = (TBVEC)(0.0f);
         }
-        __global const float *w = u + (xi * (outStride / WINO_COB) + block) * rows * WINO_COB;
+        __global const float *w = u + xi * WINO_PLANE(outStride, rows) + block * rows * WINO_COB;
         for (int c = 0; c < channels; ++c) {
 #if WINO_PREFETCH
             // This work-item's tiles WINO_PREFETCH channels ahead: one stream per channel, more
@@ -1154,7 +1160,7 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
                 for (int k = 0; k < WINO_TV; ++k) acc[k][j] = MAD(weight, tiles[k], acc[k][j]);
             }
         }
-        __global float *out = m + (xi * outStride + block * WINO_COB) * tileStride + t0;
+        __global float *out = m + xi * WINO_PLANE(outStride, tileStride) + block * WINO_COB * tileStride + t0;
         #pragma unroll
         for (int j = 0; j < WINO_COB; ++j) {
             #pragma unroll
@@ -1181,15 +1187,16 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 #define WINOGRAD_MULTIPLY_TILED(M, N) \
     TILED_SETUP(M, N) \
     const int xi = get_global_id(2); \
-    __global const float *uxi = u + xi * (outStride / WINO_COB) * rows * WINO_COB; \
-    __global const float *vxi = v + xi * channels * tileStride; \
+    __global const float *uxi = u + xi * WINO_PLANE(outStride, rows); \
+    __global const float *vxi = v + xi * WINO_PLANE(channels, tileStride); \
     TILED_PRODUCT(M, N, channels, LOAD_U, LOAD_V) \
     TILED_RESULTS(M, N, STORE_M)
 #define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + ((o) / WINO_COB * rows + (c)) * WINO_COB + ((o) - (o) / WINO_COB * WINO_COB)) \
                                       : (float4)(0.0f))
 #define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
 #define STORE_M(o, t, value) \
-    if ((o) < outStride && (t) < tileStride) vstore4(value, 0, m + (xi * outStride + (o)) * tileStride + (t));
+    if ((o) < outStride && (t) < tileStride) \
+        vstore4(value, 0, m + xi * WINO_PLANE(outStride, tileStride) + (o) * tileStride + (t));
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
                              const int outStride, const int tileStride, __global float *m) {
@@ -1417,7 +1424,7 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
         WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
     }
     __global float *out = u + (kb * rows + r) * WINO_COB;
-    const int xiStride = stride * rows;
+    const int xiStride = WINO_PLANE(stride, rows);
     // Each row stored as soon as it is made: six values live instead of 36 (in double, a whole
     // 6×6 block per work-item spilled on PoCL).
     #pragma unroll
@@ -1639,7 +1646,7 @@ __kernel void winograd6_weights(__global const float *w, const int outChannels, 
                     c[q][6], c[q][7])
     }
     __global float *out = u + (kb * rows + r) * WINO_COB;
-    const int xiStride = stride * rows;
+    const int xiStride = WINO_PLANE(stride, rows);
     #pragma unroll
     for (int a = 0; a < 8; ++a) {  // each row stored as it is made, as winograd4_weights
         wino4_block t[8];

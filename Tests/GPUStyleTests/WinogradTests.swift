@@ -129,6 +129,18 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// The scratch planes hold their rows and are an odd number of 64-byte lines apart, so that
+    /// the 16 to 64 planes a transform touches side by side fall in different cache sets.
+    func testPlanesAreAnOddNumberOfCacheLinesApart() {
+        for (rows, stride) in [(64, 1800), (256, 256), (3, 5), (512, 512), (1, 16), (128, 8)] {
+            let plane = WinogradBands.plane(rows: rows, tileStride: stride)
+            XCTAssertGreaterThanOrEqual(plane, rows * stride)
+            XCTAssertLessThan(plane, rows * stride + 32)
+            XCTAssertEqual(plane % 16, 0)
+            XCTAssertEqual(plane / 16 % 2, 1, "\(rows) × \(stride)")
+        }
+    }
+
     /// `WINO_CACHE` keeps a layer's weight transforms per direction and makes them again only when
     /// the tile size changes: the same bits as transforming at every convolution, through a switch
     /// from F(4×4) (a 64×48 map) to F(2×2) (16×16) and back, forward and backward-data, and the
@@ -163,9 +175,9 @@ final class WinogradTests: XCTestCase {
         let (transformed, scratchBytes) = try run(cache: 0)
         let (kept, keptBytes) = try run(cache: 1)
         XCTAssertEqual(kept, transformed)
-        // Back at F(4×4): both directions' 36·256·256 transforms held, where the uncached backend
-        // holds one direction's size of shared scratch (the tensors are gone by then).
-        XCTAssertEqual(keptBytes - scratchBytes, 36 * o * c * 4)
+        // Back at F(4×4): both directions' 36 planes of 256·256 transforms held, where the uncached
+        // backend holds one direction's size of shared scratch (the tensors are gone by then).
+        XCTAssertEqual(keptBytes - scratchBytes, 36 * WinogradBands.plane(rows: c, tileStride: o) * 4)
     }
 
     /// The native default chooses the tile per convolution by the map's size: F(4×4) at 64×48

@@ -124,7 +124,8 @@ extension OpenCLBackend {
         }
         let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
         let transformFloats = { (shape: ConvolutionShape) in
-            (tile(shape) + 2) * (tile(shape) + 2) * padded(shape.outputChannels) * padded(shape.inputChannels)
+            (tile(shape) + 2) * (tile(shape) + 2)
+                * WinogradBands.plane(rows: padded(shape.inputChannels), tileStride: padded(shape.outputChannels))
         }
         // Shared scratch for the largest, or with WINO_CACHE each layer's own per direction, as
         // large as its largest tile at any of the sizes it runs at.

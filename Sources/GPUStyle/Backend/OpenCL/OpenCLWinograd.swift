@@ -55,7 +55,17 @@ struct WinogradBands {
 
     /// Scratch floats: transformed input for `channels`, products for `outputStride`.
     func scratchFloats(channels: Int, outputStride: Int) -> (input: Int, products: Int) {
-        (points * channels * tileStride, points * tileStride * outputStride)
+        (
+            points * WinogradBands.plane(rows: channels, tileStride: tileStride),
+            points * WinogradBands.plane(rows: outputStride, tileStride: tileStride)
+        )
+    }
+
+    /// The floats from one point's plane of the scratch to the next (Kernels.cl's `WINO_PLANE`):
+    /// `rows` rows of `tileStride`, rounded up to an odd number of 64-byte lines, so that the
+    /// transforms' 16 to 64 planes, written and read side by side, fall in different cache sets.
+    static func plane(rows: Int, tileStride: Int) -> Int {
+        ((rows * tileStride + 15) / 16 | 1) * 16
     }
 }
 
@@ -88,7 +98,7 @@ extension OpenCLBackend {
         if options.winogradCachesWeights, let kept = layer.transforms[weights.direction], kept.tile == tile {
             transforms = kept.buffer
         } else {
-            let floats = bands.points * outputStride * rows
+            let floats = bands.points * WinogradBands.plane(rows: rows, tileStride: outputStride)
             if options.winogradCachesWeights {
                 layer.transforms[weights.direction] = nil  // released before the new one is made
                 transforms = try context.makeBuffer(floats: floats)
