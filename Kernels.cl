@@ -1565,7 +1565,7 @@ __kernel void winograd6_input(WINOGRAD_INPUT_PARAMETERS) {
             }
         }
 #endif
-        float8 d[8][8];
+        float8 d[8][8];  // each row's d B, made as soon as the row is loaded
         #pragma unroll
         for (int i = 0; i < 8; ++i) {
             const int y = y0 + i;
@@ -1594,36 +1594,30 @@ __kernel void winograd6_input(WINOGRAD_INPUT_PARAMETERS) {
                 mid2 = vload16(0, row + 32);
                 hi = vload2(0, row + 48);
             }
-            d[i][0] = (float8)(lo.s0, lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa);
-            d[i][1] = (float8)(lo.s1, lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb);
-            d[i][2] = (float8)(lo.s2, lo.s8, lo.se, mid.s4, mid.sa, mid2.s0, mid2.s6, mid2.sc);
-            d[i][3] = (float8)(lo.s3, lo.s9, lo.sf, mid.s5, mid.sb, mid2.s1, mid2.s7, mid2.sd);
-            d[i][4] = (float8)(lo.s4, lo.sa, mid.s0, mid.s6, mid.sc, mid2.s2, mid2.s8, mid2.se);
-            d[i][5] = (float8)(lo.s5, lo.sb, mid.s1, mid.s7, mid.sd, mid2.s3, mid2.s9, mid2.sf);
-            d[i][6] = (float8)(lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa, hi.s0);
-            d[i][7] = (float8)(lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb, hi.s1);
+            const float8 c[8] = {(float8)(lo.s0, lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa),
+                                 (float8)(lo.s1, lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb),
+                                 (float8)(lo.s2, lo.s8, lo.se, mid.s4, mid.sa, mid2.s0, mid2.s6, mid2.sc),
+                                 (float8)(lo.s3, lo.s9, lo.sf, mid.s5, mid.sb, mid2.s1, mid2.s7, mid2.sd),
+                                 (float8)(lo.s4, lo.sa, mid.s0, mid.s6, mid.sc, mid2.s2, mid2.s8, mid2.se),
+                                 (float8)(lo.s5, lo.sb, mid.s1, mid.s7, mid.sd, mid2.s3, mid2.s9, mid2.sf),
+                                 (float8)(lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa, hi.s0),
+                                 (float8)(lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb, hi.s1)};
+            WINOGRAD6_BT(float8, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], d[i][0], d[i][1], d[i][2], d[i][3],
+                         d[i][4], d[i][5], d[i][6], d[i][7])
         }
         #pragma unroll
-        for (int j = 0; j < 8; ++j) {  // Bᵀ d: combine rows
+        for (int j = 0; j < 8; ++j) {  // Bᵀ (d B): combine rows
             float8 r[8];
             WINOGRAD6_BT(float8, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], d[6][j], d[7][j], r[0], r[1],
                          r[2], r[3], r[4], r[5], r[6], r[7])
             #pragma unroll
-            for (int i = 0; i < 8; ++i) d[i][j] = r[i];
-        }
-        #pragma unroll
-        for (int i = 0; i < 8; ++i) {  // (Bᵀ d) B: combine columns
-            float8 r[8];
-            WINOGRAD6_BT(float8, d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], d[i][6], d[i][7], r[0], r[1],
-                         r[2], r[3], r[4], r[5], r[6], r[7])
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) {
+            for (int i = 0; i < 8; ++i) {
                 __global float *xi = out + (8 * i + j) * xiStride + tx0;
                 if (count == ROW_BLOCK) {
-                    vstore8(r[j], 0, xi);
+                    vstore8(r[i], 0, xi);
                 } else {
                     float lanes[8];
-                    vstore8(r[j], 0, lanes);
+                    vstore8(r[i], 0, lanes);
                     for (int q = 0; q < count; ++q) xi[q] = lanes[q];
                 }
             }
