@@ -37,7 +37,7 @@
 //                                gram_partial_tiled* → GRAM_GEMM
 //                                gram_finish → GRAM_GEMM, GRAM_T
 //   gramBackward                 gram_symmetrize → GB_GEMM, GB_ROWS
-//                                gram_backward* → GB_ROWS, GB_VECS, GB_OB, GB_PREFETCH, VW
+//                                gram_backward* → GB_ROWS, GB_VECS, GB_OB, GB_PREFETCH, GB_STAGE, VW
 //                                gram_backward_tiled* → GB_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB
 //   meanSquaredError             mean_squared_error_partial, reduce_finish → RED_LOCAL, RED_GROUPS, RED_CONTIGUOUS
 //   meanSquaredErrorGradient     mean_squared_error_gradient
@@ -190,6 +190,11 @@
 // Column blocks ahead whose F and outputs a Gram backward work-item prefetches (0: none; CPUs).
 #ifndef GB_PREFETCH
 #define GB_PREFETCH 0
+#endif
+// Gram backward: at most this many channels of a work-item's columns of F copied to private
+// memory once, for its row blocks to read (0: none; CPUs).
+#ifndef GB_STAGE
+#define GB_STAGE 0
 #endif
 
 // Reductions: work-group size (a power of two) and the fixed number of work-groups of stage one.
@@ -2100,6 +2105,7 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
         } \
     }
 #define GB_WHOLE(v) VLOAD_ACT(0, f + j * m + k + (v) * VW)
+#define GB_STAGED(v) staged[j][v]
 #define GB_TAIL(v) (left - (v) * VW >= VW ? VLOAD_ACT(0, f + j * m + k + (v) * VW) \
                     : left > (v) * VW ? vload_tail(f + j * m + k + (v) * VW, left - (v) * VW) : (VEC)(0.0f))
 
@@ -2108,6 +2114,21 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
     const int k = get_global_id(0) * VW * GB_VECS;
     if (k >= m) return;
     const int left = m - k, ahead = k + GB_PREFETCH * GB_VECS * VW;
+#if GB_STAGE
+    // F's rows are a channel apart: where that is a multiple of the caches' set stride (512×384
+    // and most power-of-two sizes), a work-item's columns of F all fall in one cache set and each
+    // row block read them from L3 again. A contiguous private copy stays in L1.
+    VEC staged[GB_STAGE][GB_VECS];
+    const int staging = channels <= GB_STAGE;
+    if (staging) {
+        const int b = 0;  // (GB_FETCH_AHEAD's first row block)
+        for (int j = 0; j < channels; ++j) {
+            GB_FETCH_AHEAD(j)
+            #pragma unroll
+            for (int v = 0; v < GB_VECS; ++v) staged[j][v] = left >= VW * GB_VECS ? GB_WHOLE(v) : GB_TAIL(v);
+        }
+    }
+#endif
     for (int b = 0; b < GB_OB; ++b) {
         const int i0 = (get_global_id(1) * GB_OB + b) * GB_ROWS;
         if (i0 >= channels) return;
@@ -2126,6 +2147,11 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
             #pragma unroll
             for (int v = 0; v < GB_VECS; ++v) acc[r][v] = (VEC)(0.0f);
         }
+#if GB_STAGE
+        if (staging) {
+            GB_COLUMNS(GB_STAGED)
+        } else
+#endif
         if (left >= VW * GB_VECS) {
             GB_COLUMNS(GB_WHOLE)
         } else {
@@ -2141,11 +2167,20 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
                 if (count >= VW) {
                     VEC value = accumulate ? acc[r][v] + VLOAD(0, o) : acc[r][v];
                     if (masked) {
-                        // Lane by lane: PoCL made vload_half8 here an aligned load of an unaligned row.
-                        float lanes[VW];
-                        #pragma unroll
-                        for (int q = 0; q < VW; ++q) lanes[q] = LOAD_ACT(q, features);
-                        value = select((VEC)(0.0f), value, VLOAD(0, lanes) > (VEC)(0.0f));
+                        VEC feature;
+#if GB_STAGE
+                        if (staging) {
+                            feature = staged[i0 + r][v];  // the row's own channel of F
+                        } else
+#endif
+                        {
+                            // Lane by lane: PoCL made vload_half8 here an aligned load of an unaligned row.
+                            float lanes[VW];
+                            #pragma unroll
+                            for (int q = 0; q < VW; ++q) lanes[q] = LOAD_ACT(q, features);
+                            feature = VLOAD(0, lanes);
+                        }
+                        value = select((VEC)(0.0f), value, feature > (VEC)(0.0f));
                     }
                     VSTORE(value, 0, o);
                 } else {

@@ -21,6 +21,7 @@ final class OpenCLBackendTests: XCTestCase {
     static let oddOptions = ProgramOptions(defines: [
         "CONV_COB": 2, "CONV_PXB": 3, "CONV_CHANNELS_FIRST": 1, "CONV_FAST_INTERIOR": 0, "CONV_WG": 2, "VW": 8,
         "GRAM_T": 3, "GRAM_SLICE": 100, "GRAM_SLICES": 5, "GB_ROWS": 5, "GB_VECS": 2, "GB_OB": 3, "GB_PREFETCH": 1,
+        "GB_STAGE": 0,
         "TILE_WG": 3, "RED_LOCAL": 16, "RED_GROUPS": 7, "RED_CONTIGUOUS": 1, "EW_LOCAL": 24, "WINO_TB": 4, "WINO_OB": 3,
         "WINO_WG": 5, "WINO_WEIGHTS_WG": 3, "WINO_BAND": 1, "CONV_NARROW": 2, "NARROW_PX": 4, "NARROW_PREFETCH": 1,
         "NT_STORES": 0, "NARROW_STRIP": 2, "WINO_COB": 4, "WINO_TV": 2, "WINO_PREFETCH": 1,

@@ -295,27 +295,34 @@ extension KernelOption {
         .compileTime, valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
         tuned: [0, 1], affects: [.gramBackward], on: notCPU)
     /// On CPUs each element of A feeds GB_VECS FMAs and each vector of F GB_ROWS: 8 × 3
-    /// accumulators fit AVX-512's 32 registers; AVX2's 16 hold 13 × 1 with F and the broadcast
-    /// (8 × 3 spills there), and 13 rows pad 64·k channels by 1.5 %.
+    /// accumulators fit AVX-512's 32 registers; AVX2's 16 hold 4 × 2 with F and the broadcast
+    /// (8 × 3 spills there), whose work-items store whole 64-byte lines of the output.
     static let gbRows = KernelOption(
         "GB_ROWS", "gram_backward: rows per work-item", .compileTime,
-        valid: .range(1...32), fallback: 16, cpu: .vectorWidth(wide: 8, narrow: 13), gpu: 4,
-        tuned: [6, 8, 13, 16], affects: [.gramBackward])
+        valid: .range(1...32), fallback: 16, cpu: .vectorWidth(wide: 8, narrow: 4), gpu: 4,
+        tuned: [4, 8, 13, 16], affects: [.gramBackward])
     static let gbVecs = KernelOption(
         "GB_VECS", "gram_backward: vectors of VW columns per work-item", .compileTime,
-        valid: .range(1...4), fallback: 1, cpu: .vectorWidth(wide: 3, narrow: 1), gpu: 1,
+        valid: .range(1...4), fallback: 1, cpu: .vectorWidth(wide: 3, narrow: 2), gpu: 1,
         tuned: [1, 2, 3], affects: [.gramBackward])
     /// PoCL pays per work-item; the columns of F stay in cache.
     static let gbOB = KernelOption(
         "GB_OB", "gram_backward: row blocks per work-item", .compileTime,
-        valid: .range(1...64), fallback: 1, cpu: .vectorWidth(wide: 8, narrow: 5), gpu: 1,
-        tuned: [1, 4, 5, 8], affects: [.gramBackward])
+        valid: .range(1...64), fallback: 1, cpu: .vectorWidth(wide: 8, narrow: 16), gpu: 1,
+        tuned: [1, 4, 8, 16], affects: [.gramBackward])
     /// The next work-items' columns of F and outputs: one stream per channel, more than a CPU's
     /// prefetcher follows.
     static let gbPrefetch = KernelOption(
         "GB_PREFETCH", "gram_backward: column blocks ahead whose F and outputs are prefetched", .compileTime,
         valid: .range(0...8), fallback: 0, cpu: 2, gpu: 0,
         tuned: [0, 1, 2, 4], affects: [.gramBackward], on: [.cpu])
+    /// A work-item's columns of F, one stream per channel, are copied once for its row blocks: at
+    /// VGG's power-of-two widths they fall in one cache set. On AVX-512 (8 × 3 of 16 floats) 512
+    /// channels' copy would not fit L1, and it is not measured there.
+    static let gbStage = KernelOption(
+        "GB_STAGE", "gram_backward: most channels whose columns of F are copied once per item (0: none)",
+        .compileTime, valid: .range(0...1024), fallback: 0, cpu: .vectorWidth(wide: 0, narrow: 512), gpu: 0,
+        tuned: [0, 512], affects: [.gramBackward], on: [.cpu])
     /// gram_partial's block of 4×4 vectors fits AVX-512's 32 registers at 16 floats, AVX2's 16
     /// only at 8.
     static let vw = KernelOption(
@@ -359,7 +366,7 @@ extension KernelOption {
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
-        gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbOB, gbPrefetch, vw, tileWG,
+        gramGEMM, gramT, gramSlice, gramSlices, gbGEMM, gbRows, gbVecs, gbOB, gbPrefetch, gbStage, vw, tileWG,
         useFMA, redLocal, redGroups, redContiguous, ewLocal,
     ]
 
