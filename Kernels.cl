@@ -2084,19 +2084,22 @@ __kernel void gram_symmetrize(__global const float *dg, const int channels, cons
 // per work-item; the columns stay in cache). Neighbouring work-items share the same block of A.
 // Global size: [ceil(M / (VW · GB_VECS)), ceil(C / (GB_ROWS · GB_OB))].
 #if GB_PREFETCH
-// The next work-item's columns (GB_PREFETCH blocks of columns ahead), fetched in the first row
-// block: its rows are a channel apart, one stream each, more than a CPU's prefetcher follows.
+// The next work-item's columns (GB_PREFETCH blocks of columns ahead), fetched once, as F is read
+// from memory (the first row block, or the copy): its rows are a channel apart, one stream each,
+// more than a CPU's prefetcher follows.
 #define GB_FETCH_AHEAD(j) \
-    if (b == 0 && ahead < m) { \
+    if (ahead < m) { \
         _Pragma("unroll") for (int v = 0; v < GB_VECS * VW; v += 16) __builtin_prefetch(f + (j) * m + ahead + v); \
     }
 #else
 #define GB_FETCH_AHEAD(j)
 #endif
-#define GB_COLUMNS(LOAD) \
+#define GB_FETCH_FIRST(j) if (b == 0) { GB_FETCH_AHEAD(j) }
+#define GB_NO_FETCH(j)
+#define GB_COLUMNS(LOAD, FETCH) \
     for (int j = 0; j < channels; ++j) { \
         __global const float *aj = block + j * GB_ROWS; \
-        GB_FETCH_AHEAD(j) \
+        FETCH(j) \
         VEC fv[GB_VECS]; \
         _Pragma("unroll") for (int v = 0; v < GB_VECS; ++v) fv[v] = LOAD(v); \
         _Pragma("unroll") for (int r = 0; r < GB_ROWS; ++r) { \
@@ -2121,11 +2124,10 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
     VEC staged[GB_STAGE][GB_VECS];
     const int staging = channels <= GB_STAGE;
     if (staging) {
-        const int b = 0;  // (GB_FETCH_AHEAD's first row block)
         for (int j = 0; j < channels; ++j) {
             GB_FETCH_AHEAD(j)
             #pragma unroll
-            for (int v = 0; v < GB_VECS; ++v) staged[j][v] = left >= VW * GB_VECS ? GB_WHOLE(v) : GB_TAIL(v);
+            for (int v = 0; v < GB_VECS; ++v) staged[j][v] = GB_TAIL(v);
         }
     }
 #endif
@@ -2149,13 +2151,13 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
         }
 #if GB_STAGE
         if (staging) {
-            GB_COLUMNS(GB_STAGED)
+            GB_COLUMNS(GB_STAGED, GB_NO_FETCH)
         } else
 #endif
         if (left >= VW * GB_VECS) {
-            GB_COLUMNS(GB_WHOLE)
+            GB_COLUMNS(GB_WHOLE, GB_FETCH_FIRST)
         } else {
-            GB_COLUMNS(GB_TAIL)
+            GB_COLUMNS(GB_TAIL, GB_FETCH_FIRST)
         }
         for (int r = 0; r < GB_ROWS; ++r) {
             if (i0 + r >= channels) break;
