@@ -1067,17 +1067,49 @@ __kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
 #define WINOGRAD_G(a, b, c, r0, r1, r2, r3) \
     r0 = (a); r1 = 0.5f * (((a) + (b)) + (c)); r2 = 0.5f * (((a) - (b)) + (c)); r3 = (c);
 
+// A block's WINO_COB lanes; WINO_LANES(f) the vector (f(0), f(1), …, f(WINO_COB − 1)).
+#define wino_block CAT(float, WINO_COB)
+#if WINO_COB == 2
+#define WINO_LANES(f) ((wino_block)(f(0), f(1)))
+#elif WINO_COB == 4
+#define WINO_LANES(f) ((wino_block)(f(0), f(1), f(2), f(3)))
+#elif WINO_COB == 8
+#define WINO_LANES(f) ((wino_block)(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)))
+#else
+#define WINO_LANES(f) \
+    ((wino_block)(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)))
+#endif
+
 // The taps of the WINO_COB pairs (columns kb·WINO_COB …, row r) of a block of the weights' layout,
-// zero past the real channels; `reversed` reads each kernel's taps backwards (J g J).
+// zero past the real channels; `reversed` reads each kernel's taps backwards (J g J). A block of
+// real pairs builds each tap's vector from its lanes' loads: through a private array, each vector
+// load waited for its lanes' scalar stores.
 void winograd_block_taps(__global const float *w, const int outChannels, const int inChannels, const int flipped,
-                         const int reversed, const int kb, const int r, float lanes[9][WINO_COB]) {
+                         const int reversed, const int kb, const int r, wino_block taps[9]) {
+    const int k0 = kb * WINO_COB;
+    if (r < (flipped ? outChannels : inChannels) && k0 + WINO_COB <= (flipped ? inChannels : outChannels)) {
+        // Lane j's kernel: forward (o = k0 + j, i = r), backward-data (o = r, i = k0 + j).
+        __global const float *g = w + (flipped ? r * inChannels + k0 : k0 * inChannels + r) * 9;
+        const int laneStride = flipped ? 9 : 9 * inChannels;
+        #pragma unroll
+        for (int q = 0; q < 9; ++q) {
+            __global const float *tap = g + (reversed ? 8 - q : q);
+#define WINO_TAP(j) tap[(j) * laneStride]
+            taps[q] = WINO_LANES(WINO_TAP);
+#undef WINO_TAP
+        }
+        return;
+    }
+    float lanes[9][WINO_COB];
     for (int j = 0; j < WINO_COB; ++j) {
-        const int k = kb * WINO_COB + j, o = flipped ? r : k, i = flipped ? k : r;
+        const int k = k0 + j, o = flipped ? r : k, i = flipped ? k : r;
         const int real = o < outChannels && i < inChannels;
         __global const float *g = w + (real ? (o * inChannels + i) * 9 : 0);
         #pragma unroll
         for (int q = 0; q < 9; ++q) lanes[q][j] = real ? g[reversed ? 8 - q : q] : 0.0f;
     }
+    #pragma unroll
+    for (int q = 0; q < 9; ++q) taps[q] = CAT(vload, WINO_COB)(0, lanes[q]);
 }
 
 // The layout winograd_multiply reads, [16][stride / WINO_COB][rows][WINO_COB] (the planes ξ
@@ -1091,16 +1123,12 @@ void winograd_block_taps(__global const float *w, const int outChannels, const i
 // Zero past the real channels. As winograd4_weights: a work-item makes one block, the WINO_COB
 // columns kb·WINO_COB … of row r, as vectors of WINO_COB lanes (each lane the scalar arithmetic),
 // and neighbouring work-items make neighbouring rows. Global size: [rows, stride / WINO_COB].
-#define wino_block CAT(float, WINO_COB)
 __kernel void winograd_weights(__global const float *w, const int outChannels, const int inChannels,
                                const int flipped, const int stride, const int rows, __global float *u) {
     const int kb = get_global_id(1), r = get_global_id(0);
     if (kb * WINO_COB >= stride || r >= rows) return;
-    float lanes[9][WINO_COB];
-    winograd_block_taps(w, outChannels, inChannels, flipped, 0, kb, r, lanes);
     wino_block taps[9];
-    #pragma unroll
-    for (int q = 0; q < 9; ++q) taps[q] = CAT(vload, WINO_COB)(0, lanes[q]);
+    winograd_block_taps(w, outChannels, inChannels, flipped, 0, kb, r, taps);
     wino_block c[3][4];  // G g column by column (c[column][row]), then each row times Gᵀ
     #pragma unroll
     for (int q = 0; q < 3; ++q) {
@@ -1402,10 +1430,10 @@ __kernel void winograd4_input(WINOGRAD_INPUT_PARAMETERS) {
 // F(4×4) and F(6×6) weight transforms start from.
 inline void winograd_block_real_taps(__global const float *w, const int outChannels, const int inChannels,
                                      const int flipped, const int kb, const int r, wino4_block taps[9]) {
-    float lanes[9][WINO_COB];
+    wino_block lanes[9];
     winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
     #pragma unroll
-    for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(CAT(vload, WINO_COB)(0, lanes[q]));
+    for (int q = 0; q < 9; ++q) taps[q] = CAT(convert_, wino4_block)(lanes[q]);
 }
 
 // winograd_weights' layout with 36 transforms, [36][stride / WINO_COB][rows][WINO_COB]:
