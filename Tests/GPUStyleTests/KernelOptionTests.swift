@@ -104,7 +104,7 @@ final class KernelOptionTests: XCTestCase {
     }
 }
 
-/// `WINO_TILE=0`'s per-layer choice, at VGG19's layers at 512×384.
+/// `WINO_TILE=0`'s per-layer choice, at VGG19's layers at 512×384 (and conv5_1 at 256×192).
 final class WinogradTileRuleTests: XCTestCase {
     func testPerLayerRuleTakesF4AndF6OnlyWhereTheyWereMeasuredToWin() {
         let cpu = fakeDeviceInfo(
@@ -112,7 +112,8 @@ final class WinogradTileRuleTests: XCTestCase {
         let perLayer = ProgramOptions.defaults(for: cpu)
         let layers: [(name: String, inputs: Int, outputs: Int, height: Int, width: Int, tile: Int)] = [
             ("conv1_2", 64, 64, 384, 512, 6), ("conv2_2", 128, 128, 192, 256, 6),
-            ("conv3_1", 128, 256, 96, 128, 4), ("conv4_2", 512, 512, 48, 64, 4), ("conv5_1", 512, 512, 24, 32, 2),
+            ("conv3_1", 128, 256, 96, 128, 4), ("conv4_2", 512, 512, 48, 64, 4), ("conv5_1", 512, 512, 24, 32, 4),
+            ("conv5_1 at 256×192", 512, 512, 12, 16, 2),
         ]
         for layer in layers {
             XCTAssertEqual(perLayer.winogradTile(height: layer.height, width: layer.width), layer.tile, layer.name)

@@ -53,10 +53,14 @@ public struct ConvolutionShape: Equatable, Sendable {
     /// The shape bounds tiles' maps (a tiled plan's bounding tile): any map within it may run.
     public var coversSmallerMaps: Bool
 
-    /// The smallest map on which Winograd F(4×4) runs where a backend chooses per convolution: between
-    /// the largest map where it lost to F(2×2) (conv5 at 32×24) and the smallest where it won
-    /// (conv4 at 64×48), at their geometric mean (benchmarks/README.md, on PoCL and natively).
-    public static let winograd4MinimumPixels = 48 * 32
+    /// The smallest map on which OpenCL's Winograd F(4×4) runs where the options choose per
+    /// convolution: between the largest map where it lost to F(2×2) on PoCL (conv5 at 16×12) and
+    /// the smallest where it won (conv5 at 32×24), at their geometric mean (benchmarks/README.md,
+    /// "weight transforms without the private array").
+    public static let winograd4MinimumPixels = 24 * 16
+    /// The same for the native backend, where F(4×4) lost on 32×24 and won on 64×48
+    /// (benchmarks/README.md, "native F(4×4) per convolution").
+    public static let nativeWinograd4MinimumPixels = 48 * 32
     /// The smallest map on which F(6×6) runs on OpenCL devices that choose per convolution: its
     /// weight transforms cost 64/36 of F(4×4)'s at any map size, its multiply saves a fixed share of
     /// a cost that grows with the map, so pixels alone decide. Between the largest map where it

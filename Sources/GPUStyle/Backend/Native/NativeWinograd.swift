@@ -32,10 +32,10 @@ struct NativeConvPlan: Equatable {
     }
 
     /// The output tile side m of a Winograd convolution on a height × width map: F(4×4) from
-    /// `ConvolutionShape.winograd4MinimumPixels` on (natively it won from 64 channels up on such
+    /// `ConvolutionShape.nativeWinograd4MinimumPixels` on (natively it won from 64 channels up on such
     /// maps, lost on smaller ones: benchmarks/README.md, "native F(4×4) per convolution").
     func tile(height: Int, width: Int) -> Int {
-        forcedTile != 0 ? forcedTile : height * width >= ConvolutionShape.winograd4MinimumPixels ? 4 : 2
+        forcedTile != 0 ? forcedTile : height * width >= ConvolutionShape.nativeWinograd4MinimumPixels ? 4 : 2
     }
 
     /// Winograd where both sides have enough channels: with 3 on one side (conv1_1) its 16 sgemms
