@@ -277,10 +277,11 @@ extension KernelOption {
         "GRAM_GEMM", "Gram slices as local-memory tiled products", .compileTime,
         valid: flag, fallback: 0, cpu: 0, gpu: .tiled,
         tuned: [0, 1], affects: [.gram], on: notCPU)
+    /// GRAM_T² accumulators and 2·GRAM_T loaded vectors: 4 × 4 spilled on AVX2's 16 registers.
     static let gramT = KernelOption(
         "GRAM_T", "gram_partial: tile side per work-item", .compileTime,
-        valid: .range(1...8), fallback: 4, cpu: 4, gpu: 4,
-        tuned: [2, 4], affects: [.gram])
+        valid: .range(1...8), fallback: 4, cpu: .vectorWidth(wide: 4, narrow: 3), gpu: 4,
+        tuned: [2, 3, 4], affects: [.gram])
     /// A CPU needs a slice per core or so; a GPU tens of thousands of work-items.
     static let gramSlice = KernelOption(
         "GRAM_SLICE", "Gram: pixels per slice (about)", .launchOnly,
