@@ -141,6 +141,31 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// `WINO_BAND_FIT` (CPUs) cuts a band at about the weight transforms' floats where they are
+    /// fewer than the budget: conv1_2 at 512×384 in F(6×6) (64·64·64 floats of transforms, a tile
+    /// row of 64·64·86) one row a band instead of 11; conv4_2 in F(4×4) (36·512·512, more than
+    /// the budget) as without it; never less than one row or than `smallestFittedBudget`.
+    func testBandsHoldAboutTheWeightTransformsWhereFitted() {
+        func rows(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool) -> Int {
+            WinogradBands(
+                height: h, width: w, channels: c, outputStride: o, tile: tile, tileBlock: 24, budget: 1 << 22,
+                fitWeights: fit
+            ).tileRowsPerBand
+        }
+        XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: false), 11)
+        XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: true), 1)
+        XCTAssertEqual(rows(192, 256, 128, 128, tile: 6, fit: true), 2)
+        XCTAssertEqual(rows(48, 64, 512, 512, tile: 4, fit: true), rows(48, 64, 512, 512, tile: 4, fit: false))
+        XCTAssertEqual(rows(96, 128, 256, 256, tile: 4, fit: true), 8)  // 36·256·256 ÷ (36·256·32)
+        // 3 channels: 64·3·3 floats of transforms, below the floor of 2^16 floats (3 rows of 64·3·86).
+        XCTAssertEqual(rows(384, 512, 3, 3, tile: 6, fit: true), (1 << 16) / (3 * 64 * 86))
+        let cpu = ProgramOptions.defaults(
+            for: fakeDeviceInfo(
+                kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: 8))
+        XCTAssertTrue(cpu.winogradBandsFitWeights)
+        XCTAssertFalse(ProgramOptions.defaults(for: fakeDeviceInfo()).winogradBandsFitWeights)
+    }
+
     /// `WINO_CACHE` keeps a layer's weight transforms per direction and makes them again only when
     /// the tile size changes: the same bits as transforming at every convolution, through a switch
     /// from F(4×4) (a 64×48 map) to F(2×2) (16×16) and back, forward and backward-data, and the

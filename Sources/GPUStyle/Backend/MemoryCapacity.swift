@@ -116,7 +116,7 @@ extension OpenCLBackend {
                     WinogradBands(
                         height: map.height, width: map.width, channels: from, outputStride: padded(to),
                         tile: tile(map), tileBlock: options.winogradTilesPerItem,
-                        budget: options.winogradBandFloats
+                        budget: options.winogradBandFloats, fitWeights: options.winogradBandsFitWeights
                     )
                     .scratchFloats(channels: from, outputStride: padded(to))
                 }

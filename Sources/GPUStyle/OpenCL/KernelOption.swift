@@ -203,6 +203,13 @@ extension KernelOption {
         "WINO_BAND", "floats per Winograd scratch buffer (more cut more bands)",
         .launchOnly, valid: .positive, fallback: 1 << 22, cpu: .value(1 << 22),
         gpu: .value(1 << 24))
+    /// Each band's multiply reads all the weight transforms, so on a CPU a band need not hold more
+    /// than they do: a smaller one stays in cache from its input transform through the multiply
+    /// to its output transform. A GPU wants the larger launches.
+    static let winoBandFit = KernelOption(
+        "WINO_BAND_FIT", "Winograd bands hold at most about the weight transforms' floats",
+        .launchOnly, valid: flag, fallback: 0, cpu: 1, gpu: 0,
+        tuned: [0, 1], affects: convolution, on: [.cpu])
     /// Keeping the transforms saves the pass over 16/9 (F(2×2)) or 36/9 (F(4×4)) of the raw
     /// weights each way at every convolution, for their memory: off until the plan can choose it
     /// where memory is to spare (benchmarks/README.md: −7–9 % time, +313 MiB on PoCL at 512).
@@ -363,7 +370,7 @@ extension KernelOption {
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
         convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoWeightsWG,
-        winoBand,
+        winoBand, winoBandFit,
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,

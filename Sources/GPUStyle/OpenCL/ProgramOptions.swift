@@ -116,6 +116,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var narrowStrip: Int { value(.narrowStrip) }
     /// Floats one Winograd scratch buffer may hold before the image is cut into more bands.
     public var winogradBandFloats: Int { value(.winoBand) }
+    /// Bands of about the weight transforms' floats where that is less (`WinogradBands`).
+    public var winogradBandsFitWeights: Bool { value(.winoBandFit) != 0 }
     public var winogradCachesWeights: Bool { value(.winoCache) != 0 }
     /// The output tile side m of Winograd F(m×m,3×3), 2, 4 or 6, for a convolution on a
     /// `height`×`width` map. `WINO_TILE=0` chooses F(4×4) on maps of at least

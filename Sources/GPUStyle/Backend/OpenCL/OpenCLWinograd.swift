@@ -27,7 +27,11 @@ struct WinogradWeights {
 /// How one Winograd F(m×m,3×3) convolution (m = `tile`, n² = (m + 2)² transformed points) is cut
 /// into bands of tile rows so that its two scratch buffers stay bounded whatever the image size:
 /// n² · channels · tileStride floats for the transformed input, n² · tileStride · outputStride for
-/// the products, each at most `budget` floats when a tile row fits.
+/// the products, each at most `budget` floats when a tile row fits. With `fitWeights`, at most
+/// about the weight transforms' n² · channels · outputStride floats too (at least
+/// `smallestFittedBudget`): every band's multiply reads all of them, so a band that holds no more
+/// reads no more than twice its own data, and on a CPU its transforms and products stay in cache
+/// from one kernel to the next.
 struct WinogradBands {
     let points: Int
     let tilesX: Int
@@ -36,12 +40,19 @@ struct WinogradBands {
     /// Tiles per band rounded up to the multiply's tile block (the row length of the scratch).
     let tileStride: Int
 
-    init(height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, tileBlock: Int, budget: Int) {
+    static let smallestFittedBudget = 1 << 16
+
+    init(
+        height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, tileBlock: Int, budget: Int,
+        fitWeights: Bool
+    ) {
         points = (tile + 2) * (tile + 2)
         tilesX = (width + tile - 1) / tile
         tilesY = (height + tile - 1) / tile
         let widest = max(channels, outputStride, 1)
-        tileRowsPerBand = max(1, min(tilesY, budget / (points * widest * max(tilesX, 1))))
+        let weights = max(points * channels * outputStride, WinogradBands.smallestFittedBudget)
+        let floats = fitWeights ? min(budget, weights) : budget
+        tileRowsPerBand = max(1, min(tilesY, floats / (points * widest * max(tilesX, 1))))
         tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
     }
 
@@ -92,7 +103,8 @@ extension OpenCLBackend {
         let prefix = tile == 2 ? "winograd" : "winograd\(tile)"
         let bands = WinogradBands(
             height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
-            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats)
+            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats,
+            fitWeights: options.winogradBandsFitWeights)
         let layer = weights.layer
         let transforms: CLBuffer
         if options.winogradCachesWeights, let kept = layer.transforms[weights.direction], kept.tile == tile {
