@@ -115,8 +115,7 @@ extension OpenCLBackend {
                 maps(shape).map { map in
                     WinogradBands(
                         height: map.height, width: map.width, channels: from, outputStride: padded(to),
-                        tile: tile(map), tileBlock: options.winogradTilesPerItem,
-                        budget: options.winogradBandFloats, fitWeights: options.winogradBandsFitWeights
+                        tile: tile(map), options: options
                     )
                     .scratchFloats(channels: from, outputStride: padded(to))
                 }

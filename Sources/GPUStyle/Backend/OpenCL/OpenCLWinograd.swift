@@ -56,6 +56,14 @@ struct WinogradBands {
         tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
     }
 
+    /// The bands `options` cut: their multiply's tile block, `WINO_BAND` and `WINO_BAND_FIT`.
+    init(height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, options: ProgramOptions) {
+        self.init(
+            height: height, width: width, channels: channels, outputStride: outputStride, tile: tile,
+            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats,
+            fitWeights: options.winogradBandsFitWeights)
+    }
+
     /// The scratch row length for `tiles` tiles: a whole number of tile blocks, and never a
     /// multiple of 256 floats, whose rows would all fall in the same cache sets (the multiply
     /// walks down a column of rows).
@@ -102,9 +110,7 @@ extension OpenCLBackend {
         let tile = options.winogradTile(height: h, width: w)
         let prefix = tile == 2 ? "winograd" : "winograd\(tile)"
         let bands = WinogradBands(
-            height: h, width: w, channels: channels, outputStride: outputStride, tile: tile,
-            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats,
-            fitWeights: options.winogradBandsFitWeights)
+            height: h, width: w, channels: channels, outputStride: outputStride, tile: tile, options: options)
         let layer = weights.layer
         let transforms: CLBuffer
         if options.winogradCachesWeights, let kept = layer.transforms[weights.direction], kept.tile == tile {
