@@ -1150,54 +1150,75 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
 }
 
 // M[ξ][o][t] = Σ_c U[ξ][c][o] · V[ξ][c][t]: 16 independent products, each work-item a register
-// block of WINO_COB output channels × WINO_TB tiles (one vector per channel), the channel sum in
-// registers; its tiles are one vector load per channel and one vector store per output channel.
-// The weights are winograd_weights' layout [16][outStride / WINO_COB][rows][WINO_COB] (rows =
-// channels rounded up to WINO_COB): a work-item streams its block's weights contiguously.
+// block of WINO_COB output channels × WINO_TV vectors of WINO_TB tiles (one vector per channel),
+// the channel sum in registers; its tiles are one vector load per channel and one vector store per
+// output channel. The weights are winograd_weights' layout [16][outStride / WINO_COB][rows][WINO_COB]
+// (rows = channels rounded up to WINO_COB): a work-item streams its block's weights contiguously.
 // A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
-// (PoCL pays per work-item; the tiles stay in cache).
-// Global size: [tileStride / WINO_TB, ceil(outStride / WINO_COB / WINO_OB), 16].
+// (PoCL pays per work-item; the tiles stay in cache). tileStride is a multiple of WINO_TB: the
+// last work-item of a band may hold fewer than WINO_TV vectors (a one-row band of 86 tiles would
+// otherwise compute 96).
+// Global size: [ceil(tileStride / (WINO_TB · WINO_TV)), ceil(outStride / WINO_COB / WINO_OB), 16].
+
+// One channel block's products for `nv` vectors of tiles from `column` (nv ≤ WINO_TV, a constant
+// where it is inlined, so that the loops unroll and the sums stay in registers).
+static __attribute__((always_inline)) void winograd_multiply_block(const int nv, __global const float *w,
+                                                                   __global const float *column, const int channels,
+                                                                   const int tileStride, __global float *out) {
+    TBVEC acc[WINO_TV][WINO_COB];
+    #pragma unroll
+    for (int k = 0; k < nv; ++k) {
+        #pragma unroll
+        for (int j = 0; j < WINO_COB; ++j) acc[k][j] = (TBVEC)(0.0f);
+    }
+    for (int c = 0; c < channels; ++c) {
+#if WINO_PREFETCH
+        // This work-item's tiles WINO_PREFETCH channels ahead: one stream per channel, more
+        // than a CPU's prefetcher follows.
+        if (c + WINO_PREFETCH < channels) {
+            #pragma unroll
+            for (int k = 0; k < nv * WINO_TB; k += 16)
+                __builtin_prefetch(column + (c + WINO_PREFETCH) * tileStride + k);
+        }
+#endif
+        TBVEC tiles[WINO_TV];
+        #pragma unroll
+        for (int k = 0; k < nv; ++k) tiles[k] = TBLOAD(k, column + c * tileStride);
+        __global const float *wc = w + c * WINO_COB;
+        #pragma unroll
+        for (int j = 0; j < WINO_COB; ++j) {
+            const TBVEC weight = (TBVEC)(wc[j]);
+            #pragma unroll
+            for (int k = 0; k < nv; ++k) acc[k][j] = MAD(weight, tiles[k], acc[k][j]);
+        }
+    }
+    #pragma unroll
+    for (int j = 0; j < WINO_COB; ++j) {
+        #pragma unroll
+        for (int k = 0; k < nv; ++k) TBSTORE(acc[k][j], k, out + j * tileStride);
+    }
+}
+
 __kernel void winograd_multiply(__global const float *u, const int rows, __global const float *v, const int channels,
                                 const int outStride, const int tileStride, __global float *m) {
     const int t0 = get_global_id(0) * WINO_TB * WINO_TV, xi = get_global_id(2);
     if (t0 >= tileStride) return;
+    const int vectors = min(WINO_TV, (tileStride - t0) / WINO_TB);
     __global const float *column = v + xi * WINO_PLANE(channels, tileStride) + t0;
     for (int b = 0; b < WINO_OB; ++b) {
         const int block = get_global_id(1) * WINO_OB + b;
         if (block * WINO_COB >= outStride) return;
-        TBVEC acc[WINO_TV][WINO_COB];
-        #pragma unroll
-        for (int k = 0; k < WINO_TV; ++k) {
-            #pragma unroll
-            for (int j = 0; j < WINO_COB; ++j) acc[k][j] = (TBVEC)(0.0f);
-        }
         __global const float *w = u + xi * WINO_PLANE(outStride, rows) + block * rows * WINO_COB;
-        for (int c = 0; c < channels; ++c) {
-#if WINO_PREFETCH
-            // This work-item's tiles WINO_PREFETCH channels ahead: one stream per channel, more
-            // than a CPU's prefetcher follows.
-            if (c + WINO_PREFETCH < channels) {
-                #pragma unroll
-                for (int k = 0; k < WINO_TV * WINO_TB; k += 16)
-                    __builtin_prefetch(column + (c + WINO_PREFETCH) * tileStride + k);
-            }
-#endif
-            TBVEC tiles[WINO_TV];
-            #pragma unroll
-            for (int k = 0; k < WINO_TV; ++k) tiles[k] = TBLOAD(k, column + c * tileStride);
-            __global const float *wc = w + c * WINO_COB;
-            #pragma unroll
-            for (int j = 0; j < WINO_COB; ++j) {
-                const TBVEC weight = (TBVEC)(wc[j]);
-                #pragma unroll
-                for (int k = 0; k < WINO_TV; ++k) acc[k][j] = MAD(weight, tiles[k], acc[k][j]);
-            }
-        }
         __global float *out = m + xi * WINO_PLANE(outStride, tileStride) + block * WINO_COB * tileStride + t0;
-        #pragma unroll
-        for (int j = 0; j < WINO_COB; ++j) {
-            #pragma unroll
-            for (int k = 0; k < WINO_TV; ++k) TBSTORE(acc[k][j], k, out + j * tileStride);
+        if (vectors == WINO_TV) {
+            winograd_multiply_block(WINO_TV, w, column, channels, tileStride, out);
+#if WINO_TV > 2
+        } else if (vectors == 2) {
+            winograd_multiply_block(2, w, column, channels, tileStride, out);
+#endif
+        } else {
+            for (int k = 0; k < vectors; ++k)
+                winograd_multiply_block(1, w, column + k * WINO_TB, channels, tileStride, out + k * WINO_TB);
         }
     }
 }

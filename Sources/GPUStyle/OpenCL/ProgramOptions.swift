@@ -134,9 +134,11 @@ public struct ProgramOptions: Equatable, Sendable {
     }
     /// Tiles per work-item of the Winograd multiply.
     public var winogradTileBlock: Int { value(.winoTB) }
-    /// Tiles per work-item of the Winograd multiply: WINO_TV vectors of WINO_TB (band strides are
-    /// multiples of it).
+    /// Tiles per work-item of the Winograd multiply: WINO_TV vectors of WINO_TB.
     public var winogradTilesPerItem: Int { value(.winoTB) * value(.winoTV) }
+    /// What the Winograd bands' tile strides are multiples of: the register-block multiply's
+    /// vector (its last work-item may hold fewer vectors), the tiled multiply's whole block.
+    public var winogradTileStrideMultiple: Int { winogradTiledMultiply ? winogradTilesPerItem : value(.winoTB) }
     /// Work-group width (along the first dimension) of the conv launch; 0 lets the driver choose.
     public var convWorkGroupWidth: Int { value(.convWG) }
     /// Channel blocks per work-item of the Winograd multiply.

@@ -37,13 +37,13 @@ struct WinogradBands {
     let tilesX: Int
     let tilesY: Int
     let tileRowsPerBand: Int
-    /// Tiles per band rounded up to the multiply's tile block (the row length of the scratch).
+    /// Tiles per band rounded up to a multiple of the multiply's (the row length of the scratch).
     let tileStride: Int
 
     static let smallestFittedBudget = 1 << 16
 
     init(
-        height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, tileBlock: Int, budget: Int,
+        height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, strideMultiple: Int, budget: Int,
         fitWeights: Bool
     ) {
         points = (tile + 2) * (tile + 2)
@@ -53,23 +53,23 @@ struct WinogradBands {
         let weights = max(points * channels * outputStride, WinogradBands.smallestFittedBudget)
         let floats = fitWeights ? min(budget, weights) : budget
         tileRowsPerBand = max(1, min(tilesY, floats / (points * widest * max(tilesX, 1))))
-        tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, tileBlock: tileBlock)
+        tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, multiple: strideMultiple)
     }
 
-    /// The bands `options` cut: their multiply's tile block, `WINO_BAND` and `WINO_BAND_FIT`.
+    /// The bands `options` cut: their multiply's tile stride multiple, `WINO_BAND` and `WINO_BAND_FIT`.
     init(height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, options: ProgramOptions) {
         self.init(
             height: height, width: width, channels: channels, outputStride: outputStride, tile: tile,
-            tileBlock: options.winogradTilesPerItem, budget: options.winogradBandFloats,
+            strideMultiple: options.winogradTileStrideMultiple, budget: options.winogradBandFloats,
             fitWeights: options.winogradBandsFitWeights)
     }
 
-    /// The scratch row length for `tiles` tiles: a whole number of tile blocks, and never a
+    /// The scratch row length for `tiles` tiles: a multiple of `multiple`, and never a
     /// multiple of 256 floats, whose rows would all fall in the same cache sets (the multiply
     /// walks down a column of rows).
-    static func stride(tiles: Int, tileBlock: Int) -> Int {
-        let rounded = (tiles + tileBlock - 1) / tileBlock * tileBlock
-        return rounded % 256 == 0 ? rounded + tileBlock : rounded
+    static func stride(tiles: Int, multiple: Int) -> Int {
+        let rounded = (tiles + multiple - 1) / multiple * multiple
+        return rounded % 256 == 0 ? rounded + multiple : rounded
     }
 
     /// Scratch floats: transformed input for `channels`, products for `outputStride`.
@@ -134,7 +134,7 @@ extension OpenCLBackend {
                     .buffer(transforms),
                 ])
         }
-        let tileBlock = options.winogradTilesPerItem
+        let (tileBlock, strideMultiple) = (options.winogradTilesPerItem, options.winogradTileStrideMultiple)
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
@@ -150,7 +150,7 @@ extension OpenCLBackend {
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
         func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
-            guard tiled else { return ([tileStride / tileBlock, blockGroups, bands.points], local) }
+            guard tiled else { return ([(tileStride + tileBlock - 1) / tileBlock, blockGroups, bands.points], local) }
             let (outputs, tiles) = wide ? ProgramOptions.wideProductBlock : options.tiledProductBlock
             return (
                 [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, bands.points],
@@ -171,7 +171,7 @@ extension OpenCLBackend {
         }
         for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
-            let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, tileBlock: tileBlock)
+            let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, multiple: strideMultiple)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
             let launch = rowLaunch(
                 units: bands.tilesX, rows: bandRows, planes: channels,
