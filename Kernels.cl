@@ -249,12 +249,14 @@
 #define ACT_IN half
 #define LOAD_ACT(i, p) vload_half((i), (p))
 #define LOAD_ACT4(i, p) vload_half4((i), (p))
+#define LOAD_ACT8(i, p) vload_half8((i), (p))
 #define LOAD_ACT16(i, p) vload_half16((i), (p))
 #define VLOAD_ACT CAT(vload_half, VW)
 #else
 #define ACT_IN float
 #define LOAD_ACT(i, p) ((p)[i])
 #define LOAD_ACT4(i, p) vload4((i), (p))
+#define LOAD_ACT8(i, p) vload8((i), (p))
 #define LOAD_ACT16(i, p) vload16((i), (p))
 #define VLOAD_ACT VLOAD
 #endif
@@ -1595,17 +1597,36 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
     r5 = ((4 * (a) + 2 * (b)) + (c)) * ((wino4_real)8 / 45); r6 = ((4 * (a) - 2 * (b)) + (c)) * ((wino4_real)8 / 45); \
     r7 = (c);
 
+// c[k] = (w[0].sk, …, w[7].sk): an 8×8 transpose in two-source shuffles (on AVX: 8 unpacks,
+// 8 shuffles, 8 128-bit permutes), where gathering each lane by itself takes several times as many.
+#define TRANSPOSE8(w, c) { \
+    const float8 t0_ = (float8)(w[0].s0, w[1].s0, w[0].s1, w[1].s1, w[0].s4, w[1].s4, w[0].s5, w[1].s5), \
+                 t1_ = (float8)(w[0].s2, w[1].s2, w[0].s3, w[1].s3, w[0].s6, w[1].s6, w[0].s7, w[1].s7), \
+                 t2_ = (float8)(w[2].s0, w[3].s0, w[2].s1, w[3].s1, w[2].s4, w[3].s4, w[2].s5, w[3].s5), \
+                 t3_ = (float8)(w[2].s2, w[3].s2, w[2].s3, w[3].s3, w[2].s6, w[3].s6, w[2].s7, w[3].s7), \
+                 t4_ = (float8)(w[4].s0, w[5].s0, w[4].s1, w[5].s1, w[4].s4, w[5].s4, w[4].s5, w[5].s5), \
+                 t5_ = (float8)(w[4].s2, w[5].s2, w[4].s3, w[5].s3, w[4].s6, w[5].s6, w[4].s7, w[5].s7), \
+                 t6_ = (float8)(w[6].s0, w[7].s0, w[6].s1, w[7].s1, w[6].s4, w[7].s4, w[6].s5, w[7].s5), \
+                 t7_ = (float8)(w[6].s2, w[7].s2, w[6].s3, w[7].s3, w[6].s6, w[7].s6, w[6].s7, w[7].s7); \
+    const float8 s0_ = (float8)(t0_.s01, t2_.s01, t0_.s45, t2_.s45), s1_ = (float8)(t0_.s23, t2_.s23, t0_.s67, t2_.s67), \
+                 s2_ = (float8)(t1_.s01, t3_.s01, t1_.s45, t3_.s45), s3_ = (float8)(t1_.s23, t3_.s23, t1_.s67, t3_.s67), \
+                 s4_ = (float8)(t4_.s01, t6_.s01, t4_.s45, t6_.s45), s5_ = (float8)(t4_.s23, t6_.s23, t4_.s67, t6_.s67), \
+                 s6_ = (float8)(t5_.s01, t7_.s01, t5_.s45, t7_.s45), s7_ = (float8)(t5_.s23, t7_.s23, t5_.s67, t7_.s67); \
+    c[0] = (float8)(s0_.lo, s4_.lo); c[1] = (float8)(s1_.lo, s5_.lo); c[2] = (float8)(s2_.lo, s6_.lo); \
+    c[3] = (float8)(s3_.lo, s7_.lo); c[4] = (float8)(s0_.hi, s4_.hi); c[5] = (float8)(s1_.hi, s5_.hi); \
+    c[6] = (float8)(s2_.hi, s6_.hi); c[7] = (float8)(s3_.hi, s7_.hi); }
+
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles, along tile rows as winograd4_input: a block of
-// ROW_BLOCK tiles reads x = 6·tx0 − 1 … 6·tx0 + 48 and takes tile t's column j as the lanes 6t + j,
-// one vector per column. Blocks of 48 pixels do not divide VGG's widths, so every block runs this
-// path: one away from the right edge loads each row in four loads (16, 16, 16 and 2 floats; the
-// first shifted in at the left edge, the last guarded), the block at the edge lane by lane with
-// zeros past it, and stores only its tiles. Global size: as winograd_input's.
+// ROW_BLOCK tiles reads x = 6·tx0 − 1 … 6·tx0 + 48, loads each tile's 8 pixels of a row as one
+// vector (its window) and transposes the 8 windows into one vector per tile column (tile t's
+// column j in lane t). Blocks of 48 pixels do not divide VGG's widths, so every block runs this
+// path: at the left edge the first window has a zero shifted in, the block at the right edge goes
+// through a private copy of its row with zeros past the edge, and stores only its tiles.
+// Global size: as winograd_input's.
 __kernel void winograd6_input(WINOGRAD_INPUT_PARAMETERS) {
     WINOGRAD_INPUT_SETUP(6)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK, count = min(ROW_BLOCK, tilesX - tx0);
-        const int whole = 6 * tx0 + 47 <= width;  // then count is ROW_BLOCK
 #if WINO_ROW_PREFETCH
         // The next block's rows: eight streams at once are more than a CPU's prefetcher follows.
         if (b + 1 < end) {
@@ -1629,33 +1650,27 @@ __kernel void winograd6_input(WINOGRAD_INPUT_PARAMETERS) {
                 continue;
             }
             __global const ACT_IN *p = plane + y * width + 6 * tx0;
-            float16 lo, mid, mid2;
-            float2 hi;
-            if (whole) {
-                lo = tx0 > 0 ? LOAD_ACT16(0, p - 1) : SHIFT_RIGHT16(LOAD_ACT16(0, p));
-                mid = LOAD_ACT16(0, p + 15);
-                mid2 = LOAD_ACT16(0, p + 31);
-                const int x = 6 * tx0 + 47;
-                hi = (float2)(x < width ? LOAD_ACT(47, p) : 0.0f, x + 1 < width ? LOAD_ACT(48, p) : 0.0f);
+            float8 w[8];  // tile t's window: its pixels x = 6·(tx0 + t) − 1 … 6·(tx0 + t) + 6
+            if (6 * tx0 + 48 < width) {
+                if (tx0 > 0) {
+                    w[0] = LOAD_ACT8(0, p - 1);
+                } else {
+                    const float8 first = LOAD_ACT8(0, p);
+                    w[0] = (float8)(0.0f, first.s0123, first.s456);
+                }
+                #pragma unroll
+                for (int t = 1; t < 8; ++t) w[t] = LOAD_ACT8(0, p + 6 * t - 1);
             } else {
                 float row[50];
                 for (int k = 0; k < 50; ++k) {
                     const int x = 6 * tx0 - 1 + k;
                     row[k] = x >= 0 && x < width ? LOAD_ACT(k - 1, p) : 0.0f;
                 }
-                lo = vload16(0, row);
-                mid = vload16(0, row + 16);
-                mid2 = vload16(0, row + 32);
-                hi = vload2(0, row + 48);
+                #pragma unroll
+                for (int t = 0; t < 8; ++t) w[t] = vload8(0, row + 6 * t);
             }
-            const float8 c[8] = {(float8)(lo.s0, lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa),
-                                 (float8)(lo.s1, lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb),
-                                 (float8)(lo.s2, lo.s8, lo.se, mid.s4, mid.sa, mid2.s0, mid2.s6, mid2.sc),
-                                 (float8)(lo.s3, lo.s9, lo.sf, mid.s5, mid.sb, mid2.s1, mid2.s7, mid2.sd),
-                                 (float8)(lo.s4, lo.sa, mid.s0, mid.s6, mid.sc, mid2.s2, mid2.s8, mid2.se),
-                                 (float8)(lo.s5, lo.sb, mid.s1, mid.s7, mid.sd, mid2.s3, mid2.s9, mid2.sf),
-                                 (float8)(lo.s6, lo.sc, mid.s2, mid.s8, mid.se, mid2.s4, mid2.sa, hi.s0),
-                                 (float8)(lo.s7, lo.sd, mid.s3, mid.s9, mid.sf, mid2.s5, mid2.sb, hi.s1)};
+            float8 c[8];
+            TRANSPOSE8(w, c)
             WINOGRAD6_BT(float8, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], d[i][0], d[i][1], d[i][2], d[i][3],
                          d[i][4], d[i][5], d[i][6], d[i][7])
         }

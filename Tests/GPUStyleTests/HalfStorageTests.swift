@@ -77,7 +77,8 @@ final class HalfStorageTests: XCTestCase {
     /// the numbers of float32 buffers rounded in place (what the native path runs), bit for bit:
     /// the loss terms and the image gradient at 64 px (default layers, real weights), with the
     /// device's options, each named option set (direct convolutions, F(2×2) and F(4×4) everywhere,
-    /// the tiled GPU kernels) and conv3x3_narrow on every direct layer. Its memory is the layout's.
+    /// the tiled GPU kernels), conv3x3_narrow on every direct layer and F(6×6) on every Winograd
+    /// layer. Its memory is the layout's.
     func testHalfBuffersGiveTheNumbersOfRoundedFloats() throws {
         let weights = try cachedWeightsPath()
         guard let device = DeviceCatalog.discover().openCLDevices.first else {
@@ -86,8 +87,10 @@ final class HalfStorageTests: XCTestCase {
         var narrow = ProgramOptions.defaults(for: device.info)
         narrow.defines["CONV_WINOGRAD"] = 0
         narrow.defines["CONV_NARROW"] = 2
+        var winograd6 = ProgramOptions.defaults(for: device.info)
+        winograd6.defines["WINO_TILE"] = 6
         let optionSets =
-            [ProgramOptions.defaults(for: device.info), narrow]
+            [ProgramOptions.defaults(for: device.info), narrow, winograd6]
             + ProgramOptions.Preset.allCases.map {
                 ProgramOptions.preset($0, for: device.info)
             }
