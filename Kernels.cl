@@ -1721,13 +1721,14 @@ __kernel void winograd6_weights(__global const float *w, const int outChannels, 
 }
 
 // Six vectors of 8, lane t of vector j the output 6t + j of a row of 8 tiles, as the 48 outputs
-// in order: three vectors of 16.
-#define INTERLEAVE6_0(r) ((float16)(r[0].s0, r[1].s0, r[2].s0, r[3].s0, r[4].s0, r[5].s0, r[0].s1, r[1].s1, \
-                                    r[2].s1, r[3].s1, r[4].s1, r[5].s1, r[0].s2, r[1].s2, r[2].s2, r[3].s2))
-#define INTERLEAVE6_1(r) ((float16)(r[4].s2, r[5].s2, r[0].s3, r[1].s3, r[2].s3, r[3].s3, r[4].s3, r[5].s3, \
-                                    r[0].s4, r[1].s4, r[2].s4, r[3].s4, r[4].s4, r[5].s4, r[0].s5, r[1].s5))
-#define INTERLEAVE6_2(r) ((float16)(r[2].s5, r[3].s5, r[4].s5, r[5].s5, r[0].s6, r[1].s6, r[2].s6, r[3].s6, \
-                                    r[4].s6, r[5].s6, r[0].s7, r[1].s7, r[2].s7, r[3].s7, r[4].s7, r[5].s7))
+// in order (three vectors of 16): transposed, so that vector t holds tile t's six, then joined.
+#define INTERLEAVE6(r, parts) { \
+    const float8 w_[8] = {r[0], r[1], r[2], r[3], r[4], r[5], r[0], r[0]}; \
+    float8 t_[8]; \
+    TRANSPOSE8(w_, t_) \
+    parts[0] = (float16)(t_[0].s0123, t_[0].s45, t_[1].s0123, t_[1].s45, t_[2].s0123); \
+    parts[1] = (float16)(t_[2].s45, t_[3].s0123, t_[3].s45, t_[4].s0123, t_[4].s45, t_[5].s01); \
+    parts[2] = (float16)(t_[5].s2345, t_[6].s0123, t_[6].s45, t_[7].s0123, t_[7].s45); }
 
 // output (+)= epilogue(Aᵀ M A) for the band's tiles, only the pixels inside the image, as
 // winograd4_output: a block of ROW_BLOCK tiles loads each ξ as one vector and stores each output
@@ -1763,7 +1764,8 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             WINOGRAD6_AT(float8, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], a[i][6], a[i][7], r[0], r[1],
                          r[2], r[3], r[4], r[5])
             const int index = (o * height + y0 + i) * width + 6 * tx0;
-            float16 parts[3] = {INTERLEAVE6_0(r), INTERLEAVE6_1(r), INTERLEAVE6_2(r)};
+            float16 parts[3];
+            INTERLEAVE6(r, parts)
             #pragma unroll
             for (int h = 0; h < 3; ++h) {
                 const int left = width - 6 * tx0 - 16 * h;  // pixels of this part inside the image
