@@ -37,8 +37,10 @@ struct WinogradBands {
     let tilesX: Int
     let tilesY: Int
     let tileRowsPerBand: Int
-    /// Tiles per band rounded up to a multiple of the multiply's (the row length of the scratch).
-    let tileStride: Int
+    /// What the scratch's row lengths are multiples of (the multiply's).
+    let strideMultiple: Int
+    /// A whole band's scratch row length.
+    var tileStride: Int { tileStride(rows: tileRowsPerBand) }
 
     static let smallestFittedBudget = 1 << 16
 
@@ -53,7 +55,15 @@ struct WinogradBands {
         let weights = max(points * channels * outputStride, WinogradBands.smallestFittedBudget)
         let floats = fitWeights ? min(budget, weights) : budget
         tileRowsPerBand = max(1, min(tilesY, floats / (points * widest * max(tilesX, 1))))
-        tileStride = WinogradBands.stride(tiles: tileRowsPerBand * tilesX, multiple: strideMultiple)
+        self.strideMultiple = strideMultiple
+    }
+
+    /// The scratch row length of a band of `rows` tile rows (the last band may have fewer): its
+    /// tiles rounded up to a multiple of `strideMultiple`, and never a multiple of 256 floats, whose
+    /// rows would all fall in the same cache sets (the multiply walks down a column of rows).
+    func tileStride(rows: Int) -> Int {
+        let rounded = (rows * tilesX + strideMultiple - 1) / strideMultiple * strideMultiple
+        return rounded % 256 == 0 ? rounded + strideMultiple : rounded
     }
 
     /// The bands `options` cut: their multiply's tile stride multiple, `WINO_BAND` and `WINO_BAND_FIT`.
@@ -62,14 +72,6 @@ struct WinogradBands {
             height: height, width: width, channels: channels, outputStride: outputStride, tile: tile,
             strideMultiple: options.winogradTileStrideMultiple, budget: options.winogradBandFloats,
             fitWeights: options.winogradBandsFitWeights)
-    }
-
-    /// The scratch row length for `tiles` tiles: a multiple of `multiple`, and never a
-    /// multiple of 256 floats, whose rows would all fall in the same cache sets (the multiply
-    /// walks down a column of rows).
-    static func stride(tiles: Int, multiple: Int) -> Int {
-        let rounded = (tiles + multiple - 1) / multiple * multiple
-        return rounded % 256 == 0 ? rounded + multiple : rounded
     }
 
     /// Scratch floats: transformed input for `channels`, products for `outputStride`.
@@ -134,7 +136,7 @@ extension OpenCLBackend {
                     .buffer(transforms),
                 ])
         }
-        let (tileBlock, strideMultiple) = (options.winogradTilesPerItem, options.winogradTileStrideMultiple)
+        let tileBlock = options.winogradTilesPerItem
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
         let transformed = try winogradInput.atLeast(sizes.input)
         let products = try winogradProducts.atLeast(sizes.products)
@@ -171,7 +173,7 @@ extension OpenCLBackend {
         }
         for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
             let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
-            let tileStride = WinogradBands.stride(tiles: bandRows * bands.tilesX, multiple: strideMultiple)
+            let tileStride = bands.tileStride(rows: bandRows)
             let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
             let launch = rowLaunch(
                 units: bands.tilesX, rows: bandRows, planes: channels,
