@@ -1086,7 +1086,8 @@ __kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
 // zero past the real channels; `reversed` reads each kernel's taps backwards (J g J). A block of
 // real pairs builds each tap's vector straight from its lanes' loads (through a private array,
 // each vector load waited for the scalar stores of its lanes); a ragged block takes the array.
-void winograd_block_taps(__global const float *w, const int outChannels, const int inChannels, const int flipped,
+// Inlined by force: PoCL called it out of line, once per work-item.
+static __attribute__((always_inline)) void winograd_block_taps(__global const float *w, const int outChannels, const int inChannels, const int flipped,
                          const int reversed, const int kb, const int r, wino_block taps[9]) {
     const int k0 = kb * WINO_COB;
     if (r < (flipped ? outChannels : inChannels) && k0 + WINO_COB <= (flipped ? inChannels : outChannels)) {
