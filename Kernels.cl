@@ -764,6 +764,18 @@ __kernel void conv3x3(__global const ACT_IN *input, const int inChannels, const 
         NARROW_TAPS(2, FOUR, l, c, r, a10, a11, a12, a13) \
     }
 
+// The same for one output row yy (sums a0 … a3), for conv3x3_narrow_strip, whose sums live only
+// across one channel: one row's four sums leave registers for the inputs where both rows' would
+// not (8 vectors of 16 floats fill AVX2's 16 registers).
+#define NARROW_CHANNEL_ROW(ROW, FOUR, yy, a0, a1, a2, a3) { \
+        NVEC l, c, r; \
+        _Pragma("unroll") for (int ky = 0; ky < 3; ++ky) { \
+            ROW((yy) - 1 + ky, l, c, r) \
+            NARROW_TAPS(ky, FOUR, l, c, r, a0, a1, a2, a3) \
+        } }
+#define NARROW_CHANNEL_TOP(ROW, FOUR) NARROW_CHANNEL_ROW(ROW, FOUR, y0, a00, a01, a02, a03)
+#define NARROW_CHANNEL_BOTTOM(ROW, FOUR) NARROW_CHANNEL_ROW(ROW, FOUR, y0 + 1, a10, a11, a12, a13)
+
 // BODY(ROW, FOUR) in the copy for this work-item: rows without bounds checks where `inside`
 // (with the checks between the taps, LLVM hoisted the weight broadcasts out of them and spilled
 // each), and no multiplies by padding where fewer than `four` outputs are left.
@@ -887,7 +899,8 @@ __kernel void conv3x3_narrow(__global const ACT_IN *input, const int inChannels,
 // at once: too many streams for a CPU's prefetchers, even with NARROW_PREFETCH. Here the loops
 // swap: a work-item takes NARROW_STRIP vectors of two rows and walks them once per input channel,
 // keeping their partial sums in private memory (the L1 cache), so each channel's 4 rows are read
-// as 4 contiguous runs. Weights as conv3x3_narrow's, one block of 4.
+// as 4 contiguous runs; each vector's two output rows take their taps one after the other.
+// Weights as conv3x3_narrow's, one block of 4.
 // Global size: [ceil(W / (NARROW_PX · NARROW_STRIP)), ceil(H / 2)]. Compiled only where it is used.
 #if NARROW_STRIP
 __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inChannels, const int height,
@@ -919,11 +932,16 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
                 for (int k = -1; k < 3; ++k) __builtin_prefetch(q + (y0 + k) * width);
             }
 #endif
-            NVEC a00 = sum[0], a01 = sum[1], a02 = sum[2], a03 = sum[3];
-            NVEC a10 = sum[4], a11 = sum[5], a12 = sum[6], a13 = sum[7];
-            NARROW_PATHS(NARROW_CHANNEL)
-            sum[0] = a00; sum[1] = a01; sum[2] = a02; sum[3] = a03;
-            sum[4] = a10; sum[5] = a11; sum[6] = a12; sum[7] = a13;
+            {
+                NVEC a00 = sum[0], a01 = sum[1], a02 = sum[2], a03 = sum[3];
+                NARROW_PATHS(NARROW_CHANNEL_TOP)
+                sum[0] = a00; sum[1] = a01; sum[2] = a02; sum[3] = a03;
+            }
+            {
+                NVEC a10 = sum[4], a11 = sum[5], a12 = sum[6], a13 = sum[7];
+                NARROW_PATHS(NARROW_CHANNEL_BOTTOM)
+                sum[4] = a10; sum[5] = a11; sum[6] = a12; sum[7] = a13;
+            }
         }
     }
     for (int v = 0; v < vectors; ++v) {
