@@ -2244,8 +2244,12 @@ __kernel void gram_backward(__global const float *a, __global const ACT_IN *f, c
         } else {
             GB_COLUMNS(GB_TAIL, GB_FETCH_FIRST)
         }
+        // Unrolled, so that the sums stay in registers in the loops above (with a loop here
+        // GB_VECS = 3 spilled them in the loop over channels).
+        #pragma unroll
         for (int r = 0; r < GB_ROWS; ++r) {
             if (i0 + r >= channels) break;
+            #pragma unroll
             for (int v = 0; v < GB_VECS; ++v) {
                 const int start = k + v * VW, count = m - start;
                 if (count <= 0) break;
