@@ -1469,8 +1469,8 @@ __kernel void winograd4_input(WINOGRAD_INPUT_PARAMETERS) {
 }
 
 // winograd_block_taps as vectors of wino4_real, reversed for backward-data (flipped): what the
-// F(4×4) and F(6×6) weight transforms start from.
-inline void winograd_block_real_taps(__global const float *w, const int outChannels, const int inChannels,
+// F(4×4) and F(6×6) weight transforms start from. Inlined by force, as winograd_block_taps.
+static __attribute__((always_inline)) void winograd_block_real_taps(__global const float *w, const int outChannels, const int inChannels,
                                      const int flipped, const int kb, const int r, wino4_block taps[9]) {
     wino_block lanes[9];
     winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
