@@ -1105,8 +1105,10 @@ __kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
 // real pairs builds each tap's vector straight from its lanes' loads (through a private array,
 // each vector load waited for the scalar stores of its lanes); a ragged block takes the array.
 // Inlined by force: PoCL called it out of line, once per work-item.
-static __attribute__((always_inline)) void winograd_block_taps(__global const float *w, const int outChannels, const int inChannels, const int flipped,
-                         const int reversed, const int kb, const int r, wino_block taps[9]) {
+static __attribute__((always_inline)) void winograd_block_taps(__global const float *w, const int outChannels,
+                                                               const int inChannels, const int flipped,
+                                                               const int reversed, const int kb, const int r,
+                                                               wino_block taps[9]) {
     const int k0 = kb * WINO_COB;
     if (r < (flipped ? outChannels : inChannels) && k0 + WINO_COB <= (flipped ? inChannels : outChannels)) {
         // Lane j's kernel: forward (o = k0 + j, i = r), backward-data (o = r, i = k0 + j).
@@ -1470,8 +1472,9 @@ __kernel void winograd4_input(WINOGRAD_INPUT_PARAMETERS) {
 
 // winograd_block_taps as vectors of wino4_real, reversed for backward-data (flipped): what the
 // F(4×4) and F(6×6) weight transforms start from. Inlined by force, as winograd_block_taps.
-static __attribute__((always_inline)) void winograd_block_real_taps(__global const float *w, const int outChannels, const int inChannels,
-                                     const int flipped, const int kb, const int r, wino4_block taps[9]) {
+static __attribute__((always_inline)) void winograd_block_real_taps(__global const float *w, const int outChannels,
+                                                                    const int inChannels, const int flipped,
+                                                                    const int kb, const int r, wino4_block taps[9]) {
     wino_block lanes[9];
     winograd_block_taps(w, outChannels, inChannels, flipped, flipped, kb, r, lanes);
     #pragma unroll
