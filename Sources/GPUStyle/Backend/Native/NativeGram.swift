@@ -55,7 +55,11 @@ extension NativeBackend {
             afterChunk: reluMasked
                 ? { first, columns in
                     for i in 0..<c {
-                        for j in (i * m + first)..<(i * m + first + columns) where !(f[j] > 0) { df[j] = 0 }
+                        // Both loads before the select: a blend, not a branch on the ReLU's pattern.
+                        for j in (i * m + first)..<(i * m + first + columns) {
+                            let g = df[j]
+                            df[j] = f[j] > 0 ? g : 0
+                        }
                     }
                 } : nil)
     }
