@@ -11,8 +11,9 @@ import Dispatch
 /// of a band forked and joined on its own. The splits are fixed sizes, never the core count, so
 /// every machine computes the same bits.
 enum Blas {
-    /// Columns of C per parallel part of `gemm`.
-    static let columnChunk = 1024
+    /// Columns of C per parallel part of `gemm`: 1024, or about an eighth of a narrower C (from
+    /// 64), so that the small products of the deep layers still split over the cores.
+    static func columnChunk(_ n: Int) -> Int { min(1024, max(64, (n + 127) / 128 * 16)) }
 
     /// C = alpha · op(A) · op(B) + beta · C, with op(A) m×k, op(B) k×n, C m×n. `parallel`: split
     /// the columns of C over the cores when it is large (callers that already run several
@@ -25,10 +26,11 @@ enum Blas {
         afterChunk: ((_ firstColumn: Int, _ columns: Int) -> Void)? = nil
     ) {
         guard m > 0, n > 0 else { return }
-        let parts = parallel ? (n + columnChunk - 1) / columnChunk : 1
+        let chunk = columnChunk(n)
+        let parts = parallel ? (n + chunk - 1) / chunk : 1
         HostParallel.forEach(parts, totalWork: m * n * max(k, 1)) { part in
-            let first = part * columnChunk
-            let columns = parts == 1 ? n : min(columnChunk, n - first)
+            let first = part * chunk
+            let columns = parts == 1 ? n : min(chunk, n - first)
             cblas_sgemm(
                 CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(columns), Int32(k), alpha, a, Int32(max(lda, 1)),
