@@ -8,8 +8,8 @@ import Dispatch
 /// enough are split here over the cores with Dispatch, like every other host loop. With OpenBLAS's
 /// own threads, its idle workers spun on `sched_yield` beside Dispatch's during the Winograd
 /// transforms (a fifth of an iteration's samples in `perf`), and each of the 16 Winograd products
-/// of a band forked and joined on its own. The splits are fixed sizes, never the core count, so
-/// every machine computes the same bits.
+/// of a band forked and joined on its own. The splits depend on the shape alone, never the core
+/// count, so every machine computes the same bits.
 enum Blas {
     /// Columns of C per parallel part of `gemm`: 1024, or about an eighth of a narrower C (from
     /// 64), so that the small products of the deep layers still split over the cores.
