@@ -154,17 +154,9 @@ extension NativeBackend {
         }
         guard let mask else { return }
         HostParallel.forEachChunk(gradInput.count) { range in
-            if aside {
-                for i in range {
-                    let term = target[i]
-                    dx[i] += mask[i] > 0 ? term : 0
-                }
-            } else {
-                for i in range {
-                    let value = dx[i]
-                    dx[i] = mask[i] > 0 ? value : 0
-                }
-            }
+            let first = range.lowerBound
+            NativeBackend.reluMask(
+                target + first, by: mask + first, into: dx + first, count: range.count, accumulate: aside)
         }
     }
 

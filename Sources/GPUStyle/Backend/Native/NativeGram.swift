@@ -55,11 +55,8 @@ extension NativeBackend {
             afterChunk: reluMasked
                 ? { first, columns in
                     for i in 0..<c {
-                        // Both loads before the select: a blend, not a branch on the ReLU's pattern.
-                        for j in (i * m + first)..<(i * m + first + columns) {
-                            let g = df[j]
-                            df[j] = f[j] > 0 ? g : 0
-                        }
+                        let row = i * m + first
+                        NativeBackend.reluMask(df + row, by: f + row, into: df + row, count: columns)
                     }
                 } : nil)
     }

@@ -424,17 +424,8 @@ extension Winograd {
             switch (mask, accumulate) {
             case (nil, false): target.update(from: values, count: count)
             case (nil, true): for k in 0..<count { target[k] += values[k] }
-            // The value loaded before the select: a blend, not a branch on the ReLU's pattern.
-            case let (mask?, false):
-                for k in 0..<count {
-                    let v = values[k]
-                    target[k] = mask[k] > 0 ? v : 0
-                }
-            case let (mask?, true):
-                for k in 0..<count {
-                    let v = values[k]
-                    target[k] += mask[k] > 0 ? v : 0
-                }
+            case let (mask?, _):
+                NativeBackend.reluMask(values, by: mask, into: target, count: count, accumulate: accumulate)
             }
         }
     }
