@@ -36,7 +36,7 @@ struct BenchIterationCommand: ParsableCommand {
 
     @Flag(
         help:
-            "Also break each iteration into forward, losses, backward and optimiser (OpenCL profiling events; host clock for native), from extra iterations."
+            "Also break each iteration into forward, losses, backward and optimiser (OpenCL profiling events, with each kernel's time and launches; host clock for native), from extra iterations."
     )
     var profile = false
 
@@ -171,9 +171,14 @@ enum IterationReportTable {
                 lines.append("  \(result.size) \(result.device): \(parts.joined(separator: ", ")) (\(phases.clock))")
                 if let kernels = phases.kernels, !kernels.isEmpty {
                     let byTime = kernels.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                    let launches = phases.launches ?? [:]
+                    func count(_ value: Double) -> String { String(format: "%g", (value * 10).rounded() / 10) }
                     lines.append(
-                        "    kernels: "
-                            + byTime.map { "\($0.key) \(String(format: "%.1f", $0.value))" }
+                        "    kernels, ms (launches) per iteration, \(count(launches.values.reduce(0, +))) launches: "
+                            + byTime.map { name, ms in
+                                "\(name) \(String(format: "%.1f", ms))"
+                                    + (launches[name].map { " (\(count($0)))" } ?? "")
+                            }
                             .joined(separator: ", "))
                 }
             }

@@ -66,10 +66,11 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertGreaterThan(phases.milliseconds["forward"] ?? 0, 0)
         XCTAssertGreaterThan(phases.milliseconds["backward"] ?? 0, 0)
         XCTAssertNil(phases.kernels, "the native path has no kernels to time")
+        XCTAssertNil(phases.launches)
     }
 
     /// On OpenCL, --profile also splits the device time by kernel, and the kernels add up to the
-    /// phases (both are sums of the same profiling events).
+    /// phases (both are sums of the same profiling events); it counts each kernel's launches.
     func testOpenCLProfileSplitsTheTimeByKernel() throws {
         let catalog = DeviceCatalog.discover()
         guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
@@ -84,6 +85,11 @@ final class IterationBenchmarkTests: XCTestCase {
         }
         let phaseSum = phases.milliseconds.values.reduce(0, +), kernelSum = kernels.values.reduce(0, +)
         XCTAssertEqual(kernelSum, phaseSum, accuracy: 1e-6 * max(phaseSum, 1))
+        let launches = try XCTUnwrap(phases.launches)
+        XCTAssertEqual(Set(launches.keys), Set(kernels.keys))
+        XCTAssertEqual(launches["adam_step"], 1, "one Adam step an iteration")
+        XCTAssertEqual(launches["conv3x3_narrow"], 1, "conv1_1 forward, once an iteration")
+        for (name, count) in launches { XCTAssertGreaterThanOrEqual(count, 1, name) }
     }
 
     /// `bench --define` reaches the OpenCL backend, and the report names the options that differ

@@ -72,6 +72,9 @@ public struct PhaseBreakdown: Codable, Equatable, Sendable {
     /// Kernel name → mean device milliseconds per iteration, all phases together; nil on the
     /// native path. Where a whole iteration's device time goes, kernel by kernel.
     public var kernels: [String: Double]?
+    /// Kernel name → mean launches per iteration (nil where `kernels` is): what a launch's fixed
+    /// cost is multiplied by.
+    public var launches: [String: Double]?
 }
 
 /// One device at one size.
@@ -256,10 +259,11 @@ public enum IterationBenchmark {
         for phase in IterationPhase.allCases {
             milliseconds[phase.rawValue] = (totals[phase] ?? 0) * 1000 / Double(iterations)
         }
-        let kernels = recorder.takeKernelTotals().mapValues { $0 * 1000 / Double(iterations) }
+        let kernels = recorder.takeKernelTotals()
         return PhaseBreakdown(
             clock: recorder.clockDescription, milliseconds: milliseconds,
-            kernels: recorder.timesKernels ? kernels : nil)
+            kernels: recorder.timesKernels ? kernels.mapValues { $0.seconds * 1000 / Double(iterations) } : nil,
+            launches: recorder.timesKernels ? kernels.mapValues { Double($0.launches) / Double(iterations) } : nil)
     }
 
     /// The OpenCL context whose profiling events time a backend's kernels; nil for the native path.

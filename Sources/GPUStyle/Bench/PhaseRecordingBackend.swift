@@ -27,8 +27,8 @@ final class PhaseRecordingBackend: ForwardingBackend {
     }
     /// Seconds per phase since the last `takeTotals()`.
     private var totals: [IterationPhase: Double] = [:]
-    /// Device seconds per kernel name since the last `takeKernelTotals()` (OpenCL only).
-    private var kernelTotals: [String: Double] = [:]
+    /// Device seconds and launches per kernel name since the last `takeKernelTotals()` (OpenCL only).
+    private var kernelTotals: [String: CLContext.KernelTime] = [:]
 
     init(_ inner: Backend, profilingContext: CLContext?) {
         context = profilingContext
@@ -46,8 +46,9 @@ final class PhaseRecordingBackend: ForwardingBackend {
         return totals
     }
 
-    /// Device seconds per kernel recorded so far (empty without an OpenCL context); clears the record.
-    func takeKernelTotals() -> [String: Double] {
+    /// Device seconds and launches per kernel recorded so far (empty without an OpenCL context);
+    /// clears the record.
+    func takeKernelTotals() -> [String: CLContext.KernelTime] {
         defer { kernelTotals = [:] }
         return kernelTotals
     }
@@ -58,7 +59,7 @@ final class PhaseRecordingBackend: ForwardingBackend {
         if let context {
             let result = try compute()
             let kernels = try context.profile()
-            totals[op.phase, default: 0] += kernels.values.reduce(0, +)
+            totals[op.phase, default: 0] += kernels.values.reduce(0) { $0 + $1.seconds }
             kernelTotals.merge(kernels, uniquingKeysWith: +)
             return result
         }

@@ -257,16 +257,27 @@ public final class CLContext {
         try CLError.check(clFinish(queue), "clFinish")
     }
 
-    /// Device time per kernel name (seconds) of the work recorded since the last call; clears the record.
-    public func profile() throws -> [String: Double] {
+    /// One kernel's recorded work: device seconds and launches.
+    public struct KernelTime: Equatable, Sendable {
+        public var seconds: Double = 0
+        public var launches = 0
+
+        public static func + (a: KernelTime, b: KernelTime) -> KernelTime {
+            KernelTime(seconds: a.seconds + b.seconds, launches: a.launches + b.launches)
+        }
+    }
+
+    /// Device time and launches per kernel name of the work recorded since the last call; clears the record.
+    public func profile() throws -> [String: KernelTime] {
         try finish()
-        var totals: [String: Double] = [:]
+        var totals: [String: KernelTime] = [:]
         for (name, event) in profileEvents {
             var start: cl_ulong = 0
             var end: cl_ulong = 0
             clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
             clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
-            totals[name, default: 0] += Double(end &- start) * 1e-9
+            totals[name, default: KernelTime()].seconds += Double(end &- start) * 1e-9
+            totals[name, default: KernelTime()].launches += 1
             clReleaseEvent(event)
         }
         profileEvents.removeAll()
