@@ -5,7 +5,8 @@ import XCTest
 /// Every op of every OpenCL device against `NativeBackend`: every row of the library's `OpTable`
 /// (the self-test's table too) on all its shapes, in the spirit of ggml's test-backend-ops.
 /// The reference is `NativeBackend(convolution: .direct)`: its im2col convolutions are the direct
-/// algorithm the bound below describes (native Winograd has its own bound, in WinogradTests).
+/// algorithm the bound below describes; where the device runs a convolution by Winograd, the conv
+/// rows take that algorithm's bound (`winogradBound`, SelfTest/WinogradErrorBound.swift).
 ///
 /// Error bound per output element: both backends compute in float32, each within γ(K)·Σ|terms|
 /// of the exact value (Higham §3.1, `float32ErrorFactor`, any summation order, with or without
@@ -57,6 +58,55 @@ final class BackendOpsTests: XCTestCase {
         ] {
             try checkTable(on: try OpenCLBackend(device: device, options: options), rows: OpTable.rows.filter(\.tiled))
         }
+    }
+
+    /// Every convolution forced onto Winograd F(2×2), F(4×4) and F(6×6) (`CONV_WINOGRAD=2`, even
+    /// with 1 or 3 channels) on OpenCL, and onto F(2×2) and F(4×4) natively, against the direct
+    /// native path and central differences: within the Winograd bound of each case (the conv rows'
+    /// `winogradBound`). With the direct bound alone, the 3-channel forward shapes failed at F(4×4)
+    /// and F(6×6) (4.5–7.7·10⁻⁶ against 3.34·10⁻⁶).
+    func testEveryConvolutionOnWinogradIsWithinItsBound() throws {
+        let device = try firstOpenCLDevice()
+        var backends: [Backend] = [NativeBackend(convolution: .winograd), NativeBackend(convolution: .winograd4)]
+        for tile in [2, 4, 6] {
+            var options = ProgramOptions.defaults(for: device.info)
+            options.defines["CONV_WINOGRAD"] = 2
+            options.defines["WINO_TILE"] = tile
+            let backend = try OpenCLBackend(device: device, options: options)
+            XCTAssertEqual(backend.winogradTile(outputChannels: 64, inputChannels: 3, height: 7, width: 13), tile)
+            backends.append(backend)
+        }
+        let reference = NativeBackend(convolution: .direct)
+        let rows = OpTable.convolutionRows + [OpTable.halfStorageRows[0]]
+        for backend in backends {
+            for check in OpTable.checks(allCases: true, seed: 0xC0FFEE, rows: rows)
+                + OpTable.gradChecks(allCases: true, seed: 0x6EAD, rows: OpTable.convolutionGradRows)
+            {
+                let result = check.evaluate(on: backend, reference: reference)
+                XCTAssertTrue(result.passed, "\(result.line) on \(backend.name)")
+            }
+        }
+    }
+
+    /// A convolution's bound follows the algorithm each backend runs it by.
+    func testWinogradTileIsTheBackendsChoice() throws {
+        XCTAssertNil(
+            NativeBackend(convolution: .direct).winogradTile(outputChannels: 64, inputChannels: 64, height: 9, width: 9)
+        )
+        XCTAssertEqual(
+            NativeBackend(convolution: .winograd4).winogradTile(
+                outputChannels: 3, inputChannels: 64, height: 1, width: 1), 4)
+        let automatic = NativeBackend()
+        XCTAssertNil(
+            automatic.winogradTile(outputChannels: 64, inputChannels: 3, height: 224, width: 224), "conv1_1: im2col")
+        XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 4, width: 4), 2)
+        XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 224, width: 224), 4)
+        let device = try firstOpenCLDevice()
+        var options = ProgramOptions.defaults(for: device.info)
+        options.defines["CONV_WINOGRAD"] = 0
+        XCTAssertNil(
+            try OpenCLBackend(device: device, options: options)
+                .winogradTile(outputChannels: 64, inputChannels: 64, height: 64, width: 64))
     }
 
     /// Every backward op on native and OpenCL against central differences, on all the grad rows' shapes.

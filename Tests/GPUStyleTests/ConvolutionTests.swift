@@ -41,7 +41,8 @@ final class ConvolutionTests: OpTestCase {
         for shape in [(i: 64, o: 67, h: 13, w: 7), (i: 3, o: 5, h: 1, w: 2), (i: 5, o: 1, h: 7, w: 13)] {
             let layer = randomLayer(inputChannels: shape.i, outputChannels: shape.o)
             let gradOutput = ReferenceTensor.random(Shape(c: shape.o, h: shape.h, w: shape.w), using: &generator)
-            let flipped = flippedTransposedWeights(layer.weights, outputChannels: shape.o, inputChannels: shape.i)
+            let flipped = ConvKernelLayouts.flippedTransposed(
+                layer.weights, outputChannels: shape.o, inputChannels: shape.i)
             let zeroBias = [Double](repeating: 0, count: shape.i)
             let expected = ReferenceOps.conv3x3(
                 gradOutput, weights: flipped, bias: zeroBias, outputChannels: shape.i, relu: false)

@@ -52,6 +52,19 @@ final class SelfTestTests: XCTestCase {
             report.failures.map(\.line).joined(separator: "\n"))
     }
 
+    /// The Winograd bound is wider than the direct one but still catches a wrong convolution: one
+    /// output of every F(4×4) forward off by 10 % (off by 1 %, the cases with 64 or more channels
+    /// pass: the magnitudes the Winograd bound scales are many times Σ|terms| there).
+    func testWinogradConvolutionsStillFailWhenSlightlyWrong() throws {
+        let results = SelfTest.run(SelfTestTable.randomChecks(), on: ConvPerturbingBackend())
+        let forward = results.filter { $0.op == OpTable.convolutionForwardRow.name }
+        XCTAssertFalse(forward.isEmpty)
+        XCTAssertTrue(
+            forward.allSatisfy { !$0.passed && $0.maxRelativeError > $0.bound },
+            forward.map(\.line).joined(separator: " | "))
+        XCTAssertTrue(results.contains { $0.op == OpTable.convolutionBackwardDataRow.name && $0.passed })
+    }
+
     func testFailsWithTheReasonWhenAnOpThrows() throws {
         let backend = CountingBackend(NativeBackend())
         backend.failAfterConvolutions = 0
@@ -94,5 +107,19 @@ private final class GramPerturbingBackend: ForwardingBackend {
         var values = try inner.download(tensor)
         values[0] *= 1 + 1e-4
         try inner.upload(values, to: tensor)
+    }
+}
+
+/// Native F(4×4) everywhere, with the first output of every forward convolution scaled by 1.1.
+private final class ConvPerturbingBackend: ForwardingBackend {
+    init() { super.init(NativeBackend(convolution: .winograd4)) }
+
+    override var name: String { "perturbed" }
+
+    override func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+        try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output)
+        var values = try inner.download(output)
+        values[0] = values[0] == 0 ? 1e-3 : values[0] * (1 + 1e-1)
+        try inner.upload(values, to: output)
     }
 }

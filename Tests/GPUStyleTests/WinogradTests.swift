@@ -3,7 +3,7 @@ import XCTest
 
 /// The Winograd F(2×2,3×3) and F(4×4,3×3) convolutions of the native backend and of the OpenCL
 /// kernels, and F(6×6,3×3) of the OpenCL kernels (every layer forced onto Winograd) against the Float64 bound of `winogradErrorBound`
-/// (WinogradBound.swift), on awkward shapes.
+/// (WinogradErrorBound.swift), on awkward shapes.
 final class WinogradTests: XCTestCase {
     private var generator = SeededGenerator(seed: 0x3A7)
 
@@ -304,7 +304,7 @@ final class WinogradTests: XCTestCase {
             let mask = ReferenceTensor.random(inputShape, using: &generator)
             let previous = ReferenceTensor.random(inputShape, using: &generator)
             // Backward-data is the forward convolution of dY with the flipped, transposed weights.
-            let flipped = flippedTransposedWeights(weights, outputChannels: shape.o, inputChannels: shape.c)
+            let flipped = ConvKernelLayouts.flippedTransposed(weights, outputChannels: shape.o, inputChannels: shape.c)
             var bounds: [Int: (exact: [Double], magnitude: [Double])] = [:]
             for (name, backend, tile) in try Self.winogradBackends() {
                 let bound =
@@ -392,7 +392,7 @@ final class WinogradTests: XCTestCase {
             let o = layer.bias.count
             XCTAssertEqual(o, c, name)  // so backward-data can take the input as dY
             let g = layer.weights.map(Double.init), bias = layer.bias.map(Double.init)
-            let flipped = flippedTransposedWeights(g, outputChannels: o, inputChannels: c)
+            let flipped = ConvKernelLayouts.flippedTransposed(g, outputChannels: o, inputChannels: c)
             let forward = winogradErrorBound(
                 input: input, channels: c, height: h, width: w, weights: g, outputChannels: o, tile: tile)
             let backward = winogradErrorBound(

@@ -130,6 +130,10 @@ public protocol Backend: AnyObject {
     /// part of gradOutput before it writes over it. What lets the backward pass run without a
     /// buffer of the largest activation's size (`WorkspaceLayout`).
     func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool
+    /// The output tile m where a convolution of a layer with these channels on a height × width
+    /// map runs Winograd F(m×m,3×3) (either direction), nil where it runs a direct algorithm:
+    /// which error bound its results keep (SelfTest/WinogradErrorBound.swift).
+    func winogradTile(outputChannels: Int, inputChannels: Int, height: Int, width: Int) -> Int?
 
     // MARK: Compute
     // Each op as the backend computes it. Only the checked ops of `BackendOps.swift` call these:

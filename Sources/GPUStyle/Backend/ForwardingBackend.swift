@@ -21,6 +21,9 @@ class ForwardingBackend: Backend {
     func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
         inner.backwardDataRunsInPlace(outputChannels: outputChannels, inputChannels: inputChannels)
     }
+    func winogradTile(outputChannels: Int, inputChannels: Int, height: Int, width: Int) -> Int? {
+        inner.winogradTile(outputChannels: outputChannels, inputChannels: inputChannels, height: height, width: width)
+    }
     func makeTensor(_ shape: Shape) throws -> Tensor { try inner.makeTensor(shape) }
     func upload(_ values: [Float], to tensor: Tensor) throws { try inner.upload(values, to: tensor) }
     func download(_ tensor: Tensor) throws -> [Float] { try inner.download(tensor) }

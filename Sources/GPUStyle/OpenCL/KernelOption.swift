@@ -155,7 +155,7 @@ extension KernelOption {
         .launchOnly, valid: .values([0, 1, 2]), fallback: 1, cpu: 1, gpu: 1,
         tuned: [0, 1], affects: convolution)
     /// F(4×4,3×3) does 36 multiplies per 16 outputs against F(2×2)'s 16 per 4, F(6×6,3×3) 64 per
-    /// 36, each for heavier transforms and a larger error bound (WinogradBound.swift). 0 chooses per layer
+    /// 36, each for heavier transforms and a larger error bound (WinogradErrorBound.swift). 0 chooses per layer
     /// (`ProgramOptions.winogradTile(…)`, the rule measured on PoCL); GPUs stay 2 until measured.
     static let winoTile = KernelOption(
         "WINO_TILE", "Winograd output tile: 2 F(2×2,3×3), 4 F(4×4,3×3), 6 F(6×6,3×3), 0 per layer",

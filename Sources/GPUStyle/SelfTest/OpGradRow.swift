@@ -40,6 +40,9 @@ public struct OpGradRow: OpTableRow {
     let terms: (OpCase) -> Int
     /// The backward's Σ|terms| per output where it does not follow from |inputs| (routing by x).
     var magnitudes: (([OpInput], OpCase) -> [Double])? = nil
+    /// Convolutions: K and Σ|terms| where the device runs the case by Winograd F(tile)
+    /// (`Backend.winogradTile`), whose error has its own bound.
+    var winogradBound: ((_ tile: Int, [OpInput], OpCase) -> (terms: Int, magnitudes: [Double]))? = nil
 
     /// The finite-difference step: a power of two, so x ± h is exact for float32 x of the tests'
     /// sizes (the differences are divided by (x + h) − (x − h) as computed all the same).
@@ -54,19 +57,30 @@ public struct OpGradRow: OpTableRow {
         let coordinates =
             count <= Self.checkedCoordinates
             ? Array(0..<count) : (0..<count).shuffled(using: &generator).prefix(Self.checkedCoordinates).sorted()
-        // γ(K), not 2·γ(K): one float32 backward against the exact gradient, not two implementations.
-        let bound = float32ErrorFactor(terms: terms(testCase))
         return SelfTestCheck(op: name, shape: testCase.description) { device, reference in
+            var terms = terms(testCase)
             func result(_ worst: Double, _ problem: String?) -> SelfTestResult {
+                // γ(K), not 2·γ(K): one float32 backward against the exact gradient, not two implementations.
                 SelfTestResult(
-                    op: name, shape: testCase.description, maxRelativeError: worst, bound: bound, problem: problem)
+                    op: name, shape: testCase.description, maxRelativeError: worst,
+                    bound: float32ErrorFactor(terms: terms), problem: problem)
             }
             do {
                 let actual = try backward(device, inputs, testCase, false)
                 let absolute = inputs.map { OpInput($0.name, $0.shape, $0.values.map(abs)) }
-                let sizes =
+                var sizes =
                     try magnitudes?(inputs, testCase)
                     ?? backward(reference, absolute, testCase, true).map { Double(abs($0)) }
+                let tile = device.winogradTile(
+                    outputChannels: testCase.o, inputChannels: testCase.c, height: testCase.h, width: testCase.w)
+                if let winogradBound, let tile {
+                    let other = winogradBound(tile, inputs, testCase)
+                    guard other.magnitudes.count == sizes.count else {
+                        return result(.infinity, "\(other.magnitudes.count) magnitudes, expected \(sizes.count)")
+                    }
+                    terms = max(terms, other.terms)
+                    sizes = zip(sizes, other.magnitudes).map { max($0, $1) }
+                }
                 guard actual.count == accumulates.count * count, sizes.count == actual.count else {
                     return result(.infinity, "\(actual.count) gradients, expected \(accumulates.count * count)")
                 }

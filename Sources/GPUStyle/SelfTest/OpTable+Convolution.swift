@@ -21,7 +21,22 @@ extension OpTable {
             try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
             return plain + (try backend.download(output))
         },
-        terms: { $0.c * 9 + 1 }, tiled: true)
+        terms: { $0.c * 9 + 1 }, tiled: true,
+        winogradBound: { tile, x, c in
+            let magnitude = winogradForwardMagnitude(tile: tile, x: x, c: c)
+            return (winogradRoundedTerms(channels: c.c, extraRoundings: 1, tile: tile), magnitude + magnitude)
+        })
+
+    /// One forward run's magnitude where a backend computes it by Winograd F(tile) (inputs: input,
+    /// weights, bias): the transforms' magnitude plus |bias| for its add (a ReLU only zeroes).
+    static func winogradForwardMagnitude(tile: Int, x: [OpInput], c: OpCase) -> [Double] {
+        let magnitude = winogradErrorBound(
+            input: x[0].values.map(Double.init), channels: c.c, height: c.h, width: c.w,
+            weights: x[1].values.map(Double.init), outputChannels: c.o, tile: tile
+        ).magnitude
+        let plane = c.h * c.w
+        return magnitude.indices.map { magnitude[$0] + Double(abs(x[2].values[$0 / plane])) }
+    }
 
     /// Inputs: gradOutput, weights, reluMask, gradInput (the weights' check reuses it too).
     static let convolutionBackwardDataRow = OpRow(
@@ -66,7 +81,30 @@ extension OpTable {
             }
             return outputs
         },
-        terms: { $0.o * 9 + 1 }, tiled: true)
+        terms: { $0.o * 9 + 1 }, tiled: true, winogradBound: winogradBackwardDataBound)
+
+    /// The backward-data row's five runs (plain, masked, accumulated, both, then masked again) by
+    /// Winograd F(tile): the forward convolution of dY with the flipped, transposed weights,
+    /// plus |previous value| where it accumulates (the mask only zeroes).
+    static func winogradBackwardDataBound(tile: Int, x: [OpInput], c: OpCase) -> (terms: Int, magnitudes: [Double]) {
+        let magnitude = winogradBackwardDataMagnitude(tile: tile, gradOutput: x[0], weights: x[1], c: c)
+        let accumulated = zip(magnitude, x[3].values).map { $0 + Double(abs($1)) }
+        return (
+            winogradRoundedTerms(channels: c.o, extraRoundings: 1, tile: tile),
+            magnitude + magnitude + accumulated + accumulated + magnitude
+        )
+    }
+
+    /// One backward-data run's magnitude by Winograd F(tile): the forward convolution of dY with
+    /// the flipped, transposed weights.
+    static func winogradBackwardDataMagnitude(tile: Int, gradOutput: OpInput, weights: OpInput, c: OpCase) -> [Double] {
+        let flipped = ConvKernelLayouts.flippedTransposed(
+            weights.values.map(Double.init), outputChannels: c.o, inputChannels: c.c)
+        return winogradErrorBound(
+            input: gradOutput.values.map(Double.init), channels: c.o, height: c.h, width: c.w, weights: flipped,
+            outputChannels: c.c, tile: tile
+        ).magnitude
+    }
 
     static let convolutionGradRows = [false, true].map(convolutionGradRow)
 
@@ -103,6 +141,12 @@ extension OpTable {
                         gradInput: gradInput, accumulate: accumulate)
                 }
             },
-            accumulates: [false, true], terms: { $0.o * 9 + 1 })
+            accumulates: [false, true], terms: { $0.o * 9 + 1 },
+            winogradBound: { tile, x, c in
+                // Inputs: x, gradOutput, weights, gradInput; the mask only zeroes.
+                let magnitude = winogradBackwardDataMagnitude(tile: tile, gradOutput: x[1], weights: x[2], c: c)
+                let accumulated = zip(magnitude, x[3].values).map { $0 + Double(abs($1)) }
+                return (winogradRoundedTerms(channels: c.o, extraRoundings: 1, tile: tile), magnitude + accumulated)
+            })
     }
 }

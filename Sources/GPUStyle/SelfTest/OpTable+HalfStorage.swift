@@ -25,7 +25,15 @@ extension OpTable {
                 }
                 return outputs
             },
-            terms: { $0.c * 9 + 1 + halfRoundingTerms }, tiled: true),
+            terms: { $0.c * 9 + 1 + halfRoundingTerms }, tiled: true,
+            winogradBound: { tile, x, c in
+                // The 16-bit input is within 2⁻¹¹ of the float32 one, and so is its magnitude.
+                let magnitude = winogradForwardMagnitude(tile: tile, x: x, c: c).map { $0 * (1 + 0x1p-11) }
+                return (
+                    winogradRoundedTerms(channels: c.c, extraRoundings: 1, tile: tile) + halfRoundingTerms,
+                    magnitude + magnitude + magnitude
+                )
+            }),
         OpRow(
             name: "relu, max pool 2×2 and their backward on 16-bit layer outputs (ties)", cases: planeCases,
             selfTestCases: selfTestPlaneCases, inputs: poolingRows[0].inputs,

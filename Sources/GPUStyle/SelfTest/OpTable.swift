@@ -53,8 +53,8 @@ public enum OpTable {
         OpCase(c: 64, h: 3, w: 17, o: 67), OpCase(c: 3, h: 5, w: 41, o: 64), OpCase(c: 3, h: 6, w: 32, o: 8),
         OpCase(c: 8, h: 4, w: 70, o: 8),
     ]
-    /// The grad mode's: under 8 channels, so OpenCL runs the direct kernels the bound describes
-    /// (the narrow ones where a side has at most 4), 17 wide across a vector, 1×1 and 1 wide.
+    /// The grad mode's: under 8 channels, so OpenCL runs its direct kernels by default (the narrow
+    /// ones where a side has at most 4), 17 wide across a vector, 1×1 and 1 wide.
     static let gradConvCases: [OpCase] = [
         OpCase(c: 1, h: 1, w: 1, o: 1), OpCase(c: 3, h: 5, w: 7, o: 2), OpCase(c: 2, h: 3, w: 1, o: 5),
         OpCase(c: 5, h: 4, w: 9, o: 7), OpCase(c: 7, h: 2, w: 17, o: 3),
@@ -150,6 +150,8 @@ public struct OpRow: OpTableRow {
     var checksDeterminism = false
     /// The row's kernels depend on the tile and vector options, not just the work-group size.
     var tiled = false
+    /// Convolutions: K and magnitudes where a backend runs the case by Winograd (`Backend.winogradTile`).
+    var winogradBound: ((_ tile: Int, [OpInput], OpCase) -> (terms: Int, magnitudes: [Double]))? = nil
 
     /// The row at one case, inputs drawn from `generator`.
     func check(_ testCase: OpCase, _ generator: inout SplitMix64) -> SelfTestCheck {
@@ -160,9 +162,17 @@ public struct OpRow: OpTableRow {
     func check(_ testCase: OpCase, inputs: [OpInput], op: String? = nil) -> SelfTestCheck {
         let shapes = inputs.map { ($0.name, $0.shape) }
         let run = self.run
+        let otherAlgorithm = winogradBound.map { bound in
+            { (backend: Backend) in
+                backend.winogradTile(
+                    outputChannels: testCase.o, inputChannels: testCase.c, height: testCase.h, width: testCase.w
+                ).map { bound($0, inputs, testCase) }
+            }
+        }
         return SelfTestCheck(
             op: op ?? name, shape: testCase.description, inputs: inputs.map(\.values), terms: terms(testCase),
-            magnitudes: magnitudes?(inputs, testCase), checksDeterminism: checksDeterminism
+            magnitudes: magnitudes?(inputs, testCase), checksDeterminism: checksDeterminism,
+            otherAlgorithm: otherAlgorithm
         ) { backend, values, absolute in
             try run(backend, zip(shapes, values).map { OpInput($0.0, $0.1, $1) }, testCase, absolute)
         }

@@ -27,20 +27,35 @@ public struct SelfTestCheck {
     /// An eval-mode check: `run` returns all outputs concatenated (`absolute` asks for
     /// |parameters|); `magnitudes` gives Σ|terms| per output where it does not follow from
     /// |inputs| (squared losses, Adam); reductions must also give the same bits twice.
+    /// `otherAlgorithm` gives, for a backend that computes the op by an algorithm with another
+    /// bound (Winograd convolutions), that algorithm's K and magnitudes; nil for the op's own.
+    /// Either side may then be off by its own bound: the check takes the larger K and, per
+    /// output, the larger magnitude.
     init(
         op: String, shape: String, inputs: [[Float]], terms: Int, magnitudes: [Double]? = nil,
-        checksDeterminism: Bool = false, run: @escaping (Backend, [[Float]], Bool) throws -> [Float]
+        checksDeterminism: Bool = false,
+        otherAlgorithm: ((Backend) -> (terms: Int, magnitudes: [Double])?)? = nil,
+        run: @escaping (Backend, [[Float]], Bool) throws -> [Float]
     ) {
-        // 2·γ(K): the bound on |device − reference| / Σ|terms|.
-        let bound = 2 * float32ErrorFactor(terms: terms)
         self.init(op: op, shape: shape) { device, reference in
+            var terms = terms
             func result(_ worst: Double, _ problem: String?) -> SelfTestResult {
-                SelfTestResult(op: op, shape: shape, maxRelativeError: worst, bound: bound, problem: problem)
+                // 2·γ(K): the bound on |device − reference| / Σ|terms|.
+                SelfTestResult(
+                    op: op, shape: shape, maxRelativeError: worst, bound: 2 * float32ErrorFactor(terms: terms),
+                    problem: problem)
             }
             do {
                 let expected = try run(reference, inputs, false)
                 let actual = try run(device, inputs, false)
-                let sizes = try magnitudes ?? run(reference, inputs.map { $0.map(abs) }, true).map { Double(abs($0)) }
+                var sizes = try magnitudes ?? run(reference, inputs.map { $0.map(abs) }, true).map { Double(abs($0)) }
+                for other in [device, reference].compactMap({ otherAlgorithm?($0) }) {
+                    guard other.magnitudes.count == sizes.count else {
+                        return result(.infinity, "\(other.magnitudes.count) magnitudes, expected \(sizes.count)")
+                    }
+                    terms = max(terms, other.terms)
+                    sizes = zip(sizes, other.magnitudes).map { max($0, $1) }
+                }
                 guard actual.count == expected.count, sizes.count == expected.count else {
                     return result(.infinity, "\(actual.count) outputs, expected \(expected.count)")
                 }

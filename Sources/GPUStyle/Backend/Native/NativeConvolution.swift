@@ -183,6 +183,11 @@ extension NativeBackend {
         convPlan(outputChannels: outputChannels, inputChannels: inputChannels).winograd
     }
 
+    public func winogradTile(outputChannels: Int, inputChannels: Int, height: Int, width: Int) -> Int? {
+        let plan = convPlan(outputChannels: outputChannels, inputChannels: inputChannels)
+        return plan.winograd ? plan.tile(height: height, width: width) : nil
+    }
+
     func nativeWeights(_ weights: ConvWeights, _ op: String) throws -> NativeConvWeights {
         guard let layer = weights as? NativeConvWeights else {
             throw StyleError("native \(op): the conv weights were made by another backend (internal error)")

@@ -57,7 +57,7 @@ struct NativeConvPlan: Equatable {
 /// Aᵀ = [[1,1,1,0],[0,1,−1,−1]]: 4×4 input tiles overlapping by 2 (zero padding 1; odd sizes
 /// get a zero-padded last tile), V = Bᵀ d B stored [16][C][tiles], 16 sgemms M[ξ] = U[ξ] · V[ξ],
 /// then Y = Aᵀ M A (2×2 outputs per tile) fused with the bias, ReLU, mask and accumulation.
-/// The error bound is tested in WinogradTests (Tests/GPUStyleTests/WinogradBound.swift).
+/// The error bound is tested in WinogradTests (SelfTest/WinogradErrorBound.swift).
 enum Winograd {
     /// The 16 transformed weights U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ] of an O×I×3×3 layer, computed in
     /// Float64 and rounded once.
@@ -448,7 +448,7 @@ extension Winograd.Output {
 /// products, 4×4 outputs per tile. A and B are integers (exact); the inexact constants are all in
 /// G, which is applied once per layer. The points ±½ are the mirror image (x → 1/x reverses the
 /// tile) with the same error bound; neither set is closed under x → 1/x, so backward-data
-/// transforms the flipped kernel itself. Bound: Tests/GPUStyleTests/WinogradBound.swift.
+/// transforms the flipped kernel itself. Bound: SelfTest/WinogradErrorBound.swift.
 enum Winograd4 {
     /// The 36 transforms U[ξ][o][i] = (G g Gᵀ)[ξ] of an O×I×3×3 layer, or with `flipped` those
     /// of its flipped kernels J g J (same [o][i] order; backward-data reads them transposed), in

@@ -199,6 +199,11 @@ extension OpenCLBackend {
         OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options)
     }
 
+    public func winogradTile(outputChannels: Int, inputChannels: Int, height: Int, width: Int) -> Int? {
+        OpenCLConvWeights.usesWinograd(outputChannels: outputChannels, inputChannels: inputChannels, options: options)
+            ? options.winogradTile(height: height, width: width) : nil
+    }
+
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
     private func enqueueConvolution(
         input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,

@@ -1,5 +1,3 @@
-import GPUStyle
-
 /// The float32 error bound of a Winograd F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3) convolution (Lavin & Gray 2015), for any
 /// backend that computes it with the standard matrices
 ///
@@ -31,7 +29,7 @@ import GPUStyle
 ///
 /// the magnitude this helper returns (plus |bias| or |previous value| for the extra steps).
 /// Backward-data is the same convolution of the output gradient with the flipped, transposed
-/// weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: pass those (`flippedTransposedWeights`).
+/// weights W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: pass those (`ConvKernelLayouts.flippedTransposed`).
 ///
 /// F(4×4,3×3) (`tile` 4; points 0, ±1, ±2, ∞; 6×6 tiles at (4·ty − 1, 4·tx − 1), 4×4 outputs)
 ///
@@ -79,10 +77,14 @@ let winograd6TransformRoundings = 22
 /// γ(K) for a Winograd F(tile×tile,3×3) output summing `channels` input channels, with
 /// `extraRoundings` further float32 steps (bias add, accumulation).
 func winogradErrorFactor(channels: Int, extraRoundings: Int = 0, tile: Int = 2) -> Double {
-    float32ErrorFactor(
-        terms: channels + extraRoundings
-            + (tile == 6
-                ? winograd6TransformRoundings : tile == 4 ? winograd4TransformRoundings : winogradTransformRoundings))
+    float32ErrorFactor(terms: winogradRoundedTerms(channels: channels, extraRoundings: extraRoundings, tile: tile))
+}
+
+/// K of that bound: the channel sum, the transforms' roundings and `extraRoundings`.
+func winogradRoundedTerms(channels: Int, extraRoundings: Int = 0, tile: Int = 2) -> Int {
+    channels + extraRoundings
+        + (tile == 6
+            ? winograd6TransformRoundings : tile == 4 ? winograd4TransformRoundings : winogradTransformRoundings)
 }
 
 /// |Bᵀ|, |G| and |Aᵀ| of F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3).
@@ -215,18 +217,4 @@ func winogradErrorBound(
         }
     }
     return (exact, magnitude)
-}
-
-/// W'[i][o][ky][kx] = W[o][i][2−ky][2−kx]: the weights whose forward convolution is the
-/// backward-data of W (I × O × 3 × 3 from O × I × 3 × 3).
-func flippedTransposedWeights(_ weights: [Double], outputChannels: Int, inputChannels: Int) -> [Double] {
-    var flipped = [Double](repeating: 0, count: weights.count)
-    for o in 0..<outputChannels {
-        for i in 0..<inputChannels {
-            for tap in 0..<9 {
-                flipped[(i * outputChannels + o) * 9 + (8 - tap)] = weights[(o * inputChannels + i) * 9 + tap]
-            }
-        }
-    }
-    return flipped
 }
