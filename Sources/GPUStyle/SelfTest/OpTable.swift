@@ -7,8 +7,8 @@
 /// new row, in the file of its stem (OpTable+Gram.swift …), and a grad row if it has a backward.
 public enum OpTable {
     public static let rows: [OpRow] =
-        convolutionRows + reluRows + reluCodesRows + poolingRows + gramRows + lossesRows + imageRows + maskRows + adamRows
-        + vectorRows + flowRows + halfStorageRows
+        convolutionRows + reluRows + reluCodesRows + poolingRows + gramRows + lossesRows + imageRows + maskRows
+        + adamRows + vectorRows + flowRows + halfStorageRows
     public static let gradRows: [OpGradRow] =
         convolutionGradRows + reluGradRows + poolingGradRows + gramGradRows + lossesGradRows + imageGradRows
         + maskGradRows + flowGradRows
