@@ -71,15 +71,15 @@ public struct OpGradRow: OpTableRow {
                 var sizes =
                     try magnitudes?(inputs, testCase)
                     ?? backward(reference, absolute, testCase, true).map { Double(abs($0)) }
-                let tile = device.winogradTile(
-                    outputChannels: testCase.o, inputChannels: testCase.c, height: testCase.h, width: testCase.w)
-                if let winogradBound, let tile {
+                if let winogradBound,
+                    let tile = device.winogradTile(
+                        outputChannels: testCase.o, inputChannels: testCase.c, height: testCase.h, width: testCase.w)
+                {
                     let other = winogradBound(tile, inputs, testCase)
-                    guard other.magnitudes.count == sizes.count else {
+                    guard let covering = covering(terms: terms, sizes: sizes, other) else {
                         return result(.infinity, "\(other.magnitudes.count) magnitudes, expected \(sizes.count)")
                     }
-                    terms = max(terms, other.terms)
-                    sizes = zip(sizes, other.magnitudes).map { max($0, $1) }
+                    (terms, sizes) = covering
                 }
                 guard actual.count == accumulates.count * count, sizes.count == actual.count else {
                     return result(.infinity, "\(actual.count) gradients, expected \(accumulates.count * count)")

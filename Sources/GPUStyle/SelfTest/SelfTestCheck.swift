@@ -50,11 +50,10 @@ public struct SelfTestCheck {
                 let actual = try run(device, inputs, false)
                 var sizes = try magnitudes ?? run(reference, inputs.map { $0.map(abs) }, true).map { Double(abs($0)) }
                 for other in [device, reference].compactMap({ otherAlgorithm?($0) }) {
-                    guard other.magnitudes.count == sizes.count else {
+                    guard let covering = covering(terms: terms, sizes: sizes, other) else {
                         return result(.infinity, "\(other.magnitudes.count) magnitudes, expected \(sizes.count)")
                     }
-                    terms = max(terms, other.terms)
-                    sizes = zip(sizes, other.magnitudes).map { max($0, $1) }
+                    (terms, sizes) = covering
                 }
                 guard actual.count == expected.count, sizes.count == expected.count else {
                     return result(.infinity, "\(actual.count) outputs, expected \(expected.count)")
@@ -77,6 +76,13 @@ public struct SelfTestCheck {
     func evaluate(on device: Backend, reference: Backend) -> SelfTestResult {
         evaluation(device, reference)
     }
+}
+
+/// K and Σ|terms| per output that bound both an op's own algorithm and `other` (K and magnitudes
+/// of another algorithm for it): the larger K, per output the larger magnitude; nil where the
+/// counts differ.
+func covering(terms: Int, sizes: [Double], _ other: (terms: Int, magnitudes: [Double])) -> (Int, [Double])? {
+    other.magnitudes.count == sizes.count ? (max(terms, other.terms), zip(sizes, other.magnitudes).map(max)) : nil
 }
 
 /// error / Σ|terms|: 0 for no error, infinity for NaN or an error where the terms are all 0.
