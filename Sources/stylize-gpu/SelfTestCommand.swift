@@ -12,8 +12,9 @@ struct SelfTestCommand: ParsableCommand {
             the terms, and the bound: 2·γ(K) for two float32 computations of K terms per output (eval \
             mode: the device against the native path, on random data and the weights' first layers), \
             γ(K) for one against the exact value (grad mode: each backward op against central \
-            differences of the float64 reference, that error deducted). Exits with 1 when any check \
-            fails. Takes a few seconds.
+            differences of the float64 reference, that error deducted). A convolution that a backend \
+            runs by Winograd is held to that algorithm's bound: its K, and its transforms' magnitudes \
+            in place of the terms'. Exits with 1 when any check fails. Takes a few seconds.
             """
     )
 
