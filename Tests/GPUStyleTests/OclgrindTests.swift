@@ -16,6 +16,9 @@ final class OclgrindTests: CommandLineTestCase {
     func testSelfTestWithTheGPUDefaults() throws { try checkUnderOclgrind(.gpu, defines: ["WGEMM_WIDE=64"]) }
     func testSelfTestWithTheTunersSmallestValues() throws { try checkUnderOclgrind(.min) }
     func testSelfTestWithTheTunersLargestValues() throws { try checkUnderOclgrind(.max) }
+    /// The F(4×4,3×3) transforms, which the tuner can select but no set above runs (the self-test's
+    /// maps are below F(4×4)'s threshold, `max` takes F(6×6)).
+    func testSelfTestWithWinogradF4() throws { try checkUnderOclgrind(.cpu, defines: ["WINO_TILE=4"]) }
 
     /// Oclgrind's LLVM has no `llvm.prefetch` (the CPU prefetch options' `__builtin_prefetch`): a
     /// kernel calling it cannot be created. The hint goes; the code around it stays.
