@@ -81,29 +81,29 @@ extension OpTable {
             }
             return outputs
         },
-        terms: { $0.o * 9 + 1 }, tiled: true, winogradBound: winogradBackwardDataBound)
+        terms: { $0.o * 9 + 1 }, tiled: true,
+        winogradBound: { tile, x, c in
+            // The five runs: plain, masked, accumulated, both, then masked again.
+            let bound = winogradBackwardDataBound(tile: tile, gradOutput: x[0], weights: x[1], previous: x[3], c: c)
+            return (bound.terms, bound.plain + bound.plain + bound.accumulated + bound.accumulated + bound.plain)
+        })
 
-    /// The backward-data row's five runs (plain, masked, accumulated, both, then masked again) by
-    /// Winograd F(tile): the forward convolution of dY with the flipped, transposed weights,
-    /// plus |previous value| where it accumulates (the mask only zeroes).
-    static func winogradBackwardDataBound(tile: Int, x: [OpInput], c: OpCase) -> (terms: Int, magnitudes: [Double]) {
-        let magnitude = winogradBackwardDataMagnitude(tile: tile, gradOutput: x[0], weights: x[1], c: c)
-        let accumulated = zip(magnitude, x[3].values).map { $0 + Double(abs($1)) }
-        return (
-            winogradRoundedTerms(channels: c.o, extraRoundings: 1, tile: tile),
-            magnitude + magnitude + accumulated + accumulated + magnitude
-        )
-    }
-
-    /// One backward-data run's magnitude by Winograd F(tile): the forward convolution of dY with
-    /// the flipped, transposed weights.
-    static func winogradBackwardDataMagnitude(tile: Int, gradOutput: OpInput, weights: OpInput, c: OpCase) -> [Double] {
+    /// A backward-data run's bound by Winograd F(tile): K, and the magnitudes of the forward
+    /// convolution of dY with the flipped, transposed weights, plain (the mask only zeroes) and
+    /// plus |previous value| where it accumulates.
+    static func winogradBackwardDataBound(
+        tile: Int, gradOutput: OpInput, weights: OpInput, previous: OpInput, c: OpCase
+    ) -> (terms: Int, plain: [Double], accumulated: [Double]) {
         let flipped = ConvKernelLayouts.flippedTransposed(
             weights.values.map(Double.init), outputChannels: c.o, inputChannels: c.c)
-        return winogradErrorBound(
+        let plain = winogradErrorBound(
             input: gradOutput.values.map(Double.init), channels: c.o, height: c.h, width: c.w, weights: flipped,
             outputChannels: c.c, tile: tile
         ).magnitude
+        return (
+            winogradRoundedTerms(channels: c.o, extraRoundings: 1, tile: tile), plain,
+            zip(plain, previous.values).map { $0 + Double(abs($1)) }
+        )
     }
 
     static let convolutionGradRows = [false, true].map(convolutionGradRow)
@@ -143,10 +143,10 @@ extension OpTable {
             },
             accumulates: [false, true], terms: { $0.o * 9 + 1 },
             winogradBound: { tile, x, c in
-                // Inputs: x, gradOutput, weights, gradInput; the mask only zeroes.
-                let magnitude = winogradBackwardDataMagnitude(tile: tile, gradOutput: x[1], weights: x[2], c: c)
-                let accumulated = zip(magnitude, x[3].values).map { $0 + Double(abs($1)) }
-                return (winogradRoundedTerms(channels: c.o, extraRoundings: 1, tile: tile), magnitude + accumulated)
+                // Inputs: x, gradOutput, weights, gradInput.
+                let bound = winogradBackwardDataBound(
+                    tile: tile, gradOutput: x[1], weights: x[2], previous: x[3], c: c)
+                return (bound.terms, bound.plain + bound.accumulated)
             })
     }
 }
