@@ -63,11 +63,12 @@ final class KernelOptionTests: XCTestCase {
     }
 
     /// A CPU's register blocks follow its vector width: the Winograd multiply's 3 × 8 vectors of 16
-    /// floats for AVX-512's 32 registers, 3 × 4 of 8 for AVX2's 16 (and narrower), and the Gram
-    /// kernels' vectors 16 or 8 floats wide; GPUs keep theirs.
+    /// floats for AVX-512's 32 registers, 3 × 4 of 8 for AVX2's 16 (and narrower), with the
+    /// multiply's tile prefetch only for the former, and the Gram kernels' vectors 16 or 8 floats
+    /// wide; GPUs keep theirs.
     func testCPURegisterBlocksFollowTheVectorWidth() throws {
-        let names = ["WINO_TB", "WINO_COB", "WINO_OB", "VW"]
-        for (width, expected) in [(16, [16, 8, 8, 16]), (8, [8, 4, 16, 8]), (4, [8, 4, 16, 8])] {
+        let names = ["WINO_TB", "WINO_COB", "WINO_OB", "VW", "WINO_PREFETCH"]
+        for (width, expected) in [(16, [16, 8, 8, 16, 4]), (8, [8, 4, 16, 8, 0]), (4, [8, 4, 16, 8, 0])] {
             let cpu = fakeDeviceInfo(
                 kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: width)
             let options = ProgramOptions.defaults(for: cpu)
@@ -75,7 +76,7 @@ final class KernelOptionTests: XCTestCase {
             XCTAssertNoThrow(try options.validate(for: cpu))
         }
         let gpu = ProgramOptions.defaults(for: fakeDeviceInfo(preferredFloatVectorWidth: 16))
-        XCTAssertEqual(names.map { gpu.defines[$0] }, [4, 8, 1, 8])
+        XCTAssertEqual(names.map { gpu.defines[$0] }, [4, 8, 1, 8, 0])
     }
 
     /// `selftest --kernel-options`: cpu and gpu are those kinds' defaults with the device's limits
