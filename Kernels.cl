@@ -18,13 +18,15 @@
 //   conv3x3BackwardData            CONV_BLOCKED_WEIGHTS
 //                                conv3x3_narrow* → NARROW_PX, NARROW_PREFETCH, NT_STORES
 //                                conv3x3_narrow_strip* → NARROW_STRIP, NARROW_PX, NARROW_PREFETCH, NT_STORES
-//                                winograd_weights → WINO_COB
+//                                winograd_weights → WINO_COB, WINO_TAP_PREFETCH
 //                                winograd_input, winograd_output
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
 //                                  WINO_COB
-//                                winograd4_weights → WINO_COB; winograd4_input, winograd4_output
-//                                winograd6_weights → WINO_COB; winograd6_input → WINO_ROW_PREFETCH;
+//                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH; winograd4_input,
+//                                  winograd4_output
+//                                winograd6_weights → WINO_COB, WINO_TAP_PREFETCH; winograd6_input →
+//                                  WINO_ROW_PREFETCH;
 //                                  winograd6_output
 //   relu                         relu
 //   reluBackward                 relu_backward
@@ -133,6 +135,10 @@
 // Channels ahead whose tiles a work-item of the multiply prefetches (0: none; CPUs).
 #ifndef WINO_PREFETCH
 #define WINO_PREFETCH 0
+#endif
+// Rows ahead whose raw taps the weight transforms prefetch (0: none; CPUs).
+#ifndef WINO_TAP_PREFETCH
+#define WINO_TAP_PREFETCH 0
 #endif
 // winograd6_input prefetches the next block's rows (1; CPUs).
 #ifndef WINO_ROW_PREFETCH
@@ -1114,6 +1120,22 @@ static __attribute__((always_inline)) void winograd_block_taps(__global const fl
         // Lane j's kernel: forward (o = k0 + j, i = r), backward-data (o = r, i = k0 + j).
         __global const float *g = w + (flipped ? r * inChannels + k0 : k0 * inChannels + r) * 9;
         const int laneStride = flipped ? 9 : 9 * inChannels;
+#if WINO_TAP_PREFETCH
+        {
+            // The taps of the work-item WINO_TAP_PREFETCH rows on, one 36-byte run per lane
+            // (forward) or one run a row of kernels away (backward-data): misses on them were a
+            // third of the transforms' time.
+            __global const float *next = g + WINO_TAP_PREFETCH * (flipped ? 9 * inChannels : 9);
+            if (flipped) {
+                #pragma unroll
+                for (int k = 0; k < 9 * WINO_COB; k += 16) __builtin_prefetch(next + k);
+                __builtin_prefetch(next + 9 * WINO_COB - 1);
+            } else {
+                #pragma unroll
+                for (int j = 0; j < WINO_COB; ++j) __builtin_prefetch(next + j * laneStride + 8);
+            }
+        }
+#endif
         #pragma unroll
         for (int q = 0; q < 9; ++q) {
             __global const float *tap = g + (reversed ? 8 - q : q);

@@ -99,6 +99,16 @@ final class WinogradTests: XCTestCase {
                     "opencl F6 row prefetch \(otherPrefetch.value(.winoRowPrefetch))",
                     try OpenCLBackend(device: device, options: otherPrefetch), 6
                 ))
+            // F(4×4) with the weight transforms' tap prefetch the other way (on for CPUs, off for GPUs).
+            var otherTaps = ProgramOptions.defaults(for: device.info)
+            otherTaps.defines["CONV_WINOGRAD"] = 2
+            otherTaps.defines["WINO_TILE"] = 4
+            otherTaps.defines["WINO_TAP_PREFETCH"] = otherTaps.value(.winoTapPrefetch) == 0 ? 4 : 0
+            backends.append(
+                (
+                    "opencl F4 tap prefetch \(otherTaps.value(.winoTapPrefetch))",
+                    try OpenCLBackend(device: device, options: otherTaps), 4
+                ))
         }
         return backends
     }

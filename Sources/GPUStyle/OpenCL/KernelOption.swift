@@ -184,6 +184,12 @@ extension KernelOption {
         "WINO_ROW_PREFETCH", "winograd6_input: the next block's rows prefetched",
         .compileTime, valid: .values([0, 1]), fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
+    /// A work-item gathers its block's taps from WINO_COB kernels far apart (forward) or from one
+    /// run a row of kernels away from its neighbour's (backward-data): each a cache miss.
+    static let winoTapPrefetch = KernelOption(
+        "WINO_TAP_PREFETCH", "Winograd weight transforms: rows ahead whose taps are prefetched",
+        .compileTime, valid: .range(0...16), fallback: 0, cpu: 4, gpu: 0,
+        tuned: [0, 2, 4], affects: convolution, on: [.cpu])
     /// PoCL pays per work-item; the tiles stay in cache.
     static let winoOB = KernelOption(
         "WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
@@ -371,7 +377,7 @@ extension KernelOption {
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
         convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoWeightsWG,
-        winoBand, winoBandFit,
+        winoTapPrefetch, winoBand, winoBandFit,
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,
