@@ -26,8 +26,7 @@
 //                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH; winograd4_input,
 //                                  winograd4_output
 //                                winograd6_weights → WINO_COB, WINO_TAP_PREFETCH; winograd6_input →
-//                                  WINO_ROW_PREFETCH;
-//                                  winograd6_output
+//                                  WINO_ROW_PREFETCH; winograd6_output
 //   relu                         relu
 //   reluBackward                 relu_backward
 //   pool2x2                      pool2x2
@@ -1123,8 +1122,8 @@ static __attribute__((always_inline)) void winograd_block_taps(__global const fl
 #if WINO_TAP_PREFETCH
         {
             // The taps of the work-item WINO_TAP_PREFETCH rows on, one 36-byte run per lane
-            // (forward) or one run a row of kernels away (backward-data): misses on them were a
-            // third of the transforms' time.
+            // (forward) or one run a row of kernels away (backward-data): the transforms waited
+            // on their misses.
             __global const float *next = g + WINO_TAP_PREFETCH * (flipped ? 9 * inChannels : 9);
             if (flipped) {
                 #pragma unroll

@@ -441,10 +441,9 @@ final class WinogradTests: XCTestCase {
     /// 100 Adam iterations at 32 pixels (default layers, real weights) with every Winograd layer
     /// on F(4×4,3×3) follow the F(2×2,3×3) run: the total loss within 1e-3 relative at every
     /// report, natively and on the first OpenCL device. At a learning rate of 1 pixel unit: at
-    /// the default 10 Adam's steps are sign-like and the runs chaotic, so that two float32
-    /// evaluations of one network (direct against F(2×2)) already part by up to 2.7·10⁻⁴ and F(4×4)
-    /// by 7.6·10⁻⁴ to 6.3·10⁻³ with the BLAS kernel or device (benchmarks/README.md, 2026-12-06
-    /// 19:26); at 1 every pair stayed within 2.6·10⁻⁴. The bounds above are what prove F(4×4).
+    /// the default 10 Adam's steps are sign-like and the runs chaotic, and which runs part by
+    /// more than the limit changes with the BLAS kernel alone, even two float32 evaluations of one
+    /// network (benchmarks/README.md, 2026-12-06 19:26). The bounds above are what prove F(4×4).
     func testLossTrajectoryOfF4FollowsF2() throws {
         var pairs: [(String, Backend, Backend)] = [
             ("native", NativeBackend(convolution: .winograd), NativeBackend(convolution: .winograd4))
