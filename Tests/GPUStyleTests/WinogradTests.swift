@@ -89,26 +89,22 @@ final class WinogradTests: XCTestCase {
                     backends.append((name, try OpenCLBackend(device: device, options: options), tile))
                 }
             }
-            // F(6×6) with the row prefetch the other way from the device's default (on for CPUs, off for GPUs).
-            var otherPrefetch = ProgramOptions.defaults(for: device.info)
-            otherPrefetch.defines["CONV_WINOGRAD"] = 2
-            otherPrefetch.defines["WINO_TILE"] = 6
-            otherPrefetch.defines["WINO_ROW_PREFETCH"] = 1 - otherPrefetch.value(.winoRowPrefetch)
-            backends.append(
-                (
-                    "opencl F6 row prefetch \(otherPrefetch.value(.winoRowPrefetch))",
-                    try OpenCLBackend(device: device, options: otherPrefetch), 6
-                ))
-            // F(4×4) with the weight transforms' tap prefetch the other way (on for CPUs, off for GPUs).
-            var otherTaps = ProgramOptions.defaults(for: device.info)
-            otherTaps.defines["CONV_WINOGRAD"] = 2
-            otherTaps.defines["WINO_TILE"] = 4
-            otherTaps.defines["WINO_TAP_PREFETCH"] = otherTaps.value(.winoTapPrefetch) == 0 ? 4 : 0
-            backends.append(
-                (
-                    "opencl F4 tap prefetch \(otherTaps.value(.winoTapPrefetch))",
-                    try OpenCLBackend(device: device, options: otherTaps), 4
-                ))
+            // The CPU-only prefetches the other way from the device's default (on for CPUs, off for
+            // GPUs): F(6×6)'s row prefetch, the weight transforms' tap prefetch under F(4×4).
+            let prefetches: [(option: KernelOption, on: Int, tile: Int, name: String)] = [
+                (.winoRowPrefetch, 1, 6, "row prefetch"), (.winoTapPrefetch, 4, 4, "tap prefetch"),
+            ]
+            for prefetch in prefetches {
+                var options = ProgramOptions.defaults(for: device.info)
+                options.defines["CONV_WINOGRAD"] = 2
+                options.defines["WINO_TILE"] = prefetch.tile
+                options.defines[prefetch.option.name] = options.value(prefetch.option) == 0 ? prefetch.on : 0
+                backends.append(
+                    (
+                        "opencl F\(prefetch.tile) \(prefetch.name) \(options.value(prefetch.option))",
+                        try OpenCLBackend(device: device, options: options), prefetch.tile
+                    ))
+            }
         }
         return backends
     }
