@@ -23,7 +23,8 @@
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
 //                                  WINO_COB
-//                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH; winograd4_input,
+//                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH, WINO_WEIGHT_ROWS,
+//                                  NT_STORES; winograd4_input,
 //                                  winograd4_output
 //                                winograd6_weights → WINO_COB, WINO_TAP_PREFETCH; winograd6_input →
 //                                  WINO_ROW_PREFETCH; winograd6_output
@@ -103,7 +104,7 @@
 #define NARROW_PREFETCH 0
 #endif
 // 1: whole aligned output vectors are stored non-temporally (past the caches): a CPU then
-// writes conv1_1's 48 MiB without first reading every line.
+// writes conv1_1's 48 MiB, or winograd4_weights its transforms, without first reading every line.
 #ifndef NT_STORES
 #define NT_STORES 0
 #endif
@@ -138,6 +139,10 @@
 // Rows ahead whose raw taps the weight transforms prefetch (0: none; CPUs).
 #ifndef WINO_TAP_PREFETCH
 #define WINO_TAP_PREFETCH 0
+#endif
+// Rows of the transformed weights per work-item of winograd4_weights (CPUs 8: see there).
+#ifndef WINO_WEIGHT_ROWS
+#define WINO_WEIGHT_ROWS 1
 #endif
 // winograd6_input prefetches the next block's rows (1; CPUs).
 #ifndef WINO_ROW_PREFETCH
@@ -1506,38 +1511,65 @@ static __attribute__((always_inline)) void winograd_block_real_taps(__global con
 //   forward (flipped = 0): column k = o, row r = i, U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ];
 //   backward-data (flipped = 1): column k = i, row r = o, the transform of the flipped kernel
 //     J g_{o,i} J (taps read in reverse order).
-// Zero past the real channels. A work-item makes one block: the WINO_COB columns kb·WINO_COB … of
-// row r as vectors of WINO_COB lanes, each lane the scalar arithmetic, so each ξ is one vector
-// store rather than WINO_COB scattered ones (benchmarks/README.md, "winograd4_weights by whole
-// blocks"). Neighbouring work-items make neighbouring rows, so the stores to each ξ fill whole
-// cache lines in turn. Global size: [rows, stride / WINO_COB].
+// Zero past the real channels. A work-item makes the blocks of WINO_WEIGHT_ROWS rows, a block the
+// WINO_COB columns kb·WINO_COB … of row r as vectors of WINO_COB lanes, each lane the scalar
+// arithmetic, so each ξ is one vector store rather than WINO_COB scattered ones
+// (benchmarks/README.md, "winograd4_weights by whole blocks"). Neighbouring rows are neighbouring
+// blocks of each ξ. Where NT_STORES and WINO_COB is 8, rows are made two at a time (rows is a
+// multiple of WINO_COB) and each ξ's two blocks stored as one whole 64-byte line past the caches:
+// a line written in halves, or through the caches, is first read from memory, and the multiply
+// reads the transforms once. One fence then drains a work-item's lines.
+// Global size: [ceil(rows / WINO_WEIGHT_ROWS), stride / WINO_COB].
+#if NT_STORES && WINO_COB == 8 && WINO_WEIGHT_ROWS % 2 == 0
+#define WINO4_WEIGHT_PAIR 2
+#else
+#define WINO4_WEIGHT_PAIR 1
+#endif
 __kernel void winograd4_weights(__global const float *w, const int outChannels, const int inChannels,
                                 const int flipped, const int stride, const int rows, __global float *u) {
-    const int kb = get_global_id(1), r = get_global_id(0);
-    if (kb * WINO_COB >= stride || r >= rows) return;
-    wino4_block taps[9];
-    winograd_block_real_taps(w, outChannels, inChannels, flipped, kb, r, taps);
-    wino4_block c[3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
-    #pragma unroll
-    for (int q = 0; q < 3; ++q) {
-        WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[q][0], c[q][1], c[q][2], c[q][3], c[q][4], c[q][5])
-    }
-    __global float *out = u + (kb * rows + r) * WINO_COB;
+    const int kb = get_global_id(1), first = get_global_id(0) * WINO_WEIGHT_ROWS;
+    if (kb * WINO_COB >= stride || first >= rows) return;
     const int xiStride = WINO_PLANE(stride, rows);
-    // Each row stored as soon as it is made: six values live instead of 36 (in double, a whole
-    // 6×6 block per work-item spilled on PoCL).
-    #pragma unroll
-    for (int a = 0; a < 6; ++a) {
-        wino4_block t0, t1, t2, t3, t4, t5;
-        WINOGRAD4_G(c[0][a], c[1][a], c[2][a], t0, t1, t2, t3, t4, t5)
-        __global float *row = out + 6 * a * xiStride;
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t0), 0, row);
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t1), 0, row + xiStride);
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t2), 0, row + 2 * xiStride);
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t3), 0, row + 3 * xiStride);
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t4), 0, row + 4 * xiStride);
-        CAT(vstore, WINO_COB)(CAT(convert_float, WINO_COB)(t5), 0, row + 5 * xiStride);
+    for (int r = first; r < min(first + WINO_WEIGHT_ROWS, rows); r += WINO4_WEIGHT_PAIR) {
+        wino4_block c[WINO4_WEIGHT_PAIR][3][6];  // G g column by column (c[column][row]), then each row times Gᵀ
+        #pragma unroll
+        for (int h = 0; h < WINO4_WEIGHT_PAIR; ++h) {
+            wino4_block taps[9];
+            winograd_block_real_taps(w, outChannels, inChannels, flipped, kb, r + h, taps);
+            #pragma unroll
+            for (int q = 0; q < 3; ++q) {
+                WINOGRAD4_G(taps[q], taps[3 + q], taps[6 + q], c[h][q][0], c[h][q][1], c[h][q][2], c[h][q][3],
+                            c[h][q][4], c[h][q][5])
+            }
+        }
+        __global float *out = u + (kb * rows + r) * WINO_COB;
+        // Each row stored as soon as it is made: six values live instead of 36 (in double, a whole
+        // 6×6 block per work-item spilled on PoCL).
+        #pragma unroll
+        for (int a = 0; a < 6; ++a) {
+            CAT(float, WINO_COB) t[WINO4_WEIGHT_PAIR][6];
+            #pragma unroll
+            for (int h = 0; h < WINO4_WEIGHT_PAIR; ++h) {
+                wino4_block t0, t1, t2, t3, t4, t5;
+                WINOGRAD4_G(c[h][0][a], c[h][1][a], c[h][2][a], t0, t1, t2, t3, t4, t5)
+                t[h][0] = CAT(convert_float, WINO_COB)(t0); t[h][1] = CAT(convert_float, WINO_COB)(t1);
+                t[h][2] = CAT(convert_float, WINO_COB)(t2); t[h][3] = CAT(convert_float, WINO_COB)(t3);
+                t[h][4] = CAT(convert_float, WINO_COB)(t4); t[h][5] = CAT(convert_float, WINO_COB)(t5);
+            }
+            #pragma unroll
+            for (int b = 0; b < 6; ++b) {
+                __global float *xi = out + (6 * a + b) * xiStride;
+#if WINO4_WEIGHT_PAIR == 2
+                __builtin_nontemporal_store((float16)(t[0][b], t[1][b]), (__global float16 *)xi);
+#else
+                CAT(vstore, WINO_COB)(t[0][b], 0, xi);
+#endif
+            }
+        }
     }
+#if WINO4_WEIGHT_PAIR == 2 && defined(__x86_64__)
+    __builtin_ia32_sfence();  // as conv3x3_narrow's
+#endif
 }
 
 // Four vectors of 8 lanes, lanes 0–3 (`.lo`) or 4–7 (`.hi`) of each, interleaved: (a0, b0, c0, d0, a1, …).

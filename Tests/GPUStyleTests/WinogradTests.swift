@@ -89,20 +89,22 @@ final class WinogradTests: XCTestCase {
                     backends.append((name, try OpenCLBackend(device: device, options: options), tile))
                 }
             }
-            // The CPU-only prefetches the other way from the device's default (on for CPUs, off for
-            // GPUs): F(6×6)'s row prefetch, the weight transforms' tap prefetch under F(4×4).
-            let prefetches: [(option: KernelOption, on: Int, tile: Int, name: String)] = [
-                (.winoRowPrefetch, 1, 6, "row prefetch"), (.winoTapPrefetch, 4, 4, "tap prefetch"),
+            // The CPU-only options the other way from the device's default (on for CPUs, off for
+            // GPUs): F(6×6)'s row prefetch; under F(4×4) the weight transforms' tap prefetch and
+            // rows per work-item (pairs stored non-temporally on CPUs).
+            let cpuOnly: [(option: KernelOption, on: Int, off: Int, tile: Int, name: String)] = [
+                (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
+                (.winoWeightRows, 8, 1, 4, "weight rows"),
             ]
-            for prefetch in prefetches {
+            for choice in cpuOnly {
                 var options = ProgramOptions.defaults(for: device.info)
                 options.defines["CONV_WINOGRAD"] = 2
-                options.defines["WINO_TILE"] = prefetch.tile
-                options.defines[prefetch.option.name] = options.value(prefetch.option) == 0 ? prefetch.on : 0
+                options.defines["WINO_TILE"] = choice.tile
+                options.defines[choice.option.name] = options.value(choice.option) == choice.on ? choice.off : choice.on
                 backends.append(
                     (
-                        "opencl F\(prefetch.tile) \(prefetch.name) \(options.value(prefetch.option))",
-                        try OpenCLBackend(device: device, options: options), prefetch.tile
+                        "opencl F\(choice.tile) \(choice.name) \(options.value(choice.option))",
+                        try OpenCLBackend(device: device, options: options), choice.tile
                     ))
             }
         }

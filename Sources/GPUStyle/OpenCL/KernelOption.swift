@@ -190,6 +190,12 @@ extension KernelOption {
         "WINO_TAP_PREFETCH", "Winograd weight transforms: rows ahead whose taps are prefetched",
         .compileTime, valid: .range(0...16), fallback: 0, cpu: 4, gpu: 0,
         tuned: [0, 2, 4], affects: convolution, on: [.cpu])
+    /// Pairs of rows store each transform as whole 64-byte lines past the caches (NT_STORES,
+    /// WINO_COB 8), and the fence that drains those stores is paid once per work-item.
+    static let winoWeightRows = KernelOption(
+        "WINO_WEIGHT_ROWS", "winograd4_weights: rows per work-item",
+        .compileTime, valid: .values([1, 2, 4, 8, 16]), fallback: 1, cpu: 8, gpu: 1,
+        tuned: [1, 8], affects: convolution, on: [.cpu])
     /// PoCL pays per work-item; the tiles stay in cache.
     static let winoOB = KernelOption(
         "WINO_OB", "Winograd multiply: channel blocks per work-item", .compileTime,
@@ -272,7 +278,7 @@ extension KernelOption {
         tuned: [0, 2, 4, 8], affects: convolution, on: [.cpu])
     /// A Clang builtin a GPU's compiler need not know.
     static let ntStores = KernelOption(
-        "NT_STORES", "conv3x3_narrow: non-temporal stores", .compileTime,
+        "NT_STORES", "conv3x3_narrow, winograd4_weights: non-temporal stores", .compileTime,
         valid: flag, fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
     /// conv1_1's backward-data reads each channel's rows as runs rather than all channels at once.
@@ -377,7 +383,7 @@ extension KernelOption {
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
         convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoWeightsWG,
-        winoTapPrefetch, winoBand, winoBandFit,
+        winoTapPrefetch, winoWeightRows, winoBand, winoBandFit,
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,

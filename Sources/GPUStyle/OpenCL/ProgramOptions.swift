@@ -159,6 +159,8 @@ public struct ProgramOptions: Equatable, Sendable {
     public var winogradWorkGroupWidth: Int { value(.winoWG) }
     /// Work-group width of the Winograd weight transforms' launches; 0 lets the driver choose.
     public var winogradWeightsWorkGroupWidth: Int { value(.winoWeightsWG) }
+    /// Rows of the transformed weights one work-item of `winograd4_weights` makes.
+    public var winograd4WeightRows: Int { value(.winoWeightRows) }
     /// Work-group width of the Gram launches (along their first dimension); 0 lets the driver choose.
     public var tileWorkGroupWidth: Int { value(.tileWG) }
     /// Work-group size of the one-work-item-per-element launches.

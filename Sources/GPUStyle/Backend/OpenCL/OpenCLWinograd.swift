@@ -126,9 +126,10 @@ extension OpenCLBackend {
             } else {
                 transforms = try winogradWeights.atLeast(floats)
             }
+            let weightRows = options.winograd4WeightRows
             try context.enqueue(
                 try context.kernel(prefix + "_weights"),
-                global: [rows, outputStride / block],
+                global: [tile == 4 ? (rows + weightRows - 1) / weightRows : rows, outputStride / block],
                 local: workGroup(options.winogradWeightsWorkGroupWidth, dimensions: 2),
                 [
                     .buffer(layer.forward), .int(layer.outputChannels), .int(layer.inputChannels),
