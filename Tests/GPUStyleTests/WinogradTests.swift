@@ -155,12 +155,13 @@ final class WinogradTests: XCTestCase {
     /// `WINO_BAND_FIT` (CPUs) cuts a band at about the weight transforms' floats where they are
     /// fewer than the budget: conv1_2 at 512×384 in F(6×6) (64·64·64 floats of transforms, a tile
     /// row of 64·64·86) one row a band instead of 11; conv4_2 in F(4×4) (36·512·512, more than
-    /// the budget) as without it; never less than one row or than `smallestFittedBudget`.
+    /// the budget) as without it; never less than one row or than `smallestFittedBudget`. A band
+    /// whose tiles would be more than 1/32 padding to whole vectors takes more rows, up to 4 times.
     func testBandsHoldAboutTheWeightTransformsWhereFitted() {
-        func rows(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool) -> Int {
+        func rows(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool, multiple: Int = 8) -> Int {
             WinogradBands(
-                height: h, width: w, channels: c, outputStride: o, tile: tile, strideMultiple: 8, budget: 1 << 22,
-                fitWeights: fit
+                height: h, width: w, channels: c, outputStride: o, tile: tile, strideMultiple: multiple,
+                budget: 1 << 22, fitWeights: fit
             ).tileRowsPerBand
         }
         XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: false), 11)
@@ -170,6 +171,15 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(rows(96, 128, 256, 256, tile: 4, fit: true), 8)  // 36·256·256 ÷ (36·256·32)
         // 3 channels: 64·3·3 floats of transforms, below the floor of 2^16 floats (3 rows of 64·3·86).
         XCTAssertEqual(rows(384, 512, 3, 3, tile: 6, fit: true), (1 << 16) / (3 * 64 * 86))
+        // Vectors of 16 tiles: 86 tiles a row would compute 96, 172 compute 176; 43 (256 px) would
+        // compute 48 in one row, 96 in two and 144 in three, and 176 in four.
+        XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: true, multiple: 16), 2)
+        XCTAssertEqual(rows(192, 256, 64, 128, tile: 6, fit: true, multiple: 16), 4)
+        XCTAssertEqual(rows(192, 256, 128, 128, tile: 6, fit: true, multiple: 16), 4)
+        XCTAssertEqual(rows(96, 128, 256, 256, tile: 4, fit: true, multiple: 16), 8)
+        // At most 4 times the fitted rows (here 1): 3 tiles a row pad more than 1/32 in up to 4
+        // rows, so one row, not the 16 that pad nothing.
+        XCTAssertEqual(rows(600, 18, 16384, 16384, tile: 6, fit: false, multiple: 16), 1)
         let cpu = ProgramOptions.defaults(
             for: fakeDeviceInfo(
                 kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: 8))

@@ -54,7 +54,14 @@ struct WinogradBands {
         let widest = max(channels, outputStride, 1)
         let weights = max(points * channels * outputStride, WinogradBands.smallestFittedBudget)
         let floats = fitWeights ? min(budget, weights) : budget
-        tileRowsPerBand = max(1, min(tilesY, floats / (points * widest * max(tilesX, 1))))
+        let fitted = max(1, min(tilesY, floats / (points * widest * max(tilesX, 1))))
+        // The multiply computes whole vectors of `strideMultiple` tiles. Where a band's would be
+        // more than 1/32 padding (at 512 px, F(6×6)'s 86 tiles a row computed as 96), it takes the
+        // fewest more rows, up to 4 times as many, that pad less.
+        let across = tilesX
+        func padding(_ rows: Int) -> Int { (strideMultiple - rows * across % strideMultiple) % strideMultiple }
+        tileRowsPerBand =
+            (fitted...max(fitted, min(tilesY, 4 * fitted))).first { 32 * padding($0) <= $0 * across } ?? fitted
         self.strideMultiple = strideMultiple
     }
 
