@@ -1204,10 +1204,11 @@ __kernel void winograd_weights(__global const float *w, const int outChannels, c
 // output channel. The weights are winograd_weights' layout [16][outStride / WINO_COB][rows][WINO_COB]
 // (rows = channels rounded up to WINO_COB): a work-item streams its block's weights contiguously.
 // A work-item runs WINO_OB consecutive channel blocks over the same tiles one after the other
-// (PoCL pays per work-item; the tiles stay in cache). tileStride is a multiple of WINO_TB: the
-// last work-item of a band may hold fewer than WINO_TV vectors (a one-row band of 86 tiles would
-// otherwise compute 96).
-// Global size: [ceil(tileStride / (WINO_TB · WINO_TV)), ceil(outStride / WINO_COB / WINO_OB), 16].
+// (PoCL pays per work-item; the tiles stay in cache). The band's first `tiles` tiles are computed,
+// a multiple of WINO_TB (tileStride, the rows' pitch, may be a vector more): the last work-item
+// of a band may hold fewer than WINO_TV vectors (a one-row band of 86 tiles would otherwise
+// compute 96).
+// Global size: [ceil(tiles / (WINO_TB · WINO_TV)), ceil(outStride / WINO_COB / WINO_OB), 16].
 
 // One channel block's products for `nv` vectors of tiles from `column` (nv ≤ WINO_TV, a constant
 // where it is inlined, so that the loops unroll and the sums stay in registers).
@@ -1249,10 +1250,10 @@ static __attribute__((always_inline)) void winograd_multiply_block(const int nv,
 }
 
 __kernel void winograd_multiply(__global const float *u, const int rows, __global const float *v, const int channels,
-                                const int outStride, const int tileStride, __global float *m) {
+                                const int outStride, const int tileStride, const int tiles, __global float *m) {
     const int t0 = get_global_id(0) * WINO_TB * WINO_TV, xi = get_global_id(2);
-    if (t0 >= tileStride) return;
-    const int vectors = min(WINO_TV, (tileStride - t0) / WINO_TB);
+    if (t0 >= tiles) return;
+    const int vectors = min(WINO_TV, (tiles - t0) / WINO_TB);
     __global const float *column = v + xi * WINO_PLANE(channels, tileStride) + t0;
     for (int b = 0; b < WINO_OB; ++b) {
         const int block = get_global_id(1) * WINO_OB + b;
@@ -1279,11 +1280,11 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
 // N tiles in registers: its channels are consecutive (one float4 broadcast per 4), its tiles
 // N / 4 float4s 64 tiles apart (consecutive work-items, consecutive float4s: no bank conflicts,
 // and the stores coalesce along the tiles). The weights' layout is winograd_weights'
-// ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4); tileStride is a
-// multiple of 4. winograd_multiply_tiled has M × N = WGEMM_M × WGEMM_N; with WGEMM_WIDE,
+// ([16][outStride / WINO_COB][rows][WINO_COB], WINO_COB a multiple of 4); tileStride and tiles are
+// multiples of 4. winograd_multiply_tiled has M × N = WGEMM_M × WGEMM_N; with WGEMM_WIDE,
 // winograd_multiply_tiled_wide has 8 × 8 (128 × 128 a group) for the layers of at least
 // WGEMM_WIDE output channels, whose products are large enough to fill a GPU with fewer groups.
-// Global size: [ceil(tileStride / (16·N)) · 16, ceil(outStride / (16·M)) · 16, 16], local [16, 16, 1].
+// Global size: [ceil(tiles / (16·N)) · 16, ceil(outStride / (16·M)) · 16, 16], local [16, 16, 1].
 // The tiled kernels exist only where their option is on: a device whose kernels cannot take
 // 16×16 work-groups never compiles them.
 #if WINO_GEMM
@@ -1296,20 +1297,21 @@ __kernel void winograd_multiply(__global const float *u, const int rows, __globa
     TILED_RESULTS(M, N, STORE_M)
 #define LOAD_U(c, o) ((o) < outStride ? vload4(0, uxi + ((o) / WINO_COB * rows + (c)) * WINO_COB + ((o) - (o) / WINO_COB * WINO_COB)) \
                                       : (float4)(0.0f))
-#define LOAD_V(c, t) ((t) < tileStride ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
+#define LOAD_V(c, t) ((t) < tiles ? vload4(0, vxi + (c) * tileStride + (t)) : (float4)(0.0f))
 #define STORE_M(o, t, value) \
-    if ((o) < outStride && (t) < tileStride) \
+    if ((o) < outStride && (t) < tiles) \
         vstore4(value, 0, m + xi * WINO_PLANE(outStride, tileStride) + (o) * tileStride + (t));
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void winograd_multiply_tiled(__global const float *u, const int rows, __global const float *v, const int channels,
-                             const int outStride, const int tileStride, __global float *m) {
+                             const int outStride, const int tileStride, const int tiles, __global float *m) {
     WINOGRAD_MULTIPLY_TILED(WGEMM_M, WGEMM_N)
 }
 // (Where the plain kernel is 8 × 8 already, there is none: the host runs the plain one.)
 #if WGEMM_WIDE && !(WGEMM_M == 8 && WGEMM_N == 8)
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
 void winograd_multiply_tiled_wide(__global const float *u, const int rows, __global const float *v,
-                                  const int channels, const int outStride, const int tileStride, __global float *m) {
+                                  const int channels, const int outStride, const int tileStride, const int tiles,
+                                  __global float *m) {
     WINOGRAD_MULTIPLY_TILED(8, 8)
 }
 #endif

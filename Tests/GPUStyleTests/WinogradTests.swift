@@ -43,10 +43,11 @@ final class WinogradTests: XCTestCase {
     /// every value appears and the big channel counts meet small and odd images. Widths 67 and 70
     /// give the row kernels whole blocks of 8 tiles in the middle of a row, not only at its edges;
     /// for F(6×6)'s blocks of 48 pixels, 95 (the input's last whole block reads past the edge) and 100.
+    /// 32×32 in F(2×2) is 256 tiles, whose scratch rows are a vector longer than the multiply computes.
     static let cases: [(c: Int, o: Int, h: Int, w: Int)] = [
         (1, 1, 1, 1), (3, 5, 1, 7), (5, 64, 2, 3), (64, 67, 3, 13), (67, 1, 13, 7), (3, 64, 33, 5),
         (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
-        (5, 3, 7, 70), (3, 64, 2, 67), (5, 3, 7, 95), (3, 5, 13, 100),
+        (5, 3, 7, 70), (3, 64, 2, 67), (5, 3, 7, 95), (3, 5, 13, 100), (5, 3, 32, 32),
     ]
 
     /// Every Winograd implementation of each tile size (2: F(2×2,3×3), 4: F(4×4,3×3), 6: F(6×6,3×3)
@@ -177,6 +178,12 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(rows(192, 256, 64, 128, tile: 6, fit: true, multiple: 16), 4)
         XCTAssertEqual(rows(192, 256, 128, 128, tile: 6, fit: true, multiple: 16), 4)
         XCTAssertEqual(rows(96, 128, 256, 256, tile: 4, fit: true, multiple: 16), 8)
+        // Those 8 rows of 32 tiles: the multiply computes 256, in rows 272 apart (not 256 floats).
+        let conv3 = WinogradBands(
+            height: 96, width: 128, channels: 256, outputStride: 256, tile: 4, strideMultiple: 16, budget: 1 << 22,
+            fitWeights: true)
+        XCTAssertEqual(conv3.computedTiles(rows: 8), 256)
+        XCTAssertEqual(conv3.tileStride, 272)
         // At most 4 times the fitted rows (here 1): 3 tiles a row pad more than 1/32 in up to 4
         // rows, so one row, not the 16 that pad nothing.
         XCTAssertEqual(rows(600, 18, 16384, 16384, tile: 6, fit: false, multiple: 16), 1)

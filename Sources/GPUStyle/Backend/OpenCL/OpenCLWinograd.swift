@@ -65,12 +65,18 @@ struct WinogradBands {
         self.strideMultiple = strideMultiple
     }
 
-    /// The scratch row length of a band of `rows` tile rows (the last band may have fewer): its
-    /// tiles rounded up to a multiple of `strideMultiple`, and never a multiple of 256 floats, whose
-    /// rows would all fall in the same cache sets (the multiply walks down a column of rows).
+    /// The tiles the multiply computes for a band of `rows` tile rows (the last band may have
+    /// fewer): its tiles rounded up to a multiple of `strideMultiple`.
+    func computedTiles(rows: Int) -> Int {
+        (rows * tilesX + strideMultiple - 1) / strideMultiple * strideMultiple
+    }
+
+    /// The scratch row length of such a band: its computed tiles, and never a multiple of 256
+    /// floats, whose rows would all fall in the same cache sets (the multiply walks down a column
+    /// of rows).
     func tileStride(rows: Int) -> Int {
-        let rounded = (rows * tilesX + strideMultiple - 1) / strideMultiple * strideMultiple
-        return rounded % 256 == 0 ? rounded + strideMultiple : rounded
+        let computed = computedTiles(rows: rows)
+        return computed % 256 == 0 ? computed + strideMultiple : computed
     }
 
     /// The bands `options` cut: their multiply's tile stride multiple, `WINO_BAND` and `WINO_BAND_FIT`.
@@ -159,13 +165,11 @@ extension OpenCLBackend {
         )
         let blockGroups = (outputStride / block + options.winogradBlocksPerItem - 1) / options.winogradBlocksPerItem
         // The multiply's launch for a band: register blocks, or 16×16 work-groups of tiles.
-        func multiplyLaunch(tileStride: Int) -> (global: [Int], local: [Int]?) {
-            guard tiled else { return ([(tileStride + tileBlock - 1) / tileBlock, blockGroups, bands.points], local) }
-            let (outputs, tiles) = wide ? ProgramOptions.wideProductBlock : options.tiledProductBlock
-            return (
-                [(tileStride + tiles - 1) / tiles * 16, (outputStride + outputs - 1) / outputs * 16, bands.points],
-                [16, 16, 1]
-            )
+        func multiplyLaunch(tiles: Int) -> (global: [Int], local: [Int]?) {
+            guard tiled else { return ([(tiles + tileBlock - 1) / tileBlock, blockGroups, bands.points], local) }
+            let block = wide ? ProgramOptions.wideProductBlock : options.tiledProductBlock
+            let groups = ((tiles + block.tiles - 1) / block.tiles, (outputStride + block.outputs - 1) / block.outputs)
+            return ([groups.0 * 16, groups.1 * 16, bands.points], [16, 16, 1])
         }
         var pending: (band: [KernelArgument], rows: Int)?
         func storePending() throws {
@@ -191,12 +195,13 @@ extension OpenCLBackend {
                 [.buffer(input), .int(channels), .int(h), .int(w)] + band
                     + [.int(launch.blocksPerItem), .buffer(transformed)])
             try storePending()
-            let multiply = multiplyLaunch(tileStride: tileStride)
+            let tiles = bands.computedTiles(rows: bandRows)
+            let multiply = multiplyLaunch(tiles: tiles)
             try context.enqueue(
                 multiplyKernel, global: multiply.global, local: multiply.local,
                 [
                     .buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
-                    .int(outputStride), .int(tileStride), .buffer(products),
+                    .int(outputStride), .int(tileStride), .int(tiles), .buffer(products),
                 ])
             pending = (band, bandRows)
         }
