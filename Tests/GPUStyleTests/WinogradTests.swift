@@ -159,11 +159,13 @@ final class WinogradTests: XCTestCase {
     /// the budget) as without it; never less than one row or than `smallestFittedBudget`. A band
     /// whose tiles would be more than 1/32 padding to whole vectors takes more rows, up to 4 times.
     func testBandsHoldAboutTheWeightTransformsWhereFitted() {
-        func rows(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool, multiple: Int = 8) -> Int {
+        func bands(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool, multiple: Int = 8) -> WinogradBands {
             WinogradBands(
                 height: h, width: w, channels: c, outputStride: o, tile: tile, strideMultiple: multiple,
-                budget: 1 << 22, fitWeights: fit
-            ).tileRowsPerBand
+                budget: 1 << 22, fitWeights: fit)
+        }
+        func rows(_ h: Int, _ w: Int, _ c: Int, _ o: Int, tile: Int, fit: Bool, multiple: Int = 8) -> Int {
+            bands(h, w, c, o, tile: tile, fit: fit, multiple: multiple).tileRowsPerBand
         }
         XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: false), 11)
         XCTAssertEqual(rows(384, 512, 64, 64, tile: 6, fit: true), 1)
@@ -179,9 +181,7 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(rows(192, 256, 128, 128, tile: 6, fit: true, multiple: 16), 4)
         XCTAssertEqual(rows(96, 128, 256, 256, tile: 4, fit: true, multiple: 16), 8)
         // Those 8 rows of 32 tiles: the multiply computes 256, in rows 272 apart (not 256 floats).
-        let conv3 = WinogradBands(
-            height: 96, width: 128, channels: 256, outputStride: 256, tile: 4, strideMultiple: 16, budget: 1 << 22,
-            fitWeights: true)
+        let conv3 = bands(96, 128, 256, 256, tile: 4, fit: true, multiple: 16)
         XCTAssertEqual(conv3.computedTiles(rows: 8), 256)
         XCTAssertEqual(conv3.tileStride, 272)
         // At most 4 times the fitted rows (here 1): 3 tiles a row pad more than 1/32 in up to 4

@@ -48,8 +48,9 @@ struct WinogradBands {
         height: Int, width: Int, channels: Int, outputStride: Int, tile: Int, strideMultiple: Int, budget: Int,
         fitWeights: Bool
     ) {
+        let across = (width + tile - 1) / tile
         points = (tile + 2) * (tile + 2)
-        tilesX = (width + tile - 1) / tile
+        tilesX = across
         tilesY = (height + tile - 1) / tile
         let widest = max(channels, outputStride, 1)
         let weights = max(points * channels * outputStride, WinogradBands.smallestFittedBudget)
@@ -58,18 +59,17 @@ struct WinogradBands {
         // The multiply computes whole vectors of `strideMultiple` tiles. Where a band's would be
         // more than 1/32 padding (at 512 px, F(6×6)'s 86 tiles a row computed as 96), it takes the
         // fewest more rows, up to 4 times as many, that pad less.
-        let across = tilesX
-        func padding(_ rows: Int) -> Int { (strideMultiple - rows * across % strideMultiple) % strideMultiple }
+        let padded = { (rows: Int) in Self.computedTiles(rows * across, multiple: strideMultiple) - rows * across }
         tileRowsPerBand =
-            (fitted...max(fitted, min(tilesY, 4 * fitted))).first { 32 * padding($0) <= $0 * across } ?? fitted
+            (fitted...max(fitted, min(tilesY, 4 * fitted))).first { 32 * padded($0) <= $0 * across } ?? fitted
         self.strideMultiple = strideMultiple
     }
 
-    /// The tiles the multiply computes for a band of `rows` tile rows (the last band may have
-    /// fewer): its tiles rounded up to a multiple of `strideMultiple`.
-    func computedTiles(rows: Int) -> Int {
-        (rows * tilesX + strideMultiple - 1) / strideMultiple * strideMultiple
-    }
+    /// The tiles the multiply computes for `tiles` tiles: rounded up to a multiple of `multiple`.
+    static func computedTiles(_ tiles: Int, multiple: Int) -> Int { (tiles + multiple - 1) / multiple * multiple }
+
+    /// The tiles the multiply computes for a band of `rows` tile rows (the last band may have fewer).
+    func computedTiles(rows: Int) -> Int { Self.computedTiles(rows * tilesX, multiple: strideMultiple) }
 
     /// The scratch row length of such a band: its computed tiles, and never a multiple of 256
     /// floats, whose rows would all fall in the same cache sets (the multiply walks down a column
