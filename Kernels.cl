@@ -19,15 +19,15 @@
 //                                conv3x3_narrow* → NARROW_PX, NARROW_PREFETCH, NT_STORES
 //                                conv3x3_narrow_strip* → NARROW_STRIP, NARROW_PX, NARROW_PREFETCH, NT_STORES
 //                                winograd_weights → WINO_COB, WINO_TAP_PREFETCH
-//                                winograd_input, winograd_output
+//                                winograd_input, winograd_output → NT_STORES
 //                                winograd_multiply* → WINO_TB, WINO_COB, WINO_TV, WINO_OB, WINO_PREFETCH
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
 //                                  WINO_COB
 //                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH, WINO_WEIGHT_ROWS,
 //                                  NT_STORES; winograd4_input,
-//                                  winograd4_output
+//                                  winograd4_output → NT_STORES
 //                                winograd6_weights → WINO_COB, WINO_TAP_PREFETCH; winograd6_input →
-//                                  WINO_ROW_PREFETCH; winograd6_output
+//                                  WINO_ROW_PREFETCH; winograd6_output → NT_STORES
 //   relu                         relu
 //   reluBackward                 relu_backward
 //   pool2x2                      pool2x2
@@ -104,7 +104,8 @@
 #define NARROW_PREFETCH 0
 #endif
 // 1: whole aligned output vectors are stored non-temporally (past the caches): a CPU then
-// writes conv1_1's 48 MiB, or winograd4_weights its transforms, without first reading every line.
+// writes conv1_1's 48 MiB, winograd4_weights its transforms, or the Winograd output kernels
+// their maps, without first reading every line.
 #ifndef NT_STORES
 #define NT_STORES 0
 #endif
@@ -356,13 +357,20 @@ __attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output
     STORE_ACT(accumulate ? LOAD_OUT(index, output) + value : value, index, output);
 }
 
-// conv_epilogue_store for the 16 outputs from `index` (the Winograd output kernels' rows).
+// conv_epilogue_store for the 16 outputs from `index` (the Winograd output kernels' rows); with
+// `stream` (WINO_STREAM_OUTPUT) stored past the caches.
 __attribute__((always_inline)) void conv_epilogue_store16(__global ACT_OUT *output, const int index, float16 value,
                                                           const int relu, __global const float *mask,
-                                                          const int useMask, const int accumulate) {
+                                                          const int useMask, const int accumulate, const int stream) {
     if (relu) value = fmax(value, (float16)(0.0f));
     if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
     if (accumulate) value += LOAD_OUT16(0, output + index);
+#if NT_STORES && !ACT_OUT_HALF
+    if (stream) {
+        __builtin_nontemporal_store(value, (__global float16 *)(output + index));
+        return;
+    }
+#endif
     STORE_ACT16(value, 0, output + index);
 }
 
@@ -1015,6 +1023,22 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int xiStride = WINO_PLANE(channels, tileStride); \
     __global float *out = v + c * tileStride + band * tilesX;
 
+// Whether an output kernel stores its rows' whole 16-float parts non-temporally: NT_STORES, a
+// fresh float output (nothing read first) on 64-byte-aligned rows; the parts of a block of
+// ROW_BLOCK tiles are then whole lines. One fence at the work-item's end drains them (x86).
+#if NT_STORES && !ACT_OUT_HALF
+#define WINO_STREAM_OUTPUT(output, width, accumulate) \
+    (!(accumulate) && ((width) & 15) == 0 && ((ulong)(output) & 63) == 0)
+#if defined(__x86_64__)
+#define WINO_OUTPUT_FENCE if (stream) __builtin_ia32_sfence();
+#else
+#define WINO_OUTPUT_FENCE
+#endif
+#else
+#define WINO_STREAM_OUTPUT(output, width, accumulate) 0
+#define WINO_OUTPUT_FENCE
+#endif
+
 // The output kernels' parameters and set-up: work-item (block range, band row, output channel o).
 #define WINOGRAD_OUTPUT_PARAMETERS \
     __global const float *m, const int outChannels, const int outStride, const int height, const int width, \
@@ -1029,7 +1053,8 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     __global const float *in = m + o * tileStride + band * tilesX; \
     const int xiStride = WINO_PLANE(outStride, tileStride); \
     const float b = useBias ? bias[o] : 0.0f; \
-    const int y0 = (tile) * (firstTileRow + band);
+    const int y0 = (tile) * (firstTileRow + band); \
+    const int stream = WINO_STREAM_OUTPUT(output, width, accumulate);
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
 __kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
@@ -1343,7 +1368,7 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                     WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
                     const int index = (o * height + y0 + i) * width + 2 * tx0;
                     conv_epilogue_store16(output, index, INTERLEAVE8(even, odd) + (float16)(b), relu, mask, useMask,
-                                          accumulate);
+                                          accumulate, stream);
                 }
             }
             continue;
@@ -1371,6 +1396,7 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
+    WINO_OUTPUT_FENCE
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1606,7 +1632,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                     #pragma unroll
                     for (int h = 0; h < 2; ++h)
                         conv_epilogue_store16(output, index + 16 * h, halves[h] + (float16)(b), relu, mask, useMask,
-                                              accumulate);
+                                              accumulate, stream);
                 }
             }
             continue;
@@ -1635,6 +1661,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
+    WINO_OUTPUT_FENCE
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1848,7 +1875,7 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 const int left = width - 6 * tx0 - 16 * h;  // pixels of this part inside the image
                 if (left >= 16) {
                     conv_epilogue_store16(output, index + 16 * h, parts[h] + (float16)(b), relu, mask, useMask,
-                                          accumulate);
+                                          accumulate, stream);
                 } else {
                     float lanes[16];
                     vstore16(parts[h], 0, lanes);
@@ -1858,6 +1885,7 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
+    WINO_OUTPUT_FENCE
 }
 
 // ---------------------------------------------------------------------------------------------

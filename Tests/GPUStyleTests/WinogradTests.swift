@@ -47,7 +47,7 @@ final class WinogradTests: XCTestCase {
     static let cases: [(c: Int, o: Int, h: Int, w: Int)] = [
         (1, 1, 1, 1), (3, 5, 1, 7), (5, 64, 2, 3), (64, 67, 3, 13), (67, 1, 13, 7), (3, 64, 33, 5),
         (64, 3, 7, 2), (67, 67, 5, 5), (5, 1, 33, 1), (1, 67, 2, 33), (64, 5, 13, 33), (67, 3, 33, 13),
-        (5, 3, 7, 70), (3, 64, 2, 67), (5, 3, 7, 95), (3, 5, 13, 100), (5, 3, 32, 32),
+        (5, 3, 7, 70), (3, 64, 2, 67), (5, 3, 7, 95), (3, 5, 13, 100), (5, 3, 32, 32), (3, 5, 13, 48),
     ]
 
     /// Every Winograd implementation of each tile size (2: F(2×2,3×3), 4: F(4×4,3×3), 6: F(6×6,3×3)
@@ -92,10 +92,12 @@ final class WinogradTests: XCTestCase {
             }
             // The CPU-only options the other way from the device's default (on for CPUs, off for
             // GPUs): F(6×6)'s row prefetch; under F(4×4) the weight transforms' tap prefetch and
-            // rows per work-item (pairs stored non-temporally on CPUs).
+            // rows per work-item (pairs stored non-temporally on CPUs); the output transforms'
+            // non-temporal stores (rows of whole lines: widths 32 and 48).
             let cpuOnly: [(option: KernelOption, on: Int, off: Int, tile: Int, name: String)] = [
                 (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
-                (.winoWeightRows, 8, 1, 4, "weight rows"),
+                (.winoWeightRows, 8, 1, 4, "weight rows"), (.ntStores, 1, 0, 4, "non-temporal stores"),
+                (.ntStores, 1, 0, 6, "non-temporal stores"),
             ]
             for choice in cpuOnly {
                 var options = ProgramOptions.defaults(for: device.info)

@@ -278,7 +278,7 @@ extension KernelOption {
         tuned: [0, 2, 4, 8], affects: convolution, on: [.cpu])
     /// A Clang builtin a GPU's compiler need not know.
     static let ntStores = KernelOption(
-        "NT_STORES", "conv3x3_narrow, winograd4_weights: non-temporal stores", .compileTime,
+        "NT_STORES", "conv3x3_narrow, winograd4_weights, Winograd outputs: non-temporal stores", .compileTime,
         valid: flag, fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
     /// conv1_1's backward-data reads each channel's rows as runs rather than all channels at once.
