@@ -47,11 +47,12 @@ public enum OpTable {
     ]
     /// The self-test's: 3 → 64 at 41 wide (conv1_1's shape, the interior path of conv3x3_narrow both
     /// ways), 32 wide (whole vectors), 70 wide (the Winograd transforms' whole blocks of 8 tiles in
-    /// mid-row, not only at the left edge), odd channel counts both ways, and 1×1.
+    /// mid-row, not only at the left edge), 48 wide (Winograd rows of whole 64-byte lines, which
+    /// CPUs store non-temporally), odd channel counts both ways, and 1×1.
     static let selfTestConvCases: [OpCase] = [
         OpCase(c: 1, h: 1, w: 1, o: 3), OpCase(c: 3, h: 7, w: 13, o: 64), OpCase(c: 67, h: 5, w: 3, o: 5),
         OpCase(c: 64, h: 3, w: 17, o: 67), OpCase(c: 3, h: 5, w: 41, o: 64), OpCase(c: 3, h: 6, w: 32, o: 8),
-        OpCase(c: 8, h: 4, w: 70, o: 8),
+        OpCase(c: 8, h: 4, w: 70, o: 8), OpCase(c: 8, h: 7, w: 48, o: 8),
     ]
     /// The grad mode's: under 8 channels, so OpenCL runs its direct kernels by default (the narrow
     /// ones where a side has at most 4), 17 wide across a vector, 1×1 and 1 wide.
