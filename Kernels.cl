@@ -24,7 +24,7 @@
 //                                winograd_multiply_tiled* → WINO_GEMM, WGEMM_M, WGEMM_N, WGEMM_DB, WGEMM_WIDE,
 //                                  WINO_COB
 //                                winograd4_weights → WINO_COB, WINO_TAP_PREFETCH, WINO_WEIGHT_ROWS,
-//                                  NT_STORES; winograd4_input,
+//                                  NT_STORES; winograd4_input → WINO_ROW_PREFETCH;
 //                                  winograd4_output → NT_STORES
 //                                winograd6_weights → WINO_COB, WINO_TAP_PREFETCH; winograd6_input →
 //                                  WINO_ROW_PREFETCH; winograd6_output → NT_STORES
@@ -145,7 +145,7 @@
 #ifndef WINO_WEIGHT_ROWS
 #define WINO_WEIGHT_ROWS 1
 #endif
-// winograd6_input prefetches the next block's rows (1; CPUs).
+// winograd4_input and winograd6_input prefetch the next block's rows (1; CPUs).
 #ifndef WINO_ROW_PREFETCH
 #define WINO_ROW_PREFETCH 0
 #endif
@@ -1475,11 +1475,25 @@ inline void winograd4_input_tile(__global const ACT_IN *plane, const int height,
 // ROW_BLOCK tiles reads x = 4·tx0 − 1 … 4·tx0 + 34 in three loads (16, 16 and 4 floats; the first
 // shifted in at the left edge, the last guarded at the right) and takes tile t's column j as the
 // lanes 4t + j, one vector per column, in the scalar path's arithmetic; a ragged end or a block
-// past the image's right edge runs one tile at a time. Global size: as winograd_input's.
+// past the image's right edge runs one tile at a time. WINO_ROW_PREFETCH as winograd6_input's,
+// and at a row's end the next tile row's first block (conv4_x and conv5_1 have rows of 1 or 2
+// blocks). Global size: as winograd_input's.
 __kernel void winograd4_input(WINOGRAD_INPUT_PARAMETERS) {
     WINOGRAD_INPUT_SETUP(4)
     for (int b = first; b < end; ++b) {
         const int tx0 = b * ROW_BLOCK;
+#if WINO_ROW_PREFETCH
+        {
+            const int next = b + 1 < end ? 4 * tx0 + 31 : -1, dy = b + 1 < end ? 0 : 4;
+            for (int i = 0; i < 6; ++i) {
+                const int y = y0 + dy + i;
+                if (y >= 0 && y < height) {
+                    __global const ACT_IN *q = plane + y * width + next;
+                    __builtin_prefetch(q); __builtin_prefetch(q + 16); __builtin_prefetch(q + 32);
+                }
+            }
+        }
+#endif
         if (tx0 + ROW_BLOCK > tilesX || 4 * tx0 + 31 > width) {
             for (int tx = tx0; tx < min(tx0 + ROW_BLOCK, tilesX); ++tx)
                 winograd4_input_tile(plane, height, width, y0, tx, xiStride, out);

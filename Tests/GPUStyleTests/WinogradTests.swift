@@ -91,11 +91,12 @@ final class WinogradTests: XCTestCase {
                 }
             }
             // The CPU-only options the other way from the device's default (on for CPUs, off for
-            // GPUs): F(6×6)'s row prefetch; under F(4×4) the weight transforms' tap prefetch and
-            // rows per work-item (pairs stored non-temporally on CPUs); the output transforms'
-            // non-temporal stores (rows of whole lines: widths 32 and 48).
+            // GPUs): the input transforms' row prefetch; under F(4×4) the weight transforms' tap
+            // prefetch and rows per work-item (pairs stored non-temporally on CPUs); the output
+            // transforms' non-temporal stores (rows of whole lines: widths 32 and 48).
             let cpuOnly: [(option: KernelOption, on: Int, off: Int, tile: Int, name: String)] = [
-                (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
+                (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoRowPrefetch, 1, 0, 4, "row prefetch"),
+                (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
                 (.winoWeightRows, 8, 1, 4, "weight rows"), (.ntStores, 1, 0, 4, "non-temporal stores"),
                 (.ntStores, 1, 0, 6, "non-temporal stores"),
             ]

@@ -181,7 +181,7 @@ extension KernelOption {
         tuned: [0, 4, 8], affects: convolution, on: [.cpu])
     /// `winograd6_input` reads 8 rows at once, more streams than a CPU's prefetcher follows.
     static let winoRowPrefetch = KernelOption(
-        "WINO_ROW_PREFETCH", "winograd6_input: the next block's rows prefetched",
+        "WINO_ROW_PREFETCH", "winograd4_input, winograd6_input: the next block's rows prefetched",
         .compileTime, valid: .values([0, 1]), fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
     /// A work-item gathers its block's taps from WINO_COB kernels far apart (forward) or from one
