@@ -179,7 +179,8 @@ extension KernelOption {
         "WINO_PREFETCH", "Winograd multiply: channels prefetched ahead",
         .compileTime, valid: .range(0...64), fallback: 0, cpu: .vectorWidth(wide: 4, narrow: 0), gpu: 0,
         tuned: [0, 4, 8], affects: convolution, on: [.cpu])
-    /// `winograd6_input` reads 8 rows at once, more streams than a CPU's prefetcher follows.
+    /// `winograd6_input` reads 8 rows at once and `winograd4_input` 6, more streams than a CPU's
+    /// prefetcher follows.
     static let winoRowPrefetch = KernelOption(
         "WINO_ROW_PREFETCH", "winograd4_input, winograd6_input: the next block's rows prefetched",
         .compileTime, valid: .values([0, 1]), fallback: 0, cpu: 1, gpu: 0,
