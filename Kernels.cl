@@ -109,6 +109,13 @@
 #ifndef NT_STORES
 #define NT_STORES 0
 #endif
+// Drains a work-item's non-temporal stores before it ends: they are weakly ordered on x86, so
+// the next kernel sees them whatever the driver's own synchronisation does.
+#if NT_STORES && defined(__x86_64__)
+#define NT_FENCE() __builtin_ia32_sfence()
+#else
+#define NT_FENCE() ((void)0)
+#endif
 // Vectors per work-item of conv3x3_narrow_strip (0: not compiled).
 #ifndef NARROW_STRIP
 #define NARROW_STRIP 0
@@ -905,11 +912,7 @@ __kernel void conv3x3_narrow(__global const ACT_IN *input, const int inChannels,
                          output);
         }
     }
-#if NT_STORES && defined(__x86_64__)
-    // Non-temporal stores are weakly ordered on x86: drain them before the work-item ends, so
-    // the next kernel sees them whatever the driver's own synchronisation does.
-    __builtin_ia32_sfence();
-#endif
+    NT_FENCE();
 }
 
 // conv3x3_narrow for many input channels into at most 4 outputs: conv1_1's backward-data (64 → 3).
@@ -971,9 +974,7 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
                          accumulate, output);
         }
     }
-#if NT_STORES && defined(__x86_64__)
-    __builtin_ia32_sfence();  // as in conv3x3_narrow
-#endif
+    NT_FENCE();
 }
 #endif
 
@@ -1025,18 +1026,12 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
 
 // Whether an output kernel stores its rows' whole 16-float parts non-temporally: NT_STORES, a
 // fresh float output (nothing read first) on 64-byte-aligned rows; the parts of a block of
-// ROW_BLOCK tiles are then whole lines. One fence at the work-item's end drains them (x86).
+// ROW_BLOCK tiles are then whole lines, drained by NT_FENCE at the work-item's end.
 #if NT_STORES && !ACT_OUT_HALF
 #define WINO_STREAM_OUTPUT(output, width, accumulate) \
     (!(accumulate) && ((width) & 15) == 0 && ((ulong)(output) & 63) == 0)
-#if defined(__x86_64__)
-#define WINO_OUTPUT_FENCE if (stream) __builtin_ia32_sfence();
-#else
-#define WINO_OUTPUT_FENCE
-#endif
 #else
 #define WINO_STREAM_OUTPUT(output, width, accumulate) 0
-#define WINO_OUTPUT_FENCE
 #endif
 
 // The output kernels' parameters and set-up: work-item (block range, band row, output channel o).
@@ -1396,7 +1391,7 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
-    WINO_OUTPUT_FENCE
+    if (stream) NT_FENCE();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1609,9 +1604,7 @@ __kernel void winograd4_weights(__global const float *w, const int outChannels, 
             }
         }
     }
-#if WINO4_WEIGHT_PAIR == 2 && defined(__x86_64__)
-    __builtin_ia32_sfence();  // as conv3x3_narrow's
-#endif
+    if (WINO4_WEIGHT_PAIR == 2) NT_FENCE();
 }
 
 // Four vectors of 8 lanes, lanes 0–3 (`.lo`) or 4–7 (`.hi`) of each, interleaved: (a0, b0, c0, d0, a1, …).
@@ -1675,7 +1668,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
-    WINO_OUTPUT_FENCE
+    if (stream) NT_FENCE();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1899,7 +1892,7 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             }
         }
     }
-    WINO_OUTPUT_FENCE
+    if (stream) NT_FENCE();
 }
 
 // ---------------------------------------------------------------------------------------------
