@@ -24,6 +24,8 @@ let package = Package(
         // Little CMS for embedded colour profiles (its error handler likewise).
         .target(name: "CTIFF", path: "Sources/CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
         .target(name: "CLCMS", path: "Sources/CLCMS", linkerSettings: [.linkedLibrary("lcms2")]),
+        // Stores past the caches for the native backend's fresh output maps.
+        .target(name: "CStream", path: "Sources/CStream", cSettings: [.unsafeFlags(["-O2"])]),
         // Turns the root Kernels.cl into a Swift string at build time.
         .executableTarget(name: "EmbedText", path: "Sources/EmbedText"),
         .plugin(
@@ -32,7 +34,7 @@ let package = Package(
         .target(name: "Kernels", path: "Sources/Kernels", plugins: ["EmbedKernels"]),
         .target(
             name: "GPUStyle",
-            dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "CTIFF", "CLCMS", "Kernels"],
+            dependencies: ["CLOpenCL", "CBLAS", "CPNG", "CJPEG", "CTIFF", "CLCMS", "CStream", "Kernels"],
             path: "Sources/GPUStyle",
             // Optimised in debug builds too: the tests run the native ops (the reference) thousands
             // of times, and unoptimised they dominate the suite's time.

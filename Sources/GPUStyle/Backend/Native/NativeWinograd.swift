@@ -1,3 +1,5 @@
+import CStream
+
 /// How the native backend computes its 3×3 convolutions.
 public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
     /// Per layer, whichever of im2col and Winograd measured faster (`NativeConvPlan.winogradWins`),
@@ -398,10 +400,13 @@ extension Winograd {
             let top = tile * (firstTileRow + bandRow)
             let rows = sums + sumFloats
             body(m + o * n + bandRow * tileColumns, stride, sums, rows)
-            for r in 0..<min(tile, h - top) {
+            let outputRows = min(tile, h - top)
+            // The rows at once where they lie end to end in `rows` as they do in y.
+            let (runs, run) = tile * tileColumns == w ? (1, outputRows * w) : (outputRows, w)
+            for r in 0..<runs {
                 let index = (o * h + top + r) * w
                 combine(
-                    rows + r * tile * tileColumns, into: y + index, count: w, channel: o,
+                    rows + r * tile * tileColumns, into: y + index, count: run, channel: o,
                     mask: output.mask.map { $0 + index }, output)
             }
         }
@@ -414,15 +419,10 @@ extension Winograd {
     ) {
         switch output {
         case let .biased(bias, relu):
-            let b = bias[channel]
-            if relu {
-                for k in 0..<count { target[k] = max(values[k] + b, 0) }
-            } else {
-                for k in 0..<count { target[k] = values[k] + b }
-            }
+            cstream_biased(target, values, count, bias[channel], relu ? 1 : 0)
         case let .gradient(_, accumulate):
             switch (mask, accumulate) {
-            case (nil, false): target.update(from: values, count: count)
+            case (nil, false): cstream_copy(target, values, count)
             case (nil, true): for k in 0..<count { target[k] += values[k] }
             case let (mask?, _):
                 NativeBackend.reluMask(values, by: mask, into: target, count: count, accumulate: accumulate)
