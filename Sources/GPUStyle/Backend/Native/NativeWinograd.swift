@@ -310,24 +310,39 @@ extension Winograd {
         _ source: UnsafePointer<Float>, width w: Int, tile: Int, into target: UnsafeMutablePointer<Float>,
         phase: Int
     ) {
-        // Whole runs of 8 indices of every phase, from index 1 (columns tile − 1 on).
+        // Whole runs of 8 indices of every phase, from index 1 (columns tile − 1 on); then one run
+        // ending at the row's last whole one, over part of the run before it (the same values).
         var i = 1
         if tile == 4 {
-            while 4 * i + 31 <= w {
+            func run(_ i: Int) {
                 let v = UnsafeRawPointer(source + 4 * i - 1).loadUnaligned(as: SIMD32<Float>.self)
                 let (even, odd) = (v.evenHalf, v.oddHalf)
                 even.evenHalf.store(into: target + i, count: 8)
                 odd.evenHalf.store(into: target + phase + i, count: 8)
                 even.oddHalf.store(into: target + 2 * phase + i, count: 8)
                 odd.oddHalf.store(into: target + 3 * phase + i, count: 8)
+            }
+            while 4 * i + 31 <= w {
+                run(i)
                 i += 8
             }
+            if i > 1, (w - 31) / 4 + 8 > i {
+                run((w - 31) / 4)
+                i = (w - 31) / 4 + 8
+            }
         } else if tile == 2 {
-            while 2 * i + 15 <= w {
+            func run(_ i: Int) {
                 let v = UnsafeRawPointer(source + 2 * i - 1).loadUnaligned(as: SIMD16<Float>.self)
                 v.evenHalf.store(into: target + i, count: 8)
                 v.oddHalf.store(into: target + phase + i, count: 8)
+            }
+            while 2 * i + 15 <= w {
+                run(i)
                 i += 8
+            }
+            if i > 1, (w - 15) / 2 + 8 > i {
+                run((w - 15) / 2)
+                i = (w - 15) / 2 + 8
             }
         }
         // The rest a column at a time: index 0 of the phases past the first, then from i on.
