@@ -61,13 +61,16 @@ final class BackendOpsTests: XCTestCase {
     }
 
     /// Every convolution forced onto Winograd F(2×2), F(4×4) and F(6×6) (`CONV_WINOGRAD=2`, even
-    /// with 1 or 3 channels) on OpenCL, and onto F(2×2) and F(4×4) natively, against the direct
+    /// with 1 or 3 channels) on OpenCL and natively, against the direct
     /// native path and central differences: within the Winograd bound of each case (the conv rows'
     /// `winogradBound`). With the direct bound alone, the 3-channel forward shapes failed at F(4×4)
     /// and F(6×6) (4.5–7.7·10⁻⁶ against 3.34·10⁻⁶).
     func testEveryConvolutionOnWinogradIsWithinItsBound() throws {
         let device = try firstOpenCLDevice()
-        var backends: [Backend] = [NativeBackend(convolution: .winograd), NativeBackend(convolution: .winograd4)]
+        var backends: [Backend] = [
+            NativeBackend(convolution: .winograd), NativeBackend(convolution: .winograd4),
+            NativeBackend(convolution: .winograd6),
+        ]
         for tile in [2, 4, 6] {
             var options = ProgramOptions.defaults(for: device.info)
             options.defines["CONV_WINOGRAD"] = 2
@@ -100,7 +103,8 @@ final class BackendOpsTests: XCTestCase {
         XCTAssertNil(
             automatic.winogradTile(outputChannels: 64, inputChannels: 3, height: 224, width: 224), "conv1_1: im2col")
         XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 4, width: 4), 2)
-        XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 224, width: 224), 4)
+        XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 112, width: 112), 4)
+        XCTAssertEqual(automatic.winogradTile(outputChannels: 64, inputChannels: 64, height: 224, width: 224), 6)
         let device = try firstOpenCLDevice()
         var options = ProgramOptions.defaults(for: device.info)
         options.defines["CONV_WINOGRAD"] = 0

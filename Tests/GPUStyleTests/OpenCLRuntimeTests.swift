@@ -90,6 +90,7 @@ final class DeviceSelectorTests: XCTestCase {
         XCTAssertEqual(try DeviceSelector("native-direct"), .nativeWith(.direct))
         XCTAssertEqual(try DeviceSelector("native-winograd").nativeConvolution, .winograd)
         XCTAssertEqual(try DeviceSelector("native-winograd4").nativeConvolution, .winograd4)
+        XCTAssertEqual(try DeviceSelector("native-winograd6").nativeConvolution, .winograd6)
         XCTAssertEqual(DeviceSelector.nativeWith(.winograd4).description, "native-winograd4")
         XCTAssertEqual(try DeviceSelector("native").nativeConvolution, .automatic)
         XCTAssertEqual(try DeviceSelector("native-direct").resolve(devices: []), .native)

@@ -61,6 +61,9 @@ public struct ConvolutionShape: Equatable, Sendable {
     /// The same for the native backend, where F(4×4) lost on 32×24 and won on 64×48
     /// (benchmarks/README.md, "native F(4×4) per convolution").
     public static let nativeWinograd4MinimumPixels = 48 * 32
+    /// The same for F(6×6) on the native backend, where it won on conv2_x at 256×192 and lost on
+    /// conv3_2 at 128×96, as on PoCL (benchmarks/README.md, "native F(6×6)").
+    public static let nativeWinograd6MinimumPixels = 192 * 128
     /// The smallest map on which F(6×6) runs on OpenCL devices that choose per convolution: its
     /// weight transforms cost 64/36 of F(4×4)'s at any map size, its multiply saves a fixed share of
     /// a cost that grows with the map, so pixels alone decide. Between the largest map where it

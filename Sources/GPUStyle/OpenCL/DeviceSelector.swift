@@ -1,6 +1,6 @@
 /// What `--device` asks for: `auto` (first GPU, else first OpenCL CPU device, else native),
 /// an id from `stylize-gpu devices`, `gpu`, `cpu`, `native` (or `native-direct` /
-/// `native-winograd` / `native-winograd4`, forcing its convolution algorithm, for comparisons), or a case-insensitive
+/// `native-winograd` / `native-winograd4` / `native-winograd6`, forcing its convolution algorithm, for comparisons), or a case-insensitive
 /// substring of a device name.
 public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
     case auto
@@ -21,6 +21,7 @@ public enum DeviceSelector: Equatable, Sendable, CustomStringConvertible {
         case "native-direct": self = .nativeWith(.direct)
         case "native-winograd": self = .nativeWith(.winograd)
         case "native-winograd4": self = .nativeWith(.winograd4)
+        case "native-winograd6": self = .nativeWith(.winograd6)
         case "gpu": self = .gpu
         case "cpu": self = .cpu
         default:

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Not thread-safe: one run drives one backend from one thread (the scratch buffers are shared).
 public final class NativeBackend: Backend {
-    /// "native", or "native-direct" / "native-winograd" / "native-winograd4" when one convolution algorithm is forced.
+    /// "native", or "native-direct" / "native-winograd" / "native-winograd4" / "native-winograd6" when one convolution algorithm is forced.
     public let name: String
     /// How the 3×3 convolutions are computed; each layer's plan is fixed when its weights are made.
     public let convolution: ConvolutionAlgorithm

@@ -162,17 +162,21 @@ extension NativeBackend {
 
     /// The layer's Winograd weight transforms for one convolution of tile `tile`, in the transform
     /// scratch: F(2×2)'s 16 [ξ][O][I] serve both directions (backward-data reads them permuted),
-    /// F(4×4)'s 36 are the flipped kernels' for backward-data. Made at every convolution, as
+    /// F(4×4)'s 36 and F(6×6)'s 64 are the flipped kernels' for backward-data. Made at every convolution, as
     /// OpenCL does: keeping F(4×4)'s for both directions would cost 72 floats a weight pair, 8
     /// times the raw taps (benchmarks/README.md, "native F(4×4) per convolution").
     func winogradTransforms(_ layer: NativeConvWeights, tile: Int, flipped: Bool) throws -> UnsafePointer<Float> {
         let (o, i) = (layer.outputChannels, layer.inputChannels)
         let u = try transformScratch.floats((tile + 2) * (tile + 2) * o * i)
-        if tile == 4 {
+        if tile == 6 {
+            Winograd6.transformWeights(
+                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped, into: u)
+        } else if tile == 4 {
             Winograd4.transformWeights(
                 layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped, into: u)
         } else {
-            Winograd.transformWeights(layer.forward.pointer, outputChannels: o, inputChannels: i, into: u)
+            Winograd.transformWeights(
+                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: false, into: u)
         }
         return UnsafePointer(u)
     }

@@ -11,6 +11,8 @@ public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
     case winograd
     /// Winograd F(4×4,3×3) everywhere (`Winograd4`).
     case winograd4
+    /// Winograd F(6×6,3×3) everywhere (`Winograd6`).
+    case winograd6
 }
 
 /// Whether one conv layer runs Winograd (forward and backward-data) or im2col, fixed when its
@@ -18,7 +20,7 @@ public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
 /// chosen per convolution, its weight transforms made for each (`NativeBackend.winogradTransforms`).
 struct NativeConvPlan: Equatable {
     let winograd: Bool
-    /// F(m×m,3×3) forced (2 or 4); 0 chooses by the map's size.
+    /// F(m×m,3×3) forced (2, 4 or 6); 0 chooses by the map's size.
     private let forcedTile: Int
 
     init(_ algorithm: ConvolutionAlgorithm, outputChannels: Int, inputChannels: Int) {
@@ -26,6 +28,7 @@ struct NativeConvPlan: Equatable {
         case .direct: (winograd, forcedTile) = (false, 0)
         case .winograd: (winograd, forcedTile) = (true, 2)
         case .winograd4: (winograd, forcedTile) = (true, 4)
+        case .winograd6: (winograd, forcedTile) = (true, 6)
         case .automatic:
             (winograd, forcedTile) = (
                 NativeConvPlan.winogradWins(outputChannels: outputChannels, inputChannels: inputChannels), 0
@@ -33,11 +36,16 @@ struct NativeConvPlan: Equatable {
         }
     }
 
-    /// The output tile side m of a Winograd convolution on a height × width map: F(4×4) from
-    /// `ConvolutionShape.nativeWinograd4MinimumPixels` on (natively it won from 64 channels up on such
-    /// maps, lost on smaller ones: benchmarks/README.md, "native F(4×4) per convolution").
+    /// The output tile side m of a Winograd convolution on a height × width map: F(6×6) from
+    /// `ConvolutionShape.nativeWinograd6MinimumPixels` on, F(4×4) from `nativeWinograd4MinimumPixels`
+    /// (natively it won from 64 channels up on such maps, lost on smaller ones: benchmarks/README.md,
+    /// "native F(4×4) per convolution"), else F(2×2).
     func tile(height: Int, width: Int) -> Int {
-        forcedTile != 0 ? forcedTile : height * width >= ConvolutionShape.nativeWinograd4MinimumPixels ? 4 : 2
+        let pixels = height * width
+        return forcedTile != 0
+            ? forcedTile
+            : pixels >= ConvolutionShape.nativeWinograd6MinimumPixels
+                ? 6 : pixels >= ConvolutionShape.nativeWinograd4MinimumPixels ? 4 : 2
     }
 
     /// Winograd where both sides have enough channels: with 3 on one side (conv1_1) its 16 sgemms
@@ -60,40 +68,16 @@ struct NativeConvPlan: Equatable {
 /// get a zero-padded last tile), V = Bᵀ d B stored [16][C][tiles], 16 sgemms M[ξ] = U[ξ] · V[ξ],
 /// then Y = Aᵀ M A (2×2 outputs per tile) fused with the bias, ReLU, mask and accumulation.
 /// The error bound is tested in WinogradTests (SelfTest/WinogradErrorBound.swift).
-enum Winograd {
-    /// The 16 transformed weights U[ξ][o][i] = (G g_{o,i} Gᵀ)[ξ] of an O×I×3×3 layer, computed in
-    /// Float64 and rounded once.
-    static func transformWeights(
-        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int,
-        into u: UnsafeMutablePointer<Float>
-    ) {
-        let pairs = outputChannels * inputChannels
-        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: false) {
-            block in
-            // G g column by column, then each of its rows times Gᵀ.
-            let c0 = transform(block.tap(0), block.tap(3), block.tap(6))
-            let c1 = transform(block.tap(1), block.tap(4), block.tap(7))
-            let c2 = transform(block.tap(2), block.tap(5), block.tap(8))
-            func store(row a: Int, _ r: (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>)) {
-                let target = u + a * 4 * pairs
-                block.store(r.0, into: target)
-                block.store(r.1, into: target + pairs)
-                block.store(r.2, into: target + 2 * pairs)
-                block.store(r.3, into: target + 3 * pairs)
-            }
-            store(row: 0, transform(c0.0, c1.0, c2.0))
-            store(row: 1, transform(c0.1, c1.1, c2.1))
-            store(row: 2, transform(c0.2, c1.2, c2.2))
-            store(row: 3, transform(c0.3, c1.3, c2.3))
-        }
-    }
+enum Winograd: WinogradG {
+    /// 16 transforms U[ξ][o][i] (`WinogradG`), which serve both directions.
+    static let points = 4
 
     /// G times a 3-vector, lane by lane: (a, ½(a + b + c), ½(a − b + c), c).
     @inline(__always)
-    private static func transform(
-        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>
-    ) -> (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>) {
-        (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
+    static func applyG(
+        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>, into r: UnsafeMutablePointer<SIMD4<Double>>
+    ) {
+        (r[0], r[1], r[2], r[3]) = (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
     }
 
     /// The transform of the flipped weights W'[i][o] = J W[o][i] J (J reverses the 3 taps) is
@@ -158,16 +142,51 @@ struct PairBlock {
     }
 }
 
+/// The weight side of Winograd F(m×m,3×3): its n = m + 2 points and G. The weight transforms
+/// of every tile are one loop, specialised per tile.
+protocol WinogradG {
+    static var points: Int { get }
+    /// G times the 3-vector (a, b, c), lane by lane, into r[0 ..< points].
+    static func applyG(
+        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>, into r: UnsafeMutablePointer<SIMD4<Double>>)
+}
+
+extension WinogradG {
+    /// U[ξ][o][i] = (G g Gᵀ)[ξ] for the n×n points (ξ = n·a + b) of every pair of an O×I×3×3
+    /// layer, or with `flipped` of its flipped kernels J g J (same [o][i] order; backward-data reads
+    /// them transposed), in Float64 rounded once. It runs at every convolution: four pairs at a time
+    /// in SIMD lanes, each lane the scalar arithmetic.
+    static func transformWeights(
+        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
+        into u: UnsafeMutablePointer<Float>
+    ) {
+        let (pairs, n) = (outputChannels * inputChannels, points)
+        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: flipped) {
+            block in
+            withUnsafeTemporaryAllocation(of: SIMD4<Double>.self, capacity: 4 * n) { buffer in
+                guard let columns = buffer.baseAddress else { return }
+                // G g column by column (column q at columns + q·n), then each of its rows times Gᵀ.
+                for q in 0..<3 { applyG(block.tap(q), block.tap(3 + q), block.tap(6 + q), into: columns + q * n) }
+                let row = columns + 3 * n
+                for a in 0..<n {
+                    applyG(columns[a], columns[n + a], columns[2 * n + a], into: row)
+                    for b in 0..<n { block.store(row[b], into: u + (n * a + b) * pairs) }
+                }
+            }
+        }
+    }
+}
+
 extension NativeBackend {
     /// Default bound on one Winograd band (transformed input and products, floats): 4 Mi floats,
     /// 16 MiB (2, 4 and 8 Mi ran alike within the noise of the shared machine).
     static let defaultWinogradBandFloats = 4 << 20
 
-    /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2 or 4), C being the
+    /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2, 4 or 6), C being the
     /// summed channels. The products are M[ξ] = U[ξ] · V[ξ] with `u` holding [n²][O][C]
     /// (n = m + 2), or for `flipped` the backward-data products with `u` holding the layer's
-    /// [n²][C][O]: F(2×2) reads the forward transforms U[p(ξ)]ᵀ, F(4×4) the flipped kernels'
-    /// transforms Uᶠ[ξ]ᵀ.
+    /// [n²][C][O]: F(2×2) reads the forward transforms U[p(ξ)]ᵀ, F(4×4) and F(6×6) the flipped
+    /// kernels' transforms Uᶠ[ξ]ᵀ.
     func winogradConvolve(
         _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
         transform u: UnsafePointer<Float>, tile: Int, flipped: Bool, outputChannels: Int,
@@ -178,7 +197,11 @@ extension NativeBackend {
         let (tileRows, tileColumns) = ((h + tile - 1) / tile, (w + tile - 1) / tile)
         let perTile = points * (channels + outputChannels)
         let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
-        let scratch = try columnScratch.floats(perTile * rowsPerBand * tileColumns)
+        // 4 zeros past the products: F(6×6)'s output transform loads a row's last tiles as whole
+        // vectors of 4 (`Winograd6.transformOutput`).
+        let bandFloats = perTile * rowsPerBand * tileColumns
+        let scratch = try columnScratch.floats(bandFloats + 4)
+        (scratch + bandFloats).update(repeating: 0, count: 4)
         let pairs = channels * outputChannels
         let v = scratch, m = scratch + points * channels * rowsPerBand * tileColumns
         // A band's outputs are stored after the next band's input is transformed, so y may be x
@@ -186,11 +209,16 @@ extension NativeBackend {
         var pending: (firstTileRow: Int, rows: Int)?
         func storePending() {
             guard let (firstTileRow, rows) = pending else { return }
-            if tile == 4 {
+            switch tile {
+            case 6:
+                Winograd6.transformOutput(
+                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
+            case 4:
                 Winograd4.transformOutput(
                     m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
                     tileRows: rows, tileColumns: tileColumns, output: output, into: y)
-            } else {
+            default:
                 Winograd.transformOutput(
                     m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
                     tileRows: rows, tileColumns: tileColumns, output: output, into: y)
@@ -199,11 +227,16 @@ extension NativeBackend {
         for firstTileRow in stride(from: 0, to: tileRows, by: rowsPerBand) {
             let rows = min(rowsPerBand, tileRows - firstTileRow)
             let n = rows * tileColumns
-            if tile == 4 {
+            switch tile {
+            case 6:
+                Winograd6.transformInput(
+                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
+                    tileRows: rows, tileColumns: tileColumns, into: v)
+            case 4:
                 Winograd4.transformInput(
                     x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
                     tileRows: rows, tileColumns: tileColumns, into: v)
-            } else {
+            default:
                 Winograd.transformInput(
                     x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
                     tileRows: rows, tileColumns: tileColumns, into: v)
@@ -216,7 +249,7 @@ extension NativeBackend {
                 let c = m + xi * outputChannels * n
                 c.update(repeating: 0, count: outputChannels * n)
                 if flipped {
-                    let weights = (tile == 4 ? xi : Winograd.flippedIndex(xi)) * pairs
+                    let weights = (tile == 2 ? Winograd.flippedIndex(xi) : xi) * pairs
                     Blas.gemm(
                         transposeA: true, m: outputChannels, n: n, k: channels,
                         a: u + weights, lda: outputChannels,
@@ -329,6 +362,22 @@ extension Winograd {
             if i > 1, (w - 31) / 4 + 8 > i {
                 run((w - 31) / 4)
                 i = (w - 31) / 4 + 8
+            }
+        } else if tile == 6 {
+            func run(_ i: Int) {
+                let s = source + 6 * i - 1
+                for p in 0..<6 {
+                    Lanes(s[p], s[6 + p], s[12 + p], s[18 + p], s[24 + p], s[30 + p], s[36 + p], s[42 + p])
+                        .store(into: target + p * phase + i, count: 8)
+                }
+            }
+            while 6 * i + 47 <= w {
+                run(i)
+                i += 8
+            }
+            if i > 1, (w - 47) / 6 + 8 > i {
+                run((w - 47) / 6)
+                i = (w - 47) / 6 + 8
             }
         } else if tile == 2 {
             func run(_ i: Int) {
@@ -464,48 +513,18 @@ extension Winograd.Output {
 /// G, which is applied once per layer. The points ±½ are the mirror image (x → 1/x reverses the
 /// tile) with the same error bound; neither set is closed under x → 1/x, so backward-data
 /// transforms the flipped kernel itself. Bound: SelfTest/WinogradErrorBound.swift.
-enum Winograd4 {
-    /// The 36 transforms U[ξ][o][i] = (G g Gᵀ)[ξ] of an O×I×3×3 layer, or with `flipped` those
-    /// of its flipped kernels J g J (same [o][i] order; backward-data reads them transposed), in
-    /// Float64 rounded once. It runs at every convolution: four pairs at a time in SIMD lanes,
-    /// each lane the scalar arithmetic.
-    static func transformWeights(
-        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
-        into u: UnsafeMutablePointer<Float>
-    ) {
-        let pairs = outputChannels * inputChannels
-        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: flipped) {
-            block in
-            // G g column by column, then each of its rows times Gᵀ.
-            let c0 = transform(block.tap(0), block.tap(3), block.tap(6))
-            let c1 = transform(block.tap(1), block.tap(4), block.tap(7))
-            let c2 = transform(block.tap(2), block.tap(5), block.tap(8))
-            func store(row a: Int, _ r: Six) {
-                let target = u + 6 * a * pairs
-                block.store(r.0, into: target)
-                block.store(r.1, into: target + pairs)
-                block.store(r.2, into: target + 2 * pairs)
-                block.store(r.3, into: target + 3 * pairs)
-                block.store(r.4, into: target + 4 * pairs)
-                block.store(r.5, into: target + 5 * pairs)
-            }
-            store(row: 0, transform(c0.0, c1.0, c2.0))
-            store(row: 1, transform(c0.1, c1.1, c2.1))
-            store(row: 2, transform(c0.2, c1.2, c2.2))
-            store(row: 3, transform(c0.3, c1.3, c2.3))
-            store(row: 4, transform(c0.4, c1.4, c2.4))
-            store(row: 5, transform(c0.5, c1.5, c2.5))
-        }
-    }
-
-    private typealias Six = (
-        SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>
-    )
+enum Winograd4: WinogradG {
+    /// 36 transforms U[ξ][o][i] (`WinogradG`), the flipped kernels' for backward-data.
+    static let points = 6
 
     /// G times a 3-vector, lane by lane.
     @inline(__always)
-    private static func transform(_ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>) -> Six {
-        (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c)
+    static func applyG(
+        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>, into r: UnsafeMutablePointer<SIMD4<Double>>
+    ) {
+        (r[0], r[1], r[2], r[3], r[4], r[5]) = (
+            a / 4, -(a + b + c) / 6, -(a - b + c) / 6, (a + 2 * b + 4 * c) / 24, (a - 2 * b + 4 * c) / 24, c
+        )
     }
 
     /// Bᵀ times a column (or a row times B) of 6, eight lanes at a time: at most 3 roundings per
@@ -608,6 +627,147 @@ enum Winograd4 {
     }
 }
 
+/// Winograd F(6×6,3×3) at the points 0, ±1, ±2, ±½ and ∞, as OpenCL's `winograd6_*` kernels
+/// (Kernels.cl has Bᵀ, G and Aᵀ): 8×8 input tiles overlapping by 2 (tile (ty, tx) at
+/// (6·ty − 1, 6·tx − 1), zero outside), 64 products, 6×6 outputs per tile: 64/36 multiplies an
+/// output and channel pair against F(4×4)'s 36/16. B's and A's entries are exact in binary; G's
+/// inexact ones are applied once per layer, in Float64 with OpenCL's arithmetic. Backward-data
+/// transforms the flipped kernel itself, as F(4×4). Bound: SelfTest/WinogradErrorBound.swift.
+enum Winograd6: WinogradG {
+    /// Four lanes, four tiles or columns at once: a column of 8 values in eight lanes would take
+    /// all 16 of SSE2's registers, and the transforms spilled.
+    typealias Quad = SIMD4<Float>
+    typealias Quads8 = (Quad, Quad, Quad, Quad, Quad, Quad, Quad, Quad)
+    typealias Quads6 = (Quad, Quad, Quad, Quad, Quad, Quad)
+
+    /// 64 transforms U[ξ][o][i] (`WinogradG`), the flipped kernels' for backward-data.
+    static let points = 8
+
+    /// G times a 3-vector, lane by lane, as `WINOGRAD6_G` (multiplying by the constants rounded to
+    /// double).
+    @inline(__always)
+    static func applyG(
+        _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>, into r: UnsafeMutablePointer<SIMD4<Double>>
+    ) {
+        let (twoNinths, ninetieth, eightFortyFifths) = (2.0 / 9, 1.0 / 90, 8.0 / 45)
+        (r[0], r[1], r[2]) = (a, -((a + b) + c) * twoNinths, -((a - b) + c) * twoNinths)
+        (r[3], r[4]) = (((a + 2 * b) + 4 * c) * ninetieth, ((a - 2 * b) + 4 * c) * ninetieth)
+        (r[5], r[6], r[7]) = (((4 * a + 2 * b) + c) * eightFortyFifths, ((4 * a - 2 * b) + c) * eightFortyFifths, c)
+    }
+
+    /// Bᵀ times a column (or a row times B) of 8, four lanes at a time, as `WINOGRAD6_BT`: at
+    /// most 4 roundings per term.
+    @inline(__always)
+    static func inputColumn(_ d: Quads8) -> Quads8 {
+        let r0 = (d.0 - d.6) + 5.25 * (d.4 - d.2), r7 = (d.7 - d.1) + 5.25 * (d.3 - d.5)
+        let s1 = (d.2 + d.6) - 4.25 * d.4, t1 = (d.1 + d.5) - 4.25 * d.3
+        let s3 = (0.25 * d.2 + d.6) - 1.25 * d.4, t3 = (0.5 * d.1 - 2.5 * d.3) + 2 * d.5
+        let s5 = (4 * d.2 + d.6) - 5 * d.4, t5 = (2 * d.1 - 2.5 * d.3) + 0.5 * d.5
+        return (r0, s1 + t1, s1 - t1, s3 + t3, s3 - t3, s5 + t5, s5 - t5, r7)
+    }
+
+    /// Aᵀ times a column (or a row times A) of 8, four lanes at a time, as `WINOGRAD6_AT`: at
+    /// most 3 roundings per term.
+    @inline(__always)
+    static func outputColumn(_ m: Quads8) -> Quads6 {
+        let (p, q, u) = (m.1 + m.2, m.1 - m.2, m.3 + m.4)
+        let (w, y, z) = (m.3 - m.4, m.5 + m.6, m.5 - m.6)
+        let r0 = (m.0 + p) + (u + y), r1 = (q + 2 * w) + 0.5 * z, r2 = (p + 4 * u) + 0.25 * y
+        let r3 = (q + 8 * w) + 0.125 * z, r4 = (p + 16 * u) + 0.0625 * y, r5 = (q + 32 * w) + (0.03125 * z + m.7)
+        return (r0, r1, r2, r3, r4, r5)
+    }
+
+    /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles t of `tileRows` tile rows from `firstTileRow`
+    /// (t = row-in-band · tileColumns + column), d the 8×8 patch at (6·ty − 1, 6·tx − 1).
+    static func transformInput(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int,
+        into v: UnsafeMutablePointer<Float>
+    ) {
+        let n = tileRows * tileColumns
+        let stride = channels * n
+        Winograd.forEachPaddedTileRow(
+            x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 6
+        ) { c, bandRow, rows, t, phase in
+            // Bᵀ d down the columns, whole rows at once.
+            let row = 6 * phase
+            for j in Swift.stride(from: 0, to: row, by: 4) {
+                let d = rows + j
+                let r = inputColumn(
+                    (
+                        Quad(d), Quad(d + row), Quad(d + 2 * row), Quad(d + 3 * row), Quad(d + 4 * row),
+                        Quad(d + 5 * row), Quad(d + 6 * row), Quad(d + 7 * row)
+                    ))
+                (t + j).store(r, stride: row, count: 4)
+            }
+            // Each row times B along the tiles, four at a time (tile tx's columns 6 and 7 are
+            // phases 0 and 1 at index tx + 1); the 64 outputs are contiguous in t.
+            let out = v + c * n + bandRow * tileColumns
+            for k in 0..<8 {
+                let p = t + k * row
+                for tx in Swift.stride(from: 0, to: tileColumns, by: 4) {
+                    let d = p + tx
+                    let r = inputColumn(
+                        (
+                            Quad(d), Quad(d + phase), Quad(d + 2 * phase), Quad(d + 3 * phase), Quad(d + 4 * phase),
+                            Quad(d + 5 * phase), Quad(d + 1), Quad(d + phase + 1)
+                        ))
+                    (out + 8 * k * stride + tx).store(r, stride: stride, count: min(4, tileColumns - tx))
+                }
+            }
+        }
+    }
+
+    /// y = Aᵀ M A for every tile of the band, combined with y as `output` says; only the pixels
+    /// inside the image are written.
+    static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Winograd.Output,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        let (tc, wide) = (tileColumns, Winograd.lanesWide(tileColumns))
+        Winograd.forEachOutputTileRow(
+            m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
+            tileColumns: tileColumns, tile: 6, output: output, into: y
+        ) { source, stride, sums, rows in
+            // 48 runs of Aᵀ M (rows 0–5, columns 0–7), four tiles at a time, then each of those
+            // rows times A into the six output rows (6·tc each). A row's last tiles are loaded as
+            // a whole vector too (lane by lane, each lane waited on the one stored before it): the
+            // lanes past the row hold the next row's products (or the band's 4 zeros), and their
+            // results are never stored in the image.
+            for b in 0..<8 {
+                for tx in Swift.stride(from: 0, to: tc, by: 4) {
+                    let s = source + b * stride + tx
+                    let r = outputColumn(
+                        (
+                            Quad(s), Quad(s + 8 * stride), Quad(s + 16 * stride), Quad(s + 24 * stride),
+                            Quad(s + 32 * stride), Quad(s + 40 * stride), Quad(s + 48 * stride), Quad(s + 56 * stride)
+                        ))
+                    let target = sums + b * wide + tx
+                    r.0.store(into: target, count: 4)
+                    r.1.store(into: target + 8 * wide, count: 4)
+                    r.2.store(into: target + 16 * wide, count: 4)
+                    r.3.store(into: target + 24 * wide, count: 4)
+                    r.4.store(into: target + 32 * wide, count: 4)
+                    r.5.store(into: target + 40 * wide, count: 4)
+                }
+            }
+            for r in 0..<6 {
+                for tx in Swift.stride(from: 0, to: tc, by: 4) {
+                    let s = sums + 8 * r * wide + tx
+                    let o = outputColumn(
+                        (
+                            Quad(s), Quad(s + wide), Quad(s + 2 * wide), Quad(s + 3 * wide), Quad(s + 4 * wide),
+                            Quad(s + 5 * wide), Quad(s + 6 * wide), Quad(s + 7 * wide)
+                        ))
+                    (rows + r * 6 * tc + 6 * tx).interleave(o, count: min(4, tc - tx))
+                }
+            }
+        }
+    }
+}
+
 /// Eight lanes of a Winograd transform: eight columns or eight tiles at once, each lane the
 /// scalar arithmetic (Swift does not contract into fused multiply-adds, so the bits are those of
 /// the scalar code).
@@ -620,11 +780,11 @@ extension Winograd {
     static func lanesWide(_ count: Int) -> Int { (count + 7) / 8 * 8 }
 }
 
-extension SIMD8<Float> {
-    /// p[0 ..< 8], or its first `count` floats and zeros when fewer remain.
+extension SIMD where Scalar == Float {
+    /// p[0 ..< scalarCount], or its first `count` floats and zeros when fewer remain.
     @inline(__always)
-    init(_ p: UnsafePointer<Float>, count: Int = 8) {
-        if count >= 8 {
+    init(_ p: UnsafePointer<Float>, count: Int) {
+        if count >= Self.scalarCount {
             self = UnsafeRawPointer(p).loadUnaligned(as: Self.self)
         } else {
             self.init()
@@ -633,12 +793,18 @@ extension SIMD8<Float> {
     }
 
     @inline(__always)
-    init(_ p: UnsafeMutablePointer<Float>, count: Int = 8) { self.init(UnsafePointer(p), count: count) }
+    init(_ p: UnsafePointer<Float>) { self.init(p, count: Self.scalarCount) }
+
+    @inline(__always)
+    init(_ p: UnsafeMutablePointer<Float>, count: Int) { self.init(UnsafePointer(p), count: count) }
+
+    @inline(__always)
+    init(_ p: UnsafeMutablePointer<Float>) { self.init(UnsafePointer(p), count: Self.scalarCount) }
 
     /// The first `count` lanes into p.
     @inline(__always)
     func store(into p: UnsafeMutablePointer<Float>, count: Int) {
-        if count >= 8 {
+        if count >= Self.scalarCount {
             UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
         } else {
             for i in 0..<count { p[i] = self[i] }
@@ -656,6 +822,19 @@ extension UnsafeMutablePointer<Float> {
         r.3.store(into: self + 3 * stride, count: count)
         r.4.store(into: self + 4 * stride, count: count)
         r.5.store(into: self + 5 * stride, count: count)
+    }
+
+    /// The first `count` lanes of each of eight values at self + k·stride.
+    @inline(__always)
+    func store(_ r: Winograd6.Quads8, stride: Int, count: Int) {
+        r.0.store(into: self, count: count)
+        r.1.store(into: self + stride, count: count)
+        r.2.store(into: self + 2 * stride, count: count)
+        r.3.store(into: self + 3 * stride, count: count)
+        r.4.store(into: self + 4 * stride, count: count)
+        r.5.store(into: self + 5 * stride, count: count)
+        r.6.store(into: self + 6 * stride, count: count)
+        r.7.store(into: self + 7 * stride, count: count)
     }
 
     /// The first `count` lanes of each of four values at self + k·stride.
@@ -682,6 +861,32 @@ extension UnsafeMutablePointer<Float> {
         for i in 0..<count {
             self[2 * i] = o.0[i]
             self[2 * i + 1] = o.1[i]
+        }
+    }
+
+    /// self[6·i + j] = lane i of value j, for i < count: six values of a run of tiles back in the
+    /// order of the image's columns.
+    @inline(__always)
+    func interleave(_ o: Winograd6.Quads6, count: Int) {
+        // A whole run at constant lanes, so the compiler can shuffle instead of going through memory.
+        if count == 4 {
+            for i in 0..<4 {
+                self[6 * i] = o.0[i]
+                self[6 * i + 1] = o.1[i]
+                self[6 * i + 2] = o.2[i]
+                self[6 * i + 3] = o.3[i]
+                self[6 * i + 4] = o.4[i]
+                self[6 * i + 5] = o.5[i]
+            }
+            return
+        }
+        for i in 0..<count {
+            self[6 * i] = o.0[i]
+            self[6 * i + 1] = o.1[i]
+            self[6 * i + 2] = o.2[i]
+            self[6 * i + 3] = o.3[i]
+            self[6 * i + 4] = o.4[i]
+            self[6 * i + 5] = o.5[i]
         }
     }
 
