@@ -197,11 +197,12 @@ extension NativeBackend {
         let (tileRows, tileColumns) = ((h + tile - 1) / tile, (w + tile - 1) / tile)
         let perTile = points * (channels + outputChannels)
         let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
-        // 4 zeros past the products: F(6×6)'s output transform loads a row's last tiles as whole
-        // vectors of 4 (`Winograd6.transformOutput`).
+        // The output transforms load a tile row's last tiles as whole vectors too: loaded lane by
+        // lane, each lane waited on a store to the stack. The lanes past the row hold the next
+        // row's products, or these 8 zeros past the band's, and their results are never stored.
         let bandFloats = perTile * rowsPerBand * tileColumns
-        let scratch = try columnScratch.floats(bandFloats + 4)
-        (scratch + bandFloats).update(repeating: 0, count: 4)
+        let scratch = try columnScratch.floats(bandFloats + 8)
+        (scratch + bandFloats).update(repeating: 0, count: 8)
         let pairs = channels * outputChannels
         let v = scratch, m = scratch + points * channels * rowsPerBand * tileColumns
         // A band's outputs are stored after the next band's input is transformed, so y may be x
@@ -423,12 +424,9 @@ extension Winograd {
             // Aᵀ M: two roundings.
             for b in 0..<4 {
                 for tx in Swift.stride(from: 0, to: tc, by: 8) {
-                    let (s, count) = (source + b * stride + tx, min(8, tc - tx))
+                    let s = source + b * stride + tx  // whole vectors (`winogradConvolve`)
                     let r = outputColumn(
-                        (
-                            Lanes(s, count: count), Lanes(s + 4 * stride, count: count),
-                            Lanes(s + 8 * stride, count: count), Lanes(s + 12 * stride, count: count)
-                        ))
+                        (Lanes(s), Lanes(s + 4 * stride), Lanes(s + 8 * stride), Lanes(s + 12 * stride)))
                     r.0.store(into: sums + b * wide + tx, count: 8)
                     r.1.store(into: sums + (4 + b) * wide + tx, count: 8)
                 }
@@ -602,12 +600,11 @@ enum Winograd4: WinogradG {
             // rows times A into the four output rows (4·tc each).
             for b in 0..<6 {
                 for tx in Swift.stride(from: 0, to: tc, by: 8) {
-                    let (s, count) = (source + b * stride + tx, min(8, tc - tx))
+                    let s = source + b * stride + tx  // whole vectors (`winogradConvolve`)
                     let r = outputColumn(
                         (
-                            Lanes(s, count: count), Lanes(s + 6 * stride, count: count),
-                            Lanes(s + 12 * stride, count: count), Lanes(s + 18 * stride, count: count),
-                            Lanes(s + 24 * stride, count: count), Lanes(s + 30 * stride, count: count)
+                            Lanes(s), Lanes(s + 6 * stride), Lanes(s + 12 * stride), Lanes(s + 18 * stride),
+                            Lanes(s + 24 * stride), Lanes(s + 30 * stride)
                         ))
                     (sums + b * wide + tx).store(r, stride: 6 * wide)
                 }
@@ -731,11 +728,9 @@ enum Winograd6: WinogradG {
             m, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
             tileColumns: tileColumns, tile: 6, output: output, into: y
         ) { source, stride, sums, rows in
-            // 48 runs of Aᵀ M (rows 0–5, columns 0–7), four tiles at a time, then each of those
-            // rows times A into the six output rows (6·tc each). A row's last tiles are loaded as
-            // a whole vector too (lane by lane, each lane waited on the one stored before it): the
-            // lanes past the row hold the next row's products (or the band's 4 zeros), and their
-            // results are never stored in the image.
+            // 48 runs of Aᵀ M (rows 0–5, columns 0–7), four tiles at a time (a row's last ones as
+            // whole vectors too: `winogradConvolve`), then each of those rows times A into the six
+            // output rows (6·tc each).
             for b in 0..<8 {
                 for tx in Swift.stride(from: 0, to: tc, by: 4) {
                     let s = source + b * stride + tx
