@@ -275,12 +275,10 @@ extension Winograd {
         firstTileRow: Int, tileRows: Int, tileColumns: Int,
         into v: UnsafeMutablePointer<Float>
     ) {
-        let n = tileRows * tileColumns
-        let stride = channels * n
         forEachPaddedTileRow(
             x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
-            tileColumns: tileColumns, tile: 2
-        ) { c, bandRow, rows, t, phase in
+            tileColumns: tileColumns, tile: 2, into: v
+        ) { rows, t, phase, out, stride in
             // Bᵀ d down the columns, whole rows at once: one rounding.
             let row = 2 * phase
             for j in Swift.stride(from: 0, to: row, by: 8) {
@@ -290,7 +288,6 @@ extension Winograd {
                     count: 8)
             }
             // Each row times B along the tiles: one more; the 16 outputs are contiguous in t.
-            let out = v + c * n + bandRow * tileColumns
             for k in 0..<4 {
                 let (even, odd) = (t + k * row, t + k * row + phase)
                 for tx in Swift.stride(from: 0, to: tileColumns, by: 8) {
@@ -309,20 +306,23 @@ extension Winograd {
     @inline(__always)
     static func outputColumn(_ m: Lanes4) -> (Lanes, Lanes) { (m.0 + m.1 + m.2, m.1 - m.2 - m.3) }
 
-    /// Runs `body(c, bandRow, rows, scratch, phase)` for each channel and tile row of the band:
+    /// Runs `body(rows, scratch, phase, out, stride)` for each channel c and tile row of the band:
     /// `rows` holds the tile row's tile + 2 input rows from tile·(firstTileRow + bandRow) − 1, each
     /// of `tile · phase` floats, zeros outside the image. A row is split by column into `tile`
     /// phases of `phase` floats, column q at phase (q + 1) % tile, index (q + 1) / tile, so that
     /// column j of every tile (tile·tx − 1 + j) lies at phase j % tile, index tx + j / tile: a run
     /// of tiles reads contiguous floats. `phase` is a multiple of 8 with 8 zeros to spare past the
-    /// last tile's. `scratch` is as much again as `rows`.
+    /// last tile's. `scratch` is as much again as `rows`. `out` is where the tile row's V[0][c]
+    /// goes in `v` ([ξ][c][t], t = row-in-band · tileColumns + column), `stride` the distance
+    /// between its ξ.
     static func forEachPaddedTileRow(
         _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, firstTileRow: Int, tileRows: Int,
-        tileColumns: Int, tile: Int,
-        _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+        tileColumns: Int, tile: Int, into v: UnsafeMutablePointer<Float>,
+        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) ->
+            Void
     ) {
         let side = tile + 2, phase = lanesWide(tileColumns) + 8
-        let row = tile * phase
+        let row = tile * phase, n = tileRows * tileColumns
         HostParallel.forEach(
             channels * tileRows, totalWork: side * side * channels * tileRows * tileColumns, scratch: 2 * side * row
         ) { job, rows in
@@ -333,7 +333,7 @@ extension Winograd {
             for k in 0..<side where top + k >= 0 && top + k < h {
                 splitPhases(plane + (top + k) * w, width: w, tile: tile, into: rows + k * row, phase: phase)
             }
-            body(c, bandRow, rows, rows + side * row, phase)
+            body(rows, rows + side * row, phase, v + c * n + bandRow * tileColumns, channels * n)
         }
     }
 
@@ -542,12 +542,10 @@ enum Winograd4: WinogradG {
         firstTileRow: Int, tileRows: Int, tileColumns: Int,
         into v: UnsafeMutablePointer<Float>
     ) {
-        let n = tileRows * tileColumns
-        let stride = channels * n
         Winograd.forEachPaddedTileRow(
             x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
-            tileColumns: tileColumns, tile: 4
-        ) { c, bandRow, rows, t, phase in
+            tileColumns: tileColumns, tile: 4, into: v
+        ) { rows, t, phase, out, stride in
             // Bᵀ d down the columns, whole rows at once.
             let row = 4 * phase
             for j in Swift.stride(from: 0, to: row, by: 8) {
@@ -560,7 +558,6 @@ enum Winograd4: WinogradG {
                 (t + j).store(r, stride: row, count: 8)
             }
             // Each row times B along the tiles, eight at a time; the 36 outputs are contiguous in t.
-            let out = v + c * n + bandRow * tileColumns
             for k in 0..<6 {
                 let p = t + k * row
                 for tx in Swift.stride(from: 0, to: tileColumns, by: 8) {
@@ -681,12 +678,10 @@ enum Winograd6: WinogradG {
         firstTileRow: Int, tileRows: Int, tileColumns: Int,
         into v: UnsafeMutablePointer<Float>
     ) {
-        let n = tileRows * tileColumns
-        let stride = channels * n
         Winograd.forEachPaddedTileRow(
             x, channels: channels, height: h, width: w, firstTileRow: firstTileRow, tileRows: tileRows,
-            tileColumns: tileColumns, tile: 6
-        ) { c, bandRow, rows, t, phase in
+            tileColumns: tileColumns, tile: 6, into: v
+        ) { rows, t, phase, out, stride in
             // Bᵀ d down the columns, whole rows at once.
             let row = 6 * phase
             for j in Swift.stride(from: 0, to: row, by: 4) {
@@ -700,7 +695,6 @@ enum Winograd6: WinogradG {
             }
             // Each row times B along the tiles, four at a time (tile tx's columns 6 and 7 are
             // phases 0 and 1 at index tx + 1); the 64 outputs are contiguous in t.
-            let out = v + c * n + bandRow * tileColumns
             for k in 0..<8 {
                 let p = t + k * row
                 for tx in Swift.stride(from: 0, to: tileColumns, by: 4) {
