@@ -64,6 +64,7 @@ final class WinogradTests: XCTestCase {
             for bandFloats in [NativeBackend.defaultWinogradBandFloats, 1] {
                 let native = NativeBackend(convolution: nativeAlgorithm(tile: tile))
                 native.winogradBandFloats = bandFloats
+                native.winogradWideBandFloats = bandFloats
                 backends.append(("native F\(tile) band \(bandFloats)", native, tile))
             }
         }
@@ -199,6 +200,21 @@ final class WinogradTests: XCTestCase {
                 kind: .cpu, maxWorkGroupSize: 4096, localMemoryBytes: 1 << 16, preferredFloatVectorWidth: 8))
         XCTAssertTrue(cpu.winogradBandsFitWeights)
         XCTAssertFalse(ProgramOptions.defaults(for: fakeDeviceInfo()).winogradBandsFitWeights)
+    }
+
+    /// The native bands: the base budget where the weight transforms are small (conv1_2 in F(6×6):
+    /// 64·64·64 floats), 8 times them in between (conv2_2: 64·128·128), the wide bound where that
+    /// is more (conv3_2 in F(4×4): 36·256·256), and never below the base budget however it is set.
+    func testNativeBandsHoldEightTimesLargeWeightTransforms() {
+        let native = NativeBackend()
+        XCTAssertEqual(native.winogradBandBudget(transformFloats: 64 * 64 * 64), 4 << 20)
+        XCTAssertEqual(native.winogradBandBudget(transformFloats: 64 * 128 * 128), 8 << 20)
+        XCTAssertEqual(native.winogradBandBudget(transformFloats: 36 * 256 * 256), 16 << 20)
+        native.winogradBandFloats = 32 << 20
+        XCTAssertEqual(native.winogradBandBudget(transformFloats: 36 * 256 * 256), 32 << 20)
+        native.winogradBandFloats = 1
+        native.winogradWideBandFloats = 1
+        XCTAssertEqual(native.winogradBandBudget(transformFloats: 36 * 512 * 512), 1)
     }
 
     /// `WINO_CACHE` keeps a layer's weight transforms per direction and makes them again only when

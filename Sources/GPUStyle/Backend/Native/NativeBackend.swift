@@ -22,8 +22,12 @@ public final class NativeBackend: Backend {
     let transformScratch = ScratchBuffer()
     /// Largest im2col tile in floats; bounds the column scratch whatever the image size.
     var columnTileFloats: Int
-    /// Largest Winograd band (transformed inputs and products) in floats; shares the column scratch.
+    /// Largest Winograd band (transformed inputs and products) in floats where the layer's weight
+    /// transforms are small; shares the column scratch.
     var winogradBandFloats: Int
+    /// Where they are large, a band may hold up to 8 times their floats, at most this many:
+    /// every band's products repack all of them (`winogradBandBudget`).
+    var winogradWideBandFloats: Int
     /// Forces one way of computing conv3x3BackwardData where it runs im2col (tests, benchmarks);
     /// nil picks per layer.
     var backwardMethodOverride: ConvBackwardMethod?
@@ -37,6 +41,7 @@ public final class NativeBackend: Backend {
         name = convolution == .automatic ? "native" : "native-\(convolution.rawValue)"
         columnTileFloats = NativeBackend.defaultColumnTileFloats
         winogradBandFloats = NativeBackend.defaultWinogradBandFloats
+        winogradWideBandFloats = NativeBackend.defaultWinogradWideBandFloats
     }
 
     /// The algorithms a layer of these channel counts gets on this backend.

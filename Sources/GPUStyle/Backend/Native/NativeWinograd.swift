@@ -181,6 +181,17 @@ extension NativeBackend {
     /// Default bound on one Winograd band (transformed input and products, floats): 4 Mi floats,
     /// 16 MiB (2, 4 and 8 Mi ran alike within the noise of the shared machine).
     static let defaultWinogradBandFloats = 4 << 20
+    /// Default bound on the bands of layers with large weight transforms: 16 Mi floats, 64 MiB.
+    static let defaultWinogradWideBandFloats = 16 << 20
+
+    /// The floats a band of a layer with `transformFloats` floats of weight transforms may hold.
+    /// OpenBLAS packs U[ξ] again for each band's product, so a band of at least 8 times U keeps
+    /// that repacking under an eighth of the band's own traffic (conv3_x and conv4_x in one band
+    /// at 512 px); the base budget keeps the small-U layers' bands in cache
+    /// (benchmarks/README.md, 2026-12-07 06:37).
+    func winogradBandBudget(transformFloats: Int) -> Int {
+        max(winogradBandFloats, min(8 * transformFloats, winogradWideBandFloats))
+    }
 
     /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2, 4 or 6), C being the
     /// summed channels. The products are M[ξ] = U[ξ] · V[ξ] with `u` holding [n²][O][C]
@@ -196,14 +207,15 @@ extension NativeBackend {
         let points = (tile + 2) * (tile + 2)
         let (tileRows, tileColumns) = ((h + tile - 1) / tile, (w + tile - 1) / tile)
         let perTile = points * (channels + outputChannels)
-        let rowsPerBand = max(1, min(tileRows, winogradBandFloats / max(perTile * tileColumns, 1)))
+        let pairs = channels * outputChannels
+        let budget = winogradBandBudget(transformFloats: points * pairs)
+        let rowsPerBand = max(1, min(tileRows, budget / max(perTile * tileColumns, 1)))
         // The output transforms load a tile row's last tiles as whole vectors too: loaded lane by
         // lane, each lane waited on a store to the stack. The lanes past the row hold the next
         // row's products, or these 8 zeros past the band's, and their results are never stored.
         let bandFloats = perTile * rowsPerBand * tileColumns
         let scratch = try columnScratch.floats(bandFloats + 8)
         (scratch + bandFloats).update(repeating: 0, count: 8)
-        let pairs = channels * outputChannels
         let v = scratch, m = scratch + points * channels * rowsPerBand * tileColumns
         // A band's outputs are stored after the next band's input is transformed, so y may be x
         // itself (backward-data in place): no band still to be read needs the rows they overwrite.
