@@ -186,7 +186,7 @@ extension NativeBackend {
 
     /// The floats a band of a layer with `transformFloats` floats of weight transforms may hold.
     /// OpenBLAS packs U[ξ] again for each band's product, so a band of at least 8 times U keeps
-    /// that repacking under an eighth of the band's own traffic (conv3_x and conv4_x in one band
+    /// that repacking under an eighth of the band's own traffic (conv3_2 … conv4_4 in one band
     /// at 512 px); the base budget keeps the small-U layers' bands in cache
     /// (benchmarks/README.md, 2026-12-07 06:37).
     func winogradBandBudget(transformFloats: Int) -> Int {
