@@ -517,12 +517,13 @@ __kernel void mean_squared_error_gradient(__global const ACT_IN *a, __global con
 
 // grad (+)= scale · ∂L_tv/∂x. Each pixel is the anchor of its own right and down differences
 // (when i < H−1 and j < W−1) and the far end of the right difference anchored at (i, j−1) and of
-// the down difference anchored at (i−1, j).
+// the down difference anchored at (i−1, j). Global size: [width rounded up, planes · height]: a
+// row per id 1, so no work-item divides its index by the width.
 __kernel void total_variation_gradient(__global const float *x, const int height, const int width, const float scale,
-                          __global float *grad, const int accumulate, const int n) {
-    const int index = get_global_id(0);
-    if (index >= n) return;
-    const int row = index / width, j = index - row * width, i = row - row / height * height;
+                          __global float *grad, const int accumulate) {
+    const int j = get_global_id(0), row = get_global_id(1);
+    if (j >= width) return;
+    const int i = row % height, index = row * width + j;
     const float v = x[index];
     float d = 0.0f;
     if (i < height - 1 && j < width - 1) d += (v - x[index + 1]) + (v - x[index + width]);
@@ -531,28 +532,26 @@ __kernel void total_variation_gradient(__global const float *x, const int height
     store_or_add(grad, index, scale * d, accumulate);
 }
 
-// out[c] = image[p_c] · s_c + o_c for the three channels.
+// out[c] = image[p_c] · s_c + o_c for the three channels. Global size: [plane rounded up, 3].
 __kernel void preprocess(__global const float *image, const int plane,
                          const int p0, const int p1, const int p2,
                          const float s0, const float s1, const float s2,
                          const float o0, const float o1, const float o2, __global float *out) {
-    const int index = get_global_id(0);
-    if (index >= 3 * plane) return;
-    const int c = index / plane, k = index - c * plane;
+    const int k = get_global_id(0), c = get_global_id(1), index = c * plane + k;
+    if (k >= plane) return;
     const int p = c == 0 ? p0 : (c == 1 ? p1 : p2);
     const float s = c == 0 ? s0 : (c == 1 ? s1 : s2);
     const float o = c == 0 ? o0 : (c == 1 ? o1 : o2);
     out[index] = image[p * plane + k] * s + o;
 }
 
-// gradImage[q] (+)= Σ_{c: p_c = q} gradOut[c] · s_c
+// gradImage[q] (+)= Σ_{c: p_c = q} gradOut[c] · s_c. Global size: [plane rounded up, 3].
 __kernel void preprocess_backward(__global const float *gradOut, const int plane,
                                   const int p0, const int p1, const int p2,
                                   const float s0, const float s1, const float s2,
                                   __global float *gradImage, const int accumulate) {
-    const int index = get_global_id(0);
-    if (index >= 3 * plane) return;
-    const int q = index / plane, k = index - q * plane;
+    const int k = get_global_id(0), q = get_global_id(1), index = q * plane + k;
+    if (k >= plane) return;
     float g = 0.0f;
     if (p0 == q) g += gradOut[k] * s0;
     if (p1 == q) g += gradOut[plane + k] * s1;

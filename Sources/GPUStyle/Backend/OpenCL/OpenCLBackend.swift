@@ -117,6 +117,17 @@ public final class OpenCLBackend: Backend {
             local: [options.elementwiseGroupSize], arguments)
     }
 
+    /// Enqueues a one-work-item-per-element kernel over `rows` rows of `width` elements, ids
+    /// (column, row): the kernel need not divide a flat index by the row length, a division per
+    /// element that PoCL cannot vectorise.
+    func elementwiseRows(_ kernel: String, width: Int, rows: Int, _ arguments: [KernelArgument]) throws {
+        if width == 0 || rows == 0 { return }
+        let group = options.elementwiseGroupSize
+        try context.enqueue(
+            try self.kernel(kernel), global: [(width + group - 1) / group * group, rows], local: [group, 1],
+            arguments)
+    }
+
     /// The kernel from the build of Kernels.cl whose layer-output arguments are read as `reads` and
     /// written as `writes` (ACT_IN_HALF, ACT_OUT_HALF); a kernel that writes none takes the build
     /// of its reads, so a half run needs three builds: float, half → half and float → half (conv1_1).

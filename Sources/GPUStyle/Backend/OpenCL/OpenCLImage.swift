@@ -4,8 +4,8 @@ import Kernels
 extension OpenCLBackend {
     public func computePreprocess(image: Tensor, affine: ChannelAffine, output: Tensor) throws {
         let plane = image.shape.pixels
-        try elementwise(
-            "preprocess", image.count,
+        try elementwiseRows(
+            "preprocess", width: plane, rows: image.shape.c,
             [.buffer(try buffer(image, "preprocess")), .int(plane)] + affine.permutation.map { .int($0) }
                 + affine.scale.map { .float($0) } + affine.offset.map { .float($0) }
                 + [.buffer(try buffer(output, "preprocess"))])
@@ -15,8 +15,8 @@ extension OpenCLBackend {
         gradOutput: Tensor, affine: ChannelAffine, gradImage: Tensor, accumulate: Bool
     ) throws {
         let op = "preprocessBackward"
-        try elementwise(
-            "preprocess_backward", gradImage.count,
+        try elementwiseRows(
+            "preprocess_backward", width: gradImage.shape.pixels, rows: gradImage.shape.c,
             [.buffer(try buffer(gradOutput, op)), .int(gradImage.shape.pixels)]
                 + affine.permutation.map { .int($0) } + affine.scale.map { .float($0) }
                 + [.buffer(try buffer(gradImage, op)), .flag(accumulate)])

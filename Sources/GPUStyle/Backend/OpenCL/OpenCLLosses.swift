@@ -45,12 +45,11 @@ extension OpenCLBackend {
 
     public func computeTotalVariationGradient(_ x: Tensor, scale: Float, grad: Tensor, accumulate: Bool) throws {
         let op = "totalVariationGradient"
-        try elementwise(
-            "total_variation_gradient", x.count,
+        try elementwiseRows(
+            "total_variation_gradient", width: x.shape.w, rows: x.shape.c * x.shape.h,
             [
                 .buffer(try buffer(x, op)), .int(x.shape.h), .int(x.shape.w),
                 .float(scale), .buffer(try buffer(grad, op)), .flag(accumulate),
-                .int(x.count),
             ])
     }
 }
