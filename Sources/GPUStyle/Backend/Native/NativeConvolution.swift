@@ -168,16 +168,8 @@ extension NativeBackend {
     func winogradTransforms(_ layer: NativeConvWeights, tile: Int, flipped: Bool) throws -> UnsafePointer<Float> {
         let (o, i) = (layer.outputChannels, layer.inputChannels)
         let u = try transformScratch.floats((tile + 2) * (tile + 2) * o * i)
-        if tile == 6 {
-            Winograd6.transformWeights(
-                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped, into: u)
-        } else if tile == 4 {
-            Winograd4.transformWeights(
-                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped, into: u)
-        } else {
-            Winograd.transformWeights(
-                layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: false, into: u)
-        }
+        NativeBackend.winograd(tile: tile).transformWeights(
+            layer.forward.pointer, outputChannels: o, inputChannels: i, flipped: flipped && tile != 2, into: u)
         return UnsafePointer(u)
     }
 

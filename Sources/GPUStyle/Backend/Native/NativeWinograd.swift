@@ -68,7 +68,7 @@ struct NativeConvPlan: Equatable {
 /// get a zero-padded last tile), V = Bᵀ d B stored [16][C][tiles], 16 sgemms M[ξ] = U[ξ] · V[ξ],
 /// then Y = Aᵀ M A (2×2 outputs per tile) fused with the bias, ReLU, mask and accumulation.
 /// The error bound is tested in WinogradTests (SelfTest/WinogradErrorBound.swift).
-enum Winograd: WinogradG {
+enum Winograd: WinogradTile {
     /// 16 transforms U[ξ][o][i] (`WinogradG`), which serve both directions.
     static let points = 4
 
@@ -151,6 +151,22 @@ protocol WinogradG {
         _ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: SIMD4<Double>, into r: UnsafeMutablePointer<SIMD4<Double>>)
 }
 
+/// One native Winograd F(m×m,3×3) whole: `NativeBackend.winograd(tile:)` picks it once per
+/// convolution, and each transform is specialised for it.
+protocol WinogradTile: WinogradG {
+    static func transformWeights(
+        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
+        into u: UnsafeMutablePointer<Float>)
+    static func transformInput(
+        _ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int,
+        into v: UnsafeMutablePointer<Float>)
+    static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+        firstTileRow: Int, tileRows: Int, tileColumns: Int, output: Winograd.Output,
+        into y: UnsafeMutablePointer<Float>)
+}
+
 extension WinogradG {
     /// U[ξ][o][i] = (G g Gᵀ)[ξ] for the n×n points (ξ = n·a + b) of every pair of an O×I×3×3
     /// layer, or with `flipped` of its flipped kernels J g J (same [o][i] order; backward-data reads
@@ -193,6 +209,15 @@ extension NativeBackend {
         max(winogradBandFloats, min(8 * transformFloats, winogradWideBandFloats))
     }
 
+    /// The Winograd F(tile×tile,3×3) of `tile` 6 or 4, else F(2×2).
+    static func winograd(tile: Int) -> any WinogradTile.Type {
+        switch tile {
+        case 6: Winograd6.self
+        case 4: Winograd4.self
+        default: Winograd.self
+        }
+    }
+
     /// y (O × H·W) from x (C × H·W) by Winograd F(m×m,3×3), m = `tile` (2, 4 or 6), C being the
     /// summed channels. The products are M[ξ] = U[ξ] · V[ξ] with `u` holding [n²][O][C]
     /// (n = m + 2), or for `flipped` the backward-data products with `u` holding the layer's
@@ -217,43 +242,22 @@ extension NativeBackend {
         let scratch = try columnScratch.floats(bandFloats + 8)
         (scratch + bandFloats).update(repeating: 0, count: 8)
         let v = scratch, m = scratch + points * channels * rowsPerBand * tileColumns
+        let kind = NativeBackend.winograd(tile: tile)
         // A band's outputs are stored after the next band's input is transformed, so y may be x
         // itself (backward-data in place): no band still to be read needs the rows they overwrite.
         var pending: (firstTileRow: Int, rows: Int)?
         func storePending() {
             guard let (firstTileRow, rows) = pending else { return }
-            switch tile {
-            case 6:
-                Winograd6.transformOutput(
-                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
-            case 4:
-                Winograd4.transformOutput(
-                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
-            default:
-                Winograd.transformOutput(
-                    m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, output: output, into: y)
-            }
+            kind.transformOutput(
+                m, channels: outputChannels, height: h, width: w, firstTileRow: firstTileRow,
+                tileRows: rows, tileColumns: tileColumns, output: output, into: y)
         }
         for firstTileRow in stride(from: 0, to: tileRows, by: rowsPerBand) {
             let rows = min(rowsPerBand, tileRows - firstTileRow)
             let n = rows * tileColumns
-            switch tile {
-            case 6:
-                Winograd6.transformInput(
-                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, into: v)
-            case 4:
-                Winograd4.transformInput(
-                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, into: v)
-            default:
-                Winograd.transformInput(
-                    x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
-                    tileRows: rows, tileColumns: tileColumns, into: v)
-            }
+            kind.transformInput(
+                x, channels: channels, height: h, width: w, firstTileRow: firstTileRow,
+                tileRows: rows, tileColumns: tileColumns, into: v)
             storePending()
             // The products side by side, each on one thread.
             HostParallel.forEach(points, totalWork: points * outputChannels * channels * n) { xi in
@@ -523,7 +527,7 @@ extension Winograd.Output {
 /// G, which is applied once per layer. The points ±½ are the mirror image (x → 1/x reverses the
 /// tile) with the same error bound; neither set is closed under x → 1/x, so backward-data
 /// transforms the flipped kernel itself. Bound: SelfTest/WinogradErrorBound.swift.
-enum Winograd4: WinogradG {
+enum Winograd4: WinogradTile {
     /// 36 transforms U[ξ][o][i] (`WinogradG`), the flipped kernels' for backward-data.
     static let points = 6
 
@@ -639,7 +643,7 @@ enum Winograd4: WinogradG {
 /// output and channel pair against F(4×4)'s 36/16. B's and A's entries are exact in binary; G's
 /// inexact ones are applied once per layer, in Float64 with OpenCL's arithmetic. Backward-data
 /// transforms the flipped kernel itself, as F(4×4). Bound: SelfTest/WinogradErrorBound.swift.
-enum Winograd6: WinogradG {
+enum Winograd6: WinogradTile {
     /// Four lanes, four tiles or columns at once: a column of 8 values in eight lanes would take
     /// all 16 of SSE2's registers, and the transforms spilled.
     typealias Quad = SIMD4<Float>
