@@ -103,7 +103,7 @@ final class WinogradTests: XCTestCase {
                 (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoRowPrefetch, 1, 0, 4, "row prefetch"),
                 (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
                 (.winoWeightRows, 8, 1, 4, "weight rows"), (.ntStores, 1, 0, 4, "non-temporal stores"),
-                (.ntStores, 1, 0, 6, "non-temporal stores"),
+                (.ntStores, 1, 0, 6, "non-temporal stores"), (.winoHalves, 1, 0, 4, "halves"),
             ]
             for choice in cpuOnly {
                 var options = ProgramOptions.defaults(for: device.info)
@@ -284,6 +284,56 @@ final class WinogradTests: XCTestCase {
                 return [try backend.download(output), try backend.download(gradInput)]
             }
             XCTAssertEqual(results[0], results[1], "\(w)×\(h)")
+        }
+    }
+
+    /// With WINO_HALVES the top half of the tile rows runs on one half queue and the bottom half,
+    /// bottom-up, on the other: forward and backward-data in place give the bits of one queue, with
+    /// one band a half and one tile row a band, even and odd tile rows, every tile.
+    func testHalvesComputeTheBitsOfOneQueue() throws {
+        guard let device = DeviceCatalog.discover().openCLDevices.first else { throw XCTSkip("no OpenCL device") }
+        func backend(tile: Int, halves: Int, band: Int?) throws -> OpenCLBackend {
+            var options = ProgramOptions.defaults(for: device.info)
+            options.defines["CONV_WINOGRAD"] = 2
+            options.defines["WINO_TILE"] = tile
+            options.defines["WINO_HALVES"] = halves
+            if let band { options.defines["WINO_BAND"] = band }
+            return try OpenCLBackend(device: device, options: options)
+        }
+        guard try backend(tile: 2, halves: 1, band: nil).context.halfQueues.count == 2 else {
+            throw XCTSkip("\(device.info.name) cannot be partitioned into two halves")
+        }
+        // (c, o, h, w, tile): 2, 5, 6 and 7 tile rows.
+        let cases = [(5, 3, 4, 70, 2), (3, 5, 9, 48, 2), (16, 16, 21, 64, 4), (16, 19, 25, 40, 4), (16, 16, 37, 64, 6)]
+        for (c, o, h, w, tile) in cases {
+            let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+            let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).floats
+            let bias = ReferenceTensor.random(.vector(o), using: &generator).floats
+            let square = ReferenceTensor.random(Shape(c: o * o, h: 3, w: 3), using: &generator).floats
+            for band in [nil, 1] {
+                let results = try [0, 1].map { halves in
+                    let backend = try backend(tile: tile, halves: halves, band: band)
+                    let block = backend.options.winogradOutputBlock
+                    let bands = WinogradBands(
+                        height: h, width: w, channels: c, outputStride: (o + block - 1) / block * block, tile: tile,
+                        options: backend.options)
+                    XCTAssertTrue(bands.runsInHalves(outputStride: (o + block - 1) / block * block), "\(w)×\(h)")
+                    let layer = try backend.makeConvWeights(
+                        weights: weights, bias: bias, outputChannels: o, inputChannels: c)
+                    let output = try backend.makeTensor(Shape(c: o, h: h, w: w))
+                    try backend.conv3x3(input: backend.makeTensor(input), weights: layer, relu: false, output: output)
+                    // Backward-data of o → o channels over its own gradOutput, in place.
+                    let squareLayer = try backend.makeConvWeights(
+                        weights: square, bias: [Float](repeating: 0, count: o), outputChannels: o, inputChannels: o)
+                    let shared = try backend.makeTensor(Shape(c: o, h: h, w: w))
+                    try backend.copy(output, to: shared)
+                    try backend.conv3x3BackwardData(
+                        gradOutput: shared, weights: squareLayer, reluMaskFrom: nil, gradInput: shared,
+                        accumulate: false)
+                    return [try backend.download(output), try backend.download(shared)]
+                }
+                XCTAssertEqual(results[0], results[1], "\(c)→\(o) \(w)×\(h) F\(tile) band \(band ?? 0)")
+            }
         }
     }
 

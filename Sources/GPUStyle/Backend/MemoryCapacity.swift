@@ -113,15 +113,18 @@ extension OpenCLBackend {
             [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].flatMap {
                 from, to in
                 maps(shape).map { map in
-                    WinogradBands(
+                    let bands = WinogradBands(
                         height: map.height, width: map.width, channels: from, outputStride: padded(to),
-                        tile: tile(map), options: options
-                    )
-                    .scratchFloats(channels: from, outputStride: padded(to))
+                        tile: tile(map), options: options)
+                    let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
+                    return (floats.input, floats.products, halves: bands.runsInHalves(outputStride: padded(to)))
                 }
             }
         }
-        let transformed = bands.map(\.input).max() ?? 0, products = bands.map(\.products).max() ?? 0
+        // With half queues, the second half's scratch for the convolutions split between them.
+        let second = context.halfQueues.count == 2 ? bands.filter(\.halves) : []
+        let transformed = (bands.map(\.0).max() ?? 0) + (second.map(\.0).max() ?? 0)
+        let products = (bands.map(\.1).max() ?? 0) + (second.map(\.1).max() ?? 0)
         let transformFloats = { (shape: ConvolutionShape) in
             (tile(shape) + 2) * (tile(shape) + 2)
                 * WinogradBands.plane(rows: padded(shape.inputChannels), tileStride: padded(shape.outputChannels))

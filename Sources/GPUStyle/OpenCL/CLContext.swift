@@ -1,13 +1,18 @@
 import CLOpenCL
 import Foundation
 
-/// One OpenCL device with its context and a single in-order, profiling-enabled queue.
+/// One OpenCL device with its context and a single in-order, profiling-enabled queue, and where
+/// asked for and the device can be partitioned, one more queue on each half of its compute units.
 /// Kernels.cl is built once per context, and again with extra defines for the kernels that read
 /// or write 16-bit layer outputs when a run uses them; kernels are created once per build and reused.
 public final class CLContext {
     public let device: CLDevice
     let context: cl_context
     let queue: cl_command_queue
+    /// Queues on the two halves of the compute units (sub-devices), or none: work split between
+    /// them stays on its half's cores from one kernel to the next (`forkHalves`, `joinHalves`).
+    let halfQueues: [cl_command_queue]
+    private let halfDevices: [cl_device_id?]
     private var kernels: [String: CLKernel] = [:]
     /// Each build of the source by its extra defines ("" the plain one).
     private var programs: [String: cl_program] = [:]
@@ -18,31 +23,68 @@ public final class CLContext {
     public private(set) var peakAllocatedBytes = 0
     /// When set, every enqueued kernel's event is kept for `profile()`.
     public var recordsProfile = false
-    private var profileEvents: [(name: String, event: cl_event)] = []
+    private var profileEvents: [(name: String, onHalf: Bool, event: cl_event)] = []
 
-    public init(device: CLDevice) throws {
+    /// With `halves`, a device of two or more compute units that can be partitioned by counts also
+    /// gets `halfQueues`; one that cannot runs everything on its one queue.
+    public init(device: CLDevice, halves: Bool = false) throws {
         self.device = device
+        let halfDevices = halves ? Self.halves(of: device) : []
         var status: cl_int = CL_SUCCESS
-        var deviceID: cl_device_id? = device.id
-        guard let context = clCreateContext(nil, 1, &deviceID, nil, nil, &status), status == CL_SUCCESS else {
+        var deviceIDs = [device.id] + halfDevices
+        guard let context = clCreateContext(nil, cl_uint(deviceIDs.count), &deviceIDs, nil, nil, &status),
+            status == CL_SUCCESS
+        else {
+            halfDevices.forEach { clReleaseDevice($0) }
             throw CLError(call: "clCreateContext", code: status)
         }
-        self.context = context
         let properties = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
-        guard let queue = clCreateCommandQueue(context, device.id, properties, &status), status == CL_SUCCESS else {
-            clReleaseContext(context)
-            throw CLError(call: "clCreateCommandQueue", code: status)
+        var queues: [cl_command_queue] = []
+        for id in deviceIDs {
+            guard let queue = clCreateCommandQueue(context, id, properties, &status), status == CL_SUCCESS else {
+                queues.forEach { clReleaseCommandQueue($0) }
+                clReleaseContext(context)
+                halfDevices.forEach { clReleaseDevice($0) }
+                throw CLError(call: "clCreateCommandQueue", code: status)
+            }
+            queues.append(queue)
         }
-        self.queue = queue
+        self.context = context
+        self.queue = queues[0]
+        self.halfQueues = Array(queues.dropFirst())
+        self.halfDevices = halfDevices
+    }
+
+    /// Two sub-devices of ⌈n/2⌉ and ⌊n/2⌋ of the device's n compute units, or none where it has one
+    /// or cannot be partitioned so.
+    private static func halves(of device: CLDevice) -> [cl_device_id?] {
+        var units: cl_uint = 0
+        clGetDeviceInfo(device.id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS), 4, &units, nil)
+        guard units >= 2 else { return [] }
+        var counts: [cl_device_partition_property] = [
+            Int(CL_DEVICE_PARTITION_BY_COUNTS), Int(units + 1) / 2, Int(units) / 2,
+            Int(CL_DEVICE_PARTITION_BY_COUNTS_LIST_END), 0,
+        ]
+        var halves: [cl_device_id?] = [nil, nil]
+        var made: cl_uint = 0
+        guard clCreateSubDevices(device.id, &counts, 2, &halves, &made) == CL_SUCCESS else { return [] }
+        guard made == 2 else {
+            halves.prefix(Int(made)).forEach { clReleaseDevice($0) }
+            return []
+        }
+        return halves
     }
 
     deinit {
+        halfQueues.forEach { clFinish($0) }
         clFinish(queue)
-        for (_, event) in profileEvents { clReleaseEvent(event) }
+        for (_, _, event) in profileEvents { clReleaseEvent(event) }
         kernels.removeAll()
         for program in programs.values { clReleaseProgram(program) }
+        halfQueues.forEach { clReleaseCommandQueue($0) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
+        halfDevices.forEach { clReleaseDevice($0) }
     }
 
     // MARK: Programs and kernels
@@ -66,8 +108,7 @@ public final class CLContext {
         guard let builtProgram = built, status == CL_SUCCESS else {
             throw CLError(call: "clCreateProgramWithSource", code: status)
         }
-        var deviceID: cl_device_id? = device.id
-        let buildStatus = clBuildProgram(builtProgram, 1, &deviceID, options, nil, nil)
+        let buildStatus = clBuildProgram(builtProgram, 0, nil, options, nil, nil)  // every device of the context
         if buildStatus != CL_SUCCESS {
             let log = buildLog(builtProgram)
             clReleaseProgram(builtProgram)
@@ -219,8 +260,11 @@ public final class CLContext {
     // MARK: Execution
 
     /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
-    /// multiple of `local` where given). Does not wait.
-    public func enqueue(_ kernel: CLKernel, global: [Int], local: [Int]? = nil, _ arguments: [KernelArgument]) throws {
+    /// multiple of `local` where given) on the main queue, or on `half`'s. Does not wait.
+    public func enqueue(
+        _ kernel: CLKernel, global: [Int], local: [Int]? = nil, half: Int? = nil, _ arguments: [KernelArgument]
+    ) throws {
+        let queue = half.map { halfQueues[$0] } ?? self.queue
         try kernel.setArguments(arguments)
         var globalSize = global
         if let local = local {
@@ -249,8 +293,27 @@ public final class CLContext {
             }
         }
         try CLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name), global \(globalSize), local \(local ?? []))")
-        if let event = event { profileEvents.append((kernel.name, event)) }
+        if let event = event { profileEvents.append((kernel.name, half != nil, event)) }
     }
+
+    /// Makes both half queues wait for the work enqueued on the main queue so far.
+    func forkHalves() throws {
+        let marker = try CLEvent(markerOn: queue)
+        for halfQueue in halfQueues { try marker.barrier(on: halfQueue) }
+    }
+
+    /// Makes the main queue wait for the work enqueued on both half queues so far, and starts it.
+    func joinHalves() throws {
+        let markers = try halfQueues.map { try CLEvent(markerOn: $0) }
+        try CLEvent.barrier(on: queue, after: markers)
+        for halfQueue in halfQueues { try CLError.check(clFlush(halfQueue), "clFlush") }
+    }
+
+    /// An event that completes with the work enqueued on `half`'s queue so far.
+    func marker(half: Int) throws -> CLEvent { try CLEvent(markerOn: halfQueues[half]) }
+
+    /// Makes `half`'s queue wait for `event` before what is enqueued on it next.
+    func wait(half: Int, for event: CLEvent) throws { try event.barrier(on: halfQueues[half]) }
 
     /// Blocks until the queue is empty.
     public func finish() throws {
@@ -267,21 +330,46 @@ public final class CLContext {
         }
     }
 
-    /// Device time and launches per kernel name of the work recorded since the last call; clears the record.
+    /// Device time and launches per kernel name of the work recorded since the last call; clears the
+    /// record. A kernel on a half queue counts half its time: the other half runs beside it.
     public func profile() throws -> [String: KernelTime] {
         try finish()
         var totals: [String: KernelTime] = [:]
-        for (name, event) in profileEvents {
+        for (name, onHalf, event) in profileEvents {
             var start: cl_ulong = 0
             var end: cl_ulong = 0
             clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
             clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
-            totals[name, default: KernelTime()].seconds += Double(end &- start) * 1e-9
+            totals[name, default: KernelTime()].seconds += Double(end &- start) * (onHalf ? 0.5e-9 : 1e-9)
             totals[name, default: KernelTime()].launches += 1
             clReleaseEvent(event)
         }
         profileEvents.removeAll()
         return totals
+    }
+}
+
+/// An event of a marker command: done when the work before it on its queue is.
+final class CLEvent {
+    let event: cl_event
+
+    init(markerOn queue: cl_command_queue) throws {
+        var event: cl_event?
+        try CLError.check(clEnqueueMarkerWithWaitList(queue, 0, nil, &event), "clEnqueueMarkerWithWaitList")
+        guard let event else { throw CLError(call: "clEnqueueMarkerWithWaitList", code: CL_OUT_OF_RESOURCES) }
+        self.event = event
+    }
+
+    deinit { clReleaseEvent(event) }
+
+    /// Makes `queue` wait for this event before its next command.
+    func barrier(on queue: cl_command_queue) throws { try Self.barrier(on: queue, after: [self]) }
+
+    /// Makes `queue` wait for `events` before its next command.
+    static func barrier(on queue: cl_command_queue, after events: [CLEvent]) throws {
+        var list: [cl_event?] = events.map(\.event)
+        try CLError.check(
+            clEnqueueBarrierWithWaitList(queue, cl_uint(list.count), &list, nil), "clEnqueueBarrierWithWaitList")
     }
 }
 

@@ -224,6 +224,13 @@ extension KernelOption {
         "WINO_BAND_FIT", "Winograd bands hold at most about the weight transforms' floats",
         .launchOnly, valid: flag, fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
+    /// A band's kernels then hand their transforms and products on within one half's caches, a win
+    /// where cores do not share a last-level cache; off until measured to win: the static split
+    /// loses where they do (benchmarks/README.md).
+    static let winoHalves = KernelOption(
+        "WINO_HALVES", "Winograd: the image's halves on the two halves of a CPU's compute units",
+        .launchOnly, valid: flag, fallback: 0, cpu: 0, gpu: 0,
+        tuned: [0, 1], affects: convolution, on: [.cpu])
     /// Keeping the transforms saves the pass over 16/9 (F(2×2)) or 36/9 (F(4×4)) of the raw
     /// weights each way at every convolution, for their memory: off until the plan can choose it
     /// where memory is to spare (benchmarks/README.md: −7–9 % time, +313 MiB on PoCL at 512).
@@ -384,7 +391,7 @@ extension KernelOption {
     public static let all: [KernelOption] = [
         convPXB, convCOB, convBlockedWeights, convChannelsFirst, convFastInterior,
         convWinograd, winoTile, winoTB, winoCOB, winoTV, winoPrefetch, winoRowPrefetch, winoOB, winoWG, winoWeightsWG,
-        winoTapPrefetch, winoWeightRows, winoBand, winoBandFit,
+        winoTapPrefetch, winoWeightRows, winoBand, winoBandFit, winoHalves,
         winoCache, winoGEMM,
         wgemmM, wgemmN, wgemmDB, wgemmWide,
         wholeRows, convNarrow, narrowPX, narrowWG, narrowPrefetch, ntStores, narrowStrip, convWG,

@@ -22,16 +22,16 @@ public final class OpenCLBackend: Backend {
     let gramPartials: CLScratchBuffer
     let gramSymmetric: CLScratchBuffer
     /// Winograd's transformed weights for one convolution, its transformed input and its 16
-    /// products for one band of tile rows at a time.
+    /// products for one band of tile rows at a time: one of each per half queue (`WINO_HALVES`).
     let winogradWeights: CLScratchBuffer
-    let winogradInput: CLScratchBuffer
-    let winogradProducts: CLScratchBuffer
+    let winogradInput: [CLScratchBuffer]
+    let winogradProducts: [CLScratchBuffer]
 
     /// Builds Kernels.cl for `device` with `options` (by default `ProgramOptions.defaults(for:)`).
     public init(device: CLDevice, options: ProgramOptions? = nil) throws {
         let options = options ?? ProgramOptions.defaults(for: device.info)
         try options.validate(for: device.info)
-        let context = try CLContext(device: device)
+        let context = try CLContext(device: device, halves: options.winogradHalves)
         try context.buildProgram(source: KernelLibrary.source, options: options.buildString)
         self.context = context
         self.options = options
@@ -41,8 +41,9 @@ public final class OpenCLBackend: Backend {
         gramPartials = CLScratchBuffer(context: context)
         gramSymmetric = CLScratchBuffer(context: context)
         winogradWeights = CLScratchBuffer(context: context)
-        winogradInput = CLScratchBuffer(context: context)
-        winogradProducts = CLScratchBuffer(context: context)
+        let parts = max(context.halfQueues.count, 1)
+        winogradInput = (0..<parts).map { _ in CLScratchBuffer(context: context) }
+        winogradProducts = (0..<parts).map { _ in CLScratchBuffer(context: context) }
     }
 
     // MARK: Memory

@@ -65,6 +65,11 @@ struct WinogradBands {
         self.strideMultiple = strideMultiple
     }
 
+    /// Whether a convolution with half queues splits its tile rows between them: where it has two
+    /// or more and its transformed input outweighs its weight transforms (more tiles than output
+    /// channels), whose reads each half repeats.
+    func runsInHalves(outputStride: Int) -> Bool { tilesY >= 2 && tilesX * tilesY > outputStride }
+
     /// The tiles the multiply computes for `tiles` tiles: rounded up to a multiple of `multiple`.
     static func computedTiles(_ tiles: Int, multiple: Int) -> Int { (tiles + multiple - 1) / multiple * multiple }
 
@@ -151,9 +156,6 @@ extension OpenCLBackend {
                 ])
         }
         let tileBlock = options.winogradTilesPerItem
-        let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
-        let transformed = try winogradInput.atLeast(sizes.input)
-        let products = try winogradProducts.atLeast(sizes.products)
         let local = workGroup(options.convWorkGroupWidth, dimensions: 3)
         let tiled = options.winogradTiledMultiply
         let wide = tiled && options.winogradWideFrom > 0 && outputStride >= options.winogradWideFrom
@@ -171,40 +173,70 @@ extension OpenCLBackend {
             let groups = ((tiles + block.tiles - 1) / block.tiles, (outputStride + block.outputs - 1) / block.outputs)
             return ([groups.0 * 16, groups.1 * 16, bands.points], [16, 16, 1])
         }
-        var pending: (band: [KernelArgument], rows: Int)?
-        func storePending() throws {
-            guard let (band, bandRows) = pending else { return }
+        // With half queues the top half of the tile rows runs top-down on one half of the cores and
+        // the bottom half bottom-up on the other, so each band's transforms and products stay in
+        // its half's caches; the two halves' last bands meet in the middle.
+        let split = context.halfQueues.count == 2 && bands.runsInHalves(outputStride: outputStride)
+        let middle = split ? (bands.tilesY + 1) / 2 : bands.tilesY
+        let top = stride(from: 0, to: middle, by: bands.tileRowsPerBand).map {
+            (first: $0, rows: min(bands.tileRowsPerBand, middle - $0))
+        }
+        let bottom = stride(from: bands.tilesY, to: middle, by: -bands.tileRowsPerBand).map {
+            (first: max(middle, $0 - bands.tileRowsPerBand), rows: $0 - max(middle, $0 - bands.tileRowsPerBand))
+        }
+        let parts: [(half: Int?, bands: [(first: Int, rows: Int)])] = split ? [(0, top), (1, bottom)] : [(nil, top)]
+        // Made before the fork: a new buffer is zero-filled on the main queue.
+        let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
+        let scratch = try parts.indices.map {
+            (try winogradInput[$0].atLeast(sizes.input), try winogradProducts[$0].atLeast(sizes.products))
+        }
+        if split { try context.forkHalves() }
+        typealias Band = (arguments: [KernelArgument], rows: Int)
+        func store(_ band: Band?, products: CLBuffer, half: Int?) throws {
+            guard let band else { return }
             let launch = rowLaunch(
-                units: bands.tilesX, rows: bandRows, planes: outputChannels,
+                units: bands.tilesX, rows: band.rows, planes: outputChannels,
                 groupWidth: options.winogradWorkGroupWidth)
             try context.enqueue(
-                outputKernel, global: launch.global, local: launch.local,
-                [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band
+                outputKernel, global: launch.global, local: launch.local, half: half,
+                [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band.arguments
                     + [.int(launch.blocksPerItem)] + epilogue.arguments(unused: unusedBuffer)
                     + [.buffer(output)])
         }
-        for firstTileRow in stride(from: 0, to: bands.tilesY, by: bands.tileRowsPerBand) {
-            let bandRows = min(bands.tileRowsPerBand, bands.tilesY - firstTileRow)
-            let tileStride = bands.tileStride(rows: bandRows)
-            let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
-            let launch = rowLaunch(
-                units: bands.tilesX, rows: bandRows, planes: channels,
-                groupWidth: options.winogradWorkGroupWidth)
-            try context.enqueue(
-                inputKernel, global: launch.global, local: launch.local,
-                [.buffer(input), .int(channels), .int(h), .int(w)] + band
-                    + [.int(launch.blocksPerItem), .buffer(transformed)])
-            try storePending()
-            let tiles = bands.computedTiles(rows: bandRows)
-            let multiply = multiplyLaunch(tiles: tiles)
-            try context.enqueue(
-                multiplyKernel, global: multiply.global, local: multiply.local,
-                [
-                    .buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
-                    .int(outputStride), .int(tileStride), .int(tiles), .buffer(products),
-                ])
-            pending = (band, bandRows)
+        var pending: [Band?] = []
+        var lastInputs: [CLEvent] = []
+        for (part, (half, partBands)) in parts.enumerated() {
+            let (transformed, products) = scratch[part]
+            var previous: Band?
+            for (index, (firstTileRow, bandRows)) in partBands.enumerated() {
+                let tileStride = bands.tileStride(rows: bandRows)
+                let band: [KernelArgument] = [.int(bands.tilesX), .int(firstTileRow), .int(bandRows), .int(tileStride)]
+                let launch = rowLaunch(
+                    units: bands.tilesX, rows: bandRows, planes: channels,
+                    groupWidth: options.winogradWorkGroupWidth)
+                try context.enqueue(
+                    inputKernel, global: launch.global, local: launch.local, half: half,
+                    [.buffer(input), .int(channels), .int(h), .int(w)] + band
+                        + [.int(launch.blocksPerItem), .buffer(transformed)])
+                if let half, index == partBands.count - 1 { lastInputs.append(try context.marker(half: half)) }
+                try store(previous, products: products, half: half)
+                let tiles = bands.computedTiles(rows: bandRows)
+                let multiply = multiplyLaunch(tiles: tiles)
+                try context.enqueue(
+                    multiplyKernel, global: multiply.global, local: multiply.local, half: half,
+                    [
+                        .buffer(transforms), .int(rows), .buffer(transformed), .int(channels),
+                        .int(outputStride), .int(tileStride), .int(tiles), .buffer(products),
+                    ])
+                previous = (band, bandRows)
+            }
+            pending.append(previous)
         }
-        try storePending()
+        // Each half's last store may overwrite a row the other half's last band reads (in place).
+        for (part, (half, _)) in parts.enumerated() {
+            if let half { try context.wait(half: half, for: lastInputs[1 - part]) }
+            try store(pending[part], products: scratch[part].1, half: half)
+        }
+        if split { try context.joinHalves() }
     }
 }
