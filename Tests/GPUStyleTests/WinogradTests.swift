@@ -103,7 +103,7 @@ final class WinogradTests: XCTestCase {
                 (.winoRowPrefetch, 1, 0, 6, "row prefetch"), (.winoRowPrefetch, 1, 0, 4, "row prefetch"),
                 (.winoTapPrefetch, 4, 0, 4, "tap prefetch"),
                 (.winoWeightRows, 8, 1, 4, "weight rows"), (.ntStores, 1, 0, 4, "non-temporal stores"),
-                (.ntStores, 1, 0, 6, "non-temporal stores"), (.winoHalves, 1, 0, 4, "halves"),
+                (.ntStores, 1, 0, 6, "non-temporal stores"), (.winoHalves, 128, 0, 4, "halves"),
             ]
             for choice in cpuOnly {
                 var options = ProgramOptions.defaults(for: device.info)
@@ -296,7 +296,7 @@ final class WinogradTests: XCTestCase {
             var options = ProgramOptions.defaults(for: device.info)
             options.defines["CONV_WINOGRAD"] = 2
             options.defines["WINO_TILE"] = tile
-            options.defines["WINO_HALVES"] = halves
+            options.defines["WINO_HALVES"] = halves * 512
             if let band { options.defines["WINO_BAND"] = band }
             return try OpenCLBackend(device: device, options: options)
         }
@@ -317,7 +317,10 @@ final class WinogradTests: XCTestCase {
                     let bands = WinogradBands(
                         height: h, width: w, channels: c, outputStride: (o + block - 1) / block * block, tile: tile,
                         options: backend.options)
-                    XCTAssertTrue(bands.runsInHalves(outputStride: (o + block - 1) / block * block), "\(w)×\(h)")
+                    XCTAssertTrue(
+                        bands.runsInHalves(
+                            channels: c, outputStride: (o + block - 1) / block * block, mostChannels: 512),
+                        "\(w)×\(h)")
                     let layer = try backend.makeConvWeights(
                         weights: weights, bias: bias, outputChannels: o, inputChannels: c)
                     let output = try backend.makeTensor(Shape(c: o, h: h, w: w))

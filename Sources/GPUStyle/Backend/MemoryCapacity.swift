@@ -117,7 +117,9 @@ extension OpenCLBackend {
                         height: map.height, width: map.width, channels: from, outputStride: padded(to),
                         tile: tile(map), options: options)
                     let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
-                    return (floats.input, floats.products, halves: bands.runsInHalves(outputStride: padded(to)))
+                    let halves = bands.runsInHalves(
+                        channels: from, outputStride: padded(to), mostChannels: options.winogradHalvesChannels)
+                    return (floats.input, floats.products, halves: halves)
                 }
             }
         }

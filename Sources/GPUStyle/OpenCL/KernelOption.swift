@@ -225,12 +225,12 @@ extension KernelOption {
         .launchOnly, valid: flag, fallback: 0, cpu: 1, gpu: 0,
         tuned: [0, 1], affects: convolution, on: [.cpu])
     /// A band's kernels then hand their transforms and products on within one half's caches, a win
-    /// where cores do not share a last-level cache; off until measured to win: the static split
-    /// loses where they do (benchmarks/README.md).
+    /// where cores do not share a last-level cache, and most where few channels make the hand-overs
+    /// a large part of the work; the static split costs balance where they do share one.
     static let winoHalves = KernelOption(
-        "WINO_HALVES", "Winograd: the image's halves on the two halves of a CPU's compute units",
-        .launchOnly, valid: flag, fallback: 0, cpu: 0, gpu: 0,
-        tuned: [0, 1], affects: convolution, on: [.cpu])
+        "WINO_HALVES", "Winograd: most channels of a convolution split between a CPU's two halves (0: none)",
+        .launchOnly, valid: .range(0...4096), fallback: 0, cpu: 128, gpu: 0,
+        tuned: [0, 128, 512], affects: convolution, on: [.cpu])
     /// Keeping the transforms saves the pass over 16/9 (F(2×2)) or 36/9 (F(4×4)) of the raw
     /// weights each way at every convolution, for their memory: off until the plan can choose it
     /// where memory is to spare (benchmarks/README.md: −7–9 % time, +313 MiB on PoCL at 512).

@@ -118,9 +118,9 @@ public struct ProgramOptions: Equatable, Sendable {
     public var winogradBandFloats: Int { value(.winoBand) }
     /// Bands of about the weight transforms' floats where that is less (`WinogradBands`).
     public var winogradBandsFitWeights: Bool { value(.winoBandFit) != 0 }
-    /// Winograd convolutions split between two half queues (`CLContext.halfQueues`) where the
-    /// device can be partitioned.
-    public var winogradHalves: Bool { value(.winoHalves) != 0 }
+    /// The most input or output channels of a Winograd convolution split between two half queues
+    /// (`CLContext.halfQueues`, where the device can be partitioned); 0: none, and no half queues.
+    public var winogradHalvesChannels: Int { value(.winoHalves) }
     public var winogradCachesWeights: Bool { value(.winoCache) != 0 }
     /// The output tile side m of Winograd F(m×m,3×3), 2, 4 or 6, for a convolution on a
     /// `height`×`width` map. `WINO_TILE=0` chooses F(4×4) on maps of at least

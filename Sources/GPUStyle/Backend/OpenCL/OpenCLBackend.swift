@@ -31,7 +31,7 @@ public final class OpenCLBackend: Backend {
     public init(device: CLDevice, options: ProgramOptions? = nil) throws {
         let options = options ?? ProgramOptions.defaults(for: device.info)
         try options.validate(for: device.info)
-        let context = try CLContext(device: device, halves: options.winogradHalves)
+        let context = try CLContext(device: device, halves: options.winogradHalvesChannels > 0)
         try context.buildProgram(source: KernelLibrary.source, options: options.buildString)
         self.context = context
         self.options = options

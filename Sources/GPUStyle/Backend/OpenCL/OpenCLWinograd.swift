@@ -65,10 +65,13 @@ struct WinogradBands {
         self.strideMultiple = strideMultiple
     }
 
-    /// Whether a convolution with half queues splits its tile rows between them: where it has two
-    /// or more and its transformed input outweighs its weight transforms (more tiles than output
-    /// channels), whose reads each half repeats.
-    func runsInHalves(outputStride: Int) -> Bool { tilesY >= 2 && tilesX * tilesY > outputStride }
+    /// Whether a convolution from `channels` to `outputStride` with half queues splits its tile rows
+    /// between them: where it has two or more, neither channel count exceeds `mostChannels`
+    /// (`WINO_HALVES`), and its transformed input outweighs its weight transforms (more tiles than
+    /// output channels), whose reads each half repeats.
+    func runsInHalves(channels: Int, outputStride: Int, mostChannels: Int) -> Bool {
+        tilesY >= 2 && max(channels, outputStride) <= mostChannels && tilesX * tilesY > outputStride
+    }
 
     /// The tiles the multiply computes for `tiles` tiles: rounded up to a multiple of `multiple`.
     static func computedTiles(_ tiles: Int, multiple: Int) -> Int { (tiles + multiple - 1) / multiple * multiple }
@@ -176,7 +179,10 @@ extension OpenCLBackend {
         // With half queues the top half of the tile rows runs top-down on one half of the cores and
         // the bottom half bottom-up on the other, so each band's transforms and products stay in
         // its half's caches; the two halves' last bands meet in the middle.
-        let split = context.halfQueues.count == 2 && bands.runsInHalves(outputStride: outputStride)
+        let split =
+            context.halfQueues.count == 2
+            && bands.runsInHalves(
+                channels: channels, outputStride: outputStride, mostChannels: options.winogradHalvesChannels)
         let middle = split ? (bands.tilesY + 1) / 2 : bands.tilesY
         let top = stride(from: 0, to: middle, by: bands.tileRowsPerBand).map {
             (first: $0, rows: min(bands.tileRowsPerBand, middle - $0))
