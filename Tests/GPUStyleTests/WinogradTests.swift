@@ -314,13 +314,12 @@ final class WinogradTests: XCTestCase {
                 let results = try [0, 1].map { halves in
                     let backend = try backend(tile: tile, halves: halves, band: band)
                     let block = backend.options.winogradOutputBlock
+                    let outputStride = (o + block - 1) / block * block
                     let bands = WinogradBands(
-                        height: h, width: w, channels: c, outputStride: (o + block - 1) / block * block, tile: tile,
+                        height: h, width: w, channels: c, outputStride: outputStride, tile: tile,
                         options: backend.options)
                     XCTAssertTrue(
-                        bands.runsInHalves(
-                            channels: c, outputStride: (o + block - 1) / block * block, mostChannels: 512),
-                        "\(w)×\(h)")
+                        bands.runsInHalves(channels: c, outputStride: outputStride, mostChannels: 512), "\(w)×\(h)")
                     let layer = try backend.makeConvWeights(
                         weights: weights, bias: bias, outputChannels: o, inputChannels: c)
                     let output = try backend.makeTensor(Shape(c: o, h: h, w: w))

@@ -119,14 +119,14 @@ extension OpenCLBackend {
                     let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
                     let halves = bands.runsInHalves(
                         channels: from, outputStride: padded(to), mostChannels: options.winogradHalvesChannels)
-                    return (floats.input, floats.products, halves: halves)
+                    return (input: floats.input, products: floats.products, halves: halves)
                 }
             }
         }
         // With half queues, the second half's scratch for the convolutions split between them.
         let second = context.halfQueues.count == 2 ? bands.filter(\.halves) : []
-        let transformed = (bands.map(\.0).max() ?? 0) + (second.map(\.0).max() ?? 0)
-        let products = (bands.map(\.1).max() ?? 0) + (second.map(\.1).max() ?? 0)
+        let transformed = (bands.map(\.input).max() ?? 0) + (second.map(\.input).max() ?? 0)
+        let products = (bands.map(\.products).max() ?? 0) + (second.map(\.products).max() ?? 0)
         let transformFloats = { (shape: ConvolutionShape) in
             (tile(shape) + 2) * (tile(shape) + 2)
                 * WinogradBands.plane(rows: padded(shape.inputChannels), tileStride: padded(shape.outputChannels))
