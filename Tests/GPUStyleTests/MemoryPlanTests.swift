@@ -115,6 +115,19 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// Issue 7's bound, on every backend with its default options: at 512×512 with the default
+    /// layers and Adam the plan (which covers the peak, above) stays within 1.3× the memory floor,
+    /// with the convolutions split between half queues sharing the one queue's scratch.
+    func testPlanStaysWithinIssue7sBoundAt512() throws {
+        for backend in try testBackends() {
+            let plan = try MemoryPlan(
+                layers: LayerSelection(), height: 512, width: 512, styleSizes: [(height: 320, width: 512)],
+                optimization: OptimizationSettings(iterations: 1, optimizer: .adam), backend: backend)
+            let ratio = Double(plan.breakdown.totalBytes) / Double(plan.breakdown.floorBytes)
+            XCTAssertLessThanOrEqual(ratio, 1.3, backend.name)
+        }
+    }
+
     /// Half the memory the whole image needs: the run tiles, with the largest tile size that fits
     /// (16 more does not); less than the whole image's state and a host without room for it: it
     /// fails before work naming the largest --image-size that fits, tiled or not.

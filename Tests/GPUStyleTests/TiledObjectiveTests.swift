@@ -7,13 +7,14 @@ import XCTest
 final class TiledObjectiveTests: XCTestCase {
     /// Every pixel in exactly one interior, for odd sizes and every offset; each region is its
     /// interior widened by the halo and clipped to the image, starts on the alignment and fits
-    /// the largest tile.
+    /// the largest tile; `regionSizes` is the tallest region and every width there is.
     func testGridCoversEveryPixelExactlyOnce() throws {
         let a = TileGrid.alignment
         for (height, width) in [(1, 1), (15, 17), (16, 33), (100, 161), (333, 47)] {
             for tileSize in [16, 32, 48, 80] {
                 for halo in [16, 64] {
                     let grid = try TileGrid(height: height, width: width, tileSize: tileSize, halo: halo)
+                    var seen: (heights: Set<Int>, widths: Set<Int>) = ([], [])
                     for oy in stride(from: 0, to: tileSize, by: a) {
                         for ox in stride(from: 0, to: tileSize, by: a) {
                             var cover = [Int](repeating: 0, count: height * width)
@@ -30,6 +31,8 @@ final class TiledObjectiveTests: XCTestCase {
                                 XCTAssertEqual(r.x + r.width, min(width, i.x + i.width + halo))
                                 XCTAssertLessThanOrEqual(r.height, grid.largestTile.height)
                                 XCTAssertLessThanOrEqual(r.width, grid.largestTile.width)
+                                seen.heights.insert(r.height)
+                                seen.widths.insert(r.width)
                                 for y in i.y..<(i.y + i.height) {
                                     for x in i.x..<(i.x + i.width) { cover[y * width + x] += 1 }
                                 }
@@ -37,6 +40,8 @@ final class TiledObjectiveTests: XCTestCase {
                             XCTAssertEqual(cover, [Int](repeating: 1, count: height * width), "\(width)×\(height)")
                         }
                     }
+                    XCTAssertEqual(grid.regionSizes.tallest, seen.heights.max())
+                    XCTAssertEqual(grid.regionSizes.widths, seen.widths.sorted())
                 }
             }
         }

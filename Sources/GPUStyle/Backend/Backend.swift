@@ -42,7 +42,7 @@ public struct AdamParameters: Equatable, Sendable {
 }
 
 /// One 3×3 convolution a run performs: its channels and the size of its planes.
-public struct ConvolutionShape: Equatable, Sendable {
+public struct ConvolutionShape: Hashable, Sendable {
     /// Which conv layer (0-based): a layer's weights, and what a backend keeps of them, are one
     /// whatever the sizes it runs at.
     public var layer: Int
@@ -50,8 +50,9 @@ public struct ConvolutionShape: Equatable, Sendable {
     public var outputChannels: Int
     public var height: Int
     public var width: Int
-    /// The shape bounds tiles' maps (a tiled plan's bounding tile): any map within it may run.
-    public var coversSmallerMaps: Bool
+    /// The shape stands for every map of its width and at most its height (a tiled plan's
+    /// tallest region at one of its widths).
+    public var coversShorterMaps: Bool
 
     /// The smallest map on which OpenCL's Winograd F(4×4) runs where the options choose per
     /// convolution: between the largest map where it lost to F(2×2) on PoCL (conv5 at 16×12) and
@@ -72,14 +73,14 @@ public struct ConvolutionShape: Equatable, Sendable {
     public static let winograd6MinimumPixels = 192 * 128
 
     public init(
-        layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int, coversSmallerMaps: Bool = false
+        layer: Int, inputChannels: Int, outputChannels: Int, height: Int, width: Int, coversShorterMaps: Bool = false
     ) {
         self.layer = layer
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.height = height
         self.width = width
-        self.coversSmallerMaps = coversSmallerMaps
+        self.coversShorterMaps = coversShorterMaps
     }
 }
 

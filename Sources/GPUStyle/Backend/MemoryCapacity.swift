@@ -92,41 +92,39 @@ extension OpenCLBackend {
         let tile = { (shape: ConvolutionShape) in
             self.options.winogradTile(height: shape.height, width: shape.width)
         }
-        // A bounding tile's map runs F(6×6) or F(4×4) where a smaller tile's may run a smaller
-        // tile, whose scratch a pixel is larger (16/4 floats a channel against 36/16 and 64/36):
-        // the widest maps under each smaller tile's threshold within it, those the options run
-        // with a smaller tile.
+        // At one width and tile a taller map's bands hold as many tile rows or more, and split
+        // where a shorter one does; but a shorter map may run a smaller tile, whose scratch a pixel
+        // is larger (16/4 floats a channel against 36/16 and 64/36). So a shape covering shorter
+        // maps stands for itself and the tallest map of its width under each tile's threshold.
         let maps = { (shape: ConvolutionShape) -> [ConvolutionShape] in
-            guard shape.coversSmallerMaps, tile(shape) > 2 else { return [shape] }
+            guard shape.coversShorterMaps else { return [shape] }
             let thresholds = [ConvolutionShape.winograd4MinimumPixels, ConvolutionShape.winograd6MinimumPixels]
-            let smaller = thresholds.flatMap { threshold in
-                let below = threshold - 1
-                return (1...min(shape.height, below)).map { h in
+            return [shape]
+                + thresholds.map { min(shape.height, ($0 - 1) / max(shape.width, 1)) }.filter { $0 > 0 }.map {
                     var map = shape
-                    (map.height, map.width) = (h, min(shape.width, below / h))
+                    map.height = $0
                     return map
                 }
-            }
-            return [shape] + smaller.filter { tile($0) < tile(shape) }
         }
-        let bands = winograd.flatMap { shape in
-            [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].flatMap {
+        let bands = winograd.flatMap(maps).flatMap { shape in
+            [(shape.inputChannels, shape.outputChannels), (shape.outputChannels, shape.inputChannels)].map {
                 from, to in
-                maps(shape).map { map in
-                    let bands = WinogradBands(
-                        height: map.height, width: map.width, channels: from, outputStride: padded(to),
-                        tile: tile(map), options: options)
-                    let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
-                    let halves = bands.runsInHalves(
-                        channels: from, outputStride: padded(to), mostChannels: options.winogradHalvesChannels)
-                    return (input: floats.input, products: floats.products, halves: halves)
-                }
+                let bands = WinogradBands(
+                    height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
+                    tile: tile(shape), options: options)
+                let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
+                let halves = bands.runsInHalves(
+                    channels: from, outputStride: padded(to), mostChannels: options.winogradHalvesChannels)
+                return (input: floats.input, products: floats.products, halves: halves)
             }
         }
-        // With half queues, the second half's scratch for the convolutions split between them.
-        let second = context.halfQueues.count == 2 ? bands.filter(\.halves) : []
-        let transformed = (bands.map(\.input).max() ?? 0) + (second.map(\.input).max() ?? 0)
-        let products = (bands.map(\.products).max() ?? 0) + (second.map(\.products).max() ?? 0)
+        // A convolution split between the half queues takes two halves of the scratch.
+        let halved = { (floats: Int, halves: Bool) in
+            halves && self.context.halfQueues.count == 2
+                ? 2 * CLScratchBuffer.halfFloats(floats, alignment: self.context.subBufferAlignment) : floats
+        }
+        let transformed = bands.map { halved($0.input, $0.halves) }.max() ?? 0
+        let products = bands.map { halved($0.products, $0.halves) }.max() ?? 0
         let transformFloats = { (shape: ConvolutionShape) in
             (tile(shape) + 2) * (tile(shape) + 2)
                 * WinogradBands.plane(rows: padded(shape.inputChannels), tileStride: padded(shape.outputChannels))

@@ -78,12 +78,12 @@ public struct MemoryPlan: Equatable, Sendable {
             )
         }
         // The size the workspace is made at: the image, or the largest tile of any grid.
-        let tile = try tiling.map { tiling in
-            TiledObjective.largestTile(
-                grids: try ([(height: height, width: width)] + styleSizes).map {
-                    try TileGrid(height: $0.height, width: $0.width, tileSize: tiling.tileSize, halo: tiling.halo)
-                })
+        let grids = try tiling.map { tiling in
+            try ([(height: height, width: width)] + styleSizes).map {
+                try TileGrid(height: $0.height, width: $0.width, tileSize: tiling.tileSize, halo: tiling.halo)
+            }
         }
+        let tile = grids.map(TiledObjective.largestTile)
         let computed = tile ?? (height: height, width: width)
         let main = workspace(height: computed.height, width: computed.width, observed: observed)
         activationBytes = main.bytes
@@ -167,25 +167,29 @@ public struct MemoryPlan: Equatable, Sendable {
             tile == nil || onHost ? [] : contentIndices.map { shapes[$0].count * floatBytes } + [image * floatBytes]
         largestBufferBytes = ([main.largest] + styleWorkspaces.map(\.largest) + wholeImageBuffers).max() ?? 0
 
-        var convolutions: [ConvolutionShape] = []
+        var convolutions: Set<ConvolutionShape> = []
         var gramShapes: [Shape] = []
-        for size in tile.map({ [$0] }) ?? [(height: height, width: width)] + styleSizes {
+        // The maps the network runs on; tiled, at each width a tile's region has, its tallest.
+        let maps = grids?.flatMap { grid in
+            let regions = grid.regionSizes
+            return regions.widths.map { (height: regions.tallest, width: $0) }
+        }
+        for size in maps ?? [(height: height, width: width)] + styleSizes {
             let shapes = VGGNetwork.shapes(of: layers, height: size.height, width: size.width)
             var convIndex = 0
             for (index, layer) in layers.enumerated() {
                 if case .conv = layer.kind {
                     let input = index > 0 ? shapes[index - 1] : Shape(c: 3, h: size.height, w: size.width)
                     defer { convIndex += 1 }
-                    convolutions.append(
+                    convolutions.insert(
                         ConvolutionShape(
                             layer: convIndex, inputChannels: input.c, outputChannels: shapes[index].c,
-                            height: shapes[index].h,
-                            width: shapes[index].w, coversSmallerMaps: tile != nil))
+                            height: shapes[index].h, width: shapes[index].w, coversShorterMaps: tiling != nil))
                 }
             }
             gramShapes += styleIndices.map { shapes[$0] }
         }
-        scratchBytes = backend.scratchBytes(convolutions: convolutions, grams: gramShapes)
+        scratchBytes = backend.scratchBytes(convolutions: Array(convolutions), grams: gramShapes)
         breakdown = Breakdown(
             backwardActivationBytes: backwardActivations, rawWeightBytes: rawWeights,
             optimizerStateBytes: onHost ? 0 : image * optimizerVectors * floatBytes,

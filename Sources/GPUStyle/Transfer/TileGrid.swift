@@ -66,16 +66,27 @@ public struct TileGrid: Equatable, Sendable {
     public func largestRegions(pooledBy factor: Int) -> (height: Int, width: Int, columns: Int) {
         /// Over every offset along one side: the most Σ ⌊region length / factor⌋, and pieces.
         func largest(_ length: Int) -> (sum: Int, pieces: Int) {
-            stride(from: 0, to: tileSize, by: TileGrid.alignment).reduce((0, 0)) { best, offset in
-                let cuts = TileGrid.cuts(length: length, size: tileSize, offset: offset)
-                let sum = cuts.reduce(0) {
-                    $0 + (min(length, $1.upperBound + halo) - max(0, $1.lowerBound - halo)) / factor
-                }
-                return (max(best.0, sum), max(best.1, cuts.count))
+            regionLengths(length).reduce((0, 0)) { best, lengths in
+                (max(best.0, lengths.reduce(0) { $0 + $1 / factor }), max(best.1, lengths.count))
             }
         }
         let (rows, columns) = (largest(height), largest(width))
         return (rows.sum, columns.sum, columns.pieces)
+    }
+
+    /// Over every offset, the tallest region a tile has and every width one has (what its
+    /// network runs on).
+    public var regionSizes: (tallest: Int, widths: [Int]) {
+        (regionLengths(height).joined().max() ?? 0, Set(regionLengths(width).joined()).sorted())
+    }
+
+    /// Along a side of `length`, at each offset, its tiles' region lengths.
+    private func regionLengths(_ length: Int) -> [[Int]] {
+        stride(from: 0, to: tileSize, by: TileGrid.alignment).map { offset in
+            TileGrid.cuts(length: length, size: tileSize, offset: offset).map {
+                min(length, $0.upperBound + halo) - max(0, $0.lowerBound - halo)
+            }
+        }
     }
 
     /// 0..<length cut at offset + k·size (offset taken modulo size): consecutive, non-empty pieces.

@@ -22,10 +22,11 @@ public final class OpenCLBackend: Backend {
     let gramPartials: CLScratchBuffer
     let gramSymmetric: CLScratchBuffer
     /// Winograd's transformed weights for one convolution, its transformed input and its 16
-    /// products for one band of tile rows at a time: one of each per half queue (`WINO_HALVES`).
+    /// products for one band of tile rows at a time (halved between the half queues where a
+    /// convolution splits, `WINO_HALVES`).
     let winogradWeights: CLScratchBuffer
-    let winogradInput: [CLScratchBuffer]
-    let winogradProducts: [CLScratchBuffer]
+    let winogradInput: CLScratchBuffer
+    let winogradProducts: CLScratchBuffer
 
     /// Builds Kernels.cl for `device` with `options` (by default `ProgramOptions.defaults(for:)`).
     public init(device: CLDevice, options: ProgramOptions? = nil) throws {
@@ -41,9 +42,8 @@ public final class OpenCLBackend: Backend {
         gramPartials = CLScratchBuffer(context: context)
         gramSymmetric = CLScratchBuffer(context: context)
         winogradWeights = CLScratchBuffer(context: context)
-        let parts = max(context.halfQueues.count, 1)
-        winogradInput = (0..<parts).map { _ in CLScratchBuffer(context: context) }
-        winogradProducts = (0..<parts).map { _ in CLScratchBuffer(context: context) }
+        winogradInput = CLScratchBuffer(context: context)
+        winogradProducts = CLScratchBuffer(context: context)
     }
 
     // MARK: Memory
@@ -225,6 +225,8 @@ extension KernelArgument {
 final class CLScratchBuffer {
     private let context: CLContext
     private var buffer: CLBuffer?
+    /// `halves`' two sub-buffers of `buffer`, made once for it.
+    private var split: [CLBuffer] = []
 
     init(context: CLContext) {
         self.context = context
@@ -233,9 +235,32 @@ final class CLScratchBuffer {
     /// A buffer of at least `floats` floats (contents undefined).
     func atLeast(_ floats: Int) throws -> CLBuffer {
         if let buffer = buffer, buffer.count >= floats { return buffer }
+        split = []  // the sub-buffers keep the old one alive
         buffer = nil  // release the old one first, so the peak does not count both
         let grown = try context.makeBuffer(floats: floats)
         buffer = grown
         return grown
+    }
+
+    /// Two buffers of at least `floats` floats each (contents undefined): the two halves of one,
+    /// so that the half queues share the scratch that a convolution on one queue uses.
+    func halves(_ floats: Int) throws -> [CLBuffer] {
+        let step = max(context.subBufferAlignment / 4, 1)  // where a sub-buffer may start
+        let whole = try atLeast(2 * Self.halfFloats(floats, alignment: context.subBufferAlignment))
+        if split.isEmpty {
+            let middle = whole.count / 2 / step * step * 4
+            split = [
+                try context.makeSubBuffer(of: whole, offset: 0, bytes: middle),
+                try context.makeSubBuffer(of: whole, offset: middle, bytes: whole.byteCount - middle),
+            ]
+        }
+        return split
+    }
+
+    /// `floats` rounded up to whole sub-buffer alignments (`alignment` bytes), so that the second
+    /// half of twice as many can start after the first.
+    static func halfFloats(_ floats: Int, alignment: Int) -> Int {
+        let step = max(alignment / 4, 1)
+        return (floats + step - 1) / step * step
     }
 }

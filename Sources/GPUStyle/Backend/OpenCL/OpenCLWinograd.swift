@@ -193,9 +193,10 @@ extension OpenCLBackend {
         let parts: [(half: Int?, bands: [(first: Int, rows: Int)])] = split ? [(0, top), (1, bottom)] : [(nil, top)]
         // Made before the fork: a new buffer is zero-filled on the main queue.
         let sizes = bands.scratchFloats(channels: channels, outputStride: outputStride)
-        let scratch = try parts.indices.map {
-            (try winogradInput[$0].atLeast(sizes.input), try winogradProducts[$0].atLeast(sizes.products))
-        }
+        let scratch =
+            split
+            ? Array(zip(try winogradInput.halves(sizes.input), try winogradProducts.halves(sizes.products)))
+            : [(try winogradInput.atLeast(sizes.input), try winogradProducts.atLeast(sizes.products))]
         if split { try context.forkHalves() }
         typealias Band = (arguments: [KernelArgument], rows: Int)
         func store(_ band: Band?, products: CLBuffer, half: Int?) throws {
