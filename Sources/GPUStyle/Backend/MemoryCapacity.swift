@@ -113,15 +113,13 @@ extension OpenCLBackend {
                     height: shape.height, width: shape.width, channels: from, outputStride: padded(to),
                     tile: tile(shape), options: options)
                 let floats = bands.scratchFloats(channels: from, outputStride: padded(to))
-                let halves = bands.runsInHalves(
-                    channels: from, outputStride: padded(to), mostChannels: options.winogradHalvesChannels)
+                let halves = splitsInHalves(bands, channels: from, outputStride: padded(to))
                 return (input: floats.input, products: floats.products, halves: halves)
             }
         }
         // A convolution split between the half queues takes two halves of the scratch.
         let halved = { (floats: Int, halves: Bool) in
-            halves && self.context.halfQueues.count == 2
-                ? 2 * CLScratchBuffer.halfFloats(floats, alignment: self.context.subBufferAlignment) : floats
+            halves ? CLScratchBuffer.halvesFloats(floats, alignment: self.context.subBufferAlignment) : floats
         }
         let transformed = bands.map { halved($0.input, $0.halves) }.max() ?? 0
         let products = bands.map { halved($0.products, $0.halves) }.max() ?? 0

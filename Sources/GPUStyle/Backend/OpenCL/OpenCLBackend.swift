@@ -245,9 +245,9 @@ final class CLScratchBuffer {
     /// Two buffers of at least `floats` floats each (contents undefined): the two halves of one,
     /// so that the half queues share the scratch that a convolution on one queue uses.
     func halves(_ floats: Int) throws -> [CLBuffer] {
-        let step = max(context.subBufferAlignment / 4, 1)  // where a sub-buffer may start
-        let whole = try atLeast(2 * Self.halfFloats(floats, alignment: context.subBufferAlignment))
+        let whole = try atLeast(Self.halvesFloats(floats, alignment: context.subBufferAlignment))
         if split.isEmpty {
+            let step = Self.alignmentFloats(context.subBufferAlignment)
             let middle = whole.count / 2 / step * step * 4
             split = [
                 try context.makeSubBuffer(of: whole, offset: 0, bytes: middle),
@@ -257,10 +257,13 @@ final class CLScratchBuffer {
         return split
     }
 
-    /// `floats` rounded up to whole sub-buffer alignments (`alignment` bytes), so that the second
-    /// half of twice as many can start after the first.
-    static func halfFloats(_ floats: Int, alignment: Int) -> Int {
-        let step = max(alignment / 4, 1)
-        return (floats + step - 1) / step * step
+    /// The floats `halves(floats)` takes in all: twice `floats` rounded up to whole sub-buffer
+    /// alignments (`alignment` bytes), so that the second half can start after the first.
+    static func halvesFloats(_ floats: Int, alignment: Int) -> Int {
+        let step = alignmentFloats(alignment)
+        return 2 * ((floats + step - 1) / step * step)
     }
+
+    /// Floats from one place a sub-buffer may start to the next.
+    private static func alignmentFloats(_ alignment: Int) -> Int { max(alignment / 4, 1) }
 }

@@ -112,6 +112,14 @@ struct WinogradBands {
 }
 
 extension OpenCLBackend {
+    /// Whether this backend splits a convolution of `bands` between its half queues: where it has
+    /// them and the bands run in halves under `WINO_HALVES`.
+    func splitsInHalves(_ bands: WinogradBands, channels: Int, outputStride: Int) -> Bool {
+        context.halfQueues.count == 2
+            && bands.runsInHalves(
+                channels: channels, outputStride: outputStride, mostChannels: options.winogradHalvesChannels)
+    }
+
     /// One convolution by Winograd F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3) (`WINO_TILE`, see Kernels.cl):
     /// the weight transforms for this direction, then per band of tile rows the input transform,
     /// the 16 (36, 64) products and the output transform with the epilogue.
@@ -179,16 +187,14 @@ extension OpenCLBackend {
         // With half queues the top half of the tile rows runs top-down on one half of the cores and
         // the bottom half bottom-up on the other, so each band's transforms and products stay in
         // its half's caches; the two halves' last bands meet in the middle.
-        let split =
-            context.halfQueues.count == 2
-            && bands.runsInHalves(
-                channels: channels, outputStride: outputStride, mostChannels: options.winogradHalvesChannels)
+        let split = splitsInHalves(bands, channels: channels, outputStride: outputStride)
         let middle = split ? (bands.tilesY + 1) / 2 : bands.tilesY
         let top = stride(from: 0, to: middle, by: bands.tileRowsPerBand).map {
             (first: $0, rows: min(bands.tileRowsPerBand, middle - $0))
         }
-        let bottom = stride(from: bands.tilesY, to: middle, by: -bands.tileRowsPerBand).map {
-            (first: max(middle, $0 - bands.tileRowsPerBand), rows: $0 - max(middle, $0 - bands.tileRowsPerBand))
+        let bottom = stride(from: bands.tilesY, to: middle, by: -bands.tileRowsPerBand).map { end in
+            let first = max(middle, end - bands.tileRowsPerBand)
+            return (first: first, rows: end - first)
         }
         let parts: [(half: Int?, bands: [(first: Int, rows: Int)])] = split ? [(0, top), (1, bottom)] : [(nil, top)]
         // Made before the fork: a new buffer is zero-filled on the main queue.
