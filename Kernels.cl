@@ -381,6 +381,45 @@ __attribute__((always_inline)) void conv_epilogue_store16(__global ACT_OUT *outp
     STORE_ACT16(value, 0, output + index);
 }
 
+// The first maximum of four in row-major order, lane by lane, as argmax4 picks it.
+#define POOL_MAX4(v0, v1, v2, v3, best, k) { \
+    best = v0; k = (int8)(0); \
+    int8 wins = v1 > best; best = select(best, v1, wins); k = select(k, (int8)(1), wins); \
+    wins = v2 > best; best = select(best, v2, wins); k = select(k, (int8)(2), wins); \
+    wins = v3 > best; best = select(best, v3, wins); k = select(k, (int8)(3), wins); }
+
+// Pooling fused into the Winograd output kernels (their `pool`: 0 none, 1 max, 2 average): the
+// 2×2 window of top-left t0, top-right t1, bottom-left u0, bottom-right u1 as pool2x2 computes
+// it from the values it reads, the same comparisons or sums in the same order.
+float pool_window(const float t0, const float t1, const float u0, const float u1, const int pool) {
+    if (pool == 2) return ((t0 + t1) + (u0 + u1)) * 0.25f;
+    float best = t0;
+    if (t1 > best) best = t1;
+    if (u0 > best) best = u0;
+    if (u1 > best) best = u1;
+    return best;
+}
+
+// The windows of two rows' 16 values (t above u), 8 of them from `p`, those whose two columns lie
+// in the first `inside` pixels only.
+__attribute__((always_inline)) void pool_store16(__global ACT_OUT *p, const float16 t, const float16 u,
+                                                 const int pool, const int inside) {
+    float8 value;
+    if (pool == 2) {
+        value = ((t.even + t.odd) + (u.even + u.odd)) * 0.25f;
+    } else {
+        int8 k;
+        POOL_MAX4(t.even, t.odd, u.even, u.odd, value, k)
+    }
+    if (inside >= 16) {
+        STORE_ACT8(value, 0, p);
+    } else {
+        float lanes[8];
+        vstore8(value, 0, lanes);
+        for (int q = 0; 2 * q + 1 < inside; ++q) STORE_ACT(lanes[q], q, p);
+    }
+}
+
 // The tiled products (WINO_GEMM, GRAM_GEMM, GB_GEMM): 16×16 work-groups, each item M × N results
 // (WGEMM_M × WGEMM_N; 8 × 8 in the multiply's wide variant), a group 16·M × 16·N.
 #define WG_TSK 16
@@ -1034,11 +1073,14 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
 #endif
 
 // The output kernels' parameters and set-up: work-item (block range, band row, output channel o).
+// With `pool` (1 max, 2 average; the host passes it only where nothing is masked or accumulated)
+// they also store pool2x2 of their outputs into `pooled`: tiles have even sides from even rows and
+// columns, so every 2×2 window lies in one tile, and the pooling input is never read back.
 #define WINOGRAD_OUTPUT_PARAMETERS \
     __global const float *m, const int outChannels, const int outStride, const int height, const int width, \
         const int tilesX, const int firstTileRow, const int tileRows, const int tileStride, const int blocksPerItem, \
         __global const float *bias, const int useBias, const int relu, __global const float *mask, \
-        const int useMask, const int accumulate, __global ACT_OUT *output
+        const int useMask, const int accumulate, __global ACT_OUT *output, __global ACT_OUT *pooled, const int pool
 #define WINOGRAD_OUTPUT_SETUP(tile) \
     const int band = get_global_id(1), o = get_global_id(2); \
     if (band >= tileRows || o >= outChannels) return; \
@@ -1048,7 +1090,9 @@ __kernel void conv3x3_narrow_strip(__global const ACT_IN *input, const int inCha
     const int xiStride = WINO_PLANE(outStride, tileStride); \
     const float b = useBias ? bias[o] : 0.0f; \
     const int y0 = (tile) * (firstTileRow + band); \
-    const int stream = WINO_STREAM_OUTPUT(output, width, accumulate);
+    const int stream = WINO_STREAM_OUTPUT(output, width, accumulate); \
+    const int pooledWidth = width / 2; \
+    __global ACT_OUT *pooledPlane = pooled + o * (height / 2) * pooledWidth;
 
 // V[ξ][c][t] = (Bᵀ d_c B)[ξ] for the band's tiles. Global size: see above.
 __kernel void winograd_input(WINOGRAD_INPUT_PARAMETERS) {
@@ -1355,14 +1399,18 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                             vload8(0, in + (8 + j) * xiStride + tx0), vload8(0, in + (12 + j) * xiStride + tx0),
                             a[0][j], a[1][j])
             }
+            float16 above;  // with pool: the even row's values
             #pragma unroll
             for (int i = 0; i < 2; ++i) {
                 if (y0 + i < height) {  // (a break here kept LLVM from unrolling the loop)
                     float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
                     WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
                     const int index = (o * height + y0 + i) * width + 2 * tx0;
-                    conv_epilogue_store16(output, index, INTERLEAVE8(even, odd) + (float16)(b), relu, mask, useMask,
-                                          accumulate, stream);
+                    float16 value = INTERLEAVE8(even, odd) + (float16)(b);
+                    if (relu) value = fmax(value, (float16)(0.0f));
+                    conv_epilogue_store16(output, index, value, 0, mask, useMask, accumulate, stream);
+                    if (pool && i == 1) pool_store16(pooledPlane + (y0 / 2) * pooledWidth + tx0, above, value, pool, 16);
+                    above = value;
                 }
             }
             continue;
@@ -1374,6 +1422,7 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 WINOGRAD_AT(in[j * xiStride + tx], in[(4 + j) * xiStride + tx], in[(8 + j) * xiStride + tx],
                             in[(12 + j) * xiStride + tx], a[0][j], a[1][j])
             }
+            float above[2];  // with pool: the even row's values
             #pragma unroll
             for (int i = 0; i < 2; ++i) {
                 const int y = y0 + i;
@@ -1382,11 +1431,17 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], row[0], row[1])
                 #pragma unroll
                 for (int j = 0; j < 2; ++j) {
+                    row[j] += b;
+                    if (relu) row[j] = fmax(row[j], 0.0f);
                     const int x = 2 * tx + j;
-                    if (x >= width) break;
-                    conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask,
-                                        accumulate);
+                    if (x < width) conv_epilogue_store(output, (o * height + y) * width + x, row[j], 0, mask, useMask,
+                                                       accumulate);
                 }
+                if (pool && i == 1 && 2 * tx + 1 < width)
+                    STORE_ACT(pool_window(above[0], above[1], row[0], row[1], pool), (y / 2) * pooledWidth + tx,
+                              pooledPlane);
+                above[0] = row[0];
+                above[1] = row[1];
             }
         }
     }
@@ -1627,6 +1682,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                                 vload8(0, in + (24 + j) * xiStride + tx0), vload8(0, in + (30 + j) * xiStride + tx0),
                                 a[0][j], a[1][j], a[2][j], a[3][j])
             }
+            float16 above[2];  // with pool: the even row's values
             #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 if (y0 + i < height) {
@@ -1636,9 +1692,15 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                     float16 halves[2] = {INTERLEAVE4(r0.lo, r1.lo, r2.lo, r3.lo),
                                          INTERLEAVE4(r0.hi, r1.hi, r2.hi, r3.hi)};
                     #pragma unroll
-                    for (int h = 0; h < 2; ++h)
-                        conv_epilogue_store16(output, index + 16 * h, halves[h] + (float16)(b), relu, mask, useMask,
-                                              accumulate, stream);
+                    for (int h = 0; h < 2; ++h) {
+                        float16 value = halves[h] + (float16)(b);
+                        if (relu) value = fmax(value, (float16)(0.0f));
+                        conv_epilogue_store16(output, index + 16 * h, value, 0, mask, useMask, accumulate, stream);
+                        if (pool && (i & 1))
+                            pool_store16(pooledPlane + ((y0 + i) / 2) * pooledWidth + 2 * tx0 + 8 * h, above[h], value,
+                                         pool, 16);
+                        above[h] = value;
+                    }
                 }
             }
             continue;
@@ -1651,6 +1713,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                              in[(18 + j) * xiStride + tx], in[(24 + j) * xiStride + tx],
                              in[(30 + j) * xiStride + tx], a[0][j], a[1][j], a[2][j], a[3][j])
             }
+            float above[4];  // with pool: the even row's values
             #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const int y = y0 + i;
@@ -1659,11 +1722,17 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 WINOGRAD4_AT(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], row[0], row[1], row[2], row[3])
                 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
+                    row[j] += b;
+                    if (relu) row[j] = fmax(row[j], 0.0f);
                     const int x = 4 * tx + j;
-                    if (x >= width) break;
-                    conv_epilogue_store(output, (o * height + y) * width + x, row[j] + b, relu, mask, useMask,
-                                        accumulate);
+                    if (x < width) conv_epilogue_store(output, (o * height + y) * width + x, row[j], 0, mask, useMask,
+                                                       accumulate);
+                    if (pool && (i & 1) && (j & 1) && x < width)
+                        STORE_ACT(pool_window(above[j - 1], above[j], row[j - 1], row[j], pool),
+                                  (y / 2) * pooledWidth + x / 2, pooledPlane);
                 }
+                #pragma unroll
+                for (int j = 0; j < 4; ++j) above[j] = row[j];
             }
         }
     }
@@ -1867,6 +1936,7 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             WINOGRAD6_AT(float8, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], a[0][j], a[1][j], a[2][j], a[3][j],
                          a[4][j], a[5][j])
         }
+        float16 above[3];  // with pool: the even row's values
         #pragma unroll
         for (int i = 0; i < 6; ++i) {
             if (y0 + i >= height) continue;  // (a break here kept LLVM from unrolling the loop)
@@ -1879,15 +1949,20 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             #pragma unroll
             for (int h = 0; h < 3; ++h) {
                 const int left = width - 6 * tx0 - 16 * h;  // pixels of this part inside the image
+                float16 value = parts[h] + (float16)(b);
+                if (relu) value = fmax(value, (float16)(0.0f));
                 if (left >= 16) {
-                    conv_epilogue_store16(output, index + 16 * h, parts[h] + (float16)(b), relu, mask, useMask,
-                                          accumulate, stream);
+                    conv_epilogue_store16(output, index + 16 * h, value, 0, mask, useMask, accumulate, stream);
                 } else {
                     float lanes[16];
-                    vstore16(parts[h], 0, lanes);
+                    vstore16(value, 0, lanes);
                     for (int q = 0; q < left; ++q)
-                        conv_epilogue_store(output, index + 16 * h + q, lanes[q] + b, relu, mask, useMask, accumulate);
+                        conv_epilogue_store(output, index + 16 * h + q, lanes[q], 0, mask, useMask, accumulate);
                 }
+                if (pool && (i & 1))
+                    pool_store16(pooledPlane + ((y0 + i) / 2) * pooledWidth + 3 * tx0 + 8 * h, above[h], value, pool,
+                                 left);
+                above[h] = value;
             }
         }
     }
@@ -1914,13 +1989,6 @@ int window_argmax(__global const ACT_IN *top, const int width) {
 // the even and odd lanes of two input rows loaded as whole vectors, not four scalars gathered per
 // output. A work-item takes `blocksPerItem` such blocks of a row (CPUs: the whole row; GPUs:
 // one); a ragged end runs one window at a time. Global size: [ceil(blocks / blocksPerItem), rows, C].
-// The first maximum of four in row-major order, lane by lane, as argmax4 picks it.
-#define POOL_MAX4(v0, v1, v2, v3, best, k) { \
-    best = v0; k = (int8)(0); \
-    int8 wins = v1 > best; best = select(best, v1, wins); k = select(k, (int8)(1), wins); \
-    wins = v2 > best; best = select(best, v2, wins); k = select(k, (int8)(2), wins); \
-    wins = v3 > best; best = select(best, v3, wins); k = select(k, (int8)(3), wins); }
-
 __kernel void pool2x2(__global const ACT_IN *x, const int height, const int width, const int isMax,
                               const int blocksPerItem, __global ACT_OUT *y) {
     const int i = get_global_id(1), c = get_global_id(2);

@@ -69,7 +69,7 @@ final class SelfTestTests: XCTestCase {
         let backend = CountingBackend(NativeBackend())
         backend.failAfterConvolutions = 0
         let results = SelfTest.run(SelfTestTable.randomChecks(), on: backend)
-        let conv = try XCTUnwrap(results.first { $0.op == "conv3x3 forward (bias, with and without ReLU)" })
+        let conv = try XCTUnwrap(results.first { $0.op == OpTable.convolutionForwardRow.name })
         XCTAssertFalse(conv.passed)
         XCTAssertNotNil(conv.problem)
         XCTAssertTrue(conv.line.contains("FAIL ("), conv.line)
@@ -116,10 +116,13 @@ private final class ConvPerturbingBackend: ForwardingBackend {
 
     override var name: String { "perturbed" }
 
-    override func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
-        try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output)
+    override func computeConv3x3(
+        input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling?
+    ) throws {
+        try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output, pool: nil)
         var values = try inner.download(output)
         values[0] = values[0] == 0 ? 1e-3 : values[0] * (1 + 1e-1)
         try inner.upload(values, to: output)
+        if let pool { try inner.computePool2x2(input: output, mode: pool.mode, output: pool.output) }
     }
 }

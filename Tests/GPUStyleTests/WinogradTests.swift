@@ -339,6 +339,60 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// A convolution that pools its output as it stores it (`conv3x3`'s `pool`) gives the bits of
+    /// the convolution and then `pool2x2`, both pooling modes, float and 16-bit outputs, with and
+    /// without ReLU: F(2×2), F(4×4) and F(6×6) (with two half queues), odd sides (a last row and
+    /// column in no window), whole row blocks, right-edge blocks and ragged last tiles, and on the
+    /// native path.
+    func testConvPoolingIsBitwiseTheConvolutionThenPool2x2() throws {
+        var backends: [(String, any Backend)] = [("native", NativeBackend())]
+        if let device = DeviceCatalog.discover().openCLDevices.first {
+            for (tile, halves) in [(2, 0), (4, 0), (6, 512)] {
+                var options = ProgramOptions.defaults(for: device.info)
+                options.defines["CONV_WINOGRAD"] = 2
+                options.defines["WINO_TILE"] = tile
+                options.defines["WINO_HALVES"] = halves
+                backends.append(("F\(tile) halves \(halves)", try OpenCLBackend(device: device, options: options)))
+            }
+        }
+        let (c, o) = (5, 11)
+        let weights = ReferenceTensor.random(Shape(c: o * c, h: 3, w: 3), using: &generator).floats
+        let bias = ReferenceTensor.random(.vector(o), using: &generator).floats
+        // (h, w): odd sides; widths with a whole row block and a ragged one for each tile.
+        for (h, w) in [(13, 37), (24, 50), (7, 61), (26, 100), (2, 2), (3, 17)] {
+            let input = ReferenceTensor.random(Shape(c: c, h: h, w: w), using: &generator)
+            for (name, backend) in backends {
+                let layer = try backend.makeConvWeights(
+                    weights: weights, bias: bias, outputChannels: o, inputChannels: c)
+                for format in [ActivationStorage.float, .half] {
+                    for (mode, relu) in [(PoolMode.max, true), (.avg, true), (.max, false)] {
+                        let shape = Shape(c: o, h: h, w: w)
+                        let x = try backend.makeTensor(input)
+                        let (fused, pooled) = (
+                            try backend.makeTensor(shape, format: format),
+                            try backend.makeTensor(shape.pooled, format: format)
+                        )
+                        try backend.conv3x3(
+                            input: x, weights: layer, relu: relu, output: fused,
+                            pool: ConvPooling(mode: mode, output: pooled))
+                        let (separate, expected) = (
+                            try backend.makeTensor(shape, format: format),
+                            try backend.makeTensor(shape.pooled, format: format)
+                        )
+                        try backend.conv3x3(input: x, weights: layer, relu: relu, output: separate)
+                        try backend.pool2x2(input: separate, mode: mode, output: expected)
+                        let what = "\(name) \(format) \(mode) relu \(relu) \(w)×\(h)"
+                        XCTAssertEqual(try backend.download(fused), try backend.download(separate), what)
+                        let pooledValues = try backend.download(pooled)
+                        XCTAssertEqual(
+                            pooledValues.map(\.bitPattern), try backend.download(expected).map(\.bitPattern), what)
+                        if h >= 2 && w >= 2 { XCTAssertTrue(pooledValues.contains { $0 != 0 }, what) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Backward-data over its own gradOutput (what the backward pass does below a pooling layer)
     /// computes the same bits as into a separate buffer, with every band boundary crossed.
     func testBackwardDataInPlaceIsBitwiseTheOutOfPlaceResult() throws {

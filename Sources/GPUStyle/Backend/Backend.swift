@@ -5,6 +5,18 @@ public enum PoolMode: String, CaseIterable, Codable, Sendable {
     case max, avg
 }
 
+/// A 2×2 pooling a convolution computes with its output (`conv3x3`'s `pool`): `output` =
+/// pool2x2(the convolution's output), so the backend may pool the values where it makes them.
+public struct ConvPooling {
+    public var mode: PoolMode
+    public var output: Tensor
+
+    public init(mode: PoolMode, output: Tensor) {
+        self.mode = mode
+        self.output = output
+    }
+}
+
 /// Convolution weights prepared for one backend: forward layout plus the transposed and
 /// flipped copy that backward-data uses, made once at load time.
 public protocol ConvWeights: AnyObject {
@@ -151,7 +163,7 @@ public protocol Backend: AnyObject {
     func computeClamp(_ x: Tensor, lower: Float, upper: Float) throws
     func computeRoundToHalf(_ x: Tensor) throws
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double
-    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws
+    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling?) throws
     func computeConv3x3BackwardData(
         gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,
         accumulate: Bool) throws

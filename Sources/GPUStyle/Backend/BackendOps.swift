@@ -78,9 +78,19 @@ extension Backend {
     // MARK: Network ops
 
     /// output = conv3x3(input) + bias, ReLU applied when `relu`; stride 1, zero padding 1, cross-correlation.
-    public func conv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    /// With `pool`, also pool.output = pool2x2(output), the same numbers as that op.
+    public func conv3x3(
+        input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling? = nil
+    )
+        throws
+    {
         try requireConvShapes(input: input, output: output, layer: weights)
-        try computeConv3x3(input: input, weights: weights, relu: relu, output: output)
+        if let pool {
+            try requireShape(pool.output, output.shape.pooled, "conv3x3", "pooled output")
+            try requireDistinct(output, pool.output, "conv3x3")
+            try requireDistinct(input, pool.output, "conv3x3")
+        }
+        try computeConv3x3(input: input, weights: weights, relu: relu, output: output, pool: pool)
     }
 
     /// gradInput (+)= conv3x3ᵀ(gradOutput): the gradient of conv3x3 with respect to its input.

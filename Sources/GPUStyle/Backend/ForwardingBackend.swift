@@ -66,8 +66,10 @@ class ForwardingBackend: Backend {
     func computeDot(_ x: Tensor, _ y: Tensor) throws -> Double {
         try perform(.dot) { try inner.computeDot(x, y) }
     }
-    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
-        try perform(.conv3x3) { try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output) }
+    func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling?) throws {
+        try perform(.conv3x3) {
+            try inner.computeConv3x3(input: input, weights: weights, relu: relu, output: output, pool: pool)
+        }
     }
     func computeConv3x3BackwardData(
         gradOutput: Tensor, weights: ConvWeights, reluMaskFrom: Tensor?, gradInput: Tensor,

@@ -269,13 +269,21 @@ public final class VGGNetwork {
         // 16-bit buffers round as they are written; float32 ones are rounded after.
         let rounds = storage == .half && !workspace.holdsHalves
         var previous = workspace.input
-        for (index, layer) in layers.enumerated() where index <= last ?? layers.count {
+        let end = min(last ?? layers.count, layers.count - 1)
+        // A conv fused with its ReLU pools the ReLU's output as it stores it, unless that output is
+        // rounded after (the pooling reads the rounded values).
+        let pools = { (conv: Int) in
+            !rounds && conv >= 0 && workspace.fusedWithNext[conv] && conv + 2 <= end
+                && self.layers[conv + 2].kind == .pool
+        }
+        for (index, layer) in layers.enumerated() where index <= end {
             let output = workspace.outputs[index]
             switch layer.kind {
             case .conv:
                 try backend.conv3x3(
                     input: previous, weights: convWeights[index]!, relu: workspace.fusedWithNext[index],
-                    output: output)
+                    output: output,
+                    pool: pools(index) ? ConvPooling(mode: pooling, output: workspace.outputs[index + 2]) : nil)
                 if rounds { try backend.roundToHalf(output) }
             case .relu:
                 // ReLU commutes with the rounding: a rounded input gives a rounded output.
@@ -283,7 +291,7 @@ public final class VGGNetwork {
                     try backend.relu(input: previous, output: output)
                 }
             case .pool:
-                try backend.pool2x2(input: previous, mode: pooling, output: output)
+                if !pools(index - 2) { try backend.pool2x2(input: previous, mode: pooling, output: output) }
                 // Max pooling picks one of its rounded inputs; the average needs its own rounding.
                 if rounds, pooling == .avg { try backend.roundToHalf(output) }
             }

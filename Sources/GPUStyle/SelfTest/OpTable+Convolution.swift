@@ -3,7 +3,8 @@ extension OpTable {
 
     /// Inputs: input, weights, bias (the weights' check in SelfTestTable reuses it).
     static let convolutionForwardRow = OpRow(
-        name: "conv3x3 forward (bias, with and without ReLU)", cases: convCases, selfTestCases: selfTestConvCases,
+        name: "conv3x3 forward (bias, with and without ReLU, with ReLU and max pooling)", cases: convCases,
+        selfTestCases: selfTestConvCases,
         inputs: { c, g in
             [
                 .random("input", c.shape, &g), .random("weights", Shape(c: c.o * c.c, h: 3, w: 3), &g),
@@ -19,13 +20,27 @@ extension OpTable {
             try backend.conv3x3(input: input, weights: weights, relu: false, output: output)
             let plain = try backend.download(output)
             try backend.conv3x3(input: input, weights: weights, relu: true, output: output)
-            return plain + (try backend.download(output))
+            let relu = try backend.download(output)
+            let pooled = try backend.makeTensor(c.outputShape.pooled)
+            try backend.conv3x3(
+                input: input, weights: weights, relu: true, output: output,
+                pool: ConvPooling(mode: .max, output: pooled))
+            return plain + relu + (try backend.download(output)) + (try backend.download(pooled))
         },
         terms: { $0.c * 9 + 1 }, tiled: true,
         winogradBound: { tile, x, c in
             let magnitude = winogradForwardMagnitude(tile: tile, x: x, c: c)
-            return (winogradRoundedTerms(channels: c.c, extraRoundings: 1, tile: tile), magnitude + magnitude)
+            return (
+                winogradRoundedTerms(channels: c.c, extraRoundings: 1, tile: tile),
+                magnitude + magnitude + magnitude + windowMaxima(magnitude, c.outputShape)
+            )
         })
+
+    /// The largest of each 2×2 pooling window's `values` (a tensor of `shape`): a max-pooled
+    /// output is within the largest of its window's errors of the exact one.
+    static func windowMaxima(_ values: [Double], _ shape: Shape) -> [Double] {
+        ReferenceOps.pool2x2(ReferenceTensor(shape: shape, values: values), mode: .max).values
+    }
 
     /// One forward run's magnitude where a backend computes it by Winograd F(tile) (inputs: input,
     /// weights, bias): the transforms' magnitude plus |bias| for its add (a ReLU only zeroes).

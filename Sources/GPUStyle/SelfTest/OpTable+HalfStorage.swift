@@ -9,7 +9,9 @@
 extension OpTable {
     static let halfStorageRows: [OpRow] = [
         OpRow(
-            name: "conv3x3 forward into 16-bit layer outputs (from float32 with ReLU, from 16-bit with and without)",
+            name:
+                "conv3x3 forward into 16-bit layer outputs (from float32 with ReLU, from 16-bit with and without, "
+                + "with ReLU and max pooling)",
             cases: convCases, selfTestCases: selfTestConvCases, inputs: convolutionForwardRow.inputs,
             run: { backend, x, c, _ in
                 let weights = try backend.makeConvWeights(
@@ -23,7 +25,15 @@ extension OpTable {
                     try backend.roundLayerOutput(output)
                     outputs += try backend.download(output)
                 }
-                return outputs
+                // Pooled as it is stored where the backend can; max pooling commutes with the rounding.
+                let (output, pooled) = (
+                    try backend.makeLayerOutput(c.outputShape), try backend.makeLayerOutput(c.outputShape.pooled)
+                )
+                try backend.conv3x3(
+                    input: try backend.layerOutput(x[0]), weights: weights, relu: true, output: output,
+                    pool: ConvPooling(mode: .max, output: pooled))
+                try backend.roundLayerOutput(pooled)
+                return outputs + (try backend.download(pooled))
             },
             terms: { $0.c * 9 + 1 + halfRoundingTerms }, tiled: true,
             winogradBound: { tile, x, c in
@@ -31,7 +41,7 @@ extension OpTable {
                 let magnitude = winogradForwardMagnitude(tile: tile, x: x, c: c).map { $0 * (1 + 0x1p-11) }
                 return (
                     winogradRoundedTerms(channels: c.c, extraRoundings: 1, tile: tile) + halfRoundingTerms,
-                    magnitude + magnitude + magnitude
+                    magnitude + magnitude + magnitude + windowMaxima(magnitude, c.outputShape)
                 )
             }),
         OpRow(

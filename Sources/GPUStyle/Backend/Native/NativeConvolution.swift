@@ -84,7 +84,16 @@ extension NativeBackend {
             ledger: ledger)
     }
 
-    public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    public func computeConv3x3(
+        input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling?
+    )
+        throws
+    {
+        try convolveForward(input: input, weights: weights, relu: relu, output: output)
+        if let pool { try computePool2x2(input: output, mode: pool.mode, output: pool.output) }
+    }
+
+    private func convolveForward(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
         let layer = try nativeWeights(weights, "conv3x3")
         let (h, w) = (input.shape.h, input.shape.w)
         let x = try native(input, "conv3x3").pointer, y = try native(output, "conv3x3").pointer

@@ -177,11 +177,22 @@ extension OpenCLBackend {
             inputChannels: inputChannels, options: options, context: context)
     }
 
-    public func computeConv3x3(input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor) throws {
+    public func computeConv3x3(
+        input: Tensor, weights: ConvWeights, relu: Bool, output: Tensor, pool: ConvPooling?
+    )
+        throws
+    {
         let layer = try openCLWeights(weights, "conv3x3")
+        // The Winograd output kernels pool what they store, in the output's storage; an average of
+        // 16-bit values is pool2x2's only from the rounded values, so that one pools after.
+        let fused = pool.flatMap { pool in
+            layer.winograd && pool.output.format == output.format && !(pool.mode == .avg && output.format == .half)
+                ? pool : nil
+        }
         try enqueueConvolution(
             input: input, layer: layer, direction: .forward, bias: layer.bias, relu: relu,
-            mask: nil, accumulate: false, output: output, op: "conv3x3")
+            mask: nil, accumulate: false, output: output, pool: fused, op: "conv3x3")
+        if let pool, fused == nil { try computePool2x2(input: output, mode: pool.mode, output: pool.output) }
     }
 
     public func computeConv3x3BackwardData(
@@ -192,7 +203,7 @@ extension OpenCLBackend {
         let layer = try openCLWeights(weights, op)
         try enqueueConvolution(
             input: gradOutput, layer: layer, direction: .backwardData, bias: nil, relu: false,
-            mask: reluMaskFrom, accumulate: accumulate, output: gradInput, op: op)
+            mask: reluMaskFrom, accumulate: accumulate, output: gradInput, pool: nil, op: op)
     }
 
     public func backwardDataRunsInPlace(outputChannels: Int, inputChannels: Int) -> Bool {
@@ -207,7 +218,7 @@ extension OpenCLBackend {
     /// The launches of one convolution: forward and backward-data differ only in the arguments.
     private func enqueueConvolution(
         input: Tensor, layer: OpenCLConvWeights, direction: WinogradWeights.Direction,
-        bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor,
+        bias: CLBuffer?, relu: Bool, mask: Tensor?, accumulate: Bool, output: Tensor, pool: ConvPooling?,
         op: String
     ) throws {
         let epilogue = ConvEpilogue(
@@ -223,7 +234,8 @@ extension OpenCLBackend {
                 input: source, shape: input.shape,
                 weights: WinogradWeights(layer: layer, direction: direction),
                 outputChannels: outputChannels, outputStride: weightStride, epilogue: epilogue,
-                output: target, reads: reads, writes: writes)
+                output: target, pooled: try pool.map { (try activationBuffer($0.output, op), $0.mode) },
+                reads: reads, writes: writes)
         }
         guard let weights = forward ? layer.forward : layer.backward else {
             throw StyleError("opencl \(op): the layer has no direct backward-data layout (internal error)")

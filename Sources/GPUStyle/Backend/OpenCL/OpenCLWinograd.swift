@@ -131,8 +131,8 @@ extension OpenCLBackend {
     /// transforms read `input` and write `output` in the storages the tensors are in.
     func enqueueWinograd(
         input: CLBuffer, shape: Shape, weights: WinogradWeights, outputChannels: Int, outputStride: Int,
-        epilogue: ConvEpilogue, output: CLBuffer, reads: ActivationStorage = .float,
-        writes: ActivationStorage = .float
+        epilogue: ConvEpilogue, output: CLBuffer, pooled: (buffer: CLBuffer, mode: PoolMode)? = nil,
+        reads: ActivationStorage = .float, writes: ActivationStorage = .float
     ) throws {
         let (channels, h, w) = (shape.c, shape.h, shape.w)
         if h == 0 || w == 0 { return }
@@ -204,6 +204,7 @@ extension OpenCLBackend {
             ? Array(zip(try winogradInput.halves(sizes.input), try winogradProducts.halves(sizes.products)))
             : [(try winogradInput.atLeast(sizes.input), try winogradProducts.atLeast(sizes.products))]
         if split { try context.forkHalves() }
+        let poolCode = pooled.map { $0.mode == .max ? 1 : 2 } ?? 0  // the output kernels' `pool`
         typealias Band = (arguments: [KernelArgument], rows: Int)
         func store(_ band: Band?, products: CLBuffer, half: Int?) throws {
             guard let band else { return }
@@ -214,7 +215,7 @@ extension OpenCLBackend {
                 outputKernel, global: launch.global, local: launch.local, half: half,
                 [.buffer(products), .int(outputChannels), .int(outputStride), .int(h), .int(w)] + band.arguments
                     + [.int(launch.blocksPerItem)] + epilogue.arguments(unused: unusedBuffer)
-                    + [.buffer(output)])
+                    + [.buffer(output), .buffer(pooled?.buffer ?? unusedBuffer), .int(poolCode)])
         }
         var pending: [Band?] = []
         var lastInputs: [CLEvent] = []
