@@ -400,8 +400,8 @@ float pool_window(const float t0, const float t1, const float u0, const float u1
     return best;
 }
 
-// The windows of two rows' 16 values (t above u), 8 of them from `p`, those whose two columns lie
-// in the first `inside` pixels only.
+// Stores from `p` the 8 windows of two rows' 16 values (t above u), pool_window's; only those
+// whose two columns lie in the first `inside` pixels.
 __attribute__((always_inline)) void pool_store16(__global ACT_OUT *p, const float16 t, const float16 u,
                                                  const int pool, const int inside) {
     float8 value;
@@ -1409,7 +1409,8 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                     float16 value = INTERLEAVE8(even, odd) + (float16)(b);
                     if (relu) value = fmax(value, (float16)(0.0f));
                     conv_epilogue_store16(output, index, value, 0, mask, useMask, accumulate, stream);
-                    if (pool && i == 1) pool_store16(pooledPlane + (y0 / 2) * pooledWidth + tx0, above, value, pool, 16);
+                    if (pool && i == 1)
+                        pool_store16(pooledPlane + (y0 / 2) * pooledWidth + tx0, above, value, pool, 16);
                     above = value;
                 }
             }
