@@ -364,12 +364,21 @@ __attribute__((always_inline)) void conv_epilogue_store(__global ACT_OUT *output
     STORE_ACT(accumulate ? LOAD_OUT(index, output) + value : value, index, output);
 }
 
-// conv_epilogue_store for the 16 outputs from `index` (the Winograd output kernels' rows); with
-// `stream` (WINO_STREAM_OUTPUT) stored past the caches.
+// The Winograd output kernels' sums + bias, ReLU applied when `relu`: what they store and pool.
+float conv_bias_relu(const float sum, const float bias, const int relu) {
+    return relu ? fmax(sum + bias, 0.0f) : sum + bias;
+}
+float16 conv_bias_relu16(const float16 sums, const float bias, const int relu) {
+    const float16 value = sums + (float16)(bias);
+    return relu ? fmax(value, (float16)(0.0f)) : value;
+}
+
+// The rest of conv_epilogue_store for 16 outputs from `index` whose bias and ReLU are applied
+// (conv_bias_relu16: the Winograd output kernels' rows); with `stream` (WINO_STREAM_OUTPUT) stored
+// past the caches.
 __attribute__((always_inline)) void conv_epilogue_store16(__global ACT_OUT *output, const int index, float16 value,
-                                                          const int relu, __global const float *mask,
-                                                          const int useMask, const int accumulate, const int stream) {
-    if (relu) value = fmax(value, (float16)(0.0f));
+                                                          __global const float *mask, const int useMask,
+                                                          const int accumulate, const int stream) {
     if (useMask) value = select((float16)(0.0f), value, vload16(0, mask + index) > (float16)(0.0f));
     if (accumulate) value += LOAD_OUT16(0, output + index);
 #if NT_STORES && !ACT_OUT_HALF
@@ -1406,9 +1415,8 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                     float8 even, odd;  // (Aᵀ M) A: the tiles' left and right output columns
                     WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], even, odd)
                     const int index = (o * height + y0 + i) * width + 2 * tx0;
-                    float16 value = INTERLEAVE8(even, odd) + (float16)(b);
-                    if (relu) value = fmax(value, (float16)(0.0f));
-                    conv_epilogue_store16(output, index, value, 0, mask, useMask, accumulate, stream);
+                    const float16 value = conv_bias_relu16(INTERLEAVE8(even, odd), b, relu);
+                    conv_epilogue_store16(output, index, value, mask, useMask, accumulate, stream);
                     if (pool && i == 1)
                         pool_store16(pooledPlane + (y0 / 2) * pooledWidth + tx0, above, value, pool, 16);
                     above = value;
@@ -1432,8 +1440,7 @@ __kernel void winograd_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 WINOGRAD_AT(a[i][0], a[i][1], a[i][2], a[i][3], row[0], row[1])
                 #pragma unroll
                 for (int j = 0; j < 2; ++j) {
-                    row[j] += b;
-                    if (relu) row[j] = fmax(row[j], 0.0f);
+                    row[j] = conv_bias_relu(row[j], b, relu);
                     const int x = 2 * tx + j;
                     if (x < width) conv_epilogue_store(output, (o * height + y) * width + x, row[j], 0, mask, useMask,
                                                        accumulate);
@@ -1694,9 +1701,8 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                                          INTERLEAVE4(r0.hi, r1.hi, r2.hi, r3.hi)};
                     #pragma unroll
                     for (int h = 0; h < 2; ++h) {
-                        float16 value = halves[h] + (float16)(b);
-                        if (relu) value = fmax(value, (float16)(0.0f));
-                        conv_epilogue_store16(output, index + 16 * h, value, 0, mask, useMask, accumulate, stream);
+                        const float16 value = conv_bias_relu16(halves[h], b, relu);
+                        conv_epilogue_store16(output, index + 16 * h, value, mask, useMask, accumulate, stream);
                         if (pool && (i & 1))
                             pool_store16(pooledPlane + ((y0 + i) / 2) * pooledWidth + 2 * tx0 + 8 * h, above[h], value,
                                          pool, 16);
@@ -1723,8 +1729,7 @@ __kernel void winograd4_output(WINOGRAD_OUTPUT_PARAMETERS) {
                 WINOGRAD4_AT(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], row[0], row[1], row[2], row[3])
                 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
-                    row[j] += b;
-                    if (relu) row[j] = fmax(row[j], 0.0f);
+                    row[j] = conv_bias_relu(row[j], b, relu);
                     const int x = 4 * tx + j;
                     if (x < width) conv_epilogue_store(output, (o * height + y) * width + x, row[j], 0, mask, useMask,
                                                        accumulate);
@@ -1950,10 +1955,9 @@ __kernel void winograd6_output(WINOGRAD_OUTPUT_PARAMETERS) {
             #pragma unroll
             for (int h = 0; h < 3; ++h) {
                 const int left = width - 6 * tx0 - 16 * h;  // pixels of this part inside the image
-                float16 value = parts[h] + (float16)(b);
-                if (relu) value = fmax(value, (float16)(0.0f));
+                const float16 value = conv_bias_relu16(parts[h], b, relu);
                 if (left >= 16) {
-                    conv_epilogue_store16(output, index + 16 * h, value, 0, mask, useMask, accumulate, stream);
+                    conv_epilogue_store16(output, index + 16 * h, value, mask, useMask, accumulate, stream);
                 } else {
                     float lanes[16];
                     vstore16(value, 0, lanes);
