@@ -43,7 +43,7 @@ struct DeviceRow: Codable {
     var fp16: Bool
     var fp64: Bool
     /// The kernel options a run uses: "tuned" (`stylize-gpu tune`), "defaults", "tuning ignored"
-    /// (stale or corrupt: ignored until tuned again), "tuning off" (STYLIZE_GPU_NO_TUNING); "-" for native.
+    /// (stale or corrupt: ignored until tuned again), "tuning off" (STYLIZE_GPU_NO_TUNING); for native, its BLAS kernels.
     var kernelOptions: String
 
     static let header = [
@@ -86,7 +86,8 @@ struct DeviceRow: Codable {
                 id: "native", backend: "native", device: host.cpuName, platform: "host (Swift + OpenBLAS)",
                 type: "CPU", computeUnits: host.cores, clockMHz: 0,
                 globalMemoryBytes: host.memoryBytes, maxAllocationBytes: host.memoryBytes,
-                localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true, kernelOptions: "-"))
+                localMemoryBytes: 0, openCLC: "-", fp16: false, fp64: true,
+                kernelOptions: NativeBackend.blasKernels))
         return rows
     }
 }

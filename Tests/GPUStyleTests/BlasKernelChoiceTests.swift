@@ -20,6 +20,13 @@ final class BlasKernelChoiceTests: XCTestCase {
         XCTAssertNil(BlasKernelChoice.correction(detected: "Prescott", vectorLevel: 2, userChoice: "Prescott"))
     }
 
+    func testSummarySaysWhenTheEnvironmentChoseTheKernels() {
+        XCTAssertEqual(BlasKernelChoice.summary(core: "Cooperlake", userChoice: nil), "OpenBLAS Cooperlake")
+        XCTAssertEqual(
+            BlasKernelChoice.summary(core: "Haswell", userChoice: "Haswell"), "OpenBLAS Haswell (OPENBLAS_CORETYPE)")
+        XCTAssertEqual(BlasKernelChoice.summary(core: nil, userChoice: nil), "BLAS")
+    }
+
     /// On this machine's BLAS: after a native backend exists, OpenBLAS runs the kernels the CPU supports.
     func testNativeBackendLeavesNoSlowerKernelsThanTheCPUSupports() throws {
         _ = NativeBackend()

@@ -56,7 +56,7 @@ final class IterationBenchmarkTests: XCTestCase {
         XCTAssertGreaterThan(result.peakDeviceBytes, 20 << 20, "the conv weights alone are tens of MiB")
         XCTAssertGreaterThan(result.peakHostResidentBytes, UInt64(result.peakDeviceBytes) / 2)
         XCTAssertEqual(result.speedupOverNative, 1)
-        XCTAssertNil(result.kernelOptions, "the native path has no kernel options")
+        XCTAssertEqual(result.kernelOptions, NativeBackend.blasKernels, "the native path names its BLAS kernels")
         XCTAssertEqual(result.memoryFloorBytes, result.memoryPlan.floorBytes)
         XCTAssertEqual(
             result.peakOverFloor, Double(result.peakDeviceBytes) / Double(result.memoryFloorBytes), accuracy: 1e-12)
@@ -93,7 +93,7 @@ final class IterationBenchmarkTests: XCTestCase {
     }
 
     /// `bench --define` reaches the OpenCL backend, and the report names the options that differ
-    /// from the defaults (the native path has none).
+    /// from the defaults (the native path names its BLAS kernels instead).
     func testKernelOptionOverridesAreUsedAndReported() throws {
         let catalog = DeviceCatalog.discover()
         guard let device = catalog.openCLDevices.first else { throw XCTSkip("no OpenCL device") }
@@ -109,7 +109,7 @@ final class IterationBenchmarkTests: XCTestCase {
             settings: settings, devices: devices, weightsPath: try cachedWeightsPath())
         let described = try XCTUnwrap(report.results.first?.kernelOptions)
         XCTAssertTrue(described.contains("GRAM_SLICE=100") && described.contains("GRAM_SLICES=3"), described)
-        XCTAssertNil(report.results.last?.kernelOptions)
+        XCTAssertEqual(report.results.last?.kernelOptions, NativeBackend.blasKernels)
     }
 
     /// The count at 512×512 against docs/DESIGN.md's figures: about 380 GFLOP of convolutions, forward

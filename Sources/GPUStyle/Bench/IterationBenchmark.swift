@@ -108,7 +108,8 @@ public struct IterationMeasurement: Codable, Equatable, Sendable {
     /// The run's memory plan part by part (the floor's parts and all beyond it): what the peak is made of.
     public var memoryPlan: MemoryPlan.Breakdown
     /// "defaults" when an OpenCL device ran with its default kernel options, else the options that
-    /// differed (NAME=VALUE, from its `stylize-gpu tune` options or --define); nil on the native path.
+    /// differed (NAME=VALUE, from its `stylize-gpu tune` options or --define); on the native path
+    /// its BLAS kernels (`NativeBackend.blasKernels`).
     public var kernelOptions: String?
     /// Peak resident set of the whole benchmark process (VmHWM) when this size finished. The
     /// process holds every device of the size at once, so this covers all of them together.
@@ -230,6 +231,7 @@ public enum IterationBenchmark {
 
     /// "defaults", or the options that differ from them (a tuning's, or --define's).
     private static func describeKernelOptions(of backend: Backend) -> String? {
+        if backend is NativeBackend { return NativeBackend.blasKernels }
         guard let openCL = backend as? OpenCLBackend else { return nil }
         let defaults = ProgramOptions.defaults(for: openCL.context.device.info).defines
         let changed = openCL.options.defines.filter { defaults[$0.key] != $0.value }

@@ -42,4 +42,11 @@ enum BlasKernelChoice {
         else { return detected }
         return String(cString: now)
     }()
+
+    /// How reports name the kernels: "OpenBLAS Cooperlake", "OpenBLAS Haswell (OPENBLAS_CORETYPE)"
+    /// where the environment chose them (benchmarks must say so), or "BLAS" where it cannot tell.
+    static func summary(core: String?, userChoice: String?) -> String {
+        guard let core else { return "BLAS" }
+        return "OpenBLAS \(core)" + (userChoice == nil ? "" : " (OPENBLAS_CORETYPE)")
+    }
 }

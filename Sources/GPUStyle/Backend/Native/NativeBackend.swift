@@ -44,6 +44,12 @@ public final class NativeBackend: Backend {
         winogradWideBandFloats = NativeBackend.defaultWinogradWideBandFloats
     }
 
+    /// The BLAS kernels the native path's products run on, for reports (`bench`, `devices`).
+    public static var blasKernels: String {
+        BlasKernelChoice.summary(
+            core: BlasKernelChoice.applied, userChoice: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+    }
+
     /// The algorithms a layer of these channel counts gets on this backend.
     func convPlan(outputChannels: Int, inputChannels: Int) -> NativeConvPlan {
         NativeConvPlan(convolution, outputChannels: outputChannels, inputChannels: inputChannels)
