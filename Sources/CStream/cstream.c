@@ -47,3 +47,23 @@ void cstream_copy(float *target, const float *source, long count) {
 #endif
     for (; k < count; ++k) target[k] = source[k];
 }
+
+void cstream_rows16(float *target, long stride, const float *source, long rows, int count) {
+    for (long r = 0; r < rows; ++r) {
+        float *line = target + r * stride;
+        const float *values = source + 16 * r;
+#ifdef CSTREAM_X86
+        if (count == 16 && ((uintptr_t)line & 63) == 0) {
+            for (int part = 0; part < 16; part += 4) _mm_stream_ps(line + part, _mm_loadu_ps(values + part));
+            continue;
+        }
+#endif
+        for (int k = 0; k < count; ++k) line[k] = values[k];
+    }
+}
+
+void cstream_fence(void) {
+#ifdef CSTREAM_X86
+    _mm_sfence();
+#endif
+}

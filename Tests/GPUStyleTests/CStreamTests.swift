@@ -47,4 +47,32 @@ final class CStreamTests: XCTestCase {
     func testCopyStoresTheSameBits() {
         check("copy", { cstream_copy($0, $1, $2) }) { $0 }
     }
+
+    /// Rows of a gathered block, each to its own line of the target: whole aligned lines, lines off
+    /// their alignment, and short rows; every row lands at its stride, nothing between them.
+    func testRows16StoresEachRowAtItsStride() {
+        let sentinel = Float(bitPattern: 0x7FC0_1234)
+        let (rows, stride) = (5, 40)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 4 * (rows * stride + 32), alignment: 64)
+        defer { buffer.deallocate() }
+        let target = buffer.bindMemory(to: Float.self, capacity: rows * stride + 32)
+        let source = (0..<(16 * rows)).map { Self.specials[$0 % Self.specials.count] * Float($0 % 5 + 1) }
+        for offset in [0, 3, 16] {
+            for count in [16, 15, 1] {
+                target.update(repeating: sentinel, count: rows * stride + 32)
+                source.withUnsafeBufferPointer {
+                    cstream_rows16(target + offset, stride, $0.baseAddress!, rows, Int32(count))
+                }
+                cstream_fence()
+                for k in 0..<(rows * stride + 32) {
+                    let (row, column) = ((k - offset) / stride, (k - offset) % stride)
+                    let inside = k >= offset && row < rows && column < count
+                    let want = inside ? source[16 * row + column] : sentinel
+                    XCTAssertEqual(
+                        target[k].bitPattern, want.bitPattern, "offset \(offset), count \(count), float \(k)")
+                    if target[k].bitPattern != want.bitPattern { return }
+                }
+            }
+        }
+    }
 }

@@ -15,4 +15,12 @@ void cstream_biased(float *target, const float *source, long count, float bias, 
 /* target[k] = source[k] for k < count. */
 void cstream_copy(float *target, const float *source, long count);
 
+/* target[r·stride + k] = source[16·r + k] for r < rows, k < count (at most 16): a block's rows made
+ * in a small buffer, each row one line of the target, stored non-temporally where it is a whole
+ * aligned line. No fence: call cstream_fence once the thread has stored all its rows. */
+void cstream_rows16(float *target, long stride, const float *source, long rows, int count);
+
+/* Orders this thread's stores past the caches before whatever it does next (x86 sfence). */
+void cstream_fence(void);
+
 #endif

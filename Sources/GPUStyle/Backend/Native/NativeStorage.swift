@@ -73,7 +73,9 @@ final class ScratchBuffer {
     func floats(_ count: Int) throws -> UnsafeMutablePointer<Float> {
         if let pointer, count <= capacity { return pointer }
         let wanted = max(count, 1)
-        guard let memory = malloc(wanted * MemoryLayout<Float>.stride) else {
+        // On 64-byte lines, so that the stores past the caches (CStream) find whole lines.
+        var allocated: UnsafeMutableRawPointer?
+        guard posix_memalign(&allocated, 64, wanted * MemoryLayout<Float>.stride) == 0, let memory = allocated else {
             throw hostAllocationError(bytes: wanted * MemoryLayout<Float>.stride, for: "scratch")
         }
         free(pointer)

@@ -103,20 +103,27 @@ struct PairBlock {
     /// The first pair (o·I + i) and how many follow it (1–4).
     let first: Int
     let lanes: Int
-    private let taps: UnsafePointer<Float>
-    private let flipped: Bool
+    let taps: UnsafePointer<Float>
+    /// The flipped kernels' taps (J g J: tap k is tap 8 − k).
+    let flipped: Bool
 
-    /// Runs `body` over every pair of the layer in blocks, spread over the cores; with
-    /// `flipped` the blocks' taps are the flipped kernels' (J g J: tap k is tap 8 − k).
-    static func forEach(
-        _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
-        _ body: (PairBlock) -> Void
+    /// Runs `body(first, count, lines)` over every run of up to 16 consecutive pairs of one o (one
+    /// 64-byte line of each of the `points` planes), spread over the cores, `lines` a buffer of
+    /// 16 · `points` floats to gather them in; each o's streamed stores are fenced after its runs.
+    static func forEachLine(
+        outputChannels: Int, inputChannels: Int, points: Int,
+        _ body: (_ first: Int, _ count: Int, _ lines: UnsafeMutablePointer<Float>) -> Void
     ) {
-        HostParallel.forEach(outputChannels, totalWork: outputChannels * inputChannels * 36) { o in
-            let end = (o + 1) * inputChannels
-            for first in stride(from: o * inputChannels, to: end, by: 4) {
-                body(PairBlock(first: first, lanes: min(4, end - first), taps: taps, flipped: flipped))
+        HostParallel.forEach(outputChannels, totalWork: outputChannels * inputChannels * points) { o in
+            // Once per o: above 1 KiB the temporary comes from malloc.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * points) { buffer in
+                guard let lines = buffer.baseAddress else { return }
+                let end = (o + 1) * inputChannels
+                for first in stride(from: o * inputChannels, to: end, by: 16) {
+                    body(first, min(16, end - first), lines)
+                }
             }
+            cstream_fence()
         }
     }
 
@@ -130,14 +137,14 @@ struct PairBlock {
         return value
     }
 
-    /// The lanes rounded once to Float at target[first ..< first + lanes].
+    /// The lanes rounded once to Float at target[0 ..< lanes].
     @inline(__always)
     func store(_ value: SIMD4<Double>, into target: UnsafeMutablePointer<Float>) {
         let rounded = SIMD4<Float>(value)
         if lanes == 4 {
-            UnsafeMutableRawPointer(target + first).storeBytes(of: rounded, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(target).storeBytes(of: rounded, as: SIMD4<Float>.self)
         } else {
-            for lane in 0..<lanes { target[first + lane] = rounded[lane] }
+            for lane in 0..<lanes { target[lane] = rounded[lane] }
         }
     }
 }
@@ -171,23 +178,30 @@ extension WinogradG {
     /// U[ξ][o][i] = (G g Gᵀ)[ξ] for the n×n points (ξ = n·a + b) of every pair of an O×I×3×3
     /// layer, or with `flipped` of its flipped kernels J g J (same [o][i] order; backward-data reads
     /// them transposed), in Float64 rounded once. It runs at every convolution: four pairs at a time
-    /// in SIMD lanes, each lane the scalar arithmetic.
+    /// in SIMD lanes, each lane the scalar arithmetic, 16 pairs' results gathered and stored past the
+    /// caches as one line of each of the n² planes (through the caches, each line was first read
+    /// from memory).
     static func transformWeights(
         _ taps: UnsafePointer<Float>, outputChannels: Int, inputChannels: Int, flipped: Bool,
         into u: UnsafeMutablePointer<Float>
     ) {
         let (pairs, n) = (outputChannels * inputChannels, points)
-        PairBlock.forEach(taps, outputChannels: outputChannels, inputChannels: inputChannels, flipped: flipped) {
-            block in
+        PairBlock.forEachLine(outputChannels: outputChannels, inputChannels: inputChannels, points: n * n) {
+            first, count, lines in
             withUnsafeTemporaryAllocation(of: SIMD4<Double>.self, capacity: 4 * n) { buffer in
                 guard let columns = buffer.baseAddress else { return }
-                // G g column by column (column q at columns + q·n), then each of its rows times Gᵀ.
-                for q in 0..<3 { applyG(block.tap(q), block.tap(3 + q), block.tap(6 + q), into: columns + q * n) }
-                let row = columns + 3 * n
-                for a in 0..<n {
-                    applyG(columns[a], columns[n + a], columns[2 * n + a], into: row)
-                    for b in 0..<n { block.store(row[b], into: u + (n * a + b) * pairs) }
+                for lane in stride(from: 0, to: count, by: 4) {
+                    let block = PairBlock(
+                        first: first + lane, lanes: min(4, count - lane), taps: taps, flipped: flipped)
+                    // G g column by column (column q at columns + q·n), then each of its rows times Gᵀ.
+                    for q in 0..<3 { applyG(block.tap(q), block.tap(3 + q), block.tap(6 + q), into: columns + q * n) }
+                    let row = columns + 3 * n
+                    for a in 0..<n {
+                        applyG(columns[a], columns[n + a], columns[2 * n + a], into: row)
+                        for b in 0..<n { block.store(row[b], into: lines + 16 * (n * a + b) + lane) }
+                    }
                 }
+                cstream_rows16(u + first, pairs, lines, n * n, Int32(count))
             }
         }
     }
